@@ -1,0 +1,103 @@
+/*
+ * common.h - helpers shared by every part of certmint: logging, growable
+ * buffers, hex and base64, time, files, strings.
+ */
+#ifndef CM_COMMON_H
+#define CM_COMMON_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <certmint/server.h>
+
+#define CM_VERSION "0.1.0"
+
+#define nitems(a) (sizeof(a) / sizeof((a)[0]))
+
+/* log.c */
+void	 log_init(const char *progname, int level);
+void	 log_set_level(int level);
+int	 log_get_level(void);
+void	 logmsg(int level, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	 vlogmsg(int level, const char *fmt, va_list ap);
+#define log_err(...)   logmsg(CM_LOG_ERROR, __VA_ARGS__)
+#define log_warn(...)  logmsg(CM_LOG_WARN, __VA_ARGS__)
+#define log_info(...)  logmsg(CM_LOG_INFO, __VA_ARGS__)
+#define log_debug(...) logmsg(CM_LOG_DEBUG, __VA_ARGS__)
+
+/* buf.c: a growable byte buffer, always NUL-terminated past len. */
+struct buf {
+	unsigned char	*data;
+	size_t		 len;
+	size_t		 cap;
+};
+int	 buf_reserve(struct buf *, size_t extra);
+int	 buf_append(struct buf *, const void *, size_t);
+int	 buf_appendc(struct buf *, unsigned char);
+int	 buf_printf(struct buf *, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+char	*buf_steal(struct buf *);	/* returns data (caller frees), resets */
+void	 buf_free(struct buf *);
+
+/* util.c */
+char	*hex_encode(const unsigned char *, size_t);	/* lowercase, caller frees */
+int	 hex_decode(const char *, unsigned char **, size_t *);	/* 0 / -1 */
+char	*base64_encode(const unsigned char *, size_t);	/* no newlines */
+int	 base64_decode(const char *, size_t, unsigned char **, size_t *);
+int64_t	 time_now(void);			/* Unix seconds, UTC */
+uint64_t time_mono_ns(void);
+void	 time_format(int64_t, char out[32]);	/* 2026-11-24T08:00:00Z */
+int	 time_parse(const char *, int64_t *);	/* ISO 8601 UTC or @unix */
+int	 file_read(const char *, unsigned char **, size_t *, size_t max);
+int	 file_write_atomic(const char *, const void *, size_t, mode_t);
+char	*path_join(const char *dir, const char *name);	/* name if absolute */
+char	*path_dirname(const char *);
+int	 str_ieq(const char *, const char *);
+int	 attr_name_eq(const char *, const char *);	/* case, blanks, '-' ignored */
+char	*str_trim(char *);
+size_t	 strlcpy_cm(char *, const char *, size_t);
+int	 parse_int64(const char *, int64_t *);
+int	 mkdir_p(const char *, mode_t);
+void	*xcalloc(size_t, size_t);	/* abort()s on exhaustion: tiny fixed allocs only */
+char	*xstrdup(const char *);
+
+/* Key types a CA or a request may use. */
+enum key_type {
+	KEY_EC_P256,
+	KEY_EC_P384,
+	KEY_RSA_2048,
+	KEY_RSA_3072,
+	KEY_RSA_4096,
+	KEY_ED25519,
+	KEY__MAX		/* unsupported */
+};
+const char	*key_type_name(enum key_type);	/* "ec-p256", ... */
+enum key_type	 key_type_from_name(const char *);	/* KEY__MAX if unknown */
+
+/* Subject alternative name types, as bits for policy masks. */
+enum san_type {
+	SAN_DNS,
+	SAN_IP,
+	SAN_EMAIL,
+	SAN_URI,
+	SAN__MAX
+};
+const char	*san_type_name(enum san_type);	/* "dns", "ip", "email", "uri" */
+enum san_type	 san_type_from_name(const char *);
+
+/* Certificate profiles (AD CS templates): key usages and EKUs. */
+enum profile {
+	PROFILE_TLS_SERVER,
+	PROFILE_TLS_CLIENT,
+	PROFILE_EMAIL,
+	PROFILE_CODE_SIGNING,
+	PROFILE_SUB_CA,
+	PROFILE__MAX
+};
+const char	*profile_name(enum profile);	/* "tls-server", ... */
+enum profile	 profile_from_name(const char *);
+
+#endif /* CM_COMMON_H */

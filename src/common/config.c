@@ -1,0 +1,563 @@
+/*
+ * config.c - load, validate and edit the INI configuration file.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <ini.h>
+
+#include "config.h"
+
+struct known_key {
+	const char	*section;
+	const char	*key;
+};
+
+/* Keys of the built-in sections; anything else there is a typo. */
+static const struct known_key known_keys[] = {
+	{ "ca", "name" }, { "ca", "type" }, { "ca", "key" }, { "ca", "cert" },
+	{ "ca", "chain" }, { "ca", "database" }, { "ca", "hash" },
+	{ "ca", "machine_dns_name" }, { "ca", "key_type" },
+	{ "server", "listen" }, { "server", "port" }, { "server", "admin_socket" },
+	{ "server", "pid_file" }, { "server", "max_body" }, { "server", "threads" },
+	{ "publish", "base_url" }, { "publish", "cdp_url" }, { "publish", "aia_url" },
+	{ "publish", "delta_url" },
+	{ "crl", "period_hours" }, { "crl", "delta" }, { "crl", "delta_period_hours" },
+	{ "policy", "module" }, { "policy", "request_disposition" },
+	{ "policy", "pending_first" }, { "policy", "key_types" },
+	{ "policy", "san_types" }, { "policy", "profiles" },
+	{ "policy", "default_profile" }, { "policy", "validity_days" },
+	{ "policy", "max_validity_days" }, { "policy", "backdate_seconds" },
+	/* exit module host (issue 3) */
+	{ "exit", "active" }, { "exit", "modules_dir" }, { "exit", "max_attempts" },
+	{ "exit", "backoff_initial_ms" }, { "exit", "backoff_max_ms" },
+	{ "exit", "deadline_ms" }, { "exit", "threads" },
+};
+
+static const char *const builtin_sections[] = {
+	"ca", "server", "publish", "crl", "policy", "exit"
+};
+
+struct load_state {
+	struct cm_config *cfg;
+	char		 *err;
+	size_t		  errlen;
+	int		  failed;
+};
+
+static int
+config_entry_add(void *user, const char *section, const char *name,
+    const char *value)
+{
+	struct load_state *ls = user;
+	struct cm_config *cfg = ls->cfg;
+	struct cfg_entry *e;
+	size_t		  i;
+	int		  builtin = 0, known = 0;
+
+	for (i = 0; i < nitems(builtin_sections); i++)
+		if (strcasecmp(section, builtin_sections[i]) == 0)
+			builtin = 1;
+	for (i = 0; builtin && i < nitems(known_keys); i++)
+		if (strcasecmp(section, known_keys[i].section) == 0 &&
+		    strcasecmp(name, known_keys[i].key) == 0)
+			known = 1;
+	if (builtin && !known) {
+		if (!ls->failed)
+			snprintf(ls->err, ls->errlen,
+			    "%s: unknown key \"%s\" in section [%s]",
+			    cfg->path, name, section);
+		ls->failed = 1;
+		return 1;
+	}
+	e = realloc(cfg->entries, (cfg->nentries + 1) * sizeof(*e));
+	if (e == NULL)
+		return 0;
+	cfg->entries = e;
+	e = &cfg->entries[cfg->nentries];
+	e->section = strdup(section);
+	e->key = strdup(name);
+	e->value = strdup(value);
+	if (e->section == NULL || e->key == NULL || e->value == NULL) {
+		free(e->section);
+		free(e->key);
+		free(e->value);
+		return 0;
+	}
+	cfg->nentries++;
+	return 1;
+}
+
+const char *
+config_get(const struct cm_config *cfg, const char *section, const char *key)
+{
+	size_t	 i;
+
+	/* The last assignment wins, as in most INI readers. */
+	for (i = cfg->nentries; i-- > 0;)
+		if (strcasecmp(cfg->entries[i].section, section) == 0 &&
+		    strcasecmp(cfg->entries[i].key, key) == 0)
+			return cfg->entries[i].value;
+	return NULL;
+}
+
+int
+parse_duration(const char *s, int64_t *seconds)
+{
+	char		*end;
+	long long	 v;
+	int64_t		 mult = 1;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || end == s || v < 0)
+		return -1;
+	switch (*end) {
+	case '\0':
+	case 's':
+		break;
+	case 'm':
+		mult = 60;
+		break;
+	case 'h':
+		mult = 3600;
+		break;
+	case 'd':
+		mult = 86400;
+		break;
+	default:
+		return -1;
+	}
+	if (*end != '\0' && end[1] != '\0')
+		return -1;
+	*seconds = (int64_t)v * mult;
+	return 0;
+}
+
+static int
+get_str(struct cm_config *cfg, const char *sec, const char *key,
+    const char *def, char **out)
+{
+	const char	*v = config_get(cfg, sec, key);
+
+	*out = strdup(v != NULL ? v : def);
+	return *out == NULL ? -1 : 0;
+}
+
+static int
+get_path(struct cm_config *cfg, const char *sec, const char *key,
+    const char *def, char **out)
+{
+	const char	*v = config_get(cfg, sec, key);
+
+	*out = path_join(cfg->dir, v != NULL ? v : def);
+	return *out == NULL ? -1 : 0;
+}
+
+static int
+get_int(struct cm_config *cfg, const char *sec, const char *key, int def,
+    int min, int max, int *out, char *err, size_t errlen)
+{
+	const char	*v = config_get(cfg, sec, key);
+	int64_t		 n;
+
+	if (v == NULL) {
+		*out = def;
+		return 0;
+	}
+	if (parse_int64(v, &n) == -1 || n < min || n > max) {
+		snprintf(err, errlen, "%s: [%s] %s = \"%s\": expected an integer "
+		    "from %d to %d", cfg->path, sec, key, v, min, max);
+		return -1;
+	}
+	*out = (int)n;
+	return 0;
+}
+
+static int
+get_bool(struct cm_config *cfg, const char *sec, const char *key, int def,
+    int *out, char *err, size_t errlen)
+{
+	const char	*v = config_get(cfg, sec, key);
+
+	if (v == NULL)
+		*out = def;
+	else if (!strcasecmp(v, "true") || !strcasecmp(v, "yes") ||
+	    !strcasecmp(v, "on") || !strcmp(v, "1"))
+		*out = 1;
+	else if (!strcasecmp(v, "false") || !strcasecmp(v, "no") ||
+	    !strcasecmp(v, "off") || !strcmp(v, "0"))
+		*out = 0;
+	else {
+		snprintf(err, errlen, "%s: [%s] %s = \"%s\": expected true or false",
+		    cfg->path, sec, key, v);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Parse a comma-separated list of names into a bit mask, using lookup to map
+ * each name to a bit index (n = unknown). "all" sets every bit.
+ */
+static int
+get_mask(struct cm_config *cfg, const char *sec, const char *key,
+    uint32_t def, int n, int (*lookup)(const char *), uint32_t *out,
+    char *err, size_t errlen)
+{
+	const char	*v = config_get(cfg, sec, key);
+	char		*copy, *tok, *save = NULL;
+	uint32_t	 mask = 0;
+	int		 bit;
+
+	if (v == NULL) {
+		*out = def;
+		return 0;
+	}
+	if ((copy = strdup(v)) == NULL)
+		return -1;
+	for (tok = strtok_r(copy, ", \t", &save); tok != NULL;
+	    tok = strtok_r(NULL, ", \t", &save)) {
+		if (strcasecmp(tok, "all") == 0) {
+			mask |= (1u << n) - 1;
+			continue;
+		}
+		if ((bit = lookup(tok)) >= n) {
+			snprintf(err, errlen, "%s: [%s] %s: unknown name \"%s\"",
+			    cfg->path, sec, key, tok);
+			free(copy);
+			return -1;
+		}
+		mask |= 1u << bit;
+	}
+	free(copy);
+	*out = mask;
+	return 0;
+}
+
+static int lookup_key(const char *s) { return (int)key_type_from_name(s); }
+static int lookup_san(const char *s) { return (int)san_type_from_name(s); }
+static int lookup_profile(const char *s) { return (int)profile_from_name(s); }
+
+static int
+parse_disposition(struct cm_config *cfg, char *err, size_t errlen)
+{
+	const char	*v = config_get(cfg, "policy", "request_disposition");
+	int64_t		 n;
+	int		 pf;
+
+	cfg->request_disposition = REQDISP_ISSUE;
+	if (v == NULL)
+		;
+	else if (strcasecmp(v, "issue") == 0)
+		cfg->request_disposition = REQDISP_ISSUE;
+	else if (strcasecmp(v, "pending") == 0)
+		cfg->request_disposition = REQDISP_PENDING;
+	else if (strcasecmp(v, "deny") == 0)
+		cfg->request_disposition = REQDISP_DENY;
+	else if (strcasecmp(v, "attribute") == 0)
+		cfg->request_disposition = REQDISP_USEREQUESTATTRIBUTE;
+	else if (parse_int64(v, &n) == 0 && (n & REQDISP_MASK) <= 3 &&
+	    (n & ~(int64_t)(REQDISP_MASK | REQDISP_PENDINGFIRST)) == 0)
+		cfg->request_disposition = (int)n;
+	else {
+		snprintf(err, errlen, "%s: [policy] request_disposition = \"%s\": "
+		    "expected issue, pending, deny, attribute or a REQDISP_* number",
+		    cfg->path, v);
+		return -1;
+	}
+	if (get_bool(cfg, "policy", "pending_first", 0, &pf, err, errlen) == -1)
+		return -1;
+	if (pf)
+		cfg->request_disposition |= REQDISP_PENDINGFIRST;
+	return 0;
+}
+
+static int
+config_interpret(struct cm_config *cfg, char *err, size_t errlen)
+{
+	const char	*v;
+	char		*s;
+	int64_t		 n;
+	int		 maxbody;
+
+	if (get_str(cfg, "ca", "name", "certmint CA", &cfg->ca_name) == -1 ||
+	    get_path(cfg, "ca", "key", "ca.key", &cfg->key_file) == -1 ||
+	    get_path(cfg, "ca", "cert", "ca.crt", &cfg->cert_file) == -1 ||
+	    get_path(cfg, "ca", "chain", "chain.pem", &cfg->chain_file) == -1 ||
+	    get_path(cfg, "ca", "database", "certmint.db", &cfg->db_file) == -1 ||
+	    get_str(cfg, "ca", "hash", "sha256", &cfg->hash) == -1 ||
+	    get_str(cfg, "ca", "machine_dns_name", "localhost",
+	    &cfg->machine_dns_name) == -1 ||
+	    get_str(cfg, "server", "listen", "127.0.0.1", &cfg->listen_addr) == -1 ||
+	    get_path(cfg, "server", "admin_socket", "admin.sock",
+	    &cfg->admin_socket) == -1 ||
+	    get_path(cfg, "server", "pid_file", "certmintd.pid", &cfg->pid_file) == -1 ||
+	    get_str(cfg, "policy", "module", "CertMint_Default.Policy",
+	    &cfg->policy_module) == -1)
+		goto nomem;
+	if (strcasecmp(cfg->hash, "sha256") && strcasecmp(cfg->hash, "sha384") &&
+	    strcasecmp(cfg->hash, "sha512")) {
+		snprintf(err, errlen, "%s: [ca] hash = \"%s\": expected sha256, "
+		    "sha384 or sha512", cfg->path, cfg->hash);
+		return -1;
+	}
+	v = config_get(cfg, "ca", "type");
+	if (v == NULL || strcasecmp(v, "root") == 0)
+		cfg->ca_type = CM_CATYPE_STANDALONE_ROOTCA;
+	else if (strcasecmp(v, "subordinate") == 0)
+		cfg->ca_type = CM_CATYPE_STANDALONE_SUBCA;
+	else {
+		snprintf(err, errlen, "%s: [ca] type = \"%s\": expected root or "
+		    "subordinate", cfg->path, v);
+		return -1;
+	}
+	if (get_int(cfg, "server", "port", 8080, 0, 65535, &cfg->listen_port,
+	    err, errlen) == -1 ||
+	    get_int(cfg, "server", "max_body", 65536, 1024, 64 << 20, &maxbody,
+	    err, errlen) == -1 ||
+	    get_int(cfg, "server", "threads", 0, 0, 256, &cfg->threads,
+	    err, errlen) == -1 ||
+	    get_int(cfg, "crl", "period_hours", 168, 1, 24 * 3660,
+	    &cfg->crl_period_hours, err, errlen) == -1 ||
+	    get_bool(cfg, "crl", "delta", 0, &cfg->delta_enabled, err, errlen) == -1 ||
+	    get_int(cfg, "crl", "delta_period_hours", 24, 1, 24 * 366,
+	    &cfg->delta_period_hours, err, errlen) == -1 ||
+	    get_int(cfg, "policy", "validity_days", 365, 1, 36600,
+	    &cfg->validity_days, err, errlen) == -1 ||
+	    get_int(cfg, "policy", "max_validity_days", 825, 1, 36600,
+	    &cfg->max_validity_days, err, errlen) == -1 ||
+	    get_int(cfg, "policy", "backdate_seconds", 300, 0, 86400,
+	    &cfg->backdate_seconds, err, errlen) == -1 ||
+	    parse_disposition(cfg, err, errlen) == -1 ||
+	    get_mask(cfg, "policy", "key_types", (1u << KEY__MAX) - 1, KEY__MAX,
+	    lookup_key, &cfg->key_types, err, errlen) == -1 ||
+	    get_mask(cfg, "policy", "san_types", (1u << SAN__MAX) - 1, SAN__MAX,
+	    lookup_san, &cfg->san_types, err, errlen) == -1 ||
+	    get_mask(cfg, "policy", "profiles", (1u << PROFILE__MAX) - 1 -
+	    (1u << PROFILE_SUB_CA), PROFILE__MAX, lookup_profile, &cfg->profiles,
+	    err, errlen) == -1)
+		return -1;
+	cfg->max_body = (size_t)maxbody;
+	if (cfg->validity_days > cfg->max_validity_days) {
+		snprintf(err, errlen, "%s: [policy] validity_days (%d) exceeds "
+		    "max_validity_days (%d)", cfg->path, cfg->validity_days,
+		    cfg->max_validity_days);
+		return -1;
+	}
+	v = config_get(cfg, "policy", "default_profile");
+	cfg->default_profile = v ? (int)profile_from_name(v) : PROFILE_TLS_SERVER;
+	if (cfg->default_profile == PROFILE__MAX) {
+		snprintf(err, errlen, "%s: [policy] default_profile = \"%s\": unknown "
+		    "profile", cfg->path, v);
+		return -1;
+	}
+
+	if ((v = config_get(cfg, "publish", "base_url")) == NULL) {
+		char	 def[300];
+
+		snprintf(def, sizeof(def), "http://%s:%d", cfg->listen_addr,
+		    cfg->listen_port);
+		cfg->base_url = strdup(def);
+	} else
+		cfg->base_url = strdup(v);
+	if (cfg->base_url == NULL)
+		goto nomem;
+	/* Trailing slashes would double up in the URLs below. */
+	s = cfg->base_url + strlen(cfg->base_url);
+	while (s > cfg->base_url && s[-1] == '/')
+		*--s = '\0';
+#define URL_DEFAULT(field, key, suffix) do {				\
+	v = config_get(cfg, "publish", key);				\
+	if (v != NULL)							\
+		cfg->field = strdup(v);					\
+	else if (asprintf(&cfg->field, "%s%s", cfg->base_url, suffix) == -1) \
+		cfg->field = NULL;					\
+	if (cfg->field == NULL)						\
+		goto nomem;						\
+} while (0)
+	URL_DEFAULT(cdp_url, "cdp_url", "/ca.crl");
+	URL_DEFAULT(aia_url, "aia_url", "/ca.crt");
+	URL_DEFAULT(delta_url, "delta_url", "/delta.crl");
+#undef URL_DEFAULT
+	(void)n;
+	return 0;
+nomem:
+	snprintf(err, errlen, "out of memory");
+	return -1;
+}
+
+int
+config_load(const char *path, struct cm_config *cfg, char *err, size_t errlen)
+{
+	struct load_state ls = { cfg, err, errlen, 0 };
+	FILE		*f;
+	int		 rc;
+
+	memset(cfg, 0, sizeof(*cfg));
+	if ((cfg->path = strdup(path)) == NULL ||
+	    (cfg->dir = path_dirname(path)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	if ((f = fopen(path, "r")) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		goto fail;
+	}
+	rc = ini_parse_file(f, config_entry_add, &ls);
+	fclose(f);
+	if (ls.failed)
+		goto fail;
+	if (rc > 0) {
+		snprintf(err, errlen, "%s:%d: syntax error (expected [section] or "
+		    "key = value)", path, rc);
+		goto fail;
+	}
+	if (rc < 0) {
+		snprintf(err, errlen, "%s: cannot parse (out of memory)", path);
+		goto fail;
+	}
+	if (config_interpret(cfg, err, errlen) == -1)
+		goto fail;
+	return 0;
+fail:
+	config_free(cfg);
+	return -1;
+}
+
+void
+config_free(struct cm_config *cfg)
+{
+	size_t	 i;
+
+	for (i = 0; i < cfg->nentries; i++) {
+		free(cfg->entries[i].section);
+		free(cfg->entries[i].key);
+		free(cfg->entries[i].value);
+	}
+	free(cfg->entries);
+	free(cfg->path);
+	free(cfg->dir);
+	free(cfg->ca_name);
+	free(cfg->key_file);
+	free(cfg->cert_file);
+	free(cfg->chain_file);
+	free(cfg->db_file);
+	free(cfg->hash);
+	free(cfg->machine_dns_name);
+	free(cfg->listen_addr);
+	free(cfg->admin_socket);
+	free(cfg->pid_file);
+	free(cfg->base_url);
+	free(cfg->cdp_url);
+	free(cfg->aia_url);
+	free(cfg->delta_url);
+	free(cfg->policy_module);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+/*
+ * Is line a "[section]" header? If so copy the name into sec.
+ */
+static int
+line_section(const char *line, char *sec, size_t seclen)
+{
+	const char	*p = line, *end;
+
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p != '[' || (end = strchr(p, ']')) == NULL)
+		return 0;
+	snprintf(sec, seclen, "%.*s", (int)(end - p - 1), p + 1);
+	return 1;
+}
+
+/*
+ * Does line assign key? (leading blanks, key, blanks, '=' or ':')
+ */
+static int
+line_is_key(const char *line, const char *key)
+{
+	const char	*p = line;
+	size_t		 n = strlen(key);
+
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (strncasecmp(p, key, n) != 0)
+		return 0;
+	p += n;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	return *p == '=' || *p == ':';
+}
+
+int
+config_edit(const char *path, const char *section, const char *key,
+    const char *value, char *err, size_t errlen)
+{
+	unsigned char	*data = NULL;
+	size_t		 len;
+	struct buf	 out = { 0 };
+	char		 cur[256] = "", *line, *next;
+	int		 in_sec = 0, seen_sec = 0, done = 0, rc = -1;
+	struct stat	 st;
+	mode_t		 mode = 0644;
+
+	if (strpbrk(key, "=:[]\n") != NULL || strpbrk(section, "[]\n") != NULL ||
+	    (value != NULL && strchr(value, '\n') != NULL)) {
+		snprintf(err, errlen, "invalid characters in [%s] %s", section, key);
+		return -1;
+	}
+	if (stat(path, &st) == 0)
+		mode = st.st_mode & 07777;
+	if (file_read(path, &data, &len, 16 << 20) == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	for (line = (char *)data; line != NULL && *line; line = next) {
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		if (line_section(line, cur, sizeof(cur))) {
+			/* Leaving the section: add the key at its end. */
+			if (in_sec && !done && value != NULL) {
+				/* Keep the blank line before the next section. */
+				while (out.len >= 2 && out.data[out.len - 1] == '\n' &&
+				    out.data[out.len - 2] == '\n')
+					out.len--;
+				buf_printf(&out, "%s = %s\n\n", key, value);
+				done = 1;
+			}
+			in_sec = strcasecmp(cur, section) == 0;
+			seen_sec |= in_sec;
+		} else if (in_sec && line_is_key(line, key)) {
+			if (!done && value != NULL)
+				buf_printf(&out, "%s = %s\n", key, value);
+			done = 1;
+			continue;
+		}
+		buf_printf(&out, "%s\n", line);
+	}
+	if (!done && value != NULL) {
+		if (!seen_sec)
+			buf_printf(&out, "%s[%s]\n", out.len ? "\n" : "", section);
+		buf_printf(&out, "%s = %s\n", key, value);
+	}
+	if (out.data == NULL && buf_reserve(&out, 0) == -1) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	if (file_write_atomic(path, out.data, out.len, mode) == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	free(data);
+	buf_free(&out);
+	return rc;
+}

@@ -1,0 +1,99 @@
+/*
+ * config.h - the CA's INI configuration file (AD CS keeps this in the
+ * registry). Relative paths are resolved against the file's directory.
+ * See docs/configuration.md for every key.
+ */
+#ifndef CM_CONFIG_H
+#define CM_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common.h"
+
+/* Default policy RequestDisposition (AD CS REQDISP_* values). */
+#define REQDISP_PENDING		0
+#define REQDISP_ISSUE		1
+#define REQDISP_DENY		2
+#define REQDISP_USEREQUESTATTRIBUTE 3
+#define REQDISP_MASK		0xff
+#define REQDISP_PENDINGFIRST	0x100
+
+struct cfg_entry {
+	char	*section;
+	char	*key;
+	char	*value;
+};
+
+struct cm_config {
+	char		*path;		/* the config file */
+	char		*dir;		/* its directory */
+
+	/* [ca] */
+	char		*ca_name;	/* "certmint Demo CA" */
+	int		 ca_type;	/* CM_CATYPE_STANDALONE_{ROOT,SUB}CA */
+	char		*key_file;	/* absolute */
+	char		*cert_file;	/* absolute */
+	char		*chain_file;	/* absolute; parent chain for a sub CA, may not exist */
+	char		*db_file;	/* absolute */
+	char		*hash;		/* "sha256", "sha384", "sha512" */
+	char		*machine_dns_name;
+
+	/* [server] */
+	char		*listen_addr;	/* "127.0.0.1" */
+	int		 listen_port;	/* 8080 */
+	char		*admin_socket;	/* absolute */
+	char		*pid_file;	/* absolute */
+	size_t		 max_body;	/* bytes, default 65536 */
+	int		 threads;	/* HTTP threads, 0 = number of cores */
+
+	/* [publish] */
+	char		*base_url;	/* "http://127.0.0.1:8080" */
+	char		*cdp_url;	/* default base_url "/ca.crl" */
+	char		*aia_url;	/* default base_url "/ca.crt" */
+	char		*delta_url;	/* default base_url "/delta.crl" */
+
+	/* [crl] */
+	int		 crl_period_hours;	/* base CRL validity, default 168 */
+	int		 delta_enabled;		/* default 0 */
+	int		 delta_period_hours;	/* default 24 */
+
+	/* [policy] - the default policy */
+	char		*policy_module;		/* "CertMint_Default.Policy" */
+	int		 request_disposition;	/* REQDISP_*, default ISSUE */
+	uint32_t	 key_types;		/* bit (1 << KEY_*) allowed */
+	uint32_t	 san_types;		/* bit (1 << SAN_*) allowed */
+	uint32_t	 profiles;		/* bit (1 << PROFILE_*) allowed */
+	int		 default_profile;	/* PROFILE_* */
+	int		 validity_days;		/* default 365 */
+	int		 max_validity_days;	/* default 825 */
+	int		 backdate_seconds;	/* notBefore = now - this, default 300 */
+
+	/* every entry, for module sections and config_get */
+	struct cfg_entry *entries;
+	size_t		  nentries;
+};
+
+/*
+ * Load and validate path. Returns 0, or -1 with a message naming the line
+ * or key in err.
+ */
+int	 config_load(const char *path, struct cm_config *, char *err, size_t errlen);
+void	 config_free(struct cm_config *);
+
+/* The raw value of section/key, or NULL. Names are case-insensitive. */
+const char *config_get(const struct cm_config *, const char *section,
+	    const char *key);
+
+/*
+ * Set (value != NULL) or remove (value == NULL) section/key in the file at
+ * path, keeping every other line and comment, and replace the file
+ * atomically. Returns 0 or -1 with a message in err.
+ */
+int	 config_edit(const char *path, const char *section, const char *key,
+	    const char *value, char *err, size_t errlen);
+
+/* Parse "1d", "12h", "30m", "90s" or plain seconds. Returns 0 or -1. */
+int	 parse_duration(const char *, int64_t *seconds);
+
+#endif /* CM_CONFIG_H */

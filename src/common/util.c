@@ -1,0 +1,449 @@
+/*
+ * util.c - hex, base64, time, files, paths and strings.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common.h"
+
+/*
+ * Lowercase hex of len bytes; NULL when out of memory.
+ */
+char *
+hex_encode(const unsigned char *p, size_t len)
+{
+	static const char digits[] = "0123456789abcdef";
+	char	*s;
+	size_t	 i;
+
+	if ((s = malloc(len * 2 + 1)) == NULL)
+		return NULL;
+	for (i = 0; i < len; i++) {
+		s[2 * i] = digits[p[i] >> 4];
+		s[2 * i + 1] = digits[p[i] & 0xf];
+	}
+	s[2 * len] = '\0';
+	return s;
+}
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Decode an even-length hex string (':' and ' ' separators allowed).
+ * Returns 0, or -1 on bad input or memory exhaustion.
+ */
+int
+hex_decode(const char *s, unsigned char **out, size_t *outlen)
+{
+	unsigned char	*p;
+	size_t		 n = 0;
+	int		 hi = -1, v;
+
+	*out = NULL;
+	*outlen = 0;
+	if ((p = malloc(strlen(s) / 2 + 1)) == NULL)
+		return -1;
+	for (; *s; s++) {
+		if (*s == ':' || *s == ' ')
+			continue;
+		if ((v = hexval((unsigned char)*s)) == -1)
+			goto bad;
+		if (hi == -1)
+			hi = v;
+		else {
+			p[n++] = (unsigned char)(hi << 4 | v);
+			hi = -1;
+		}
+	}
+	if (hi != -1 || n == 0)
+		goto bad;
+	*out = p;
+	*outlen = n;
+	return 0;
+bad:
+	free(p);
+	return -1;
+}
+
+static const char b64chars[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+char *
+base64_encode(const unsigned char *p, size_t len)
+{
+	char	*s, *o;
+	size_t	 i;
+	uint32_t v;
+
+	if ((s = malloc((len + 2) / 3 * 4 + 1)) == NULL)
+		return NULL;
+	o = s;
+	for (i = 0; i + 2 < len; i += 3) {
+		v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+		*o++ = b64chars[v >> 18];
+		*o++ = b64chars[(v >> 12) & 63];
+		*o++ = b64chars[(v >> 6) & 63];
+		*o++ = b64chars[v & 63];
+	}
+	if (i < len) {
+		v = (uint32_t)p[i] << 16 | (i + 1 < len ? (uint32_t)p[i + 1] << 8 : 0);
+		*o++ = b64chars[v >> 18];
+		*o++ = b64chars[(v >> 12) & 63];
+		*o++ = i + 1 < len ? b64chars[(v >> 6) & 63] : '=';
+		*o++ = '=';
+	}
+	*o = '\0';
+	return s;
+}
+
+/*
+ * Decode base64, skipping white space. Returns 0, or -1 on bad input.
+ */
+int
+base64_decode(const char *s, size_t len, unsigned char **out, size_t *outlen)
+{
+	unsigned char	*p;
+	size_t		 i, n = 0;
+	uint32_t	 v = 0;
+	int		 bits = 0, pad = 0;
+	const char	*c;
+
+	*out = NULL;
+	*outlen = 0;
+	if ((p = malloc(len / 4 * 3 + 3)) == NULL)
+		return -1;
+	for (i = 0; i < len; i++) {
+		if (isspace((unsigned char)s[i]))
+			continue;
+		if (s[i] == '=') {
+			pad++;
+			continue;
+		}
+		if (pad || s[i] == '\0' || (c = strchr(b64chars, s[i])) == NULL)
+			goto bad;
+		v = v << 6 | (uint32_t)(c - b64chars);
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			p[n++] = (unsigned char)(v >> bits);
+		}
+	}
+	if (pad > 2 || bits >= 6)
+		goto bad;
+	*out = p;
+	*outlen = n;
+	return 0;
+bad:
+	free(p);
+	return -1;
+}
+
+int64_t
+time_now(void)
+{
+	return (int64_t)time(NULL);
+}
+
+uint64_t
+time_mono_ns(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void
+time_format(int64_t t, char out[32])
+{
+	struct tm	 tm;
+	time_t		 tt = (time_t)t;
+
+	if (gmtime_r(&tt, &tm) == NULL ||
+	    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(out, 32, "@%lld", (long long)t);
+}
+
+/*
+ * Parse "YYYY-MM-DDTHH:MM:SSZ", "YYYY-MM-DD HH:MM:SS", "YYYY-MM-DD" (UTC)
+ * or "@seconds". Returns 0 or -1.
+ */
+int
+time_parse(const char *s, int64_t *out)
+{
+	struct tm	 tm;
+	const char	*end;
+
+	if (s[0] == '@')
+		return parse_int64(s + 1, out);
+	memset(&tm, 0, sizeof(tm));
+	if ((end = strptime(s, "%Y-%m-%d", &tm)) == NULL)
+		return -1;
+	if (*end == 'T' || *end == ' ') {
+		if ((end = strptime(end + 1, "%H:%M:%S", &tm)) == NULL)
+			return -1;
+	}
+	if (*end == 'Z')
+		end++;
+	if (*end != '\0')
+		return -1;
+	*out = (int64_t)timegm(&tm);
+	return 0;
+}
+
+/*
+ * Read a whole file of at most max bytes. The result is NUL-terminated.
+ * Returns 0, or -1 with errno set (EFBIG when larger than max).
+ */
+int
+file_read(const char *path, unsigned char **data, size_t *len, size_t max)
+{
+	struct buf	 b = { 0 };
+	unsigned char	 chunk[8192];
+	ssize_t		 n;
+	int		 fd, saved;
+
+	*data = NULL;
+	*len = 0;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			goto fail;
+		}
+		if (b.len + (size_t)n > max) {
+			errno = EFBIG;
+			goto fail;
+		}
+		if (buf_append(&b, chunk, (size_t)n) == -1) {
+			errno = ENOMEM;
+			goto fail;
+		}
+	}
+	close(fd);
+	if (b.data == NULL && buf_reserve(&b, 0) == -1)
+		return -1;
+	*len = b.len;
+	*data = b.data;
+	return 0;
+fail:
+	saved = errno;
+	close(fd);
+	buf_free(&b);
+	errno = saved;
+	return -1;
+}
+
+/*
+ * Write to a temporary file beside path, fsync, rename into place and fsync
+ * the directory, so that readers see the old or the new file, never a part.
+ */
+int
+file_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
+{
+	char		 tmp[PATH_MAX];
+	char		*dir = NULL;
+	const char	*p = data;
+	ssize_t		 n;
+	int		 fd, dfd, saved;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >=
+	    (int)sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)) == -1)
+		return -1;
+	if (fchmod(fd, mode) == -1)
+		goto fail;
+	while (len > 0) {
+		if ((n = write(fd, p, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			goto fail;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	if (fsync(fd) == -1 || close(fd) == -1) {
+		fd = -1;
+		goto fail;
+	}
+	fd = -1;
+	if (rename(tmp, path) == -1)
+		goto fail;
+	if ((dir = path_dirname(path)) != NULL &&
+	    (dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1) {
+		fsync(dfd);
+		close(dfd);
+	}
+	free(dir);
+	return 0;
+fail:
+	saved = errno;
+	if (fd != -1)
+		close(fd);
+	unlink(tmp);
+	errno = saved;
+	return -1;
+}
+
+char *
+path_join(const char *dir, const char *name)
+{
+	char	*s;
+	size_t	 n;
+
+	if (name[0] == '/' || dir == NULL || dir[0] == '\0')
+		return strdup(name);
+	n = strlen(dir) + strlen(name) + 2;
+	if ((s = malloc(n)) == NULL)
+		return NULL;
+	snprintf(s, n, "%s/%s", dir, name);
+	return s;
+}
+
+char *
+path_dirname(const char *path)
+{
+	const char	*slash = strrchr(path, '/');
+
+	if (slash == NULL)
+		return strdup(".");
+	if (slash == path)
+		return strdup("/");
+	return strndup(path, (size_t)(slash - path));
+}
+
+int
+str_ieq(const char *a, const char *b)
+{
+	return strcasecmp(a, b) == 0;
+}
+
+/*
+ * AD CS matches request attribute names ignoring case, spaces and hyphens.
+ */
+int
+attr_name_eq(const char *a, const char *b)
+{
+	for (;;) {
+		while (*a == ' ' || *a == '-' || *a == '\t')
+			a++;
+		while (*b == ' ' || *b == '-' || *b == '\t')
+			b++;
+		if (tolower((unsigned char)*a) != tolower((unsigned char)*b))
+			return 0;
+		if (*a == '\0')
+			return 1;
+		a++;
+		b++;
+	}
+}
+
+char *
+str_trim(char *s)
+{
+	char	*e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+size_t
+strlcpy_cm(char *dst, const char *src, size_t size)
+{
+	size_t	 n = strlen(src);
+
+	if (size) {
+		size_t c = n < size - 1 ? n : size - 1;
+		memcpy(dst, src, c);
+		dst[c] = '\0';
+	}
+	return n;
+}
+
+/*
+ * Parse a whole decimal (or 0x hex) integer. Returns 0 or -1.
+ */
+int
+parse_int64(const char *s, int64_t *out)
+{
+	char		*end;
+	long long	 v;
+
+	if (s == NULL || *s == '\0')
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 0);
+	if (errno != 0 || *end != '\0')
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int
+mkdir_p(const char *path, mode_t mode)
+{
+	char	 tmp[PATH_MAX], *p;
+
+	if (strlcpy_cm(tmp, path, sizeof(tmp)) >= sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	for (p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, mode) == -1 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(tmp, mode) == -1 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+void *
+xcalloc(size_t n, size_t size)
+{
+	void	*p;
+
+	if ((p = calloc(n ? n : 1, size ? size : 1)) == NULL)
+		abort();
+	return p;
+}
+
+char *
+xstrdup(const char *s)
+{
+	char	*p;
+
+	if ((p = strdup(s)) == NULL)
+		abort();
+	return p;
+}

@@ -1,0 +1,255 @@
+/*
+ * crypto.h - everything certmint does with X.509, PKCS#10 and CRLs. OpenSSL
+ * stays inside src/crypto/ and the CA core; nothing here crosses the module
+ * ABI.
+ *
+ * The hot path (csr_parse, cert_build, crl_build) reads and writes DER
+ * itself and calls OpenSSL only to verify and sign: OpenSSL 3.0's X509
+ * object decoders and X509_set_pubkey cost several times the signature.
+ */
+#ifndef CM_CRYPTO_H
+#define CM_CRYPTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "../common/common.h"
+#include "../common/config.h"
+
+#define SERIAL_LEN	20
+
+/* CRL reason codes (RFC 5280). */
+enum crl_reason {
+	CRL_REASON_UNSPECIFIED = 0,
+	CRL_REASON_KEY_COMPROMISE = 1,
+	CRL_REASON_CA_COMPROMISE = 2,
+	CRL_REASON_AFFILIATION_CHANGED = 3,
+	CRL_REASON_SUPERSEDED = 4,
+	CRL_REASON_CESSATION_OF_OPERATION = 5,
+	CRL_REASON_CERTIFICATE_HOLD = 6,
+	CRL_REASON_REMOVE_FROM_CRL = 8,
+	CRL_REASON_PRIVILEGE_WITHDRAWN = 9,
+	CRL_REASON_AA_COMPROMISE = 10
+};
+const char	*crl_reason_name(int);		/* "keyCompromise", ... */
+int		 crl_reason_parse(const char *);	/* name or number; -1 if bad */
+
+/* A subject alternative name. */
+struct san {
+	enum san_type	 type;
+	char		*value;		/* DNS name, IP text, e-mail, URI */
+};
+
+/* An extension as found in a request or certificate. */
+struct x509_ext {
+	char		*oid;		/* dotted decimal */
+	int		 critical;
+	unsigned char	*value;		/* contents of extnValue (DER) */
+	size_t		 len;
+};
+
+/* A parsed and signature-checked PKCS#10 request. */
+struct csr {
+	unsigned char	*der;		/* the whole request */
+	size_t		 der_len;
+	unsigned char	*subject;	/* DER Name */
+	size_t		 subject_len;
+	char		*subject_dn;	/* RFC 4514 text, "" for an empty name */
+	unsigned char	*spki;		/* DER SubjectPublicKeyInfo */
+	size_t		 spki_len;
+	enum key_type	 key_type;	/* KEY__MAX: not one certmint issues for */
+	int		 key_bits;
+	char		*key_desc;	/* "rsa-1024", "ec-secp256k1", ... for messages */
+	char		*key_alg_oid;	/* "1.2.840.10045.2.1" */
+	struct san	*sans;		/* from the extensionRequest attribute */
+	size_t		 nsans;
+	struct x509_ext	*exts;		/* every requested extension */
+	size_t		 nexts;
+};
+
+/*
+ * Parse a PKCS#10 request given as PEM ("CERTIFICATE REQUEST" or "NEW
+ * CERTIFICATE REQUEST") or DER, and verify its self-signature. Returns 0, or
+ * -1 with a message for the requester in err ("not a PKCS#10 request: ...",
+ * "request signature does not verify", ...).
+ */
+int	 csr_parse(const unsigned char *, size_t, struct csr *, char *err,
+	    size_t errlen);
+void	 csr_free(struct csr *);
+
+/* The CA's signing state, loaded once, read-only (thread-safe) afterwards. */
+struct signer {
+	EVP_PKEY	*key;
+	enum key_type	 key_type;
+	const EVP_MD	*md;		/* NULL for Ed25519 */
+	unsigned char	*sigalg;	/* DER AlgorithmIdentifier for md+key */
+	size_t		 sigalg_len;
+	unsigned char	*cert_der;	/* the CA certificate */
+	size_t		 cert_der_len;
+	unsigned char	*issuer;	/* DER Name: the CA certificate's subject */
+	size_t		 issuer_len;
+	unsigned char	*ski;		/* CA subject key identifier (for AKI) */
+	size_t		 ski_len;
+	char		*chain_pem;	/* CA certificate then its parents, PEM */
+	char		*cdp_url;
+	char		*aia_url;
+	char		*delta_url;	/* NULL when delta CRLs are off */
+	int64_t		 not_after;	/* of the CA certificate */
+};
+
+/*
+ * Load key, certificate and chain named by cfg; check that the key matches
+ * the certificate. Returns 0 or -1 with a message in err.
+ */
+int	 signer_load(struct signer *, const struct cm_config *, char *err,
+	    size_t errlen);
+void	 signer_free(struct signer *);
+
+/* What goes into a certificate. Every pointer is borrowed. */
+struct cert_template {
+	const unsigned char *subject;	/* DER Name */
+	size_t		 subject_len;
+	const unsigned char *spki;	/* DER SubjectPublicKeyInfo */
+	size_t		 spki_len;
+	const struct san *sans;
+	size_t		 nsans;
+	enum profile	 profile;
+	int64_t		 not_before;
+	int64_t		 not_after;
+	unsigned char	 serial[SERIAL_LEN];
+	const struct x509_ext *extra;	/* added verbatim (policy/admin) */
+	size_t		 nextra;
+};
+
+/* Properties of a certificate, as recorded in the database. */
+struct cert_info {
+	char		*serial;	/* lowercase hex of the serial's bytes */
+	int64_t		 not_before;
+	int64_t		 not_after;
+	unsigned char	*subject;	/* DER Name */
+	size_t		 subject_len;
+	char		*subject_dn;
+	unsigned char	*issuer;	/* DER Name */
+	size_t		 issuer_len;
+	char		*pk_alg_oid;
+	int		 pk_bits;
+	unsigned char	*pk_params;	/* DER of the algorithm parameters, may be NULL */
+	size_t		 pk_params_len;
+	unsigned char	*pubkey;	/* subjectPublicKey BIT STRING contents */
+	size_t		 pubkey_len;
+	char		 hash[65];	/* SHA-256 of the DER, hex */
+	char		*ski;		/* hex, NULL if absent */
+	struct x509_ext	*exts;
+	size_t		 nexts;
+};
+
+/*
+ * Generate a serial: SERIAL_LEN random bytes from the CSPRNG, positive and
+ * with a non-zero first byte so that its DER INTEGER is SERIAL_LEN long.
+ */
+int	 serial_generate(unsigned char serial[SERIAL_LEN]);
+
+/*
+ * Build and sign a certificate: version 3, the template's serial, subject,
+ * key and validity; SKI, AKI, basicConstraints, keyUsage and
+ * extendedKeyUsage from the profile, SANs, CRL distribution point (and
+ * freshest CRL when delta CRLs are on), AIA caIssuers. When info is not
+ * NULL it is filled without reparsing. Returns 0 or -1.
+ */
+int	 cert_build(const struct signer *, const struct cert_template *,
+	    unsigned char **der, size_t *der_len, struct cert_info *info);
+
+/*
+ * Parse a certificate (PEM or DER) into info. Returns 0 or -1 with err.
+ */
+int	 cert_info_parse(const unsigned char *, size_t, struct cert_info *,
+	    char *err, size_t errlen);
+void	 cert_info_free(struct cert_info *);
+
+/*
+ * Does der carry a signature by the signer's key and its issuer name?
+ * Returns 0 if so, -1 with a message otherwise.
+ */
+int	 cert_check_issued_by(const struct signer *, const unsigned char *der,
+	    size_t len, char *err, size_t errlen);
+
+/* One revoked certificate in a CRL. */
+struct crl_entry {
+	unsigned char	 serial[SERIAL_LEN + 1];
+	size_t		 serial_len;
+	int64_t		 revoked_when;
+	int		 reason;	/* CRL_REASON_*; unspecified is not encoded */
+	int64_t		 invalidity;	/* 0: no invalidityDate */
+};
+
+struct crl_params {
+	int64_t		 number;	/* cRLNumber */
+	int64_t		 base_number;	/* -1: base CRL; else delta CRL indicator */
+	int64_t		 this_update;
+	int64_t		 next_update;
+	const struct crl_entry *entries;	/* any order; sorted by serial in the CRL */
+	size_t		 nentries;
+};
+
+/*
+ * Build and sign a v2 CRL with AKI, cRLNumber, and for a delta CRL the
+ * deltaCRLIndicator; a base CRL gets freshestCRL when delta CRLs are on.
+ * Streams the DER: memory stays near the size of the CRL itself.
+ * Returns 0 or -1.
+ */
+int	 crl_build(const struct signer *, const struct crl_params *,
+	    unsigned char **der, size_t *der_len);
+
+/* Keys and CA certificates (key.c). Each returns 0 or -1 with err. */
+int	 key_generate(enum key_type, EVP_PKEY **, char *err, size_t errlen);
+int	 key_write(const char *path, EVP_PKEY *, char *err, size_t errlen);	/* PEM, 0600 */
+int	 key_load(const char *path, EVP_PKEY **, char *err, size_t errlen);
+enum key_type key_type_of(EVP_PKEY *);
+
+/*
+ * A self-signed root certificate for key, subject given as "CN=x,O=y"
+ * (RFC 4514 order is not required; attributes are taken left to right).
+ */
+int	 ca_selfsign(EVP_PKEY *, const char *subject, int days, const char *hash,
+	    unsigned char **der, size_t *len, char *err, size_t errlen);
+
+/* A PKCS#10 request for a subordinate CA key (basicConstraints CA:TRUE). */
+int	 ca_make_csr(EVP_PKEY *, const char *subject, const char *hash,
+	    unsigned char **der, size_t *len, char *err, size_t errlen);
+
+/*
+ * Check a parent CA's answer for a subordinate CA: in (PEM with the CA
+ * certificate first and optionally its chain, or DER) must hold a CA
+ * certificate for key, and chain_in (may be NULL, PEM) together with in must
+ * verify up to a self-signed root. Out: the CA certificate DER and the parent
+ * chain as PEM (without the CA certificate; "" when none).
+ */
+int	 ca_check_install(EVP_PKEY *, const unsigned char *in, size_t inlen,
+	    const unsigned char *chain_in, size_t chain_len,
+	    unsigned char **cert_der, size_t *cert_len, char **chain_pem,
+	    char *err, size_t errlen);
+
+/* PEM helpers (pem.c). */
+char	*pem_encode(const char *label, const unsigned char *der, size_t len);
+/*
+ * If in is PEM with the given label (e.g. "CERTIFICATE"), decode the first
+ * such block; if it is DER (starts with a SEQUENCE tag), copy it.
+ * Returns 0 or -1.
+ */
+int	 pem_or_der(const unsigned char *in, size_t len, const char *label,
+	    unsigned char **der, size_t *der_len);
+
+/*
+ * Name properties: every value of the attribute oid (dotted) in a DER Name,
+ * joined with '\n'. Returns 0, 1 when the name has no such attribute, -1 on
+ * bad input.
+ */
+int	 name_get(const unsigned char *name, size_t len, const char *oid,
+	    char **values);
+/* A DER Name as RFC 4514 text. NULL on bad input. */
+char	*name_to_text(const unsigned char *name, size_t len);
+
+#endif /* CM_CRYPTO_H */

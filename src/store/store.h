@@ -1,0 +1,220 @@
+/*
+ * store.h - the CA database behind a table of backend functions (SQLite
+ * now, PostgreSQL later). A struct store is one connection: use it from one
+ * thread at a time. All writes happen between store_begin and store_commit,
+ * so that a request row, its certificate and its event rows commit together.
+ *
+ * Every function returns 0 on success and a negative CM_E_* on failure
+ * (CM_E_NOTFOUND for an unknown id); errors are logged with the SQL error.
+ */
+#ifndef CM_STORE_H
+#define CM_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/common.h"
+
+#define CR_IN_PKCS10	0x100	/* RequestType */
+#define CR_IN_IMPORT	0x0	/* certmint: an imported certificate has no request */
+
+/* A certificate's serial is already in the database. */
+#define STORE_E_DUPLICATE	(-100)
+/* store_request_update: the row is not in the expected disposition. */
+#define STORE_E_CONFLICT	(-101)
+
+struct db_attr {
+	char		*name;
+	char		*value;
+};
+
+struct db_ext {
+	char		*oid;
+	int32_t		 flags;		/* CM_EXTENSION_* flags and origin */
+	unsigned char	*value;		/* DER extnValue contents */
+	size_t		 len;
+};
+
+/* One row of the request table (AD CS request properties). */
+struct db_request {
+	int64_t		 id;			/* RequestID */
+	unsigned char	*raw_request;		/* RawRequest (DER), may be NULL */
+	size_t		 raw_request_len;
+	int32_t		 request_type;		/* RequestType */
+	int32_t		 request_flags;		/* RequestFlags */
+	int32_t		 disposition;		/* Disposition, CM_DISP_* */
+	char		*disposition_message;	/* DispositionMessage */
+	int32_t		 status_code;		/* StatusCode */
+	char		*requester_name;	/* RequesterName */
+	char		*caller_name;		/* CallerName */
+	int64_t		 submitted_when;	/* SubmittedWhen, 0 = unset */
+	int64_t		 resolved_when;		/* ResolvedWhen */
+	int64_t		 revoked_when;		/* RevokedWhen */
+	int64_t		 revoked_effective_when; /* RevokedEffectiveWhen */
+	int32_t		 revoked_reason;	/* RevokedReason, -1 = not revoked */
+	int64_t		 unrevoked_when;	/* last release from hold, 0 = never */
+	char		*request_dn;		/* Request.DistinguishedName */
+	unsigned char	*request_raw_name;	/* Request.RawName */
+	size_t		 request_raw_name_len;
+	char		*profile;		/* CertificateTemplate */
+	int		 was_pending;		/* went through the pending queue */
+	struct db_attr	*attrs;			/* request attributes */
+	size_t		 nattrs;
+	struct db_ext	*exts;			/* request and certificate extensions */
+	size_t		 nexts;
+};
+
+/* One certificate (AD CS certificate properties). */
+struct db_cert {
+	int64_t		 request_id;
+	char		*serial;		/* SerialNumber, lowercase hex */
+	unsigned char	*raw;			/* RawCertificate */
+	size_t		 raw_len;
+	int64_t		 not_before;
+	int64_t		 not_after;
+	char		*subject_dn;		/* DistinguishedName */
+	unsigned char	*raw_name;		/* RawName */
+	size_t		 raw_name_len;
+	char		*common_name;		/* first CN, for views; may be NULL */
+	char		*public_key_algorithm;	/* PublicKeyAlgorithm (OID) */
+	int32_t		 public_key_length;	/* PublicKeyLength */
+	unsigned char	*raw_public_key;	/* RawPublicKey */
+	size_t		 raw_public_key_len;
+	unsigned char	*raw_public_key_params;	/* RawPublicKeyAlgorithmParameters */
+	size_t		 raw_public_key_params_len;
+	char		*hash;			/* CertificateHash (SHA-256 hex) */
+	char		*ski;			/* SubjectKeyIdentifier hex, may be NULL */
+};
+
+struct db_crl {
+	int64_t		 row_id;		/* CRLRowId */
+	int64_t		 number;		/* CRLNumber */
+	int64_t		 base_number;		/* CRLMinBase; -1 for a base CRL */
+	int64_t		 this_update;
+	int64_t		 next_update;
+	int64_t		 count;			/* CRLCount: entries */
+	unsigned char	*raw;			/* CRLRawCRL */
+	size_t		 raw_len;
+};
+
+/* An event row (the transactional outbox of DESIGN.md section 2). */
+struct db_event {
+	int64_t		 seq;			/* EventSequence, assigned on insert */
+	int32_t		 event;			/* one CM_EXITEVENT_* bit */
+	int64_t		 context;		/* request id, or 0 */
+	int64_t		 time;			/* EventTime */
+	int64_t		 crl_row_id;		/* CRLISSUED: the CRL, else 0 */
+};
+
+/* A revoked (or, for delta CRLs, released) certificate. */
+struct db_revoked {
+	const char	*serial;		/* hex */
+	int64_t		 revoked_when;
+	int64_t		 revoked_effective_when;
+	int32_t		 reason;		/* 8 (removeFromCRL) for a release */
+};
+
+enum db_view {
+	VIEW_QUEUE,	/* pending */
+	VIEW_LOG,	/* issued, revoked, failed, denied */
+	VIEW_LOGFAIL,	/* failed and denied */
+	VIEW_REVOKED,	/* revoked */
+	VIEW_ISSUED,	/* issued (not revoked) */
+	VIEW_ALL,	/* every request */
+	VIEW__MAX
+};
+const char	*db_view_name(enum db_view);	/* "queue", "log", ... */
+enum db_view	 db_view_from_name(const char *);
+
+struct db_filter {
+	enum db_view	 view;
+	int64_t		 min_id;	/* 0 = no bound */
+	int64_t		 max_id;	/* 0 = no bound */
+	const char	*requester;	/* exact RequesterName or NULL */
+	const char	*common_name;	/* substring of the certificate or request CN, or NULL */
+	const char	*serial;	/* exact serial or NULL */
+	int64_t		 since;		/* SubmittedWhen >= since; 0 = no bound */
+	int64_t		 until;		/* SubmittedWhen < until; 0 = no bound */
+	int		 limit;		/* 0 = no limit */
+};
+
+/* Counts for `certmint status`. */
+struct db_stats {
+	int64_t		 pending, issued, revoked, denied, failed, total;
+	int64_t		 crls;
+	int64_t		 last_event_seq;
+};
+
+#define STORE_CREATE	0x1	/* create the file and schema if missing */
+#define STORE_READONLY	0x2
+
+struct store;
+
+/*
+ * Open the database at path, applying pending schema migrations (unless
+ * read-only). SQLite: WAL, synchronous=FULL, foreign keys on, busy timeout.
+ * Returns NULL with a message in err.
+ */
+struct store	*store_open(const char *path, int flags, char *err, size_t errlen);
+void		 store_close(struct store *);
+int		 store_schema_version(struct store *);
+
+int	 store_begin(struct store *);		/* BEGIN IMMEDIATE */
+int	 store_commit(struct store *);
+int	 store_rollback(struct store *);
+
+/* Insert a request with its attributes and extensions; req->id is set by the caller (> 0). */
+int	 store_request_insert(struct store *, const struct db_request *);
+/*
+ * Update the mutable columns of request req->id (disposition, message,
+ * status, resolved, revoked*, unrevoked_when, profile, was_pending) and
+ * replace its extensions when req->exts is not NULL. If expect_disposition
+ * >= 0 and the row's disposition differs, change nothing and return
+ * STORE_E_CONFLICT.
+ */
+int	 store_request_update(struct store *, const struct db_request *,
+	    int32_t expect_disposition);
+/* Replace attribute name of request id (for set-attributes); value NULL deletes. */
+int	 store_attr_set(struct store *, int64_t id, const char *name,
+	    const char *value);
+/* STORE_E_DUPLICATE if the serial exists. */
+int	 store_cert_insert(struct store *, const struct db_cert *);
+int	 store_crl_insert(struct store *, struct db_crl *);	/* sets row_id */
+int	 store_event_insert(struct store *, struct db_event *);	/* sets seq */
+
+/* Reads. The caller frees results with the matching *_free. */
+int	 store_request_get(struct store *, int64_t id, struct db_request *);
+int	 store_cert_get(struct store *, int64_t request_id, struct db_cert *);
+int	 store_cert_by_serial(struct store *, const char *serial, struct db_cert *);
+int	 store_crl_get(struct store *, int64_t row_id, struct db_crl *);
+int	 store_crl_latest(struct store *, int delta, struct db_crl *);	/* CM_E_NOTFOUND if none */
+int	 store_max_request_id(struct store *, int64_t *);	/* 0 if empty */
+int	 store_max_crl_number(struct store *, int64_t *);	/* 0 if none */
+int	 store_stats(struct store *, struct db_stats *);
+
+/*
+ * Call cb for each revoked certificate, in serial order. since < 0: every
+ * certificate now revoked. since >= 0 (delta CRL): certificates revoked
+ * after since, and certificates released from hold after since (reason 8).
+ * A non-zero return from cb stops the walk and is returned.
+ */
+int	 store_revoked_each(struct store *, int64_t since,
+	    int (*cb)(void *, const struct db_revoked *), void *arg);
+
+/*
+ * Call cb for each request matching the filter, by ascending id, with its
+ * certificate (NULL if none). Attributes and extensions are not loaded.
+ */
+int	 store_view(struct store *, const struct db_filter *,
+	    int (*cb)(void *, const struct db_request *, const struct db_cert *),
+	    void *arg);
+
+/* Events with seq > after, ascending, at most limit. */
+int	 store_events_after(struct store *, int64_t after, int limit,
+	    int (*cb)(void *, const struct db_event *), void *arg);
+
+void	 db_request_free(struct db_request *);
+void	 db_cert_free(struct db_cert *);
+void	 db_crl_free(struct db_crl *);
+
+#endif /* CM_STORE_H */

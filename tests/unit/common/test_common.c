@@ -1,0 +1,217 @@
+/*
+ * Unit tests for src/common: encodings, time, paths and the INI config.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "common/common.h"
+#include "common/config.h"
+
+static void
+test_hex(void **state)
+{
+	unsigned char	 in[] = { 0x00, 0x7f, 0xab, 0xff }, *out;
+	size_t		 len;
+	char		*s = hex_encode(in, sizeof(in));
+
+	assert_string_equal(s, "007fabff");
+	assert_int_equal(hex_decode("00:7F:ab:ff", &out, &len), 0);
+	assert_int_equal(len, 4);
+	assert_memory_equal(out, in, 4);
+	free(out);
+	free(s);
+	assert_int_equal(hex_decode("abc", &out, &len), -1);
+	assert_int_equal(hex_decode("zz", &out, &len), -1);
+	assert_int_equal(hex_decode("", &out, &len), -1);
+}
+
+static void
+test_base64(void **state)
+{
+	const char	*vec[][2] = {
+		{ "", "" }, { "f", "Zg==" }, { "fo", "Zm8=" }, { "foo", "Zm9v" },
+		{ "foob", "Zm9vYg==" }, { "fooba", "Zm9vYmE=" }, { "foobar", "Zm9vYmFy" },
+	};
+	unsigned char	*out;
+	size_t		 i, len;
+	char		*s;
+
+	for (i = 0; i < nitems(vec); i++) {
+		s = base64_encode((const unsigned char *)vec[i][0], strlen(vec[i][0]));
+		assert_string_equal(s, vec[i][1]);
+		free(s);
+		assert_int_equal(base64_decode(vec[i][1], strlen(vec[i][1]), &out,
+		    &len), 0);
+		assert_int_equal(len, strlen(vec[i][0]));
+		assert_memory_equal(out, vec[i][0], len);
+		free(out);
+	}
+	assert_int_equal(base64_decode("Zm9v\nYmFy", 9, &out, &len), 0);
+	assert_int_equal(len, 6);
+	free(out);
+	assert_int_equal(base64_decode("Zm*v", 4, &out, &len), -1);
+	assert_int_equal(base64_decode("Zg==Zg==", 8, &out, &len), -1);
+}
+
+static void
+test_time(void **state)
+{
+	char	 buf[32];
+	int64_t	 t;
+
+	assert_int_equal(time_parse("2026-11-24T08:00:00Z", &t), 0);
+	assert_int_equal(t, 1795507200);
+	time_format(t, buf);
+	assert_string_equal(buf, "2026-11-24T08:00:00Z");
+	assert_int_equal(time_parse("2026-11-24", &t), 0);
+	assert_int_equal(t, 1795478400);
+	assert_int_equal(time_parse("@42", &t), 0);
+	assert_int_equal(t, 42);
+	assert_int_equal(time_parse("yesterday", &t), -1);
+	assert_int_equal(time_parse("2026-11-24T08:00:00Zjunk", &t), -1);
+}
+
+static void
+test_strings(void **state)
+{
+	char	 s[] = "  padded \t\n", *p;
+
+	assert_true(attr_name_eq("Cert-File", "certfile"));
+	assert_true(attr_name_eq("Certificate Template", "certificatetemplate"));
+	assert_false(attr_name_eq("CertFile", "CertFiles"));
+	p = str_trim(s);
+	assert_string_equal(p, "padded");
+	p = path_join("/a/b", "c");
+	assert_string_equal(p, "/a/b/c");
+	free(p);
+	p = path_join("/a/b", "/abs");
+	assert_string_equal(p, "/abs");
+	free(p);
+	p = path_dirname("/x/y/z.conf");
+	assert_string_equal(p, "/x/y");
+	free(p);
+	assert_int_equal(key_type_from_name("RSA-3072"), KEY_RSA_3072);
+	assert_int_equal(key_type_from_name("dsa"), KEY__MAX);
+	assert_int_equal(profile_from_name("sub-ca"), PROFILE_SUB_CA);
+}
+
+static char *
+write_tmp(const char *text)
+{
+	char	*path = strdup("/tmp/cm-test-config-XXXXXX");
+	int	 fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	return path;
+}
+
+static void
+test_config_defaults(void **state)
+{
+	struct cm_config cfg;
+	char		 err[512];
+	char		*path = write_tmp("[ca]\nname = Test CA\n");
+
+	assert_int_equal(config_load(path, &cfg, err, sizeof(err)), 0);
+	assert_string_equal(cfg.ca_name, "Test CA");
+	assert_int_equal(cfg.ca_type, CM_CATYPE_STANDALONE_ROOTCA);
+	assert_string_equal(cfg.key_file, "/tmp/ca.key");
+	assert_int_equal(cfg.listen_port, 8080);
+	assert_string_equal(cfg.cdp_url, "http://127.0.0.1:8080/ca.crl");
+	assert_int_equal(cfg.request_disposition, REQDISP_ISSUE);
+	assert_int_equal(cfg.max_body, 65536);
+	assert_true(cfg.key_types & (1u << KEY_ED25519));
+	assert_false(cfg.profiles & (1u << PROFILE_SUB_CA));
+	config_free(&cfg);
+	unlink(path);
+	free(path);
+}
+
+static void
+test_config_errors(void **state)
+{
+	struct cm_config cfg;
+	char		 err[512];
+	char		*path;
+
+	path = write_tmp("[ca]\nnmae = typo\n");
+	assert_int_equal(config_load(path, &cfg, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "unknown key \"nmae\""));
+	unlink(path);
+	free(path);
+
+	path = write_tmp("[server]\nport = 99999\n");
+	assert_int_equal(config_load(path, &cfg, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "port"));
+	unlink(path);
+	free(path);
+
+	path = write_tmp("[policy]\nkey_types = ec-p256, dsa-1024\n");
+	assert_int_equal(config_load(path, &cfg, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "dsa-1024"));
+	unlink(path);
+	free(path);
+
+	path = write_tmp("this is not ini\n");
+	assert_int_equal(config_load(path, &cfg, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, ":1: syntax error"));
+	unlink(path);
+	free(path);
+
+	assert_int_equal(config_load("/nonexistent/x.conf", &cfg, err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "No such file"));
+}
+
+static void
+test_config_edit(void **state)
+{
+	struct cm_config cfg;
+	char		 err[512];
+	char		*path = write_tmp("# comment\n[ca]\nname = A\n\n[policy]\n"
+			    "validity_days = 10\n");
+
+	assert_int_equal(config_edit(path, "policy", "request_disposition",
+	    "pending", err, sizeof(err)), 0);
+	assert_int_equal(config_edit(path, "ca", "name", "B", err, sizeof(err)), 0);
+	assert_int_equal(config_edit(path, "Mod.Exit", "url", "http://x", err,
+	    sizeof(err)), 0);
+	assert_int_equal(config_edit(path, "policy", "validity_days", NULL, err,
+	    sizeof(err)), 0);
+	assert_int_equal(config_load(path, &cfg, err, sizeof(err)), 0);
+	assert_string_equal(cfg.ca_name, "B");
+	assert_int_equal(cfg.request_disposition, REQDISP_PENDING);
+	assert_int_equal(cfg.validity_days, 365);
+	assert_string_equal(config_get(&cfg, "mod.exit", "URL"), "http://x");
+	config_free(&cfg);
+	assert_int_equal(config_edit(path, "ca", "bad=key", "x", err,
+	    sizeof(err)), -1);
+	unlink(path);
+	free(path);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_hex),
+		cmocka_unit_test(test_base64),
+		cmocka_unit_test(test_time),
+		cmocka_unit_test(test_strings),
+		cmocka_unit_test(test_config_defaults),
+		cmocka_unit_test(test_config_errors),
+		cmocka_unit_test(test_config_edit),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
