@@ -1,0 +1,23 @@
+/*
+ * json.h - the JSON shapes shared by the REST API, the admin socket and the
+ * CLI's --json output (docs/admin-protocol.md).
+ */
+#ifndef CM_JSON_H
+#define CM_JSON_H
+
+#include <jansson.h>
+
+#include "../store/store.h"
+
+/* "pending", "issued", "revoked", "denied", "failed", "foreign", "active". */
+const char	*disposition_name(int32_t disposition);
+
+/*
+ * A request object. cert may be NULL. With_pem adds "certificate" (and
+ * "chain" when chain_pem is not NULL). Returns a new reference or NULL.
+ */
+json_t		*request_to_json(const struct db_request *, const struct db_cert *,
+		    int with_pem, const char *chain_pem);
+json_t		*crl_to_json(const struct db_crl *);
+
+#endif /* CM_JSON_H */
