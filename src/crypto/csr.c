@@ -1,0 +1,538 @@
+/*
+ * csr.c - PKCS#10 requests (RFC 2986), read with the DER reader rather
+ * than d2i_X509_REQ, which is slow in OpenSSL 3.0. OpenSSL only builds the
+ * public key and checks the signature over the exact
+ * CertificationRequestInfo bytes. Everything here reads untrusted input:
+ * every element is bounds-checked by der.c and every string is checked
+ * before it is kept.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "crypto.h"
+#include "der.h"
+
+#define OID_EXT_REQUEST		"1.2.840.113549.1.9.14"
+#define OID_MS_EXT_REQUEST	"1.3.6.1.4.1.311.2.1.14"
+#define OID_SAN			"2.5.29.17"
+#define OID_RSA			"1.2.840.113549.1.1.1"
+#define OID_RSA_PSS		"1.2.840.113549.1.1.10"
+#define OID_EC			"1.2.840.10045.2.1"
+#define OID_P256		"1.2.840.10045.3.1.7"
+#define OID_P384		"1.3.132.0.34"
+#define OID_ED25519		"1.3.101.112"
+
+#define NOT_PKCS10		"not a PKCS#10 request: "
+
+/* Signature algorithms accepted on requests. */
+static const struct {
+	const char	*oid;
+	int		 pkey;		/* EVP_PKEY_* the key must be */
+	int		 null_params;	/* parameters absent or NULL (RSA) */
+	const EVP_MD	*(*md)(void);	/* NULL: no digest (Ed25519) */
+} sigalgs[] = {
+	{ "1.2.840.10045.4.3.2", EVP_PKEY_EC, 0, EVP_sha256 },
+	{ "1.2.840.10045.4.3.3", EVP_PKEY_EC, 0, EVP_sha384 },
+	{ "1.2.840.10045.4.3.4", EVP_PKEY_EC, 0, EVP_sha512 },
+	{ "1.2.840.113549.1.1.11", EVP_PKEY_RSA, 1, EVP_sha256 },
+	{ "1.2.840.113549.1.1.12", EVP_PKEY_RSA, 1, EVP_sha384 },
+	{ "1.2.840.113549.1.1.13", EVP_PKEY_RSA, 1, EVP_sha512 },
+	{ "1.3.101.112", EVP_PKEY_ED25519, 0, NULL },
+};
+
+/*
+ * Write a message for the requester into err.
+ */
+static void
+seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * A malloc'd copy of n bytes, NUL-terminated. NULL when out of memory.
+ */
+static unsigned char *
+memdup(const unsigned char *p, size_t n)
+{
+	unsigned char	*q;
+
+	if ((q = malloc(n + 1)) == NULL)
+		return NULL;
+	if (n)
+		memcpy(q, p, n);
+	q[n] = '\0';
+	return q;
+}
+
+/*
+ * Is p[0..n) a non-empty IA5 name without spaces or control characters,
+ * as dNSName, rfc822Name and URI must be? Returns 1 or 0.
+ */
+static int
+san_text_ok(const unsigned char *p, size_t n)
+{
+	size_t	 i;
+
+	if (n == 0)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (p[i] <= 0x20 || p[i] >= 0x7f)
+			return 0;
+	return 1;
+}
+
+/*
+ * Append a SAN of type t with the given text to the request. Returns 0 or
+ * -1 when out of memory.
+ */
+static int
+add_san(struct csr *c, enum san_type t, const char *s, size_t n)
+{
+	struct san	*v;
+
+	if ((v = reallocarray(c->sans, c->nsans + 1, sizeof(*v))) == NULL)
+		return -1;
+	c->sans = v;
+	if ((v[c->nsans].value = (char *)memdup((const unsigned char *)s,
+	    n)) == NULL)
+		return -1;
+	v[c->nsans++].type = t;
+	return 0;
+}
+
+/*
+ * Read the GeneralNames of a subjectAltName extension value into c->sans:
+ * dNSName, rfc822Name, URI and iPAddress; the other name forms are left to
+ * the extension list. Returns 0, or -1 with err.
+ */
+static int
+parse_sans(struct csr *c, const unsigned char *p, size_t len, char *err,
+    size_t errlen)
+{
+	struct der_tlv	 t, g;
+	struct der	 d;
+	char		 ip[INET6_ADDRSTRLEN];
+	enum san_type	 type;
+
+	if (der_whole(p, len, DER_SEQUENCE, &t) == -1)
+		goto bad;
+	der_init(&d, t.val, t.len);
+	while (!der_at_end(&d)) {
+		if (der_read(&d, &g) == -1)
+			goto bad;
+		switch (g.tag) {
+		case DER_CTX(1):
+		case DER_CTX(2):
+		case DER_CTX(6):
+			type = g.tag == DER_CTX(1) ? SAN_EMAIL :
+			    g.tag == DER_CTX(2) ? SAN_DNS : SAN_URI;
+			if (!san_text_ok(g.val, g.len))
+				goto bad;
+			if (add_san(c, type, (const char *)g.val, g.len) == -1)
+				goto nomem;
+			break;
+		case DER_CTX(7):
+			if (g.len != 4 && g.len != 16)
+				goto bad;
+			if (inet_ntop(g.len == 4 ? AF_INET : AF_INET6, g.val,
+			    ip, sizeof(ip)) == NULL)
+				goto bad;
+			if (add_san(c, SAN_IP, ip, strlen(ip)) == -1)
+				goto nomem;
+			break;
+		case DER_CTX_CONS(0):	/* otherName */
+		case DER_CTX_CONS(3):	/* x400Address */
+		case DER_CTX_CONS(4):	/* directoryName */
+		case DER_CTX_CONS(5):	/* ediPartyName */
+		case DER_CTX(8):	/* registeredID */
+			break;
+		default:
+			goto bad;
+		}
+	}
+	return 0;
+bad:
+	seterr(err, errlen, NOT_PKCS10 "bad subjectAltName extension");
+	return -1;
+nomem:
+	seterr(err, errlen, "out of memory");
+	return -1;
+}
+
+/*
+ * Read an Extensions SEQUENCE from an extensionRequest attribute into
+ * c->exts, refusing repeated extensions, and the SANs into c->sans.
+ * Returns 0, or -1 with err.
+ */
+static int
+parse_extensions(struct csr *c, const struct der_tlv *exts, char *err,
+    size_t errlen)
+{
+	struct der_tlv	 id, crit, val;
+	struct der	 d, e;
+	struct x509_ext	*v, *x;
+	size_t		 i;
+	int		 present, critical;
+	char		*oid = NULL;
+
+	der_init(&d, exts->val, exts->len);
+	while (!der_at_end(&d)) {
+		critical = 0;
+		if (der_enter(&d, DER_SEQUENCE, &e) == -1 ||
+		    der_expect(&e, DER_OID, &id) == -1 ||
+		    der_optional(&e, DER_BOOLEAN, &crit, &present) == -1 ||
+		    (present && der_get_bool(&crit, &critical) == -1) ||
+		    der_expect(&e, DER_OCTETSTRING, &val) == -1 ||
+		    !der_at_end(&e))
+			goto bad;
+		if ((oid = der_oid_text(id.val, id.len)) == NULL)
+			goto bad;
+		for (i = 0; i < c->nexts; i++) {
+			if (strcmp(c->exts[i].oid, oid) == 0) {
+				seterr(err, errlen, NOT_PKCS10
+				    "extension %s requested twice", oid);
+				goto fail;
+			}
+		}
+		if ((v = reallocarray(c->exts, c->nexts + 1,
+		    sizeof(*v))) == NULL)
+			goto nomem;
+		c->exts = v;
+		x = &v[c->nexts];
+		memset(x, 0, sizeof(*x));
+		x->oid = oid;
+		oid = NULL;
+		x->critical = critical;
+		c->nexts++;
+		if ((x->value = memdup(val.val, val.len)) == NULL)
+			goto nomem;
+		x->len = val.len;
+		if (strcmp(x->oid, OID_SAN) == 0 &&
+		    parse_sans(c, val.val, val.len, err, errlen) == -1)
+			goto fail;
+	}
+	return 0;
+bad:
+	seterr(err, errlen, NOT_PKCS10 "bad extensionRequest attribute");
+	goto fail;
+nomem:
+	seterr(err, errlen, "out of memory");
+fail:
+	free(oid);
+	return -1;
+}
+
+/*
+ * Read the [0] attributes of the CertificationRequestInfo; only the
+ * extension requests (PKCS#9 and Microsoft's) are looked into, each holding
+ * one Extensions value. Returns 0, or -1 with err.
+ */
+static int
+parse_attributes(struct csr *c, const struct der_tlv *attrs, char *err,
+    size_t errlen)
+{
+	struct der_tlv	 type, values, exts;
+	struct der	 d, a, v;
+
+	der_init(&d, attrs->val, attrs->len);
+	while (!der_at_end(&d)) {
+		if (der_enter(&d, DER_SEQUENCE, &a) == -1 ||
+		    der_expect(&a, DER_OID, &type) == -1 ||
+		    der_expect(&a, DER_SET, &values) == -1 || !der_at_end(&a))
+			goto bad;
+		if (!der_oid_eq(type.val, type.len, OID_EXT_REQUEST) &&
+		    !der_oid_eq(type.val, type.len, OID_MS_EXT_REQUEST))
+			continue;
+		der_init(&v, values.val, values.len);
+		if (der_expect(&v, DER_SEQUENCE, &exts) == -1 ||
+		    !der_at_end(&v))
+			goto bad;
+		if (parse_extensions(c, &exts, err, errlen) == -1)
+			return -1;
+	}
+	return 0;
+bad:
+	seterr(err, errlen, NOT_PKCS10 "bad attributes");
+	return -1;
+}
+
+/*
+ * Decide the key type, size and description from the SubjectPublicKeyInfo
+ * algorithm (alg, params) and the decoded key. Returns 0 or -1 (no
+ * memory).
+ */
+static int
+classify_key(struct csr *c, const struct der_tlv *alg,
+    const struct der_tlv *params, int has_params, EVP_PKEY *pkey)
+{
+	char		 desc[96], group[64];
+	size_t		 i, n;
+	const char	*name;
+
+	c->key_type = KEY__MAX;
+	c->key_bits = EVP_PKEY_get_bits(pkey);
+	desc[0] = '\0';
+	if (der_oid_eq(alg->val, alg->len, OID_EC)) {
+		if (has_params && params->tag == DER_OID &&
+		    der_oid_eq(params->val, params->len, OID_P256))
+			c->key_type = KEY_EC_P256;
+		else if (has_params && params->tag == DER_OID &&
+		    der_oid_eq(params->val, params->len, OID_P384))
+			c->key_type = KEY_EC_P384;
+		else if (has_params && params->tag == DER_OID &&
+		    EVP_PKEY_get_group_name(pkey, group, sizeof(group),
+		    &n) == 1)
+			snprintf(desc, sizeof(desc), "ec-%s", group);
+		else
+			snprintf(desc, sizeof(desc), "ec-explicit");
+	} else if (der_oid_eq(alg->val, alg->len, OID_RSA)) {
+		if (c->key_bits == 2048)
+			c->key_type = KEY_RSA_2048;
+		else if (c->key_bits == 3072)
+			c->key_type = KEY_RSA_3072;
+		else if (c->key_bits == 4096)
+			c->key_type = KEY_RSA_4096;
+		else
+			snprintf(desc, sizeof(desc), "rsa-%d", c->key_bits);
+	} else if (der_oid_eq(alg->val, alg->len, OID_ED25519)) {
+		c->key_type = KEY_ED25519;
+		c->key_bits = 256;
+	} else {
+		name = EVP_PKEY_get0_type_name(pkey);
+		if (name == NULL)
+			name = "unknown";
+		if (strcasecmp(name, "ED448") == 0 ||
+		    strcasecmp(name, "X25519") == 0 ||
+		    strcasecmp(name, "X448") == 0)
+			snprintf(desc, sizeof(desc), "%s", name);
+		else
+			snprintf(desc, sizeof(desc), "%s-%d", name,
+			    c->key_bits);
+		for (i = 0; desc[i] != '\0'; i++)
+			desc[i] = (char)tolower((unsigned char)desc[i]);
+	}
+	if (c->key_type != KEY__MAX)
+		snprintf(desc, sizeof(desc), "%s", key_type_name(c->key_type));
+	if ((c->key_desc = strdup(desc)) == NULL)
+		return -1;
+	return 0;
+}
+
+/*
+ * Check the request's signature: sigalg must be one we accept and match
+ * the key, and sig must verify over tbs[0..tbslen). Returns 0, or -1 with
+ * err.
+ */
+static int
+verify_signature(EVP_PKEY *pkey, const struct der_tlv *sigalg,
+    const unsigned char *tbs, size_t tbslen, const struct der_tlv *sigbits,
+    char *err, size_t errlen)
+{
+	struct der_tlv	 oid, params;
+	struct der	 d;
+	EVP_MD_CTX	*ctx = NULL;
+	const unsigned char *sig;
+	size_t		 siglen, i;
+	char		*text = NULL;
+	int		 unused, has_params, rc = -1;
+
+	der_init(&d, sigalg->val, sigalg->len);
+	if (der_expect(&d, DER_OID, &oid) == -1)
+		goto bad;
+	for (i = 0; i < nitems(sigalgs); i++)
+		if (der_oid_eq(oid.val, oid.len, sigalgs[i].oid))
+			break;
+	if (i == nitems(sigalgs)) {
+		if ((text = der_oid_text(oid.val, oid.len)) == NULL)
+			goto bad;
+		seterr(err, errlen, "unsupported signature algorithm %s%s",
+		    text, strcmp(text, OID_RSA_PSS) == 0 ? " (RSASSA-PSS)" : "");
+		goto out;
+	}
+	/* Parameters: absent, or NULL for the RSA algorithms. */
+	if (der_optional(&d, DER_NULL, &params, &has_params) == -1 ||
+	    !der_at_end(&d) || (has_params && (params.len != 0 ||
+	    !sigalgs[i].null_params)))
+		goto bad;
+	if (der_get_bitstring(sigbits, &sig, &siglen, &unused) == -1 ||
+	    unused != 0)
+		goto bad;
+	if (EVP_PKEY_get_base_id(pkey) != sigalgs[i].pkey) {
+		seterr(err, errlen, "request signature does not verify "
+		    "(signature algorithm does not match the key)");
+		goto out;
+	}
+	if ((ctx = EVP_MD_CTX_new()) == NULL) {
+		seterr(err, errlen, "out of memory");
+		goto out;
+	}
+	if (EVP_DigestVerifyInit(ctx, NULL,
+	    sigalgs[i].md ? sigalgs[i].md() : NULL, NULL, pkey) != 1 ||
+	    EVP_DigestVerify(ctx, sig, siglen, tbs, tbslen) != 1) {
+		seterr(err, errlen, "request signature does not verify");
+		goto out;
+	}
+	rc = 0;
+	goto out;
+bad:
+	seterr(err, errlen, NOT_PKCS10 "bad signature algorithm or value");
+out:
+	ERR_clear_error();
+	EVP_MD_CTX_free(ctx);
+	free(text);
+	return rc;
+}
+
+/*
+ * Parse a PKCS#10 request, PEM or DER, and verify its self-signature.
+ * Returns 0 with c filled (free with csr_free), or -1 with a message for
+ * the requester in err and c empty.
+ */
+int
+csr_parse(const unsigned char *in, size_t inlen, struct csr *c, char *err,
+    size_t errlen)
+{
+	struct der_tlv	 cri, sigalg, sig, ver, subj, spki, alg, params;
+	struct der_tlv	 pub, attrs;
+	struct der	 d, req, info;
+	EVP_PKEY	*pkey = NULL;
+	const unsigned char *p;
+	int64_t		 version;
+	int		 has_params, has_attrs;
+
+	memset(c, 0, sizeof(*c));
+	c->key_type = KEY__MAX;
+	if (in == NULL || inlen == 0) {
+		seterr(err, errlen, NOT_PKCS10 "empty");
+		return -1;
+	}
+	if (pem_or_der(in, inlen, "CERTIFICATE REQUEST", &c->der,
+	    &c->der_len) == -1 &&
+	    pem_or_der(in, inlen, "NEW CERTIFICATE REQUEST", &c->der,
+	    &c->der_len) == -1) {
+		c->der = NULL;
+		seterr(err, errlen, NOT_PKCS10
+		    "neither DER nor PEM \"CERTIFICATE REQUEST\"");
+		goto fail;
+	}
+
+	der_init(&d, c->der, c->der_len);
+	if (der_enter(&d, DER_SEQUENCE, &req) == -1) {
+		seterr(err, errlen, NOT_PKCS10 "bad DER");
+		goto fail;
+	}
+	if (!der_at_end(&d)) {
+		seterr(err, errlen, NOT_PKCS10 "trailing data after it");
+		goto fail;
+	}
+	if (der_expect(&req, DER_SEQUENCE, &cri) == -1 ||
+	    der_expect(&req, DER_SEQUENCE, &sigalg) == -1 ||
+	    der_expect(&req, DER_BITSTRING, &sig) == -1 ||
+	    !der_at_end(&req)) {
+		seterr(err, errlen, NOT_PKCS10 "bad CertificationRequest");
+		goto fail;
+	}
+
+	/* Attributes are [0] and required, but some encoders leave them out. */
+	der_init(&info, cri.val, cri.len);
+	if (der_expect(&info, DER_INTEGER, &ver) == -1 ||
+	    der_get_int64(&ver, &version) == -1 || version != 0 ||
+	    der_expect(&info, DER_SEQUENCE, &subj) == -1 ||
+	    der_expect(&info, DER_SEQUENCE, &spki) == -1 ||
+	    der_optional(&info, DER_CTX_CONS(0), &attrs, &has_attrs) == -1 ||
+	    !der_at_end(&info)) {
+		seterr(err, errlen, NOT_PKCS10 "bad CertificationRequestInfo");
+		goto fail;
+	}
+	if (der_spki(spki.raw, spki.raw_len, &alg, &params, &has_params,
+	    &pub) == -1 ||
+	    (c->key_alg_oid = der_oid_text(alg.val, alg.len)) == NULL) {
+		seterr(err, errlen, NOT_PKCS10 "bad SubjectPublicKeyInfo");
+		goto fail;
+	}
+	if ((c->subject = memdup(subj.raw, subj.raw_len)) == NULL ||
+	    (c->spki = memdup(spki.raw, spki.raw_len)) == NULL) {
+		seterr(err, errlen, "out of memory");
+		goto fail;
+	}
+	c->subject_len = subj.raw_len;
+	c->spki_len = spki.raw_len;
+
+	p = spki.raw;
+	if ((pkey = d2i_PUBKEY(NULL, &p, (long)spki.raw_len)) == NULL ||
+	    p != spki.raw + spki.raw_len) {
+		ERR_clear_error();
+		if (der_oid_eq(alg.val, alg.len, OID_RSA) ||
+		    der_oid_eq(alg.val, alg.len, OID_EC) ||
+		    der_oid_eq(alg.val, alg.len, OID_ED25519))
+			seterr(err, errlen, NOT_PKCS10 "bad public key");
+		else
+			seterr(err, errlen, "unsupported public key algorithm "
+			    "%s", c->key_alg_oid);
+		goto fail;
+	}
+	if (verify_signature(pkey, &sigalg, cri.raw, cri.raw_len, &sig, err,
+	    errlen) == -1)
+		goto fail;
+	if (classify_key(c, &alg, &params, has_params, pkey) == -1) {
+		seterr(err, errlen, "out of memory");
+		goto fail;
+	}
+	if ((c->subject_dn = name_to_text(c->subject, c->subject_len)) ==
+	    NULL) {
+		seterr(err, errlen, NOT_PKCS10 "bad subject name");
+		goto fail;
+	}
+	if (has_attrs && parse_attributes(c, &attrs, err, errlen) == -1)
+		goto fail;
+	EVP_PKEY_free(pkey);
+	return 0;
+fail:
+	EVP_PKEY_free(pkey);
+	csr_free(c);
+	return -1;
+}
+
+/*
+ * Free everything csr_parse allocated and empty c. NULL-safe; may be
+ * called twice.
+ */
+void
+csr_free(struct csr *c)
+{
+	size_t	 i;
+
+	if (c == NULL)
+		return;
+	free(c->der);
+	free(c->subject);
+	free(c->subject_dn);
+	free(c->spki);
+	free(c->key_desc);
+	free(c->key_alg_oid);
+	for (i = 0; i < c->nsans; i++)
+		free(c->sans[i].value);
+	free(c->sans);
+	for (i = 0; i < c->nexts; i++) {
+		free(c->exts[i].oid);
+		free(c->exts[i].value);
+	}
+	free(c->exts);
+	memset(c, 0, sizeof(*c));
+	c->key_type = KEY__MAX;
+}
