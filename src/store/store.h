@@ -213,6 +213,30 @@ int	 store_view(struct store *, const struct db_filter *,
 int	 store_events_after(struct store *, int64_t after, int limit,
 	    int (*cb)(void *, const struct db_event *), void *arg);
 
+/*
+ * Exit-module delivery state (migration 2): one cursor per module (the last
+ * event seq handled) and the events given up on after every retry.
+ */
+struct db_dead_letter {
+	char		*module;
+	int64_t		 seq;		/* the event */
+	int32_t		 event;
+	int64_t		 context;
+	int32_t		 attempts;
+	char		*error;		/* the last failure */
+	int64_t		 time;		/* when it was given up on */
+};
+int	 store_event_get(struct store *, int64_t seq, struct db_event *);
+int	 store_cursor_get(struct store *, const char *module, int64_t *seq);	/* CM_E_NOTFOUND if none */
+int	 store_cursor_set(struct store *, const char *module, int64_t seq);
+/* Insert, or replace the row of the same module and seq. */
+int	 store_dead_letter_add(struct store *, const struct db_dead_letter *);
+int	 store_dead_letter_delete(struct store *, const char *module, int64_t seq);
+/* Dead letters of module (NULL: all), by seq. */
+int	 store_dead_letter_each(struct store *, const char *module,
+	    int (*cb)(void *, const struct db_dead_letter *), void *arg);
+int	 store_dead_letter_count(struct store *, const char *module, int64_t *n);
+
 void	 db_request_free(struct db_request *);
 void	 db_cert_free(struct db_cert *);
 void	 db_crl_free(struct db_crl *);

@@ -1,0 +1,1194 @@
+/*
+ * ca.c - the certificate authority: opening, the request lifecycle (submit,
+ * resubmit, deny, retrieve, import), revocation and CRL publication. Each
+ * action reads with this thread's connection, does its crypto outside any
+ * lock, and hands one job to the writer, which makes it durable together
+ * with its event row.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ca.h"
+#include "json.h"
+
+#define ATTR_MAX	64
+#define ATTR_VALUE_MAX	4096
+#define OID_COMMON_NAME	"2.5.4.3"
+
+struct reader_slot {
+	struct store		*st;
+	struct reader_slot	*next;
+};
+
+struct ca {
+	char		*config_path;
+	pthread_rwlock_t cfg_lock;	/* cfg and signer: read by actions, swapped by reload */
+	struct cm_config cfg;
+	struct signer	 signer;
+	struct store	*wstore;	/* the writer's connection */
+	struct writer	*writer;
+	pthread_key_t	 reader_key;
+	pthread_mutex_t	 readers_mu;
+	struct reader_slot *readers;	/* every reader connection, closed by ca_close */
+	pthread_mutex_t	 crl_mu;	/* one CRL publication at a time */
+	atomic_int_fast64_t next_id;
+	atomic_int	 stopping;
+	ca_commit_hook	 hook;
+	void		*hook_arg;
+	int64_t		 started;
+};
+
+static const char *const status_codes[CA_E__MAX] = {
+	"ok", "bad_request", "not_found", "conflict", "denied", "too_large",
+	"shutting_down", "internal"
+};
+
+const char *
+ca_status_code(enum ca_status s)
+{
+	return (unsigned)s < CA_E__MAX ? status_codes[s] : "internal";
+}
+
+static int
+fail(struct ca_result *res, enum ca_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/*
+ * Set res to an error; returns -1 so that callers can "return fail(...)".
+ */
+static int
+fail(struct ca_result *res, enum ca_status st, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	res->status = st;
+	va_start(ap, fmt);
+	vsnprintf(res->error, sizeof(res->error), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+void
+ca_result_free(struct ca_result *res)
+{
+	int	 i;
+
+	if (res->has_request)
+		db_request_free(&res->req);
+	if (res->has_cert)
+		db_cert_free(&res->cert);
+	for (i = 0; i < res->ncrls; i++)
+		db_crl_free(&res->crls[i]);
+	memset(res, 0, sizeof(*res));
+}
+
+int
+ca_open(struct ca **out, const char *config_path, char *err, size_t errlen)
+{
+	struct ca	*ca;
+	int64_t		 maxid;
+
+	*out = NULL;
+	if ((ca = calloc(1, sizeof(*ca))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	pthread_rwlock_init(&ca->cfg_lock, NULL);
+	pthread_mutex_init(&ca->readers_mu, NULL);
+	pthread_mutex_init(&ca->crl_mu, NULL);
+	pthread_key_create(&ca->reader_key, NULL);
+	if ((ca->config_path = strdup(config_path)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	if (config_load(config_path, &ca->cfg, err, errlen) == -1)
+		goto fail;
+	if (signer_load(&ca->signer, &ca->cfg, err, errlen) == -1)
+		goto fail;
+	if ((ca->wstore = store_open(ca->cfg.db_file, STORE_CREATE, err,
+	    errlen)) == NULL)
+		goto fail;
+	if (store_max_request_id(ca->wstore, &maxid) != 0) {
+		snprintf(err, errlen, "%s: cannot read the request table",
+		    ca->cfg.db_file);
+		goto fail;
+	}
+	atomic_store(&ca->next_id, maxid + 1);
+	*out = ca;
+	return 0;
+fail:
+	ca_close(ca);
+	return -1;
+}
+
+int
+ca_start(struct ca *ca)
+{
+	ca->started = time_now();
+	if ((ca->writer = writer_start(ca->wstore, &ca->hook,
+	    &ca->hook_arg)) == NULL) {
+		log_err("cannot start the writer thread");
+		return -1;
+	}
+	return ca_record_event(ca, CM_EXITEVENT_STARTUP, 0);
+}
+
+/*
+ * Refuse new actions and record SHUTDOWN. The writer keeps running until
+ * ca_close, so that the exit host can still record delivery state.
+ */
+void
+ca_stop(struct ca *ca)
+{
+	if (ca->writer == NULL || atomic_exchange(&ca->stopping, 1))
+		return;
+	if (ca_record_event(ca, CM_EXITEVENT_SHUTDOWN, 0) != 0)
+		log_err("cannot record the SHUTDOWN event");
+}
+
+void
+ca_close(struct ca *ca)
+{
+	struct reader_slot *r, *next;
+
+	if (ca == NULL)
+		return;
+	ca_stop(ca);
+	writer_stop(ca->writer);
+	ca->writer = NULL;
+	for (r = ca->readers; r != NULL; r = next) {
+		next = r->next;
+		store_close(r->st);
+		free(r);
+	}
+	if (ca->wstore != NULL)
+		store_close(ca->wstore);
+	signer_free(&ca->signer);
+	config_free(&ca->cfg);
+	free(ca->config_path);
+	pthread_key_delete(ca->reader_key);
+	pthread_rwlock_destroy(&ca->cfg_lock);
+	pthread_mutex_destroy(&ca->readers_mu);
+	pthread_mutex_destroy(&ca->crl_mu);
+	free(ca);
+}
+
+int
+ca_reload(struct ca *ca, char *err, size_t errlen)
+{
+	struct cm_config cfg;
+	struct signer	 sg;
+
+	memset(&sg, 0, sizeof(sg));
+	if (config_load(ca->config_path, &cfg, err, errlen) == -1)
+		return -1;
+	if (signer_load(&sg, &cfg, err, errlen) == -1) {
+		config_free(&cfg);
+		return -1;
+	}
+	pthread_rwlock_wrlock(&ca->cfg_lock);
+	config_free(&ca->cfg);
+	signer_free(&ca->signer);
+	ca->cfg = cfg;
+	ca->signer = sg;
+	pthread_rwlock_unlock(&ca->cfg_lock);
+	return 0;
+}
+
+void
+ca_set_commit_hook(struct ca *ca, ca_commit_hook hook, void *arg)
+{
+	ca->hook_arg = arg;
+	ca->hook = hook;
+}
+
+const struct cm_config *
+ca_config(struct ca *ca)
+{
+	return &ca->cfg;
+}
+
+char *
+ca_config_value(struct ca *ca, const char *section, const char *key)
+{
+	const char	*v;
+	char		*copy = NULL;
+
+	pthread_rwlock_rdlock(&ca->cfg_lock);
+	if ((v = config_get(&ca->cfg, section, key)) != NULL)
+		copy = strdup(v);
+	pthread_rwlock_unlock(&ca->cfg_lock);
+	return copy;
+}
+
+const struct signer *
+ca_signer(struct ca *ca)
+{
+	return &ca->signer;
+}
+
+int64_t
+ca_start_time(struct ca *ca)
+{
+	return ca->started;
+}
+
+struct store *
+ca_reader(struct ca *ca)
+{
+	struct reader_slot *slot;
+	char		 err[256];
+
+	if ((slot = pthread_getspecific(ca->reader_key)) != NULL)
+		return slot->st;
+	if ((slot = calloc(1, sizeof(*slot))) == NULL)
+		return NULL;
+	if ((slot->st = store_open(ca->cfg.db_file, 0, err, sizeof(err))) == NULL) {
+		log_err("%s", err);
+		free(slot);
+		return NULL;
+	}
+	pthread_mutex_lock(&ca->readers_mu);
+	slot->next = ca->readers;
+	ca->readers = slot;
+	pthread_mutex_unlock(&ca->readers_mu);
+	pthread_setspecific(ca->reader_key, slot);
+	return slot->st;
+}
+
+static char *
+dupnull(const char *s)
+{
+	return s != NULL ? xstrdup(s) : NULL;
+}
+
+static void *
+memdup(const void *p, size_t len)
+{
+	void	*q;
+
+	if (p == NULL || len == 0)
+		return NULL;
+	if ((q = malloc(len)) == NULL)
+		abort();
+	memcpy(q, p, len);
+	return q;
+}
+
+/*
+ * Fill the certificate row from what cert_build reported.
+ */
+static void
+cert_row_fill(struct db_cert *c, int64_t request_id, unsigned char *der,
+    size_t len, const struct cert_info *info)
+{
+	memset(c, 0, sizeof(*c));
+	c->request_id = request_id;
+	c->serial = xstrdup(info->serial);
+	c->raw = der;
+	c->raw_len = len;
+	c->not_before = info->not_before;
+	c->not_after = info->not_after;
+	c->subject_dn = dupnull(info->subject_dn);
+	c->raw_name = memdup(info->subject, info->subject_len);
+	c->raw_name_len = info->subject_len;
+	if (name_get(info->subject, info->subject_len, OID_COMMON_NAME,
+	    &c->common_name) != 0)
+		c->common_name = NULL;
+	else {
+		char *nl = strchr(c->common_name, '\n');
+		if (nl != NULL)
+			*nl = '\0';
+	}
+	c->public_key_algorithm = dupnull(info->pk_alg_oid);
+	c->public_key_length = info->pk_bits;
+	c->raw_public_key = memdup(info->pubkey, info->pubkey_len);
+	c->raw_public_key_len = info->pubkey_len;
+	c->raw_public_key_params = memdup(info->pk_params, info->pk_params_len);
+	c->raw_public_key_params_len = info->pk_params_len;
+	c->hash = xstrdup(info->hash);
+	c->ski = dupnull(info->ski);
+}
+
+/*
+ * Replace req's extensions with exts, each flagged with its criticality and
+ * origin: request_origin when the request asked for it, other otherwise.
+ */
+static void
+req_set_exts(struct db_request *req, const struct x509_ext *exts, size_t n,
+    const struct csr *csr, int32_t request_origin, int32_t other)
+{
+	size_t	 i, k;
+	int32_t	 origin;
+
+	for (i = 0; i < req->nexts; i++) {
+		free(req->exts[i].oid);
+		free(req->exts[i].value);
+	}
+	free(req->exts);
+	req->exts = xcalloc(n ? n : 1, sizeof(*req->exts));
+	req->nexts = n;
+	for (i = 0; i < n; i++) {
+		origin = other;
+		for (k = 0; csr != NULL && k < csr->nexts; k++)
+			if (strcmp(csr->exts[k].oid, exts[i].oid) == 0)
+				origin = request_origin;
+		req->exts[i].oid = xstrdup(exts[i].oid);
+		req->exts[i].flags = origin |
+		    (exts[i].critical ? CM_EXTENSION_CRITICAL_FLAG : 0);
+		req->exts[i].value = memdup(exts[i].value, exts[i].len);
+		req->exts[i].len = exts[i].len;
+	}
+}
+
+/*
+ * Build and sign the certificate for csr as the policy decided. Returns 0
+ * or -1.
+ */
+static int
+issue_cert(struct ca *ca, const struct csr *csr,
+    const struct policy_decision *d, struct db_request *req, struct db_cert *c)
+{
+	struct cert_template tpl;
+	struct cert_info info;
+	unsigned char	*der = NULL;
+	size_t		 len;
+
+	memset(&tpl, 0, sizeof(tpl));
+	memset(&info, 0, sizeof(info));
+	tpl.subject = csr->subject;
+	tpl.subject_len = csr->subject_len;
+	tpl.spki = csr->spki;
+	tpl.spki_len = csr->spki_len;
+	tpl.sans = csr->sans;
+	tpl.nsans = csr->nsans;
+	tpl.profile = d->profile;
+	tpl.not_before = d->not_before;
+	tpl.not_after = d->not_after;
+	if (serial_generate(tpl.serial) == -1 ||
+	    cert_build(&ca->signer, &tpl, &der, &len, &info) == -1) {
+		log_err("request %" PRId64 ": cannot build the certificate", req->id);
+		cert_info_free(&info);
+		free(der);
+		return -1;
+	}
+	cert_row_fill(c, req->id, der, len, &info);
+	req_set_exts(req, info.exts, info.nexts, csr, CM_EXTENSION_ORIGIN_REQUEST,
+	    CM_EXTENSION_ORIGIN_SERVER);
+	cert_info_free(&info);
+	return 0;
+}
+
+static void
+req_set_message(struct db_request *req, const char *msg)
+{
+	free(req->disposition_message);
+	req->disposition_message = xstrdup(msg);
+}
+
+/*
+ * Hand job to the writer. For a job carrying a certificate, a serial that
+ * already exists (2^-159 odds, but a CA must not issue two) gets a fresh
+ * serial and a new signature. Returns the store's code.
+ */
+static int
+run_job(struct ca *ca, struct wjob *job, const struct csr *csr,
+    const struct policy_decision *d)
+{
+	int	 rc, tries;
+
+	for (tries = 0; tries < 3; tries++) {
+		rc = writer_run(ca->writer, job);
+		if (rc != STORE_E_DUPLICATE || job->cert == NULL || csr == NULL)
+			return rc;
+		db_cert_free(job->cert);
+		if (issue_cert(ca, csr, d, job->req, job->cert) == -1)
+			return CM_E_FAIL;
+	}
+	return rc;
+}
+
+static int
+result_from_job(struct ca *ca, struct ca_result *res, int rc,
+    struct db_request *req, struct db_cert *cert)
+{
+	if (rc != 0) {
+		if (rc == STORE_E_CONFLICT)
+			fail(res, CA_E_CONFLICT, "request %" PRId64 " changed "
+			    "while this action ran; try again", req->id);
+		else if (atomic_load(&ca->stopping))
+			fail(res, CA_E_SHUTDOWN, "the CA is shutting down");
+		else
+			fail(res, CA_E_INTERNAL, "the database refused the "
+			    "change (see the daemon's log)");
+		db_request_free(req);
+		if (cert != NULL)
+			db_cert_free(cert);
+		return -1;
+	}
+	res->req = *req;
+	res->has_request = 1;
+	if (cert != NULL && cert->raw != NULL) {
+		res->cert = *cert;
+		res->has_cert = 1;
+	}
+	return 0;
+}
+
+static int
+attrs_copy(struct db_request *req, const struct db_attr *attrs, size_t n,
+    struct ca_result *res)
+{
+	size_t	 i, k;
+
+	if (n > ATTR_MAX)
+		return fail(res, CA_E_BADREQ, "too many request attributes "
+		    "(%zu, at most %d)", n, ATTR_MAX);
+	req->attrs = xcalloc(n ? n : 1, sizeof(*req->attrs));
+	for (i = 0; i < n; i++) {
+		if (attrs[i].name == NULL || attrs[i].name[0] == '\0' ||
+		    strlen(attrs[i].name) > 128 || attrs[i].value == NULL ||
+		    strlen(attrs[i].value) > ATTR_VALUE_MAX)
+			return fail(res, CA_E_BADREQ, "request attribute %zu: "
+			    "empty or too long name or value", i + 1);
+		for (k = 0; k < i; k++)
+			if (attr_name_eq(attrs[k].name, attrs[i].name))
+				return fail(res, CA_E_BADREQ, "request attribute "
+				    "\"%s\" given twice", attrs[i].name);
+		req->attrs[i].name = xstrdup(attrs[i].name);
+		req->attrs[i].value = xstrdup(attrs[i].value);
+		req->nattrs = i + 1;
+	}
+	return 0;
+}
+
+static void
+req_new(struct ca *ca, struct db_request *req, const char *requester,
+    const char *caller)
+{
+	memset(req, 0, sizeof(*req));
+	req->id = atomic_fetch_add(&ca->next_id, 1);
+	req->request_type = CR_IN_PKCS10;
+	req->submitted_when = time_now();
+	req->revoked_reason = -1;
+	req->requester_name = xstrdup(requester != NULL ? requester : "");
+	req->caller_name = xstrdup(caller != NULL ? caller : "");
+}
+
+int
+ca_submit_failed(struct ca *ca, enum ca_status why, const char *message,
+    const char *requester, const char *caller, struct ca_result *res)
+{
+	struct db_request req;
+	struct wjob	 job = { 0 };
+	int		 rc;
+
+	memset(res, 0, sizeof(*res));
+	if (atomic_load(&ca->stopping))
+		return fail(res, CA_E_SHUTDOWN, "the CA is shutting down");
+	req_new(ca, &req, requester, caller);
+	req.disposition = CM_DISP_ERROR;
+	req.status_code = why == CA_E_TOOLARGE ? STATUS_TOO_LARGE :
+	    STATUS_ASN1_ERROR;
+	req.resolved_when = req.submitted_when;
+	req.disposition_message = xstrdup(message);
+	job.kind = WJOB_INSERT;
+	job.req = &req;
+	job.event = CM_EXITEVENT_CERTDENIED;
+	rc = writer_run(ca->writer, &job);
+	if (result_from_job(ca, res, rc, &req, NULL) == -1)
+		return -1;
+	return fail(res, why, "%s", message);
+}
+
+int
+ca_submit(struct ca *ca, const unsigned char *data, size_t len,
+    const struct db_attr *attrs, size_t nattrs, const char *requester,
+    const char *caller, struct ca_result *res)
+{
+	struct db_request req;
+	struct db_cert	 cert;
+	struct csr	 csr;
+	struct policy_decision d;
+	struct wjob	 job = { 0 };
+	char		 err[256];
+	int		 rc, parsed;
+
+	memset(res, 0, sizeof(*res));
+	memset(&cert, 0, sizeof(cert));
+	memset(&csr, 0, sizeof(csr));
+	memset(&d, 0, sizeof(d));
+	if (atomic_load(&ca->stopping))
+		return fail(res, CA_E_SHUTDOWN, "the CA is shutting down");
+	req_new(ca, &req, requester, caller);
+	if (attrs_copy(&req, attrs, nattrs, res) == -1) {
+		/* Record the refusal, as for any unreadable submission. */
+		char why[sizeof(res->error)];
+
+		memcpy(why, res->error, sizeof(why));
+		db_request_free(&req);
+		return ca_submit_failed(ca, CA_E_BADREQ, why, requester, caller,
+		    res);
+	}
+	job.kind = WJOB_INSERT;
+	job.req = &req;
+
+	parsed = csr_parse(data, len, &csr, err, sizeof(err)) == 0;
+	if (!parsed) {
+		req.raw_request = memdup(data, len);
+		req.raw_request_len = len;
+		req.disposition = CM_DISP_ERROR;
+		req.status_code = strstr(err, "signature") != NULL ?
+		    STATUS_BAD_SIGNATURE : STATUS_ASN1_ERROR;
+		req.resolved_when = req.submitted_when;
+		req.disposition_message = xstrdup(err);
+		job.event = CM_EXITEVENT_CERTDENIED;
+		rc = writer_run(ca->writer, &job);
+		if (result_from_job(ca, res, rc, &req, NULL) == -1)
+			return -1;
+		return fail(res, CA_E_BADREQ, "%s", err);
+	}
+
+	req.raw_request = memdup(csr.der, csr.der_len);
+	req.raw_request_len = csr.der_len;
+	req.request_dn = xstrdup(csr.subject_dn);
+	req.request_raw_name = memdup(csr.subject, csr.subject_len);
+	req.request_raw_name_len = csr.subject_len;
+	req_set_exts(&req, csr.exts, csr.nexts, &csr, CM_EXTENSION_ORIGIN_REQUEST,
+	    CM_EXTENSION_ORIGIN_REQUEST);
+
+	pthread_rwlock_rdlock(&ca->cfg_lock);
+	rc = policy_default_verify(&ca->cfg, &ca->signer, &csr, req.attrs,
+	    req.nattrs, 1, &d);
+	if (rc == 0)
+		req.profile = xstrdup(profile_name(d.profile));
+	if (rc == 0 && d.vr == CM_VR_INSTANT_OK) {
+		if (issue_cert(ca, &csr, &d, &req, &cert) == -1)
+			rc = -1;
+		else {
+			req.disposition = CM_DISP_ISSUED;
+			req.disposition_message = xstrdup("Issued");
+			req.resolved_when = time_now();
+			job.cert = &cert;
+			job.event = CM_EXITEVENT_CERTISSUED;
+		}
+	} else if (rc == 0 && d.vr == CM_VR_PENDING) {
+		req.disposition = CM_DISP_PENDING;
+		req.disposition_message = xstrdup(d.message);
+		req.was_pending = 1;
+		job.event = CM_EXITEVENT_CERTPENDING;
+	} else if (rc == 0) {
+		req.disposition = CM_DISP_DENIED;
+		req.status_code = STATUS_POLICY_DENIED;
+		req.disposition_message = xstrdup(d.message);
+		req.resolved_when = time_now();
+		job.event = CM_EXITEVENT_CERTDENIED;
+	}
+	if (rc == -1) {
+		/* Keep a record: the request arrived, the CA failed it. */
+		req.disposition = CM_DISP_ERROR;
+		req.status_code = STATUS_INTERNAL;
+		req_set_message(&req, "internal error while issuing");
+		req.resolved_when = time_now();
+		job.cert = NULL;
+		job.event = CM_EXITEVENT_CERTDENIED;
+		db_cert_free(&cert);
+	}
+	rc = run_job(ca, &job, &csr, &d);
+	pthread_rwlock_unlock(&ca->cfg_lock);
+	csr_free(&csr);
+	if (result_from_job(ca, res, rc, &req, job.cert) == -1)
+		return -1;
+	if (res->req.disposition == CM_DISP_DENIED)
+		return fail(res, CA_E_DENIED, "%s", res->req.disposition_message);
+	if (res->req.disposition == CM_DISP_ERROR)
+		return fail(res, CA_E_INTERNAL, "%s", res->req.disposition_message);
+	return 0;
+}
+
+/*
+ * Read request id into req with this thread's connection. Returns 0, or -1
+ * with res set.
+ */
+static int
+load_request(struct ca *ca, int64_t id, struct db_request *req,
+    struct ca_result *res)
+{
+	struct store	*st;
+	int		 rc;
+
+	if ((st = ca_reader(ca)) == NULL)
+		return fail(res, CA_E_INTERNAL, "cannot open the database");
+	rc = store_request_get(st, id, req);
+	if (rc == CM_E_NOTFOUND)
+		return fail(res, CA_E_NOTFOUND, "request %" PRId64 " not found", id);
+	if (rc != 0)
+		return fail(res, CA_E_INTERNAL, "cannot read request %" PRId64, id);
+	return 0;
+}
+
+/*
+ * Attach the stored certificate of req (if any) to res.
+ */
+static void
+load_cert(struct ca *ca, struct ca_result *res)
+{
+	struct store	*st = ca_reader(ca);
+
+	if (st != NULL && store_cert_get(st, res->req.id, &res->cert) == 0)
+		res->has_cert = 1;
+}
+
+int
+ca_get(struct ca *ca, int64_t id, struct ca_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	if (load_request(ca, id, &res->req, res) == -1)
+		return -1;
+	res->has_request = 1;
+	load_cert(ca, res);
+	return 0;
+}
+
+int
+ca_resubmit(struct ca *ca, int64_t id, const char *officer,
+    struct ca_result *res)
+{
+	struct db_request req;
+	struct db_cert	 cert;
+	struct csr	 csr;
+	struct policy_decision d;
+	struct wjob	 job = { 0 };
+	char		 err[256], msg[300];
+	int		 rc;
+
+	memset(res, 0, sizeof(*res));
+	memset(&cert, 0, sizeof(cert));
+	memset(&csr, 0, sizeof(csr));
+	if (atomic_load(&ca->stopping))
+		return fail(res, CA_E_SHUTDOWN, "the CA is shutting down");
+	if (load_request(ca, id, &req, res) == -1)
+		return -1;
+	if (req.disposition != CM_DISP_PENDING &&
+	    req.disposition != CM_DISP_DENIED) {
+		fail(res, CA_E_CONFLICT, "request %" PRId64 " is %s: only pending "
+		    "or denied requests can be resubmitted", id,
+		    disposition_name(req.disposition));
+		db_request_free(&req);
+		return -1;
+	}
+	if (req.request_type != CR_IN_PKCS10 || req.raw_request == NULL ||
+	    csr_parse(req.raw_request, req.raw_request_len, &csr, err,
+	    sizeof(err)) == -1) {
+		fail(res, CA_E_CONFLICT, "request %" PRId64 " holds no valid "
+		    "PKCS#10 request to resubmit", id);
+		db_request_free(&req);
+		return -1;
+	}
+	job.kind = WJOB_UPDATE;
+	job.req = &req;
+	job.expect = req.disposition;
+
+	pthread_rwlock_rdlock(&ca->cfg_lock);
+	rc = policy_default_verify(&ca->cfg, &ca->signer, &csr, req.attrs,
+	    req.nattrs, 0, &d);
+	if (rc == 0 && d.vr == CM_VR_INSTANT_OK) {
+		free(req.profile);
+		req.profile = xstrdup(profile_name(d.profile));
+		if (issue_cert(ca, &csr, &d, &req, &cert) == -1)
+			rc = -1;
+		else {
+			snprintf(msg, sizeof(msg), "Resubmitted by %s", officer);
+			req.disposition = CM_DISP_ISSUED;
+			req.status_code = 0;
+			req_set_message(&req, msg);
+			req.resolved_when = time_now();
+			job.cert = &cert;
+			job.event = CM_EXITEVENT_CERTISSUED;
+		}
+	} else if (rc == 0) {
+		req.disposition = CM_DISP_DENIED;
+		req.status_code = STATUS_POLICY_DENIED;
+		req_set_message(&req, d.message);
+		req.resolved_when = time_now();
+		job.event = CM_EXITEVENT_CERTDENIED;
+	}
+	if (rc == -1) {
+		pthread_rwlock_unlock(&ca->cfg_lock);
+		csr_free(&csr);
+		db_request_free(&req);
+		return fail(res, CA_E_INTERNAL, "cannot issue the certificate "
+		    "(see the daemon's log)");
+	}
+	rc = run_job(ca, &job, &csr, &d);
+	pthread_rwlock_unlock(&ca->cfg_lock);
+	csr_free(&csr);
+	if (result_from_job(ca, res, rc, &req, job.cert) == -1)
+		return -1;
+	if (res->req.disposition == CM_DISP_DENIED)
+		return fail(res, CA_E_DENIED, "%s", res->req.disposition_message);
+	return 0;
+}
+
+int
+ca_deny(struct ca *ca, int64_t id, const char *officer, struct ca_result *res)
+{
+	struct db_request req;
+	struct wjob	 job = { 0 };
+	char		 msg[300];
+	int		 rc;
+
+	memset(res, 0, sizeof(*res));
+	if (atomic_load(&ca->stopping))
+		return fail(res, CA_E_SHUTDOWN, "the CA is shutting down");
+	if (load_request(ca, id, &req, res) == -1)
+		return -1;
+	if (req.disposition != CM_DISP_PENDING) {
+		fail(res, CA_E_CONFLICT, "request %" PRId64 " is %s: only pending "
+		    "requests can be denied", id,
+		    disposition_name(req.disposition));
+		db_request_free(&req);
+		return -1;
+	}
+	snprintf(msg, sizeof(msg), "Denied by %s", officer);
+	req.disposition = CM_DISP_DENIED;
+	req.status_code = STATUS_ADMIN_DENIED;
+	req_set_message(&req, msg);
+	req.resolved_when = time_now();
+	job.kind = WJOB_UPDATE;
+	job.req = &req;
+	job.expect = CM_DISP_PENDING;
+	job.event = CM_EXITEVENT_CERTDENIED;
+	rc = writer_run(ca->writer, &job);
+	return result_from_job(ca, res, rc, &req, NULL);
+}
+
+/*
+ * Lowercase a serial and drop separators. Returns 0, or -1 if it is not hex.
+ */
+static int
+serial_normalize(const char *in, char *out, size_t outlen)
+{
+	size_t	 n = 0;
+
+	for (; *in; in++) {
+		if (*in == ':' || *in == ' ')
+			continue;
+		if (!((*in >= '0' && *in <= '9') || (*in >= 'a' && *in <= 'f') ||
+		    (*in >= 'A' && *in <= 'F')) || n + 1 >= outlen)
+			return -1;
+		out[n++] = (char)(*in >= 'A' && *in <= 'F' ? *in + 32 : *in);
+	}
+	out[n] = '\0';
+	return n == 0 ? -1 : 0;
+}
+
+/*
+ * Find the request and certificate for serial. Returns 0 or -1 with res set.
+ */
+static int
+load_by_serial(struct ca *ca, const char *serial, struct db_request *req,
+    struct ca_result *res)
+{
+	struct store	*st;
+	char		 norm[130];
+	int		 rc;
+
+	if (serial == NULL || serial_normalize(serial, norm, sizeof(norm)) == -1)
+		return fail(res, CA_E_BADREQ, "\"%s\" is not a hexadecimal serial "
+		    "number", serial ? serial : "");
+	if ((st = ca_reader(ca)) == NULL)
+		return fail(res, CA_E_INTERNAL, "cannot open the database");
+	rc = store_cert_by_serial(st, norm, &res->cert);
+	/* Serials given with a leading 00 sign byte still match. */
+	while (rc == CM_E_NOTFOUND && strncmp(norm, "00", 2) == 0 &&
+	    strlen(norm) > 2) {
+		memmove(norm, norm + 2, strlen(norm + 2) + 1);
+		rc = store_cert_by_serial(st, norm, &res->cert);
+	}
+	if (rc == CM_E_NOTFOUND)
+		return fail(res, CA_E_NOTFOUND, "no certificate with serial %s",
+		    norm);
+	if (rc != 0)
+		return fail(res, CA_E_INTERNAL, "cannot read the certificate table");
+	res->has_cert = 1;
+	if (load_request(ca, res->cert.request_id, req, res) == -1)
+		return -1;
+	return 0;
+}
+
+int
+ca_revoke(struct ca *ca, const char *serial, int reason, int64_t date,
+    const char *officer, struct ca_result *res)
+{
+	struct db_request req;
+	struct wjob	 job = { 0 };
+	char		 ts[32];
+	int64_t		 now = time_now();
+	int		 rc;
+
+	memset(res, 0, sizeof(*res));
+	if (atomic_load(&ca->stopping))
+		return fail(res, CA_E_SHUTDOWN, "the CA is shutting down");
+	if (reason < 0 || reason > 10 || reason == 7 ||
+	    reason == CRL_REASON_REMOVE_FROM_CRL)
+		return fail(res, CA_E_BADREQ, "invalid revocation reason %d", reason);
+	if (date > now + 60)
+		return fail(res, CA_E_BADREQ, "the revocation date is in the future");
+	if (load_by_serial(ca, serial, &req, res) == -1)
+		return -1;
+	if (req.disposition == CM_DISP_REVOKED &&
+	    (req.revoked_reason != CRL_REASON_CERTIFICATE_HOLD ||
+	    reason == CRL_REASON_CERTIFICATE_HOLD)) {
+		time_format(req.revoked_when, ts);
+		fail(res, CA_E_CONFLICT, "certificate %s is already revoked (%s "
+		    "since %s)", res->cert.serial,
+		    crl_reason_name(req.revoked_reason), ts);
+		db_request_free(&req);
+		return -1;
+	}
+	if (req.disposition != CM_DISP_ISSUED &&
+	    req.disposition != CM_DISP_REVOKED) {
+		fail(res, CA_E_CONFLICT, "request %" PRId64 " is %s, not issued",
+		    req.id, disposition_name(req.disposition));
+		db_request_free(&req);
+		return -1;
+	}
+	job.expect = req.disposition;
+	req.disposition = CM_DISP_REVOKED;
+	req.revoked_when = now;
+	req.revoked_effective_when = date != 0 ? date : now;
+	req.revoked_reason = reason;
+	job.kind = WJOB_UPDATE;
+	job.req = &req;
+	job.event = CM_EXITEVENT_CERTREVOKED;
+	(void)officer;
+	rc = writer_run(ca->writer, &job);
+	if (rc == 0)
+		log_info("certificate %s revoked by %s (%s)", res->cert.serial,
+		    officer, crl_reason_name(reason));
+	return result_from_job(ca, res, rc, &req, NULL);
+}
+
+int
+ca_unrevoke(struct ca *ca, const char *serial, const char *officer,
+    struct ca_result *res)
+{
+	struct db_request req;
+	struct wjob	 job = { 0 };
+	int		 rc;
+
+	memset(res, 0, sizeof(*res));
+	if (atomic_load(&ca->stopping))
+		return fail(res, CA_E_SHUTDOWN, "the CA is shutting down");
+	if (load_by_serial(ca, serial, &req, res) == -1)
+		return -1;
+	if (req.disposition != CM_DISP_REVOKED ||
+	    req.revoked_reason != CRL_REASON_CERTIFICATE_HOLD) {
+		fail(res, CA_E_CONFLICT, "certificate %s is %s%s: only a "
+		    "certificateHold can be undone", res->cert.serial,
+		    disposition_name(req.disposition),
+		    req.disposition == CM_DISP_REVOKED ? " (not on hold)" : "");
+		db_request_free(&req);
+		return -1;
+	}
+	req.disposition = CM_DISP_ISSUED;
+	req.revoked_when = 0;
+	req.revoked_effective_when = 0;
+	req.revoked_reason = -1;
+	req.unrevoked_when = time_now();
+	job.kind = WJOB_UPDATE;
+	job.req = &req;
+	job.expect = CM_DISP_REVOKED;
+	job.event = CM_EXITEVENT_CERTUNREVOKED;
+	rc = writer_run(ca->writer, &job);
+	if (rc == 0)
+		log_info("certificate %s released from hold by %s",
+		    res->cert.serial, officer);
+	return result_from_job(ca, res, rc, &req, NULL);
+}
+
+struct crl_collect {
+	struct crl_entry *v;
+	size_t		  n, cap;
+	int		  bad;
+};
+
+static int
+crl_collect_one(void *arg, const struct db_revoked *r)
+{
+	struct crl_collect *c = arg;
+	struct crl_entry *e;
+	unsigned char	*bytes;
+	size_t		 len;
+
+	if (c->n == c->cap) {
+		size_t ncap = c->cap ? c->cap * 2 : 1024;
+		if ((e = realloc(c->v, ncap * sizeof(*e))) == NULL)
+			return -1;
+		c->v = e;
+		c->cap = ncap;
+	}
+	if (hex_decode(r->serial, &bytes, &len) == -1 ||
+	    len > sizeof(c->v[0].serial)) {
+		free(bytes);
+		c->bad++;
+		return 0;
+	}
+	e = &c->v[c->n++];
+	memcpy(e->serial, bytes, len);
+	e->serial_len = len;
+	free(bytes);
+	e->revoked_when = r->revoked_when;
+	e->reason = r->reason;
+	e->invalidity = r->revoked_effective_when != 0 &&
+	    r->revoked_effective_when != r->revoked_when ?
+	    r->revoked_effective_when : 0;
+	return 0;
+}
+
+/*
+ * Build, sign and record one CRL. base < 0 makes a base CRL; otherwise a
+ * delta CRL on top of base CRL number base, listing changes since since.
+ */
+static int
+publish_one(struct ca *ca, int64_t number, int64_t base, int64_t since,
+    int period_hours, struct db_crl *out, struct ca_result *res)
+{
+	struct crl_collect col = { 0 };
+	struct crl_params p;
+	struct wjob	 job = { 0 };
+	struct store	*st = ca_reader(ca);
+	int		 rc;
+
+	memset(out, 0, sizeof(*out));
+	if (st == NULL)
+		return fail(res, CA_E_INTERNAL, "cannot open the database");
+	if (store_revoked_each(st, base < 0 ? -1 : since, crl_collect_one,
+	    &col) != 0) {
+		free(col.v);
+		return fail(res, CA_E_INTERNAL, "cannot read revoked certificates");
+	}
+	if (col.bad)
+		log_warn("%d revoked serials could not be decoded", col.bad);
+	memset(&p, 0, sizeof(p));
+	p.number = number;
+	p.base_number = base;
+	p.this_update = time_now();
+	p.next_update = p.this_update + (int64_t)period_hours * 3600;
+	p.entries = col.v;
+	p.nentries = col.n;
+	if (crl_build(&ca->signer, &p, &out->raw, &out->raw_len) == -1) {
+		free(col.v);
+		return fail(res, CA_E_INTERNAL, "cannot build the CRL");
+	}
+	free(col.v);
+	out->number = number;
+	out->base_number = base;
+	out->this_update = p.this_update;
+	out->next_update = p.next_update;
+	out->count = (int64_t)p.nentries;
+	job.kind = WJOB_CRL;
+	job.crl = out;
+	job.event = CM_EXITEVENT_CRLISSUED;
+	if ((rc = writer_run(ca->writer, &job)) != 0) {
+		db_crl_free(out);
+		return fail(res, CA_E_INTERNAL, "cannot record the CRL");
+	}
+	log_info("published %s CRL number %" PRId64 " with %" PRId64 " entries",
+	    base < 0 ? "base" : "delta", number, out->count);
+	return 0;
+}
+
+int
+ca_publish_crl(struct ca *ca, int delta_only, struct ca_result *res)
+{
+	struct store	*st;
+	struct db_crl	 base;
+	int64_t		 number;
+	int		 rc = -1, have_base = 0;
+
+	memset(res, 0, sizeof(*res));
+	memset(&base, 0, sizeof(base));
+	if (atomic_load(&ca->stopping))
+		return fail(res, CA_E_SHUTDOWN, "the CA is shutting down");
+	pthread_mutex_lock(&ca->crl_mu);
+	pthread_rwlock_rdlock(&ca->cfg_lock);
+	if (delta_only && !ca->cfg.delta_enabled) {
+		fail(res, CA_E_CONFLICT, "delta CRLs are disabled ([crl] delta = "
+		    "false)");
+		goto out;
+	}
+	if ((st = ca_reader(ca)) == NULL ||
+	    store_max_crl_number(st, &number) != 0) {
+		fail(res, CA_E_INTERNAL, "cannot read the CRL table");
+		goto out;
+	}
+	if (!delta_only) {
+		if (publish_one(ca, ++number, -1, 0, ca->cfg.crl_period_hours,
+		    &res->crls[res->ncrls], res) == -1)
+			goto out;
+		res->ncrls++;
+	}
+	if (ca->cfg.delta_enabled) {
+		if (!delta_only)
+			base = res->crls[0];
+		else if (store_crl_latest(st, 0, &base) == 0)
+			have_base = 1;
+		else {
+			fail(res, CA_E_CONFLICT, "no base CRL yet: publish one "
+			    "with `certmint crl` first");
+			goto out;
+		}
+		if (publish_one(ca, ++number, base.number, base.this_update - 1,
+		    ca->cfg.delta_period_hours, &res->crls[res->ncrls], res) == -1)
+			goto out;
+		res->ncrls++;
+	}
+	rc = 0;
+out:
+	if (have_base)
+		db_crl_free(&base);
+	pthread_rwlock_unlock(&ca->cfg_lock);
+	pthread_mutex_unlock(&ca->crl_mu);
+	return rc;
+}
+
+int
+ca_import(struct ca *ca, const unsigned char *data, size_t len,
+    const char *officer, struct ca_result *res)
+{
+	struct db_request req;
+	struct db_cert	 cert, existing;
+	struct cert_info info;
+	struct wjob	 job = { 0 };
+	struct store	*st;
+	unsigned char	*der = NULL;
+	size_t		 derlen;
+	char		 err[256];
+	int		 rc;
+
+	memset(res, 0, sizeof(*res));
+	memset(&info, 0, sizeof(info));
+	memset(&existing, 0, sizeof(existing));
+	if (atomic_load(&ca->stopping))
+		return fail(res, CA_E_SHUTDOWN, "the CA is shutting down");
+	if (pem_or_der(data, len, "CERTIFICATE", &der, &derlen) == -1)
+		return fail(res, CA_E_BADREQ, "not a certificate (expected PEM "
+		    "or DER)");
+	if (cert_info_parse(der, derlen, &info, err, sizeof(err)) == -1) {
+		free(der);
+		return fail(res, CA_E_BADREQ, "not a certificate: %s", err);
+	}
+	pthread_rwlock_rdlock(&ca->cfg_lock);
+	rc = cert_check_issued_by(&ca->signer, der, derlen, err, sizeof(err));
+	pthread_rwlock_unlock(&ca->cfg_lock);
+	if (rc == -1) {
+		fail(res, CA_E_BADREQ, "certificate %s was not issued by this CA: "
+		    "%s", info.serial, err);
+		goto fail;
+	}
+	if ((st = ca_reader(ca)) != NULL &&
+	    store_cert_by_serial(st, info.serial, &existing) == 0) {
+		fail(res, CA_E_CONFLICT, "certificate %s is already in the "
+		    "database (request %" PRId64 ")", info.serial,
+		    existing.request_id);
+		db_cert_free(&existing);
+		goto fail;
+	}
+	req_new(ca, &req, officer, officer);
+	req.request_type = CR_IN_IMPORT;
+	req.disposition = CM_DISP_ISSUED;
+	req.disposition_message = xstrdup("Imported");
+	req.resolved_when = req.submitted_when;
+	req.request_dn = xstrdup(info.subject_dn);
+	req.request_raw_name = memdup(info.subject, info.subject_len);
+	req.request_raw_name_len = info.subject_len;
+	req_set_exts(&req, info.exts, info.nexts, NULL, 0,
+	    CM_EXTENSION_ORIGIN_IMPORTEDCERT);
+	cert_row_fill(&cert, req.id, der, derlen, &info);
+	der = NULL;
+	cert_info_free(&info);
+	job.kind = WJOB_INSERT;
+	job.req = &req;
+	job.cert = &cert;
+	job.event = CM_EXITEVENT_CERTIMPORTED;
+	rc = writer_run(ca->writer, &job);
+	if (rc == STORE_E_DUPLICATE) {
+		fail(res, CA_E_CONFLICT, "certificate %s is already in the "
+		    "database", cert.serial);
+		db_request_free(&req);
+		db_cert_free(&cert);
+		return -1;
+	}
+	return result_from_job(ca, res, rc, &req, &cert);
+fail:
+	cert_info_free(&info);
+	free(der);
+	return -1;
+}
+
+int
+ca_retrieve(struct ca *ca, int64_t id, struct ca_result *res)
+{
+	struct wjob	 job = { 0 };
+
+	if (ca_get(ca, id, res) == -1)
+		return -1;
+	switch (res->req.disposition) {
+	case CM_DISP_ISSUED:
+	case CM_DISP_REVOKED:
+		break;
+	case CM_DISP_PENDING:
+		return fail(res, CA_E_CONFLICT, "request %" PRId64 " is still "
+		    "pending", id);
+	default:
+		return fail(res, CA_E_DENIED, "request %" PRId64 " was %s: %s", id,
+		    disposition_name(res->req.disposition),
+		    res->req.disposition_message ? res->req.disposition_message : "");
+	}
+	if (!res->has_cert)
+		return fail(res, CA_E_INTERNAL, "request %" PRId64 " has no "
+		    "certificate", id);
+	if (res->req.was_pending) {
+		job.kind = WJOB_EVENT;
+		job.context = id;
+		job.event = CM_EXITEVENT_CERTRETRIEVEPENDING;
+		if (atomic_load(&ca->stopping) ||
+		    writer_run(ca->writer, &job) != 0)
+			return fail(res, CA_E_INTERNAL, "cannot record the "
+			    "retrieval");
+	}
+	return 0;
+}
+
+int
+ca_record_event(struct ca *ca, int32_t event, int64_t context)
+{
+	struct wjob	 job = { 0 };
+
+	if (ca->writer == NULL)
+		return -1;
+	job.kind = WJOB_EVENT;
+	job.event = event;
+	job.context = context;
+	return writer_run(ca->writer, &job) == 0 ? 0 : -1;
+}
+
+int
+ca_write(struct ca *ca, int (*fn)(struct store *, void *), void *arg)
+{
+	struct wjob	 job = { 0 };
+
+	if (ca->writer == NULL)
+		return CM_E_FAIL;
+	job.kind = WJOB_FUNC;
+	job.fn = fn;
+	job.fn_arg = arg;
+	return writer_run(ca->writer, &job);
+}

@@ -1,0 +1,160 @@
+/*
+ * ca.h - the certificate authority: request lifecycle, default policy,
+ * issuance, revocation, CRLs and the events outbox.
+ *
+ * Every state change goes through the writer thread (writer.c), which
+ * commits many changes per transaction (group commit) and returns to each
+ * caller only once its change is durable. Event rows are written in the same
+ * transaction as the change that raised them.
+ */
+#ifndef CM_CA_H
+#define CM_CA_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include <certmint/exit.h>
+#include <certmint/policy.h>
+
+#include "../common/common.h"
+#include "../common/config.h"
+#include "../crypto/crypto.h"
+#include "../store/store.h"
+
+/* Outcome classes, mapped to HTTP statuses and admin error codes. */
+enum ca_status {
+	CA_OK,
+	CA_E_BADREQ,	/* malformed input (recorded as failed when a submission) */
+	CA_E_NOTFOUND,	/* unknown request id or serial */
+	CA_E_CONFLICT,	/* wrong state for this action */
+	CA_E_DENIED,	/* the policy or an officer refused */
+	CA_E_TOOLARGE,	/* body over [server] max_body */
+	CA_E_SHUTDOWN,	/* the CA is stopping */
+	CA_E_INTERNAL,
+	CA_E__MAX
+};
+const char	*ca_status_code(enum ca_status);	/* "bad_request", ... */
+
+/* AD CS status codes recorded in StatusCode. */
+#define STATUS_ASN1_ERROR	((int32_t)0x80093100)	/* CRYPT_E_ASN1_ERROR */
+#define STATUS_BAD_SIGNATURE	((int32_t)0x80090006)	/* NTE_BAD_SIGNATURE */
+#define STATUS_TOO_LARGE	((int32_t)0x80094007)	/* CERTSRV_E_ENCODING_LENGTH */
+#define STATUS_POLICY_DENIED	((int32_t)0x80070005)	/* E_ACCESSDENIED */
+#define STATUS_ADMIN_DENIED	((int32_t)0x80094014)	/* CERTSRV_E_ADMIN_DENIED_REQUEST */
+#define STATUS_INTERNAL		((int32_t)0x80004005)	/* E_FAIL */
+
+/* The result of an action: the request row as it now is, and its certificate. */
+struct ca_result {
+	enum ca_status	 status;
+	char		 error[512];	/* for CA_E_*: a message for a person */
+	int		 has_request;
+	struct db_request req;
+	int		 has_cert;
+	struct db_cert	 cert;
+	struct db_crl	 crls[2];	/* ca_publish_crl */
+	int		 ncrls;
+};
+void	 ca_result_free(struct ca_result *);
+
+/* Called by the writer after each commit that wrote events. */
+typedef void (*ca_commit_hook)(void *arg, int64_t last_event_seq);
+
+struct ca;
+
+/*
+ * Load the config, the signer and open the database. Returns 0 or -1 with a
+ * message in err.
+ */
+int	 ca_open(struct ca **, const char *config_path, char *err, size_t errlen);
+/* Start the writer and record STARTUP. Returns 0 or -1. */
+int	 ca_start(struct ca *);
+/* Refuse new work and record SHUTDOWN; ca_close stops the writer. */
+void	 ca_stop(struct ca *);
+void	 ca_close(struct ca *);
+/* Reread the config file: policy, CRL and publication settings. */
+int	 ca_reload(struct ca *, char *err, size_t errlen);
+void	 ca_set_commit_hook(struct ca *, ca_commit_hook, void *);
+
+const struct cm_config *ca_config(struct ca *);	/* valid until ca_reload */
+/* A copy of [section] key of the current config, or NULL. Caller frees. */
+char	*ca_config_value(struct ca *, const char *section, const char *key);
+const struct signer	*ca_signer(struct ca *);
+int64_t	 ca_start_time(struct ca *);
+/* This thread's read-only database connection (opened on first use). */
+struct store	*ca_reader(struct ca *);
+
+/*
+ * Actions. Each fills res (status CA_OK or an error with a message) and
+ * returns 0 when the action happened, -1 otherwise.
+ */
+int	 ca_submit(struct ca *, const unsigned char *csr, size_t len,
+	    const struct db_attr *attrs, size_t nattrs, const char *requester,
+	    const char *caller, struct ca_result *);
+/* Record a submission that could not even be read (e.g. too large). */
+int	 ca_submit_failed(struct ca *, enum ca_status, const char *message,
+	    const char *requester, const char *caller, struct ca_result *);
+int	 ca_resubmit(struct ca *, int64_t id, const char *officer, struct ca_result *);
+int	 ca_deny(struct ca *, int64_t id, const char *officer, struct ca_result *);
+int	 ca_revoke(struct ca *, const char *serial, int reason, int64_t date,
+	    const char *officer, struct ca_result *);
+int	 ca_unrevoke(struct ca *, const char *serial, const char *officer,
+	    struct ca_result *);
+int	 ca_publish_crl(struct ca *, int delta_only, struct ca_result *);
+int	 ca_import(struct ca *, const unsigned char *cert, size_t len,
+	    const char *officer, struct ca_result *);
+/* A client collects its certificate; raises CERTRETRIEVEPENDING if it had been pending. */
+int	 ca_retrieve(struct ca *, int64_t id, struct ca_result *);
+/* Read a request without side effects. */
+int	 ca_get(struct ca *, int64_t id, struct ca_result *);
+/*
+ * Run fn in the writer's next transaction (module cursors, dead letters).
+ * fn returns 0 or a store error. Returns fn's result.
+ */
+int	 ca_write(struct ca *, int (*fn)(struct store *, void *), void *arg);
+/* Record an event that changes no row (e.g. STARTUP). */
+int	 ca_record_event(struct ca *, int32_t event, int64_t context);
+
+/* policy.c: the built-in default policy (CertMint_Default.Policy). */
+struct policy_decision {
+	int32_t		 vr;		/* CM_VR_* */
+	char		 message[256];
+	enum profile	 profile;
+	int64_t		 not_before;
+	int64_t		 not_after;
+};
+int	 policy_default_verify(const struct cm_config *, const struct signer *,
+	    const struct csr *, const struct db_attr *, size_t nattrs,
+	    int new_request, struct policy_decision *);
+
+/* writer.c: the single writer thread and group commit. */
+enum wjob_kind {
+	WJOB_INSERT,	/* new request row (+ certificate) */
+	WJOB_UPDATE,	/* change a request row (+ insert certificate) */
+	WJOB_CRL,	/* new CRL row */
+	WJOB_EVENT,	/* event only */
+	WJOB_FUNC,	/* fn(store, arg) inside the transaction */
+	WJOB__MAX
+};
+
+struct wjob {
+	enum wjob_kind	 kind;
+	struct db_request *req;
+	struct db_cert	*cert;		/* may be NULL */
+	struct db_crl	*crl;		/* WJOB_CRL */
+	int32_t		 expect;	/* WJOB_UPDATE: required disposition, -1 any */
+	int32_t		 event;		/* CM_EXITEVENT_* or 0 */
+	int64_t		 context;	/* WJOB_EVENT */
+	int		(*fn)(struct store *, void *);	/* WJOB_FUNC */
+	void		*fn_arg;
+	int		 rc;		/* out: 0 or a store error */
+	int		 done;
+	struct wjob	*next;
+};
+
+struct writer;
+struct writer	*writer_start(struct store *, ca_commit_hook *, void **hook_arg);
+/* Queue job, wait until it is committed or failed; returns job->rc. */
+int	 writer_run(struct writer *, struct wjob *);
+void	 writer_stop(struct writer *);
+
+#endif /* CM_CA_H */
