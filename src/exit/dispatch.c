@@ -1,0 +1,1062 @@
+/*
+ * dispatch.c - delivery of the events outbox to exit modules. Each module
+ * has a cursor (the last event it was given) and its own thread, or for a
+ * concurrent module its own small pool; a slow or failing module delays
+ * only itself. A failed notify is retried with exponential backoff, holding
+ * the module's queue; after max_attempts the event is dead-lettered.
+ * Delivery is at least once: the cursor is saved after the calls.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "exit_host.h"
+
+#define BATCH		256
+#define DRAIN_SECONDS	10	/* at shutdown, how long modules may take to catch up */
+#define POOL_MAX	16
+
+struct exit_slot;
+
+/* A concurrent module's worker: takes events of the current batch by index. */
+struct pool_worker {
+	struct exit_slot *slot;
+	pthread_t	 thread;
+};
+
+struct exit_slot {
+	struct exit_host *host;
+	char		*name;
+	struct exit_module mod;
+	int		 loaded;
+	char		 load_error[512];
+	pthread_t	 thread;
+	int		 running;
+	int		 stop;
+	int64_t		 cursor;	/* last event handled */
+	int64_t		 saved;		/* cursor as last written */
+	int64_t		 replay_from;	/* > 0: a replay was asked for */
+	int		 replay_dead;
+	int64_t		 delivered, failures, dead_lettered;
+	char		 last_error[256];
+	int64_t		 last_error_time;
+	pthread_mutex_t	 call_mu;	/* serial modules: one call at a time */
+	/* concurrent pool */
+	int		 nworkers;
+	struct pool_worker workers[POOL_MAX];
+	struct db_event	*batch;
+	size_t		 batch_n, batch_next, batch_done;
+	int		 batch_gen;
+	int		 pool_stop;
+	pthread_cond_t	 pool_cv;
+	struct exit_slot *next;
+};
+
+struct exit_host {
+	struct ca	*ca;
+	pthread_mutex_t	 list_mu;	/* the slot list: reload against admin views */
+	pthread_mutex_t	 mu;
+	pthread_cond_t	 cv;
+	int64_t		 last_seq;	/* newest committed event */
+	int		 stopping;
+	int64_t		 drain_deadline;
+	struct exit_slot *slots;
+	int		 max_attempts;
+	int		 backoff_initial_ms;
+	int		 backoff_max_ms;
+	int		 deadline_ms;
+	int		 pool_threads;
+	char		*modules_dir;
+};
+
+static void
+host_on_commit(void *arg, int64_t seq)
+{
+	struct exit_host *h = arg;
+
+	pthread_mutex_lock(&h->mu);
+	if (seq > h->last_seq) {
+		h->last_seq = seq;
+		pthread_cond_broadcast(&h->cv);
+	}
+	pthread_mutex_unlock(&h->mu);
+}
+
+static int
+config_int(struct exit_host *h, const char *key, int def, int min, int max)
+{
+	char		*v = ca_config_value(h->ca, "exit", key);
+	int64_t		 n;
+
+	if (v == NULL)
+		return def;
+	if (parse_int64(v, &n) == -1 || n < min || n > max) {
+		log_warn("[exit] %s = \"%s\": expected %d to %d, using %d", key, v,
+		    min, max, def);
+		n = def;
+	}
+	free(v);
+	return (int)n;
+}
+
+static void
+host_settings(struct exit_host *h)
+{
+	char		*dir = ca_config_value(h->ca, "exit", "modules_dir");
+
+	free(h->modules_dir);
+	h->modules_dir = path_join(ca_config(h->ca)->dir, dir ? dir : "modules");
+	free(dir);
+	h->max_attempts = config_int(h, "max_attempts", 5, 1, 1000);
+	h->backoff_initial_ms = config_int(h, "backoff_initial_ms", 200, 1, 3600000);
+	h->backoff_max_ms = config_int(h, "backoff_max_ms", 30000, 1, 86400000);
+	h->deadline_ms = config_int(h, "deadline_ms", 5000, 1, 86400000);
+	h->pool_threads = config_int(h, "threads", 4, 1, POOL_MAX);
+}
+
+struct exit_host *
+exit_host_new(struct ca *ca)
+{
+	struct exit_host *h = xcalloc(1, sizeof(*h));
+
+	h->ca = ca;
+	pthread_mutex_init(&h->list_mu, NULL);
+	pthread_mutex_init(&h->mu, NULL);
+	pthread_cond_init(&h->cv, NULL);
+	host_settings(h);
+	return h;
+}
+
+/*
+ * Sleep ms on the host's condition, waking early when stopping. Called with
+ * h->mu held. Returns 1 if the slot is stopping.
+ */
+static int
+slot_sleep(struct exit_slot *s, int64_t ms)
+{
+	struct exit_host *h = s->host;
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += (time_t)(ms / 1000);
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	while (!s->stop) {
+		if (pthread_cond_timedwait(&h->cv, &h->mu, &ts) == ETIMEDOUT)
+			break;
+	}
+	return s->stop;
+}
+
+/*
+ * One notify call. Returns the module's result.
+ */
+static int
+deliver_once(struct exit_slot *s, const struct db_event *ev)
+{
+	struct exit_host *h = s->host;
+	struct exit_call call;
+	uint64_t	 t0, ms;
+	int64_t		 context;
+	int		 rc;
+
+	context = (ev->event == CM_EXITEVENT_CRLISSUED ||
+	    ev->event == CM_EXITEVENT_STARTUP ||
+	    ev->event == CM_EXITEVENT_SHUTDOWN) ? 0 : ev->context;
+	exit_call_init(&call, h->ca, s->name, ev);
+	if (s->mod.desc->threading == CM_THREADING_SERIAL)
+		pthread_mutex_lock(&s->call_mu);
+	t0 = time_mono_ns();
+	rc = s->mod.desc->notify(s->mod.state, ev->event, context, &call.vt);
+	ms = (time_mono_ns() - t0) / 1000000u;
+	if (s->mod.desc->threading == CM_THREADING_SERIAL)
+		pthread_mutex_unlock(&s->call_mu);
+	exit_call_reset(&call);
+	if (ms > (uint64_t)h->deadline_ms)
+		log_warn("exit module %s: notify(%s, %" PRId64 ") took %" PRIu64
+		    " ms, over the %d ms deadline", s->name,
+		    exit_event_name(ev->event), context, ms, h->deadline_ms);
+	return rc;
+}
+
+static int
+write_dead_letter(struct store *st, void *arg)
+{
+	return store_dead_letter_add(st, arg);
+}
+
+static int
+delete_dead_letter(struct store *st, void *arg)
+{
+	struct db_dead_letter *d = arg;
+
+	return store_dead_letter_delete(st, d->module, d->seq);
+}
+
+struct cursor_write {
+	const char	*module;
+	int64_t		 seq;
+};
+
+static int
+write_cursor(struct store *st, void *arg)
+{
+	struct cursor_write *c = arg;
+
+	return store_cursor_set(st, c->module, c->seq);
+}
+
+/*
+ * Deliver ev, retrying with backoff. Returns 0 when delivered, 1 when it
+ * was dead-lettered, -1 when the slot is stopping (the event stays queued).
+ */
+static int
+deliver(struct exit_slot *s, const struct db_event *ev)
+{
+	struct exit_host *h = s->host;
+	struct db_dead_letter d;
+	int64_t		 backoff = h->backoff_initial_ms;
+	int		 attempt, rc, stopping;
+
+	for (attempt = 1;; attempt++) {
+		rc = deliver_once(s, ev);
+		pthread_mutex_lock(&h->mu);
+		if (rc == CM_OK) {
+			s->delivered++;
+			pthread_mutex_unlock(&h->mu);
+			return 0;
+		}
+		s->failures++;
+		snprintf(s->last_error, sizeof(s->last_error), "notify(%s, event "
+		    "%" PRId64 ") returned %d (attempt %d of %d)",
+		    exit_event_name(ev->event), ev->seq, rc, attempt,
+		    h->max_attempts);
+		s->last_error_time = time_now();
+		pthread_mutex_unlock(&h->mu);
+		/* AD CS event 46, in words. */
+		log_warn("exit module %s: the notify method returned an error: "
+		    "%s", s->name, s->last_error);
+		if (attempt >= h->max_attempts)
+			break;
+		pthread_mutex_lock(&h->mu);
+		stopping = slot_sleep(s, backoff);
+		pthread_mutex_unlock(&h->mu);
+		if (stopping)
+			return -1;
+		backoff = backoff * 2 > h->backoff_max_ms ? h->backoff_max_ms :
+		    backoff * 2;
+	}
+	memset(&d, 0, sizeof(d));
+	d.module = s->name;
+	d.seq = ev->seq;
+	d.event = ev->event;
+	d.context = ev->context;
+	d.attempts = attempt;
+	d.error = s->last_error;
+	d.time = time_now();
+	if (ca_write(h->ca, write_dead_letter, &d) != 0)
+		log_err("exit module %s: cannot record dead letter for event %"
+		    PRId64, s->name, ev->seq);
+	pthread_mutex_lock(&h->mu);
+	s->dead_lettered++;
+	pthread_mutex_unlock(&h->mu);
+	log_err("exit module %s: event %" PRId64 " (%s) dead-lettered after %d "
+	    "attempts; `certmint exit replay %s --dead` delivers it again",
+	    s->name, ev->seq, exit_event_name(ev->event), attempt, s->name);
+	return 1;
+}
+
+static void *
+pool_main(void *arg)
+{
+	struct pool_worker *w = arg;
+	struct exit_slot *s = w->slot;
+	struct exit_host *h = s->host;
+	struct db_event	 ev;
+	size_t		 i;
+	int		 gen = 0;
+
+	pthread_mutex_lock(&h->mu);
+	for (;;) {
+		while (!s->pool_stop && (s->batch_gen == gen ||
+		    s->batch_next >= s->batch_n))
+			pthread_cond_wait(&s->pool_cv, &h->mu);
+		if (s->pool_stop)
+			break;
+		gen = s->batch_gen;
+		while (s->batch_next < s->batch_n) {
+			i = s->batch_next++;
+			ev = s->batch[i];
+			pthread_mutex_unlock(&h->mu);
+			deliver(s, &ev);
+			pthread_mutex_lock(&h->mu);
+			s->batch_done++;
+			pthread_cond_broadcast(&s->pool_cv);
+		}
+	}
+	pthread_mutex_unlock(&h->mu);
+	return NULL;
+}
+
+struct collect {
+	struct db_event	 v[BATCH];
+	size_t		 n;
+};
+
+static int
+collect_event(void *arg, const struct db_event *ev)
+{
+	struct collect	*c = arg;
+
+	if (c->n < BATCH)
+		c->v[c->n++] = *ev;
+	return 0;
+}
+
+/*
+ * Deliver the events of a batch. Returns the seq up to which every event
+ * was handled (delivered, filtered out or dead-lettered).
+ */
+static int64_t
+run_batch(struct exit_slot *s, struct collect *c)
+{
+	struct exit_host *h = s->host;
+	struct db_event	 mine[BATCH];
+	int64_t		 done = s->cursor;
+	size_t		 i, n = 0;
+
+	for (i = 0; i < c->n; i++)
+		if (c->v[i].event & s->mod.mask)
+			mine[n++] = c->v[i];
+	if (s->nworkers == 0 || n <= 1) {
+		for (i = 0; i < c->n; i++) {
+			if ((c->v[i].event & s->mod.mask) &&
+			    deliver(s, &c->v[i]) == -1)
+				return done;
+			done = c->v[i].seq;
+		}
+		return done;
+	}
+	/* Concurrent: hand the batch to the pool and wait for all of it. */
+	pthread_mutex_lock(&h->mu);
+	s->batch = mine;
+	s->batch_n = n;
+	s->batch_next = s->batch_done = 0;
+	s->batch_gen++;
+	pthread_cond_broadcast(&s->pool_cv);
+	while (s->batch_done < n)
+		pthread_cond_wait(&s->pool_cv, &h->mu);
+	s->batch = NULL;
+	s->batch_n = 0;
+	pthread_mutex_unlock(&h->mu);
+	/* An event left undelivered by a stop is redelivered next time. */
+	pthread_mutex_lock(&h->mu);
+	if (!s->stop)
+		done = c->v[c->n - 1].seq;
+	pthread_mutex_unlock(&h->mu);
+	return done;
+}
+
+static void
+save_cursor(struct exit_slot *s)
+{
+	struct cursor_write cw = { s->name, s->cursor };
+
+	if (s->cursor == s->saved)
+		return;
+	if (ca_write(s->host->ca, write_cursor, &cw) == 0)
+		s->saved = s->cursor;
+	else
+		log_err("exit module %s: cannot save its cursor (%" PRId64 ")",
+		    s->name, s->cursor);
+}
+
+struct dead_list {
+	struct db_dead_letter *v;
+	size_t		 n;
+};
+
+static int
+collect_dead(void *arg, const struct db_dead_letter *d)
+{
+	struct dead_list *l = arg;
+	struct db_dead_letter *nv;
+
+	if ((nv = realloc(l->v, (l->n + 1) * sizeof(*nv))) == NULL)
+		return -1;
+	l->v = nv;
+	l->v[l->n].seq = d->seq;
+	l->n++;
+	return 0;
+}
+
+/*
+ * Deliver this module's dead letters again; those delivered are removed.
+ */
+static void
+replay_dead(struct exit_slot *s, struct store *st)
+{
+	struct dead_list l = { NULL, 0 };
+	struct db_dead_letter d;
+	struct db_event	 ev;
+	size_t		 i;
+
+	if (store_dead_letter_each(st, s->name, collect_dead, &l) != 0)
+		log_err("exit module %s: cannot read its dead letters", s->name);
+	for (i = 0; i < l.n && !s->stop; i++) {
+		if (store_event_get(st, l.v[i].seq, &ev) != 0)
+			continue;
+		if (deliver(s, &ev) == 0) {
+			memset(&d, 0, sizeof(d));
+			d.module = s->name;
+			d.seq = ev.seq;
+			ca_write(s->host->ca, delete_dead_letter, &d);
+		}
+	}
+	free(l.v);
+}
+
+static void *
+slot_main(void *arg)
+{
+	struct exit_slot *s = arg;
+	struct exit_host *h = s->host;
+	struct store	*st = ca_reader(h->ca);
+	struct collect	*c = xcalloc(1, sizeof(*c));
+	int64_t		 last, from;
+	int		 dead;
+
+	if (st == NULL) {
+		log_err("exit module %s: no database connection", s->name);
+		free(c);
+		return NULL;
+	}
+	pthread_mutex_lock(&h->mu);
+	for (;;) {
+		while (!s->stop && s->cursor >= h->last_seq && s->replay_from == 0 &&
+		    !s->replay_dead)
+			slot_sleep(s, 1000);
+		if (s->stop && (s->cursor >= h->last_seq ||
+		    time_now() > h->drain_deadline))
+			break;
+		from = s->replay_from;
+		dead = s->replay_dead;
+		s->replay_from = 0;
+		s->replay_dead = 0;
+		if (from > 0)
+			s->cursor = from - 1;
+		last = h->last_seq;
+		pthread_mutex_unlock(&h->mu);
+
+		if (dead)
+			replay_dead(s, st);
+		c->n = 0;
+		if (s->cursor < last &&
+		    store_events_after(st, s->cursor, BATCH, collect_event, c) != 0)
+			log_err("exit module %s: cannot read events", s->name);
+		if (c->n > 0) {
+			int64_t handled = run_batch(s, c);
+
+			pthread_mutex_lock(&h->mu);
+			s->cursor = handled;
+			pthread_mutex_unlock(&h->mu);
+		}
+		save_cursor(s);
+		pthread_mutex_lock(&h->mu);
+		/* A stop during a retry leaves events queued: exit now. */
+		if (s->stop && c->n > 0 && s->cursor < c->v[c->n - 1].seq)
+			break;
+	}
+	pthread_mutex_unlock(&h->mu);
+	save_cursor(s);
+	free(c);
+	return NULL;
+}
+
+/*
+ * Load, initialize and start one module. On failure the slot keeps the
+ * error for `certmint exit list`.
+ */
+static int
+slot_start(struct exit_host *h, struct exit_slot *s)
+{
+	struct exit_call call;
+	struct store	*st = ca_reader(h->ca);
+	char		*path, file[300];
+	int		 rc, i;
+
+	snprintf(file, sizeof(file), "%s.so", s->name);
+	if ((path = path_join(h->modules_dir, file)) == NULL)
+		return -1;
+	rc = exit_module_open(path, s->name, &s->mod, s->load_error,
+	    sizeof(s->load_error));
+	free(path);
+	if (rc == -1) {
+		log_err("exit module %s not loaded: %s", s->name, s->load_error);
+		return -1;
+	}
+	exit_call_init(&call, h->ca, s->name, NULL);
+	rc = s->mod.desc->initialize(ca_config(h->ca)->ca_name, &call.vt,
+	    &s->mod.state, &s->mod.mask);
+	exit_call_reset(&call);
+	if (rc != CM_OK) {
+		snprintf(s->load_error, sizeof(s->load_error), "initialize "
+		    "returned %d", rc);
+		log_err("exit module %s not loaded: %s", s->name, s->load_error);
+		exit_module_close(&s->mod);
+		return -1;
+	}
+	s->mod.initialized = 1;
+	s->loaded = 1;
+	/* A module seen for the first time starts with the next event. */
+	if (st == NULL || store_cursor_get(st, s->name, &s->cursor) != 0) {
+		pthread_mutex_lock(&h->mu);
+		s->cursor = h->last_seq;
+		pthread_mutex_unlock(&h->mu);
+		s->saved = -1;
+		save_cursor(s);
+	}
+	s->saved = s->cursor;
+	if (s->mod.desc->threading == CM_THREADING_CONCURRENT) {
+		s->nworkers = h->pool_threads;
+		for (i = 0; i < s->nworkers; i++) {
+			s->workers[i].slot = s;
+			pthread_create(&s->workers[i].thread, NULL, pool_main,
+			    &s->workers[i]);
+		}
+	}
+	if (pthread_create(&s->thread, NULL, slot_main, s) != 0) {
+		snprintf(s->load_error, sizeof(s->load_error), "cannot start its "
+		    "thread");
+		return -1;
+	}
+	s->running = 1;
+	log_info("exit module %s loaded (%s, events 0x%x, cursor %" PRId64 ")",
+	    s->name, s->mod.desc->get_description(s->mod.state),
+	    (unsigned)s->mod.mask, s->cursor);
+	return 0;
+}
+
+/*
+ * Stop a slot's threads (bounded by the drain deadline) and unload it.
+ */
+static void
+slot_stop(struct exit_host *h, struct exit_slot *s)
+{
+	struct timespec	 ts;
+	int		 i, joined = 1;
+
+	pthread_mutex_lock(&h->mu);
+	s->stop = 1;
+	pthread_cond_broadcast(&h->cv);
+	pthread_mutex_unlock(&h->mu);
+	if (s->running) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += DRAIN_SECONDS + 5;
+		if (pthread_timedjoin_np(s->thread, NULL, &ts) != 0) {
+			log_err("exit module %s does not return from notify; "
+			    "leaving it loaded", s->name);
+			pthread_detach(s->thread);
+			joined = 0;
+		}
+		s->running = 0;
+	}
+	pthread_mutex_lock(&h->mu);
+	s->pool_stop = 1;
+	pthread_cond_broadcast(&s->pool_cv);
+	pthread_mutex_unlock(&h->mu);
+	for (i = 0; joined && i < s->nworkers; i++)
+		pthread_join(s->workers[i].thread, NULL);
+	s->nworkers = 0;
+	if (joined && s->loaded) {
+		exit_module_close(&s->mod);
+		s->loaded = 0;
+	}
+}
+
+static void
+slot_free(struct exit_slot *s)
+{
+	pthread_mutex_destroy(&s->call_mu);
+	pthread_cond_destroy(&s->pool_cv);
+	free(s->name);
+	free(s);
+}
+
+static struct exit_slot *
+slot_new(struct exit_host *h, const char *name)
+{
+	struct exit_slot *s = xcalloc(1, sizeof(*s));
+
+	s->host = h;
+	s->name = xstrdup(name);
+	pthread_mutex_init(&s->call_mu, NULL);
+	pthread_cond_init(&s->pool_cv, NULL);
+	return s;
+}
+
+/*
+ * The names in [exit] active, in order, NULL-terminated. Caller frees.
+ */
+static char **
+active_names(struct exit_host *h)
+{
+	char		*v = ca_config_value(h->ca, "exit", "active");
+	char		*tok, *save = NULL, **names;
+	size_t		 n = 0;
+
+	names = xcalloc(64, sizeof(*names));
+	if (v == NULL)
+		return names;
+	for (tok = strtok_r(v, ", \t", &save); tok != NULL && n < 63;
+	    tok = strtok_r(NULL, ", \t", &save))
+		names[n++] = xstrdup(tok);
+	free(v);
+	return names;
+}
+
+static void
+names_free(char **names)
+{
+	size_t	 i;
+
+	for (i = 0; names[i] != NULL; i++)
+		free(names[i]);
+	free(names);
+}
+
+int
+exit_host_start(struct exit_host *h)
+{
+	struct store	*st = ca_reader(h->ca);
+	struct db_stats	 stats;
+	struct exit_slot **tail = &h->slots;
+	char		**names;
+	size_t		 i;
+
+	if (st == NULL || store_stats(st, &stats) != 0)
+		return -1;
+	h->last_seq = stats.last_event_seq;
+	ca_set_commit_hook(h->ca, host_on_commit, h);
+	names = active_names(h);
+	for (i = 0; names[i] != NULL; i++) {
+		*tail = slot_new(h, names[i]);
+		slot_start(h, *tail);
+		tail = &(*tail)->next;
+	}
+	names_free(names);
+	return 0;
+}
+
+static int
+exit_host_reload_locked(struct exit_host *h)
+{
+	struct exit_slot *s, **pp, *keep = NULL, **ktail = &keep;
+	char		**names;
+	size_t		 i;
+	int		 found;
+
+	host_settings(h);
+	names = active_names(h);
+	/* Stop and drop the modules no longer listed. */
+	for (pp = &h->slots; (s = *pp) != NULL;) {
+		found = 0;
+		for (i = 0; names[i] != NULL; i++)
+			if (strcmp(names[i], s->name) == 0)
+				found = 1;
+		if (found && s->loaded) {
+			pp = &s->next;
+			continue;
+		}
+		*pp = s->next;
+		pthread_mutex_lock(&h->mu);
+		h->drain_deadline = time_now();
+		pthread_mutex_unlock(&h->mu);
+		slot_stop(h, s);
+		log_info("exit module %s unloaded", s->name);
+		slot_free(s);
+	}
+	/* Rebuild the list in config order, starting new modules. */
+	for (i = 0; names[i] != NULL; i++) {
+		for (pp = &h->slots; (s = *pp) != NULL; pp = &s->next)
+			if (strcmp(s->name, names[i]) == 0)
+				break;
+		if (s != NULL)
+			*pp = s->next;
+		else {
+			s = slot_new(h, names[i]);
+			slot_start(h, s);
+		}
+		s->next = NULL;
+		*ktail = s;
+		ktail = &s->next;
+	}
+	h->slots = keep;
+	names_free(names);
+	return 0;
+}
+
+void
+exit_host_stop(struct exit_host *h)
+{
+	struct exit_slot *s;
+
+	if (h == NULL)
+		return;
+	pthread_mutex_lock(&h->mu);
+	h->stopping = 1;
+	h->drain_deadline = time_now() + DRAIN_SECONDS;
+	pthread_mutex_unlock(&h->mu);
+	ca_set_commit_hook(h->ca, NULL, NULL);
+	for (s = h->slots; s != NULL; s = s->next)
+		slot_stop(h, s);
+}
+
+void
+exit_host_free(struct exit_host *h)
+{
+	struct exit_slot *s, *next;
+
+	if (h == NULL)
+		return;
+	for (s = h->slots; s != NULL; s = next) {
+		next = s->next;
+		slot_free(s);
+	}
+	pthread_mutex_destroy(&h->list_mu);
+	pthread_mutex_destroy(&h->mu);
+	pthread_cond_destroy(&h->cv);
+	free(h->modules_dir);
+	free(h);
+}
+
+static struct exit_slot *
+slot_find(struct exit_host *h, const char *name, char *err, size_t errlen)
+{
+	struct exit_slot *s;
+
+	for (s = h->slots; s != NULL; s = s->next)
+		if (strcasecmp(s->name, name) == 0)
+			break;
+	if (s == NULL)
+		snprintf(err, errlen, "no active exit module named \"%s\"", name);
+	else if (!s->loaded) {
+		snprintf(err, errlen, "exit module %s is not loaded: %s", s->name,
+		    s->load_error);
+		s = NULL;
+	}
+	return s;
+}
+
+static const cm_manage_module *
+slot_manage(struct exit_slot *s)
+{
+	const cm_manage_module *m;
+
+	if (s->mod.desc->get_manage_module == NULL)
+		return NULL;
+	m = s->mod.desc->get_manage_module(s->mod.state);
+	if (m == NULL || m->size < sizeof(uint32_t) + sizeof(void *) ||
+	    m->get_property == NULL)
+		return NULL;
+	return m;
+}
+
+static void
+manage_string(struct exit_slot *s, const cm_manage_module *m, const char *prop,
+    json_t *o, const char *key)
+{
+	cm_value	 v;
+
+	memset(&v, 0, sizeof(v));
+	if (m != NULL && m->get_property(s->mod.state, prop, 0, &v) == CM_OK &&
+	    v.type == CM_PROPTYPE_STRING && v.data != NULL)
+		json_object_set_new(o, key, json_string(v.data));
+}
+
+static int
+exit_host_list_locked(struct exit_host *h, json_t *arr)
+{
+	struct exit_slot *s;
+	struct store	*st = ca_reader(h->ca);
+	const cm_manage_module *m;
+	char		 mask[256], ts[32];
+	int64_t		 dead;
+	json_t		*o;
+
+	for (s = h->slots; s != NULL; s = s->next) {
+		o = json_object();
+		json_object_set_new(o, "name", json_string(s->name));
+		json_object_set_new(o, "loaded", json_boolean(s->loaded));
+		if (!s->loaded) {
+			json_object_set_new(o, "error", json_string(s->load_error));
+			json_array_append_new(arr, o);
+			continue;
+		}
+		if (s->mod.desc->threading == CM_THREADING_SERIAL)
+			pthread_mutex_lock(&s->call_mu);
+		json_object_set_new(o, "description",
+		    json_string(s->mod.desc->get_description(s->mod.state)));
+		m = slot_manage(s);
+		manage_string(s, m, CM_CMM_PROP_FILEVER, o, "file_version");
+		manage_string(s, m, CM_CMM_PROP_PRODUCTVER, o, "product_version");
+		if (s->mod.desc->threading == CM_THREADING_SERIAL)
+			pthread_mutex_unlock(&s->call_mu);
+		exit_mask_text(s->mod.mask, mask, sizeof(mask));
+		json_object_set_new(o, "events", json_string(mask));
+		json_object_set_new(o, "event_mask", json_integer(s->mod.mask));
+		json_object_set_new(o, "threading", json_string(
+		    s->mod.desc->threading == CM_THREADING_SERIAL ? "serial" :
+		    "concurrent"));
+		json_object_set_new(o, "path", json_string(s->mod.path));
+		pthread_mutex_lock(&h->mu);
+		json_object_set_new(o, "cursor", json_integer(s->cursor));
+		json_object_set_new(o, "queue", json_integer(h->last_seq > s->cursor ?
+		    h->last_seq - s->cursor : 0));
+		json_object_set_new(o, "delivered", json_integer(s->delivered));
+		json_object_set_new(o, "failures", json_integer(s->failures));
+		if (s->last_error[0] != '\0') {
+			json_object_set_new(o, "last_error", json_string(s->last_error));
+			time_format(s->last_error_time, ts);
+			json_object_set_new(o, "last_error_time", json_string(ts));
+		}
+		pthread_mutex_unlock(&h->mu);
+		if (st != NULL && store_dead_letter_count(st, s->name, &dead) == 0)
+			json_object_set_new(o, "dead_letters", json_integer(dead));
+		json_array_append_new(arr, o);
+	}
+	return 0;
+}
+
+static int
+exit_host_show_locked(struct exit_host *h, const char *name, json_t *o, char *err,
+    size_t errlen)
+{
+	static const char *const props[] = {
+		CM_CMM_PROP_NAME, CM_CMM_PROP_DESCRIPTION, CM_CMM_PROP_COPYRIGHT,
+		CM_CMM_PROP_FILEVER, CM_CMM_PROP_PRODUCTVER
+	};
+	struct exit_slot *s;
+	const cm_manage_module *m;
+	json_t		*p;
+	size_t		 i;
+
+	if ((s = slot_find(h, name, err, errlen)) == NULL)
+		return -1;
+	if (s->mod.desc->threading == CM_THREADING_SERIAL)
+		pthread_mutex_lock(&s->call_mu);
+	m = slot_manage(s);
+	p = json_object();
+	for (i = 0; i < nitems(props); i++)
+		manage_string(s, m, props[i], p, props[i]);
+	json_object_set_new(o, "name", json_string(s->name));
+	json_object_set_new(o, "description",
+	    json_string(s->mod.desc->get_description(s->mod.state)));
+	json_object_set_new(o, "properties", p);
+	json_object_set_new(o, "manageable", json_boolean(m != NULL));
+	if (s->mod.desc->threading == CM_THREADING_SERIAL)
+		pthread_mutex_unlock(&s->call_mu);
+	return 0;
+}
+
+/*
+ * Call configure; with CM_CMM_REFRESHONLY the module rereads its section.
+ */
+static int
+slot_configure(struct exit_host *h, struct exit_slot *s, int flags,
+    char *report, size_t reportlen, int *rcp)
+{
+	const cm_manage_module *m = slot_manage(s);
+	struct exit_call call;
+
+	report[0] = '\0';
+	if (m == NULL || m->size < sizeof(*m) || m->configure == NULL)
+		return -1;
+	exit_call_init(&call, h->ca, s->name, NULL);
+	if (s->mod.desc->threading == CM_THREADING_SERIAL)
+		pthread_mutex_lock(&s->call_mu);
+	*rcp = m->configure(s->mod.state, &call.vt, flags, report, reportlen);
+	if (s->mod.desc->threading == CM_THREADING_SERIAL)
+		pthread_mutex_unlock(&s->call_mu);
+	exit_call_reset(&call);
+	if (reportlen > 0)
+		report[reportlen - 1] = '\0';
+	return 0;
+}
+
+static int
+exit_host_set_locked(struct exit_host *h, const char *name, const char *prop,
+    const char *value, char *err, size_t errlen)
+{
+	struct exit_slot *s;
+	const cm_manage_module *m;
+	cm_value	 v;
+	char		 report[256], why[512];
+	int		 rc, crc;
+
+	if ((s = slot_find(h, name, err, errlen)) == NULL)
+		return -1;
+	m = slot_manage(s);
+	if (m == NULL || m->size < offsetof(cm_manage_module, set_property) +
+	    sizeof(void *) || m->set_property == NULL) {
+		snprintf(err, errlen, "exit module %s has no settable properties",
+		    s->name);
+		return -1;
+	}
+	memset(&v, 0, sizeof(v));
+	v.type = CM_PROPTYPE_STRING;
+	v.data = value;
+	v.len = strlen(value);
+	if (s->mod.desc->threading == CM_THREADING_SERIAL)
+		pthread_mutex_lock(&s->call_mu);
+	rc = m->set_property(s->mod.state, prop, 0, &v);
+	if (s->mod.desc->threading == CM_THREADING_SERIAL)
+		pthread_mutex_unlock(&s->call_mu);
+	if (rc == CM_S_FALSE) {
+		snprintf(err, errlen, "exit module %s does not take property "
+		    "\"%s\"", s->name, prop);
+		return -1;
+	}
+	if (rc != CM_OK) {
+		snprintf(err, errlen, "exit module %s refused %s = \"%s\" (%d)",
+		    s->name, prop, value, rc);
+		return -1;
+	}
+	/* Accepted: persist it in the module's section and reread. */
+	if (config_edit(ca_config(h->ca)->path, s->name, prop, value, why,
+	    sizeof(why)) == -1 || ca_reload(h->ca, why, sizeof(why)) == -1) {
+		snprintf(err, errlen, "cannot save %s: %s", prop, why);
+		return -1;
+	}
+	slot_configure(h, s, CM_CMM_REFRESHONLY, report, sizeof(report), &crc);
+	return 0;
+}
+
+static int
+exit_host_configure_locked(struct exit_host *h, const char *name, int flags,
+    char *report, size_t reportlen, char *err, size_t errlen)
+{
+	struct exit_slot *s;
+	int		 rc;
+
+	if ((s = slot_find(h, name, err, errlen)) == NULL)
+		return -1;
+	if (slot_configure(h, s, flags, report, reportlen, &rc) == -1) {
+		snprintf(err, errlen, "exit module %s has no configure entry point",
+		    s->name);
+		return -1;
+	}
+	if (rc != CM_OK) {
+		snprintf(err, errlen, "%s", report[0] ? report :
+		    "configuration check failed");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+exit_host_replay_locked(struct exit_host *h, const char *name, int64_t from,
+    int dead, int64_t *count, char *err, size_t errlen)
+{
+	struct exit_slot *s;
+	struct store	*st = ca_reader(h->ca);
+
+	*count = 0;
+	if ((s = slot_find(h, name, err, errlen)) == NULL)
+		return -1;
+	if (!dead && from <= 0) {
+		snprintf(err, errlen, "give --from SEQ (>= 1) or --dead");
+		return -1;
+	}
+	pthread_mutex_lock(&h->mu);
+	if (dead) {
+		s->replay_dead = 1;
+		if (st != NULL)
+			store_dead_letter_count(st, s->name, count);
+	} else {
+		s->replay_from = from;
+		*count = h->last_seq >= from ? h->last_seq - from + 1 : 0;
+	}
+	pthread_cond_broadcast(&h->cv);
+	pthread_mutex_unlock(&h->mu);
+	return 0;
+}
+
+int
+exit_host_list(struct exit_host *h, json_t *arr)
+{
+	int	 rc;
+
+	pthread_mutex_lock(&h->list_mu);
+	rc = exit_host_list_locked(h, arr);
+	pthread_mutex_unlock(&h->list_mu);
+	return rc;
+}
+
+int
+exit_host_show(struct exit_host *h, const char *name, json_t *o, char *err,
+    size_t errlen)
+{
+	int	 rc;
+
+	pthread_mutex_lock(&h->list_mu);
+	rc = exit_host_show_locked(h, name, o, err, errlen);
+	pthread_mutex_unlock(&h->list_mu);
+	return rc;
+}
+
+int
+exit_host_set(struct exit_host *h, const char *name, const char *prop,
+    const char *value, char *err, size_t errlen)
+{
+	int	 rc;
+
+	pthread_mutex_lock(&h->list_mu);
+	rc = exit_host_set_locked(h, name, prop, value, err, errlen);
+	pthread_mutex_unlock(&h->list_mu);
+	return rc;
+}
+
+int
+exit_host_configure(struct exit_host *h, const char *name, int flags,
+    char *report, size_t reportlen, char *err, size_t errlen)
+{
+	int	 rc;
+
+	pthread_mutex_lock(&h->list_mu);
+	rc = exit_host_configure_locked(h, name, flags, report, reportlen, err,
+	    errlen);
+	pthread_mutex_unlock(&h->list_mu);
+	return rc;
+}
+
+int
+exit_host_replay(struct exit_host *h, const char *name, int64_t from,
+    int dead, int64_t *count, char *err, size_t errlen)
+{
+	int	 rc;
+
+	pthread_mutex_lock(&h->list_mu);
+	rc = exit_host_replay_locked(h, name, from, dead, count, err, errlen);
+	pthread_mutex_unlock(&h->list_mu);
+	return rc;
+}
+
+int
+exit_host_reload(struct exit_host *h)
+{
+	int	 rc;
+
+	pthread_mutex_lock(&h->list_mu);
+	rc = exit_host_reload_locked(h);
+	pthread_mutex_unlock(&h->list_mu);
+	return rc;
+}

@@ -1,0 +1,111 @@
+/*
+ * exit_host.h - the exit-module host: loading and checking modules, the
+ * ICertServerExit property engine, and durable, ordered, retried delivery
+ * of the events outbox to every module (DESIGN.md section 3).
+ */
+#ifndef CM_EXIT_HOST_H
+#define CM_EXIT_HOST_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include <certmint/exit.h>
+#include <certmint/policy.h>
+
+#include "../ca/ca.h"
+
+/* Event names: "CERTISSUED", ...; 0 for an unknown name. */
+const char	*exit_event_name(int32_t event);
+int32_t		 exit_event_from_name(const char *);
+/* "CERTISSUED|CRLISSUED" style list of a mask, in buf. */
+void		 exit_mask_text(int32_t mask, char *buf, size_t len);
+
+/* loader.c */
+struct exit_module {
+	char		*name;		/* "MyApp.Exit" */
+	char		*path;		/* the .so */
+	void		*dl;		/* dlopen handle */
+	const struct cm_exit *desc;
+	void		*state;		/* from initialize */
+	int32_t		 mask;		/* from initialize */
+	int		 initialized;
+};
+
+/*
+ * Check and load the module file: mode (not writable by group or others,
+ * owned by root or us), the entry symbol, magic, ABI major, descriptor size,
+ * name ending in ".Exit" and the mandatory entry points. If want_name is not
+ * NULL the declared name must equal it. Does not call initialize. Returns 0
+ * or -1 with a message naming what differed.
+ */
+int	 exit_module_open(const char *path, const char *want_name,
+	    struct exit_module *, char *err, size_t errlen);
+void	 exit_module_close(struct exit_module *);	/* calls shutdown if initialized */
+
+/*
+ * Check a policy module file the same way (name ending in ".Policy").
+ */
+int	 policy_module_check(const char *path, void **dl,
+	    const struct cm_policy **, char *err, size_t errlen);
+
+/*
+ * props.c - one server object per module call. The request and certificate
+ * are loaded from the database on the first read after set_context; the
+ * event limits what is readable (adcs-reference section 3.8).
+ */
+struct exit_call {
+	cm_server_exit	 vt;		/* must be first: modules get &vt */
+	struct ca	*ca;
+	struct store	*st;		/* this thread's reader */
+	const char	*module;	/* for log and config_get */
+	const struct db_event *ev;	/* NULL outside notify (initialize, test) */
+	int64_t		 context;
+	int		 context_set;
+	int		 loaded;		/* request/cert read for context */
+	int		 have_req, have_cert;
+	struct db_request req;
+	struct db_cert	 cert;
+	int32_t		 last_ext_flags;
+	int		 last_ext_valid;
+	size_t		 ext_cursor, attr_cursor;
+	int		 ext_enum, attr_enum;
+	void		*arena;		/* values handed out during this call */
+	/* a trace of every call, for `certmint exit test` (NULL: off) */
+	void		(*trace)(void *arg, const char *fmt, ...)
+			    __attribute__((format(printf, 2, 3)));
+	void		*trace_arg;
+};
+
+void	 exit_call_init(struct exit_call *, struct ca *, const char *module,
+	    const struct db_event *ev);
+void	 exit_call_reset(struct exit_call *);	/* frees what the call held */
+
+/* dispatch.c */
+struct exit_host;
+
+struct exit_host *exit_host_new(struct ca *);
+/*
+ * Load the modules listed in [exit] active (each <modules_dir>/<name>.so),
+ * initialize them and start their delivery threads. A module that fails to
+ * load is logged and skipped; the CA runs without it. Returns 0 or -1.
+ */
+int	 exit_host_start(struct exit_host *);
+/* Match the loaded modules to the config again (reload). */
+int	 exit_host_reload(struct exit_host *);
+/* Deliver what is committed (bounded wait), call shutdown, unload. */
+void	 exit_host_stop(struct exit_host *);
+void	 exit_host_free(struct exit_host *);
+
+/* Admin views and actions; each returns 0 or -1 with err. */
+struct json_t;
+int	 exit_host_list(struct exit_host *, struct json_t *array);
+int	 exit_host_show(struct exit_host *, const char *name, struct json_t *obj,
+	    char *err, size_t errlen);
+int	 exit_host_set(struct exit_host *, const char *name, const char *prop,
+	    const char *value, char *err, size_t errlen);
+int	 exit_host_configure(struct exit_host *, const char *name, int flags,
+	    char *report, size_t reportlen, char *err, size_t errlen);
+int	 exit_host_replay(struct exit_host *, const char *name, int64_t from,
+	    int dead, int64_t *count, char *err, size_t errlen);
+
+#endif /* CM_EXIT_HOST_H */

@@ -1,0 +1,237 @@
+/*
+ * loader.c - open an exit (or policy) module and check it before any of its
+ * code but the entry function runs: the file's owner and mode, the entry
+ * symbol, magic, ABI major, descriptor size, name and entry points. Each
+ * refusal names what differed.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "exit_host.h"
+
+/* The smallest descriptors this host accepts (ABI 1.0). */
+#define EXIT_DESC_MIN	offsetof(struct cm_exit, shutdown) + sizeof(void *)
+#define POLICY_DESC_MIN	offsetof(struct cm_policy, shutdown) + sizeof(void *)
+
+static const char *const event_names[] = {
+	"CERTISSUED", "CERTPENDING", "CERTDENIED", "CERTREVOKED",
+	"CERTRETRIEVEPENDING", "CRLISSUED", "SHUTDOWN", "STARTUP",
+	"CERTUNREVOKED", "CERTIMPORTED"
+};
+
+const char *
+exit_event_name(int32_t event)
+{
+	size_t	 i;
+
+	for (i = 0; i < nitems(event_names); i++)
+		if (event == (1 << i))
+			return event_names[i];
+	return "UNKNOWN";
+}
+
+int32_t
+exit_event_from_name(const char *s)
+{
+	size_t	 i;
+
+	if (strncasecmp(s, "EXITEVENT_", 10) == 0)
+		s += 10;
+	for (i = 0; i < nitems(event_names); i++)
+		if (strcasecmp(s, event_names[i]) == 0)
+			return 1 << i;
+	return 0;
+}
+
+void
+exit_mask_text(int32_t mask, char *buf, size_t len)
+{
+	size_t	 i, o = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < nitems(event_names) && o < len; i++)
+		if (mask & (1 << i))
+			o += (size_t)snprintf(buf + o, len - o, "%s%s", o ? "|" : "",
+			    event_names[i]);
+	if (o == 0)
+		snprintf(buf, len, "none");
+}
+
+/*
+ * A module file must not be replaceable by anyone but root or us: refuse
+ * group- or world-writable files and files owned by another user.
+ */
+static int
+check_file(const char *path, char *err, size_t errlen)
+{
+	struct stat	 st;
+
+	if (stat(path, &st) == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a regular file", path);
+		return -1;
+	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		snprintf(err, errlen, "%s: writable by group or others (mode %04o); "
+		    "run chmod go-w on it", path, (unsigned)(st.st_mode & 07777));
+		return -1;
+	}
+	if (st.st_uid != 0 && st.st_uid != geteuid()) {
+		snprintf(err, errlen, "%s: owned by uid %u, neither root nor the "
+		    "CA's user", path, (unsigned)st.st_uid);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+name_has_suffix(const char *name, const char *suffix)
+{
+	size_t	 n = strlen(name), s = strlen(suffix);
+
+	return n > s && strcmp(name + n - s, suffix) == 0;
+}
+
+int
+exit_module_open(const char *path, const char *want_name,
+    struct exit_module *m, char *err, size_t errlen)
+{
+	const struct cm_exit *d;
+	cm_exit_entry_fn entry;
+	void		*dl;
+
+	memset(m, 0, sizeof(*m));
+	if (check_file(path, err, errlen) == -1)
+		return -1;
+	if ((dl = dlopen(path, RTLD_NOW | RTLD_LOCAL)) == NULL) {
+		snprintf(err, errlen, "%s: cannot load: %s", path, dlerror());
+		return -1;
+	}
+	*(void **)&entry = dlsym(dl, CM_EXIT_ENTRY_SYMBOL);
+	if (entry == NULL) {
+		snprintf(err, errlen, "%s: no %s() entry function (is it an exit "
+		    "module?)", path, CM_EXIT_ENTRY_SYMBOL);
+		goto fail;
+	}
+	if ((d = entry()) == NULL) {
+		snprintf(err, errlen, "%s: %s() returned NULL", path,
+		    CM_EXIT_ENTRY_SYMBOL);
+		goto fail;
+	}
+	if (d->magic != CM_EXIT_MAGIC) {
+		snprintf(err, errlen, "%s: wrong magic 0x%08x (expected 0x%08x)",
+		    path, d->magic, CM_EXIT_MAGIC);
+		goto fail;
+	}
+	if (d->abi_major != CM_ABI_MAJOR) {
+		snprintf(err, errlen, "%s: built for ABI %u.%u, this certmint "
+		    "speaks ABI %d.x", path, d->abi_major, d->abi_minor,
+		    CM_ABI_MAJOR);
+		goto fail;
+	}
+	if (d->size < EXIT_DESC_MIN) {
+		snprintf(err, errlen, "%s: descriptor size %u is smaller than "
+		    "ABI %d.0's %zu", path, d->size, CM_ABI_MAJOR, EXIT_DESC_MIN);
+		goto fail;
+	}
+	if (d->name == NULL || !name_has_suffix(d->name, ".Exit") ||
+	    strlen(d->name) > 128 || strpbrk(d->name, "/[]=\n ") != NULL) {
+		snprintf(err, errlen, "%s: module name \"%s\" must look like "
+		    "MyApp.Exit", path, d->name ? d->name : "(null)");
+		goto fail;
+	}
+	if (want_name != NULL && strcmp(d->name, want_name) != 0) {
+		snprintf(err, errlen, "%s: declares name \"%s\", expected \"%s\"",
+		    path, d->name, want_name);
+		goto fail;
+	}
+	if (d->threading != CM_THREADING_SERIAL &&
+	    d->threading != CM_THREADING_CONCURRENT) {
+		snprintf(err, errlen, "%s: unknown threading model %u", path,
+		    d->threading);
+		goto fail;
+	}
+	if (d->initialize == NULL || d->notify == NULL ||
+	    d->get_description == NULL) {
+		snprintf(err, errlen, "%s: entry point %s is missing", path,
+		    d->initialize == NULL ? "initialize" : d->notify == NULL ?
+		    "notify" : "get_description");
+		goto fail;
+	}
+	m->dl = dl;
+	m->desc = d;
+	m->name = xstrdup(d->name);
+	m->path = xstrdup(path);
+	return 0;
+fail:
+	dlclose(dl);
+	return -1;
+}
+
+void
+exit_module_close(struct exit_module *m)
+{
+	if (m->initialized && m->desc->shutdown != NULL)
+		m->desc->shutdown(m->state);
+	m->initialized = 0;
+	if (m->dl != NULL)
+		dlclose(m->dl);
+	free(m->name);
+	free(m->path);
+	memset(m, 0, sizeof(*m));
+}
+
+int
+policy_module_check(const char *path, void **dlp, const struct cm_policy **pd,
+    char *err, size_t errlen)
+{
+	const struct cm_policy *d;
+	cm_policy_entry_fn entry;
+	void		*dl;
+
+	*dlp = NULL;
+	*pd = NULL;
+	if (check_file(path, err, errlen) == -1)
+		return -1;
+	if ((dl = dlopen(path, RTLD_NOW | RTLD_LOCAL)) == NULL) {
+		snprintf(err, errlen, "%s: cannot load: %s", path, dlerror());
+		return -1;
+	}
+	*(void **)&entry = dlsym(dl, CM_POLICY_ENTRY_SYMBOL);
+	if (entry == NULL || (d = entry()) == NULL) {
+		snprintf(err, errlen, "%s: no %s() entry function", path,
+		    CM_POLICY_ENTRY_SYMBOL);
+		goto fail;
+	}
+	if (d->magic != CM_POLICY_MAGIC || d->abi_major != CM_ABI_MAJOR ||
+	    d->size < POLICY_DESC_MIN) {
+		snprintf(err, errlen, "%s: wrong magic, ABI (%u.%u) or size",
+		    path, d->abi_major, d->abi_minor);
+		goto fail;
+	}
+	if (d->name == NULL || !name_has_suffix(d->name, ".Policy")) {
+		snprintf(err, errlen, "%s: module name \"%s\" must look like "
+		    "MyApp.Policy", path, d->name ? d->name : "(null)");
+		goto fail;
+	}
+	if (d->initialize == NULL || d->verify_request == NULL ||
+	    d->get_description == NULL) {
+		snprintf(err, errlen, "%s: an entry point is missing", path);
+		goto fail;
+	}
+	*dlp = dl;
+	*pd = d;
+	return 0;
+fail:
+	dlclose(dl);
+	return -1;
+}
