@@ -1,0 +1,18 @@
+#!/bin/sh
+# Install the Debian packages certmint needs to build, run and test.
+# Safe to run again: apt-get skips what is already installed.
+set -eu
+PKGS="build-essential meson ninja-build pkg-config
+libssl-dev openssl libsqlite3-dev sqlite3 libmicrohttpd-dev libjansson-dev
+libinih-dev libcurl4-openssl-dev libcmocka-dev curl"
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "installing:$missing"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing

@@ -1,0 +1,556 @@
+/*
+ * admin.c - the admin socket (docs/admin-protocol.md): a Unix socket only
+ * the daemon's own user (and root) may use, one JSON request and one JSON
+ * answer per connection, served one at a time by one thread.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "../ca/json.h"
+#include "server.h"
+
+#define ADMIN_MAX_REQUEST	(1 << 20)
+#define ADMIN_TIMEOUT_MS	30000
+#define ADMIN_MAX_HANDLERS	64
+
+struct admin_cmd {
+	const char	*name;
+	admin_handler	 fn;
+};
+
+static struct admin_cmd	 handlers[ADMIN_MAX_HANDLERS];
+static size_t		 nhandlers;
+
+int
+admin_register(const char *cmd, admin_handler fn)
+{
+	if (nhandlers == ADMIN_MAX_HANDLERS)
+		return -1;
+	handlers[nhandlers].name = cmd;
+	handlers[nhandlers].fn = fn;
+	nhandlers++;
+	return 0;
+}
+
+json_t *
+result_request_json(struct server *srv, const struct ca_result *res, int pem)
+{
+	return request_to_json(&res->req, res->has_cert ? &res->cert : NULL, pem,
+	    ca_signer(srv->ca)->chain_pem);
+}
+
+/*
+ * Put the outcome of a CA action into reply, or the error into err.
+ */
+static int
+finish(struct server *srv, struct ca_result *res, int rc, int pem,
+    json_t *reply, char *err, size_t errlen, enum ca_status *code)
+{
+	if (res->has_request)
+		json_object_set_new(reply, "request",
+		    result_request_json(srv, res, pem));
+	if (rc == -1) {
+		snprintf(err, errlen, "%s", res->error);
+		*code = res->status;
+	}
+	ca_result_free(res);
+	return rc;
+}
+
+static int
+arg_id(json_t *args, int64_t *id, char *err, size_t errlen,
+    enum ca_status *code)
+{
+	json_t	*v = json_object_get(args, "id");
+
+	if (!json_is_integer(v) || json_integer_value(v) <= 0) {
+		snprintf(err, errlen, "\"id\" must be a positive request id");
+		*code = CA_E_BADREQ;
+		return -1;
+	}
+	*id = json_integer_value(v);
+	return 0;
+}
+
+static int
+cmd_status(struct server *srv, const char *officer, json_t *args,
+    json_t *reply, char *err, size_t errlen, enum ca_status *code)
+{
+	const struct cm_config *cfg = ca_config(srv->ca);
+	struct db_stats	 st;
+	struct store	*db = ca_reader(srv->ca);
+	json_t		*r;
+
+	json_object_set_new(reply, "ca_name", json_string(cfg->ca_name));
+	json_object_set_new(reply, "version", json_string(CM_VERSION));
+	json_object_set_new(reply, "pid", json_integer(getpid()));
+	json_object_set_new(reply, "uptime",
+	    json_integer(time_now() - ca_start_time(srv->ca)));
+	json_object_set_new(reply, "listen", json_string(srv->listen_desc));
+	json_object_set_new(reply, "base_url", json_string(cfg->base_url));
+	if (db == NULL || store_stats(db, &st) != 0) {
+		snprintf(err, errlen, "cannot read the database");
+		*code = CA_E_INTERNAL;
+		return -1;
+	}
+	r = json_object();
+	json_object_set_new(r, "pending", json_integer(st.pending));
+	json_object_set_new(r, "issued", json_integer(st.issued));
+	json_object_set_new(r, "revoked", json_integer(st.revoked));
+	json_object_set_new(r, "denied", json_integer(st.denied));
+	json_object_set_new(r, "failed", json_integer(st.failed));
+	json_object_set_new(r, "total", json_integer(st.total));
+	json_object_set_new(reply, "requests", r);
+	json_object_set_new(reply, "crls", json_integer(st.crls));
+	json_object_set_new(reply, "last_event_seq", json_integer(st.last_event_seq));
+	return 0;
+}
+
+static int
+cmd_submit(struct server *srv, const char *officer, json_t *args,
+    json_t *reply, char *err, size_t errlen, enum ca_status *code)
+{
+	struct ca_result res;
+	struct db_attr	 attrs[65];
+	const char	*csr, *k, *requester;
+	json_t		*a, *v;
+	size_t		 n = 0;
+	int		 rc;
+
+	csr = json_string_value(json_object_get(args, "csr"));
+	requester = json_string_value(json_object_get(args, "requester"));
+	if (requester == NULL)
+		requester = officer;
+	a = json_object_get(args, "attributes");
+	if (csr == NULL || (a != NULL && !json_is_object(a))) {
+		snprintf(err, errlen, "\"csr\" (PEM string) is required and "
+		    "\"attributes\" must be an object");
+		*code = CA_E_BADREQ;
+		return -1;
+	}
+	json_object_foreach(a, k, v) {
+		if (!json_is_string(v) || n == nitems(attrs)) {
+			snprintf(err, errlen, "attribute values must be strings "
+			    "(at most %zu attributes)", nitems(attrs) - 1);
+			*code = CA_E_BADREQ;
+			return -1;
+		}
+		attrs[n].name = (char *)k;
+		attrs[n].value = (char *)json_string_value(v);
+		n++;
+	}
+	rc = ca_submit(srv->ca, (const unsigned char *)csr, strlen(csr), attrs, n,
+	    requester, officer, &res);
+	return finish(srv, &res, rc, 1, reply, err, errlen, code);
+}
+
+static int
+cmd_resubmit(struct server *srv, const char *officer, json_t *args,
+    json_t *reply, char *err, size_t errlen, enum ca_status *code)
+{
+	struct ca_result res;
+	int64_t		 id;
+
+	if (arg_id(args, &id, err, errlen, code) == -1)
+		return -1;
+	return finish(srv, &res, ca_resubmit(srv->ca, id, officer, &res), 1,
+	    reply, err, errlen, code);
+}
+
+static int
+cmd_deny(struct server *srv, const char *officer, json_t *args,
+    json_t *reply, char *err, size_t errlen, enum ca_status *code)
+{
+	struct ca_result res;
+	int64_t		 id;
+
+	if (arg_id(args, &id, err, errlen, code) == -1)
+		return -1;
+	return finish(srv, &res, ca_deny(srv->ca, id, officer, &res), 0,
+	    reply, err, errlen, code);
+}
+
+static int
+cmd_retrieve(struct server *srv, const char *officer, json_t *args,
+    json_t *reply, char *err, size_t errlen, enum ca_status *code)
+{
+	struct ca_result res;
+	int64_t		 id;
+
+	if (arg_id(args, &id, err, errlen, code) == -1)
+		return -1;
+	return finish(srv, &res, ca_retrieve(srv->ca, id, &res), 1,
+	    reply, err, errlen, code);
+}
+
+static int
+cmd_revoke(struct server *srv, const char *officer, json_t *args,
+    json_t *reply, char *err, size_t errlen, enum ca_status *code)
+{
+	struct ca_result res;
+	const char	*serial = json_string_value(json_object_get(args, "serial"));
+	json_t		*reason = json_object_get(args, "reason");
+	json_t		*date = json_object_get(args, "date");
+
+	if (serial == NULL || (reason != NULL && !json_is_integer(reason)) ||
+	    (date != NULL && !json_is_integer(date))) {
+		snprintf(err, errlen, "\"serial\" (hex string) is required; "
+		    "\"reason\" and \"date\" must be integers");
+		*code = CA_E_BADREQ;
+		return -1;
+	}
+	return finish(srv, &res, ca_revoke(srv->ca, serial,
+	    reason ? (int)json_integer_value(reason) : 0,
+	    date ? json_integer_value(date) : 0, officer, &res), 0,
+	    reply, err, errlen, code);
+}
+
+static int
+cmd_unrevoke(struct server *srv, const char *officer, json_t *args,
+    json_t *reply, char *err, size_t errlen, enum ca_status *code)
+{
+	struct ca_result res;
+	const char	*serial = json_string_value(json_object_get(args, "serial"));
+
+	if (serial == NULL) {
+		snprintf(err, errlen, "\"serial\" (hex string) is required");
+		*code = CA_E_BADREQ;
+		return -1;
+	}
+	return finish(srv, &res, ca_unrevoke(srv->ca, serial, officer, &res), 0,
+	    reply, err, errlen, code);
+}
+
+static int
+cmd_crl(struct server *srv, const char *officer, json_t *args,
+    json_t *reply, char *err, size_t errlen, enum ca_status *code)
+{
+	struct ca_result res;
+	json_t		*arr;
+	int		 i, rc;
+
+	rc = ca_publish_crl(srv->ca, json_is_true(json_object_get(args, "delta")),
+	    &res);
+	arr = json_array();
+	for (i = 0; i < res.ncrls; i++)
+		json_array_append_new(arr, crl_to_json(&res.crls[i]));
+	json_object_set_new(reply, "crls", arr);
+	return finish(srv, &res, rc, 0, reply, err, errlen, code);
+}
+
+static int
+cmd_import(struct server *srv, const char *officer, json_t *args,
+    json_t *reply, char *err, size_t errlen, enum ca_status *code)
+{
+	struct ca_result res;
+	const char	*pem = json_string_value(json_object_get(args, "certificate"));
+
+	if (pem == NULL) {
+		snprintf(err, errlen, "\"certificate\" (PEM string) is required");
+		*code = CA_E_BADREQ;
+		return -1;
+	}
+	return finish(srv, &res, ca_import(srv->ca, (const unsigned char *)pem,
+	    strlen(pem), officer, &res), 0, reply, err, errlen, code);
+}
+
+static int
+wake_main(struct server *srv, char what)
+{
+	return write(srv->wake[1], &what, 1) == 1 ? 0 : -1;
+}
+
+static int
+cmd_reload(struct server *srv, const char *officer, json_t *args,
+    json_t *reply, char *err, size_t errlen, enum ca_status *code)
+{
+	char	 why[512];
+
+	/* Check the new config here so the caller hears what is wrong. */
+	if (ca_reload(srv->ca, why, sizeof(why)) == -1) {
+		snprintf(err, errlen, "%s", why);
+		*code = CA_E_BADREQ;
+		return -1;
+	}
+	log_info("configuration reloaded by %s", officer);
+	wake_main(srv, SERVER_WAKE_RELOAD);
+	return 0;
+}
+
+static int
+cmd_shutdown(struct server *srv, const char *officer, json_t *args,
+    json_t *reply, char *err, size_t errlen, enum ca_status *code)
+{
+	log_info("shutdown requested by %s", officer);
+	return wake_main(srv, SERVER_WAKE_STOP);
+}
+
+static const struct admin_cmd builtin[] = {
+	{ "status", cmd_status },
+	{ "submit", cmd_submit },
+	{ "resubmit", cmd_resubmit },
+	{ "deny", cmd_deny },
+	{ "retrieve", cmd_retrieve },
+	{ "revoke", cmd_revoke },
+	{ "unrevoke", cmd_unrevoke },
+	{ "crl", cmd_crl },
+	{ "import", cmd_import },
+	{ "reload", cmd_reload },
+	{ "shutdown", cmd_shutdown },
+};
+
+static admin_handler
+find_handler(const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < nitems(builtin); i++)
+		if (strcmp(builtin[i].name, name) == 0)
+			return builtin[i].fn;
+	for (i = 0; i < nhandlers; i++)
+		if (strcmp(handlers[i].name, name) == 0)
+			return handlers[i].fn;
+	return NULL;
+}
+
+/*
+ * Read one newline-terminated request of at most ADMIN_MAX_REQUEST bytes.
+ * Returns 0 or -1.
+ */
+static int
+read_request(int fd, struct buf *b)
+{
+	struct pollfd	 pfd = { fd, POLLIN, 0 };
+	char		 chunk[4096];
+	ssize_t		 n;
+
+	for (;;) {
+		if (poll(&pfd, 1, ADMIN_TIMEOUT_MS) <= 0)
+			return -1;
+		if ((n = read(fd, chunk, sizeof(chunk))) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (n == 0)
+			return b->len > 0 ? 0 : -1;
+		if (b->len + (size_t)n > ADMIN_MAX_REQUEST ||
+		    buf_append(b, chunk, (size_t)n) == -1)
+			return -1;
+		if (memchr(chunk, '\n', (size_t)n) != NULL)
+			return 0;
+	}
+}
+
+static void
+write_all(int fd, const char *s, size_t len)
+{
+	ssize_t	 n;
+
+	while (len > 0) {
+		if ((n = write(fd, s, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return;
+		}
+		s += n;
+		len -= (size_t)n;
+	}
+}
+
+static void
+serve_one(struct server *srv, int fd)
+{
+	struct ucred	 cred;
+	socklen_t	 clen = sizeof(cred);
+	struct passwd	 pw, *pwp = NULL;
+	struct buf	 b = { 0 };
+	char		 pwbuf[1024], officer[128], err[1024] = "";
+	json_t		*req = NULL, *reply = json_object();
+	json_error_t	 jerr;
+	const char	*cmd;
+	admin_handler	 fn;
+	enum ca_status	 code = CA_E_INTERNAL;
+	char		*out;
+	int		 ok = 0;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == -1 ||
+	    (cred.uid != geteuid() && cred.uid != 0)) {
+		log_warn("admin socket: refused a connection from uid %d",
+		    clen == sizeof(cred) ? (int)cred.uid : -1);
+		snprintf(err, sizeof(err), "permission denied");
+		code = CA_E_DENIED;
+		goto answer;
+	}
+	if (getpwuid_r(cred.uid, &pw, pwbuf, sizeof(pwbuf), &pwp) == 0 &&
+	    pwp != NULL)
+		snprintf(officer, sizeof(officer), "%s", pw.pw_name);
+	else
+		snprintf(officer, sizeof(officer), "uid %d", (int)cred.uid);
+	if (read_request(fd, &b) == -1) {
+		snprintf(err, sizeof(err), "no complete request (one JSON object "
+		    "and a newline, at most 1 MiB, within 30 s)");
+		code = CA_E_BADREQ;
+		goto answer;
+	}
+	if ((req = json_loadb((const char *)b.data, b.len,
+	    JSON_DISABLE_EOF_CHECK, &jerr)) == NULL || !json_is_object(req)) {
+		snprintf(err, sizeof(err), "malformed request: %s",
+		    req == NULL ? jerr.text : "expected a JSON object");
+		code = CA_E_BADREQ;
+		goto answer;
+	}
+	if ((cmd = json_string_value(json_object_get(req, "cmd"))) == NULL ||
+	    (fn = find_handler(cmd)) == NULL) {
+		snprintf(err, sizeof(err), "unknown command \"%s\"",
+		    cmd ? cmd : "");
+		code = CA_E_BADREQ;
+		goto answer;
+	}
+	log_debug("admin: %s by %s", cmd, officer);
+	ok = fn(srv, officer, req, reply, err, sizeof(err), &code) == 0;
+answer:
+	json_object_set_new(reply, "ok", json_boolean(ok));
+	if (!ok) {
+		json_object_set_new(reply, "error", json_string(err));
+		json_object_set_new(reply, "code", json_string(ca_status_code(code)));
+	}
+	if ((out = json_dumps(reply, JSON_COMPACT)) != NULL) {
+		write_all(fd, out, strlen(out));
+		write_all(fd, "\n", 1);
+		free(out);
+	}
+	json_decref(reply);
+	json_decref(req);
+	buf_free(&b);
+}
+
+static void *
+admin_main(void *arg)
+{
+	struct server	*srv = arg;
+	struct pollfd	 pfd[2];
+	int		 fd;
+
+	pfd[0].fd = srv->admin_fd;
+	pfd[0].events = POLLIN;
+	pfd[1].fd = srv->admin_stop[0];
+	pfd[1].events = POLLIN;
+	for (;;) {
+		if (poll(pfd, 2, -1) == -1) {
+			if (errno == EINTR)
+				continue;
+			log_err("admin socket: poll: %s", strerror(errno));
+			break;
+		}
+		if (pfd[1].revents)
+			break;
+		if (!(pfd[0].revents & POLLIN))
+			continue;
+		if ((fd = accept4(srv->admin_fd, NULL, NULL, SOCK_CLOEXEC)) == -1)
+			continue;
+		serve_one(srv, fd);
+		close(fd);
+	}
+	return NULL;
+}
+
+/*
+ * Remove a socket file left by a daemon that died, but never one that a
+ * running daemon answers on.
+ */
+static int
+clear_stale_socket(const struct sockaddr_un *sun, char *err, size_t errlen)
+{
+	struct stat	 st;
+	int		 fd;
+
+	if (lstat(sun->sun_path, &st) == -1)
+		return 0;
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen, "%s exists and is not a socket",
+		    sun->sun_path);
+		return -1;
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) != -1) {
+		if (connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == 0) {
+			close(fd);
+			snprintf(err, errlen, "another certmintd is answering on %s",
+			    sun->sun_path);
+			return -1;
+		}
+		close(fd);
+	}
+	return unlink(sun->sun_path);
+}
+
+int
+admin_start(struct server *srv, char *err, size_t errlen)
+{
+	const char	*path = ca_config(srv->ca)->admin_socket;
+	struct sockaddr_un sun;
+	mode_t		 old;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		snprintf(err, errlen, "admin socket path too long: %s", path);
+		return -1;
+	}
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	if (clear_stale_socket(&sun, err, errlen) == -1)
+		return -1;
+	if (pipe2(srv->admin_stop, O_CLOEXEC) == -1 ||
+	    (srv->admin_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
+		snprintf(err, errlen, "admin socket: %s", strerror(errno));
+		return -1;
+	}
+	/* Owner-only from the first instant: no window with looser modes. */
+	old = umask(0177);
+	if (bind(srv->admin_fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		umask(old);
+		snprintf(err, errlen, "admin socket %s: %s", path, strerror(errno));
+		return -1;
+	}
+	umask(old);
+	if (chmod(path, 0600) == -1 || listen(srv->admin_fd, 16) == -1) {
+		snprintf(err, errlen, "admin socket %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (pthread_create(&srv->admin_thread, NULL, admin_main, srv) != 0) {
+		snprintf(err, errlen, "cannot start the admin thread");
+		return -1;
+	}
+	srv->admin_running = 1;
+	return 0;
+}
+
+void
+admin_stop(struct server *srv)
+{
+	if (srv->admin_running) {
+		if (write(srv->admin_stop[1], "x", 1) != 1)
+			log_warn("admin socket: cannot wake the admin thread");
+		pthread_join(srv->admin_thread, NULL);
+		srv->admin_running = 0;
+		unlink(ca_config(srv->ca)->admin_socket);
+	}
+	if (srv->admin_fd > 0)
+		close(srv->admin_fd);
+	if (srv->admin_stop[0] > 0) {
+		close(srv->admin_stop[0]);
+		close(srv->admin_stop[1]);
+	}
+	srv->admin_fd = -1;
+	srv->admin_stop[0] = srv->admin_stop[1] = -1;
+}

@@ -1,0 +1,60 @@
+/*
+ * server.h - certmintd: the HTTP front end, the admin socket and the main
+ * loop that ties them to the CA.
+ */
+#ifndef CM_SERVER_H
+#define CM_SERVER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include <jansson.h>
+
+#include "../ca/ca.h"
+
+struct MHD_Daemon;
+
+/* Requests from the admin socket to the main loop. */
+#define SERVER_WAKE_RELOAD	'r'
+#define SERVER_WAKE_STOP	's'
+
+struct server {
+	struct ca		*ca;
+	struct exit_host	*exits;
+	struct MHD_Daemon	*mhd;
+	int			 admin_fd;
+	pthread_t		 admin_thread;
+	int			 admin_running;
+	int			 admin_stop[2];	/* pipe: stops the admin thread */
+	int			 wake[2];	/* pipe: admin -> main loop */
+	atomic_int		 stopping;
+	char			 listen_desc[128];	/* "127.0.0.1:8080" */
+};
+
+/* http.c */
+int	 http_start(struct server *, char *err, size_t errlen);
+void	 http_stop(struct server *);
+
+/* admin.c */
+int	 admin_start(struct server *, char *err, size_t errlen);
+void	 admin_stop(struct server *);
+
+/*
+ * An admin command handler: args is the request object; fill *reply (an
+ * object, "ok" is added by the caller) or return -1 with a message in err
+ * and its code (ca_status_code) in code.
+ */
+typedef int (*admin_handler)(struct server *, const char *officer,
+    json_t *args, json_t *reply, char *err, size_t errlen,
+    enum ca_status *code);
+/* Add a command (the exit-module host adds "exit-*"). Before admin_start. */
+int	 admin_register(const char *cmd, admin_handler);
+
+/* exit_admin.c */
+struct exit_host;
+void	 exit_admin_register(struct exit_host *);
+
+/* Turn a ca_result into the admin/REST request object (with PEM). */
+json_t	*result_request_json(struct server *, const struct ca_result *, int pem);
+
+#endif /* CM_SERVER_H */
