@@ -41,6 +41,7 @@ struct ca {
 	ca_commit_hook	 hook;
 	void		*hook_arg;
 	int64_t		 started;
+	struct ca_policy_ops policy;	/* verify NULL: the built-in policy */
 };
 
 static const char *const status_codes[CA_E__MAX] = {
@@ -346,6 +347,31 @@ req_set_exts(struct db_request *req, const struct x509_ext *exts, size_t n,
 	}
 }
 
+void
+ca_set_policy(struct ca *ca, const struct ca_policy_ops *ops)
+{
+	pthread_rwlock_wrlock(&ca->cfg_lock);
+	if (ops != NULL)
+		ca->policy = *ops;
+	else
+		memset(&ca->policy, 0, sizeof(ca->policy));
+	pthread_rwlock_unlock(&ca->cfg_lock);
+}
+
+/*
+ * Ask the active policy module about req; the caller holds cfg_lock for
+ * reading. Returns 0 with d filled, or -1 on an internal error.
+ */
+static int
+policy_verify(struct ca *ca, const struct csr *csr,
+    const struct db_request *req, int new_request, struct policy_decision *d)
+{
+	if (ca->policy.verify != NULL)
+		return ca->policy.verify(ca->policy.arg, csr, req, new_request, d);
+	return policy_default_verify(&ca->cfg, &ca->signer, csr, req->attrs,
+	    req->nattrs, new_request, d);
+}
+
 /*
  * Build and sign the certificate for csr as the policy decided. Returns 0
  * or -1.
@@ -370,6 +396,8 @@ issue_cert(struct ca *ca, const struct csr *csr,
 	tpl.profile = d->profile;
 	tpl.not_before = d->not_before;
 	tpl.not_after = d->not_after;
+	tpl.extra = d->extra;
+	tpl.nextra = d->nextra;
 	if (serial_generate(tpl.serial) == -1 ||
 	    cert_build(&ca->signer, &tpl, &der, &len, &info) == -1) {
 		log_err("request %" PRId64 ": cannot build the certificate", req->id);
@@ -563,8 +591,7 @@ ca_submit(struct ca *ca, const unsigned char *data, size_t len,
 	    CM_EXTENSION_ORIGIN_REQUEST);
 
 	pthread_rwlock_rdlock(&ca->cfg_lock);
-	rc = policy_default_verify(&ca->cfg, &ca->signer, &csr, req.attrs,
-	    req.nattrs, 1, &d);
+	rc = policy_verify(ca, &csr, &req, 1, &d);
 	if (rc == 0)
 		req.profile = xstrdup(profile_name(d.profile));
 	if (rc == 0 && d.vr == CM_VR_INSTANT_OK) {
@@ -602,6 +629,7 @@ ca_submit(struct ca *ca, const unsigned char *data, size_t len,
 	rc = run_job(ca, &job, &csr, &d);
 	pthread_rwlock_unlock(&ca->cfg_lock);
 	csr_free(&csr);
+	policy_decision_free(&d);
 	if (result_from_job(ca, res, rc, &req, job.cert) == -1)
 		return -1;
 	if (res->req.disposition == CM_DISP_DENIED)
@@ -670,6 +698,7 @@ ca_resubmit(struct ca *ca, int64_t id, const char *officer,
 	memset(res, 0, sizeof(*res));
 	memset(&cert, 0, sizeof(cert));
 	memset(&csr, 0, sizeof(csr));
+	memset(&d, 0, sizeof(d));
 	if (atomic_load(&ca->stopping))
 		return fail(res, CA_E_SHUTDOWN, "the CA is shutting down");
 	if (load_request(ca, id, &req, res) == -1)
@@ -695,8 +724,7 @@ ca_resubmit(struct ca *ca, int64_t id, const char *officer,
 	job.expect = req.disposition;
 
 	pthread_rwlock_rdlock(&ca->cfg_lock);
-	rc = policy_default_verify(&ca->cfg, &ca->signer, &csr, req.attrs,
-	    req.nattrs, 0, &d);
+	rc = policy_verify(ca, &csr, &req, 0, &d);
 	if (rc == 0 && d.vr == CM_VR_INSTANT_OK) {
 		free(req.profile);
 		req.profile = xstrdup(profile_name(d.profile));
@@ -711,6 +739,14 @@ ca_resubmit(struct ca *ca, int64_t id, const char *officer,
 			job.cert = &cert;
 			job.event = CM_EXITEVENT_CERTISSUED;
 		}
+	} else if (rc == 0 && d.vr == CM_VR_PENDING) {
+		/* AD CS: a policy that pends a resubmission leaves it as is. */
+		pthread_rwlock_unlock(&ca->cfg_lock);
+		csr_free(&csr);
+		policy_decision_free(&d);
+		db_request_free(&req);
+		return fail(res, CA_E_CONFLICT, "the policy module left request "
+		    "%" PRId64 " pending", id);
 	} else if (rc == 0) {
 		req.disposition = CM_DISP_DENIED;
 		req.status_code = STATUS_POLICY_DENIED;
@@ -721,6 +757,7 @@ ca_resubmit(struct ca *ca, int64_t id, const char *officer,
 	if (rc == -1) {
 		pthread_rwlock_unlock(&ca->cfg_lock);
 		csr_free(&csr);
+		policy_decision_free(&d);
 		db_request_free(&req);
 		return fail(res, CA_E_INTERNAL, "cannot issue the certificate "
 		    "(see the daemon's log)");
@@ -728,6 +765,7 @@ ca_resubmit(struct ca *ca, int64_t id, const char *officer,
 	rc = run_job(ca, &job, &csr, &d);
 	pthread_rwlock_unlock(&ca->cfg_lock);
 	csr_free(&csr);
+	policy_decision_free(&d);
 	if (result_from_job(ca, res, rc, &req, job.cert) == -1)
 		return -1;
 	if (res->req.disposition == CM_DISP_DENIED)

@@ -121,7 +121,25 @@ struct policy_decision {
 	enum profile	 profile;
 	int64_t		 not_before;
 	int64_t		 not_after;
+	struct x509_ext	*extra;		/* extensions a policy module set; owned */
+	size_t		 nextra;
 };
+void	 policy_decision_free(struct policy_decision *);
+
+/*
+ * A loaded policy module other than the built-in one (the exit room's
+ * policy host sets it). verify has the contract of policy_default_verify;
+ * req is the request as it will be stored (attributes, RawRequest, names),
+ * not yet in the database.
+ */
+struct ca_policy_ops {
+	int	(*verify)(void *arg, const struct csr *,
+		    const struct db_request *req, int new_request,
+		    struct policy_decision *);
+	void	*arg;
+};
+/* Use ops (NULL: the built-in default policy) for the next decisions. */
+void	 ca_set_policy(struct ca *, const struct ca_policy_ops *);
 int	 policy_default_verify(const struct cm_config *, const struct signer *,
 	    const struct csr *, const struct db_attr *, size_t nattrs,
 	    int new_request, struct policy_decision *);

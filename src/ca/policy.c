@@ -5,6 +5,7 @@
  * first), within limits on key types, SAN types, profiles and validity.
  */
 #include <stdarg.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -95,6 +96,20 @@ deny(struct policy_decision *d, const char *fmt, ...)
 	va_end(ap);
 	d->vr = CM_VR_INSTANT_BAD;
 	return 0;
+}
+
+void
+policy_decision_free(struct policy_decision *d)
+{
+	size_t	 i;
+
+	for (i = 0; i < d->nextra; i++) {
+		free(d->extra[i].oid);
+		free(d->extra[i].value);
+	}
+	free(d->extra);
+	d->extra = NULL;
+	d->nextra = 0;
 }
 
 /*

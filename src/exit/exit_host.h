@@ -64,6 +64,7 @@ struct exit_call {
 	int		 loaded;		/* request/cert read for context */
 	int		 have_req, have_cert;
 	struct db_request req;
+	int		 req_borrowed;	/* req belongs to the caller (policy) */
 	struct db_cert	 cert;
 	int32_t		 last_ext_flags;
 	int		 last_ext_valid;
@@ -79,6 +80,32 @@ struct exit_call {
 void	 exit_call_init(struct exit_call *, struct ca *, const char *module,
 	    const struct db_event *ev);
 void	 exit_call_reset(struct exit_call *);	/* frees what the call held */
+/*
+ * Serve req (borrowed, not yet stored) as the request of the call's
+ * context, for a policy module deciding on it.
+ */
+void	 exit_call_preload(struct exit_call *, const struct db_request *);
+
+/* policy_host.c: the active policy module ([policy] module). */
+struct json_t;
+struct policy_host;
+/*
+ * Load the policy module the config names; the built-in
+ * CertMint_Default.Policy needs no file. Hands it to the CA with
+ * ca_set_policy. Returns NULL with err when the module cannot be used: the
+ * CA must then not start, since it cannot decide on requests.
+ */
+struct policy_host *policy_host_start(struct ca *, char *err, size_t errlen);
+void	 policy_host_stop(struct policy_host *);
+/*
+ * After a config reload: switch to the policy module now named, if it
+ * changed. On failure the running one stays and -1 is returned with err.
+ */
+int	 policy_host_reload(struct policy_host **, char *err, size_t errlen);
+/* Name, description and manage-module properties, for `certmint policy show`. */
+int	 policy_host_show(struct policy_host *, struct json_t *obj);
+/* The built-in default policy as a module descriptor. */
+const struct cm_policy *policy_default_module(void);
 
 /* dispatch.c */
 struct exit_host;

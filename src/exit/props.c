@@ -220,13 +220,26 @@ exit_call_reset(struct exit_call *c)
 		free(b);
 	}
 	c->arena = NULL;
-	if (c->have_req)
+	if (c->have_req && !c->req_borrowed)
 		db_request_free(&c->req);
+	c->req_borrowed = 0;
 	if (c->have_cert)
 		db_cert_free(&c->cert);
 	c->have_req = c->have_cert = c->loaded = 0;
 	c->last_ext_valid = 0;
 	c->ext_enum = c->attr_enum = 0;
+}
+
+void
+exit_call_preload(struct exit_call *c, const struct db_request *req)
+{
+	c->req = *req;
+	c->have_req = 1;
+	c->req_borrowed = 1;
+	c->have_cert = 0;
+	c->loaded = 1;
+	c->context = req->id;
+	c->context_set = 1;
 }
 
 /*
@@ -266,8 +279,9 @@ cb_set_context(cm_server_exit *srv, int64_t context)
 	if (context < 0)
 		return traced(c, "set_context", "", 0, CM_E_INVALIDARG, NULL);
 	if (context != c->context) {
-		if (c->have_req)
+		if (c->have_req && !c->req_borrowed)
 			db_request_free(&c->req);
+		c->req_borrowed = 0;
 		if (c->have_cert)
 			db_cert_free(&c->cert);
 		c->have_req = c->have_cert = c->loaded = 0;

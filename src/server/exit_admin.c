@@ -1,6 +1,7 @@
 /*
- * exit_admin.c - the admin commands of the exit-module host: exit-list,
- * exit-show, exit-set, exit-configure and exit-replay (`certmint exit ...`).
+ * exit_admin.c - the admin commands of the module hosts: exit-list,
+ * exit-show, exit-set, exit-configure and exit-replay (`certmint exit ...`),
+ * and policy-show (`certmint policy show`).
  */
 #include <stdio.h>
 #include <string.h>
@@ -112,13 +113,27 @@ cmd_exit_replay(struct server *srv, const char *officer, json_t *args,
 	return 0;
 }
 
+static int
+cmd_policy_show(struct server *srv, const char *officer, json_t *args,
+    json_t *reply, char *err, size_t errlen, enum ca_status *code)
+{
+	json_t	*obj = json_object();
+
+	pthread_mutex_lock(&srv->modules_mu);
+	policy_host_show(srv->policy, obj);
+	pthread_mutex_unlock(&srv->modules_mu);
+	json_object_set_new(reply, "policy", obj);
+	return 0;
+}
+
 /*
- * Register the exit commands for h. Call before admin_start.
+ * Register the exit and policy module commands. Call before admin_start.
  */
 void
-exit_admin_register(struct exit_host *h)
+exit_admin_register(struct exit_host *h, struct policy_host *ph)
 {
 	host = h;
+	admin_register("policy-show", cmd_policy_show);
 	admin_register("exit-list", cmd_exit_list);
 	admin_register("exit-status", cmd_exit_list);
 	admin_register("exit-show", cmd_exit_show);

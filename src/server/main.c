@@ -39,6 +39,22 @@ usage(FILE *f)
  * Write our pid, refusing if another live daemon holds the file.
  * Returns 0 or -1.
  */
+/*
+ * After a reload: the policy module first (decisions), then the exit
+ * modules. A policy module that cannot load leaves the running one.
+ */
+static void
+modules_reload(struct server *srv)
+{
+	char	 err[512];
+
+	pthread_mutex_lock(&srv->modules_mu);
+	if (policy_host_reload(&srv->policy, err, sizeof(err)) == -1)
+		log_err("policy module not changed: %s", err);
+	pthread_mutex_unlock(&srv->modules_mu);
+	exit_host_reload(srv->exits);
+}
+
 static int
 pidfile_write(const char *path)
 {
@@ -85,6 +101,7 @@ main(int argc, char *argv[])
 	char		 what;
 
 	memset(&srv, 0, sizeof(srv));
+	pthread_mutex_init(&srv.modules_mu, NULL);
 	srv.admin_fd = srv.wake[0] = srv.wake[1] = -1;
 	srv.admin_stop[0] = srv.admin_stop[1] = -1;
 	log_init("certmintd", CM_LOG_INFO);
@@ -137,13 +154,17 @@ main(int argc, char *argv[])
 		pid_file = NULL;
 		goto out;
 	}
+	if ((srv.policy = policy_host_start(srv.ca, err, sizeof(err))) == NULL) {
+		log_err("policy module: %s", err);
+		goto out;
+	}
 	/* Modules load before STARTUP is recorded, so that they receive it. */
 	srv.exits = exit_host_new(srv.ca);
 	if (exit_host_start(srv.exits) == -1) {
 		log_err("cannot start the exit-module host");
 		goto out;
 	}
-	exit_admin_register(srv.exits);
+	exit_admin_register(srv.exits, srv.policy);
 	if (ca_start(srv.ca) == -1)
 		goto out;
 	if (http_start(&srv, err, sizeof(err)) == -1 ||
@@ -173,7 +194,7 @@ main(int argc, char *argv[])
 					    "configuration: %s", err);
 				else {
 					log_info("configuration reloaded");
-					exit_host_reload(srv.exits);
+					modules_reload(&srv);
 				}
 			} else {
 				log_info("signal %d: stopping", (int)si.ssi_signo);
@@ -184,7 +205,7 @@ main(int argc, char *argv[])
 			if (what == SERVER_WAKE_STOP)
 				stop = 1;
 			else if (what == SERVER_WAKE_RELOAD)
-				exit_host_reload(srv.exits);
+				modules_reload(&srv);
 		}
 	}
 	rc = 0;
@@ -197,6 +218,7 @@ out:
 		ca_stop(srv.ca);
 		exit_host_stop(srv.exits);
 		exit_host_free(srv.exits);
+		policy_host_stop(srv.policy);
 		ca_close(srv.ca);
 	}
 	if (pid_file != NULL) {

@@ -21,6 +21,8 @@ struct MHD_Daemon;
 struct server {
 	struct ca		*ca;
 	struct exit_host	*exits;
+	struct policy_host	*policy;	/* swapped by reload under modules_mu */
+	pthread_mutex_t		 modules_mu;
 	struct MHD_Daemon	*mhd;
 	int			 admin_fd;
 	pthread_t		 admin_thread;
@@ -52,7 +54,8 @@ int	 admin_register(const char *cmd, admin_handler);
 
 /* exit_admin.c */
 struct exit_host;
-void	 exit_admin_register(struct exit_host *);
+struct policy_host;
+void	 exit_admin_register(struct exit_host *, struct policy_host *);
 
 /* Turn a ca_result into the admin/REST request object (with PEM). */
 json_t	*result_request_json(struct server *, const struct ca_result *, int pem);
