@@ -8,6 +8,7 @@
 
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <certmint/exit.h>
 #include <certmint/policy.h>
@@ -134,5 +135,26 @@ int	 exit_host_configure(struct exit_host *, const char *name, int flags,
 	    char *report, size_t reportlen, char *err, size_t errlen);
 int	 exit_host_replay(struct exit_host *, const char *name, int64_t from,
 	    int dead, int64_t *count, char *err, size_t errlen);
+
+/* harness.c: `certmint exit test`. */
+struct exit_test_opts {
+	const char	*module_path;
+	int32_t		 events;	/* events to deliver; 0: all the module asks for */
+	const unsigned char *csr;	/* PEM or DER; NULL: a generated P-256 request */
+	size_t		 csr_len;
+	const struct db_attr *attrs;	/* added to every submission */
+	size_t		 nattrs;
+	char *const	*settings;	/* "key=value" for the module's config section */
+	size_t		 nsettings;
+	const char	*dir;		/* an empty directory for the throwaway CA */
+	FILE		*out;
+};
+/*
+ * Load the module, create a throwaway CA in o->dir, perform every action
+ * that raises an event and deliver the recorded events to the module,
+ * printing each callback. Returns 0 when every notify returned CM_OK, 1 if
+ * some did not, -1 with err when the test could not run.
+ */
+int	 exit_test_run(const struct exit_test_opts *, char *err, size_t errlen);
 
 #endif /* CM_EXIT_HOST_H */
