@@ -20,6 +20,14 @@
 #define BATCH		256
 #define DRAIN_SECONDS	10	/* at shutdown, how long modules may take to catch up */
 #define POOL_MAX	16
+#define MARKS		1024	/* recent commits, for commit-to-notify latency */
+#define LATENCIES	4096	/* latency samples kept per module */
+
+/* A commit that wrote events up to seq, at ns (monotonic). */
+struct commit_mark {
+	int64_t		 seq;
+	uint64_t	 ns;
+};
 
 struct exit_slot;
 
@@ -45,6 +53,8 @@ struct exit_slot {
 	int64_t		 delivered, failures, dead_lettered;
 	char		 last_error[256];
 	int64_t		 last_error_time;
+	uint32_t	 lat_us[LATENCIES];	/* commit to notify return, ring */
+	uint64_t	 lat_n;
 	pthread_mutex_t	 call_mu;	/* serial modules: one call at a time */
 	/* concurrent pool */
 	int		 nworkers;
@@ -63,6 +73,8 @@ struct exit_host {
 	pthread_mutex_t	 mu;
 	pthread_cond_t	 cv;
 	int64_t		 last_seq;	/* newest committed event */
+	struct commit_mark marks[MARKS];	/* ring */
+	uint64_t	 nmarks;
 	int		 stopping;
 	int64_t		 drain_deadline;
 	struct exit_slot *slots;
@@ -79,12 +91,70 @@ host_on_commit(void *arg, int64_t seq)
 {
 	struct exit_host *h = arg;
 
+	uint64_t	 now = time_mono_ns();
+
 	pthread_mutex_lock(&h->mu);
 	if (seq > h->last_seq) {
 		h->last_seq = seq;
+		h->marks[h->nmarks % MARKS].seq = seq;
+		h->marks[h->nmarks % MARKS].ns = now;
+		h->nmarks++;
 		pthread_cond_broadcast(&h->cv);
 	}
 	pthread_mutex_unlock(&h->mu);
+}
+
+/*
+ * When was event seq committed (monotonic ns)? 0 when it is older than the
+ * commits remembered (a replay, or events from before the start). Call with
+ * h->mu held.
+ */
+static uint64_t
+commit_time(struct exit_host *h, int64_t seq)
+{
+	uint64_t	 i, n = h->nmarks < MARKS ? h->nmarks : MARKS, found = 0;
+	const struct commit_mark *m;
+
+	for (i = 0; i < n; i++) {
+		m = &h->marks[(h->nmarks - 1 - i) % MARKS];
+		if (m->seq < seq)
+			return found;
+		found = m->ns;
+	}
+	/* Every remembered commit is at or after seq: known only if none was lost. */
+	return h->nmarks <= MARKS ? found : 0;
+}
+
+static int
+cmp_u32(const void *a, const void *b)
+{
+	uint32_t	 x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Add the commit-to-notify latency percentiles of s to o. Call with h->mu
+ * held.
+ */
+static void
+latency_json(struct exit_slot *s, json_t *o)
+{
+	uint32_t	*v;
+	size_t		 n = s->lat_n < LATENCIES ? s->lat_n : LATENCIES;
+	json_t		*l;
+
+	if (n == 0 || (v = malloc(n * sizeof(*v))) == NULL)
+		return;
+	memcpy(v, s->lat_us, n * sizeof(*v));
+	qsort(v, n, sizeof(*v), cmp_u32);
+	l = json_object();
+	json_object_set_new(l, "samples", json_integer((json_int_t)n));
+	json_object_set_new(l, "p50", json_integer(v[n / 2]));
+	json_object_set_new(l, "p99", json_integer(v[n * 99 / 100]));
+	json_object_set_new(l, "max", json_integer(v[n - 1]));
+	json_object_set_new(o, "latency_us", l);
+	free(v);
 }
 
 static int
@@ -230,7 +300,12 @@ deliver(struct exit_slot *s, const struct db_event *ev)
 		rc = deliver_once(s, ev);
 		pthread_mutex_lock(&h->mu);
 		if (rc == CM_OK) {
+			uint64_t t = commit_time(h, ev->seq);
+
 			s->delivered++;
+			if (t != 0 && attempt == 1)
+				s->lat_us[s->lat_n++ % LATENCIES] =
+				    (uint32_t)((time_mono_ns() - t) / 1000u);
 			pthread_mutex_unlock(&h->mu);
 			return 0;
 		}
@@ -823,6 +898,7 @@ exit_host_list_locked(struct exit_host *h, json_t *arr)
 		    h->last_seq - s->cursor : 0));
 		json_object_set_new(o, "delivered", json_integer(s->delivered));
 		json_object_set_new(o, "failures", json_integer(s->failures));
+		latency_json(s, o);
 		if (s->last_error[0] != '\0') {
 			json_object_set_new(o, "last_error", json_string(s->last_error));
 			time_format(s->last_error_time, ts);
