@@ -1,0 +1,102 @@
+/*
+ * schema.c - the numbered schema migrations of the CA database. Migration N
+ * brings PRAGMA user_version from N-1 to N; each runs in its own transaction.
+ * Never edit a migration that has shipped: append a new one.
+ */
+
+#include <stddef.h>
+
+#include "schema.h"
+
+static const char *const migrations[] = {
+	/* 1: requests, certificates, CRLs and the event outbox */
+	"CREATE TABLE requests ("
+	"  id INTEGER PRIMARY KEY,"
+	"  raw_request BLOB,"
+	"  request_type INTEGER NOT NULL,"
+	"  request_flags INTEGER NOT NULL DEFAULT 0,"
+	"  disposition INTEGER NOT NULL,"
+	"  disposition_message TEXT,"
+	"  status_code INTEGER NOT NULL DEFAULT 0,"
+	"  requester_name TEXT,"
+	"  caller_name TEXT,"
+	"  submitted_when INTEGER NOT NULL DEFAULT 0,"
+	"  resolved_when INTEGER NOT NULL DEFAULT 0,"
+	"  revoked_when INTEGER NOT NULL DEFAULT 0,"
+	"  revoked_effective_when INTEGER NOT NULL DEFAULT 0,"
+	"  revoked_reason INTEGER NOT NULL DEFAULT -1,"
+	"  unrevoked_when INTEGER NOT NULL DEFAULT 0,"
+	"  request_dn TEXT,"
+	"  request_raw_name BLOB,"
+	"  profile TEXT,"
+	"  was_pending INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX requests_disposition ON requests(disposition);"
+	"CREATE TABLE request_attrs ("
+	"  request_id INTEGER NOT NULL REFERENCES requests(id),"
+	"  name TEXT NOT NULL COLLATE NOCASE,"
+	"  value TEXT NOT NULL,"
+	"  UNIQUE (request_id, name));"
+	"CREATE TABLE request_exts ("
+	"  request_id INTEGER NOT NULL REFERENCES requests(id),"
+	"  oid TEXT NOT NULL,"
+	"  flags INTEGER NOT NULL,"
+	"  value BLOB,"
+	"  PRIMARY KEY (request_id, oid)) WITHOUT ROWID;"
+	"CREATE TABLE certs ("
+	"  request_id INTEGER PRIMARY KEY REFERENCES requests(id),"
+	"  serial TEXT NOT NULL UNIQUE,"
+	"  raw BLOB NOT NULL,"
+	"  not_before INTEGER NOT NULL,"
+	"  not_after INTEGER NOT NULL,"
+	"  subject_dn TEXT,"
+	"  raw_name BLOB,"
+	"  common_name TEXT,"
+	"  pk_alg TEXT,"
+	"  pk_len INTEGER NOT NULL DEFAULT 0,"
+	"  raw_pk BLOB,"
+	"  raw_pk_params BLOB,"
+	"  hash TEXT,"
+	"  ski TEXT);"
+	"CREATE TABLE crls ("
+	"  row_id INTEGER PRIMARY KEY,"
+	"  number INTEGER NOT NULL,"
+	"  base_number INTEGER NOT NULL,"
+	"  this_update INTEGER NOT NULL,"
+	"  next_update INTEGER NOT NULL,"
+	"  count INTEGER NOT NULL,"
+	"  raw BLOB NOT NULL);"
+	"CREATE TABLE events ("
+	"  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  event INTEGER NOT NULL,"
+	"  context INTEGER NOT NULL,"
+	"  time INTEGER NOT NULL,"
+	"  crl_row_id INTEGER NOT NULL DEFAULT 0);",
+
+	/* 2: exit-module delivery state */
+	"CREATE TABLE exit_cursors ("
+	"  module TEXT PRIMARY KEY COLLATE NOCASE,"
+	"  seq INTEGER NOT NULL);"
+	"CREATE TABLE dead_letters ("
+	"  module TEXT NOT NULL COLLATE NOCASE,"
+	"  seq INTEGER NOT NULL,"
+	"  event INTEGER NOT NULL,"
+	"  context INTEGER NOT NULL,"
+	"  attempts INTEGER NOT NULL,"
+	"  error TEXT,"
+	"  time INTEGER NOT NULL,"
+	"  PRIMARY KEY (module, seq)) WITHOUT ROWID;",
+};
+
+int
+schema_latest(void)
+{
+	return (int)(sizeof(migrations) / sizeof(migrations[0]));
+}
+
+const char *
+schema_migration(int version)
+{
+	if (version < 1 || version > schema_latest())
+		return NULL;
+	return migrations[version - 1];
+}
