@@ -245,8 +245,8 @@ put_sans(struct buf *b, const struct san *sans, size_t n)
  * curve, RSA by the modulus in the key, Ed25519 256, Ed448 456. Returns 0
  * when unknown.
  */
-static int
-spki_bits(const struct der_tlv *alg, const struct der_tlv *params,
+int
+der_spki_bits(const struct der_tlv *alg, const struct der_tlv *params,
     int has_params, const unsigned char *key, size_t keylen)
 {
 	struct der_tlv	 t, n;
@@ -412,7 +412,7 @@ info_fill(struct cert_info *info, const struct signer *s,
 	info->subject_len = t->subject_len;
 	info->issuer_len = s->issuer_len;
 	info->pubkey_len = keylen;
-	info->pk_bits = spki_bits(alg, params, has_params, key, keylen);
+	info->pk_bits = der_spki_bits(alg, params, has_params, key, keylen);
 	if ((info->serial = hex_encode(serial, serial_len)) == NULL ||
 	    (info->subject = memdup(t->subject, t->subject_len)) == NULL ||
 	    (info->subject_dn = name_to_text(t->subject,

@@ -1,0 +1,214 @@
+/*
+ * certinfo.c - read a certificate's recorded properties from its DER (for
+ * imports and the CA certificate), and check who issued it.
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+
+#include "crypto.h"
+#include "der.h"
+
+#define OID_SKI	"2.5.29.14"
+
+static void *
+dup_bytes(const void *p, size_t n)
+{
+	void	*q = malloc(n ? n : 1);
+
+	if (q != NULL)
+		memcpy(q, p, n);
+	return q;
+}
+
+static int
+add_ext(struct cert_info *info, const struct der_tlv *ext)
+{
+	struct der	 d;
+	struct der_tlv	 oid, crit, val;
+	struct x509_ext	*x;
+	int		 present, critical = 0;
+
+	der_init(&d, ext->val, ext->len);
+	if (der_expect(&d, DER_OID, &oid) == -1 ||
+	    der_optional(&d, DER_BOOLEAN, &crit, &present) == -1 ||
+	    (present && der_get_bool(&crit, &critical) == -1) ||
+	    der_expect(&d, DER_OCTETSTRING, &val) == -1 || !der_at_end(&d))
+		return -1;
+	x = reallocarray(info->exts, info->nexts + 1, sizeof(*x));
+	if (x == NULL)
+		return -1;
+	info->exts = x;
+	x += info->nexts++;
+	memset(x, 0, sizeof(*x));
+	x->critical = critical;
+	if ((x->oid = der_oid_text(oid.val, oid.len)) == NULL ||
+	    (x->value = dup_bytes(val.val, val.len)) == NULL)
+		return -1;
+	x->len = val.len;
+	if (strcmp(x->oid, OID_SKI) == 0 && info->ski == NULL) {
+		struct der_tlv	 kid;
+
+		if (der_whole(val.val, val.len, DER_OCTETSTRING, &kid) == -1 ||
+		    (info->ski = hex_encode(kid.val, kid.len)) == NULL)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+parse_tbs(const struct der_tlv *tbs, struct cert_info *info)
+{
+	struct der	 d, v, e;
+	struct der_tlv	 t, serial, nb, na, subject, spki, alg, params, pub,
+			 ext;
+	const unsigned char *mag, *key;
+	size_t		 maglen, keylen;
+	int		 present, has_params, unused;
+
+	der_init(&d, tbs->val, tbs->len);
+	if (der_optional(&d, DER_CTX_CONS(0), &t, &present) == -1 ||
+	    der_expect(&d, DER_INTEGER, &serial) == -1 ||
+	    der_get_uint_bytes(&serial, &mag, &maglen) == -1 ||
+	    der_expect(&d, DER_SEQUENCE, &t) == -1 ||
+	    der_expect(&d, DER_SEQUENCE, &t) == -1)
+		return -1;
+	if ((info->issuer = dup_bytes(t.raw, t.raw_len)) == NULL)
+		return -1;
+	info->issuer_len = t.raw_len;
+	if ((info->serial = hex_encode(mag, maglen)) == NULL ||
+	    der_enter(&d, DER_SEQUENCE, &v) == -1 ||
+	    der_read(&v, &nb) == -1 || der_get_time(&nb, &info->not_before)
+	    == -1 || der_read(&v, &na) == -1 ||
+	    der_get_time(&na, &info->not_after) == -1 ||
+	    der_expect(&d, DER_SEQUENCE, &subject) == -1 ||
+	    der_expect(&d, DER_SEQUENCE, &spki) == -1)
+		return -1;
+	if ((info->subject = dup_bytes(subject.raw, subject.raw_len)) == NULL ||
+	    (info->subject_dn = name_to_text(subject.raw, subject.raw_len))
+	    == NULL)
+		return -1;
+	info->subject_len = subject.raw_len;
+	if (der_spki(spki.raw, spki.raw_len, &alg, &params, &has_params,
+	    &pub) == -1 || der_get_bitstring(&pub, &key, &keylen, &unused)
+	    == -1 || (info->pk_alg_oid = der_oid_text(alg.val, alg.len))
+	    == NULL || (info->pubkey = dup_bytes(key, keylen)) == NULL)
+		return -1;
+	info->pubkey_len = keylen;
+	info->pk_bits = der_spki_bits(&alg, &params, has_params, key, keylen);
+	if (has_params) {
+		if ((info->pk_params = dup_bytes(params.raw, params.raw_len))
+		    == NULL)
+			return -1;
+		info->pk_params_len = params.raw_len;
+	}
+	if (der_optional(&d, DER_CTX(1), &t, &present) == -1 ||
+	    der_optional(&d, DER_CTX(2), &t, &present) == -1 ||
+	    der_optional(&d, DER_CTX_CONS(3), &t, &present) == -1)
+		return -1;
+	if (present) {
+		der_init(&e, t.val, t.len);
+		if (der_enter(&e, DER_SEQUENCE, &v) == -1)
+			return -1;
+		while (!der_at_end(&v))
+			if (der_expect(&v, DER_SEQUENCE, &ext) == -1 ||
+			    add_ext(info, &ext) == -1)
+				return -1;
+	}
+	return der_at_end(&d) ? 0 : -1;
+}
+
+int
+cert_info_parse(const unsigned char *in, size_t len, struct cert_info *info,
+    char *err, size_t errlen)
+{
+	unsigned char	*der = NULL, md[EVP_MAX_MD_SIZE];
+	unsigned int	 mdlen;
+	size_t		 der_len;
+	struct der	 d;
+	struct der_tlv	 cert, tbs;
+	char		*h;
+
+	memset(info, 0, sizeof(*info));
+	if (pem_or_der(in, len, "CERTIFICATE", &der, &der_len) == -1) {
+		snprintf(err, errlen, "not a certificate (neither DER nor PEM "
+		    "\"CERTIFICATE\")");
+		return -1;
+	}
+	if (der_whole(der, der_len, DER_SEQUENCE, &cert) == -1)
+		goto bad;
+	der_init(&d, cert.val, cert.len);
+	if (der_expect(&d, DER_SEQUENCE, &tbs) == -1 ||
+	    parse_tbs(&tbs, info) == -1)
+		goto bad;
+	if (EVP_Digest(der, der_len, md, &mdlen, EVP_sha256(), NULL) != 1 ||
+	    (h = hex_encode(md, mdlen)) == NULL) {
+		ERR_clear_error();
+		goto bad;
+	}
+	strlcpy_cm(info->hash, h, sizeof(info->hash));
+	free(h);
+	free(der);
+	return 0;
+ bad:
+	snprintf(err, errlen, "malformed certificate");
+	free(der);
+	cert_info_free(info);
+	return -1;
+}
+
+void
+cert_info_free(struct cert_info *info)
+{
+	size_t	 i;
+
+	if (info == NULL)
+		return;
+	free(info->serial);
+	free(info->subject);
+	free(info->subject_dn);
+	free(info->issuer);
+	free(info->pk_alg_oid);
+	free(info->pk_params);
+	free(info->pubkey);
+	free(info->ski);
+	for (i = 0; i < info->nexts; i++) {
+		free(info->exts[i].oid);
+		free(info->exts[i].value);
+	}
+	free(info->exts);
+	memset(info, 0, sizeof(*info));
+}
+
+int
+cert_check_issued_by(const struct signer *s, const unsigned char *der,
+    size_t len, char *err, size_t errlen)
+{
+	struct cert_info info;
+	const unsigned char *p = der;
+	X509		*x = NULL;
+	int		 rc = -1;
+
+	if (cert_info_parse(der, len, &info, err, errlen) == -1)
+		return -1;
+	if (info.issuer_len != s->issuer_len ||
+	    memcmp(info.issuer, s->issuer, s->issuer_len) != 0) {
+		snprintf(err, errlen, "the certificate's issuer is not this CA");
+		goto out;
+	}
+	if ((x = d2i_X509(NULL, &p, (long)len)) == NULL ||
+	    X509_verify(x, s->key) != 1) {
+		snprintf(err, errlen, "the certificate's signature is not by "
+		    "this CA's key");
+		goto out;
+	}
+	rc = 0;
+ out:
+	ERR_clear_error();
+	X509_free(x);
+	cert_info_free(&info);
+	return rc;
+}

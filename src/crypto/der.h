@@ -90,6 +90,9 @@ int	 der_algid(const struct der_tlv *, struct der_tlv *oid,
 	    struct der_tlv *params, int *has_params);
 int	 der_spki(const unsigned char *, size_t, struct der_tlv *oid,
 	    struct der_tlv *params, int *has_params, struct der_tlv *pubkey);
+/* Key size in bits of an SPKI's parts (cert.c); 0 when unknown. */
+int	 der_spki_bits(const struct der_tlv *alg, const struct der_tlv *params,
+	    int has_params, const unsigned char *key, size_t keylen);
 
 /*
  * Decoding contents. der_get_bool accepts only 0x00 and 0xff; der_get_int64

@@ -18,12 +18,17 @@
 /* After crypto.h: x509v3.h's CRL_REASON_* macros equal its enum values. */
 #include <openssl/x509v3.h>
 
+static void harness_trace(void *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+
 static void
 harness_trace(void *arg, const char *fmt, ...)
 {
 	FILE	*out = arg;
 	va_list	 ap;
 
+	if (fmt == NULL)
+		return;
 	fputs("    ", out);
 	va_start(ap, fmt);
 	vfprintf(out, fmt, ap);
