@@ -1,0 +1,54 @@
+/*
+ * cli.h - the certmint command line tool: commands talk to certmintd over
+ * its admin socket (docs/admin-protocol.md), except init, install-ca-cert,
+ * view, exit register/unregister and exit test, which work on the files.
+ */
+#ifndef CM_CLI_H
+#define CM_CLI_H
+
+#include <jansson.h>
+
+#include "../common/common.h"
+#include "../common/config.h"
+
+/* Exit codes. */
+#define CLI_OK		0
+#define CLI_FAIL	1	/* the CA refused or an operation failed */
+#define CLI_USAGE	2
+
+struct cli {
+	const char	*config_path;
+	int		 json;		/* --json: print the daemon's answers */
+};
+
+/*
+ * Send {"cmd": cmd, ...args} to the daemon (args is stolen, may be NULL)
+ * and return the answer when it says "ok": true. Otherwise print the error
+ * and return NULL.
+ */
+json_t	*admin_call(const struct cli *, const char *cmd, json_t *args);
+/* Load the config file; on error print it and return -1. */
+int	 cli_config(const struct cli *, struct cm_config *);
+/* Print a JSON value, indented, on stdout. */
+void	 print_json(const json_t *);
+/* Print a request object for a person. */
+void	 print_request(const json_t *);
+/* Read a file whole (max bytes); on error print it and return -1. */
+int	 cli_read(const char *path, unsigned char **, size_t *, size_t max);
+
+int	 cmd_init(const struct cli *, int, char **);
+int	 cmd_install_ca_cert(const struct cli *, int, char **);
+int	 cmd_submit(const struct cli *, int, char **);
+int	 cmd_by_id(const struct cli *, int, char **);	/* resubmit, deny, retrieve */
+int	 cmd_revoke(const struct cli *, int, char **);
+int	 cmd_unrevoke(const struct cli *, int, char **);
+int	 cmd_crl(const struct cli *, int, char **);
+int	 cmd_import(const struct cli *, int, char **);
+int	 cmd_status(const struct cli *, int, char **);
+int	 cmd_simple(const struct cli *, int, char **);	/* reload, shutdown */
+int	 cmd_view(const struct cli *, int, char **);
+int	 cmd_exit(const struct cli *, int, char **);
+int	 cmd_policy(const struct cli *, int, char **);
+int	 cmd_exit_test(const char *config_path, int, char **);
+
+#endif /* CM_CLI_H */

@@ -1,0 +1,486 @@
+/*
+ * cmd_ca.c - the CA commands that go through certmintd's admin socket, and
+ * `view`, which reads the database directly (read-only).
+ */
+
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../ca/json.h"
+#include "../crypto/crypto.h"
+#include "../store/store.h"
+#include "cli.h"
+
+#define CLI_MAX_INPUT	(1 << 20)
+
+/*
+ * Print the answer's request; with --out write its certificate. With
+ * fail_denied, a denied or failed request makes the exit status 1.
+ */
+static int
+answer_request(const struct cli *cli, json_t *ans, const char *out,
+    int fail_denied)
+{
+	json_t		*r = json_object_get(ans, "request");
+	const char	*pem, *disp;
+	int		 rc = CLI_OK;
+
+	if (!json_is_object(r)) {
+		json_decref(ans);
+		fprintf(stderr, "certmint: the answer holds no request\n");
+		return CLI_FAIL;
+	}
+	if (cli->json)
+		print_json(r);
+	else
+		print_request(r);
+	disp = json_string_value(json_object_get(r, "disposition"));
+	if (fail_denied && disp != NULL && (strcmp(disp, "denied") == 0 ||
+	    strcmp(disp, "failed") == 0))
+		rc = CLI_FAIL;
+	if (out != NULL) {
+		pem = json_string_value(json_object_get(r, "certificate"));
+		if (pem == NULL) {
+			fprintf(stderr, "certmint: no certificate to write to "
+			    "%s\n", out);
+			rc = CLI_FAIL;
+		} else if (file_write_atomic(out, pem, strlen(pem), 0644)
+		    == -1) {
+			fprintf(stderr, "certmint: %s: cannot write\n", out);
+			rc = CLI_FAIL;
+		}
+	}
+	json_decref(ans);
+	return rc;
+}
+
+static int
+bad_usage(const char *cmd, const char *synopsis)
+{
+	fprintf(stderr, "usage: certmint %s %s\n", cmd, synopsis);
+	return CLI_USAGE;
+}
+
+/* Parse a request id argument. Returns 0 or -1 (message printed). */
+static int
+parse_id(const char *s, int64_t *id)
+{
+	if (parse_int64(s, id) == -1 || *id <= 0) {
+		fprintf(stderr, "certmint: \"%s\" is not a request id\n", s);
+		return -1;
+	}
+	return 0;
+}
+
+int
+cmd_submit(const struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "attrib", required_argument, NULL, 'a' },
+		{ "requester", required_argument, NULL, 'r' },
+		{ "out", required_argument, NULL, 'o' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char	*out = NULL, *synopsis = "FILE [--attrib NAME:VALUE]... "
+			    "[--requester NAME] [--out FILE]";
+	unsigned char	*data;
+	size_t		 len;
+	json_t		*args, *attrs, *ans;
+	char		*pem, *colon;
+	int		 ch;
+
+	args = json_object();
+	attrs = json_object();
+	json_object_set_new(args, "attributes", attrs);
+	while ((ch = getopt_long(argc, argv, "a:r:o:", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'a':
+			if ((colon = strchr(optarg, ':')) == NULL ||
+			    colon == optarg) {
+				fprintf(stderr, "certmint: --attrib \"%s\": "
+				    "expected NAME:VALUE\n", optarg);
+				json_decref(args);
+				return CLI_USAGE;
+			}
+			*colon = '\0';
+			json_object_set_new(attrs, optarg,
+			    json_string(colon + 1));
+			break;
+		case 'r':
+			json_object_set_new(args, "requester",
+			    json_string(optarg));
+			break;
+		case 'o':
+			out = optarg;
+			break;
+		default:
+			json_decref(args);
+			return bad_usage("submit", synopsis);
+		}
+	}
+	if (argc - optind != 1) {
+		json_decref(args);
+		return bad_usage("submit", synopsis);
+	}
+	if (cli_read(argv[optind], &data, &len, CLI_MAX_INPUT) == -1) {
+		json_decref(args);
+		return CLI_FAIL;
+	}
+	if (len > 0 && data[0] == 0x30)	/* DER: the daemon takes PEM */
+		pem = pem_encode("CERTIFICATE REQUEST", data, len);
+	else
+		pem = strndup((char *)data, len);
+	free(data);
+	if (pem == NULL) {
+		json_decref(args);
+		return CLI_FAIL;
+	}
+	json_object_set_new(args, "csr", json_string(pem));
+	free(pem);
+	if (json_object_get(args, "csr") == NULL ||
+	    !json_is_string(json_object_get(args, "csr"))) {
+		fprintf(stderr, "certmint: %s: not a request (not text)\n",
+		    argv[optind]);
+		json_decref(args);
+		return CLI_FAIL;
+	}
+	if ((ans = admin_call(cli, "submit", args)) == NULL)
+		return CLI_FAIL;
+	return answer_request(cli, ans, out, 1);
+}
+
+/* resubmit ID, deny ID, retrieve ID [--out FILE] */
+int
+cmd_by_id(const struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "out", required_argument, NULL, 'o' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char	*out = NULL, *cmd = argv[0];
+	json_t		*args, *ans;
+	int64_t		 id;
+	int		 ch;
+
+	while ((ch = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+		if (ch != 'o')
+			return bad_usage(cmd, "ID");
+		out = optarg;
+	}
+	if (argc - optind != 1)
+		return bad_usage(cmd, "ID");
+	if (parse_id(argv[optind], &id) == -1)
+		return CLI_USAGE;
+	args = json_object();
+	json_object_set_new(args, "id", json_integer(id));
+	if ((ans = admin_call(cli, cmd, args)) == NULL)
+		return CLI_FAIL;
+	return answer_request(cli, ans, out, strcmp(cmd, "deny") != 0);
+}
+
+int
+cmd_revoke(const struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "date", required_argument, NULL, 'd' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char	*synopsis = "SERIAL [REASON] [--date TIME]\n"
+			    "REASON: unspecified, keyCompromise, cACompromise, "
+			    "affiliationChanged,\n  superseded, cessationOfOperation, "
+			    "certificateHold, privilegeWithdrawn,\n  aACompromise "
+			    "(or 0-10); TIME: 2026-11-24T08:00:00Z or @UNIX";
+	json_t		*args, *ans;
+	int64_t		 date = 0;
+	int		 ch, reason = 0;
+
+	while ((ch = getopt_long(argc, argv, "d:", opts, NULL)) != -1) {
+		if (ch != 'd' || time_parse(optarg, &date) == -1)
+			return bad_usage("revoke", synopsis);
+	}
+	if (argc - optind < 1 || argc - optind > 2)
+		return bad_usage("revoke", synopsis);
+	if (argc - optind == 2) {
+		reason = crl_reason_parse(argv[optind + 1]);
+		if (reason < 0 || reason == CRL_REASON_REMOVE_FROM_CRL) {
+			fprintf(stderr, "certmint: \"%s\" is not a revocation "
+			    "reason\n", argv[optind + 1]);
+			return bad_usage("revoke", synopsis);
+		}
+	}
+	args = json_object();
+	json_object_set_new(args, "serial", json_string(argv[optind]));
+	json_object_set_new(args, "reason", json_integer(reason));
+	if (date != 0)
+		json_object_set_new(args, "date", json_integer(date));
+	if ((ans = admin_call(cli, "revoke", args)) == NULL)
+		return CLI_FAIL;
+	return answer_request(cli, ans, NULL, 0);
+}
+
+int
+cmd_unrevoke(const struct cli *cli, int argc, char **argv)
+{
+	json_t	*args, *ans;
+
+	if (argc != 2)
+		return bad_usage("unrevoke", "SERIAL");
+	args = json_object();
+	json_object_set_new(args, "serial", json_string(argv[1]));
+	if ((ans = admin_call(cli, "unrevoke", args)) == NULL)
+		return CLI_FAIL;
+	return answer_request(cli, ans, NULL, 0);
+}
+
+int
+cmd_crl(const struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "delta", no_argument, NULL, 'd' },
+		{ NULL, 0, NULL, 0 }
+	};
+	json_t		*args, *ans, *crl;
+	size_t		 i;
+	int		 ch, delta = 0;
+
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (ch != 'd')
+			return bad_usage("crl", "[--delta]");
+		delta = 1;
+	}
+	if (optind != argc)
+		return bad_usage("crl", "[--delta]");
+	args = json_object();
+	json_object_set_new(args, "delta", json_boolean(delta));
+	if ((ans = admin_call(cli, "crl", args)) == NULL)
+		return CLI_FAIL;
+	if (cli->json)
+		print_json(json_object_get(ans, "crls"));
+	else
+		json_array_foreach(json_object_get(ans, "crls"), i, crl)
+			printf("%s CRL %" JSON_INTEGER_FORMAT " published: "
+			    "%" JSON_INTEGER_FORMAT " entries, next update %s\n",
+			    json_is_true(json_object_get(crl, "delta")) ?
+			    "delta" : "base",
+			    json_integer_value(json_object_get(crl, "number")),
+			    json_integer_value(json_object_get(crl, "count")),
+			    json_string_value(json_object_get(crl,
+			    "next_update")) ? json_string_value(
+			    json_object_get(crl, "next_update")) : "?");
+	json_decref(ans);
+	return CLI_OK;
+}
+
+int
+cmd_import(const struct cli *cli, int argc, char **argv)
+{
+	unsigned char	*data;
+	size_t		 len;
+	char		*pem;
+	json_t		*args, *ans;
+
+	if (argc != 2)
+		return bad_usage("import", "FILE (PEM or DER certificate)");
+	if (cli_read(argv[1], &data, &len, CLI_MAX_INPUT) == -1)
+		return CLI_FAIL;
+	if (len > 0 && data[0] == 0x30)
+		pem = pem_encode("CERTIFICATE", data, len);
+	else
+		pem = strndup((char *)data, len);
+	free(data);
+	if (pem == NULL)
+		return CLI_FAIL;
+	args = json_object();
+	json_object_set_new(args, "certificate", json_string(pem));
+	free(pem);
+	if ((ans = admin_call(cli, "import", args)) == NULL)
+		return CLI_FAIL;
+	return answer_request(cli, ans, NULL, 0);
+}
+
+int
+cmd_status(const struct cli *cli, int argc, char **argv)
+{
+	json_t	*ans, *r;
+
+	if (argc != 1)
+		return bad_usage("status", "");
+	if ((ans = admin_call(cli, "status", NULL)) == NULL)
+		return CLI_FAIL;
+	json_object_del(ans, "ok");
+	if (cli->json)
+		print_json(ans);
+	else {
+		r = json_object_get(ans, "requests");
+#define N(o, k) json_integer_value(json_object_get(o, k))
+		printf("%s (certmint %s, pid %" JSON_INTEGER_FORMAT
+		    ", up %" JSON_INTEGER_FORMAT " s)\n",
+		    json_string_value(json_object_get(ans, "ca_name")),
+		    json_string_value(json_object_get(ans, "version")),
+		    N(ans, "pid"), N(ans, "uptime"));
+		printf("  listening: %s  (%s)\n",
+		    json_string_value(json_object_get(ans, "listen")),
+		    json_string_value(json_object_get(ans, "base_url")));
+		printf("  requests:  %" JSON_INTEGER_FORMAT " total, "
+		    "%" JSON_INTEGER_FORMAT " pending, %" JSON_INTEGER_FORMAT
+		    " issued, %" JSON_INTEGER_FORMAT " revoked, "
+		    "%" JSON_INTEGER_FORMAT " denied, %" JSON_INTEGER_FORMAT
+		    " failed\n", N(r, "total"), N(r, "pending"),
+		    N(r, "issued"), N(r, "revoked"), N(r, "denied"),
+		    N(r, "failed"));
+		printf("  CRLs:      %" JSON_INTEGER_FORMAT "\n"
+		    "  events:    %" JSON_INTEGER_FORMAT "\n", N(ans, "crls"),
+		    N(ans, "last_event_seq"));
+#undef N
+	}
+	json_decref(ans);
+	return CLI_OK;
+}
+
+/* reload, shutdown */
+int
+cmd_simple(const struct cli *cli, int argc, char **argv)
+{
+	json_t	*ans;
+
+	if (argc != 1)
+		return bad_usage(argv[0], "");
+	if ((ans = admin_call(cli, argv[0], NULL)) == NULL)
+		return CLI_FAIL;
+	if (cli->json)
+		print_json(ans);
+	else
+		printf("%s: done\n", argv[0]);
+	json_decref(ans);
+	return CLI_OK;
+}
+
+struct view_out {
+	const struct cli *cli;
+	json_t		*arr;
+	int64_t		 n;
+};
+
+static int
+view_row(void *arg, const struct db_request *r, const struct db_cert *c)
+{
+	struct view_out	*v = arg;
+	json_t		*o;
+
+	v->n++;
+	if ((o = request_to_json(r, c, 0, NULL)) == NULL)
+		return -1;
+	if (v->cli->json)
+		json_array_append_new(v->arr, o);
+	else {
+		printf("%-8" PRId64 " %-8s %-20s %-40s %s\n", r->id,
+		    disposition_name(r->disposition),
+		    json_string_value(json_object_get(o, "submitted")) ?
+		    json_string_value(json_object_get(o, "submitted")) : "-",
+		    c != NULL ? c->serial : "-",
+		    c != NULL && c->subject_dn ? c->subject_dn :
+		    r->request_dn ? r->request_dn : "");
+		json_decref(o);
+	}
+	return 0;
+}
+
+int
+cmd_view(const struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "id", required_argument, NULL, 'i' },
+		{ "requester", required_argument, NULL, 'r' },
+		{ "cn", required_argument, NULL, 'n' },
+		{ "serial", required_argument, NULL, 's' },
+		{ "since", required_argument, NULL, 'S' },
+		{ "until", required_argument, NULL, 'U' },
+		{ "limit", required_argument, NULL, 'l' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char	*synopsis = "[queue|log|logfail|revoked|issued|all] "
+			    "[--id MIN[-MAX]] [--requester NAME]\n"
+			    "    [--cn TEXT] [--serial HEX] [--since TIME] "
+			    "[--until TIME] [--limit N]";
+	struct db_filter f;
+	struct cm_config cfg;
+	struct view_out	 v = { cli, NULL, 0 };
+	struct store	*st;
+	char		 err[512], *dash;
+	int64_t		 n;
+	int		 ch, rc;
+
+	memset(&f, 0, sizeof(f));
+	f.view = VIEW_LOG;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'i':
+			if ((dash = strchr(optarg, '-')) != NULL)
+				*dash++ = '\0';
+			if (parse_int64(optarg, &f.min_id) == -1 ||
+			    (dash != NULL && parse_int64(dash, &f.max_id) == -1))
+				return bad_usage("view", synopsis);
+			if (dash == NULL)
+				f.max_id = f.min_id;
+			break;
+		case 'r':
+			f.requester = optarg;
+			break;
+		case 'n':
+			f.common_name = optarg;
+			break;
+		case 's':
+			f.serial = optarg;
+			break;
+		case 'S':
+		case 'U':
+			if (time_parse(optarg, ch == 'S' ? &f.since :
+			    &f.until) == -1)
+				return bad_usage("view", synopsis);
+			break;
+		case 'l':
+			if (parse_int64(optarg, &n) == -1 || n < 0 ||
+			    n > 1000000000)
+				return bad_usage("view", synopsis);
+			f.limit = (int)n;
+			break;
+		default:
+			return bad_usage("view", synopsis);
+		}
+	}
+	if (argc - optind > 1)
+		return bad_usage("view", synopsis);
+	if (argc - optind == 1 &&
+	    (f.view = db_view_from_name(argv[optind])) == VIEW__MAX) {
+		fprintf(stderr, "certmint: unknown view \"%s\"\n",
+		    argv[optind]);
+		return bad_usage("view", synopsis);
+	}
+	if (cli_config(cli, &cfg) == -1)
+		return CLI_FAIL;
+	st = store_open(cfg.db_file, STORE_READONLY, err, sizeof(err));
+	config_free(&cfg);
+	if (st == NULL) {
+		fprintf(stderr, "certmint: %s\n", err);
+		return CLI_FAIL;
+	}
+	if (cli->json)
+		v.arr = json_array();
+	else
+		printf("%-8s %-8s %-20s %-40s %s\n", "ID", "STATE",
+		    "SUBMITTED", "SERIAL", "SUBJECT");
+	rc = store_view(st, &f, view_row, &v);
+	store_close(st);
+	if (cli->json) {
+		if (rc == 0)
+			print_json(v.arr);
+		json_decref(v.arr);
+	} else if (rc == 0)
+		printf("(%" PRId64 " %s)\n", v.n, v.n == 1 ? "row" : "rows");
+	if (rc != 0)
+		fprintf(stderr, "certmint: cannot read the database\n");
+	return rc == 0 ? CLI_OK : CLI_FAIL;
+}

@@ -1,0 +1,451 @@
+/*
+ * cmd_exit.c - `certmint exit ...` and `certmint policy show`: module
+ * registration works on the files (then asks the daemon to reload); the
+ * rest asks certmintd's module host.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../exit/exit_host.h"
+#include "../store/store.h"
+#include "cli.h"
+
+#define MAX_MODULE	(256 << 20)
+
+static const char *
+jstr(const json_t *o, const char *key, const char *dflt)
+{
+	const char	*s = json_string_value(json_object_get(o, key));
+
+	return s != NULL ? s : dflt;
+}
+
+static int
+exit_usage(void)
+{
+	fprintf(stderr,
+	    "usage: certmint exit list | status [NAME] | show NAME\n"
+	    "       certmint exit set NAME PROPERTY VALUE\n"
+	    "       certmint exit configure NAME [--refresh]\n"
+	    "       certmint exit replay NAME [--from SEQ | --dead]\n"
+	    "       certmint exit register FILE.so | unregister NAME\n"
+	    "       certmint exit test FILE.so [options] (see --help)\n");
+	return CLI_USAGE;
+}
+
+static void
+print_module(const json_t *m)
+{
+	json_t	*lat;
+
+	printf("%s\n", jstr(m, "name", "?"));
+	if (!json_is_true(json_object_get(m, "loaded"))) {
+		printf("  NOT LOADED: %s\n", jstr(m, "error", "?"));
+		return;
+	}
+	printf("  description:  %s\n", jstr(m, "description", ""));
+	printf("  events:       %s\n", jstr(m, "events", ""));
+	printf("  threading:    %s\n", jstr(m, "threading", ""));
+	printf("  file:         %s\n", jstr(m, "path", ""));
+	printf("  cursor:       %" JSON_INTEGER_FORMAT " (queue %"
+	    JSON_INTEGER_FORMAT ")\n",
+	    json_integer_value(json_object_get(m, "cursor")),
+	    json_integer_value(json_object_get(m, "queue")));
+	printf("  delivered:    %" JSON_INTEGER_FORMAT ", failures %"
+	    JSON_INTEGER_FORMAT ", dead letters %" JSON_INTEGER_FORMAT "\n",
+	    json_integer_value(json_object_get(m, "delivered")),
+	    json_integer_value(json_object_get(m, "failures")),
+	    json_integer_value(json_object_get(m, "dead_letters")));
+	if ((lat = json_object_get(m, "latency_us")) != NULL &&
+	    json_integer_value(json_object_get(lat, "samples")) > 0)
+		printf("  latency:      p50 %" JSON_INTEGER_FORMAT " us, p99 %"
+		    JSON_INTEGER_FORMAT " us\n",
+		    json_integer_value(json_object_get(lat, "p50")),
+		    json_integer_value(json_object_get(lat, "p99")));
+	if (json_object_get(m, "last_error") != NULL)
+		printf("  last error:   %s (%s)\n", jstr(m, "last_error", ""),
+		    jstr(m, "last_error_time", ""));
+}
+
+static int
+print_dead(void *arg, const struct db_dead_letter *d)
+{
+	char	 ts[32];
+
+	time_format(d->time, ts);
+	printf("  dead letter: seq %" PRId64 " %s context %" PRId64 ", %d "
+	    "attempts, %s: %s\n", d->seq, exit_event_name(d->event),
+	    d->context, d->attempts, ts, d->error ? d->error : "");
+	(*(int64_t *)arg)++;
+	return 0;
+}
+
+/* exit list, exit status [NAME] */
+static int
+exit_list(const struct cli *cli, int argc, char **argv, int status)
+{
+	struct cm_config cfg;
+	struct store	*st;
+	json_t		*ans, *m;
+	const char	*only = argc > 1 ? argv[1] : NULL;
+	char		 err[512];
+	size_t		 i;
+	int64_t		 n;
+
+	if (argc > (status ? 2 : 1))
+		return exit_usage();
+	if ((ans = admin_call(cli, "exit-list", NULL)) == NULL)
+		return CLI_FAIL;
+	if (cli->json) {
+		print_json(json_object_get(ans, "modules"));
+		json_decref(ans);
+		return CLI_OK;
+	}
+	if (json_array_size(json_object_get(ans, "modules")) == 0)
+		printf("no exit modules active ([exit] active is empty)\n");
+	st = NULL;
+	if (status && cli_config(cli, &cfg) == 0) {
+		if ((st = store_open(cfg.db_file, STORE_READONLY, err,
+		    sizeof(err))) == NULL)
+			fprintf(stderr, "certmint: %s\n", err);
+		config_free(&cfg);
+	}
+	json_array_foreach(json_object_get(ans, "modules"), i, m) {
+		if (only != NULL && !str_ieq(only, jstr(m, "name", "")))
+			continue;
+		print_module(m);
+		n = 0;
+		if (st != NULL)
+			store_dead_letter_each(st, jstr(m, "name", ""),
+			    print_dead, &n);
+	}
+	store_close(st);
+	json_decref(ans);
+	return CLI_OK;
+}
+
+static int
+exit_show(const struct cli *cli, int argc, char **argv)
+{
+	json_t		*args, *ans, *props, *v;
+	const char	*k;
+
+	if (argc != 2)
+		return exit_usage();
+	args = json_object();
+	json_object_set_new(args, "name", json_string(argv[1]));
+	if ((ans = admin_call(cli, "exit-show", args)) == NULL)
+		return CLI_FAIL;
+	json_object_del(ans, "ok");
+	if (cli->json)
+		print_json(ans);
+	else {
+		printf("%s\n  %s\n", jstr(ans, "name", argv[1]),
+		    jstr(ans, "description", ""));
+		props = json_object_get(ans, "properties");
+		json_object_foreach(props, k, v)
+			printf("  %-16s %s\n", k, json_is_string(v) ?
+			    json_string_value(v) : "");
+		if (!json_is_true(json_object_get(ans, "manageable")))
+			printf("  (no manage module: properties cannot be "
+			    "set)\n");
+	}
+	json_decref(ans);
+	return CLI_OK;
+}
+
+static int
+exit_set(const struct cli *cli, int argc, char **argv)
+{
+	json_t	*args, *ans;
+
+	if (argc != 4)
+		return exit_usage();
+	args = json_object();
+	json_object_set_new(args, "name", json_string(argv[1]));
+	json_object_set_new(args, "property", json_string(argv[2]));
+	json_object_set_new(args, "value", json_string(argv[3]));
+	if ((ans = admin_call(cli, "exit-set", args)) == NULL)
+		return CLI_FAIL;
+	printf("%s: %s = %s\n", argv[1], argv[2], argv[3]);
+	json_decref(ans);
+	return CLI_OK;
+}
+
+static int
+exit_configure(const struct cli *cli, int argc, char **argv)
+{
+	json_t	*args, *ans;
+	int	 refresh = 0;
+
+	if (argc == 3 && strcmp(argv[2], "--refresh") == 0)
+		refresh = 1;
+	else if (argc != 2)
+		return exit_usage();
+	args = json_object();
+	json_object_set_new(args, "name", json_string(argv[1]));
+	json_object_set_new(args, "refresh", json_boolean(refresh));
+	if ((ans = admin_call(cli, "exit-configure", args)) == NULL)
+		return CLI_FAIL;
+	if (cli->json)
+		print_json(ans);
+	else
+		printf("%s\n", jstr(ans, "report", "configured"));
+	json_decref(ans);
+	return CLI_OK;
+}
+
+static int
+exit_replay(const struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "from", required_argument, NULL, 'f' },
+		{ "dead", no_argument, NULL, 'd' },
+		{ NULL, 0, NULL, 0 }
+	};
+	json_t		*args, *ans;
+	int64_t		 from = -1;
+	int		 ch, dead = 0;
+
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (ch == 'f') {
+			if (parse_int64(optarg, &from) == -1 || from < 0)
+				return exit_usage();
+		} else if (ch == 'd')
+			dead = 1;
+		else
+			return exit_usage();
+	}
+	if (argc - optind != 1 || (dead && from >= 0) || (!dead && from < 0))
+		return exit_usage();
+	args = json_object();
+	json_object_set_new(args, "name", json_string(argv[optind]));
+	if (dead)
+		json_object_set_new(args, "dead", json_true());
+	else
+		json_object_set_new(args, "from", json_integer(from));
+	if ((ans = admin_call(cli, "exit-replay", args)) == NULL)
+		return CLI_FAIL;
+	printf("%s: %" JSON_INTEGER_FORMAT " events queued for delivery\n",
+	    argv[optind], json_integer_value(json_object_get(ans, "events")));
+	json_decref(ans);
+	return CLI_OK;
+}
+
+/* The names in [exit] active, without name; or with it appended. */
+static char *
+active_edit(const char *active, const char *name, int add, int *found)
+{
+	struct buf	 b = { 0 };
+	char		*copy, *tok, *save = NULL;
+
+	*found = 0;
+	copy = strdup(active ? active : "");
+	if (copy == NULL)
+		return NULL;
+	for (tok = strtok_r(copy, ", \t", &save); tok != NULL;
+	    tok = strtok_r(NULL, ", \t", &save)) {
+		if (strcasecmp(tok, name) == 0) {
+			*found = 1;
+			if (!add)
+				continue;
+		}
+		buf_printf(&b, "%s%s", b.len ? ", " : "", tok);
+	}
+	if (add && !*found)
+		buf_printf(&b, "%s%s", b.len ? ", " : "", name);
+	free(copy);
+	return buf_steal(&b);
+}
+
+/* Ask a running daemon to reload; say so if none runs. */
+static void
+try_reload(const struct cli *cli)
+{
+	struct cm_config cfg;
+	json_t		*ans;
+
+	if (cli_config(cli, &cfg) == -1)
+		return;
+	if (access(cfg.admin_socket, F_OK) == -1) {
+		printf("certmintd is not running: the change applies when it "
+		    "starts\n");
+		config_free(&cfg);
+		return;
+	}
+	config_free(&cfg);
+	if ((ans = admin_call(cli, "reload", NULL)) != NULL) {
+		printf("certmintd reloaded\n");
+		json_decref(ans);
+	}
+}
+
+/* Copy src to dst (mode 0644, atomically). */
+static int
+install_file(const char *src, const char *dst)
+{
+	unsigned char	*data;
+	size_t		 len;
+	int		 rc;
+
+	if (cli_read(src, &data, &len, MAX_MODULE) == -1)
+		return -1;
+	rc = file_write_atomic(dst, data, len, 0644);
+	free(data);
+	if (rc == -1)
+		fprintf(stderr, "certmint: %s: %s\n", dst, strerror(errno));
+	return rc;
+}
+
+static int
+exit_register(const struct cli *cli, int argc, char **argv)
+{
+	struct cm_config cfg;
+	struct exit_module mod;
+	const char	*mdir;
+	char		 err[1024], file[300], *dir = NULL, *dst = NULL;
+	char		*active = NULL;
+	int		 found, rc = CLI_FAIL;
+
+	if (argc != 2)
+		return exit_usage();
+	if (cli_config(cli, &cfg) == -1)
+		return CLI_FAIL;
+	memset(&mod, 0, sizeof(mod));
+	if (exit_module_open(argv[1], NULL, &mod, err, sizeof(err)) == -1) {
+		fprintf(stderr, "certmint: refused: %s\n", err);
+		goto out;
+	}
+	snprintf(file, sizeof(file), "%s.so", mod.name);
+	active = active_edit(config_get(&cfg, "exit", "active"), mod.name, 1,
+	    &found);
+	if (found) {
+		fprintf(stderr, "certmint: refused: a module named %s is "
+		    "already registered (unregister it first)\n", mod.name);
+		goto out;
+	}
+	mdir = config_get(&cfg, "exit", "modules_dir");
+	if ((dir = path_join(cfg.dir, mdir ? mdir : "modules")) == NULL ||
+	    mkdir_p(dir, 0755) == -1 || (dst = path_join(dir, file)) == NULL) {
+		fprintf(stderr, "certmint: %s: cannot create\n",
+		    dir ? dir : "modules directory");
+		goto out;
+	}
+	if (install_file(argv[1], dst) == -1)
+		goto out;
+	if (active == NULL || config_edit(cfg.path, "exit", "active", active,
+	    err, sizeof(err)) == -1) {
+		fprintf(stderr, "certmint: %s\n", active ? err : "out of "
+		    "memory");
+		unlink(dst);
+		goto out;
+	}
+	printf("registered %s (%s, %s): %s\n", mod.name,
+	    mod.desc->threading == CM_THREADING_SERIAL ? "serial" :
+	    "concurrent", argv[1], dst);
+	try_reload(cli);
+	rc = CLI_OK;
+ out:
+	exit_module_close(&mod);
+	free(active);
+	free(dir);
+	free(dst);
+	config_free(&cfg);
+	return rc;
+}
+
+static int
+exit_unregister(const struct cli *cli, int argc, char **argv)
+{
+	struct cm_config cfg;
+	char		 err[512], *active;
+	int		 found, rc = CLI_FAIL;
+
+	if (argc != 2)
+		return exit_usage();
+	if (cli_config(cli, &cfg) == -1)
+		return CLI_FAIL;
+	active = active_edit(config_get(&cfg, "exit", "active"), argv[1], 0,
+	    &found);
+	if (!found) {
+		fprintf(stderr, "certmint: %s is not registered\n", argv[1]);
+		goto out;
+	}
+	if (active == NULL || config_edit(cfg.path, "exit", "active",
+	    *active ? active : NULL, err, sizeof(err)) == -1) {
+		fprintf(stderr, "certmint: %s\n", active ? err : "out of "
+		    "memory");
+		goto out;
+	}
+	/* The file stays in the modules directory: its events may replay. */
+	printf("unregistered %s\n", argv[1]);
+	try_reload(cli);
+	rc = CLI_OK;
+ out:
+	free(active);
+	config_free(&cfg);
+	return rc;
+}
+
+int
+cmd_exit(const struct cli *cli, int argc, char **argv)
+{
+	const char	*sub;
+
+	if (argc < 2)
+		return exit_usage();
+	sub = argv[1];
+	argc--;
+	argv++;
+	optind = 0;
+	if (strcmp(sub, "list") == 0)
+		return exit_list(cli, argc, argv, 0);
+	if (strcmp(sub, "status") == 0)
+		return exit_list(cli, argc, argv, 1);
+	if (strcmp(sub, "show") == 0)
+		return exit_show(cli, argc, argv);
+	if (strcmp(sub, "set") == 0)
+		return exit_set(cli, argc, argv);
+	if (strcmp(sub, "configure") == 0)
+		return exit_configure(cli, argc, argv);
+	if (strcmp(sub, "replay") == 0)
+		return exit_replay(cli, argc, argv);
+	if (strcmp(sub, "register") == 0)
+		return exit_register(cli, argc, argv);
+	if (strcmp(sub, "unregister") == 0)
+		return exit_unregister(cli, argc, argv);
+	if (strcmp(sub, "test") == 0)
+		return cmd_exit_test(cli->config_path, argc, argv);
+	fprintf(stderr, "certmint: unknown exit command \"%s\"\n", sub);
+	return exit_usage();
+}
+
+int
+cmd_policy(const struct cli *cli, int argc, char **argv)
+{
+	json_t	*ans, *p;
+
+	if (argc != 2 || strcmp(argv[1], "show") != 0) {
+		fprintf(stderr, "usage: certmint policy show\n");
+		return CLI_USAGE;
+	}
+	if ((ans = admin_call(cli, "policy-show", NULL)) == NULL)
+		return CLI_FAIL;
+	p = json_object_get(ans, "policy");
+	if (cli->json)
+		print_json(p);
+	else
+		printf("%s%s\n  %s\n", jstr(p, "name", "?"),
+		    json_is_true(json_object_get(p, "builtin")) ?
+		    " (built in)" : "", jstr(p, "description", ""));
+	json_decref(ans);
+	return CLI_OK;
+}

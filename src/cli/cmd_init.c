@@ -1,0 +1,353 @@
+/*
+ * cmd_init.c - `certmint init` (a root CA, or a subordinate CA's key and
+ * request) and `certmint install-ca-cert` (the parent CA's answer).
+ */
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "../crypto/crypto.h"
+#include "../store/store.h"
+#include "cli.h"
+
+static void
+init_usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: certmint [-c FILE] init [--name NAME] [--subject DN]\n"
+	    "           [--key-type TYPE] [--hash HASH] [--days N] [--port N]\n"
+	    "           [--listen ADDR] [--subordinate]\n"
+	    "\n"
+	    "Create a CA beside the config file (-c): the key (ca.key, mode 0600),\n"
+	    "the self-signed certificate (ca.crt), the config file and the\n"
+	    "database (certmint.db). With --subordinate, write a request (ca.csr)\n"
+	    "for a parent CA instead of ca.crt; then run install-ca-cert.\n"
+	    "\n"
+	    "  --name NAME      the CA's name (default \"certmint CA\")\n"
+	    "  --subject DN     its subject (default \"CN=<name>\")\n"
+	    "  --key-type TYPE  ec-p256 (default), ec-p384, rsa-2048, rsa-3072,\n"
+	    "                   rsa-4096, ed25519\n"
+	    "  --hash HASH      sha256 (default; sha384 for ec-p384), sha512\n"
+	    "  --days N         validity of a root certificate (default 3650)\n"
+	    "  --port N         HTTP port (default 8080)\n"
+	    "  --listen ADDR    HTTP address (default 127.0.0.1)\n");
+}
+
+/* Write a PEM file that must not exist yet. */
+static int
+write_new(const char *path, const char *label, const unsigned char *der,
+    size_t len, mode_t mode)
+{
+	char	*pem;
+	int	 rc;
+
+	if (access(path, F_OK) == 0) {
+		fprintf(stderr, "certmint: %s exists; not overwriting it\n",
+		    path);
+		return -1;
+	}
+	if ((pem = pem_encode(label, der, len)) == NULL)
+		return -1;
+	rc = file_write_atomic(path, pem, strlen(pem), mode);
+	free(pem);
+	if (rc == -1)
+		fprintf(stderr, "certmint: %s: %s\n", path, strerror(errno));
+	return rc;
+}
+
+static char *
+config_text(const char *name, const char *subordinate_type, enum key_type kt,
+    const char *hash, const char *listen, int port)
+{
+	struct buf	 b = { 0 };
+	const char	*host = strchr(listen, ':') ? "[::1]" :
+			    strcmp(listen, "0.0.0.0") == 0 ? "127.0.0.1" : listen;
+
+	if (buf_printf(&b,
+	    "# certmint configuration (see docs/user-guide.md).\n"
+	    "# Relative paths are relative to this file's directory.\n"
+	    "\n[ca]\n"
+	    "name = %s\n"
+	    "type = %s\n"
+	    "key_type = %s\n"
+	    "key = ca.key\n"
+	    "cert = ca.crt\n"
+	    "chain = chain.pem\n"
+	    "database = certmint.db\n"
+	    "hash = %s\n"
+	    "\n[server]\n"
+	    "listen = %s\n"
+	    "port = %d\n"
+	    "admin_socket = admin.sock\n"
+	    "\n[publish]\n"
+	    "base_url = http://%s:%d\n"
+	    "\n[crl]\n"
+	    "period_hours = 168\n"
+	    "delta = no\n"
+	    "\n[policy]\n"
+	    "module = CertMint_Default.Policy\n"
+	    "request_disposition = issue\n"
+	    "pending_first = no\n"
+	    "default_profile = tls-server\n"
+	    "validity_days = 365\n"
+	    "\n[exit]\n"
+	    "modules_dir = modules\n"
+	    "# active = MyApp.Exit, Other.Exit\n",
+	    name, subordinate_type, key_type_name(kt), hash, listen, port,
+	    host, port) == -1) {
+		buf_free(&b);
+		return NULL;
+	}
+	return buf_steal(&b);
+}
+
+int
+cmd_init(const struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "name", required_argument, NULL, 'n' },
+		{ "subject", required_argument, NULL, 's' },
+		{ "key-type", required_argument, NULL, 'k' },
+		{ "hash", required_argument, NULL, 'H' },
+		{ "days", required_argument, NULL, 'd' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "subordinate", no_argument, NULL, 'S' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char	*name = "certmint CA", *subject = NULL, *hash = NULL;
+	const char	*listen = "127.0.0.1";
+	enum key_type	 kt = KEY_EC_P256;
+	int64_t		 days = 3650, port = 8080;
+	int		 ch, sub = 0, rc = CLI_FAIL;
+	char		 err[512], *dir = NULL, *text = NULL, *subj = NULL;
+	char		*modules = NULL;
+	EVP_PKEY	*key = NULL;
+	unsigned char	*der = NULL;
+	size_t		 len;
+	struct cm_config cfg;
+	struct store	*st;
+	int		 have_cfg = 0;
+
+	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'n':
+			name = optarg;
+			break;
+		case 's':
+			subject = optarg;
+			break;
+		case 'k':
+			if ((kt = key_type_from_name(optarg)) == KEY__MAX) {
+				fprintf(stderr, "certmint: unknown key type "
+				    "\"%s\"\n", optarg);
+				return CLI_USAGE;
+			}
+			break;
+		case 'H':
+			hash = optarg;
+			break;
+		case 'd':
+			if (parse_int64(optarg, &days) == -1 || days < 1 ||
+			    days > 36500) {
+				fprintf(stderr, "certmint: --days: 1 to "
+				    "36500\n");
+				return CLI_USAGE;
+			}
+			break;
+		case 'p':
+			if (parse_int64(optarg, &port) == -1 || port < 0 ||
+			    port > 65535) {
+				fprintf(stderr, "certmint: --port: 0 to "
+				    "65535\n");
+				return CLI_USAGE;
+			}
+			break;
+		case 'l':
+			listen = optarg;
+			break;
+		case 'S':
+			sub = 1;
+			break;
+		case 'h':
+			init_usage(stdout);
+			return CLI_OK;
+		default:
+			init_usage(stderr);
+			return CLI_USAGE;
+		}
+	}
+	if (optind != argc) {
+		init_usage(stderr);
+		return CLI_USAGE;
+	}
+	if (strpbrk(name, "\n\r") != NULL || *name == '\0') {
+		fprintf(stderr, "certmint: --name: one line, not empty\n");
+		return CLI_USAGE;
+	}
+	if (hash == NULL)
+		hash = kt == KEY_EC_P384 ? "sha384" : "sha256";
+	if (access(cli->config_path, F_OK) == 0) {
+		fprintf(stderr, "certmint: %s exists: this CA is already set "
+		    "up\n", cli->config_path);
+		return CLI_FAIL;
+	}
+	if ((dir = path_dirname(cli->config_path)) == NULL ||
+	    mkdir_p(dir, 0700) == -1) {
+		fprintf(stderr, "certmint: cannot create %s: %s\n",
+		    dir ? dir : cli->config_path, strerror(errno));
+		goto out;
+	}
+	if ((text = config_text(name, sub ? "subordinate" : "root", kt, hash,
+	    listen, (int)port)) == NULL ||
+	    file_write_atomic(cli->config_path, text, strlen(text), 0640)
+	    == -1) {
+		fprintf(stderr, "certmint: %s: cannot write\n",
+		    cli->config_path);
+		goto out;
+	}
+	if (config_load(cli->config_path, &cfg, err, sizeof(err)) == -1) {
+		fprintf(stderr, "certmint: %s\n", err);
+		goto undo;
+	}
+	have_cfg = 1;
+	if (subject == NULL) {
+		if (asprintf(&subj, "CN=%s", name) == -1)
+			goto undo;
+		/* A comma in the name is part of the CN. */
+		subject = subj;
+	}
+	if (key_generate(kt, &key, err, sizeof(err)) == -1 ||
+	    key_write(cfg.key_file, key, err, sizeof(err)) == -1) {
+		fprintf(stderr, "certmint: %s\n", err);
+		goto undo;
+	}
+	if (sub) {
+		char	*csr_path = path_join(cfg.dir, "ca.csr");
+
+		if (csr_path == NULL ||
+		    ca_make_csr(key, subject, hash, &der, &len, err,
+		    sizeof(err)) == -1) {
+			fprintf(stderr, "certmint: %s\n", err);
+			free(csr_path);
+			goto undo;
+		}
+		if (write_new(csr_path, "CERTIFICATE REQUEST", der, len, 0644)
+		    == -1) {
+			free(csr_path);
+			goto undo;
+		}
+		printf("Subordinate CA request written to %s.\n"
+		    "Have the parent CA sign it, then run:\n"
+		    "  certmint -c %s install-ca-cert ANSWER.pem "
+		    "[--chain PARENT-CHAIN.pem]\n", csr_path,
+		    cli->config_path);
+		free(csr_path);
+	} else {
+		if (ca_selfsign(key, subject, (int)days, hash, &der, &len, err,
+		    sizeof(err)) == -1) {
+			fprintf(stderr, "certmint: %s\n", err);
+			goto undo;
+		}
+		if (write_new(cfg.cert_file, "CERTIFICATE", der, len, 0644)
+		    == -1)
+			goto undo;
+		printf("Root CA \"%s\" created: certificate %s\n", name,
+		    cfg.cert_file);
+	}
+	if ((st = store_open(cfg.db_file, STORE_CREATE, err, sizeof(err)))
+	    == NULL) {
+		fprintf(stderr, "certmint: %s\n", err);
+		goto out;
+	}
+	store_close(st);
+	if ((modules = path_join(cfg.dir, "modules")) != NULL)
+		mkdir_p(modules, 0755);
+	printf("Configuration: %s\nDatabase: %s\nStart it with: certmintd -c "
+	    "%s\n", cli->config_path, cfg.db_file, cli->config_path);
+	rc = CLI_OK;
+	goto out;
+ undo:
+	/* Nothing was issued: leave no half-made CA behind but the key. */
+	unlink(cli->config_path);
+ out:
+	if (have_cfg)
+		config_free(&cfg);
+	OPENSSL_free(der);
+	EVP_PKEY_free(key);
+	free(modules);
+	free(subj);
+	free(text);
+	free(dir);
+	return rc;
+}
+
+int
+cmd_install_ca_cert(const struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "chain", required_argument, NULL, 'c' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char	*chain_path = NULL;
+	struct cm_config cfg;
+	unsigned char	*in = NULL, *chain = NULL, *der = NULL;
+	size_t		 inlen, chainlen = 0, len;
+	char		*chain_pem = NULL, err[512];
+	EVP_PKEY	*key = NULL;
+	int		 ch, rc = CLI_FAIL;
+
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (ch != 'c') {
+			fprintf(stderr, "usage: certmint install-ca-cert FILE "
+			    "[--chain FILE]\n");
+			return CLI_USAGE;
+		}
+		chain_path = optarg;
+	}
+	if (argc - optind != 1) {
+		fprintf(stderr, "usage: certmint install-ca-cert FILE "
+		    "[--chain FILE]\n");
+		return CLI_USAGE;
+	}
+	if (cli_config(cli, &cfg) == -1)
+		return CLI_FAIL;
+	if (cli_read(argv[optind], &in, &inlen, 1 << 20) == -1 ||
+	    (chain_path != NULL &&
+	    cli_read(chain_path, &chain, &chainlen, 1 << 20) == -1))
+		goto out;
+	if (key_load(cfg.key_file, &key, err, sizeof(err)) == -1 ||
+	    ca_check_install(key, in, inlen, chain, chainlen, &der, &len,
+	    &chain_pem, err, sizeof(err)) == -1) {
+		fprintf(stderr, "certmint: %s\n", err);
+		goto out;
+	}
+	if (write_new(cfg.cert_file, "CERTIFICATE", der, len, 0644) == -1)
+		goto out;
+	if (*chain_pem != '\0' && file_write_atomic(cfg.chain_file, chain_pem,
+	    strlen(chain_pem), 0644) == -1) {
+		fprintf(stderr, "certmint: %s: %s\n", cfg.chain_file,
+		    strerror(errno));
+		goto out;
+	}
+	printf("CA certificate installed: %s\n", cfg.cert_file);
+	if (*chain_pem != '\0')
+		printf("Parent chain: %s\n", cfg.chain_file);
+	rc = CLI_OK;
+ out:
+	config_free(&cfg);
+	EVP_PKEY_free(key);
+	OPENSSL_free(der);
+	free(chain_pem);
+	free(in);
+	free(chain);
+	return rc;
+}

@@ -1,0 +1,309 @@
+/*
+ * main.c - certmint: the command line tool of the certmint CA.
+ */
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+#define DEFAULT_CONFIG	"/etc/certmint/certmint.conf"
+#define MAX_ANSWER	(64 << 20)
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: certmint [-c FILE] [--json] COMMAND [ARGS]\n"
+	    "\n"
+	    "Set up:\n"
+	    "  init [--name NAME] [--subject DN] [--key-type TYPE] [--hash H]\n"
+	    "       [--days N] [--port N] [--listen ADDR] [--subordinate]\n"
+	    "                                 create a CA (config, key, certificate,\n"
+	    "                                 database) beside the config file\n"
+	    "  install-ca-cert FILE [--chain FILE]\n"
+	    "                                 install a parent CA's answer (sub CA)\n"
+	    "Requests (through certmintd):\n"
+	    "  submit FILE [--attrib NAME:VALUE]... [--requester NAME] [--out FILE]\n"
+	    "  resubmit ID                    approve a pending request\n"
+	    "  deny ID                        deny a pending request\n"
+	    "  retrieve ID [--out FILE]       the result of a request\n"
+	    "  revoke SERIAL [REASON] [--date TIME]\n"
+	    "  unrevoke SERIAL                release a certificateHold\n"
+	    "  crl [--delta]                  publish a CRL now\n"
+	    "  import FILE                    record a certificate this CA issued\n"
+	    "  status | reload | shutdown\n"
+	    "Records (read from the database):\n"
+	    "  view [queue|log|logfail|revoked|issued|all] [--id MIN[-MAX]]\n"
+	    "       [--requester NAME] [--cn TEXT] [--serial HEX] [--since TIME]\n"
+	    "       [--until TIME] [--limit N]\n"
+	    "Modules:\n"
+	    "  exit list | status | show NAME | set NAME PROP VALUE\n"
+	    "  exit configure NAME [--refresh] | replay NAME [--from SEQ | --dead]\n"
+	    "  exit register FILE.so | unregister NAME\n"
+	    "  exit test FILE.so [--event EVENT]... (see certmint exit test --help)\n"
+	    "  policy show\n"
+	    "\n"
+	    "  -c, --config FILE  configuration file (default: $CERTMINT_CONFIG,\n"
+	    "                     else " DEFAULT_CONFIG ")\n"
+	    "  -j, --json         print answers as JSON\n"
+	    "  -h, --help         this help\n"
+	    "  -V, --version      print the version\n"
+	    "\n"
+	    "Exit status: 0 on success, 1 when the CA refused or failed, 2 on\n"
+	    "usage errors. See docs/cli.md.\n");
+}
+
+int
+cli_config(const struct cli *cli, struct cm_config *cfg)
+{
+	char	 err[512];
+
+	if (config_load(cli->config_path, cfg, err, sizeof(err)) == -1) {
+		fprintf(stderr, "certmint: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+int
+cli_read(const char *path, unsigned char **data, size_t *len, size_t max)
+{
+	if (file_read(path, data, len, max) == -1) {
+		fprintf(stderr, "certmint: %s: %s\n", path,
+		    errno == EFBIG ? "too large" : errno ? strerror(errno) :
+		    "cannot read");
+		return -1;
+	}
+	return 0;
+}
+
+/* Read one newline-terminated answer until EOF. */
+static json_t *
+read_answer(int fd)
+{
+	struct buf	 b = { 0 };
+	char		 chunk[8192];
+	ssize_t		 n;
+	json_error_t	 je;
+	json_t		*j;
+
+	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (b.len + (size_t)n > MAX_ANSWER ||
+		    buf_append(&b, chunk, (size_t)n) == -1) {
+			buf_free(&b);
+			return NULL;
+		}
+	}
+	if (b.data == NULL)
+		return NULL;
+	j = json_loadb((char *)b.data, b.len, 0, &je);
+	buf_free(&b);
+	return j;
+}
+
+json_t *
+admin_call(const struct cli *cli, const char *cmd, json_t *args)
+{
+	struct cm_config cfg;
+	struct sockaddr_un sun;
+	char		*req = NULL;
+	json_t		*ans = NULL, *err;
+	size_t		 len, off;
+	ssize_t		 n;
+	int		 fd = -1;
+
+	if (args == NULL)
+		args = json_object();
+	json_object_set_new(args, "cmd", json_string(cmd));
+	if (cli_config(cli, &cfg) == -1) {
+		json_decref(args);
+		return NULL;
+	}
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(cfg.admin_socket) >= sizeof(sun.sun_path)) {
+		fprintf(stderr, "certmint: %s: path too long\n",
+		    cfg.admin_socket);
+		goto out;
+	}
+	strlcpy_cm(sun.sun_path, cfg.admin_socket, sizeof(sun.sun_path));
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
+	    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		fprintf(stderr, "certmint: cannot reach certmintd at %s: %s "
+		    "(is it running?)\n", cfg.admin_socket, strerror(errno));
+		goto out;
+	}
+	if ((req = json_dumps(args, JSON_COMPACT)) == NULL)
+		goto out;
+	len = strlen(req);
+	req[len++] = '\n';	/* json_dumps left room: we replaced the NUL */
+	for (off = 0; off < len; off += (size_t)n)
+		if ((n = write(fd, req + off, len - off)) <= 0) {
+			fprintf(stderr, "certmint: %s: %s\n", cfg.admin_socket,
+			    strerror(errno));
+			goto out;
+		}
+	shutdown(fd, SHUT_WR);
+	if ((ans = read_answer(fd)) == NULL || !json_is_object(ans)) {
+		fprintf(stderr, "certmint: no valid answer from certmintd\n");
+		json_decref(ans);
+		ans = NULL;
+		goto out;
+	}
+	if (!json_is_true(json_object_get(ans, "ok"))) {
+		err = json_object_get(ans, "error");
+		fprintf(stderr, "certmint: %s\n", json_is_string(err) ?
+		    json_string_value(err) : "the daemon refused");
+		if (cli->json)
+			print_json(ans);
+		json_decref(ans);
+		ans = NULL;
+	}
+ out:
+	if (fd != -1)
+		close(fd);
+	free(req);
+	json_decref(args);
+	config_free(&cfg);
+	return ans;
+}
+
+void
+print_json(const json_t *j)
+{
+	char	*s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+
+	if (s != NULL)
+		puts(s);
+	free(s);
+}
+
+static const char *
+jstr(const json_t *o, const char *key)
+{
+	const char	*s = json_string_value(json_object_get(o, key));
+
+	return s != NULL ? s : "";
+}
+
+void
+print_request(const json_t *r)
+{
+	json_t	*v;
+
+	printf("Request %" JSON_INTEGER_FORMAT ": %s (%s)\n",
+	    json_integer_value(json_object_get(r, "request_id")),
+	    jstr(r, "disposition"), jstr(r, "message"));
+	if (*jstr(r, "subject"))
+		printf("  subject:   %s\n", jstr(r, "subject"));
+	if (*jstr(r, "requester"))
+		printf("  requester: %s\n", jstr(r, "requester"));
+	if (*jstr(r, "submitted"))
+		printf("  submitted: %s\n", jstr(r, "submitted"));
+	if (*jstr(r, "serial")) {
+		printf("  serial:    %s\n", jstr(r, "serial"));
+		printf("  valid:     %s to %s\n", jstr(r, "not_before"),
+		    jstr(r, "not_after"));
+	}
+	if (*jstr(r, "profile"))
+		printf("  profile:   %s\n", jstr(r, "profile"));
+	if ((v = json_object_get(r, "revoked_reason")) != NULL)
+		printf("  revoked:   %s (%s)\n", jstr(r, "revoked"),
+		    jstr(r, "revoked_reason_name"));
+}
+
+static const struct {
+	const char	*name;
+	int		(*fn)(const struct cli *, int, char **);
+} commands[] = {
+	{ "init", cmd_init },
+	{ "install-ca-cert", cmd_install_ca_cert },
+	{ "submit", cmd_submit },
+	{ "resubmit", cmd_by_id },
+	{ "deny", cmd_by_id },
+	{ "retrieve", cmd_by_id },
+	{ "revoke", cmd_revoke },
+	{ "unrevoke", cmd_unrevoke },
+	{ "crl", cmd_crl },
+	{ "import", cmd_import },
+	{ "status", cmd_status },
+	{ "reload", cmd_simple },
+	{ "shutdown", cmd_simple },
+	{ "view", cmd_view },
+	{ "exit", cmd_exit },
+	{ "policy", cmd_policy },
+};
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct cli	 cli = { 0 };
+	size_t		 i;
+	int		 ch;
+
+	log_init("certmint", CM_LOG_WARN);
+	cli.config_path = getenv("CERTMINT_CONFIG");
+	if (cli.config_path == NULL || *cli.config_path == '\0')
+		cli.config_path = DEFAULT_CONFIG;
+	while ((ch = getopt_long(argc, argv, "+c:jhV", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			cli.config_path = optarg;
+			break;
+		case 'j':
+			cli.json = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return CLI_OK;
+		case 'V':
+			printf("certmint %s\n", CM_VERSION);
+			return CLI_OK;
+		default:
+			usage(stderr);
+			return CLI_USAGE;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc == 0) {
+		usage(stderr);
+		return CLI_USAGE;
+	}
+	/* --json may also follow the command. */
+	for (i = 1; i < (size_t)argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--json") == 0 || strcmp(argv[i], "-j") == 0) {
+			cli.json = 1;
+			memmove(&argv[i], &argv[i + 1],
+			    (size_t)(argc - (int)i) * sizeof(*argv));
+			argc--;
+			i--;
+		}
+	for (i = 0; i < nitems(commands); i++)
+		if (strcmp(argv[0], commands[i].name) == 0) {
+			optind = 0;	/* full reset for the command's getopt */
+			return commands[i].fn(&cli, argc, argv);
+		}
+	fprintf(stderr, "certmint: unknown command \"%s\" (see certmint "
+	    "--help)\n", argv[0]);
+	return CLI_USAGE;
+}
