@@ -1,0 +1,96 @@
+#!/bin/sh
+# Bad input gets a clear error and a recorded outcome; nothing stored is
+# lost and the daemon keeps serving.
+. "$LIB"
+
+ca_init
+daemon_start
+
+new_csr good
+out=$(submit_http "$T_DIR/good.csr")
+check_eq "a good request is issued first" 201 "$(echo "$out" | head -1)"
+good_id=$(json "$T_DIR/resp.json" 'j["request_id"]')
+
+printf 'this is not a certificate request' >"$T_DIR/garbage"
+out=$(submit_http "$T_DIR/garbage")
+check_eq "garbage: 400" 400 "$(echo "$out" | head -1)"
+check_match "garbage: JSON error" '"error"' "$out"
+gid=$(json "$T_DIR/resp.json" 'j.get("request_id", "")')
+check_match "garbage: recorded as a request" '^[0-9]+$' "$gid"
+curl -fsS -o "$T_DIR/g.json" "$URL/api/v1/requests/$gid"
+check_eq "garbage: recorded as failed" failed "$(json "$T_DIR/g.json" 'j["disposition"]')"
+
+# A request whose signature does not verify: flip a byte of the signature.
+openssl req -in "$T_DIR/good.csr" -outform DER -out "$T_DIR/good.der"
+python3 - "$T_DIR/good.der" "$T_DIR/badsig.der" <<'PY'
+import sys
+d = bytearray(open(sys.argv[1], "rb").read())
+d[-5] ^= 0x01
+open(sys.argv[2], "wb").write(d)
+PY
+out=$(submit_http "$T_DIR/badsig.der")
+check_eq "bad signature: 400" 400 "$(echo "$out" | head -1)"
+check_match "bad signature: says so" "signature" "$out"
+
+# Truncated DER.
+head -c 60 "$T_DIR/good.der" >"$T_DIR/trunc.der"
+out=$(submit_http "$T_DIR/trunc.der")
+check_eq "truncated request: 400" 400 "$(echo "$out" | head -1)"
+
+# An unsupported key: RSA 1024.
+openssl req -new -newkey rsa:1024 -nodes -keyout "$T_DIR/weak.key" \
+    -out "$T_DIR/weak.csr" -subj /CN=weak 2>/dev/null
+out=$(submit_http "$T_DIR/weak.csr")
+check_eq "RSA 1024: 403" 403 "$(echo "$out" | head -1)"
+check_match "RSA 1024: the message names the key" "rsa-1024" "$out"
+
+# Oversized body.
+head -c 200000 /dev/zero | tr '\0' 'A' >"$T_DIR/big"
+out=$(submit_http "$T_DIR/big")
+check_eq "oversized body: 413" 413 "$(echo "$out" | head -1)"
+bid=$(json "$T_DIR/resp.json" 'j.get("request_id", "")')
+check_match "oversized body: recorded" '^[0-9]+$' "$bid"
+
+# Wrong content type.
+code=$(curl -s -o "$T_DIR/ct.json" -w '%{http_code}' -H 'Content-Type: text/plain' \
+    --data-binary @"$T_DIR/good.csr" "$URL/api/v1/requests")
+check_eq "wrong content type: 415" 415 "$code"
+
+# Bad attributes.
+out=$(submit_http "$T_DIR/good.csr" "NoColonHere")
+check_eq "malformed attribute: 400" 400 "$(echo "$out" | head -1)"
+out=$(submit_http "$T_DIR/good.csr" "CertificateTemplate:no-such-profile")
+check_eq "unknown profile: 403" 403 "$(echo "$out" | head -1)"
+
+# Unknown ids.
+code=$(curl -s -o /dev/null -w '%{http_code}' "$URL/api/v1/requests/987654")
+check_eq "unknown request id: 404" 404 "$code"
+code=$(curl -s -o /dev/null -w '%{http_code}' "$URL/api/v1/requests/abc")
+check_match "non-numeric request id: 404 or 400" '^(400|404)$' "$code"
+check_fails "retrieve of an unknown id fails" "$CERTMINT" -c "$CONF" retrieve 987654
+check_fails "revoke of an unknown serial fails" "$CERTMINT" -c "$CONF" revoke ffff
+check_fails "revoke with an unknown reason fails" \
+    "$CERTMINT" -c "$CONF" revoke ffff noSuchReason
+
+# A broken config: reload refuses and the daemon keeps the old one.
+cp "$CONF" "$T_DIR/conf.bak"
+printf '[policy]\nrequest_disposition = sometimes\n' >>"$CONF"
+check_fails "reload of a broken config is refused" "$CERTMINT" -c "$CONF" reload
+cp "$T_DIR/conf.bak" "$CONF"
+printf '[ca]\nno_such_key = 1\n' >>"$CONF"
+out=$("$CERTMINTD" -c "$CONF" 2>&1)
+check_match "certmintd names the unknown key" "no_such_key" "$out"
+cp "$T_DIR/conf.bak" "$CONF"
+
+# Still serving, nothing lost.
+check "still healthy" curl -fsS "$URL/health"
+curl -fsS -o "$T_DIR/g2.json" "$URL/api/v1/requests/$good_id"
+check_eq "earlier certificate still there" issued "$(json "$T_DIR/g2.json" 'j["disposition"]')"
+out=$(submit_http "$T_DIR/good.csr")
+check_eq "and still issuing" 201 "$(echo "$out" | head -1)"
+
+"$CERTMINTD" -c "$CONF" >"$T_DIR/second.out" 2>&1
+rc=$?
+check "a second daemon on the same CA refuses to start" test "$rc" -ne 0
+
+finish

@@ -1,0 +1,232 @@
+# lib.sh - shared by the integration tests (POSIX sh, sourced).
+#
+# Each test script runs the real certmintd and certmint binaries from the
+# build directory against a fresh CA in a temporary directory, on a free
+# loopback port, with real clients (openssl, curl). It prints TAP: one
+# "ok N - what" or "not ok N - what" line per check, and "1..N" at the end.
+#
+# The meson test passes the binaries in the environment:
+#   CERTMINT, CERTMINTD    paths of the CLI and the daemon
+#   MODULES_DIR            the directory of the test modules (tests/modules)
+#   SAMPLE_EXIT            path of the sample exit module, when built
+
+set -u
+
+T_N=0
+T_FAILED=0
+T_DIR=$(mktemp -d "${TMPDIR:-/tmp}/certmint-it.XXXXXX")
+T_PID=
+T_LOG=$T_DIR/certmintd.log
+
+# ok DESCRIPTION: record a passed check.
+ok() {
+	T_N=$((T_N + 1))
+	echo "ok $T_N - $*"
+}
+
+# not_ok DESCRIPTION: record a failed check.
+not_ok() {
+	T_N=$((T_N + 1))
+	T_FAILED=$((T_FAILED + 1))
+	echo "not ok $T_N - $*"
+}
+
+# check DESCRIPTION COMMAND...: run COMMAND; pass if it exits 0.
+check() {
+	_d=$1
+	shift
+	if "$@" >"$T_DIR/check.out" 2>&1; then
+		ok "$_d"
+	else
+		not_ok "$_d"
+		sed 's/^/# /' "$T_DIR/check.out" | head -20
+	fi
+}
+
+# check_fails DESCRIPTION COMMAND...: pass if COMMAND exits non-zero.
+check_fails() {
+	_d=$1
+	shift
+	if "$@" >"$T_DIR/check.out" 2>&1; then
+		not_ok "$_d (command succeeded)"
+		sed 's/^/# /' "$T_DIR/check.out" | head -20
+	else
+		ok "$_d"
+	fi
+}
+
+# check_eq DESCRIPTION EXPECTED ACTUAL
+check_eq() {
+	if [ "$2" = "$3" ]; then
+		ok "$1"
+	else
+		not_ok "$1"
+		echo "#   expected: $2"
+		echo "#   actual:   $3"
+	fi
+}
+
+# check_match DESCRIPTION PATTERN TEXT: pass if TEXT contains PATTERN
+# (grep -E).
+check_match() {
+	if printf '%s\n' "$3" | grep -Eq -- "$2"; then
+		ok "$1"
+	else
+		not_ok "$1"
+		echo "#   pattern: $2"
+		printf '%s\n' "$3" | head -20 | sed 's/^/#   text: /'
+	fi
+}
+
+# free_port: a TCP port nobody listens on, on loopback.
+free_port() {
+	python3 -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
+}
+
+# ca_init [INIT OPTIONS...]: create a CA under $T_DIR/ca. Sets CONF, PORT,
+# URL.
+ca_init() {
+	PORT=$(free_port)
+	URL=http://127.0.0.1:$PORT
+	CONF=$T_DIR/ca/certmint.conf
+	"$CERTMINT" -c "$CONF" init --name "Test CA" --port "$PORT" "$@" \
+	    >"$T_DIR/init.out" 2>&1 || {
+		echo "Bail out! certmint init failed"
+		cat "$T_DIR/init.out"
+		exit 1
+	}
+}
+
+# conf_set SECTION KEY VALUE: set a key in the CA's config file.
+conf_set() {
+	python3 - "$CONF" "$1" "$2" "$3" <<'PY'
+import sys
+path, sec, key, val = sys.argv[1:]
+lines = open(path).read().split("\n")
+out, cur, done, seen = [], None, False, False
+for ln in lines:
+    s = ln.strip()
+    if s.startswith("[") and s.endswith("]"):
+        if cur == sec and not done:
+            out.append(f"{key} = {val}")
+            done = True
+        cur = s[1:-1]
+        if cur == sec:
+            seen = True
+    elif cur == sec and "=" in s and not s.startswith((";", "#")) \
+            and s.split("=", 1)[0].strip() == key:
+        if not done:
+            out.append(f"{key} = {val}")
+            done = True
+        continue
+    out.append(ln)
+if not done:
+    if not seen:
+        out.append(f"[{sec}]")
+    out.append(f"{key} = {val}")
+open(path, "w").write("\n".join(out) + "\n")
+PY
+}
+
+# daemon_start: start certmintd on $CONF and wait until /health answers.
+daemon_start() {
+	"$CERTMINTD" -c "$CONF" >>"$T_LOG" 2>&1 &
+	T_PID=$!
+	_i=0
+	while [ $_i -lt 200 ]; do
+		if curl -fsS "$URL/health" >/dev/null 2>&1; then
+			return 0
+		fi
+		if ! kill -0 "$T_PID" 2>/dev/null; then
+			break
+		fi
+		sleep 0.05
+		_i=$((_i + 1))
+	done
+	echo "Bail out! certmintd did not start"
+	sed 's/^/# /' "$T_LOG" | tail -30
+	T_PID=
+	exit 1
+}
+
+# daemon_stop: stop certmintd cleanly (SIGTERM), wait for it (at most
+# 30 s, then SIGKILL). Returns the daemon's exit status.
+daemon_stop() {
+	[ -n "$T_PID" ] || return 0
+	kill -TERM "$T_PID" 2>/dev/null
+	_i=0
+	while kill -0 "$T_PID" 2>/dev/null && [ $_i -lt 600 ]; do
+		sleep 0.05
+		_i=$((_i + 1))
+	done
+	if kill -0 "$T_PID" 2>/dev/null; then
+		echo "# certmintd did not stop in 30 s: killing it"
+		kill -KILL "$T_PID"
+	fi
+	wait "$T_PID"
+	_rc=$?
+	T_PID=
+	return $_rc
+}
+
+# daemon_kill: kill -9, as a crash would.
+daemon_kill() {
+	[ -n "$T_PID" ] || return 0
+	kill -KILL "$T_PID" 2>/dev/null
+	wait "$T_PID" 2>/dev/null
+	T_PID=
+}
+
+# new_csr NAME [openssl req options...]: an EC P-256 key and CSR
+# $T_DIR/NAME.key / NAME.csr with subject CN=NAME.
+new_csr() {
+	_n=$1
+	shift
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	    -keyout "$T_DIR/$_n.key" -out "$T_DIR/$_n.csr" -subj "/CN=$_n" \
+	    "$@" 2>/dev/null
+}
+
+# submit_http CSRFILE [NAME:VALUE...]: POST a CSR with request attributes
+# (in the query string); prints the HTTP status, then the body (also left in
+# $T_DIR/resp.json).
+submit_http() {
+	_f=$1
+	shift
+	_q=
+	for _a in "$@"; do
+		_q="$_q${_q:+&}attrib=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1]))' "$_a")"
+	done
+	curl -sS -o "$T_DIR/resp.json" -w '%{http_code}\n' \
+	    -H 'Content-Type: application/pkcs10' --data-binary "@$_f" \
+	    "$URL/api/v1/requests${_q:+?$_q}"
+	cat "$T_DIR/resp.json"
+}
+
+# json FILE EXPR: print a field of a JSON document (python expression on
+# the parsed value "j").
+json() {
+	python3 -c 'import json, sys
+j = json.load(open(sys.argv[1]))
+v = eval(sys.argv[2])
+print(v if not isinstance(v, (dict, list)) else json.dumps(v))' "$1" "$2"
+}
+
+# finish: stop the daemon, clean up, print the plan; exit 1 if a check
+# failed. Call at the end of every test script.
+finish() {
+	daemon_stop
+	if [ $T_FAILED -ne 0 ]; then
+		echo "# daemon log:"
+		sed 's/^/# /' "$T_LOG" 2>/dev/null | tail -40
+	fi
+	rm -rf "$T_DIR"
+	echo "1..$T_N"
+	[ $T_FAILED -eq 0 ]
+	exit $?
+}
+
+trap 'daemon_kill; rm -rf "$T_DIR"' INT TERM

@@ -1,0 +1,109 @@
+#!/bin/sh
+# Issue, verify, publish, revoke, hold and release: a certificate's life as
+# openssl sees it.
+. "$LIB"
+
+ca_init
+daemon_start
+
+curl -fsS -o "$T_DIR/ca.der" "$URL/ca.crt"
+check "GET /ca.crt is a DER certificate" \
+    openssl x509 -inform DER -in "$T_DIR/ca.der" -out "$T_DIR/ca.pem"
+
+new_csr www -addext "subjectAltName=DNS:www.test,IP:127.0.0.1"
+out=$(submit_http "$T_DIR/www.csr")
+check_eq "submission answers 201" 201 "$(echo "$out" | head -1)"
+check_eq "disposition issued" issued "$(json "$T_DIR/resp.json" 'j["disposition"]')"
+id=$(json "$T_DIR/resp.json" 'j["request_id"]')
+json "$T_DIR/resp.json" 'j["certificate"]' >"$T_DIR/www.crt"
+check "issued certificate verifies against the CA" \
+    openssl verify -CAfile "$T_DIR/ca.pem" "$T_DIR/www.crt"
+text=$(openssl x509 -in "$T_DIR/www.crt" -noout -text)
+check_match "subject from the request" "Subject: CN ?= ?www" "$text"
+check_match "SANs from the request" "DNS:www.test, IP Address:127.0.0.1" "$text"
+check_match "tls-server profile: serverAuth" "TLS Web Server Authentication" "$text"
+check_match "CRL distribution point" "URI:$URL/ca.crl" "$text"
+check_match "AIA caIssuers" "CA Issuers - URI:$URL/ca.crt" "$text"
+check_match "version 3" "Version: 3" "$text"
+check_match "subject key identifier" "X509v3 Subject Key Identifier" "$text"
+check_match "authority key identifier" "X509v3 Authority Key Identifier" "$text"
+serial=$(openssl x509 -in "$T_DIR/www.crt" -noout -serial | cut -d= -f2 |
+    tr 'A-F' 'a-f')
+check_eq "20-byte serial" 40 "${#serial}"
+
+curl -fsS -o "$T_DIR/get.json" "$URL/api/v1/requests/$id"
+check_eq "GET request by id" issued "$(json "$T_DIR/get.json" 'j["disposition"]')"
+check_eq "GET request shows the serial" "$serial" \
+    "$(json "$T_DIR/get.json" 'j["serial"]')"
+check "GET certificate by id" \
+    sh -c "curl -fsS '$URL/api/v1/requests/$id/certificate' | openssl x509 -noout"
+
+new_csr client
+out=$(submit_http "$T_DIR/client.csr" "CertificateTemplate:tls-client")
+check_eq "tls-client request answers 201" 201 "$(echo "$out" | head -1)"
+json "$T_DIR/resp.json" 'j["certificate"]' >"$T_DIR/client.crt"
+check_match "tls-client profile: clientAuth" "TLS Web Client Authentication" \
+    "$(openssl x509 -in "$T_DIR/client.crt" -noout -text)"
+cserial=$(openssl x509 -in "$T_DIR/client.crt" -noout -serial | cut -d= -f2 |
+    tr 'A-F' 'a-f')
+
+# Revoke, publish, check with openssl.
+check "certmint revoke keyCompromise" "$CERTMINT" -c "$CONF" revoke "$serial" keyCompromise
+check "certmint crl" "$CERTMINT" -c "$CONF" crl
+curl -fsS -o "$T_DIR/crl.der" "$URL/ca.crl"
+check "CRL signature verifies" \
+    openssl crl -inform DER -in "$T_DIR/crl.der" -CAfile "$T_DIR/ca.pem" -noout
+openssl crl -inform DER -in "$T_DIR/crl.der" -out "$T_DIR/crl.pem"
+crltext=$(openssl crl -in "$T_DIR/crl.pem" -noout -text)
+check_match "CRL lists the serial" "$(echo "$serial" | tr 'a-f' 'A-F')" "$crltext"
+check_match "CRL reason keyCompromise" "Key Compromise" "$crltext"
+check_match "CRL number" "X509v3 CRL Number" "$crltext"
+check_match "CRL next update" "Next Update" "$crltext"
+check_fails "revoked certificate fails verify -crl_check" \
+    openssl verify -crl_check -CAfile "$T_DIR/ca.pem" -CRLfile "$T_DIR/crl.pem" "$T_DIR/www.crt"
+check "other certificate passes verify -crl_check" \
+    openssl verify -crl_check -CAfile "$T_DIR/ca.pem" -CRLfile "$T_DIR/crl.pem" "$T_DIR/client.crt"
+check_fails "revoking a revoked certificate is refused" \
+    "$CERTMINT" -c "$CONF" revoke "$serial"
+check_fails "revoking an unknown serial is refused" \
+    "$CERTMINT" -c "$CONF" revoke 0123456789abcdef
+check_fails "unrevoking a keyCompromise revocation is refused" \
+    "$CERTMINT" -c "$CONF" unrevoke "$serial"
+
+# Hold, then release.
+check "certmint revoke certificateHold" \
+    "$CERTMINT" -c "$CONF" revoke "$cserial" certificateHold
+"$CERTMINT" -c "$CONF" crl >/dev/null
+curl -fsS "$URL/ca.crl" | openssl crl -inform DER -out "$T_DIR/crl2.pem"
+check_match "CRL reason certificateHold" "Certificate Hold" \
+    "$(openssl crl -in "$T_DIR/crl2.pem" -noout -text)"
+check_fails "held certificate fails verify -crl_check" \
+    openssl verify -crl_check -CAfile "$T_DIR/ca.pem" -CRLfile "$T_DIR/crl2.pem" "$T_DIR/client.crt"
+check "certmint unrevoke" "$CERTMINT" -c "$CONF" unrevoke "$cserial"
+"$CERTMINT" -c "$CONF" crl >/dev/null
+curl -fsS "$URL/ca.crl" | openssl crl -inform DER -out "$T_DIR/crl3.pem"
+check "released certificate passes verify -crl_check again" \
+    openssl verify -crl_check -CAfile "$T_DIR/ca.pem" -CRLfile "$T_DIR/crl3.pem" "$T_DIR/client.crt"
+check_fails "the keyCompromise one is still revoked" \
+    openssl verify -crl_check -CAfile "$T_DIR/ca.pem" -CRLfile "$T_DIR/crl3.pem" "$T_DIR/www.crt"
+n1=$(openssl crl -in "$T_DIR/crl.pem" -noout -crlnumber | cut -d= -f2)
+n3=$(openssl crl -in "$T_DIR/crl3.pem" -noout -crlnumber | cut -d= -f2)
+check "CRL numbers increase" test "$(($n3))" -gt "$(($n1))"
+
+# Import a certificate this CA issued (it is in the database already: refused),
+# and one from another CA (refused).
+check_fails "import of a known certificate is refused" \
+    "$CERTMINT" -c "$CONF" import "$T_DIR/www.crt"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$T_DIR/other.key" -out "$T_DIR/other.crt" -subj /CN=other -days 1 2>/dev/null
+check_fails "import of another CA's certificate is refused" \
+    "$CERTMINT" -c "$CONF" import "$T_DIR/other.crt"
+
+check "certmint status" "$CERTMINT" -c "$CONF" status
+check "certmint view log" "$CERTMINT" -c "$CONF" view log
+check_match "view revoked lists the serial" "$serial" \
+    "$("$CERTMINT" -c "$CONF" view revoked --json)"
+
+daemon_stop
+check_eq "daemon stops cleanly" 0 $?
+finish
