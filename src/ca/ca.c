@@ -1222,9 +1222,19 @@ int
 ca_write(struct ca *ca, int (*fn)(struct store *, void *), void *arg)
 {
 	struct wjob	 job = { 0 };
+	int		 rc;
 
-	if (ca->writer == NULL)
-		return CM_E_FAIL;
+	if (ca->writer == NULL) {
+		/* Before ca_start (modules loading): nothing else writes. */
+		if (ca->wstore == NULL || ca->started != 0)
+			return CM_E_FAIL;
+		if ((rc = store_begin(ca->wstore)) != 0)
+			return rc;
+		if ((rc = fn(ca->wstore, arg)) != 0 ||
+		    (rc = store_commit(ca->wstore)) != 0)
+			store_rollback(ca->wstore);
+		return rc;
+	}
 	job.kind = WJOB_FUNC;
 	job.fn = fn;
 	job.fn_arg = arg;

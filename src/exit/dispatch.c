@@ -444,14 +444,15 @@ static void
 save_cursor(struct exit_slot *s)
 {
 	struct cursor_write cw = { s->name, s->cursor };
+	int		 rc;
 
 	if (s->cursor == s->saved)
 		return;
-	if (ca_write(s->host->ca, write_cursor, &cw) == 0)
+	if ((rc = ca_write(s->host->ca, write_cursor, &cw)) == 0)
 		s->saved = s->cursor;
 	else
-		log_err("exit module %s: cannot save its cursor (%" PRId64 ")",
-		    s->name, s->cursor);
+		log_err("exit module %s: cannot save its cursor (%" PRId64
+		    "): error %d", s->name, s->cursor, rc);
 }
 
 struct dead_list {
