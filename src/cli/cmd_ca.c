@@ -388,6 +388,24 @@ view_row(void *arg, const struct db_request *r, const struct db_cert *c)
 	return 0;
 }
 
+static int
+view_crl_row(void *arg, const struct db_crl *c)
+{
+	struct view_out	*v = arg;
+	char		 tu[32], nu[32];
+
+	v->n++;
+	if (v->cli->json) {
+		json_array_append_new(v->arr, crl_to_json(c));
+		return 0;
+	}
+	time_format(c->this_update, tu);
+	time_format(c->next_update, nu);
+	printf("%-8" PRId64 " %-6s %-20s %-20s %" PRId64 "\n", c->number,
+	    c->base_number < 0 ? "base" : "delta", tu, nu, c->count);
+	return 0;
+}
+
 int
 cmd_view(const struct cli *cli, int argc, char **argv)
 {
@@ -401,7 +419,7 @@ cmd_view(const struct cli *cli, int argc, char **argv)
 		{ "limit", required_argument, NULL, 'l' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char	*synopsis = "[queue|log|logfail|revoked|issued|all] "
+	const char	*synopsis = "[queue|log|logfail|revoked|issued|all|crl] "
 			    "[--id MIN[-MAX]] [--requester NAME]\n"
 			    "    [--cn TEXT] [--serial HEX] [--since TIME] "
 			    "[--until TIME] [--limit N]";
@@ -411,7 +429,7 @@ cmd_view(const struct cli *cli, int argc, char **argv)
 	struct store	*st;
 	char		 err[512], *dash;
 	int64_t		 n;
-	int		 ch, rc;
+	int		 ch, rc, crls = 0;
 
 	memset(&f, 0, sizeof(f));
 	f.view = VIEW_LOG;
@@ -453,7 +471,9 @@ cmd_view(const struct cli *cli, int argc, char **argv)
 	}
 	if (argc - optind > 1)
 		return bad_usage("view", synopsis);
-	if (argc - optind == 1 &&
+	if (argc - optind == 1 && strcmp(argv[optind], "crl") == 0)
+		crls = 1;
+	else if (argc - optind == 1 &&
 	    (f.view = db_view_from_name(argv[optind])) == VIEW__MAX) {
 		fprintf(stderr, "certmint: unknown view \"%s\"\n",
 		    argv[optind]);
@@ -469,10 +489,16 @@ cmd_view(const struct cli *cli, int argc, char **argv)
 	}
 	if (cli->json)
 		v.arr = json_array();
+	else if (crls)
+		printf("%-8s %-6s %-20s %-20s %s\n", "NUMBER", "KIND",
+		    "THIS UPDATE", "NEXT UPDATE", "ENTRIES");
 	else
 		printf("%-8s %-8s %-20s %-40s %s\n", "ID", "STATE",
 		    "SUBMITTED", "SERIAL", "SUBJECT");
-	rc = store_view(st, &f, view_row, &v);
+	if (crls)
+		rc = store_crl_each(st, f.limit, view_crl_row, &v);
+	else
+		rc = store_view(st, &f, view_row, &v);
 	store_close(st);
 	if (cli->json) {
 		if (rc == 0)

@@ -40,7 +40,7 @@ usage(FILE *f)
 	    "  import FILE                    record a certificate this CA issued\n"
 	    "  status | reload | shutdown\n"
 	    "Records (read from the database):\n"
-	    "  view [queue|log|logfail|revoked|issued|all] [--id MIN[-MAX]]\n"
+	    "  view [queue|log|logfail|revoked|issued|all|crl] [--id MIN[-MAX]]\n"
 	    "       [--requester NAME] [--cn TEXT] [--serial HEX] [--since TIME]\n"
 	    "       [--until TIME] [--limit N]\n"
 	    "Modules:\n"

@@ -843,6 +843,36 @@ store_crl_latest(struct store *st, int delta, struct db_crl *c)
 	    0, c);
 }
 
+int
+store_crl_each(struct store *st, int limit,
+    int (*cb)(void *, const struct db_crl *), void *arg)
+{
+	sqlite3_stmt	*s;
+	struct db_crl	 c;
+	int		 rc, ret = 0;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT row_id, number, base_number, "
+	    "this_update, next_update, count FROM crls ORDER BY row_id DESC "
+	    "LIMIT ?", -1, &s, NULL) != SQLITE_OK)
+		return sql_fail(st, "list CRLs");
+	sqlite3_bind_int(s, 1, limit > 0 ? limit : -1);
+	memset(&c, 0, sizeof(c));
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		c.row_id = sqlite3_column_int64(s, 0);
+		c.number = sqlite3_column_int64(s, 1);
+		c.base_number = sqlite3_column_int64(s, 2);
+		c.this_update = sqlite3_column_int64(s, 3);
+		c.next_update = sqlite3_column_int64(s, 4);
+		c.count = sqlite3_column_int64(s, 5);
+		if ((ret = cb(arg, &c)) != 0)
+			break;
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = sql_fail(st, "list CRLs");
+	sqlite3_finalize(s);
+	return ret;
+}
+
 static int
 stmt_int(struct store *st, enum stmt_id id, const char *bind, int64_t *out)
 {

@@ -188,6 +188,9 @@ int	 store_cert_get(struct store *, int64_t request_id, struct db_cert *);
 int	 store_cert_by_serial(struct store *, const char *serial, struct db_cert *);
 int	 store_crl_get(struct store *, int64_t row_id, struct db_crl *);
 int	 store_crl_latest(struct store *, int delta, struct db_crl *);	/* CM_E_NOTFOUND if none */
+/* Every CRL, newest first, without its raw bytes; at most limit (0: all). */
+int	 store_crl_each(struct store *, int limit,
+	    int (*cb)(void *, const struct db_crl *), void *arg);
 int	 store_max_request_id(struct store *, int64_t *);	/* 0 if empty */
 int	 store_max_crl_number(struct store *, int64_t *);	/* 0 if none */
 int	 store_stats(struct store *, struct db_stats *);
