@@ -215,6 +215,24 @@ v = eval(sys.argv[2])
 print(v if not isinstance(v, (dict, list)) else json.dumps(v))' "$1" "$2"
 }
 
+# wait_lines FILE PATTERN N: wait (at most 20 s) until FILE has N lines
+# matching PATTERN (grep -E). Returns 0 if it did.
+wait_lines() {
+	_i=0
+	while [ $_i -lt 400 ]; do
+		[ "$(grep -cE "$2" "$1" 2>/dev/null || true)" -ge "$3" ] && return 0
+		sleep 0.05
+		_i=$((_i + 1))
+	done
+	return 1
+}
+
+# count_lines FILE PATTERN: lines of FILE matching PATTERN (grep -E).
+count_lines() {
+	[ -f "$1" ] || { echo 0; return; }
+	grep -cE "$2" "$1" || true
+}
+
 # finish: stop the daemon, clean up, print the plan; exit 1 if a check
 # failed. Call at the end of every test script.
 finish() {

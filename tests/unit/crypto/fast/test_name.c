@@ -95,7 +95,11 @@ openssl_text(const unsigned char *der, size_t len)
 	assert_true(X509_NAME_print_ex(bio, n, 0,
 	    XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0);
 	l = BIO_get_mem_data(bio, &data);
-	s = strndup(data, (size_t)l);
+	/* Not NUL-terminated: strndup would read one byte past it. */
+	s = malloc((size_t)l + 1);
+	assert_non_null(s);
+	memcpy(s, data, (size_t)l);
+	s[l] = '\0';
 	BIO_free(bio);
 	X509_NAME_free(n);
 	return s;

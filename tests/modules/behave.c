@@ -1,0 +1,194 @@
+/*
+ * behave.c - test exit modules that misbehave on purpose, one per build
+ * (see meson.build):
+ *
+ *   Flaky.Exit (-DMODE_FLAKY): fails the first fail_times (default 2)
+ *     notifies of each event, then succeeds and appends
+ *     "seq=N event=0xE context=C" to output.
+ *   Fail.Exit (-DMODE_FAIL): every notify fails.
+ *   Slow.Exit (-DMODE_SLOW): sleeps sleep_ms (default 3000), then appends
+ *     "seq=N" to output (if set).
+ *   Serial.Exit / Concurrent.Exit (-DMODE_OVERLAP, THREADING): sleeps
+ *     sleep_ms (default 20) and keeps the highest number of notifies in
+ *     flight at once; writes "calls=N max_inflight=M" to output. `calls`
+ *     is a plain counter: ThreadSanitizer reports a race if a serial
+ *     module is ever called concurrently.
+ */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <certmint/exit.h>
+
+#ifndef THREADING
+#define THREADING CM_THREADING_SERIAL
+#endif
+
+struct behave {
+	char		 output[1024];
+	long		 fail_times;
+	long		 sleep_ms;
+	/* MODE_FLAKY: failures so far of the event being retried */
+	int64_t		 seq;
+	long		 failed;
+	/* MODE_OVERLAP */
+	atomic_int	 inflight;
+	atomic_int	 max_inflight;
+	unsigned long	 calls;
+	pthread_mutex_t	 mu;
+};
+
+static long
+config_long(cm_server_exit *srv, const char *key, long dflt)
+{
+	const char	*v;
+
+	return srv->config_get(srv, key, &v) == CM_OK ? strtol(v, NULL, 10) :
+	    dflt;
+}
+
+static int
+b_init(const char *config, cm_server_exit *srv, void **state, int32_t *mask)
+{
+	struct behave	*b = calloc(1, sizeof(*b));
+	const char	*v;
+
+	if (b == NULL)
+		return CM_E_NOMEM;
+	if (srv->config_get(srv, "output", &v) == CM_OK)
+		snprintf(b->output, sizeof(b->output), "%s", v);
+	b->fail_times = config_long(srv, "fail_times", 2);
+#ifdef MODE_SLOW
+	b->sleep_ms = config_long(srv, "sleep_ms", 3000);
+	*mask = CM_EXITEVENT_CERTISSUED | CM_EXITEVENT_CRLISSUED;
+#elif defined(MODE_OVERLAP)
+	b->sleep_ms = config_long(srv, "sleep_ms", 20);
+	*mask = CM_EXITEVENT_CERTISSUED;
+#elif defined(MODE_FAIL)
+	*mask = CM_EXITEVENT_CERTISSUED;
+#else
+	*mask = CM_EXITEVENT_ALL;
+#endif
+	b->seq = -1;
+	pthread_mutex_init(&b->mu, NULL);
+	*state = b;
+	return CM_OK;
+}
+
+static void __attribute__((unused))
+append(const struct behave *b, const char *line)
+{
+	int	 fd;
+
+	if (b->output[0] == '\0')
+		return;
+	if ((fd = open(b->output, O_WRONLY | O_APPEND | O_CREAT, 0644)) == -1)
+		return;
+	if (write(fd, line, strlen(line)) == -1)
+		(void)0;
+	close(fd);
+}
+
+static void __attribute__((unused))
+sleep_ms(long ms)
+{
+	struct timespec	 ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) == -1)
+		;
+}
+
+static int
+b_notify(void *state, int32_t event, int64_t context, cm_server_exit *srv)
+{
+	struct behave	*b = state;
+	cm_value	 v;
+	char		 line[256];
+	int64_t		 seq = 0;
+
+	if (srv->get_request_property(srv, "EventSequence", CM_PROPTYPE_LONG,
+	    &v) == CM_OK)
+		seq = v.l;
+#if defined(MODE_FAIL)
+	(void)b;
+	(void)line;
+	(void)seq;
+	return CM_E_FAIL;
+#elif defined(MODE_FLAKY)
+	if (seq != b->seq) {
+		b->seq = seq;
+		b->failed = 0;
+	}
+	if (b->failed < b->fail_times) {
+		b->failed++;
+		return CM_E_FAIL;
+	}
+	snprintf(line, sizeof(line), "seq=%" PRId64 " event=0x%x context=%"
+	    PRId64 "\n", seq, (unsigned)event, context);
+	append(b, line);
+	return CM_OK;
+#elif defined(MODE_SLOW)
+	sleep_ms(b->sleep_ms);
+	snprintf(line, sizeof(line), "seq=%" PRId64 "\n", seq);
+	append(b, line);
+	return CM_OK;
+#else
+	{
+		int	 now, max;
+		char	 tmp[1100];
+		int	 fd;
+
+		now = atomic_fetch_add(&b->inflight, 1) + 1;
+		max = atomic_load(&b->max_inflight);
+		while (now > max &&
+		    !atomic_compare_exchange_weak(&b->max_inflight, &max, now))
+			;
+		b->calls++;	/* deliberately unprotected, see above */
+		sleep_ms(b->sleep_ms);
+		atomic_fetch_sub(&b->inflight, 1);
+		pthread_mutex_lock(&b->mu);
+		snprintf(line, sizeof(line), "calls=%lu max_inflight=%d\n",
+		    b->calls, atomic_load(&b->max_inflight));
+		snprintf(tmp, sizeof(tmp), "%s.tmp", b->output);
+		if (b->output[0] != '\0' &&
+		    (fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644)) != -1) {
+			if (write(fd, line, strlen(line)) == -1)
+				(void)0;
+			close(fd);
+			rename(tmp, b->output);
+		}
+		pthread_mutex_unlock(&b->mu);
+		(void)seq;
+		return CM_OK;
+	}
+#endif
+}
+
+static const char *
+b_description(void *state)
+{
+	return "test module (" MODNAME ")";
+}
+
+static void
+b_shutdown(void *state)
+{
+	struct behave	*b = state;
+
+	pthread_mutex_destroy(&b->mu);
+	free(b);
+}
+
+static const struct cm_exit desc = {
+	CM_EXIT_MAGIC, CM_ABI_MAJOR, CM_ABI_MINOR, sizeof(struct cm_exit),
+	MODNAME, THREADING,
+	b_init, b_notify, b_description, NULL, b_shutdown
+};
+
+CM_EXIT_MODULE(desc)
