@@ -214,6 +214,29 @@ ca_config(struct ca *ca)
 	return &ca->cfg;
 }
 
+void
+ca_config_lock(struct ca *ca)
+{
+	pthread_rwlock_rdlock(&ca->cfg_lock);
+}
+
+void
+ca_config_unlock(struct ca *ca)
+{
+	pthread_rwlock_unlock(&ca->cfg_lock);
+}
+
+size_t
+ca_max_body(struct ca *ca)
+{
+	size_t	 n;
+
+	pthread_rwlock_rdlock(&ca->cfg_lock);
+	n = ca->cfg.max_body;
+	pthread_rwlock_unlock(&ca->cfg_lock);
+	return n;
+}
+
 char *
 ca_config_value(struct ca *ca, const char *section, const char *key)
 {

@@ -76,6 +76,13 @@ int	 ca_reload(struct ca *, char *err, size_t errlen);
 void	 ca_set_commit_hook(struct ca *, ca_commit_hook, void *);
 
 const struct cm_config *ca_config(struct ca *);	/* valid until ca_reload */
+/*
+ * Hold ca_config() and ca_signer() steady (a read lock against ca_reload)
+ * while a thread other than the one reloading reads them.
+ */
+void	 ca_config_lock(struct ca *);
+void	 ca_config_unlock(struct ca *);
+size_t	 ca_max_body(struct ca *);	/* [server] max_body, under the lock */
 /* A copy of [section] key of the current config, or NULL. Caller frees. */
 char	*ca_config_value(struct ca *, const char *section, const char *key);
 const struct signer	*ca_signer(struct ca *);

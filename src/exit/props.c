@@ -548,7 +548,7 @@ crl_property(struct exit_call *c, int delta, uint32_t type, cm_value *out)
 }
 
 static int
-ca_property(struct exit_call *c, const char *full, uint32_t type, cm_value *out)
+ca_property_locked(struct exit_call *c, const char *full, uint32_t type, cm_value *out)
 {
 	const struct cm_config *cfg = ca_config(c->ca);
 	const struct signer *sg = ca_signer(c->ca);
@@ -592,6 +592,18 @@ ca_property(struct exit_call *c, const char *full, uint32_t type, cm_value *out)
 	if (!strcasecmp(name, "fUseDS"))
 		return set_long(out, type, 0);
 	return CM_E_INVALIDARG;
+}
+
+/* ca_property_locked under the config read lock (ca_reload swaps it). */
+static int
+ca_property(struct exit_call *c, const char *full, uint32_t type, cm_value *out)
+{
+	int	 rc;
+
+	ca_config_lock(c->ca);
+	rc = ca_property_locked(c, full, type, out);
+	ca_config_unlock(c->ca);
+	return rc;
 }
 
 static int

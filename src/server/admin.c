@@ -83,7 +83,7 @@ arg_id(json_t *args, int64_t *id, char *err, size_t errlen,
 }
 
 static int
-cmd_status(struct server *srv, const char *officer, json_t *args,
+cmd_status_locked(struct server *srv, const char *officer, json_t *args,
     json_t *reply, char *err, size_t errlen, enum ca_status *code)
 {
 	const struct cm_config *cfg = ca_config(srv->ca);
@@ -114,6 +114,19 @@ cmd_status(struct server *srv, const char *officer, json_t *args,
 	json_object_set_new(reply, "crls", json_integer(st.crls));
 	json_object_set_new(reply, "last_event_seq", json_integer(st.last_event_seq));
 	return 0;
+}
+
+/* cmd_status_locked under the config read lock (ca_reload swaps it). */
+static int
+cmd_status(struct server *srv, const char *officer, json_t *args,
+    json_t *reply, char *err, size_t errlen, enum ca_status *code)
+{
+	int	 rc;
+
+	ca_config_lock(srv->ca);
+	rc = cmd_status_locked(srv, officer, args, reply, err, errlen, code);
+	ca_config_unlock(srv->ca);
+	return rc;
 }
 
 static int

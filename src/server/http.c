@@ -227,7 +227,7 @@ handle_submit(struct server *srv, struct MHD_Connection *c, struct upload *up)
 	who = requester_of(c, whobuf, sizeof(whobuf));
 	if (up->too_large) {
 		snprintf(msg, sizeof(msg), "request body larger than %zu bytes",
-		    ca_config(srv->ca)->max_body);
+		    ca_max_body(srv->ca));
 		ca_submit_failed(srv->ca, CA_E_TOOLARGE, msg, who, who, &res);
 		goto answer;
 	}
@@ -369,7 +369,7 @@ handle_crl(struct server *srv, struct MHD_Connection *c, int delta)
 }
 
 static enum MHD_Result
-handle_ca_info(struct server *srv, struct MHD_Connection *c)
+handle_ca_info_locked(struct server *srv, struct MHD_Connection *c)
 {
 	const struct cm_config *cfg = ca_config(srv->ca);
 	const struct signer *sg = ca_signer(srv->ca);
@@ -395,6 +395,18 @@ handle_ca_info(struct server *srv, struct MHD_Connection *c)
 	if (st != NULL && store_max_crl_number(st, &number) == 0)
 		json_object_set_new(o, "crl_number", json_integer(number));
 	return queue_json(c, MHD_HTTP_OK, o);
+}
+
+/* handle_ca_info_locked under the config read lock (ca_reload swaps it). */
+static enum MHD_Result
+handle_ca_info(struct server *srv, struct MHD_Connection *c)
+{
+	enum MHD_Result	 rc;
+
+	ca_config_lock(srv->ca);
+	rc = handle_ca_info_locked(srv, c);
+	ca_config_unlock(srv->ca);
+	return rc;
 }
 
 static enum MHD_Result
@@ -429,7 +441,7 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 {
 	struct server	*srv = cls;
 	struct upload	*up = *con_cls;
-	size_t		 max = ca_config(srv->ca)->max_body;
+	size_t		 max = ca_max_body(srv->ca);
 
 	if (atomic_load(&srv->stopping))
 		return queue_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,

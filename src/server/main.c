@@ -167,13 +167,17 @@ main(int argc, char *argv[])
 	exit_admin_register(srv.exits, srv.policy);
 	if (ca_start(srv.ca) == -1)
 		goto out;
-	if (http_start(&srv, err, sizeof(err)) == -1 ||
-	    admin_start(&srv, err, sizeof(err)) == -1) {
+	if (http_start(&srv, err, sizeof(err)) == -1) {
 		log_err("%s", err);
 		goto out;
 	}
+	/* Before the admin thread exists: it may reload the config. */
 	log_info("%s ready: http://%s, admin socket %s", ca_config(srv.ca)->ca_name,
 	    srv.listen_desc, ca_config(srv.ca)->admin_socket);
+	if (admin_start(&srv, err, sizeof(err)) == -1) {
+		log_err("%s", err);
+		goto out;
+	}
 
 	pfd[0].fd = sfd;
 	pfd[0].events = POLLIN;
