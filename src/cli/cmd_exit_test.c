@@ -96,7 +96,7 @@ cmd_exit_test(const char *config_path, int argc, char **argv)
 	int32_t		 events = 0;
 
 	memset(&o, 0, sizeof(o));
-	optind = 1;
+	optind = 0;	/* full getopt reset: main used "+" ordering */
 	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'e':
