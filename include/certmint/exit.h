@@ -84,8 +84,15 @@ struct cm_exit {
 typedef const struct cm_exit *(*cm_exit_entry_fn)(void);
 
 /* Declare the entry point with this so C++ modules get C linkage. */
+#ifdef __cplusplus
+#define CM_EXIT_EXTERN_C extern "C"
+#else
+#define CM_EXIT_EXTERN_C
+#endif
 #define CM_EXIT_MODULE(desc) \
-	const struct cm_exit *cm_exit_module_entry(void) { return &(desc); }
+	CM_EXIT_EXTERN_C const struct cm_exit *cm_exit_module_entry(void); \
+	CM_EXIT_EXTERN_C const struct cm_exit *cm_exit_module_entry(void) \
+	{ return &(desc); }
 
 #ifdef __cplusplus
 }

@@ -51,7 +51,8 @@ maxid=$(for c in $(grep -l 201 "$T_DIR"/c.*); do
 
 # After the restart: fresh ids and serials.
 for i in 1 2 3 4 5; do
-	submit_http "$T_DIR/burst.csr" >/dev/null
+	code=$(submit_http "$T_DIR/burst.csr" | head -1)
+	[ "$code" = 201 ] || echo "# submission after restart: HTTP $code: $(cat "$T_DIR/resp.json")"
 	json "$T_DIR/resp.json" 'j["request_id"]' >>"$T_DIR/newids"
 	json "$T_DIR/resp.json" 'j["serial"]' >>"$T_DIR/serials"
 done

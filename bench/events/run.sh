@@ -1,0 +1,64 @@
+#!/bin/sh
+# bench/events: issuance with and without a no-op exit module subscribed to
+# every event; events per second delivered to a serial and to a concurrent
+# module from a backlog of N events; commit-to-notify latency (p50/p99).
+# Usage: bench/events/run.sh [N] [ISSUE_COUNT]
+. "$(dirname "$0")/../lib.sh"
+N=${1:-300000}
+ISSUE=${2:-5000}
+MODS=$BB/bench/events
+
+"$TOOLS/gencsr" "$ISSUE" "$W/csrs.bin"
+bench_init
+bench_start
+"$TOOLS/loadgen" "$URL" "$W/csrs.bin" 32 1000 >/dev/null
+without=$("$TOOLS/loadgen" "$URL" "$W/csrs.bin" 32 "$ISSUE")
+bench_stop
+
+# The same with the no-op module (serial, every event).
+"$CERTMINT" -c "$CONF" exit register "$MODS/BenchSerial.Exit.so" >/dev/null
+printf '\n[BenchSerial.Exit]\nexpect = %s\noutput = %s\n' "$N" "$W/serial.out" >>"$CONF"
+bench_start
+with=$("$TOOLS/loadgen" "$URL" "$W/csrs.bin" 32 "$ISSUE")
+"$CERTMINT" -c "$CONF" --json exit list >"$W/list.json"
+bench_stop
+
+# A backlog of N events for the serial module.
+"$BB/bench/events/fillevents" "$W/ca/certmint.db" "$N"
+bench_start
+i=0
+until [ -s "$W/serial.out" ] || [ $i -ge 1200 ]; do sleep 0.1; i=$((i + 1)); done
+bench_stop
+
+# The same for the concurrent one.
+"$CERTMINT" -c "$CONF" exit unregister BenchSerial.Exit >/dev/null
+"$CERTMINT" -c "$CONF" exit register "$MODS/BenchConcurrent.Exit.so" >/dev/null
+printf '\n[BenchConcurrent.Exit]\nexpect = %s\noutput = %s\n' "$N" "$W/conc.out" >>"$CONF"
+bench_start	# first start: the module's cursor begins here
+bench_stop
+"$BB/bench/events/fillevents" "$W/ca/certmint.db" "$N"
+bench_start
+i=0
+until [ -s "$W/conc.out" ] || [ $i -ge 1200 ]; do sleep 0.1; i=$((i + 1)); done
+bench_stop
+
+python3 - "$without" "$with" "$W/serial.out" "$W/conc.out" "$W/list.json" <<'PY'
+import json, sys
+rate = lambda s: float(s.split("rate=")[1])
+def evs(path):
+    try:
+        n, a, b = map(int, open(path).read().split())
+        return n / ((b - a) / 1e9)
+    except Exception:
+        return 0.0
+wo, wi = rate(sys.argv[1]), rate(sys.argv[2])
+mods = json.load(open(sys.argv[5]))
+lat = next((m.get("latency_us", {}) for m in mods if m.get("name") == "BenchSerial.Exit"), {})
+print("bench/events")
+print(f"  issuance without modules:   {wo:.0f} certs/s")
+print(f"  with a no-op serial module: {wi:.0f} certs/s ({wi / wo:.1%}; target >= 90%)")
+print(f"  serial module:              {evs(sys.argv[3]):.0f} events/s (target >= 100000)")
+print(f"  concurrent module:          {evs(sys.argv[4]):.0f} events/s")
+print(f"  commit-to-notify latency:   p50 {lat.get('p50', '?')} us, p99 {lat.get('p99', '?')} us "
+      f"({lat.get('samples', 0)} samples)")
+PY

@@ -1,0 +1,64 @@
+#!/bin/sh
+# bench/issue: durable end-to-end issuance over HTTP against certmintd
+# (SQLite WAL, synchronous=FULL), with the crypto bound and openssl ca
+# measured in the same run. Usage: bench/issue/run.sh [COUNT] [CONCURRENCY]
+. "$(dirname "$0")/../lib.sh"
+COUNT=${1:-20000}
+CONC=${2:-64}
+PEERS=${PEERS:-1000}
+
+echo "generating $COUNT P-256 requests..."
+mkdir -p "$W/pem"
+"$TOOLS/gencsr" "$COUNT" "$W/csrs.bin"
+"$TOOLS/gencsr" "$PEERS" "$W/peer.bin" --pem "$W/pem"
+
+bench_init
+bench_start
+"$TOOLS/loadgen" "$URL" "$W/csrs.bin" "$CONC" 2000 >/dev/null	# warm up
+res=$("$TOOLS/loadgen" "$URL" "$W/csrs.bin" "$CONC" "$COUNT")
+bench_stop
+rate=$(echo "$res" | sed 's/.*rate=\([0-9]*\).*/\1/')
+
+set -- $(crypto_bound)
+sign=$1 verify=$2 bound=$3
+
+# openssl ca, one batch call over the same kind of requests.
+mkdir -p "$W/oca/new"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$W/oca/ca.key" -out "$W/oca/ca.crt" -subj /CN=oca -days 30 2>/dev/null
+: >"$W/oca/index.txt"
+cat >"$W/oca/ca.cnf" <<CNF
+[ca]
+default_ca = d
+[d]
+dir = $W/oca
+database = \$dir/index.txt
+new_certs_dir = \$dir/new
+certificate = \$dir/ca.crt
+private_key = \$dir/ca.key
+default_md = sha256
+default_days = 365
+policy = p
+rand_serial = yes
+unique_subject = no
+copy_extensions = copy
+[p]
+commonName = supplied
+CNF
+t0=$(date +%s.%N)
+openssl ca -batch -notext -config "$W/oca/ca.cnf" -out "$W/oca/out.pem" \
+    -infiles "$W"/pem/*.csr >/dev/null 2>&1
+t1=$(date +%s.%N)
+oca=$(python3 -c "print(round($PEERS / ($t1 - $t0)))")
+
+echo
+echo "bench/issue ($(nproc) cores, $COUNT requests, $CONC connections)"
+echo "  certmint:            $res"
+echo "  crypto bound:        $bound certs/s (ECDSA P-256 sign $sign/s, verify $verify/s, all cores)"
+echo "  openssl ca (batch):  $oca certs/s ($PEERS requests, one call)"
+python3 - "$rate" "$bound" "$oca" <<'PY'
+import sys
+r, b, o = map(float, sys.argv[1:])
+print(f"  certmint / crypto bound: {r / b:.1%}   (target >= 40%)")
+print(f"  certmint / openssl ca:   {r / o:.1f}x")
+PY

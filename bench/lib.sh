@@ -1,0 +1,51 @@
+# bench/lib.sh - shared by the benchmark scripts (sourced). Builds a release
+# tree in build-bench, makes a CA in a temporary directory and runs certmintd.
+set -eu
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+BB=${BENCH_BUILD:-$ROOT/build-bench}
+[ -d "$BB" ] || meson setup "$BB" "$ROOT" --buildtype=release -Dtests=false >/dev/null
+ninja -C "$BB" >/dev/null
+CERTMINT=$BB/src/cli/certmint
+CERTMINTD=$BB/src/server/certmintd
+TOOLS=$BB/bench/tools
+W=$(mktemp -d "${TMPDIR:-/tmp}/certmint-bench.XXXXXX")
+PID=
+cleanup() {
+	[ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
+	rm -rf "$W"
+}
+trap cleanup EXIT INT TERM
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+URL=http://127.0.0.1:$PORT
+CONF=$W/ca/certmint.conf
+
+bench_init() {
+	"$CERTMINT" -c "$CONF" init --name "Bench CA" --port "$PORT" >/dev/null
+}
+
+bench_start() {
+	"$CERTMINTD" -c "$CONF" >>"$W/certmintd.log" 2>&1 &
+	PID=$!
+	i=0
+	until curl -fsS "$URL/health" >/dev/null 2>&1; do
+		i=$((i + 1))
+		[ $i -lt 200 ] || { echo "certmintd did not start"; cat "$W/certmintd.log"; exit 1; }
+		sleep 0.05
+	done
+}
+
+bench_stop() {
+	[ -n "$PID" ] || return 0
+	kill "$PID"
+	wait "$PID" || true
+	PID=
+}
+
+# The crypto bound: one P-256 verify plus one sign per certificate, on
+# every core (openssl speed -multi), in certificates per second.
+crypto_bound() {
+	n=$(nproc)
+	openssl speed -seconds 2 -multi "$n" ecdsap256 2>/dev/null |
+	    awk '/256 bits ecdsa/ && NF >= 6 { s = $(NF-1); v = $NF }
+	        END { printf "%.0f %.0f %.0f\n", s, v, 1 / (1 / s + 1 / v) }'
+}
