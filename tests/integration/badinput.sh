@@ -93,4 +93,14 @@ check_eq "and still issuing" 201 "$(echo "$out" | head -1)"
 rc=$?
 check "a second daemon on the same CA refuses to start" test "$rc" -ne 0
 
+# Another CA configured on the port this one listens on must not share it
+# (SO_REUSEPORT would split the clients between the two CAs).
+"$CERTMINT" -c "$T_DIR/other/certmint.conf" init --name Other --port "$PORT" \
+    >/dev/null 2>&1
+timeout 20 "$CERTMINTD" -c "$T_DIR/other/certmint.conf" >"$T_DIR/other.out" 2>&1
+rc=$?
+check_eq "a daemon on a port already in use exits 1" 1 "$rc"
+check_match "and says the port is in use" "cannot listen.*port $PORT" \
+    "$(cat "$T_DIR/other.out")"
+
 finish

@@ -200,7 +200,7 @@ submit_http() {
 	for _a in "$@"; do
 		_q="$_q${_q:+&}attrib=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1]))' "$_a")"
 	done
-	curl -sS -o "$T_DIR/resp.json" -w '%{http_code}\n' \
+	curl -sS -m 60 -o "$T_DIR/resp.json" -w '%{http_code}\n' \
 	    -H 'Content-Type: application/pkcs10' --data-binary "@$_f" \
 	    "$URL/api/v1/requests${_q:+?$_q}"
 	cat "$T_DIR/resp.json"
