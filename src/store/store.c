@@ -182,7 +182,9 @@ step_done(struct store *st, sqlite3_stmt *s, const char *what)
 	sqlite3_reset(s);
 	if (rc == SQLITE_DONE)
 		return 0;
-	if (rc == SQLITE_CONSTRAINT && (ext == SQLITE_CONSTRAINT_UNIQUE ||
+	/* Extended result codes are on: rc is SQLITE_CONSTRAINT_UNIQUE etc. */
+	if ((rc & 0xff) == SQLITE_CONSTRAINT &&
+	    (ext == SQLITE_CONSTRAINT_UNIQUE ||
 	    ext == SQLITE_CONSTRAINT_PRIMARYKEY))
 		return STORE_E_DUPLICATE;
 	return sql_fail(st, what);

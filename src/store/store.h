@@ -1,6 +1,6 @@
 /*
- * store.h - the CA database behind a table of backend functions (SQLite
- * now, PostgreSQL later). A struct store is one connection: use it from one
+ * store.h - the CA database (SQLite; see docs/design.md for why there is no
+ * backend table yet). A struct store is one connection: use it from one
  * thread at a time. All writes happen between store_begin and store_commit,
  * so that a request row, its certificate and its event rows commit together.
  *
@@ -196,7 +196,8 @@ int	 store_max_crl_number(struct store *, int64_t *);	/* 0 if none */
 int	 store_stats(struct store *, struct db_stats *);
 
 /*
- * Call cb for each revoked certificate, in serial order. since < 0: every
+ * Call cb for each revoked certificate, in no particular order (crl_build
+ * sorts). since < 0: every
  * certificate now revoked. since >= 0 (delta CRL): certificates revoked
  * after since, and certificates released from hold after since (reason 8).
  * A non-zero return from cb stops the walk and is returned.
