@@ -80,6 +80,18 @@ int	 csr_parse(const unsigned char *, size_t, struct csr *, char *err,
 	    size_t errlen);
 void	 csr_free(struct csr *);
 
+/*
+ * ECDSA verification on P-256 or P-384 (t) of sig (DER Ecdsa-Sig-Value)
+ * over msg with the given digest, for the public point (SEC 1 octets).
+ * No EVP_PKEY is built: OpenSSL 3.0's decoders cost more than the
+ * verification. Returns 1 if it verifies, 0 if it does not, -2 if the
+ * point is not on the curve, -1 on an internal error or another curve.
+ */
+enum ec_md { EC_MD_SHA256, EC_MD_SHA384, EC_MD_SHA512, EC_MD__MAX };
+int	 ec_verify(enum key_type t, const unsigned char *point, size_t pointlen,
+	    enum ec_md, const unsigned char *msg, size_t msglen,
+	    const unsigned char *sig, size_t siglen);
+
 /* The CA's signing state, loaded once, read-only (thread-safe) afterwards. */
 struct signer {
 	EVP_PKEY	*key;

@@ -1,8 +1,9 @@
 /*
  * csr.c - PKCS#10 requests (RFC 2986), read with the DER reader rather
- * than d2i_X509_REQ, which is slow in OpenSSL 3.0. OpenSSL only builds the
- * public key and checks the signature over the exact
- * CertificationRequestInfo bytes. Everything here reads untrusted input:
+ * than d2i_X509_REQ, which is slow in OpenSSL 3.0. OpenSSL only checks the
+ * signature over the exact CertificationRequestInfo bytes: for P-256 and
+ * P-384 keys with the curve arithmetic alone (ecdsa.c), for other keys
+ * through an EVP_PKEY. Everything here reads untrusted input:
  * every element is bounds-checked by der.c and every string is checked
  * before it is kept.
  */
@@ -38,14 +39,15 @@ static const struct {
 	int		 pkey;		/* EVP_PKEY_* the key must be */
 	int		 null_params;	/* parameters absent or NULL (RSA) */
 	const EVP_MD	*(*md)(void);	/* NULL: no digest (Ed25519) */
+	enum ec_md	 ecmd;		/* for ec_verify (ECDSA only) */
 } sigalgs[] = {
-	{ "1.2.840.10045.4.3.2", EVP_PKEY_EC, 0, EVP_sha256 },
-	{ "1.2.840.10045.4.3.3", EVP_PKEY_EC, 0, EVP_sha384 },
-	{ "1.2.840.10045.4.3.4", EVP_PKEY_EC, 0, EVP_sha512 },
-	{ "1.2.840.113549.1.1.11", EVP_PKEY_RSA, 1, EVP_sha256 },
-	{ "1.2.840.113549.1.1.12", EVP_PKEY_RSA, 1, EVP_sha384 },
-	{ "1.2.840.113549.1.1.13", EVP_PKEY_RSA, 1, EVP_sha512 },
-	{ "1.3.101.112", EVP_PKEY_ED25519, 0, NULL },
+	{ "1.2.840.10045.4.3.2", EVP_PKEY_EC, 0, EVP_sha256, EC_MD_SHA256 },
+	{ "1.2.840.10045.4.3.3", EVP_PKEY_EC, 0, EVP_sha384, EC_MD_SHA384 },
+	{ "1.2.840.10045.4.3.4", EVP_PKEY_EC, 0, EVP_sha512, EC_MD_SHA512 },
+	{ "1.2.840.113549.1.1.11", EVP_PKEY_RSA, 1, EVP_sha256, EC_MD__MAX },
+	{ "1.2.840.113549.1.1.12", EVP_PKEY_RSA, 1, EVP_sha384, EC_MD__MAX },
+	{ "1.2.840.113549.1.1.13", EVP_PKEY_RSA, 1, EVP_sha512, EC_MD__MAX },
+	{ "1.3.101.112", EVP_PKEY_ED25519, 0, NULL, EC_MD__MAX },
 };
 
 /*
@@ -335,13 +337,14 @@ classify_key(struct csr *c, const struct der_tlv *alg,
 
 /*
  * Check the request's signature: sigalg must be one we accept and match
- * the key, and sig must verify over tbs[0..tbslen). Returns 0, or -1 with
- * err.
+ * the key, and sig must verify over tbs[0..tbslen). The key is pkey or,
+ * when pkey is NULL, the point of a P-256/P-384 key of type ec (verified
+ * by ec_verify without an EVP_PKEY). Returns 0, or -1 with err.
  */
 static int
-verify_signature(EVP_PKEY *pkey, const struct der_tlv *sigalg,
-    const unsigned char *tbs, size_t tbslen, const struct der_tlv *sigbits,
-    char *err, size_t errlen)
+verify_signature(EVP_PKEY *pkey, enum key_type ec, const unsigned char *point,
+    size_t pointlen, const struct der_tlv *sigalg, const unsigned char *tbs,
+    size_t tbslen, const struct der_tlv *sigbits, char *err, size_t errlen)
 {
 	struct der_tlv	 oid, params;
 	struct der	 d;
@@ -372,9 +375,29 @@ verify_signature(EVP_PKEY *pkey, const struct der_tlv *sigalg,
 	if (der_get_bitstring(sigbits, &sig, &siglen, &unused) == -1 ||
 	    unused != 0)
 		goto bad;
-	if (EVP_PKEY_get_base_id(pkey) != sigalgs[i].pkey) {
+	if ((pkey != NULL ? EVP_PKEY_get_base_id(pkey) : EVP_PKEY_EC) !=
+	    sigalgs[i].pkey) {
 		seterr(err, errlen, "request signature does not verify "
 		    "(signature algorithm does not match the key)");
+		goto out;
+	}
+	if (pkey == NULL) {
+		switch (ec_verify(ec, point, pointlen, sigalgs[i].ecmd, tbs,
+		    tbslen, sig, siglen)) {
+		case 1:
+			rc = 0;
+			break;
+		case 0:
+			seterr(err, errlen, "request signature does not verify");
+			break;
+		case -2:
+			seterr(err, errlen, NOT_PKCS10 "bad public key");
+			break;
+		default:
+			seterr(err, errlen, "cannot verify the request "
+			    "signature (internal error)");
+			break;
+		}
 		goto out;
 	}
 	if ((ctx = EVP_MD_CTX_new()) == NULL) {
@@ -473,6 +496,34 @@ csr_parse(const unsigned char *in, size_t inlen, struct csr *c, char *err,
 	c->subject_len = subj.raw_len;
 	c->spki_len = spki.raw_len;
 
+	/* P-256 and P-384 keys: no EVP_PKEY (see ecdsa.c). */
+	if (der_oid_eq(alg.val, alg.len, OID_EC) && has_params &&
+	    params.tag == DER_OID &&
+	    (der_oid_eq(params.val, params.len, OID_P256) ||
+	    der_oid_eq(params.val, params.len, OID_P384))) {
+		const unsigned char *point;
+		size_t		 pointlen;
+		int		 unused;
+
+		c->key_type = der_oid_eq(params.val, params.len, OID_P256) ?
+		    KEY_EC_P256 : KEY_EC_P384;
+		c->key_bits = c->key_type == KEY_EC_P256 ? 256 : 384;
+		if (der_get_bitstring(&pub, &point, &pointlen, &unused) == -1 ||
+		    unused != 0) {
+			seterr(err, errlen, NOT_PKCS10 "bad public key");
+			goto fail;
+		}
+		if (verify_signature(NULL, c->key_type, point, pointlen,
+		    &sigalg, cri.raw, cri.raw_len, &sig, err, errlen) == -1)
+			goto fail;
+		if ((c->key_desc = strdup(key_type_name(c->key_type))) ==
+		    NULL) {
+			seterr(err, errlen, "out of memory");
+			goto fail;
+		}
+		goto named;
+	}
+
 	p = spki.raw;
 	if ((pkey = d2i_PUBKEY(NULL, &p, (long)spki.raw_len)) == NULL ||
 	    p != spki.raw + spki.raw_len) {
@@ -486,13 +537,14 @@ csr_parse(const unsigned char *in, size_t inlen, struct csr *c, char *err,
 			    "%s", c->key_alg_oid);
 		goto fail;
 	}
-	if (verify_signature(pkey, &sigalg, cri.raw, cri.raw_len, &sig, err,
-	    errlen) == -1)
+	if (verify_signature(pkey, KEY__MAX, NULL, 0, &sigalg, cri.raw,
+	    cri.raw_len, &sig, err, errlen) == -1)
 		goto fail;
 	if (classify_key(c, &alg, &params, has_params, pkey) == -1) {
 		seterr(err, errlen, "out of memory");
 		goto fail;
 	}
+named:
 	if ((c->subject_dn = name_to_text(c->subject, c->subject_len)) ==
 	    NULL) {
 		seterr(err, errlen, NOT_PKCS10 "bad subject name");

@@ -16,6 +16,11 @@
 
 #include <cmocka.h>
 
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+
 #include "crypto/crypto.h"
 #include "fixture.h"
 
@@ -364,6 +369,200 @@ test_garbage(void **state)
 	fx_signer_free(&s);
 }
 
+/* Sign msg with key and md name; the DER signature, malloc'd. */
+static unsigned char *
+sign(EVP_PKEY *k, const char *md, const unsigned char *msg, size_t msglen,
+    size_t *siglen)
+{
+	EVP_MD_CTX	*ctx = EVP_MD_CTX_new();
+	unsigned char	*sig;
+
+	assert_non_null(ctx);
+	assert_int_equal(EVP_DigestSignInit_ex(ctx, NULL, md, NULL, NULL, k,
+	    NULL), 1);
+	assert_int_equal(EVP_DigestSign(ctx, NULL, siglen, msg, msglen), 1);
+	sig = malloc(*siglen);
+	assert_non_null(sig);
+	assert_int_equal(EVP_DigestSign(ctx, sig, siglen, msg, msglen), 1);
+	EVP_MD_CTX_free(ctx);
+	return sig;
+}
+
+/* What OpenSSL's own EVP verification says: 1 or 0. */
+static int
+evp_verify(EVP_PKEY *k, const char *md, const unsigned char *msg,
+    size_t msglen, const unsigned char *sig, size_t siglen)
+{
+	EVP_MD_CTX	*ctx = EVP_MD_CTX_new();
+	int		 rc;
+
+	assert_non_null(ctx);
+	assert_int_equal(EVP_DigestVerifyInit_ex(ctx, NULL, md, NULL, NULL, k,
+	    NULL), 1);
+	rc = EVP_DigestVerify(ctx, sig, siglen, msg, msglen) == 1;
+	EVP_MD_CTX_free(ctx);
+	ERR_clear_error();
+	return rc;
+}
+
+/*
+ * ec_verify, the decoder-free ECDSA check, agrees with OpenSSL's EVP
+ * verification on every curve and digest, on good signatures, on
+ * corrupted ones, on (r, n - s), and refuses points off the curve.
+ */
+static void
+test_ec_verify(void **state)
+{
+	static const struct {
+		enum key_type	 t;
+		const char	*curve;
+	} curves[] = { { KEY_EC_P256, "P-256" }, { KEY_EC_P384, "P-384" } };
+	static const struct {
+		enum ec_md	 md;
+		const char	*name;
+	} mds[] = { { EC_MD_SHA256, "SHA256" }, { EC_MD_SHA384, "SHA384" },
+	    { EC_MD_SHA512, "SHA512" } };
+	unsigned char	 msg[200], point[133], *sig, *p;
+	size_t		 ci, mi, pointlen, siglen, i;
+	EVP_PKEY	*k;
+	ECDSA_SIG	*es;
+	const BIGNUM	*r, *s;
+	BIGNUM		*n, *ns;
+	EC_GROUP	*g;
+	int		 len, agree = 0;
+
+	(void)state;
+	for (i = 0; i < sizeof(msg); i++)
+		msg[i] = (unsigned char)i;
+	for (ci = 0; ci < 2; ci++) {
+		k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", curves[ci].curve);
+		assert_non_null(k);
+		assert_int_equal(EVP_PKEY_get_octet_string_param(k,
+		    OSSL_PKEY_PARAM_PUB_KEY, point, sizeof(point), &pointlen),
+		    1);
+		for (mi = 0; mi < 3; mi++) {
+			sig = sign(k, mds[mi].name, msg, sizeof(msg), &siglen);
+			assert_int_equal(ec_verify(curves[ci].t, point,
+			    pointlen, mds[mi].md, msg, sizeof(msg), sig,
+			    siglen), 1);
+			/* Another digest, another curve: no. */
+			assert_int_equal(ec_verify(curves[ci].t, point,
+			    pointlen, (mds[mi].md + 1) % EC_MD__MAX, msg,
+			    sizeof(msg), sig, siglen), 0);
+			assert_true(ec_verify(curves[1 - ci].t, point,
+			    pointlen, mds[mi].md, msg, sizeof(msg), sig,
+			    siglen) <= 0);
+			assert_int_equal(ec_verify(KEY_RSA_2048, point,
+			    pointlen, mds[mi].md, msg, sizeof(msg), sig,
+			    siglen), -1);
+
+			/* Every single-bit change of message or signature:
+			 * same answer as OpenSSL. */
+			for (i = 0; i < siglen * 8; i++) {
+				sig[i / 8] ^= (unsigned char)(1 << (i % 8));
+				assert_int_equal(ec_verify(curves[ci].t, point,
+				    pointlen, mds[mi].md, msg, sizeof(msg),
+				    sig, siglen) == 1, evp_verify(k,
+				    mds[mi].name, msg, sizeof(msg), sig,
+				    siglen));
+				sig[i / 8] ^= (unsigned char)(1 << (i % 8));
+				agree++;
+			}
+			msg[7] ^= 1;
+			assert_int_equal(ec_verify(curves[ci].t, point,
+			    pointlen, mds[mi].md, msg, sizeof(msg), sig,
+			    siglen), 0);
+			msg[7] ^= 1;
+
+			/* (r, n - s) is also a valid signature. */
+			p = sig;
+			es = d2i_ECDSA_SIG(NULL, (const unsigned char **)&p,
+			    (long)siglen);
+			assert_non_null(es);
+			ECDSA_SIG_get0(es, &r, &s);
+			g = EC_GROUP_new_by_curve_name(ci == 0 ?
+			    NID_X9_62_prime256v1 : NID_secp384r1);
+			n = BN_dup(EC_GROUP_get0_order(g));
+			ns = BN_new();
+			assert_int_equal(BN_sub(ns, n, s), 1);
+			assert_int_equal(ECDSA_SIG_set0(es, BN_dup(r), ns), 1);
+			free(sig);
+			sig = NULL;
+			len = i2d_ECDSA_SIG(es, &sig);
+			assert_true(len > 0);
+			assert_int_equal(ec_verify(curves[ci].t, point,
+			    pointlen, mds[mi].md, msg, sizeof(msg), sig,
+			    (size_t)len), evp_verify(k, mds[mi].name, msg,
+			    sizeof(msg), sig, (size_t)len));
+			/* (r, 2n - s): s out of range, no. */
+			assert_int_equal(BN_add(ns, ns, n), 1);
+			OPENSSL_free(sig);
+			sig = NULL;
+			len = i2d_ECDSA_SIG(es, &sig);
+			assert_true(len > 0);
+			assert_int_equal(ec_verify(curves[ci].t, point,
+			    pointlen, mds[mi].md, msg, sizeof(msg), sig,
+			    (size_t)len), 0);
+			ECDSA_SIG_free(es);
+			OPENSSL_free(sig);
+			BN_free(n);
+			EC_GROUP_free(g);
+		}
+		/* A point off the curve. */
+		sig = sign(k, "SHA256", msg, sizeof(msg), &siglen);
+		point[pointlen - 1] ^= 1;
+		assert_int_equal(ec_verify(curves[ci].t, point, pointlen,
+		    EC_MD_SHA256, msg, sizeof(msg), sig, siglen), -2);
+		/* The point at infinity. */
+		point[0] = 0;
+		assert_int_equal(ec_verify(curves[ci].t, point, 1,
+		    EC_MD_SHA256, msg, sizeof(msg), sig, siglen), -2);
+		free(sig);
+		EVP_PKEY_free(k);
+	}
+	assert_true(agree > 1000);
+}
+
+/*
+ * Requests signed with SHA-384 and SHA-512 on P-256 and P-384, and a
+ * request whose public point is off the curve.
+ */
+static void
+test_ec_digests(void **state)
+{
+	static const char *const cases[] = {
+		"P-256 -sha384", "P-256 -sha512", "P-384 -sha256",
+		"P-384 -sha512",
+	};
+	struct csr	 c;
+	unsigned char	*der, *q;
+	size_t		 len, i;
+	char		 err[256], name[16], newkey[96];
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(name, sizeof(name), "d%zu", i);
+		snprintf(newkey, sizeof(newkey), "ec -pkeyopt "
+		    "ec_paramgen_curve:%s", cases[i]);
+		der = make_csr(name, newkey, "-subj /CN=digest", &len);
+		memset(&c, 0, sizeof(c));
+		if (csr_parse(der, len, &c, err, sizeof(err)) != 0)
+			fail_msg("%s: %s", cases[i], err);
+		csr_free(&c);
+		free(der);
+	}
+	/* Move the point off the curve: last octet of the key. */
+	der = make_csr("off", "ec -pkeyopt ec_paramgen_curve:P-256",
+	    "-subj /CN=off", &len);
+	q = memmem(der, len, "\x03\x42\x00\x04", 4);
+	assert_non_null(q);
+	q[4 + 64 - 1] ^= 1;
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(csr_parse(der, len, &c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "bad public key"));
+	free(der);
+}
+
 int
 main(void)
 {
@@ -375,6 +574,8 @@ main(void)
 		cmocka_unit_test(test_bad_signature),
 		cmocka_unit_test(test_truncations_and_flips),
 		cmocka_unit_test(test_garbage),
+		cmocka_unit_test(test_ec_verify),
+		cmocka_unit_test(test_ec_digests),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
