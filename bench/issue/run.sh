@@ -15,7 +15,13 @@ mkdir -p "$W/pem"
 bench_init
 bench_start
 "$TOOLS/loadgen" "$URL" "$W/csrs.bin" "$CONC" 2000 >/dev/null	# warm up
+# Stage timings and the daemon's CPU time, before and after the run.
+cpu() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
+"$CERTMINT" -c "$CONF" --json status >"$W/st0.json"
+c0=$(cpu)
 res=$("$TOOLS/loadgen" "$URL" "$W/csrs.bin" "$CONC" "$COUNT")
+c1=$(cpu)
+"$CERTMINT" -c "$CONF" --json status >"$W/st1.json"
 bench_stop
 rate=$(echo "$res" | sed 's/.*rate=\([0-9]*\).*/\1/')
 
@@ -56,9 +62,28 @@ echo "bench/issue ($(nproc) cores, $COUNT requests, $CONC connections)"
 echo "  certmint:            $res"
 echo "  crypto bound:        $bound certs/s (ECDSA P-256 sign $sign/s, verify $verify/s, all cores)"
 echo "  openssl ca (batch):  $oca certs/s ($PEERS requests, one call)"
-python3 - "$rate" "$bound" "$oca" <<'PY'
-import sys
-r, b, o = map(float, sys.argv[1:])
+python3 - "$rate" "$bound" "$oca" "$sign" "$verify" "$(nproc)" \
+    "$(($c1 - $c0))" "$(getconf CLK_TCK)" "$W/st0.json" "$W/st1.json" <<'PY'
+import json, sys
+r, b, o, sign, verify, cores, ticks, hz = map(float, sys.argv[1:9])
 print(f"  certmint / crypto bound: {r / b:.1%}   (target >= 40%)")
 print(f"  certmint / openssl ca:   {r / o:.1f}x")
+t0, t1 = (json.load(open(f))["timing"] for f in sys.argv[9:11])
+n = t1["submissions"] - t0["submissions"]
+d = {k: (t1["ns"][k] - t0["ns"][k]) / n / 1000 for k in t1["ns"]}
+batches = t1["batches"] - t0["batches"]
+jobs = t1["jobs"] - t0["jobs"]
+print(f"\n  where the time goes, per certificate ({n} submissions):")
+print(f"    certmintd CPU, all threads   {ticks / hz / n * 1e6:7.1f} us"
+      f"   (crypto alone: {cores / verify * 1e6 + cores / sign * 1e6:.1f} us"
+      f" = verify {cores / verify * 1e6:.1f} + sign {cores / sign * 1e6:.1f})")
+print(f"    parse + verify request       {d['parse_verify']:7.1f} us")
+print(f"    policy                       {d['policy']:7.1f} us")
+print(f"    build + sign certificate     {d['build_sign']:7.1f} us")
+print(f"    writer CPU (SQLite, fsync)   {d['writer_cpu']:7.1f} us"
+      f"   ({jobs / max(batches, 1):.0f} jobs per commit)")
+print(f"    wait for the commit (wall)   {d['commit_wait']:7.1f} us")
+rest = d['http_total'] - d['parse_verify'] - d['policy'] - d['build_sign'] \
+    - d['commit_wait']
+print(f"    HTTP handler rest (wall)     {rest:7.1f} us   (JSON, attributes)")
 PY

@@ -42,7 +42,54 @@ struct ca {
 	void		*hook_arg;
 	int64_t		 started;
 	struct ca_policy_ops policy;	/* verify NULL: the built-in policy */
+	atomic_int_fast64_t timed;	/* submissions in ns[] */
+	atomic_int_fast64_t ns[STAGE__MAX];
 };
+
+static const char *const stage_names[STAGE__MAX] = {
+	[STAGE_PARSE] = "parse_verify",
+	[STAGE_POLICY] = "policy",
+	[STAGE_SIGN] = "build_sign",
+	[STAGE_COMMIT] = "commit_wait",
+	[STAGE_HTTP] = "http_total",
+	[STAGE_WRITER_CPU] = "writer_cpu",
+};
+
+const char *
+ca_stage_name(enum ca_stage s)
+{
+	return (unsigned)s < STAGE__MAX ? stage_names[s] : "?";
+}
+
+int64_t
+clock_ns(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void
+ca_timing_add(struct ca *ca, enum ca_stage s, int64_t ns)
+{
+	if ((unsigned)s < STAGE__MAX)
+		atomic_fetch_add_explicit(&ca->ns[s], ns, memory_order_relaxed);
+}
+
+void
+ca_timing_get(struct ca *ca, struct ca_timing *t)
+{
+	int	 i;
+
+	memset(t, 0, sizeof(*t));
+	t->submissions = atomic_load(&ca->timed);
+	for (i = 0; i < STAGE__MAX; i++)
+		t->ns[i] = atomic_load(&ca->ns[i]);
+	if (ca->writer != NULL)
+		writer_timing(ca->writer, &t->batches, &t->jobs,
+		    &t->ns[STAGE_WRITER_CPU]);
+}
 
 static const char *const status_codes[CA_E__MAX] = {
 	"ok", "bad_request", "not_found", "conflict", "denied", "too_large",
@@ -568,6 +615,7 @@ ca_submit(struct ca *ca, const unsigned char *data, size_t len,
 	struct policy_decision d;
 	struct wjob	 job = { 0 };
 	char		 err[256];
+	int64_t		 t0, t1;
 	int		 rc, parsed;
 
 	memset(res, 0, sizeof(*res));
@@ -589,7 +637,11 @@ ca_submit(struct ca *ca, const unsigned char *data, size_t len,
 	job.kind = WJOB_INSERT;
 	job.req = &req;
 
+	atomic_fetch_add_explicit(&ca->timed, 1, memory_order_relaxed);
+	t0 = clock_ns();
 	parsed = csr_parse(data, len, &csr, err, sizeof(err)) == 0;
+	t1 = clock_ns();
+	ca_timing_add(ca, STAGE_PARSE, t1 - t0);
 	if (!parsed) {
 		req.raw_request = memdup(data, len);
 		req.raw_request_len = len;
@@ -614,13 +666,18 @@ ca_submit(struct ca *ca, const unsigned char *data, size_t len,
 	    CM_EXTENSION_ORIGIN_REQUEST);
 
 	pthread_rwlock_rdlock(&ca->cfg_lock);
+	t0 = clock_ns();
 	rc = policy_verify(ca, &csr, &req, 1, &d);
+	t1 = clock_ns();
+	ca_timing_add(ca, STAGE_POLICY, t1 - t0);
 	if (rc == 0)
 		req.profile = xstrdup(profile_name(d.profile));
 	if (rc == 0 && d.vr == CM_VR_INSTANT_OK) {
+		t0 = clock_ns();
 		if (issue_cert(ca, &csr, &d, &req, &cert) == -1)
 			rc = -1;
-		else {
+		ca_timing_add(ca, STAGE_SIGN, clock_ns() - t0);
+		if (rc == 0) {
 			req.disposition = CM_DISP_ISSUED;
 			req.disposition_message = xstrdup("Issued");
 			req.resolved_when = time_now();
@@ -649,7 +706,9 @@ ca_submit(struct ca *ca, const unsigned char *data, size_t len,
 		job.event = CM_EXITEVENT_CERTDENIED;
 		db_cert_free(&cert);
 	}
+	t0 = clock_ns();
 	rc = run_job(ca, &job, &csr, &d);
+	ca_timing_add(ca, STAGE_COMMIT, clock_ns() - t0);
 	pthread_rwlock_unlock(&ca->cfg_lock);
 	csr_free(&csr);
 	policy_decision_free(&d);

@@ -62,6 +62,32 @@ typedef void (*ca_commit_hook)(void *arg, int64_t last_event_seq);
 struct ca;
 
 /*
+ * Where issuance time goes, summed since the daemon started (nanoseconds).
+ * Wall-clock per submission, except writer_cpu: the writer thread's CPU
+ * time for all its batches. `certmint status --json` shows them and
+ * bench/issue prints them per certificate.
+ */
+enum ca_stage {
+	STAGE_PARSE,		/* csr_parse: decode and verify the signature */
+	STAGE_POLICY,		/* the policy module */
+	STAGE_SIGN,		/* build and sign the certificate */
+	STAGE_COMMIT,		/* waiting for the writer's commit */
+	STAGE_HTTP,		/* the whole HTTP handler, the above included */
+	STAGE_WRITER_CPU,	/* the writer thread's CPU time */
+	STAGE__MAX
+};
+struct ca_timing {
+	int64_t		 submissions;	/* ca_submit calls timed */
+	int64_t		 batches;	/* writer transactions */
+	int64_t		 jobs;		/* writer jobs */
+	int64_t		 ns[STAGE__MAX];
+};
+const char	*ca_stage_name(enum ca_stage);
+void		 ca_timing_get(struct ca *, struct ca_timing *);
+void		 ca_timing_add(struct ca *, enum ca_stage, int64_t ns);
+int64_t		 clock_ns(void);	/* CLOCK_MONOTONIC */
+
+/*
  * Load the config, the signer and open the database. Returns 0 or -1 with a
  * message in err.
  */
@@ -173,6 +199,7 @@ struct wjob {
 	void		*fn_arg;
 	int		 rc;		/* out: 0 or a store error */
 	int		 done;
+	pthread_cond_t	 cv;		/* writer_run: this job is done */
 	struct wjob	*next;
 };
 
@@ -180,6 +207,9 @@ struct writer;
 struct writer	*writer_start(struct store *, ca_commit_hook *, void **hook_arg);
 /* Queue job, wait until it is committed or failed; returns job->rc. */
 int	 writer_run(struct writer *, struct wjob *);
+/* Batches, jobs and the writer thread's CPU nanoseconds so far. */
+void	 writer_timing(struct writer *, int64_t *batches, int64_t *jobs,
+	    int64_t *cpu_ns);
 void	 writer_stop(struct writer *);
 
 #endif /* CM_CA_H */

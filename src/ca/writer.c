@@ -1,14 +1,18 @@
 /*
  * writer.c - the single writer thread. Callers queue jobs and sleep; the
  * writer takes every queued job, applies them in one transaction, commits
- * (one fsync for the whole batch) and wakes the callers. A job that fails
+ * (one fsync for the whole batch) and wakes the callers, each on its own
+ * condition variable (a broadcast would wake every waiting thread for every
+ * batch, most of them to sleep again). A job that fails
  * on its own (a conflict) does not hold up the batch; a hard failure rolls
  * the batch back and replays its jobs one transaction each, so that only
  * the failing job fails.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ca.h"
 
@@ -17,7 +21,6 @@
 struct writer {
 	pthread_mutex_t	 mu;
 	pthread_cond_t	 cv_work;
-	pthread_cond_t	 cv_done;
 	struct wjob	*head;
 	struct wjob	**tail;
 	int		 stop;
@@ -25,7 +28,17 @@ struct writer {
 	struct store	*st;
 	ca_commit_hook	*hook;		/* owned by the CA, may change */
 	void		**hook_arg;
+	atomic_int_fast64_t batches, jobs, cpu_ns;
 };
+
+static int64_t
+thread_cpu_ns(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 static int
 is_soft(int rc)
@@ -132,7 +145,7 @@ writer_main(void *arg)
 {
 	struct writer	*w = arg;
 	struct wjob	*batch, *j, *last;
-	int64_t		 max_seq;
+	int64_t		 max_seq, t0;
 	int		 n;
 
 	pthread_mutex_lock(&w->mu);
@@ -152,16 +165,22 @@ writer_main(void *arg)
 		pthread_mutex_unlock(&w->mu);
 
 		max_seq = 0;
+		t0 = thread_cpu_ns();
 		if (batch_apply(w->st, batch, &max_seq) == -1)
 			batch_replay(w->st, batch, &max_seq);
+		atomic_fetch_add(&w->cpu_ns, thread_cpu_ns() - t0);
+		atomic_fetch_add(&w->batches, 1);
+		atomic_fetch_add(&w->jobs, n);
 		/* Tell the dispatcher before waking clients: events first. */
 		if (max_seq > 0 && *w->hook != NULL)
 			(*w->hook)(*w->hook_arg, max_seq);
 
 		pthread_mutex_lock(&w->mu);
-		for (j = batch; j != NULL; j = j->next)
+		for (j = batch; j != NULL; j = last) {
+			last = j->next;		/* j may be gone once done */
 			j->done = 1;
-		pthread_cond_broadcast(&w->cv_done);
+			pthread_cond_signal(&j->cv);
+		}
 	}
 	pthread_mutex_unlock(&w->mu);
 	return NULL;
@@ -180,7 +199,6 @@ writer_start(struct store *st, ca_commit_hook *hook, void **hook_arg)
 		return NULL;
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv_work, NULL);
-	pthread_cond_init(&w->cv_done, NULL);
 	w->tail = &w->head;
 	w->st = st;
 	w->hook = hook;
@@ -198,18 +216,30 @@ writer_run(struct writer *w, struct wjob *j)
 	j->done = 0;
 	j->next = NULL;
 	j->rc = CM_E_FAIL;
+	pthread_cond_init(&j->cv, NULL);
 	pthread_mutex_lock(&w->mu);
 	if (w->stop) {
 		pthread_mutex_unlock(&w->mu);
+		pthread_cond_destroy(&j->cv);
 		return CM_E_FAIL;
 	}
 	*w->tail = j;
 	w->tail = &j->next;
 	pthread_cond_signal(&w->cv_work);
 	while (!j->done)
-		pthread_cond_wait(&w->cv_done, &w->mu);
+		pthread_cond_wait(&j->cv, &w->mu);
 	pthread_mutex_unlock(&w->mu);
+	pthread_cond_destroy(&j->cv);
 	return j->rc;
+}
+
+void
+writer_timing(struct writer *w, int64_t *batches, int64_t *jobs,
+    int64_t *cpu_ns)
+{
+	*batches = atomic_load(&w->batches);
+	*jobs = atomic_load(&w->jobs);
+	*cpu_ns = atomic_load(&w->cpu_ns);
 }
 
 /*
@@ -227,6 +257,5 @@ writer_stop(struct writer *w)
 	pthread_join(w->thread, NULL);
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->cv_work);
-	pthread_cond_destroy(&w->cv_done);
 	free(w);
 }

@@ -82,6 +82,24 @@ arg_id(json_t *args, int64_t *id, char *err, size_t errlen,
 	return 0;
 }
 
+/* The issuance timing counters (ca.h), as a JSON object. */
+static json_t *
+timing_json(struct ca *ca)
+{
+	struct ca_timing t;
+	json_t		*o = json_object(), *ns = json_object();
+	int		 i;
+
+	ca_timing_get(ca, &t);
+	json_object_set_new(o, "submissions", json_integer(t.submissions));
+	json_object_set_new(o, "batches", json_integer(t.batches));
+	json_object_set_new(o, "jobs", json_integer(t.jobs));
+	for (i = 0; i < STAGE__MAX; i++)
+		json_object_set_new(ns, ca_stage_name(i), json_integer(t.ns[i]));
+	json_object_set_new(o, "ns", ns);
+	return o;
+}
+
 static int
 cmd_status_locked(struct server *srv, const char *officer, json_t *args,
     json_t *reply, char *err, size_t errlen, enum ca_status *code)
@@ -113,6 +131,7 @@ cmd_status_locked(struct server *srv, const char *officer, json_t *args,
 	json_object_set_new(reply, "requests", r);
 	json_object_set_new(reply, "crls", json_integer(st.crls));
 	json_object_set_new(reply, "last_event_seq", json_integer(st.last_event_seq));
+	json_object_set_new(reply, "timing", timing_json(srv->ca));
 	return 0;
 }
 

@@ -101,6 +101,9 @@ check_fails "import of another CA's certificate is refused" \
     "$CERTMINT" -c "$CONF" import "$T_DIR/other.crt"
 
 check "certmint status" "$CERTMINT" -c "$CONF" status
+"$CERTMINT" -c "$CONF" --json status >"$T_DIR/status.json"
+check_eq "status times every submission and its stages" "ok" \
+    "$(json "$T_DIR/status.json" '"ok" if j["timing"]["submissions"] >= 2 and all(j["timing"]["ns"][k] > 0 for k in ("parse_verify", "build_sign", "commit_wait", "http_total", "writer_cpu")) else j["timing"]')"
 check "certmint view log" "$CERTMINT" -c "$CONF" view log
 check_match "view revoked lists the serial" "$serial" \
     "$("$CERTMINT" -c "$CONF" view revoked --json)"
