@@ -61,7 +61,8 @@ queue_json(struct MHD_Connection *c, unsigned int status, json_t *o)
 
 	if (o == NULL)
 		return MHD_NO;
-	s = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
+	/* Compact and unsorted: the API is for programs (pipe through jq to read). */
+	s = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	if (s == NULL)
 		return MHD_NO;
