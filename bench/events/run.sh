@@ -11,15 +11,16 @@ MODS=$BB/bench/events
 "$TOOLS/gencsr" "$ISSUE" "$W/csrs.bin"
 bench_init
 bench_start
-"$TOOLS/loadgen" "$URL" "$W/csrs.bin" 32 1000 >/dev/null
-without=$("$TOOLS/loadgen" "$URL" "$W/csrs.bin" 32 "$ISSUE")
+"$TOOLS/loadgen" "$URL" "$W/csrs.bin" 64 1000 >/dev/null
+without=$("$TOOLS/loadgen" "$URL" "$W/csrs.bin" 64 "$ISSUE")
 bench_stop
 
 # The same with the no-op module (serial, every event).
 "$CERTMINT" -c "$CONF" exit register "$MODS/BenchSerial.Exit.so" >/dev/null
 printf '\n[BenchSerial.Exit]\nexpect = %s\noutput = %s\n' "$N" "$W/serial.out" >>"$CONF"
 bench_start
-with=$("$TOOLS/loadgen" "$URL" "$W/csrs.bin" 32 "$ISSUE")
+"$TOOLS/loadgen" "$URL" "$W/csrs.bin" 64 1000 >/dev/null	# warm up, as above
+with=$("$TOOLS/loadgen" "$URL" "$W/csrs.bin" 64 "$ISSUE")
 "$CERTMINT" -c "$CONF" --json exit list >"$W/list.json"
 bench_stop
 
@@ -44,7 +45,7 @@ bench_stop
 
 python3 - "$without" "$with" "$W/serial.out" "$W/conc.out" "$W/list.json" <<'PY'
 import json, sys
-rate = lambda s: float(s.split("rate=")[1])
+rate = lambda s: float(s.split("rate=")[1].split()[0])
 def evs(path):
     try:
         n, a, b = map(int, open(path).read().split())
