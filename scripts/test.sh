@@ -29,7 +29,8 @@ if [ ! -d "$TSAN_BUILD" ]; then
 		--buildtype=debugoptimized >/dev/null || exit 1
 fi
 if ninja -C "$TSAN_BUILD" src/server/certmintd src/cli/certmint \
-    tests/modules/serial.so tests/modules/recording.so >/dev/null; then
+    tests/modules/serial.so tests/modules/recording.so \
+    tests/modules/concurrent.so >/dev/null; then
 	CERTMINT="$PWD/$TSAN_BUILD/src/cli/certmint" \
 	CERTMINTD="$PWD/$TSAN_BUILD/src/server/certmintd" \
 	MODULES_DIR="$PWD/$TSAN_BUILD/tests/modules" \

@@ -8,6 +8,7 @@
 #ifndef CERTMINT_POLICY_H
 #define CERTMINT_POLICY_H
 
+#include <certmint/exit.h>	/* CM_ABI_*, CM_THREADING_*, CM_EXIT_EXTERN_C */
 #include <certmint/server.h>
 #include <certmint/manage.h>
 
@@ -75,6 +76,12 @@ struct cm_policy {
 };
 
 typedef const struct cm_policy *(*cm_policy_entry_fn)(void);
+
+/* Declare the entry point: CM_POLICY_MODULE(my_policy_descriptor) */
+#define CM_POLICY_MODULE(desc) \
+	CM_EXIT_EXTERN_C const struct cm_policy *cm_policy_module_entry(void); \
+	CM_EXIT_EXTERN_C const struct cm_policy *cm_policy_module_entry(void) \
+	{ return &(desc); }
 
 #ifdef __cplusplus
 }

@@ -679,7 +679,9 @@ ca_submit(struct ca *ca, const unsigned char *data, size_t len,
 		ca_timing_add(ca, STAGE_SIGN, clock_ns() - t0);
 		if (rc == 0) {
 			req.disposition = CM_DISP_ISSUED;
-			req.disposition_message = xstrdup("Issued");
+			/* A policy module may word it; else AD CS's. */
+			req.disposition_message = xstrdup(d.message[0] != '\0' ?
+			    d.message : "Issued");
 			req.resolved_when = time_now();
 			job.cert = &cert;
 			job.event = CM_EXITEVENT_CERTISSUED;

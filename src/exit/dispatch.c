@@ -83,11 +83,12 @@ struct exit_host {
 	int		 stopping;
 	int64_t		 drain_deadline;
 	struct exit_slot *slots;
-	int		 max_attempts;
-	int		 backoff_initial_ms;
-	int		 backoff_max_ms;
-	int		 deadline_ms;
-	int		 pool_threads;
+	/* Settings: rewritten by a reload while module threads read them. */
+	atomic_int	 max_attempts;
+	atomic_int	 backoff_initial_ms;
+	atomic_int	 backoff_max_ms;
+	atomic_int	 deadline_ms;
+	atomic_int	 pool_threads;
 	char		*modules_dir;
 };
 

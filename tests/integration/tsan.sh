@@ -9,8 +9,11 @@ M=$MODULES_DIR
 ca_init
 "$CERTMINT" -c "$CONF" exit register "$M/serial.so" >/dev/null
 "$CERTMINT" -c "$CONF" exit register "$M/recording.so" >/dev/null
+"$CERTMINT" -c "$CONF" exit register "$M/concurrent.so" >/dev/null
 conf_set Serial.Exit output "$T_DIR/serial.out"
 conf_set Serial.Exit sleep_ms 2
+conf_set Concurrent.Exit output "$T_DIR/conc.out"
+conf_set Concurrent.Exit sleep_ms 2
 conf_set Recording.Exit output "$T_DIR/rec.log"
 conf_set exit threads 4
 export TSAN_OPTIONS="halt_on_error=0 second_deadlock_stack=1"
@@ -26,6 +29,14 @@ while [ "$(sed -n 's/^calls=\([0-9]*\) .*/\1/p' "$T_DIR/serial.out" 2>/dev/null)
 done
 check_match "Serial.Exit got all 60 events, one at a time" "calls=60 max_inflight=1$" \
     "$(cat "$T_DIR/serial.out")"
+i=0
+while [ "$(sed -n 's/^calls=\([0-9]*\) .*/\1/p' "$T_DIR/conc.out" 2>/dev/null)" != 60 ] &&
+    [ $i -lt 600 ]; do
+	sleep 0.05
+	i=$((i + 1))
+done
+check_match "Concurrent.Exit got all 60 events from its pool" "^calls=60 " \
+    "$(cat "$T_DIR/conc.out")"
 "$CERTMINT" -c "$CONF" crl >/dev/null
 "$CERTMINT" -c "$CONF" reload >/dev/null
 daemon_stop
