@@ -62,7 +62,8 @@ struct exit_call {
 	const struct db_event *ev;	/* NULL outside notify (initialize, test) */
 	int64_t		 context;
 	int		 context_set;
-	int		 loaded;		/* request/cert read for context */
+	int		 loaded;		/* request read for context */
+	int		 cert_loaded;	/* certificate read for context */
 	int		 have_req, have_cert;
 	struct db_request req;
 	int		 req_borrowed;	/* req belongs to the caller (policy) */

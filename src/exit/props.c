@@ -225,7 +225,7 @@ exit_call_reset(struct exit_call *c)
 	c->req_borrowed = 0;
 	if (c->have_cert)
 		db_cert_free(&c->cert);
-	c->have_req = c->have_cert = c->loaded = 0;
+	c->have_req = c->have_cert = c->loaded = c->cert_loaded = 0;
 	c->last_ext_valid = 0;
 	c->ext_enum = c->attr_enum = 0;
 }
@@ -238,12 +238,13 @@ exit_call_preload(struct exit_call *c, const struct db_request *req)
 	c->req_borrowed = 1;
 	c->have_cert = 0;
 	c->loaded = 1;
+	c->cert_loaded = 1;	/* not issued yet */
 	c->context = req->id;
 	c->context_set = 1;
 }
 
 /*
- * Read the request and certificate of the current context once.
+ * Read the request of the current context once.
  */
 static void
 load_context(struct exit_call *c)
@@ -257,7 +258,20 @@ load_context(struct exit_call *c)
 		return;
 	if (store_request_get(c->st, c->context, &c->req) == 0)
 		c->have_req = 1;
-	if (c->have_req && store_cert_get(c->st, c->context, &c->cert) == 0)
+}
+
+/*
+ * Read the certificate of the current context once, when a certificate
+ * property is asked for: most notifies read only request properties.
+ */
+static void
+load_cert(struct exit_call *c)
+{
+	load_context(c);
+	if (c->cert_loaded || !c->have_req || c->st == NULL)
+		return;
+	c->cert_loaded = 1;
+	if (store_cert_get(c->st, c->context, &c->cert) == 0)
 		c->have_cert = 1;
 }
 
@@ -284,7 +298,7 @@ cb_set_context(cm_server_exit *srv, int64_t context)
 		c->req_borrowed = 0;
 		if (c->have_cert)
 			db_cert_free(&c->cert);
-		c->have_req = c->have_cert = c->loaded = 0;
+		c->have_req = c->have_cert = c->loaded = c->cert_loaded = 0;
 		c->last_ext_valid = 0;
 		c->ext_enum = c->attr_enum = 0;
 	}
@@ -628,6 +642,7 @@ certificate_property(struct exit_call *c, const char *name, uint32_t type,
 	if (!strcasecmp(name, "CertificateTemplate"))
 		return c->have_req ? set_string(out, type, c->req.profile) :
 		    CM_E_PROPERTY_EMPTY;
+	load_cert(c);
 	if (!c->have_cert || !event_has_cert(c)) {
 		/* Known names are empty; unknown ones stay errors. */
 		if (strncasecmp(name, "Subject.", 8) == 0)
