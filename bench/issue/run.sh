@@ -57,6 +57,12 @@ openssl ca -batch -notext -config "$W/oca/ca.cnf" -out "$W/oca/out.pem" \
 t1=$(date +%s.%N)
 oca=$(python3 -c "print(round($PEERS / ($t1 - $t0)))")
 
+# The CPU part alone (parse + verify + build + sign, no HTTP, no database),
+# on threads and on processes: which concurrency model the daemon can use.
+pt=$("$TOOLS/pipeline" "$W/csrs.bin" "$COUNT" "$(nproc)")
+pp=$("$TOOLS/pipeline" "$W/csrs.bin" "$COUNT" "$(nproc)" --processes)
+p1=$("$TOOLS/pipeline" "$W/csrs.bin" "$COUNT" 1)
+
 echo
 echo "bench/issue ($(nproc) cores, $COUNT requests, $CONC connections)"
 echo "  certmint:            $res"
@@ -87,3 +93,8 @@ rest = d['http_total'] - d['parse_verify'] - d['policy'] - d['build_sign'] \
     - d['commit_wait']
 print(f"    HTTP handler rest (wall)     {rest:7.1f} us   (JSON, attributes)")
 PY
+echo
+echo "  the same CPU work without HTTP or database (bench/tools/pipeline):"
+echo "    1 thread:            $p1"
+echo "    $(nproc) threads:           $pt"
+echo "    $(nproc) processes:         $pp"

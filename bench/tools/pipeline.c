@@ -117,6 +117,8 @@ make_ca(void)
 	signer.issuer = ci.subject;
 	signer.issuer_len = ci.subject_len;
 	ci.subject = NULL;
+	if (getenv("PIPELINE_NO_PREPARE") == NULL)
+		signer_prepare(&signer);
 	signer.cdp_url = "http://127.0.0.1/ca.crl";
 	signer.aia_url = "http://127.0.0.1/ca.pem";
 	cert_info_free(&ci);

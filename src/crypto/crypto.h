@@ -110,6 +110,7 @@ struct signer {
 	char		*aia_url;
 	char		*delta_url;	/* NULL when delta CRLs are off */
 	int64_t		 not_after;	/* of the CA certificate */
+	EVP_MD_CTX	*sign_tmpl;	/* signer_prepare: copied per signature */
 };
 
 /*
@@ -119,6 +120,13 @@ struct signer {
 int	 signer_load(struct signer *, const struct cm_config *, char *err,
 	    size_t errlen);
 void	 signer_free(struct signer *);
+/*
+ * Initialise signing once (key and digest), so that each signature copies
+ * a ready context instead of fetching the algorithms again: under threads
+ * those fetches take OpenSSL's method-store lock. signer_load calls it;
+ * without it (sign_tmpl NULL) each signature initialises its own context.
+ */
+void	 signer_prepare(struct signer *);
 
 /* What goes into a certificate. Every pointer is borrowed. */
 struct cert_template {

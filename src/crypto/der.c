@@ -919,8 +919,14 @@ der_put_signature(struct buf *b, size_t tbs_start, const struct signer *s)
 	    (sig = malloc((size_t)max)) == NULL)
 		goto out;
 	siglen = (size_t)max;
-	if (EVP_DigestSignInit(ctx, NULL, s->md, NULL, s->key) != 1 ||
-	    EVP_DigestSign(ctx, sig, &siglen, b->data + tbs_start,
+	/* A copy of the prepared context, else a fresh initialisation. */
+	if (s->sign_tmpl == NULL || EVP_MD_CTX_copy_ex(ctx, s->sign_tmpl) != 1) {
+		ERR_clear_error();
+		if (EVP_MD_CTX_reset(ctx) != 1 ||
+		    EVP_DigestSignInit(ctx, NULL, s->md, NULL, s->key) != 1)
+			goto out;
+	}
+	if (EVP_DigestSign(ctx, sig, &siglen, b->data + tbs_start,
 	    b->len - tbs_start) != 1)
 		goto out;
 	if (buf_append(b, s->sigalg, s->sigalg_len) == -1 ||

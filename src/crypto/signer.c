@@ -139,6 +139,7 @@ signer_load(struct signer *s, const struct cm_config *cfg, char *err,
 	    buf_append(&pem, chain, clen) == -1)
 		goto nomem;
 	s->chain_pem = buf_steal(&pem);
+	signer_prepare(s);
 	s->cdp_url = dup_or_null(cfg->cdp_url);
 	s->aia_url = dup_or_null(cfg->aia_url);
 	if (cfg->delta_enabled)
@@ -162,10 +163,27 @@ signer_load(struct signer *s, const struct cm_config *cfg, char *err,
 }
 
 void
+signer_prepare(struct signer *s)
+{
+	EVP_MD_CTX	*ctx;
+
+	if (s->sign_tmpl != NULL || s->key == NULL ||
+	    (ctx = EVP_MD_CTX_new()) == NULL)
+		return;
+	if (EVP_DigestSignInit(ctx, NULL, s->md, NULL, s->key) != 1) {
+		EVP_MD_CTX_free(ctx);
+		ERR_clear_error();
+		return;
+	}
+	s->sign_tmpl = ctx;
+}
+
+void
 signer_free(struct signer *s)
 {
 	if (s == NULL)
 		return;
+	EVP_MD_CTX_free(s->sign_tmpl);
 	EVP_PKEY_free(s->key);
 	free(s->sigalg);
 	free(s->cert_der);

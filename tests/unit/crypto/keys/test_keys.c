@@ -358,6 +358,78 @@ test_signer_load(void **state)
 	free(der);
 }
 
+/*
+ * A loaded signer of each key type (its signing context prepared once and
+ * copied per signature) signs many certificates that all verify.
+ */
+static void
+test_signer_signs(void **state)
+{
+	static const struct {
+		enum key_type	 t;
+		const char	*hash;
+	} cases[] = { { KEY_EC_P256, "sha256" }, { KEY_EC_P384, "sha384" },
+	    { KEY_RSA_2048, "sha256" }, { KEY_ED25519, "sha256" } };
+	struct cm_config cfg;
+	struct cert_template t;
+	struct signer	 s;
+	EVP_PKEY	*k, *leaf;
+	unsigned char	*der, *ca, *spki, *subject;
+	size_t		 len, calen, spki_len, subject_len, i;
+	char		 err[256], keyname[32], certname[32];
+	int		 n;
+
+	(void)state;
+	leaf = fx_keygen(KEY_EC_P256);
+	spki = fx_spki(leaf, &spki_len);
+	subject = fx_name("CN=leaf", &subject_len);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(keyname, sizeof(keyname), "s%zu.key", i);
+		snprintf(certname, sizeof(certname), "s%zu.pem", i);
+		assert_int_equal(key_generate(cases[i].t, &k, err, sizeof(err)),
+		    0);
+		assert_int_equal(key_write(path_of(keyname), k, err,
+		    sizeof(err)), 0);
+		assert_int_equal(ca_selfsign(k, "CN=Prepared CA", 30,
+		    cases[i].hash, &ca, &calen, err, sizeof(err)), 0);
+		assert_int_equal(fx_write_pem(path_of(certname), "CERTIFICATE",
+		    ca, calen), 0);
+		config_for(&cfg, keyname, certname, NULL, cases[i].hash, 0);
+		assert_int_equal(signer_load(&s, &cfg, err, sizeof(err)), 0);
+		if (cases[i].t != KEY_ED25519)
+			assert_non_null(s.sign_tmpl);
+		for (n = 0; n < 20; n++) {
+			memset(&t, 0, sizeof(t));
+			t.subject = subject;
+			t.subject_len = subject_len;
+			t.spki = spki;
+			t.spki_len = spki_len;
+			t.profile = PROFILE_TLS_CLIENT;
+			t.not_before = time_now() - 60;
+			t.not_after = t.not_before + 3600;
+			assert_int_equal(serial_generate(t.serial), 0);
+			assert_int_equal(cert_build(&s, &t, &der, &len, NULL),
+			    0);
+			assert_int_equal(cert_check_issued_by(&s, der, len,
+			    err, sizeof(err)), 0);
+			if (n == 19) {
+				assert_int_equal(fx_write_pem(path_of(
+				    "leaf.pem"), "CERTIFICATE", der, len), 0);
+				assert_int_equal(fx_run("openssl verify "
+				    "-CAfile %s %s >/dev/null 2>&1",
+				    path_of(certname), path_of("leaf.pem")), 0);
+			}
+			free(der);
+		}
+		signer_free(&s);
+		free(ca);
+		EVP_PKEY_free(k);
+	}
+	OPENSSL_free(subject);
+	OPENSSL_free(spki);
+	EVP_PKEY_free(leaf);
+}
+
 /* pem_encode and pem_or_der agree with each other and with openssl. */
 static void
 test_pem(void **state)
@@ -467,6 +539,7 @@ main(void)
 		cmocka_unit_test(test_selfsign),
 		cmocka_unit_test(test_subordinate),
 		cmocka_unit_test(test_signer_load),
+		cmocka_unit_test(test_signer_signs),
 		cmocka_unit_test(test_pem),
 		cmocka_unit_test(test_reasons),
 	};
