@@ -68,6 +68,7 @@ struct exit_slot {
 	size_t		 batch_n, batch_next, batch_done;
 	int		 batch_gen;
 	int		 pool_stop;
+	pthread_mutex_t	 pool_mu;	/* the batch fields and pool_stop */
 	pthread_cond_t	 pool_cv;
 	struct exit_slot *next;
 };
@@ -390,49 +391,56 @@ deliver(struct exit_slot *s, const struct db_event *ev, uint64_t *local)
 	return 1;
 }
 
+/*
+ * Deliver chunks of the current batch until none is left. Called with
+ * s->pool_mu held, by the pool's workers and by the slot's own thread.
+ * Guided chunks: a share of what is left, so that the threads rarely meet
+ * on the lock and a slow event still leaves the rest to the others.
+ */
+static void
+pool_work(struct exit_slot *s)
+{
+	struct db_event	 ev;
+	size_t		 i, first, k;
+	uint64_t	 local = 0;
+
+	while (s->batch_next < s->batch_n) {
+		first = s->batch_next;
+		k = (s->batch_n - first) / (2 * ((size_t)s->nworkers + 1));
+		k = k < 1 ? 1 : k;
+		s->batch_next += k;
+		pthread_mutex_unlock(&s->pool_mu);
+		for (i = first; i < first + k; i++) {
+			ev = s->batch[i];
+			deliver(s, &ev, &local);
+		}
+		atomic_fetch_add(&s->delivered, (int64_t)local);
+		local = 0;
+		pthread_mutex_lock(&s->pool_mu);
+		s->batch_done += k;
+		if (s->batch_done == s->batch_n)
+			pthread_cond_broadcast(&s->pool_cv);
+	}
+}
+
 static void *
 pool_main(void *arg)
 {
 	struct pool_worker *w = arg;
 	struct exit_slot *s = w->slot;
-	struct exit_host *h = s->host;
-	struct db_event	 ev;
-	size_t		 i, first, k;
-	uint64_t	 local = 0;
 	int		 gen = 0;
 
-	pthread_mutex_lock(&h->mu);
+	pthread_mutex_lock(&s->pool_mu);
 	for (;;) {
 		while (!s->pool_stop && (s->batch_gen == gen ||
 		    s->batch_next >= s->batch_n))
-			pthread_cond_wait(&s->pool_cv, &h->mu);
+			pthread_cond_wait(&s->pool_cv, &s->pool_mu);
 		if (s->pool_stop)
 			break;
 		gen = s->batch_gen;
-		while (s->batch_next < s->batch_n) {
-			/*
-			 * Guided chunks: a share of what is left, so that
-			 * workers rarely meet on h->mu and a slow event still
-			 * leaves the rest to the others.
-			 */
-			first = s->batch_next;
-			k = (s->batch_n - first) / (2 * (size_t)s->nworkers);
-			k = k < 1 ? 1 : k;
-			s->batch_next += k;
-			pthread_mutex_unlock(&h->mu);
-			for (i = first; i < first + k; i++) {
-				ev = s->batch[i];
-				deliver(s, &ev, &local);
-			}
-			atomic_fetch_add(&s->delivered, (int64_t)local);
-			local = 0;
-			pthread_mutex_lock(&h->mu);
-			s->batch_done += k;
-			if (s->batch_done == s->batch_n)
-				pthread_cond_broadcast(&s->pool_cv);
-		}
+		pool_work(s);
 	}
-	pthread_mutex_unlock(&h->mu);
+	pthread_mutex_unlock(&s->pool_mu);
 	return NULL;
 }
 
@@ -453,46 +461,74 @@ collect_event(void *arg, const struct db_event *ev)
 }
 
 /*
- * Deliver the events of a batch. Returns the seq up to which every event
- * was handled (delivered, filtered out or dead-lettered).
+ * Start delivering a batch to a concurrent module's pool without waiting.
+ * Returns 1 if started (finish with pool_finish), 0 if the batch is for
+ * the slot's own thread (run_batch).
  */
-static int64_t
-run_batch(struct exit_slot *s, struct collect *c)
+static int
+pool_start(struct exit_slot *s, struct collect *c)
 {
-	struct exit_host *h = s->host;
-	struct db_event	*mine = c->mine;
-	int64_t		 done = s->cursor;
 	size_t		 i, n = 0;
 
+	if (s->nworkers == 0)
+		return 0;
 	for (i = 0; i < c->n; i++)
 		if (c->v[i].event & s->mod.mask)
-			mine[n++] = c->v[i];
-	if (s->nworkers == 0 || n <= 1) {
-		for (i = 0; i < c->n; i++) {
-			if ((c->v[i].event & s->mod.mask) &&
-			    deliver(s, &c->v[i], NULL) == -1)
-				return done;
-			done = c->v[i].seq;
-		}
-		return done;
-	}
-	/* Concurrent: hand the batch to the pool and wait for all of it. */
-	pthread_mutex_lock(&h->mu);
-	s->batch = mine;
+			c->mine[n++] = c->v[i];
+	if (n <= 1)
+		return 0;
+	pthread_mutex_lock(&s->pool_mu);
+	s->batch = c->mine;
 	s->batch_n = n;
 	s->batch_next = s->batch_done = 0;
 	s->batch_gen++;
 	pthread_cond_broadcast(&s->pool_cv);
-	while (s->batch_done < n)
-		pthread_cond_wait(&s->pool_cv, &h->mu);
+	pthread_mutex_unlock(&s->pool_mu);
+	return 1;
+}
+
+/*
+ * Deliver with the pool what is left of the batch pool_start began, wait
+ * for all of it, and return the seq up to which events were handled.
+ */
+static int64_t
+pool_finish(struct exit_slot *s, struct collect *c)
+{
+	struct exit_host *h = s->host;
+	int64_t		 done = s->cursor;
+
+	pthread_mutex_lock(&s->pool_mu);
+	pool_work(s);
+	while (s->batch_done < s->batch_n)
+		pthread_cond_wait(&s->pool_cv, &s->pool_mu);
 	s->batch = NULL;
 	s->batch_n = 0;
-	pthread_mutex_unlock(&h->mu);
+	pthread_mutex_unlock(&s->pool_mu);
 	/* An event left undelivered by a stop is redelivered next time. */
 	pthread_mutex_lock(&h->mu);
 	if (!s->stop)
 		done = c->v[c->n - 1].seq;
 	pthread_mutex_unlock(&h->mu);
+	return done;
+}
+
+/*
+ * Deliver the events of a batch on this thread, in order. Returns the seq
+ * up to which every event was handled (delivered, filtered out or
+ * dead-lettered).
+ */
+static int64_t
+run_batch(struct exit_slot *s, struct collect *c)
+{
+	int64_t		 done = s->cursor;
+	size_t		 i;
+
+	for (i = 0; i < c->n; i++) {
+		if ((c->v[i].event & s->mod.mask) &&
+		    deliver(s, &c->v[i], NULL) == -1)
+			return done;
+		done = c->v[i].seq;
+	}
 	return done;
 }
 
@@ -573,18 +609,20 @@ slot_main(void *arg)
 	struct exit_host *h = s->host;
 	struct store	*st = ca_reader(h->ca);
 	struct collect	*c = xcalloc(1, sizeof(*c));
-	int64_t		 last, from;
-	int		 dead;
+	struct collect	*ahead = xcalloc(1, sizeof(*ahead)), *tmp;
+	int64_t		 last, from, handled;
+	int		 dead, have_ahead = 0;
 
 	if (st == NULL) {
 		log_err("exit module %s: no database connection", s->name);
 		free(c);
+		free(ahead);
 		return NULL;
 	}
 	pthread_mutex_lock(&h->mu);
 	for (;;) {
-		while (!s->stop && s->cursor >= h->last_seq && s->replay_from == 0 &&
-		    !s->replay_dead) {
+		while (!have_ahead && !s->stop && s->cursor >= h->last_seq &&
+		    s->replay_from == 0 && !s->replay_dead) {
 			if (s->cursor == s->saved) {
 				slot_wait(s, 1000);
 				continue;
@@ -609,13 +647,36 @@ slot_main(void *arg)
 
 		if (dead)
 			replay_dead(s, st);
-		c->n = 0;
-		if (s->cursor < last &&
-		    store_events_after(st, s->cursor, BATCH, collect_event, c) != 0)
-			log_err("exit module %s: cannot read events", s->name);
+		if (have_ahead && !dead && from == 0) {
+			/* Read while the pool delivered the previous batch. */
+			tmp = c;
+			c = ahead;
+			ahead = tmp;
+		} else {
+			c->n = 0;
+			if (s->cursor < last && store_events_after(st, s->cursor,
+			    BATCH, collect_event, c) != 0)
+				log_err("exit module %s: cannot read events",
+				    s->name);
+		}
+		have_ahead = 0;
 		if (c->n > 0) {
-			int64_t handled = run_batch(s, c);
-
+			if (pool_start(s, c)) {
+				/*
+				 * A concurrent module: read the next batch
+				 * while the pool delivers this one, so that
+				 * reading does not leave the pool idle.
+				 */
+				ahead->n = 0;
+				if (store_events_after(st, c->v[c->n - 1].seq,
+				    BATCH, collect_event, ahead) == 0 &&
+				    ahead->n > 0)
+					have_ahead = 1;
+				handled = pool_finish(s, c);
+				if (handled != c->v[c->n - 1].seq)
+					have_ahead = 0;
+			} else
+				handled = run_batch(s, c);
 			pthread_mutex_lock(&h->mu);
 			s->cursor = handled;
 			pthread_mutex_unlock(&h->mu);
@@ -629,6 +690,7 @@ slot_main(void *arg)
 	pthread_mutex_unlock(&h->mu);
 	save_cursor(s, 1);
 	free(c);
+	free(ahead);
 	return NULL;
 }
 
@@ -720,10 +782,10 @@ slot_stop(struct exit_host *h, struct exit_slot *s)
 		}
 		s->running = 0;
 	}
-	pthread_mutex_lock(&h->mu);
+	pthread_mutex_lock(&s->pool_mu);
 	s->pool_stop = 1;
 	pthread_cond_broadcast(&s->pool_cv);
-	pthread_mutex_unlock(&h->mu);
+	pthread_mutex_unlock(&s->pool_mu);
 	for (i = 0; joined && i < s->nworkers; i++)
 		pthread_join(s->workers[i].thread, NULL);
 	s->nworkers = 0;
@@ -737,6 +799,7 @@ static void
 slot_free(struct exit_slot *s)
 {
 	pthread_mutex_destroy(&s->call_mu);
+	pthread_mutex_destroy(&s->pool_mu);
 	pthread_cond_destroy(&s->pool_cv);
 	free(s->name);
 	free(s);
@@ -750,6 +813,7 @@ slot_new(struct exit_host *h, const char *name)
 	s->host = h;
 	s->name = xstrdup(name);
 	pthread_mutex_init(&s->call_mu, NULL);
+	pthread_mutex_init(&s->pool_mu, NULL);
 	pthread_cond_init(&s->pool_cv, NULL);
 	return s;
 }
