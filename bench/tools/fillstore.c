@@ -1,16 +1,16 @@
 /*
  * fillstore - add N issued certificates (every `every`-th one revoked) to a
- * CA database while certmintd is stopped, for bench/crl. Rows carry random
- * 20-byte serials and a placeholder certificate blob: the CRL and the
- * issuance path only read serials and states.
+ * CA database while certmintd is stopped, for bench/crl. Rows carry serials
+ * made as certmint makes them (serial_generate) and a placeholder
+ * certificate blob: the CRL and the issuance path only read serials and
+ * states.
  */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/rand.h>
-
+#include "crypto/crypto.h"
 #include "store/store.h"
 
 int
@@ -41,8 +41,8 @@ main(int argc, char *argv[])
 		    store_begin(st) != 0)
 			return 1;
 		id++;
-		RAND_bytes(serial, sizeof(serial));
-		serial[0] = (serial[0] & 0x7f) | 0x01;
+		if (serial_generate(serial) != 0)
+			return 1;
 		memset(&r, 0, sizeof(r));
 		memset(&c, 0, sizeof(c));
 		snprintf(dn, sizeof(dn), "CN=fill-%" PRId64, id);

@@ -468,7 +468,8 @@ issue_cert(struct ca *ca, const struct csr *csr,
 	tpl.not_after = d->not_after;
 	tpl.extra = d->extra;
 	tpl.nextra = d->nextra;
-	if (serial_generate(tpl.serial) == -1 ||
+	if ((ca->cfg.serials_random ? serial_generate_random(tpl.serial) :
+	    serial_generate(tpl.serial)) == -1 ||
 	    cert_build(&ca->signer, &tpl, &der, &len, &info) == -1) {
 		log_err("request %" PRId64 ": cannot build the certificate", req->id);
 		cert_info_free(&info);

@@ -22,7 +22,7 @@ struct known_key {
 static const struct known_key known_keys[] = {
 	{ "ca", "name" }, { "ca", "type" }, { "ca", "key" }, { "ca", "cert" },
 	{ "ca", "chain" }, { "ca", "database" }, { "ca", "hash" },
-	{ "ca", "machine_dns_name" }, { "ca", "key_type" },
+	{ "ca", "machine_dns_name" }, { "ca", "key_type" }, { "ca", "serials" },
 	{ "server", "listen" }, { "server", "port" }, { "server", "admin_socket" },
 	{ "server", "pid_file" }, { "server", "max_body" }, { "server", "threads" },
 	{ "publish", "base_url" }, { "publish", "cdp_url" }, { "publish", "aia_url" },
@@ -305,6 +305,16 @@ config_interpret(struct cm_config *cfg, char *err, size_t errlen)
 	    strcasecmp(cfg->hash, "sha512")) {
 		snprintf(err, errlen, "%s: [ca] hash = \"%s\": expected sha256, "
 		    "sha384 or sha512", cfg->path, cfg->hash);
+		return -1;
+	}
+	v = config_get(cfg, "ca", "serials");
+	if (v == NULL || strcasecmp(v, "ordered") == 0)
+		cfg->serials_random = 0;
+	else if (strcasecmp(v, "random") == 0)
+		cfg->serials_random = 1;
+	else {
+		snprintf(err, errlen, "%s: [ca] serials = \"%s\": expected "
+		    "ordered or random", cfg->path, v);
 		return -1;
 	}
 	v = config_get(cfg, "ca", "type");

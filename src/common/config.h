@@ -38,6 +38,7 @@ struct cm_config {
 	char		*db_file;	/* absolute */
 	char		*hash;		/* "sha256", "sha384", "sha512" */
 	char		*machine_dns_name;
+	int		 serials_random;	/* [ca] serials = random (default ordered) */
 
 	/* [server] */
 	char		*listen_addr;	/* "127.0.0.1" */
@@ -45,7 +46,7 @@ struct cm_config {
 	char		*admin_socket;	/* absolute */
 	char		*pid_file;	/* absolute */
 	size_t		 max_body;	/* bytes, default 65536 */
-	int		 threads;	/* HTTP threads, 0 = number of cores */
+	int		 threads;	/* HTTP threads, 0 = 8 per core, at least 16 */
 
 	/* [publish] */
 	char		*base_url;	/* "http://127.0.0.1:8080" */

@@ -167,10 +167,15 @@ struct cert_info {
 };
 
 /*
- * Generate a serial: SERIAL_LEN random bytes from the CSPRNG, positive and
- * with a non-zero first byte so that its DER INTEGER is SERIAL_LEN long.
+ * Generate a serial: SERIAL_LEN octets, positive, first octet non-zero (so
+ * that its DER INTEGER is SERIAL_LEN long). By default 0x01, the current
+ * time in milliseconds (6 octets) and 104 bits from the CSPRNG: serials
+ * increase with time (the database appends to its serial index) and stay
+ * unpredictable. serial_generate_random: every octet from the CSPRNG (159
+ * bits), for [ca] serials = random.
  */
 int	 serial_generate(unsigned char serial[SERIAL_LEN]);
+int	 serial_generate_random(unsigned char serial[SERIAL_LEN]);
 
 /*
  * Build and sign a certificate: version 3, the template's serial, subject,

@@ -81,6 +81,10 @@ printf '[ca]\nno_such_key = 1\n' >>"$CONF"
 out=$("$CERTMINTD" -c "$CONF" 2>&1)
 check_match "certmintd names the unknown key" "no_such_key" "$out"
 cp "$T_DIR/conf.bak" "$CONF"
+conf_set ca serials sometimes
+out=$("$CERTMINTD" -c "$CONF" 2>&1)
+check_match "certmintd names a bad value" 'serials = "sometimes": expected ordered or random' "$out"
+cp "$T_DIR/conf.bak" "$CONF"
 
 # Still serving, nothing lost.
 check "still healthy" curl -fsS "$URL/health"

@@ -30,6 +30,10 @@ check_match "authority key identifier" "X509v3 Authority Key Identifier" "$text"
 serial=$(openssl x509 -in "$T_DIR/www.crt" -noout -serial | cut -d= -f2 |
     tr 'A-F' 'a-f')
 check_eq "20-byte serial" 40 "${#serial}"
+check_eq "ordered serial: 0x01 and the time of issue in ms (within a minute)" ok \
+    "$(python3 -c 'import sys, time
+s = sys.argv[1]
+print("ok" if s[:2] == "01" and abs(int(s[2:14], 16) / 1000 - time.time()) < 60 else s)' "$serial")"
 
 curl -fsS -o "$T_DIR/get.json" "$URL/api/v1/requests/$id"
 check_eq "GET request by id" issued "$(json "$T_DIR/get.json" 'j["disposition"]')"

@@ -82,4 +82,17 @@ out=$(curl -sS -w '\n%{http_code}' -H 'Content-Type: application/json' \
     "$URL/api/v1/requests")
 check_eq "JSON submission answers 201" 201 "$(echo "$out" | tail -1)"
 
+# [ca] serials = random, picked up on reload: 20 octets, not ordered.
+conf_set ca serials random
+check "reload with serials = random" "$CERTMINT" -c "$CONF" reload
+: >"$T_DIR/rserials"
+for i in 1 2 3 4 5 6; do
+	submit_http "$T_DIR/p1.csr" >/dev/null
+	json "$T_DIR/resp.json" 'j["serial"]' >>"$T_DIR/rserials"
+done
+check_eq "random serials are 20 octets" "40 40 40 40 40 40" \
+    "$(awk '{ print length($0) }' "$T_DIR/rserials" | paste -sd ' ')"
+check "and do not all start with the ordered prefix 01" \
+    test "$(grep -c '^01' "$T_DIR/rserials")" -lt 6
+
 finish

@@ -409,7 +409,11 @@ test_bad_templates(void **state)
 	fx_signer_free(&s);
 }
 
-/* Serials: 20 octets, positive, first octet non-zero, all different. */
+/*
+ * Serials: 20 octets, positive, first octet non-zero, all different; the
+ * time in front never goes back, so serials sort by issuance, and the
+ * time is now's; the 13 octets after it differ every time.
+ */
 static void
 test_serials(void **state)
 {
@@ -424,7 +428,26 @@ test_serials(void **state)
 		assert_true(v[i][0] != 0);
 		assert_true((v[i][0] & 0x80) == 0);
 		for (j = 0; j < i; j++)
-			assert_memory_not_equal(v[i], v[j], SERIAL_LEN);
+			assert_memory_not_equal(v[i] + 7, v[j] + 7,
+			    SERIAL_LEN - 7);
+		if (i > 0)
+			assert_true(memcmp(v[i], v[i - 1], 7) >= 0);
+	}
+	{
+		uint64_t ms = 0;
+
+		for (j = 1; j <= 6; j++)
+			ms = ms << 8 | v[N - 1][j];
+		assert_true(ms / 1000 >= (uint64_t)time_now() - 5 &&
+		    ms / 1000 <= (uint64_t)time_now());
+	}
+	/* [ca] serials = random: 159 random bits, positive, 20 octets. */
+	for (i = 0; i < N; i++) {
+		assert_int_equal(serial_generate_random(v[i]), 0);
+		assert_true(v[i][0] != 0);
+		assert_true((v[i][0] & 0x80) == 0);
+		for (j = 0; j < i; j++)
+			assert_memory_not_equal(v[i], v[j], 7);
 	}
 	free(v);
 }
