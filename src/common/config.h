@@ -46,7 +46,7 @@ struct cm_config {
 	char		*admin_socket;	/* absolute */
 	char		*pid_file;	/* absolute */
 	size_t		 max_body;	/* bytes, default 65536 */
-	int		 threads;	/* HTTP threads, 0 = 8 per core, at least 16 */
+	int		 threads;	/* HTTP threads, 0 = 16 per core, at least 32 */
 
 	/* [publish] */
 	char		*base_url;	/* "http://127.0.0.1:8080" */
