@@ -85,6 +85,9 @@ static const char *const migrations[] = {
 	"  error TEXT,"
 	"  time INTEGER NOT NULL,"
 	"  PRIMARY KEY (module, seq)) WITHOUT ROWID;",
+
+	/* 3: a request's extensions in one BLOB of its row (store.c) */
+	"ALTER TABLE requests ADD COLUMN exts BLOB;",
 };
 
 int

@@ -715,6 +715,122 @@ test_events_cursors_dead_letters(void **state)
 	store_close(st);
 }
 
+static const struct db_ext *
+find_ext(const struct db_request *r, const char *oid)
+{
+	size_t	 i;
+
+	for (i = 0; i < r->nexts; i++)
+		if (strcmp(r->exts[i].oid, oid) == 0)
+			return &r->exts[i];
+	return NULL;
+}
+
+/*
+ * Extensions (one BLOB per request since migration 3): sorted by OID, the
+ * last of the same OID kept, replaced by an update that gives them and
+ * kept by one that does not; rows from before migration 3 still read from
+ * request_exts; a database at version 2 is migrated; a damaged BLOB is an
+ * error, not a crash.
+ */
+static void
+test_extensions(void **state)
+{
+	static unsigned char v1[] = { 0x01 }, v2[] = { 0x02, 0x02 },
+	    v3[] = { 0x03 };
+	struct db_ext	 exts[3] = {
+		{ "2.5.29.19", 1, v1, sizeof(v1) },
+		{ "2.5.29.15", 0, v2, sizeof(v2) },
+		{ "2.5.29.19", 0x10, v3, sizeof(v3) },	/* replaces the first */
+	};
+	struct store	*st = fresh("exts");
+	struct db_request r, g;
+	char		 err[256], sql[512];
+
+	(void)state;
+	request_init(&r, 1, CM_DISP_ISSUED);
+	r.exts = exts;
+	r.nexts = 3;
+	assert_int_equal(store_begin(st), 0);
+	assert_int_equal(store_request_insert(st, &r), 0);
+	r.id = 2;
+	r.exts = NULL;
+	r.nexts = 0;
+	assert_int_equal(store_request_insert(st, &r), 0);
+	assert_int_equal(store_commit(st), 0);
+
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(store_request_get(st, 1, &g), 0);
+	assert_int_equal(g.nexts, 2);
+	assert_string_equal(g.exts[0].oid, "2.5.29.15");
+	assert_string_equal(g.exts[1].oid, "2.5.29.19");
+	assert_int_equal(g.exts[1].flags, 0x10);
+	assert_int_equal(g.exts[1].len, 1);
+	assert_memory_equal(g.exts[1].value, v3, 1);
+	assert_memory_equal(g.exts[0].value, v2, 2);
+	db_request_free(&g);
+	assert_int_equal(store_request_get(st, 2, &g), 0);
+	assert_int_equal(g.nexts, 0);
+	db_request_free(&g);
+
+	/* Update: with exts they are replaced, without they stay. */
+	request_init(&r, 1, CM_DISP_REVOKED);
+	r.exts = &exts[1];
+	r.nexts = 1;
+	assert_int_equal(store_begin(st), 0);
+	assert_int_equal(store_request_update(st, &r, -1), 0);
+	assert_int_equal(store_commit(st), 0);
+	assert_int_equal(store_request_get(st, 1, &g), 0);
+	assert_int_equal(g.nexts, 1);
+	assert_string_equal(g.exts[0].oid, "2.5.29.15");
+	db_request_free(&g);
+	r.exts = NULL;
+	assert_int_equal(store_begin(st), 0);
+	assert_int_equal(store_request_update(st, &r, -1), 0);
+	assert_int_equal(store_commit(st), 0);
+	assert_int_equal(store_request_get(st, 1, &g), 0);
+	assert_int_equal(g.nexts, 1);
+	db_request_free(&g);
+	store_close(st);
+
+	/* A row as written before migration 3, and a damaged BLOB. */
+	snprintf(sql, sizeof(sql), "INSERT INTO requests (id, request_type, "
+	    "disposition) VALUES (3, 256, 20); INSERT INTO request_exts VALUES "
+	    "(3, '2.5.29.17', 2, x'3000'); INSERT INTO requests (id, "
+	    "request_type, disposition, exts) VALUES (4, 256, 20, x'0132');");
+	sql_exec(dbpath, sql);
+	st = store_open(dbpath, 0, err, sizeof(err));
+	assert_non_null(st);
+	assert_int_equal(store_request_get(st, 3, &g), 0);
+	assert_int_equal(g.nexts, 1);
+	assert_non_null(find_ext(&g, "2.5.29.17"));
+	assert_int_equal(find_ext(&g, "2.5.29.17")->flags, 2);
+	db_request_free(&g);
+	assert_true(store_request_get(st, 4, &g) < 0);
+	/* The old rows go when the extensions are rewritten. */
+	request_init(&r, 3, CM_DISP_ISSUED);
+	r.exts = &exts[1];
+	r.nexts = 1;
+	assert_int_equal(store_begin(st), 0);
+	assert_int_equal(store_request_update(st, &r, -1), 0);
+	assert_int_equal(store_commit(st), 0);
+	store_close(st);
+	assert_int_equal(sql_int(dbpath,
+	    "SELECT count(*) FROM request_exts WHERE request_id = 3"), 0);
+
+	/* A version 2 database gains the column when opened. */
+	sql_exec(dbpath, "ALTER TABLE requests DROP COLUMN exts; "
+	    "PRAGMA user_version = 2");
+	st = store_open(dbpath, 0, err, sizeof(err));
+	if (st == NULL)
+		fail_msg("%s", err);
+	assert_int_equal(store_schema_version(st), 3);
+	assert_int_equal(store_request_get(st, 1, &g), 0);
+	assert_int_equal(g.nexts, 0);	/* its BLOB went with the column */
+	db_request_free(&g);
+	store_close(st);
+}
+
 int
 main(void)
 {
@@ -725,6 +841,7 @@ main(void)
 		cmocka_unit_test(test_views_and_revoked),
 		cmocka_unit_test(test_crls),
 		cmocka_unit_test(test_events_cursors_dead_letters),
+		cmocka_unit_test(test_extensions),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
