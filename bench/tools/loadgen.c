@@ -24,12 +24,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "csrfile.h"
+
 #define RESP_MAX	65536
 
-struct csr {
-	unsigned char	*der;
-	size_t		 len;
-};
 
 struct conn {
 	int		 fd;
@@ -76,7 +74,7 @@ connect_to(const struct sockaddr_in *sa)
 
 /* Build the request for csr into c->out. */
 static void
-prepare(struct conn *c, const char *host, const struct csr *csr)
+prepare(struct conn *c, const char *host, const struct csrbuf *csr)
 {
 	int	 n;
 
@@ -154,15 +152,13 @@ read_in(struct conn *c)
 int
 main(int argc, char *argv[])
 {
-	struct csr	*csrs = NULL;
+	struct csrbuf	*csrs = NULL;
 	struct conn	*conns;
 	struct epoll_event ev, evs[256];
 	struct sockaddr_in sa;
-	size_t		 ncsr = 0, cap = 0, next = 0, done = 0, ok = 0;
+	size_t		 ncsr = 0, next = 0, done = 0, ok = 0;
 	double		*lat, t0, t;
-	unsigned char	 hdr[4];
 	char		 host[300], *p;
-	FILE		*f;
 	long		 conc, count, i;
 	int		 ep, n, k, st, port;
 
@@ -190,27 +186,8 @@ main(int argc, char *argv[])
 	sa.sin_port = htons((uint16_t)port);
 	conc = strtol(argv[3], NULL, 10);
 	count = strtol(argv[4], NULL, 10);
-	if ((f = fopen(argv[2], "rb")) == NULL) {
-		perror(argv[2]);
+	if (csrfile_read(argv[2], &csrs, &ncsr) == -1)
 		return 1;
-	}
-	while (fread(hdr, 1, 4, f) == 4) {
-		size_t	 len = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 |
-			    (size_t)hdr[2] << 8 | hdr[3];
-
-		if (ncsr == cap) {
-			cap = cap ? cap * 2 : 1024;
-			if ((csrs = realloc(csrs, cap * sizeof(*csrs))) == NULL)
-				return 1;
-		}
-		if ((csrs[ncsr].der = malloc(len)) == NULL)
-			return 1;
-		csrs[ncsr].len = len;
-		if (fread(csrs[ncsr].der, 1, len, f) != len)
-			break;
-		ncsr++;
-	}
-	fclose(f);
 	if (ncsr == 0 || count <= 0 || conc <= 0)
 		return 2;
 	if (conc > count)
@@ -285,9 +262,7 @@ main(int argc, char *argv[])
 		close(conns[i].fd);
 		free(conns[i].out);
 	}
-	for (i = 0; i < (long)ncsr; i++)
-		free(csrs[i].der);
-	free(csrs);
+	csrfile_free(csrs, ncsr);
 	free(conns);
 	free(lat);
 	close(ep);

@@ -21,11 +21,7 @@
 #include <unistd.h>
 
 #include "crypto/crypto.h"
-
-struct csrbuf {
-	unsigned char	*der;
-	size_t		 len;
-};
+#include "csrfile.h"
 
 static struct csrbuf	*csrs;
 static size_t		 ncsr;
@@ -130,12 +126,9 @@ main(int argc, char *argv[])
 {
 	struct result	*res;
 	pthread_t	*th;
-	unsigned char	 hdr[4];
 	double		 t0, t1, parse = 0, build = 0;
 	long		 count, workers, ok = 0, i;
 	int		 procs, fds[2];
-	size_t		 cap = 0;
-	FILE		*f;
 
 	if (argc < 4) {
 		fprintf(stderr, "usage: pipeline CSRFILE COUNT WORKERS "
@@ -145,23 +138,9 @@ main(int argc, char *argv[])
 	count = strtol(argv[2], NULL, 10);
 	workers = strtol(argv[3], NULL, 10);
 	procs = argc > 4 && strcmp(argv[4], "--processes") == 0;
-	if (count <= 0 || workers <= 0 || (f = fopen(argv[1], "rb")) == NULL)
+	if (count <= 0 || workers <= 0 ||
+	    csrfile_read(argv[1], &csrs, &ncsr) == -1)
 		return 2;
-	while (fread(hdr, 1, 4, f) == 4) {
-		size_t	 len = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 |
-			    (size_t)hdr[2] << 8 | hdr[3];
-
-		if (ncsr == cap) {
-			cap = cap ? cap * 2 : 1024;
-			if ((csrs = realloc(csrs, cap * sizeof(*csrs))) == NULL)
-				return 1;
-		}
-		if ((csrs[ncsr].der = malloc(len)) == NULL ||
-		    fread(csrs[ncsr].der, 1, len, f) != len)
-			break;
-		csrs[ncsr++].len = len;
-	}
-	fclose(f);
 	if (ncsr == 0 || make_ca() == -1)
 		return 1;
 	per_worker = count / workers;

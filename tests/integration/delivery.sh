@@ -30,11 +30,6 @@ burst() {
 	    _ "$2" "$URL" "$T_DIR"
 }
 
-# calls FILE: the calls= count a Serial/Concurrent module wrote.
-calls() {
-	sed -n 's/^calls=\([0-9]*\) .*/\1/p' "$1" 2>/dev/null
-}
-
 new_csr b
 burst 6 "$T_DIR/b.csr"
 check_eq "6 certificates issued while Slow.Exit sleeps" 6 \
@@ -47,14 +42,8 @@ check "exit unregister Slow.Exit" "$CERTMINT" -c "$CONF" exit unregister Slow.Ex
 
 # Serial versus concurrent.
 burst 40 "$T_DIR/b.csr"
-i=0
-while [ $i -lt 400 ]; do
-	s=$(calls "$T_DIR/serial.out")
-	c=$(calls "$T_DIR/concurrent.out")
-	[ "${s:-0}" -ge 46 ] && [ "${c:-0}" -ge 46 ] && break
-	sleep 0.05
-	i=$((i + 1))
-done
+wait_calls "$T_DIR/serial.out" 46
+wait_calls "$T_DIR/concurrent.out" 46
 check_eq "Serial.Exit got every CERTISSUED" 46 "$(calls "$T_DIR/serial.out")"
 check_eq "Concurrent.Exit got every CERTISSUED" 46 "$(calls "$T_DIR/concurrent.out")"
 check_match "Serial.Exit never saw two calls at once" "max_inflight=1$" \

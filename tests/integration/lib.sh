@@ -206,6 +206,23 @@ submit_http() {
 	cat "$T_DIR/resp.json"
 }
 
+# calls FILE: the calls= count a Serial/Concurrent test module wrote.
+calls() {
+	sed -n 's/^calls=\([0-9]*\) .*/\1/p' "$1" 2>/dev/null
+}
+
+# wait_calls FILE N: wait (at most 30 s) until FILE says calls=N or more.
+wait_calls() {
+	_i=0
+	while [ $_i -lt 600 ]; do
+		_c=$(calls "$1")
+		[ "${_c:-0}" -ge "$2" ] && return 0
+		sleep 0.05
+		_i=$((_i + 1))
+	done
+	return 1
+}
+
 # json FILE EXPR: print a field of a JSON document (python expression on
 # the parsed value "j").
 json() {

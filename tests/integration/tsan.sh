@@ -21,20 +21,10 @@ daemon_start
 new_csr t
 seq 1 60 | xargs -P 8 -I{} curl -s -o /dev/null -H "Content-Type: application/pkcs10" \
     --data-binary @"$T_DIR/t.csr" "$URL/api/v1/requests"
-i=0
-while [ "$(sed -n 's/^calls=\([0-9]*\) .*/\1/p' "$T_DIR/serial.out" 2>/dev/null)" != 60 ] &&
-    [ $i -lt 600 ]; do
-	sleep 0.05
-	i=$((i + 1))
-done
+wait_calls "$T_DIR/serial.out" 60
 check_match "Serial.Exit got all 60 events, one at a time" "calls=60 max_inflight=1$" \
     "$(cat "$T_DIR/serial.out")"
-i=0
-while [ "$(sed -n 's/^calls=\([0-9]*\) .*/\1/p' "$T_DIR/conc.out" 2>/dev/null)" != 60 ] &&
-    [ $i -lt 600 ]; do
-	sleep 0.05
-	i=$((i + 1))
-done
+wait_calls "$T_DIR/conc.out" 60
 check_match "Concurrent.Exit got all 60 events from its pool" "^calls=60 " \
     "$(cat "$T_DIR/conc.out")"
 "$CERTMINT" -c "$CONF" crl >/dev/null

@@ -34,6 +34,23 @@ fx_rmdir(const char *dir)
 		fx_run("rm -rf '%s'", dir);
 }
 
+char	 fx_dir[256];
+
+int
+fx_group_setup(void **state)
+{
+	(void)state;
+	return fx_tmpdir(fx_dir, sizeof(fx_dir));
+}
+
+int
+fx_group_teardown(void **state)
+{
+	(void)state;
+	fx_rmdir(fx_dir);
+	return 0;
+}
+
 /*
  * Format a command into a malloc'd string.
  */
@@ -335,6 +352,22 @@ fx_signer_free(struct signer *s)
 	free(s->aia_url);
 	free(s->delta_url);
 	memset(s, 0, sizeof(*s));
+}
+
+int
+fx_template(struct cert_template *t, const unsigned char *subject,
+    size_t subject_len, const unsigned char *spki, size_t spki_len,
+    enum profile p)
+{
+	memset(t, 0, sizeof(*t));
+	t->subject = subject;
+	t->subject_len = subject_len;
+	t->spki = spki;
+	t->spki_len = spki_len;
+	t->profile = p;
+	t->not_before = time_now() - 60;
+	t->not_after = t->not_before + 86400L * 365;
+	return serial_generate(t->serial);
 }
 
 char *

@@ -14,6 +14,14 @@
 int	 fx_tmpdir(char *out, size_t outsz);
 void	 fx_rmdir(const char *);
 
+/*
+ * cmocka group setup and teardown: fx_dir is a fresh directory for the
+ * group's tests, removed at the end.
+ */
+extern char	 fx_dir[256];
+int	 fx_group_setup(void **state);
+int	 fx_group_teardown(void **state);
+
 /* Run a shell command (printf-style); returns its exit status or -1. */
 int	 fx_run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Run a command and return its stdout and stderr, malloc'd; NULL on error. */
@@ -43,6 +51,14 @@ unsigned char *fx_name(const char *, size_t *len);
 int	 fx_ca(struct signer *, enum key_type, const char *cn, const char *path,
 	    int with_delta);
 void	 fx_signer_free(struct signer *);
+
+/*
+ * A certificate template for subject and spki (borrowed), with the
+ * profile, a fresh serial, valid from a minute ago for a year. 0 or -1.
+ */
+int	 fx_template(struct cert_template *, const unsigned char *subject,
+	    size_t subject_len, const unsigned char *spki, size_t spki_len,
+	    enum profile);
 
 /* Remove ':' and lowercase, in place (openssl's "AB:CD" to "abcd"). */
 char	*fx_hexnorm(char *);

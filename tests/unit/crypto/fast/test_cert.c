@@ -22,38 +22,14 @@
 #include "crypto/crypto.h"
 #include "fixture.h"
 
-static char	 dir[256];
-
-static int
-setup(void **state)
-{
-	(void)state;
-	return fx_tmpdir(dir, sizeof(dir));
-}
-
-static int
-teardown(void **state)
-{
-	(void)state;
-	fx_rmdir(dir);
-	return 0;
-}
-
 /* A template with a fresh serial, valid from now for a year. */
 static void
 template_init(struct cert_template *t, const unsigned char *subject,
     size_t subject_len, const unsigned char *spki, size_t spki_len,
     enum profile p)
 {
-	memset(t, 0, sizeof(*t));
-	t->subject = subject;
-	t->subject_len = subject_len;
-	t->spki = spki;
-	t->spki_len = spki_len;
-	t->profile = p;
-	t->not_before = time_now() - 60;
-	t->not_after = t->not_before + 86400L * 365;
-	assert_int_equal(serial_generate(t->serial), 0);
+	assert_int_equal(fx_template(t, subject, subject_len, spki, spki_len,
+	    p), 0);
 }
 
 /* Seconds since the epoch of an ASN1_TIME. */
@@ -128,12 +104,12 @@ check_info(const unsigned char *der, size_t len, const struct cert_info *bi,
 	cert_info_free(&pi);
 }
 
-/* openssl verify of dir/leaf.pem against dir/ca.pem, with options. */
+/* openssl verify of fx_dir/leaf.pem against fx_dir/ca.pem, with options. */
 static int
 verify(const char *opts)
 {
 	return fx_run("openssl verify %s -CAfile %s/ca.pem %s/leaf.pem "
-	    ">/dev/null 2>&1", opts, dir, dir);
+	    ">/dev/null 2>&1", opts, fx_dir, fx_dir);
 }
 
 struct profcase {
@@ -183,7 +159,7 @@ test_matrix(void **state)
 	(void)state;
 	subject = fx_name("CN=leaf.example.com,O=Example", &subject_len);
 	assert_non_null(subject);
-	snprintf(path, sizeof(path), "%s/ca.pem", dir);
+	snprintf(path, sizeof(path), "%s/ca.pem", fx_dir);
 	for (ci = 0; ci < sizeof(cas) / sizeof(cas[0]); ci++) {
 		assert_int_equal(fx_ca(&s, cas[ci], "Matrix CA", path, 0), 0);
 		for (li = 0; li < sizeof(leaves) / sizeof(leaves[0]); li++) {
@@ -201,7 +177,7 @@ test_matrix(void **state)
 				    &der_len, &bi), 0);
 				check_info(der, der_len, &bi, &t);
 				snprintf(path, sizeof(path), "%s/leaf.pem",
-				    dir);
+				    fx_dir);
 				assert_int_equal(fx_write_pem(path,
 				    "CERTIFICATE", der, der_len), 0);
 				if (verify(profcases[pi].purpose) != 0)
@@ -231,7 +207,7 @@ test_matrix(void **state)
 			EVP_PKEY_free(lk);
 		}
 		fx_signer_free(&s);
-		snprintf(path, sizeof(path), "%s/ca.pem", dir);
+		snprintf(path, sizeof(path), "%s/ca.pem", fx_dir);
 	}
 	OPENSSL_free(subject);
 }
@@ -274,7 +250,7 @@ test_extensions(void **state)
 	size_t		 i;
 
 	(void)state;
-	snprintf(path, sizeof(path), "%s/ca.pem", dir);
+	snprintf(path, sizeof(path), "%s/ca.pem", fx_dir);
 	assert_int_equal(fx_ca(&s, KEY_EC_P256, "Ext CA", path, 1), 0);
 	subject = fx_name("CN=a.example.com", &subject_len);
 	lk = fx_keygen(KEY_RSA_2048);
@@ -287,7 +263,7 @@ test_extensions(void **state)
 	t.nextra = 2;
 	assert_int_equal(cert_build(&s, &t, &der, &der_len, &bi), 0);
 	check_info(der, der_len, &bi, &t);
-	snprintf(path, sizeof(path), "%s/leaf.pem", dir);
+	snprintf(path, sizeof(path), "%s/leaf.pem", fx_dir);
 	assert_int_equal(fx_write_pem(path, "CERTIFICATE", der, der_len), 0);
 	assert_int_equal(verify("-purpose sslserver"), 0);
 	text = fx_capture("openssl x509 -noout -text -in %s", path);
@@ -299,7 +275,7 @@ test_extensions(void **state)
 	assert_null(strstr(text, "Non Repudiation"));
 	/* AKI is the CA's SKI. */
 	caski = fx_capture("openssl x509 -noout -ext subjectKeyIdentifier "
-	    "-in %s/ca.pem | tail -1", dir);
+	    "-in %s/ca.pem | tail -1", fx_dir);
 	assert_non_null(caski);
 	fx_hexnorm(caski);
 	want = fx_capture("openssl x509 -noout -ext authorityKeyIdentifier "
@@ -336,7 +312,7 @@ test_empty_subject_and_far_dates(void **state)
 	char		 path[512], *text;
 
 	(void)state;
-	snprintf(path, sizeof(path), "%s/ca.pem", dir);
+	snprintf(path, sizeof(path), "%s/ca.pem", fx_dir);
 	assert_int_equal(fx_ca(&s, KEY_EC_P256, "Empty CA", path, 0), 0);
 	lk = fx_keygen(KEY_EC_P256);
 	spki = fx_spki(lk, &spki_len);
@@ -349,7 +325,7 @@ test_empty_subject_and_far_dates(void **state)
 	t.not_after = 2966000000LL;	/* 2063 */
 	assert_int_equal(cert_build(&s, &t, &der, &der_len, &bi), 0);
 	check_info(der, der_len, &bi, &t);
-	snprintf(path, sizeof(path), "%s/leaf.pem", dir);
+	snprintf(path, sizeof(path), "%s/leaf.pem", fx_dir);
 	assert_int_equal(fx_write_pem(path, "CERTIFICATE", der, der_len), 0);
 	text = fx_capture("openssl x509 -noout -text -in %s", path);
 	assert_non_null(text);
@@ -525,5 +501,5 @@ main(void)
 		cmocka_unit_test(test_issued_by_and_parse),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, fx_group_setup, fx_group_teardown);
 }

@@ -22,23 +22,6 @@
 #include "crypto/crypto.h"
 #include "fixture.h"
 
-static char	 dir[256];
-
-static int
-setup(void **state)
-{
-	(void)state;
-	return fx_tmpdir(dir, sizeof(dir));
-}
-
-static int
-teardown(void **state)
-{
-	(void)state;
-	fx_rmdir(dir);
-	return 0;
-}
-
 /* An entry for serial (big-endian bytes). */
 static void
 entry_set(struct crl_entry *e, const unsigned char *serial, size_t len,
@@ -65,13 +48,13 @@ count(const char *s, const char *needle)
 	return n;
 }
 
-/* Write der as dir/NAME (PEM X509 CRL). */
+/* Write der as fx_dir/NAME (PEM X509 CRL). */
 static void
 write_crl(const char *name, const unsigned char *der, size_t len)
 {
 	char	 path[512];
 
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	snprintf(path, sizeof(path), "%s/%s", fx_dir, name);
 	assert_int_equal(fx_write_pem(path, "X509 CRL", der, len), 0);
 }
 
@@ -115,12 +98,12 @@ test_base_crl(void **state)
 	p.nentries = 3;
 
 	for (ci = 0; ci < sizeof(cas) / sizeof(cas[0]); ci++) {
-		snprintf(path, sizeof(path), "%s/ca.pem", dir);
+		snprintf(path, sizeof(path), "%s/ca.pem", fx_dir);
 		assert_int_equal(fx_ca(&s, cas[ci], "CRL CA", path, 0), 0);
 		assert_int_equal(crl_build(&s, &p, &der, &len), 0);
 		write_crl("base.crl", der, len);
-		text = fx_capture("openssl crl -in %s/base.crl -CAfile %s/ca.pem"
-		    " -noout -text 2>&1", dir, dir);
+		text = fx_capture("openssl crl -in %s/base.crl -CAfile "
+		    "%s/ca.pem -noout -text 2>&1", fx_dir, fx_dir);
 		assert_non_null(text);
 		if (strstr(text, "verify OK") == NULL)
 			fail_msg("CA %s: CRL does not verify:\n%s",
@@ -130,7 +113,8 @@ test_base_crl(void **state)
 		assert_non_null(strstr(text, "Key Compromise"));
 		assert_non_null(strstr(text, "Certificate Hold"));
 		assert_non_null(strstr(text, "Invalidity Date"));
-		assert_non_null(strstr(text, "X509v3 Authority Key Identifier"));
+		assert_non_null(strstr(text,
+		    "X509v3 Authority Key Identifier"));
 		/* Unspecified is not encoded: only two reason codes. */
 		assert_int_equal(count(text, "X509v3 CRL Reason Code"), 2);
 		assert_int_equal(count(text, "Invalidity Date"), 1);
@@ -182,7 +166,7 @@ test_delta(void **state)
 	char		 path[512], *text;
 
 	(void)state;
-	snprintf(path, sizeof(path), "%s/ca.pem", dir);
+	snprintf(path, sizeof(path), "%s/ca.pem", fx_dir);
 	assert_int_equal(fx_ca(&s, KEY_EC_P256, "Delta CA", path, 1), 0);
 	entry_set(&e, s1, sizeof(s1), time_now(), CRL_REASON_SUPERSEDED, 0);
 	memset(&p, 0, sizeof(p));
@@ -196,7 +180,7 @@ test_delta(void **state)
 	write_crl("delta.crl", der, len);
 	free(der);
 	text = fx_capture("openssl crl -in %s/delta.crl -CAfile %s/ca.pem "
-	    "-noout -text 2>&1", dir, dir);
+	    "-noout -text 2>&1", fx_dir, fx_dir);
 	assert_non_null(text);
 	assert_non_null(strstr(text, "verify OK"));
 	assert_non_null(strstr(text, "X509v3 Delta CRL Indicator: critical\n"
@@ -212,7 +196,7 @@ test_delta(void **state)
 	write_crl("base.crl", der, len);
 	free(der);
 	text = fx_capture("openssl crl -in %s/base.crl -CAfile %s/ca.pem "
-	    "-noout -text 2>&1", dir, dir);
+	    "-noout -text 2>&1", fx_dir, fx_dir);
 	assert_non_null(text);
 	assert_non_null(strstr(text, "verify OK"));
 	assert_non_null(strstr(text, "No Revoked Certificates"));
@@ -223,7 +207,7 @@ test_delta(void **state)
 	fx_signer_free(&s);
 }
 
-/* Issue a certificate with cert_build into dir/NAME.pem; its serial out. */
+/* Issue a certificate with cert_build into fx_dir/NAME.pem; its serial out. */
 static void
 issue(struct signer *s, const char *name, unsigned char serial[SERIAL_LEN])
 {
@@ -236,18 +220,11 @@ issue(struct signer *s, const char *name, unsigned char serial[SERIAL_LEN])
 	snprintf(cn, sizeof(cn), "CN=%s", name);
 	subject = fx_name(cn, &subject_len);
 	spki = fx_spki(k, &spki_len);
-	memset(&t, 0, sizeof(t));
-	t.subject = subject;
-	t.subject_len = subject_len;
-	t.spki = spki;
-	t.spki_len = spki_len;
-	t.profile = PROFILE_TLS_CLIENT;
-	t.not_before = time_now() - 60;
-	t.not_after = t.not_before + 86400;
-	assert_int_equal(serial_generate(t.serial), 0);
+	assert_int_equal(fx_template(&t, subject, subject_len, spki, spki_len,
+	    PROFILE_TLS_CLIENT), 0);
 	memcpy(serial, t.serial, SERIAL_LEN);
 	assert_int_equal(cert_build(s, &t, &der, &der_len, NULL), 0);
-	snprintf(path, sizeof(path), "%s/%s.pem", dir, name);
+	snprintf(path, sizeof(path), "%s/%s.pem", fx_dir, name);
 	assert_int_equal(fx_write_pem(path, "CERTIFICATE", der, der_len), 0);
 	free(der);
 	OPENSSL_free(spki);
@@ -271,7 +248,7 @@ test_crl_check(void **state)
 	char		 path[512], *out;
 
 	(void)state;
-	snprintf(path, sizeof(path), "%s/ca.pem", dir);
+	snprintf(path, sizeof(path), "%s/ca.pem", fx_dir);
 	assert_int_equal(fx_ca(&s, KEY_EC_P256, "Check CA", path, 0), 0);
 	issue(&s, "revoked", revoked);
 	issue(&s, "good", good);
@@ -289,13 +266,14 @@ test_crl_check(void **state)
 	free(der);
 
 	out = fx_capture("openssl verify -crl_check -CAfile %s/ca.pem "
-	    "-CRLfile %s/check.crl %s/revoked.pem 2>&1", dir, dir, dir);
+	    "-CRLfile %s/check.crl %s/revoked.pem 2>&1", fx_dir, fx_dir,
+	    fx_dir);
 	assert_non_null(out);
 	assert_non_null(strstr(out, "certificate revoked"));
 	free(out);
 	assert_int_equal(fx_run("openssl verify -crl_check -CAfile %s/ca.pem "
 	    "-CRLfile %s/check.crl %s/good.pem >/dev/null 2>&1",
-	    dir, dir, dir), 0);
+	    fx_dir, fx_dir, fx_dir), 0);
 
 	/* Signed by another key under the same name: unusable. */
 	assert_int_equal(fx_ca(&other, KEY_EC_P256, "Check CA", NULL, 0), 0);
@@ -304,7 +282,7 @@ test_crl_check(void **state)
 	free(der);
 	assert_true(fx_run("openssl verify -crl_check -CAfile %s/ca.pem "
 	    "-CRLfile %s/forged.crl %s/good.pem >/dev/null 2>&1",
-	    dir, dir, dir) != 0);
+	    fx_dir, fx_dir, fx_dir) != 0);
 	fx_signer_free(&other);
 	fx_signer_free(&s);
 }
@@ -332,7 +310,7 @@ test_many(void **state)
 		    (int)(i % 3) == 0 ? CRL_REASON_KEY_COMPROMISE :
 		    CRL_REASON_UNSPECIFIED, 0);
 	}
-	snprintf(path, sizeof(path), "%s/ca.pem", dir);
+	snprintf(path, sizeof(path), "%s/ca.pem", fx_dir);
 	assert_int_equal(fx_ca(&s, KEY_EC_P256, "Many CA", path, 0), 0);
 	memset(&p, 0, sizeof(p));
 	p.number = 1000;
@@ -344,7 +322,7 @@ test_many(void **state)
 	assert_int_equal(crl_build(&s, &p, &der, &len), 0);
 	write_crl("many.crl", der, len);
 	out = fx_capture("openssl crl -in %s/many.crl -CAfile %s/ca.pem "
-	    "-noout 2>&1", dir, dir);
+	    "-noout 2>&1", fx_dir, fx_dir);
 	assert_non_null(out);
 	assert_non_null(strstr(out, "verify OK"));
 	free(out);
@@ -412,5 +390,5 @@ main(void)
 		cmocka_unit_test(test_bad_params),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, fx_group_setup, fx_group_teardown);
 }

@@ -24,35 +24,18 @@
 #include "crypto/crypto.h"
 #include "fixture.h"
 
-static char	 dir[256];
-
-static int
-setup(void **state)
-{
-	(void)state;
-	return fx_tmpdir(dir, sizeof(dir));
-}
-
-static int
-teardown(void **state)
-{
-	(void)state;
-	fx_rmdir(dir);
-	return 0;
-}
-
 static unsigned char *
 read_file(const char *name, const char *ext, size_t *len)
 {
 	char	 path[512];
 
-	snprintf(path, sizeof(path), "%s/%s%s", dir, name, ext);
+	snprintf(path, sizeof(path), "%s/%s%s", fx_dir, name, ext);
 	return fx_read(path, len);
 }
 
 /*
- * Make dir/NAME.csr (PEM) and dir/NAME.der with openssl req; newkey is the
- * -newkey argument, extra more options. Returns the DER, malloc'd.
+ * Make fx_dir/NAME.csr (PEM) and fx_dir/NAME.der with openssl req; newkey
+ * is the -newkey argument, extra more options. Returns the DER, malloc'd.
  */
 static unsigned char *
 make_csr(const char *name, const char *newkey, const char *extra, size_t *len)
@@ -62,7 +45,8 @@ make_csr(const char *name, const char *newkey, const char *extra, size_t *len)
 	assert_int_equal(fx_run("openssl req -new -newkey %s -nodes "
 	    "-keyout %s/%s.key -out %s/%s.csr %s 2>/dev/null && "
 	    "openssl req -in %s/%s.csr -outform DER -out %s/%s.der",
-	    newkey, dir, name, dir, name, extra, dir, name, dir, name), 0);
+	    newkey, fx_dir, name, fx_dir, name, extra, fx_dir, name, fx_dir,
+	    name), 0);
 	der = read_file(name, ".der", len);
 	assert_non_null(der);
 	return der;
@@ -78,8 +62,8 @@ openssl_spki(const char *name, size_t *len)
 
 	assert_int_equal(fx_run("openssl req -in %s/%s.csr -pubkey -noout | "
 	    "openssl pkey -pubin -outform DER -out %s/%s.spki",
-	    dir, name, dir, name), 0);
-	snprintf(path, sizeof(path), "%s/%s.spki", dir, name);
+	    fx_dir, name, fx_dir, name), 0);
+	snprintf(path, sizeof(path), "%s/%s.spki", fx_dir, name);
 	return fx_read(path, len);
 }
 
@@ -360,7 +344,7 @@ test_garbage(void **state)
 	free(der);
 
 	/* A CA certificate is not a request. */
-	snprintf(path, sizeof(path), "%s/notreq.pem", dir);
+	snprintf(path, sizeof(path), "%s/notreq.pem", fx_dir);
 	assert_int_equal(fx_ca(&s, KEY_EC_P256, "Not A Request", path, 0), 0);
 	err[0] = '\0';
 	assert_int_equal(csr_parse(s.cert_der, s.cert_der_len, &c, err,
@@ -578,5 +562,5 @@ main(void)
 		cmocka_unit_test(test_ec_digests),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, fx_group_setup, fx_group_teardown);
 }

@@ -20,23 +20,6 @@
 #include "crypto/crypto.h"
 #include "fixture.h"
 
-static char	 dir[256];
-
-static int
-setup(void **state)
-{
-	(void)state;
-	return fx_tmpdir(dir, sizeof(dir));
-}
-
-static int
-teardown(void **state)
-{
-	(void)state;
-	fx_rmdir(dir);
-	return 0;
-}
-
 static char *
 path_of(const char *name)
 {
@@ -44,7 +27,7 @@ path_of(const char *name)
 	static int	 i;
 
 	i = (i + 1) % 4;
-	snprintf(p[i], sizeof(p[i]), "%s/%s", dir, name);
+	snprintf(p[i], sizeof(p[i]), "%s/%s", fx_dir, name);
 	return p[i];
 }
 
@@ -202,8 +185,8 @@ test_subordinate(void **state)
 	    "-pkeyopt ec_paramgen_curve:P-256 -nodes -keyout parent.key "
 	    "-out parent.pem -subj '/CN=Parent Root' -days 30 "
 	    "-addext basicConstraints=critical,CA:TRUE "
-	    "-addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null", dir),
-	    0);
+	    "-addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null",
+	    fx_dir), 0);
 	assert_int_equal(key_generate(KEY_EC_P256, &k, err, sizeof(err)), 0);
 	assert_int_equal(ca_make_csr(k, "CN=Issuing CA", "sha256", &der, &len,
 	    err, sizeof(err)), 0);
@@ -230,7 +213,7 @@ test_subordinate(void **state)
 	}
 	assert_int_equal(fx_run("cd %s && openssl x509 -req -in sub.csr "
 	    "-CA parent.pem -CAkey parent.key -CAcreateserial -days 10 "
-	    "-extfile ext.cnf -out sub.pem 2>/dev/null", dir), 0);
+	    "-extfile ext.cnf -out sub.pem 2>/dev/null", fx_dir), 0);
 	ans = fx_read(path_of("sub.pem"), &alen);
 	chain = fx_read(path_of("parent.pem"), &clen);
 	assert_non_null(ans);
@@ -260,7 +243,7 @@ test_subordinate(void **state)
 	/* Signed, but not as a CA. */
 	assert_int_equal(fx_run("cd %s && openssl x509 -req -in sub.csr "
 	    "-CA parent.pem -CAkey parent.key -CAcreateserial -days 10 "
-	    "-out ee.pem 2>/dev/null", dir), 0);
+	    "-out ee.pem 2>/dev/null", fx_dir), 0);
 	ans = fx_read(path_of("ee.pem"), &alen);
 	err[0] = '\0';
 	assert_int_equal(ca_check_install(k, ans, alen, chain, clen, &cert,
@@ -271,7 +254,7 @@ test_subordinate(void **state)
 	EVP_PKEY_free(k);
 }
 
-/* A config with the CA's files under dir. */
+/* A config with the CA's files under fx_dir. */
 static void
 config_for(struct cm_config *cfg, const char *key, const char *cert,
     const char *chain, const char *hash, int delta)
@@ -399,15 +382,8 @@ test_signer_signs(void **state)
 		if (cases[i].t != KEY_ED25519)
 			assert_non_null(s.sign_tmpl);
 		for (n = 0; n < 20; n++) {
-			memset(&t, 0, sizeof(t));
-			t.subject = subject;
-			t.subject_len = subject_len;
-			t.spki = spki;
-			t.spki_len = spki_len;
-			t.profile = PROFILE_TLS_CLIENT;
-			t.not_before = time_now() - 60;
-			t.not_after = t.not_before + 3600;
-			assert_int_equal(serial_generate(t.serial), 0);
+			assert_int_equal(fx_template(&t, subject, subject_len,
+			    spki, spki_len, PROFILE_TLS_CLIENT), 0);
 			assert_int_equal(cert_build(&s, &t, &der, &len, NULL),
 			    0);
 			assert_int_equal(cert_check_issued_by(&s, der, len,
@@ -544,5 +520,5 @@ main(void)
 		cmocka_unit_test(test_reasons),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, fx_group_setup, fx_group_teardown);
 }
