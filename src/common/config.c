@@ -25,6 +25,7 @@ static const struct known_key known_keys[] = {
 	{ "ca", "machine_dns_name" }, { "ca", "key_type" }, { "ca", "serials" },
 	{ "server", "listen" }, { "server", "port" }, { "server", "admin_socket" },
 	{ "server", "pid_file" }, { "server", "max_body" }, { "server", "threads" },
+	{ "server", "trust_requester_header" },
 	{ "publish", "base_url" }, { "publish", "cdp_url" }, { "publish", "aia_url" },
 	{ "publish", "delta_url" },
 	{ "crl", "period_hours" }, { "crl", "delta" }, { "crl", "delta_period_hours" },
@@ -336,6 +337,8 @@ config_interpret(struct cm_config *cfg, char *err, size_t errlen)
 	    get_int(cfg, "crl", "period_hours", 168, 1, 24 * 3660,
 	    &cfg->crl_period_hours, err, errlen) == -1 ||
 	    get_bool(cfg, "crl", "delta", 0, &cfg->delta_enabled, err, errlen) == -1 ||
+	    get_bool(cfg, "server", "trust_requester_header", 0,
+	    &cfg->trust_requester_header, err, errlen) == -1 ||
 	    get_int(cfg, "crl", "delta_period_hours", 24, 1, 24 * 366,
 	    &cfg->delta_period_hours, err, errlen) == -1 ||
 	    get_int(cfg, "policy", "validity_days", 365, 1, 36600,

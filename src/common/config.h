@@ -47,6 +47,7 @@ struct cm_config {
 	char		*pid_file;	/* absolute */
 	size_t		 max_body;	/* bytes, default 65536 */
 	int		 threads;	/* HTTP threads, 0 = 16 per core, at least 32 */
+	int		 trust_requester_header; /* X-Certmint-Requester, default 0 */
 
 	/* [publish] */
 	char		*base_url;	/* "http://127.0.0.1:8080" */

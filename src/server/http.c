@@ -192,13 +192,24 @@ collect_attrib(void *cls, enum MHD_ValueKind kind, const char *key,
 }
 
 static const char *
-requester_of(struct MHD_Connection *c, char *buf, size_t len)
+requester_of(struct server *srv, struct MHD_Connection *c, char *buf,
+    size_t len)
 {
 	const char	*h;
 	const union MHD_ConnectionInfo *ci;
 	const struct sockaddr *sa;
+	int		 trust;
 
-	h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Certmint-Requester");
+	/*
+	 * The header names the requester only where an authenticating front
+	 * end sets it ([server] trust_requester_header): from anyone else
+	 * it would let a client claim any RequesterName.
+	 */
+	ca_config_lock(srv->ca);
+	trust = ca_config(srv->ca)->trust_requester_header;
+	ca_config_unlock(srv->ca);
+	h = trust ? MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    "X-Certmint-Requester") : NULL;
 	if (h != NULL && h[0] != '\0' && strlen(h) < 256)
 		return h;
 	buf[0] = '\0';
@@ -232,7 +243,7 @@ handle_submit(struct server *srv, struct MHD_Connection *c, struct upload *up)
 	enum MHD_Result	 rc;
 	int64_t		 t0 = clock_ns();
 
-	who = requester_of(c, whobuf, sizeof(whobuf));
+	who = requester_of(srv, c, whobuf, sizeof(whobuf));
 	if (up->too_large) {
 		snprintf(msg, sizeof(msg), "request body larger than %zu bytes",
 		    ca_max_body(srv->ca));

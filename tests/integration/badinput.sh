@@ -72,6 +72,22 @@ check_fails "revoke of an unknown serial fails" "$CERTMINT" -c "$CONF" revoke ff
 check_fails "revoke with an unknown reason fails" \
     "$CERTMINT" -c "$CONF" revoke ffff noSuchReason
 
+# A client cannot name itself: X-Certmint-Requester counts only when the
+# config trusts it (an authenticating front end sets it).
+spoof() {
+	curl -sS -o "$T_DIR/spoof.json" -H 'Content-Type: application/pkcs10' \
+	    -H 'X-Certmint-Requester: CORP\ceo' --data-binary @"$T_DIR/good.csr" \
+	    "$URL/api/v1/requests"
+	json "$T_DIR/spoof.json" 'j["requester"]'
+}
+check_eq "X-Certmint-Requester is ignored by default" 127.0.0.1 "$(spoof)"
+cp "$CONF" "$T_DIR/conf.trust"
+conf_set server trust_requester_header true
+"$CERTMINT" -c "$CONF" reload >/dev/null
+check_eq "and names the requester when trusted" 'CORP\ceo' "$(spoof)"
+cp "$T_DIR/conf.trust" "$CONF"
+"$CERTMINT" -c "$CONF" reload >/dev/null
+
 # A broken config: reload refuses and the daemon keeps the old one.
 cp "$CONF" "$T_DIR/conf.bak"
 printf '[policy]\nrequest_disposition = sometimes\n' >>"$CONF"
