@@ -605,123 +605,218 @@ ca_submit_failed(struct ca *ca, enum ca_status why, const char *message,
 	return fail(res, why, "%s", message);
 }
 
-int
-ca_submit(struct ca *ca, const unsigned char *data, size_t len,
-    const struct db_attr *attrs, size_t nattrs, const char *requester,
-    const char *caller, struct ca_result *res)
-{
+/* A submission between ca_submit_start and ca_submit_finish. */
+struct ca_pending {
 	struct db_request req;
 	struct db_cert	 cert;
 	struct csr	 csr;
 	struct policy_decision d;
-	struct wjob	 job = { 0 };
+	struct wjob	 job;
+	int64_t		 queued;	/* clock_ns when handed to the writer */
+};
+
+/*
+ * The part of a submission before its commit: parse and verify, run the
+ * policy, build and sign, and fill p->job. Returns 1 when the job is ready
+ * for the writer, or 0/-1 when the submission was completed (a refused
+ * one, recorded) with res filled.
+ */
+static int
+submit_prepare(struct ca *ca, const unsigned char *data, size_t len,
+    const struct db_attr *attrs, size_t nattrs, const char *requester,
+    const char *caller, struct ca_pending *p, struct ca_result *res)
+{
+	struct db_request *req = &p->req;
+	struct wjob	*job = &p->job;
 	char		 err[256];
 	int64_t		 t0, t1;
 	int		 rc, parsed;
 
 	memset(res, 0, sizeof(*res));
-	memset(&cert, 0, sizeof(cert));
-	memset(&csr, 0, sizeof(csr));
-	memset(&d, 0, sizeof(d));
+	memset(p, 0, sizeof(*p));
 	if (atomic_load(&ca->stopping))
 		return fail(res, CA_E_SHUTDOWN, "the CA is shutting down");
-	req_new(ca, &req, requester, caller);
-	if (attrs_copy(&req, attrs, nattrs, res) == -1) {
+	req_new(ca, req, requester, caller);
+	if (attrs_copy(req, attrs, nattrs, res) == -1) {
 		/* Record the refusal, as for any unreadable submission. */
 		char why[sizeof(res->error)];
 
 		memcpy(why, res->error, sizeof(why));
-		db_request_free(&req);
+		db_request_free(req);
 		return ca_submit_failed(ca, CA_E_BADREQ, why, requester, caller,
 		    res);
 	}
-	job.kind = WJOB_INSERT;
-	job.req = &req;
+	job->kind = WJOB_INSERT;
+	job->req = req;
 
 	atomic_fetch_add_explicit(&ca->timed, 1, memory_order_relaxed);
 	t0 = clock_ns();
-	parsed = csr_parse(data, len, &csr, err, sizeof(err)) == 0;
+	parsed = csr_parse(data, len, &p->csr, err, sizeof(err)) == 0;
 	t1 = clock_ns();
 	ca_timing_add(ca, STAGE_PARSE, t1 - t0);
 	if (!parsed) {
-		req.raw_request = memdup(data, len);
-		req.raw_request_len = len;
-		req.disposition = CM_DISP_ERROR;
-		req.status_code = strstr(err, "signature") != NULL ?
+		req->raw_request = memdup(data, len);
+		req->raw_request_len = len;
+		req->disposition = CM_DISP_ERROR;
+		req->status_code = strstr(err, "signature") != NULL ?
 		    STATUS_BAD_SIGNATURE : STATUS_ASN1_ERROR;
-		req.resolved_when = req.submitted_when;
-		req.disposition_message = xstrdup(err);
-		job.event = CM_EXITEVENT_CERTDENIED;
-		rc = writer_run(ca->writer, &job);
-		if (result_from_job(ca, res, rc, &req, NULL) == -1)
+		req->resolved_when = req->submitted_when;
+		req->disposition_message = xstrdup(err);
+		job->event = CM_EXITEVENT_CERTDENIED;
+		rc = writer_run(ca->writer, job);
+		if (result_from_job(ca, res, rc, req, NULL) == -1)
 			return -1;
 		return fail(res, CA_E_BADREQ, "%s", err);
 	}
 
-	req.raw_request = memdup(csr.der, csr.der_len);
-	req.raw_request_len = csr.der_len;
-	req.request_dn = xstrdup(csr.subject_dn);
-	req.request_raw_name = memdup(csr.subject, csr.subject_len);
-	req.request_raw_name_len = csr.subject_len;
-	req_set_exts(&req, csr.exts, csr.nexts, &csr, CM_EXTENSION_ORIGIN_REQUEST,
-	    CM_EXTENSION_ORIGIN_REQUEST);
+	req->raw_request = memdup(p->csr.der, p->csr.der_len);
+	req->raw_request_len = p->csr.der_len;
+	req->request_dn = xstrdup(p->csr.subject_dn);
+	req->request_raw_name = memdup(p->csr.subject, p->csr.subject_len);
+	req->request_raw_name_len = p->csr.subject_len;
+	req_set_exts(req, p->csr.exts, p->csr.nexts, &p->csr,
+	    CM_EXTENSION_ORIGIN_REQUEST, CM_EXTENSION_ORIGIN_REQUEST);
 
 	pthread_rwlock_rdlock(&ca->cfg_lock);
 	t0 = clock_ns();
-	rc = policy_verify(ca, &csr, &req, 1, &d);
+	rc = policy_verify(ca, &p->csr, req, 1, &p->d);
 	t1 = clock_ns();
 	ca_timing_add(ca, STAGE_POLICY, t1 - t0);
 	if (rc == 0)
-		req.profile = xstrdup(profile_name(d.profile));
-	if (rc == 0 && d.vr == CM_VR_INSTANT_OK) {
+		req->profile = xstrdup(profile_name(p->d.profile));
+	if (rc == 0 && p->d.vr == CM_VR_INSTANT_OK) {
 		t0 = clock_ns();
-		if (issue_cert(ca, &csr, &d, &req, &cert) == -1)
+		if (issue_cert(ca, &p->csr, &p->d, req, &p->cert) == -1)
 			rc = -1;
 		ca_timing_add(ca, STAGE_SIGN, clock_ns() - t0);
 		if (rc == 0) {
-			req.disposition = CM_DISP_ISSUED;
+			req->disposition = CM_DISP_ISSUED;
 			/* A policy module may word it; else AD CS's. */
-			req.disposition_message = xstrdup(d.message[0] != '\0' ?
-			    d.message : "Issued");
-			req.resolved_when = time_now();
-			job.cert = &cert;
-			job.event = CM_EXITEVENT_CERTISSUED;
+			req->disposition_message = xstrdup(p->d.message[0] !=
+			    '\0' ? p->d.message : "Issued");
+			req->resolved_when = time_now();
+			job->cert = &p->cert;
+			job->event = CM_EXITEVENT_CERTISSUED;
 		}
-	} else if (rc == 0 && d.vr == CM_VR_PENDING) {
-		req.disposition = CM_DISP_PENDING;
-		req.disposition_message = xstrdup(d.message);
-		req.was_pending = 1;
-		job.event = CM_EXITEVENT_CERTPENDING;
+	} else if (rc == 0 && p->d.vr == CM_VR_PENDING) {
+		req->disposition = CM_DISP_PENDING;
+		req->disposition_message = xstrdup(p->d.message);
+		req->was_pending = 1;
+		job->event = CM_EXITEVENT_CERTPENDING;
 	} else if (rc == 0) {
-		req.disposition = CM_DISP_DENIED;
-		req.status_code = STATUS_POLICY_DENIED;
-		req.disposition_message = xstrdup(d.message);
-		req.resolved_when = time_now();
-		job.event = CM_EXITEVENT_CERTDENIED;
+		req->disposition = CM_DISP_DENIED;
+		req->status_code = STATUS_POLICY_DENIED;
+		req->disposition_message = xstrdup(p->d.message);
+		req->resolved_when = time_now();
+		job->event = CM_EXITEVENT_CERTDENIED;
 	}
+	pthread_rwlock_unlock(&ca->cfg_lock);
 	if (rc == -1) {
 		/* Keep a record: the request arrived, the CA failed it. */
-		req.disposition = CM_DISP_ERROR;
-		req.status_code = STATUS_INTERNAL;
-		req_set_message(&req, "internal error while issuing");
-		req.resolved_when = time_now();
-		job.cert = NULL;
-		job.event = CM_EXITEVENT_CERTDENIED;
-		db_cert_free(&cert);
+		req->disposition = CM_DISP_ERROR;
+		req->status_code = STATUS_INTERNAL;
+		req_set_message(req, "internal error while issuing");
+		req->resolved_when = time_now();
+		job->cert = NULL;
+		job->event = CM_EXITEVENT_CERTDENIED;
+		db_cert_free(&p->cert);
 	}
-	t0 = clock_ns();
-	rc = run_job(ca, &job, &csr, &d);
-	ca_timing_add(ca, STAGE_COMMIT, clock_ns() - t0);
-	pthread_rwlock_unlock(&ca->cfg_lock);
-	csr_free(&csr);
-	policy_decision_free(&d);
-	if (result_from_job(ca, res, rc, &req, job.cert) == -1)
+	p->queued = clock_ns();
+	return 1;
+}
+
+/*
+ * The part after the commit: p->job.rc is the writer's answer. A serial
+ * that was already in the database (2^-104 odds per millisecond) is issued
+ * again with a new one, waiting for the writer this time. Frees what p
+ * holds but not p. Returns 0, or -1 with res set.
+ */
+static int
+submit_complete(struct ca *ca, struct ca_pending *p, struct ca_result *res)
+{
+	int	 rc = p->job.rc;
+
+	ca_timing_add(ca, STAGE_COMMIT, clock_ns() - p->queued);
+	if (rc == STORE_E_DUPLICATE && p->job.cert != NULL) {
+		pthread_rwlock_rdlock(&ca->cfg_lock);
+		db_cert_free(p->job.cert);
+		if (issue_cert(ca, &p->csr, &p->d, &p->req, p->job.cert) == -1)
+			rc = CM_E_FAIL;
+		else
+			rc = run_job(ca, &p->job, &p->csr, &p->d);
+		pthread_rwlock_unlock(&ca->cfg_lock);
+	}
+	csr_free(&p->csr);
+	policy_decision_free(&p->d);
+	if (result_from_job(ca, res, rc, &p->req, p->job.cert) == -1)
 		return -1;
 	if (res->req.disposition == CM_DISP_DENIED)
 		return fail(res, CA_E_DENIED, "%s", res->req.disposition_message);
 	if (res->req.disposition == CM_DISP_ERROR)
 		return fail(res, CA_E_INTERNAL, "%s", res->req.disposition_message);
 	return 0;
+}
+
+int
+ca_submit(struct ca *ca, const unsigned char *data, size_t len,
+    const struct db_attr *attrs, size_t nattrs, const char *requester,
+    const char *caller, struct ca_result *res)
+{
+	struct ca_pending p;
+	int		 rc;
+
+	if ((rc = submit_prepare(ca, data, len, attrs, nattrs, requester,
+	    caller, &p, res)) != 1)
+		return rc;
+	p.job.rc = writer_run(ca->writer, &p.job);
+	return submit_complete(ca, &p, res);
+}
+
+int
+ca_submit_start(struct ca *ca, const unsigned char *data, size_t len,
+    const struct db_attr *attrs, size_t nattrs, const char *requester,
+    const char *caller, struct ca_pending **pending, struct ca_result *res)
+{
+	struct ca_pending *p;
+	int		 rc;
+
+	*pending = NULL;
+	if ((p = malloc(sizeof(*p))) == NULL) {
+		memset(res, 0, sizeof(*res));
+		return fail(res, CA_E_INTERNAL, "out of memory");
+	}
+	if ((rc = submit_prepare(ca, data, len, attrs, nattrs, requester,
+	    caller, p, res)) != 1) {
+		free(p);
+		return rc;
+	}
+	*pending = p;
+	return 1;
+}
+
+int
+ca_submit_queue(struct ca *ca, struct ca_pending *p, void (*done)(void *),
+    void *arg)
+{
+	p->job.done = done;
+	p->job.done_arg = arg;
+	p->queued = clock_ns();
+	if (writer_submit(ca->writer, &p->job) == -1) {
+		p->job.rc = CM_E_FAIL;
+		return -1;
+	}
+	return 0;
+}
+
+int
+ca_submit_finish(struct ca *ca, struct ca_pending *p, struct ca_result *res)
+{
+	int	 rc;
+
+	memset(res, 0, sizeof(*res));
+	rc = submit_complete(ca, p, res);
+	free(p);
+	return rc;
 }
 
 /*

@@ -124,6 +124,24 @@ int	 ca_submit(struct ca *, const unsigned char *csr, size_t len,
 	    const struct db_attr *attrs, size_t nattrs, const char *requester,
 	    const char *caller, struct ca_result *);
 /* Record a submission that could not even be read (e.g. too large). */
+/*
+ * ca_submit in parts, for a caller that must not wait for the commit (the
+ * HTTP server, whose threads serve other connections meanwhile).
+ * ca_submit_start does everything up to the commit: it returns 1 with
+ * *pending set, or 0/-1 (res filled) when the submission was completed at
+ * once (refused). ca_submit_queue hands the pending request to the writer:
+ * done(arg) is called once, on the writer's thread, after the commit; it
+ * returns -1 (done not called) when the writer is stopping. Either way the
+ * caller then calls ca_submit_finish on its own thread for the result, as
+ * ca_submit gives it, and pending is gone.
+ */
+struct ca_pending;
+int	 ca_submit_start(struct ca *, const unsigned char *csr, size_t len,
+	    const struct db_attr *, size_t nattrs, const char *requester,
+	    const char *caller, struct ca_pending **pending, struct ca_result *);
+int	 ca_submit_queue(struct ca *, struct ca_pending *, void (*done)(void *),
+	    void *arg);
+int	 ca_submit_finish(struct ca *, struct ca_pending *, struct ca_result *);
 int	 ca_submit_failed(struct ca *, enum ca_status, const char *message,
 	    const char *requester, const char *caller, struct ca_result *);
 int	 ca_resubmit(struct ca *, int64_t id, const char *officer, struct ca_result *);
@@ -198,8 +216,10 @@ struct wjob {
 	int		(*fn)(struct store *, void *);	/* WJOB_FUNC */
 	void		*fn_arg;
 	int		 rc;		/* out: 0 or a store error */
-	int		 done;
-	pthread_cond_t	 cv;		/* writer_run: this job is done */
+	int		 finished;	/* writer_run: set when rc is final */
+	pthread_cond_t	 cv;		/* writer_run: this job is finished */
+	void		(*done)(void *);	/* writer_submit: called when done */
+	void		*done_arg;
 	struct wjob	*next;
 };
 
@@ -207,6 +227,12 @@ struct writer;
 struct writer	*writer_start(struct store *, ca_commit_hook *, void **hook_arg);
 /* Queue job, wait until it is committed or failed; returns job->rc. */
 int	 writer_run(struct writer *, struct wjob *);
+/*
+ * Queue job without waiting: job->done(job->done_arg) is called on the
+ * writer's thread once it is committed or failed (job->rc set); the job
+ * must live until then. Returns 0, or -1 when the writer is stopping.
+ */
+int	 writer_submit(struct writer *, struct wjob *);
 /* Batches, jobs and the writer thread's CPU nanoseconds so far. */
 void	 writer_timing(struct writer *, int64_t *batches, int64_t *jobs,
 	    int64_t *cpu_ns);

@@ -144,7 +144,7 @@ static void *
 writer_main(void *arg)
 {
 	struct writer	*w = arg;
-	struct wjob	*batch, *j, *last;
+	struct wjob	*batch, *j, *last, *waiters;
 	int64_t		 max_seq, t0;
 	int		 n;
 
@@ -175,10 +175,23 @@ writer_main(void *arg)
 		if (max_seq > 0 && *w->hook != NULL)
 			(*w->hook)(*w->hook_arg, max_seq);
 
+		/*
+		 * Callers of writer_submit first, outside the lock; a job may
+		 * be freed as soon as its callback returns.
+		 */
+		for (j = batch, waiters = NULL; j != NULL; j = last) {
+			last = j->next;
+			if (j->done != NULL)
+				j->done(j->done_arg);
+			else {
+				j->next = waiters;	/* woken below */
+				waiters = j;
+			}
+		}
 		pthread_mutex_lock(&w->mu);
-		for (j = batch; j != NULL; j = last) {
+		for (j = waiters; j != NULL; j = last) {
 			last = j->next;		/* j may be gone once done */
-			j->done = 1;
+			j->finished = 1;
 			pthread_cond_signal(&j->cv);
 		}
 	}
@@ -213,7 +226,8 @@ writer_start(struct store *st, ca_commit_hook *hook, void **hook_arg)
 int
 writer_run(struct writer *w, struct wjob *j)
 {
-	j->done = 0;
+	j->done = NULL;
+	j->finished = 0;
 	j->next = NULL;
 	j->rc = CM_E_FAIL;
 	pthread_cond_init(&j->cv, NULL);
@@ -226,11 +240,28 @@ writer_run(struct writer *w, struct wjob *j)
 	*w->tail = j;
 	w->tail = &j->next;
 	pthread_cond_signal(&w->cv_work);
-	while (!j->done)
+	while (!j->finished)
 		pthread_cond_wait(&j->cv, &w->mu);
 	pthread_mutex_unlock(&w->mu);
 	pthread_cond_destroy(&j->cv);
 	return j->rc;
+}
+
+int
+writer_submit(struct writer *w, struct wjob *j)
+{
+	j->next = NULL;
+	j->rc = CM_E_FAIL;
+	pthread_mutex_lock(&w->mu);
+	if (w->stop) {
+		pthread_mutex_unlock(&w->mu);
+		return -1;
+	}
+	*w->tail = j;
+	w->tail = &j->next;
+	pthread_cond_signal(&w->cv_work);
+	pthread_mutex_unlock(&w->mu);
+	return 0;
 }
 
 void

@@ -46,7 +46,7 @@ struct cm_config {
 	char		*admin_socket;	/* absolute */
 	char		*pid_file;	/* absolute */
 	size_t		 max_body;	/* bytes, default 65536 */
-	int		 threads;	/* HTTP threads, 0 = 16 per core, at least 32 */
+	int		 threads;	/* HTTP threads, 0 = 2 per core, at least 4 */
 	int		 trust_requester_header; /* X-Certmint-Requester, default 0 */
 
 	/* [publish] */

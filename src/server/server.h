@@ -30,6 +30,7 @@ struct server {
 	int			 admin_stop[2];	/* pipe: stops the admin thread */
 	int			 wake[2];	/* pipe: admin -> main loop */
 	atomic_int		 stopping;
+	atomic_int		 submitting;	/* suspended, waiting for a commit */
 	char			 listen_desc[128];	/* "127.0.0.1:8080" */
 };
 
