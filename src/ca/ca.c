@@ -579,31 +579,6 @@ req_new(struct ca *ca, struct db_request *req, const char *requester,
 	req->caller_name = xstrdup(caller != NULL ? caller : "");
 }
 
-int
-ca_submit_failed(struct ca *ca, enum ca_status why, const char *message,
-    const char *requester, const char *caller, struct ca_result *res)
-{
-	struct db_request req;
-	struct wjob	 job = { 0 };
-	int		 rc;
-
-	memset(res, 0, sizeof(*res));
-	if (atomic_load(&ca->stopping))
-		return fail(res, CA_E_SHUTDOWN, "the CA is shutting down");
-	req_new(ca, &req, requester, caller);
-	req.disposition = CM_DISP_ERROR;
-	req.status_code = why == CA_E_TOOLARGE ? STATUS_TOO_LARGE :
-	    STATUS_ASN1_ERROR;
-	req.resolved_when = req.submitted_when;
-	req.disposition_message = xstrdup(message);
-	job.kind = WJOB_INSERT;
-	job.req = &req;
-	job.event = CM_EXITEVENT_CERTDENIED;
-	rc = writer_run(ca->writer, &job);
-	if (result_from_job(ca, res, rc, &req, NULL) == -1)
-		return -1;
-	return fail(res, why, "%s", message);
-}
 
 /* A submission between ca_submit_start and ca_submit_finish. */
 struct ca_pending {
@@ -613,7 +588,54 @@ struct ca_pending {
 	struct policy_decision d;
 	struct wjob	 job;
 	int64_t		 queued;	/* clock_ns when handed to the writer */
+	enum ca_status	 fail_status;	/* CA_OK, or a refusal being recorded */
+	char		 fail_msg[256];
 };
+
+/*
+ * Prepare the record of a refused submission in p (its request row, with
+ * raw as RawRequest when not NULL, and a CERTDENIED event): a refusal is
+ * recorded like any request. p->req must come from req_new.
+ */
+static void
+failed_prepare(struct ca_pending *p, enum ca_status why, int32_t status,
+    const char *message, const unsigned char *raw, size_t rawlen)
+{
+	if (raw != NULL) {
+		p->req.raw_request = memdup(raw, rawlen);
+		p->req.raw_request_len = rawlen;
+	}
+	p->req.disposition = CM_DISP_ERROR;
+	p->req.status_code = status;
+	p->req.resolved_when = p->req.submitted_when;
+	req_set_message(&p->req, message);
+	p->job.kind = WJOB_INSERT;
+	p->job.req = &p->req;
+	p->job.event = CM_EXITEVENT_CERTDENIED;
+	p->fail_status = why;
+	strlcpy_cm(p->fail_msg, message, sizeof(p->fail_msg));
+	p->queued = clock_ns();
+}
+
+/*
+ * A refused submission (too large, unreadable body, bad attributes):
+ * prepare its record. Returns 1 with p ready for the writer, or -1 with
+ * res set when the CA is stopping.
+ */
+static int
+failed_start(struct ca *ca, enum ca_status why, const char *message,
+    const char *requester, const char *caller, struct ca_pending *p,
+    struct ca_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	memset(p, 0, sizeof(*p));
+	if (atomic_load(&ca->stopping))
+		return fail(res, CA_E_SHUTDOWN, "the CA is shutting down");
+	req_new(ca, &p->req, requester, caller);
+	failed_prepare(p, why, why == CA_E_TOOLARGE ? STATUS_TOO_LARGE :
+	    STATUS_ASN1_ERROR, message, NULL, 0);
+	return 1;
+}
 
 /*
  * The part of a submission before its commit: parse and verify, run the
@@ -639,12 +661,19 @@ submit_prepare(struct ca *ca, const unsigned char *data, size_t len,
 	req_new(ca, req, requester, caller);
 	if (attrs_copy(req, attrs, nattrs, res) == -1) {
 		/* Record the refusal, as for any unreadable submission. */
-		char why[sizeof(res->error)];
+		size_t	 i;
 
-		memcpy(why, res->error, sizeof(why));
-		db_request_free(req);
-		return ca_submit_failed(ca, CA_E_BADREQ, why, requester, caller,
-		    res);
+		for (i = 0; i < req->nattrs; i++) {
+			free(req->attrs[i].name);
+			free(req->attrs[i].value);
+		}
+		free(req->attrs);
+		req->attrs = NULL;
+		req->nattrs = 0;
+		failed_prepare(p, CA_E_BADREQ, STATUS_ASN1_ERROR, res->error,
+		    NULL, 0);
+		memset(res, 0, sizeof(*res));
+		return 1;
 	}
 	job->kind = WJOB_INSERT;
 	job->req = req;
@@ -655,18 +684,9 @@ submit_prepare(struct ca *ca, const unsigned char *data, size_t len,
 	t1 = clock_ns();
 	ca_timing_add(ca, STAGE_PARSE, t1 - t0);
 	if (!parsed) {
-		req->raw_request = memdup(data, len);
-		req->raw_request_len = len;
-		req->disposition = CM_DISP_ERROR;
-		req->status_code = strstr(err, "signature") != NULL ?
-		    STATUS_BAD_SIGNATURE : STATUS_ASN1_ERROR;
-		req->resolved_when = req->submitted_when;
-		req->disposition_message = xstrdup(err);
-		job->event = CM_EXITEVENT_CERTDENIED;
-		rc = writer_run(ca->writer, job);
-		if (result_from_job(ca, res, rc, req, NULL) == -1)
-			return -1;
-		return fail(res, CA_E_BADREQ, "%s", err);
+		failed_prepare(p, CA_E_BADREQ, strstr(err, "signature") != NULL ?
+		    STATUS_BAD_SIGNATURE : STATUS_ASN1_ERROR, err, data, len);
+		return 1;
 	}
 
 	req->raw_request = memdup(p->csr.der, p->csr.der_len);
@@ -750,6 +770,8 @@ submit_complete(struct ca *ca, struct ca_pending *p, struct ca_result *res)
 	policy_decision_free(&p->d);
 	if (result_from_job(ca, res, rc, &p->req, p->job.cert) == -1)
 		return -1;
+	if (p->fail_status != CA_OK)
+		return fail(res, p->fail_status, "%s", p->fail_msg);
 	if (res->req.disposition == CM_DISP_DENIED)
 		return fail(res, CA_E_DENIED, "%s", res->req.disposition_message);
 	if (res->req.disposition == CM_DISP_ERROR)
@@ -770,6 +792,26 @@ ca_submit(struct ca *ca, const unsigned char *data, size_t len,
 		return rc;
 	p.job.rc = writer_run(ca->writer, &p.job);
 	return submit_complete(ca, &p, res);
+}
+
+int
+ca_submit_failed_start(struct ca *ca, enum ca_status why, const char *message,
+    const char *requester, const char *caller, struct ca_pending **pending,
+    struct ca_result *res)
+{
+	struct ca_pending *p;
+
+	*pending = NULL;
+	if ((p = malloc(sizeof(*p))) == NULL) {
+		memset(res, 0, sizeof(*res));
+		return fail(res, CA_E_INTERNAL, "out of memory");
+	}
+	if (failed_start(ca, why, message, requester, caller, p, res) != 1) {
+		free(p);
+		return -1;
+	}
+	*pending = p;
+	return 1;
 }
 
 int

@@ -123,13 +123,14 @@ struct store	*ca_reader(struct ca *);
 int	 ca_submit(struct ca *, const unsigned char *csr, size_t len,
 	    const struct db_attr *attrs, size_t nattrs, const char *requester,
 	    const char *caller, struct ca_result *);
-/* Record a submission that could not even be read (e.g. too large). */
 /*
  * ca_submit in parts, for a caller that must not wait for the commit (the
  * HTTP server, whose threads serve other connections meanwhile).
- * ca_submit_start does everything up to the commit: it returns 1 with
- * *pending set, or 0/-1 (res filled) when the submission was completed at
- * once (refused). ca_submit_queue hands the pending request to the writer:
+ * ca_submit_start does everything up to the commit (and
+ * ca_submit_failed_start prepares the record of a submission that could
+ * not even be read, e.g. too large): they return 1
+ * with *pending set, or -1 (res filled) when the CA is stopping or out of
+ * memory. ca_submit_queue hands the pending request to the writer:
  * done(arg) is called once, on the writer's thread, after the commit; it
  * returns -1 (done not called) when the writer is stopping. Either way the
  * caller then calls ca_submit_finish on its own thread for the result, as
@@ -139,11 +140,12 @@ struct ca_pending;
 int	 ca_submit_start(struct ca *, const unsigned char *csr, size_t len,
 	    const struct db_attr *, size_t nattrs, const char *requester,
 	    const char *caller, struct ca_pending **pending, struct ca_result *);
+int	 ca_submit_failed_start(struct ca *, enum ca_status,
+	    const char *message, const char *requester, const char *caller,
+	    struct ca_pending **pending, struct ca_result *);
 int	 ca_submit_queue(struct ca *, struct ca_pending *, void (*done)(void *),
 	    void *arg);
 int	 ca_submit_finish(struct ca *, struct ca_pending *, struct ca_result *);
-int	 ca_submit_failed(struct ca *, enum ca_status, const char *message,
-	    const char *requester, const char *caller, struct ca_result *);
 int	 ca_resubmit(struct ca *, int64_t id, const char *officer, struct ca_result *);
 int	 ca_deny(struct ca *, int64_t id, const char *officer, struct ca_result *);
 int	 ca_revoke(struct ca *, const char *serial, int reason, int64_t date,

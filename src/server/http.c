@@ -264,6 +264,7 @@ handle_submit(struct server *srv, struct MHD_Connection *c, struct upload *up)
 	enum MHD_Result	 rc;
 	int64_t		 t0 = clock_ns();
 	struct ca_pending *pending;
+	int		 started;
 
 	if (up->pending != NULL) {
 		/* Resumed: the commit is done. */
@@ -278,8 +279,9 @@ handle_submit(struct server *srv, struct MHD_Connection *c, struct upload *up)
 	if (up->too_large) {
 		snprintf(msg, sizeof(msg), "request body larger than %zu bytes",
 		    ca_max_body(srv->ca));
-		ca_submit_failed(srv->ca, CA_E_TOOLARGE, msg, who, who, &res);
-		goto answer;
+		started = ca_submit_failed_start(srv->ca, CA_E_TOOLARGE, msg,
+		    who, who, &pending, &res);
+		goto submit;
 	}
 	type = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_CONTENT_TYPE);
@@ -288,8 +290,9 @@ handle_submit(struct server *srv, struct MHD_Connection *c, struct upload *up)
 		    !json_is_object(doc)) {
 			snprintf(msg, sizeof(msg), "malformed JSON body: %s",
 			    doc == NULL ? jerr.text : "expected an object");
-			ca_submit_failed(srv->ca, CA_E_BADREQ, msg, who, who, &res);
-			goto answer;
+			started = ca_submit_failed_start(srv->ca, CA_E_BADREQ,
+			    msg, who, who, &pending, &res);
+			goto submit;
 		}
 		csr = json_string_value(json_object_get(doc, "csr"));
 		a = json_object_get(doc, "attributes");
@@ -318,9 +321,10 @@ handle_submit(struct server *srv, struct MHD_Connection *c, struct upload *up)
 		} else if (a != NULL && !json_is_null(a))
 			attrs.bad = 1;
 		if (csr == NULL) {
-			ca_submit_failed(srv->ca, CA_E_BADREQ, "JSON body has no "
-			    "\"csr\" string", who, who, &res);
-			goto answer;
+			started = ca_submit_failed_start(srv->ca, CA_E_BADREQ,
+			    "JSON body has no \"csr\" string", who, who, &pending,
+			    &res);
+			goto submit;
 		}
 		data = (const unsigned char *)csr;
 		len = strlen(csr);
@@ -332,13 +336,15 @@ handle_submit(struct server *srv, struct MHD_Connection *c, struct upload *up)
 	} else
 		MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_attrib,
 		    &attrs);
-	if (attrs.bad) {
-		ca_submit_failed(srv->ca, CA_E_BADREQ, "malformed request "
-		    "attributes (expected Name:Value, at most 64)", who, who, &res);
-		goto answer;
-	}
-	if (ca_submit_start(srv->ca, data, len, attrs.v, attrs.n, who, who,
-	    &pending, &res) == 1) {
+	if (attrs.bad)
+		started = ca_submit_failed_start(srv->ca, CA_E_BADREQ,
+		    "malformed request attributes (expected Name:Value, at most "
+		    "64)", who, who, &pending, &res);
+	else
+		started = ca_submit_start(srv->ca, data, len, attrs.v, attrs.n,
+		    who, who, &pending, &res);
+submit:
+	if (started == 1) {
 		/* Suspend first: the writer may resume the connection at once. */
 		up->conn = c;
 		up->pending = pending;
