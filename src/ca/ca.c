@@ -492,8 +492,8 @@ req_set_message(struct db_request *req, const char *msg)
 
 /*
  * Hand job to the writer. For a job carrying a certificate, a serial that
- * already exists (2^-159 odds, but a CA must not issue two) gets a fresh
- * serial and a new signature. Returns the store's code.
+ * already exists (2^-104 odds within a millisecond, but a CA must not
+ * issue two) gets a fresh serial and a new signature. Returns the store's code.
  */
 static int
 run_job(struct ca *ca, struct wjob *job, const struct csr *csr,
@@ -539,6 +539,10 @@ result_from_job(struct ca *ca, struct ca_result *res, int rc,
 	return 0;
 }
 
+/*
+ * Check the request attributes and copy them into req. Returns 0, or -1
+ * with res set and req left without attributes.
+ */
 static int
 attrs_copy(struct db_request *req, const struct db_attr *attrs, size_t n,
     struct ca_result *res)
@@ -548,7 +552,6 @@ attrs_copy(struct db_request *req, const struct db_attr *attrs, size_t n,
 	if (n > ATTR_MAX)
 		return fail(res, CA_E_BADREQ, "too many request attributes "
 		    "(%zu, at most %d)", n, ATTR_MAX);
-	req->attrs = xcalloc(n ? n : 1, sizeof(*req->attrs));
 	for (i = 0; i < n; i++) {
 		if (attrs[i].name == NULL || attrs[i].name[0] == '\0' ||
 		    strlen(attrs[i].name) > 128 || attrs[i].value == NULL ||
@@ -559,10 +562,14 @@ attrs_copy(struct db_request *req, const struct db_attr *attrs, size_t n,
 			if (attr_name_eq(attrs[k].name, attrs[i].name))
 				return fail(res, CA_E_BADREQ, "request attribute "
 				    "\"%s\" given twice", attrs[i].name);
+	}
+	/* All valid: only now copied, so a refusal leaves req without any. */
+	req->attrs = xcalloc(n ? n : 1, sizeof(*req->attrs));
+	for (i = 0; i < n; i++) {
 		req->attrs[i].name = xstrdup(attrs[i].name);
 		req->attrs[i].value = xstrdup(attrs[i].value);
-		req->nattrs = i + 1;
 	}
+	req->nattrs = n;
 	return 0;
 }
 
@@ -589,7 +596,6 @@ struct ca_pending {
 	struct wjob	 job;
 	int64_t		 queued;	/* clock_ns when handed to the writer */
 	enum ca_status	 fail_status;	/* CA_OK, or a refusal being recorded */
-	char		 fail_msg[256];
 };
 
 /*
@@ -613,8 +619,6 @@ failed_prepare(struct ca_pending *p, enum ca_status why, int32_t status,
 	p->job.req = &p->req;
 	p->job.event = CM_EXITEVENT_CERTDENIED;
 	p->fail_status = why;
-	strlcpy_cm(p->fail_msg, message, sizeof(p->fail_msg));
-	p->queued = clock_ns();
 }
 
 /*
@@ -661,15 +665,6 @@ submit_prepare(struct ca *ca, const unsigned char *data, size_t len,
 	req_new(ca, req, requester, caller);
 	if (attrs_copy(req, attrs, nattrs, res) == -1) {
 		/* Record the refusal, as for any unreadable submission. */
-		size_t	 i;
-
-		for (i = 0; i < req->nattrs; i++) {
-			free(req->attrs[i].name);
-			free(req->attrs[i].value);
-		}
-		free(req->attrs);
-		req->attrs = NULL;
-		req->nattrs = 0;
 		failed_prepare(p, CA_E_BADREQ, STATUS_ASN1_ERROR, res->error,
 		    NULL, 0);
 		memset(res, 0, sizeof(*res));
@@ -741,7 +736,6 @@ submit_prepare(struct ca *ca, const unsigned char *data, size_t len,
 		job->event = CM_EXITEVENT_CERTDENIED;
 		db_cert_free(&p->cert);
 	}
-	p->queued = clock_ns();
 	return 1;
 }
 
@@ -771,7 +765,8 @@ submit_complete(struct ca *ca, struct ca_pending *p, struct ca_result *res)
 	if (result_from_job(ca, res, rc, &p->req, p->job.cert) == -1)
 		return -1;
 	if (p->fail_status != CA_OK)
-		return fail(res, p->fail_status, "%s", p->fail_msg);
+		return fail(res, p->fail_status, "%s",
+		    res->req.disposition_message);
 	if (res->req.disposition == CM_DISP_DENIED)
 		return fail(res, CA_E_DENIED, "%s", res->req.disposition_message);
 	if (res->req.disposition == CM_DISP_ERROR)
@@ -790,6 +785,7 @@ ca_submit(struct ca *ca, const unsigned char *data, size_t len,
 	if ((rc = submit_prepare(ca, data, len, attrs, nattrs, requester,
 	    caller, &p, res)) != 1)
 		return rc;
+	p.queued = clock_ns();
 	p.job.rc = writer_run(ca->writer, &p.job);
 	return submit_complete(ca, &p, res);
 }

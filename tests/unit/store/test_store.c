@@ -28,12 +28,13 @@ static char	 dbpath[300];
 static int
 setup(void **state)
 {
+	const char	*tmp = getenv("TMPDIR");
+
 	(void)state;
-	snprintf(dir, sizeof(dir), "%s/cm-store.XXXXXX",
-	    getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	if (mkdtemp(dir) == NULL)
-		return -1;
-	return 0;
+	if (snprintf(dir, sizeof(dir), "%s/cm-store.XXXXXX",
+	    tmp != NULL ? tmp : "/tmp") >= (int)sizeof(dir))
+		return -1;	/* TMPDIR too long for the template */
+	return mkdtemp(dir) == NULL ? -1 : 0;
 }
 
 static int
