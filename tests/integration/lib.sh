@@ -17,6 +17,7 @@ T_FAILED=0
 T_DIR=$(mktemp -d "${TMPDIR:-/tmp}/certmint-it.XXXXXX")
 T_PID=
 T_LOG=$T_DIR/certmintd.log
+T_BAD_STOPS=
 
 # ok DESCRIPTION: record a passed check.
 ok() {
@@ -78,6 +79,45 @@ check_match() {
 	fi
 }
 
+# check_refused DESCRIPTION SECONDS PATTERN COMMAND...: pass if COMMAND
+# exits by itself within SECONDS with a non-zero status and its output
+# matches PATTERN (grep -E). A command still running after SECONDS (for
+# example a daemon that wrongly started) fails the check and is killed.
+check_refused() {
+	_d=$1 _s=$2 _p=$3
+	shift 3
+	timeout -k 5 "$_s" "$@" >"$T_DIR/check.out" 2>&1
+	_rc=$?
+	if [ $_rc -eq 124 ] || [ $_rc -eq 137 ]; then
+		not_ok "$_d (still running after $_s s)"
+	elif [ $_rc -eq 0 ]; then
+		not_ok "$_d (exited 0)"
+	elif [ $_rc -gt 128 ]; then
+		not_ok "$_d (killed by signal $((_rc - 128)))"
+	elif ! grep -Eq -- "$_p" "$T_DIR/check.out"; then
+		not_ok "$_d (exit $_rc, output does not match /$_p/)"
+	else
+		ok "$_d"
+		return 0
+	fi
+	sed 's/^/# /' "$T_DIR/check.out" | head -20
+	return 1
+}
+
+# wait_until SECONDS COMMAND...: run COMMAND every 50 ms until it succeeds
+# (return 0) or SECONDS have passed (return 1). For conditions that take a
+# while on a loaded machine: the bound is generous, the wait is as short as
+# the condition allows, and a check never passes because the wait ran out.
+wait_until() {
+	_end=$(( $(date +%s) + $1 ))
+	shift
+	while :; do
+		"$@" >/dev/null 2>&1 && return 0
+		[ "$(date +%s)" -lt "$_end" ] || return 1
+		sleep 0.05
+	done
+}
+
 # free_port: a TCP port nobody listens on, on loopback.
 free_port() {
 	python3 -c 'import socket
@@ -135,39 +175,45 @@ PY
 daemon_start() {
 	"$CERTMINTD" -c "$CONF" >>"$T_LOG" 2>&1 &
 	T_PID=$!
-	_i=0
-	while [ $_i -lt 200 ]; do
-		if curl -fsS "$URL/health" >/dev/null 2>&1; then
+	_end=$(( $(date +%s) + 60 ))
+	while [ "$(date +%s)" -lt "$_end" ]; do
+		if curl -fsS -m 5 "$URL/health" >/dev/null 2>&1; then
 			return 0
 		fi
 		if ! kill -0 "$T_PID" 2>/dev/null; then
 			break
 		fi
 		sleep 0.05
-		_i=$((_i + 1))
 	done
 	echo "Bail out! certmintd did not start"
 	sed 's/^/# /' "$T_LOG" | tail -30
+	kill -KILL "$T_PID" 2>/dev/null
 	T_PID=
 	exit 1
 }
 
 # daemon_stop: stop certmintd cleanly (SIGTERM), wait for it (at most
-# 30 s, then SIGKILL). Returns the daemon's exit status.
+# 60 s, then SIGKILL). Returns the daemon's exit status. A status other
+# than 0 is also counted, and finish() fails the test for it: every test
+# checks that each daemon it stopped stopped cleanly.
 daemon_stop() {
 	[ -n "$T_PID" ] || return 0
 	kill -TERM "$T_PID" 2>/dev/null
 	_i=0
-	while kill -0 "$T_PID" 2>/dev/null && [ $_i -lt 600 ]; do
+	while kill -0 "$T_PID" 2>/dev/null && [ $_i -lt 1200 ]; do
 		sleep 0.05
 		_i=$((_i + 1))
 	done
 	if kill -0 "$T_PID" 2>/dev/null; then
-		echo "# certmintd did not stop in 30 s: killing it"
+		echo "# certmintd did not stop in 60 s: killing it"
 		kill -KILL "$T_PID"
 	fi
 	wait "$T_PID"
 	_rc=$?
+	if [ "$_rc" -ne 0 ]; then
+		T_BAD_STOPS="$T_BAD_STOPS $T_PID:$_rc"
+		echo "# certmintd (pid $T_PID) exited with status $_rc"
+	fi
 	T_PID=
 	return $_rc
 }
@@ -211,16 +257,15 @@ calls() {
 	sed -n 's/^calls=\([0-9]*\) .*/\1/p' "$1" 2>/dev/null
 }
 
-# wait_calls FILE N: wait (at most 30 s) until FILE says calls=N or more.
+# calls_at_least FILE N: FILE says calls=N or more.
+calls_at_least() {
+	_c=$(calls "$1")
+	[ "${_c:-0}" -ge "$2" ]
+}
+
+# wait_calls FILE N: wait (at most 60 s) until FILE says calls=N or more.
 wait_calls() {
-	_i=0
-	while [ $_i -lt 600 ]; do
-		_c=$(calls "$1")
-		[ "${_c:-0}" -ge "$2" ] && return 0
-		sleep 0.05
-		_i=$((_i + 1))
-	done
-	return 1
+	wait_until 60 calls_at_least "$1" "$2"
 }
 
 # json FILE EXPR: print a field of a JSON document (python expression on
@@ -232,16 +277,15 @@ v = eval(sys.argv[2])
 print(v if not isinstance(v, (dict, list)) else json.dumps(v))' "$1" "$2"
 }
 
-# wait_lines FILE PATTERN N: wait (at most 20 s) until FILE has N lines
+# has_lines FILE PATTERN N: FILE has N or more lines matching PATTERN.
+has_lines() {
+	[ "$(grep -cE -- "$2" "$1" 2>/dev/null || true)" -ge "$3" ]
+}
+
+# wait_lines FILE PATTERN N: wait (at most 60 s) until FILE has N lines
 # matching PATTERN (grep -E). Returns 0 if it did.
 wait_lines() {
-	_i=0
-	while [ $_i -lt 400 ]; do
-		[ "$(grep -cE "$2" "$1" 2>/dev/null || true)" -ge "$3" ] && return 0
-		sleep 0.05
-		_i=$((_i + 1))
-	done
-	return 1
+	wait_until 60 has_lines "$1" "$2" "$3"
 }
 
 # count_lines FILE PATTERN: lines of FILE matching PATTERN (grep -E).
@@ -250,10 +294,28 @@ count_lines() {
 	grep -cE "$2" "$1" || true
 }
 
-# finish: stop the daemon, clean up, print the plan; exit 1 if a check
-# failed. Call at the end of every test script.
+# sanitizer_reports FILE: the lines of FILE in which AddressSanitizer,
+# LeakSanitizer, UndefinedBehaviorSanitizer or ThreadSanitizer reported
+# something.
+sanitizer_reports() {
+	grep -E 'ERROR: (Address|Leak)Sanitizer|runtime error:|WARNING: ThreadSanitizer|SUMMARY: [A-Za-z]+Sanitizer' \
+	    "$1" 2>/dev/null
+}
+
+# check_daemons_clean: every certmintd this test stopped exited 0, and no
+# sanitizer reported anything in the daemons' log.
+check_daemons_clean() {
+	check_eq "every certmintd stopped with status 0" "" "$T_BAD_STOPS"
+	_r=$(sanitizer_reports "$T_LOG" | head -5)
+	check_eq "no sanitizer report in the daemon log" "" "$_r"
+}
+
+# finish: stop the daemon, check that every daemon stopped cleanly, clean
+# up, print the plan; exit 1 if a check failed. Call at the end of every
+# test script.
 finish() {
 	daemon_stop
+	check_daemons_clean
 	if [ $T_FAILED -ne 0 ]; then
 		echo "# daemon log:"
 		sed 's/^/# /' "$T_LOG" 2>/dev/null | tail -40
