@@ -89,8 +89,14 @@ signer_load(struct signer *s, const struct cm_config *cfg, char *err,
 	if (sigalg_der(s, cfg->hash, err, errlen) == -1)
 		goto fail;
 	if (file_read(cfg->cert_file, &file, &flen, MAX_CERT_FILE) == -1) {
-		snprintf(err, errlen, "%s: %s", cfg->cert_file,
-		    errno ? strerror(errno) : "cannot read");
+		/* A subordinate CA waits for its parent's certificate. */
+		if (errno == ENOENT)
+			snprintf(err, errlen, "%s: no CA certificate (a "
+			    "subordinate CA needs `certmint install-ca-cert` "
+			    "first)", cfg->cert_file);
+		else
+			snprintf(err, errlen, "%s: %s", cfg->cert_file,
+			    errno ? strerror(errno) : "cannot read");
 		goto fail;
 	}
 	if (pem_or_der(file, flen, "CERTIFICATE", &s->cert_der,

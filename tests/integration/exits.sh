@@ -118,20 +118,34 @@ check "a failing-then-succeeding module gets the events" \
     wait_lines "$T_DIR/flaky.log" "context=$idi" 1
 check_eq "after retries, no duplicates at Flaky.Exit" \
     "$(sed -n 's/^seq=\([0-9]*\) .*/\1/p' "$T_DIR/flaky.log" | sort | uniq -d)" ""
-check_match "exit list counts Flaky.Exit's failures" '"failures": [1-9]' \
-    "$("$CERTMINT" -c "$CONF" --json exit list)"
+"$CERTMINT" -c "$CONF" --json exit list >"$T_DIR/list.json"
+check_eq "exit list counts Flaky.Exit's two failures per event" \
+    "$(( 2 * $(count_lines "$T_DIR/flaky.log" "^seq=") ))" \
+    "$(module_field "$T_DIR/list.json" Flaky.Exit failures)"
+check_eq "and no dead letter for Flaky.Exit" 0 \
+    "$(module_field "$T_DIR/list.json" Flaky.Exit dead_letters)"
 
 # Fail.Exit always fails: its events are dead-lettered after 3 attempts.
-i=0
-while [ $i -lt 200 ]; do
-	"$CERTMINT" -c "$CONF" exit status Fail.Exit >"$T_DIR/st.out" 2>&1
-	grep -q "dead letter: seq" "$T_DIR/st.out" && break
-	sleep 0.1
-	i=$((i + 1))
-done
+# Fail.Exit gets the CERTISSUED events (ids 1, 2 and the imported one is
+# CERTIMPORTED, not in its mask): wait until both are dead-lettered.
+fail_dead() {
+	"$CERTMINT" -c "$CONF" --json exit list >"$T_DIR/fl.json" &&
+	    [ "$(module_field "$T_DIR/fl.json" Fail.Exit dead_letters)" -ge "$1" ]
+}
+wait_until 60 fail_dead 2
+"$CERTMINT" -c "$CONF" exit status Fail.Exit >"$T_DIR/st.out" 2>&1
 check_match "exit status shows Fail.Exit's dead letters" \
     "dead letter: seq [0-9]+ CERTISSUED context $id1, 3 attempts" "$(cat "$T_DIR/st.out")"
-check "replay --dead is accepted" "$CERTMINT" -c "$CONF" exit replay Fail.Exit --dead
+dead=$(module_field "$T_DIR/fl.json" Fail.Exit dead_letters)
+fails=$(module_field "$T_DIR/fl.json" Fail.Exit failures)
+check_eq "3 failures counted per dead letter" "$((3 * dead))" "$fails"
+check "replay --dead" "$CERTMINT" -c "$CONF" exit replay Fail.Exit --dead
+fail_again() {
+	"$CERTMINT" -c "$CONF" --json exit list >"$T_DIR/fl.json" &&
+	    [ "$(module_field "$T_DIR/fl.json" Fail.Exit failures)" -ge "$1" ]
+}
+check "replayed dead letters are attempted 3 times each again" \
+    wait_until 60 fail_again "$((fails + 3 * dead))"
 check_fails "replay of an unknown module is refused" \
     "$CERTMINT" -c "$CONF" exit replay No.Exit --dead
 
@@ -141,13 +155,30 @@ check "exit replay --from 1" "$CERTMINT" -c "$CONF" exit replay Recording.Exit -
 check "replayed events arrive again" wait_lines "$REC" "^event=0x1 context=$id1 " $((before + 1))
 
 # Manage module: show, set, configure.
-check_match "exit show: Name" "Recording.Exit|Name" \
-    "$("$CERTMINT" -c "$CONF" exit show Recording.Exit)"
+show=$("$CERTMINT" -c "$CONF" exit show Recording.Exit)
+check_match "exit show: the module's own Copyright property" \
+    "Copyright +certmint tests" "$show"
+check_match "exit show: the module's own Description property" \
+    "Description +Records every event" "$show"
 check "exit set Recording.Exit output" \
+    "$CERTMINT" -c "$CONF" exit set Recording.Exit output "$T_DIR/rec2.log"
+"$CERTMINT" -c "$CONF" crl >/dev/null
+check "after exit set, events go to the new output" \
+    wait_lines "$T_DIR/rec2.log" "^event=0x20 context=0 " 1
+check "exit set back" \
     "$CERTMINT" -c "$CONF" exit set Recording.Exit output "$REC"
-check "exit configure" "$CERTMINT" -c "$CONF" exit configure Recording.Exit
-check_match "exit list: description and threading" "serial" \
-    "$("$CERTMINT" -c "$CONF" exit list)"
+check_match "exit configure runs the module's check" "output $REC: OK" \
+    "$("$CERTMINT" -c "$CONF" exit configure Recording.Exit 2>&1)"
+"$CERTMINT" -c "$CONF" exit set Recording.Exit output "$T_DIR" >/dev/null
+check_refused "exit configure reports the module's refusal" 30 \
+    "output $T_DIR: Is a directory" \
+    "$CERTMINT" -c "$CONF" exit configure Recording.Exit
+"$CERTMINT" -c "$CONF" exit set Recording.Exit output "$REC" >/dev/null
+list=$("$CERTMINT" -c "$CONF" exit list)
+check_match "exit list: Recording.Exit's description" \
+    "description: +Recording exit module: one line per event" "$list"
+check_eq "exit list: threading of each module" "serial serial serial" \
+    "$(echo "$list" | sed -n 's/^  threading: *//p' | paste -sd ' ')"
 
 # Unregister: the module is no longer called.
 check "exit unregister Fail.Exit" "$CERTMINT" -c "$CONF" exit unregister Fail.Exit

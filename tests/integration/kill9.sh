@@ -49,13 +49,20 @@ check_eq "every certificate given out is in the database" 0 "$lost"
 maxid=$(for c in $(grep -l 201 "$T_DIR"/c.*); do
 	json "$T_DIR/r.${c##*.}.json" 'j["request_id"]'; done | sort -n | tail -1)
 
-# After the restart: fresh ids and serials.
+# After the restart the CA issues again, with fresh ids and serials.
+issued_after=0
 for i in 1 2 3 4 5; do
 	code=$(submit_http "$T_DIR/burst.csr" | head -1)
-	[ "$code" = 201 ] || echo "# submission after restart: HTTP $code: $(cat "$T_DIR/resp.json")"
+	if [ "$code" = 201 ]; then
+		issued_after=$((issued_after + 1))
+	else
+		echo "# submission after restart: HTTP $code: $(cat "$T_DIR/resp.json")"
+		continue
+	fi
 	json "$T_DIR/resp.json" 'j["request_id"]' >>"$T_DIR/newids"
 	json "$T_DIR/resp.json" 'j["serial"]' >>"$T_DIR/serials"
 done
+check_eq "every submission after the restart is issued" 5 "$issued_after"
 minnew=$(sort -n "$T_DIR/newids" | head -1)
 check "request ids after the restart are above every id given out" \
     test "$minnew" -gt "$maxid"

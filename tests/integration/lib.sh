@@ -282,6 +282,15 @@ has_lines() {
 	[ "$(grep -cE -- "$2" "$1" 2>/dev/null || true)" -ge "$3" ]
 }
 
+# module_field FILE NAME FIELD: FIELD of module NAME in FILE, the output
+# of `certmint --json exit list`.
+module_field() {
+	python3 -c 'import json, sys
+for m in json.load(open(sys.argv[1])):
+    if m["name"] == sys.argv[2]:
+        print(m.get(sys.argv[3], ""))' "$1" "$2" "$3"
+}
+
 # wait_lines FILE PATTERN N: wait (at most 60 s) until FILE has N lines
 # matching PATTERN (grep -E). Returns 0 if it did.
 wait_lines() {

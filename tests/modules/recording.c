@@ -8,6 +8,7 @@
  * "-" is a property the server reported empty; types= names the first
  * property that came back with a type other than the one asked for.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -187,16 +188,19 @@ rec_configure(void *state, cm_server_exit *srv, int32_t flags, char *report,
     size_t size)
 {
 	struct rec	*r = state;
+	int		 fd;
 
 	if (flags & CM_CMM_REFRESHONLY) {
 		read_output(r, srv);
 		snprintf(report, size, "output: %s", r->output);
 		return CM_OK;
 	}
-	if (access(r->output, W_OK) == -1 && access(r->output, F_OK) == 0) {
-		snprintf(report, size, "output %s is not writable", r->output);
+	if ((fd = open(r->output, O_WRONLY | O_APPEND | O_CREAT, 0644)) == -1) {
+		snprintf(report, size, "output %s: %s", r->output,
+		    strerror(errno));
 		return CM_E_FAIL;
 	}
+	close(fd);
 	snprintf(report, size, "output %s: OK", r->output);
 	return CM_OK;
 }
