@@ -17,13 +17,8 @@ seq 1 300 >"$T_DIR/jobs"
 ) &
 clients=$!
 # Wait until some certificates are out, then crash the daemon.
-i=0
-while [ $i -lt 400 ]; do
-	n=$(grep -l 201 "$T_DIR"/c.* 2>/dev/null | wc -l)
-	[ "$n" -ge 40 ] && break
-	sleep 0.02
-	i=$((i + 1))
-done
+wait_until 60 sh -c '[ "$(grep -l 201 "$1"/c.* 2>/dev/null | wc -l)" -ge 40 ]' \
+    _ "$T_DIR"
 daemon_kill
 wait $clients
 
@@ -39,7 +34,7 @@ for c in $(grep -l 201 "$T_DIR"/c.*); do
 	id=$(json "$r" 'j["request_id"]')
 	serial=$(json "$r" 'j["serial"]')
 	echo "$serial" >>"$T_DIR/serials"
-	got=$(curl -fsS "$URL/api/v1/requests/$id" | python3 -c 'import json,sys; j=json.load(sys.stdin); print(j["disposition"], j.get("serial"))')
+	got=$(curl -fsS -m 60 "$URL/api/v1/requests/$id" | python3 -c 'import json,sys; j=json.load(sys.stdin); print(j["disposition"], j.get("serial"))')
 	if [ "$got" != "issued $serial" ]; then
 		lost=$((lost + 1))
 		echo "# request $id: given serial $serial, database says: $got"

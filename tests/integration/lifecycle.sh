@@ -6,7 +6,7 @@
 ca_init
 daemon_start
 
-curl -fsS -o "$T_DIR/ca.der" "$URL/ca.crt"
+curl -fsS -m 60 -o "$T_DIR/ca.der" "$URL/ca.crt"
 check "GET /ca.crt is a DER certificate" \
     openssl x509 -inform DER -in "$T_DIR/ca.der" -out "$T_DIR/ca.pem"
 
@@ -35,12 +35,12 @@ check_eq "ordered serial: 0x01 and the time of issue in ms (within a minute)" ok
 s = sys.argv[1]
 print("ok" if s[:2] == "01" and abs(int(s[2:14], 16) / 1000 - time.time()) < 60 else s)' "$serial")"
 
-curl -fsS -o "$T_DIR/get.json" "$URL/api/v1/requests/$id"
+curl -fsS -m 60 -o "$T_DIR/get.json" "$URL/api/v1/requests/$id"
 check_eq "GET request by id" issued "$(json "$T_DIR/get.json" 'j["disposition"]')"
 check_eq "GET request shows the serial" "$serial" \
     "$(json "$T_DIR/get.json" 'j["serial"]')"
 check "GET certificate by id" \
-    sh -c "curl -fsS '$URL/api/v1/requests/$id/certificate' | openssl x509 -noout"
+    sh -c "curl -fsS -m 60 '$URL/api/v1/requests/$id/certificate' | openssl x509 -noout"
 
 new_csr client
 out=$(submit_http "$T_DIR/client.csr" "CertificateTemplate:tls-client")
@@ -54,7 +54,7 @@ cserial=$(openssl x509 -in "$T_DIR/client.crt" -noout -serial | cut -d= -f2 |
 # Revoke, publish, check with openssl.
 check "certmint revoke keyCompromise" "$CERTMINT" -c "$CONF" revoke "$serial" keyCompromise
 check "certmint crl" "$CERTMINT" -c "$CONF" crl
-curl -fsS -o "$T_DIR/crl.der" "$URL/ca.crl"
+curl -fsS -m 60 -o "$T_DIR/crl.der" "$URL/ca.crl"
 check "CRL signature verifies" \
     openssl crl -inform DER -in "$T_DIR/crl.der" -CAfile "$T_DIR/ca.pem" -noout
 openssl crl -inform DER -in "$T_DIR/crl.der" -out "$T_DIR/crl.pem"
@@ -78,14 +78,14 @@ check_fails "unrevoking a keyCompromise revocation is refused" \
 check "certmint revoke certificateHold" \
     "$CERTMINT" -c "$CONF" revoke "$cserial" certificateHold
 "$CERTMINT" -c "$CONF" crl >/dev/null
-curl -fsS "$URL/ca.crl" | openssl crl -inform DER -out "$T_DIR/crl2.pem"
+curl -fsS -m 60 "$URL/ca.crl" | openssl crl -inform DER -out "$T_DIR/crl2.pem"
 check_match "CRL reason certificateHold" "Certificate Hold" \
     "$(openssl crl -in "$T_DIR/crl2.pem" -noout -text)"
 check_fails "held certificate fails verify -crl_check" \
     openssl verify -crl_check -CAfile "$T_DIR/ca.pem" -CRLfile "$T_DIR/crl2.pem" "$T_DIR/client.crt"
 check "certmint unrevoke" "$CERTMINT" -c "$CONF" unrevoke "$cserial"
 "$CERTMINT" -c "$CONF" crl >/dev/null
-curl -fsS "$URL/ca.crl" | openssl crl -inform DER -out "$T_DIR/crl3.pem"
+curl -fsS -m 60 "$URL/ca.crl" | openssl crl -inform DER -out "$T_DIR/crl3.pem"
 check "released certificate passes verify -crl_check again" \
     openssl verify -crl_check -CAfile "$T_DIR/ca.pem" -CRLfile "$T_DIR/crl3.pem" "$T_DIR/client.crt"
 check_fails "the keyCompromise one is still revoked" \

@@ -6,7 +6,7 @@
 ca_init
 conf_set policy request_disposition pending
 daemon_start
-curl -fsS "$URL/ca.crt" | openssl x509 -inform DER -out "$T_DIR/ca.pem"
+curl -fsS -m 60 "$URL/ca.crt" | openssl x509 -inform DER -out "$T_DIR/ca.pem"
 
 new_csr p1
 out=$(submit_http "$T_DIR/p1.csr")
@@ -14,16 +14,16 @@ check_eq "pending request answers 202" 202 "$(echo "$out" | head -1)"
 check_eq "disposition pending" pending "$(json "$T_DIR/resp.json" 'j["disposition"]')"
 check_match "message says taken under submission" "Taken Under Submission" "$out"
 id1=$(json "$T_DIR/resp.json" 'j["request_id"]')
-code=$(curl -s -o /dev/null -w '%{http_code}' "$URL/api/v1/requests/$id1/certificate")
+code=$(curl -s -m 60 -o /dev/null -w '%{http_code}' "$URL/api/v1/requests/$id1/certificate")
 check_eq "no certificate while pending (409)" 409 "$code"
 check_match "view queue lists it" "$id1" "$("$CERTMINT" -c "$CONF" view queue)"
 
 check "certmint resubmit issues it" "$CERTMINT" -c "$CONF" resubmit "$id1"
-curl -fsS -o "$T_DIR/p1.crt" "$URL/api/v1/requests/$id1/certificate"
+curl -fsS -m 60 -o "$T_DIR/p1.crt" "$URL/api/v1/requests/$id1/certificate"
 check "retrieved certificate verifies" \
     openssl verify -CAfile "$T_DIR/ca.pem" "$T_DIR/p1.crt"
 check_eq "request now issued" issued \
-    "$(curl -fsS "$URL/api/v1/requests/$id1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["disposition"])')"
+    "$(curl -fsS -m 60 "$URL/api/v1/requests/$id1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["disposition"])')"
 check_fails "resubmit of an issued request is refused" \
     "$CERTMINT" -c "$CONF" resubmit "$id1"
 
@@ -31,9 +31,9 @@ new_csr p2
 submit_http "$T_DIR/p2.csr" >/dev/null
 id2=$(json "$T_DIR/resp.json" 'j["request_id"]')
 check "certmint deny" "$CERTMINT" -c "$CONF" deny "$id2"
-curl -fsS -o "$T_DIR/get.json" "$URL/api/v1/requests/$id2"
+curl -fsS -m 60 -o "$T_DIR/get.json" "$URL/api/v1/requests/$id2"
 check_eq "request now denied" denied "$(json "$T_DIR/get.json" 'j["disposition"]')"
-code=$(curl -s -o /dev/null -w '%{http_code}' "$URL/api/v1/requests/$id2/certificate")
+code=$(curl -s -m 60 -o /dev/null -w '%{http_code}' "$URL/api/v1/requests/$id2/certificate")
 check_eq "no certificate for a denied request (409)" 409 "$code"
 check_fails "deny of a denied request is refused" "$CERTMINT" -c "$CONF" deny "$id2"
 check_fails "deny of an unknown request is refused" "$CERTMINT" -c "$CONF" deny 999999
@@ -77,7 +77,7 @@ check "the CLI's certificate verifies" \
 openssl req -in "$T_DIR/p1.csr" -outform DER -out "$T_DIR/p1.der"
 check "certmint submit takes a DER request" \
     "$CERTMINT" -c "$CONF" submit "$T_DIR/p1.der"
-out=$(curl -sS -w '\n%{http_code}' -H 'Content-Type: application/json' \
+out=$(curl -sS -m 60 -w '\n%{http_code}' -H 'Content-Type: application/json' \
     --data "$(python3 -c 'import json,sys; print(json.dumps({"csr": open(sys.argv[1]).read(), "attributes": {"CertificateTemplate": "email"}}))' "$T_DIR/p1.csr")" \
     "$URL/api/v1/requests")
 check_eq "JSON submission answers 201" 201 "$(echo "$out" | tail -1)"

@@ -16,7 +16,7 @@ conf_set policy module Test.Policy
 conf_set Test.Policy tag lab
 daemon_start
 openssl x509 -in "$T_DIR/ca/ca.pem" -out "$T_DIR/ca.pem" 2>/dev/null ||
-    curl -fsS -o "$T_DIR/ca.pem" "$URL/ca.pem"
+    curl -fsS -m 60 -o "$T_DIR/ca.pem" "$URL/ca.pem"
 
 out=$("$CERTMINT" -c "$CONF" policy show)
 check_match "policy show names the module and its description" \
@@ -77,7 +77,7 @@ code=$(submit_http "$T_DIR/delta.csr" Decision:error | head -1)
 check_eq "a module error: 500" 500 "$code"
 did=$(json "$T_DIR/resp.json" 'j["request_id"]')
 check_eq "recorded as failed" failed \
-    "$(curl -fsS "$URL/api/v1/requests/$did" | python3 -c 'import json,sys; print(json.load(sys.stdin)["disposition"])')"
+    "$(curl -fsS -m 60 "$URL/api/v1/requests/$did" | python3 -c 'import json,sys; print(json.load(sys.stdin)["disposition"])')"
 code=$(submit_http "$T_DIR/alpha.csr" | head -1)
 check_eq "and the next request is issued" 201 "$code"
 

@@ -37,15 +37,12 @@ json "$T_DIR/resp.json" 'j["certificate"]' >"$T_DIR/s1.pem"
 submit_http "$T_DIR/s2.csr" >/dev/null
 id2=$(json "$T_DIR/resp.json" 'j["request_id"]')
 "$CERTMINT" -c "$CONF" crl >/dev/null
-i=0
-while [ ! -f "$T_DIR/out/crl-0.crl" ] && [ $i -lt 200 ]; do
-	sleep 0.05
-	i=$((i + 1))
-done
+check "CRLISSUED: the module writes the CRL" \
+    wait_until 60 test -f "$T_DIR/out/crl-0.crl"
 check "CertFile:yes: the certificate is written as <RequestID>.cer" \
     cmp "$T_DIR/out/$id1.cer" "$(openssl x509 -in "$T_DIR/s1.pem" -outform DER -out "$T_DIR/s1.der"; echo "$T_DIR/s1.der")"
 check_fails "without CertFile nothing is written" test -f "$T_DIR/out/$id2.cer"
-curl -fsS -o "$T_DIR/served.crl" "$URL/ca.crl"
+curl -fsS -m 60 -o "$T_DIR/served.crl" "$URL/ca.crl"
 check "CRLISSUED: the CRL written is the one served" \
     cmp "$T_DIR/out/crl-0.crl" "$T_DIR/served.crl"
 finish

@@ -78,12 +78,12 @@ check "base CRL (with delta CRLs on)" "$CERTMINT" -c "$CONF" crl
 check "revoke after the base CRL" \
     "$CERTMINT" -c "$CONF" revoke "$(cat "$T_DIR/d1.serial")" superseded
 check "certmint crl --delta" "$CERTMINT" -c "$CONF" crl --delta
-curl -fsS "$URL/delta.crl" | openssl crl -inform DER -out "$T_DIR/delta.pem"
+curl -fsS -m 60 "$URL/delta.crl" | openssl crl -inform DER -out "$T_DIR/delta.pem"
 dtext=$(openssl crl -in "$T_DIR/delta.pem" -noout -text)
 check_match "delta CRL indicator" "Delta CRL Indicator" "$dtext"
 check_match "the delta lists the new revocation" \
     "$(tr a-f A-F <"$T_DIR/d1.serial")" "$dtext"
-curl -fsS "$URL/ca.crl" | openssl crl -inform DER -noout -text >"$T_DIR/base.txt"
+curl -fsS -m 60 "$URL/ca.crl" | openssl crl -inform DER -noout -text >"$T_DIR/base.txt"
 check_match "the base CRL points to the delta (freshest CRL)" \
     "Freshest CRL" "$(cat "$T_DIR/base.txt")"
 check_match "view crl lists base and delta" "delta" \

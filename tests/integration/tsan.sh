@@ -19,7 +19,7 @@ conf_set exit threads 4
 export TSAN_OPTIONS="halt_on_error=0 second_deadlock_stack=1"
 daemon_start
 new_csr t
-seq 1 60 | xargs -P 8 -I{} curl -s -o /dev/null -H "Content-Type: application/pkcs10" \
+seq 1 60 | xargs -P 8 -I{} curl -s -m 60 -o /dev/null -H "Content-Type: application/pkcs10" \
     --data-binary @"$T_DIR/t.csr" "$URL/api/v1/requests"
 wait_calls "$T_DIR/serial.out" 60
 check_match "Serial.Exit got all 60 events, one at a time" "calls=60 max_inflight=1$" \
