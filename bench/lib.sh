@@ -10,24 +10,45 @@ CERTMINTD=$BB/src/server/certmintd
 TOOLS=$BB/bench/tools
 W=$(mktemp -d "${TMPDIR:-/tmp}/certmint-bench.XXXXXX")
 PID=
+PEER_PID=	# a peer server (bench/issue: cfssl serve)
 cleanup() {
 	[ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
+	[ -n "$PEER_PID" ] && kill "$PEER_PID" 2>/dev/null &&
+	    wait "$PEER_PID" 2>/dev/null
 	rm -rf "$W"
 }
 trap cleanup EXIT INT TERM
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+PORT=$(free_port)
 URL=http://127.0.0.1:$PORT
 CONF=$W/ca/certmint.conf
 
 bench_init() {
-	"$CERTMINT" -c "$CONF" init --name "Bench CA" --port "$PORT" >/dev/null
+	"$CERTMINT" -c "$CONF" init --name "Bench CA" --key-type ec-p256 \
+	    --port "$PORT" >/dev/null
+}
+
+# bench_need CMD PACKAGE...: install the Debian packages (apt-get) unless
+# CMD is already there. The peers are the benchmarks' business only: the
+# tests' dependencies (scripts/deps.sh) do not carry them.
+bench_need() {
+	_cmd=$1
+	shift
+	command -v "$_cmd" >/dev/null 2>&1 && return 0
+	echo "installing $* for the benchmark..."
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+	    --no-install-recommends "$@" >"$W/apt.log" 2>&1 ||
+	    { cat "$W/apt.log"; return 1; }
+	command -v "$_cmd" >/dev/null 2>&1
 }
 
 bench_start() {
 	"$CERTMINTD" -c "$CONF" >>"$W/certmintd.log" 2>&1 &
 	PID=$!
 	i=0
-	until curl -fsS "$URL/health" >/dev/null 2>&1; do
+	until curl -fsS -m 5 "$URL/health" >/dev/null 2>&1; do
 		i=$((i + 1))
 		[ $i -lt 200 ] || { echo "certmintd did not start"; cat "$W/certmintd.log"; exit 1; }
 		sleep 0.05

@@ -1,9 +1,13 @@
 /*
- * noop_exit.c - the exit module of bench/events: reads one property per
- * event (as a real module would) and counts. At shutdown it writes "count
- * first_ns last_ns" (CLOCK_MONOTONIC: the first and the last notify, not
- * counting STARTUP and SHUTDOWN) to `output`. Each calling thread counts in its own cache line: one shared
- * counter would cost the concurrent build more than the calls it measures.
+ * noop_exit.c - the exit module of bench/events: reads two request
+ * properties per event, RequestID and Disposition (as a real module reads
+ * what it reports; the first makes the daemon load the request row), and
+ * counts. At shutdown it writes "count first_ns last_ns unread"
+ * (CLOCK_MONOTONIC: the first and the last notify, not counting STARTUP and
+ * SHUTDOWN; unread: the events whose properties could not be read, which
+ * would make the rate measure less than a real module costs) to `output`.
+ * Each calling thread counts in its own cache line: one shared counter
+ * would cost the concurrent build more than the calls it measures.
  * Built twice: serial (BenchSerial.Exit) and concurrent
  * (BenchConcurrent.Exit).
  */
@@ -21,6 +25,7 @@
 struct slot {
 	_Alignas(64) unsigned long long count;
 	unsigned long long last_ns;
+	unsigned long long unread;
 };
 
 struct noop {
@@ -29,6 +34,7 @@ struct noop {
 	struct slot	 slots[SLOTS];
 	atomic_ullong	 extra;		/* threads beyond SLOTS */
 	atomic_ullong	 extra_last_ns;
+	atomic_ullong	 extra_unread;
 	char		 output[4096];
 };
 
@@ -67,14 +73,17 @@ noop_notify(void *state, int32_t event, int64_t context, cm_server_exit *srv)
 {
 	struct noop	*n = state;
 	unsigned long long t, zero = 0;
-	cm_value	 v;
+	cm_value	 id, disp;
+	int		 unread;
 
 	/* The daemon's own start and stop would stretch the measured span. */
 	if (event == CM_EXITEVENT_STARTUP || event == CM_EXITEVENT_SHUTDOWN)
 		return CM_OK;
-	srv->set_context(srv, context);
-	if (context != 0)
-		srv->get_request_property(srv, "RequestID", CM_PROPTYPE_LONG, &v);
+	unread = srv->set_context(srv, context) != CM_OK ||
+	    srv->get_request_property(srv, "RequestID", CM_PROPTYPE_LONG,
+	    &id) != CM_OK || id.l != context ||
+	    srv->get_request_property(srv, "Disposition", CM_PROPTYPE_LONG,
+	    &disp) != CM_OK;
 	t = now_ns();
 	if (atomic_load_explicit(&n->first_ns, memory_order_relaxed) == 0)
 		atomic_compare_exchange_strong(&n->first_ns, &zero, t);
@@ -85,9 +94,11 @@ noop_notify(void *state, int32_t event, int64_t context, cm_server_exit *srv)
 	if (slot_index < SLOTS) {
 		n->slots[slot_index].count++;
 		n->slots[slot_index].last_ns = t;
+		n->slots[slot_index].unread += (unsigned long long)unread;
 	} else {
 		atomic_fetch_add(&n->extra, 1);
 		atomic_store(&n->extra_last_ns, t);
+		atomic_fetch_add(&n->extra_unread, (unsigned long long)unread);
 	}
 	return CM_OK;
 }
@@ -105,17 +116,19 @@ noop_shutdown(void *state)
 	struct noop	*n = state;
 	unsigned long long count = atomic_load(&n->extra);
 	unsigned long long last = atomic_load(&n->extra_last_ns);
+	unsigned long long unread = atomic_load(&n->extra_unread);
 	FILE		*f;
 	int		 i;
 
 	for (i = 0; i < SLOTS; i++) {
 		count += n->slots[i].count;
+		unread += n->slots[i].unread;
 		if (n->slots[i].last_ns > last)
 			last = n->slots[i].last_ns;
 	}
 	if (n->output[0] != '\0' && (f = fopen(n->output, "w")) != NULL) {
-		fprintf(f, "%llu %llu %llu\n", count,
-		    atomic_load(&n->first_ns), last);
+		fprintf(f, "%llu %llu %llu %llu\n", count,
+		    atomic_load(&n->first_ns), last, unread);
 		fclose(f);
 	}
 	free(n);

@@ -1,9 +1,10 @@
 /*
  * fillstore - add N issued certificates (every `every`-th one revoked) to a
  * CA database while certmintd is stopped, for bench/crl. Rows carry serials
- * made as certmint makes them (serial_generate) and a placeholder
- * certificate blob: the CRL and the issuance path only read serials and
- * states.
+ * made as certmint makes them (serial_generate; with a last argument
+ * "random", serial_generate_random as `[ca] serials = random` does) and a
+ * placeholder certificate blob: the CRL and the issuance path only read
+ * serials and states.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -22,9 +23,12 @@ main(int argc, char *argv[])
 	unsigned char	 serial[20], blob[300];
 	char		 err[512], dn[64];
 	int64_t		 id, i, n, every, now = time_now();
+	int		 random_serials = 0;
 
-	if (argc != 4) {
-		fprintf(stderr, "usage: fillstore DB N REVOKE_EVERY\n");
+	if (argc == 5 && strcmp(argv[4], "random") == 0)
+		random_serials = 1;
+	else if (argc != 4) {
+		fprintf(stderr, "usage: fillstore DB N REVOKE_EVERY [random]\n");
 		return 2;
 	}
 	n = strtoll(argv[2], NULL, 10);
@@ -41,7 +45,8 @@ main(int argc, char *argv[])
 		    store_begin(st) != 0)
 			return 1;
 		id++;
-		if (serial_generate(serial) != 0)
+		if ((random_serials ? serial_generate_random(serial) :
+		    serial_generate(serial)) != 0)
 			return 1;
 		memset(&r, 0, sizeof(r));
 		memset(&c, 0, sizeof(c));

@@ -4,6 +4,12 @@
  * "ok=N failed=M seconds=S rate=R p50_ms=.. p99_ms=.." (R: certificates per
  * second; the percentiles are of request latency).
  *
+ * With --cfssl it drives a peer instead, `cfssl serve`: the same requests,
+ * each sent as POST /api/v1/cfssl/sign with the JSON body
+ * {"certificate_request": "<PEM>"} (bodies made before the clock starts),
+ * and an answer counts when it is a 200 whose body says "success":true.
+ * Everything else (connections, loop, timing) is the same code for both.
+ *
  * The benchmark runs client and server on the same cores, so the client
  * must cost little: one epoll loop, plain HTTP/1.1 on non-blocking sockets,
  * one send per request, the response read until its Content-Length. (libcurl
@@ -27,6 +33,8 @@
 #include "csrfile.h"
 
 #define RESP_MAX	65536
+
+enum mode { MODE_CERTMINT, MODE_CFSSL };
 
 
 struct conn {
@@ -72,9 +80,58 @@ connect_to(const struct sockaddr_in *sa)
 	return fd;
 }
 
-/* Build the request for csr into c->out. */
+/*
+ * Replace the DER of csr by cfssl's JSON body for it: the PEM, its newlines
+ * written as \n (JSON). 0, or -1 if out of memory.
+ */
+static int
+to_cfssl_body(struct csrbuf *csr)
+{
+	static const char b64[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	static const char head[] = "{\"certificate_request\": "
+	    "\"-----BEGIN CERTIFICATE REQUEST-----\\n";
+	static const char tail[] = "-----END CERTIFICATE REQUEST-----\\n\"}";
+	const unsigned char *d = csr->der;
+	unsigned char	*body, *p;
+	size_t		 i, line = 0;
+	unsigned int	 v;
+
+	/* 4 characters per 3 bytes, "\n" (2) after every 64 characters. */
+	body = malloc(sizeof(head) + sizeof(tail) + csr->len / 3 * 6 + 16);
+	if (body == NULL)
+		return -1;
+	p = body;
+	memcpy(p, head, sizeof(head) - 1);
+	p += sizeof(head) - 1;
+	for (i = 0; i < csr->len; i += 3) {
+		v = (unsigned int)d[i] << 16;
+		if (i + 1 < csr->len)
+			v |= (unsigned int)d[i + 1] << 8;
+		if (i + 2 < csr->len)
+			v |= d[i + 2];
+		*p++ = b64[v >> 18 & 63];
+		*p++ = b64[v >> 12 & 63];
+		*p++ = i + 1 < csr->len ? b64[v >> 6 & 63] : '=';
+		*p++ = i + 2 < csr->len ? b64[v & 63] : '=';
+		if ((line += 4) == 64 || i + 3 >= csr->len) {
+			*p++ = '\\';
+			*p++ = 'n';
+			line = 0;
+		}
+	}
+	memcpy(p, tail, sizeof(tail) - 1);
+	p += sizeof(tail) - 1;
+	free(csr->der);
+	csr->der = body;
+	csr->len = (size_t)(p - body);
+	return 0;
+}
+
+/* Build the request for csr (DER, or cfssl's JSON body) into c->out. */
 static void
-prepare(struct conn *c, const char *host, const struct csrbuf *csr)
+prepare(struct conn *c, const char *host, const struct csrbuf *csr,
+    enum mode mode)
 {
 	int	 n;
 
@@ -82,9 +139,14 @@ prepare(struct conn *c, const char *host, const struct csrbuf *csr)
 	c->out = malloc(512 + csr->len);
 	if (c->out == NULL)
 		exit(1);
-	n = snprintf(c->out, 512, "POST /api/v1/requests HTTP/1.1\r\n"
-	    "Host: %s\r\nContent-Type: application/pkcs10\r\n"
-	    "Content-Length: %zu\r\n\r\n", host, csr->len);
+	if (mode == MODE_CFSSL)
+		n = snprintf(c->out, 512, "POST /api/v1/cfssl/sign HTTP/1.1\r\n"
+		    "Host: %s\r\nContent-Type: application/json\r\n"
+		    "Content-Length: %zu\r\n\r\n", host, csr->len);
+	else
+		n = snprintf(c->out, 512, "POST /api/v1/requests HTTP/1.1\r\n"
+		    "Host: %s\r\nContent-Type: application/pkcs10\r\n"
+		    "Content-Length: %zu\r\n\r\n", host, csr->len);
 	memcpy(c->out + n, csr->der, csr->len);
 	c->outlen = (size_t)n + csr->len;
 	c->outoff = 0;
@@ -149,6 +211,19 @@ read_in(struct conn *c)
 	return atoi(c->in + 9);
 }
 
+/* Did the complete answer in c issue a certificate? */
+static int
+issued(const struct conn *c, int status, enum mode mode)
+{
+	const char	*body;
+
+	if (mode == MODE_CERTMINT)
+		return status == 201;
+	if (status != 200 || (body = strstr(c->in, "\r\n\r\n")) == NULL)
+		return 0;
+	return strstr(body, "\"success\":true") != NULL;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -161,10 +236,16 @@ main(int argc, char *argv[])
 	char		 host[300], *p;
 	long		 conc, count, i;
 	int		 ep, n, k, st, port;
+	enum mode	 mode = MODE_CERTMINT;
 
+	if (argc > 1 && strcmp(argv[1], "--cfssl") == 0) {
+		mode = MODE_CFSSL;
+		argc--;
+		argv++;
+	}
 	if (argc != 5 || strncmp(argv[1], "http://", 7) != 0) {
-		fprintf(stderr, "usage: loadgen http://IPV4:PORT CSRFILE "
-		    "CONCURRENCY COUNT\n");
+		fprintf(stderr, "usage: loadgen [--cfssl] http://IPV4:PORT "
+		    "CSRFILE CONCURRENCY COUNT\n");
 		return 2;
 	}
 	snprintf(host, sizeof(host), "%s", argv[1] + 7);
@@ -190,6 +271,9 @@ main(int argc, char *argv[])
 		return 1;
 	if (ncsr == 0 || count <= 0 || conc <= 0)
 		return 2;
+	for (i = 0; mode == MODE_CFSSL && i < (long)ncsr; i++)
+		if (to_cfssl_body(&csrs[i]) == -1)
+			return 1;
 	if (conc > count)
 		conc = count;
 	conns = calloc((size_t)conc, sizeof(*conns));
@@ -206,7 +290,8 @@ main(int argc, char *argv[])
 		ev.events = EPOLLIN | EPOLLOUT | EPOLLET;
 		ev.data.ptr = &conns[i];
 		epoll_ctl(ep, EPOLL_CTL_ADD, conns[i].fd, &ev);
-		prepare(&conns[i], argv[1] + 7, &csrs[next++ % ncsr]);
+		prepare(&conns[i], argv[1] + 7, &csrs[next++ % ncsr],
+		    mode);
 		if (flush_out(&conns[i]) == -1)
 			return 1;
 	}
@@ -230,7 +315,7 @@ main(int argc, char *argv[])
 			if (st == 0)
 				continue;
 			lat[done++] = now() - c->started;
-			if (st == 201)
+			if (issued(c, st, mode))
 				ok++;
 			c->busy = 0;
 			if (st == -1) {
@@ -244,7 +329,8 @@ main(int argc, char *argv[])
 				epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
 			}
 			if (next < (size_t)count) {
-				prepare(c, argv[1] + 7, &csrs[next++ % ncsr]);
+				prepare(c, argv[1] + 7, &csrs[next++ % ncsr],
+				    mode);
 				if (flush_out(c) == -1) {
 					lat[done++] = now() - c->started;
 					c->busy = 0;
