@@ -38,6 +38,7 @@ static const struct known_key known_keys[] = {
 	{ "exit", "active" }, { "exit", "modules_dir" }, { "exit", "max_attempts" },
 	{ "exit", "backoff_initial_ms" }, { "exit", "backoff_max_ms" },
 	{ "exit", "deadline_ms" }, { "exit", "threads" },
+	{ "exit", "stop_deadline_ms" },
 };
 
 static const char *const builtin_sections[] = {

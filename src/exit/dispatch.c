@@ -19,7 +19,7 @@
 #include "exit_host.h"
 
 #define BATCH		1024	/* events read and handed out at a time */
-#define DRAIN_SECONDS	10	/* at shutdown, how long modules may take to catch up */
+#define STOP_GRACE_MS	1000	/* a notify under way at the stop deadline */
 #define POOL_MAX	16
 #define MARKS		1024	/* recent commits, for commit-to-notify latency */
 #define LATENCIES	4096	/* latency samples kept per module */
@@ -38,6 +38,7 @@ struct exit_slot;
 struct pool_worker {
 	struct exit_slot *slot;
 	pthread_t	 thread;
+	atomic_int	 in_notify;	/* see notify_flag */
 };
 
 struct exit_slot {
@@ -49,6 +50,10 @@ struct exit_slot {
 	pthread_t	 thread;
 	int		 running;
 	int		 stop;
+	atomic_int	 exited;	/* its thread is done (slot_join) */
+	atomic_int	 abort;		/* hand out no more events: unload, deadline */
+	atomic_int	 in_notify;	/* its own thread is inside notify */
+	atomic_int	 abandoned;	/* left in notify at the stop deadline */
 	int64_t		 cursor;	/* last event handled */
 	int64_t		 saved;		/* cursor as last written */
 	int64_t		 replay_from;	/* > 0: a replay was asked for */
@@ -67,6 +72,7 @@ struct exit_slot {
 	struct db_event	*batch;
 	size_t		 batch_n, batch_next, batch_done;
 	int		 batch_gen;
+	int		 batch_short;	/* an event of the batch was not handled */
 	int		 pool_stop;
 	pthread_mutex_t	 pool_mu;	/* the batch fields and pool_stop */
 	pthread_cond_t	 pool_cv;
@@ -82,7 +88,7 @@ struct exit_host {
 	struct commit_mark marks[MARKS];	/* ring */
 	uint64_t	 nmarks;
 	int		 stopping;
-	int64_t		 drain_deadline;
+	int64_t		 drain_deadline;	/* mono_seconds() */
 	struct exit_slot *slots;
 	/* Settings: rewritten by a reload while module threads read them. */
 	atomic_int	 max_attempts;
@@ -90,8 +96,22 @@ struct exit_host {
 	atomic_int	 backoff_max_ms;
 	atomic_int	 deadline_ms;
 	atomic_int	 pool_threads;
+	atomic_int	 stop_deadline_ms;
 	char		*modules_dir;
 };
+
+static void	save_cursor(struct exit_slot *, int);
+
+/*
+ * Seconds on the monotonic clock: the stop's deadlines must not move when
+ * the wall clock steps (a step forward once made the join give up at
+ * once and free a slot its thread still used).
+ */
+static int64_t
+mono_seconds(void)
+{
+	return (int64_t)(time_mono_ns() / 1000000000u);
+}
 
 static void
 host_on_commit(void *arg, int64_t seq)
@@ -194,6 +214,8 @@ host_settings(struct exit_host *h)
 	h->backoff_max_ms = config_int(h, "backoff_max_ms", 30000, 1, 86400000);
 	h->deadline_ms = config_int(h, "deadline_ms", 5000, 1, 86400000);
 	h->pool_threads = config_int(h, "threads", 4, 1, POOL_MAX);
+	h->stop_deadline_ms = config_int(h, "stop_deadline_ms", 10000, 0,
+	    86400000);
 }
 
 struct exit_host *
@@ -220,6 +242,13 @@ deadline_in(struct timespec *ts, int64_t ms)
 		ts->tv_sec++;
 		ts->tv_nsec -= 1000000000L;
 	}
+}
+
+/* time_mono_ns() ms from now, for the joins at a stop. */
+static uint64_t
+mono_deadline_in(int64_t ms)
+{
+	return time_mono_ns() + (uint64_t)ms * 1000000u;
 }
 
 /*
@@ -255,6 +284,26 @@ slot_wait(struct exit_slot *s, int64_t ms)
 }
 
 /*
+ * This thread's "inside notify" flag: the slot's or its pool worker's (one
+ * per thread: a counter shared by a pool's threads costs the hot path).
+ */
+static _Thread_local atomic_int *notify_flag;
+
+/*
+ * Left behind at the stop deadline (slot_finish): the host and the CA may
+ * be gone. Touch nothing until the process exits, unless slot_finish takes
+ * it back.
+ */
+static void
+park_if_abandoned(struct exit_slot *s)
+{
+	struct timespec	 nap = { 0, 10 * 1000000L };
+
+	while (atomic_load(&s->abandoned))
+		nanosleep(&nap, NULL);
+}
+
+/*
  * One notify call. Returns the module's result.
  */
 static int
@@ -273,7 +322,11 @@ deliver_once(struct exit_slot *s, const struct db_event *ev)
 	if (s->mod.desc->threading == CM_THREADING_SERIAL)
 		pthread_mutex_lock(&s->call_mu);
 	t0 = time_mono_ns();
+	atomic_store(notify_flag, 1);
+	park_if_abandoned(s);
 	rc = s->mod.desc->notify(s->mod.state, ev->event, context, &call.vt);
+	park_if_abandoned(s);
+	atomic_store(notify_flag, 0);
 	ms = (time_mono_ns() - t0) / 1000000u;
 	if (s->mod.desc->threading == CM_THREADING_SERIAL)
 		pthread_mutex_unlock(&s->call_mu);
@@ -403,6 +456,7 @@ pool_work(struct exit_slot *s)
 	struct db_event	 ev;
 	size_t		 i, first, k;
 	uint64_t	 local = 0;
+	int		 cut;
 
 	while (s->batch_next < s->batch_n) {
 		first = s->batch_next;
@@ -410,13 +464,22 @@ pool_work(struct exit_slot *s)
 		k = k < 1 ? 1 : k;
 		s->batch_next += k;
 		pthread_mutex_unlock(&s->pool_mu);
+		cut = 0;
 		for (i = first; i < first + k; i++) {
+			/* Past the stop deadline: leave the rest queued. */
+			if (atomic_load(&s->abort)) {
+				cut = 1;
+				break;
+			}
 			ev = s->batch[i];
-			deliver(s, &ev, &local);
+			if (deliver(s, &ev, &local) == -1)
+				cut = 1;
 		}
 		atomic_fetch_add(&s->delivered, (int64_t)local);
 		local = 0;
 		pthread_mutex_lock(&s->pool_mu);
+		if (cut)
+			s->batch_short = 1;
 		s->batch_done += k;
 		if (s->batch_done == s->batch_n)
 			pthread_cond_broadcast(&s->pool_cv);
@@ -430,6 +493,7 @@ pool_main(void *arg)
 	struct exit_slot *s = w->slot;
 	int		 gen = 0;
 
+	notify_flag = &w->in_notify;
 	pthread_mutex_lock(&s->pool_mu);
 	for (;;) {
 		while (!s->pool_stop && (s->batch_gen == gen ||
@@ -481,6 +545,7 @@ pool_start(struct exit_slot *s, struct collect *c)
 	s->batch = c->mine;
 	s->batch_n = n;
 	s->batch_next = s->batch_done = 0;
+	s->batch_short = 0;
 	s->batch_gen++;
 	pthread_cond_broadcast(&s->pool_cv);
 	pthread_mutex_unlock(&s->pool_mu);
@@ -494,21 +559,21 @@ pool_start(struct exit_slot *s, struct collect *c)
 static int64_t
 pool_finish(struct exit_slot *s, struct collect *c)
 {
-	struct exit_host *h = s->host;
 	int64_t		 done = s->cursor;
 
 	pthread_mutex_lock(&s->pool_mu);
 	pool_work(s);
 	while (s->batch_done < s->batch_n)
 		pthread_cond_wait(&s->pool_cv, &s->pool_mu);
+	/*
+	 * Events left undelivered by a stop are redelivered next time: the
+	 * workers took them out of order, so the cursor stays before all.
+	 */
+	if (!s->batch_short)
+		done = c->v[c->n - 1].seq;
 	s->batch = NULL;
 	s->batch_n = 0;
 	pthread_mutex_unlock(&s->pool_mu);
-	/* An event left undelivered by a stop is redelivered next time. */
-	pthread_mutex_lock(&h->mu);
-	if (!s->stop)
-		done = c->v[c->n - 1].seq;
-	pthread_mutex_unlock(&h->mu);
 	return done;
 }
 
@@ -520,14 +585,35 @@ pool_finish(struct exit_slot *s, struct collect *c)
 static int64_t
 run_batch(struct exit_slot *s, struct collect *c)
 {
+	struct exit_host *h = s->host;
 	int64_t		 done = s->cursor;
 	size_t		 i;
+	int		 stop;
 
 	for (i = 0; i < c->n; i++) {
+		/* Past the stop deadline: leave the rest queued. */
+		if (atomic_load(&s->abort))
+			break;
 		if ((c->v[i].event & s->mod.mask) &&
 		    deliver(s, &c->v[i], NULL) == -1)
 			return done;
 		done = c->v[i].seq;
+		/*
+		 * A slow module can take minutes over a batch: save the
+		 * cursor as it goes, when due, or a crash would redeliver the
+		 * whole batch rather than CURSOR_SAVE_MS of it; and let a stop
+		 * past its drain deadline end the batch here.
+		 */
+		if (time_mono_ns() - s->saved_ns <
+		    (uint64_t)CURSOR_SAVE_MS * 1000000u)
+			continue;
+		pthread_mutex_lock(&h->mu);
+		s->cursor = done;
+		stop = s->stop && mono_seconds() > h->drain_deadline;
+		pthread_mutex_unlock(&h->mu);
+		save_cursor(s, 0);
+		if (stop)
+			break;
 	}
 	return done;
 }
@@ -610,13 +696,15 @@ slot_main(void *arg)
 	struct store	*st = ca_reader(h->ca);
 	struct collect	*c = xcalloc(1, sizeof(*c));
 	struct collect	*ahead = xcalloc(1, sizeof(*ahead)), *tmp;
-	int64_t		 last, from, handled;
+	int64_t		 last, from, handled, empty_ms = 10;
 	int		 dead, have_ahead = 0;
 
+	notify_flag = &s->in_notify;
 	if (st == NULL) {
 		log_err("exit module %s: no database connection", s->name);
 		free(c);
 		free(ahead);
+		atomic_store(&s->exited, 1);
 		return NULL;
 	}
 	pthread_mutex_lock(&h->mu);
@@ -634,7 +722,7 @@ slot_main(void *arg)
 			pthread_mutex_lock(&h->mu);
 		}
 		if (s->stop && (s->cursor >= h->last_seq ||
-		    time_now() > h->drain_deadline))
+		    mono_seconds() > h->drain_deadline))
 			break;
 		from = s->replay_from;
 		dead = s->replay_dead;
@@ -683,14 +771,29 @@ slot_main(void *arg)
 		}
 		save_cursor(s, dead || from > 0);
 		pthread_mutex_lock(&h->mu);
+		/*
+		 * Behind, yet nothing read (a read error): wait before the
+		 * next try instead of spinning, longer each time, up to 1 s.
+		 */
+		if (c->n == 0 && !have_ahead && !dead && from == 0 &&
+		    !s->stop) {
+			slot_wait(s, empty_ms);
+			empty_ms = empty_ms < 1000 ? empty_ms * 2 : 1000;
+		} else
+			empty_ms = 10;
 		/* A stop during a retry leaves events queued: exit now. */
 		if (s->stop && c->n > 0 && s->cursor < c->v[c->n - 1].seq)
 			break;
 	}
+	if (s->cursor < h->last_seq)
+		log_warn("exit module %s stopped with events queued (cursor %"
+		    PRId64 " of %" PRId64 "): they are delivered at the next "
+		    "start", s->name, s->cursor, h->last_seq);
 	pthread_mutex_unlock(&h->mu);
 	save_cursor(s, 1);
 	free(c);
 	free(ahead);
+	atomic_store(&s->exited, 1);
 	return NULL;
 }
 
@@ -759,40 +862,103 @@ slot_start(struct exit_host *h, struct exit_slot *s)
 }
 
 /*
- * Stop a slot's threads (bounded by the drain deadline) and unload it.
+ * Tell a slot's threads to stop. With drain they first deliver what is
+ * queued, until the drain deadline or slot_finish; without, they stop after
+ * the notify under way.
  */
 static void
-slot_stop(struct exit_host *h, struct exit_slot *s)
+slot_signal_stop(struct exit_host *h, struct exit_slot *s, int drain)
 {
-	struct timespec	 ts;
-	int		 i, joined = 1;
-
+	if (!drain)
+		atomic_store(&s->abort, 1);
 	pthread_mutex_lock(&h->mu);
 	s->stop = 1;
 	pthread_cond_broadcast(&h->cv);
 	pthread_mutex_unlock(&h->mu);
-	if (s->running) {
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += DRAIN_SECONDS + 5;
-		if (pthread_timedjoin_np(s->thread, NULL, &ts) != 0) {
-			log_err("exit module %s does not return from notify; "
-			    "leaving it loaded", s->name);
-			pthread_detach(s->thread);
-			joined = 0;
+}
+
+/*
+ * Join a stopping slot's thread if it ends by deadline (time_mono_ns). It
+ * polls: a timed pthread_clockjoin_np is no join to ThreadSanitizer, and
+ * under libfaketime (restart.sh) a timed wait on a CLOCK_MONOTONIC
+ * condition ended at once when the wall clock was set back. Returns 0 if
+ * joined.
+ */
+static int
+slot_join(struct exit_slot *s, uint64_t deadline)
+{
+	struct timespec	 nap = { 0, 5 * 1000000L };
+
+	if (!s->running)
+		return 0;
+	while (!atomic_load(&s->exited)) {
+		if (time_mono_ns() >= deadline)
+			return -1;
+		nanosleep(&nap, NULL);
+	}
+	pthread_join(s->thread, NULL);
+	s->running = 0;
+	return 0;
+}
+
+/* Is one of the slot's threads inside notify? */
+static int
+slot_in_notify(struct exit_slot *s)
+{
+	int	 i;
+
+	if (atomic_load(&s->in_notify))
+		return 1;
+	for (i = 0; i < s->nworkers; i++)
+		if (atomic_load(&s->workers[i].in_notify))
+			return 1;
+	return 0;
+}
+
+/*
+ * Join a stopping slot's threads by deadline and unload the module. A thread
+ * still in notify then is left behind, so that a stuck module cannot keep
+ * the CA from stopping: it never returns into the host (deliver_once), and
+ * its slot is never freed. Its cursor is before the events it had not
+ * finished, so they are delivered again at the next start. Returns 0, or
+ * -1 when the slot was left behind.
+ */
+static int
+slot_finish(struct exit_host *h, struct exit_slot *s, uint64_t deadline)
+{
+	int		 i;
+
+	atomic_store(&s->abort, 1);
+	if (slot_join(s, deadline) == -1) {
+		/*
+		 * Marked first: a thread now entering or leaving notify
+		 * parks. Left behind only if one is inside; one that is not
+		 * is between events and ends as soon as it runs.
+		 */
+		atomic_store(&s->abandoned, 1);
+		if (slot_in_notify(s)) {
+			log_err("exit module %s is still in notify at the stop "
+			    "deadline ([exit] stop_deadline_ms %d): leaving it; "
+			    "the events it did not finish are delivered again "
+			    "at the next start", s->name, h->stop_deadline_ms);
+			return -1;
 		}
+		atomic_store(&s->abandoned, 0);
+		pthread_join(s->thread, NULL);
 		s->running = 0;
 	}
 	pthread_mutex_lock(&s->pool_mu);
 	s->pool_stop = 1;
 	pthread_cond_broadcast(&s->pool_cv);
 	pthread_mutex_unlock(&s->pool_mu);
-	for (i = 0; joined && i < s->nworkers; i++)
+	for (i = 0; i < s->nworkers; i++)
 		pthread_join(s->workers[i].thread, NULL);
 	s->nworkers = 0;
-	if (joined && s->loaded) {
+	if (s->loaded) {
 		exit_module_close(&s->mod);
 		s->loaded = 0;
 	}
+	return 0;
 }
 
 static void
@@ -893,11 +1059,15 @@ exit_host_reload_locked(struct exit_host *h)
 		}
 		*pp = s->next;
 		pthread_mutex_lock(&h->mu);
-		h->drain_deadline = time_now();
+		h->drain_deadline = mono_seconds();
 		pthread_mutex_unlock(&h->mu);
-		slot_stop(h, s);
-		log_info("exit module %s unloaded", s->name);
-		slot_free(s);
+		slot_signal_stop(h, s, 0);
+		/* One left in notify is not freed: its thread uses it. */
+		if (slot_finish(h, s, mono_deadline_in(h->stop_deadline_ms +
+		    STOP_GRACE_MS)) == 0) {
+			log_info("exit module %s unloaded", s->name);
+			slot_free(s);
+		}
 	}
 	/* Rebuild the list in config order, starting new modules. */
 	for (i = 0; names[i] != NULL; i++) {
@@ -919,20 +1089,38 @@ exit_host_reload_locked(struct exit_host *h)
 	return 0;
 }
 
+/*
+ * Stop every module: each delivers what is queued (SHUTDOWN included) until
+ * [exit] stop_deadline_ms; then no more events are handed out, a notify
+ * under way gets STOP_GRACE_MS more, and a module still in notify is left
+ * behind (slot_finish). One deadline for all: they drain at the same time.
+ */
 void
 exit_host_stop(struct exit_host *h)
 {
 	struct exit_slot *s;
+	uint64_t	 deadline;
+	int		 ms;
 
 	if (h == NULL)
 		return;
+	ms = h->stop_deadline_ms;
 	pthread_mutex_lock(&h->mu);
 	h->stopping = 1;
-	h->drain_deadline = time_now() + DRAIN_SECONDS;
+	/* Whole seconds, rounded up; the abort below ends it to the ms. */
+	h->drain_deadline = mono_seconds() + (ms + 999) / 1000;
 	pthread_mutex_unlock(&h->mu);
 	ca_set_commit_hook(h->ca, NULL, NULL);
+	deadline = mono_deadline_in(ms);
 	for (s = h->slots; s != NULL; s = s->next)
-		slot_stop(h, s);
+		slot_signal_stop(h, s, 1);
+	for (s = h->slots; s != NULL; s = s->next)
+		slot_join(s, deadline);
+	for (s = h->slots; s != NULL; s = s->next)
+		atomic_store(&s->abort, 1);
+	deadline = mono_deadline_in(STOP_GRACE_MS);
+	for (s = h->slots; s != NULL; s = s->next)
+		slot_finish(h, s, deadline);
 }
 
 void
@@ -944,7 +1132,9 @@ exit_host_free(struct exit_host *h)
 		return;
 	for (s = h->slots; s != NULL; s = next) {
 		next = s->next;
-		slot_free(s);
+		/* One left in notify is not freed: its thread uses it. */
+		if (!atomic_load(&s->abandoned))
+			slot_free(s);
 	}
 	pthread_mutex_destroy(&h->list_mu);
 	pthread_mutex_destroy(&h->mu);

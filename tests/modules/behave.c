@@ -6,8 +6,8 @@
  *     notifies of each event, then succeeds and appends
  *     "seq=N event=0xE context=C" to output.
  *   Fail.Exit (-DMODE_FAIL): every notify fails.
- *   Slow.Exit (-DMODE_SLOW): sleeps sleep_ms (default 3000), then appends
- *     "seq=N" to output (if set).
+ *   Slow.Exit, Lag.Exit (-DMODE_SLOW): sleeps sleep_ms (default 3000),
+ *     then appends "seq=N event=0xE context=C" to output (if set).
  *   Serial.Exit / Concurrent.Exit (-DMODE_OVERLAP, THREADING): sleeps
  *     sleep_ms (default 20) and keeps the highest number of notifies in
  *     flight at once; writes "calls=N max_inflight=M" to output. In
@@ -32,6 +32,8 @@
 
 struct behave {
 	char		 output[1024];
+	char		 fail_cn[256];	/* MODE_PICKY */
+	char		 file[1024];	/* MODE_PICKY pass_file, MODE_STUCK hold_file */
 	long		 fail_times;
 	long		 sleep_ms;
 	/* MODE_FLAKY: failures so far of the event being retried */
@@ -72,6 +74,20 @@ b_init(const char *config, cm_server_exit *srv, void **state, int32_t *mask)
 	*mask = CM_EXITEVENT_CERTISSUED;
 #elif defined(MODE_FAIL)
 	*mask = CM_EXITEVENT_CERTISSUED;
+#elif defined(MODE_PICKY)
+	snprintf(b->fail_cn, sizeof(b->fail_cn), "fail");
+	if (srv->config_get(srv, "fail_cn", &v) == CM_OK)
+		snprintf(b->fail_cn, sizeof(b->fail_cn), "%s", v);
+	if (srv->config_get(srv, "pass_file", &v) == CM_OK)
+		snprintf(b->file, sizeof(b->file), "%s", v);
+	*mask = CM_EXITEVENT_CERTISSUED;
+#elif defined(MODE_STUCK)
+	if (srv->config_get(srv, "hold_file", &v) == CM_OK)
+		snprintf(b->file, sizeof(b->file), "%s", v);
+	*mask = CM_EXITEVENT_ALL;
+#elif defined(MODE_POOL)
+	b->sleep_ms = config_long(srv, "sleep_ms", 20);
+	*mask = CM_EXITEVENT_CERTISSUED;
 #else
 	*mask = CM_EXITEVENT_ALL;
 #endif
@@ -104,6 +120,15 @@ sleep_ms(long ms)
 		;
 }
 
+static int64_t __attribute__((unused))
+mono_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static int
 b_notify(void *state, int32_t event, int64_t context, cm_server_exit *srv)
 {
@@ -133,9 +158,48 @@ b_notify(void *state, int32_t event, int64_t context, cm_server_exit *srv)
 	    PRId64 "\n", seq, (unsigned)event, context);
 	append(b, line);
 	return CM_OK;
-#elif defined(MODE_SLOW)
+#elif defined(MODE_PICKY)
+	{
+		const char	*cn = "-";
+		int		 fail;
+
+		memset(&v, 0, sizeof(v));
+		if (srv->set_context(srv, context) == CM_OK &&
+		    srv->get_certificate_property(srv, "Subject.CommonName",
+		    CM_PROPTYPE_STRING, &v) == CM_OK && v.data != NULL)
+			cn = v.data;
+		fail = strncmp(cn, b->fail_cn, strlen(b->fail_cn)) == 0 &&
+		    (b->file[0] == '\0' || access(b->file, F_OK) == -1);
+		snprintf(line, sizeof(line), "seq=%" PRId64 " context=%" PRId64
+		    " cn=%s ms=%" PRId64 " result=%s\n", seq, context, cn,
+		    mono_ms(), fail ? "fail" : "ok");
+		append(b, line);
+		return fail ? CM_E_FAIL : CM_OK;
+	}
+#elif defined(MODE_STUCK)
+	{
+		long	 i;
+
+		snprintf(line, sizeof(line), "enter seq=%" PRId64 " event=0x%x\n",
+		    seq, (unsigned)event);
+		append(b, line);
+		for (i = 0; i < 120 * 50 && b->file[0] != '\0' &&
+		    access(b->file, F_OK) == 0; i++)
+			sleep_ms(20);
+		snprintf(line, sizeof(line), "done seq=%" PRId64 " event=0x%x\n",
+		    seq, (unsigned)event);
+		append(b, line);
+		return CM_OK;
+	}
+#elif defined(MODE_POOL)
 	sleep_ms(b->sleep_ms);
 	snprintf(line, sizeof(line), "seq=%" PRId64 "\n", seq);
+	append(b, line);
+	return CM_OK;
+#elif defined(MODE_SLOW)
+	sleep_ms(b->sleep_ms);
+	snprintf(line, sizeof(line), "seq=%" PRId64 " event=0x%x context=%"
+	    PRId64 "\n", seq, (unsigned)event, context);
 	append(b, line);
 	return CM_OK;
 #else
