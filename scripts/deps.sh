@@ -4,7 +4,7 @@
 set -eu
 PKGS="build-essential meson ninja-build pkg-config
 libssl-dev openssl libsqlite3-dev sqlite3 libmicrohttpd-dev libjansson-dev
-libinih-dev libcmocka-dev curl python3"
+libinih-dev libcmocka-dev curl python3 libfaketime"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

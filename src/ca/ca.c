@@ -30,6 +30,9 @@ struct ca {
 	pthread_rwlock_t cfg_lock;	/* cfg and signer: read by actions, swapped by reload */
 	struct cm_config cfg;
 	struct signer	 signer;
+	pthread_mutex_t	 reload_mu;	/* one reload at a time, begin to end */
+	struct cm_config old_cfg;	/* between ca_reload_begin and _end */
+	struct signer	 old_signer;
 	struct store	*wstore;	/* the writer's connection */
 	struct writer	*writer;
 	pthread_key_t	 reader_key;
@@ -37,7 +40,9 @@ struct ca {
 	struct reader_slot *readers;	/* every reader connection, closed by ca_close */
 	pthread_mutex_t	 crl_mu;	/* one CRL publication at a time */
 	atomic_int_fast64_t next_id;
+	atomic_uint_fast64_t serial_ms;	/* time part of the last ordered serial */
 	atomic_int	 stopping;
+	pthread_mutex_t	 hook_mu;	/* hook, hook_arg: set while the writer runs */
 	ca_commit_hook	 hook;
 	void		*hook_arg;
 	int64_t		 started;
@@ -135,6 +140,55 @@ ca_result_free(struct ca_result *res)
 	memset(res, 0, sizeof(*res));
 }
 
+/*
+ * The time part of the ordered serial to issue now: the clock in ms, but
+ * never below the last one issued, so that serials keep growing when the
+ * wall clock steps back (NTP, a VM restored) instead of going back into
+ * the database's serial index. Serials of one millisecond differ in their
+ * 104 random bits.
+ */
+static uint64_t
+serial_time(struct ca *ca)
+{
+	struct timespec	 ts;
+	uint64_t	 now, last;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	last = atomic_load(&ca->serial_ms);
+	while (now > last &&
+	    !atomic_compare_exchange_weak(&ca->serial_ms, &last, now))
+		;
+	return now > last ? now : last;
+}
+
+/*
+ * Start serial_time from the newest ordered serial in the database, so
+ * that a restart with the clock behind does not go back either. A time
+ * more than a year ahead of the clock was not made by this CA's clock (a
+ * random serial that happens to start with 0x01, an import): ignored.
+ * Returns 0 or -1.
+ */
+static int
+serial_time_load(struct ca *ca)
+{
+	char		 hex[64], part[13];
+	uint64_t	 ms;
+	int64_t		 now = time_now();
+
+	if (store_max_ordered_serial(ca->wstore, hex, sizeof(hex)) != 0)
+		return -1;
+	if (strlen(hex) != SERIAL_LEN * 2)
+		return 0;
+	memcpy(part, hex + 2, 12);
+	part[12] = '\0';
+	ms = strtoull(part, NULL, 16);
+	if (ms / 1000u > (uint64_t)now + 366 * 86400)
+		return 0;
+	atomic_store(&ca->serial_ms, ms);
+	return 0;
+}
+
 int
 ca_open(struct ca **out, const char *config_path, char *err, size_t errlen)
 {
@@ -147,8 +201,10 @@ ca_open(struct ca **out, const char *config_path, char *err, size_t errlen)
 		return -1;
 	}
 	pthread_rwlock_init(&ca->cfg_lock, NULL);
+	pthread_mutex_init(&ca->reload_mu, NULL);
 	pthread_mutex_init(&ca->readers_mu, NULL);
 	pthread_mutex_init(&ca->crl_mu, NULL);
+	pthread_mutex_init(&ca->hook_mu, NULL);
 	pthread_key_create(&ca->reader_key, NULL);
 	if ((ca->config_path = strdup(config_path)) == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -167,6 +223,11 @@ ca_open(struct ca **out, const char *config_path, char *err, size_t errlen)
 		goto fail;
 	}
 	atomic_store(&ca->next_id, maxid + 1);
+	if (serial_time_load(ca) == -1) {
+		snprintf(err, errlen, "%s: cannot read the certificate table",
+		    ca->cfg.db_file);
+		goto fail;
+	}
 	*out = ca;
 	return 0;
 fail:
@@ -174,15 +235,40 @@ fail:
 	return -1;
 }
 
-int
-ca_start(struct ca *ca)
+/*
+ * The writer's commit hook: call the one set by ca_set_commit_hook, under
+ * hook_mu, so that once ca_set_commit_hook(NULL) has returned no call into
+ * the old hook is under way.
+ */
+static void
+ca_on_commit(void *arg, int64_t seq)
 {
+	struct ca	*ca = arg;
+
+	pthread_mutex_lock(&ca->hook_mu);
+	if (ca->hook != NULL)
+		ca->hook(ca->hook_arg, seq);
+	pthread_mutex_unlock(&ca->hook_mu);
+}
+
+int
+ca_start_writer(struct ca *ca)
+{
+	if (ca->writer != NULL)
+		return 0;
 	ca->started = time_now();
-	if ((ca->writer = writer_start(ca->wstore, &ca->hook,
-	    &ca->hook_arg)) == NULL) {
+	if ((ca->writer = writer_start(ca->wstore, ca_on_commit, ca)) == NULL) {
 		log_err("cannot start the writer thread");
 		return -1;
 	}
+	return 0;
+}
+
+int
+ca_start(struct ca *ca)
+{
+	if (ca_start_writer(ca) == -1)
+		return -1;
 	return ca_record_event(ca, CM_EXITEVENT_STARTUP, 0);
 }
 
@@ -221,38 +307,84 @@ ca_close(struct ca *ca)
 	free(ca->config_path);
 	pthread_key_delete(ca->reader_key);
 	pthread_rwlock_destroy(&ca->cfg_lock);
+	pthread_mutex_destroy(&ca->reload_mu);
 	pthread_mutex_destroy(&ca->readers_mu);
 	pthread_mutex_destroy(&ca->crl_mu);
+	pthread_mutex_destroy(&ca->hook_mu);
 	free(ca);
 }
 
+/*
+ * Switch to the reread config file but keep the running one until
+ * ca_reload_end, so that what must load under the new one (the policy
+ * module) can still undo the switch. Reloads are serialized from begin to
+ * end. Returns 0, or -1 with a message in err and nothing changed.
+ */
 int
-ca_reload(struct ca *ca, char *err, size_t errlen)
+ca_reload_begin(struct ca *ca, char *err, size_t errlen)
 {
 	struct cm_config cfg;
 	struct signer	 sg;
 
 	memset(&sg, 0, sizeof(sg));
-	if (config_load(ca->config_path, &cfg, err, errlen) == -1)
+	pthread_mutex_lock(&ca->reload_mu);
+	if (config_load(ca->config_path, &cfg, err, errlen) == -1) {
+		pthread_mutex_unlock(&ca->reload_mu);
 		return -1;
+	}
 	if (signer_load(&sg, &cfg, err, errlen) == -1) {
 		config_free(&cfg);
+		pthread_mutex_unlock(&ca->reload_mu);
 		return -1;
 	}
 	pthread_rwlock_wrlock(&ca->cfg_lock);
-	config_free(&ca->cfg);
-	signer_free(&ca->signer);
+	ca->old_cfg = ca->cfg;
+	ca->old_signer = ca->signer;
 	ca->cfg = cfg;
 	ca->signer = sg;
 	pthread_rwlock_unlock(&ca->cfg_lock);
 	return 0;
 }
 
+/* Keep the new config (revert 0) or go back to the old one (revert 1). */
+void
+ca_reload_end(struct ca *ca, int revert)
+{
+	struct cm_config cfg;
+	struct signer	 sg;
+
+	pthread_rwlock_wrlock(&ca->cfg_lock);
+	if (revert) {
+		cfg = ca->cfg;
+		sg = ca->signer;
+		ca->cfg = ca->old_cfg;
+		ca->signer = ca->old_signer;
+	} else {
+		cfg = ca->old_cfg;
+		sg = ca->old_signer;
+	}
+	config_free(&cfg);
+	signer_free(&sg);
+	pthread_rwlock_unlock(&ca->cfg_lock);
+	pthread_mutex_unlock(&ca->reload_mu);
+}
+
+int
+ca_reload(struct ca *ca, char *err, size_t errlen)
+{
+	if (ca_reload_begin(ca, err, errlen) == -1)
+		return -1;
+	ca_reload_end(ca, 0);
+	return 0;
+}
+
 void
 ca_set_commit_hook(struct ca *ca, ca_commit_hook hook, void *arg)
 {
+	pthread_mutex_lock(&ca->hook_mu);
 	ca->hook_arg = arg;
 	ca->hook = hook;
+	pthread_mutex_unlock(&ca->hook_mu);
 }
 
 const struct cm_config *
@@ -469,7 +601,7 @@ issue_cert(struct ca *ca, const struct csr *csr,
 	tpl.extra = d->extra;
 	tpl.nextra = d->nextra;
 	if ((ca->cfg.serials_random ? serial_generate_random(tpl.serial) :
-	    serial_generate(tpl.serial)) == -1 ||
+	    serial_generate_at(tpl.serial, serial_time(ca))) == -1 ||
 	    cert_build(&ca->signer, &tpl, &der, &len, &info) == -1) {
 		log_err("request %" PRId64 ": cannot build the certificate", req->id);
 		cert_info_free(&info);
@@ -1440,19 +1572,13 @@ int
 ca_write(struct ca *ca, int (*fn)(struct store *, void *), void *arg)
 {
 	struct wjob	 job = { 0 };
-	int		 rc;
 
-	if (ca->writer == NULL) {
-		/* Before ca_start (modules loading): nothing else writes. */
-		if (ca->wstore == NULL || ca->started != 0)
-			return CM_E_FAIL;
-		if ((rc = store_begin(ca->wstore)) != 0)
-			return rc;
-		if ((rc = fn(ca->wstore, arg)) != 0 ||
-		    (rc = store_commit(ca->wstore)) != 0)
-			store_rollback(ca->wstore);
-		return rc;
-	}
+	/*
+	 * Only the writer thread uses the writer's connection: modules load
+	 * after ca_start_writer, so no write goes around it.
+	 */
+	if (ca->writer == NULL)
+		return CM_E_FAIL;
 	job.kind = WJOB_FUNC;
 	job.fn = fn;
 	job.fn_arg = arg;

@@ -92,13 +92,25 @@ int64_t		 clock_ns(void);	/* CLOCK_MONOTONIC */
  * message in err.
  */
 int	 ca_open(struct ca **, const char *config_path, char *err, size_t errlen);
-/* Start the writer and record STARTUP. Returns 0 or -1. */
+/*
+ * Start the writer thread: before anything else may write (exit modules
+ * save cursors through it). Returns 0 or -1.
+ */
+int	 ca_start_writer(struct ca *);
+/* Start the writer if it is not running and record STARTUP. 0 or -1. */
 int	 ca_start(struct ca *);
 /* Refuse new work and record SHUTDOWN; ca_close stops the writer. */
 void	 ca_stop(struct ca *);
 void	 ca_close(struct ca *);
 /* Reread the config file: policy, CRL and publication settings. */
 int	 ca_reload(struct ca *, char *err, size_t errlen);
+/*
+ * The same in two steps: ca_reload_begin switches to the reread file,
+ * ca_reload_end(ca, 1) goes back to the running one (a policy module that
+ * does not load under the new file), ca_reload_end(ca, 0) keeps the new.
+ */
+int	 ca_reload_begin(struct ca *, char *err, size_t errlen);
+void	 ca_reload_end(struct ca *, int revert);
 void	 ca_set_commit_hook(struct ca *, ca_commit_hook, void *);
 
 const struct cm_config *ca_config(struct ca *);	/* valid until ca_reload */
@@ -226,7 +238,7 @@ struct wjob {
 };
 
 struct writer;
-struct writer	*writer_start(struct store *, ca_commit_hook *, void **hook_arg);
+struct writer	*writer_start(struct store *, ca_commit_hook, void *hook_arg);
 /* Queue job, wait until it is committed or failed; returns job->rc. */
 int	 writer_run(struct writer *, struct wjob *);
 /*

@@ -7,7 +7,12 @@
  * on its own (a conflict) does not hold up the batch; a hard failure rolls
  * the batch back and replays its jobs one transaction each, so that only
  * the failing job fails.
+ *
+ * The writer also checkpoints the WAL (docs/design.md, Storage): PASSIVE
+ * once it holds CKPT_PAGES frames, RESTART (waiting a bounded time for
+ * readers) at twice that, and TRUNCATE after CKPT_IDLE_MS without work.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -18,6 +23,24 @@
 
 #define BATCH_MAX	4096
 
+/*
+ * Checkpoint policy. CKPT_PAGES is SQLite's own automatic threshold, so a
+ * busy CA checkpoints as often as before. Past 2 * CKPT_PAGES the writer
+ * waits up to CKPT_BUSY_MS for readers (the daemon's hold a snapshot for
+ * one statement) so that the WAL restarts. Each failed wait doubles the
+ * next one, up to CKPT_BUSY_MAX_MS, and the frames written before it, up
+ * to CKPT_GAP_MAX pages: readers that run back to back are outwaited, and
+ * one that keeps its snapshot for good costs issuance at most
+ * CKPT_BUSY_MAX_MS per CKPT_GAP_MAX pages. After a restart the file is cut
+ * back to WAL_KEEP_BYTES; once idle it is emptied.
+ */
+#define CKPT_PAGES	1000
+#define CKPT_BUSY_MS	20
+#define CKPT_BUSY_MAX_MS 80
+#define CKPT_GAP_MAX	(8 * CKPT_PAGES)
+#define CKPT_IDLE_MS	1000
+#define WAL_KEEP_BYTES	(2 * CKPT_PAGES * 4096)
+
 struct writer {
 	pthread_mutex_t	 mu;
 	pthread_cond_t	 cv_work;
@@ -26,8 +49,11 @@ struct writer {
 	int		 stop;
 	pthread_t	 thread;
 	struct store	*st;
-	ca_commit_hook	*hook;		/* owned by the CA, may change */
-	void		**hook_arg;
+	ca_commit_hook	 hook;		/* after each commit that wrote events */
+	void		*hook_arg;
+	int64_t		 ckpt_at;	/* WAL frames that call for a checkpoint */
+	int64_t		 ckpt_gap;	/* frames to the next try after a failure */
+	int		 ckpt_busy_ms;	/* the next RESTART's wait for readers */
 	atomic_int_fast64_t batches, jobs, cpu_ns;
 };
 
@@ -140,6 +166,80 @@ batch_replay(struct store *st, struct wjob *batch, int64_t *max_seq)
 	}
 }
 
+/* The checkpoint succeeded: back to the plain policy. */
+static void
+ckpt_reset(struct writer *w)
+{
+	w->ckpt_at = CKPT_PAGES;
+	w->ckpt_gap = CKPT_PAGES;
+	w->ckpt_busy_ms = CKPT_BUSY_MS;
+}
+
+/*
+ * After a commit: checkpoint when the WAL has reached w->ckpt_at frames.
+ * SQLite only rewrites the WAL from its start when every frame has been
+ * copied back and no reader uses it, so a PASSIVE checkpoint that a reader
+ * held back lets it grow: from 2 * CKPT_PAGES the writer waits for readers
+ * (RESTART), briefly, and longer, less often, each time they win.
+ */
+static void
+wal_after_commit(struct writer *w)
+{
+	int64_t	 n = store_wal_frames(w->st);
+
+	if (n < w->ckpt_at)
+		return;
+	if (n < 2 * CKPT_PAGES) {
+		if (store_checkpoint(w->st, STORE_CKPT_PASSIVE, 0) == 0)
+			ckpt_reset(w);
+		else
+			w->ckpt_at = 2 * CKPT_PAGES;
+		return;
+	}
+	if (store_checkpoint(w->st, STORE_CKPT_RESTART, w->ckpt_busy_ms) == 0) {
+		ckpt_reset(w);
+		return;
+	}
+	w->ckpt_at = n + w->ckpt_gap;
+	if (w->ckpt_gap < CKPT_GAP_MAX)
+		w->ckpt_gap *= 2;
+	if (w->ckpt_busy_ms < CKPT_BUSY_MAX_MS)
+		w->ckpt_busy_ms *= 2;
+}
+
+/*
+ * Wait for work with w->mu held. While the WAL holds frames, a wait that
+ * lasts CKPT_IDLE_MS empties it (TRUNCATE), so that an idle CA keeps its
+ * data in the database file alone and gives the WAL's space back; a
+ * reader in the way makes it try again after the next idle period. A job
+ * that comes meanwhile waits for the copy, and at most CKPT_BUSY_MAX_MS
+ * for readers.
+ */
+static void
+wait_work(struct writer *w)
+{
+	struct timespec	 ts;
+
+	if (store_wal_frames(w->st) == 0) {
+		pthread_cond_wait(&w->cv_work, &w->mu);
+		return;
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += CKPT_IDLE_MS / 1000;
+	ts.tv_nsec += (long)(CKPT_IDLE_MS % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	if (pthread_cond_timedwait(&w->cv_work, &w->mu, &ts) != ETIMEDOUT ||
+	    w->head != NULL || w->stop)
+		return;
+	pthread_mutex_unlock(&w->mu);
+	if (store_checkpoint(w->st, STORE_CKPT_TRUNCATE, CKPT_BUSY_MAX_MS) == 0)
+		ckpt_reset(w);
+	pthread_mutex_lock(&w->mu);
+}
+
 static void *
 writer_main(void *arg)
 {
@@ -151,7 +251,7 @@ writer_main(void *arg)
 	pthread_mutex_lock(&w->mu);
 	for (;;) {
 		while (w->head == NULL && !w->stop)
-			pthread_cond_wait(&w->cv_work, &w->mu);
+			wait_work(w);
 		if (w->head == NULL)
 			break;
 		/* Take up to BATCH_MAX jobs off the queue. */
@@ -172,8 +272,8 @@ writer_main(void *arg)
 		atomic_fetch_add(&w->batches, 1);
 		atomic_fetch_add(&w->jobs, n);
 		/* Tell the dispatcher before waking clients: events first. */
-		if (max_seq > 0 && *w->hook != NULL)
-			(*w->hook)(*w->hook_arg, max_seq);
+		if (max_seq > 0 && w->hook != NULL)
+			w->hook(w->hook_arg, max_seq);
 
 		/*
 		 * Callers of writer_submit first, outside the lock; a job may
@@ -194,17 +294,23 @@ writer_main(void *arg)
 			j->finished = 1;
 			pthread_cond_signal(&j->cv);
 		}
+		/* Callers are answered: a checkpoint delays only the next batch. */
+		if (store_wal_frames(w->st) >= w->ckpt_at) {
+			pthread_mutex_unlock(&w->mu);
+			wal_after_commit(w);
+			pthread_mutex_lock(&w->mu);
+		}
 	}
 	pthread_mutex_unlock(&w->mu);
 	return NULL;
 }
 
 /*
- * Start the writer on st (which it owns from now on). hook/hook_arg point
- * at the CA's commit hook so that it can be set after the start.
+ * Start the writer on st (which it owns from now on). hook(hook_arg, seq)
+ * is called after each commit that wrote events, seq the newest.
  */
 struct writer *
-writer_start(struct store *st, ca_commit_hook *hook, void **hook_arg)
+writer_start(struct store *st, ca_commit_hook hook, void *hook_arg)
 {
 	struct writer	*w;
 
@@ -216,6 +322,11 @@ writer_start(struct store *st, ca_commit_hook *hook, void **hook_arg)
 	w->st = st;
 	w->hook = hook;
 	w->hook_arg = hook_arg;
+	ckpt_reset(w);
+	if (store_wal_manual(st, WAL_KEEP_BYTES) == -1) {
+		free(w);
+		return NULL;
+	}
 	if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
 		free(w);
 		return NULL;

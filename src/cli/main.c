@@ -149,8 +149,9 @@ admin_call(const struct cli *cli, const char *cmd, json_t *args)
 		goto out;
 	len = strlen(req);
 	req[len++] = '\n';	/* json_dumps left room: we replaced the NUL */
+	/* MSG_NOSIGNAL: a daemon that closes early is an error, not SIGPIPE. */
 	for (off = 0; off < len; off += (size_t)n)
-		if ((n = write(fd, req + off, len - off)) <= 0) {
+		if ((n = send(fd, req + off, len - off, MSG_NOSIGNAL)) <= 0) {
 			fprintf(stderr, "certmint: %s: %s\n", cfg.admin_socket,
 			    strerror(errno));
 			goto out;

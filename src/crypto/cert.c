@@ -79,11 +79,17 @@ int
 serial_generate(unsigned char serial[SERIAL_LEN])
 {
 	struct timespec	 ts;
-	uint64_t	 ms;
-	int		 i;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	return serial_generate_at(serial, (uint64_t)ts.tv_sec * 1000u +
+	    (uint64_t)ts.tv_nsec / 1000000u);
+}
+
+int
+serial_generate_at(unsigned char serial[SERIAL_LEN], uint64_t ms)
+{
+	int	 i;
+
 	serial[0] = 0x01;
 	for (i = 6; i >= 1; i--) {
 		serial[i] = (unsigned char)(ms & 0xff);

@@ -172,9 +172,11 @@ struct cert_info {
  * time in milliseconds (6 octets) and 104 bits from the CSPRNG: serials
  * increase with time (the database appends to its serial index) and stay
  * unpredictable. serial_generate_random: every octet from the CSPRNG (159
- * bits), for [ca] serials = random.
+ * bits), for [ca] serials = random. serial_generate_at: the ordered form
+ * with the given time (the CA keeps it from going back with the clock).
  */
 int	 serial_generate(unsigned char serial[SERIAL_LEN]);
+int	 serial_generate_at(unsigned char serial[SERIAL_LEN], uint64_t ms);
 int	 serial_generate_random(unsigned char serial[SERIAL_LEN]);
 
 /*

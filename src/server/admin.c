@@ -1,7 +1,8 @@
 /*
  * admin.c - the admin socket (docs/admin-protocol.md): a Unix socket only
  * the daemon's own user (and root) may use, one JSON request and one JSON
- * answer per connection, served one at a time by one thread.
+ * answer per connection. One thread reads the requests side by side and
+ * runs them one at a time.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,7 +21,9 @@
 #include "server.h"
 
 #define ADMIN_MAX_REQUEST	(1 << 20)
-#define ADMIN_TIMEOUT_MS	30000
+#define ADMIN_TIMEOUT_MS	30000	/* to send a whole request */
+#define ADMIN_WRITE_MS		5000	/* for a client to take its answer */
+#define ADMIN_MAX_CLIENTS	32	/* requests being read at once */
 #define ADMIN_MAX_HANDLERS	64
 
 struct admin_cmd {
@@ -45,8 +48,14 @@ admin_register(const char *cmd, admin_handler fn)
 json_t *
 result_request_json(struct server *srv, const struct ca_result *res, int pem)
 {
-	return request_to_json(&res->req, res->has_cert ? &res->cert : NULL, pem,
+	json_t	*o;
+
+	/* The read lock: a reload frees the signer, chain_pem with it. */
+	ca_config_lock(srv->ca);
+	o = request_to_json(&res->req, res->has_cert ? &res->cert : NULL, pem,
 	    ca_signer(srv->ca)->chain_pem);
+	ca_config_unlock(srv->ca);
+	return o;
 }
 
 /*
@@ -308,14 +317,15 @@ cmd_reload(struct server *srv, const char *officer, json_t *args,
 {
 	char	 why[512];
 
-	/* Check the new config here so the caller hears what is wrong. */
-	if (ca_reload(srv->ca, why, sizeof(why)) == -1) {
+	/* Here, not in the main loop: the caller hears what is wrong. */
+	if (server_reload(srv, why, sizeof(why)) == -1) {
 		snprintf(err, errlen, "%s", why);
 		*code = CA_E_BADREQ;
+		log_err("reload by %s failed, keeping the running "
+		    "configuration: %s", officer, why);
 		return -1;
 	}
 	log_info("configuration reloaded by %s", officer);
-	wake_main(srv, SERVER_WAKE_RELOAD);
 	return 0;
 }
 
@@ -356,44 +366,63 @@ find_handler(const char *name)
 }
 
 /*
- * Read one newline-terminated request of at most ADMIN_MAX_REQUEST bytes.
- * Returns 0 or -1.
+ * A connection whose request is still coming. Requests are read side by
+ * side, so that a client slow to send (or sending nothing) holds up no
+ * other client; each must be complete within ADMIN_TIMEOUT_MS of its
+ * connect, however it trickles in. Commands still run one at a time.
+ */
+struct admin_conn {
+	int		 fd;
+	uid_t		 uid;
+	int		 refused;	/* another user: answered, never run */
+	struct buf	 b;
+	uint64_t	 deadline;	/* time_mono_ns() */
+};
+
+/*
+ * Read what the client has sent. Returns 1 when the request is complete
+ * (a newline, or the end of the stream after some bytes), 0 to wait for
+ * more, -1 when this connection carries no request: closed empty, failed,
+ * or over ADMIN_MAX_REQUEST.
  */
 static int
-read_request(int fd, struct buf *b)
+conn_read(struct admin_conn *c)
 {
-	struct pollfd	 pfd = { fd, POLLIN, 0 };
 	char		 chunk[4096];
 	ssize_t		 n;
 
 	for (;;) {
-		if (poll(&pfd, 1, ADMIN_TIMEOUT_MS) <= 0)
-			return -1;
-		if ((n = read(fd, chunk, sizeof(chunk))) == -1) {
+		if ((n = read(c->fd, chunk, sizeof(chunk))) == -1) {
 			if (errno == EINTR)
 				continue;
-			return -1;
+			return errno == EAGAIN ? 0 : -1;
 		}
 		if (n == 0)
-			return b->len > 0 ? 0 : -1;
-		if (b->len + (size_t)n > ADMIN_MAX_REQUEST ||
-		    buf_append(b, chunk, (size_t)n) == -1)
+			return c->b.len > 0 ? 1 : -1;
+		if (c->b.len + (size_t)n > ADMIN_MAX_REQUEST ||
+		    buf_append(&c->b, chunk, (size_t)n) == -1)
 			return -1;
 		if (memchr(chunk, '\n', (size_t)n) != NULL)
-			return 0;
+			return 1;
 	}
 }
 
+/* Write all of s, giving up on a client that does not read for a while. */
 static void
 write_all(int fd, const char *s, size_t len)
 {
-	ssize_t	 n;
+	struct pollfd	 pfd = { fd, POLLOUT, 0 };
+	uint64_t	 end = time_mono_ns() + ADMIN_WRITE_MS * 1000000ull, now;
+	ssize_t		 n;
 
 	while (len > 0) {
 		if ((n = write(fd, s, len)) == -1) {
 			if (errno == EINTR)
 				continue;
-			return;
+			if (errno != EAGAIN || (now = time_mono_ns()) >= end ||
+			    poll(&pfd, 1, (int)((end - now) / 1000000) + 1) <= 0)
+				return;
+			continue;
 		}
 		s += n;
 		len -= (size_t)n;
@@ -401,41 +430,53 @@ write_all(int fd, const char *s, size_t len)
 }
 
 static void
-serve_one(struct server *srv, int fd)
+send_answer(int fd, json_t *reply, int ok, const char *err,
+    enum ca_status code)
 {
-	struct ucred	 cred;
-	socklen_t	 clen = sizeof(cred);
+	char	*out;
+
+	json_object_set_new(reply, "ok", json_boolean(ok));
+	if (!ok) {
+		json_object_set_new(reply, "error", json_string(err));
+		json_object_set_new(reply, "code", json_string(ca_status_code(code)));
+	}
+	if ((out = json_dumps(reply, JSON_COMPACT)) != NULL) {
+		write_all(fd, out, strlen(out));
+		write_all(fd, "\n", 1);
+		free(out);
+	}
+}
+
+/* Run the request of c (complete or not: then say so) and answer it. */
+static void
+serve_request(struct server *srv, struct admin_conn *c, int complete)
+{
 	struct passwd	 pw, *pwp = NULL;
-	struct buf	 b = { 0 };
 	char		 pwbuf[1024], officer[128], err[1024] = "";
 	json_t		*req = NULL, *reply = json_object();
 	json_error_t	 jerr;
 	const char	*cmd;
 	admin_handler	 fn;
 	enum ca_status	 code = CA_E_INTERNAL;
-	char		*out;
 	int		 ok = 0;
 
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == -1 ||
-	    (cred.uid != geteuid() && cred.uid != 0)) {
-		log_warn("admin socket: refused a connection from uid %d",
-		    clen == sizeof(cred) ? (int)cred.uid : -1);
+	if (getpwuid_r(c->uid, &pw, pwbuf, sizeof(pwbuf), &pwp) == 0 &&
+	    pwp != NULL)
+		snprintf(officer, sizeof(officer), "%s", pw.pw_name);
+	else
+		snprintf(officer, sizeof(officer), "uid %d", (int)c->uid);
+	if (c->refused) {
 		snprintf(err, sizeof(err), "permission denied");
 		code = CA_E_DENIED;
 		goto answer;
 	}
-	if (getpwuid_r(cred.uid, &pw, pwbuf, sizeof(pwbuf), &pwp) == 0 &&
-	    pwp != NULL)
-		snprintf(officer, sizeof(officer), "%s", pw.pw_name);
-	else
-		snprintf(officer, sizeof(officer), "uid %d", (int)cred.uid);
-	if (read_request(fd, &b) == -1) {
+	if (!complete) {
 		snprintf(err, sizeof(err), "no complete request (one JSON object "
 		    "and a newline, at most 1 MiB, within 30 s)");
 		code = CA_E_BADREQ;
 		goto answer;
 	}
-	if ((req = json_loadb((const char *)b.data, b.len,
+	if ((req = json_loadb((const char *)c->b.data, c->b.len,
 	    JSON_DISABLE_EOF_CHECK, &jerr)) == NULL || !json_is_object(req)) {
 		snprintf(err, sizeof(err), "malformed request: %s",
 		    req == NULL ? jerr.text : "expected a JSON object");
@@ -452,47 +493,94 @@ serve_one(struct server *srv, int fd)
 	log_debug("admin: %s by %s", cmd, officer);
 	ok = fn(srv, officer, req, reply, err, sizeof(err), &code) == 0;
 answer:
-	json_object_set_new(reply, "ok", json_boolean(ok));
-	if (!ok) {
-		json_object_set_new(reply, "error", json_string(err));
-		json_object_set_new(reply, "code", json_string(ca_status_code(code)));
-	}
-	if ((out = json_dumps(reply, JSON_COMPACT)) != NULL) {
-		write_all(fd, out, strlen(out));
-		write_all(fd, "\n", 1);
-		free(out);
-	}
+	send_answer(c->fd, reply, ok, err, code);
 	json_decref(reply);
 	json_decref(req);
-	buf_free(&b);
+}
+
+/*
+ * Accept a connection into c. Another user than ours and root is marked
+ * refused: its request is read like any other (so that it can hear the
+ * answer rather than a broken pipe), then answered "permission denied".
+ * Returns 0 or -1.
+ */
+static int
+conn_accept(struct server *srv, struct admin_conn *c)
+{
+	struct ucred	 cred;
+	socklen_t	 clen = sizeof(cred);
+	int		 fd;
+
+	if ((fd = accept4(srv->admin_fd, NULL, NULL,
+	    SOCK_CLOEXEC | SOCK_NONBLOCK)) == -1)
+		return -1;
+	memset(c, 0, sizeof(*c));
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == -1 ||
+	    (cred.uid != geteuid() && cred.uid != 0)) {
+		log_warn("admin socket: refused a connection from uid %d",
+		    clen == sizeof(cred) ? (int)cred.uid : -1);
+		c->refused = 1;
+		cred.uid = (uid_t)-1;
+	}
+	c->fd = fd;
+	c->uid = cred.uid;
+	c->deadline = time_mono_ns() + ADMIN_TIMEOUT_MS * 1000000ull;
+	return 0;
 }
 
 static void *
 admin_main(void *arg)
 {
 	struct server	*srv = arg;
-	struct pollfd	 pfd[2];
-	int		 fd;
+	struct admin_conn conns[ADMIN_MAX_CLIENTS];
+	struct pollfd	 pfd[2 + ADMIN_MAX_CLIENTS];
+	uint64_t	 now;
+	size_t		 n = 0, i;
+	int		 timeout, ms, rc;
 
-	pfd[0].fd = srv->admin_fd;
-	pfd[0].events = POLLIN;
-	pfd[1].fd = srv->admin_stop[0];
-	pfd[1].events = POLLIN;
 	for (;;) {
-		if (poll(pfd, 2, -1) == -1) {
+		pfd[0].fd = srv->admin_stop[0];
+		pfd[0].events = POLLIN;
+		pfd[1].fd = srv->admin_fd;
+		/* With every slot taken, new clients wait in the backlog. */
+		pfd[1].events = n < ADMIN_MAX_CLIENTS ? POLLIN : 0;
+		now = time_mono_ns();
+		timeout = -1;
+		for (i = 0; i < n; i++) {
+			pfd[2 + i].fd = conns[i].fd;
+			pfd[2 + i].events = POLLIN;
+			pfd[2 + i].revents = 0;
+			ms = conns[i].deadline > now ?
+			    (int)((conns[i].deadline - now) / 1000000) + 1 : 0;
+			if (timeout == -1 || ms < timeout)
+				timeout = ms;
+		}
+		if (poll(pfd, 2 + n, timeout) == -1) {
 			if (errno == EINTR)
 				continue;
 			log_err("admin socket: poll: %s", strerror(errno));
 			break;
 		}
-		if (pfd[1].revents)
+		if (pfd[0].revents)
 			break;
-		if (!(pfd[0].revents & POLLIN))
-			continue;
-		if ((fd = accept4(srv->admin_fd, NULL, NULL, SOCK_CLOEXEC)) == -1)
-			continue;
-		serve_one(srv, fd);
-		close(fd);
+		now = time_mono_ns();
+		/* From the end: a finished slot takes the (seen) last one. */
+		for (i = n; i-- > 0;) {
+			rc = pfd[2 + i].revents ? conn_read(&conns[i]) : 0;
+			if (rc == 0 && now < conns[i].deadline)
+				continue;
+			serve_request(srv, &conns[i], rc == 1);
+			close(conns[i].fd);
+			buf_free(&conns[i].b);
+			conns[i] = conns[--n];
+		}
+		if ((pfd[1].revents & POLLIN) && n < ADMIN_MAX_CLIENTS &&
+		    conn_accept(srv, &conns[n]) == 0)
+			n++;
+	}
+	for (i = 0; i < n; i++) {
+		close(conns[i].fd);
+		buf_free(&conns[i].b);
 	}
 	return NULL;
 }

@@ -134,6 +134,7 @@ queue_result(struct server *srv, struct MHD_Connection *c,
 {
 	struct buf	 b = { 0 };
 	unsigned int	 status;
+	int		 rc;
 
 	if (!res->has_request)
 		return queue_error(c, http_status(res->status), res->error, 0);
@@ -142,9 +143,13 @@ queue_result(struct server *srv, struct MHD_Connection *c,
 		status = MHD_HTTP_CREATED;
 	else if (res->status == CA_OK && res->req.disposition == CM_DISP_PENDING)
 		status = MHD_HTTP_ACCEPTED;
-	if (request_json_text(&b, &res->req, res->has_cert ? &res->cert : NULL,
+	/* The read lock: a reload frees the signer, chain_pem with it. */
+	ca_config_lock(srv->ca);
+	rc = request_json_text(&b, &res->req, res->has_cert ? &res->cert : NULL,
 	    pem, ca_signer(srv->ca)->chain_pem,
-	    res->status != CA_OK ? res->error : NULL) == -1) {
+	    res->status != CA_OK ? res->error : NULL);
+	ca_config_unlock(srv->ca);
+	if (rc == -1) {
 		buf_free(&b);
 		return MHD_NO;
 	}
@@ -420,9 +425,11 @@ handle_request_get(struct server *srv, struct MHD_Connection *c,
 	}
 	pem = pem_encode("CERTIFICATE", res.cert.raw, res.cert.raw_len);
 	chain = pem;
+	ca_config_lock(srv->ca);
 	if (pem != NULL && asprintf(&chain, "%s%s", pem,
 	    ca_signer(srv->ca)->chain_pem) == -1)
 		chain = NULL;
+	ca_config_unlock(srv->ca);
 	n = chain ? strlen(chain) : 0;
 	rc = chain ? queue_bytes(c, MHD_HTTP_OK,
 	    "application/pem-certificate-chain", chain, n) :
@@ -497,13 +504,23 @@ static enum MHD_Result
 handle_get(struct server *srv, struct MHD_Connection *c, const char *url)
 {
 	const struct signer *sg = ca_signer(srv->ca);
+	enum MHD_Result	 rc;
 
-	if (strcmp(url, "/ca.crt") == 0)
-		return queue_bytes(c, MHD_HTTP_OK, "application/pkix-cert",
+	/* queue_bytes copies, under the read lock: a reload frees sg. */
+	if (strcmp(url, "/ca.crt") == 0) {
+		ca_config_lock(srv->ca);
+		rc = queue_bytes(c, MHD_HTTP_OK, "application/pkix-cert",
 		    sg->cert_der, sg->cert_der_len);
-	if (strcmp(url, "/ca.pem") == 0)
-		return queue_bytes(c, MHD_HTTP_OK, "application/x-pem-file",
+		ca_config_unlock(srv->ca);
+		return rc;
+	}
+	if (strcmp(url, "/ca.pem") == 0) {
+		ca_config_lock(srv->ca);
+		rc = queue_bytes(c, MHD_HTTP_OK, "application/x-pem-file",
 		    sg->chain_pem, strlen(sg->chain_pem));
+		ca_config_unlock(srv->ca);
+		return rc;
+	}
 	if (strcmp(url, "/ca.crl") == 0)
 		return handle_crl(srv, c, 0);
 	if (strcmp(url, "/delta.crl") == 0)

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -36,49 +37,92 @@ usage(FILE *f)
 }
 
 /*
- * Write our pid, refusing if another live daemon holds the file.
- * Returns 0 or -1.
+ * Reread the config file and apply it (SIGHUP on the main thread, `certmint
+ * reload` on the admin thread). The config and the policy module switch
+ * together or not at all: a policy module that cannot load under the new
+ * file leaves the running config and policy, and the caller hears why.
+ * The exit modules follow before this returns, so that a module
+ * unregistered is no longer called once `certmint reload` has answered.
  */
-/*
- * After a reload: the policy module first (decisions), then the exit
- * modules. A policy module that cannot load leaves the running one.
- */
-static void
-modules_reload(struct server *srv)
+int
+server_reload(struct server *srv, char *err, size_t errlen)
 {
-	char	 err[512];
+	char	 why[512];
+	int	 rc;
 
+	if (ca_reload_begin(srv->ca, err, errlen) == -1)
+		return -1;
 	pthread_mutex_lock(&srv->modules_mu);
-	if (policy_host_reload(&srv->policy, err, sizeof(err)) == -1)
-		log_err("policy module not changed: %s", err);
+	rc = policy_host_reload(&srv->policy, why, sizeof(why));
 	pthread_mutex_unlock(&srv->modules_mu);
-	exit_host_reload(srv->exits);
-}
-
-static int
-pidfile_write(const char *path)
-{
-	unsigned char	*old;
-	size_t		 len;
-	int64_t		 pid;
-	char		 buf[32];
-
-	if (file_read(path, &old, &len, 64) == 0) {
-		if (parse_int64(str_trim((char *)old), &pid) == 0 && pid > 0 &&
-		    pid != getpid() && kill((pid_t)pid, 0) == 0) {
-			log_err("another certmintd (pid %lld) runs with %s",
-			    (long long)pid, path);
-			free(old);
-			return -1;
-		}
-		free(old);
-	}
-	snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
-	if (file_write_atomic(path, buf, strlen(buf), 0644) == -1) {
-		log_err("%s: %s", path, strerror(errno));
+	ca_reload_end(srv->ca, rc == -1);
+	if (rc == -1) {
+		snprintf(err, errlen, "policy module not loaded: %s", why);
 		return -1;
 	}
+	exit_host_reload(srv->exits);
 	return 0;
+}
+
+/*
+ * Take the pid file: open it, lock it for the daemon's lifetime and write
+ * our pid into it. The lock, not the pid in the file, says whether a
+ * daemon runs: after a crash the pid left in the file may belong to an
+ * unrelated process by now. Refuses only when another process holds the
+ * lock. Returns the descriptor, to keep open until exit, or -1.
+ */
+static int
+pidfile_lock(const char *path)
+{
+	struct stat	 fst, pst;
+	char		 buf[32];
+	int64_t		 pid;
+	ssize_t		 n;
+	int		 fd, tries;
+
+	for (tries = 0; tries < 10; tries++) {
+		if ((fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+		    0644)) == -1) {
+			log_err("%s: %s", path, strerror(errno));
+			return -1;
+		}
+		if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+			if (errno != EWOULDBLOCK) {
+				log_err("%s: lock: %s", path, strerror(errno));
+				close(fd);
+				return -1;
+			}
+			n = pread(fd, buf, sizeof(buf) - 1, 0);
+			buf[n > 0 ? n : 0] = '\0';
+			if (parse_int64(str_trim(buf), &pid) == 0)
+				log_err("another certmintd (pid %lld) runs with %s",
+				    (long long)pid, path);
+			else
+				log_err("another certmintd runs with %s", path);
+			close(fd);
+			return -1;
+		}
+		/*
+		 * A daemon stopping unlinks the file, then unlocks it: the
+		 * lock counts only on the file that is at path now.
+		 */
+		if (fstat(fd, &fst) == 0 && stat(path, &pst) == 0 &&
+		    fst.st_dev == pst.st_dev && fst.st_ino == pst.st_ino)
+			break;
+		close(fd);
+		fd = -1;
+	}
+	if (fd == -1) {
+		log_err("%s: keeps changing under us", path);
+		return -1;
+	}
+	n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+	if (ftruncate(fd, 0) == -1 || pwrite(fd, buf, (size_t)n, 0) != n) {
+		log_err("%s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
 }
 
 int
@@ -97,7 +141,7 @@ main(int argc, char *argv[])
 	sigset_t	 mask;
 	struct signalfd_siginfo si;
 	struct pollfd	 pfd[2];
-	int		 ch, sfd = -1, rc = 1, stop = 0;
+	int		 ch, sfd = -1, rc = 1, stop = 0, pid_fd = -1;
 	char		 what;
 
 	memset(&srv, 0, sizeof(srv));
@@ -149,7 +193,7 @@ main(int argc, char *argv[])
 		goto out;
 	}
 	pid_file = xstrdup(ca_config(srv.ca)->pid_file);
-	if (pidfile_write(pid_file) == -1) {
+	if ((pid_fd = pidfile_lock(pid_file)) == -1) {
 		free(pid_file);
 		pid_file = NULL;
 		goto out;
@@ -158,7 +202,13 @@ main(int argc, char *argv[])
 		log_err("policy module: %s", err);
 		goto out;
 	}
-	/* Modules load before STARTUP is recorded, so that they receive it. */
+	/*
+	 * The writer first: module threads save their cursors through it as
+	 * soon as they run (after a crash, with a backlog, at once). Then the
+	 * modules, then STARTUP, so that they receive it.
+	 */
+	if (ca_start_writer(srv.ca) == -1)
+		goto out;
 	srv.exits = exit_host_new(srv.ca);
 	if (exit_host_start(srv.exits) == -1) {
 		log_err("cannot start the exit-module host");
@@ -193,13 +243,11 @@ main(int argc, char *argv[])
 		if (pfd[0].revents & POLLIN &&
 		    read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 			if (si.ssi_signo == SIGHUP) {
-				if (ca_reload(srv.ca, err, sizeof(err)) == -1)
+				if (server_reload(&srv, err, sizeof(err)) == -1)
 					log_err("reload failed, keeping the running "
 					    "configuration: %s", err);
-				else {
+				else
 					log_info("configuration reloaded");
-					modules_reload(&srv);
-				}
 			} else {
 				log_info("signal %d: stopping", (int)si.ssi_signo);
 				stop = 1;
@@ -208,8 +256,6 @@ main(int argc, char *argv[])
 		if (pfd[1].revents & POLLIN && read(srv.wake[0], &what, 1) == 1) {
 			if (what == SERVER_WAKE_STOP)
 				stop = 1;
-			else if (what == SERVER_WAKE_RELOAD)
-				modules_reload(&srv);
 		}
 	}
 	rc = 0;
@@ -226,7 +272,9 @@ out:
 		ca_close(srv.ca);
 	}
 	if (pid_file != NULL) {
+		/* Unlinked while still locked: see pidfile_lock. */
 		unlink(pid_file);
+		close(pid_fd);
 		free(pid_file);
 	}
 	if (sfd != -1)

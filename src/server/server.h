@@ -15,7 +15,6 @@
 struct MHD_Daemon;
 
 /* Requests from the admin socket to the main loop. */
-#define SERVER_WAKE_RELOAD	'r'
 #define SERVER_WAKE_STOP	's'
 
 struct server {
@@ -33,6 +32,9 @@ struct server {
 	atomic_int		 submitting;	/* suspended, waiting for a commit */
 	char			 listen_desc[128];	/* "127.0.0.1:8080" */
 };
+
+/* main.c: reread the config, switch the policy and exit modules. */
+int	 server_reload(struct server *, char *err, size_t errlen);
 
 /* http.c */
 int	 http_start(struct server *, char *err, size_t errlen);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -24,7 +25,7 @@ enum stmt_id {
 	S_EXTS_DELETE, S_EXTS_GET,
 	S_CERT_INSERT, S_CERT_GET, S_CERT_BY_SERIAL,
 	S_CRL_INSERT, S_CRL_GET, S_CRL_LATEST_BASE, S_CRL_LATEST_DELTA,
-	S_MAX_REQ, S_MAX_CRL,
+	S_MAX_REQ, S_MAX_CRL, S_MAX_SERIAL,
 	S_EVENT_INSERT, S_EVENTS_AFTER, S_EVENT_GET,
 	S_REVOKED_ALL, S_REVOKED_SINCE,
 	S_CURSOR_GET, S_CURSOR_SET,
@@ -81,6 +82,9 @@ static const char *const stmt_sql[S__MAX] = {
 	    "WHERE base_number >= 0 ORDER BY row_id DESC LIMIT 1",
 	[S_MAX_REQ] = "SELECT COALESCE(MAX(id), 0) FROM requests",
 	[S_MAX_CRL] = "SELECT COALESCE(MAX(number), 0) FROM crls",
+	/* Ordered serials: 0x01, the time, the random part (40 hex digits). */
+	[S_MAX_SERIAL] = "SELECT MAX(serial) FROM certs WHERE serial >= '01' "
+	    "AND serial < '02' AND length(serial) = 40",
 	[S_EVENT_INSERT] = "INSERT INTO events (event, context, time, "
 	    "crl_row_id) VALUES (?,?,?,?)",
 	[S_EVENTS_AFTER] = "SELECT seq, event, context, time, crl_row_id "
@@ -116,7 +120,11 @@ struct store {
 	char		*path;
 	int		 readonly;
 	sqlite3_stmt	*stmt[S__MAX];
+	int64_t		 wal_frames;	/* after the last commit, if counted */
 };
+
+/* How long a statement waits for another connection's lock. */
+#define BUSY_MS		5000
 
 static const char *const view_names[VIEW__MAX] = {
 	[VIEW_QUEUE] = "queue",
@@ -363,7 +371,7 @@ store_open(const char *path, int flags, char *err, size_t errlen)
 		goto fail;
 	}
 	sqlite3_extended_result_codes(st->db, 1);
-	sqlite3_busy_timeout(st->db, 5000);
+	sqlite3_busy_timeout(st->db, BUSY_MS);
 	if (!st->readonly) {
 		int64_t	 dummy;
 
@@ -405,6 +413,126 @@ store_schema_version(struct store *st)
 	int64_t	 v;
 
 	return query_int(st, "PRAGMA user_version", &v) == -1 ? -1 : (int)v;
+}
+
+/* SQLite's WAL hook: the WAL's length after each commit on st. */
+static int
+wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+	struct store	*st = arg;
+
+	(void)db;
+	(void)name;
+	st->wal_frames = frames;
+	return SQLITE_OK;
+}
+
+/*
+ * Checkpoint st's WAL by hand from now on: installing the hook replaces
+ * SQLite's automatic checkpoint, which is PASSIVE only and so lets the WAL
+ * grow while readers keep old snapshots. Returns 0, or -1.
+ */
+int
+store_wal_manual(struct store *st, int64_t limit_bytes)
+{
+	char	 sql[64];
+
+	snprintf(sql, sizeof(sql), "PRAGMA journal_size_limit = %" PRId64,
+	    limit_bytes);
+	if (exec_sql(st, sql) == -1)
+		return -1;
+	sqlite3_wal_hook(st->db, wal_hook, st);
+	return 0;
+}
+
+int64_t
+store_wal_frames(struct store *st)
+{
+	return st->wal_frames;
+}
+
+/* A checkpoint waits for readers this long before it starts over. */
+#define CKPT_TRY_NS	1000000
+
+/*
+ * The busy handler of one checkpoint try: poll every 100 us, for at most
+ * CKPT_TRY_NS (arg: when this try first found readers in the way, 0
+ * before).
+ */
+static int
+ckpt_busy(void *arg, int tries)
+{
+	uint64_t	*start = arg;
+	struct timespec	 ts = { 0, 100000 };
+	uint64_t	 now = time_mono_ns();
+
+	(void)tries;
+	if (*start == 0)
+		*start = now;
+	else if (now - *start >= CKPT_TRY_NS)
+		return 0;
+	nanosleep(&ts, NULL);
+	return 1;
+}
+
+/*
+ * Copy the WAL's frames into the database file (see store.h). RESTART and
+ * TRUNCATE wait for readers, for busy_ms at most, counted from the first
+ * time readers are in the way (copying the frames back is the work, not a
+ * wait), so that the writer is not held up longer. They try again and
+ * again rather than wait once: a try waits for the read slot of a reader
+ * that was behind when it began, and a reader that runs transactions back
+ * to back takes that slot again at once, with a newer snapshot that the
+ * next try would not need to wait for; and once every frame is copied
+ * back, new transactions leave the WAL alone, so the next try finds the
+ * readers gone. Returns 0 when every frame was backfilled, STORE_E_BUSY
+ * when readers kept some, CM_E_FAIL.
+ */
+int
+store_checkpoint(struct store *st, int mode, int busy_ms)
+{
+	struct timespec	 pause = { 0, 100000 };
+	uint64_t	 start = 0, first = 0;
+	int		 rc, log = 0, done = 0, smode;
+
+	switch (mode) {
+	case STORE_CKPT_RESTART:
+		smode = SQLITE_CHECKPOINT_RESTART;
+		break;
+	case STORE_CKPT_TRUNCATE:
+		smode = SQLITE_CHECKPOINT_TRUNCATE;
+		break;
+	default:
+		smode = SQLITE_CHECKPOINT_PASSIVE;
+		break;
+	}
+	if (smode != SQLITE_CHECKPOINT_PASSIVE)
+		sqlite3_busy_handler(st->db, ckpt_busy, &start);
+	for (;;) {
+		start = 0;
+		rc = sqlite3_wal_checkpoint_v2(st->db, NULL, smode, &log,
+		    &done);
+		if (rc == SQLITE_OK && done >= log)
+			break;
+		if (smode == SQLITE_CHECKPOINT_PASSIVE ||
+		    (rc != SQLITE_OK && (rc & 0xff) != SQLITE_BUSY))
+			break;
+		if (first == 0)
+			first = start != 0 ? start : time_mono_ns();
+		if (time_mono_ns() - first >= (uint64_t)busy_ms * 1000000u)
+			break;
+		if (start == 0)		/* refused without a wait */
+			nanosleep(&pause, NULL);
+	}
+	if (smode != SQLITE_CHECKPOINT_PASSIVE)
+		sqlite3_busy_timeout(st->db, BUSY_MS);
+	if ((rc & 0xff) == SQLITE_BUSY || (rc == SQLITE_OK && done < log))
+		return STORE_E_BUSY;
+	if (rc != SQLITE_OK)
+		return sql_fail(st, "checkpoint");
+	if (smode == SQLITE_CHECKPOINT_TRUNCATE)
+		st->wal_frames = 0;
+	return 0;
 }
 
 int
@@ -1007,6 +1135,23 @@ store_max_crl_number(struct store *st, int64_t *out)
 }
 
 int
+store_max_ordered_serial(struct store *st, char *out, size_t outlen)
+{
+	sqlite3_stmt	*s;
+	const unsigned char *v;
+	int		 rc;
+
+	out[0] = '\0';
+	if ((s = stmt(st, S_MAX_SERIAL)) == NULL)
+		return CM_E_FAIL;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW && (v = sqlite3_column_text(s, 0)) != NULL)
+		snprintf(out, outlen, "%s", (const char *)v);
+	sqlite3_reset(s);
+	return rc == SQLITE_ROW ? 0 : sql_fail(st, stmt_sql[S_MAX_SERIAL]);
+}
+
+int
 store_stats(struct store *st, struct db_stats *out)
 {
 	sqlite3_stmt	*s;
@@ -1095,6 +1240,24 @@ view_where(enum db_view v)
 	}
 }
 
+/* Rows of a view read per statement: see store_view. */
+#define VIEW_PAGE	256
+
+struct view_row {
+	struct db_request r;
+	struct db_cert	 c;
+	int		 has_cert;
+};
+
+/*
+ * Call cb for each row of a view, by ascending id. The rows are read
+ * VIEW_PAGE at a time and cb is called only once the page's statement is
+ * reset: a caller that blocks in cb (`certmint view | less`) then holds no
+ * snapshot, which would keep every frame in the WAL (docs/design.md,
+ * Storage). Each page is a snapshot of its own; a row changed meanwhile
+ * shows as it is when its page is read. Returns 0, cb's non-zero result,
+ * or a CM_E_* error.
+ */
 int
 store_view(struct store *st, const struct db_filter *f,
     int (*cb)(void *, const struct db_request *, const struct db_cert *),
@@ -1102,9 +1265,9 @@ store_view(struct store *st, const struct db_filter *f,
 {
 	struct buf	 sql = { 0 };
 	sqlite3_stmt	*s = NULL;
-	struct db_request r;
-	struct db_cert	 c;
-	int		 rc, ret = 0;
+	struct view_row	*rows;
+	int64_t		 after = INT64_MIN, left = f->limit > 0 ? f->limit : -1;
+	int		 rc, ret = 0, n, i, lim;
 
 	if (buf_printf(&sql, "SELECT r.id, r.raw_request, r.request_type, "
 	    "r.request_flags, r.disposition, r.disposition_message, "
@@ -1116,7 +1279,8 @@ store_view(struct store *st, const struct db_filter *f,
 	    "c.subject_dn, c.raw_name, c.common_name, c.pk_alg, c.pk_len, "
 	    "c.raw_pk, c.raw_pk_params, c.hash, c.ski "
 	    "FROM requests r LEFT JOIN certs c ON c.request_id = r.id "
-	    "WHERE %s%s%s%s%s%s%s%s ORDER BY r.id", view_where(f->view),
+	    "WHERE r.id > :after AND %s%s%s%s%s%s%s%s ORDER BY r.id "
+	    "LIMIT :lim", view_where(f->view),
 	    f->min_id ? " AND r.id >= :min" : "",
 	    f->max_id ? " AND r.id <= :max" : "",
 	    f->requester ? " AND r.requester_name = :req" : "",
@@ -1124,8 +1288,7 @@ store_view(struct store *st, const struct db_filter *f,
 	    "instr(r.request_dn, :cn))" : "",
 	    f->serial ? " AND c.serial = :serial" : "",
 	    f->since ? " AND r.submitted_when >= :since" : "",
-	    f->until ? " AND r.submitted_when < :until" : "") == -1 ||
-	    (f->limit > 0 && buf_printf(&sql, " LIMIT %d", f->limit) == -1)) {
+	    f->until ? " AND r.submitted_when < :until" : "") == -1) {
 		buf_free(&sql);
 		return CM_E_NOMEM;
 	}
@@ -1133,6 +1296,10 @@ store_view(struct store *st, const struct db_filter *f,
 	buf_free(&sql);
 	if (rc != SQLITE_OK)
 		return sql_fail(st, "view");
+	if ((rows = calloc(VIEW_PAGE, sizeof(*rows))) == NULL) {
+		sqlite3_finalize(s);
+		return CM_E_NOMEM;
+	}
 	sqlite3_bind_int64(s, sqlite3_bind_parameter_index(s, ":min"),
 	    f->min_id);
 	sqlite3_bind_int64(s, sqlite3_bind_parameter_index(s, ":max"),
@@ -1144,24 +1311,44 @@ store_view(struct store *st, const struct db_filter *f,
 	    f->since);
 	sqlite3_bind_int64(s, sqlite3_bind_parameter_index(s, ":until"),
 	    f->until);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		int	 has_cert = sqlite3_column_type(s, 19) != SQLITE_NULL;
-
-		if ((ret = row_to_request(s, &r)) != 0)
-			break;
-		if (has_cert && (ret = row_to_cert(s, 19, &c)) != 0) {
-			db_request_free(&r);
-			break;
+	while (ret == 0 && left != 0) {
+		lim = left < 0 || left > VIEW_PAGE ? VIEW_PAGE : (int)left;
+		sqlite3_bind_int64(s, sqlite3_bind_parameter_index(s,
+		    ":after"), after);
+		sqlite3_bind_int(s, sqlite3_bind_parameter_index(s, ":lim"),
+		    lim);
+		n = 0;
+		while (n < lim && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+			rows[n].has_cert = sqlite3_column_type(s, 19) !=
+			    SQLITE_NULL;
+			if ((ret = row_to_request(s, &rows[n].r)) != 0)
+				break;
+			if (rows[n].has_cert &&
+			    (ret = row_to_cert(s, 19, &rows[n].c)) != 0) {
+				db_request_free(&rows[n].r);
+				break;
+			}
+			n++;
 		}
-		ret = cb(arg, &r, has_cert ? &c : NULL);
-		db_request_free(&r);
-		if (has_cert)
-			db_cert_free(&c);
-		if (ret != 0)
+		/* Ends the read transaction before any callback. */
+		sqlite3_reset(s);
+		if (ret == 0 && n < lim && rc != SQLITE_DONE)
+			ret = sql_fail(st, "view");
+		for (i = 0; i < n; i++) {
+			if (ret == 0)
+				ret = cb(arg, &rows[i].r, rows[i].has_cert ?
+				    &rows[i].c : NULL);
+			after = rows[i].r.id;
+			db_request_free(&rows[i].r);
+			if (rows[i].has_cert)
+				db_cert_free(&rows[i].c);
+		}
+		if (n < lim)
 			break;
+		if (left > 0)
+			left -= n;
 	}
-	if (ret == 0 && rc != SQLITE_DONE)
-		ret = sql_fail(st, "view");
+	free(rows);
 	sqlite3_finalize(s);
 	return ret;
 }

@@ -22,6 +22,8 @@
 #define STORE_E_DUPLICATE	(-100)
 /* store_request_update: the row is not in the expected disposition. */
 #define STORE_E_CONFLICT	(-101)
+/* store_checkpoint: a reader's snapshot kept frames in the WAL. */
+#define STORE_E_BUSY		(-102)
 
 struct db_attr {
 	char		*name;
@@ -159,6 +161,24 @@ struct store	*store_open(const char *path, int flags, char *err, size_t errlen);
 void		 store_close(struct store *);
 int		 store_schema_version(struct store *);
 
+/*
+ * WAL checkpoints, for the writer's connection (docs/design.md, Storage):
+ * store_wal_manual turns SQLite's automatic checkpoint off on st, caps the
+ * WAL file kept after a reset at limit_bytes and starts counting frames;
+ * store_wal_frames is the WAL's length in frames after st's last commit (0
+ * after a TRUNCATE); store_checkpoint backfills it (STORE_CKPT_PASSIVE: as
+ * far as readers allow, without waiting; RESTART: waits at most busy_ms for
+ * readers so that the next commit rewrites the WAL from its start;
+ * TRUNCATE: also empties the file). 0 when every frame was backfilled,
+ * STORE_E_BUSY when a reader kept some.
+ */
+#define STORE_CKPT_PASSIVE	0
+#define STORE_CKPT_RESTART	1
+#define STORE_CKPT_TRUNCATE	2
+int	 store_wal_manual(struct store *, int64_t limit_bytes);
+int64_t	 store_wal_frames(struct store *);
+int	 store_checkpoint(struct store *, int mode, int busy_ms);
+
 int	 store_begin(struct store *);		/* BEGIN IMMEDIATE */
 int	 store_commit(struct store *);
 int	 store_rollback(struct store *);
@@ -193,6 +213,8 @@ int	 store_crl_each(struct store *, int limit,
 	    int (*cb)(void *, const struct db_crl *), void *arg);
 int	 store_max_request_id(struct store *, int64_t *);	/* 0 if empty */
 int	 store_max_crl_number(struct store *, int64_t *);	/* 0 if none */
+/* The highest serial of the ordered form (0x01, time, random) in hex, "" if none. */
+int	 store_max_ordered_serial(struct store *, char *, size_t);
 int	 store_stats(struct store *, struct db_stats *);
 
 /*
@@ -208,6 +230,8 @@ int	 store_revoked_each(struct store *, int64_t since,
 /*
  * Call cb for each request matching the filter, by ascending id, with its
  * certificate (NULL if none). Attributes and extensions are not loaded.
+ * Rows are read a page at a time and cb runs outside any read transaction,
+ * so that a slow cb keeps no snapshot (and so no WAL) alive.
  */
 int	 store_view(struct store *, const struct db_filter *,
 	    int (*cb)(void *, const struct db_request *, const struct db_cert *),

@@ -329,7 +329,7 @@ finish() {
 		echo "# daemon log:"
 		sed 's/^/# /' "$T_LOG" 2>/dev/null | tail -40
 	fi
-	rm -rf "$T_DIR"
+	[ -n "${KEEP:-}" ] || rm -rf "$T_DIR"
 	echo "1..$T_N"
 	[ $T_FAILED -eq 0 ]
 	exit $?
