@@ -63,7 +63,7 @@ if [ $run_tsan -eq 1 ]; then
 	fi
 	if ninja -C "$TSAN_BUILD" src/server/certmintd src/cli/certmint \
 	    tests/modules/serial.so tests/modules/recording.so \
-	    tests/modules/concurrent.so >/dev/null; then
+	    tests/modules/concurrent.so tests/modules/lag.so >/dev/null; then
 		rm -f "$BUILD/tsan.tap"
 		CERTMINT="$PWD/$TSAN_BUILD/src/cli/certmint" \
 		CERTMINTD="$PWD/$TSAN_BUILD/src/server/certmintd" \

@@ -806,7 +806,7 @@ slot_start(struct exit_host *h, struct exit_slot *s)
 {
 	struct exit_call call;
 	struct store	*st = ca_reader(h->ca);
-	char		*path, file[300];
+	char		*path, file[300], loaded[1024];
 	int		 rc, i;
 
 	snprintf(file, sizeof(file), "%s.so", s->name);
@@ -841,6 +841,14 @@ slot_start(struct exit_host *h, struct exit_slot *s)
 		save_cursor(s, 1);
 	}
 	s->saved = s->cursor;
+	/*
+	 * Said once the threads run, but read now: from then on they move
+	 * the cursor, and a serial module is not called from two threads.
+	 */
+	snprintf(loaded, sizeof(loaded), "exit module %s loaded (%s, events "
+	    "0x%x, cursor %" PRId64 ")", s->name,
+	    s->mod.desc->get_description(s->mod.state), (unsigned)s->mod.mask,
+	    s->cursor);
 	if (s->mod.desc->threading == CM_THREADING_CONCURRENT) {
 		s->nworkers = h->pool_threads;
 		for (i = 0; i < s->nworkers; i++) {
@@ -855,9 +863,7 @@ slot_start(struct exit_host *h, struct exit_slot *s)
 		return -1;
 	}
 	s->running = 1;
-	log_info("exit module %s loaded (%s, events 0x%x, cursor %" PRId64 ")",
-	    s->name, s->mod.desc->get_description(s->mod.state),
-	    (unsigned)s->mod.mask, s->cursor);
+	log_info("%s", loaded);
 	return 0;
 }
 
