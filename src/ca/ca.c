@@ -150,11 +150,8 @@ ca_result_free(struct ca_result *res)
 static uint64_t
 serial_time(struct ca *ca)
 {
-	struct timespec	 ts;
-	uint64_t	 now, last;
+	uint64_t	 now = time_now_ms(), last;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	now = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 	last = atomic_load(&ca->serial_ms);
 	while (now > last &&
 	    !atomic_compare_exchange_weak(&ca->serial_ms, &last, now))

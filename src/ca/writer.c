@@ -224,13 +224,7 @@ wait_work(struct writer *w)
 		pthread_cond_wait(&w->cv_work, &w->mu);
 		return;
 	}
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += CKPT_IDLE_MS / 1000;
-	ts.tv_nsec += (long)(CKPT_IDLE_MS % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	time_deadline_in(&ts, CKPT_IDLE_MS);
 	if (pthread_cond_timedwait(&w->cv_work, &w->mu, &ts) != ETIMEDOUT ||
 	    w->head != NULL || w->stop)
 		return;

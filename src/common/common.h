@@ -48,6 +48,9 @@ int	 hex_decode(const char *, unsigned char **, size_t *);	/* 0 / -1 */
 char	*base64_encode(const unsigned char *, size_t);	/* no newlines */
 int	 base64_decode(const char *, size_t, unsigned char **, size_t *);
 int64_t	 time_now(void);			/* Unix seconds, UTC */
+uint64_t time_now_ms(void);			/* Unix milliseconds */
+struct timespec;
+void	 time_deadline_in(struct timespec *, int64_t ms);	/* for timedwait */
 uint64_t time_mono_ns(void);
 void	 time_format(int64_t, char out[32]);	/* 2026-11-24T08:00:00Z */
 int	 time_parse(const char *, int64_t *);	/* ISO 8601 UTC or @unix */

@@ -163,6 +163,31 @@ time_now(void)
 }
 
 uint64_t
+time_now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/*
+ * The absolute CLOCK_REALTIME time ms from now, for pthread_cond_timedwait
+ * on a condition with the default clock.
+ */
+void
+time_deadline_in(struct timespec *ts, int64_t ms)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+	ts->tv_sec += (time_t)(ms / 1000);
+	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+uint64_t
 time_mono_ns(void)
 {
 	struct timespec	 ts;

@@ -7,7 +7,6 @@
 #include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -78,11 +77,7 @@ struct extw {
 int
 serial_generate(unsigned char serial[SERIAL_LEN])
 {
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return serial_generate_at(serial, (uint64_t)ts.tv_sec * 1000u +
-	    (uint64_t)ts.tv_nsec / 1000000u);
+	return serial_generate_at(serial, time_now_ms());
 }
 
 int

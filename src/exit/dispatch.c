@@ -231,19 +231,6 @@ exit_host_new(struct ca *ca)
 	return h;
 }
 
-/* The absolute CLOCK_REALTIME time ms from now, for timed waits. */
-static void
-deadline_in(struct timespec *ts, int64_t ms)
-{
-	clock_gettime(CLOCK_REALTIME, ts);
-	ts->tv_sec += (time_t)(ms / 1000);
-	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
 /* time_mono_ns() ms from now, for the joins at a stop. */
 static uint64_t
 mono_deadline_in(int64_t ms)
@@ -261,7 +248,7 @@ slot_sleep(struct exit_slot *s, int64_t ms)
 	struct exit_host *h = s->host;
 	struct timespec	 ts;
 
-	deadline_in(&ts, ms);
+	time_deadline_in(&ts, ms);
 	while (!s->stop) {
 		if (pthread_cond_timedwait(&h->cv, &h->mu, &ts) == ETIMEDOUT)
 			break;
@@ -279,7 +266,7 @@ slot_wait(struct exit_slot *s, int64_t ms)
 {
 	struct timespec	 ts;
 
-	deadline_in(&ts, ms);
+	time_deadline_in(&ts, ms);
 	(void)pthread_cond_timedwait(&s->host->cv, &s->host->mu, &ts);
 }
 

@@ -9,15 +9,11 @@
 # while issuance and the other modules carry on.
 . "$LIB"
 
-M=$MODULES_DIR
 ca_init
 PICKY=$T_DIR/picky.log
 REC=$T_DIR/rec.log
 PASS=$T_DIR/pass
-for m in recording picky; do
-	"$CERTMINT" -c "$CONF" exit register "$M/$m.so" >/dev/null 2>&1 ||
-	    not_ok "register $m"
-done
+register_modules recording picky
 conf_set Recording.Exit output "$REC"
 conf_set Picky.Exit output "$PICKY"
 conf_set Picky.Exit fail_cn fail
@@ -50,8 +46,7 @@ attempts() {
 # dead_count: Picky.Exit's dead letters per `certmint --json exit list`.
 dead_count() {
 	"$CERTMINT" -c "$CONF" --json exit list >"$T_DIR/list.json" 2>&1 &&
-	    json "$T_DIR/list.json" \
-	    '[m["dead_letters"] for m in j if m["name"] == "Picky.Exit"][0]'
+	    module_field "$T_DIR/list.json" Picky.Exit dead_letters
 }
 
 dead_count_is() {

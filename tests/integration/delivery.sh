@@ -4,13 +4,9 @@
 # burst loses no committed event, even for a module far behind.
 . "$LIB"
 
-M=$MODULES_DIR
 ca_init
 REC=$T_DIR/rec.log
-for m in recording stuck serial concurrent lag; do
-	"$CERTMINT" -c "$CONF" exit register "$M/$m.so" >/dev/null 2>&1 ||
-	    not_ok "register $m"
-done
+register_modules recording stuck serial concurrent lag
 conf_set Recording.Exit output "$REC"
 conf_set Stuck.Exit output "$T_DIR/stuck.log"
 conf_set Stuck.Exit hold_file "$T_DIR/hold"

@@ -8,17 +8,12 @@
 # restart every event reaches it.
 . "$LIB"
 
-M=$MODULES_DIR
 ca_init
 REC=$T_DIR/rec.log
 STUCK=$T_DIR/stuck.log
 HOLD=$T_DIR/hold
 POOL=$T_DIR/pool.log
-DB=$T_DIR/ca/certmint.db
-for m in recording stuck; do
-	"$CERTMINT" -c "$CONF" exit register "$M/$m.so" >/dev/null 2>&1 ||
-	    not_ok "register $m"
-done
+register_modules recording stuck
 conf_set Recording.Exit output "$REC"
 conf_set Stuck.Exit output "$STUCK"
 conf_set Stuck.Exit hold_file "$HOLD"
@@ -40,11 +35,8 @@ timed_stop() {
 
 # cursor MODULE: the module's saved cursor, read from the database.
 cursor() {
-	python3 -c 'import sqlite3, sys
-db = sqlite3.connect(sys.argv[1])
-r = db.execute("SELECT seq FROM exit_cursors WHERE module = ?",
-    (sys.argv[2],)).fetchone()
-print(r[0] if r else -1)' "$DB" "$1"
+	_c=$(db_query "SELECT seq FROM exit_cursors WHERE module = '$1'")
+	echo "${_c:--1}"
 }
 
 # 1. A module stuck in notify at SIGTERM.
@@ -88,8 +80,7 @@ check_eq "a clean stop: status 0" 0 "$STOP_RC"
 # 2. A concurrent module's pool stopped mid-batch: 100 events at 500 ms
 # each on 4 workers (and the module's own thread) take 10 s, far over the
 # deadline.
-"$CERTMINT" -c "$CONF" exit register "$M/pool.so" >/dev/null 2>&1 ||
-    not_ok "register pool"
+register_modules pool
 conf_set Pool.Exit output "$POOL"
 conf_set Pool.Exit sleep_ms 500
 daemon_start
@@ -112,11 +103,8 @@ check "Pool.Exit finished its calls under way and stopped with events queued" \
 check "Pool.Exit was not left in notify" \
     sh -c '! grep -q "Pool.Exit is still in notify" "$1"' _ "$T_LOG"
 # The events Pool.Exit subscribes to, from the database.
-python3 -c 'import sqlite3, sys
-db = sqlite3.connect(sys.argv[1])
-for (s,) in db.execute("SELECT seq FROM events WHERE event = 1 AND seq > ?",
-    (int(sys.argv[2]),)):
-    print(s)' "$DB" "$first" >"$T_DIR/pool.want"
+db_query "SELECT seq FROM events WHERE event = 1 AND seq > ${first:-0}" \
+    >"$T_DIR/pool.want"
 check_eq "100 CERTISSUED events recorded" 100 "$(wc -l <"$T_DIR/pool.want")"
 got=$(sort -u "$POOL" | grep -c '^seq=')
 check "the stop came with events still undelivered ($got of 100 delivered)" \

@@ -8,7 +8,9 @@
 # The meson test passes the binaries in the environment:
 #   CERTMINT, CERTMINTD    paths of the CLI and the daemon
 #   MODULES_DIR            the directory of the test modules (tests/modules)
-#   SAMPLE_EXIT            path of the sample exit module, when built
+#   SAMPLE_DIR             the sample exit module's source (examples/sample-exit)
+#   KEEP                   when set, the test's temporary directory (the
+#                          CA, the daemon log, module outputs) is kept
 
 set -u
 
@@ -280,6 +282,21 @@ print(v if not isinstance(v, (dict, list)) else json.dumps(v))' "$1" "$2"
 # has_lines FILE PATTERN N: FILE has N or more lines matching PATTERN.
 has_lines() {
 	[ "$(grep -cE -- "$2" "$1" 2>/dev/null || true)" -ge "$3" ]
+}
+
+# register_modules NAME...: register the test modules NAME.so of
+# $MODULES_DIR (a failure is a failed check).
+register_modules() {
+	for _m in "$@"; do
+		"$CERTMINT" -c "$CONF" exit register "$MODULES_DIR/$_m.so" \
+		    >/dev/null 2>&1 || not_ok "register $_m"
+	done
+}
+
+# db_query SQL: run SQL on the CA's database (read beside the daemon,
+# waiting up to 10 s for its locks); one row a line, columns split by |.
+db_query() {
+	sqlite3 -cmd ".timeout 10000" "$T_DIR/ca/certmint.db" "$1"
 }
 
 # module_field FILE NAME FIELD: FIELD of module NAME in FILE, the output

@@ -50,11 +50,6 @@ issue_ok() {
 	fi
 }
 
-# sql QUERY: run a query on the CA's database, beside the daemon.
-sql() {
-	sqlite3 -cmd ".timeout 10000" "$DB" "$1"
-}
-
 # sql_crashed QUERY: the same on a copy, after kill -9: the recovery of what
 # the crash left is the restarted daemon's to do, not sqlite3's.
 sql_crashed() {
@@ -90,14 +85,14 @@ check "Recording.Exit has the 5 CERTISSUED meanwhile" \
     wait_lines "$REC" "^event=0x1 " 5
 check "Flaky.Exit keeps failing: none delivered" test ! -s "$FLAKY"
 daemon_stop
-c1=$(sql "SELECT seq FROM exit_cursors WHERE module = 'Flaky.Exit'")
-last1=$(sql "SELECT max(seq) FROM events")
+c1=$(db_query "SELECT seq FROM exit_cursors WHERE module = 'Flaky.Exit'")
+last1=$(db_query "SELECT max(seq) FROM events")
 check "a backlog of 7 or more events (STARTUP, 5 CERTISSUED, SHUTDOWN)" \
     test $((last1 - ${c1:-0})) -ge 7
 # The module works now; nothing but the restart itself happens.
 conf_set Flaky.Exit fail_times 0
 daemon_start
-sql "SELECT seq FROM events WHERE seq > ${c1:-0} ORDER BY seq" >"$T_DIR/exp1"
+db_query "SELECT seq FROM events WHERE seq > ${c1:-0} ORDER BY seq" >"$T_DIR/exp1"
 check "after the restart the whole backlog reaches Flaky.Exit" \
     wait_until 60 has_seqs "$FLAKY" "$T_DIR/exp1"
 check_eq "in order, each once, from the saved cursor on" \
@@ -112,7 +107,7 @@ issue_ok "after a clean restart with a backlog"
 seq 1 16 | xargs -P 8 -I{} curl -s -m 30 -o /dev/null \
     -H "Content-Type: application/pkcs10" --data-binary "@$T_DIR/r.csr" \
     "$URL/api/v1/requests"
-n_issued=$(sql "SELECT count(*) FROM events WHERE event = 1")
+n_issued=$(db_query "SELECT count(*) FROM events WHERE event = 1")
 slow_has() {
 	[ "$(seqs "$SLOW" | wc -l)" -ge "$1" ]
 }
@@ -129,7 +124,7 @@ daemon_start
 check "the CA starts after kill -9 despite the pid file" kill -0 "$T_PID"
 issue_ok "after kill -9"
 # Every event in Slow.Exit's mask (CERTISSUED, CRLISSUED), the new one too.
-sql "SELECT seq FROM events WHERE event IN (1, 32) ORDER BY seq" >"$T_DIR/exp2"
+db_query "SELECT seq FROM events WHERE event IN (1, 32) ORDER BY seq" >"$T_DIR/exp2"
 check "after kill -9 every committed event reaches Slow.Exit" \
     wait_until 60 has_seqs "$SLOW" "$T_DIR/exp2"
 seqs "$SLOW" >"$T_DIR/got2"
@@ -181,29 +176,29 @@ d1=$(crl_get delta)
 echo "$d1" >>"$T_DIR/crlnums"
 check_eq "first delta names the base" "$b1" "${d1#* }"
 check "base and delta share the sequence" test "${d1% *}" -gt "$b1"
-daemon_stop
-daemon_start
-issue_ok "after a clean restart"
-d2=$(crl_pub delta --delta)
-check_eq "delta after a clean restart names the current base" "$b1" "${d2#* }"
-check "delta after a clean restart numbered above every earlier CRL" \
-    test "${d2% *}" -gt "${d1% *}"
-b2=$(crl_pub ca)
-check "base after a clean restart numbered above every earlier CRL" \
-    test "$b2" -gt "${d2% *}"
-d3=$(crl_get delta)
-echo "$d3" >>"$T_DIR/crlnums"
-check_eq "the delta published with it names the new base" "$b2" "${d3#* }"
-daemon_kill
-daemon_start
-issue_ok "after kill -9 (CRLs)"
-d4=$(crl_pub delta --delta)
-check_eq "delta after kill -9 names the current base" "$b2" "${d4#* }"
-check "delta after kill -9 numbered above every earlier CRL" \
-    test "${d4% *}" -gt "${d3% *}"
-b3=$(crl_pub ca)
-check "base after kill -9 numbered above every earlier CRL" \
-    test "$b3" -gt "${d4% *}"
+# crls_across STOP WHAT: stop the daemon with STOP (daemon_stop or
+# daemon_kill) and start it again; then a delta and a base: each numbered
+# above every earlier CRL, each delta naming the base current then.
+crls_across() {
+	$1
+	daemon_start
+	issue_ok "after $2 (CRLs)"
+	_cd=$(crl_pub delta --delta)
+	check_eq "delta after $2 names the current base" "$base" "${_cd#* }"
+	check "delta after $2 numbered above every earlier CRL" \
+	    test "${_cd% *}" -gt "$last"
+	base=$(crl_pub ca)
+	check "base after $2 numbered above every earlier CRL" \
+	    test "$base" -gt "${_cd% *}"
+	_cd=$(crl_get delta)
+	echo "$_cd" >>"$T_DIR/crlnums"
+	check_eq "the delta published with the base after $2 names it" \
+	    "$base" "${_cd#* }"
+	last=${_cd% *}
+}
+base=$b1 last=${d1% *}
+crls_across daemon_stop "a clean restart"
+crls_across daemon_kill "kill -9"
 nums=$(cut -d' ' -f1 "$T_DIR/crlnums")
 check_eq "CRL numbers strictly increase, none repeats" \
     "$(echo "$nums" | sort -nu)" "$nums"
@@ -301,7 +296,7 @@ PY
 cat "$T_DIR/serials" >>"$T_DIR/all-serials"
 check_eq "no serial of this CA given twice" ok "$(serial_check "$T_DIR/all-serials")"
 check_eq "the database has them all, once" "$(sort -u "$T_DIR/all-serials")" \
-    "$(sql "SELECT serial FROM certs" | sort | grep -Fx -f "$T_DIR/all-serials")"
+    "$(db_query "SELECT serial FROM certs" | sort | grep -Fx -f "$T_DIR/all-serials")"
 
 # ---------------------------------------------------------------------------
 # 5. The pid file.
