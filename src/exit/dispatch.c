@@ -291,17 +291,37 @@ park_if_abandoned(struct exit_slot *s)
 }
 
 /*
+ * The event bit a module with this mask is notified of for event, or 0.
+ * A release from hold goes to a module that did not ask for CERTUNREVOKED
+ * but asked for CERTREVOKED as CERTREVOKED, as AD CS does (its properties
+ * show the certificate valid again).
+ */
+static int32_t
+event_for_mask(int32_t mask, int32_t event)
+{
+	if (event & mask)
+		return event;
+	if (event == CM_EXITEVENT_CERTUNREVOKED &&
+	    (mask & CM_EXITEVENT_CERTREVOKED))
+		return CM_EXITEVENT_CERTREVOKED;
+	return 0;
+}
+
+/*
  * One notify call. Returns the module's result.
  */
 static int
-deliver_once(struct exit_slot *s, const struct db_event *ev)
+deliver_once(struct exit_slot *s, const struct db_event *stored)
 {
 	struct exit_host *h = s->host;
 	struct exit_call call;
+	struct db_event	 evm = *stored, *ev = &evm;
 	uint64_t	 t0, ms;
 	int64_t		 context;
 	int		 rc;
 
+	if ((evm.event = event_for_mask(s->mod.mask, stored->event)) == 0)
+		evm.event = stored->event;
 	context = (ev->event == CM_EXITEVENT_CRLISSUED ||
 	    ev->event == CM_EXITEVENT_STARTUP ||
 	    ev->event == CM_EXITEVENT_SHUTDOWN) ? 0 : ev->context;
@@ -524,7 +544,7 @@ pool_start(struct exit_slot *s, struct collect *c)
 	if (s->nworkers == 0)
 		return 0;
 	for (i = 0; i < c->n; i++)
-		if (c->v[i].event & s->mod.mask)
+		if (event_for_mask(s->mod.mask, c->v[i].event) != 0)
 			c->mine[n++] = c->v[i];
 	if (n <= 1)
 		return 0;
@@ -581,7 +601,7 @@ run_batch(struct exit_slot *s, struct collect *c)
 		/* Past the stop deadline: leave the rest queued. */
 		if (atomic_load(&s->abort))
 			break;
-		if ((c->v[i].event & s->mod.mask) &&
+		if (event_for_mask(s->mod.mask, c->v[i].event) != 0 &&
 		    deliver(s, &c->v[i], NULL) == -1)
 			return done;
 		done = c->v[i].seq;
