@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <openssl/err.h>
+#include <openssl/evp.h>
 
 #include "crypto.h"
 #include "der.h"
@@ -211,4 +212,66 @@ cert_check_issued_by(const struct signer *s, const unsigned char *der,
 	X509_free(x);
 	cert_info_free(&info);
 	return rc;
+}
+
+#define OID_UPN	"1.3.6.1.4.1.311.20.2.3"
+
+/*
+ * The first UPN of a subjectAltName extension value: an otherName of type
+ * id-ms-san-upn whose value is [0] EXPLICIT UTF8String.
+ */
+int
+san_upn(const unsigned char *san, size_t len, char **upn)
+{
+	struct der	 names, on, val;
+	struct der_tlv	 gn, oid, s;
+
+	*upn = NULL;
+	der_init(&names, san, len);
+	if (der_enter(&names, DER_SEQUENCE, &names) == -1)
+		return -1;
+	while (!der_at_end(&names)) {
+		if (der_read(&names, &gn) == -1)
+			return -1;
+		if (gn.tag != DER_CTX_CONS(0))
+			continue;
+		der_init(&on, gn.val, gn.len);
+		if (der_expect(&on, DER_OID, &oid) == -1)
+			return -1;
+		if (!der_oid_eq(oid.val, oid.len, OID_UPN))
+			continue;
+		if (der_enter(&on, DER_CTX_CONS(0), &val) == -1 ||
+		    der_expect(&val, DER_UTF8STRING, &s) == -1 ||
+		    memchr(s.val, '\0', s.len) != NULL)
+			return -1;
+		if ((*upn = malloc(s.len + 1)) == NULL)
+			return -1;
+		memcpy(*upn, s.val, s.len);
+		(*upn)[s.len] = '\0';
+		return 0;
+	}
+	return 0;
+}
+
+/*
+ * A thumbprint as AD CS shows it: the digest in lowercase hex, a space
+ * between bytes ("d0 57 9a ...").
+ */
+int
+cert_thumbprint(const unsigned char *der, size_t len, int sha256, char *out,
+    size_t outlen)
+{
+	unsigned char	 md[EVP_MAX_MD_SIZE];
+	unsigned int	 n, i;
+	static const char hex[] = "0123456789abcdef";
+
+	if (EVP_Digest(der, len, md, &n, sha256 ? EVP_sha256() : EVP_sha1(),
+	    NULL) != 1 || outlen < (size_t)n * 3)
+		return -1;
+	for (i = 0; i < n; i++) {
+		out[i * 3] = hex[md[i] >> 4];
+		out[i * 3 + 1] = hex[md[i] & 0xf];
+		out[i * 3 + 2] = i + 1 < n ? ' ' : '\0';
+	}
+	return 0;
 }

@@ -197,6 +197,17 @@ int	 cert_info_parse(const unsigned char *, size_t, struct cert_info *,
 void	 cert_info_free(struct cert_info *);
 
 /*
+ * san_upn: the first user principal name (otherName 1.3.6.1.4.1.311.20.2.3)
+ * of a subjectAltName extension value, malloc'd in *upn (NULL if none).
+ * cert_thumbprint: SHA-1 (or SHA-256) of der as AD CS shows a
+ * CertificateHash, "d0 57 9a ...": out needs 60 (96) bytes.
+ * Both return 0 or -1.
+ */
+int	 san_upn(const unsigned char *, size_t, char **upn);
+int	 cert_thumbprint(const unsigned char *der, size_t len, int sha256,
+	    char *out, size_t outlen);
+
+/*
  * Does der carry a signature by the signer's key and its issuer name?
  * Returns 0 if so, -1 with a message otherwise.
  */
@@ -278,5 +289,16 @@ int	 name_get(const unsigned char *name, size_t len, const char *oid,
 	    char **values);
 /* A DER Name as RFC 4514 text. NULL on bad input. */
 char	*name_to_text(const unsigned char *name, size_t len);
+/*
+ * A requested subject as the CA signs it: every attribute one it knows
+ * (CN, O, OU, C, L, ST, emailAddress, DC, ...), its value a string type
+ * OpenSSL and TLS clients read the same way, valid, without control
+ * characters and within RFC 5280's upper bound, re-encoded in minimal DER
+ * as PrintableString when it fits, else UTF8String (IA5String for
+ * emailAddress and DC), multi-valued RDNs in DER order. Returns 0 with a
+ * malloc'd *out, or -1 with what is wrong in err (for the requester).
+ */
+int	 name_canonical(const unsigned char *name, size_t len,
+	    unsigned char **out, size_t *outlen, char *err, size_t errlen);
 
 #endif /* CM_CRYPTO_H */

@@ -31,7 +31,32 @@
 #define OID_P384		"1.3.132.0.34"
 #define OID_ED25519		"1.3.101.112"
 
+#define OID_CHALLENGE		"1.2.840.113549.1.9.7"
+#define OID_UNSTRUCTURED	"1.2.840.113549.1.9.2"
+
 #define NOT_PKCS10		"not a PKCS#10 request: "
+
+/*
+ * Caps on what one request may carry, so that a hostile request costs
+ * no more than an ordinary one (each is checked as it is read).
+ */
+#define MAX_EXTENSIONS		64
+#define MAX_SANS		256
+#define MAX_ATTRIBUTES		32
+#define MAX_RSA_EXP_BITS	256	/* CA/Browser Forum BR 6.1.6 */
+
+/*
+ * Request attributes: the extension requests, and those enrollment
+ * clients add (certreq, Windows autoenrollment) whose values the CA
+ * ignores. Any other attribute is refused, not silently dropped.
+ */
+static const char *const known_attributes[] = {
+	OID_EXT_REQUEST, OID_MS_EXT_REQUEST, OID_CHALLENGE, OID_UNSTRUCTURED,
+	"1.3.6.1.4.1.311.13.2.1",	/* enrollment name-value pair */
+	"1.3.6.1.4.1.311.13.2.2",	/* enrollment CSP provider */
+	"1.3.6.1.4.1.311.13.2.3",	/* OS version */
+	"1.3.6.1.4.1.311.21.20",	/* request client info */
+};
 
 /* Signature algorithms accepted on requests. */
 static const struct {
@@ -119,8 +144,8 @@ add_san(struct csr *c, enum san_type t, const char *s, size_t n)
 
 /*
  * Read the GeneralNames of a subjectAltName extension value into c->sans:
- * dNSName, rfc822Name, URI and iPAddress; the other name forms are left to
- * the extension list. Returns 0, or -1 with err.
+ * dNSName, rfc822Name, URI and iPAddress; the other name forms are refused
+ * (the certificate could not carry them). Returns 0, or -1 with err.
  */
 static int
 parse_sans(struct csr *c, const unsigned char *p, size_t len, char *err,
@@ -157,14 +182,26 @@ parse_sans(struct csr *c, const unsigned char *p, size_t len, char *err,
 			if (add_san(c, SAN_IP, ip, strlen(ip)) == -1)
 				goto nomem;
 			break;
-		case DER_CTX_CONS(0):	/* otherName */
-		case DER_CTX_CONS(3):	/* x400Address */
-		case DER_CTX_CONS(4):	/* directoryName */
-		case DER_CTX_CONS(5):	/* ediPartyName */
-		case DER_CTX(8):	/* registeredID */
-			break;
+		case DER_CTX_CONS(0):
+		case DER_CTX_CONS(3):
+		case DER_CTX_CONS(4):
+		case DER_CTX_CONS(5):
+		case DER_CTX(8):
+			/* Never dropped silently: the certificate would lack it. */
+			seterr(err, errlen, "subjectAltName %s names are not "
+			    "supported", g.tag == DER_CTX_CONS(0) ? "otherName" :
+			    g.tag == DER_CTX_CONS(3) ? "x400Address" :
+			    g.tag == DER_CTX_CONS(4) ? "directoryName" :
+			    g.tag == DER_CTX_CONS(5) ? "ediPartyName" :
+			    "registeredID");
+			return -1;
 		default:
 			goto bad;
+		}
+		if (c->nsans > MAX_SANS) {
+			seterr(err, errlen, "more than %d subjectAltName "
+			    "names", MAX_SANS);
+			return -1;
 		}
 	}
 	return 0;
@@ -174,6 +211,44 @@ bad:
 nomem:
 	seterr(err, errlen, "out of memory");
 	return -1;
+}
+
+static int
+ext_oid_cmp(const void *a, const void *b)
+{
+	const struct x509_ext *const *x = a, *const *y = b;
+
+	return strcmp((*x)->oid, (*y)->oid);
+}
+
+/*
+ * Refuse an extension requested twice: sorted pointers, so that thousands
+ * of extensions cost n log n, not n squared. Returns 0, or -1 with err.
+ */
+static int
+ext_duplicates(const struct csr *c, char *err, size_t errlen)
+{
+	const struct x509_ext **v;
+	size_t		 i;
+	int		 rc = 0;
+
+	if (c->nexts < 2)
+		return 0;
+	if ((v = calloc(c->nexts, sizeof(*v))) == NULL) {
+		seterr(err, errlen, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < c->nexts; i++)
+		v[i] = &c->exts[i];
+	qsort(v, c->nexts, sizeof(*v), ext_oid_cmp);
+	for (i = 1; i < c->nexts && rc == 0; i++)
+		if (strcmp(v[i]->oid, v[i - 1]->oid) == 0) {
+			seterr(err, errlen, NOT_PKCS10 "extension %s "
+			    "requested twice", v[i]->oid);
+			rc = -1;
+		}
+	free(v);
+	return rc;
 }
 
 /*
@@ -188,7 +263,7 @@ parse_extensions(struct csr *c, const struct der_tlv *exts, char *err,
 	struct der_tlv	 id, crit, val;
 	struct der	 d, e;
 	struct x509_ext	*v, *x;
-	size_t		 i;
+	size_t		 cap = 0;
 	int		 present, critical;
 	char		*oid = NULL;
 
@@ -202,19 +277,21 @@ parse_extensions(struct csr *c, const struct der_tlv *exts, char *err,
 		    der_expect(&e, DER_OCTETSTRING, &val) == -1 ||
 		    !der_at_end(&e))
 			goto bad;
+		if (c->nexts == MAX_EXTENSIONS) {
+			seterr(err, errlen, "more than %d extensions requested",
+			    MAX_EXTENSIONS);
+			goto fail;
+		}
 		if ((oid = der_oid_text(id.val, id.len)) == NULL)
 			goto bad;
-		for (i = 0; i < c->nexts; i++) {
-			if (strcmp(c->exts[i].oid, oid) == 0) {
-				seterr(err, errlen, NOT_PKCS10
-				    "extension %s requested twice", oid);
-				goto fail;
-			}
+		if (c->nexts == cap) {
+			cap = cap ? cap * 2 : 8;
+			if ((v = reallocarray(c->exts, cap,
+			    sizeof(*v))) == NULL)
+				goto nomem;
+			c->exts = v;
 		}
-		if ((v = reallocarray(c->exts, c->nexts + 1,
-		    sizeof(*v))) == NULL)
-			goto nomem;
-		c->exts = v;
+		v = c->exts;
 		x = &v[c->nexts];
 		memset(x, 0, sizeof(*x));
 		x->oid = oid;
@@ -228,7 +305,7 @@ parse_extensions(struct csr *c, const struct der_tlv *exts, char *err,
 		    parse_sans(c, val.val, val.len, err, errlen) == -1)
 			goto fail;
 	}
-	return 0;
+	return ext_duplicates(c, err, errlen);
 bad:
 	seterr(err, errlen, NOT_PKCS10 "bad extensionRequest attribute");
 	goto fail;
@@ -240,9 +317,35 @@ fail:
 }
 
 /*
- * Read the [0] attributes of the CertificationRequestInfo; only the
- * extension requests (PKCS#9 and Microsoft's) are looked into, each holding
- * one Extensions value. Returns 0, or -1 with err.
+ * Check the single value of a challengePassword or unstructuredName
+ * attribute: a string OpenSSL reads the same way, without control
+ * characters, of at most 255 characters (PKCS#9's bound). Returns 0 or -1.
+ */
+static int
+string_attribute_ok(const struct der_tlv *values)
+{
+	struct der_tlv	 v;
+	size_t		 i;
+
+	if (der_whole(values->val, values->len, values->val[0], &v) == -1)
+		return -1;
+	if (v.tag != DER_UTF8STRING && v.tag != DER_PRINTABLESTRING &&
+	    v.tag != DER_IA5STRING)
+		return -1;
+	if (v.len == 0 || v.len > 255 * 4)
+		return -1;
+	for (i = 0; i < v.len; i++)
+		if (v.val[i] < 0x20 || v.val[i] == 0x7f ||
+		    (v.tag != DER_UTF8STRING && v.val[i] >= 0x80))
+			return -1;
+	return 0;
+}
+
+/*
+ * Read the [0] attributes of the CertificationRequestInfo: each one this
+ * CA knows (known_attributes), at most once, with a non-empty SET of
+ * values; exactly one extension request (PKCS#9's or Microsoft's)
+ * holding one Extensions value. Returns 0, or -1 with err.
  */
 static int
 parse_attributes(struct csr *c, const struct der_tlv *attrs, char *err,
@@ -250,16 +353,53 @@ parse_attributes(struct csr *c, const struct der_tlv *attrs, char *err,
 {
 	struct der_tlv	 type, values, exts;
 	struct der	 d, a, v;
+	const char	*seen[MAX_ATTRIBUTES], *name;
+	size_t		 nseen = 0, i, k;
+	int		 nextreq = 0;
 
 	der_init(&d, attrs->val, attrs->len);
 	while (!der_at_end(&d)) {
 		if (der_enter(&d, DER_SEQUENCE, &a) == -1 ||
 		    der_expect(&a, DER_OID, &type) == -1 ||
-		    der_expect(&a, DER_SET, &values) == -1 || !der_at_end(&a))
+		    der_expect(&a, DER_SET, &values) == -1 ||
+		    !der_at_end(&a) || values.len == 0)
 			goto bad;
-		if (!der_oid_eq(type.val, type.len, OID_EXT_REQUEST) &&
-		    !der_oid_eq(type.val, type.len, OID_MS_EXT_REQUEST))
+		for (i = 0; i < nitems(known_attributes); i++)
+			if (der_oid_eq(type.val, type.len, known_attributes[i]))
+				break;
+		if (i == nitems(known_attributes)) {
+			char *oid = der_oid_text(type.val, type.len);
+
+			seterr(err, errlen, "request attribute %s is not one "
+			    "this CA accepts", oid ? oid : "?");
+			free(oid);
+			return -1;
+		}
+		for (k = 0; k < nseen; k++)
+			if (seen[k] == known_attributes[i]) {
+				seterr(err, errlen, NOT_PKCS10 "attribute %s "
+				    "given twice", known_attributes[i]);
+				return -1;
+			}
+		if (nseen == MAX_ATTRIBUTES)
+			goto bad;
+		seen[nseen++] = name = known_attributes[i];
+		if ((!strcmp(name, OID_CHALLENGE) ||
+		    !strcmp(name, OID_UNSTRUCTURED)) &&
+		    string_attribute_ok(&values) == -1) {
+			seterr(err, errlen, NOT_PKCS10 "bad %s attribute",
+			    !strcmp(name, OID_CHALLENGE) ? "challengePassword" :
+			    "unstructuredName");
+			return -1;
+		}
+		if (strcmp(name, OID_EXT_REQUEST) != 0 &&
+		    strcmp(name, OID_MS_EXT_REQUEST) != 0)
 			continue;
+		if (nextreq++) {
+			seterr(err, errlen, NOT_PKCS10 "more than one "
+			    "extensionRequest attribute");
+			return -1;
+		}
 		der_init(&v, values.val, values.len);
 		if (der_expect(&v, DER_SEQUENCE, &exts) == -1 ||
 		    !der_at_end(&v))
@@ -270,6 +410,117 @@ parse_attributes(struct csr *c, const struct der_tlv *attrs, char *err,
 	return 0;
 bad:
 	seterr(err, errlen, NOT_PKCS10 "bad attributes");
+	return -1;
+}
+
+/* An RSA public exponent's bit length (e big-endian, no leading zero). */
+static size_t
+uint_bits(const unsigned char *e, size_t n)
+{
+	size_t		 bits = n * 8;
+	unsigned char	 top = n ? e[0] : 0;
+
+	if (n == 0)
+		return 0;
+	while (bits > 0 && !(top & 0x80)) {
+		top <<= 1;
+		bits--;
+	}
+	return bits;
+}
+
+/*
+ * The SubjectPublicKeyInfo as the CA signs it, re-encoded from the parsed
+ * key, never copied: RSA with NULL parameters (RFC 4055) and an odd public
+ * exponent from 3 to 2^256 - 1 (checked before any arithmetic with it: a
+ * huge exponent makes verifying the request slow), the named P-256/P-384
+ * curves, Ed25519 without parameters. Other keys are kept as sent: no
+ * policy issues for them. Returns 0, or -1 with err.
+ */
+static int
+spki_reencode(struct csr *c, const struct der_tlv *alg,
+    const struct der_tlv *params, int has_params, const struct der_tlv *pub,
+    char *err, size_t errlen)
+{
+	struct buf	 b = { 0 }, k = { 0 };
+	struct der_tlv	 rsa, n, e;
+	struct der	 d;
+	const unsigned char *key, *nv, *ev;
+	size_t		 keylen, nlen, elen, m1, m2;
+	int		 unused, bad = 0;
+
+	if (der_get_bitstring(pub, &key, &keylen, &unused) == -1 ||
+	    unused != 0) {
+		seterr(err, errlen, NOT_PKCS10 "bad public key");
+		return -1;
+	}
+	if (der_oid_eq(alg->val, alg->len, OID_RSA)) {
+		if (!has_params || params->tag != DER_NULL) {
+			seterr(err, errlen, "RSA key parameters must be NULL");
+			return -1;
+		}
+		if (der_whole(key, keylen, DER_SEQUENCE, &rsa) == -1)
+			goto badkey;
+		der_init(&d, rsa.val, rsa.len);
+		if (der_expect(&d, DER_INTEGER, &n) == -1 ||
+		    der_expect(&d, DER_INTEGER, &e) == -1 || !der_at_end(&d) ||
+		    der_get_uint_bytes(&n, &nv, &nlen) == -1 ||
+		    der_get_uint_bytes(&e, &ev, &elen) == -1 || nlen == 0)
+			goto badkey;
+		if (elen == 0 || !(ev[elen - 1] & 1) ||
+		    (elen == 1 && ev[0] < 3) ||
+		    uint_bits(ev, elen) > MAX_RSA_EXP_BITS) {
+			seterr(err, errlen, "RSA public exponent must be odd, "
+			    "from 3 to 2^%d - 1", MAX_RSA_EXP_BITS);
+			return -1;
+		}
+		bad |= der_open(&k, DER_SEQUENCE, &m1);
+		bad |= der_put_uint_bytes(&k, DER_INTEGER, nv, nlen);
+		bad |= der_put_uint_bytes(&k, DER_INTEGER, ev, elen);
+		bad |= der_close(&k, m1);
+		bad |= der_open(&b, DER_SEQUENCE, &m1);
+		bad |= der_open(&b, DER_SEQUENCE, &m2);
+		bad |= der_put_oid(&b, OID_RSA);
+		bad |= der_put_null(&b);
+		bad |= der_close(&b, m2);
+		if (!bad)
+			bad |= der_put_bitstring(&b, k.data, k.len);
+		bad |= der_close(&b, m1);
+		buf_free(&k);
+	} else if (der_oid_eq(alg->val, alg->len, OID_EC) && has_params &&
+	    params->tag == DER_OID &&
+	    (der_oid_eq(params->val, params->len, OID_P256) ||
+	    der_oid_eq(params->val, params->len, OID_P384))) {
+		bad |= der_open(&b, DER_SEQUENCE, &m1);
+		bad |= der_open(&b, DER_SEQUENCE, &m2);
+		bad |= der_put_oid(&b, OID_EC);
+		bad |= der_put_tlv(&b, DER_OID, params->val, params->len);
+		bad |= der_close(&b, m2);
+		bad |= der_put_bitstring(&b, key, keylen);
+		bad |= der_close(&b, m1);
+	} else if (der_oid_eq(alg->val, alg->len, OID_ED25519)) {
+		if (has_params || keylen != 32)
+			goto badkey;
+		bad |= der_open(&b, DER_SEQUENCE, &m1);
+		bad |= der_open(&b, DER_SEQUENCE, &m2);
+		bad |= der_put_oid(&b, OID_ED25519);
+		bad |= der_close(&b, m2);
+		bad |= der_put_bitstring(&b, key, keylen);
+		bad |= der_close(&b, m1);
+	} else
+		return 0;
+	if (bad) {
+		buf_free(&b);
+		seterr(err, errlen, "out of memory");
+		return -1;
+	}
+	free(c->spki);
+	c->spki_len = b.len;
+	c->spki = (unsigned char *)buf_steal(&b);
+	return 0;
+badkey:
+	buf_free(&b);
+	seterr(err, errlen, NOT_PKCS10 "bad public key");
 	return -1;
 }
 
@@ -488,13 +739,14 @@ csr_parse(const unsigned char *in, size_t inlen, struct csr *c, char *err,
 		seterr(err, errlen, NOT_PKCS10 "bad SubjectPublicKeyInfo");
 		goto fail;
 	}
-	if ((c->subject = memdup(subj.raw, subj.raw_len)) == NULL ||
-	    (c->spki = memdup(spki.raw, spki.raw_len)) == NULL) {
+	if ((c->spki = memdup(spki.raw, spki.raw_len)) == NULL) {
 		seterr(err, errlen, "out of memory");
 		goto fail;
 	}
-	c->subject_len = subj.raw_len;
 	c->spki_len = spki.raw_len;
+	if (spki_reencode(c, &alg, &params, has_params, &pub, err,
+	    errlen) == -1)
+		goto fail;
 
 	/* P-256 and P-384 keys: no EVP_PKEY (see ecdsa.c). */
 	if (der_oid_eq(alg.val, alg.len, OID_EC) && has_params &&
@@ -545,6 +797,15 @@ csr_parse(const unsigned char *in, size_t inlen, struct csr *c, char *err,
 		goto fail;
 	}
 named:
+	/*
+	 * The subject is signed as certmint re-encodes it, never as sent:
+	 * the CA, its policy, modules and TLS clients must all read one name.
+	 */
+	free(c->subject);
+	c->subject = NULL;
+	if (name_canonical(subj.raw, subj.raw_len, &c->subject,
+	    &c->subject_len, err, errlen) == -1)
+		goto fail;
 	if ((c->subject_dn = name_to_text(c->subject, c->subject_len)) ==
 	    NULL) {
 		seterr(err, errlen, NOT_PKCS10 "bad subject name");

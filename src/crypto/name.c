@@ -1,8 +1,10 @@
 /*
- * name.c - X.501 Names: the values of one attribute, and RFC 4514 text.
- * Names come from requests, so they are read with the strict DER reader
- * and every string is checked as it is converted to UTF-8.
+ * name.c - X.501 Names: the values of one attribute, RFC 4514 text, and a
+ * requested subject re-encoded as the CA signs it (name_canonical). Names
+ * come from requests, so they are read with the strict DER reader and
+ * every string is checked as it is converted to UTF-8.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -418,4 +420,311 @@ bad:
 	free(rdnv);
 	buf_free(&b);
 	return NULL;
+}
+
+/*
+ * The subject attributes a certificate may carry, with RFC 5280 Appendix
+ * A's upper bounds (in characters) and the string type of their values.
+ */
+enum name_form {
+	FORM_DIRECTORY,	/* DirectoryString: PrintableString or UTF8String */
+	FORM_PRINTABLE,	/* PrintableString only */
+	FORM_COUNTRY,	/* two upper-case letters, PrintableString */
+	FORM_IA5,	/* IA5String, printable ASCII */
+};
+
+static const struct {
+	const char	*oid;
+	size_t		 max;
+	enum name_form	 form;
+} subject_attrs[] = {
+	{ "2.5.4.3", 64, FORM_DIRECTORY },		/* commonName */
+	{ "2.5.4.4", 32768, FORM_DIRECTORY },		/* surname */
+	{ "2.5.4.5", 64, FORM_PRINTABLE },		/* serialNumber */
+	{ "2.5.4.6", 2, FORM_COUNTRY },			/* countryName */
+	{ "2.5.4.7", 128, FORM_DIRECTORY },		/* localityName */
+	{ "2.5.4.8", 128, FORM_DIRECTORY },		/* stateOrProvinceName */
+	{ "2.5.4.9", 128, FORM_DIRECTORY },		/* streetAddress */
+	{ "2.5.4.10", 64, FORM_DIRECTORY },		/* organizationName */
+	{ "2.5.4.11", 64, FORM_DIRECTORY },		/* organizationalUnitName */
+	{ "2.5.4.12", 64, FORM_DIRECTORY },		/* title */
+	{ "2.5.4.17", 40, FORM_DIRECTORY },		/* postalCode */
+	{ "2.5.4.41", 32768, FORM_DIRECTORY },		/* name */
+	{ "2.5.4.42", 32768, FORM_DIRECTORY },		/* givenName */
+	{ "2.5.4.43", 32768, FORM_DIRECTORY },		/* initials */
+	{ "2.5.4.44", 32768, FORM_DIRECTORY },		/* generationQualifier */
+	{ "2.5.4.46", 64, FORM_PRINTABLE },		/* dnQualifier */
+	{ "2.5.4.65", 128, FORM_DIRECTORY },		/* pseudonym */
+	{ "2.5.4.97", 64, FORM_DIRECTORY },		/* organizationIdentifier */
+	{ "0.9.2342.19200300.100.1.1", 256, FORM_DIRECTORY },	/* uid */
+	{ "0.9.2342.19200300.100.1.25", 63, FORM_IA5 },	/* domainComponent */
+	{ "1.2.840.113549.1.9.1", 255, FORM_IA5 },	/* emailAddress */
+};
+
+#define NAME_MAX_ATVS	64	/* attributes in one subject */
+
+static int
+printable_char(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || strchr(" '()+,-./:=?", c) != NULL;
+}
+
+/*
+ * Check decoded UTF-8 text for a subject value: not empty, no control
+ * character (C0, DEL, C1) and at most max code points. Returns NULL or
+ * what is wrong (for a length, written into toolong).
+ */
+static const char *
+text_check(const unsigned char *p, size_t n, size_t max, char *toolong,
+    size_t len)
+{
+	size_t	 i, chars = 0;
+
+	if (n == 0)
+		return "is empty";
+	for (i = 0; i < n; i++) {
+		if (p[i] < 0x20 || p[i] == 0x7f)
+			return "holds a control character";
+		/* U+0080..U+009F are C2 80..C2 9F in UTF-8. */
+		if (p[i] == 0xc2 && i + 1 < n && p[i + 1] >= 0x80 &&
+		    p[i + 1] <= 0x9f)
+			return "holds a control character";
+		if ((p[i] & 0xc0) != 0x80)
+			chars++;
+	}
+	if (chars > max) {
+		snprintf(toolong, len, "is too long (%zu "
+		    "characters, at most %zu)", chars, max);
+		return toolong;
+	}
+	return NULL;
+}
+
+/*
+ * Decode a subject value: only string types OpenSSL and TLS clients read
+ * the same way (UTF8String, PrintableString within its character set,
+ * IA5String, BMPString without surrogates, T61String read as Latin-1,
+ * UniversalString), primitive; the UTF-8 text is appended to b. Returns
+ * NULL or what is wrong.
+ */
+static const char *
+value_decode(const struct der_tlv *v, struct buf *b)
+{
+	size_t	 i;
+
+	switch (v->tag) {
+	case DER_PRINTABLESTRING:
+		for (i = 0; i < v->len; i++)
+			if (!printable_char(v->val[i]))
+				return "is a PrintableString with a character "
+				    "outside its set";
+		break;
+	case DER_BMPSTRING:
+		for (i = 0; i + 1 < v->len; i += 2)
+			if (v->val[i] >= 0xd8 && v->val[i] <= 0xdf)
+				return "is a BMPString with a surrogate";
+		break;
+	case DER_UTF8STRING:
+	case DER_IA5STRING:
+	case DER_T61STRING:
+	case DER_UNIVERSALSTRING:
+		break;
+	default:
+		return "is not a string type this CA signs";
+	}
+	if (string_decode(v, b) != 0)
+		return "is not a valid string of its type";
+	return NULL;
+}
+
+/* Append a re-encoded AttributeTypeAndValue to b. */
+static int
+put_canonical_atv(struct buf *b, const struct der_tlv *type,
+    enum name_form form, const unsigned char *text, size_t n)
+{
+	size_t		 m, i;
+	unsigned int	 tag = DER_UTF8STRING;
+
+	if (form == FORM_IA5)
+		tag = DER_IA5STRING;
+	else if (form != FORM_DIRECTORY)
+		tag = DER_PRINTABLESTRING;
+	else {
+		for (i = 0; i < n && printable_char(text[i]); i++)
+			;
+		if (i == n)
+			tag = DER_PRINTABLESTRING;
+	}
+	if (der_open(b, DER_SEQUENCE, &m) == -1 ||
+	    der_put_tlv(b, DER_OID, type->val, type->len) == -1 ||
+	    der_put_tlv(b, tag, text, n) == -1 || der_close(b, m) == -1)
+		return -1;
+	return 0;
+}
+
+/*
+ * One AttributeTypeAndValue of a subject, validated and re-encoded into b.
+ * Returns 0, or -1 with err (or no memory).
+ */
+static int
+canonical_atv(struct buf *b, const struct der_tlv *type,
+    const struct der_tlv *value, char *err, size_t errlen)
+{
+	struct buf	 t = { 0 };
+	const char	*why = NULL;
+	char		*oid, toolong[96];
+	size_t		 i, j, k;
+	int		 rc = -1;
+
+	if ((oid = der_oid_text(type->val, type->len)) == NULL) {
+		snprintf(err, errlen, "bad attribute type in the subject");
+		return -1;
+	}
+	for (i = 0; i < nitems(subject_attrs); i++)
+		if (strcmp(oid, subject_attrs[i].oid) == 0)
+			break;
+	for (k = 0; k < nitems(short_names); k++)
+		if (strcmp(oid, short_names[k].oid) == 0)
+			break;
+	if (i == nitems(subject_attrs)) {
+		snprintf(err, errlen, "subject attribute %s is not one this "
+		    "CA signs", oid);
+		goto out;
+	}
+	if ((why = value_decode(value, &t)) != NULL)
+		;
+	else if (subject_attrs[i].form == FORM_COUNTRY) {
+		if (t.len != 2 || t.data[0] < 'A' || t.data[0] > 'Z' ||
+		    t.data[1] < 'A' || t.data[1] > 'Z')
+			why = "is not a two-letter country code";
+	} else if ((why = text_check(t.data, t.len, subject_attrs[i].max,
+	    toolong, sizeof(toolong))) == NULL &&
+	    subject_attrs[i].form != FORM_DIRECTORY) {
+		for (j = 0; j < t.len && why == NULL; j++)
+			if (t.data[j] >= 0x80 ||
+			    (subject_attrs[i].form == FORM_PRINTABLE &&
+			    !printable_char(t.data[j])))
+				why = "has a character its type does not allow";
+	}
+	if (why != NULL) {
+		snprintf(err, errlen, "subject attribute %s %s", k <
+		    nitems(short_names) ? short_names[k].name : oid, why);
+		goto out;
+	}
+	if (put_canonical_atv(b, type, subject_attrs[i].form, t.data,
+	    t.len) == -1) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	rc = 0;
+out:
+	free(oid);
+	buf_free(&t);
+	return rc;
+}
+
+struct enc {
+	const unsigned char *p;
+	size_t		 len;
+};
+
+/* DER's SET OF order: by encoding, a shorter one first when a prefix. */
+static int
+enc_cmp(const void *a, const void *b)
+{
+	const struct enc *x = a, *y = b;
+	int		 c = memcmp(x->p, y->p, x->len < y->len ? x->len : y->len);
+
+	return c != 0 ? c : x->len < y->len ? -1 : x->len > y->len;
+}
+
+/* Re-encode one RDN (SET of ATVs) into b, its members in DER order. */
+static int
+canonical_rdn(struct buf *b, struct der *rdn, size_t *natv, char *err,
+    size_t errlen)
+{
+	struct buf	 atvs = { 0 };
+	struct der_tlv	 type, value;
+	struct enc	 v[NAME_MAX_ATVS];
+	size_t		 offs[NAME_MAX_ATVS], n = 0, i, m;
+	int		 rc = -1;
+
+	while (!der_at_end(rdn)) {
+		if (next_atv(rdn, &type, &value) == -1) {
+			snprintf(err, errlen, "bad subject name");
+			goto out;
+		}
+		if (++*natv > NAME_MAX_ATVS) {
+			snprintf(err, errlen, "the subject has more than %d "
+			    "attributes", NAME_MAX_ATVS);
+			goto out;
+		}
+		offs[n++] = atvs.len;
+		if (canonical_atv(&atvs, &type, &value, err, errlen) == -1)
+			goto out;
+	}
+	if (n == 0) {
+		snprintf(err, errlen, "bad subject name (an empty RDN)");
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		v[i].p = atvs.data + offs[i];
+		v[i].len = (i + 1 < n ? offs[i + 1] : atvs.len) - offs[i];
+	}
+	qsort(v, n, sizeof(v[0]), enc_cmp);
+	if (der_open(b, DER_SET, &m) == -1)
+		goto nomem;
+	for (i = 0; i < n; i++)
+		if (buf_append(b, v[i].p, v[i].len) == -1)
+			goto nomem;
+	if (der_close(b, m) == -1)
+		goto nomem;
+	rc = 0;
+	goto out;
+nomem:
+	snprintf(err, errlen, "out of memory");
+out:
+	buf_free(&atvs);
+	return rc;
+}
+
+int
+name_canonical(const unsigned char *name, size_t len, unsigned char **out,
+    size_t *outlen, char *err, size_t errlen)
+{
+	struct buf	 b = { 0 };
+	struct der_tlv	 t, set;
+	struct der	 rdns, rdn;
+	size_t		 m, natv = 0;
+
+	*out = NULL;
+	*outlen = 0;
+	if (der_whole(name, len, DER_SEQUENCE, &t) == -1) {
+		snprintf(err, errlen, "bad subject name");
+		return -1;
+	}
+	if (der_open(&b, DER_SEQUENCE, &m) == -1)
+		goto nomem;
+	der_init(&rdns, t.val, t.len);
+	while (!der_at_end(&rdns)) {
+		if (der_expect(&rdns, DER_SET, &set) == -1) {
+			snprintf(err, errlen, "bad subject name");
+			goto fail;
+		}
+		der_init(&rdn, set.val, set.len);
+		if (canonical_rdn(&b, &rdn, &natv, err, errlen) == -1)
+			goto fail;
+	}
+	if (der_close(&b, m) == -1)
+		goto nomem;
+	*outlen = b.len;
+	if ((*out = (unsigned char *)buf_steal(&b)) == NULL)
+		goto nomem;
+	return 0;
+nomem:
+	snprintf(err, errlen, "out of memory");
+fail:
+	buf_free(&b);
+	return -1;
 }

@@ -22,6 +22,7 @@
 #include <openssl/err.h>
 
 #include "crypto/crypto.h"
+#include "crypto/der.h"
 #include "fixture.h"
 
 static unsigned char *
@@ -547,6 +548,299 @@ test_ec_digests(void **state)
 	free(der);
 }
 
+/*
+ * The subject is re-encoded (name_canonical): what it cannot re-encode
+ * faithfully is refused with the reason; the rest comes out as the CA
+ * signs it, whatever string types the request used.
+ */
+static void
+test_subject_reencoded(void **state)
+{
+	static const struct {
+		const char	*subj;
+		const char	*why;	/* NULL: accepted */
+	} cases[] = {
+		{ "/CN=www.example.com/O=Zo\xc3\xab", NULL },
+		{ "/CN=x/businessCategory=shop", "not one this CA signs" },
+		{ "/C=us/CN=x", "country code" },
+	};
+	struct csr	 c;
+	unsigned char	*der;
+	char		 err[256], name[32], extra[256];
+	size_t		 len, i;
+
+	(void)state;
+	for (i = 0; i < nitems(cases); i++) {
+		snprintf(name, sizeof(name), "subj%zu", i);
+		snprintf(extra, sizeof(extra), "-utf8 -subj '%s'", cases[i].subj);
+		der = make_csr(name, "ec -pkeyopt ec_paramgen_curve:P-256",
+		    extra, &len);
+		memset(&c, 0, sizeof(c));
+		err[0] = '\0';
+		if (cases[i].why == NULL) {
+			if (csr_parse(der, len, &c, err, sizeof(err)) != 0)
+				fail_msg("%s refused: %s", cases[i].subj, err);
+			assert_string_equal(c.subject_dn,
+			    "O=Zo\xc3\xab,CN=www.example.com");
+			/* CN fits PrintableString: re-encoded as one. */
+			assert_non_null(memmem(c.subject, c.subject_len,
+			    "\x13\x0fwww.example.com", 17));
+		} else {
+			if (csr_parse(der, len, &c, err, sizeof(err)) != -1)
+				fail_msg("%s accepted", cases[i].subj);
+			if (strstr(err, cases[i].why) == NULL)
+				fail_msg("%s: \"%s\" lacks \"%s\"",
+				    cases[i].subj, err, cases[i].why);
+		}
+		csr_free(&c);
+		free(der);
+	}
+}
+
+/*
+ * A request signed by k (ECDSA with SHA-256) whose SubjectPublicKeyInfo is
+ * spki (NULL: k's) and whose [0] attributes hold attrs (DER, the contents).
+ */
+static unsigned char *
+craft_csr(EVP_PKEY *k, const unsigned char *spki, size_t spkilen,
+    const unsigned char *attrs, size_t attrslen, size_t *len)
+{
+	struct buf	 cri = { 0 }, req = { 0 };
+	unsigned char	*own = NULL, *p, *sig;
+	size_t		 m, m2, m3, siglen;
+	int		 n;
+
+	if (spki == NULL) {
+		n = i2d_PUBKEY(k, &own);
+		assert_true(n > 0);
+		spki = own;
+		spkilen = (size_t)n;
+	}
+	assert_int_equal(der_open(&cri, DER_SEQUENCE, &m), 0);
+	assert_int_equal(der_put_int64(&cri, DER_INTEGER, 0), 0);
+	assert_int_equal(der_open(&cri, DER_SEQUENCE, &m2), 0);
+	assert_int_equal(der_open(&cri, DER_SET, &m3), 0);
+	assert_int_equal(der_put_tlv(&cri, DER_SEQUENCE,
+	    "\x06\x03\x55\x04\x03\x0c\x01x", 8), 0);
+	assert_int_equal(der_close(&cri, m3), 0);
+	assert_int_equal(der_close(&cri, m2), 0);
+	assert_int_equal(buf_append(&cri, spki, spkilen), 0);
+	assert_int_equal(der_put_tlv(&cri, DER_CTX_CONS(0), attrs, attrslen), 0);
+	assert_int_equal(der_close(&cri, m), 0);
+	sig = sign(k, "SHA256", cri.data, cri.len, &siglen);
+	assert_int_equal(der_open(&req, DER_SEQUENCE, &m), 0);
+	assert_int_equal(buf_append(&req, cri.data, cri.len), 0);
+	assert_int_equal(der_put_tlv(&req, DER_SEQUENCE,
+	    "\x06\x08\x2a\x86\x48\xce\x3d\x04\x03\x02", 10), 0);
+	assert_int_equal(der_put_bitstring(&req, sig, siglen), 0);
+	assert_int_equal(der_close(&req, m), 0);
+	*len = req.len;
+	p = (unsigned char *)buf_steal(&req);
+	free(sig);
+	free(own);
+	buf_free(&cri);
+	return p;
+}
+
+/* An attribute: SEQUENCE { OID, SET { value } } from DER pieces. */
+static void
+put_attr(struct buf *b, const char *oid, const void *value, size_t len)
+{
+	size_t	 m, m2;
+
+	assert_int_equal(der_open(b, DER_SEQUENCE, &m), 0);
+	assert_int_equal(der_put_oid(b, oid), 0);
+	assert_int_equal(der_open(b, DER_SET, &m2), 0);
+	assert_int_equal(buf_append(b, value, len), 0);
+	assert_int_equal(der_close(b, m2), 0);
+	assert_int_equal(der_close(b, m), 0);
+}
+
+/* An extensionRequest value holding n extensions with OIDs base.i. */
+static void
+put_exts(struct buf *b, const char *base, size_t n, const void *value,
+    size_t vlen)
+{
+	char	 oid[64];
+	size_t	 m, m2, i;
+
+	assert_int_equal(der_open(b, DER_SEQUENCE, &m), 0);
+	for (i = 0; i < n; i++) {
+		snprintf(oid, sizeof(oid), "%s.%zu", base, i + 1);
+		assert_int_equal(der_open(b, DER_SEQUENCE, &m2), 0);
+		assert_int_equal(der_put_oid(b, oid), 0);
+		assert_int_equal(der_put_octets(b, value, vlen), 0);
+		assert_int_equal(der_close(b, m2), 0);
+	}
+	assert_int_equal(der_close(b, m), 0);
+}
+
+/* csr_parse of a crafted request: NULL why = accepted, else refused so. */
+static void
+crafted_is(EVP_PKEY *k, const struct buf *spki, const struct buf *attrs,
+    const char *why)
+{
+	struct csr	 c;
+	unsigned char	*der;
+	char		 err[256] = "";
+	size_t		 len;
+	int		 rc;
+
+	der = craft_csr(k, spki ? spki->data : NULL, spki ? spki->len : 0,
+	    attrs->data, attrs->len, &len);
+	memset(&c, 0, sizeof(c));
+	rc = csr_parse(der, len, &c, err, sizeof(err));
+	if (why == NULL && rc != 0)
+		fail_msg("refused: %s", err);
+	if (why != NULL && (rc != -1 || strstr(err, why) == NULL))
+		fail_msg("\"%s\" (rc %d) lacks \"%s\"", err, rc, why);
+	csr_free(&c);
+	free(der);
+}
+
+/*
+ * The request grammar: one extension request, known attributes with
+ * sound values, bounded extension counts (checked in n log n), SAN forms
+ * the certificate can carry, RSA keys with NULL parameters and a bounded
+ * exponent, each refused with its reason.
+ */
+static void
+test_request_grammar(void **state)
+{
+	static const unsigned char nul_pw[] = { 0x0c, 0x03, 'a', 0, 'b' };
+	static const unsigned char san_upn[] = { 0x30, 0x0f, 0xa0, 0x0d, 0x06,
+	    0x03, 0x2a, 0x03, 0x04, 0xa0, 0x06, 0x0c, 0x04, 'a', '@', 'b', 'c' };
+	static const unsigned char san_dns[] = { 0x30, 0x05, 0x82, 0x03, 'a',
+	    '.', 'b' };
+	struct buf	 a = { 0 }, e = { 0 }, spki = { 0 };
+	unsigned char	 exp[40];
+	EVP_PKEY	*k = fx_keygen(KEY_EC_P256);
+	size_t		 m, m2;
+
+	(void)state;
+	assert_non_null(k);
+	put_exts(&e, "1.2.3", 2, "\x05\x00", 2);
+	put_attr(&a, "1.2.840.113549.1.9.14", e.data, e.len);
+	crafted_is(k, NULL, &a, NULL);
+	put_attr(&a, "1.3.6.1.4.1.311.2.1.14", e.data, e.len);
+	crafted_is(k, NULL, &a, "more than one extensionRequest");
+	a.len = 0;
+	put_attr(&a, "1.2.3.4", "\x0c\x01x", 3);
+	crafted_is(k, NULL, &a, "not one this CA accepts");
+	a.len = 0;
+	put_attr(&a, "1.2.840.113549.1.9.7", nul_pw, sizeof(nul_pw));
+	crafted_is(k, NULL, &a, "bad challengePassword");
+	a.len = 0;
+	put_attr(&a, "1.2.840.113549.1.9.7", "\x13\x02pw", 4);
+	crafted_is(k, NULL, &a, NULL);
+
+	/* Many extensions: refused at the cap, quickly. */
+	e.len = a.len = 0;
+	put_exts(&e, "1.2.3", 65, "\x05\x00", 2);
+	put_attr(&a, "1.2.840.113549.1.9.14", e.data, e.len);
+	crafted_is(k, NULL, &a, "more than 64 extensions");
+	e.len = a.len = 0;
+	put_exts(&e, "1.2.3", 20000, "\x05\x00", 2);
+	put_attr(&a, "1.2.840.113549.1.9.14", e.data, e.len);
+	crafted_is(k, NULL, &a, "more than 64 extensions");
+	/* Twice the same extension, far apart. */
+	e.len = a.len = 0;
+	assert_int_equal(der_open(&e, DER_SEQUENCE, &m), 0);
+	for (m2 = 0; m2 < 40; m2++) {
+		char oid[32];
+		size_t mm;
+
+		snprintf(oid, sizeof(oid), "1.2.3.%zu", m2 == 39 ? 1 : m2 + 1);
+		assert_int_equal(der_open(&e, DER_SEQUENCE, &mm), 0);
+		assert_int_equal(der_put_oid(&e, oid), 0);
+		assert_int_equal(der_put_octets(&e,
+		    (const unsigned char *)"\x05\x00", 2), 0);
+		assert_int_equal(der_close(&e, mm), 0);
+	}
+	assert_int_equal(der_close(&e, m), 0);
+	put_attr(&a, "1.2.840.113549.1.9.14", e.data, e.len);
+	crafted_is(k, NULL, &a, "requested twice");
+
+	/* SAN forms the certificate cannot carry are refused, not dropped. */
+	e.len = a.len = 0;
+	assert_int_equal(der_open(&e, DER_SEQUENCE, &m), 0);
+	assert_int_equal(der_open(&e, DER_SEQUENCE, &m2), 0);
+	assert_int_equal(der_put_oid(&e, "2.5.29.17"), 0);
+	assert_int_equal(der_put_octets(&e, san_upn, sizeof(san_upn)), 0);
+	assert_int_equal(der_close(&e, m2), 0);
+	assert_int_equal(der_close(&e, m), 0);
+	put_attr(&a, "1.2.840.113549.1.9.14", e.data, e.len);
+	crafted_is(k, NULL, &a, "otherName names are not supported");
+	e.len = a.len = 0;
+	assert_int_equal(der_open(&e, DER_SEQUENCE, &m), 0);
+	assert_int_equal(der_open(&e, DER_SEQUENCE, &m2), 0);
+	assert_int_equal(der_put_oid(&e, "2.5.29.17"), 0);
+	assert_int_equal(der_put_octets(&e, san_dns, sizeof(san_dns)), 0);
+	assert_int_equal(der_close(&e, m2), 0);
+	assert_int_equal(der_close(&e, m), 0);
+	put_attr(&a, "1.2.840.113549.1.9.14", e.data, e.len);
+	crafted_is(k, NULL, &a, NULL);
+
+	/* RSA keys: NULL parameters, a bounded odd exponent (checked first). */
+	a.len = 0;
+	memset(exp, 0, sizeof(exp));
+	exp[0] = 0x01;
+	exp[sizeof(exp) - 1] = 0x01;	/* 2^312 + 1: too big */
+	{
+		static const unsigned char nmod[] = { 0x00, 0xc5, 0x11, 0x23,
+		    0x45, 0x67, 0x89, 0xab, 0xcd, 0xef };
+		struct {
+			int		 params;	/* 0 absent, 1 NULL, 2 INTEGER */
+			const unsigned char *e;
+			size_t		 elen;
+			const char	*why;
+		} rsa[] = {
+			{ 0, (const unsigned char *)"\x01\x00\x01", 3,
+			    "parameters must be NULL" },
+			{ 2, (const unsigned char *)"\x01\x00\x01", 3,
+			    "parameters must be NULL" },
+			{ 1, exp, sizeof(exp), "exponent" },
+			{ 1, (const unsigned char *)"\x01\x00\x00", 3,
+			    "exponent" },
+			{ 1, (const unsigned char *)"\x01", 1, "exponent" },
+			/* Good shape, wrong key: the signature then fails. */
+			{ 1, (const unsigned char *)"\x01\x00\x01", 3,
+			    "does not verify" },
+		};
+		struct buf	 key = { 0 };
+		size_t		 i, mk;
+
+		for (i = 0; i < nitems(rsa); i++) {
+			spki.len = key.len = 0;
+			assert_int_equal(der_open(&key, DER_SEQUENCE, &mk), 0);
+			assert_int_equal(der_put_uint_bytes(&key, DER_INTEGER,
+			    nmod + 1, sizeof(nmod) - 1), 0);
+			assert_int_equal(der_put_uint_bytes(&key, DER_INTEGER,
+			    rsa[i].e, rsa[i].elen), 0);
+			assert_int_equal(der_close(&key, mk), 0);
+			assert_int_equal(der_open(&spki, DER_SEQUENCE, &m), 0);
+			assert_int_equal(der_open(&spki, DER_SEQUENCE, &m2), 0);
+			assert_int_equal(der_put_oid(&spki,
+			    "1.2.840.113549.1.1.1"), 0);
+			if (rsa[i].params == 1)
+				assert_int_equal(der_put_null(&spki), 0);
+			else if (rsa[i].params == 2)
+				assert_int_equal(der_put_int64(&spki,
+				    DER_INTEGER, 7), 0);
+			assert_int_equal(der_close(&spki, m2), 0);
+			assert_int_equal(der_put_bitstring(&spki, key.data,
+			    key.len), 0);
+			assert_int_equal(der_close(&spki, m), 0);
+			crafted_is(k, &spki, &a, rsa[i].why);
+		}
+		buf_free(&key);
+	}
+	buf_free(&spki);
+	buf_free(&a);
+	buf_free(&e);
+	EVP_PKEY_free(k);
+}
+
 int
 main(void)
 {
@@ -554,6 +848,8 @@ main(void)
 		cmocka_unit_test(test_key_types),
 		cmocka_unit_test(test_sans_and_extensions),
 		cmocka_unit_test(test_new_label_and_empty_subject),
+		cmocka_unit_test(test_subject_reencoded),
+		cmocka_unit_test(test_request_grammar),
 		cmocka_unit_test(test_unsupported_keys),
 		cmocka_unit_test(test_bad_signature),
 		cmocka_unit_test(test_truncations_and_flips),

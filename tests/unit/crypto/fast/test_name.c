@@ -98,7 +98,8 @@ openssl_text(const unsigned char *der, size_t len)
 	/* Not NUL-terminated: strndup would read one byte past it. */
 	s = malloc((size_t)l + 1);
 	assert_non_null(s);
-	memcpy(s, data, (size_t)l);
+	if (l > 0)
+		memcpy(s, data, (size_t)l);
 	s[l] = '\0';
 	BIO_free(bio);
 	X509_NAME_free(n);
@@ -340,6 +341,165 @@ test_bad(void **state)
 	buf_free(&b);
 }
 
+/*
+ * name_canonical of the attributes: NULL want = refused with an error
+ * containing why; else its RFC 4514 text must be want, OpenSSL must read
+ * the same text, and re-encoding it again must change nothing.
+ */
+static void
+canonical_is(const struct atv *a, size_t n, const char *want, const char *why)
+{
+	struct buf	 b = { 0 };
+	unsigned char	*out = NULL, *again = NULL;
+	size_t		 outlen, againlen;
+	char		 err[256] = "", *text, *ossl;
+	int		 rc;
+
+	make_name(&b, a, n);
+	rc = name_canonical(b.data, b.len, &out, &outlen, err, sizeof(err));
+	if (want == NULL) {
+		if (rc != -1)
+			fail_msg("accepted: %s", a[0].val);
+		assert_null(out);
+		if (strstr(err, why) == NULL)
+			fail_msg("error \"%s\" lacks \"%s\"", err, why);
+		buf_free(&b);
+		return;
+	}
+	if (rc != 0)
+		fail_msg("refused: %s", err);
+	text = name_to_text(out, outlen);
+	assert_non_null(text);
+	assert_string_equal(text, want);
+	ossl = openssl_text(out, outlen);
+	assert_string_equal(ossl, want);
+	assert_int_equal(name_canonical(out, outlen, &again, &againlen, err,
+	    sizeof(err)), 0);
+	assert_int_equal(againlen, outlen);
+	assert_memory_equal(again, out, outlen);
+	free(text);
+	free(ossl);
+	free(out);
+	free(again);
+	buf_free(&b);
+}
+
+/* The tag of the first attribute value of a canonical name. */
+static unsigned int
+first_value_tag(const struct atv *a, size_t n)
+{
+	struct buf	 b = { 0 };
+	struct der	 d, rdn, atv;
+	struct der_tlv	 oid, v;
+	unsigned char	*out;
+	size_t		 outlen;
+	char		 err[256];
+
+	make_name(&b, a, n);
+	assert_int_equal(name_canonical(b.data, b.len, &out, &outlen, err,
+	    sizeof(err)), 0);
+	der_init(&d, out, outlen);
+	assert_int_equal(der_enter(&d, DER_SEQUENCE, &d), 0);
+	assert_int_equal(der_enter(&d, DER_SET, &rdn), 0);
+	assert_int_equal(der_enter(&rdn, DER_SEQUENCE, &atv), 0);
+	assert_int_equal(der_expect(&atv, DER_OID, &oid), 0);
+	assert_int_equal(der_read(&atv, &v), 0);
+	free(out);
+	buf_free(&b);
+	return v.tag;
+}
+
+static void
+test_canonical(void **state)
+{
+	static const char bmp_zoe[] = { 0x00, 'Z', 0x00, 'o', 0x00, (char)0xeb };
+	static const char bmp_pair[] = { (char)0xd8, 0x3d, (char)0xde, 0x00 };
+	static const char t61[] = { 'c', 'a', 'f', (char)0xe9 };
+	static const char nul[] = { 'e', 'v', 'i', 'l', 0, '.', 'g' };
+	static const char c1[] = { 'a', (char)0xc2, (char)0x85, 'b' };
+	char		 cn64[65], cn65[66], umlaut64[129];
+	const struct atv ok[] = {
+		{ "2.5.4.3", DER_UTF8STRING, "www.example.com", 0, 0 },
+		{ "2.5.4.6", DER_PRINTABLESTRING, "DE", 0, 0 },
+		{ "1.2.840.113549.1.9.1", DER_UTF8STRING, "a@example.com", 0, 0 },
+		{ "0.9.2342.19200300.100.1.25", DER_PRINTABLESTRING, "org", 0, 0 },
+		{ "2.5.4.10", DER_UTF8STRING, "Zoë & Co", 0, 0 },
+	};
+	const struct atv multi[] = {
+		{ "2.5.4.3", DER_UTF8STRING, "b", 0, 0 },
+		{ "2.5.4.11", DER_UTF8STRING, "z", 0, 1 },
+		{ "2.5.4.10", DER_UTF8STRING, "a", 0, 1 },
+	};
+	const struct atv bad[] = {
+		{ "2.5.4.3", 0x33, "\x13\x03" "abc", 5, 0 },	/* constructed */
+		{ "2.5.4.3", DER_VISIBLESTRING, "abc", 0, 0 },
+		{ "2.5.4.3", DER_OCTETSTRING, "abc", 0, 0 },
+		{ "2.5.4.3", DER_INTEGER, "\x01", 1, 0 },
+		{ "2.5.4.3", DER_CTX(0), "abc", 0, 0 },
+		{ "2.5.4.3", DER_NUMERICSTRING, "123", 0, 0 },
+	};
+	struct atv	 a;
+	size_t		 i;
+
+	canonical_is(ok, nitems(ok), "O=Zoë & Co,DC=org,"
+	    "emailAddress=a@example.com,C=DE,CN=www.example.com", NULL);
+	assert_int_equal(first_value_tag(ok, 1), DER_PRINTABLESTRING);
+	assert_int_equal(first_value_tag(&ok[2], 1), DER_IA5STRING);
+	assert_int_equal(first_value_tag(&ok[4], 1), DER_UTF8STRING);
+	/* Multi-valued RDNs come out in DER's SET OF order. */
+	canonical_is(multi, nitems(multi), "OU=z+O=a+CN=b", NULL);
+	canonical_is(multi, 0, "", NULL);
+
+	/* Other string types become UTF8String. */
+	a = (struct atv){ "2.5.4.3", DER_BMPSTRING, bmp_zoe, sizeof(bmp_zoe), 0 };
+	canonical_is(&a, 1, "CN=Zoë", NULL);
+	assert_int_equal(first_value_tag(&a, 1), DER_UTF8STRING);
+	a = (struct atv){ "2.5.4.3", DER_T61STRING, t61, sizeof(t61), 0 };
+	canonical_is(&a, 1, "CN=café", NULL);
+
+	/* What OpenSSL or a TLS client would read otherwise: refused. */
+	for (i = 0; i < nitems(bad); i++)
+		canonical_is(&bad[i], 1, NULL, "not a string type");
+	a = (struct atv){ "2.5.4.3", DER_BMPSTRING, bmp_pair, sizeof(bmp_pair), 0 };
+	canonical_is(&a, 1, NULL, "surrogate");
+	a = (struct atv){ "2.5.4.3", DER_UTF8STRING, nul, sizeof(nul), 0 };
+	canonical_is(&a, 1, NULL, "control character");
+	a = (struct atv){ "2.5.4.3", DER_UTF8STRING, "a\tb", 0, 0 };
+	canonical_is(&a, 1, NULL, "control character");
+	a = (struct atv){ "2.5.4.3", DER_UTF8STRING, c1, sizeof(c1), 0 };
+	canonical_is(&a, 1, NULL, "control character");
+	a = (struct atv){ "2.5.4.3", DER_PRINTABLESTRING, "a@b", 0, 0 };
+	canonical_is(&a, 1, NULL, "outside its set");
+	a = (struct atv){ "2.5.4.3", DER_PRINTABLESTRING, "*.example", 0, 0 };
+	canonical_is(&a, 1, NULL, "outside its set");
+	a = (struct atv){ "2.5.4.3", DER_UTF8STRING, "", 0, 0 };
+	canonical_is(&a, 1, NULL, "is empty");
+	a = (struct atv){ "2.5.4.6", DER_PRINTABLESTRING, "us", 0, 0 };
+	canonical_is(&a, 1, NULL, "country code");
+	a = (struct atv){ "2.5.4.6", DER_PRINTABLESTRING, "USA", 0, 0 };
+	canonical_is(&a, 1, NULL, "country code");
+	a = (struct atv){ "1.2.840.113549.1.9.1", DER_UTF8STRING, "zoë@x", 0, 0 };
+	canonical_is(&a, 1, NULL, "does not allow");
+	a = (struct atv){ "2.5.4.3", DER_UTF8STRING, "x", 0, 0 };
+	a.oid = "1.2.3.4";
+	canonical_is(&a, 1, NULL, "not one this CA signs");
+
+	/* Upper bounds count characters, not bytes. */
+	memset(cn64, 'a', 64);
+	cn64[64] = '\0';
+	memset(cn65, 'a', 65);
+	cn65[65] = '\0';
+	for (i = 0; i < 64; i++)
+		memcpy(umlaut64 + 2 * i, "\xc3\xbc", 2);
+	umlaut64[128] = '\0';
+	a = (struct atv){ "2.5.4.3", DER_UTF8STRING, cn65, 0, 0 };
+	canonical_is(&a, 1, NULL, "too long");
+	a.val = cn64;
+	assert_int_equal(first_value_tag(&a, 1), DER_PRINTABLESTRING);
+	a.val = umlaut64;
+	assert_int_equal(first_value_tag(&a, 1), DER_UTF8STRING);
+}
+
 int
 main(void)
 {
@@ -351,6 +511,7 @@ main(void)
 		cmocka_unit_test(test_string_types),
 		cmocka_unit_test(test_not_strings),
 		cmocka_unit_test(test_bad),
+		cmocka_unit_test(test_canonical),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
