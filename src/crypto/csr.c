@@ -124,6 +124,89 @@ san_text_ok(const unsigned char *p, size_t n)
 }
 
 /*
+ * Is p[0..n) a host name in RFC 1034's preferred syntax, as RFC 5280 wants
+ * a dNSName: 1 to 253 characters, labels of 1 to 63 letters, digits and
+ * hyphens, not starting or ending with a hyphen, no empty label (so no
+ * trailing dot), a last label not all digits (that is an IP address)?
+ * With wildcard, the first label may be "*" alone, followed by at least
+ * two labels (the CA/Browser Forum's rule, short of a public suffix list).
+ * Returns NULL or what is wrong.
+ */
+static const char *
+dns_name_check(const unsigned char *p, size_t n, int wildcard)
+{
+	size_t	 i, start = 0, labels = 0;
+	int	 digits = 1;
+
+	if (n == 0 || n > 253)
+		return "is empty or longer than 253 characters";
+	if (wildcard && n >= 2 && p[0] == '*' && p[1] == '.')
+		start = 2;
+	for (i = start; i <= n; i++) {
+		if (i == n || p[i] == '.') {
+			if (i == start)
+				return "has an empty label";
+			if (i - start > 63)
+				return "has a label over 63 characters";
+			if (p[start] == '-' || p[i - 1] == '-')
+				return "has a label starting or ending "
+				    "with '-'";
+			labels++;
+			if (i < n)
+				digits = 1;
+			start = i + 1;
+			continue;
+		}
+		if (p[i] == '*')
+			return "has a wildcard that is not the whole first "
+			    "label";
+		if (!((p[i] >= 'a' && p[i] <= 'z') ||
+		    (p[i] >= 'A' && p[i] <= 'Z') || p[i] == '-' ||
+		    (p[i] >= '0' && p[i] <= '9')))
+			return "has a character other than a letter, digit, "
+			    "'-' or '.'";
+		if (!(p[i] >= '0' && p[i] <= '9'))
+			digits = 0;
+	}
+	if (digits)
+		return "ends in a numeric label";
+	if (wildcard && p[0] == '*' && labels < 2)
+		return "has a wildcard over fewer than two labels";
+	return NULL;
+}
+
+/*
+ * Check a SAN's text for its type: dNSName as above, rfc822Name as
+ * local-part@host, URI with a scheme. Returns NULL or what is wrong.
+ */
+static const char *
+san_check(enum san_type t, const unsigned char *p, size_t n)
+{
+	const unsigned char *at;
+	size_t		 i;
+
+	if (t == SAN_DNS)
+		return dns_name_check(p, n, 1);
+	if (t == SAN_EMAIL) {
+		if ((at = memchr(p, '@', n)) == NULL || at == p ||
+		    memchr(at + 1, '@', n - (size_t)(at + 1 - p)) != NULL)
+			return "is not local-part@domain";
+		return dns_name_check(at + 1, n - (size_t)(at + 1 - p), 0);
+	}
+	if (t == SAN_URI) {
+		for (i = 0; i < n && p[i] != ':'; i++)
+			if (!((p[i] >= 'a' && p[i] <= 'z') ||
+			    (p[i] >= 'A' && p[i] <= 'Z') ||
+			    (i > 0 && ((p[i] >= '0' && p[i] <= '9') ||
+			    p[i] == '+' || p[i] == '-' || p[i] == '.'))))
+				return "has no scheme";
+		if (i == 0 || i == n)
+			return "has no scheme";
+	}
+	return NULL;
+}
+
+/*
  * Append a SAN of type t with the given text to the request. Returns 0 or
  * -1 when out of memory.
  */
@@ -154,6 +237,7 @@ parse_sans(struct csr *c, const unsigned char *p, size_t len, char *err,
 	struct der_tlv	 t, g;
 	struct der	 d;
 	char		 ip[INET6_ADDRSTRLEN];
+	const char	*why;
 	enum san_type	 type;
 
 	if (der_whole(p, len, DER_SEQUENCE, &t) == -1)
@@ -170,6 +254,13 @@ parse_sans(struct csr *c, const unsigned char *p, size_t len, char *err,
 			    g.tag == DER_CTX(2) ? SAN_DNS : SAN_URI;
 			if (!san_text_ok(g.val, g.len))
 				goto bad;
+			if ((why = san_check(type, g.val, g.len)) != NULL) {
+				seterr(err, errlen, "subjectAltName %s "
+				    "\"%.*s\" %s", type == SAN_DNS ? "DNS" :
+				    type == SAN_EMAIL ? "email" : "URI",
+				    (int)(g.len > 80 ? 80 : g.len), g.val, why);
+				return -1;
+			}
 			if (add_san(c, type, (const char *)g.val, g.len) == -1)
 				goto nomem;
 			break;

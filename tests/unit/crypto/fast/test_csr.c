@@ -841,6 +841,61 @@ test_request_grammar(void **state)
 	EVP_PKEY_free(k);
 }
 
+/* SAN syntax: RFC 1034 host names, the BR's wildcard rule, email, URI. */
+static void
+test_san_syntax(void **state)
+{
+	static const struct {
+		const char	*san;
+		const char	*why;	/* NULL: accepted */
+	} cases[] = {
+		{ "DNS:www.example.com", NULL },
+		{ "DNS:*.example.com", NULL },
+		{ "DNS:xn--bcher-kva.example", NULL },
+		{ "DNS:localhost", NULL },
+		{ "DNS:foo..example", "empty label" },
+		{ "DNS:*.*.example.com", "wildcard" },
+		{ "DNS:www*.example.com", "wildcard" },
+		{ "DNS:*.com", "fewer than two labels" },
+		{ "DNS:-lead.example", "'-'" },
+		{ "DNS:trail-.example", "'-'" },
+		{ "DNS:under_score.example", "character other than" },
+		{ "DNS:trailing.dot.", "empty label" },
+		{ "DNS:1.2.3.4", "numeric label" },
+		{ "email:a@example.com", NULL },
+		{ "email:no-at.example.com", "local-part@domain" },
+		{ "email:a@b@example.com", "local-part@domain" },
+		{ "email:a@*.example.com", "wildcard" },
+		{ "URI:https://example.com/x", NULL },
+		{ "URI:example.com/x", "no scheme" },
+	};
+	struct csr	 c;
+	unsigned char	*der;
+	char		 err[256], name[32], extra[256];
+	size_t		 len, i;
+	int		 rc;
+
+	(void)state;
+	for (i = 0; i < nitems(cases); i++) {
+		snprintf(name, sizeof(name), "san%zu", i);
+		snprintf(extra, sizeof(extra), "-subj /CN=x -addext "
+		    "'subjectAltName=%s'", cases[i].san);
+		der = make_csr(name, "ec -pkeyopt ec_paramgen_curve:P-256",
+		    extra, &len);
+		memset(&c, 0, sizeof(c));
+		err[0] = '\0';
+		rc = csr_parse(der, len, &c, err, sizeof(err));
+		if (cases[i].why == NULL && rc != 0)
+			fail_msg("%s refused: %s", cases[i].san, err);
+		if (cases[i].why != NULL && (rc != -1 ||
+		    strstr(err, cases[i].why) == NULL))
+			fail_msg("%s: \"%s\" lacks \"%s\"", cases[i].san, err,
+			    cases[i].why);
+		csr_free(&c);
+		free(der);
+	}
+}
+
 int
 main(void)
 {
@@ -850,6 +905,7 @@ main(void)
 		cmocka_unit_test(test_new_label_and_empty_subject),
 		cmocka_unit_test(test_subject_reencoded),
 		cmocka_unit_test(test_request_grammar),
+		cmocka_unit_test(test_san_syntax),
 		cmocka_unit_test(test_unsupported_keys),
 		cmocka_unit_test(test_bad_signature),
 		cmocka_unit_test(test_truncations_and_flips),
