@@ -4,7 +4,7 @@
 set -eu
 PKGS="build-essential meson ninja-build pkg-config
 libssl-dev openssl libsqlite3-dev sqlite3 libmicrohttpd-dev libjansson-dev
-libinih-dev libcmocka-dev curl python3 libfaketime"
+libinih-dev libcmocka-dev curl python3 libfaketime clang libclang-rt-14-dev"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

@@ -2,8 +2,10 @@
 # Set up and run every test: unit tests (cmocka) and integration tests
 # against the real daemon, built with AddressSanitizer and
 # UndefinedBehaviorSanitizer, then the threading test under ThreadSanitizer.
-# Arguments go to `meson test` (a suite or test names); with arguments the
-# ThreadSanitizer run is left out unless one of them is "tsan".
+# Then a short run of the libFuzzer targets (scripts/fuzz.sh, FUZZ_SECONDS
+# in all, default 30). Arguments go to `meson test` (a suite or test
+# names); with arguments the ThreadSanitizer and fuzz runs are left out
+# unless one of them is "tsan" or "fuzz".
 #
 # Ends with "N passed, N failed", counting only what ran in this
 # invocation: a test that printed no result, exited non-zero, was skipped
@@ -21,12 +23,14 @@ export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 export LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp"
 
-run_tsan=1 run_meson=1 meson_args=
+run_tsan=1 run_meson=1 run_fuzz=1 meson_args=
 if [ $# -gt 0 ]; then
-	run_tsan=0 run_meson=0
+	run_tsan=0 run_meson=0 run_fuzz=0
 	for a in "$@"; do
 		if [ "$a" = tsan ]; then
 			run_tsan=1
+		elif [ "$a" = fuzz ]; then
+			run_fuzz=1
 		else
 			run_meson=1
 			meson_args="$meson_args $a"
@@ -88,6 +92,20 @@ if [ $run_tsan -eq 1 ]; then
 		failed=$((failed + 1))
 		status=1
 	fi
+fi
+
+# Every fuzz target, briefly, and every input that once failed it.
+if [ $run_fuzz -eq 1 ]; then
+	sh scripts/fuzz.sh "${FUZZ_SECONDS:-30}" >"$BUILD/fuzz.log" 2>&1
+	cat "$BUILD/fuzz.log"
+	counts=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' \
+	    "$BUILD/fuzz.log" | tail -1)
+	if [ -z "$counts" ]; then
+		counts="0 1"
+	fi
+	passed=$((passed + ${counts% *}))
+	failed=$((failed + ${counts#* }))
+	[ "${counts#* }" -eq 0 ] || status=1
 fi
 
 if [ $((passed + failed)) -eq 0 ]; then
