@@ -41,6 +41,7 @@
  * no more than an ordinary one (each is checked as it is read).
  */
 #define MAX_EXTENSIONS		64
+#define MAX_EXTENSION_BYTES	16384	/* all requested extension values */
 #define MAX_SANS		256
 #define MAX_ATTRIBUTES		32
 #define MAX_RSA_EXP_BITS	256	/* CA/Browser Forum BR 6.1.6 */
@@ -371,7 +372,7 @@ parse_extensions(struct csr *c, const struct der_tlv *exts, char *err,
 	struct der_tlv	 id, crit, val;
 	struct der	 d, e;
 	struct x509_ext	*v, *x;
-	size_t		 cap = 0;
+	size_t		 cap = 0, total = 0;
 	int		 present, critical;
 	char		*oid = NULL;
 
@@ -388,6 +389,11 @@ parse_extensions(struct csr *c, const struct der_tlv *exts, char *err,
 		if (c->nexts == MAX_EXTENSIONS) {
 			seterr(err, errlen, "more than %d extensions requested",
 			    MAX_EXTENSIONS);
+			goto fail;
+		}
+		if ((total += val.len) > MAX_EXTENSION_BYTES) {
+			seterr(err, errlen, "the requested extensions hold more "
+			    "than %d octets", MAX_EXTENSION_BYTES);
 			goto fail;
 		}
 		if ((oid = der_oid_text(id.val, id.len)) == NULL)

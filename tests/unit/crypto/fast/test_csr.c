@@ -743,6 +743,26 @@ test_request_grammar(void **state)
 	put_exts(&e, "1.2.3", 20000, "\x05\x00", 2);
 	put_attr(&a, "1.2.840.113549.1.9.14", e.data, e.len);
 	crafted_is(k, NULL, &a, "more than 64 extensions");
+	/* Extensions holding more than 16 KiB in all. */
+	e.len = a.len = 0;
+	{
+		static unsigned char big[6000];
+
+		assert_int_equal(der_open(&e, DER_SEQUENCE, &m), 0);
+		for (m2 = 0; m2 < 3; m2++) {
+			char oid[32];
+			size_t mm;
+
+			snprintf(oid, sizeof(oid), "1.2.3.%zu", m2 + 1);
+			assert_int_equal(der_open(&e, DER_SEQUENCE, &mm), 0);
+			assert_int_equal(der_put_oid(&e, oid), 0);
+			assert_int_equal(der_put_octets(&e, big, sizeof(big)), 0);
+			assert_int_equal(der_close(&e, mm), 0);
+		}
+		assert_int_equal(der_close(&e, m), 0);
+	}
+	put_attr(&a, "1.2.840.113549.1.9.14", e.data, e.len);
+	crafted_is(k, NULL, &a, "more than 16384 octets");
 	/* Twice the same extension, far apart. */
 	e.len = a.len = 0;
 	assert_int_equal(der_open(&e, DER_SEQUENCE, &m), 0);
