@@ -497,6 +497,11 @@ parse_attributes(struct csr *c, const struct der_tlv *attrs, char *err,
 			}
 		if (nseen == MAX_ATTRIBUTES)
 			goto bad;
+		/* Even ignored values are well-formed DER, as readers require. */
+		der_init(&v, values.val, values.len);
+		while (!der_at_end(&v))
+			if (der_read(&v, &exts) == -1)
+				goto bad;
 		seen[nseen++] = name = known_attributes[i];
 		if ((!strcmp(name, OID_CHALLENGE) ||
 		    !strcmp(name, OID_UNSTRUCTURED)) &&
