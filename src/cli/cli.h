@@ -51,4 +51,18 @@ int	 cmd_exit(const struct cli *, int, char **);
 int	 cmd_policy(const struct cli *, int, char **);
 int	 cmd_exit_test(const char *config_path, int, char **);
 
+/* exit_register.c: see there. */
+#define REGISTER_FROM_DEFAULT	0
+#define REGISTER_FROM_NEWEST	(-1)
+#define REGISTER_FROM_CURSOR	(-2)
+struct store;
+int	 exit_register_check(const char *path, char *name, size_t namelen,
+	    int *threading, char *err, size_t errlen);
+int	 exit_register_from(const char *arg, int64_t *from, char *err,
+	    size_t errlen);
+int	 exit_register_cursor(const char *db_file, const char *module,
+	    int64_t from, struct store **, char *msg, size_t msglen, char *err,
+	    size_t errlen);
+int	 exit_register_done(struct store *, int ok);
+
 #endif /* CM_CLI_H */

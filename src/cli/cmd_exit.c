@@ -36,7 +36,9 @@ exit_usage(void)
 	    "       certmint exit set NAME PROPERTY VALUE\n"
 	    "       certmint exit configure NAME [--refresh]\n"
 	    "       certmint exit replay NAME [--from SEQ | --dead]\n"
-	    "       certmint exit register FILE.so | unregister NAME\n"
+	    "       certmint exit resume NAME\n"
+	    "       certmint exit register FILE.so [--from newest|cursor|SEQ]\n"
+	    "       certmint exit unregister NAME\n"
 	    "       certmint exit test FILE.so [options] (see --help)\n");
 	return CLI_USAGE;
 }
@@ -54,6 +56,20 @@ print_module(const json_t *m)
 	printf("  description:  %s\n", jstr(m, "description", ""));
 	printf("  events:       %s\n", jstr(m, "events", ""));
 	printf("  threading:    %s\n", jstr(m, "threading", ""));
+	if (json_object_get(m, "pid") != NULL)
+		printf("  isolation:    %s (pid %" JSON_INTEGER_FORMAT ")\n",
+		    jstr(m, "isolation", ""),
+		    json_integer_value(json_object_get(m, "pid")));
+	else
+		printf("  isolation:    %s\n", jstr(m, "isolation", ""));
+	if (json_object_get(m, "suspended") != NULL)
+		printf("  suspended:    %s (since %s); `certmint exit resume "
+		    "%s` delivers again\n", jstr(m, "suspended", ""),
+		    jstr(m, "suspended_since", ""), jstr(m, "name", ""));
+	if (json_integer_value(json_object_get(m, "crashes")) > 0)
+		printf("  crashes:      %" JSON_INTEGER_FORMAT " recently, "
+		    "last: %s\n", json_integer_value(json_object_get(m,
+		    "crashes")), jstr(m, "last_crash", ""));
 	printf("  file:         %s\n", jstr(m, "path", ""));
 	printf("  cursor:       %" JSON_INTEGER_FORMAT " (queue %"
 	    JSON_INTEGER_FORMAT ")\n",
@@ -240,6 +256,23 @@ exit_replay(const struct cli *cli, int argc, char **argv)
 	return CLI_OK;
 }
 
+/* exit resume NAME: a suspended module delivers again. */
+static int
+exit_resume(const struct cli *cli, int argc, char **argv)
+{
+	json_t		*args, *ans;
+
+	if (argc != 2)
+		return exit_usage();
+	args = json_object();
+	json_object_set_new(args, "name", json_string(argv[1]));
+	if ((ans = admin_call(cli, "exit-resume", args)) == NULL)
+		return CLI_FAIL;
+	printf("%s resumed: its queued events are delivered\n", argv[1]);
+	json_decref(ans);
+	return CLI_OK;
+}
+
 /* The names in [exit] active, without name; or with it appended. */
 static char *
 active_edit(const char *active, const char *name, int add, int *found)
@@ -305,31 +338,57 @@ install_file(const char *src, const char *dst)
 	return rc;
 }
 
+/*
+ * exit register FILE [--from newest|cursor|SEQ]: check the module in a
+ * child (exit_register_check), write its cursor (exit_register_cursor),
+ * install the file, name it in [exit] active, and ask the daemon to
+ * reload. The cursor's transaction is committed only once the config
+ * names the module: a refusal changes neither.
+ */
 static int
 exit_register(const struct cli *cli, int argc, char **argv)
 {
+	static const struct option opts[] = {
+		{ "from", required_argument, NULL, 'f' },
+		{ NULL, 0, NULL, 0 }
+	};
 	struct cm_config cfg;
-	struct exit_module mod;
-	const char	*mdir;
-	char		 err[1024], file[300], *dir = NULL, *dst = NULL;
-	char		*active = NULL;
-	int		 found, rc = CLI_FAIL;
+	struct store	*st = NULL;
+	const char	*mdir, *path;
+	char		 err[1024], msg[512], name[256], file[300];
+	char		*dir = NULL, *dst = NULL, *active = NULL;
+	int64_t		 from = REGISTER_FROM_DEFAULT;
+	int		 ch, found, threading, rc = CLI_FAIL;
 
-	if (argc != 2)
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (ch != 'f')
+			return exit_usage();
+		if (exit_register_from(optarg, &from, err, sizeof(err)) == -1) {
+			fprintf(stderr, "certmint: refused: %s\n", err);
+			return CLI_FAIL;
+		}
+	}
+	if (argc - optind != 1)
 		return exit_usage();
+	path = argv[optind];
 	if (cli_config(cli, &cfg) == -1)
 		return CLI_FAIL;
-	memset(&mod, 0, sizeof(mod));
-	if (exit_module_open(argv[1], NULL, &mod, err, sizeof(err)) == -1) {
+	if (exit_register_check(path, name, sizeof(name), &threading, err,
+	    sizeof(err)) == -1) {
 		fprintf(stderr, "certmint: refused: %s\n", err);
 		goto out;
 	}
-	snprintf(file, sizeof(file), "%s.so", mod.name);
-	active = active_edit(config_get(&cfg, "exit", "active"), mod.name, 1,
+	snprintf(file, sizeof(file), "%s.so", name);
+	active = active_edit(config_get(&cfg, "exit", "active"), name, 1,
 	    &found);
 	if (found) {
 		fprintf(stderr, "certmint: refused: a module named %s is "
-		    "already registered (unregister it first)\n", mod.name);
+		    "already registered (unregister it first)\n", name);
+		goto out;
+	}
+	if (exit_register_cursor(cfg.db_file, name, from, &st, msg,
+	    sizeof(msg), err, sizeof(err)) == -1) {
+		fprintf(stderr, "certmint: refused: %s\n", err);
 		goto out;
 	}
 	mdir = config_get(&cfg, "exit", "modules_dir");
@@ -339,7 +398,7 @@ exit_register(const struct cli *cli, int argc, char **argv)
 		    dir ? dir : "modules directory");
 		goto out;
 	}
-	if (install_file(argv[1], dst) == -1)
+	if (install_file(path, dst) == -1)
 		goto out;
 	if (active == NULL || config_edit(cfg.path, "exit", "active", active,
 	    err, sizeof(err)) == -1) {
@@ -348,13 +407,19 @@ exit_register(const struct cli *cli, int argc, char **argv)
 		unlink(dst);
 		goto out;
 	}
-	printf("registered %s (%s, %s): %s\n", mod.name,
-	    mod.desc->threading == CM_THREADING_SERIAL ? "serial" :
-	    "concurrent", argv[1], dst);
+	printf("registered %s (%s, %s): %s\n", name,
+	    threading == CM_THREADING_SERIAL ? "serial" : "concurrent", path,
+	    dst);
+	if (exit_register_done(st, 1) == -1)
+		fprintf(stderr, "certmint: %s: the cursor was not saved: the "
+		    "module starts with the next event\n", name);
+	else
+		printf("%s\n", msg);
+	st = NULL;
 	try_reload(cli);
 	rc = CLI_OK;
  out:
-	exit_module_close(&mod);
+	exit_register_done(st, 0);
 	free(active);
 	free(dir);
 	free(dst);
@@ -418,6 +483,8 @@ cmd_exit(const struct cli *cli, int argc, char **argv)
 		return exit_configure(cli, argc, argv);
 	if (strcmp(sub, "replay") == 0)
 		return exit_replay(cli, argc, argv);
+	if (strcmp(sub, "resume") == 0)
+		return exit_resume(cli, argc, argv);
 	if (strcmp(sub, "register") == 0)
 		return exit_register(cli, argc, argv);
 	if (strcmp(sub, "unregister") == 0)

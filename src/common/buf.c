@@ -76,8 +76,12 @@ buf_steal(struct buf *b)
 {
 	char	*p;
 
-	if (b->data == NULL && buf_reserve(b, 0) == -1)
-		return NULL;
+	if (b->data == NULL) {
+		/* Nothing appended: still a string, "". */
+		if (buf_reserve(b, 0) == -1)
+			return NULL;
+		b->data[0] = '\0';
+	}
 	p = (char *)b->data;
 	b->data = NULL;
 	b->len = b->cap = 0;

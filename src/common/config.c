@@ -39,6 +39,12 @@ static const struct known_key known_keys[] = {
 	{ "exit", "backoff_initial_ms" }, { "exit", "backoff_max_ms" },
 	{ "exit", "deadline_ms" }, { "exit", "threads" },
 	{ "exit", "stop_deadline_ms" },
+	/* crash quarantine and suspension (issue 9) */
+	{ "exit", "crash_attempts" }, { "exit", "suspend_after" },
+	{ "exit", "crash_window_s" },
+	/* [exit.NAME]: how one module is hosted (issue 9) */
+	{ "exit.", "isolation" }, { "exit.", "user" }, { "exit.", "memory_mb" },
+	{ "exit.", "cpu_seconds" }, { "exit.", "open_files" },
 };
 
 static const char *const builtin_sections[] = {
@@ -62,11 +68,18 @@ config_entry_add(void *user, const char *section, const char *name,
 	size_t		  i;
 	int		  builtin = 0, known = 0;
 
+	const char	 *sec = section;
+
 	for (i = 0; i < nitems(builtin_sections); i++)
 		if (strcasecmp(section, builtin_sections[i]) == 0)
 			builtin = 1;
+	/* [exit.NAME] sections share one key list, found as "exit.". */
+	if (strncasecmp(section, "exit.", 5) == 0 && section[5] != '\0') {
+		builtin = 1;
+		sec = "exit.";
+	}
 	for (i = 0; builtin && i < nitems(known_keys); i++)
-		if (strcasecmp(section, known_keys[i].section) == 0 &&
+		if (strcasecmp(sec, known_keys[i].section) == 0 &&
 		    strcasecmp(name, known_keys[i].key) == 0)
 			known = 1;
 	if (builtin && !known) {

@@ -7,113 +7,34 @@
  * Delivery is at least once: the cursor is saved after the calls.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
-#include "exit_host.h"
+#include "isolate.h"
 
-#define BATCH		1024	/* events read and handed out at a time */
-#define STOP_GRACE_MS	1000	/* a notify under way at the stop deadline */
-#define POOL_MAX	16
-#define MARKS		1024	/* recent commits, for commit-to-notify latency */
-#define LATENCIES	4096	/* latency samples kept per module */
-#define LAT_EVERY	16	/* sample the latency of one event in LAT_EVERY */
-#define CURSOR_SAVE_MS	200	/* save a moving cursor at most this often */
-
-/* A commit that wrote events up to seq, at ns (monotonic). */
-struct commit_mark {
-	int64_t		 seq;
-	uint64_t	 ns;
-};
-
-struct exit_slot;
-
-/* A concurrent module's worker: takes events of the current batch by index. */
-struct pool_worker {
-	struct exit_slot *slot;
-	pthread_t	 thread;
-	atomic_int	 in_notify;	/* see notify_flag */
-};
-
-struct exit_slot {
-	struct exit_host *host;
-	char		*name;
-	struct exit_module mod;
-	int		 loaded;
-	char		 load_error[512];
-	pthread_t	 thread;
-	int		 running;
-	int		 stop;
-	atomic_int	 exited;	/* its thread is done (slot_join) */
-	atomic_int	 abort;		/* hand out no more events: unload, deadline */
-	atomic_int	 in_notify;	/* its own thread is inside notify */
-	atomic_int	 abandoned;	/* left in notify at the stop deadline */
-	int64_t		 cursor;	/* last event handled */
-	int64_t		 saved;		/* cursor as last written */
-	int64_t		 replay_from;	/* > 0: a replay was asked for */
-	int		 replay_dead;
-	atomic_int_fast64_t delivered;	/* read without h->mu */
-	int64_t		 failures, dead_lettered;
-	uint64_t	 saved_ns;	/* when the cursor was last written */
-	char		 last_error[256];
-	int64_t		 last_error_time;
-	uint32_t	 lat_us[LATENCIES];	/* commit to notify return, ring */
-	uint64_t	 lat_n;
-	pthread_mutex_t	 call_mu;	/* serial modules: one call at a time */
-	/* concurrent pool */
-	int		 nworkers;
-	struct pool_worker workers[POOL_MAX];
-	struct db_event	*batch;
-	size_t		 batch_n, batch_next, batch_done;
-	int		 batch_gen;
-	int		 batch_short;	/* an event of the batch was not handled */
-	int		 pool_stop;
-	pthread_mutex_t	 pool_mu;	/* the batch fields and pool_stop */
-	pthread_cond_t	 pool_cv;
-	struct exit_slot *next;
-};
-
-struct exit_host {
-	struct ca	*ca;
-	pthread_mutex_t	 list_mu;	/* the slot list: reload against admin views */
-	pthread_mutex_t	 mu;
-	pthread_cond_t	 cv;
-	int64_t		 last_seq;	/* newest committed event */
-	struct commit_mark marks[MARKS];	/* ring */
-	uint64_t	 nmarks;
-	int		 stopping;
-	int64_t		 drain_deadline;	/* mono_seconds() */
-	struct exit_slot *slots;
-	/* Settings: rewritten by a reload while module threads read them. */
-	atomic_int	 max_attempts;
-	atomic_int	 backoff_initial_ms;
-	atomic_int	 backoff_max_ms;
-	atomic_int	 deadline_ms;
-	atomic_int	 pool_threads;
-	atomic_int	 stop_deadline_ms;
-	char		*modules_dir;
-};
-
-static void	save_cursor(struct exit_slot *, int);
+#include "host.h"
 
 /*
  * Seconds on the monotonic clock: the stop's deadlines must not move when
  * the wall clock steps (a step forward once made the join give up at
  * once and free a slot its thread still used).
  */
-static int64_t
+int64_t
 mono_seconds(void)
 {
 	return (int64_t)(time_mono_ns() / 1000000000u);
 }
 
-static void
+void
 host_on_commit(void *arg, int64_t seq)
 {
 	struct exit_host *h = arg;
@@ -164,7 +85,7 @@ cmp_u32(const void *a, const void *b)
  * Add the commit-to-notify latency percentiles of s to o. Call with h->mu
  * held.
  */
-static void
+void
 latency_json(struct exit_slot *s, json_t *o)
 {
 	uint32_t	*v;
@@ -201,7 +122,7 @@ config_int(struct exit_host *h, const char *key, int def, int min, int max)
 	return (int)n;
 }
 
-static void
+void
 host_settings(struct exit_host *h)
 {
 	char		*dir = ca_config_value(h->ca, "exit", "modules_dir");
@@ -216,6 +137,9 @@ host_settings(struct exit_host *h)
 	h->pool_threads = config_int(h, "threads", 4, 1, POOL_MAX);
 	h->stop_deadline_ms = config_int(h, "stop_deadline_ms", 10000, 0,
 	    86400000);
+	h->crash_attempts = config_int(h, "crash_attempts", 3, 1, 1000);
+	h->suspend_after = config_int(h, "suspend_after", 5, 1, 100000);
+	h->crash_window_s = config_int(h, "crash_window_s", 600, 1, 86400 * 365);
 }
 
 struct exit_host *
@@ -225,14 +149,16 @@ exit_host_new(struct ca *ca)
 
 	h->ca = ca;
 	pthread_mutex_init(&h->list_mu, NULL);
+	pthread_mutex_init(&h->reload_mu, NULL);
 	pthread_mutex_init(&h->mu, NULL);
+	h->crash_fd = -1;
 	pthread_cond_init(&h->cv, NULL);
 	host_settings(h);
 	return h;
 }
 
 /* time_mono_ns() ms from now, for the joins at a stop. */
-static uint64_t
+uint64_t
 mono_deadline_in(int64_t ms)
 {
 	return time_mono_ns() + (uint64_t)ms * 1000000u;
@@ -276,6 +202,9 @@ slot_wait(struct exit_slot *s, int64_t ms)
  */
 static _Thread_local atomic_int *notify_flag;
 
+/* This thread's channel to an isolated module's host: 0 the slot's own. */
+static _Thread_local int chan_idx;
+
 /*
  * Left behind at the stop deadline (slot_finish): the host and the CA may
  * be gone. Touch nothing until the process exits, unless slot_finish takes
@@ -291,27 +220,174 @@ park_if_abandoned(struct exit_slot *s)
 }
 
 /*
- * The event bit a module with this mask is notified of for event, or 0.
- * A release from hold goes to a module that did not ask for CERTUNREVOKED
- * but asked for CERTREVOKED as CERTREVOKED, as AD CS does (its properties
- * show the certificate valid again).
+ * notify in the module's host process, starting it again first if it
+ * ended (after its backoff). Returns the module's result or DELIVER_*,
+ * with cause and *death for a crash.
  */
-static int32_t
-event_for_mask(int32_t mask, int32_t event)
+/*
+ * Have the module's host running (started again after its backoff).
+ * Returns 0, or DELIVER_NOSTART (cause says why) or DELIVER_STOPPED.
+ */
+static int
+isolated_ready(struct exit_slot *s, char *cause, size_t len)
 {
-	if (event & mask)
-		return event;
-	if (event == CM_EXITEVENT_CERTUNREVOKED &&
-	    (mask & CM_EXITEVENT_CERTREVOKED))
-		return CM_EXITEVENT_CERTREVOKED;
+	struct exit_host *h = s->host;
+	char		 err[512];
+	int		 r, stop;
+
+	while ((r = modproc_ensure(s->proc, h->ca, err, sizeof(err))) != 0) {
+		if (r < 0) {
+			snprintf(cause, len, "cannot start the module process "
+			    "again: %.150s", err);
+			return DELIVER_NOSTART;
+		}
+		if (atomic_load(&s->abort))
+			return DELIVER_STOPPED;
+		pthread_mutex_lock(&h->mu);
+		stop = slot_sleep(s, r);
+		pthread_mutex_unlock(&h->mu);
+		if (stop)
+			return DELIVER_STOPPED;
+	}
 	return 0;
 }
 
+/* The event as this module gets it: its bit for the mask, its context. */
+static void
+event_for_slot(struct exit_slot *s, const struct db_event *stored,
+    struct db_event *ev, int64_t *context)
+{
+	*ev = *stored;
+	if ((ev->event = exit_event_for_mask(s->mod.mask, stored->event)) == 0)
+		ev->event = stored->event;
+	*context = (ev->event == CM_EXITEVENT_CRLISSUED ||
+	    ev->event == CM_EXITEVENT_STARTUP ||
+	    ev->event == CM_EXITEVENT_SHUTDOWN) ? 0 : ev->context;
+}
+
+/* Forget the results run ahead (the batch of events ends). */
+static void
+ahead_clear(struct exit_slot *s)
+{
+	s->look_v = NULL;
+	s->look_n = 0;
+	s->nahead = s->ahead_next = 0;
+}
+
+/* The result of event seq if its host ran it ahead, else DELIVER_NONE. */
+static int
+ahead_take(struct exit_slot *s, int64_t seq, int *death, char *cause,
+    size_t len)
+{
+	struct ahead_res *a;
+
+	if (s->ahead_next < s->nahead && s->ahead[s->ahead_next].seq == seq) {
+		a = &s->ahead[s->ahead_next++];
+		*death = a->death;
+		snprintf(cause, len, "%s", a->cause);
+		return a->rc;
+	}
+	s->nahead = s->ahead_next = 0;
+	return DELIVER_NONE;
+}
+
 /*
- * One notify call. Returns the module's result.
+ * An isolated serial module: notify first and, in the same batch, the
+ * events after it in the module's mask (s->look_v), whose results wait
+ * in s->ahead for their own deliver. Not when the module has crashed
+ * lately: a poison event must be reached on its own. Returns first's
+ * result as deliver_once.
  */
 static int
-deliver_once(struct exit_slot *s, const struct db_event *stored)
+notify_isolated_batch(struct exit_slot *s, const struct db_event *first,
+    int *death, char *cause, size_t len)
+{
+	struct exit_host *h = s->host;
+	struct modproc_event v[WIRE_BATCH_MAX];
+	struct db_event	 evm[WIRE_BATCH_MAX];
+	size_t		 n = 0, i, ndone;
+	uint64_t	 t0;
+	int		 r, result;
+
+	if ((r = isolated_ready(s, cause, len)) != 0)
+		return r;
+	/*
+	 * A batch the module runs in about BATCH_NS: the cursor is saved
+	 * between batches only, so a slow module's batch is its one event
+	 * (a crash redelivers no more than before), a fast one's up to
+	 * WIRE_BATCH_MAX.
+	 */
+	if (s->batch_max == 0)
+		s->batch_max = 1;
+	if (s->ahead == NULL) {
+		s->ahead = xcalloc(WIRE_BATCH_MAX, sizeof(*s->ahead));
+		s->bcalls = xcalloc(WIRE_BATCH_MAX, sizeof(*s->bcalls));
+	}
+	for (i = 0; n < s->batch_max && i <= s->look_n; i++) {
+		const struct db_event *e = i == 0 ? first : &s->look_v[i - 1];
+
+		if (i > 0 && exit_event_for_mask(s->mod.mask, e->event) == 0)
+			continue;
+		event_for_slot(s, e, &evm[n], &v[n].context);
+		exit_call_init(&s->bcalls[n], h->ca, s->name, &evm[n]);
+		v[n].event = evm[n].event;
+		v[n].seq = evm[n].seq;
+		v[n].call = &s->bcalls[n];
+		n++;
+	}
+	atomic_store(notify_flag, 1);
+	t0 = time_mono_ns();
+	r = modproc_notify_batch(s->proc, chan_idx, v, n, h->deadline_ms, &ndone,
+	    &result, death, cause, len);
+	t0 = (time_mono_ns() - t0) / n + 1;
+	s->batch_max = BATCH_NS / t0 < 1 ? 1 : BATCH_NS / t0 > WIRE_BATCH_MAX ?
+	    WIRE_BATCH_MAX : BATCH_NS / t0;
+	atomic_store(notify_flag, 0);
+	for (i = 0; i < n; i++)
+		exit_call_reset(&s->bcalls[i]);
+	if (r == -1)
+		return DELIVER_STOPPED;
+	s->nahead = s->ahead_next = 0;
+	for (i = 1; i < n && i <= ndone; i++) {
+		s->ahead[s->nahead].seq = v[i].seq;
+		s->ahead[s->nahead].rc = i < ndone ? CM_OK : r == 1 ?
+		    DELIVER_CRASHED : result;
+		s->ahead[s->nahead].death = *death;
+		snprintf(s->ahead[s->nahead].cause, sizeof(s->ahead->cause), "%.199s",
+		    i < ndone ? "" : cause);
+		s->nahead++;
+	}
+	if (ndone > 0)
+		return CM_OK;
+	return r == 1 ? DELIVER_CRASHED : result;
+}
+
+static int
+notify_isolated(struct exit_slot *s, struct exit_call *call,
+    const struct db_event *ev, int64_t context, int *death, char *cause,
+    size_t len)
+{
+	struct exit_host *h = s->host;
+	int		 r, rc = 0;
+
+	if ((r = isolated_ready(s, cause, len)) != 0)
+		return r;
+	atomic_store(notify_flag, 1);
+	r = modproc_notify(s->proc, chan_idx, call, ev->event, context, ev->seq,
+	    h->deadline_ms, &rc, death, cause, len);
+	atomic_store(notify_flag, 0);
+	if (r == 0)
+		return rc;
+	return r == 1 ? DELIVER_CRASHED : DELIVER_STOPPED;
+}
+
+/*
+ * One notify call. Returns the module's result, or DELIVER_* (an isolated
+ * module's host died: cause says how, *death which host).
+ */
+static int
+deliver_once(struct exit_slot *s, const struct db_event *stored, int *death,
+    char *cause, size_t causelen)
 {
 	struct exit_host *h = s->host;
 	struct exit_call call;
@@ -320,22 +396,42 @@ deliver_once(struct exit_slot *s, const struct db_event *stored)
 	int64_t		 context;
 	int		 rc;
 
-	if ((evm.event = event_for_mask(s->mod.mask, stored->event)) == 0)
+	if ((evm.event = exit_event_for_mask(s->mod.mask, stored->event)) == 0)
 		evm.event = stored->event;
 	context = (ev->event == CM_EXITEVENT_CRLISSUED ||
 	    ev->event == CM_EXITEVENT_STARTUP ||
 	    ev->event == CM_EXITEVENT_SHUTDOWN) ? 0 : ev->context;
+	if (s->isolated) {
+		/* The deadline kills it there: isolate.c says so. */
+		if ((rc = ahead_take(s, stored->seq, death, cause, causelen)) !=
+		    DELIVER_NONE)
+			return rc;
+		if (s->threading == CM_THREADING_SERIAL &&
+		    s->look_v == stored + 1 &&
+		    !atomic_load(&s->has_crashes))
+			return notify_isolated_batch(s, stored, death, cause,
+			    causelen);
+		exit_call_init(&call, h->ca, s->name, ev);
+		rc = notify_isolated(s, &call, ev, context, death, cause,
+		    causelen);
+		exit_call_reset(&call);
+		return rc;
+	}
 	exit_call_init(&call, h->ca, s->name, ev);
-	if (s->mod.desc->threading == CM_THREADING_SERIAL)
+	if (s->threading == CM_THREADING_SERIAL)
 		pthread_mutex_lock(&s->call_mu);
 	t0 = time_mono_ns();
 	atomic_store(notify_flag, 1);
 	park_if_abandoned(s);
+	/* What the fatal-signal handler writes, should the module crash. */
+	quarantine_cur.module = s->name;
+	quarantine_cur.seq = ev->seq;
 	rc = s->mod.desc->notify(s->mod.state, ev->event, context, &call.vt);
+	quarantine_cur.module = NULL;
 	park_if_abandoned(s);
 	atomic_store(notify_flag, 0);
 	ms = (time_mono_ns() - t0) / 1000000u;
-	if (s->mod.desc->threading == CM_THREADING_SERIAL)
+	if (s->threading == CM_THREADING_SERIAL)
 		pthread_mutex_unlock(&s->call_mu);
 	exit_call_reset(&call);
 	if (ms > (uint64_t)h->deadline_ms)
@@ -372,23 +468,88 @@ write_cursor(struct store *st, void *arg)
 	return store_cursor_set(st, c->module, c->seq);
 }
 
+/* Give up on ev: a dead letter with error, after attempts. */
+static void
+dead_letter(struct exit_slot *s, const struct db_event *ev, int attempts,
+    const char *error)
+{
+	struct exit_host *h = s->host;
+	struct db_dead_letter d;
+
+	memset(&d, 0, sizeof(d));
+	d.module = s->name;
+	d.seq = ev->seq;
+	d.event = ev->event;
+	d.context = ev->context;
+	d.attempts = attempts;
+	d.error = (char *)error;
+	d.time = time_now();
+	if (ca_write(h->ca, write_dead_letter, &d) != 0)
+		log_err("exit module %s: cannot record dead letter for event %"
+		    PRId64, s->name, ev->seq);
+	pthread_mutex_lock(&h->mu);
+	s->dead_lettered++;
+	pthread_mutex_unlock(&h->mu);
+	log_err("exit module %s: event %" PRId64 " (%s) dead-lettered after %d "
+	    "attempts (%s); `certmint exit replay %s --dead` delivers it again",
+	    s->name, ev->seq, exit_event_name(ev->event), attempts, error,
+	    s->name);
+}
+
 /*
  * Deliver ev, retrying with backoff. Returns 0 when delivered, 1 when it
- * was dead-lettered, -1 when the slot is stopping (the event stays queued).
- * A delivery is counted in *local when not NULL (a pool worker adds its
- * count to the slot's once per chunk: one shared counter per event cost
- * more than the no-op module itself), else in s->delivered.
+ * was dead-lettered, -1 when the slot is stopping or suspended (the event
+ * stays queued). A delivery is counted in *local when not NULL (a pool
+ * worker adds its count to the slot's once per chunk: one shared counter
+ * per event cost more than the no-op module itself), else in s->delivered.
+ * A crash (isolated: the host died or overran its deadline) is retried
+ * once the host is back; crash_attempts crashes on one event, here or in
+ * earlier runs of certmintd, make it a dead letter (a poison event).
  */
 static int
 deliver(struct exit_slot *s, const struct db_event *ev, uint64_t *local)
 {
 	struct exit_host *h = s->host;
-	struct db_dead_letter d;
 	int64_t		 backoff = h->backoff_initial_ms;
-	int		 attempt, rc, stopping;
+	char		 cause[256], error[400];
+	int		 attempt, rc, stopping, crashes, death = -1;
+	int		 nostart, counted;
 
 	for (attempt = 1;; attempt++) {
-		rc = deliver_once(s, ev);
+		if ((crashes = crash_count(s, ev->seq, cause, sizeof(cause))) >=
+		    h->crash_attempts) {
+			snprintf(error, sizeof(error), "notify(%s, event %" PRId64
+			    "): %s (%d crashes on this event)",
+			    exit_event_name(ev->event), ev->seq, cause, crashes);
+			dead_letter(s, ev, crashes, error);
+			return 1;
+		}
+		if (atomic_load(&s->suspended))
+			return -1;
+		rc = deliver_once(s, ev, &death, cause, sizeof(cause));
+		if (rc == DELIVER_STOPPED)
+			return -1;
+		if (rc == DELIVER_CRASHED || rc == DELIVER_NOSTART) {
+			/* Killed by a stop or an unload: no fault of the event. */
+			if (atomic_load(&s->abort))
+				return -1;
+			log_warn("exit module %s: %s (event %" PRId64 ", %s)",
+			    s->name, cause, ev->seq, exit_event_name(ev->event));
+			/*
+			 * A host that could not start again is no fault of
+			 * the event; one that died under several calls
+			 * counts once for the module.
+			 */
+			nostart = rc == DELIVER_NOSTART;
+			pthread_mutex_lock(&h->mu);
+			counted = nostart || death != s->last_death;
+			if (!nostart)
+				s->last_death = death;
+			pthread_mutex_unlock(&h->mu);
+			crash_record(s, nostart ? 0 : ev->seq, cause, counted);
+			attempt--;
+			continue;
+		}
 		if (rc == CM_OK) {
 			/*
 			 * The success path takes no lock, but for one event
@@ -416,11 +577,12 @@ deliver(struct exit_slot *s, const struct db_event *ev, uint64_t *local)
 		    "%" PRId64 ") returned %d (attempt %d of %d)",
 		    exit_event_name(ev->event), ev->seq, rc, attempt,
 		    h->max_attempts);
+		snprintf(error, sizeof(error), "%s", s->last_error);
 		s->last_error_time = time_now();
 		pthread_mutex_unlock(&h->mu);
 		/* AD CS event 46, in words. */
 		log_warn("exit module %s: the notify method returned an error: "
-		    "%s", s->name, s->last_error);
+		    "%s", s->name, error);
 		if (attempt >= h->max_attempts)
 			break;
 		pthread_mutex_lock(&h->mu);
@@ -431,23 +593,7 @@ deliver(struct exit_slot *s, const struct db_event *ev, uint64_t *local)
 		backoff = backoff * 2 > h->backoff_max_ms ? h->backoff_max_ms :
 		    backoff * 2;
 	}
-	memset(&d, 0, sizeof(d));
-	d.module = s->name;
-	d.seq = ev->seq;
-	d.event = ev->event;
-	d.context = ev->context;
-	d.attempts = attempt;
-	d.error = s->last_error;
-	d.time = time_now();
-	if (ca_write(h->ca, write_dead_letter, &d) != 0)
-		log_err("exit module %s: cannot record dead letter for event %"
-		    PRId64, s->name, ev->seq);
-	pthread_mutex_lock(&h->mu);
-	s->dead_lettered++;
-	pthread_mutex_unlock(&h->mu);
-	log_err("exit module %s: event %" PRId64 " (%s) dead-lettered after %d "
-	    "attempts; `certmint exit replay %s --dead` delivers it again",
-	    s->name, ev->seq, exit_event_name(ev->event), attempt, s->name);
+	dead_letter(s, ev, attempt, error);
 	return 1;
 }
 
@@ -493,14 +639,16 @@ pool_work(struct exit_slot *s)
 	}
 }
 
-static void *
+void *
 pool_main(void *arg)
 {
 	struct pool_worker *w = arg;
 	struct exit_slot *s = w->slot;
 	int		 gen = 0;
+	void		*altstack = quarantine_thread_init();
 
 	notify_flag = &w->in_notify;
+	chan_idx = (int)(w - s->workers) + 1;
 	pthread_mutex_lock(&s->pool_mu);
 	for (;;) {
 		while (!s->pool_stop && (s->batch_gen == gen ||
@@ -512,6 +660,7 @@ pool_main(void *arg)
 		pool_work(s);
 	}
 	pthread_mutex_unlock(&s->pool_mu);
+	quarantine_thread_done(altstack);
 	return NULL;
 }
 
@@ -544,7 +693,7 @@ pool_start(struct exit_slot *s, struct collect *c)
 	if (s->nworkers == 0)
 		return 0;
 	for (i = 0; i < c->n; i++)
-		if (event_for_mask(s->mod.mask, c->v[i].event) != 0)
+		if (exit_event_for_mask(s->mod.mask, c->v[i].event) != 0)
 			c->mine[n++] = c->v[i];
 	if (n <= 1)
 		return 0;
@@ -601,9 +750,14 @@ run_batch(struct exit_slot *s, struct collect *c)
 		/* Past the stop deadline: leave the rest queued. */
 		if (atomic_load(&s->abort))
 			break;
-		if (event_for_mask(s->mod.mask, c->v[i].event) != 0 &&
-		    deliver(s, &c->v[i], NULL) == -1)
+		/* An isolated serial module's host may run those after it. */
+		s->look_v = &c->v[i + 1];
+		s->look_n = c->n - i - 1;
+		if (exit_event_for_mask(s->mod.mask, c->v[i].event) != 0 &&
+		    deliver(s, &c->v[i], NULL) == -1) {
+			ahead_clear(s);
 			return done;
+		}
 		done = c->v[i].seq;
 		/*
 		 * A slow module can take minutes over a batch: save the
@@ -622,6 +776,7 @@ run_batch(struct exit_slot *s, struct collect *c)
 		if (stop)
 			break;
 	}
+	ahead_clear(s);
 	return done;
 }
 
@@ -632,7 +787,7 @@ run_batch(struct exit_slot *s, struct collect *c)
  * one no-op module. Delivery is at least once either way; a crash now
  * redelivers at most CURSOR_SAVE_MS worth of events.
  */
-static void
+void
 save_cursor(struct exit_slot *s, int now)
 {
 	struct cursor_write cw = { s->name, s->cursor };
@@ -672,7 +827,7 @@ collect_dead(void *arg, const struct db_dead_letter *d)
 /*
  * Deliver this module's dead letters again; those delivered are removed.
  */
-static void
+void
 replay_dead(struct exit_slot *s, struct store *st)
 {
 	struct dead_list l = { NULL, 0 };
@@ -695,7 +850,7 @@ replay_dead(struct exit_slot *s, struct store *st)
 	free(l.v);
 }
 
-static void *
+void *
 slot_main(void *arg)
 {
 	struct exit_slot *s = arg;
@@ -705,8 +860,10 @@ slot_main(void *arg)
 	struct collect	*ahead = xcalloc(1, sizeof(*ahead)), *tmp;
 	int64_t		 last, from, handled, empty_ms = 10;
 	int		 dead, have_ahead = 0;
+	void		*altstack;
 
 	notify_flag = &s->in_notify;
+	chan_idx = 0;
 	if (st == NULL) {
 		log_err("exit module %s: no database connection", s->name);
 		free(c);
@@ -714,10 +871,13 @@ slot_main(void *arg)
 		atomic_store(&s->exited, 1);
 		return NULL;
 	}
+	altstack = quarantine_thread_init();
 	pthread_mutex_lock(&h->mu);
 	for (;;) {
-		while (!have_ahead && !s->stop && s->cursor >= h->last_seq &&
-		    s->replay_from == 0 && !s->replay_dead) {
+		/* A suspended module waits with its events queued. */
+		while (!have_ahead && !s->stop && (atomic_load(&s->suspended) ||
+		    (s->cursor >= h->last_seq && s->replay_from == 0 &&
+		    !s->replay_dead))) {
 			if (s->cursor == s->saved) {
 				slot_wait(s, 1000);
 				continue;
@@ -729,6 +889,7 @@ slot_main(void *arg)
 			pthread_mutex_lock(&h->mu);
 		}
 		if (s->stop && (s->cursor >= h->last_seq ||
+		    atomic_load(&s->suspended) ||
 		    mono_seconds() > h->drain_deadline))
 			break;
 		from = s->replay_from;
@@ -800,683 +961,9 @@ slot_main(void *arg)
 	save_cursor(s, 1);
 	free(c);
 	free(ahead);
+	quarantine_thread_done(altstack);
 	atomic_store(&s->exited, 1);
 	return NULL;
 }
 
-/*
- * Load, initialize and start one module. On failure the slot keeps the
- * error for `certmint exit list`.
- */
-static int
-slot_start(struct exit_host *h, struct exit_slot *s)
-{
-	struct exit_call call;
-	struct store	*st = ca_reader(h->ca);
-	char		*path, file[300], loaded[1024];
-	int		 rc, i;
-
-	snprintf(file, sizeof(file), "%s.so", s->name);
-	if ((path = path_join(h->modules_dir, file)) == NULL)
-		return -1;
-	rc = exit_module_open(path, s->name, &s->mod, s->load_error,
-	    sizeof(s->load_error));
-	free(path);
-	if (rc == -1) {
-		log_err("exit module %s not loaded: %s", s->name, s->load_error);
-		return -1;
-	}
-	exit_call_init(&call, h->ca, s->name, NULL);
-	rc = s->mod.desc->initialize(ca_config(h->ca)->ca_name, &call.vt,
-	    &s->mod.state, &s->mod.mask);
-	exit_call_reset(&call);
-	if (rc != CM_OK) {
-		snprintf(s->load_error, sizeof(s->load_error), "initialize "
-		    "returned %d", rc);
-		log_err("exit module %s not loaded: %s", s->name, s->load_error);
-		exit_module_close(&s->mod);
-		return -1;
-	}
-	s->mod.initialized = 1;
-	s->loaded = 1;
-	/* A module seen for the first time starts with the next event. */
-	if (st == NULL || store_cursor_get(st, s->name, &s->cursor) != 0) {
-		pthread_mutex_lock(&h->mu);
-		s->cursor = h->last_seq;
-		pthread_mutex_unlock(&h->mu);
-		s->saved = -1;
-		save_cursor(s, 1);
-	}
-	s->saved = s->cursor;
-	/*
-	 * Said once the threads run, but read now: from then on they move
-	 * the cursor, and a serial module is not called from two threads.
-	 */
-	snprintf(loaded, sizeof(loaded), "exit module %s loaded (%s, events "
-	    "0x%x, cursor %" PRId64 ")", s->name,
-	    s->mod.desc->get_description(s->mod.state), (unsigned)s->mod.mask,
-	    s->cursor);
-	if (s->mod.desc->threading == CM_THREADING_CONCURRENT) {
-		s->nworkers = h->pool_threads;
-		for (i = 0; i < s->nworkers; i++) {
-			s->workers[i].slot = s;
-			pthread_create(&s->workers[i].thread, NULL, pool_main,
-			    &s->workers[i]);
-		}
-	}
-	if (pthread_create(&s->thread, NULL, slot_main, s) != 0) {
-		snprintf(s->load_error, sizeof(s->load_error), "cannot start its "
-		    "thread");
-		return -1;
-	}
-	s->running = 1;
-	log_info("%s", loaded);
-	return 0;
-}
-
-/*
- * Tell a slot's threads to stop. With drain they first deliver what is
- * queued, until the drain deadline or slot_finish; without, they stop after
- * the notify under way.
- */
-static void
-slot_signal_stop(struct exit_host *h, struct exit_slot *s, int drain)
-{
-	if (!drain)
-		atomic_store(&s->abort, 1);
-	pthread_mutex_lock(&h->mu);
-	s->stop = 1;
-	pthread_cond_broadcast(&h->cv);
-	pthread_mutex_unlock(&h->mu);
-}
-
-/*
- * Join a stopping slot's thread if it ends by deadline (time_mono_ns). It
- * polls: a timed pthread_clockjoin_np is no join to ThreadSanitizer, and
- * under libfaketime (restart.sh) a timed wait on a CLOCK_MONOTONIC
- * condition ended at once when the wall clock was set back. Returns 0 if
- * joined.
- */
-static int
-slot_join(struct exit_slot *s, uint64_t deadline)
-{
-	struct timespec	 nap = { 0, 5 * 1000000L };
-
-	if (!s->running)
-		return 0;
-	while (!atomic_load(&s->exited)) {
-		if (time_mono_ns() >= deadline)
-			return -1;
-		nanosleep(&nap, NULL);
-	}
-	pthread_join(s->thread, NULL);
-	s->running = 0;
-	return 0;
-}
-
-/* Is one of the slot's threads inside notify? */
-static int
-slot_in_notify(struct exit_slot *s)
-{
-	int	 i;
-
-	if (atomic_load(&s->in_notify))
-		return 1;
-	for (i = 0; i < s->nworkers; i++)
-		if (atomic_load(&s->workers[i].in_notify))
-			return 1;
-	return 0;
-}
-
-/*
- * Join a stopping slot's threads by deadline and unload the module. A thread
- * still in notify then is left behind, so that a stuck module cannot keep
- * the CA from stopping: it never returns into the host (deliver_once), and
- * its slot is never freed. Its cursor is before the events it had not
- * finished, so they are delivered again at the next start. Returns 0, or
- * -1 when the slot was left behind.
- */
-static int
-slot_finish(struct exit_host *h, struct exit_slot *s, uint64_t deadline)
-{
-	int		 i;
-
-	atomic_store(&s->abort, 1);
-	if (slot_join(s, deadline) == -1) {
-		/*
-		 * Marked first: a thread now entering or leaving notify
-		 * parks. Left behind only if one is inside; one that is not
-		 * is between events and ends as soon as it runs.
-		 */
-		atomic_store(&s->abandoned, 1);
-		if (slot_in_notify(s)) {
-			log_err("exit module %s is still in notify at the stop "
-			    "deadline ([exit] stop_deadline_ms %d): leaving it; "
-			    "the events it did not finish are delivered again "
-			    "at the next start", s->name, h->stop_deadline_ms);
-			return -1;
-		}
-		atomic_store(&s->abandoned, 0);
-		pthread_join(s->thread, NULL);
-		s->running = 0;
-	}
-	pthread_mutex_lock(&s->pool_mu);
-	s->pool_stop = 1;
-	pthread_cond_broadcast(&s->pool_cv);
-	pthread_mutex_unlock(&s->pool_mu);
-	for (i = 0; i < s->nworkers; i++)
-		pthread_join(s->workers[i].thread, NULL);
-	s->nworkers = 0;
-	if (s->loaded) {
-		exit_module_close(&s->mod);
-		s->loaded = 0;
-	}
-	return 0;
-}
-
-static void
-slot_free(struct exit_slot *s)
-{
-	pthread_mutex_destroy(&s->call_mu);
-	pthread_mutex_destroy(&s->pool_mu);
-	pthread_cond_destroy(&s->pool_cv);
-	free(s->name);
-	free(s);
-}
-
-static struct exit_slot *
-slot_new(struct exit_host *h, const char *name)
-{
-	struct exit_slot *s = xcalloc(1, sizeof(*s));
-
-	s->host = h;
-	s->name = xstrdup(name);
-	pthread_mutex_init(&s->call_mu, NULL);
-	pthread_mutex_init(&s->pool_mu, NULL);
-	pthread_cond_init(&s->pool_cv, NULL);
-	return s;
-}
-
-/*
- * The names in [exit] active, in order, NULL-terminated. Caller frees.
- */
-static char **
-active_names(struct exit_host *h)
-{
-	char		*v = ca_config_value(h->ca, "exit", "active");
-	char		*tok, *save = NULL, **names;
-	size_t		 n = 0;
-
-	names = xcalloc(64, sizeof(*names));
-	if (v == NULL)
-		return names;
-	for (tok = strtok_r(v, ", \t", &save); tok != NULL && n < 63;
-	    tok = strtok_r(NULL, ", \t", &save))
-		names[n++] = xstrdup(tok);
-	free(v);
-	return names;
-}
-
-static void
-names_free(char **names)
-{
-	size_t	 i;
-
-	for (i = 0; names[i] != NULL; i++)
-		free(names[i]);
-	free(names);
-}
-
-int
-exit_host_start(struct exit_host *h)
-{
-	struct store	*st = ca_reader(h->ca);
-	struct db_stats	 stats;
-	struct exit_slot **tail = &h->slots;
-	char		**names;
-	size_t		 i;
-
-	if (st == NULL || store_stats(st, &stats) != 0)
-		return -1;
-	h->last_seq = stats.last_event_seq;
-	ca_set_commit_hook(h->ca, host_on_commit, h);
-	names = active_names(h);
-	for (i = 0; names[i] != NULL; i++) {
-		*tail = slot_new(h, names[i]);
-		slot_start(h, *tail);
-		tail = &(*tail)->next;
-	}
-	names_free(names);
-	return 0;
-}
-
-static int
-exit_host_reload_locked(struct exit_host *h)
-{
-	struct exit_slot *s, **pp, *keep = NULL, **ktail = &keep;
-	char		**names;
-	size_t		 i;
-	int		 found;
-
-	host_settings(h);
-	names = active_names(h);
-	/* Stop and drop the modules no longer listed. */
-	for (pp = &h->slots; (s = *pp) != NULL;) {
-		found = 0;
-		for (i = 0; names[i] != NULL; i++)
-			if (strcmp(names[i], s->name) == 0)
-				found = 1;
-		if (found && s->loaded) {
-			pp = &s->next;
-			continue;
-		}
-		*pp = s->next;
-		pthread_mutex_lock(&h->mu);
-		h->drain_deadline = mono_seconds();
-		pthread_mutex_unlock(&h->mu);
-		slot_signal_stop(h, s, 0);
-		/* One left in notify is not freed: its thread uses it. */
-		if (slot_finish(h, s, mono_deadline_in(h->stop_deadline_ms +
-		    STOP_GRACE_MS)) == 0) {
-			log_info("exit module %s unloaded", s->name);
-			slot_free(s);
-		}
-	}
-	/* Rebuild the list in config order, starting new modules. */
-	for (i = 0; names[i] != NULL; i++) {
-		for (pp = &h->slots; (s = *pp) != NULL; pp = &s->next)
-			if (strcmp(s->name, names[i]) == 0)
-				break;
-		if (s != NULL)
-			*pp = s->next;
-		else {
-			s = slot_new(h, names[i]);
-			slot_start(h, s);
-		}
-		s->next = NULL;
-		*ktail = s;
-		ktail = &s->next;
-	}
-	h->slots = keep;
-	names_free(names);
-	return 0;
-}
-
-/*
- * Stop every module: each delivers what is queued (SHUTDOWN included) until
- * [exit] stop_deadline_ms; then no more events are handed out, a notify
- * under way gets STOP_GRACE_MS more, and a module still in notify is left
- * behind (slot_finish). One deadline for all: they drain at the same time.
- */
-void
-exit_host_stop(struct exit_host *h)
-{
-	struct exit_slot *s;
-	uint64_t	 deadline;
-	int		 ms;
-
-	if (h == NULL)
-		return;
-	ms = h->stop_deadline_ms;
-	pthread_mutex_lock(&h->mu);
-	h->stopping = 1;
-	/* Whole seconds, rounded up; the abort below ends it to the ms. */
-	h->drain_deadline = mono_seconds() + (ms + 999) / 1000;
-	pthread_mutex_unlock(&h->mu);
-	ca_set_commit_hook(h->ca, NULL, NULL);
-	deadline = mono_deadline_in(ms);
-	for (s = h->slots; s != NULL; s = s->next)
-		slot_signal_stop(h, s, 1);
-	for (s = h->slots; s != NULL; s = s->next)
-		slot_join(s, deadline);
-	for (s = h->slots; s != NULL; s = s->next)
-		atomic_store(&s->abort, 1);
-	deadline = mono_deadline_in(STOP_GRACE_MS);
-	for (s = h->slots; s != NULL; s = s->next)
-		slot_finish(h, s, deadline);
-}
-
-void
-exit_host_free(struct exit_host *h)
-{
-	struct exit_slot *s, *next;
-
-	if (h == NULL)
-		return;
-	for (s = h->slots; s != NULL; s = next) {
-		next = s->next;
-		/* One left in notify is not freed: its thread uses it. */
-		if (!atomic_load(&s->abandoned))
-			slot_free(s);
-	}
-	pthread_mutex_destroy(&h->list_mu);
-	pthread_mutex_destroy(&h->mu);
-	pthread_cond_destroy(&h->cv);
-	free(h->modules_dir);
-	free(h);
-}
-
-static struct exit_slot *
-slot_find(struct exit_host *h, const char *name, char *err, size_t errlen)
-{
-	struct exit_slot *s;
-
-	for (s = h->slots; s != NULL; s = s->next)
-		if (strcasecmp(s->name, name) == 0)
-			break;
-	if (s == NULL)
-		snprintf(err, errlen, "no active exit module named \"%s\"", name);
-	else if (!s->loaded) {
-		snprintf(err, errlen, "exit module %s is not loaded: %s", s->name,
-		    s->load_error);
-		s = NULL;
-	}
-	return s;
-}
-
-static const cm_manage_module *
-slot_manage(struct exit_slot *s)
-{
-	const cm_manage_module *m;
-
-	if (s->mod.desc->get_manage_module == NULL)
-		return NULL;
-	m = s->mod.desc->get_manage_module(s->mod.state);
-	if (m == NULL || m->size < sizeof(uint32_t) + sizeof(void *) ||
-	    m->get_property == NULL)
-		return NULL;
-	return m;
-}
-
-static void
-manage_string(struct exit_slot *s, const cm_manage_module *m, const char *prop,
-    json_t *o, const char *key)
-{
-	cm_value	 v;
-
-	memset(&v, 0, sizeof(v));
-	if (m != NULL && m->get_property(s->mod.state, prop, 0, &v) == CM_OK &&
-	    v.type == CM_PROPTYPE_STRING && v.data != NULL)
-		json_object_set_new(o, key, json_string(v.data));
-}
-
-static int
-exit_host_list_locked(struct exit_host *h, json_t *arr)
-{
-	struct exit_slot *s;
-	struct store	*st = ca_reader(h->ca);
-	const cm_manage_module *m;
-	char		 mask[256], ts[32];
-	int64_t		 dead;
-	json_t		*o;
-
-	for (s = h->slots; s != NULL; s = s->next) {
-		o = json_object();
-		json_object_set_new(o, "name", json_string(s->name));
-		json_object_set_new(o, "loaded", json_boolean(s->loaded));
-		if (!s->loaded) {
-			json_object_set_new(o, "error", json_string(s->load_error));
-			json_array_append_new(arr, o);
-			continue;
-		}
-		if (s->mod.desc->threading == CM_THREADING_SERIAL)
-			pthread_mutex_lock(&s->call_mu);
-		json_object_set_new(o, "description",
-		    json_string(s->mod.desc->get_description(s->mod.state)));
-		m = slot_manage(s);
-		manage_string(s, m, CM_CMM_PROP_FILEVER, o, "file_version");
-		manage_string(s, m, CM_CMM_PROP_PRODUCTVER, o, "product_version");
-		if (s->mod.desc->threading == CM_THREADING_SERIAL)
-			pthread_mutex_unlock(&s->call_mu);
-		exit_mask_text(s->mod.mask, mask, sizeof(mask));
-		json_object_set_new(o, "events", json_string(mask));
-		json_object_set_new(o, "event_mask", json_integer(s->mod.mask));
-		json_object_set_new(o, "threading", json_string(
-		    s->mod.desc->threading == CM_THREADING_SERIAL ? "serial" :
-		    "concurrent"));
-		json_object_set_new(o, "path", json_string(s->mod.path));
-		pthread_mutex_lock(&h->mu);
-		json_object_set_new(o, "cursor", json_integer(s->cursor));
-		json_object_set_new(o, "queue", json_integer(h->last_seq > s->cursor ?
-		    h->last_seq - s->cursor : 0));
-		json_object_set_new(o, "delivered",
-		    json_integer(atomic_load(&s->delivered)));
-		json_object_set_new(o, "failures", json_integer(s->failures));
-		latency_json(s, o);
-		if (s->last_error[0] != '\0') {
-			json_object_set_new(o, "last_error", json_string(s->last_error));
-			time_format(s->last_error_time, ts);
-			json_object_set_new(o, "last_error_time", json_string(ts));
-		}
-		pthread_mutex_unlock(&h->mu);
-		if (st != NULL && store_dead_letter_count(st, s->name, &dead) == 0)
-			json_object_set_new(o, "dead_letters", json_integer(dead));
-		json_array_append_new(arr, o);
-	}
-	return 0;
-}
-
-static int
-exit_host_show_locked(struct exit_host *h, const char *name, json_t *o, char *err,
-    size_t errlen)
-{
-	static const char *const props[] = {
-		CM_CMM_PROP_NAME, CM_CMM_PROP_DESCRIPTION, CM_CMM_PROP_COPYRIGHT,
-		CM_CMM_PROP_FILEVER, CM_CMM_PROP_PRODUCTVER
-	};
-	struct exit_slot *s;
-	const cm_manage_module *m;
-	json_t		*p;
-	size_t		 i;
-
-	if ((s = slot_find(h, name, err, errlen)) == NULL)
-		return -1;
-	if (s->mod.desc->threading == CM_THREADING_SERIAL)
-		pthread_mutex_lock(&s->call_mu);
-	m = slot_manage(s);
-	p = json_object();
-	for (i = 0; i < nitems(props); i++)
-		manage_string(s, m, props[i], p, props[i]);
-	json_object_set_new(o, "name", json_string(s->name));
-	json_object_set_new(o, "description",
-	    json_string(s->mod.desc->get_description(s->mod.state)));
-	json_object_set_new(o, "properties", p);
-	json_object_set_new(o, "manageable", json_boolean(m != NULL));
-	if (s->mod.desc->threading == CM_THREADING_SERIAL)
-		pthread_mutex_unlock(&s->call_mu);
-	return 0;
-}
-
-/*
- * Call configure; with CM_CMM_REFRESHONLY the module rereads its section.
- */
-static int
-slot_configure(struct exit_host *h, struct exit_slot *s, int flags,
-    char *report, size_t reportlen, int *rcp)
-{
-	const cm_manage_module *m = slot_manage(s);
-	struct exit_call call;
-
-	report[0] = '\0';
-	if (m == NULL || m->size < sizeof(*m) || m->configure == NULL)
-		return -1;
-	exit_call_init(&call, h->ca, s->name, NULL);
-	if (s->mod.desc->threading == CM_THREADING_SERIAL)
-		pthread_mutex_lock(&s->call_mu);
-	*rcp = m->configure(s->mod.state, &call.vt, flags, report, reportlen);
-	if (s->mod.desc->threading == CM_THREADING_SERIAL)
-		pthread_mutex_unlock(&s->call_mu);
-	exit_call_reset(&call);
-	if (reportlen > 0)
-		report[reportlen - 1] = '\0';
-	return 0;
-}
-
-static int
-exit_host_set_locked(struct exit_host *h, const char *name, const char *prop,
-    const char *value, char *err, size_t errlen)
-{
-	struct exit_slot *s;
-	const cm_manage_module *m;
-	cm_value	 v;
-	char		 report[256], why[512];
-	int		 rc, crc;
-
-	if ((s = slot_find(h, name, err, errlen)) == NULL)
-		return -1;
-	m = slot_manage(s);
-	if (m == NULL || m->size < offsetof(cm_manage_module, set_property) +
-	    sizeof(void *) || m->set_property == NULL) {
-		snprintf(err, errlen, "exit module %s has no settable properties",
-		    s->name);
-		return -1;
-	}
-	memset(&v, 0, sizeof(v));
-	v.type = CM_PROPTYPE_STRING;
-	v.data = value;
-	v.len = strlen(value);
-	if (s->mod.desc->threading == CM_THREADING_SERIAL)
-		pthread_mutex_lock(&s->call_mu);
-	rc = m->set_property(s->mod.state, prop, 0, &v);
-	if (s->mod.desc->threading == CM_THREADING_SERIAL)
-		pthread_mutex_unlock(&s->call_mu);
-	if (rc == CM_S_FALSE) {
-		snprintf(err, errlen, "exit module %s does not take property "
-		    "\"%s\"", s->name, prop);
-		return -1;
-	}
-	if (rc != CM_OK) {
-		snprintf(err, errlen, "exit module %s refused %s = \"%s\" (%d)",
-		    s->name, prop, value, rc);
-		return -1;
-	}
-	/* Accepted: persist it in the module's section and reread. */
-	if (config_edit(ca_config(h->ca)->path, s->name, prop, value, why,
-	    sizeof(why)) == -1 || ca_reload(h->ca, why, sizeof(why)) == -1) {
-		snprintf(err, errlen, "cannot save %s: %s", prop, why);
-		return -1;
-	}
-	slot_configure(h, s, CM_CMM_REFRESHONLY, report, sizeof(report), &crc);
-	return 0;
-}
-
-static int
-exit_host_configure_locked(struct exit_host *h, const char *name, int flags,
-    char *report, size_t reportlen, char *err, size_t errlen)
-{
-	struct exit_slot *s;
-	int		 rc;
-
-	if ((s = slot_find(h, name, err, errlen)) == NULL)
-		return -1;
-	if (slot_configure(h, s, flags, report, reportlen, &rc) == -1) {
-		snprintf(err, errlen, "exit module %s has no configure entry point",
-		    s->name);
-		return -1;
-	}
-	if (rc != CM_OK) {
-		snprintf(err, errlen, "%s", report[0] ? report :
-		    "configuration check failed");
-		return -1;
-	}
-	return 0;
-}
-
-static int
-exit_host_replay_locked(struct exit_host *h, const char *name, int64_t from,
-    int dead, int64_t *count, char *err, size_t errlen)
-{
-	struct exit_slot *s;
-	struct store	*st = ca_reader(h->ca);
-
-	*count = 0;
-	if ((s = slot_find(h, name, err, errlen)) == NULL)
-		return -1;
-	if (!dead && from <= 0) {
-		snprintf(err, errlen, "give --from SEQ (>= 1) or --dead");
-		return -1;
-	}
-	pthread_mutex_lock(&h->mu);
-	if (dead) {
-		s->replay_dead = 1;
-		if (st != NULL)
-			store_dead_letter_count(st, s->name, count);
-	} else {
-		s->replay_from = from;
-		*count = h->last_seq >= from ? h->last_seq - from + 1 : 0;
-	}
-	pthread_cond_broadcast(&h->cv);
-	pthread_mutex_unlock(&h->mu);
-	return 0;
-}
-
-int
-exit_host_list(struct exit_host *h, json_t *arr)
-{
-	int	 rc;
-
-	pthread_mutex_lock(&h->list_mu);
-	rc = exit_host_list_locked(h, arr);
-	pthread_mutex_unlock(&h->list_mu);
-	return rc;
-}
-
-int
-exit_host_show(struct exit_host *h, const char *name, json_t *o, char *err,
-    size_t errlen)
-{
-	int	 rc;
-
-	pthread_mutex_lock(&h->list_mu);
-	rc = exit_host_show_locked(h, name, o, err, errlen);
-	pthread_mutex_unlock(&h->list_mu);
-	return rc;
-}
-
-int
-exit_host_set(struct exit_host *h, const char *name, const char *prop,
-    const char *value, char *err, size_t errlen)
-{
-	int	 rc;
-
-	pthread_mutex_lock(&h->list_mu);
-	rc = exit_host_set_locked(h, name, prop, value, err, errlen);
-	pthread_mutex_unlock(&h->list_mu);
-	return rc;
-}
-
-int
-exit_host_configure(struct exit_host *h, const char *name, int flags,
-    char *report, size_t reportlen, char *err, size_t errlen)
-{
-	int	 rc;
-
-	pthread_mutex_lock(&h->list_mu);
-	rc = exit_host_configure_locked(h, name, flags, report, reportlen, err,
-	    errlen);
-	pthread_mutex_unlock(&h->list_mu);
-	return rc;
-}
-
-int
-exit_host_replay(struct exit_host *h, const char *name, int64_t from,
-    int dead, int64_t *count, char *err, size_t errlen)
-{
-	int	 rc;
-
-	pthread_mutex_lock(&h->list_mu);
-	rc = exit_host_replay_locked(h, name, from, dead, count, err, errlen);
-	pthread_mutex_unlock(&h->list_mu);
-	return rc;
-}
-
-int
-exit_host_reload(struct exit_host *h)
-{
-	int	 rc;
-
-	pthread_mutex_lock(&h->list_mu);
-	rc = exit_host_reload_locked(h);
-	pthread_mutex_unlock(&h->list_mu);
-	return rc;
-}
+/* Key of the module's [exit.NAME] section, or NULL; caller frees. */

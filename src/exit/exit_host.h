@@ -18,6 +18,11 @@
 /* Event names: "CERTISSUED", ...; 0 for an unknown name. */
 const char	*exit_event_name(int32_t event);
 int32_t		 exit_event_from_name(const char *);
+/*
+ * The event bit a module with mask is notified of for event, or 0: a
+ * release from hold reaches a CERTREVOKED-only module as CERTREVOKED.
+ */
+int32_t		 exit_event_for_mask(int32_t mask, int32_t event);
 /* "CERTISSUED|CRLISSUED" style list of a mask, in buf. */
 void		 exit_mask_text(int32_t mask, char *buf, size_t len);
 
@@ -157,5 +162,105 @@ struct exit_test_opts {
  * some did not, -1 with err when the test could not run.
  */
 int	 exit_test_run(const struct exit_test_opts *, char *err, size_t errlen);
+
+/* loader.c: the same checks on an open file (the module host's way). */
+int	 exit_module_open_fd(int fd, const char *path, const char *want_name,
+	    struct exit_module *, char *err, size_t errlen);
+/*
+ * certmint's own module directory (<libdir>/certmint/modules): modules
+ * installed from it run inline unless [exit.NAME] isolation says otherwise.
+ */
+const char *exit_pkg_modules_dir(void);
+
+/*
+ * quarantine.c: the module and event a thread is in notify for, written
+ * out by the fatal-signal handler (crash file, stderr) before the process
+ * dies of the signal.
+ */
+struct quarantine_rec {
+	const char	*module;	/* NULL outside notify */
+	int64_t		 seq;
+};
+extern _Thread_local struct quarantine_rec quarantine_cur;
+/* Install the handlers; fd (-1: none) is the crash file. Returns 0 or -1. */
+int	 quarantine_install(int fd, const char *prog);
+void	*quarantine_thread_init(void);	/* this thread's sigaltstack */
+void	 quarantine_thread_done(void *);
+
+/* isolate.c: an exit module in its host process (docs: "Isolation"). */
+struct modproc;
+struct modproc_opts {
+	const char	*path;		/* the .so */
+	const char	*name;
+	const char	*user;		/* when certmintd runs as root */
+	int		 nchan;		/* delivering threads */
+	int		 memory_mb, cpu_seconds, open_files;
+	int		 backoff_initial_ms, backoff_max_ms;	/* restarts */
+};
+/* What the module said at its load, kept so that no view calls into it. */
+struct modproc_info {
+	int		 threading;
+	int32_t		 mask;
+	int		 manage;	/* WIRE_MANAGE_* */
+	char		*description;
+	char		*props[5];	/* Name, Description, Copyright, File
+					   Version, Product Version, or NULL */
+};
+struct modproc	*modproc_new(const struct modproc_opts *);
+void	 modproc_free(struct modproc *);	/* after modproc_stop */
+/* Start the host and initialize the module. Returns 0 or -1 with err. */
+int	 modproc_start(struct modproc *, struct ca *, char *err, size_t errlen);
+/*
+ * Have the host running, starting it again if it ended and its backoff
+ * has passed. Returns 0 when it runs, the ms to wait before the restart
+ * is due, or -1 with err when it could not start.
+ */
+int	 modproc_ensure(struct modproc *, struct ca *, char *err, size_t errlen);
+const struct modproc_info *modproc_info(struct modproc *);
+pid_t	 modproc_pid(struct modproc *);	/* 0: not running */
+/*
+ * notify on the channel idx, the module's calls answered by call. Returns
+ * 0 with the module's *result; 1 when the host died or was killed at
+ * deadline_ms (cause says how; it is reaped and its restart backed off;
+ * *death numbers the host, the same for every call it took down); -1
+ * when no host runs.
+ */
+int	 modproc_notify(struct modproc *, int idx, struct exit_call *call,
+	    int32_t event, int64_t context, int64_t seq, int deadline_ms,
+	    int *result, int *death, char *cause, size_t causelen);
+/* One event of modproc_notify_batch. */
+struct modproc_event {
+	int32_t		 event;
+	int64_t		 context;
+	int64_t		 seq;
+	struct exit_call *call;		/* its server object */
+};
+/*
+ * notify v[0..n) in order, the host running them back to back; it runs
+ * none after one that does not return CM_OK. *ndone is how many returned
+ * CM_OK; when fewer than n, the next one's result is *result, or (return
+ * 1) the host died or was killed in it, as for modproc_notify.
+ */
+int	 modproc_notify_batch(struct modproc *, int idx,
+	    struct modproc_event *v, size_t n, int deadline_ms, size_t *ndone,
+	    int *result, int *death, char *cause, size_t causelen);
+/* Kill the running host (SIGKILL); why is the cause its notify reports. */
+void	 modproc_kill(struct modproc *, const char *why);
+void	 modproc_backoff(struct modproc *, int initial_ms, int max_ms);
+/*
+ * The manage module, bounded (a host that does not answer in 5 s is
+ * restarted). Return 0 with *rc, -1 when no host runs, -2 on timeout.
+ */
+int	 modproc_set(struct modproc *, const char *prop, const char *value,
+	    int *rc);
+int	 modproc_configure(struct modproc *, struct ca *, int flags,
+	    char *report, size_t len, int *rc);
+/* Call shutdown in the host and end it (killed if it does not end). */
+void	 modproc_stop(struct modproc *, struct ca *);
+
+/* dispatch.c, continued: crash quarantine and suspension. */
+/* Clear a suspended module's suspension and crash record; it delivers again. */
+int	 exit_host_resume(struct exit_host *, const char *name, char *err,
+	    size_t errlen);
 
 #endif /* CM_EXIT_HOST_H */

@@ -170,16 +170,27 @@ harness_actions(struct ca *ca, const struct exit_test_opts *o,
 	struct csr	 parsed;
 	unsigned char	*der = NULL;
 	char		*serial = NULL, err[256];
-	size_t		 len, n = o->nattrs;
+	size_t		 len, i, n = o->nattrs;
 	int64_t		 pending;
 	int		 rc, ret = -1;
 
 	memset(&parsed, 0, sizeof(parsed));
 	if ((attrs = calloc(n + 1, sizeof(*attrs))) == NULL)
 		return -1;
-	memcpy(attrs, o->attrs, n * sizeof(*attrs));
+	if (n > 0)
+		memcpy(attrs, o->attrs, n * sizeof(*attrs));
 
-	rc = ca_submit(ca, csr, csrlen, attrs, n, "exit-test", "exit-test", &r);
+	/*
+	 * The certificate held and released below: a tls-client one unless
+	 * the caller chose a template (tls-server certificates take no hold).
+	 */
+	for (i = 0; i < n; i++)
+		if (attr_name_eq(attrs[i].name, "CertificateTemplate"))
+			break;
+	attrs[n].name = "CertificateTemplate";
+	attrs[n].value = "tls-client";
+	rc = ca_submit(ca, csr, csrlen, attrs, i < n ? n : n + 1, "exit-test",
+	    "exit-test", &r);
 	harness_step(out, "submit (issue)", rc, &r);
 	if (rc == -1 || !r.has_cert)
 		goto fail;
@@ -266,13 +277,18 @@ harness_deliver(void *arg, const struct db_event *ev)
 {
 	struct harness_run *h = arg;
 	struct exit_call call;
+	struct db_event	 evm;
 	FILE		*out = h->o->out;
 	int64_t		 context;
 	int32_t		 want = h->o->events ? h->o->events : CM_EXITEVENT_ALL;
+	int32_t		 bit;
 	int		 rc;
 
-	if (!(ev->event & want & h->mod->mask))
+	if ((bit = exit_event_for_mask(h->mod->mask & want, ev->event)) == 0)
 		return 0;
+	evm = *ev;
+	evm.event = bit;
+	ev = &evm;
 	context = (ev->event == CM_EXITEVENT_CRLISSUED ||
 	    ev->event == CM_EXITEVENT_STARTUP ||
 	    ev->event == CM_EXITEVENT_SHUTDOWN) ? 0 : ev->context;

@@ -49,6 +49,23 @@ exit_event_from_name(const char *s)
 	return 0;
 }
 
+/*
+ * The event bit a module with this mask is notified of for event, or 0.
+ * A release from hold goes to a module that did not ask for CERTUNREVOKED
+ * but asked for CERTREVOKED as CERTREVOKED, as AD CS does (its properties
+ * show the certificate valid again).
+ */
+int32_t
+exit_event_for_mask(int32_t mask, int32_t event)
+{
+	if (event & mask)
+		return event;
+	if (event == CM_EXITEVENT_CERTUNREVOKED &&
+	    (mask & CM_EXITEVENT_CERTREVOKED))
+		return CM_EXITEVENT_CERTREVOKED;
+	return 0;
+}
+
 void
 exit_mask_text(int32_t mask, char *buf, size_t len)
 {
@@ -68,14 +85,10 @@ exit_mask_text(int32_t mask, char *buf, size_t len)
  * group- or world-writable files and files owned by another user.
  */
 static int
-check_file(const char *path, char *err, size_t errlen)
+check_stat(const char *path, const struct stat *stp, char *err, size_t errlen)
 {
-	struct stat	 st;
+	const struct stat st = *stp;
 
-	if (stat(path, &st) == -1) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
 	if (!S_ISREG(st.st_mode)) {
 		snprintf(err, errlen, "%s: not a regular file", path);
 		return -1;
@@ -94,6 +107,18 @@ check_file(const char *path, char *err, size_t errlen)
 }
 
 static int
+check_file(const char *path, char *err, size_t errlen)
+{
+	struct stat	 st;
+
+	if (stat(path, &st) == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	return check_stat(path, &st, err, errlen);
+}
+
+static int
 name_has_suffix(const char *name, const char *suffix)
 {
 	size_t	 n = strlen(name), s = strlen(suffix);
@@ -101,18 +126,19 @@ name_has_suffix(const char *name, const char *suffix)
 	return n > s && strcmp(name + n - s, suffix) == 0;
 }
 
-int
-exit_module_open(const char *path, const char *want_name,
+/*
+ * dlopen what (a path, or /proc/self/fd/N for the file path) and check the
+ * descriptor; messages name path.
+ */
+static int
+module_open(const char *what, const char *path, const char *want_name,
     struct exit_module *m, char *err, size_t errlen)
 {
 	const struct cm_exit *d;
 	cm_exit_entry_fn entry;
 	void		*dl;
 
-	memset(m, 0, sizeof(*m));
-	if (check_file(path, err, errlen) == -1)
-		return -1;
-	if ((dl = dlopen(path, RTLD_NOW | RTLD_LOCAL)) == NULL) {
+	if ((dl = dlopen(what, RTLD_NOW | RTLD_LOCAL)) == NULL) {
 		snprintf(err, errlen, "%s: cannot load: %s", path, dlerror());
 		return -1;
 	}
@@ -175,6 +201,40 @@ exit_module_open(const char *path, const char *want_name,
 fail:
 	dlclose(dl);
 	return -1;
+}
+
+int
+exit_module_open(const char *path, const char *want_name,
+    struct exit_module *m, char *err, size_t errlen)
+{
+	memset(m, 0, sizeof(*m));
+	if (check_file(path, err, errlen) == -1)
+		return -1;
+	return module_open(path, path, want_name, m, err, errlen);
+}
+
+int
+exit_module_open_fd(int fd, const char *path, const char *want_name,
+    struct exit_module *m, char *err, size_t errlen)
+{
+	struct stat	 st;
+	char		 what[64];
+
+	memset(m, 0, sizeof(*m));
+	if (fstat(fd, &st) == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (check_stat(path, &st, err, errlen) == -1)
+		return -1;
+	snprintf(what, sizeof(what), "/proc/self/fd/%d", fd);
+	return module_open(what, path, want_name, m, err, errlen);
+}
+
+const char *
+exit_pkg_modules_dir(void)
+{
+	return CERTMINT_PKG_MODULES_DIR;
 }
 
 void

@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "exit_host.h"
+#include "props.h"
 
 #define ENUMEXT_OBJECTID 0x1
 
@@ -46,7 +47,44 @@ static const struct name_prop name_props[] = {
 	{ { "UnstructuredName" }, "1.2.840.113549.1.9.2" },
 };
 
-static void *
+/*
+ * Names AD CS knows (adcs-reference section 3) that have no value in
+ * certmint: reading one is CM_E_PROPERTY_EMPTY, not an unknown name.
+ */
+static const char *const empty_request_props[] = {
+	"RawArchivedKey", "KeyRecoveryHashes", "RawOldCertificate",
+	"SignerPolicies", "SignerApplicationPolicies", "Officer",
+	"PublishExpiredCertInCRL", "RequesterNameFromOldCertificate",
+	"AttestationChallenge", "EndorsementKeyHash",
+	"EndorsementCertificateHash", "RawPrecertificate", "CRLPartitionIndex",
+	"LinterCertificate", "RequesterCAAccess", "UserDN", "KeyArchived",
+	NULL
+};
+
+static const char *const empty_cert_props[] = {
+	"EnrollmentFlags", "GeneralFlags", "PrivatekeyFlags", "CertificateType",
+	"RawSMIMECapabilities", "NameType", NULL
+};
+
+/* Certificate properties, readable (or empty) once a certificate exists. */
+static const char *const cert_props[] = {
+	"RawCertificate", "SerialNumber", "NotBefore", "NotAfter",
+	"PublicKeyAlgorithm", "PublicKeyLength", "RawPublicKey",
+	"RawPublicKeyAlgorithmParameters", "CertificateHash",
+	"CertificateHashSHA256", "SubjectKeyIdentifier", "UPN",
+	"DistinguishedName", "RawName", NULL
+};
+
+int
+in_list(const char *const *list, const char *name)
+{
+	for (; *list != NULL; list++)
+		if (strcasecmp(*list, name) == 0)
+			return 1;
+	return 0;
+}
+
+void *
 arena_alloc(struct exit_call *c, size_t len)
 {
 	struct arena_block *b;
@@ -60,7 +98,7 @@ arena_alloc(struct exit_call *c, size_t len)
 	return b->data;
 }
 
-static char *
+char *
 arena_strdup(struct exit_call *c, const char *s)
 {
 	size_t	 n = strlen(s);
@@ -69,6 +107,16 @@ arena_strdup(struct exit_call *c, const char *s)
 	if (p != NULL)
 		memcpy(p, s, n);
 	return p;
+}
+
+void *
+arena_memdup(struct exit_call *c, const void *p, size_t len)
+{
+	void	*q = arena_alloc(c, len);
+
+	if (q != NULL && len > 0)
+		memcpy(q, p, len);
+	return q;
 }
 
 static void
@@ -156,7 +204,7 @@ traced(struct exit_call *c, const char *fn, const char *name, uint32_t type,
 	return rc;
 }
 
-static int
+int
 set_long(cm_value *v, uint32_t want, int64_t l)
 {
 	if (want != CM_PROPTYPE_LONG)
@@ -168,7 +216,7 @@ set_long(cm_value *v, uint32_t want, int64_t l)
 	return CM_OK;
 }
 
-static int
+int
 set_date(cm_value *v, uint32_t want, int64_t t)
 {
 	if (want != CM_PROPTYPE_DATE)
@@ -182,7 +230,7 @@ set_date(cm_value *v, uint32_t want, int64_t t)
 	return CM_OK;
 }
 
-static int
+int
 set_string(cm_value *v, uint32_t want, const char *s)
 {
 	if (want != CM_PROPTYPE_STRING)
@@ -196,7 +244,7 @@ set_string(cm_value *v, uint32_t want, const char *s)
 	return CM_OK;
 }
 
-static int
+int
 set_binary(cm_value *v, uint32_t want, const void *p, size_t len)
 {
 	if (want != CM_PROPTYPE_BINARY)
@@ -243,8 +291,22 @@ exit_call_preload(struct exit_call *c, const struct db_request *req)
 	c->context_set = 1;
 }
 
+/* The event whose state a call reads; 0 (now) outside notify. */
+int64_t
+event_seq(const struct exit_call *c)
+{
+	return c->ev != NULL ? c->ev->seq : 0;
+}
+
+int64_t
+event_time(const struct exit_call *c)
+{
+	return c->ev != NULL ? c->ev->time : time_now();
+}
+
 /*
- * Read the request of the current context once.
+ * Read the request of the current context once, as it was when the event
+ * committed (docs/exit-modules.md, Snapshots).
  */
 static void
 load_context(struct exit_call *c)
@@ -256,7 +318,7 @@ load_context(struct exit_call *c)
 		c->st = ca_reader(c->ca);
 	if (c->st == NULL)
 		return;
-	if (store_request_get(c->st, c->context, &c->req) == 0)
+	if (store_request_get_at(c->st, c->context, event_seq(c), &c->req) == 0)
 		c->have_req = 1;
 }
 
@@ -275,10 +337,18 @@ load_cert(struct exit_call *c)
 		c->have_cert = 1;
 }
 
-/* Can this event see a certificate? (adcs-reference section 3.8) */
+/*
+ * Can this event see a certificate? Not CERTPENDING or CERTDENIED
+ * (adcs-reference section 3.8), nor any event of a request that had none
+ * yet: a pending request retrieved before it was issued.
+ */
 static int
 event_has_cert(const struct exit_call *c)
 {
+	if (c->have_req && !c->req_borrowed &&
+	    c->req.disposition != CM_DISP_ISSUED &&
+	    c->req.disposition != CM_DISP_REVOKED)
+		return 0;
 	if (c->ev == NULL)
 		return 1;
 	return c->ev->event != CM_EXITEVENT_CERTPENDING &&
@@ -395,6 +465,11 @@ request_property(struct exit_call *c, const char *name, uint32_t type,
 		return CM_E_NOCONTEXT;
 	if (c->context == 0)
 		return CM_E_NOCONTEXT;
+	/* "Request.X" is the request's column X (AD CS's wszPROPREQUESTDOT). */
+	if (strncasecmp(name, "Request.", 8) == 0)
+		name += 8;
+	if (in_list(empty_request_props, name))
+		return CM_E_PROPERTY_EMPTY;
 	load_context(c);
 	if (!c->have_req)
 		return CM_E_PROPERTY_EMPTY;
@@ -434,10 +509,7 @@ request_property(struct exit_call *c, const char *name, uint32_t type,
 	if (!strcasecmp(name, "CertificateTemplate"))
 		return set_string(out, type, r->profile);
 	if (!strcasecmp(name, "RawCACertificate"))
-		return set_binary(out, type, ca_signer(c->ca)->cert_der,
-		    ca_signer(c->ca)->cert_der_len);
-	if (strncasecmp(name, "Request.", 8) == 0)
-		name += 8;
+		return cacert_property(c, -1, type, out);
 	if (!strcasecmp(name, "DistinguishedName"))
 		return set_string(out, type, r->request_dn);
 	if (!strcasecmp(name, "RawName"))
@@ -492,132 +564,40 @@ cb_get_request_attribute(cm_server_exit *srv, const char *name,
 	return rc;
 }
 
-/*
- * Split "Name.N" into the name and N; N is -1 without a suffix.
- */
+/* The UPN of the certificate's subjectAltName, if it has one. */
 static int
-split_index(const char *name, char *base, size_t len, long *index)
+upn_property(struct exit_call *c, uint32_t type, cm_value *out)
 {
-	const char	*dot = strrchr(name, '.');
-	char		*end;
-	long		 n;
+	char	*upn, *copy;
+	size_t	 i;
 
-	*index = -1;
-	if (dot != NULL && dot[1] != '\0') {
-		n = strtol(dot + 1, &end, 10);
-		if (*end == '\0' && n >= 0) {
-			*index = n;
-			snprintf(base, len, "%.*s", (int)(dot - name), name);
-			return 0;
-		}
-	}
-	snprintf(base, len, "%s", name);
-	return 0;
-}
-
-/*
- * AD CS's sanitized CA name: characters outside a safe set become !xxxx.
- */
-static char *
-sanitized_name(struct exit_call *c, const char *name)
-{
-	struct buf	 b = { 0 };
-	const unsigned char *p;
-	char		*s;
-
-	for (p = (const unsigned char *)name; *p; p++) {
-		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		    (*p >= '0' && *p <= '9') || *p == ' ' || *p == '-' ||
-		    *p == '.' || *p == '_')
-			buf_appendc(&b, *p);
-		else
-			buf_printf(&b, "!%04x", *p);
-	}
-	s = arena_strdup(c, b.data ? (char *)b.data : "");
-	buf_free(&b);
-	return s;
-}
-
-static int
-crl_property(struct exit_call *c, int delta, uint32_t type, cm_value *out)
-{
-	struct db_crl	 crl;
-	void		*copy;
-	int		 rc;
-
-	if (type != CM_PROPTYPE_BINARY)
+	if (type != CM_PROPTYPE_STRING)
 		return CM_E_TYPE;
-	if (c->st == NULL)
-		c->st = ca_reader(c->ca);
-	if (c->st == NULL || store_crl_latest(c->st, delta, &crl) != 0)
-		return CM_E_PROPERTY_EMPTY;
-	if ((copy = arena_alloc(c, crl.raw_len)) == NULL) {
-		db_crl_free(&crl);
-		return CM_E_NOMEM;
+	for (i = 0; i < c->req.nexts; i++) {
+		if (strcmp(c->req.exts[i].oid, "2.5.29.17") != 0)
+			continue;
+		if (san_upn(c->req.exts[i].value, c->req.exts[i].len,
+		    &upn) == -1 || upn == NULL)
+			return CM_E_PROPERTY_EMPTY;
+		copy = arena_strdup(c, upn);
+		free(upn);
+		return copy != NULL ? set_string(out, type, copy) : CM_E_NOMEM;
 	}
-	memcpy(copy, crl.raw, crl.raw_len);
-	rc = set_binary(out, type, copy, crl.raw_len);
-	db_crl_free(&crl);
-	return rc;
+	return CM_E_PROPERTY_EMPTY;
 }
 
 static int
-ca_property_locked(struct exit_call *c, const char *full, uint32_t type, cm_value *out)
+thumbprint_property(struct exit_call *c, int sha256, uint32_t type,
+    cm_value *out)
 {
-	const struct cm_config *cfg = ca_config(c->ca);
-	const struct signer *sg = ca_signer(c->ca);
-	char		 name[128];
-	long		 idx;
+	char	 hex[100], *copy;
 
-	split_index(full, name, sizeof(name), &idx);
-	/* One CA certificate generation: index 0 only. */
-	if (idx > 0)
-		return CM_E_INVALIDARG;
-	if (!strcasecmp(name, "RawCACertificate"))
-		return set_binary(out, type, sg->cert_der, sg->cert_der_len);
-	if (!strcasecmp(name, "CertState"))
-		return set_long(out, type, sg->not_after > time_now() ?
-		    CM_CA_DISP_VALID : CM_CA_DISP_INVALID);
-	if (!strcasecmp(name, "CertSuffix") || !strcasecmp(name, "CRLSuffix"))
-		return set_string(out, type, "");
-	if (!strcasecmp(name, "RawCRL"))
-		return crl_property(c, 0, type, out);
-	if (!strcasecmp(name, "RawDeltaCRL"))
-		return crl_property(c, 1, type, out);
-	if (!strcasecmp(name, "CRLIndex"))
-		return set_long(out, type, 0);
-	if (!strcasecmp(name, "CRLState"))
-		return set_long(out, type, CM_CA_DISP_VALID);
-	if (idx >= 0)		/* the names below take no index */
-		return CM_E_INVALIDARG;
-	if (!strcasecmp(name, "CAType"))
-		return set_long(out, type, cfg->ca_type);
-	if (!strcasecmp(name, "CertCount"))
-		return set_long(out, type, 1);
-	if (!strcasecmp(name, "SanitizedCAName"))
-		return type != CM_PROPTYPE_STRING ? CM_E_TYPE :
-		    set_string(out, type, sanitized_name(c, cfg->ca_name));
-	if (!strcasecmp(name, "MachineDNSName"))
-		return set_string(out, type, cfg->machine_dns_name);
-	if (!strcasecmp(name, "ModuleRegistryLocation"))
-		return set_string(out, type, c->module);
-	if (!strcasecmp(name, "fDeltaCRLsDisabled"))
-		return set_long(out, type, !cfg->delta_enabled);
-	if (!strcasecmp(name, "fUseDS"))
-		return set_long(out, type, 0);
-	return CM_E_INVALIDARG;
-}
-
-/* ca_property_locked under the config read lock (ca_reload swaps it). */
-static int
-ca_property(struct exit_call *c, const char *full, uint32_t type, cm_value *out)
-{
-	int	 rc;
-
-	ca_config_lock(c->ca);
-	rc = ca_property_locked(c, full, type, out);
-	ca_config_unlock(c->ca);
-	return rc;
+	if (type != CM_PROPTYPE_STRING)
+		return CM_E_TYPE;
+	if (cert_thumbprint(c->cert.raw, c->cert.raw_len, sha256, hex,
+	    sizeof(hex)) == -1 || (copy = arena_strdup(c, hex)) == NULL)
+		return CM_E_NOMEM;
+	return set_string(out, type, copy);
 }
 
 static int
@@ -635,6 +615,11 @@ certificate_property(struct exit_call *c, const char *name, uint32_t type,
 		return CM_E_NOCONTEXT;
 	if (c->context == 0)
 		return ca_property(c, name, type, out);
+	/* Request columns by their AD CS names, as in SMTP templates. */
+	if (strncasecmp(name, "Request.", 8) == 0)
+		return request_property(c, name, type, out);
+	if (in_list(empty_cert_props, name))
+		return CM_E_PROPERTY_EMPTY;
 	load_context(c);
 	if (!strcasecmp(name, "RequestID"))
 		return c->have_req ? set_long(out, type, c->req.id) :
@@ -643,25 +628,13 @@ certificate_property(struct exit_call *c, const char *name, uint32_t type,
 		return c->have_req ? set_string(out, type, c->req.profile) :
 		    CM_E_PROPERTY_EMPTY;
 	load_cert(c);
-	if (!c->have_cert || !event_has_cert(c)) {
+	if (strncasecmp(name, "Subject.", 8) == 0)
+		name += 8;
+	if (!c->have_cert || !event_has_cert(c))
 		/* Known names are empty; unknown ones stay errors. */
-		if (strncasecmp(name, "Subject.", 8) == 0)
-			name += 8;
-		if (find_name_prop(name) != NULL ||
-		    !strcasecmp(name, "RawCertificate") ||
-		    !strcasecmp(name, "SerialNumber") ||
-		    !strcasecmp(name, "NotBefore") || !strcasecmp(name, "NotAfter") ||
-		    !strcasecmp(name, "PublicKeyAlgorithm") ||
-		    !strcasecmp(name, "PublicKeyLength") ||
-		    !strcasecmp(name, "RawPublicKey") ||
-		    !strcasecmp(name, "RawPublicKeyAlgorithmParameters") ||
-		    !strcasecmp(name, "CertificateHash") ||
-		    !strcasecmp(name, "SubjectKeyIdentifier") ||
-		    !strcasecmp(name, "DistinguishedName") ||
-		    !strcasecmp(name, "RawName"))
-			return CM_E_PROPERTY_EMPTY;
-		return CM_E_INVALIDARG;
-	}
+		return find_name_prop(name) != NULL ||
+		    in_list(cert_props, name) ? CM_E_PROPERTY_EMPTY :
+		    CM_E_INVALIDARG;
 	if (!strcasecmp(name, "RawCertificate"))
 		return set_binary(out, type, ct->raw, ct->raw_len);
 	if (!strcasecmp(name, "SerialNumber"))
@@ -681,11 +654,13 @@ certificate_property(struct exit_call *c, const char *name, uint32_t type,
 		return set_binary(out, type, ct->raw_public_key_params,
 		    ct->raw_public_key_params_len);
 	if (!strcasecmp(name, "CertificateHash"))
-		return set_string(out, type, ct->hash);
+		return thumbprint_property(c, 0, type, out);
+	if (!strcasecmp(name, "CertificateHashSHA256"))
+		return thumbprint_property(c, 1, type, out);
 	if (!strcasecmp(name, "SubjectKeyIdentifier"))
 		return set_string(out, type, ct->ski);
-	if (strncasecmp(name, "Subject.", 8) == 0)
-		name += 8;
+	if (!strcasecmp(name, "UPN"))
+		return upn_property(c, type, out);
 	if (!strcasecmp(name, "DistinguishedName"))
 		return set_string(out, type, ct->subject_dn);
 	if (!strcasecmp(name, "RawName"))

@@ -1,8 +1,8 @@
 /*
  * admin.c - the admin socket (docs/admin-protocol.md): a Unix socket only
  * the daemon's own user (and root) may use, one JSON request and one JSON
- * answer per connection. One thread reads the requests side by side and
- * runs them one at a time.
+ * answer per connection. One thread accepts; each client is served by a
+ * thread of its own (see worker_main).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../ca/json.h"
@@ -23,7 +24,10 @@
 #define ADMIN_MAX_REQUEST	(1 << 20)
 #define ADMIN_TIMEOUT_MS	30000	/* to send a whole request */
 #define ADMIN_WRITE_MS		5000	/* for a client to take its answer */
-#define ADMIN_MAX_CLIENTS	32	/* requests being read at once */
+#define ADMIN_MAX_CLIENTS	32	/* clients served at once */
+#define ADMIN_STOP_MS		5000	/* at stop, for commands under way */
+/* A burst of clients waits to be accepted (or told busy), not refused. */
+#define ADMIN_BACKLOG		(2 * ADMIN_MAX_CLIENTS)
 #define ADMIN_MAX_HANDLERS	64
 
 struct admin_cmd {
@@ -366,12 +370,64 @@ find_handler(const char *name)
 }
 
 /*
- * A connection whose request is still coming. Requests are read side by
- * side, so that a client slow to send (or sending nothing) holds up no
- * other client; each must be complete within ADMIN_TIMEOUT_MS of its
- * connect, however it trickles in. Commands still run one at a time.
+ * Clients: each accepted connection is served by a thread of its own, so
+ * that a command blocked in an exit module (exit show on a module stuck in
+ * notify, a reload unloading one) holds up no other client. At most
+ * ADMIN_MAX_CLIENTS at once; one more is answered "busy" at once.
+ *
+ * The threads are workers kept for the next connection, not one thread per
+ * connection: each thread that reads the database keeps a reader
+ * connection until the CA closes (ca_reader), so their number must stay
+ * bounded. A worker is started when a connection finds none idle.
+ *
+ * Static, not in struct server, and never destroyed: a worker unlocks
+ * clients_mu after admin_stop may have stopped waiting for it.
  */
+static pthread_mutex_t	 clients_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t	 clients_cv = PTHREAD_COND_INITIALIZER;
+static struct admin_conn *queue;	/* accepted, waiting for a worker */
+static int		 nclients;	/* accepted and not yet answered */
+static int		 nqueued;	/* in queue */
+static int		 nserving;	/* workers with a connection */
+static int		 nworkers;	/* worker threads alive */
+static int		 workers_stop;
+
+/*
+ * Commands that change the CA's configuration or the module host (reload,
+ * exit-set...) run one at a time under cmd_mu; read-only commands and the
+ * CA's own operations (also called by HTTP threads) never take it.
+ */
+static pthread_mutex_t	 cmd_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/*
+ * The path bound, removed at stop: the config's may have been swapped by
+ * a reload in a client thread since (ca_config is not read unlocked).
+ */
+static char		 bound_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+
+static const char *const unserialised[] = {
+	"status", "retrieve", "submit", "resubmit", "deny", "revoke",
+	"unrevoke", "import", "crl", "exit-list", "exit-status", "exit-show",
+	"policy-show",
+	"shutdown",	/* only wakes the main loop: never behind a stuck reload */
+};
+
+/* Does cmd run under cmd_mu? Yes unless known not to need it. */
+static int
+cmd_serialised(const char *cmd)
+{
+	size_t	 i;
+
+	for (i = 0; i < nitems(unserialised); i++)
+		if (strcmp(unserialised[i], cmd) == 0)
+			return 0;
+	return 1;
+}
+
+/* A connection and the request read from it. */
 struct admin_conn {
+	struct admin_conn *next;	/* in queue */
+	struct server	*srv;
 	int		 fd;
 	uid_t		 uid;
 	int		 refused;	/* another user: answered, never run */
@@ -447,6 +503,16 @@ send_answer(int fd, json_t *reply, int ok, const char *err,
 	}
 }
 
+/* Answer an error without running anything. */
+static void
+send_error(int fd, const char *err, enum ca_status code)
+{
+	json_t	*reply = json_object();
+
+	send_answer(fd, reply, 0, err, code);
+	json_decref(reply);
+}
+
 /* Run the request of c (complete or not: then say so) and answer it. */
 static void
 serve_request(struct server *srv, struct admin_conn *c, int complete)
@@ -458,7 +524,7 @@ serve_request(struct server *srv, struct admin_conn *c, int complete)
 	const char	*cmd;
 	admin_handler	 fn;
 	enum ca_status	 code = CA_E_INTERNAL;
-	int		 ok = 0;
+	int		 ok = 0, serial;
 
 	if (getpwuid_r(c->uid, &pw, pwbuf, sizeof(pwbuf), &pwp) == 0 &&
 	    pwp != NULL)
@@ -491,7 +557,11 @@ serve_request(struct server *srv, struct admin_conn *c, int complete)
 		goto answer;
 	}
 	log_debug("admin: %s by %s", cmd, officer);
+	if ((serial = cmd_serialised(cmd)))
+		pthread_mutex_lock(&cmd_mu);
 	ok = fn(srv, officer, req, reply, err, sizeof(err), &code) == 0;
+	if (serial)
+		pthread_mutex_unlock(&cmd_mu);
 answer:
 	send_answer(c->fd, reply, ok, err, code);
 	json_decref(reply);
@@ -499,22 +569,151 @@ answer:
 }
 
 /*
- * Accept a connection into c. Another user than ours and root is marked
- * refused: its request is read like any other (so that it can hear the
- * answer rather than a broken pipe), then answered "permission denied".
- * Returns 0 or -1.
+ * Read c's request until it is complete, the client's time is up or the
+ * daemon stops (admin_stop[0] becomes readable, and stays so). Returns 1
+ * when complete, 0 when not, -1 when the daemon stops.
  */
 static int
-conn_accept(struct server *srv, struct admin_conn *c)
+conn_wait_request(struct admin_conn *c)
 {
+	struct pollfd	 pfd[2];
+	uint64_t	 now;
+	int		 rc;
+
+	pfd[0].fd = c->srv->admin_stop[0];
+	pfd[0].events = POLLIN;
+	pfd[1].fd = c->fd;
+	pfd[1].events = POLLIN;
+	for (;;) {
+		if ((now = time_mono_ns()) >= c->deadline)
+			return 0;
+		if (poll(pfd, 2, (int)((c->deadline - now) / 1000000) + 1) == -1) {
+			if (errno == EINTR)
+				continue;
+			return 0;
+		}
+		if (pfd[0].revents)
+			return -1;
+		if (pfd[1].revents && (rc = conn_read(c)) != 0)
+			return rc == 1;
+	}
+}
+
+/* Serve one connection: read its request, run it, answer, close. */
+static void
+conn_serve(struct admin_conn *c)
+{
+	int	 rc;
+
+	if ((rc = conn_wait_request(c)) == -1)
+		send_error(c->fd, "certmintd is stopping", CA_E_SHUTDOWN);
+	else
+		serve_request(c->srv, c, rc);
+	close(c->fd);
+	buf_free(&c->b);
+	free(c);
+}
+
+/*
+ * A worker: serve the queued connections one after the other until
+ * admin_stop. Its database reader is opened first, under the config lock:
+ * a reload in another worker swaps the config that ca_reader reads.
+ */
+static void *
+worker_main(void *arg)
+{
+	struct server	*srv = arg;
+	struct admin_conn *c;
+
+	ca_config_lock(srv->ca);
+	(void)ca_reader(srv->ca);
+	ca_config_unlock(srv->ca);
+	pthread_mutex_lock(&clients_mu);
+	for (;;) {
+		while (queue == NULL && !workers_stop)
+			pthread_cond_wait(&clients_cv, &clients_mu);
+		if ((c = queue) == NULL)
+			break;
+		queue = c->next;
+		nqueued--;
+		nserving++;
+		pthread_mutex_unlock(&clients_mu);
+		conn_serve(c);
+		pthread_mutex_lock(&clients_mu);
+		nserving--;
+		nclients--;
+	}
+	/* The last thing done: admin_stop may return once it is seen. */
+	nworkers--;
+	pthread_mutex_unlock(&clients_mu);
+	return NULL;
+}
+
+/* Start a worker (clients_mu held). 0 or -1. */
+static int
+worker_start(struct server *srv)
+{
+	pthread_attr_t	 attr;
+	pthread_t	 t;
+	int		 rc;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if ((rc = pthread_create(&t, &attr, worker_main, srv)) == 0)
+		nworkers++;
+	pthread_attr_destroy(&attr);
+	return rc == 0 ? 0 : -1;
+}
+
+/*
+ * Queue c for a worker, starting one if none is free. Returns 0, or -1
+ * when over ADMIN_MAX_CLIENTS (c is not queued).
+ */
+static int
+conn_queue(struct server *srv, struct admin_conn *c)
+{
+	struct admin_conn **pp;
+
+	pthread_mutex_lock(&clients_mu);
+	if (nclients >= ADMIN_MAX_CLIENTS) {
+		pthread_mutex_unlock(&clients_mu);
+		return -1;
+	}
+	for (pp = &queue; *pp != NULL; pp = &(*pp)->next)
+		;
+	*pp = c;
+	nclients++;
+	nqueued++;
+	/* Every queued connection has a worker free for it. */
+	if (nworkers - nserving < nqueued && worker_start(srv) == -1 &&
+	    nworkers == 0)
+		log_err("admin socket: cannot start a worker thread");
+	pthread_cond_signal(&clients_cv);
+	pthread_mutex_unlock(&clients_mu);
+	return 0;
+}
+
+/*
+ * Accept a connection and queue it for a worker; over ADMIN_MAX_CLIENTS
+ * answer it "busy" and close it instead. Another user than ours and root
+ * is marked refused: its request is read like any other (so that it can
+ * hear the answer rather than a broken pipe), then answered "permission
+ * denied".
+ */
+static void
+conn_accept(struct server *srv)
+{
+	struct admin_conn *c;
 	struct ucred	 cred;
 	socklen_t	 clen = sizeof(cred);
-	int		 fd;
+	char		 err[128], drain[4096];
+	int		 fd, i;
 
 	if ((fd = accept4(srv->admin_fd, NULL, NULL,
 	    SOCK_CLOEXEC | SOCK_NONBLOCK)) == -1)
-		return -1;
-	memset(c, 0, sizeof(*c));
+		return;
+	c = xcalloc(1, sizeof(*c));
+	c->srv = srv;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == -1 ||
 	    (cred.uid != geteuid() && cred.uid != 0)) {
 		log_warn("admin socket: refused a connection from uid %d",
@@ -525,37 +724,31 @@ conn_accept(struct server *srv, struct admin_conn *c)
 	c->fd = fd;
 	c->uid = cred.uid;
 	c->deadline = time_mono_ns() + ADMIN_TIMEOUT_MS * 1000000ull;
-	return 0;
+	if (conn_queue(srv, c) == 0)
+		return;
+	/* Unread bytes at close would reset the answer away. */
+	for (i = 0; i < 16 && read(fd, drain, sizeof(drain)) > 0; i++)
+		;
+	snprintf(err, sizeof(err), "busy: %d admin clients are being served, "
+	    "try again", ADMIN_MAX_CLIENTS);
+	send_error(fd, err, CA_E_CONFLICT);
+	close(fd);
+	free(c);
 }
 
+/* Accept clients until admin_stop. */
 static void *
 admin_main(void *arg)
 {
 	struct server	*srv = arg;
-	struct admin_conn conns[ADMIN_MAX_CLIENTS];
-	struct pollfd	 pfd[2 + ADMIN_MAX_CLIENTS];
-	uint64_t	 now;
-	size_t		 n = 0, i;
-	int		 timeout, ms, rc;
+	struct pollfd	 pfd[2];
 
+	pfd[0].fd = srv->admin_stop[0];
+	pfd[0].events = POLLIN;
+	pfd[1].fd = srv->admin_fd;
+	pfd[1].events = POLLIN;
 	for (;;) {
-		pfd[0].fd = srv->admin_stop[0];
-		pfd[0].events = POLLIN;
-		pfd[1].fd = srv->admin_fd;
-		/* With every slot taken, new clients wait in the backlog. */
-		pfd[1].events = n < ADMIN_MAX_CLIENTS ? POLLIN : 0;
-		now = time_mono_ns();
-		timeout = -1;
-		for (i = 0; i < n; i++) {
-			pfd[2 + i].fd = conns[i].fd;
-			pfd[2 + i].events = POLLIN;
-			pfd[2 + i].revents = 0;
-			ms = conns[i].deadline > now ?
-			    (int)((conns[i].deadline - now) / 1000000) + 1 : 0;
-			if (timeout == -1 || ms < timeout)
-				timeout = ms;
-		}
-		if (poll(pfd, 2 + n, timeout) == -1) {
+		if (poll(pfd, 2, -1) == -1) {
 			if (errno == EINTR)
 				continue;
 			log_err("admin socket: poll: %s", strerror(errno));
@@ -563,26 +756,35 @@ admin_main(void *arg)
 		}
 		if (pfd[0].revents)
 			break;
-		now = time_mono_ns();
-		/* From the end: a finished slot takes the (seen) last one. */
-		for (i = n; i-- > 0;) {
-			rc = pfd[2 + i].revents ? conn_read(&conns[i]) : 0;
-			if (rc == 0 && now < conns[i].deadline)
-				continue;
-			serve_request(srv, &conns[i], rc == 1);
-			close(conns[i].fd);
-			buf_free(&conns[i].b);
-			conns[i] = conns[--n];
-		}
-		if ((pfd[1].revents & POLLIN) && n < ADMIN_MAX_CLIENTS &&
-		    conn_accept(srv, &conns[n]) == 0)
-			n++;
-	}
-	for (i = 0; i < n; i++) {
-		close(conns[i].fd);
-		buf_free(&conns[i].b);
+		if (pfd[1].revents & POLLIN)
+			conn_accept(srv);
 	}
 	return NULL;
+}
+
+/*
+ * Stop the workers and wait (by polling, as dispatch.c's slot_join does)
+ * until each has ended, or until deadline (time_mono_ns). Returns the
+ * number still running.
+ */
+static int
+workers_wait(uint64_t deadline)
+{
+	struct timespec	 nap = { 0, 5 * 1000000L };
+	int		 n;
+
+	pthread_mutex_lock(&clients_mu);
+	workers_stop = 1;
+	pthread_cond_broadcast(&clients_cv);
+	pthread_mutex_unlock(&clients_mu);
+	for (;;) {
+		pthread_mutex_lock(&clients_mu);
+		n = nworkers;
+		pthread_mutex_unlock(&clients_mu);
+		if (n == 0 || time_mono_ns() >= deadline)
+			return n;
+		nanosleep(&nap, NULL);
+	}
 }
 
 /*
@@ -628,6 +830,7 @@ admin_start(struct server *srv, char *err, size_t errlen)
 		return -1;
 	}
 	memcpy(sun.sun_path, path, strlen(path) + 1);
+	memcpy(bound_path, path, strlen(path) + 1);
 	if (clear_stale_socket(&sun, err, errlen) == -1)
 		return -1;
 	if (pipe2(srv->admin_stop, O_CLOEXEC) == -1 ||
@@ -643,7 +846,7 @@ admin_start(struct server *srv, char *err, size_t errlen)
 		return -1;
 	}
 	umask(old);
-	if (chmod(path, 0600) == -1 || listen(srv->admin_fd, 16) == -1) {
+	if (chmod(path, 0600) == -1 || listen(srv->admin_fd, ADMIN_BACKLOG) == -1) {
 		snprintf(err, errlen, "admin socket %s: %s", path, strerror(errno));
 		return -1;
 	}
@@ -655,22 +858,37 @@ admin_start(struct server *srv, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * Stop accepting, tell the clients still sending that the daemon stops,
+ * and give the commands under way ADMIN_STOP_MS to answer. A client thread
+ * still in a command then (one blocked in a stuck exit module) is left
+ * behind, as dispatch.c leaves a module stuck in notify: its pipe stays
+ * open for it, and the process ends around it.
+ */
 void
 admin_stop(struct server *srv)
 {
+	int	 left = 0;
+
 	if (srv->admin_running) {
 		if (write(srv->admin_stop[1], "x", 1) != 1)
 			log_warn("admin socket: cannot wake the admin thread");
 		pthread_join(srv->admin_thread, NULL);
 		srv->admin_running = 0;
-		unlink(ca_config(srv->ca)->admin_socket);
+		unlink(bound_path);
+		if ((left = workers_wait(time_mono_ns() +
+		    ADMIN_STOP_MS * 1000000ull)) > 0)
+			log_err("admin socket: %d command(s) still running after "
+			    "%d ms: leaving them", left, ADMIN_STOP_MS);
 	}
 	if (srv->admin_fd > 0)
 		close(srv->admin_fd);
+	srv->admin_fd = -1;
+	if (left > 0)
+		return;		/* the pipe stays theirs */
 	if (srv->admin_stop[0] > 0) {
 		close(srv->admin_stop[0]);
 		close(srv->admin_stop[1]);
 	}
-	srv->admin_fd = -1;
 	srv->admin_stop[0] = srv->admin_stop[1] = -1;
 }

@@ -1,6 +1,7 @@
 /*
  * exit_admin.c - the admin commands of the module hosts: exit-list,
- * exit-show, exit-set, exit-configure and exit-replay (`certmint exit ...`),
+ * exit-show, exit-set, exit-configure, exit-replay and exit-resume
+ * (`certmint exit ...`),
  * and policy-show (`certmint policy show`).
  */
 #include <stdio.h>
@@ -114,6 +115,22 @@ cmd_exit_replay(struct server *srv, const char *officer, json_t *args,
 }
 
 static int
+cmd_exit_resume(struct server *srv, const char *officer, json_t *args,
+    json_t *reply, char *err, size_t errlen, enum ca_status *code)
+{
+	const char	*name = arg_str(args, "name");
+
+	if (name == NULL)
+		return missing("name", err, errlen, code);
+	if (exit_host_resume(host, name, err, errlen) == -1) {
+		*code = CA_E_NOTFOUND;
+		return -1;
+	}
+	log_info("exit module %s: resumed by %s", name, officer);
+	return 0;
+}
+
+static int
 cmd_policy_show(struct server *srv, const char *officer, json_t *args,
     json_t *reply, char *err, size_t errlen, enum ca_status *code)
 {
@@ -140,4 +157,5 @@ exit_admin_register(struct exit_host *h, struct policy_host *ph)
 	admin_register("exit-set", cmd_exit_set);
 	admin_register("exit-configure", cmd_exit_configure);
 	admin_register("exit-replay", cmd_exit_replay);
+	admin_register("exit-resume", cmd_exit_resume);
 }

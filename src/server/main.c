@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "../exit/exit_host.h"
+#include "../exit/isolate.h"
 #include "server.h"
 
 static void
@@ -144,6 +145,12 @@ main(int argc, char *argv[])
 	int		 ch, sfd = -1, rc = 1, stop = 0, pid_fd = -1;
 	char		 what;
 
+	/*
+	 * Hidden mode: the host process of an isolated exit module, started
+	 * by this daemon (src/exit/modhost.c). Nothing else of main runs.
+	 */
+	if (argc > 1 && strcmp(argv[1], "--module-host") == 0)
+		return modhost_main(argc, argv);
 	memset(&srv, 0, sizeof(srv));
 	pthread_mutex_init(&srv.modules_mu, NULL);
 	srv.admin_fd = srv.wake[0] = srv.wake[1] = -1;

@@ -88,6 +88,59 @@ static const char *const migrations[] = {
 
 	/* 3: a request's extensions in one BLOB of its row (store.c) */
 	"ALTER TABLE requests ADD COLUMN exts BLOB;",
+
+	/*
+	 * 4: what an event's module reads is the state at the event
+	 * (docs/exit-modules.md, Snapshots). An update of a request keeps
+	 * the row as it was in request_history, valid for the events up to
+	 * until_seq (attributes are written once, at submission). A request
+	 * never changed costs nothing.
+	 * ca_certs lists the CA certificates with the events that see each;
+	 * events_crl finds the CRLs published by an event's time.
+	 */
+	"CREATE TABLE request_history ("
+	"  request_id INTEGER NOT NULL,"
+	"  until_seq INTEGER NOT NULL,"
+	"  disposition INTEGER NOT NULL,"
+	"  disposition_message TEXT,"
+	"  status_code INTEGER NOT NULL,"
+	"  resolved_when INTEGER NOT NULL,"
+	"  revoked_when INTEGER NOT NULL,"
+	"  revoked_effective_when INTEGER NOT NULL,"
+	"  revoked_reason INTEGER NOT NULL,"
+	"  unrevoked_when INTEGER NOT NULL,"
+	"  profile TEXT,"
+	"  was_pending INTEGER NOT NULL,"
+	"  request_flags INTEGER NOT NULL,"
+	"  exts_changed INTEGER NOT NULL,"
+	"  exts BLOB,"
+	"  PRIMARY KEY (request_id, until_seq)) WITHOUT ROWID;"
+	"CREATE TABLE ca_certs ("
+	"  idx INTEGER PRIMARY KEY,"
+	"  raw BLOB NOT NULL,"
+	"  since_seq INTEGER NOT NULL);"
+	"CREATE INDEX events_crl ON events(seq) WHERE crl_row_id > 0;",
+
+	/*
+	 * 5: exit-module crash quarantine (docs/exit-modules.md, "Crashes,
+	 * quarantine and suspension"): each crash of a module (its host
+	 * process, or certmintd for an inline module) with the event it was
+	 * in; counted is 0 for the other events a concurrent module's host
+	 * was in when it died (they count for the event, not for the
+	 * module). A suspended module has a row in exit_suspended until
+	 * `certmint exit resume`.
+	 */
+	"CREATE TABLE IF NOT EXISTS exit_crashes ("
+	"  module TEXT NOT NULL COLLATE NOCASE,"
+	"  seq INTEGER NOT NULL,"
+	"  time INTEGER NOT NULL,"
+	"  cause TEXT NOT NULL,"
+	"  counted INTEGER NOT NULL DEFAULT 1);"
+	"CREATE INDEX IF NOT EXISTS exit_crashes_module ON exit_crashes(module, seq);"
+	"CREATE TABLE IF NOT EXISTS exit_suspended ("
+	"  module TEXT PRIMARY KEY COLLATE NOCASE,"
+	"  since INTEGER NOT NULL,"
+	"  reason TEXT NOT NULL);",
 };
 
 int

@@ -16,29 +16,11 @@
 #include <sqlite3.h>
 
 #include "schema.h"
-#include "store.h"
+#include "store_int.h"
 
-enum stmt_id {
-	S_BEGIN, S_COMMIT, S_ROLLBACK,
-	S_REQ_INSERT, S_REQ_UPDATE, S_REQ_DISP, S_REQ_GET,
-	S_ATTR_INSERT, S_ATTR_DELETE, S_ATTRS_GET,
-	S_EXTS_DELETE, S_EXTS_GET,
-	S_CERT_INSERT, S_CERT_GET, S_CERT_BY_SERIAL,
-	S_CRL_INSERT, S_CRL_GET, S_CRL_LATEST_BASE, S_CRL_LATEST_DELTA,
-	S_MAX_REQ, S_MAX_CRL, S_MAX_SERIAL,
-	S_EVENT_INSERT, S_EVENTS_AFTER, S_EVENT_GET,
-	S_REVOKED_ALL, S_REVOKED_SINCE,
-	S_CURSOR_GET, S_CURSOR_SET,
-	S_DL_ADD, S_DL_DELETE, S_DL_EACH, S_DL_EACH_ALL, S_DL_COUNT,
-	S_DL_COUNT_ALL,
-	S__MAX
-};
+#define stmt(st, id)	store_stmt(st, id, stmt_sql[id])
 
-#define REQ_COLS "id, raw_request, request_type, request_flags, disposition, " \
-	"disposition_message, status_code, requester_name, caller_name, " \
-	"submitted_when, resolved_when, revoked_when, revoked_effective_when, " \
-	"revoked_reason, unrevoked_when, request_dn, request_raw_name, " \
-	"profile, was_pending, exts"
+
 #define CERT_COLS "request_id, serial, raw, not_before, not_after, " \
 	"subject_dn, raw_name, common_name, pk_alg, pk_len, raw_pk, " \
 	"raw_pk_params, hash, ski"
@@ -49,25 +31,6 @@ static const char *const stmt_sql[S__MAX] = {
 	[S_BEGIN] = "BEGIN IMMEDIATE",
 	[S_COMMIT] = "COMMIT",
 	[S_ROLLBACK] = "ROLLBACK",
-	[S_REQ_INSERT] = "INSERT INTO requests (" REQ_COLS ") VALUES "
-	    "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-	[S_REQ_UPDATE] = "UPDATE requests SET disposition = ?2, "
-	    "disposition_message = ?3, status_code = ?4, resolved_when = ?5, "
-	    "revoked_when = ?6, revoked_effective_when = ?7, "
-	    "revoked_reason = ?8, unrevoked_when = ?9, profile = ?10, "
-	    "was_pending = ?11, request_flags = ?12, exts = coalesce(?14, exts) "
-	    "WHERE id = ?1 AND (?13 < 0 OR disposition = ?13)",
-	[S_REQ_DISP] = "SELECT disposition FROM requests WHERE id = ?",
-	[S_REQ_GET] = "SELECT " REQ_COLS " FROM requests WHERE id = ?",
-	[S_ATTR_INSERT] = "INSERT OR REPLACE INTO request_attrs "
-	    "(request_id, name, value) VALUES (?,?,?)",
-	[S_ATTR_DELETE] = "DELETE FROM request_attrs WHERE request_id = ? "
-	    "AND name = ?",
-	[S_ATTRS_GET] = "SELECT name, value FROM request_attrs "
-	    "WHERE request_id = ? ORDER BY rowid",
-	[S_EXTS_DELETE] = "DELETE FROM request_exts WHERE request_id = ?",
-	[S_EXTS_GET] = "SELECT oid, flags, value FROM request_exts "
-	    "WHERE request_id = ? ORDER BY oid",
 	[S_CERT_INSERT] = "INSERT INTO certs (" CERT_COLS ") VALUES "
 	    "(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 	[S_CERT_GET] = "SELECT " CERT_COLS " FROM certs WHERE request_id = ?",
@@ -87,10 +50,6 @@ static const char *const stmt_sql[S__MAX] = {
 	    "AND serial < '02' AND length(serial) = 40",
 	[S_EVENT_INSERT] = "INSERT INTO events (event, context, time, "
 	    "crl_row_id) VALUES (?,?,?,?)",
-	[S_EVENTS_AFTER] = "SELECT seq, event, context, time, crl_row_id "
-	    "FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
-	[S_EVENT_GET] = "SELECT seq, event, context, time, crl_row_id "
-	    "FROM events WHERE seq = ?",
 	[S_REVOKED_ALL] = "SELECT c.serial, r.revoked_when, "
 	    "r.revoked_effective_when, r.revoked_reason FROM requests r "
 	    "JOIN certs c ON c.request_id = r.id WHERE r.disposition = 21",
@@ -101,27 +60,8 @@ static const char *const stmt_sql[S__MAX] = {
 	    "UNION ALL SELECT c.serial, r.unrevoked_when, r.unrevoked_when, 8 "
 	    "FROM requests r JOIN certs c ON c.request_id = r.id "
 	    "WHERE r.disposition <> 21 AND r.unrevoked_when > ?1",
-	[S_CURSOR_GET] = "SELECT seq FROM exit_cursors WHERE module = ?",
-	[S_CURSOR_SET] = "INSERT INTO exit_cursors (module, seq) VALUES (?,?) "
-	    "ON CONFLICT (module) DO UPDATE SET seq = excluded.seq",
-	[S_DL_ADD] = "INSERT OR REPLACE INTO dead_letters (module, seq, event, "
-	    "context, attempts, error, time) VALUES (?,?,?,?,?,?,?)",
-	[S_DL_DELETE] = "DELETE FROM dead_letters WHERE module = ? AND seq = ?",
-	[S_DL_EACH] = "SELECT module, seq, event, context, attempts, error, "
-	    "time FROM dead_letters WHERE module = ? ORDER BY seq",
-	[S_DL_EACH_ALL] = "SELECT module, seq, event, context, attempts, "
-	    "error, time FROM dead_letters ORDER BY module, seq",
-	[S_DL_COUNT] = "SELECT COUNT(*) FROM dead_letters WHERE module = ?",
-	[S_DL_COUNT_ALL] = "SELECT COUNT(*) FROM dead_letters",
 };
 
-struct store {
-	sqlite3		*db;
-	char		*path;
-	int		 readonly;
-	sqlite3_stmt	*stmt[S__MAX];
-	int64_t		 wal_frames;	/* after the last commit, if counted */
-};
 
 /* How long a statement waits for another connection's lock. */
 #define BUSY_MS		5000
@@ -152,23 +92,26 @@ db_view_from_name(const char *name)
 	return VIEW__MAX;
 }
 
-static int
+int
 sql_fail(struct store *st, const char *what)
 {
 	log_err("%s: %s: %s", st->path, what, sqlite3_errmsg(st->db));
 	return CM_E_FAIL;
 }
 
-/* The cached statement id, reset and with its bindings cleared. */
-static sqlite3_stmt *
-stmt(struct store *st, enum stmt_id id)
+/*
+ * The cached statement id (its text sql the first time), reset and with
+ * its bindings cleared.
+ */
+sqlite3_stmt *
+store_stmt(struct store *st, enum stmt_id id, const char *sql)
 {
 	sqlite3_stmt	*s = st->stmt[id];
 
 	if (s == NULL) {
-		if (sqlite3_prepare_v3(st->db, stmt_sql[id], -1,
+		if (sqlite3_prepare_v3(st->db, sql, -1,
 		    SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK) {
-			sql_fail(st, stmt_sql[id]);
+			sql_fail(st, sql);
 			return NULL;
 		}
 		st->stmt[id] = s;
@@ -179,7 +122,7 @@ stmt(struct store *st, enum stmt_id id)
 }
 
 /* Step a statement that returns no rows. */
-static int
+int
 step_done(struct store *st, sqlite3_stmt *s, const char *what)
 {
 	int	 rc = sqlite3_step(s);
@@ -225,7 +168,7 @@ query_int(struct store *st, const char *sql, int64_t *out)
 	return rc == SQLITE_ROW ? 0 : -1;
 }
 
-static void
+void
 bind_text(sqlite3_stmt *s, int i, const char *v)
 {
 	if (v == NULL)
@@ -234,7 +177,7 @@ bind_text(sqlite3_stmt *s, int i, const char *v)
 		sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
 }
 
-static void
+void
 bind_blob(sqlite3_stmt *s, int i, const void *v, size_t len)
 {
 	if (v == NULL)
@@ -243,7 +186,7 @@ bind_blob(sqlite3_stmt *s, int i, const void *v, size_t len)
 		sqlite3_bind_blob64(s, i, v, len, SQLITE_STATIC);
 }
 
-static char *
+char *
 col_text(sqlite3_stmt *s, int i)
 {
 	const unsigned char *v = sqlite3_column_text(s, i);
@@ -251,7 +194,7 @@ col_text(sqlite3_stmt *s, int i)
 	return v == NULL ? NULL : strdup((const char *)v);
 }
 
-static unsigned char *
+unsigned char *
 col_blob(sqlite3_stmt *s, int i, size_t *len)
 {
 	const void	*v = sqlite3_column_blob(s, i);
@@ -563,221 +506,6 @@ store_rollback(struct store *st)
 	return step_done(st, s, "ROLLBACK");
 }
 
-/*
- * Extensions are one BLOB in their request's row (migration 3): a version
- * octet (1), then per extension the OID text and a NUL, the flags (4
- * octets) and the value's length (4 octets), big-endian, and the value; one
- * extension per OID (the last given wins), sorted by OID. Rows written
- * before migration 3 keep theirs in request_exts (exts NULL). One row per
- * extension was a fifth of the writer's time per certificate.
- */
-#define EXTS_FORMAT	1
-
-static int
-ext_cmp(const void *a, const void *b)
-{
-	const struct db_ext *x = *(const struct db_ext *const *)a;
-	const struct db_ext *y = *(const struct db_ext *const *)b;
-	int		 c = strcmp(x->oid, y->oid);
-
-	/* Same OID: the later one first, so that it is the one kept. */
-	return c != 0 ? c : x < y ? 1 : x > y ? -1 : 0;
-}
-
-static int
-put_u32(struct buf *b, uint32_t v)
-{
-	unsigned char	 o[4] = { v >> 24, v >> 16, v >> 8, v };
-
-	return buf_append(b, o, 4);
-}
-
-/* Encode n extensions into b. Returns 0 or CM_E_NOMEM. */
-static int
-exts_encode(const struct db_ext *exts, size_t n, struct buf *b)
-{
-	const struct db_ext **v;
-	size_t		 i;
-	int		 bad;
-
-	if ((v = calloc(n ? n : 1, sizeof(*v))) == NULL)
-		return CM_E_NOMEM;
-	for (i = 0; i < n; i++)
-		v[i] = &exts[i];
-	qsort(v, n, sizeof(*v), ext_cmp);
-	bad = buf_appendc(b, EXTS_FORMAT);
-	for (i = 0; i < n; i++) {
-		if (v[i]->oid == NULL ||
-		    (i > 0 && strcmp(v[i]->oid, v[i - 1]->oid) == 0))
-			continue;
-		bad |= buf_append(b, v[i]->oid, strlen(v[i]->oid) + 1);
-		bad |= put_u32(b, (uint32_t)v[i]->flags);
-		bad |= put_u32(b, (uint32_t)v[i]->len);
-		if (v[i]->len > 0)
-			bad |= buf_append(b, v[i]->value, v[i]->len);
-	}
-	free(v);
-	return bad ? CM_E_NOMEM : 0;
-}
-
-static uint32_t
-get_u32(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3];
-}
-
-/* Decode a BLOB written by exts_encode into r. 0, CM_E_FAIL or NOMEM. */
-static int
-exts_decode(const unsigned char *p, size_t len, struct db_request *r)
-{
-	const unsigned char *end = p + len, *nul;
-	struct db_ext	*e;
-	size_t		 cap = 0, vlen;
-
-	if (len < 1 || *p++ != EXTS_FORMAT)
-		return CM_E_FAIL;
-	while (p < end) {
-		if ((nul = memchr(p, '\0', (size_t)(end - p))) == NULL ||
-		    (size_t)(end - nul) < 9)
-			return CM_E_FAIL;
-		vlen = get_u32(nul + 5);
-		if (vlen > (size_t)(end - nul - 9))
-			return CM_E_FAIL;
-		if (r->nexts == cap) {
-			cap = cap ? cap * 2 : 16;
-			if ((e = realloc(r->exts, cap * sizeof(*e))) == NULL)
-				return CM_E_NOMEM;
-			r->exts = e;
-		}
-		e = &r->exts[r->nexts];
-		memset(e, 0, sizeof(*e));
-		r->nexts++;
-		if ((e->oid = strdup((const char *)p)) == NULL ||
-		    (e->value = malloc(vlen ? vlen : 1)) == NULL)
-			return CM_E_NOMEM;
-		e->flags = (int32_t)get_u32(nul + 1);
-		memcpy(e->value, nul + 9, vlen);
-		e->len = vlen;
-		p = nul + 9 + vlen;
-	}
-	return 0;
-}
-
-int
-store_request_insert(struct store *st, const struct db_request *r)
-{
-	struct buf	 exts = { 0 };
-	sqlite3_stmt	*s;
-	size_t		 i;
-	int		 rc;
-
-	if ((s = stmt(st, S_REQ_INSERT)) == NULL)
-		return CM_E_FAIL;
-	sqlite3_bind_int64(s, 1, r->id);
-	bind_blob(s, 2, r->raw_request, r->raw_request_len);
-	sqlite3_bind_int(s, 3, r->request_type);
-	sqlite3_bind_int(s, 4, r->request_flags);
-	sqlite3_bind_int(s, 5, r->disposition);
-	bind_text(s, 6, r->disposition_message);
-	sqlite3_bind_int(s, 7, r->status_code);
-	bind_text(s, 8, r->requester_name);
-	bind_text(s, 9, r->caller_name);
-	sqlite3_bind_int64(s, 10, r->submitted_when);
-	sqlite3_bind_int64(s, 11, r->resolved_when);
-	sqlite3_bind_int64(s, 12, r->revoked_when);
-	sqlite3_bind_int64(s, 13, r->revoked_effective_when);
-	sqlite3_bind_int(s, 14, r->revoked_reason);
-	sqlite3_bind_int64(s, 15, r->unrevoked_when);
-	bind_text(s, 16, r->request_dn);
-	bind_blob(s, 17, r->request_raw_name, r->request_raw_name_len);
-	bind_text(s, 18, r->profile);
-	sqlite3_bind_int(s, 19, r->was_pending);
-	if ((rc = exts_encode(r->exts, r->nexts, &exts)) != 0) {
-		sqlite3_reset(s);
-		buf_free(&exts);
-		return rc;
-	}
-	bind_blob(s, 20, exts.data, exts.len);
-	rc = step_done(st, s, "insert request");
-	buf_free(&exts);
-	if (rc != 0)
-		return rc;
-	for (i = 0; i < r->nattrs; i++)
-		if ((rc = store_attr_set(st, r->id, r->attrs[i].name,
-		    r->attrs[i].value)) != 0)
-			return rc;
-	return 0;
-}
-
-int
-store_request_update(struct store *st, const struct db_request *r,
-    int32_t expect_disposition)
-{
-	struct buf	 exts = { 0 };
-	sqlite3_stmt	*s;
-	int		 rc;
-
-	if ((s = stmt(st, S_REQ_UPDATE)) == NULL)
-		return CM_E_FAIL;
-	sqlite3_bind_int64(s, 1, r->id);
-	sqlite3_bind_int(s, 2, r->disposition);
-	bind_text(s, 3, r->disposition_message);
-	sqlite3_bind_int(s, 4, r->status_code);
-	sqlite3_bind_int64(s, 5, r->resolved_when);
-	sqlite3_bind_int64(s, 6, r->revoked_when);
-	sqlite3_bind_int64(s, 7, r->revoked_effective_when);
-	sqlite3_bind_int(s, 8, r->revoked_reason);
-	sqlite3_bind_int64(s, 9, r->unrevoked_when);
-	bind_text(s, 10, r->profile);
-	sqlite3_bind_int(s, 11, r->was_pending);
-	sqlite3_bind_int(s, 12, r->request_flags);
-	sqlite3_bind_int(s, 13, expect_disposition);
-	if (r->exts != NULL &&
-	    (rc = exts_encode(r->exts, r->nexts, &exts)) != 0) {
-		sqlite3_reset(s);
-		buf_free(&exts);
-		return rc;
-	}
-	bind_blob(s, 14, exts.data, exts.len);	/* NULL: keep them */
-	rc = step_done(st, s, "update request");
-	buf_free(&exts);
-	if (rc != 0)
-		return rc;
-	if (sqlite3_changes(st->db) == 0) {
-		if ((s = stmt(st, S_REQ_DISP)) == NULL)
-			return CM_E_FAIL;
-		sqlite3_bind_int64(s, 1, r->id);
-		rc = sqlite3_step(s);
-		sqlite3_reset(s);
-		if (rc == SQLITE_ROW)
-			return STORE_E_CONFLICT;
-		return rc == SQLITE_DONE ? CM_E_NOTFOUND :
-		    sql_fail(st, "read request");
-	}
-	if (r->exts == NULL)
-		return 0;
-	/* A row from before migration 3: its old extension rows go. */
-	if ((s = stmt(st, S_EXTS_DELETE)) == NULL)
-		return CM_E_FAIL;
-	sqlite3_bind_int64(s, 1, r->id);
-	return step_done(st, s, "delete extensions");
-}
-
-int
-store_attr_set(struct store *st, int64_t id, const char *name,
-    const char *value)
-{
-	sqlite3_stmt	*s;
-
-	if ((s = stmt(st, value ? S_ATTR_INSERT : S_ATTR_DELETE)) == NULL)
-		return CM_E_FAIL;
-	sqlite3_bind_int64(s, 1, id);
-	bind_text(s, 2, name);
-	if (value != NULL)
-		bind_text(s, 3, value);
-	return step_done(st, s, "set attribute");
-}
 
 int
 store_cert_insert(struct store *st, const struct db_cert *c)
@@ -842,135 +570,6 @@ store_event_insert(struct store *st, struct db_event *e)
 	return 0;
 }
 
-static int
-row_to_request(sqlite3_stmt *s, struct db_request *r)
-{
-	memset(r, 0, sizeof(*r));
-	r->id = sqlite3_column_int64(s, 0);
-	r->raw_request = col_blob(s, 1, &r->raw_request_len);
-	r->request_type = sqlite3_column_int(s, 2);
-	r->request_flags = sqlite3_column_int(s, 3);
-	r->disposition = sqlite3_column_int(s, 4);
-	r->disposition_message = col_text(s, 5);
-	r->status_code = sqlite3_column_int(s, 6);
-	r->requester_name = col_text(s, 7);
-	r->caller_name = col_text(s, 8);
-	r->submitted_when = sqlite3_column_int64(s, 9);
-	r->resolved_when = sqlite3_column_int64(s, 10);
-	r->revoked_when = sqlite3_column_int64(s, 11);
-	r->revoked_effective_when = sqlite3_column_int64(s, 12);
-	r->revoked_reason = sqlite3_column_int(s, 13);
-	r->unrevoked_when = sqlite3_column_int64(s, 14);
-	r->request_dn = col_text(s, 15);
-	r->request_raw_name = col_blob(s, 16, &r->request_raw_name_len);
-	r->profile = col_text(s, 17);
-	r->was_pending = sqlite3_column_int(s, 18);
-	if ((sqlite3_column_type(s, 1) != SQLITE_NULL &&
-	    r->raw_request == NULL) ||
-	    (sqlite3_column_type(s, 5) != SQLITE_NULL &&
-	    r->disposition_message == NULL)) {
-		db_request_free(r);
-		return CM_E_NOMEM;
-	}
-	return 0;
-}
-
-static int
-load_attrs(struct store *st, struct db_request *r)
-{
-	sqlite3_stmt	*s;
-	struct db_attr	*a;
-	size_t		 cap = 0;
-	int		 rc;
-
-	if ((s = stmt(st, S_ATTRS_GET)) == NULL)
-		return CM_E_FAIL;
-	sqlite3_bind_int64(s, 1, r->id);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (r->nattrs == cap) {
-			cap = cap ? cap * 2 : 8;
-			if ((a = realloc(r->attrs, cap * sizeof(*a))) == NULL)
-				goto nomem;
-			r->attrs = a;
-		}
-		a = &r->attrs[r->nattrs];
-		a->name = col_text(s, 0);
-		a->value = col_text(s, 1);
-		r->nattrs++;
-		if (a->name == NULL || a->value == NULL)
-			goto nomem;
-	}
-	sqlite3_reset(s);
-	return rc == SQLITE_DONE ? 0 : sql_fail(st, "read attributes");
- nomem:
-	sqlite3_reset(s);
-	return CM_E_NOMEM;
-}
-
-static int
-load_exts(struct store *st, struct db_request *r)
-{
-	sqlite3_stmt	*s;
-	struct db_ext	*e;
-	size_t		 cap = 0;
-	int		 rc;
-
-	if ((s = stmt(st, S_EXTS_GET)) == NULL)
-		return CM_E_FAIL;
-	sqlite3_bind_int64(s, 1, r->id);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (r->nexts == cap) {
-			cap = cap ? cap * 2 : 8;
-			if ((e = realloc(r->exts, cap * sizeof(*e))) == NULL)
-				goto nomem;
-			r->exts = e;
-		}
-		e = &r->exts[r->nexts];
-		e->oid = col_text(s, 0);
-		e->flags = sqlite3_column_int(s, 1);
-		e->value = col_blob(s, 2, &e->len);
-		r->nexts++;
-		if (e->oid == NULL)
-			goto nomem;
-	}
-	sqlite3_reset(s);
-	return rc == SQLITE_DONE ? 0 : sql_fail(st, "read extensions");
- nomem:
-	sqlite3_reset(s);
-	return CM_E_NOMEM;
-}
-
-int
-store_request_get(struct store *st, int64_t id, struct db_request *r)
-{
-	sqlite3_stmt	*s;
-	int		 rc, legacy = 1;
-
-	memset(r, 0, sizeof(*r));
-	if ((s = stmt(st, S_REQ_GET)) == NULL)
-		return CM_E_FAIL;
-	sqlite3_bind_int64(s, 1, id);
-	rc = sqlite3_step(s);
-	if (rc != SQLITE_ROW) {
-		sqlite3_reset(s);
-		return rc == SQLITE_DONE ? CM_E_NOTFOUND :
-		    sql_fail(st, "read request");
-	}
-	rc = row_to_request(s, r);
-	if (rc == 0 && sqlite3_column_type(s, 19) != SQLITE_NULL) {
-		legacy = 0;
-		if ((rc = exts_decode(sqlite3_column_blob(s, 19),
-		    (size_t)sqlite3_column_bytes(s, 19), r)) == CM_E_FAIL)
-			log_err("%s: request %" PRId64 ": damaged extensions",
-			    st->path, id);
-	}
-	sqlite3_reset(s);
-	if (rc == 0 && (rc = load_attrs(st, r)) == 0 && legacy)
-		rc = load_exts(st, r);
-	if (rc != 0)
-		db_request_free(r);
-	return rc;
-}
 
 static int
 row_to_cert(sqlite3_stmt *s, int col, struct db_cert *c)
@@ -1105,13 +704,13 @@ store_crl_each(struct store *st, int limit,
 	return ret;
 }
 
-static int
-stmt_int(struct store *st, enum stmt_id id, const char *bind, int64_t *out)
+/* The integer that statement s (bound to bind, if not NULL) returns. */
+int
+stmt_int(struct store *st, sqlite3_stmt *s, const char *bind, int64_t *out)
 {
-	sqlite3_stmt	*s;
 	int		 rc;
 
-	if ((s = stmt(st, id)) == NULL)
+	if (s == NULL)
 		return CM_E_FAIL;
 	if (bind != NULL)
 		bind_text(s, 1, bind);
@@ -1119,19 +718,19 @@ stmt_int(struct store *st, enum stmt_id id, const char *bind, int64_t *out)
 	if (rc == SQLITE_ROW)
 		*out = sqlite3_column_int64(s, 0);
 	sqlite3_reset(s);
-	return rc == SQLITE_ROW ? 0 : sql_fail(st, stmt_sql[id]);
+	return rc == SQLITE_ROW ? 0 : sql_fail(st, sqlite3_sql(s));
 }
 
 int
 store_max_request_id(struct store *st, int64_t *out)
 {
-	return stmt_int(st, S_MAX_REQ, NULL, out);
+	return stmt_int(st, stmt(st, S_MAX_REQ), NULL, out);
 }
 
 int
 store_max_crl_number(struct store *st, int64_t *out)
 {
-	return stmt_int(st, S_MAX_CRL, NULL, out);
+	return stmt_int(st, stmt(st, S_MAX_CRL), NULL, out);
 }
 
 int
@@ -1353,181 +952,6 @@ store_view(struct store *st, const struct db_filter *f,
 	return ret;
 }
 
-static void
-row_to_event(sqlite3_stmt *s, struct db_event *e)
-{
-	e->seq = sqlite3_column_int64(s, 0);
-	e->event = sqlite3_column_int(s, 1);
-	e->context = sqlite3_column_int64(s, 2);
-	e->time = sqlite3_column_int64(s, 3);
-	e->crl_row_id = sqlite3_column_int64(s, 4);
-}
-
-int
-store_events_after(struct store *st, int64_t after, int limit,
-    int (*cb)(void *, const struct db_event *), void *arg)
-{
-	sqlite3_stmt	*s;
-	struct db_event	 e;
-	int		 rc, ret = 0;
-
-	if ((s = stmt(st, S_EVENTS_AFTER)) == NULL)
-		return CM_E_FAIL;
-	sqlite3_bind_int64(s, 1, after);
-	sqlite3_bind_int(s, 2, limit > 0 ? limit : -1);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		row_to_event(s, &e);
-		if ((ret = cb(arg, &e)) != 0)
-			break;
-	}
-	if (ret == 0 && rc != SQLITE_DONE)
-		ret = sql_fail(st, "read events");
-	sqlite3_reset(s);
-	return ret;
-}
-
-int
-store_event_get(struct store *st, int64_t seq, struct db_event *e)
-{
-	sqlite3_stmt	*s;
-	int		 rc;
-
-	memset(e, 0, sizeof(*e));
-	if ((s = stmt(st, S_EVENT_GET)) == NULL)
-		return CM_E_FAIL;
-	sqlite3_bind_int64(s, 1, seq);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		row_to_event(s, e);
-	sqlite3_reset(s);
-	if (rc == SQLITE_ROW)
-		return 0;
-	return rc == SQLITE_DONE ? CM_E_NOTFOUND : sql_fail(st, "read event");
-}
-
-int
-store_cursor_get(struct store *st, const char *module, int64_t *seq)
-{
-	sqlite3_stmt	*s;
-	int		 rc;
-
-	if ((s = stmt(st, S_CURSOR_GET)) == NULL)
-		return CM_E_FAIL;
-	bind_text(s, 1, module);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		*seq = sqlite3_column_int64(s, 0);
-	sqlite3_reset(s);
-	if (rc == SQLITE_ROW)
-		return 0;
-	return rc == SQLITE_DONE ? CM_E_NOTFOUND : sql_fail(st, "read cursor");
-}
-
-int
-store_cursor_set(struct store *st, const char *module, int64_t seq)
-{
-	sqlite3_stmt	*s;
-
-	if ((s = stmt(st, S_CURSOR_SET)) == NULL)
-		return CM_E_FAIL;
-	bind_text(s, 1, module);
-	sqlite3_bind_int64(s, 2, seq);
-	return step_done(st, s, "set cursor");
-}
-
-int
-store_dead_letter_add(struct store *st, const struct db_dead_letter *d)
-{
-	sqlite3_stmt	*s;
-
-	if ((s = stmt(st, S_DL_ADD)) == NULL)
-		return CM_E_FAIL;
-	bind_text(s, 1, d->module);
-	sqlite3_bind_int64(s, 2, d->seq);
-	sqlite3_bind_int(s, 3, d->event);
-	sqlite3_bind_int64(s, 4, d->context);
-	sqlite3_bind_int(s, 5, d->attempts);
-	bind_text(s, 6, d->error);
-	sqlite3_bind_int64(s, 7, d->time);
-	return step_done(st, s, "add dead letter");
-}
-
-int
-store_dead_letter_delete(struct store *st, const char *module, int64_t seq)
-{
-	sqlite3_stmt	*s;
-	int		 rc;
-
-	if ((s = stmt(st, S_DL_DELETE)) == NULL)
-		return CM_E_FAIL;
-	bind_text(s, 1, module);
-	sqlite3_bind_int64(s, 2, seq);
-	if ((rc = step_done(st, s, "delete dead letter")) != 0)
-		return rc;
-	return sqlite3_changes(st->db) ? 0 : CM_E_NOTFOUND;
-}
-
-int
-store_dead_letter_each(struct store *st, const char *module,
-    int (*cb)(void *, const struct db_dead_letter *), void *arg)
-{
-	sqlite3_stmt	*s;
-	struct db_dead_letter d;
-	int		 rc, ret = 0;
-
-	if ((s = stmt(st, module ? S_DL_EACH : S_DL_EACH_ALL)) == NULL)
-		return CM_E_FAIL;
-	if (module != NULL)
-		bind_text(s, 1, module);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		d.module = (char *)sqlite3_column_text(s, 0);
-		d.seq = sqlite3_column_int64(s, 1);
-		d.event = sqlite3_column_int(s, 2);
-		d.context = sqlite3_column_int64(s, 3);
-		d.attempts = sqlite3_column_int(s, 4);
-		d.error = (char *)sqlite3_column_text(s, 5);
-		d.time = sqlite3_column_int64(s, 6);
-		if ((ret = cb(arg, &d)) != 0)
-			break;
-	}
-	if (ret == 0 && rc != SQLITE_DONE)
-		ret = sql_fail(st, "read dead letters");
-	sqlite3_reset(s);
-	return ret;
-}
-
-int
-store_dead_letter_count(struct store *st, const char *module, int64_t *n)
-{
-	return stmt_int(st, module ? S_DL_COUNT : S_DL_COUNT_ALL, module, n);
-}
-
-void
-db_request_free(struct db_request *r)
-{
-	size_t	 i;
-
-	if (r == NULL)
-		return;
-	free(r->raw_request);
-	free(r->disposition_message);
-	free(r->requester_name);
-	free(r->caller_name);
-	free(r->request_dn);
-	free(r->request_raw_name);
-	free(r->profile);
-	for (i = 0; i < r->nattrs; i++) {
-		free(r->attrs[i].name);
-		free(r->attrs[i].value);
-	}
-	free(r->attrs);
-	for (i = 0; i < r->nexts; i++) {
-		free(r->exts[i].oid);
-		free(r->exts[i].value);
-	}
-	free(r->exts);
-	memset(r, 0, sizeof(*r));
-}
 
 void
 db_cert_free(struct db_cert *c)

@@ -265,8 +265,51 @@ int	 store_dead_letter_each(struct store *, const char *module,
 	    int (*cb)(void *, const struct db_dead_letter *), void *arg);
 int	 store_dead_letter_count(struct store *, const char *module, int64_t *n);
 
+/*
+ * Snapshots (history.c): the state an event's exit module reads. seq is an
+ * event's EventSequence; seq <= 0 means now.
+ *
+ * store_request_get_at: request id as it was when event seq committed.
+ * store_crl_at: the newest base (delta) CRL published by event seq;
+ * CM_E_NOTFOUND if none.
+ * store_cacert_note: record der as the CA certificate in use unless it is
+ * already the newest one; *idx is its index (0 for the first).
+ * store_cacert_at: the CA certificate of index idx (the newest if idx < 0)
+ * among those in use by event seq, malloc'd, and their count.
+ */
+int	 store_request_get_at(struct store *, int64_t id, int64_t seq,
+	    struct db_request *);
+int	 store_crl_at(struct store *, int delta, int64_t seq, struct db_crl *);
+int	 store_cacert_note(struct store *, const unsigned char *der, size_t len,
+	    int *idx);
+int	 store_cacert_at(struct store *, int64_t seq, int idx,
+	    unsigned char **der, size_t *len, int *count);
+
 void	 db_request_free(struct db_request *);
 void	 db_cert_free(struct db_cert *);
 void	 db_crl_free(struct db_crl *);
+
+/*
+ * Exit-module crash quarantine (migration 5): the crashes of each module
+ * with the event it was in, and the modules suspended for crashing.
+ */
+struct db_exit_crash {
+	const char	*module;
+	int64_t		 seq;		/* the event; 0: none (a failed restart) */
+	int64_t		 time;
+	const char	*cause;		/* "module process killed by SIGSEGV" */
+	int		 counted;	/* counts for the module's suspension */
+};
+int	 store_exit_crash_add(struct store *, const struct db_exit_crash *);
+/* The crashes of module, oldest first. */
+int	 store_exit_crash_each(struct store *, const char *module,
+	    int (*cb)(void *, const struct db_exit_crash *), void *arg);
+/* Forget module's crashes and suspension (`certmint exit resume`). */
+int	 store_exit_resume(struct store *, const char *module);
+int	 store_exit_suspend(struct store *, const char *module, int64_t since,
+	    const char *reason);
+/* Into reason (len bytes); CM_E_NOTFOUND when module is not suspended. */
+int	 store_exit_suspended(struct store *, const char *module, int64_t *since,
+	    char *reason, size_t len);
 
 #endif /* CM_STORE_H */

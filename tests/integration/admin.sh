@@ -9,7 +9,11 @@
 # admin clients nor HTTP issuance and are closed by the 30 s timeout; a
 # socket left by a kill -9 is replaced at the next start, but a regular
 # file or another live daemon's socket at that path is left alone and the
-# second daemon refuses to start.
+# second daemon refuses to start. Clients are served concurrently: with
+# a module stuck in notify, `status`, `exit list` and `exit show`
+# answer; 40 clients at once all get an answer, at most 32 served and the
+# rest told "busy"; a daemon stopping with a client blocked in a module
+# stops within its deadlines and the client is closed.
 . "$LIB"
 
 ca_init
@@ -246,4 +250,156 @@ check_refused "another daemon's live socket: the second certmintd refuses" 30 \
 check "the first daemon's socket is still there" test -S "$SOCK"
 check_eq "and the first daemon answers on it" "$T_PID" \
     "$("$CERTMINT" -c "$CONF" --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')"
+
+# --- 5. Concurrent clients ------------------------------------------------
+daemon_stop
+STUCK=$T_DIR/stuck.log
+HOLD=$T_DIR/hold
+register_modules stuck
+conf_set Stuck.Exit output "$STUCK"
+conf_set Stuck.Exit hold_file "$HOLD"
+# In the daemon's process: the notify under way holds the module's lock.
+conf_set exit.Stuck.Exit isolation inline
+conf_set exit stop_deadline_ms 1000
+: >"$HOLD"
+daemon_start
+check "Stuck.Exit is held inside notify (STARTUP)" \
+    wait_lines "$STUCK" "^enter seq=[0-9]+ event=0x80$" 1
+# No admin command waits on a module: views answer from what it said at
+# load, and what must call into it gives up with a reason.
+check "exit show answers within 5 s while the module is stuck in notify" \
+    timeout 5 "$CERTMINT" -c "$CONF" exit show Stuck.Exit
+check "exit list answers within 5 s" timeout 5 "$CERTMINT" -c "$CONF" exit list
+check_refused "exit configure gives up within 5 s, saying why" 5 \
+    "busy in a notify call" "$CERTMINT" -c "$CONF" exit configure Stuck.Exit
+check_refused "so does exit set" 5 "busy in a notify call" \
+    "$CERTMINT" -c "$CONF" exit set Stuck.Exit sleep_ms 1
+# A client that never sends holds one slot until its 30 s are up.
+adm idle 60 >"$T_DIR/idle.out" 2>&1 &
+SHOW=$!
+wait_lines "$T_DIR/idle.out" "^connected" 1
+check "status answers within 5 s while a client holds its slot" \
+    timeout 5 "$CERTMINT" -c "$CONF" status
+check "the idle client is still connected" kill -0 "$SHOW"
+
+# flood.py SOCKET N: N clients connect and wait, holding their slots, until
+# those over the limit have been told busy (N - 31 of them: the idle client
+# holds one slot; at most 10 s), then each of the others sends status. Prints
+# "ok=A busy=B other=C".
+cat >"$T_DIR/flood.py" <<'PY'
+import json, select, socket, sys, time
+path, n = sys.argv[1], int(sys.argv[2])
+socks = []
+for i in range(n):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(path)
+    socks.append(s)
+answers = {}
+def read_answer(s):
+    data = b""
+    s.settimeout(30)
+    try:
+        while not data.endswith(b"\n"):
+            b = s.recv(65536)
+            if not b:
+                break
+            data += b
+        return json.loads(data)
+    except (OSError, ValueError):
+        return None
+end = time.time() + 10
+while len(answers) < n - 31 and time.time() < end:
+    r, _, _ = select.select([s for s in socks if s not in answers], [], [], 0.5)
+    for s in r:
+        answers[s] = read_answer(s)
+for s in socks:
+    if s not in answers:
+        s.sendall(b'{"cmd": "status"}\n')
+        answers[s] = read_answer(s)
+ok = busy = other = 0
+for j in answers.values():
+    if j is not None and j.get("ok"):
+        ok += 1
+    elif j is not None and j.get("error", "").startswith("busy"):
+        busy += 1
+    else:
+        other += 1
+print("ok=%d busy=%d other=%d" % (ok, busy, other))
+PY
+out=$(timeout -k 5 60 python3 "$T_DIR/flood.py" "$SOCK" 40 2>&1)
+check_match "40 clients at once: every one answered, none lost" \
+    "^ok=[0-9]+ busy=[0-9]+ other=0$" "$out"
+o=$(echo "$out" | sed -n 's/^ok=\([0-9]*\) .*/\1/p')
+b=$(echo "$out" | sed -n 's/.* busy=\([0-9]*\) .*/\1/p')
+check_eq "ok + busy = 40" 40 "$((${o:-0} + ${b:-0}))"
+# 31 (32 less the idle client's), or one less if a finished client's thread was
+# still counted at that instant.
+check_match "at most 32 clients served at once: $o served" "^3[01]$" "$o"
+check_match "the others are told busy: $b" "^(9|10)$" "$b"
+for i in $(seq 40); do
+	timeout -k 5 60 "$CERTMINT" -c "$CONF" status >"$T_DIR/par.$i" 2>&1 &
+done
+wait_all() {
+	for i in $(seq 40); do
+		grep -Eq "Test CA|busy" "$T_DIR/par.$i" || return 1
+	done
+}
+check "40 certmint status at once: each answered (served or busy)" \
+    wait_until 60 wait_all
+check "the idle client still holds its slot" kill -0 "$SHOW"
+# 300 clients one after the other: the threads serving them (and their
+# database connections) are reused, not one more per client.
+fds() {
+	ls "/proc/$T_PID/fd" | wc -l
+}
+threads() {
+	awk '/^Threads:/ { print $2 }' "/proc/$T_PID/status"
+}
+fd0=$(fds)
+th0=$(threads)
+python3 - "$SOCK" >"$T_DIR/seq.out" 2>&1 <<'PY'
+import json, socket, sys
+ok = 0
+for i in range(300):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(sys.argv[1])
+    s.settimeout(30)
+    s.sendall(b'{"cmd": "status"}\n')
+    data = b""
+    while not data.endswith(b"\n"):
+        b = s.recv(65536)
+        if not b:
+            break
+        data += b
+    ok += json.loads(data).get("ok") is True
+    s.close()
+print("ok=%d" % ok)
+PY
+check_eq "300 clients in turn: all served" "ok=300" "$(cat "$T_DIR/seq.out")"
+check "and the daemon's descriptors did not grow with them ($fd0 -> $(fds))" \
+    test "$(fds)" -le $((fd0 + 10))
+check "nor its threads ($th0 -> $(threads))" test "$(threads)" -le $((th0 + 10))
+rm -f "$HOLD"
+kill "$SHOW" 2>/dev/null
+wait "$SHOW" 2>/dev/null
+check "released, exit configure works again" \
+    "$CERTMINT" -c "$CONF" exit configure Stuck.Exit
+
+# A client blocked in the module at stop: the daemon stops all the same.
+: >"$HOLD"
+new_csr held
+submit_http "$T_DIR/held.csr" >/dev/null
+check "Stuck.Exit is held inside notify (CERTISSUED)" \
+    wait_lines "$STUCK" "^enter seq=[0-9]+ event=0x1$" 1
+"$CERTMINT" -c "$CONF" exit configure Stuck.Exit >"$T_DIR/show2.out" 2>&1 &
+SHOW=$!
+adm idle 60 >"$T_DIR/slow.stop" 2>&1 &
+wait_lines "$T_DIR/slow.stop" "^connected" 1
+daemon_stop
+check_eq "certmintd stops (status 0) with a client blocked in a module" 0 $?
+check "the blocked client is closed, not left hanging" \
+    wait_until 30 sh -c "! kill -0 $SHOW 2>/dev/null"
+check_match "the client that was sending hears that the daemon stops" \
+    "stopping" "$(cat "$T_DIR/slow.stop")"
+rm -f "$HOLD"
 finish

@@ -17,6 +17,9 @@ register_modules recording stuck
 conf_set Recording.Exit output "$REC"
 conf_set Stuck.Exit output "$STUCK"
 conf_set Stuck.Exit hold_file "$HOLD"
+# Left behind in notify at the stop is what inline modules do (an
+# isolated one's host is killed instead: isolation.sh).
+conf_set exit.Stuck.Exit isolation inline
 conf_set exit stop_deadline_ms 2000
 conf_set exit threads 4
 

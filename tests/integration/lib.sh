@@ -17,6 +17,9 @@ set -u
 T_N=0
 T_FAILED=0
 T_DIR=$(mktemp -d "${TMPDIR:-/tmp}/certmint-it.XXXXXX")
+# Exit modules run in a host process as nobody by default (isolation):
+# let them write their outputs here as the tests' root does.
+chmod 1777 "$T_DIR"
 T_PID=
 T_LOG=$T_DIR/certmintd.log
 T_BAD_STOPS=
@@ -336,12 +339,30 @@ check_daemons_clean() {
 	check_eq "no sanitizer report in the daemon log" "" "$_r"
 }
 
-# finish: stop the daemon, check that every daemon stopped cleanly, clean
-# up, print the plan; exit 1 if a check failed. Call at the end of every
-# test script.
+# check_issued_conform: every certificate each CA of this test issued (a
+# certmint.db beside its ca.crt under $T_DIR) and every CRL passes pyca
+# cryptography, openssl verify -x509_strict and certtool
+# (conformance.py): a CA's signature is its product, so each test checks
+# what it made.
+check_issued_conform() {
+	for _db in $(find "$T_DIR" -name certmint.db 2>/dev/null); do
+		_ca=$(dirname "$_db")/ca.crt
+		[ -f "$_ca" ] || continue
+		[ "$(sqlite3 -cmd ".timeout 10000" "$_db" \
+		    "SELECT count(*) FROM certs" 2>/dev/null || echo 0)" -gt 0 ] ||
+		    continue
+		check "what $(basename "$(dirname "$_db")") signed passes cryptography, openssl -x509_strict, certtool" \
+		    /usr/bin/python3 "$(dirname "$LIB")/conformance.py" "$_db" "$_ca" 10
+	done
+}
+
+# finish: stop the daemon, check that every daemon stopped cleanly and
+# that what the CA signed conforms, clean up, print the plan; exit 1 if a
+# check failed. Call at the end of every test script.
 finish() {
 	daemon_stop
 	check_daemons_clean
+	check_issued_conform
 	if [ $T_FAILED -ne 0 ]; then
 		echo "# daemon log:"
 		sed 's/^/# /' "$T_LOG" 2>/dev/null | tail -40

@@ -3,7 +3,8 @@
 # modules with -fsanitize=thread): a serial module called from the
 # dispatcher's threads during bursts must never be entered twice at once,
 # a restart with a module backlog after kill -9 delivers it on an idle CA,
-# and the daemon itself must show no data race and no spinning thread.
+# admin clients are served side by side, and the daemon itself must show
+# no data race and no spinning thread.
 . "$LIB"
 
 M=$MODULES_DIR
@@ -16,6 +17,10 @@ conf_set Serial.Exit sleep_ms 2
 conf_set Concurrent.Exit output "$T_DIR/conc.out"
 conf_set Concurrent.Exit sleep_ms 2
 conf_set Recording.Exit output "$T_DIR/rec.log"
+# In certmintd's own threads, where ThreadSanitizer sees them.
+for m in Serial Concurrent Recording Lag; do
+	conf_set "exit.$m.Exit" isolation inline
+done
 conf_set exit threads 4
 export TSAN_OPTIONS="halt_on_error=0 second_deadlock_stack=1"
 daemon_start
@@ -28,6 +33,25 @@ check_match "Serial.Exit got all 60 events, one at a time" "calls=60 max_infligh
 wait_calls "$T_DIR/conc.out" 60
 check_match "Concurrent.Exit got all 60 events from its pool" "^calls=60 " \
     "$(cat "$T_DIR/conc.out")"
+# Admin clients side by side during a burst, each on its own thread
+# (admin.c), with a reload among them.
+seq 1 30 | xargs -P 4 -I{} curl -s -m 60 -o /dev/null -H "Content-Type: application/pkcs10" \
+    --data-binary @"$T_DIR/t.csr" "$URL/api/v1/requests" &
+pids=$!
+for i in 1 2 3 4 5 6 7 8; do
+	"$CERTMINT" -c "$CONF" status >"$T_DIR/st.$i" 2>&1 &
+	pids="$pids $!"
+	"$CERTMINT" -c "$CONF" --json exit list >"$T_DIR/el.$i" 2>&1 &
+	pids="$pids $!"
+done
+"$CERTMINT" -c "$CONF" reload >/dev/null 2>&1 &
+pids="$pids $!"
+for p in $pids; do
+	wait "$p"
+done
+check "8 status and 8 exit list at once during a burst: all answered" \
+    sh -c 'for i in 1 2 3 4 5 6 7 8; do grep -q "Test CA" "$1/st.$i" &&
+	grep -q Serial.Exit "$1/el.$i" || exit 1; done' _ "$T_DIR"
 "$CERTMINT" -c "$CONF" crl >/dev/null
 "$CERTMINT" -c "$CONF" reload >/dev/null
 daemon_stop

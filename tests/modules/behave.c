@@ -13,6 +13,13 @@
  *     flight at once; writes "calls=N max_inflight=M" to output. In
  *     Serial.Exit `calls` is a plain counter: ThreadSanitizer reports a
  *     race if a serial module is ever called concurrently.
+ *   Segv.Exit, Abort.Exit, Hang.Exit, Hog.Exit, Exit3.Exit (-DMODE_CRASH,
+ *     CRASH_HOW): CERTISSUED only. On the event of a request with the
+ *     attribute crash:yes it segfaults, aborts, never returns (600 s),
+ *     mallocs and touches 1 MB at a time until malloc fails (then aborts,
+ *     as an xmalloc would; at most hog_mb, default 8192), or exits with
+ *     status 3 (first appending "crash seq=N" to output); any other
+ *     event it appends "seq=N event=0xE context=C" to output.
  */
 #include <fcntl.h>
 #include <inttypes.h>
@@ -21,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -88,6 +96,9 @@ b_init(const char *config, cm_server_exit *srv, void **state, int32_t *mask)
 #elif defined(MODE_POOL)
 	b->sleep_ms = config_long(srv, "sleep_ms", 20);
 	*mask = CM_EXITEVENT_CERTISSUED;
+#elif defined(MODE_CRASH)
+	b->sleep_ms = config_long(srv, "hog_mb", 8192);
+	*mask = CM_EXITEVENT_CERTISSUED;
 #else
 	*mask = CM_EXITEVENT_ALL;
 #endif
@@ -128,6 +139,48 @@ mono_ms(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
+
+#ifdef MODE_CRASH
+/* Not a constant null: the compiler would make it a trap (SIGILL). */
+static int *volatile nowhere;
+static char *volatile hogged;	/* the last block: kept, a leak */
+
+static void __attribute__((no_sanitize("undefined")))
+crash(const struct behave *b)
+{
+	long	 i;
+	char	*p;
+
+#if CRASH_HOW == 1
+	(void)b;
+	(void)i;
+	(void)p;
+	*nowhere = 1;
+#elif CRASH_HOW == 2
+	(void)b;
+	(void)i;
+	(void)p;
+	abort();
+#elif CRASH_HOW == 3
+	(void)b;
+	(void)p;
+	for (i = 0; i < 600; i++)
+		sleep_ms(1000);
+#elif CRASH_HOW == 4
+	for (i = 0; i < b->sleep_ms; i++) {
+		if ((p = malloc(1 << 20)) == NULL)
+			abort();
+		memset(p, (int)i, 1 << 20);
+		hogged = p;
+	}
+#else
+	(void)b;
+	(void)i;
+	(void)p;
+	exit(3);
+#endif
+}
+#endif
 
 static int
 b_notify(void *state, int32_t event, int64_t context, cm_server_exit *srv)
@@ -196,6 +249,23 @@ b_notify(void *state, int32_t event, int64_t context, cm_server_exit *srv)
 	snprintf(line, sizeof(line), "seq=%" PRId64 "\n", seq);
 	append(b, line);
 	return CM_OK;
+#elif defined(MODE_CRASH)
+	{
+		const char	*attr = NULL;
+
+		if (srv->set_context(srv, context) == CM_OK &&
+		    srv->get_request_attribute(srv, "crash", &attr) == CM_OK &&
+		    attr != NULL && strcmp(attr, "yes") == 0) {
+			snprintf(line, sizeof(line), "crash seq=%" PRId64 "\n",
+			    seq);
+			append(b, line);
+			crash(b);
+		}
+		snprintf(line, sizeof(line), "seq=%" PRId64 " event=0x%x "
+		    "context=%" PRId64 "\n", seq, (unsigned)event, context);
+		append(b, line);
+		return CM_OK;
+	}
 #elif defined(MODE_SLOW)
 	sleep_ms(b->sleep_ms);
 	snprintf(line, sizeof(line), "seq=%" PRId64 " event=0x%x context=%"
@@ -255,10 +325,57 @@ b_shutdown(void *state)
 	free(b);
 }
 
+/*
+ * A manage module, so that the admin tests have something to call into:
+ * Name, configure (reports OK) and one settable property, sleep_ms.
+ */
+static int
+b_get_property(void *state, const char *name, int32_t flags, cm_value *out)
+{
+	if (strcasecmp(name, CM_CMM_PROP_NAME) != 0)
+		return CM_S_FALSE;
+	out->type = CM_PROPTYPE_STRING;
+	out->data = MODNAME;
+	out->len = strlen(MODNAME);
+	return CM_OK;
+}
+
+static int
+b_set_property(void *state, const char *name, int32_t flags,
+    const cm_value *value)
+{
+	struct behave	*b = state;
+
+	if (strcasecmp(name, "sleep_ms") != 0)
+		return CM_S_FALSE;
+	if (value->type != CM_PROPTYPE_STRING || value->data == NULL)
+		return CM_E_INVALIDARG;
+	b->sleep_ms = strtol(value->data, NULL, 10);
+	return CM_OK;
+}
+
+static int
+b_configure(void *state, cm_server_exit *srv, int32_t flags, char *report,
+    size_t size)
+{
+	snprintf(report, size, "%s: nothing to configure", MODNAME);
+	return CM_OK;
+}
+
+static const cm_manage_module b_manage = {
+	sizeof(cm_manage_module), b_get_property, b_set_property, b_configure
+};
+
+static const cm_manage_module *
+b_get_manage(void *state)
+{
+	return &b_manage;
+}
+
 static const struct cm_exit desc = {
 	CM_EXIT_MAGIC, CM_ABI_MAJOR, CM_ABI_MINOR, sizeof(struct cm_exit),
 	MODNAME, THREADING,
-	b_init, b_notify, b_description, NULL, b_shutdown
+	b_init, b_notify, b_description, b_get_manage, b_shutdown
 };
 
 CM_EXIT_MODULE(desc)

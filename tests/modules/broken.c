@@ -2,11 +2,23 @@
  * broken.c - modules the loader must refuse, one per build (meson.build):
  * -DBAD_ABI (ABI major + 1), -DBAD_MAGIC, -DBAD_NAME (no ".Exit"),
  * -DNO_NOTIFY (a mandatory entry point missing), -DNO_SYMBOL (no
- * cm_exit_module_entry at all).
+ * cm_exit_module_entry at all), -DCRASH_CTOR (an ELF constructor that
+ * segfaults: loading it kills the process that loads it).
  */
 #include <stdlib.h>
 
 #include <certmint/exit.h>
+
+#ifdef CRASH_CTOR
+/* Not a constant null: the compiler would make it a trap (SIGILL). */
+static int *volatile nowhere;
+
+static void __attribute__((constructor, no_sanitize("undefined")))
+x_crash(void)
+{
+	*nowhere = 1;
+}
+#endif
 
 static int
 x_init(const char *config, cm_server_exit *srv, void **state, int32_t *mask)

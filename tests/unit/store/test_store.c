@@ -20,6 +20,7 @@
 
 #include "certmint/exit.h"
 #include "certmint/server.h"
+#include "store/schema.h"
 #include "store/store.h"
 
 static char	 dir[256];
@@ -821,14 +822,157 @@ test_extensions(void **state)
 
 	/* A version 2 database gains the column when opened. */
 	sql_exec(dbpath, "ALTER TABLE requests DROP COLUMN exts; "
-	    "PRAGMA user_version = 2");
+	    "DROP TABLE request_history; DROP TABLE ca_certs; "
+	    "DROP INDEX events_crl; PRAGMA user_version = 2");
 	st = store_open(dbpath, 0, err, sizeof(err));
 	if (st == NULL)
 		fail_msg("%s", err);
-	assert_int_equal(store_schema_version(st), 3);
+	assert_int_equal(store_schema_version(st), schema_latest());
 	assert_int_equal(store_request_get(st, 1, &g), 0);
 	assert_int_equal(g.nexts, 0);	/* its BLOB went with the column */
 	db_request_free(&g);
+	store_close(st);
+}
+
+/* One event row for request id (0: none) or CRL crl_row_id. */
+static int64_t
+add_event(struct store *st, int32_t event, int64_t id, int64_t crl_row_id)
+{
+	struct db_event	 ev = { 0 };
+
+	ev.event = event;
+	ev.context = id;
+	ev.time = 1700000000;
+	ev.crl_row_id = crl_row_id;
+	assert_int_equal(store_event_insert(st, &ev), 0);
+	return ev.seq;
+}
+
+static int64_t
+add_crl(struct store *st, int64_t number, int64_t base, unsigned char tag)
+{
+	unsigned char	 raw[1] = { tag };
+	struct db_crl	 c = { 0 };
+
+	c.number = number;
+	c.base_number = base;
+	c.raw = raw;
+	c.raw_len = 1;
+	assert_int_equal(store_crl_insert(st, &c), 0);
+	return add_event(st, CM_EXITEVENT_CRLISSUED, 0, c.row_id);
+}
+
+/*
+ * Snapshots: each event reads the request, its extensions, the CRLs and
+ * the CA certificate as they were when it committed.
+ */
+static void
+test_history(void **state)
+{
+	struct store	*st = fresh("hist");
+	static unsigned char ku[] = { 0x03, 0x02, 0x05, 0xa0 };
+	struct db_ext	 issued_exts[1] = { { "2.5.29.15", 0, ku, sizeof(ku) } };
+	unsigned char	 ca1[] = { 1, 1 }, ca2[] = { 2, 2, 2 }, *der;
+	struct db_request r, g;
+	struct db_crl	 crl;
+	int64_t		 pend, other, iss, rev, b1, d1, b2;
+	size_t		 len;
+	int		 idx, count;
+
+	(void)state;
+	assert_int_equal(store_begin(st), 0);
+	assert_int_equal(store_cacert_note(st, ca1, sizeof(ca1), &idx), 0);
+	assert_int_equal(idx, 0);
+	request_init(&r, 1, CM_DISP_PENDING);
+	r.disposition_message = "Taken under submission";
+	assert_int_equal(store_request_insert(st, &r), 0);
+	pend = add_event(st, CM_EXITEVENT_CERTPENDING, 1, 0);
+	b1 = add_crl(st, 1, -1, 0xb1);
+	other = add_event(st, CM_EXITEVENT_STARTUP, 0, 0);
+	/* Resubmitted and issued in one batch with its event... */
+	request_init(&r, 1, CM_DISP_ISSUED);
+	r.disposition_message = "Resubmitted by root";
+	r.exts = issued_exts;
+	assert_int_equal(store_request_update(st, &r, CM_DISP_PENDING), 0);
+	iss = add_event(st, CM_EXITEVENT_CERTISSUED, 1, 0);
+	assert_int_equal(store_commit(st), 0);
+	/* ...then revoked; a CRL and a new CA certificate follow. */
+	assert_int_equal(store_begin(st), 0);
+	request_init(&r, 1, CM_DISP_REVOKED);
+	r.exts = NULL;
+	r.revoked_reason = 1;
+	r.revoked_when = 1700000500;
+	assert_int_equal(store_request_update(st, &r, CM_DISP_ISSUED), 0);
+	rev = add_event(st, CM_EXITEVENT_CERTREVOKED, 1, 0);
+	d1 = add_crl(st, 2, 1, 0xd1);
+	assert_int_equal(store_cacert_note(st, ca1, sizeof(ca1), &idx), 0);
+	assert_int_equal(idx, 0);	/* the same: not added again */
+	assert_int_equal(store_cacert_note(st, ca2, sizeof(ca2), &idx), 0);
+	assert_int_equal(idx, 1);
+	b2 = add_crl(st, 3, -1, 0xb2);
+	/* A conflicting update keeps no history. */
+	assert_int_equal(store_request_update(st, &r, CM_DISP_PENDING),
+	    STORE_E_CONFLICT);
+	assert_int_equal(store_commit(st), 0);
+
+	assert_int_equal(store_request_get_at(st, 1, pend, &g), 0);
+	assert_int_equal(g.disposition, CM_DISP_PENDING);
+	assert_string_equal(g.disposition_message, "Taken under submission");
+	assert_int_equal(g.nexts, 1);
+	assert_string_equal(g.exts[0].oid, "2.5.29.19");	/* requested */
+	assert_int_equal(g.nattrs, 2);
+	db_request_free(&g);
+	assert_int_equal(store_request_get_at(st, 1, other, &g), 0);
+	assert_int_equal(g.disposition, CM_DISP_PENDING);
+	db_request_free(&g);
+	assert_int_equal(store_request_get_at(st, 1, iss, &g), 0);
+	assert_int_equal(g.disposition, CM_DISP_ISSUED);
+	assert_string_equal(g.disposition_message, "Resubmitted by root");
+	assert_int_equal(g.revoked_reason, -1);
+	assert_int_equal(g.nexts, 1);
+	assert_string_equal(g.exts[0].oid, "2.5.29.15");	/* issued */
+	db_request_free(&g);
+	assert_int_equal(store_request_get_at(st, 1, rev, &g), 0);
+	assert_int_equal(g.disposition, CM_DISP_REVOKED);
+	assert_int_equal(g.revoked_reason, 1);
+	assert_string_equal(g.exts[0].oid, "2.5.29.15");
+	db_request_free(&g);
+	assert_int_equal(store_request_get_at(st, 1, 0, &g), 0);
+	assert_int_equal(g.disposition, CM_DISP_REVOKED);
+	db_request_free(&g);
+
+	/* CRLs: none before the first; each event sees those before it. */
+	assert_int_equal(store_crl_at(st, 0, pend, &crl), CM_E_NOTFOUND);
+	assert_int_equal(store_crl_at(st, 0, b1, &crl), 0);
+	assert_int_equal(crl.raw[0], 0xb1);
+	db_crl_free(&crl);
+	assert_int_equal(store_crl_at(st, 1, rev, &crl), CM_E_NOTFOUND);
+	assert_int_equal(store_crl_at(st, 1, d1, &crl), 0);
+	assert_int_equal(crl.raw[0], 0xd1);
+	db_crl_free(&crl);
+	assert_int_equal(store_crl_at(st, 0, d1, &crl), 0);
+	assert_int_equal(crl.raw[0], 0xb1);
+	db_crl_free(&crl);
+	assert_int_equal(store_crl_at(st, 0, b2, &crl), 0);
+	assert_int_equal(crl.raw[0], 0xb2);
+	db_crl_free(&crl);
+
+	/* CA certificates: the first for every event, the second after. */
+	assert_int_equal(store_cacert_at(st, pend, -1, &der, &len, &count), 0);
+	assert_int_equal(count, 1);
+	assert_int_equal(len, sizeof(ca1));
+	free(der);
+	assert_int_equal(store_cacert_at(st, b2, -1, &der, &len, &count), 0);
+	assert_int_equal(count, 2);
+	assert_int_equal(len, sizeof(ca2));
+	free(der);
+	assert_int_equal(store_cacert_at(st, b2, 0, &der, &len, &count), 0);
+	assert_int_equal(len, sizeof(ca1));
+	free(der);
+	assert_int_equal(store_cacert_at(st, rev, 1, &der, &len, &count),
+	    CM_E_NOTFOUND);
+	assert_int_equal(store_cacert_at(st, 0, 1, &der, &len, &count), 0);
+	free(der);
 	store_close(st);
 }
 
@@ -843,6 +987,7 @@ main(void)
 		cmocka_unit_test(test_crls),
 		cmocka_unit_test(test_events_cursors_dead_letters),
 		cmocka_unit_test(test_extensions),
+		cmocka_unit_test(test_history),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

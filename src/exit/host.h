@@ -1,0 +1,181 @@
+/*
+ * host.h - what the files of the exit-module host share (not for use
+ * outside src/exit): the module slots, the host, and the functions one
+ * file calls in another. dispatch.c delivers events to a slot, slots.c
+ * loads, starts, reloads and stops them, views.c answers the admin views
+ * and actions (docs/exit-modules.md).
+ */
+#ifndef CM_EXIT_HOST_INT_H
+#define CM_EXIT_HOST_INT_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "exit_host.h"
+#include "isolate.h"
+
+#define BATCH		1024	/* events read and handed out at a time */
+#define STOP_GRACE_MS	1000	/* a notify under way at the stop deadline */
+#define POOL_MAX	16
+#define MARKS		1024	/* recent commits, for commit-to-notify latency */
+#define LATENCIES	4096	/* latency samples kept per module */
+#define LAT_EVERY	16	/* sample the latency of one event in LAT_EVERY */
+#define MANAGE_WAIT_MS	2000	/* exit set/configure: a busy serial module */
+#define CURSOR_SAVE_MS	200	/* save a moving cursor at most this often */
+#define CRASHES_MAX	256	/* crashes remembered per module */
+#define BATCH_NS	20000000u	/* an isolated serial batch takes about */
+
+/* deliver_once's results besides the module's own. */
+#define DELIVER_CRASHED	INT_MIN		/* the host died or was killed */
+#define DELIVER_NOSTART	(INT_MIN + 1)	/* the host could not start again */
+#define DELIVER_STOPPED	(INT_MIN + 2)	/* stopping: nothing was called */
+#define DELIVER_NONE	(INT_MIN + 3)	/* ahead_take: no result ready */
+
+/* The result of an event an isolated serial module's host ran ahead. */
+struct ahead_res {
+	int64_t		 seq;
+	int		 rc;		/* the module's, or DELIVER_CRASHED */
+	int		 death;
+	char		 cause[200];
+};
+
+/* A crash of the module on an event (quarantine). */
+struct crash_rec {
+	int64_t		 seq;		/* 0: no event (a failed restart) */
+	int64_t		 time;
+	int		 counted;	/* counts for the suspension */
+	char		 cause[160];
+};
+
+/* A commit that wrote events up to seq, at ns (monotonic). */
+struct commit_mark {
+	int64_t		 seq;
+	uint64_t	 ns;
+};
+
+struct exit_slot;
+
+/* A concurrent module's worker: takes events of the current batch by index. */
+struct pool_worker {
+	struct exit_slot *slot;
+	pthread_t	 thread;
+	atomic_int	 in_notify;	/* see notify_flag */
+};
+
+struct exit_slot {
+	struct exit_host *host;
+	char		*name;
+	struct exit_module mod;
+	int		 loaded;
+	char		 load_error[512];
+	pthread_t	 thread;
+	int		 running;
+	int		 stop;
+	atomic_int	 exited;	/* its thread is done (slot_join) */
+	atomic_int	 abort;		/* hand out no more events: unload, deadline */
+	atomic_int	 in_notify;	/* its own thread is inside notify */
+	atomic_int	 abandoned;	/* left in notify at the stop deadline */
+	int64_t		 cursor;	/* last event handled */
+	int64_t		 saved;		/* cursor as last written */
+	int64_t		 replay_from;	/* > 0: a replay was asked for */
+	int		 replay_dead;
+	atomic_int_fast64_t delivered;	/* read without h->mu */
+	int64_t		 failures, dead_lettered;
+	uint64_t	 saved_ns;	/* when the cursor was last written */
+	char		 last_error[256];
+	int64_t		 last_error_time;
+	uint32_t	 lat_us[LATENCIES];	/* commit to notify return, ring */
+	uint64_t	 lat_n;
+	pthread_mutex_t	 call_mu;	/* serial modules: one call at a time */
+	/* concurrent pool */
+	int		 nworkers;
+	struct pool_worker workers[POOL_MAX];
+	struct db_event	*batch;
+	size_t		 batch_n, batch_next, batch_done;
+	int		 batch_gen;
+	int		 batch_short;	/* an event of the batch was not handled */
+	int		 pool_stop;
+	pthread_mutex_t	 pool_mu;	/* the batch fields and pool_stop */
+	pthread_cond_t	 pool_cv;
+	/* isolation and crash quarantine (docs/exit-modules.md) */
+	int		 isolated;	/* in its host process (isolate.c) */
+	struct modproc	*proc;
+	int		 threading;	/* CM_THREADING_* */
+	char		*description;	/* as at load: views never call in */
+	char		*props[5];	/* manage-module strings, as at load */
+	struct crash_rec *crashes;	/* h->mu; oldest first */
+	size_t		 ncrashes;
+	atomic_int	 has_crashes;	/* ncrashes > 0, read without h->mu */
+	int		 last_death;	/* host counted last (concurrent) */
+	atomic_int	 suspended;
+	char		 suspend_reason[256];	/* h->mu */
+	int64_t		 suspended_since;
+	/*
+	 * An isolated serial module's batch (notify_isolated_batch): the
+	 * events after the one being delivered, and the results of those
+	 * its host ran in the same batch, taken by their deliver in turn.
+	 * The slot's thread's alone.
+	 */
+	const struct db_event *look_v;
+	size_t		 look_n;
+	struct ahead_res *ahead;	/* WIRE_BATCH_MAX */
+	size_t		 nahead, ahead_next;
+	struct exit_call *bcalls;	/* WIRE_BATCH_MAX */
+	size_t		 batch_max;	/* events a batch may take now */
+	struct exit_slot *next;
+	struct exit_slot *pending_next;	/* a reload's new list */
+};
+
+struct exit_host {
+	struct ca	*ca;
+	pthread_mutex_t	 list_mu;	/* the slot list: reload against admin views */
+	pthread_mutex_t	 mu;
+	pthread_cond_t	 cv;
+	int64_t		 last_seq;	/* newest committed event */
+	struct commit_mark marks[MARKS];	/* ring */
+	uint64_t	 nmarks;
+	int		 stopping;
+	int64_t		 drain_deadline;	/* mono_seconds() */
+	struct exit_slot *slots;
+	/* Settings: rewritten by a reload while module threads read them. */
+	atomic_int	 max_attempts;
+	atomic_int	 backoff_initial_ms;
+	atomic_int	 backoff_max_ms;
+	atomic_int	 deadline_ms;
+	atomic_int	 pool_threads;
+	atomic_int	 stop_deadline_ms;
+	atomic_int	 crash_attempts;
+	atomic_int	 suspend_after;
+	atomic_int	 crash_window_s;
+	char		*modules_dir;
+	pthread_mutex_t	 reload_mu;	/* one reload at a time */
+	int		 crash_fd;	/* inline crashes (quarantine.c) */
+};
+
+/* Shared between dispatch.c, slots.c and views.c. */
+/* The manage-module properties views show (Name, ..., Product Version). */
+extern const char *const manage_props[5];
+/* quarantine.c: a module's crashes, the poison and suspension rules. */
+int	crash_add_locked(struct exit_slot *s, const struct crash_rec *c);
+void	crash_record(struct exit_slot *s, int64_t seq, const char *cause,
+	    int counted);
+int	crash_count(struct exit_slot *s, int64_t seq, char *cause, size_t len);
+void	host_on_commit(void *arg, int64_t seq);
+void	host_settings(struct exit_host *h);
+void	latency_json(struct exit_slot *s, json_t *o);
+uint64_t	mono_deadline_in(int64_t ms);
+int64_t	mono_seconds(void);
+void	*pool_main(void *arg);
+void	replay_dead(struct exit_slot *s, struct store *st);
+void	save_cursor(struct exit_slot *s, int now);
+void	*slot_main(void *arg);
+void	suspend_now(struct exit_slot *s);
+int	write_crash(struct store *st, void *arg);
+int	write_resume(struct store *st, void *arg);
+const cm_manage_module	*slot_manage(struct exit_slot *s);
+
+#endif /* CM_EXIT_HOST_INT_H */

@@ -1,0 +1,66 @@
+/*
+ * store_int.h - what the files of the store share: the connection, its
+ * cached statements and the SQLite helpers. Not for use outside src/store.
+ */
+#ifndef CM_STORE_INT_H
+#define CM_STORE_INT_H
+
+#include <sqlite3.h>
+
+#include "store.h"
+
+enum stmt_id {
+	S_BEGIN, S_COMMIT, S_ROLLBACK,
+	S_REQ_INSERT, S_REQ_UPDATE, S_REQ_DISP, S_REQ_GET,
+	S_ATTR_INSERT, S_ATTR_DELETE, S_ATTRS_GET,
+	S_EXTS_DELETE, S_EXTS_GET,
+	S_CERT_INSERT, S_CERT_GET, S_CERT_BY_SERIAL,
+	S_CRL_INSERT, S_CRL_GET, S_CRL_LATEST_BASE, S_CRL_LATEST_DELTA,
+	S_MAX_REQ, S_MAX_CRL, S_MAX_SERIAL,
+	S_EVENT_INSERT, S_EVENTS_AFTER, S_EVENT_GET,
+	S_REVOKED_ALL, S_REVOKED_SINCE,
+	S_CURSOR_GET, S_CURSOR_SET,
+	S_DL_ADD, S_DL_DELETE, S_DL_EACH, S_DL_EACH_ALL, S_DL_COUNT,
+	S_DL_COUNT_ALL,
+	/* history.c */
+	S_HIST_SAVE, S_HIST_GET, S_HIST_EXTS, S_CRL_AT_BASE, S_CRL_AT_DELTA,
+	S_CACERT_NEWEST, S_CACERT_ADD, S_CACERT_AT, S_CACERT_COUNT,
+	S__MAX
+};
+
+struct store {
+	sqlite3		*db;
+	char		*path;
+	int		 readonly;
+	sqlite3_stmt	*stmt[S__MAX];
+	int64_t		 wal_frames;	/* after the last commit, if counted */
+};
+
+/*
+ * The cached statement id, reset and with its bindings cleared; sql is its
+ * text, used the first time. Each file defines stmt(st, id) with its table.
+ */
+sqlite3_stmt	*store_stmt(struct store *, enum stmt_id, const char *sql);
+int		 sql_fail(struct store *, const char *what);	/* logs, CM_E_FAIL */
+int		 step_done(struct store *, sqlite3_stmt *, const char *what);
+/* The integer a statement returns (bound to bind if not NULL). */
+int		 stmt_int(struct store *, sqlite3_stmt *, const char *bind,
+		    int64_t *out);
+void		 bind_text(sqlite3_stmt *, int, const char *);
+void		 bind_blob(sqlite3_stmt *, int, const void *, size_t);
+char		*col_text(sqlite3_stmt *, int);
+unsigned char	*col_blob(sqlite3_stmt *, int, size_t *);
+/* requests.c: a request row of a REQ_COLS query into r (0 or NOMEM). */
+int		 row_to_request(sqlite3_stmt *, struct db_request *);
+/* Decode a request's extensions BLOB into r: 0, CM_E_FAIL or CM_E_NOMEM. */
+int		 exts_decode(const unsigned char *, size_t, struct db_request *);
+
+/*
+ * history.c: before request id is updated (if its disposition is expect,
+ * or any when expect < 0), keep its mutable columns (and its extensions
+ * when exts_changed) for the events committed so far.
+ */
+int		 history_save(struct store *, int64_t id, int32_t expect,
+		    int exts_changed);
+
+#endif /* CM_STORE_INT_H */
