@@ -12,12 +12,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "ca.h"
 #include "json.h"
 
 #define ATTR_MAX	64
 #define ATTR_VALUE_MAX	4096
+/* The largest refused request whose bytes are kept (RawRequest). */
+#define FAILED_RAW_MAX	8192
 #define OID_COMMON_NAME	"2.5.4.3"
 
 struct reader_slot {
@@ -248,6 +251,44 @@ ca_on_commit(void *arg, int64_t seq)
 	pthread_mutex_unlock(&ca->hook_mu);
 }
 
+static void	*memdup(const void *, size_t);
+
+struct cacert_note {
+	unsigned char	*der;
+	size_t		 len;
+	int		 idx;
+};
+
+static int
+write_cacert(struct store *st, void *arg)
+{
+	struct cacert_note *n = arg;
+
+	return store_cacert_note(st, n->der, n->len, &n->idx);
+}
+
+/*
+ * Record the CA certificate in use, if new, so that exit modules read the
+ * one of their event's time (RawCACertificate, CertCount).
+ */
+static int
+note_cacert(struct ca *ca)
+{
+	struct cacert_note n = { NULL, 0, 0 };
+	int		 rc;
+
+	pthread_rwlock_rdlock(&ca->cfg_lock);
+	n.len = ca->signer.cert_der_len;
+	n.der = memdup(ca->signer.cert_der, n.len);
+	pthread_rwlock_unlock(&ca->cfg_lock);
+	if (n.der == NULL)
+		return -1;
+	if ((rc = ca_write(ca, write_cacert, &n)) != 0)
+		log_err("cannot record the CA certificate: error %d", rc);
+	free(n.der);
+	return rc == 0 ? 0 : -1;
+}
+
 int
 ca_start_writer(struct ca *ca)
 {
@@ -258,7 +299,7 @@ ca_start_writer(struct ca *ca)
 		log_err("cannot start the writer thread");
 		return -1;
 	}
-	return 0;
+	return note_cacert(ca);
 }
 
 int
@@ -363,6 +404,8 @@ ca_reload_end(struct ca *ca, int revert)
 	config_free(&cfg);
 	signer_free(&sg);
 	pthread_rwlock_unlock(&ca->cfg_lock);
+	if (!revert && ca->writer != NULL)
+		note_cacert(ca);
 	pthread_mutex_unlock(&ca->reload_mu);
 }
 
@@ -558,17 +601,22 @@ ca_set_policy(struct ca *ca, const struct ca_policy_ops *ops)
 }
 
 /*
- * Ask the active policy module about req; the caller holds cfg_lock for
- * reading. Returns 0 with d filled, or -1 on an internal error.
+ * Ask the active policy module about req, then apply the profile's rules;
+ * the caller holds cfg_lock for reading. Returns 0 with d filled, or -1 on
+ * an internal error.
  */
 static int
 policy_verify(struct ca *ca, const struct csr *csr,
     const struct db_request *req, int new_request, struct policy_decision *d)
 {
+	int	 rc;
+
 	if (ca->policy.verify != NULL)
-		return ca->policy.verify(ca->policy.arg, csr, req, new_request, d);
-	return policy_default_verify(&ca->cfg, &ca->signer, csr, req->attrs,
-	    req->nattrs, new_request, d);
+		rc = ca->policy.verify(ca->policy.arg, csr, req, new_request, d);
+	else
+		rc = policy_default_verify(&ca->cfg, &ca->signer, csr,
+		    req->attrs, req->nattrs, new_request, d);
+	return rc == 0 ? profile_enforce(&ca->signer, csr, d) : rc;
 }
 
 /*
@@ -590,8 +638,8 @@ issue_cert(struct ca *ca, const struct csr *csr,
 	tpl.subject_len = csr->subject_len;
 	tpl.spki = csr->spki;
 	tpl.spki_len = csr->spki_len;
-	tpl.sans = csr->sans;
-	tpl.nsans = csr->nsans;
+	tpl.sans = d->sans != NULL ? d->sans : csr->sans;
+	tpl.nsans = d->sans != NULL ? d->nsans : csr->nsans;
 	tpl.profile = d->profile;
 	tpl.not_before = d->not_before;
 	tpl.not_after = d->not_after;
@@ -736,7 +784,12 @@ static void
 failed_prepare(struct ca_pending *p, enum ca_status why, int32_t status,
     const char *message, const unsigned char *raw, size_t rawlen)
 {
-	if (raw != NULL) {
+	/*
+	 * A refused request is kept for the record, but not a big one: junk
+	 * as large as max_body, sent in a loop, would otherwise fill the
+	 * database (and its WAL) at that rate.
+	 */
+	if (raw != NULL && rawlen <= FAILED_RAW_MAX) {
 		p->req.raw_request = memdup(raw, rawlen);
 		p->req.raw_request_len = rawlen;
 	}
@@ -1227,6 +1280,25 @@ ca_revoke(struct ca *ca, const char *serial, int reason, int64_t date,
 		return fail(res, CA_E_BADREQ, "the revocation date is in the future");
 	if (load_by_serial(ca, serial, &req, res) == -1)
 		return -1;
+	/* An invalidity date before the certificate existed is a typo. */
+	if (date != 0 && date < res->cert.not_before) {
+		time_format(res->cert.not_before, ts);
+		fail(res, CA_E_BADREQ, "the revocation date is before the "
+		    "certificate's notBefore (%s)", ts);
+		db_request_free(&req);
+		return -1;
+	}
+	/* BR 7.2.2: no hold and no CA/AA compromise for a TLS server. */
+	if (req.profile != NULL && strcmp(req.profile,
+	    profile_name(PROFILE_TLS_SERVER)) == 0 &&
+	    (reason == CRL_REASON_CERTIFICATE_HOLD ||
+	    reason == CRL_REASON_CA_COMPROMISE ||
+	    reason == CRL_REASON_AA_COMPROMISE)) {
+		fail(res, CA_E_BADREQ, "%s is not a revocation reason for a "
+		    "tls-server certificate", crl_reason_name(reason));
+		db_request_free(&req);
+		return -1;
+	}
 	if (req.disposition == CM_DISP_REVOKED &&
 	    (req.revoked_reason != CRL_REASON_CERTIFICATE_HOLD ||
 	    reason == CRL_REASON_CERTIFICATE_HOLD)) {

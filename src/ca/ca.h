@@ -188,8 +188,22 @@ struct policy_decision {
 	int64_t		 not_after;
 	struct x509_ext	*extra;		/* extensions a policy module set; owned */
 	size_t		 nextra;
+	struct san	*sans;		/* the SANs to issue when not the
+					   request's (profile rules); owned */
+	size_t		 nsans;
 };
 void	 policy_decision_free(struct policy_decision *);
+/* Make d a refusal with that message (CM_VR_INSTANT_BAD). Returns 0. */
+int	 policy_deny(struct policy_decision *, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+/*
+ * profile.c: apply the rules of d->profile to a decision to issue or pend
+ * csr (a tls-server certificate names its hosts and lives at most 398
+ * days; no certificate outlives sg's): d may become a refusal, or get its
+ * SANs or validity changed with a note in its message. Returns 0.
+ */
+int	 profile_enforce(const struct signer *sg, const struct csr *csr,
+	    struct policy_decision *d);
 
 /*
  * A loaded policy module other than the built-in one (the exit room's

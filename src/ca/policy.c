@@ -82,12 +82,8 @@ static const char *key_name_i(int i) { return key_type_name((enum key_type)i); }
 static const char *san_name_i(int i) { return san_type_name((enum san_type)i); }
 static const char *profile_name_i(int i) { return profile_name((enum profile)i); }
 
-static int
-deny(struct policy_decision *d, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static int
-deny(struct policy_decision *d, const char *fmt, ...)
+int
+policy_deny(struct policy_decision *d, const char *fmt, ...)
 {
 	va_list	 ap;
 
@@ -110,6 +106,11 @@ policy_decision_free(struct policy_decision *d)
 	free(d->extra);
 	d->extra = NULL;
 	d->nextra = 0;
+	for (i = 0; i < d->nsans; i++)
+		free(d->sans[i].value);
+	free(d->sans);
+	d->sans = NULL;
+	d->nsans = 0;
 }
 
 /*
@@ -133,7 +134,7 @@ policy_default_verify(const struct cm_config *cfg, const struct signer *sg,
 	if (csr->key_type == KEY__MAX || !(cfg->key_types & (1u << csr->key_type))) {
 		list_allowed(allowed, sizeof(allowed), cfg->key_types, KEY__MAX,
 		    key_name_i);
-		return deny(d, "key type %s is not allowed (allowed: %s)",
+		return policy_deny(d, "key type %s is not allowed (allowed: %s)",
 		    csr->key_type == KEY__MAX ? csr->key_desc :
 		    key_type_name(csr->key_type), allowed);
 	}
@@ -141,13 +142,13 @@ policy_default_verify(const struct cm_config *cfg, const struct signer *sg,
 		if (!(cfg->san_types & (1u << csr->sans[i].type))) {
 			list_allowed(allowed, sizeof(allowed), cfg->san_types,
 			    SAN__MAX, san_name_i);
-			return deny(d, "subjectAltName type %s (%s) is not "
+			return policy_deny(d, "subjectAltName type %s (%s) is not "
 			    "allowed (allowed: %s)",
 			    san_type_name(csr->sans[i].type), csr->sans[i].value,
 			    allowed);
 		}
 	if (csr->subject_len <= 2 && csr->nsans == 0)
-		return deny(d, "request has neither a subject nor a "
+		return policy_deny(d, "request has neither a subject nor a "
 		    "subjectAltName");
 
 	if ((v = attr_find(attrs, nattrs, "CertificateTemplate")) != NULL ||
@@ -157,13 +158,13 @@ policy_default_verify(const struct cm_config *cfg, const struct signer *sg,
 		    (1u << d->profile))) {
 			list_allowed(allowed, sizeof(allowed), cfg->profiles,
 			    PROFILE__MAX, profile_name_i);
-			return deny(d, "profile \"%s\" is not allowed (allowed: %s)",
+			return policy_deny(d, "profile \"%s\" is not allowed (allowed: %s)",
 			    v, allowed);
 		}
 	}
 
 	if (requested_validity(attrs, nattrs, &want) == -1)
-		return deny(d, "malformed ValidityPeriod/ValidityPeriodUnits "
+		return policy_deny(d, "malformed ValidityPeriod/ValidityPeriodUnits "
 		    "attributes");
 	max = (int64_t)cfg->max_validity_days * 86400;
 	if (want == 0)
@@ -176,7 +177,7 @@ policy_default_verify(const struct cm_config *cfg, const struct signer *sg,
 	if (sg != NULL && sg->not_after != 0 && d->not_after > sg->not_after)
 		d->not_after = sg->not_after;
 	if (d->not_after <= now)
-		return deny(d, "the CA certificate has expired");
+		return policy_deny(d, "the CA certificate has expired");
 
 	if (!new_request) {
 		d->vr = CM_VR_INSTANT_OK;
@@ -187,11 +188,11 @@ policy_default_verify(const struct cm_config *cfg, const struct signer *sg,
 		disp = CM_VR_INSTANT_OK;
 		break;
 	case REQDISP_DENY:
-		return deny(d, "Denied by policy module");
+		return policy_deny(d, "Denied by policy module");
 	case REQDISP_USEREQUESTATTRIBUTE:
 		v = attr_find(attrs, nattrs, "Disposition");
 		if (v != NULL && strcasecmp(v, "deny") == 0)
-			return deny(d, "Denied by request attribute");
+			return policy_deny(d, "Denied by request attribute");
 		disp = v != NULL && strcasecmp(v, "pending") == 0 ?
 		    CM_VR_PENDING : CM_VR_INSTANT_OK;
 		break;

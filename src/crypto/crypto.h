@@ -78,6 +78,12 @@ struct csr {
  */
 int	 csr_parse(const unsigned char *, size_t, struct csr *, char *err,
 	    size_t errlen);
+/*
+ * Is p[0..n) a host name as a dNSName must be (RFC 1034 preferred syntax;
+ * with wildcard, a whole-label "*" first over at least two labels)?
+ * NULL if so, else what is wrong.
+ */
+const char *dns_name_check(const unsigned char *p, size_t n, int wildcard);
 void	 csr_free(struct csr *);
 
 /*

@@ -150,7 +150,7 @@ san_text_ok(const unsigned char *p, size_t n)
  * two labels (the CA/Browser Forum's rule, short of a public suffix list).
  * Returns NULL or what is wrong.
  */
-static const char *
+const char *
 dns_name_check(const unsigned char *p, size_t n, int wildcard)
 {
 	size_t	 i, start = 0, labels = 0;

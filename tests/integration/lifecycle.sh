@@ -52,6 +52,11 @@ cserial=$(openssl x509 -in "$T_DIR/client.crt" -noout -serial | cut -d= -f2 |
     tr 'A-F' 'a-f')
 
 # Revoke, publish, check with openssl.
+check_refused "an invalidity date before the certificate existed is refused" \
+    30 "before the certificate's notBefore" \
+    "$CERTMINT" -c "$CONF" revoke "$serial" keyCompromise --date 1969-12-31T00:00:00Z
+check_refused "an invalidity date in the future is refused" 30 "future" \
+    "$CERTMINT" -c "$CONF" revoke "$serial" keyCompromise --date 2099-01-01T00:00:00Z
 check "certmint revoke keyCompromise" "$CERTMINT" -c "$CONF" revoke "$serial" keyCompromise
 check "certmint crl" "$CERTMINT" -c "$CONF" crl
 curl -fsS -m 60 -o "$T_DIR/crl.der" "$URL/ca.crl"

@@ -88,6 +88,42 @@ check_match "policy show: built in" "CertMint_Default.Policy \(built in\)" \
     "$("$CERTMINT" -c "$CONF" policy show)"
 code=$(submit_http "$T_DIR/bravo.csr" Decision:deny | head -1)
 check_eq "the built-in policy ignores Decision: 201" 201 "$code"
+
+# The tls-server profile's rules hold whatever the policy says.
+new_csr www.example.com
+code=$(submit_http "$T_DIR/www.example.com.csr" | head -1)
+check_eq "tls-server without a SAN: issued" 201 "$code"
+wid=$(json "$T_DIR/resp.json" 'j["request_id"]')
+curl -fsS -m 60 -o "$T_DIR/www.crt" "$URL/api/v1/requests/$wid/certificate"
+check_match "its CN became its subjectAltName" "DNS:www.example.com" \
+    "$(openssl x509 -in "$T_DIR/www.crt" -noout -ext subjectAltName 2>&1)"
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$T_DIR/zoe.key" -out "$T_DIR/zoe.csr" -utf8 \
+    -subj "/CN=Zo$(printf '\303\253') Smith" 2>/dev/null
+out=$(submit_http "$T_DIR/zoe.csr" | tr '\n' ' ')
+check_match "tls-server whose CN is not a host name: refused, saying why" \
+    "^403 .*must be a host name" "$out"
+new_csr mailto -addext "subjectAltName=email:a@example.com"
+out=$(submit_http "$T_DIR/mailto.csr" | tr '\n' ' ')
+check_match "tls-server with an email SAN: refused" "^403 .*email" "$out"
+out=$(submit_http "$T_DIR/www.example.com.csr" ValidityPeriod:Days \
+    ValidityPeriodUnits:700 | tr '\n' ' ')
+check_match "tls-server for 700 days: capped to 398, and the message says so" \
+    "^201 .*validity capped to 398 days" "$out"
+wid=$(json "$T_DIR/resp.json" 'j["request_id"]')
+curl -fsS -m 60 -o "$T_DIR/w2.crt" "$URL/api/v1/requests/$wid/certificate"
+check "notAfter - notBefore is 398 days" python3 -c 'import sys, datetime
+f = lambda s: datetime.datetime.strptime(s.split("=", 1)[1].strip(), "%b %d %H:%M:%S %Y %Z")
+a, b = sys.argv[1].splitlines()
+sys.exit(int((f(b) - f(a)).total_seconds() != 398 * 86400))' \
+    "$(openssl x509 -in "$T_DIR/w2.crt" -noout -startdate -enddate)"
+wserial=$(openssl x509 -in "$T_DIR/w2.crt" -noout -serial | cut -d= -f2)
+check_refused "certificateHold of a tls-server certificate is refused" 30 \
+    "certificateHold is not a revocation reason for a tls-server" \
+    "$CERTMINT" -c "$CONF" revoke "$wserial" certificateHold
+check_refused "so is aACompromise" 30 "aACompromise is not a revocation" \
+    "$CERTMINT" -c "$CONF" revoke "$wserial" aACompromise
+check "keyCompromise is accepted" "$CERTMINT" -c "$CONF" revoke "$wserial" keyCompromise
 daemon_stop
 
 # A missing module, and one whose file declares another name.
