@@ -468,8 +468,6 @@ request_property(struct exit_call *c, const char *name, uint32_t type,
 	/* "Request.X" is the request's column X (AD CS's wszPROPREQUESTDOT). */
 	if (strncasecmp(name, "Request.", 8) == 0)
 		name += 8;
-	if (in_list(empty_request_props, name))
-		return CM_E_PROPERTY_EMPTY;
 	load_context(c);
 	if (!c->have_req)
 		return CM_E_PROPERTY_EMPTY;
@@ -520,7 +518,9 @@ request_property(struct exit_call *c, const char *name, uint32_t type,
 	if ((np = find_name_prop(name)) != NULL)
 		return name_property(c, r->request_raw_name,
 		    r->request_raw_name_len, np, type, out);
-	return CM_E_INVALIDARG;
+	/* Checked last: the names modules read first are above. */
+	return in_list(empty_request_props, name) ? CM_E_PROPERTY_EMPTY :
+	    CM_E_INVALIDARG;
 }
 
 static int
@@ -618,8 +618,6 @@ certificate_property(struct exit_call *c, const char *name, uint32_t type,
 	/* Request columns by their AD CS names, as in SMTP templates. */
 	if (strncasecmp(name, "Request.", 8) == 0)
 		return request_property(c, name, type, out);
-	if (in_list(empty_cert_props, name))
-		return CM_E_PROPERTY_EMPTY;
 	load_context(c);
 	if (!strcasecmp(name, "RequestID"))
 		return c->have_req ? set_long(out, type, c->req.id) :
@@ -633,7 +631,8 @@ certificate_property(struct exit_call *c, const char *name, uint32_t type,
 	if (!c->have_cert || !event_has_cert(c))
 		/* Known names are empty; unknown ones stay errors. */
 		return find_name_prop(name) != NULL ||
-		    in_list(cert_props, name) ? CM_E_PROPERTY_EMPTY :
+		    in_list(cert_props, name) ||
+		    in_list(empty_cert_props, name) ? CM_E_PROPERTY_EMPTY :
 		    CM_E_INVALIDARG;
 	if (!strcasecmp(name, "RawCertificate"))
 		return set_binary(out, type, ct->raw, ct->raw_len);
@@ -668,7 +667,8 @@ certificate_property(struct exit_call *c, const char *name, uint32_t type,
 	if ((np = find_name_prop(name)) != NULL)
 		return name_property(c, ct->raw_name, ct->raw_name_len, np, type,
 		    out);
-	return CM_E_INVALIDARG;
+	return in_list(empty_cert_props, name) ? CM_E_PROPERTY_EMPTY :
+	    CM_E_INVALIDARG;
 }
 
 static int

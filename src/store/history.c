@@ -4,7 +4,8 @@
  * of a request first keeps the row as it was in request_history, valid for
  * every event committed before it (until_seq), and a read for event seq
  * takes the oldest kept row with until_seq >= seq, or else the row as it
- * is. CRLs and CA certificates only accumulate: those of an event are the
+ * is; the row's hist_seq (the until_seq of its last update) says without
+ * a lookup when there is none. CRLs and CA certificates only accumulate: those of an event are the
  * ones written before it.
  */
 #include <inttypes.h>
@@ -163,7 +164,9 @@ store_request_get_at(struct store *st, int64_t id, int64_t seq,
 {
 	int	 rc;
 
-	if ((rc = store_request_get(st, id, r)) != 0 || seq <= 0)
+	/* Unchanged since the event (the common case): nothing to look up. */
+	if ((rc = store_request_get(st, id, r)) != 0 || seq <= 0 ||
+	    seq > r->history_seq)
 		return rc;
 	if ((rc = overlay_row(st, seq, r)) == 0)
 		rc = overlay_exts(st, seq, r);

@@ -21,10 +21,11 @@ static const char *const request_sql[S__MAX] = {
 	    "disposition_message = ?3, status_code = ?4, resolved_when = ?5, "
 	    "revoked_when = ?6, revoked_effective_when = ?7, "
 	    "revoked_reason = ?8, unrevoked_when = ?9, profile = ?10, "
-	    "was_pending = ?11, request_flags = ?12, exts = coalesce(?14, exts) "
+	    "was_pending = ?11, request_flags = ?12, exts = coalesce(?14, exts), "
+	    "hist_seq = (SELECT COALESCE(MAX(seq), 0) FROM events) "
 	    "WHERE id = ?1 AND (?13 < 0 OR disposition = ?13)",
 	[S_REQ_DISP] = "SELECT disposition FROM requests WHERE id = ?",
-	[S_REQ_GET] = "SELECT " REQ_COLS " FROM requests WHERE id = ?",
+	[S_REQ_GET] = "SELECT " REQ_COLS ", hist_seq FROM requests WHERE id = ?",
 	[S_ATTR_INSERT] = "INSERT OR REPLACE INTO request_attrs "
 	    "(request_id, name, value) VALUES (?,?,?)",
 	[S_ATTR_DELETE] = "DELETE FROM request_attrs WHERE request_id = ? "
@@ -373,6 +374,8 @@ store_request_get(struct store *st, int64_t id, struct db_request *r)
 		    sql_fail(st, "read request");
 	}
 	rc = row_to_request(s, r);
+	if (rc == 0)
+		r->history_seq = sqlite3_column_int64(s, 20);
 	if (rc == 0 && sqlite3_column_type(s, 19) != SQLITE_NULL) {
 		legacy = 0;
 		if ((rc = exts_decode(sqlite3_column_blob(s, 19),

@@ -94,7 +94,8 @@ static const char *const migrations[] = {
 	 * (docs/exit-modules.md, Snapshots). An update of a request keeps
 	 * the row as it was in request_history, valid for the events up to
 	 * until_seq (attributes are written once, at submission). A request
-	 * never changed costs nothing.
+	 * never changed costs nothing: its hist_seq (the until_seq of its
+	 * last update) is 0.
 	 * ca_certs lists the CA certificates with the events that see each;
 	 * events_crl finds the CRLs published by an event's time.
 	 */
@@ -119,7 +120,8 @@ static const char *const migrations[] = {
 	"  idx INTEGER PRIMARY KEY,"
 	"  raw BLOB NOT NULL,"
 	"  since_seq INTEGER NOT NULL);"
-	"CREATE INDEX events_crl ON events(seq) WHERE crl_row_id > 0;",
+	"CREATE INDEX events_crl ON events(seq) WHERE crl_row_id > 0;"
+	"ALTER TABLE requests ADD COLUMN hist_seq INTEGER NOT NULL DEFAULT 0;",
 
 	/*
 	 * 5: exit-module crash quarantine (docs/exit-modules.md, "Crashes,

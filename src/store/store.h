@@ -60,6 +60,9 @@ struct db_request {
 	size_t		 request_raw_name_len;
 	char		*profile;		/* CertificateTemplate */
 	int		 was_pending;		/* went through the pending queue */
+	int64_t		 history_seq;		/* store_request_get: the last
+						   event before its last update
+						   (0: never updated) */
 	struct db_attr	*attrs;			/* request attributes */
 	size_t		 nattrs;
 	struct db_ext	*exts;			/* request and certificate extensions */
