@@ -599,6 +599,7 @@ leave(struct modproc *p, int gen, int rc, const char *why, char *cause,
 }
 
 #define NOTIFY_LAST	((int64_t)1 << 32)	/* W_NOTIFY i0: end of a batch */
+#define WIRE_FLUSH_EVERY 8			/* NOTIFYs written at once */
 #define NOTIFY_SKIPPED	1			/* W_NOTIFY_DONE i2: not run */
 
 
@@ -634,6 +635,12 @@ modproc_notify_batch(struct modproc *p, int idx, struct modproc_event *v,
 	 * script of its kind as it was when it was prefetched.
 	 */
 	for (j = 0; j < n && rc == 0; j++) {
+		/*
+		 * Written in groups of WIRE_FLUSH_EVERY after the first: the
+		 * host starts at once, then wakes once per group, not once
+		 * per event.
+		 */
+		wire_cork(c);
 		memset(&ns[j], 0, sizeof(ns[j]));
 		ns[j].script = cs->scripts[script_index(v[j].event)];
 		ns[j].sc = &ns[j].script;
@@ -646,7 +653,12 @@ modproc_notify_batch(struct modproc *p, int idx, struct modproc_event *v,
 		    cs->bloblen, NULL, 0);
 		if (rc == 0)
 			sent++;
+		if (rc == 0 && (j == 0 || (j + 1) % WIRE_FLUSH_EVERY == 0 ||
+		    j + 1 == n))
+			rc = wire_flush(c);
 	}
+	if (c->corked && wire_flush(c) == -1)
+		rc = -1;
 	/* Each answer in turn; after a failure the host runs no more. */
 	for (j = 0; j < sent && rc == 0; j++) {
 		cs->rec.n = 0;

@@ -111,9 +111,18 @@ struct wire_chan {
 	size_t		 roff, rlen, rcap;
 	unsigned char	*wbuf;
 	size_t		 wcap;
+	size_t		 wlen;		/* corked: bytes waiting in wbuf */
+	int		 corked;
 };
 
 void	 wire_init(struct wire_chan *, int fd);
+/*
+ * Cork: later sends wait in the buffer until wire_flush, which sends them
+ * in one write (a batch of NOTIFYs costs one system call and one wakeup of
+ * the host rather than one each). wire_flush uncorks; 0 or -1.
+ */
+void	 wire_cork(struct wire_chan *);
+int	 wire_flush(struct wire_chan *);
 void	 wire_close(struct wire_chan *);	/* closes the fd too */
 /*
  * Send one message. s0/s1 may be NULL (absent). Returns 0, or -1 when the

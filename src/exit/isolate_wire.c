@@ -95,24 +95,46 @@ wire_send4(struct wire_chan *c, int type, int64_t i0, int64_t i1, int64_t i2,
 	size_t		 o = 0;
 	uint32_t	 len = (uint32_t)(total - 4);
 	uint8_t		 t = (uint8_t)type;
-	ssize_t		 n;
 
-	if (total > WIRE_MAX || grow(&c->wbuf, &c->wcap, total) == -1)
+	if (total > WIRE_MAX || grow(&c->wbuf, &c->wcap, c->wlen + total) == -1)
 		return -1;
+	o = c->wlen;
 	o += put(c->wbuf + o, &len, 4);
 	o += put(c->wbuf + o, &t, 1);
 	o += put(c->wbuf + o, iv, sizeof(iv));
 	o += put_str(c->wbuf + o, s0, l0);
 	o += put_str(c->wbuf + o, s1, l1);
-	for (o = 0; o < total; o += (size_t)n) {
-		n = send(c->fd, c->wbuf + o, total - o, MSG_NOSIGNAL);
+	c->wlen = o;
+	if (c->corked)
+		return 0;
+	return wire_flush(c);
+}
+
+void
+wire_cork(struct wire_chan *c)
+{
+	c->corked = 1;
+}
+
+int
+wire_flush(struct wire_chan *c)
+{
+	size_t		 o;
+	ssize_t		 n;
+
+	c->corked = 0;
+	for (o = 0; o < c->wlen; o += (size_t)n) {
+		n = send(c->fd, c->wbuf + o, c->wlen - o, MSG_NOSIGNAL);
 		if (n == -1 && errno == EINTR) {
 			n = 0;
 			continue;
 		}
-		if (n <= 0)
+		if (n <= 0) {
+			c->wlen = 0;
 			return -1;
+		}
 	}
+	c->wlen = 0;
 	return 0;
 }
 
