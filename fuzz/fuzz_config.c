@@ -14,6 +14,12 @@
 
 static char	 path[64];
 
+static void
+remove_path(void)
+{
+	unlink(path);
+}
+
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -25,6 +31,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	if ((fd = mkstemp(path)) == -1)
 		abort();
 	close(fd);
+	atexit(remove_path);	/* libFuzzer ends with exit() */
 	return 0;
 }
 
