@@ -202,6 +202,26 @@ request_json_text(struct buf *b, const struct db_request *r,
 }
 
 json_t *
+json_string_lossy(const char *s)
+{
+	struct buf	 b = { 0 };
+	struct jw	 w = { &b, 1, 0 };
+	json_t		*o;
+
+	if (s == NULL)
+		return NULL;
+	if ((o = json_string(s)) != NULL)
+		return o;
+	/* Invalid UTF-8: put_string writes U+FFFD for it, read that back. */
+	put_string(&w, s);
+	if (!w.err)
+		o = json_loadb((const char *)b.data, b.len, JSON_DECODE_ANY,
+		    NULL);
+	buf_free(&b);
+	return o;
+}
+
+json_t *
 request_to_json(const struct db_request *r, const struct db_cert *c,
     int with_pem, const char *chain_pem)
 {

@@ -27,6 +27,11 @@ json_t		*request_to_json(const struct db_request *, const struct db_cert *,
 int		 request_json_text(struct buf *, const struct db_request *,
 		    const struct db_cert *, int with_pem, const char *chain_pem,
 		    const char *error);
+/*
+ * json_string(s), but invalid UTF-8 (which json_string refuses: a message
+ * quoting a client's bytes would vanish) becomes U+FFFD. NULL when s is.
+ */
+json_t		*json_string_lossy(const char *s);
 json_t		*crl_to_json(const struct db_crl *);
 
 #endif /* CM_JSON_H */

@@ -493,7 +493,7 @@ send_answer(int fd, json_t *reply, int ok, const char *err,
 
 	json_object_set_new(reply, "ok", json_boolean(ok));
 	if (!ok) {
-		json_object_set_new(reply, "error", json_string(err));
+		json_object_set_new(reply, "error", json_string_lossy(err));
 		json_object_set_new(reply, "code", json_string(ca_status_code(code)));
 	}
 	if ((out = json_dumps(reply, JSON_COMPACT)) != NULL) {

@@ -14,26 +14,16 @@
 
 #include <microhttpd.h>
 
-#include "../ca/json.h"
+#include "request.h"
 #include "server.h"
-
-#define API_REQUESTS	"/api/v1/requests"
 
 /* Per-connection state while a body arrives. */
 struct upload {
-	struct buf	 body;
-	int		 too_large;
-	int		 started;
+	struct http_body body;
 	/* A submission waiting for its commit, its connection suspended. */
 	struct MHD_Connection *conn;
 	struct ca_pending *pending;
 	int64_t		 t0;		/* when its handler first ran */
-};
-
-struct attr_list {
-	struct db_attr	 v[65];
-	size_t		 n;
-	int		 bad;
 };
 
 /*
@@ -70,59 +60,34 @@ queue_bytes(struct MHD_Connection *c, unsigned int status, const char *type,
 }
 
 /*
- * Send o (consumed) as JSON.
+ * Queue a (the body becomes MHD's); rc is what made it: -1 (out of
+ * memory) drops the connection.
  */
 static enum MHD_Result
-queue_json(struct MHD_Connection *c, unsigned int status, json_t *o)
+queue_answer(struct MHD_Connection *c, struct http_answer *a, int rc)
 {
-	char		*s;
-	enum MHD_Result	 rc;
-
-	if (o == NULL)
+	if (rc == -1)
 		return MHD_NO;
-	/* Compact and unsorted: the API is for programs (pipe through jq to read). */
-	s = json_dumps(o, JSON_COMPACT);
-	json_decref(o);
-	if (s == NULL)
-		return MHD_NO;
-	rc = queue_bytes(c, status, "application/json", s, strlen(s));
-	free(s);
-	return rc;
+	return queue_data(c, a->status, a->type, a->data, a->len, 1);
 }
 
 static enum MHD_Result
 queue_error(struct MHD_Connection *c, unsigned int status, const char *msg,
     int64_t request_id)
 {
-	json_t	*o = json_object();
+	struct http_answer a;
 
-	json_object_set_new(o, "error", json_string(msg));
-	if (request_id > 0)
-		json_object_set_new(o, "request_id", json_integer(request_id));
-	return queue_json(c, status, o);
+	return queue_answer(c, &a, http_answer_error(&a, status, msg,
+	    request_id));
 }
 
-static unsigned int
-http_status(enum ca_status s)
+/* Send o (consumed) as JSON. */
+static enum MHD_Result
+queue_json(struct MHD_Connection *c, unsigned int status, json_t *o)
 {
-	switch (s) {
-	case CA_OK:
-		return MHD_HTTP_OK;
-	case CA_E_BADREQ:
-		return MHD_HTTP_BAD_REQUEST;
-	case CA_E_NOTFOUND:
-		return MHD_HTTP_NOT_FOUND;
-	case CA_E_CONFLICT:
-		return MHD_HTTP_CONFLICT;
-	case CA_E_DENIED:
-		return MHD_HTTP_FORBIDDEN;
-	case CA_E_TOOLARGE:
-		return MHD_HTTP_CONTENT_TOO_LARGE;
-	case CA_E_SHUTDOWN:
-		return MHD_HTTP_SERVICE_UNAVAILABLE;
-	default:
-		return MHD_HTTP_INTERNAL_SERVER_ERROR;
-	}
+	struct http_answer a;
+
+	return queue_answer(c, &a, http_answer_json(&a, status, o));
 }
 
 /*
@@ -132,120 +97,54 @@ static enum MHD_Result
 queue_result(struct server *srv, struct MHD_Connection *c,
     struct ca_result *res, int pem)
 {
-	struct buf	 b = { 0 };
-	unsigned int	 status;
+	struct http_answer a;
 	int		 rc;
 
-	if (!res->has_request)
-		return queue_error(c, http_status(res->status), res->error, 0);
-	status = http_status(res->status);
-	if (res->status == CA_OK && res->req.disposition == CM_DISP_ISSUED && pem)
-		status = MHD_HTTP_CREATED;
-	else if (res->status == CA_OK && res->req.disposition == CM_DISP_PENDING)
-		status = MHD_HTTP_ACCEPTED;
 	/* The read lock: a reload frees the signer, chain_pem with it. */
 	ca_config_lock(srv->ca);
-	rc = request_json_text(&b, &res->req, res->has_cert ? &res->cert : NULL,
-	    pem, ca_signer(srv->ca)->chain_pem,
-	    res->status != CA_OK ? res->error : NULL);
+	rc = http_answer_result(&a, res, pem, ca_signer(srv->ca)->chain_pem);
 	ca_config_unlock(srv->ca);
-	if (rc == -1) {
-		buf_free(&b);
-		return MHD_NO;
-	}
-	/* The buffer (from realloc) becomes MHD's. */
-	return queue_data(c, status, "application/json", b.data, b.len, 1);
+	return queue_answer(c, &a, rc);
 }
 
-/*
- * Split "Name:Value" lines into attrs. Returns 0 or -1 (list->bad set).
- */
-static int
-attrs_add_line(struct attr_list *l, const char *line, size_t len)
-{
-	const char	*colon = memchr(line, ':', len);
-	char		*name, *value;
+/* http_args_walk over MHD's query arguments. */
+struct args_walk {
+	http_arg_fn	 fn;
+	void		*arg;
+};
 
-	while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' '))
-		len--;
-	if (len == 0)
-		return 0;
-	if (colon == NULL || colon == line || l->n >= nitems(l->v) - 1) {
-		l->bad = 1;
-		return -1;
-	}
-	name = strndup(line, (size_t)(colon - line));
-	value = strndup(colon + 1, len - (size_t)(colon - line) - 1);
-	if (name == NULL || value == NULL) {
-		free(name);
-		free(value);
-		l->bad = 1;
-		return -1;
-	}
-	l->v[l->n].name = xstrdup(str_trim(name));
-	l->v[l->n].value = xstrdup(str_trim(value));
-	free(name);
-	free(value);
-	l->n++;
-	return 0;
+static enum MHD_Result
+args_each(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	struct args_walk *w = cls;
+
+	w->fn(w->arg, key, value);
+	return MHD_YES;
 }
 
 static void
-attrs_free(struct attr_list *l)
+query_args(void *ctx, http_arg_fn fn, void *arg)
 {
-	size_t	 i;
+	struct args_walk w = { fn, arg };
 
-	for (i = 0; i < l->n; i++) {
-		free(l->v[i].name);
-		free(l->v[i].value);
-	}
-	l->n = 0;
-}
-
-static enum MHD_Result
-collect_attrib(void *cls, enum MHD_ValueKind kind, const char *key,
-    const char *value)
-{
-	struct attr_list *l = cls;
-
-	if (strcmp(key, "attrib") == 0 && value != NULL)
-		attrs_add_line(l, value, strlen(value));
-	return MHD_YES;
+	MHD_get_connection_values(ctx, MHD_GET_ARGUMENT_KIND, args_each, &w);
 }
 
 static const char *
 requester_of(struct server *srv, struct MHD_Connection *c, char *buf,
     size_t len)
 {
-	const char	*h;
 	const union MHD_ConnectionInfo *ci;
-	const struct sockaddr *sa;
 	int		 trust;
 
-	/*
-	 * The header names the requester only where an authenticating front
-	 * end sets it ([server] trust_requester_header): from anyone else
-	 * it would let a client claim any RequesterName.
-	 */
 	ca_config_lock(srv->ca);
 	trust = ca_config(srv->ca)->trust_requester_header;
 	ca_config_unlock(srv->ca);
-	h = trust ? MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-	    "X-Certmint-Requester") : NULL;
-	if (h != NULL && h[0] != '\0' && strlen(h) < 256)
-		return h;
-	buf[0] = '\0';
 	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	if (ci != NULL && (sa = ci->client_addr) != NULL) {
-		if (sa->sa_family == AF_INET)
-			inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
-			    buf, (socklen_t)len);
-		else if (sa->sa_family == AF_INET6)
-			inet_ntop(AF_INET6,
-			    &((const struct sockaddr_in6 *)sa)->sin6_addr, buf,
-			    (socklen_t)len);
-	}
-	return buf;
+	return http_requester(trust, trust ? MHD_lookup_connection_value(c,
+	    MHD_HEADER_KIND, "X-Certmint-Requester") : NULL,
+	    ci != NULL ? ci->client_addr : NULL, buf, len);
 }
 
 /*
@@ -272,13 +171,9 @@ static enum MHD_Result
 handle_submit(struct server *srv, struct MHD_Connection *c, struct upload *up)
 {
 	struct ca_result res;
-	struct attr_list attrs = { 0 };
-	const char	*type, *csr = NULL, *who;
-	const unsigned char *data = up->body.data;
-	size_t		 len = up->body.len;
-	char		 whobuf[64], msg[300];
-	json_t		*doc = NULL, *a;
-	json_error_t	 jerr;
+	struct http_submission sub;
+	const char	*who;
+	char		 whobuf[64];
 	enum MHD_Result	 rc;
 	int64_t		 t0 = clock_ns();
 	struct ca_pending *pending;
@@ -294,74 +189,16 @@ handle_submit(struct server *srv, struct MHD_Connection *c, struct upload *up)
 		goto answer;
 	}
 	who = requester_of(srv, c, whobuf, sizeof(whobuf));
-	if (up->too_large) {
-		snprintf(msg, sizeof(msg), "request body larger than %zu bytes",
-		    ca_max_body(srv->ca));
-		started = ca_submit_failed_start(srv->ca, CA_E_TOOLARGE, msg,
-		    who, who, &pending, &res);
-		goto submit;
-	}
-	type = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-	    MHD_HTTP_HEADER_CONTENT_TYPE);
-	if (type != NULL && strncasecmp(type, "application/json", 16) == 0) {
-		if ((doc = json_loadb((const char *)data, len, 0, &jerr)) == NULL ||
-		    !json_is_object(doc)) {
-			snprintf(msg, sizeof(msg), "malformed JSON body: %s",
-			    doc == NULL ? jerr.text : "expected an object");
-			started = ca_submit_failed_start(srv->ca, CA_E_BADREQ,
-			    msg, who, who, &pending, &res);
-			goto submit;
-		}
-		csr = json_string_value(json_object_get(doc, "csr"));
-		a = json_object_get(doc, "attributes");
-		if (json_is_object(a)) {
-			const char *k;
-			json_t *v;
-
-			json_object_foreach(a, k, v) {
-				if (!json_is_string(v) || attrs.n >= nitems(attrs.v) - 1) {
-					attrs.bad = 1;
-					break;
-				}
-				attrs.v[attrs.n].name = xstrdup(k);
-				attrs.v[attrs.n].value = xstrdup(json_string_value(v));
-				attrs.n++;
-			}
-		} else if (json_is_string(a)) {
-			const char *s = json_string_value(a), *nl;
-
-			for (; *s; s = nl ? nl + 1 : s + strlen(s)) {
-				nl = strchr(s, '\n');
-				attrs_add_line(&attrs, s, nl ? (size_t)(nl - s) : strlen(s));
-				if (nl == NULL)
-					break;
-			}
-		} else if (a != NULL && !json_is_null(a))
-			attrs.bad = 1;
-		if (csr == NULL) {
-			started = ca_submit_failed_start(srv->ca, CA_E_BADREQ,
-			    "JSON body has no \"csr\" string", who, who, &pending,
-			    &res);
-			goto submit;
-		}
-		data = (const unsigned char *)csr;
-		len = strlen(csr);
-	} else if (type == NULL || strncasecmp(type, "application/pkcs10", 18) != 0) {
-		attrs_free(&attrs);
-		return queue_error(c, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
-		    "Content-Type must be application/json or application/pkcs10",
+	if (http_submission_decode(&sub, MHD_lookup_connection_value(c,
+	    MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE), &up->body,
+	    ca_max_body(srv->ca), query_args, c) == SUBMIT_UNSUPPORTED) {
+		rc = queue_error(c, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, sub.msg,
 		    0);
-	} else
-		MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_attrib,
-		    &attrs);
-	if (attrs.bad)
-		started = ca_submit_failed_start(srv->ca, CA_E_BADREQ,
-		    "malformed request attributes (expected Name:Value, at most "
-		    "64)", who, who, &pending, &res);
-	else
-		started = ca_submit_start(srv->ca, data, len, attrs.v, attrs.n,
-		    who, who, &pending, &res);
-submit:
+		http_submission_free(&sub);
+		return rc;
+	}
+	started = http_submission_start(srv->ca, &sub, who, &pending, &res);
+	http_submission_free(&sub);
 	if (started == 1) {
 		/* Suspend first: the writer may resume the connection at once. */
 		up->conn = c;
@@ -371,74 +208,23 @@ submit:
 		MHD_suspend_connection(c);
 		if (ca_submit_queue(srv->ca, pending, submit_committed, up) == -1)
 			MHD_resume_connection(c);	/* stopping: answer now */
-		attrs_free(&attrs);
-		json_decref(doc);
 		return MHD_YES;
 	}
 answer:
 	rc = queue_result(srv, c, &res, 1);
 	ca_result_free(&res);
-	attrs_free(&attrs);
-	json_decref(doc);
 	ca_timing_add(srv->ca, STAGE_HTTP, clock_ns() - t0);
 	return rc;
 }
 
 static enum MHD_Result
-handle_request_get(struct server *srv, struct MHD_Connection *c,
-    const char *rest)
+handle_request_get(struct server *srv, struct MHD_Connection *c, int64_t id,
+    int want_cert)
 {
-	struct ca_result res;
-	char		*end, *pem, *chain;
-	long long	 id;
-	int		 want_cert = 0;
-	enum MHD_Result	 rc;
-	size_t		 n;
+	struct http_answer a;
 
-	id = strtoll(rest, &end, 10);
-	if (end == rest || id <= 0)
-		return queue_error(c, MHD_HTTP_NOT_FOUND, "no such resource", 0);
-	if (strcmp(end, "/certificate") == 0)
-		want_cert = 1;
-	else if (*end != '\0')
-		return queue_error(c, MHD_HTTP_NOT_FOUND, "no such resource", 0);
-	if (!want_cert) {
-		if (ca_get(srv->ca, id, &res) == -1)
-			rc = queue_error(c, http_status(res.status), res.error, 0);
-		else
-			rc = queue_result(srv, c, &res, 0);
-		ca_result_free(&res);
-		return rc;
-	}
-	if (ca_retrieve(srv->ca, id, &res) == -1) {
-		if (res.has_request && res.status != CA_E_INTERNAL) {
-			json_t *o = json_object();
-
-			json_object_set_new(o, "error", json_string(res.error));
-			json_object_set_new(o, "request",
-			    result_request_json(srv, &res, 0));
-			rc = queue_json(c, MHD_HTTP_CONFLICT, o);
-		} else
-			rc = queue_error(c, http_status(res.status), res.error, 0);
-		ca_result_free(&res);
-		return rc;
-	}
-	pem = pem_encode("CERTIFICATE", res.cert.raw, res.cert.raw_len);
-	chain = pem;
-	ca_config_lock(srv->ca);
-	if (pem != NULL && asprintf(&chain, "%s%s", pem,
-	    ca_signer(srv->ca)->chain_pem) == -1)
-		chain = NULL;
-	ca_config_unlock(srv->ca);
-	n = chain ? strlen(chain) : 0;
-	rc = chain ? queue_bytes(c, MHD_HTTP_OK,
-	    "application/pem-certificate-chain", chain, n) :
-	    queue_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory", 0);
-	if (chain != pem)
-		free(chain);
-	free(pem);
-	ca_result_free(&res);
-	return rc;
+	return queue_answer(c, &a, http_answer_request(&a, srv->ca, id,
+	    want_cert));
 }
 
 static enum MHD_Result
@@ -500,39 +286,44 @@ handle_ca_info(struct server *srv, struct MHD_Connection *c)
 	return rc;
 }
 
+/* A GET (or HEAD) of a route. */
 static enum MHD_Result
-handle_get(struct server *srv, struct MHD_Connection *c, const char *url)
+handle_get(struct server *srv, struct MHD_Connection *c, enum http_route route,
+    int64_t id)
 {
 	const struct signer *sg = ca_signer(srv->ca);
 	enum MHD_Result	 rc;
 
-	/* queue_bytes copies, under the read lock: a reload frees sg. */
-	if (strcmp(url, "/ca.crt") == 0) {
+	switch (route) {
+	case ROUTE_CA_CERT:
+		/* queue_bytes copies, under the read lock: a reload frees sg. */
 		ca_config_lock(srv->ca);
 		rc = queue_bytes(c, MHD_HTTP_OK, "application/pkix-cert",
 		    sg->cert_der, sg->cert_der_len);
 		ca_config_unlock(srv->ca);
 		return rc;
-	}
-	if (strcmp(url, "/ca.pem") == 0) {
+	case ROUTE_CA_PEM:
 		ca_config_lock(srv->ca);
 		rc = queue_bytes(c, MHD_HTTP_OK, "application/x-pem-file",
 		    sg->chain_pem, strlen(sg->chain_pem));
 		ca_config_unlock(srv->ca);
 		return rc;
-	}
-	if (strcmp(url, "/ca.crl") == 0)
+	case ROUTE_CRL:
 		return handle_crl(srv, c, 0);
-	if (strcmp(url, "/delta.crl") == 0)
+	case ROUTE_DELTA_CRL:
 		return handle_crl(srv, c, 1);
-	if (strcmp(url, "/api/v1/ca") == 0)
+	case ROUTE_CA_INFO:
 		return handle_ca_info(srv, c);
-	if (strcmp(url, "/health") == 0)
+	case ROUTE_HEALTH:
 		return queue_bytes(c, MHD_HTTP_OK, "application/json",
 		    "{\"status\": \"ok\"}\n", 17);
-	if (strncmp(url, API_REQUESTS "/", sizeof(API_REQUESTS)) == 0)
-		return handle_request_get(srv, c, url + sizeof(API_REQUESTS));
-	return queue_error(c, MHD_HTTP_NOT_FOUND, "no such resource", 0);
+	case ROUTE_REQUEST:
+		return handle_request_get(srv, c, id, 0);
+	case ROUTE_REQUEST_CERT:
+		return handle_request_get(srv, c, id, 1);
+	default:
+		return queue_error(c, MHD_HTTP_NOT_FOUND, "no such resource", 0);
+	}
 }
 
 static enum MHD_Result
@@ -542,7 +333,8 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 {
 	struct server	*srv = cls;
 	struct upload	*up = *con_cls;
-	size_t		 max = ca_max_body(srv->ca);
+	enum http_route	 route;
+	int64_t		 id;
 
 	/* A submission resumed after its commit answers even when stopping. */
 	if (up != NULL && up->pending != NULL)
@@ -550,13 +342,14 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 	if (atomic_load(&srv->stopping))
 		return queue_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
 		    "the CA is shutting down", 0);
-	if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)
-		return handle_get(srv, c, url);
-	if (strcmp(method, "POST") != 0 || strcmp(url, API_REQUESTS) != 0) {
-		if (strcmp(url, API_REQUESTS) == 0 || strcmp(method, "POST") == 0)
-			return queue_error(c, MHD_HTTP_METHOD_NOT_ALLOWED,
-			    "method not allowed", 0);
-		return queue_error(c, MHD_HTTP_NOT_FOUND, "no such resource", 0);
+	switch (route = http_route(method, url, &id)) {
+	case ROUTE_SUBMIT:
+		break;
+	case ROUTE_NOT_ALLOWED:
+		return queue_error(c, MHD_HTTP_METHOD_NOT_ALLOWED,
+		    "method not allowed", 0);
+	default:
+		return handle_get(srv, c, route, id);
 	}
 	if (up == NULL) {
 		if ((up = calloc(1, sizeof(*up))) == NULL)
@@ -565,13 +358,8 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 		return MHD_YES;
 	}
 	if (*upload_size != 0) {
-		/* Keep reading an oversized body but drop it. */
-		if (!up->too_large && up->body.len + *upload_size > max) {
-			up->too_large = 1;
-			buf_free(&up->body);
-		}
-		if (!up->too_large &&
-		    buf_append(&up->body, upload_data, *upload_size) == -1)
+		if (http_body_add(&up->body, upload_data, *upload_size,
+		    ca_max_body(srv->ca)) == -1)
 			return MHD_NO;
 		*upload_size = 0;
 		return MHD_YES;
@@ -597,7 +385,7 @@ request_done(void *cls, struct MHD_Connection *c, void **con_cls,
 			ca_result_free(&res);
 			atomic_fetch_sub(&srv->submitting, 1);
 		}
-		buf_free(&up->body);
+		http_body_free(&up->body);
 		free(up);
 		*con_cls = NULL;
 	}

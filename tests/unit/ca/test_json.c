@@ -168,6 +168,30 @@ test_full(void **state)
 	buf_free(&b);
 }
 
+/*
+ * json_string_lossy: what json_string takes is unchanged; invalid UTF-8,
+ * which json_string refuses (an error answer would lose its message),
+ * becomes U+FFFD.
+ */
+static void
+test_string_lossy(void **state)
+{
+	json_t	*s;
+
+	(void)state;
+	s = json_string_lossy("caf\xc3\xa9 \"ok\"");
+	assert_non_null(s);
+	assert_string_equal(json_string_value(s), "caf\xc3\xa9 \"ok\"");
+	json_decref(s);
+	assert_null(json_string("profile \"\xff\xfe\" is not allowed"));
+	s = json_string_lossy("profile \"\xff\xfe\" is not allowed");
+	assert_non_null(s);
+	assert_string_equal(json_string_value(s),
+	    "profile \"\xef\xbf\xbd\xef\xbf\xbd\" is not allowed");
+	json_decref(s);
+	assert_null(json_string_lossy(NULL));
+}
+
 int
 main(void)
 {
@@ -175,6 +199,7 @@ main(void)
 		cmocka_unit_test(test_escaping),
 		cmocka_unit_test(test_bad_utf8),
 		cmocka_unit_test(test_full),
+		cmocka_unit_test(test_string_lossy),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
