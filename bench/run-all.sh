@@ -13,6 +13,7 @@
 #   ISSUE_COUNT=20000 ISSUE_CONC=64       bench/issue
 #   CRL_N=1000000 CRL_ISSUE=5000          bench/crl (ordered, then random serials)
 #   EVENTS_N=200000 EVENTS_ISSUE=15000    bench/events
+#   HOSTILE_COUNT=15000                   bench/hostile
 # Usage: bench/run-all.sh
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,6 +24,7 @@ CRL_N=${CRL_N:-1000000}
 CRL_ISSUE=${CRL_ISSUE:-5000}
 EVENTS_N=${EVENTS_N:-200000}
 EVENTS_ISSUE=${EVENTS_ISSUE:-15000}
+HOSTILE_COUNT=${HOSTILE_COUNT:-15000}
 STAMP=$(date -u +%Y-%m-%dT%H:%MZ)
 LOG=${LOG:-${TMPDIR:-/tmp}/certmint-bench-$(date -u +%Y%m%dT%H%M%SZ).log}
 FIGS=$LOG.figures
@@ -55,6 +57,8 @@ while [ "$r" -le "$ROUNDS" ]; do
 	    sh "$ROOT/bench/crl/run.sh" "$CRL_N" "$CRL_ISSUE"
 	run "events, round $r" sh "$ROOT/bench/events/run.sh" "$EVENTS_N" \
 	    "$EVENTS_ISSUE"
+	run "hostile, round $r" sh "$ROOT/bench/hostile/run.sh" \
+	    "$HOSTILE_COUNT"
 	r=$((r + 1))
 done
 end=$(date +%s)
@@ -95,6 +99,9 @@ QUOTED = [
     ("events.concurrent_delivery", "bench/events", "concurrent module delivery"),
     ("events.notify_p50", "bench/events", "commit-to-notify latency, median"),
     ("events.notify_p99", "bench/events", "commit-to-notify latency, 99th percentile"),
+    ("hostile.good_alone", "bench/hostile", "good issuance, alone"),
+    ("hostile.good_under_attack", "bench/hostile", "good issuance while 4 connections send worst-case requests"),
+    ("hostile.ratio", "bench/hostile", "under attack / alone (target >= 90 %)"),
 ]
 vals = {}
 for line in open(sys.argv[1]):

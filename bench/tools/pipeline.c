@@ -68,7 +68,7 @@ work(void *arg)
 		t.spki_len = c.spki_len;
 		t.sans = c.sans;
 		t.nsans = c.nsans;
-		t.profile = PROFILE_TLS_SERVER;
+		t.profile = profile_builtin(PROFILE_TLS_SERVER);
 		t.not_before = time(NULL);
 		t.not_after = t.not_before + 86400 * 365;
 		if (serial_generate(t.serial) == 0 &&

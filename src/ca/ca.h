@@ -183,7 +183,7 @@ int	 ca_record_event(struct ca *, int32_t event, int64_t context);
 struct policy_decision {
 	int32_t		 vr;		/* CM_VR_* */
 	char		 message[256];
-	enum profile	 profile;
+	const struct cm_profile *profile;	/* in the config of the decision */
 	int64_t		 not_before;
 	int64_t		 not_after;
 	struct x509_ext	*extra;		/* extensions a policy module set; owned */
@@ -191,16 +191,23 @@ struct policy_decision {
 	struct san	*sans;		/* the SANs to issue when not the
 					   request's (profile rules); owned */
 	size_t		 nsans;
+	unsigned char	*subject;	/* the subject when not the request's
+					   (profile cn = drop); owned */
+	size_t		 subject_len;
+	uint32_t	 key_usage;	/* not 0: the requested subset */
+	char		**eku;		/* the requested subset; owned */
+	size_t		 neku;
 };
 void	 policy_decision_free(struct policy_decision *);
 /* Make d a refusal with that message (CM_VR_INSTANT_BAD). Returns 0. */
 int	 policy_deny(struct policy_decision *, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 /*
- * profile.c: apply the rules of d->profile to a decision to issue or pend
- * csr (a tls-server certificate names its hosts and lives at most 398
- * days; no certificate outlives sg's): d may become a refusal, or get its
- * SANs or validity changed with a note in its message. Returns 0.
+ * profile.c: apply the rules of d->profile (docs/profiles.md) to a
+ * decision to issue or pend csr: d may become a refusal, or get its SANs,
+ * subject, usages or validity changed with a note in its message; no
+ * certificate outlives sg's (cut or refused as the profile says). Returns
+ * 0, or -1 on an internal error.
  */
 int	 profile_enforce(const struct signer *sg, const struct csr *csr,
 	    struct policy_decision *d);

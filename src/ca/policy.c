@@ -80,7 +80,19 @@ list_allowed(char *out, size_t len, uint32_t mask, int n,
 
 static const char *key_name_i(int i) { return key_type_name((enum key_type)i); }
 static const char *san_name_i(int i) { return san_type_name((enum san_type)i); }
-static const char *profile_name_i(int i) { return profile_name((enum profile)i); }
+
+/* The names of the profiles a request may name, for a refusal. */
+static void
+list_profiles(char *out, size_t len, const struct cm_config *cfg)
+{
+	size_t	 i, o = 0;
+
+	out[0] = '\0';
+	for (i = 0; i < cfg->nprofiles && o < len; i++)
+		if (cfg->profile_list[i].allowed)
+			o += (size_t)snprintf(out + o, len - o, "%s%s",
+			    o ? ", " : "", cfg->profile_list[i].name);
+}
 
 int
 policy_deny(struct policy_decision *d, const char *fmt, ...)
@@ -106,11 +118,21 @@ policy_decision_free(struct policy_decision *d)
 	free(d->extra);
 	d->extra = NULL;
 	d->nextra = 0;
-	for (i = 0; i < d->nsans; i++)
+	for (i = 0; i < d->nsans; i++) {
 		free(d->sans[i].value);
+		free(d->sans[i].der);
+	}
 	free(d->sans);
 	d->sans = NULL;
 	d->nsans = 0;
+	free(d->subject);
+	d->subject = NULL;
+	d->subject_len = 0;
+	for (i = 0; i < d->neku; i++)
+		free(d->eku[i]);
+	free(d->eku);
+	d->eku = NULL;
+	d->neku = 0;
 }
 
 /*
@@ -122,6 +144,7 @@ policy_default_verify(const struct cm_config *cfg, const struct signer *sg,
     const struct csr *csr, const struct db_attr *attrs, size_t nattrs,
     int new_request, struct policy_decision *d)
 {
+	const struct cm_profile *prof;
 	const char	*v;
 	char		 allowed[256];
 	int64_t		 want, max, now = time_now();
@@ -129,7 +152,7 @@ policy_default_verify(const struct cm_config *cfg, const struct signer *sg,
 	int		 disp;
 
 	memset(d, 0, sizeof(*d));
-	d->profile = (enum profile)cfg->default_profile;
+	d->profile = &cfg->profile_list[cfg->default_profile];
 
 	if (csr->key_type == KEY__MAX || !(cfg->key_types & (1u << csr->key_type))) {
 		list_allowed(allowed, sizeof(allowed), cfg->key_types, KEY__MAX,
@@ -153,30 +176,27 @@ policy_default_verify(const struct cm_config *cfg, const struct signer *sg,
 
 	if ((v = attr_find(attrs, nattrs, "CertificateTemplate")) != NULL ||
 	    (v = attr_find(attrs, nattrs, "Profile")) != NULL) {
-		d->profile = profile_from_name(v);
-		if (d->profile == PROFILE__MAX || !(cfg->profiles &
-		    (1u << d->profile))) {
-			list_allowed(allowed, sizeof(allowed), cfg->profiles,
-			    PROFILE__MAX, profile_name_i);
-			return policy_deny(d, "profile \"%s\" is not allowed (allowed: %s)",
-			    v, allowed);
+		if ((prof = profile_find(cfg, v)) == NULL || !prof->allowed) {
+			list_profiles(allowed, sizeof(allowed), cfg);
+			return policy_deny(d, "profile \"%.64s\" is not "
+			    "allowed (allowed: %s)", v, allowed);
 		}
+		d->profile = prof;
 	}
 
+	/* The profile's validity unless the requester asks for less. */
 	if (requested_validity(attrs, nattrs, &want) == -1)
 		return policy_deny(d, "malformed ValidityPeriod/ValidityPeriodUnits "
 		    "attributes");
-	max = (int64_t)cfg->max_validity_days * 86400;
+	max = (int64_t)d->profile->max_validity_days * 86400;
 	if (want == 0)
-		want = (int64_t)cfg->validity_days * 86400;
+		want = (int64_t)d->profile->validity_days * 86400;
 	if (want > max)
 		want = max;
 	d->not_before = now - cfg->backdate_seconds;
 	d->not_after = now + want;
-	/* Never outlive the CA certificate. */
-	if (sg != NULL && sg->not_after != 0 && d->not_after > sg->not_after)
-		d->not_after = sg->not_after;
-	if (d->not_after <= now)
+	/* profile_enforce cuts it to the CA certificate's life, or refuses. */
+	if (sg != NULL && sg->not_after != 0 && sg->not_after <= now)
 		return policy_deny(d, "the CA certificate has expired");
 
 	if (!new_request) {

@@ -1,9 +1,11 @@
 /*
- * profile.c - the rules of a certificate's profile that no policy module
- * waives, applied after the policy decided to issue or pend (docs/user-
- * guide.md, What the CA refuses).
+ * profile.c - the rules of a certificate's profile (docs/profiles.md),
+ * applied after the policy module decided to issue or pend: no policy
+ * module waives them. What the CA changes is said in the
+ * DispositionMessage; what it cannot issue is refused with the reason.
  */
 #include <arpa/inet.h>
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,8 +13,7 @@
 
 #include "ca.h"
 
-/* CA/Browser Forum Baseline Requirements 6.3.2 (from 2020-09-01). */
-#define TLS_SERVER_MAX_DAYS	398
+#define OID_CN	"2.5.4.3"
 
 /* Append to d->message what the CA changed, after "Issued". */
 static void
@@ -20,37 +21,129 @@ profile_note(struct policy_decision *d, const char *note)
 {
 	size_t	 n = strlen(d->message);
 
+	if (d->vr != CM_VR_INSTANT_OK)
+		return;
 	snprintf(d->message + n, sizeof(d->message) - n, "%s%s",
 	    n ? "; " : "Issued; ", note);
 }
 
+/* d->sans, from the request's on first use, then with s added. */
+static void
+san_add(const struct csr *csr, struct policy_decision *d,
+    enum san_type type, const char *value)
+{
+	size_t	 i;
+
+	if (d->sans == NULL) {
+		d->sans = xcalloc(csr->nsans + 1, sizeof(*d->sans));
+		for (i = 0; i < csr->nsans; i++) {
+			d->sans[i].type = csr->sans[i].type;
+			d->sans[i].value = xstrdup(csr->sans[i].value);
+			if (csr->sans[i].der == NULL)
+				continue;
+			if ((d->sans[i].der = malloc(csr->sans[i].der_len)) ==
+			    NULL)
+				abort();
+			memcpy(d->sans[i].der, csr->sans[i].der,
+			    csr->sans[i].der_len);
+			d->sans[i].der_len = csr->sans[i].der_len;
+		}
+		d->nsans = csr->nsans;
+	} else if ((d->sans = reallocarray(d->sans, d->nsans + 1,
+	    sizeof(*d->sans))) == NULL)
+		abort();
+	memset(&d->sans[d->nsans], 0, sizeof(*d->sans));
+	d->sans[d->nsans].type = type;
+	d->sans[d->nsans++].value = xstrdup(value);
+}
+
+/* Is the DNS name (or e-mail domain) name within one of p's domains? */
+static int
+in_domains(const struct cm_profile *p, const char *name)
+{
+	size_t	 i, n, m;
+
+	if (p->ndomains == 0)
+		return 1;
+	if (strncmp(name, "*.", 2) == 0)
+		name += 2;
+	n = strlen(name);
+	for (i = 0; i < p->ndomains; i++) {
+		m = strlen(p->domains[i]);
+		if (n == m && strcasecmp(name, p->domains[i]) == 0)
+			return 1;
+		if (n > m && name[n - m - 1] == '.' &&
+		    strcasecmp(name + n - m, p->domains[i]) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* The SANs as the profile allows them: types, count, domains. */
+static int
+check_sans(const struct cm_profile *p, const struct csr *csr,
+    struct policy_decision *d)
+{
+	const char	*dom;
+	size_t		 i;
+
+	if (csr->nsans > 0 && !(p->honour & HONOUR_SAN))
+		return policy_deny(d, "profile %s does not take a "
+		    "subjectAltName from the request", p->name);
+	if (csr->nsans > (size_t)p->max_sans)
+		return policy_deny(d, "profile %s allows at most %d "
+		    "subjectAltNames; the request has %zu", p->name,
+		    p->max_sans, csr->nsans);
+	for (i = 0; i < csr->nsans; i++) {
+		if (!(p->san_types & (1u << csr->sans[i].type)))
+			return policy_deny(d, "profile %s does not allow the "
+			    "subjectAltName %s (%.80s)", p->name,
+			    san_type_name(csr->sans[i].type),
+			    csr->sans[i].value);
+		dom = NULL;
+		if (csr->sans[i].type == SAN_DNS)
+			dom = csr->sans[i].value;
+		else if ((csr->sans[i].type == SAN_EMAIL ||
+		    csr->sans[i].type == SAN_UPN) &&
+		    (dom = strrchr(csr->sans[i].value, '@')) != NULL)
+			dom++;
+		if (dom != NULL && !in_domains(p, dom))
+			return policy_deny(d, "profile %s does not issue for "
+			    "\"%.80s\": not within its domains", p->name,
+			    csr->sans[i].value);
+	}
+	return 0;
+}
+
 /*
- * A TLS server certificate names the hosts it serves in its SANs (DNS
- * names and IP addresses only), and each CN must be one of them: a CN
- * that is a host name and not among the SANs is added to them (the
- * CA/Browser Forum's rule), anything else is refused.
+ * The CNs under the profile's rules: each matches cn_pattern; with cn =
+ * san each is a host name among the SANs, or is added to them when it is
+ * a host name (the CA/Browser Forum's rule), else refused; with cn = drop
+ * they leave the subject.
  */
 static int
-tls_server_names(const struct csr *csr, struct policy_decision *d)
+check_cns(const struct cm_profile *p, const struct csr *csr,
+    struct policy_decision *d)
 {
 	unsigned char	 ip[16];
 	char		*cns = NULL, *cn, *next;
-	size_t		 i, hosts = 0;
+	size_t		 i;
 	int		 found, isip;
 
-	for (i = 0; i < csr->nsans; i++) {
-		if (csr->sans[i].type != SAN_DNS && csr->sans[i].type != SAN_IP)
-			return policy_deny(d, "a tls-server certificate names "
-			    "hosts: its subjectAltName %s (%s) is not allowed",
-			    san_type_name(csr->sans[i].type),
-			    csr->sans[i].value);
-		hosts++;
-	}
-	if (name_get(csr->subject, csr->subject_len, "2.5.4.3", &cns) != 0)
-		cns = NULL;
+	if (name_get(csr->subject, csr->subject_len, OID_CN, &cns) != 0)
+		return 0;
 	for (cn = cns; cn != NULL; cn = next) {
 		if ((next = strchr(cn, '\n')) != NULL)
 			*next++ = '\0';
+		if (p->cn_pattern != NULL &&
+		    fnmatch(p->cn_pattern, cn, FNM_CASEFOLD) != 0) {
+			policy_deny(d, "the CN \"%.64s\" does not match profile "
+			    "%s's cn_pattern \"%.64s\"", cn, p->name,
+			    p->cn_pattern);
+			break;
+		}
+		if (p->cn != CN_SAN)
+			continue;
 		for (i = 0, found = 0; i < csr->nsans && !found; i++)
 			found = strcasecmp(csr->sans[i].value, cn) == 0;
 		if (found)
@@ -59,69 +152,149 @@ tls_server_names(const struct csr *csr, struct policy_decision *d)
 		    inet_pton(AF_INET6, cn, ip) == 1;
 		if (!isip && dns_name_check((const unsigned char *)cn,
 		    strlen(cn), 1) != NULL) {
-			policy_deny(d, "the CN \"%.64s\" of a tls-server "
-			    "certificate must be a host name among its "
-			    "subjectAltNames", cn);
-			free(cns);
-			return 0;
+			policy_deny(d, "the CN \"%.64s\" of a %s certificate "
+			    "must be a host name among its subjectAltNames",
+			    cn, p->name);
+			break;
 		}
-		if (d->sans == NULL) {
-			d->sans = xcalloc(csr->nsans + 1, sizeof(*d->sans));
-			for (i = 0; i < csr->nsans; i++) {
-				d->sans[i].type = csr->sans[i].type;
-				d->sans[i].value = xstrdup(csr->sans[i].value);
-			}
-			d->nsans = csr->nsans;
-		} else if ((d->sans = realloc(d->sans, (d->nsans + 1) *
-		    sizeof(*d->sans))) == NULL)
-			abort();
-		d->sans[d->nsans].type = isip ? SAN_IP : SAN_DNS;
-		d->sans[d->nsans++].value = xstrdup(cn);
-		hosts++;
+		if (!isip && !in_domains(p, cn)) {
+			policy_deny(d, "profile %s does not issue for "
+			    "\"%.64s\": not within its domains", p->name, cn);
+			break;
+		}
+		if (d->nsans >= (size_t)p->max_sans && d->sans != NULL) {
+			policy_deny(d, "profile %s allows at most %d "
+			    "subjectAltNames", p->name, p->max_sans);
+			break;
+		}
+		san_add(csr, d, isip ? SAN_IP : SAN_DNS, cn);
 	}
 	free(cns);
-	if (hosts == 0)
-		return policy_deny(d, "a tls-server certificate needs a DNS "
-		    "name or an IP address (subjectAltName or CN)");
+	if (d->vr == CM_VR_INSTANT_BAD || p->cn != CN_DROP)
+		return 0;
+	if (name_drop(csr->subject, csr->subject_len, OID_CN, &d->subject,
+	    &d->subject_len) == -1)
+		return -1;
+	profile_note(d, "CN dropped from the subject");
+	return 0;
+}
+
+/* keyUsage and extendedKeyUsage the request asks for, when honoured. */
+static int
+check_usages(const struct cm_profile *p, const struct csr *csr,
+    struct policy_decision *d)
+{
+	char	**eku = NULL;
+	size_t	  n = 0, i, j;
+	uint32_t  ku;
+	int	  rc;
+
+	if (p->honour & HONOUR_KU) {
+		if ((rc = csr_key_usage(csr, &ku)) == -1)
+			return policy_deny(d, "the requested keyUsage is "
+			    "malformed");
+		if (rc == 1 && (ku & ~p->key_usage) != 0)
+			return policy_deny(d, "the requested keyUsage asks "
+			    "for more than profile %s gives", p->name);
+		if (rc == 1)
+			d->key_usage = ku;
+	}
+	if (!(p->honour & HONOUR_EKU))
+		return 0;
+	if ((rc = csr_eku(csr, &eku, &n)) == -1)
+		return policy_deny(d, "the requested extendedKeyUsage is "
+		    "malformed");
+	for (i = 0; i < n && d->vr != CM_VR_INSTANT_BAD; i++) {
+		for (j = 0; j < p->neku; j++)
+			if (strcmp(eku[i], p->eku[j]) == 0)
+				break;
+		if (j == p->neku)
+			policy_deny(d, "profile %s does not give the "
+			    "extendedKeyUsage %s", p->name, eku_name(eku[i]));
+	}
+	if (d->vr == CM_VR_INSTANT_BAD || n == 0) {
+		for (i = 0; i < n; i++)
+			free(eku[i]);
+		free(eku);
+		return 0;
+	}
+	d->eku = eku;
+	d->neku = n;
+	return 0;
+}
+
+/* Validity within the profile's maximum and the CA certificate's life. */
+static int
+check_validity(const struct cm_profile *p, const struct signer *sg,
+    struct policy_decision *d)
+{
+	char	 note[128], ts[32];
+	int64_t	 max = (int64_t)p->max_validity_days * 86400;
+
+	if (d->not_after - d->not_before > max) {
+		d->not_after = d->not_before + max;
+		snprintf(note, sizeof(note), "validity capped to %d days "
+		    "(profile %s)", p->max_validity_days, p->name);
+		profile_note(d, note);
+	}
+	if (sg->not_after == 0 || d->not_after <= sg->not_after)
+		return 0;
+	time_format(sg->not_after, ts);
+	if (p->expiry == EXPIRY_REFUSE)
+		return policy_deny(d, "the certificate would outlive the CA "
+		    "certificate (notAfter %s), and profile %s refuses to cut "
+		    "it", ts, p->name);
+	d->not_after = sg->not_after;
+	snprintf(note, sizeof(note), "validity capped to the CA "
+	    "certificate's notAfter (%s)", ts);
+	profile_note(d, note);
 	return 0;
 }
 
 /*
- * The rules of the certificate's profile that no policy module waives,
- * applied to its decision to issue or pend (docs/user-guide.md, What the
- * CA refuses): a tls-server certificate names its hosts and lives at most
- * TLS_SERVER_MAX_DAYS; no certificate outlives the CA certificate. What is
- * cut is said in the DispositionMessage.
+ * The rules of d->profile that no policy module waives, applied to its
+ * decision to issue or pend: key type, requested extensions, SANs, CNs,
+ * subject, usages, validity (docs/profiles.md). d may become a refusal or
+ * get its SANs, subject, usages or validity changed, with a note in its
+ * message. Returns 0, or -1 on an internal error.
  */
 int
 profile_enforce(const struct signer *sg, const struct csr *csr,
     struct policy_decision *d)
 {
-	char	 note[96], ts[32];
+	const struct cm_profile *p = d->profile;
 
 	if (d->vr == CM_VR_INSTANT_BAD)
 		return 0;
-	if (d->profile == PROFILE_TLS_SERVER) {
-		if (tls_server_names(csr, d) != 0 ||
-		    d->vr == CM_VR_INSTANT_BAD)
-			return 0;
-		if (d->not_after - d->not_before >
-		    TLS_SERVER_MAX_DAYS * 86400) {
-			d->not_after = d->not_before +
-			    TLS_SERVER_MAX_DAYS * 86400;
-			snprintf(note, sizeof(note), "validity capped to %d "
-			    "days (tls-server)", TLS_SERVER_MAX_DAYS);
-			if (d->vr == CM_VR_INSTANT_OK)
-				profile_note(d, note);
-		}
-	}
-	if (sg->not_after != 0 && d->not_after > sg->not_after) {
-		d->not_after = sg->not_after;
-		time_format(d->not_after, ts);
-		snprintf(note, sizeof(note), "validity capped to the CA "
-		    "certificate's notAfter (%s)", ts);
-		if (d->vr == CM_VR_INSTANT_OK)
-			profile_note(d, note);
-	}
-	return 0;
+	if (p == NULL)
+		return policy_deny(d, "no certificate profile");
+	if (csr->key_type == KEY__MAX || !(p->key_types & (1u << csr->key_type)))
+		return policy_deny(d, "profile %s does not allow key type %s",
+		    p->name, csr->key_type == KEY__MAX ? csr->key_desc :
+		    key_type_name(csr->key_type));
+	if (csr->nexts > (size_t)p->max_extensions)
+		return policy_deny(d, "profile %s allows at most %d requested "
+		    "extensions; the request has %zu", p->name,
+		    p->max_extensions, csr->nexts);
+	if (check_sans(p, csr, d) != 0 || d->vr == CM_VR_INSTANT_BAD)
+		return 0;
+	if (check_cns(p, csr, d) != 0)
+		return -1;
+	if (d->vr == CM_VR_INSTANT_BAD)
+		return 0;
+	if (p->subject_required && (d->subject != NULL ? d->subject_len :
+	    csr->subject_len) <= 2)
+		return policy_deny(d, "profile %s needs a subject name",
+		    p->name);
+	if (p->san_required && (d->sans != NULL ? d->nsans : csr->nsans) == 0)
+		return policy_deny(d, "profile %s needs a subjectAltName (%s)",
+		    p->name, p->host_names ? "a DNS name or an IP address, "
+		    "or a CN that is one" : "of a type it allows");
+	if ((d->subject != NULL ? d->subject_len : csr->subject_len) <= 2 &&
+	    (d->sans != NULL ? d->nsans : csr->nsans) == 0)
+		return policy_deny(d, "the certificate would name no one: no "
+		    "subject and no subjectAltName");
+	if (check_usages(p, csr, d) != 0 || d->vr == CM_VR_INSTANT_BAD)
+		return 0;
+	return check_validity(p, sg, d);
 }

@@ -95,7 +95,7 @@ config_text(const char *name, const char *subordinate_type, enum key_type kt,
 	    "module = CertMint_Default.Policy\n"
 	    "request_disposition = issue\n"
 	    "pending_first = no\n"
-	    "default_profile = tls-server\n"
+	    "default_profile = WebServer\n"
 	    "validity_days = 365\n"
 	    "\n[exit]\n"
 	    "modules_dir = modules\n"

@@ -50,6 +50,8 @@ usage(FILE *f)
 	    "  exit register FILE.so [--from newest|cursor|SEQ] | unregister NAME\n"
 	    "  exit test FILE.so [--event EVENT]... (see certmint exit test --help)\n"
 	    "  policy show\n"
+	    "Profiles (read from the config file):\n"
+	    "  profile list | show NAME       certificate profiles (templates)\n"
 	    "\n"
 	    "  -c, --config FILE  configuration file (default: $CERTMINT_CONFIG,\n"
 	    "                     else " DEFAULT_CONFIG ")\n"
@@ -246,6 +248,7 @@ static const struct {
 	{ "view", cmd_view },
 	{ "exit", cmd_exit },
 	{ "policy", cmd_policy },
+	{ "profile", cmd_profile },
 };
 
 int

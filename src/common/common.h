@@ -86,21 +86,49 @@ enum san_type {
 	SAN_IP,
 	SAN_EMAIL,
 	SAN_URI,
+	SAN_UPN,		/* otherName id-ms-san-upn (UTF8String) */
+	SAN_DIRNAME,		/* directoryName */
+	SAN_RID,		/* registeredID */
 	SAN__MAX
 };
-const char	*san_type_name(enum san_type);	/* "dns", "ip", "email", "uri" */
+/*
+ * [policy] san_types when the config does not say: not upn, dirname or
+ * rid, which name a user or object rather than a host or mailbox (a UPN
+ * the requester chose logs on to Windows as that user): an operator
+ * allows them on purpose.
+ */
+#define SAN_TYPES_DEFAULT	((1u << SAN_DNS) | (1u << SAN_IP) | \
+				 (1u << SAN_EMAIL) | (1u << SAN_URI))
+/* "dns", "ip", "email", "uri", "upn", "dirname", "rid" */
+const char	*san_type_name(enum san_type);
 enum san_type	 san_type_from_name(const char *);
 
-/* Certificate profiles (AD CS templates): key usages and EKUs. */
+/*
+ * The built-in certificate profiles (AD CS templates); profile.h has what
+ * each contains, and the config may change them or add others.
+ */
 enum profile {
-	PROFILE_TLS_SERVER,
-	PROFILE_TLS_CLIENT,
-	PROFILE_EMAIL,
-	PROFILE_CODE_SIGNING,
-	PROFILE_SUB_CA,
+	PROFILE_TLS_SERVER,	/* WebServer */
+	PROFILE_TLS_CLIENT,	/* ClientAuth */
+	PROFILE_EMAIL,		/* SMIME */
+	PROFILE_CODE_SIGNING,	/* CodeSigning */
+	PROFILE_SUB_CA,		/* SubCA */
+	PROFILE_USER,		/* User */
+	PROFILE_MACHINE,	/* Machine */
+	PROFILE_OCSP_SIGNING,	/* OCSPSigning */
 	PROFILE__MAX
 };
-const char	*profile_name(enum profile);	/* "tls-server", ... */
+const char	*profile_name(enum profile);	/* "WebServer", ... */
+/*
+ * The built-in profile named s, by its name or an alias: certmint's
+ * earlier names ("tls-server", "tls-client", "email", "code-signing",
+ * "sub-ca") and AD CS's template and display names ("Web Server",
+ * "Computer", "OCSPResponseSigning", ...). PROFILE__MAX if none.
+ */
 enum profile	 profile_from_name(const char *);
+
+/* CRL reason codes (RFC 5280 5.3.1) by name: reason.c. */
+const char	*crl_reason_name(int);		/* "keyCompromise", ... */
+int		 crl_reason_parse(const char *);	/* name or number; -1 if bad */
 
 #endif /* CM_COMMON_H */

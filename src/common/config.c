@@ -66,9 +66,8 @@ config_entry_add(void *user, const char *section, const char *name,
 	struct cm_config *cfg = ls->cfg;
 	struct cfg_entry *e;
 	size_t		  i;
-	int		  builtin = 0, known = 0;
-
 	const char	 *sec = section;
+	int		  builtin = 0, known = 0;
 
 	for (i = 0; i < nitems(builtin_sections); i++)
 		if (strcasecmp(section, builtin_sections[i]) == 0)
@@ -77,6 +76,16 @@ config_entry_add(void *user, const char *section, const char *name,
 	if (strncasecmp(section, "exit.", 5) == 0 && section[5] != '\0') {
 		builtin = 1;
 		sec = "exit.";
+	}
+	/* [profile.NAME]: profiles.c knows the keys. */
+	if (strncasecmp(section, "profile.", 8) == 0 &&
+	    !profile_key_known(name)) {
+		if (!ls->failed)
+			snprintf(ls->err, ls->errlen,
+			    "%s: unknown key \"%s\" in section [%s] (see "
+			    "docs/profiles.md)", cfg->path, name, section);
+		ls->failed = 1;
+		return 1;
 	}
 	for (i = 0; builtin && i < nitems(known_keys); i++)
 		if (strcasecmp(sec, known_keys[i].section) == 0 &&
@@ -257,7 +266,6 @@ get_mask(struct cm_config *cfg, const char *sec, const char *key,
 
 static int lookup_key(const char *s) { return (int)key_type_from_name(s); }
 static int lookup_san(const char *s) { return (int)san_type_from_name(s); }
-static int lookup_profile(const char *s) { return (int)profile_from_name(s); }
 
 static int
 parse_disposition(struct cm_config *cfg, char *err, size_t errlen)
@@ -290,6 +298,38 @@ parse_disposition(struct cm_config *cfg, char *err, size_t errlen)
 		return -1;
 	if (pf)
 		cfg->request_disposition |= REQDISP_PENDINGFIRST;
+	return 0;
+}
+
+/*
+ * A [publish] URL: key's value, else (for the delta CRL) the value of
+ * also when it has %9, else base_url and suffix; AD CS's %-tokens
+ * expanded (delta: %9 is "+"). Returns 0 or -1 with err.
+ */
+static int
+publish_url(struct cm_config *cfg, const char *key, const char *also,
+    const char *suffix, int delta, char **out, char *err, size_t errlen)
+{
+	const char	*v = config_get(cfg, "publish", key);
+	char		 why[256];
+
+	if (v == NULL && also != NULL &&
+	    (v = config_get(cfg, "publish", also)) != NULL &&
+	    strstr(v, "%9") == NULL)
+		v = NULL;
+	if (v == NULL) {
+		if (asprintf(out, "%s%s", cfg->base_url, suffix) == -1) {
+			*out = NULL;
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		return 0;
+	}
+	if ((*out = url_expand(cfg, v, delta, why, sizeof(why))) == NULL) {
+		snprintf(err, errlen, "%s: [publish] %s: %s", cfg->path, key,
+		    why);
+		return -1;
+	}
 	return 0;
 }
 
@@ -364,24 +404,14 @@ config_interpret(struct cm_config *cfg, char *err, size_t errlen)
 	    parse_disposition(cfg, err, errlen) == -1 ||
 	    get_mask(cfg, "policy", "key_types", (1u << KEY__MAX) - 1, KEY__MAX,
 	    lookup_key, &cfg->key_types, err, errlen) == -1 ||
-	    get_mask(cfg, "policy", "san_types", (1u << SAN__MAX) - 1, SAN__MAX,
-	    lookup_san, &cfg->san_types, err, errlen) == -1 ||
-	    get_mask(cfg, "policy", "profiles", (1u << PROFILE__MAX) - 1 -
-	    (1u << PROFILE_SUB_CA), PROFILE__MAX, lookup_profile, &cfg->profiles,
-	    err, errlen) == -1)
+	    get_mask(cfg, "policy", "san_types", SAN_TYPES_DEFAULT, SAN__MAX,
+	    lookup_san, &cfg->san_types, err, errlen) == -1)
 		return -1;
 	cfg->max_body = (size_t)maxbody;
 	if (cfg->validity_days > cfg->max_validity_days) {
 		snprintf(err, errlen, "%s: [policy] validity_days (%d) exceeds "
 		    "max_validity_days (%d)", cfg->path, cfg->validity_days,
 		    cfg->max_validity_days);
-		return -1;
-	}
-	v = config_get(cfg, "policy", "default_profile");
-	cfg->default_profile = v ? (int)profile_from_name(v) : PROFILE_TLS_SERVER;
-	if (cfg->default_profile == PROFILE__MAX) {
-		snprintf(err, errlen, "%s: [policy] default_profile = \"%s\": unknown "
-		    "profile", cfg->path, v);
 		return -1;
 	}
 
@@ -399,19 +429,14 @@ config_interpret(struct cm_config *cfg, char *err, size_t errlen)
 	s = cfg->base_url + strlen(cfg->base_url);
 	while (s > cfg->base_url && s[-1] == '/')
 		*--s = '\0';
-#define URL_DEFAULT(field, key, suffix) do {				\
-	v = config_get(cfg, "publish", key);				\
-	if (v != NULL)							\
-		cfg->field = strdup(v);					\
-	else if (asprintf(&cfg->field, "%s%s", cfg->base_url, suffix) == -1) \
-		cfg->field = NULL;					\
-	if (cfg->field == NULL)						\
-		goto nomem;						\
-} while (0)
-	URL_DEFAULT(cdp_url, "cdp_url", "/ca.crl");
-	URL_DEFAULT(aia_url, "aia_url", "/ca.crt");
-	URL_DEFAULT(delta_url, "delta_url", "/delta.crl");
-#undef URL_DEFAULT
+	if (publish_url(cfg, "cdp_url", NULL, "/ca.crl", 0, &cfg->cdp_url,
+	    err, errlen) == -1 ||
+	    publish_url(cfg, "aia_url", NULL, "/ca.crt", 0, &cfg->aia_url,
+	    err, errlen) == -1 ||
+	    publish_url(cfg, "delta_url", "cdp_url", "/delta.crl", 1,
+	    &cfg->delta_url, err, errlen) == -1 ||
+	    profiles_load(cfg, err, errlen) == -1)
+		return -1;
 	(void)n;
 	return 0;
 nomem:
@@ -485,6 +510,7 @@ config_free(struct cm_config *cfg)
 	free(cfg->aia_url);
 	free(cfg->delta_url);
 	free(cfg->policy_module);
+	profiles_free(cfg);
 	memset(cfg, 0, sizeof(*cfg));
 }
 

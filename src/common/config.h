@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "common.h"
+#include "profile.h"
 
 /* Default policy RequestDisposition (AD CS REQDISP_* values). */
 #define REQDISP_PENDING		0
@@ -65,11 +66,14 @@ struct cm_config {
 	int		 request_disposition;	/* REQDISP_*, default ISSUE */
 	uint32_t	 key_types;		/* bit (1 << KEY_*) allowed */
 	uint32_t	 san_types;		/* bit (1 << SAN_*) allowed */
-	uint32_t	 profiles;		/* bit (1 << PROFILE_*) allowed */
-	int		 default_profile;	/* PROFILE_* */
+	int		 default_profile;	/* index in profile_list */
 	int		 validity_days;		/* default 365 */
 	int		 max_validity_days;	/* default 825 */
 	int		 backdate_seconds;	/* notBefore = now - this, default 300 */
+
+	/* the built-in profiles, changed and added to by [profile.NAME] */
+	struct cm_profile *profile_list;
+	size_t		  nprofiles;
 
 	/* every entry, for module sections and config_get */
 	struct cfg_entry *entries;

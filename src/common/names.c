@@ -10,9 +10,32 @@
 static const char *const key_names[KEY__MAX] = {
 	"ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096", "ed25519"
 };
-static const char *const san_names[SAN__MAX] = { "dns", "ip", "email", "uri" };
+static const char *const san_names[SAN__MAX] = {
+	"dns", "ip", "email", "uri", "upn", "dirname", "rid"
+};
 static const char *const profile_names[PROFILE__MAX] = {
-	"tls-server", "tls-client", "email", "code-signing", "sub-ca"
+	"WebServer", "ClientAuth", "SMIME", "CodeSigning", "SubCA", "User",
+	"Machine", "OCSPSigning"
+};
+
+/* Other names of the built-in profiles (see profile_from_name). */
+static const struct {
+	const char	*name;
+	enum profile	 p;
+} profile_aliases[] = {
+	{ "tls-server", PROFILE_TLS_SERVER },
+	{ "Web Server", PROFILE_TLS_SERVER },
+	{ "tls-client", PROFILE_TLS_CLIENT },
+	{ "Authenticated Session", PROFILE_TLS_CLIENT },
+	{ "email", PROFILE_EMAIL },
+	{ "code-signing", PROFILE_CODE_SIGNING },
+	{ "Code Signing", PROFILE_CODE_SIGNING },
+	{ "sub-ca", PROFILE_SUB_CA },
+	{ "Subordinate Certification Authority", PROFILE_SUB_CA },
+	{ "Computer", PROFILE_MACHINE },
+	{ "OCSPResponseSigning", PROFILE_OCSP_SIGNING },
+	{ "OCSP Response Signing", PROFILE_OCSP_SIGNING },
+	{ "ocsp-signing", PROFILE_OCSP_SIGNING },
 };
 
 static int
@@ -65,5 +88,10 @@ profile_name(enum profile p)
 enum profile
 profile_from_name(const char *s)
 {
+	size_t	 i;
+
+	for (i = 0; s != NULL && i < nitems(profile_aliases); i++)
+		if (strcasecmp(profile_aliases[i].name, s) == 0)
+			return profile_aliases[i].p;
 	return (enum profile)name_lookup(profile_names, PROFILE__MAX, s);
 }

@@ -4,7 +4,7 @@
 
 #include <stdlib.h>
 
-#include "crypto.h"
+#include "common.h"
 
 static const char *const reasons[] = {
 	"unspecified", "keyCompromise", "cACompromise", "affiliationChanged",

@@ -25,22 +25,14 @@
 #define OID_FRESHEST	"2.5.29.46"
 #define OID_AIA		"1.3.6.1.5.5.7.1.1"
 #define OID_CA_ISSUERS	"1.3.6.1.5.5.7.48.2"
-#define OID_SERVER_AUTH	"1.3.6.1.5.5.7.3.1"
-#define OID_CLIENT_AUTH	"1.3.6.1.5.5.7.3.2"
-#define OID_CODE_SIGN	"1.3.6.1.5.5.7.3.3"
-#define OID_EMAIL_PROT	"1.3.6.1.5.5.7.3.4"
+#define OID_POLICIES	"2.5.29.32"
+#define OID_OCSP_NOCHECK "1.3.6.1.5.5.7.48.1.5"
 #define OID_RSA		"1.2.840.113549.1.1.1"
 #define OID_EC		"1.2.840.10045.2.1"
 #define OID_ED25519	"1.3.101.112"
 #define OID_ED448	"1.3.101.113"
 
 /* keyUsage named bits (RFC 5280 4.2.1.3). */
-#define KU_DIGITAL_SIGNATURE	(1u << 0)
-#define KU_NON_REPUDIATION	(1u << 1)
-#define KU_KEY_ENCIPHERMENT	(1u << 2)
-#define KU_KEY_AGREEMENT	(1u << 4)
-#define KU_KEY_CERT_SIGN	(1u << 5)
-#define KU_CRL_SIGN		(1u << 6)
 
 /* Named curves and their sizes, for pk_bits. */
 static const struct {
@@ -221,6 +213,47 @@ put_cdp(struct buf *b, const char *url)
 	return 0;
 }
 
+#define OID_UPN		"1.3.6.1.4.1.311.20.2.3"	/* id-ms-san-upn */
+
+/*
+ * Append the GeneralName of a UPN, directoryName or registeredID SAN,
+ * encoded from its parsed value: otherName { id-ms-san-upn, [0] EXPLICIT
+ * UTF8String }, [4] EXPLICIT the Name name_canonical re-encoded (the CA's
+ * own DER, never the request's), [8] the OID's contents from its text.
+ * Returns 0 or -1.
+ */
+static int
+put_named_san(struct buf *b, const struct san *s)
+{
+	struct der_tlv	 name;
+	unsigned char	 oid[DER_OID_MAX];
+	size_t		 n, m, m2;
+
+	switch (s->type) {
+	case SAN_UPN:
+		if (!utf8_valid((const unsigned char *)s->value,
+		    strlen(s->value)) ||
+		    der_open(b, DER_CTX_CONS(0), &m) == -1 ||
+		    der_put_oid(b, OID_UPN) == -1 ||
+		    der_open(b, DER_CTX_CONS(0), &m2) == -1 ||
+		    der_put_utf8(b, s->value) == -1 ||
+		    der_close(b, m2) == -1)
+			return -1;
+		return der_close(b, m);
+	case SAN_DIRNAME:
+		if (s->der == NULL || der_whole(s->der, s->der_len,
+		    DER_SEQUENCE, &name) == -1 || name.len == 0)
+			return -1;
+		return der_put_tlv(b, DER_CTX_CONS(4), s->der, s->der_len);
+	case SAN_RID:
+		if (der_oid_encode(s->value, oid, sizeof(oid), &n) == -1)
+			return -1;
+		return der_put_tlv(b, DER_CTX(8), oid, n);
+	default:
+		return -1;
+	}
+}
+
 /*
  * Append a GeneralNames SEQUENCE for the SANs. Returns 0, or -1 on a
  * value that cannot be encoded (non-ASCII name, bad IP text).
@@ -254,6 +287,11 @@ put_sans(struct buf *b, const struct san *sans, size_t n)
 				rc = der_put_tlv(b, DER_CTX(7), ip, 16);
 			else
 				rc = -1;
+			break;
+		case SAN_UPN:
+		case SAN_DIRNAME:
+		case SAN_RID:
+			rc = put_named_san(b, &sans[i]);
 			break;
 		default:
 			rc = -1;
@@ -323,9 +361,16 @@ put_extensions(struct extw *ew, const struct signer *s,
     const struct cert_template *t, const unsigned char *ski, size_t skilen,
     int rsa, int ec)
 {
+	const struct cm_profile *pr = t->profile;
 	struct buf	*v = &ew->v;
-	const char	*eku = NULL;
-	uint32_t	 ku = 0;
+	char *const	*eku = t->neku > 0 ? t->eku : pr->eku;
+	size_t		 neku = t->neku > 0 ? t->neku : pr->neku;
+	/* The profile's URLs, else the CA's; delta only when the CA has. */
+	const char	*cdp = pr->cdp_url ? pr->cdp_url : s->cdp_url;
+	const char	*aia = pr->aia_url ? pr->aia_url : s->aia_url;
+	const char	*delta = s->delta_url == NULL ? NULL :
+			    pr->delta_url ? pr->delta_url : s->delta_url;
+	uint32_t	 ku;
 	size_t		 mctx, mseq, m, m2, i;
 
 	if (der_open(ew->b, DER_CTX_CONS(3), &mctx) == -1 ||
@@ -342,62 +387,62 @@ put_extensions(struct extw *ew, const struct signer *s,
 			return -1;
 	}
 
-	switch (t->profile) {
-	case PROFILE_TLS_SERVER:
-		ku = KU_DIGITAL_SIGNATURE | (rsa ? KU_KEY_ENCIPHERMENT : 0);
-		eku = OID_SERVER_AUTH;
-		break;
-	case PROFILE_TLS_CLIENT:
-		ku = KU_DIGITAL_SIGNATURE;
-		eku = OID_CLIENT_AUTH;
-		break;
-	case PROFILE_EMAIL:
-		/* Encryption to an S/MIME key: key transport (RSA), ECDH. */
-		ku = KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION |
-		    (rsa ? KU_KEY_ENCIPHERMENT : 0) |
-		    (ec ? KU_KEY_AGREEMENT : 0);
-		eku = OID_EMAIL_PROT;
-		break;
-	case PROFILE_CODE_SIGNING:
-		ku = KU_DIGITAL_SIGNATURE;
-		eku = OID_CODE_SIGN;
-		break;
-	case PROFILE_SUB_CA:
-		ku = KU_KEY_CERT_SIGN | KU_CRL_SIGN;
-		break;
-	default:
-		log_err("cert_build: unknown profile %d", (int)t->profile);
-		return -1;
-	}
+	/* Key transport needs an RSA key, key agreement an EC key. */
+	ku = pr->key_usage;
+	if (!rsa)
+		ku &= ~(KU_KEY_ENCIPHERMENT | KU_DATA_ENCIPHERMENT);
+	if (!ec)
+		ku &= ~KU_KEY_AGREEMENT;
+	if (t->key_usage != 0)
+		ku &= t->key_usage;
 
 	/* CA:FALSE is the DEFAULT, so an end entity gets an empty SEQUENCE. */
 	if (der_open(v, DER_SEQUENCE, &m) == -1 ||
-	    (t->profile == PROFILE_SUB_CA && (der_put_bool(v, 1) == -1 ||
-	    der_put_int64(v, DER_INTEGER, 0) == -1)) ||
+	    (pr->ca && (der_put_bool(v, 1) == -1 || (pr->path_len >= 0 &&
+	    der_put_int64(v, DER_INTEGER, pr->path_len) == -1))) ||
 	    der_close(v, m) == -1 || ext_flush(ew, OID_BC, 1) == -1 ||
 	    der_put_named_bits(v, ku) == -1 || ext_flush(ew, OID_KU, 1) == -1)
 		return -1;
-	if (eku != NULL && (der_open(v, DER_SEQUENCE, &m) == -1 ||
-	    der_put_oid(v, eku) == -1 || der_close(v, m) == -1 ||
-	    ext_flush(ew, OID_EKU, 0) == -1))
+	if (neku > 0) {
+		if (der_open(v, DER_SEQUENCE, &m) == -1)
+			return -1;
+		for (i = 0; i < neku; i++)
+			if (der_put_oid(v, eku[i]) == -1)
+				return -1;
+		if (der_close(v, m) == -1 || ext_flush(ew, OID_EKU, 0) == -1)
+			return -1;
+	}
+	if (pr->npolicies > 0) {
+		if (der_open(v, DER_SEQUENCE, &m) == -1)
+			return -1;
+		for (i = 0; i < pr->npolicies; i++)
+			if (der_open(v, DER_SEQUENCE, &m2) == -1 ||
+			    der_put_oid(v, pr->policies[i]) == -1 ||
+			    der_close(v, m2) == -1)
+				return -1;
+		if (der_close(v, m) == -1 ||
+		    ext_flush(ew, OID_POLICIES, 0) == -1)
+			return -1;
+	}
+	if (pr->ocsp_nocheck && (der_put_tlv(v, DER_NULL, NULL, 0) == -1 ||
+	    ext_flush(ew, OID_OCSP_NOCHECK, 0) == -1))
 		return -1;
 
 	/* RFC 5280 4.2.1.6: critical when the subject is empty. */
 	if (t->nsans > 0 && (put_sans(v, t->sans, t->nsans) == -1 ||
 	    ext_flush(ew, OID_SAN, t->subject_len == 2) == -1))
 		return -1;
-	if (s->cdp_url != NULL && s->cdp_url[0] != '\0' &&
-	    (put_cdp(v, s->cdp_url) == -1 || ext_flush(ew, OID_CDP, 0) == -1))
+	if (cdp != NULL && cdp[0] != '\0' &&
+	    (put_cdp(v, cdp) == -1 || ext_flush(ew, OID_CDP, 0) == -1))
 		return -1;
-	if (s->delta_url != NULL && s->delta_url[0] != '\0' &&
-	    (put_cdp(v, s->delta_url) == -1 ||
-	    ext_flush(ew, OID_FRESHEST, 0) == -1))
+	if (delta != NULL && delta[0] != '\0' &&
+	    (put_cdp(v, delta) == -1 || ext_flush(ew, OID_FRESHEST, 0) == -1))
 		return -1;
-	if (s->aia_url != NULL && s->aia_url[0] != '\0') {
+	if (aia != NULL && aia[0] != '\0') {
 		if (der_open(v, DER_SEQUENCE, &m) == -1 ||
 		    der_open(v, DER_SEQUENCE, &m2) == -1 ||
 		    der_put_oid(v, OID_CA_ISSUERS) == -1 ||
-		    put_uri(v, s->aia_url) == -1 ||
+		    put_uri(v, aia) == -1 ||
 		    der_close(v, m2) == -1 || der_close(v, m) == -1 ||
 		    ext_flush(ew, OID_AIA, 0) == -1)
 			return -1;
@@ -500,6 +545,10 @@ cert_build(const struct signer *s, const struct cert_template *t,
 	if (serial_len == 0 || (t->serial[0] & 0x80)) {
 		log_err("cert_build: the serial must be positive and at most "
 		    "%d octets", SERIAL_LEN);
+		goto fail;
+	}
+	if (t->profile == NULL) {
+		log_err("cert_build: no profile");
 		goto fail;
 	}
 	if (t->subject == NULL || s->issuer == NULL || s->sigalg == NULL ||

@@ -34,13 +34,16 @@ enum crl_reason {
 	CRL_REASON_PRIVILEGE_WITHDRAWN = 9,
 	CRL_REASON_AA_COMPROMISE = 10
 };
-const char	*crl_reason_name(int);		/* "keyCompromise", ... */
-int		 crl_reason_parse(const char *);	/* name or number; -1 if bad */
 
 /* A subject alternative name. */
 struct san {
 	enum san_type	 type;
-	char		*value;		/* DNS name, IP text, e-mail, URI */
+	char		*value;		/* DNS name, IP text, e-mail, URI, UPN,
+					   RFC 4514 text (dirname), dotted
+					   OID (rid) */
+	unsigned char	*der;		/* dirname: the canonical DER Name
+					   (name_canonical), else NULL */
+	size_t		 der_len;
 };
 
 /* An extension as found in a request or certificate. */
@@ -142,7 +145,10 @@ struct cert_template {
 	size_t		 spki_len;
 	const struct san *sans;
 	size_t		 nsans;
-	enum profile	 profile;
+	const struct cm_profile *profile;	/* keyUsage, EKU, CA, URLs, ... */
+	uint32_t	 key_usage;	/* not 0: only these of the profile's */
+	char *const	*eku;		/* neku > 0: instead of the profile's */
+	size_t		 neku;
 	int64_t		 not_before;
 	int64_t		 not_after;
 	unsigned char	 serial[SERIAL_LEN];
@@ -187,9 +193,10 @@ int	 serial_generate_random(unsigned char serial[SERIAL_LEN]);
 
 /*
  * Build and sign a certificate: version 3, the template's serial, subject,
- * key and validity; SKI, AKI, basicConstraints, keyUsage and
- * extendedKeyUsage from the profile, SANs, CRL distribution point (and
- * freshest CRL when delta CRLs are on), AIA caIssuers. When info is not
+ * key and validity; SKI, AKI, basicConstraints, keyUsage,
+ * extendedKeyUsage, certificatePolicies and OCSP no-check from the
+ * profile, SANs, CRL distribution point (and freshest CRL when delta CRLs
+ * are on) and AIA caIssuers from the profile or else the signer. When info is not
  * NULL it is filled without reparsing. Returns 0 or -1.
  */
 int	 cert_build(const struct signer *, const struct cert_template *,
@@ -306,5 +313,22 @@ char	*name_to_text(const unsigned char *name, size_t len);
  */
 int	 name_canonical(const unsigned char *name, size_t len,
 	    unsigned char **out, size_t *outlen, char *err, size_t errlen);
+/*
+ * Is p[0..n) well-formed UTF-8 (no overlong forms, surrogates or values
+ * past U+10FFFF)? Returns 1 or 0.
+ */
+int	 utf8_valid(const unsigned char *p, size_t n);
+/*
+ * reqext.c. name_drop: the DER Name without its attributes of type oid (an
+ * RDN left empty goes too); 0 with *out malloc'd, or -1. csr_key_usage:
+ * the keyUsage bits (KU_*) the request asks for; csr_eku: the dotted OIDs
+ * of its extendedKeyUsage (*oids malloc'd, free each and the array). Both
+ * return 1 when asked, 0 when the request has no such extension, -1 when
+ * it is malformed.
+ */
+int	 name_drop(const unsigned char *name, size_t len, const char *oid,
+	    unsigned char **out, size_t *outlen);
+int	 csr_key_usage(const struct csr *, uint32_t *bits);
+int	 csr_eku(const struct csr *, char ***oids, size_t *n);
 
 #endif /* CM_CRYPTO_H */

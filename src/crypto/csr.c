@@ -24,6 +24,7 @@
 #define OID_EXT_REQUEST		"1.2.840.113549.1.9.14"
 #define OID_MS_EXT_REQUEST	"1.3.6.1.4.1.311.2.1.14"
 #define OID_SAN			"2.5.29.17"
+#define OID_UPN			"1.3.6.1.4.1.311.20.2.3"	/* id-ms-san-upn */
 #define OID_RSA			"1.2.840.113549.1.1.1"
 #define OID_RSA_PSS		"1.2.840.113549.1.1.10"
 #define OID_EC			"1.2.840.10045.2.1"
@@ -43,6 +44,7 @@
 #define MAX_EXTENSIONS		64
 #define MAX_EXTENSION_BYTES	16384	/* all requested extension values */
 #define MAX_SANS		256
+#define MAX_UPN			256	/* octets */
 #define MAX_ATTRIBUTES		32
 #define MAX_RSA_EXP_BITS	256	/* CA/Browser Forum BR 6.1.6 */
 
@@ -194,8 +196,8 @@ dns_name_check(const unsigned char *p, size_t n, int wildcard)
 }
 
 /*
- * Check a SAN's text for its type: dNSName as above, rfc822Name as
- * local-part@host, URI with a scheme. Returns NULL or what is wrong.
+ * Check a SAN's text for its type: dNSName as above, rfc822Name and UPN
+ * as local-part@host, URI with a scheme. Returns NULL or what is wrong.
  */
 static const char *
 san_check(enum san_type t, const unsigned char *p, size_t n)
@@ -205,7 +207,7 @@ san_check(enum san_type t, const unsigned char *p, size_t n)
 
 	if (t == SAN_DNS)
 		return dns_name_check(p, n, 1);
-	if (t == SAN_EMAIL) {
+	if (t == SAN_EMAIL || t == SAN_UPN) {
 		if ((at = memchr(p, '@', n)) == NULL || at == p ||
 		    memchr(at + 1, '@', n - (size_t)(at + 1 - p)) != NULL)
 			return "is not local-part@domain";
@@ -236,6 +238,7 @@ add_san(struct csr *c, enum san_type t, const char *s, size_t n)
 	if ((v = reallocarray(c->sans, c->nsans + 1, sizeof(*v))) == NULL)
 		return -1;
 	c->sans = v;
+	memset(&v[c->nsans], 0, sizeof(*v));
 	if ((v[c->nsans].value = (char *)memdup((const unsigned char *)s,
 	    n)) == NULL)
 		return -1;
@@ -243,10 +246,148 @@ add_san(struct csr *c, enum san_type t, const char *s, size_t n)
 	return 0;
 }
 
+/* A SAN reader's answer for an element that is not DER as it must be. */
+#define SAN_BAD		(-2)
+
+/*
+ * An otherName: only a UPN (id-ms-san-upn, [0] EXPLICIT UTF8String), its
+ * text valid UTF-8 without control characters, of at most MAX_UPN octets,
+ * shaped local@domain with a host name as the domain, as Windows logon
+ * reads it. Returns 0, -1 with err, or SAN_BAD.
+ */
+static int
+parse_other_name(struct csr *c, const struct der_tlv *g, char *err,
+    size_t errlen)
+{
+	struct der_tlv	 id, s;
+	struct der	 d, v;
+	const char	*why = NULL;
+	char		*oid;
+	size_t		 i, cut;
+
+	der_init(&d, g->val, g->len);
+	if (der_expect(&d, DER_OID, &id) == -1 ||
+	    der_enter(&d, DER_CTX_CONS(0), &v) == -1 || !der_at_end(&d) ||
+	    der_read(&v, &s) == -1 || !der_at_end(&v))
+		return SAN_BAD;
+	if (!der_oid_eq(id.val, id.len, OID_UPN)) {
+		if ((oid = der_oid_text(id.val, id.len)) == NULL)
+			return SAN_BAD;
+		seterr(err, errlen, "subjectAltName otherName %s is not "
+		    "supported (only the UPN, " OID_UPN ")", oid);
+		free(oid);
+		return -1;
+	}
+	if (s.tag != DER_UTF8STRING)
+		why = "is not a UTF8String";
+	else if (s.len == 0 || s.len > MAX_UPN)
+		why = "is empty or longer than 256 octets";
+	else if (!utf8_valid(s.val, s.len))
+		why = "is not valid UTF-8";
+	for (i = 0; why == NULL && i < s.len; i++)
+		/* C0, DEL, and C1 (U+0080..U+009F: C2 80..C2 9F). */
+		if (s.val[i] < 0x20 || s.val[i] == 0x7f || (s.val[i] == 0xc2 &&
+		    i + 1 < s.len && s.val[i + 1] >= 0x80 &&
+		    s.val[i + 1] <= 0x9f))
+			why = "holds a control character";
+	if (why != NULL) {
+		seterr(err, errlen, "subjectAltName UPN %s", why);
+		return -1;
+	}
+	if ((why = san_check(SAN_UPN, s.val, s.len)) != NULL) {
+		/* Quoted whole or cut at a character, never inside one. */
+		for (cut = s.len > 80 ? 80 : s.len; cut < s.len &&
+		    (s.val[cut] & 0xc0) == 0x80; cut--)
+			;
+		seterr(err, errlen, "subjectAltName UPN \"%.*s\" %s",
+		    (int)cut, s.val, why);
+		return -1;
+	}
+	if (add_san(c, SAN_UPN, (const char *)s.val, s.len) == -1) {
+		seterr(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * A directoryName ([4] EXPLICIT Name), kept as the CA signs a subject:
+ * re-encoded by name_canonical (its rules and its reasons), with its RFC
+ * 4514 text as the value. An empty name is refused. Returns 0, -1 with
+ * err, or SAN_BAD.
+ */
+static int
+parse_dir_name(struct csr *c, const struct der_tlv *g, char *err,
+    size_t errlen)
+{
+	struct der_tlv	 name;
+	unsigned char	*der = NULL;
+	size_t		 len;
+	char		*text = NULL, why[192];
+
+	if (der_whole(g->val, g->len, DER_SEQUENCE, &name) == -1)
+		return SAN_BAD;
+	if (name.len == 0) {
+		seterr(err, errlen, "subjectAltName directoryName is empty");
+		return -1;
+	}
+	if (name_canonical(name.raw, name.raw_len, &der, &len, why,
+	    sizeof(why)) == -1) {
+		/* Its "bad subject name" is a broken element here. */
+		if (strncmp(why, "bad ", 4) == 0)
+			return SAN_BAD;
+		/* It speaks of the subject's attributes: these are this name's. */
+		if (strncmp(why, "subject attribute ", 18) == 0)
+			seterr(err, errlen, "subjectAltName directoryName "
+			    "attribute %s", why + 18);
+		else
+			seterr(err, errlen, "subjectAltName directoryName: %s",
+			    why);
+		return -1;
+	}
+	if ((text = name_to_text(der, len)) == NULL ||
+	    add_san(c, SAN_DIRNAME, text, strlen(text)) == -1) {
+		free(der);
+		free(text);
+		seterr(err, errlen, "out of memory");
+		return -1;
+	}
+	free(text);
+	c->sans[c->nsans - 1].der = der;
+	c->sans[c->nsans - 1].der_len = len;
+	return 0;
+}
+
+/*
+ * A registeredID ([8] IMPLICIT OBJECT IDENTIFIER) as dotted text: minimal
+ * subidentifiers (der_oid_text), and text that encodes back to the same
+ * octets, as put_sans will encode it. Returns 0, -1 with err, or SAN_BAD.
+ */
+static int
+parse_registered_id(struct csr *c, const struct der_tlv *g, char *err,
+    size_t errlen)
+{
+	unsigned char	 enc[DER_OID_MAX];
+	size_t		 n;
+	char		*oid;
+	int		 rc = SAN_BAD;
+
+	if ((oid = der_oid_text(g->val, g->len)) == NULL)
+		return SAN_BAD;
+	if (der_oid_encode(oid, enc, sizeof(enc), &n) == 0 && n == g->len &&
+	    memcmp(enc, g->val, n) == 0) {
+		if ((rc = add_san(c, SAN_RID, oid, strlen(oid))) == -1)
+			seterr(err, errlen, "out of memory");
+	}
+	free(oid);
+	return rc;
+}
+
 /*
  * Read the GeneralNames of a subjectAltName extension value into c->sans:
- * dNSName, rfc822Name, URI and iPAddress; the other name forms are refused
- * (the certificate could not carry them). Returns 0, or -1 with err.
+ * dNSName, rfc822Name, URI, iPAddress, UPN, directoryName and
+ * registeredID; the other name forms are refused (the certificate could
+ * not carry them). Returns 0, or -1 with err.
  */
 static int
 parse_sans(struct csr *c, const unsigned char *p, size_t len, char *err,
@@ -257,6 +398,7 @@ parse_sans(struct csr *c, const unsigned char *p, size_t len, char *err,
 	char		 ip[INET6_ADDRSTRLEN];
 	const char	*why;
 	enum san_type	 type;
+	int		 rc;
 
 	if (der_whole(p, len, DER_SEQUENCE, &t) == -1)
 		goto bad;
@@ -292,17 +434,24 @@ parse_sans(struct csr *c, const unsigned char *p, size_t len, char *err,
 				goto nomem;
 			break;
 		case DER_CTX_CONS(0):
-		case DER_CTX_CONS(3):
 		case DER_CTX_CONS(4):
-		case DER_CTX_CONS(5):
 		case DER_CTX(8):
+			rc = g.tag == DER_CTX_CONS(0) ?
+			    parse_other_name(c, &g, err, errlen) :
+			    g.tag == DER_CTX_CONS(4) ?
+			    parse_dir_name(c, &g, err, errlen) :
+			    parse_registered_id(c, &g, err, errlen);
+			if (rc == SAN_BAD)
+				goto bad;
+			if (rc == -1)
+				return -1;
+			break;
+		case DER_CTX_CONS(3):
+		case DER_CTX_CONS(5):
 			/* Never dropped silently: the certificate would lack it. */
 			seterr(err, errlen, "subjectAltName %s names are not "
-			    "supported", g.tag == DER_CTX_CONS(0) ? "otherName" :
-			    g.tag == DER_CTX_CONS(3) ? "x400Address" :
-			    g.tag == DER_CTX_CONS(4) ? "directoryName" :
-			    g.tag == DER_CTX_CONS(5) ? "ediPartyName" :
-			    "registeredID");
+			    "supported", g.tag == DER_CTX_CONS(3) ?
+			    "x400Address" : "ediPartyName");
 			return -1;
 		default:
 			goto bad;
@@ -959,8 +1108,10 @@ csr_free(struct csr *c)
 	free(c->spki);
 	free(c->key_desc);
 	free(c->key_alg_oid);
-	for (i = 0; i < c->nsans; i++)
+	for (i = 0; i < c->nsans; i++) {
 		free(c->sans[i].value);
+		free(c->sans[i].der);
+	}
 	free(c->sans);
 	for (i = 0; i < c->nexts; i++) {
 		free(c->exts[i].oid);

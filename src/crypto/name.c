@@ -78,7 +78,7 @@ put_utf8(struct buf *b, uint32_t c)
  * Is p[0..n) well-formed UTF-8 (no overlong forms, surrogates or values
  * past U+10FFFF)? Returns 1 or 0.
  */
-static int
+int
 utf8_valid(const unsigned char *p, size_t n)
 {
 	size_t		 i = 0, k, need;

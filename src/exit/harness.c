@@ -243,7 +243,7 @@ harness_actions(struct ca *ca, const struct exit_test_opts *o,
 	tpl.spki_len = parsed.spki_len;
 	tpl.sans = parsed.sans;
 	tpl.nsans = parsed.nsans;
-	tpl.profile = PROFILE_TLS_SERVER;
+	tpl.profile = profile_builtin(PROFILE_TLS_SERVER);
 	tpl.not_before = time_now() - 60;
 	tpl.not_after = time_now() + 86400;
 	if (cert_build(ca_signer(ca), &tpl, &der, &len, NULL) == -1)

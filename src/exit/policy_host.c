@@ -35,6 +35,7 @@ struct policy_call {
 	struct cm_server_policy pol;
 	struct exit_call call;
 	struct policy_decision *d;
+	const struct cm_config *cfg;	/* the decision's, for its profiles */
 };
 
 static int
@@ -42,7 +43,7 @@ policy_set_property(cm_server_policy *srv, const char *name,
     const cm_value *v)
 {
 	struct policy_call *pc = (struct policy_call *)srv;
-	enum profile	 p;
+	const struct cm_profile *p;
 
 	if (name == NULL || v == NULL)
 		return CM_E_INVALIDARG;
@@ -61,7 +62,8 @@ policy_set_property(cm_server_policy *srv, const char *name,
 	    !strcasecmp(name, "Profile")) {
 		if (v->type != CM_PROPTYPE_STRING || v->data == NULL)
 			return CM_E_TYPE;
-		if ((p = profile_from_name(v->data)) == PROFILE__MAX)
+		/* The profile's own rules apply after the module's verdict. */
+		if ((p = profile_find(pc->cfg, v->data)) == NULL)
 			return CM_E_INVALIDARG;
 		pc->d->profile = p;
 		return CM_OK;
@@ -121,6 +123,7 @@ policy_call_init(struct policy_call *pc, struct ca *ca, const char *name,
 	pc->pol.set_certificate_property = policy_set_property;
 	pc->pol.set_certificate_extension = policy_set_extension;
 	pc->d = d;
+	pc->cfg = ca_config(ca);
 }
 
 /*
@@ -437,7 +440,7 @@ default_verify_request(void *state, int64_t context, int new_request,
 	rc = CM_OK;
 	if (d.vr != CM_VR_INSTANT_BAD) {
 		v.type = CM_PROPTYPE_STRING;
-		v.data = profile_name(d.profile);
+		v.data = d.profile->name;
 		v.len = strlen(v.data);
 		if ((rc = default_set_date(srv, "NotBefore", d.not_before)) ==
 		    CM_OK && (rc = default_set_date(srv, "NotAfter",

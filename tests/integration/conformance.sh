@@ -1,6 +1,6 @@
 #!/bin/sh
 # The CA's signature is its product: every certificate and CRL it signs for
-# each profile and key type must load and verify in three independent
+# each built-in profile and key type must load and verify in three independent
 # readers - pyca cryptography (Debian's), `openssl verify -x509_strict` and
 # GnuTLS certtool - and a TLS client must accept the server certificate.
 . "$LIB"
@@ -9,17 +9,18 @@ for root in p256 rsa; do
 	T_DIR_CA=$T_DIR/$root
 	ca_init --key-type "$([ $root = rsa ] && echo rsa-3072 || echo ec-p256)"
 	conf_set policy key_types "ec-p256, ec-p384, rsa-2048, rsa-3072, rsa-4096, ed25519"
-	conf_set policy profiles "tls-server, tls-client, email, code-signing, sub-ca"
+	conf_set policy profiles all
 	conf_set crl delta true
 	daemon_start
 	n=0
 	for key in "ec -pkeyopt ec_paramgen_curve:P-256" \
 	    "ec -pkeyopt ec_paramgen_curve:P-384" rsa:2048 rsa:3072 ed25519; do
-		for p in tls-server tls-client email code-signing sub-ca; do
+		for p in WebServer ClientAuth SMIME CodeSigning SubCA User \
+		    Machine OCSPSigning; do
 			n=$((n + 1))
 			case $p in
-			tls-server) san="DNS:h$n.example.com,DNS:*.h$n.example.com,IP:192.0.2.$n" ;;
-			email) san="email:u$n@example.com" ;;
+			WebServer|Machine) san="DNS:h$n.example.com,DNS:*.h$n.example.com,IP:192.0.2.$n" ;;
+			SMIME|User) san="email:u$n@example.com" ;;
 			*) san="DNS:c$n.example.com" ;;
 			esac
 			openssl req -new -newkey $key -nodes -keyout "$T_DIR/c$n.key" \
@@ -34,11 +35,11 @@ for root in p256 rsa; do
 	    keyCompromise >/dev/null
 	"$CERTMINT" -c "$CONF" crl >/dev/null
 	"$CERTMINT" -c "$CONF" crl --delta >/dev/null
-	check_eq "$root: 25 certificates issued" 25 \
+	check_eq "$root: 40 certificates issued" 40 \
 	    "$(db_query "SELECT count(*) FROM certs")"
 	check "$root: every certificate and CRL passes cryptography, openssl -x509_strict, certtool" \
 	    /usr/bin/python3 "$(dirname "$LIB")/conformance.py" \
-	    "$T_DIR/ca/certmint.db" "$T_DIR/ca/ca.crt" 25
+	    "$T_DIR/ca/certmint.db" "$T_DIR/ca/ca.crt" 40
 	# TLS handshakes (OpenSSL and GnuTLS clients) with a server
 	# certificate it issued for localhost.
 	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \

@@ -78,7 +78,7 @@ openssl req -in "$T_DIR/p1.csr" -outform DER -out "$T_DIR/p1.der"
 check "certmint submit takes a DER request" \
     "$CERTMINT" -c "$CONF" submit "$T_DIR/p1.der"
 out=$(curl -sS -m 60 -w '\n%{http_code}' -H 'Content-Type: application/json' \
-    --data "$(python3 -c 'import json,sys; print(json.dumps({"csr": open(sys.argv[1]).read(), "attributes": {"CertificateTemplate": "email"}}))' "$T_DIR/p1.csr")" \
+    --data "$(python3 -c 'import json,sys; print(json.dumps({"csr": open(sys.argv[1]).read(), "attributes": {"CertificateTemplate": "tls-client"}}))' "$T_DIR/p1.csr")" \
     "$URL/api/v1/requests")
 check_eq "JSON submission answers 201" 201 "$(echo "$out" | tail -1)"
 

@@ -10,7 +10,9 @@
  *
  * A resubmission (new_request 0) is an officer's approval: VR_INSTANT_OK
  * (the CA then records AD CS's "Resubmitted by <officer>").
- * Every issued certificate gets, through the setters, profile tls-client,
+ * Every issued certificate gets, through the setters, profile tls-client
+ * (or the one the attribute "PickProfile" names: CM_E_INVALIDARG for an
+ * unknown one is answered as a denial naming it),
  * a validity of 3 days, and the extension 1.3.6.1.4.1.55555.1.1 (a
  * UTF8String "<policy config value 'tag'>/<RequestID>"). Its config
  * section may set "tag" (default "test").
@@ -41,7 +43,7 @@ tp_verify(void *state, int64_t context, int new_request, int32_t flags,
     size_t message_size)
 {
 	cm_server_exit	*g = srv->getters;
-	const char	*decision = NULL, *tag = NULL;
+	const char	*decision = NULL, *tag = NULL, *pick = NULL;
 	cm_value	 v, cn;
 	unsigned char	 ext[128];
 	char		 text[100];
@@ -73,12 +75,22 @@ tp_verify(void *state, int64_t context, int new_request, int32_t flags,
 	}
 
 	/* Issue, and shape the certificate with the setters. */
+	if (g->get_request_attribute(g, "PickProfile", &pick) != CM_OK)
+		pick = "tls-client";
 	v.type = CM_PROPTYPE_STRING;
-	v.data = "tls-client";
+	v.data = pick;
 	v.len = strlen(v.data);
-	if (srv->set_certificate_property(srv, "CertificateTemplate", &v) !=
-	    CM_OK)
+	switch (srv->set_certificate_property(srv, "CertificateTemplate", &v)) {
+	case CM_OK:
+		break;
+	case CM_E_INVALIDARG:
+		snprintf(message, message_size, "Test.Policy: no profile %s",
+		    pick);
+		*disposition = CM_VR_INSTANT_BAD;
+		return CM_OK;
+	default:
 		return CM_E_FAIL;
+	}
 	v.type = CM_PROPTYPE_DATE;
 	v.l = now - 60;
 	v.data = NULL;

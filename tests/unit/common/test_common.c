@@ -131,7 +131,10 @@ test_config_defaults(void **state)
 	assert_int_equal(cfg.request_disposition, REQDISP_ISSUE);
 	assert_int_equal(cfg.max_body, 65536);
 	assert_true(cfg.key_types & (1u << KEY_ED25519));
-	assert_false(cfg.profiles & (1u << PROFILE_SUB_CA));
+	assert_false(profile_find(&cfg, "sub-ca")->allowed);
+	assert_true(profile_find(&cfg, "tls-server")->allowed);
+	assert_string_equal(cfg.profile_list[cfg.default_profile].name,
+	    "WebServer");
 	config_free(&cfg);
 	unlink(path);
 	free(path);
@@ -200,6 +203,92 @@ test_config_edit(void **state)
 	free(path);
 }
 
+/* A config of text; 0 and cfg loaded, or -1 with err. */
+static int
+load_text(const char *text, struct cm_config *cfg, char *err, size_t errlen)
+{
+	char	*path = write_tmp(text);
+	int	 rc = config_load(path, cfg, err, errlen);
+
+	unlink(path);
+	free(path);
+	return rc;
+}
+
+static void
+test_profiles(void **state)
+{
+	struct cm_config cfg;
+	const struct cm_profile *p;
+	char		 err[512], *u;
+
+	assert_int_equal(load_text("[ca]\nname = My CA/1\n"
+	    "machine_dns_name = pki.example.com\n"
+	    "[profile.tls-server]\nmax_validity_days = 100\n"
+	    "validity_days = 50\n"
+	    "[profile.Lab]\nbase = Web Server\ndomains = lab.example\n"
+	    "cdp = ldap:///CN=%7%8,CN=%2%10\n"
+	    "[profile.Plain]\neku = 1.2.3.4, clientAuth\n"
+	    "[policy]\nprofiles = Lab, Plain\ndefault_profile = lab\n",
+	    &cfg, err, sizeof(err)), 0);
+	/* A section under an alias changes the built-in. */
+	p = profile_find(&cfg, "WebServer");
+	assert_non_null(p);
+	assert_int_equal(p->max_validity_days, 100);
+	assert_false(p->allowed);
+	/* A new profile from a base: its rules and the section's. */
+	p = profile_find(&cfg, "LAB");
+	assert_non_null(p);
+	assert_int_equal(p->builtin, -1);
+	assert_true(p->allowed);
+	assert_int_equal(p->max_validity_days, 100);
+	assert_true(p->host_names);
+	assert_int_equal(p->ndomains, 1);
+	assert_string_equal(p->cdp_url, "ldap:///CN=My%20CA%2F1,CN=pki"
+	    "?certificateRevocationList?base?objectClass=cRLDistributionPoint");
+	assert_ptr_equal(&cfg.profile_list[cfg.default_profile], p);
+	/* Without a base: a plain end-entity profile. */
+	p = profile_find(&cfg, "Plain");
+	assert_int_equal(p->key_usage, KU_DIGITAL_SIGNATURE);
+	assert_int_equal(p->neku, 2);
+	assert_string_equal(p->eku[1], "1.3.6.1.5.5.7.3.2");
+	assert_null(profile_find(&cfg, "Nope"));
+
+	u = url_expand(&cfg, "http://%1/%3%9.crl?%%", 1, err, sizeof(err));
+	assert_string_equal(u, "http://pki.example.com/My%20CA%2F1+.crl?%");
+	free(u);
+	assert_null(url_expand(&cfg, "http://%5/", 0, err, sizeof(err)));
+	assert_non_null(strstr(err, "unknown token \"%5"));
+	assert_null(url_expand(&cfg, "http://x/%", 0, err, sizeof(err)));
+	config_free(&cfg);
+
+#define BAD(text, want) do {						\
+	assert_int_equal(load_text(text, &cfg, err, sizeof(err)), -1);	\
+	if (strstr(err, want) == NULL)					\
+		fail_msg("config error \"%s\" lacks \"%s\"", err, want);	\
+} while (0)
+	BAD("[profile.X]\nkey_usage = digitalSignature\nca = true\n",
+	    "needs keyCertSign");
+	BAD("[profile.X]\nkey_usage = keyCertSign\n", "need ca = true");
+	BAD("[profile.X]\nhost_names = true\nsan_types = email\n",
+	    "only the san_types dns and ip");
+	BAD("[profile.X]\neku = serverauth, 1.2.03\n", "dotted OIDs");
+	BAD("[profile.X]\npolicies = 3.1\n", "dotted OIDs");
+	BAD("[profile.X]\nrevocation_reasons = removeFromCRL\n",
+	    "unknown revocation reason");
+	BAD("[profile.X]\nvalidity_days = 10\nmax_validity_days = 5\n",
+	    "exceeds max_validity_days");
+	BAD("[profile.X]\ndomains = .example\n", "expected domain names");
+	BAD("[profile.X]\ncolour = red\n", "unknown key \"colour\"");
+	BAD("[profile.X/Y]\nca = false\n", "letters, digits");
+	BAD("[profile.WebServer]\nbase = ClientAuth\n", "base is for new");
+	BAD("[policy]\nprofiles = WebServer, Nope\n", "unknown profile "
+	    "\"Nope\"");
+	BAD("[policy]\ndefault_profile = Nope\n", "unknown profile");
+	BAD("[publish]\ncdp_url = http://%5/\n", "[publish] cdp_url");
+#undef BAD
+}
+
 int
 main(void)
 {
@@ -211,6 +300,7 @@ main(void)
 		cmocka_unit_test(test_config_defaults),
 		cmocka_unit_test(test_config_errors),
 		cmocka_unit_test(test_config_edit),
+		cmocka_unit_test(test_profiles),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

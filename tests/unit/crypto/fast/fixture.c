@@ -364,7 +364,7 @@ fx_template(struct cert_template *t, const unsigned char *subject,
 	t->subject_len = subject_len;
 	t->spki = spki;
 	t->spki_len = spki_len;
-	t->profile = p;
+	t->profile = profile_builtin(p);
 	t->not_before = time_now() - 60;
 	t->not_after = t->not_before + 86400L * 365;
 	return serial_generate(t->serial);

@@ -145,8 +145,8 @@ test_matrix(void **state)
 	static const enum key_type leaves[] = { KEY_EC_P256, KEY_RSA_2048,
 	    KEY_ED25519 };
 	struct san	 sans[2] = {
-		{ SAN_DNS, "leaf.example.com" },
-		{ SAN_EMAIL, "leaf@example.com" },
+		{ SAN_DNS, "leaf.example.com", NULL, 0 },
+		{ SAN_EMAIL, "leaf@example.com", NULL, 0 },
 	};
 	struct signer	 s;
 	struct cert_template t;
@@ -226,10 +226,10 @@ test_extensions(void **state)
 		{ "2.5.29.15", 1, (unsigned char *)dup_ku, 4 },
 	};
 	struct san	 sans[4] = {
-		{ SAN_DNS, "a.example.com" },
-		{ SAN_IP, "192.0.2.9" },
-		{ SAN_IP, "2001:db8::7" },
-		{ SAN_URI, "https://a.example.com/" },
+		{ SAN_DNS, "a.example.com", NULL, 0 },
+		{ SAN_IP, "192.0.2.9", NULL, 0 },
+		{ SAN_IP, "2001:db8::7", NULL, 0 },
+		{ SAN_URI, "https://a.example.com/", NULL, 0 },
 	};
 	struct signer	 s;
 	struct cert_template t;
@@ -301,7 +301,7 @@ test_extensions(void **state)
 static void
 test_empty_subject_and_far_dates(void **state)
 {
-	struct san	 san = { SAN_DNS, "nosubject.example.com" };
+	struct san	 san = { SAN_DNS, "nosubject.example.com", NULL, 0 };
 	struct signer	 s;
 	struct cert_template t;
 	struct cert_info bi;

@@ -25,6 +25,9 @@
 #include "crypto/der.h"
 #include "fixture.h"
 
+/* After crypto.h: x509v3.h defines CRL_REASON_* as macros. */
+#include <openssl/x509v3.h>
+
 static unsigned char *
 read_file(const char *name, const char *ext, size_t *len)
 {
@@ -790,7 +793,8 @@ test_request_grammar(void **state)
 	assert_int_equal(der_close(&e, m2), 0);
 	assert_int_equal(der_close(&e, m), 0);
 	put_attr(&a, "1.2.840.113549.1.9.14", e.data, e.len);
-	crafted_is(k, NULL, &a, "otherName names are not supported");
+	crafted_is(k, NULL, &a, "subjectAltName otherName 1.2.3.4 is not "
+	    "supported");
 	e.len = a.len = 0;
 	assert_int_equal(der_open(&e, DER_SEQUENCE, &m), 0);
 	assert_int_equal(der_open(&e, DER_SEQUENCE, &m2), 0);
@@ -861,6 +865,294 @@ test_request_grammar(void **state)
 	EVP_PKEY_free(k);
 }
 
+#define OID_UPN	"1.3.6.1.4.1.311.20.2.3"
+
+/*
+ * The request's UPN, directoryName, registeredID and email SANs come out
+ * of csr_parse as values (the directoryName re-encoded: its UTF8String O
+ * becomes a PrintableString), go into a certificate by cert_build, and
+ * OpenSSL reads the same names from that certificate; san_upn (the exit
+ * modules' UPN property) reads the UPN from the issued extension.
+ */
+static void
+test_san_forms(void **state)
+{
+	static const char dn[] = "CN=Alice Example,O=Corp Ltd,C=DE";
+	static const char cnf[] = "[req]\ndistinguished_name = dn\n[dn]\n"
+	    "[dir_sect]\nC = DE\nO = Corp Ltd\nCN = Alice Example\n";
+	struct csr	 c;
+	struct signer	 s;
+	struct cert_template t;
+	struct cert_info bi;
+	GENERAL_NAMES	*gns;
+	GENERAL_NAME	*gn;
+	X509		*x;
+	const unsigned char *p;
+	unsigned char	*der, *cert, *name = NULL;
+	size_t		 len, cert_len, i;
+	char		 err[256], path[512], extra[1024], txt[128], *upn = NULL;
+	int		 n, found = 0;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/dir.cnf", fx_dir);
+	assert_int_equal(fx_write(path, cnf, sizeof(cnf) - 1), 0);
+	snprintf(extra, sizeof(extra), "-config %s -subj /CN=alice -addext "
+	    "'subjectAltName=otherName:" OID_UPN ";UTF8:alice@corp.example,"
+	    "dirName:dir_sect,RID:1.2.3.4,email:alice@corp.example'", path);
+	der = make_csr("forms", "ec -pkeyopt ec_paramgen_curve:P-256", extra,
+	    &len);
+	memset(&c, 0, sizeof(c));
+	if (csr_parse(der, len, &c, err, sizeof(err)) != 0)
+		fail_msg("refused: %s", err);
+	assert_int_equal(c.nsans, 4);
+	assert_int_equal(c.sans[0].type, SAN_UPN);
+	assert_string_equal(c.sans[0].value, "alice@corp.example");
+	assert_null(c.sans[0].der);
+	assert_int_equal(c.sans[1].type, SAN_DIRNAME);
+	assert_string_equal(c.sans[1].value, dn);
+	assert_non_null(c.sans[1].der);
+	/* Re-encoded: openssl's UTF8String "Corp Ltd" is printable. */
+	assert_non_null(memmem(c.sans[1].der, c.sans[1].der_len,
+	    "\x13\x08" "Corp Ltd", 10));
+	assert_null(memmem(der, len, "\x13\x08" "Corp Ltd", 10));
+	assert_int_equal(c.sans[2].type, SAN_RID);
+	assert_string_equal(c.sans[2].value, "1.2.3.4");
+	assert_int_equal(c.sans[3].type, SAN_EMAIL);
+	assert_string_equal(c.sans[3].value, "alice@corp.example");
+
+	snprintf(path, sizeof(path), "%s/forms-ca.pem", fx_dir);
+	assert_int_equal(fx_ca(&s, KEY_EC_P256, "Forms CA", path, 0), 0);
+	assert_int_equal(fx_template(&t, c.subject, c.subject_len, c.spki,
+	    c.spki_len, PROFILE_TLS_CLIENT), 0);
+	t.sans = c.sans;
+	t.nsans = c.nsans;
+	assert_int_equal(cert_build(&s, &t, &cert, &cert_len, &bi), 0);
+	p = cert;
+	x = d2i_X509(NULL, &p, (long)cert_len);
+	assert_non_null(x);
+	assert_int_equal(X509_verify(x, s.key), 1);
+	gns = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	assert_non_null(gns);
+	assert_int_equal(sk_GENERAL_NAME_num(gns), 4);
+	gn = sk_GENERAL_NAME_value(gns, 0);
+	assert_int_equal(gn->type, GEN_OTHERNAME);
+	OBJ_obj2txt(txt, sizeof(txt), gn->d.otherName->type_id, 1);
+	assert_string_equal(txt, OID_UPN);
+	assert_int_equal(gn->d.otherName->value->type, V_ASN1_UTF8STRING);
+	assert_int_equal(ASN1_STRING_length(
+	    gn->d.otherName->value->value.utf8string), 18);
+	assert_memory_equal(ASN1_STRING_get0_data(
+	    gn->d.otherName->value->value.utf8string), "alice@corp.example",
+	    18);
+	gn = sk_GENERAL_NAME_value(gns, 1);
+	assert_int_equal(gn->type, GEN_DIRNAME);
+	n = i2d_X509_NAME(gn->d.directoryName, &name);
+	assert_int_equal(n, (int)c.sans[1].der_len);
+	assert_memory_equal(name, c.sans[1].der, c.sans[1].der_len);
+	OPENSSL_free(name);
+	gn = sk_GENERAL_NAME_value(gns, 2);
+	assert_int_equal(gn->type, GEN_RID);
+	OBJ_obj2txt(txt, sizeof(txt), gn->d.registeredID, 1);
+	assert_string_equal(txt, "1.2.3.4");
+	gn = sk_GENERAL_NAME_value(gns, 3);
+	assert_int_equal(gn->type, GEN_EMAIL);
+	assert_int_equal(ASN1_STRING_length(gn->d.rfc822Name), 18);
+	assert_memory_equal(ASN1_STRING_get0_data(gn->d.rfc822Name),
+	    "alice@corp.example", 18);
+	GENERAL_NAMES_free(gns);
+	X509_free(x);
+
+	for (i = 0; i < bi.nexts; i++)
+		if (strcmp(bi.exts[i].oid, "2.5.29.17") == 0) {
+			found = 1;
+			assert_int_equal(san_upn(bi.exts[i].value,
+			    bi.exts[i].len, &upn), 0);
+			assert_non_null(upn);
+			assert_string_equal(upn, "alice@corp.example");
+			free(upn);
+		}
+	assert_true(found);
+	cert_info_free(&bi);
+	free(cert);
+	fx_signer_free(&s);
+	csr_free(&c);
+	free(der);
+}
+
+/* A subjectAltName extension request holding the GeneralNames names. */
+static void
+put_san_attr(struct buf *a, const struct buf *names)
+{
+	struct buf	 e = { 0 };
+	size_t		 m, m2;
+
+	assert_int_equal(der_open(&e, DER_SEQUENCE, &m), 0);
+	assert_int_equal(der_open(&e, DER_SEQUENCE, &m2), 0);
+	assert_int_equal(der_put_oid(&e, "2.5.29.17"), 0);
+	assert_int_equal(der_put_octets(&e, names->data, names->len), 0);
+	assert_int_equal(der_close(&e, m2), 0);
+	assert_int_equal(der_close(&e, m), 0);
+	a->len = 0;
+	put_attr(a, "1.2.840.113549.1.9.14", e.data, e.len);
+	buf_free(&e);
+}
+
+/* GeneralNames with one otherName: type oid, value [0] { tag v }. */
+static void
+other_name(struct buf *b, const char *oid, unsigned int tag, const void *v,
+    size_t n)
+{
+	size_t	 m, m2, m3;
+
+	b->len = 0;
+	assert_int_equal(der_open(b, DER_SEQUENCE, &m), 0);
+	assert_int_equal(der_open(b, DER_CTX_CONS(0), &m2), 0);
+	assert_int_equal(der_put_oid(b, oid), 0);
+	assert_int_equal(der_open(b, DER_CTX_CONS(0), &m3), 0);
+	assert_int_equal(der_put_tlv(b, tag, v, n), 0);
+	assert_int_equal(der_close(b, m3), 0);
+	assert_int_equal(der_close(b, m2), 0);
+	assert_int_equal(der_close(b, m), 0);
+}
+
+/* GeneralNames from raw DER octets. */
+static void
+raw_names(struct buf *b, const void *p, size_t n)
+{
+	b->len = 0;
+	assert_int_equal(buf_append(b, p, n), 0);
+}
+
+/*
+ * UPN, directoryName and registeredID SANs that cannot be signed as they
+ * are: refused with the reason, never dropped; broken DER inside them is
+ * a bad extension. A long UPN or an unusual RID that is sound passes.
+ */
+static void
+test_san_form_refusals(void **state)
+{
+	static const unsigned char empty_dir[] = { 0x30, 0x04, 0xa4, 0x02,
+	    0x30, 0x00 };
+	/* CN as a constructed (BER) UTF8String holding "abc". */
+	static const unsigned char ber_dir[] = { 0x30, 0x16, 0xa4, 0x14, 0x30,
+	    0x12, 0x31, 0x10, 0x30, 0x0e, 0x06, 0x03, 0x55, 0x04, 0x03, 0x2c,
+	    0x07, 0x0c, 0x05, 'a', 'b', 'c', 'd', 'e' };
+	static const unsigned char ctl_dir[] = { 0x30, 0x13, 0xa4, 0x11, 0x30,
+	    0x0f, 0x31, 0x0d, 0x30, 0x0b, 0x06, 0x03, 0x55, 0x04, 0x03, 0x0c,
+	    0x04, 'a', 0x01, 'b', 'c' };
+	static const unsigned char two_dir[] = { 0x30, 0x06, 0xa4, 0x04, 0x30,
+	    0x00, 0x30, 0x00 };
+	static const unsigned char rid_long[] = { 0x30, 0x05, 0x88, 0x03,
+	    0x2a, 0x80, 0x03 };	/* 1.2.3 with a leading 0x80 group */
+	static const unsigned char rid_cut[] = { 0x30, 0x04, 0x88, 0x02,
+	    0x2a, 0x83 };		/* last group unfinished */
+	static const unsigned char rid_cons[] = { 0x30, 0x07, 0xa8, 0x05,
+	    0x06, 0x03, 0x2a, 0x03, 0x04 };
+	static const unsigned char rid_ok[] = { 0x30, 0x0c, 0x88, 0x0a, 0x2a,
+	    0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x10, 0x02 };
+	static const unsigned char x400[] = { 0x30, 0x02, 0xa3, 0x00 };
+	static const unsigned char edi[] = { 0x30, 0x04, 0xa5, 0x02, 0x81,
+	    0x00 };
+	static const unsigned char other_int[] = { 0x30, 0x07, 0xa0, 0x05,
+	    0x02, 0x01, 0x00, 0xa0, 0x00 };
+	struct buf	 a = { 0 }, g = { 0 };
+	EVP_PKEY	*k = fx_keygen(KEY_EC_P256);
+	char		 upn[300];
+	static const struct {
+		unsigned int	 tag;
+		const char	*value;
+		const char	*why;	/* NULL: accepted */
+	} upns[] = {
+		{ DER_UTF8STRING, "alice@corp.example", NULL },
+		{ DER_UTF8STRING, "z\xc3\xab@corp.example", NULL },
+		{ DER_IA5STRING, "alice@corp.example", "is not a UTF8String" },
+		{ DER_PRINTABLESTRING, "alice", "is not a UTF8String" },
+		{ DER_UTF8STRING, "", "is empty" },
+		{ DER_UTF8STRING, "alice", "is not local-part@domain" },
+		{ DER_UTF8STRING, "@corp.example", "is not local-part@domain" },
+		{ DER_UTF8STRING, "a@b@corp.example", "local-part@domain" },
+		{ DER_UTF8STRING, "alice@*.corp.example", "wildcard" },
+		{ DER_UTF8STRING, "alice@corp..example", "empty label" },
+		{ DER_UTF8STRING, "al\x7fice@corp.example", "control" },
+		{ DER_UTF8STRING, "al\xc2\x85ice@corp.example", "control" },
+		{ DER_UTF8STRING, "al\xffice@corp.example", "not valid UTF-8" },
+		{ DER_UTF8STRING, "al\xc0\xaeice@corp.example",
+		    "not valid UTF-8" },
+	};
+	size_t		 i;
+
+	(void)state;
+	assert_non_null(k);
+	for (i = 0; i < nitems(upns); i++) {
+		other_name(&g, OID_UPN, upns[i].tag, upns[i].value,
+		    strlen(upns[i].value));
+		put_san_attr(&a, &g);
+		crafted_is(k, NULL, &a, upns[i].why);
+	}
+	/* A NUL inside (strlen would stop at it). */
+	other_name(&g, OID_UPN, DER_UTF8STRING, "a\0b@corp.example", 16);
+	put_san_attr(&a, &g);
+	crafted_is(k, NULL, &a, "subjectAltName UPN holds a control character");
+	/* 256 octets pass, 257 do not. */
+	memset(upn, 'a', sizeof(upn));
+	memcpy(upn + 256 - 13, "@corp.example", 13);
+	other_name(&g, OID_UPN, DER_UTF8STRING, upn, 256);
+	put_san_attr(&a, &g);
+	crafted_is(k, NULL, &a, NULL);
+	memcpy(upn + 257 - 13, "@corp.example", 13);
+	other_name(&g, OID_UPN, DER_UTF8STRING, upn, 257);
+	put_san_attr(&a, &g);
+	crafted_is(k, NULL, &a, "longer than 256 octets");
+	/* Another otherName type: refused, naming its OID. */
+	other_name(&g, "1.2.3", DER_UTF8STRING, "x", 1);
+	put_san_attr(&a, &g);
+	crafted_is(k, NULL, &a, "subjectAltName otherName 1.2.3 is not "
+	    "supported");
+	raw_names(&g, other_int, sizeof(other_int));
+	put_san_attr(&a, &g);
+	crafted_is(k, NULL, &a, "bad subjectAltName extension");
+
+	raw_names(&g, empty_dir, sizeof(empty_dir));
+	put_san_attr(&a, &g);
+	crafted_is(k, NULL, &a, "subjectAltName directoryName is empty");
+	raw_names(&g, ber_dir, sizeof(ber_dir));
+	put_san_attr(&a, &g);
+	crafted_is(k, NULL, &a, "subjectAltName directoryName attribute CN "
+	    "is not a string type this CA signs");
+	raw_names(&g, ctl_dir, sizeof(ctl_dir));
+	put_san_attr(&a, &g);
+	crafted_is(k, NULL, &a, "subjectAltName directoryName attribute CN "
+	    "holds a control character");
+	raw_names(&g, two_dir, sizeof(two_dir));
+	put_san_attr(&a, &g);
+	crafted_is(k, NULL, &a, "bad subjectAltName extension");
+
+	raw_names(&g, rid_long, sizeof(rid_long));
+	put_san_attr(&a, &g);
+	crafted_is(k, NULL, &a, "bad subjectAltName extension");
+	raw_names(&g, rid_cut, sizeof(rid_cut));
+	put_san_attr(&a, &g);
+	crafted_is(k, NULL, &a, "bad subjectAltName extension");
+	raw_names(&g, rid_cons, sizeof(rid_cons));
+	put_san_attr(&a, &g);
+	crafted_is(k, NULL, &a, "bad subjectAltName extension");
+	raw_names(&g, rid_ok, sizeof(rid_ok));
+	put_san_attr(&a, &g);
+	crafted_is(k, NULL, &a, NULL);
+
+	raw_names(&g, x400, sizeof(x400));
+	put_san_attr(&a, &g);
+	crafted_is(k, NULL, &a, "subjectAltName x400Address names are not "
+	    "supported");
+	raw_names(&g, edi, sizeof(edi));
+	put_san_attr(&a, &g);
+	crafted_is(k, NULL, &a, "subjectAltName ediPartyName names are not "
+	    "supported");
+	buf_free(&a);
+	buf_free(&g);
+	EVP_PKEY_free(k);
+}
+
 /* SAN syntax: RFC 1034 host names, the BR's wildcard rule, email, URI. */
 static void
 test_san_syntax(void **state)
@@ -926,6 +1218,8 @@ main(void)
 		cmocka_unit_test(test_subject_reencoded),
 		cmocka_unit_test(test_request_grammar),
 		cmocka_unit_test(test_san_syntax),
+		cmocka_unit_test(test_san_forms),
+		cmocka_unit_test(test_san_form_refusals),
 		cmocka_unit_test(test_unsupported_keys),
 		cmocka_unit_test(test_bad_signature),
 		cmocka_unit_test(test_truncations_and_flips),

@@ -1,0 +1,354 @@
+/*
+ * open.c - a CA's life in the daemon: opening its config, signer and
+ * database, starting the writer, reloading the config, stopping and
+ * closing, and the read-only connection of each thread.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "ca_int.h"
+
+/*
+ * Start serial_time from the newest ordered serial in the database, so
+ * that a restart with the clock behind does not go back either. A time
+ * more than a year ahead of the clock was not made by this CA's clock (a
+ * random serial that happens to start with 0x01, an import): ignored.
+ * Returns 0 or -1.
+ */
+static int
+serial_time_load(struct ca *ca)
+{
+	char		 hex[64], part[13];
+	uint64_t	 ms;
+	int64_t		 now = time_now();
+
+	if (store_max_ordered_serial(ca->wstore, hex, sizeof(hex)) != 0)
+		return -1;
+	if (strlen(hex) != SERIAL_LEN * 2)
+		return 0;
+	memcpy(part, hex + 2, 12);
+	part[12] = '\0';
+	ms = strtoull(part, NULL, 16);
+	if (ms / 1000u > (uint64_t)now + 366 * 86400)
+		return 0;
+	atomic_store(&ca->serial_ms, ms);
+	return 0;
+}
+
+int
+ca_open(struct ca **out, const char *config_path, char *err, size_t errlen)
+{
+	struct ca	*ca;
+	int64_t		 maxid;
+
+	*out = NULL;
+	if ((ca = calloc(1, sizeof(*ca))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	pthread_rwlock_init(&ca->cfg_lock, NULL);
+	pthread_mutex_init(&ca->reload_mu, NULL);
+	pthread_mutex_init(&ca->readers_mu, NULL);
+	pthread_mutex_init(&ca->crl_mu, NULL);
+	pthread_mutex_init(&ca->hook_mu, NULL);
+	pthread_key_create(&ca->reader_key, NULL);
+	if ((ca->config_path = strdup(config_path)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	if (config_load(config_path, &ca->cfg, err, errlen) == -1)
+		goto fail;
+	if (signer_load(&ca->signer, &ca->cfg, err, errlen) == -1)
+		goto fail;
+	if ((ca->wstore = store_open(ca->cfg.db_file, STORE_CREATE, err,
+	    errlen)) == NULL)
+		goto fail;
+	if (store_max_request_id(ca->wstore, &maxid) != 0) {
+		snprintf(err, errlen, "%s: cannot read the request table",
+		    ca->cfg.db_file);
+		goto fail;
+	}
+	atomic_store(&ca->next_id, maxid + 1);
+	if (serial_time_load(ca) == -1) {
+		snprintf(err, errlen, "%s: cannot read the certificate table",
+		    ca->cfg.db_file);
+		goto fail;
+	}
+	*out = ca;
+	return 0;
+fail:
+	ca_close(ca);
+	return -1;
+}
+
+/*
+ * The writer's commit hook: call the one set by ca_set_commit_hook, under
+ * hook_mu, so that once ca_set_commit_hook(NULL) has returned no call into
+ * the old hook is under way.
+ */
+static void
+ca_on_commit(void *arg, int64_t seq)
+{
+	struct ca	*ca = arg;
+
+	pthread_mutex_lock(&ca->hook_mu);
+	if (ca->hook != NULL)
+		ca->hook(ca->hook_arg, seq);
+	pthread_mutex_unlock(&ca->hook_mu);
+}
+
+struct cacert_note {
+	unsigned char	*der;
+	size_t		 len;
+	int		 idx;
+};
+
+static int
+write_cacert(struct store *st, void *arg)
+{
+	struct cacert_note *n = arg;
+
+	return store_cacert_note(st, n->der, n->len, &n->idx);
+}
+
+/*
+ * Record the CA certificate in use, if new, so that exit modules read the
+ * one of their event's time (RawCACertificate, CertCount).
+ */
+static int
+note_cacert(struct ca *ca)
+{
+	struct cacert_note n = { NULL, 0, 0 };
+	int		 rc;
+
+	pthread_rwlock_rdlock(&ca->cfg_lock);
+	n.len = ca->signer.cert_der_len;
+	n.der = ca_memdup(ca->signer.cert_der, n.len);
+	pthread_rwlock_unlock(&ca->cfg_lock);
+	if (n.der == NULL)
+		return -1;
+	if ((rc = ca_write(ca, write_cacert, &n)) != 0)
+		log_err("cannot record the CA certificate: error %d", rc);
+	free(n.der);
+	return rc == 0 ? 0 : -1;
+}
+
+int
+ca_start_writer(struct ca *ca)
+{
+	if (ca->writer != NULL)
+		return 0;
+	ca->started = time_now();
+	if ((ca->writer = writer_start(ca->wstore, ca_on_commit, ca)) == NULL) {
+		log_err("cannot start the writer thread");
+		return -1;
+	}
+	return note_cacert(ca);
+}
+
+int
+ca_start(struct ca *ca)
+{
+	if (ca_start_writer(ca) == -1)
+		return -1;
+	return ca_record_event(ca, CM_EXITEVENT_STARTUP, 0);
+}
+
+/*
+ * Refuse new actions and record SHUTDOWN. The writer keeps running until
+ * ca_close, so that the exit host can still record delivery state.
+ */
+void
+ca_stop(struct ca *ca)
+{
+	if (ca->writer == NULL || atomic_exchange(&ca->stopping, 1))
+		return;
+	if (ca_record_event(ca, CM_EXITEVENT_SHUTDOWN, 0) != 0)
+		log_err("cannot record the SHUTDOWN event");
+}
+
+void
+ca_close(struct ca *ca)
+{
+	struct reader_slot *r, *next;
+
+	if (ca == NULL)
+		return;
+	ca_stop(ca);
+	writer_stop(ca->writer);
+	ca->writer = NULL;
+	for (r = ca->readers; r != NULL; r = next) {
+		next = r->next;
+		store_close(r->st);
+		free(r);
+	}
+	if (ca->wstore != NULL)
+		store_close(ca->wstore);
+	signer_free(&ca->signer);
+	config_free(&ca->cfg);
+	free(ca->config_path);
+	pthread_key_delete(ca->reader_key);
+	pthread_rwlock_destroy(&ca->cfg_lock);
+	pthread_mutex_destroy(&ca->reload_mu);
+	pthread_mutex_destroy(&ca->readers_mu);
+	pthread_mutex_destroy(&ca->crl_mu);
+	pthread_mutex_destroy(&ca->hook_mu);
+	free(ca);
+}
+
+/*
+ * Switch to the reread config file but keep the running one until
+ * ca_reload_end, so that what must load under the new one (the policy
+ * module) can still undo the switch. Reloads are serialized from begin to
+ * end. Returns 0, or -1 with a message in err and nothing changed.
+ */
+int
+ca_reload_begin(struct ca *ca, char *err, size_t errlen)
+{
+	struct cm_config cfg;
+	struct signer	 sg;
+
+	memset(&sg, 0, sizeof(sg));
+	pthread_mutex_lock(&ca->reload_mu);
+	if (config_load(ca->config_path, &cfg, err, errlen) == -1) {
+		pthread_mutex_unlock(&ca->reload_mu);
+		return -1;
+	}
+	if (signer_load(&sg, &cfg, err, errlen) == -1) {
+		config_free(&cfg);
+		pthread_mutex_unlock(&ca->reload_mu);
+		return -1;
+	}
+	pthread_rwlock_wrlock(&ca->cfg_lock);
+	ca->old_cfg = ca->cfg;
+	ca->old_signer = ca->signer;
+	ca->cfg = cfg;
+	ca->signer = sg;
+	pthread_rwlock_unlock(&ca->cfg_lock);
+	return 0;
+}
+
+/* Keep the new config (revert 0) or go back to the old one (revert 1). */
+void
+ca_reload_end(struct ca *ca, int revert)
+{
+	struct cm_config cfg;
+	struct signer	 sg;
+
+	pthread_rwlock_wrlock(&ca->cfg_lock);
+	if (revert) {
+		cfg = ca->cfg;
+		sg = ca->signer;
+		ca->cfg = ca->old_cfg;
+		ca->signer = ca->old_signer;
+	} else {
+		cfg = ca->old_cfg;
+		sg = ca->old_signer;
+	}
+	config_free(&cfg);
+	signer_free(&sg);
+	pthread_rwlock_unlock(&ca->cfg_lock);
+	if (!revert && ca->writer != NULL)
+		note_cacert(ca);
+	pthread_mutex_unlock(&ca->reload_mu);
+}
+
+int
+ca_reload(struct ca *ca, char *err, size_t errlen)
+{
+	if (ca_reload_begin(ca, err, errlen) == -1)
+		return -1;
+	ca_reload_end(ca, 0);
+	return 0;
+}
+
+void
+ca_set_commit_hook(struct ca *ca, ca_commit_hook hook, void *arg)
+{
+	pthread_mutex_lock(&ca->hook_mu);
+	ca->hook_arg = arg;
+	ca->hook = hook;
+	pthread_mutex_unlock(&ca->hook_mu);
+}
+
+const struct cm_config *
+ca_config(struct ca *ca)
+{
+	return &ca->cfg;
+}
+
+void
+ca_config_lock(struct ca *ca)
+{
+	pthread_rwlock_rdlock(&ca->cfg_lock);
+}
+
+void
+ca_config_unlock(struct ca *ca)
+{
+	pthread_rwlock_unlock(&ca->cfg_lock);
+}
+
+size_t
+ca_max_body(struct ca *ca)
+{
+	size_t	 n;
+
+	pthread_rwlock_rdlock(&ca->cfg_lock);
+	n = ca->cfg.max_body;
+	pthread_rwlock_unlock(&ca->cfg_lock);
+	return n;
+}
+
+char *
+ca_config_value(struct ca *ca, const char *section, const char *key)
+{
+	const char	*v;
+	char		*copy = NULL;
+
+	pthread_rwlock_rdlock(&ca->cfg_lock);
+	if ((v = config_get(&ca->cfg, section, key)) != NULL)
+		copy = strdup(v);
+	pthread_rwlock_unlock(&ca->cfg_lock);
+	return copy;
+}
+
+const struct signer *
+ca_signer(struct ca *ca)
+{
+	return &ca->signer;
+}
+
+int64_t
+ca_start_time(struct ca *ca)
+{
+	return ca->started;
+}
+
+struct store *
+ca_reader(struct ca *ca)
+{
+	struct reader_slot *slot;
+	char		 err[256];
+
+	if ((slot = pthread_getspecific(ca->reader_key)) != NULL)
+		return slot->st;
+	if ((slot = calloc(1, sizeof(*slot))) == NULL)
+		return NULL;
+	if ((slot->st = store_open(ca->cfg.db_file, 0, err, sizeof(err))) == NULL) {
+		log_err("%s", err);
+		free(slot);
+		return NULL;
+	}
+	pthread_mutex_lock(&ca->readers_mu);
+	slot->next = ca->readers;
+	ca->readers = slot;
+	pthread_mutex_unlock(&ca->readers_mu);
+	pthread_setspecific(ca->reader_key, slot);
+	return slot->st;
+}

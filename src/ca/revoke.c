@@ -1,0 +1,326 @@
+/*
+ * revoke.c - revocation (revoke, release from hold) and CRL publication
+ * (base and delta CRLs, one at a time).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "ca_int.h"
+#include "json.h"
+
+/*
+ * Lowercase a serial and drop separators. Returns 0, or -1 if it is not hex.
+ */
+static int
+serial_normalize(const char *in, char *out, size_t outlen)
+{
+	size_t	 n = 0;
+
+	for (; *in; in++) {
+		if (*in == ':' || *in == ' ')
+			continue;
+		if (!((*in >= '0' && *in <= '9') || (*in >= 'a' && *in <= 'f') ||
+		    (*in >= 'A' && *in <= 'F')) || n + 1 >= outlen)
+			return -1;
+		out[n++] = (char)(*in >= 'A' && *in <= 'F' ? *in + 32 : *in);
+	}
+	out[n] = '\0';
+	return n == 0 ? -1 : 0;
+}
+
+/*
+ * Find the request and certificate for serial. Returns 0 or -1 with res set.
+ */
+static int
+load_by_serial(struct ca *ca, const char *serial, struct db_request *req,
+    struct ca_result *res)
+{
+	struct store	*st;
+	char		 norm[130];
+	int		 rc;
+
+	if (serial == NULL || serial_normalize(serial, norm, sizeof(norm)) == -1)
+		return ca_fail(res, CA_E_BADREQ, "\"%s\" is not a hexadecimal serial "
+		    "number", serial ? serial : "");
+	if ((st = ca_reader(ca)) == NULL)
+		return ca_fail(res, CA_E_INTERNAL, "cannot open the database");
+	rc = store_cert_by_serial(st, norm, &res->cert);
+	/* Serials given with a leading 00 sign byte still match. */
+	while (rc == CM_E_NOTFOUND && strncmp(norm, "00", 2) == 0 &&
+	    strlen(norm) > 2) {
+		memmove(norm, norm + 2, strlen(norm + 2) + 1);
+		rc = store_cert_by_serial(st, norm, &res->cert);
+	}
+	if (rc == CM_E_NOTFOUND)
+		return ca_fail(res, CA_E_NOTFOUND, "no certificate with serial %s",
+		    norm);
+	if (rc != 0)
+		return ca_fail(res, CA_E_INTERNAL, "cannot read the certificate table");
+	res->has_cert = 1;
+	if (ca_load_request(ca, res->cert.request_id, req, res) == -1)
+		return -1;
+	return 0;
+}
+
+int
+ca_revoke(struct ca *ca, const char *serial, int reason, int64_t date,
+    const char *officer, struct ca_result *res)
+{
+	const struct cm_profile *prof;
+	struct db_request req;
+	struct wjob	 job = { 0 };
+	char		 ts[32];
+	int64_t		 now = time_now();
+	int		 rc;
+
+	memset(res, 0, sizeof(*res));
+	if (atomic_load(&ca->stopping))
+		return ca_fail(res, CA_E_SHUTDOWN, "the CA is shutting down");
+	if (reason < 0 || reason > 10 || reason == 7 ||
+	    reason == CRL_REASON_REMOVE_FROM_CRL)
+		return ca_fail(res, CA_E_BADREQ, "invalid revocation reason %d", reason);
+	if (date > now + 60)
+		return ca_fail(res, CA_E_BADREQ, "the revocation date is in the future");
+	if (load_by_serial(ca, serial, &req, res) == -1)
+		return -1;
+	/* An invalidity date before the certificate existed is a typo. */
+	if (date != 0 && date < res->cert.not_before) {
+		time_format(res->cert.not_before, ts);
+		ca_fail(res, CA_E_BADREQ, "the revocation date is before the "
+		    "certificate's notBefore (%s)", ts);
+		db_request_free(&req);
+		return -1;
+	}
+	/* The reasons its profile allows (WebServer: BR 7.2.2). */
+	pthread_rwlock_rdlock(&ca->cfg_lock);
+	prof = req.profile != NULL ? profile_find(&ca->cfg, req.profile) :
+	    NULL;
+	if (prof != NULL && !(prof->reasons & (1u << reason)))
+		ca_fail(res, CA_E_BADREQ, "%s is not a revocation reason for a "
+		    "%s certificate", crl_reason_name(reason), prof->name);
+	pthread_rwlock_unlock(&ca->cfg_lock);
+	if (res->status != CA_OK) {
+		db_request_free(&req);
+		return -1;
+	}
+	if (req.disposition == CM_DISP_REVOKED &&
+	    (req.revoked_reason != CRL_REASON_CERTIFICATE_HOLD ||
+	    reason == CRL_REASON_CERTIFICATE_HOLD)) {
+		time_format(req.revoked_when, ts);
+		ca_fail(res, CA_E_CONFLICT, "certificate %s is already revoked (%s "
+		    "since %s)", res->cert.serial,
+		    crl_reason_name(req.revoked_reason), ts);
+		db_request_free(&req);
+		return -1;
+	}
+	if (req.disposition != CM_DISP_ISSUED &&
+	    req.disposition != CM_DISP_REVOKED) {
+		ca_fail(res, CA_E_CONFLICT, "request %" PRId64 " is %s, not issued",
+		    req.id, disposition_name(req.disposition));
+		db_request_free(&req);
+		return -1;
+	}
+	job.expect = req.disposition;
+	req.disposition = CM_DISP_REVOKED;
+	req.revoked_when = now;
+	req.revoked_effective_when = date != 0 ? date : now;
+	req.revoked_reason = reason;
+	job.kind = WJOB_UPDATE;
+	job.req = &req;
+	job.event = CM_EXITEVENT_CERTREVOKED;
+	(void)officer;
+	rc = writer_run(ca->writer, &job);
+	if (rc == 0)
+		log_info("certificate %s revoked by %s (%s)", res->cert.serial,
+		    officer, crl_reason_name(reason));
+	return ca_result_from_job(ca, res, rc, &req, NULL);
+}
+
+int
+ca_unrevoke(struct ca *ca, const char *serial, const char *officer,
+    struct ca_result *res)
+{
+	struct db_request req;
+	struct wjob	 job = { 0 };
+	int		 rc;
+
+	memset(res, 0, sizeof(*res));
+	if (atomic_load(&ca->stopping))
+		return ca_fail(res, CA_E_SHUTDOWN, "the CA is shutting down");
+	if (load_by_serial(ca, serial, &req, res) == -1)
+		return -1;
+	if (req.disposition != CM_DISP_REVOKED ||
+	    req.revoked_reason != CRL_REASON_CERTIFICATE_HOLD) {
+		ca_fail(res, CA_E_CONFLICT, "certificate %s is %s%s: only a "
+		    "certificateHold can be undone", res->cert.serial,
+		    disposition_name(req.disposition),
+		    req.disposition == CM_DISP_REVOKED ? " (not on hold)" : "");
+		db_request_free(&req);
+		return -1;
+	}
+	req.disposition = CM_DISP_ISSUED;
+	req.revoked_when = 0;
+	req.revoked_effective_when = 0;
+	req.revoked_reason = -1;
+	req.unrevoked_when = time_now();
+	job.kind = WJOB_UPDATE;
+	job.req = &req;
+	job.expect = CM_DISP_REVOKED;
+	job.event = CM_EXITEVENT_CERTUNREVOKED;
+	rc = writer_run(ca->writer, &job);
+	if (rc == 0)
+		log_info("certificate %s released from hold by %s",
+		    res->cert.serial, officer);
+	return ca_result_from_job(ca, res, rc, &req, NULL);
+}
+
+struct crl_collect {
+	struct crl_entry *v;
+	size_t		  n, cap;
+	int		  bad;
+};
+
+static int
+crl_collect_one(void *arg, const struct db_revoked *r)
+{
+	struct crl_collect *c = arg;
+	struct crl_entry *e;
+	unsigned char	*bytes;
+	size_t		 len;
+
+	if (c->n == c->cap) {
+		size_t ncap = c->cap ? c->cap * 2 : 1024;
+		if ((e = realloc(c->v, ncap * sizeof(*e))) == NULL)
+			return -1;
+		c->v = e;
+		c->cap = ncap;
+	}
+	if (hex_decode(r->serial, &bytes, &len) == -1 ||
+	    len > sizeof(c->v[0].serial)) {
+		free(bytes);
+		c->bad++;
+		return 0;
+	}
+	e = &c->v[c->n++];
+	memcpy(e->serial, bytes, len);
+	e->serial_len = len;
+	free(bytes);
+	e->revoked_when = r->revoked_when;
+	e->reason = r->reason;
+	e->invalidity = r->revoked_effective_when != 0 &&
+	    r->revoked_effective_when != r->revoked_when ?
+	    r->revoked_effective_when : 0;
+	return 0;
+}
+
+/*
+ * Build, sign and record one CRL. base < 0 makes a base CRL; otherwise a
+ * delta CRL on top of base CRL number base, listing changes since since.
+ */
+static int
+publish_one(struct ca *ca, int64_t number, int64_t base, int64_t since,
+    int period_hours, struct db_crl *out, struct ca_result *res)
+{
+	struct crl_collect col = { 0 };
+	struct crl_params p;
+	struct wjob	 job = { 0 };
+	struct store	*st = ca_reader(ca);
+	int		 rc;
+
+	memset(out, 0, sizeof(*out));
+	if (st == NULL)
+		return ca_fail(res, CA_E_INTERNAL, "cannot open the database");
+	if (store_revoked_each(st, base < 0 ? -1 : since, crl_collect_one,
+	    &col) != 0) {
+		free(col.v);
+		return ca_fail(res, CA_E_INTERNAL, "cannot read revoked certificates");
+	}
+	if (col.bad)
+		log_warn("%d revoked serials could not be decoded", col.bad);
+	memset(&p, 0, sizeof(p));
+	p.number = number;
+	p.base_number = base;
+	p.this_update = time_now();
+	p.next_update = p.this_update + (int64_t)period_hours * 3600;
+	p.entries = col.v;
+	p.nentries = col.n;
+	if (crl_build(&ca->signer, &p, &out->raw, &out->raw_len) == -1) {
+		free(col.v);
+		return ca_fail(res, CA_E_INTERNAL, "cannot build the CRL");
+	}
+	free(col.v);
+	out->number = number;
+	out->base_number = base;
+	out->this_update = p.this_update;
+	out->next_update = p.next_update;
+	out->count = (int64_t)p.nentries;
+	job.kind = WJOB_CRL;
+	job.crl = out;
+	job.event = CM_EXITEVENT_CRLISSUED;
+	if ((rc = writer_run(ca->writer, &job)) != 0) {
+		db_crl_free(out);
+		return ca_fail(res, CA_E_INTERNAL, "cannot record the CRL");
+	}
+	log_info("published %s CRL number %" PRId64 " with %" PRId64 " entries",
+	    base < 0 ? "base" : "delta", number, out->count);
+	return 0;
+}
+
+int
+ca_publish_crl(struct ca *ca, int delta_only, struct ca_result *res)
+{
+	struct store	*st;
+	struct db_crl	 base;
+	int64_t		 number;
+	int		 rc = -1, have_base = 0;
+
+	memset(res, 0, sizeof(*res));
+	memset(&base, 0, sizeof(base));
+	if (atomic_load(&ca->stopping))
+		return ca_fail(res, CA_E_SHUTDOWN, "the CA is shutting down");
+	pthread_mutex_lock(&ca->crl_mu);
+	pthread_rwlock_rdlock(&ca->cfg_lock);
+	if (delta_only && !ca->cfg.delta_enabled) {
+		ca_fail(res, CA_E_CONFLICT, "delta CRLs are disabled ([crl] delta = "
+		    "false)");
+		goto out;
+	}
+	if ((st = ca_reader(ca)) == NULL ||
+	    store_max_crl_number(st, &number) != 0) {
+		ca_fail(res, CA_E_INTERNAL, "cannot read the CRL table");
+		goto out;
+	}
+	if (!delta_only) {
+		if (publish_one(ca, ++number, -1, 0, ca->cfg.crl_period_hours,
+		    &res->crls[res->ncrls], res) == -1)
+			goto out;
+		res->ncrls++;
+	}
+	if (ca->cfg.delta_enabled) {
+		if (!delta_only)
+			base = res->crls[0];
+		else if (store_crl_latest(st, 0, &base) == 0)
+			have_base = 1;
+		else {
+			ca_fail(res, CA_E_CONFLICT, "no base CRL yet: publish one "
+			    "with `certmint crl` first");
+			goto out;
+		}
+		if (publish_one(ca, ++number, base.number, base.this_update - 1,
+		    ca->cfg.delta_period_hours, &res->crls[res->ncrls], res) == -1)
+			goto out;
+		res->ncrls++;
+	}
+	rc = 0;
+out:
+	if (have_base)
+		db_crl_free(&base);
+	pthread_rwlock_unlock(&ca->cfg_lock);
+	pthread_mutex_unlock(&ca->crl_mu);
+	return rc;
+}
