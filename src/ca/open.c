@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "ca_int.h"
 
@@ -44,6 +45,7 @@ int
 ca_open(struct ca **out, const char *config_path, char *err, size_t errlen)
 {
 	struct ca	*ca;
+	struct stat	 sb;
 	int64_t		 maxid;
 
 	*out = NULL;
@@ -65,7 +67,19 @@ ca_open(struct ca **out, const char *config_path, char *err, size_t errlen)
 		goto fail;
 	if (signer_load(&ca->signer, &ca->cfg, err, errlen) == -1)
 		goto fail;
-	if ((ca->wstore = store_open(ca->cfg.db_file, STORE_CREATE, err,
+	/*
+	 * Only `certmint init` creates a database. A CA whose database is
+	 * missing would hand out request ids and CRL numbers again.
+	 */
+	if (stat(ca->cfg.db_file, &sb) == -1 && errno == ENOENT) {
+		snprintf(err, errlen, "%s: the CA's database is missing: the CA "
+		    "\"%s\" (%s) has issued from it; restore it from a backup "
+		    "(a new database would reuse request ids, serial order and "
+		    "CRL numbers)", ca->cfg.db_file, ca->cfg.ca_name,
+		    ca->cfg.cert_file);
+		goto fail;
+	}
+	if ((ca->wstore = store_open(ca->cfg.db_file, 0, err,
 	    errlen)) == NULL)
 		goto fail;
 	if (store_max_request_id(ca->wstore, &maxid) != 0) {

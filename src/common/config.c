@@ -58,6 +58,18 @@ struct load_state {
 	int		  failed;
 };
 
+/* Is section one of a profile or a module (not a built-in one)? */
+static int
+section_is_other(const char *section)
+{
+	size_t	 n = strlen(section);
+
+	if (strncasecmp(section, "profile.", 8) == 0 && section[8] != '\0')
+		return 1;
+	return (n > 5 && strcasecmp(section + n - 5, ".Exit") == 0) ||
+	    (n > 7 && strcasecmp(section + n - 7, ".Policy") == 0);
+}
+
 static int
 config_entry_add(void *user, const char *section, const char *name,
     const char *value)
@@ -76,6 +88,17 @@ config_entry_add(void *user, const char *section, const char *name,
 	if (strncasecmp(section, "exit.", 5) == 0 && section[5] != '\0') {
 		builtin = 1;
 		sec = "exit.";
+	}
+	/* A module's section is named after it: MyApp.Exit, MyApp.Policy. */
+	if (!builtin && !section_is_other(section)) {
+		if (!ls->failed)
+			snprintf(ls->err, ls->errlen, "%s: unknown section "
+			    "[%s] (known: [ca], [server], [publish], [crl], "
+			    "[policy], [exit], [exit.NAME], [profile.NAME], and "
+			    "a module's own, e.g. [MyApp.Exit])", cfg->path,
+			    section);
+		ls->failed = 1;
+		return 1;
 	}
 	/* [profile.NAME]: profiles.c knows the keys. */
 	if (strncasecmp(section, "profile.", 8) == 0 &&

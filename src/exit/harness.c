@@ -95,6 +95,7 @@ harness_ca(const struct exit_test_opts *o, const char *module, char *conf,
 	unsigned char	*der = NULL;
 	char		*pem = NULL, *path = NULL;
 	struct buf	 b;
+	struct store	*st;
 	size_t		 len, i;
 	int		 rc = -1;
 
@@ -135,6 +136,12 @@ harness_ca(const struct exit_test_opts *o, const char *module, char *conf,
 		goto out;
 	}
 	strlcpy_cm(conf, path, conflen);
+	/* As certmint init does: the CA never creates its database. */
+	free(path);
+	if ((path = path_join(o->dir, "certmint.db")) == NULL ||
+	    (st = store_open(path, STORE_CREATE, err, errlen)) == NULL)
+		goto out;
+	store_close(st);
 	rc = 0;
 out:
 	EVP_PKEY_free(key);

@@ -315,12 +315,6 @@ store_open(const char *path, int flags, char *err, size_t errlen)
 	}
 	sqlite3_extended_result_codes(st->db, 1);
 	sqlite3_busy_timeout(st->db, BUSY_MS);
-	if (!st->readonly) {
-		int64_t	 dummy;
-
-		/* Fails on a file that is not SQLite: caught below. */
-		(void)query_int(st, "PRAGMA journal_mode = WAL", &dummy);
-	}
 	if (exec_sql(st, "PRAGMA synchronous = FULL;"
 	    "PRAGMA foreign_keys = ON;") == -1) {
 		snprintf(err, errlen, "%s: not a certmint database (%s)",
@@ -329,6 +323,11 @@ store_open(const char *path, int flags, char *err, size_t errlen)
 	}
 	if (migrate(st, creating, err, errlen) == -1)
 		goto fail;
+	/* Only now: another program's SQLite file is left as it was. */
+	if (!st->readonly && exec_sql(st, "PRAGMA journal_mode = WAL") == -1) {
+		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(st->db));
+		goto fail;
+	}
 	return st;
  fail:
 	store_close(st);

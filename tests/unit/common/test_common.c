@@ -286,6 +286,14 @@ test_profiles(void **state)
 	    "\"Nope\"");
 	BAD("[policy]\ndefault_profile = Nope\n", "unknown profile");
 	BAD("[publish]\ncdp_url = http://%5/\n", "[publish] cdp_url");
+	/* A misspelt section is not a module's: an error, not defaults. */
+	BAD("[polcy]\nrequest_disposition = deny\n", "unknown section [polcy]");
+	BAD("[sever]\nport = 1\n", "unknown section [sever]");
+	BAD("[exits]\nactive = x\n", "unknown section [exits]");
+	assert_int_equal(load_text("[My.Exit]\nx = 1\n[Her.Policy]\ny = 2\n"
+	    "[exit.My.Exit]\nisolation = inline\n", &cfg, err, sizeof(err)),
+	    0);
+	config_free(&cfg);
 #undef BAD
 }
 
