@@ -1018,6 +1018,26 @@ csr_parse(const unsigned char *in, size_t inlen, struct csr *c, char *err,
 	    errlen) == -1)
 		goto fail;
 
+	/*
+	 * The subject is signed as certmint re-encodes it, never as sent:
+	 * the CA, its policy, modules and TLS clients must all read one name.
+	 * Names and attributes are read before the signature is checked: a
+	 * request refused for its structure (caps included) costs no hash
+	 * of its bytes and no verification.
+	 */
+	free(c->subject);
+	c->subject = NULL;
+	if (name_canonical(subj.raw, subj.raw_len, &c->subject,
+	    &c->subject_len, err, errlen) == -1)
+		goto fail;
+	if ((c->subject_dn = name_to_text(c->subject, c->subject_len)) ==
+	    NULL) {
+		seterr(err, errlen, NOT_PKCS10 "bad subject name");
+		goto fail;
+	}
+	if (has_attrs && parse_attributes(c, &attrs, err, errlen) == -1)
+		goto fail;
+
 	/* P-256 and P-384 keys: no EVP_PKEY (see ecdsa.c). */
 	if (der_oid_eq(alg.val, alg.len, OID_EC) && has_params &&
 	    params.tag == DER_OID &&
@@ -1043,7 +1063,7 @@ csr_parse(const unsigned char *in, size_t inlen, struct csr *c, char *err,
 			seterr(err, errlen, "out of memory");
 			goto fail;
 		}
-		goto named;
+		goto verified;
 	}
 
 	p = spki.raw;
@@ -1066,23 +1086,7 @@ csr_parse(const unsigned char *in, size_t inlen, struct csr *c, char *err,
 		seterr(err, errlen, "out of memory");
 		goto fail;
 	}
-named:
-	/*
-	 * The subject is signed as certmint re-encodes it, never as sent:
-	 * the CA, its policy, modules and TLS clients must all read one name.
-	 */
-	free(c->subject);
-	c->subject = NULL;
-	if (name_canonical(subj.raw, subj.raw_len, &c->subject,
-	    &c->subject_len, err, errlen) == -1)
-		goto fail;
-	if ((c->subject_dn = name_to_text(c->subject, c->subject_len)) ==
-	    NULL) {
-		seterr(err, errlen, NOT_PKCS10 "bad subject name");
-		goto fail;
-	}
-	if (has_attrs && parse_attributes(c, &attrs, err, errlen) == -1)
-		goto fail;
+verified:
 	EVP_PKEY_free(pkey);
 	return 0;
 fail:
