@@ -142,12 +142,16 @@ check_match "nor OCSPSigning" "^403 .*not allowed" \
     "$(issue x "$T_DIR/alice.csr" CertificateTemplate:OCSPResponseSigning)"
 conf_set policy profiles all
 conf_set profile.SubCA path_len 2
-check "reload: every profile allowed, SubCA's path_len 2" \
+conf_set profile.SubCA eku "serverAuth, clientAuth"
+check "reload: every profile allowed, SubCA's path_len 2 and EKUs" \
     "$CERTMINT" -c "$CONF" reload
 out=$(issue subca "$T_DIR/sub.csr" CertificateTemplate:SubCA)
 check_match "SubCA: issued" "^201" "$out"
 check_match "SubCA: CA:TRUE, pathlen:2" "CA:TRUE, pathlen:2" "$(txt subca)"
 check_match "SubCA: keyCertSign and cRLSign" "Certificate Sign, CRL Sign" \
+    "$(txt subca)"
+check_match "SubCA: the EKUs its section gives" \
+    "Extended Key Usage: *TLS Web Server Authentication, TLS Web Client Authentication" \
     "$(txt subca)"
 check_eq "SubCA: 5 years, not the leaves' limit" 1825 "$(days "$T_DIR/subca.crt")"
 check "SubCA: verifies as a CA" openssl verify -CAfile "$T_DIR/ca.pem" \
