@@ -176,6 +176,19 @@ int	 ca_get(struct ca *, int64_t id, struct ca_result *);
  * fn returns 0 or a store error. Returns fn's result.
  */
 int	 ca_write(struct ca *, int (*fn)(struct store *, void *), void *arg);
+/*
+ * identity.c. ca_identity_check: at start, refuse (-1 with err) a
+ * database that is damaged (PRAGMA quick_check), another CA's (its id is
+ * not the one the CA directory's marker ca.dbid names, or none of the CA
+ * certificates it served is sg's or has its key) or older than the marker
+ * (fewer requests or CRLs than the CA had reached); else bring the marker
+ * up to date. ca_identity_write: write the marker for st (certmint init,
+ * and after each CRL). Both return 0 or -1 with err.
+ */
+int	 ca_identity_check(const struct cm_config *, const struct signer *sg,
+	    struct store *, char *err, size_t errlen);
+int	 ca_identity_write(const struct cm_config *, struct store *,
+	    char *err, size_t errlen);
 /* Record an event that changes no row (e.g. STARTUP). */
 int	 ca_record_event(struct ca *, int32_t event, int64_t context);
 

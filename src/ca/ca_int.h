@@ -79,4 +79,7 @@ void	 ca_req_new(struct ca *ca, struct db_request *req,
 int	 ca_load_request(struct ca *ca, int64_t id, struct db_request *req,
 	    struct ca_result *res);
 
+/* identity.c: the CA directory's marker of its database (ca.dbid). */
+char	*ca_marker_path(const struct cm_config *);
+
 #endif /* CM_CA_INT_H */

@@ -82,6 +82,9 @@ ca_open(struct ca **out, const char *config_path, char *err, size_t errlen)
 	if ((ca->wstore = store_open(ca->cfg.db_file, 0, err,
 	    errlen)) == NULL)
 		goto fail;
+	if (ca_identity_check(&ca->cfg, &ca->signer, ca->wstore, err,
+	    errlen) == -1)
+		goto fail;
 	if (store_max_request_id(ca->wstore, &maxid) != 0) {
 		snprintf(err, errlen, "%s: cannot read the request table",
 		    ca->cfg.db_file);

@@ -219,6 +219,46 @@ crl_collect_one(void *arg, const struct db_revoked *r)
 }
 
 /*
+ * Would base CRL number, with n entries, drop revoked certificates the
+ * previous base CRL listed? Only a release from hold takes one off (an
+ * expired certificate stays listed): fewer than the previous count less
+ * the releases since means the database lost revocations, and the CA
+ * refuses to sign (-1 with res), loudly.
+ */
+static int
+crl_shrinks(struct store *st, int64_t number, size_t n, struct ca_result *res)
+{
+	struct db_crl	 prev;
+	int64_t		 released;
+	int		 rc;
+
+	if ((rc = store_crl_latest(st, 0, &prev)) == CM_E_NOTFOUND)
+		return 0;
+	if (rc != 0 || store_released_since(st, prev.this_update,
+	    &released) != 0) {
+		if (rc == 0)
+			db_crl_free(&prev);
+		return ca_fail(res, CA_E_INTERNAL, "cannot read the previous "
+		    "base CRL");
+	}
+	if ((int64_t)n >= prev.count - released) {
+		db_crl_free(&prev);
+		return 0;
+	}
+	log_err("refusing to sign base CRL %" PRId64 ": it would list %zu "
+	    "revoked certificates where CRL %" PRId64 " listed %" PRId64
+	    " and %" PRId64 " were released from hold since: the database has "
+	    "lost revocations (damaged, or replaced by an old copy?)", number,
+	    n, prev.number, prev.count, released);
+	ca_fail(res, CA_E_INTERNAL, "refusing to sign a CRL that drops revoked "
+	    "certificates: %zu listed, %" PRId64 " in CRL %" PRId64 ", %" PRId64
+	    " released since; check the database (see the log)", n,
+	    prev.count, prev.number, released);
+	db_crl_free(&prev);
+	return -1;
+}
+
+/*
  * Build, sign and record one CRL. base < 0 makes a base CRL; otherwise a
  * delta CRL on top of base CRL number base, listing changes since since.
  */
@@ -242,6 +282,10 @@ publish_one(struct ca *ca, int64_t number, int64_t base, int64_t since,
 	}
 	if (col.bad)
 		log_warn("%d revoked serials could not be decoded", col.bad);
+	if (base < 0 && crl_shrinks(st, number, col.n, res) == -1) {
+		free(col.v);
+		return -1;
+	}
 	memset(&p, 0, sizeof(p));
 	p.number = number;
 	p.base_number = base;
@@ -276,6 +320,7 @@ ca_publish_crl(struct ca *ca, int delta_only, struct ca_result *res)
 {
 	struct store	*st;
 	struct db_crl	 base;
+	char		 err[512];
 	int64_t		 number;
 	int		 rc = -1, have_base = 0;
 
@@ -317,6 +362,9 @@ ca_publish_crl(struct ca *ca, int delta_only, struct ca_result *res)
 		res->ncrls++;
 	}
 	rc = 0;
+	/* The marker follows the CRL numbers (identity.c). */
+	if (ca_identity_write(&ca->cfg, st, err, sizeof(err)) == -1)
+		log_err("%s", err);
 out:
 	if (have_base)
 		db_crl_free(&base);

@@ -13,6 +13,7 @@
 
 #include <openssl/crypto.h>
 
+#include "../ca/ca.h"
 #include "../crypto/crypto.h"
 #include "../store/store.h"
 #include "cli.h"
@@ -135,7 +136,7 @@ cmd_init(const struct cli *cli, int argc, char **argv)
 	size_t		 len;
 	struct cm_config cfg;
 	struct store	*st;
-	int		 have_cfg = 0;
+	int		 have_cfg = 0, idx;
 
 	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (ch) {
@@ -266,6 +267,20 @@ cmd_init(const struct cli *cli, int argc, char **argv)
 	if ((st = store_open(cfg.db_file, STORE_CREATE, err, sizeof(err)))
 	    == NULL) {
 		fprintf(stderr, "certmint: %s\n", err);
+		goto out;
+	}
+	/*
+	 * The database knows its CA (a root's certificate now, a sub CA's
+	 * at its first start) and the CA directory names its database.
+	 */
+	if (!sub && store_cacert_note(st, der, len, &idx) != 0)
+		snprintf(err, sizeof(err), "%s: cannot record the CA "
+		    "certificate", cfg.db_file);
+	else if (ca_identity_write(&cfg, st, err, sizeof(err)) == 0)
+		err[0] = '\0';
+	if (err[0] != '\0') {
+		fprintf(stderr, "certmint: %s\n", err);
+		store_close(st);
 		goto out;
 	}
 	store_close(st);

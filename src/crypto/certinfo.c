@@ -275,3 +275,25 @@ cert_thumbprint(const unsigned char *der, size_t len, int sha256, char *out,
 	}
 	return 0;
 }
+
+int
+cert_same_key(const unsigned char *a, size_t alen, const unsigned char *b,
+    size_t blen)
+{
+	const unsigned char *p;
+	X509		*x = NULL, *y = NULL;
+	int		 rc = -1;
+
+	p = a;
+	if ((x = d2i_X509(NULL, &p, (long)alen)) == NULL)
+		goto out;
+	p = b;
+	if ((y = d2i_X509(NULL, &p, (long)blen)) == NULL)
+		goto out;
+	rc = EVP_PKEY_eq(X509_get0_pubkey(x), X509_get0_pubkey(y)) == 1;
+out:
+	ERR_clear_error();
+	X509_free(x);
+	X509_free(y);
+	return rc;
+}

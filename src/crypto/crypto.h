@@ -221,6 +221,13 @@ int	 cert_thumbprint(const unsigned char *der, size_t len, int sha256,
 	    char *out, size_t outlen);
 
 /*
+ * Do certificates a and b (DER) certify the same public key? 1 if so, 0
+ * if not, -1 when either does not parse.
+ */
+int	 cert_same_key(const unsigned char *a, size_t alen,
+	    const unsigned char *b, size_t blen);
+
+/*
  * Does der carry a signature by the signer's key and its issuer name?
  * Returns 0 if so, -1 with a message otherwise.
  */

@@ -143,6 +143,16 @@ static const char *const migrations[] = {
 	"  module TEXT PRIMARY KEY COLLATE NOCASE,"
 	"  since INTEGER NOT NULL,"
 	"  reason TEXT NOT NULL);",
+
+	/*
+	 * 6: the database's identity (meta.c): a random database_id, which
+	 * the CA directory's marker file names, so that a database is never
+	 * taken for another CA's or replaced unnoticed.
+	 */
+	"CREATE TABLE meta ("
+	"  key TEXT PRIMARY KEY,"
+	"  value TEXT NOT NULL) WITHOUT ROWID;"
+	"INSERT INTO meta VALUES ('database_id', lower(hex(randomblob(16))));",
 };
 
 int

@@ -288,6 +288,18 @@ int	 store_cacert_note(struct store *, const unsigned char *der, size_t len,
 int	 store_cacert_at(struct store *, int64_t seq, int idx,
 	    unsigned char **der, size_t *len, int *count);
 
+/*
+ * The database's health and identity (meta.c). store_meta_get: a value of
+ * the meta table (database_id), malloc'd; CM_E_NOTFOUND if none.
+ * store_quick_check: 0 when PRAGMA quick_check finds nothing, else -1 with
+ * its first finding in err. store_released_since: how many certificates
+ * were released from hold at or after t (a base CRL may list that many
+ * fewer than the one before it).
+ */
+int	 store_meta_get(struct store *, const char *key, char **value);
+int	 store_quick_check(struct store *, char *err, size_t errlen);
+int	 store_released_since(struct store *, int64_t t, int64_t *n);
+
 void	 db_request_free(struct db_request *);
 void	 db_cert_free(struct db_cert *);
 void	 db_crl_free(struct db_crl *);

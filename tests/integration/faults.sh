@@ -2,8 +2,12 @@
 # Faults that must never lose history (issue 11 §1): certmintd never
 # creates a database (a missing, renamed or empty one is refused, saying
 # what is missing, and nothing is created); another program's SQLite file
-# is refused and left as it was (not switched to WAL); a misspelt section
-# is an error at start and on reload, not defaults.
+# is refused and left as it was (not switched to WAL); another CA's
+# database, an old copy of this one and a damaged one are refused at
+# start (the CA directory's marker ca.dbid, the CA certificates the
+# database served, PRAGMA quick_check); a base CRL that would drop
+# revoked certificates is not signed; a misspelt section is an error at
+# start and on reload, not defaults.
 . "$LIB"
 
 ca_init
@@ -42,13 +46,71 @@ conf_set polcy request_disposition deny
 refused_start "a misspelt section stops certmintd at start" \
     "unknown section \[polcy\]"
 cp "$T_DIR/good.conf" "$CONF"
+
+# Another CA's database, with and without the marker.
+check_match "init wrote the marker naming its database" \
+    "^database = [0-9a-f]{32}$" "$(grep '^database' "$T_DIR/ca/ca.dbid")"
+"$CERTMINT" -c "$T_DIR/other/certmint.conf" init --name "Other CA" \
+    >"$T_DIR/other.out" 2>&1 || cat "$T_DIR/other.out"
+cp "$DB" "$T_DIR/mine.db"
+cp "$T_DIR/other/certmint.db" "$DB"
+refused_start "another CA's database is refused (the marker names another)" \
+    "is not this CA's database: .*ca.dbid names database"
+mv "$T_DIR/ca/ca.dbid" "$T_DIR/dbid.saved"
+refused_start "without the marker too (none of its CA certificates is ours)" \
+    "is not this CA's database: none of the 0 CA certificates|is not this CA's database: none of the"
+mv "$T_DIR/dbid.saved" "$T_DIR/ca/ca.dbid"
+cp "$T_DIR/mine.db" "$DB"
+
+# An old copy: taken now, then the CA moves on (a request, a CRL).
+daemon_start
+daemon_stop
+cp "$DB" "$T_DIR/old.db"
+daemon_start
+check_eq "a second request" 201 "$(submit_http "$T_DIR/one.csr" | head -1)"
+check "and a CRL" "$CERTMINT" -c "$CONF" crl
+daemon_stop
+check_match "the marker follows the CRL numbers" "^crl_number = 1$" \
+    "$(grep '^crl_number' "$T_DIR/ca/ca.dbid")"
+cp "$DB" "$T_DIR/new.db"
+cp "$T_DIR/old.db" "$DB"
+refused_start "an old copy of the database is refused, saying why" \
+    "is older than this CA: it reaches request 1 and CRL number 0, the CA had reached request 2 and CRL number 1"
+cp "$T_DIR/new.db" "$DB"
+
+# Damage: page 2, the root of the requests table, overwritten.
+cp "$DB" "$T_DIR/good.db"
+check_eq "(pages of 4 KiB)" 4096 "$(sqlite3 "$DB" 'PRAGMA page_size')"
+dd if=/dev/urandom of="$DB" bs=4096 seek=1 count=1 conv=notrunc 2>/dev/null
+refused_start "a damaged database is refused" \
+    "damaged|malformed|not a certmint database"
+cp "$T_DIR/good.db" "$DB"
+
+# A database that lost a revocation (whole, but wrong): no shrunk CRL.
+daemon_start
+serial=$(db_query "SELECT serial FROM certs ORDER BY request_id LIMIT 1")
+check "revoke one" "$CERTMINT" -c "$CONF" revoke "$serial" keyCompromise
+check "publish a CRL listing it" "$CERTMINT" -c "$CONF" crl
+daemon_stop
+cp "$DB" "$T_DIR/revoked.db"
+sqlite3 "$DB" "UPDATE requests SET disposition = 20, revoked_when = 0, \
+    revoked_reason = -1"
+daemon_start
+check_refused "a base CRL that would drop it is not signed" 30 \
+    "refusing to sign a CRL that drops revoked certificates: 0 listed, 1 in CRL" \
+    "$CERTMINT" -c "$CONF" crl
+check "and the log says so" grep -q "refusing to sign base CRL" "$T_LOG"
+daemon_stop
+cp "$T_DIR/revoked.db" "$DB"
+rm -f "$DB-wal" "$DB-shm"
+
 daemon_start
 conf_set sever port 1
 check_refused "and is refused on reload" 30 "unknown section \[sever\]" \
     "$CERTMINT" -c "$CONF" reload
 check_eq "the CA still issues, under the config it had" 201 \
     "$(submit_http "$T_DIR/one.csr" | head -1)"
-check_eq "request ids go on from the database's" 2 \
+check_eq "request ids go on from the database's" 3 \
     "$(json "$T_DIR/resp.json" 'j["request_id"]')"
 daemon_stop
 finish

@@ -823,7 +823,7 @@ test_extensions(void **state)
 	/* A version 2 database gains the column when opened. */
 	sql_exec(dbpath, "ALTER TABLE requests DROP COLUMN exts; "
 	    "ALTER TABLE requests DROP COLUMN hist_seq; "
-	    "DROP TABLE request_history; DROP TABLE ca_certs; "
+	    "DROP TABLE request_history; DROP TABLE ca_certs; DROP TABLE meta; "
 	    "DROP INDEX events_crl; PRAGMA user_version = 2");
 	st = store_open(dbpath, 0, err, sizeof(err));
 	if (st == NULL)

@@ -1,0 +1,207 @@
+/*
+ * identity.c - a CA and its database belong together (issue 11: faults
+ * must never lose history). The CA directory keeps a marker file,
+ * ca.dbid beside the CA certificate, naming its database's id (migration
+ * 6) and the highest request id and CRL number the CA has reached; the
+ * database records every CA certificate it served. certmintd refuses a
+ * database that is damaged, another CA's, or older than the marker says:
+ * any of them would hand out request ids and CRL numbers again.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ca_int.h"
+
+#define MARKER_NAME	"ca.dbid"
+
+struct marker {
+	int		 present;
+	char		 id[64];
+	int64_t		 request_id;
+	int64_t		 crl_number;
+};
+
+char *
+ca_marker_path(const struct cm_config *cfg)
+{
+	char	*dir, *path;
+
+	if ((dir = path_dirname(cfg->cert_file)) == NULL)
+		return NULL;
+	path = path_join(dir, MARKER_NAME);
+	free(dir);
+	return path;
+}
+
+/* Read the marker at path; m->present 0 when there is none. 0 or -1. */
+static int
+marker_read(const char *path, struct marker *m, char *err, size_t errlen)
+{
+	unsigned char	*data;
+	size_t		 len;
+	char		*line, *next, *eq, *k, *v;
+
+	memset(m, 0, sizeof(*m));
+	if (file_read(path, &data, &len, 4096) == -1) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	m->present = 1;
+	for (line = (char *)data; line != NULL; line = next) {
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		if (*line == '#' || (eq = strchr(line, '=')) == NULL)
+			continue;
+		*eq = '\0';
+		k = str_trim(line);
+		v = str_trim(eq + 1);
+		if (strcmp(k, "database") == 0)
+			strlcpy_cm(m->id, v, sizeof(m->id));
+		else if (strcmp(k, "request_id") == 0)
+			(void)parse_int64(v, &m->request_id);
+		else if (strcmp(k, "crl_number") == 0)
+			(void)parse_int64(v, &m->crl_number);
+	}
+	free(data);
+	if (m->id[0] == '\0') {
+		snprintf(err, errlen, "%s: names no database (damaged? it is "
+		    "written by certmint; remove it to have it written anew)",
+		    path);
+		return -1;
+	}
+	return 0;
+}
+
+int
+ca_identity_write(const struct cm_config *cfg, struct store *st, char *err,
+    size_t errlen)
+{
+	char	*path, *id = NULL, text[512];
+	int64_t	 maxid, crl;
+	int	 n, rc = -1;
+
+	if ((path = ca_marker_path(cfg)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (store_meta_get(st, "database_id", &id) != 0 ||
+	    store_max_request_id(st, &maxid) != 0 ||
+	    store_max_crl_number(st, &crl) != 0) {
+		snprintf(err, errlen, "%s: cannot read the database's identity",
+		    cfg->db_file);
+		goto out;
+	}
+	n = snprintf(text, sizeof(text), "# certmint: this CA's database and "
+	    "how far it has come; certmintd refuses\n# a database that is not "
+	    "this one or is older (restored from an old copy).\n"
+	    "database = %s\nrequest_id = %" PRId64 "\ncrl_number = %" PRId64
+	    "\n", id, maxid, crl);
+	if (file_write_atomic(path, text, (size_t)n, 0644) == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	free(id);
+	free(path);
+	return rc;
+}
+
+/*
+ * Is der one of the CA certificates the database served, or one for the
+ * same key? 1 or 0 (*count of them), -1 when they cannot be read. A
+ * database that has served none yet (a sub CA before its first start)
+ * knows no CA: 1.
+ */
+static int
+cacert_known(struct store *st, const unsigned char *der, size_t len,
+    int *count)
+{
+	unsigned char	*raw;
+	size_t		 rawlen;
+	int		 i, found = 0;
+
+	*count = 0;
+	if (store_cacert_at(st, 0, 0, &raw, &rawlen, count) != 0)
+		return *count == 0 ? 1 : -1;
+	free(raw);
+	for (i = 0; i < *count && !found; i++) {
+		if (store_cacert_at(st, 0, i, &raw, &rawlen, count) != 0)
+			return -1;
+		/* Or a CA certificate issued again for the same key. */
+		found = (rawlen == len && memcmp(raw, der, len) == 0) ||
+		    cert_same_key(raw, rawlen, der, len) == 1;
+		free(raw);
+	}
+	return found;
+}
+
+int
+ca_identity_check(const struct cm_config *cfg, const struct signer *sg,
+    struct store *st, char *err, size_t errlen)
+{
+	struct marker	 m;
+	char		*path, *id = NULL, why[256];
+	int64_t		 maxid, crl;
+	int		 rc = -1, count;
+
+	if ((path = ca_marker_path(cfg)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (store_quick_check(st, why, sizeof(why)) == -1) {
+		snprintf(err, errlen, "%s: the database is damaged (PRAGMA "
+		    "quick_check: %s); restore it from a backup", cfg->db_file,
+		    why);
+		goto out;
+	}
+	if (store_meta_get(st, "database_id", &id) != 0 ||
+	    store_max_request_id(st, &maxid) != 0 ||
+	    store_max_crl_number(st, &crl) != 0) {
+		snprintf(err, errlen, "%s: cannot read the database's identity",
+		    cfg->db_file);
+		goto out;
+	}
+	if (marker_read(path, &m, err, errlen) == -1)
+		goto out;
+	if (m.present && strcmp(m.id, id) != 0) {
+		snprintf(err, errlen, "%s is not this CA's database: %s names "
+		    "database %s, this file is %s (another CA's database, or a "
+		    "new one in place of the CA's)", cfg->db_file, path, m.id,
+		    id);
+		goto out;
+	}
+	if (m.present && (maxid < m.request_id || crl < m.crl_number)) {
+		snprintf(err, errlen, "%s is older than this CA: it reaches "
+		    "request %" PRId64 " and CRL number %" PRId64 ", the CA had "
+		    "reached request %" PRId64 " and CRL number %" PRId64 " "
+		    "(%s); an old copy would hand out request ids and CRL "
+		    "numbers again. Restore the newest backup; to accept this "
+		    "one, remove %s", cfg->db_file, maxid, crl, m.request_id,
+		    m.crl_number, path, path);
+		goto out;
+	}
+	switch (cacert_known(st, sg->cert_der, sg->cert_der_len, &count)) {
+	case 1:
+		break;
+	case 0:
+		snprintf(err, errlen, "%s is not this CA's database: none of "
+		    "the %d CA certificates it served is %s or has its key",
+		    cfg->db_file, count, cfg->cert_file);
+		goto out;
+	default:
+		snprintf(err, errlen, "%s: cannot read its CA certificates",
+		    cfg->db_file);
+		goto out;
+	}
+	rc = ca_identity_write(cfg, st, err, errlen);
+out:
+	free(id);
+	free(path);
+	return rc;
+}
