@@ -15,6 +15,7 @@
 #define CLI_OK		0
 #define CLI_FAIL	1	/* the CA refused or an operation failed */
 #define CLI_USAGE	2
+#define CLI_PENDING	3	/* the request is pending: an officer decides */
 
 struct cli {
 	const char	*config_path;
@@ -27,10 +28,19 @@ struct cli {
  * and return NULL.
  */
 json_t	*admin_call(const struct cli *, const char *cmd, json_t *args);
+/* The "code" of the last refusal admin_call printed ("" if none). */
+const char *admin_code(void);
 /* Load the config file; on error print it and return -1. */
 int	 cli_config(const struct cli *, struct cm_config *);
 /* Print a JSON value, indented, on stdout. */
 void	 print_json(const json_t *);
+/*
+ * s as a terminal may show it: control characters (C0, DEL, C1) written
+ * as \xNN or \uNNNN, so that a requester's text cannot move the cursor
+ * or retitle the window. One of 4 static buffers, in turn; at most about
+ * 4 KiB. NULL gives "".
+ */
+const char *term_safe(const char *s);
 /* Print a request object for a person. */
 void	 print_request(const json_t *);
 /* Read a file whole (max bytes); on error print it and return -1. */

@@ -18,7 +18,8 @@
 
 /*
  * Print the answer's request; with --out write its certificate. With
- * fail_denied, a denied or failed request makes the exit status 1.
+ * fail_denied, a denied or failed request makes the exit status 1 and a
+ * pending one 3 (CLI_PENDING: no certificate yet, an officer decides).
  */
 static int
 answer_request(const struct cli *cli, json_t *ans, const char *out,
@@ -41,6 +42,10 @@ answer_request(const struct cli *cli, json_t *ans, const char *out,
 	if (fail_denied && disp != NULL && (strcmp(disp, "denied") == 0 ||
 	    strcmp(disp, "failed") == 0))
 		rc = CLI_FAIL;
+	else if (fail_denied && disp != NULL && strcmp(disp, "pending") == 0) {
+		json_decref(ans);
+		return CLI_PENDING;
+	}
 	if (out != NULL) {
 		pem = json_string_value(json_object_get(r, "certificate"));
 		if (pem == NULL) {
@@ -88,7 +93,7 @@ cmd_submit(const struct cli *cli, int argc, char **argv)
 			    "[--requester NAME] [--out FILE]";
 	unsigned char	*data;
 	size_t		 len;
-	json_t		*args, *attrs, *ans;
+	json_t		*args, *attrs, *ans, *v;
 	char		*pem, *colon;
 	int		 ch;
 
@@ -106,8 +111,14 @@ cmd_submit(const struct cli *cli, int argc, char **argv)
 				return CLI_USAGE;
 			}
 			*colon = '\0';
-			json_object_set_new(attrs, optarg,
-			    json_string(colon + 1));
+			/* jansson takes only UTF-8: never drop one silently. */
+			if ((v = json_string(colon + 1)) == NULL ||
+			    json_object_set_new(attrs, optarg, v) == -1) {
+				fprintf(stderr, "certmint: --attrib \"%s\": "
+				    "not UTF-8 text\n", term_safe(optarg));
+				json_decref(args);
+				return CLI_USAGE;
+			}
 			break;
 		case 'r':
 			json_object_set_new(args, "requester",
@@ -177,7 +188,10 @@ cmd_by_id(const struct cli *cli, int argc, char **argv)
 	args = json_object();
 	json_object_set_new(args, "id", json_integer(id));
 	if ((ans = admin_call(cli, cmd, args)) == NULL)
-		return CLI_FAIL;
+		/* A pending request has no certificate yet: not a failure. */
+		return strcmp(cmd, "retrieve") == 0 &&
+		    strcmp(admin_code(), "conflict") == 0 ? CLI_PENDING :
+		    CLI_FAIL;
 	return answer_request(cli, ans, out, strcmp(cmd, "deny") != 0);
 }
 
@@ -381,8 +395,8 @@ view_row(void *arg, const struct db_request *r, const struct db_cert *c)
 		    json_string_value(json_object_get(o, "submitted")) ?
 		    json_string_value(json_object_get(o, "submitted")) : "-",
 		    c != NULL ? c->serial : "-",
-		    c != NULL && c->subject_dn ? c->subject_dn :
-		    r->request_dn ? r->request_dn : "");
+		    term_safe(c != NULL && c->subject_dn ? c->subject_dn :
+		    r->request_dn));
 		json_decref(o);
 	}
 	return 0;

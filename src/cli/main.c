@@ -63,6 +63,43 @@ usage(FILE *f)
 	    "usage errors. See docs/cli.md.\n");
 }
 
+/* The code of the daemon's last refusal ("conflict", ...), for admin_code. */
+static char	 last_code[32];
+
+const char *
+admin_code(void)
+{
+	return last_code;
+}
+
+const char *
+term_safe(const char *s)
+{
+	static char	 bufs[4][4096];
+	static int	 next;
+	const unsigned char *p;
+	char		*b = bufs[next++ % 4];
+	size_t		 o = 0, cap = sizeof(bufs[0]) - 8;
+
+	if (s == NULL)
+		return "";
+	for (p = (const unsigned char *)s; *p != '\0' && o < cap; p++) {
+		/* C0, DEL and C1 (U+0080-U+009F, 0xc2 0x80-0x9f in UTF-8). */
+		if (*p < 0x20 || *p == 0x7f)
+			o += (size_t)snprintf(b + o, cap + 8 - o, "\\x%02x", *p);
+		else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+			o += (size_t)snprintf(b + o, cap + 8 - o, "\\u%04x",
+			    p[1]);
+			p++;
+		} else
+			b[o++] = (char)*p;
+	}
+	if (*p != '\0' && o >= cap)
+		o = (size_t)(stpcpy(b + cap - 3, "...") - b);
+	b[o] = '\0';
+	return b;
+}
+
 int
 cli_config(const struct cli *cli, struct cm_config *cfg)
 {
@@ -167,9 +204,12 @@ admin_call(const struct cli *cli, const char *cmd, json_t *args)
 		goto out;
 	}
 	if (!json_is_true(json_object_get(ans, "ok"))) {
+		err = json_object_get(ans, "code");
+		strlcpy_cm(last_code, json_is_string(err) ?
+		    json_string_value(err) : "", sizeof(last_code));
 		err = json_object_get(ans, "error");
 		fprintf(stderr, "certmint: %s\n", json_is_string(err) ?
-		    json_string_value(err) : "the daemon refused");
+		    term_safe(json_string_value(err)) : "the daemon refused");
 		if (cli->json)
 			print_json(ans);
 		json_decref(ans);
@@ -207,13 +247,14 @@ print_request(const json_t *r)
 {
 	json_t	*v;
 
+	/* What a requester chose is shown, never obeyed by the terminal. */
 	printf("Request %" JSON_INTEGER_FORMAT ": %s (%s)\n",
 	    json_integer_value(json_object_get(r, "request_id")),
-	    jstr(r, "disposition"), jstr(r, "message"));
+	    jstr(r, "disposition"), term_safe(jstr(r, "message")));
 	if (*jstr(r, "subject"))
-		printf("  subject:   %s\n", jstr(r, "subject"));
+		printf("  subject:   %s\n", term_safe(jstr(r, "subject")));
 	if (*jstr(r, "requester"))
-		printf("  requester: %s\n", jstr(r, "requester"));
+		printf("  requester: %s\n", term_safe(jstr(r, "requester")));
 	if (*jstr(r, "submitted"))
 		printf("  submitted: %s\n", jstr(r, "submitted"));
 	if (*jstr(r, "serial")) {

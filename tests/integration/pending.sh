@@ -18,6 +18,25 @@ code=$(curl -s -m 60 -o /dev/null -w '%{http_code}' "$URL/api/v1/requests/$id1/c
 check_eq "no certificate while pending (409)" 409 "$code"
 check_match "view queue lists it" "$id1" "$("$CERTMINT" -c "$CONF" view queue)"
 
+"$CERTMINT" -c "$CONF" retrieve "$id1" --out "$T_DIR/none.crt" >/dev/null 2>&1
+check_eq "retrieve of a pending request exits 3 (pending), not 1" 3 "$?"
+new_csr p0
+"$CERTMINT" -c "$CONF" submit "$T_DIR/p0.csr" --out "$T_DIR/none.crt" \
+    >"$T_DIR/p0.out" 2>&1
+check_eq "certmint submit of a request that goes pending exits 3" 3 "$?"
+check "and writes no certificate" test ! -e "$T_DIR/none.crt"
+# A requester's text reaches the terminal escaped (ESC, BEL, C1 CSI).
+"$CERTMINT" -c "$CONF" submit "$T_DIR/p0.csr" \
+    --requester "$(printf 'mallory\033]0;pwned\007\302\233')" \
+    >"$T_DIR/esc.out" 2>&1
+check "no escape character is printed" sh -c \
+    "! grep -q \"\$(printf '\033')\" '$T_DIR/esc.out'"
+check_match "it is shown as \\x1b" 'mallory\\x1b]0;pwned\\x07\\u009b' \
+    "$(cat "$T_DIR/esc.out")"
+check_refused "an --attrib value that is not UTF-8 is refused, not dropped" 30 \
+    "not UTF-8" "$CERTMINT" -c "$CONF" submit "$T_DIR/p0.csr" \
+    --attrib "$(printf 'Note:caf\351')"
+
 check "certmint resubmit issues it" "$CERTMINT" -c "$CONF" resubmit "$id1"
 curl -fsS -m 60 -o "$T_DIR/p1.crt" "$URL/api/v1/requests/$id1/certificate"
 check "retrieved certificate verifies" \

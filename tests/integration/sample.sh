@@ -135,4 +135,20 @@ check "the delta CRL written is the one the CA serves" \
     cmp "$OUT/crl-0+.crl" "$T_DIR/served-delta.crl"
 check_eq "no temporary file is left" "" \
     "$(ls "$OUT" | grep -v -e '\.cer$' -e '^crl-0+\{0,1\}\.crl$')"
+
+# --- A changed setting: reload keeps the module, --refresh rereads ----------
+# (as docs/exit-modules.md says: a module that stays loaded across a
+# reload keeps the settings it read; exit configure --refresh rereads.)
+OUT2=$T_DIR/out2
+mkdir -p "$OUT2"
+conf_set Sample.Exit directory "$OUT2"
+check "reload with a new directory" "$CERTMINT" -c "$CONF" reload
+issue s5 CertFile:yes
+check "after the reload the module still writes where it did" \
+    wait_until 60 test -f "$OUT/$ID.cer"
+check_match "exit configure --refresh rereads its section" "directory: $OUT2" \
+    "$("$CERTMINT" -c "$CONF" exit configure Sample.Exit --refresh 2>&1)"
+issue s6 CertFile:yes
+check "then it writes to the new directory" \
+    wait_until 60 test -f "$OUT2/$ID.cer"
 finish

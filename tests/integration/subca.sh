@@ -60,6 +60,13 @@ json "$T_DIR/resp.json" 'j["chain"]' >"$T_DIR/chain.pem"
 check "the leaf verifies through the sub CA to the root" \
     openssl verify -CAfile "$T_DIR/ca/ca.crt" -untrusted "$T_DIR/subca.pem" \
     "$T_DIR/leaf.pem"
+# As the user guide says: the sub CA's own files, or the answer's chain.
+check "the leaf verifies with the sub CA's ca.crt and chain.pem" \
+    openssl verify -CAfile "$T_DIR/ca/ca.crt" \
+    -untrusted "$(dirname "$SUB")/ca.crt" \
+    -untrusted "$(dirname "$SUB")/chain.pem" "$T_DIR/leaf.pem"
+check "and with the answer's chain" openssl verify \
+    -CAfile "$T_DIR/ca/ca.crt" -untrusted "$T_DIR/chain.pem" "$T_DIR/leaf.pem"
 csplit -s -z -f "$T_DIR/ch." "$T_DIR/chain.pem" '/-----BEGIN/' '{*}'
 fps=$(for f in "$T_DIR"/ch.*; do openssl x509 -in "$f" -noout -fingerprint -sha256; done)
 check_eq "the answer's chain holds the sub CA and the root" 2 \
