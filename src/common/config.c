@@ -26,6 +26,7 @@ static const struct known_key known_keys[] = {
 	{ "server", "listen" }, { "server", "port" }, { "server", "admin_socket" },
 	{ "server", "pid_file" }, { "server", "max_body" }, { "server", "threads" },
 	{ "server", "trust_requester_header" },
+	{ "server", "max_connections" }, { "server", "max_client_connections" },
 	{ "publish", "base_url" }, { "publish", "cdp_url" }, { "publish", "aia_url" },
 	{ "publish", "delta_url" },
 	{ "crl", "period_hours" }, { "crl", "delta" }, { "crl", "delta_period_hours" },
@@ -416,6 +417,10 @@ config_interpret(struct cm_config *cfg, char *err, size_t errlen)
 	    get_bool(cfg, "crl", "delta", 0, &cfg->delta_enabled, err, errlen) == -1 ||
 	    get_bool(cfg, "server", "trust_requester_header", 0,
 	    &cfg->trust_requester_header, err, errlen) == -1 ||
+	    get_int(cfg, "server", "max_connections", 1000, 16, 100000,
+	    &cfg->max_connections, err, errlen) == -1 ||
+	    get_int(cfg, "server", "max_client_connections", 256, 1, 100000,
+	    &cfg->max_client_connections, err, errlen) == -1 ||
 	    get_int(cfg, "crl", "delta_period_hours", 24, 1, 24 * 366,
 	    &cfg->delta_period_hours, err, errlen) == -1 ||
 	    get_int(cfg, "policy", "validity_days", 365, 1, 36600,

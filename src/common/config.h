@@ -49,6 +49,8 @@ struct cm_config {
 	size_t		 max_body;	/* bytes, default 65536 */
 	int		 threads;	/* HTTP threads, 0 = 2 per core, at least 4 */
 	int		 trust_requester_header; /* X-Certmint-Requester, default 0 */
+	int		 max_connections;	/* HTTP connections, default 1000 */
+	int		 max_client_connections; /* from one address, default 256 */
 
 	/* [publish] */
 	char		*base_url;	/* "http://127.0.0.1:8080" */

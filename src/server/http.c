@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -167,6 +168,52 @@ submit_committed(void *arg)
  * of sleeping (a thread per waiting request cost two context switches per
  * certificate), and the handler runs again to answer.
  */
+struct length_count {
+	int		 n;
+	const char	*first;
+	int		 differ;
+};
+
+static enum MHD_Result
+count_length(void *arg, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	struct length_count *lc = arg;
+
+	(void)kind;
+	if (key == NULL || strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) != 0)
+		return MHD_YES;
+	if (lc->n++ == 0)
+		lc->first = value;
+	else if (value == NULL || lc->first == NULL ||
+	    strcmp(value, lc->first) != 0)
+		lc->differ = 1;
+	return MHD_YES;
+}
+
+/*
+ * A submission's Content-Length, before its body is read: two that differ
+ * are a 400 (RFC 9112 6.3: a request smuggling attempt, or a broken proxy);
+ * one over [server] max_body sets *too_large, so that the answer is a 413
+ * at once instead of a 100 Continue and the upload. MHD_YES to go on.
+ */
+static enum MHD_Result
+check_length(struct server *srv, struct MHD_Connection *c, int *too_large)
+{
+	struct length_count lc = { 0, NULL, 0 };
+	int64_t		 n;
+
+	*too_large = 0;
+	MHD_get_connection_values(c, MHD_HEADER_KIND, count_length, &lc);
+	if (lc.differ)
+		return queue_error(c, MHD_HTTP_BAD_REQUEST, "conflicting "
+		    "Content-Length headers", 0);
+	if (lc.first != NULL && parse_int64(lc.first, &n) == 0 &&
+	    (uint64_t)n > ca_max_body(srv->ca))
+		*too_large = 1;
+	return MHD_YES;
+}
+
 static enum MHD_Result
 handle_submit(struct server *srv, struct MHD_Connection *c, struct upload *up)
 {
@@ -334,7 +381,9 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 	struct server	*srv = cls;
 	struct upload	*up = *con_cls;
 	enum http_route	 route;
+	enum MHD_Result	 rc;
 	int64_t		 id;
+	int		 too_large;
 
 	/* A submission resumed after its commit answers even when stopping. */
 	if (up != NULL && up->pending != NULL)
@@ -352,10 +401,17 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 		return handle_get(srv, c, route, id);
 	}
 	if (up == NULL) {
+		/* Before any body is read (or 100 Continue is sent). */
+		if ((rc = check_length(srv, c, &too_large)) != MHD_YES)
+			return rc;
 		if ((up = calloc(1, sizeof(*up))) == NULL)
 			return MHD_NO;
 		*con_cls = up;
-		return MHD_YES;
+		if (!too_large)
+			return MHD_YES;
+		/* Refused and recorded unread: the connection then closes. */
+		up->body.too_large = 1;
+		return handle_submit(srv, c, up);
 	}
 	if (*upload_size != 0) {
 		if (http_body_add(&up->body, upload_data, *upload_size,
@@ -446,7 +502,10 @@ http_start(struct server *srv, char *err, size_t errlen)
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 	    MHD_OPTION_THREAD_POOL_SIZE, threads,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1000,
+	    /* Slow clients from one address cannot take every connection. */
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+	    (unsigned int)cfg->max_client_connections,
 	    MHD_OPTION_NOTIFY_COMPLETED, request_done, srv,
 	    MHD_OPTION_END);
 	if (srv->mhd == NULL) {

@@ -169,4 +169,30 @@ daemon_start
 check_refused "a daemon on a port already in use exits, saying so" 30 \
     "cannot listen.*port $PORT" "$CERTMINTD" -c "$T_DIR/other/certmint.conf"
 
+# A 100 MB body announced: refused at once (no 100 Continue, no upload).
+truncate -s 100M "$T_DIR/huge"
+before=$(db_query "SELECT count(*) FROM requests")
+out=$(curl -sS -m 60 -o "$T_DIR/huge.json" -w '%{http_code} %{size_upload}' \
+    -H 'Content-Type: application/pkcs10' -H 'Expect: 100-continue' \
+    --data-binary @"$T_DIR/huge" "$URL/api/v1/requests" 2>&1)
+check_eq "an announced 100 MB body: 413" 413 "${out%% *}"
+check "and not uploaded (under 1 MB sent)" test "${out#* }" -lt 1048576
+check_eq "recorded as failed, as any body too large" $((before + 1)) \
+    "$(db_query "SELECT count(*) FROM requests")"
+# Two Content-Length headers that differ: a request smuggling attempt.
+out=$(python3 - "$PORT" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=30)
+s.sendall(b"POST /api/v1/requests HTTP/1.1\r\nHost: x\r\n"
+          b"Content-Type: application/pkcs10\r\nContent-Length: 500\r\n"
+          b"Content-Length: 5\r\n\r\nhello")
+try:
+    print(s.recv(4096).split(b"\r\n")[0].decode())
+except OSError as e:
+    print("no answer:", e)
+PY
+)
+check_match "conflicting Content-Length headers: 400" "^HTTP/1.1 400" "$out"
+check "still healthy" curl -fsS -m 60 "$URL/health"
+
 finish
