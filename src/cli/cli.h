@@ -60,6 +60,7 @@ int	 cmd_view(const struct cli *, int, char **);
 int	 cmd_exit(const struct cli *, int, char **);
 int	 cmd_policy(const struct cli *, int, char **);
 int	 cmd_profile(const struct cli *, int, char **);
+int	 cmd_backup_restore(const struct cli *, int, char **);	/* backup, restore */
 int	 cmd_exit_test(const char *config_path, int, char **);
 
 /* exit_register.c: see there. */

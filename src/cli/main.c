@@ -50,6 +50,11 @@ usage(FILE *f)
 	    "  exit register FILE.so [--from newest|cursor|SEQ] | unregister NAME\n"
 	    "  exit test FILE.so [--event EVENT]... (see certmint exit test --help)\n"
 	    "  policy show\n"
+	    "Backup (AD CS certutil -backup/-restore):\n"
+	    "  backup DIR                     database (online), key, certificates,\n"
+	    "                                 config and modules into a new DIR\n"
+	    "  restore DIR [--force]          put a backup back (certmintd stopped;\n"
+	    "                                 never over a newer or another CA)\n"
 	    "Profiles (read from the config file):\n"
 	    "  profile list | show NAME       certificate profiles (templates)\n"
 	    "\n"
@@ -290,6 +295,8 @@ static const struct {
 	{ "exit", cmd_exit },
 	{ "policy", cmd_policy },
 	{ "profile", cmd_profile },
+	{ "backup", cmd_backup_restore },
+	{ "restore", cmd_backup_restore },
 };
 
 int

@@ -297,3 +297,20 @@ out:
 	X509_free(y);
 	return rc;
 }
+
+int
+sha256_hex(const void *data, size_t len, char out[65])
+{
+	unsigned char	 md[EVP_MAX_MD_SIZE];
+	unsigned int	 n, i;
+	static const char hex[] = "0123456789abcdef";
+
+	if (EVP_Digest(data, len, md, &n, EVP_sha256(), NULL) != 1 || n != 32)
+		return -1;
+	for (i = 0; i < n; i++) {
+		out[i * 2] = hex[md[i] >> 4];
+		out[i * 2 + 1] = hex[md[i] & 0xf];
+	}
+	out[64] = '\0';
+	return 0;
+}

@@ -220,6 +220,9 @@ int	 san_upn(const unsigned char *, size_t, char **upn);
 int	 cert_thumbprint(const unsigned char *der, size_t len, int sha256,
 	    char *out, size_t outlen);
 
+/* The SHA-256 of data in lowercase hex. 0 or -1. */
+int	 sha256_hex(const void *data, size_t len, char out[65]);
+
 /*
  * Do certificates a and b (DER) certify the same public key? 1 if so, 0
  * if not, -1 when either does not parse.

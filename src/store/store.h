@@ -299,6 +299,13 @@ int	 store_cacert_at(struct store *, int64_t seq, int idx,
 int	 store_meta_get(struct store *, const char *key, char **value);
 int	 store_quick_check(struct store *, char *err, size_t errlen);
 int	 store_released_since(struct store *, int64_t t, int64_t *n);
+/*
+ * backup.c: copy st's database, as of one commit, to a new file dst
+ * (0600, refused if it exists or is a link), and check the copy. 0, or -1
+ * with err (and no dst left behind).
+ */
+int	 store_backup(struct store *st, const char *dst, char *err,
+	    size_t errlen);
 
 void	 db_request_free(struct db_request *);
 void	 db_cert_free(struct db_cert *);
