@@ -1,6 +1,7 @@
 #!/bin/sh
 # Set up and run certmint on its embedded defaults: SQLite, a demo root CA
-# under ./demo, HTTP on 127.0.0.1:8080 only. Ctrl-C stops it cleanly.
+# under ./demo, HTTP on 127.0.0.1:8080 only. Ctrl-C stops it cleanly. The
+# URLs are printed once certmintd answers on them, not before.
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/deps.sh
@@ -10,7 +11,23 @@ CONF="$PWD/demo/certmint.conf"
 if [ ! -f "$CONF" ]; then
 	./build/src/cli/certmint -c "$CONF" init --name "certmint Demo CA"
 fi
+./build/src/server/certmintd -c "$CONF" &
+PID=$!
+trap 'kill -TERM $PID 2>/dev/null' INT TERM
+i=0
+until curl -fsS -m 2 http://127.0.0.1:8080/health >/dev/null 2>&1; do
+	if ! kill -0 "$PID" 2>/dev/null || [ $i -ge 300 ]; then
+		echo "certmintd did not start (see above)" >&2
+		kill -TERM "$PID" 2>/dev/null || true
+		wait "$PID" || true
+		exit 1
+	fi
+	i=$((i + 1))
+	sleep 0.1
+done
 echo "CA certificate: http://127.0.0.1:8080/ca.crt"
 echo "submit:  curl -H 'Content-Type: application/pkcs10' --data-binary @req.csr http://127.0.0.1:8080/api/v1/requests"
 echo "admin:   ./build/src/cli/certmint -c $CONF status"
-exec ./build/src/server/certmintd -c "$CONF"
+# wait returns early on a signal: wait again for certmintd to finish.
+wait "$PID" || true
+wait "$PID" 2>/dev/null || true
