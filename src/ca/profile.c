@@ -179,16 +179,26 @@ check_cns(const struct cm_profile *p, const struct csr *csr,
 	return 0;
 }
 
-/* keyUsage and extendedKeyUsage the request asks for, when honoured. */
+/*
+ * keyUsage and extendedKeyUsage the request asks for, when honoured; and
+ * at least one key usage left for the key's type (RFC 5280 4.2.1.3).
+ */
 static int
 check_usages(const struct cm_profile *p, const struct csr *csr,
     struct policy_decision *d)
 {
 	char	**eku = NULL;
 	size_t	  n = 0, i, j;
-	uint32_t  ku;
-	int	  rc;
+	uint32_t  ku, mine;
+	int	  rc, rsa, ec;
 
+	rsa = csr->key_type == KEY_RSA_2048 || csr->key_type == KEY_RSA_3072 ||
+	    csr->key_type == KEY_RSA_4096;
+	ec = csr->key_type == KEY_EC_P256 || csr->key_type == KEY_EC_P384;
+	mine = ku_for_key(p->key_usage, rsa, ec);
+	if (mine == 0)
+		return policy_deny(d, "profile %s gives no key usage to a %s "
+		    "key", p->name, key_type_name(csr->key_type));
 	if (p->honour & HONOUR_KU) {
 		if ((rc = csr_key_usage(csr, &ku)) == -1)
 			return policy_deny(d, "the requested keyUsage is "
@@ -196,6 +206,10 @@ check_usages(const struct cm_profile *p, const struct csr *csr,
 		if (rc == 1 && (ku & ~p->key_usage) != 0)
 			return policy_deny(d, "the requested keyUsage asks "
 			    "for more than profile %s gives", p->name);
+		if (rc == 1 && (ku & mine) == 0)
+			return policy_deny(d, "the requested keyUsage leaves "
+			    "none a %s key can have", key_type_name(
+			    csr->key_type));
 		if (rc == 1)
 			d->key_usage = ku;
 	}

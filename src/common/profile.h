@@ -108,6 +108,12 @@ int	 profile_key_known(const char *key);
 char	*url_expand(const struct cm_config *, const char *tmpl, int delta,
 	    char *err, size_t errlen);
 
+/*
+ * The keyUsage bits ku leaves to a key: keyEncipherment and
+ * dataEncipherment need RSA (key transport), keyAgreement needs EC.
+ */
+uint32_t ku_for_key(uint32_t ku, int rsa, int ec);
+
 /* The names of keyUsage bits and of well-known EKUs, for show. */
 const char *ku_name(int bit);
 const char *eku_name(const char *oid);	/* "serverAuth" or the OID itself */

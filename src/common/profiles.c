@@ -78,6 +78,16 @@ eku_name(const char *oid)
 	return oid;
 }
 
+uint32_t
+ku_for_key(uint32_t ku, int rsa, int ec)
+{
+	if (!rsa)
+		ku &= ~(KU_KEY_ENCIPHERMENT | KU_DATA_ENCIPHERMENT);
+	if (!ec)
+		ku &= ~KU_KEY_AGREEMENT;
+	return ku;
+}
+
 const char *
 honour_name(int bit)
 {

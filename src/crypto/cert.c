@@ -387,14 +387,14 @@ put_extensions(struct extw *ew, const struct signer *s,
 			return -1;
 	}
 
-	/* Key transport needs an RSA key, key agreement an EC key. */
-	ku = pr->key_usage;
-	if (!rsa)
-		ku &= ~(KU_KEY_ENCIPHERMENT | KU_DATA_ENCIPHERMENT);
-	if (!ec)
-		ku &= ~KU_KEY_AGREEMENT;
+	ku = ku_for_key(pr->key_usage, rsa, ec);
 	if (t->key_usage != 0)
 		ku &= t->key_usage;
+	if (ku == 0) {
+		/* RFC 5280 4.2.1.3: at least one bit. profile.c refuses. */
+		log_err("cert_build: no key usage for this key");
+		return -1;
+	}
 
 	/* CA:FALSE is the DEFAULT, so an end entity gets an empty SEQUENCE. */
 	if (der_open(v, DER_SEQUENCE, &m) == -1 ||

@@ -41,6 +41,11 @@ validity_days = 36000
 max_validity_days = 36600
 ca_expiry = refuse
 
+[profile.Transport]
+description = key transport only
+key_usage = keyEncipherment
+request_extensions = subjectAltName, keyUsage
+
 [profile.Long]
 base = ClientAuth
 validity_days = 36000
@@ -226,6 +231,20 @@ check_match "Device: a SAN type it does not allow is refused" \
 check_match "Device: an RSA key is refused" \
     "^403 .*does not allow key type rsa-2048" \
     "$(issue x "$T_DIR/rsa.csr" CertificateTemplate:Device)"
+
+check_match "keyEncipherment only: an EC key is refused, saying why" \
+    "^403 .*Transport gives no key usage to a ec-p256 key" \
+    "$(issue x "$T_DIR/alice.csr" CertificateTemplate:Transport)"
+check_match "an RSA key gets it" "^201" \
+    "$(issue transport "$T_DIR/rsa.csr" CertificateTemplate:Transport)"
+check_match "and nothing else" "Key Usage: critical *Key Encipherment  " \
+    "$(txt transport)"
+openssl req -new -newkey rsa:2048 -nodes -keyout "$T_DIR/rsa2.key" \
+    -out "$T_DIR/rsa2.csr" -subj "/CN=rsa2" \
+    -addext "keyUsage=digitalSignature" 2>/dev/null
+check_match "a requested keyUsage beyond the profile's is refused" \
+    "^403 .*asks for more than profile Transport gives" \
+    "$(issue x "$T_DIR/rsa2.csr" CertificateTemplate:Transport)"
 
 check_match "ca_expiry = refuse: outliving the CA is refused" \
     "^403 .*would outlive the CA certificate" \
