@@ -189,6 +189,46 @@ int	 ca_identity_check(const struct cm_config *, const struct signer *sg,
 	    struct store *, char *err, size_t errlen);
 int	 ca_identity_write(const struct cm_config *, struct store *,
 	    char *err, size_t errlen);
+char	*ca_marker_path(const struct cm_config *);	/* ca.dbid; caller frees */
+/*
+ * certmint init (and install-ca-cert for a sub CA): publish the CA's first
+ * base CRL (and delta when on), without a daemon, so that the CRL
+ * distribution point answers from the first start. 0 or -1 with err.
+ */
+int	 ca_publish_first_crl(const char *config_path, char *err,
+	    size_t errlen);
+
+/*
+ * schedule.c: the CRL schedule. ca_start_crl_schedule starts the thread
+ * that publishes base and delta CRLs when they are due ([crl] period,
+ * overlap, delta_period, delta_overlap, publish_on_revoke), after
+ * ca_start; ca_stop stops it. Returns 0 or -1.
+ */
+int	 ca_start_crl_schedule(struct ca *);
+enum ca_crl_health {
+	CRL_OFF,	/* delta CRLs are off */
+	CRL_MISSING,	/* none published */
+	CRL_OK,
+	CRL_LAPSING,	/* less than overlap / 2 before its nextUpdate */
+	CRL_EXPIRED,	/* past its nextUpdate */
+	CRL_HEALTH__MAX
+};
+const char	*ca_crl_health_name(enum ca_crl_health);	/* "ok", ... */
+struct ca_crl_state {
+	enum ca_crl_health health;
+	int		 present;
+	struct db_crl	 crl;		/* the newest of its kind, raw NULL */
+	int64_t		 next_publish;	/* 0: none (deltas off, no schedule) */
+	int		 failures;	/* scheduled attempts failed in a row */
+	int64_t		 fail_time;	/* the last failure; 0: none */
+	char		 fail_msg[256];
+};
+/*
+ * The newest base (out[0]) and delta (out[1]) CRLs and their schedule,
+ * with ca_config_lock held. Returns 0, or -1 when the database cannot be
+ * read.
+ */
+int	 ca_crl_status(struct ca *, struct ca_crl_state out[2]);
 /* Record an event that changes no row (e.g. STARTUP). */
 int	 ca_record_event(struct ca *, int32_t event, int64_t context);
 
@@ -281,6 +321,12 @@ int	 writer_run(struct writer *, struct wjob *);
  * must live until then. Returns 0, or -1 when the writer is stopping.
  */
 int	 writer_submit(struct writer *, struct wjob *);
+/*
+ * Apply job in a transaction of its own on st, without a writer thread:
+ * for a CA that no daemon runs (certmint init's first CRL). Returns
+ * job->rc.
+ */
+int	 writer_apply(struct store *, struct wjob *);
 /* Batches, jobs and the writer thread's CPU nanoseconds so far. */
 void	 writer_timing(struct writer *, int64_t *batches, int64_t *jobs,
 	    int64_t *cpu_ns);

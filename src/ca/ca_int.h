@@ -31,6 +31,7 @@ struct ca {
 	pthread_mutex_t	 readers_mu;
 	struct reader_slot *readers;	/* every reader connection, closed by ca_close */
 	pthread_mutex_t	 crl_mu;	/* one CRL publication at a time */
+	struct crl_schedule *sched;	/* schedule.c; NULL: not running */
 	atomic_int_fast64_t next_id;
 	atomic_uint_fast64_t serial_ms;	/* time part of the last ordered serial */
 	atomic_int	 stopping;
@@ -78,6 +79,14 @@ void	 ca_req_new(struct ca *ca, struct db_request *req,
 /* Read request id into req; 0, or -1 with res set (not found...). */
 int	 ca_load_request(struct ca *ca, int64_t id, struct db_request *req,
 	    struct ca_result *res);
+
+/*
+ * schedule.c: crl_schedule_stop ends the thread (ca_stop);
+ * crl_schedule_poke tells it of a revocation or release from hold
+ * ([crl] publish_on_revoke). Both do nothing when it is not running.
+ */
+void	 crl_schedule_stop(struct ca *);
+void	 crl_schedule_poke(struct ca *);
 
 /* identity.c: the CA directory's marker of its database (ca.dbid). */
 char	*ca_marker_path(const struct cm_config *);

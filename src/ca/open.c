@@ -63,7 +63,8 @@ ca_open(struct ca **out, const char *config_path, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	if (config_load(config_path, &ca->cfg, err, errlen) == -1)
+	if (config_load(config_path, &ca->cfg, err, errlen) == -1 ||
+	    config_check_mode(&ca->cfg, err, errlen) == -1)
 		goto fail;
 	if (signer_load(&ca->signer, &ca->cfg, err, errlen) == -1)
 		goto fail;
@@ -79,7 +80,7 @@ ca_open(struct ca **out, const char *config_path, char *err, size_t errlen)
 		    ca->cfg.cert_file);
 		goto fail;
 	}
-	if ((ca->wstore = store_open(ca->cfg.db_file, 0, err,
+	if ((ca->wstore = store_open(ca->cfg.db_file, STORE_TRUSTED, err,
 	    errlen)) == NULL)
 		goto fail;
 	if (ca_identity_check(&ca->cfg, &ca->signer, ca->wstore, err,
@@ -185,6 +186,8 @@ ca_stop(struct ca *ca)
 {
 	if (ca->writer == NULL || atomic_exchange(&ca->stopping, 1))
 		return;
+	/* No CRL after SHUTDOWN: its CRLISSUED would follow it. */
+	crl_schedule_stop(ca);
 	if (ca_record_event(ca, CM_EXITEVENT_SHUTDOWN, 0) != 0)
 		log_err("cannot record the SHUTDOWN event");
 }
@@ -233,6 +236,11 @@ ca_reload_begin(struct ca *ca, char *err, size_t errlen)
 	memset(&sg, 0, sizeof(sg));
 	pthread_mutex_lock(&ca->reload_mu);
 	if (config_load(ca->config_path, &cfg, err, errlen) == -1) {
+		pthread_mutex_unlock(&ca->reload_mu);
+		return -1;
+	}
+	if (config_check_mode(&cfg, err, errlen) == -1) {
+		config_free(&cfg);
 		pthread_mutex_unlock(&ca->reload_mu);
 		return -1;
 	}

@@ -135,9 +135,11 @@ ca_revoke(struct ca *ca, const char *serial, int reason, int64_t date,
 	job.event = CM_EXITEVENT_CERTREVOKED;
 	(void)officer;
 	rc = writer_run(ca->writer, &job);
-	if (rc == 0)
+	if (rc == 0) {
 		log_info("certificate %s revoked by %s (%s)", res->cert.serial,
 		    officer, crl_reason_name(reason));
+		crl_schedule_poke(ca);
+	}
 	return ca_result_from_job(ca, res, rc, &req, NULL);
 }
 
@@ -173,9 +175,11 @@ ca_unrevoke(struct ca *ca, const char *serial, const char *officer,
 	job.expect = CM_DISP_REVOKED;
 	job.event = CM_EXITEVENT_CERTUNREVOKED;
 	rc = writer_run(ca->writer, &job);
-	if (rc == 0)
+	if (rc == 0) {
 		log_info("certificate %s released from hold by %s",
 		    res->cert.serial, officer);
+		crl_schedule_poke(ca);
+	}
 	return ca_result_from_job(ca, res, rc, &req, NULL);
 }
 
@@ -259,38 +263,53 @@ crl_shrinks(struct store *st, int64_t number, size_t n, struct ca_result *res)
 }
 
 /*
- * Build, sign and record one CRL. base < 0 makes a base CRL; otherwise a
- * delta CRL on top of base CRL number base, listing changes since since.
+ * Record a CRL through the writer thread, or, for a CA that no daemon
+ * runs (certmint init), in a transaction of its own. A store code.
  */
 static int
-publish_one(struct ca *ca, int64_t number, int64_t base, int64_t since,
-    int period_hours, struct db_crl *out, struct ca_result *res)
+crl_record(struct ca *ca, struct wjob *job)
+{
+	if (ca->writer == NULL)
+		return writer_apply(ca->wstore, job);
+	return writer_run(ca->writer, job);
+}
+
+/*
+ * Build, sign and record one CRL: base NULL makes a base CRL; otherwise a
+ * delta CRL on base, listing what changed since it. It is valid for
+ * period + overlap (AD CS: its successor comes after period). 0, or -1
+ * with res.
+ */
+static int
+publish_one(struct ca *ca, int64_t number, const struct db_crl *base,
+    int64_t period, int64_t overlap, struct db_crl *out,
+    struct ca_result *res)
 {
 	struct crl_collect col = { 0 };
 	struct crl_params p;
 	struct wjob	 job = { 0 };
 	struct store	*st = ca_reader(ca);
+	int64_t		 as_of = 0;
 	int		 rc;
 
 	memset(out, 0, sizeof(*out));
 	if (st == NULL)
 		return ca_fail(res, CA_E_INTERNAL, "cannot open the database");
-	if (store_revoked_each(st, base < 0 ? -1 : since, crl_collect_one,
-	    &col) != 0) {
+	if (store_revoked_each(st, base, crl_collect_one, &col, &as_of) != 0) {
 		free(col.v);
 		return ca_fail(res, CA_E_INTERNAL, "cannot read revoked certificates");
 	}
 	if (col.bad)
 		log_warn("%d revoked serials could not be decoded", col.bad);
-	if (base < 0 && crl_shrinks(st, number, col.n, res) == -1) {
+	if (base == NULL && crl_shrinks(st, number, col.n, res) == -1) {
 		free(col.v);
 		return -1;
 	}
 	memset(&p, 0, sizeof(p));
 	p.number = number;
-	p.base_number = base;
+	p.base_number = base != NULL ? base->number : -1;
 	p.this_update = time_now();
-	p.next_update = p.this_update + (int64_t)period_hours * 3600;
+	p.next_update = p.this_update + period + overlap;
 	p.entries = col.v;
 	p.nentries = col.n;
 	if (crl_build(&ca->signer, &p, &out->raw, &out->raw_len) == -1) {
@@ -299,19 +318,21 @@ publish_one(struct ca *ca, int64_t number, int64_t base, int64_t since,
 	}
 	free(col.v);
 	out->number = number;
-	out->base_number = base;
+	out->base_number = p.base_number;
 	out->this_update = p.this_update;
 	out->next_update = p.next_update;
 	out->count = (int64_t)p.nentries;
+	out->as_of_seq = as_of;
 	job.kind = WJOB_CRL;
 	job.crl = out;
 	job.event = CM_EXITEVENT_CRLISSUED;
-	if ((rc = writer_run(ca->writer, &job)) != 0) {
+	if ((rc = crl_record(ca, &job)) != 0) {
 		db_crl_free(out);
-		return ca_fail(res, CA_E_INTERNAL, "cannot record the CRL");
+		return ca_fail(res, CA_E_INTERNAL, "cannot record the CRL in "
+		    "the database (error %d; see the log)", rc);
 	}
 	log_info("published %s CRL number %" PRId64 " with %" PRId64 " entries",
-	    base < 0 ? "base" : "delta", number, out->count);
+	    base == NULL ? "base" : "delta", number, out->count);
 	return 0;
 }
 
@@ -341,23 +362,23 @@ ca_publish_crl(struct ca *ca, int delta_only, struct ca_result *res)
 		goto out;
 	}
 	if (!delta_only) {
-		if (publish_one(ca, ++number, -1, 0, ca->cfg.crl_period_hours,
-		    &res->crls[res->ncrls], res) == -1)
+		if (publish_one(ca, ++number, NULL, ca->cfg.crl_period,
+		    ca->cfg.crl_overlap, &res->crls[res->ncrls], res) == -1)
 			goto out;
 		res->ncrls++;
 	}
 	if (ca->cfg.delta_enabled) {
 		if (!delta_only)
 			base = res->crls[0];
-		else if (store_crl_latest(st, 0, &base) == 0)
+		else if (store_crl_latest_head(st, 0, &base) == 0)
 			have_base = 1;
 		else {
 			ca_fail(res, CA_E_CONFLICT, "no base CRL yet: publish one "
 			    "with `certmint crl` first");
 			goto out;
 		}
-		if (publish_one(ca, ++number, base.number, base.this_update - 1,
-		    ca->cfg.delta_period_hours, &res->crls[res->ncrls], res) == -1)
+		if (publish_one(ca, ++number, &base, ca->cfg.delta_period,
+		    ca->cfg.delta_overlap, &res->crls[res->ncrls], res) == -1)
 			goto out;
 		res->ncrls++;
 	}
@@ -370,5 +391,30 @@ out:
 		db_crl_free(&base);
 	pthread_rwlock_unlock(&ca->cfg_lock);
 	pthread_mutex_unlock(&ca->crl_mu);
+	return rc;
+}
+
+int
+ca_publish_first_crl(const char *config_path, char *err, size_t errlen)
+{
+	struct ca	*ca;
+	struct ca_result res;
+	int		 idx, rc;
+
+	if (ca_open(&ca, config_path, err, errlen) == -1)
+		return -1;
+	/* A sub CA's certificate is new to its database: its CRL's event sees it. */
+	if (store_cacert_note(ca->wstore, ca->signer.cert_der,
+	    ca->signer.cert_der_len, &idx) != 0) {
+		snprintf(err, errlen, "%s: cannot record the CA certificate",
+		    ca->cfg.db_file);
+		ca_close(ca);
+		return -1;
+	}
+	if ((rc = ca_publish_crl(ca, 0, &res)) == -1)
+		snprintf(err, errlen, "cannot publish the first CRL: %s",
+		    res.error);
+	ca_result_free(&res);
+	ca_close(ca);
 	return rc;
 }

@@ -378,6 +378,20 @@ writer_timing(struct writer *w, int64_t *batches, int64_t *jobs,
 	*cpu_ns = atomic_load(&w->cpu_ns);
 }
 
+int
+writer_apply(struct store *st, struct wjob *j)
+{
+	int64_t	 seq = 0;
+
+	if ((j->rc = store_begin(st)) != 0)
+		return j->rc;
+	if ((j->rc = job_apply(st, j, &seq)) == 0 &&
+	    (j->rc = store_commit(st)) == 0)
+		return 0;
+	store_rollback(st);
+	return j->rc;
+}
+
 /*
  * Finish the queued jobs, then stop the thread. The store is not closed.
  */

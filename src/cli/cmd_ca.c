@@ -315,6 +315,48 @@ cmd_import(const struct cli *cli, int argc, char **argv)
 	return answer_request(cli, ans, NULL, 0);
 }
 
+/*
+ * One CRL kind of `status`: its newest CRL, its state (in capitals when a
+ * person must act), its next publication and its last failure.
+ */
+static void
+print_crl_status(const char *label, const json_t *k)
+{
+	const char	*state = json_string_value(json_object_get(k, "state"));
+	const json_t	*f = json_object_get(k, "last_failure");
+	char		 up[16];
+	size_t		 i;
+
+#define N(o, f) json_integer_value(json_object_get(o, f))
+#define S(o, f) (json_string_value(json_object_get(o, f)) ? \
+	json_string_value(json_object_get(o, f)) : "")
+	if (state == NULL)
+		return;
+	snprintf(up, sizeof(up), "%s", state);
+	if (strcmp(state, "ok") != 0 && strcmp(state, "off") != 0)
+		for (i = 0; up[i] != '\0'; i++)
+			up[i] = (char)(up[i] >= 'a' && up[i] <= 'z' ?
+			    up[i] - 32 : up[i]);
+	if (json_object_get(k, "number") == NULL)
+		printf("  %-10s %s\n", label, up);
+	else
+		printf("  %-10s number %" JSON_INTEGER_FORMAT ", %"
+		    JSON_INTEGER_FORMAT " entries, %s: this update %s (age %"
+		    JSON_INTEGER_FORMAT " s), next update %s (in %"
+		    JSON_INTEGER_FORMAT " s)\n", label, N(k, "number"),
+		    N(k, "count"), up, S(k, "this_update"), N(k, "age"),
+		    S(k, "next_update"), N(k, "expires_in"));
+	if (json_object_get(k, "next_publish") != NULL)
+		printf("  %-10s next publication %s (in %" JSON_INTEGER_FORMAT
+		    " s)\n", "", S(k, "next_publish"), N(k, "next_publish_in"));
+	if (f != NULL)
+		printf("  %-10s last failure %s: %s%s\n", "", S(f, "time"),
+		    S(f, "message"), N(k, "failures") > 0 ? " (retrying)" :
+		    " (published since)");
+#undef N
+#undef S
+}
+
 int
 cmd_status(const struct cli *cli, int argc, char **argv)
 {
@@ -349,6 +391,9 @@ cmd_status(const struct cli *cli, int argc, char **argv)
 		    "  events:    %" JSON_INTEGER_FORMAT "\n", N(ans, "crls"),
 		    N(ans, "last_event_seq"));
 #undef N
+		r = json_object_get(ans, "crl");
+		print_crl_status("base CRL:", json_object_get(r, "base"));
+		print_crl_status("delta CRL:", json_object_get(r, "delta"));
 	}
 	json_decref(ans);
 	return CLI_OK;

@@ -41,7 +41,10 @@ init_usage(FILE *f)
 	    "  --listen ADDR    HTTP address (default 127.0.0.1)\n");
 }
 
-/* Write a PEM file that must not exist yet. */
+/*
+ * Write a PEM file that must not exist yet: nothing at path, not even a
+ * link, is written over or followed (file_write_new).
+ */
 static int
 write_new(const char *path, const char *label, const unsigned char *der,
     size_t len, mode_t mode)
@@ -49,18 +52,137 @@ write_new(const char *path, const char *label, const unsigned char *der,
 	char	*pem;
 	int	 rc;
 
-	if (access(path, F_OK) == 0) {
-		fprintf(stderr, "certmint: %s exists; not overwriting it\n",
-		    path);
-		return -1;
-	}
 	if ((pem = pem_encode(label, der, len)) == NULL)
 		return -1;
-	rc = file_write_atomic(path, pem, strlen(pem), mode);
+	rc = file_write_new(path, pem, strlen(pem), mode);
 	free(pem);
 	if (rc == -1)
-		fprintf(stderr, "certmint: %s: %s\n", path, strerror(errno));
+		fprintf(stderr, "certmint: %s: %s\n", path, errno == EEXIST ?
+		    "exists; not overwriting it" : strerror(errno));
 	return rc;
+}
+
+/*
+ * What init has made so far, removed if a later step fails: init leaves a
+ * whole CA or nothing it created (the key included: nothing was signed
+ * with it).
+ */
+struct made {
+	char	*files[16];
+	size_t	 nfiles;
+	char	*dir;		/* the CA's directory */
+	char	*top;		/* the topmost directory init created, or NULL */
+};
+
+/* Note path (copied) as made. Returns 0, or -1 when out of memory. */
+static int
+made_file(struct made *m, const char *path, const char *suffix)
+{
+	char	*p;
+
+	if (m->nfiles == nitems(m->files) ||
+	    asprintf(&p, "%s%s", path, suffix) == -1)
+		return -1;
+	m->files[m->nfiles++] = p;
+	return 0;
+}
+
+/* Remove what init made, newest first, then its directories if empty. */
+static void
+made_undo(struct made *m)
+{
+	char	*d, *up;
+	size_t	 i;
+
+	for (i = m->nfiles; i > 0; i--)
+		unlink(m->files[i - 1]);
+	if (m->top == NULL || (d = strdup(m->dir)) == NULL)
+		return;
+	for (;;) {
+		if (rmdir(d) == -1 || strcmp(d, m->top) == 0 ||
+		    (up = path_dirname(d)) == NULL)
+			break;
+		free(d);
+		d = up;
+	}
+	free(d);
+}
+
+static void
+made_free(struct made *m)
+{
+	while (m->nfiles > 0)
+		free(m->files[--m->nfiles]);
+	free(m->dir);
+	free(m->top);
+}
+
+/*
+ * Create the CA's directory dir (parents too, mode 0700) and note in m
+ * the topmost one this creates. Returns 0, or -1 with errno set.
+ */
+static int
+made_dir(struct made *m, const char *dir)
+{
+	struct stat	 sb;
+	char		*p, *up;
+
+	if ((m->dir = strdup(dir)) == NULL || (p = strdup(dir)) == NULL)
+		return -1;
+	while (lstat(p, &sb) == -1 && errno == ENOENT) {
+		free(m->top);
+		m->top = p;
+		if ((up = path_dirname(p)) == NULL || strcmp(up, p) == 0) {
+			free(up);
+			break;
+		}
+		p = up;
+	}
+	if (p != m->top)
+		free(p);
+	return mkdir_p(dir, 0700);
+}
+
+/*
+ * Refuse to make a CA over another one or its remains: init never writes
+ * over a key, a certificate, a database or a marker, nor follows a link
+ * planted at their names (or SQLite's journal names). Returns 0, or -1
+ * having said which file is there.
+ */
+static int
+ca_files_absent(const struct cm_config *cfg, const char *csr,
+    const char *marker)
+{
+	static const char *const db_suffix[] = {
+		"", "-journal", "-wal", "-shm"
+	};
+	const char	*paths[] = {
+		cfg->key_file, cfg->cert_file, csr, marker
+	};
+	struct stat	 sb;
+	char		 path[4096];
+	size_t		 i;
+
+	for (i = 0; i < nitems(paths) + nitems(db_suffix); i++) {
+		if (i < nitems(paths))
+			strlcpy_cm(path, paths[i], sizeof(path));
+		else
+			snprintf(path, sizeof(path), "%s%s", cfg->db_file,
+			    db_suffix[i - nitems(paths)]);
+		if (lstat(path, &sb) == 0) {
+			fprintf(stderr, "certmint: %s exists: a CA (or what is "
+			    "left of one) is there; init never writes over it. "
+			    "Move it away or choose another directory (-c)\n",
+			    path);
+			return -1;
+		}
+		if (errno != ENOENT) {
+			fprintf(stderr, "certmint: %s: %s\n", path,
+			    strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
 }
 
 static char *
@@ -90,7 +212,7 @@ config_text(const char *name, const char *subordinate_type, enum key_type kt,
 	    "\n[publish]\n"
 	    "base_url = http://%s:%d\n"
 	    "\n[crl]\n"
-	    "period_hours = 168\n"
+	    "period = 7d\n"
 	    "delta = no\n"
 	    "\n[policy]\n"
 	    "module = CertMint_Default.Policy\n"
@@ -130,7 +252,8 @@ cmd_init(const struct cli *cli, int argc, char **argv)
 	int64_t		 days = 3650, port = 8080;
 	int		 ch, sub = 0, rc = CLI_FAIL;
 	char		 err[512], *dir = NULL, *text = NULL, *subj = NULL;
-	char		*modules = NULL;
+	char		*modules = NULL, *csr_path = NULL, *marker = NULL;
+	struct made	 made = { .nfiles = 0 };
 	EVP_PKEY	*key = NULL;
 	unsigned char	*der = NULL;
 	size_t		 len;
@@ -196,33 +319,41 @@ cmd_init(const struct cli *cli, int argc, char **argv)
 	}
 	if (hash == NULL)
 		hash = kt == KEY_EC_P384 ? "sha384" : "sha256";
-	if (access(cli->config_path, F_OK) == 0) {
-		fprintf(stderr, "certmint: %s exists: this CA is already set "
-		    "up\n", cli->config_path);
-		return CLI_FAIL;
-	}
 	if ((dir = path_dirname(cli->config_path)) == NULL ||
-	    mkdir_p(dir, 0700) == -1) {
+	    made_dir(&made, dir) == -1) {
 		fprintf(stderr, "certmint: cannot create %s: %s\n",
 		    dir ? dir : cli->config_path, strerror(errno));
-		goto out;
+		goto undo;
 	}
 	if ((text = config_text(name, sub ? "subordinate" : "root", kt, hash,
-	    listen, (int)port)) == NULL ||
-	    file_write_atomic(cli->config_path, text, strlen(text), 0640)
-	    == -1) {
-		fprintf(stderr, "certmint: %s: cannot write\n",
-		    cli->config_path);
-		goto out;
+	    listen, (int)port)) == NULL) {
+		fprintf(stderr, "certmint: out of memory\n");
+		goto undo;
 	}
+	if (file_write_new(cli->config_path, text, strlen(text), 0640) == -1) {
+		if (errno == EEXIST)
+			fprintf(stderr, "certmint: %s exists: this CA is "
+			    "already set up\n", cli->config_path);
+		else
+			fprintf(stderr, "certmint: %s: %s\n",
+			    cli->config_path, strerror(errno));
+		goto undo;
+	}
+	if (made_file(&made, cli->config_path, "") == -1)
+		goto nomem;
 	if (config_load(cli->config_path, &cfg, err, sizeof(err)) == -1) {
 		fprintf(stderr, "certmint: %s\n", err);
 		goto undo;
 	}
 	have_cfg = 1;
+	if ((csr_path = path_join(cfg.dir, "ca.csr")) == NULL ||
+	    (marker = ca_marker_path(&cfg)) == NULL)
+		goto nomem;
+	if (ca_files_absent(&cfg, csr_path, marker) == -1)
+		goto undo;
 	if (subject == NULL) {
 		if (asprintf(&subj, "CN=%s", name) == -1)
-			goto undo;
+			goto nomem;
 		/* A comma in the name is part of the CN. */
 		subject = subj;
 	}
@@ -231,27 +362,19 @@ cmd_init(const struct cli *cli, int argc, char **argv)
 		fprintf(stderr, "certmint: %s\n", err);
 		goto undo;
 	}
+	if (made_file(&made, cfg.key_file, "") == -1)
+		goto nomem;
 	if (sub) {
-		char	*csr_path = path_join(cfg.dir, "ca.csr");
-
-		if (csr_path == NULL ||
-		    ca_make_csr(key, subject, hash, &der, &len, err,
+		if (ca_make_csr(key, subject, hash, &der, &len, err,
 		    sizeof(err)) == -1) {
 			fprintf(stderr, "certmint: %s\n", err);
-			free(csr_path);
 			goto undo;
 		}
 		if (write_new(csr_path, "CERTIFICATE REQUEST", der, len, 0644)
-		    == -1) {
-			free(csr_path);
+		    == -1)
 			goto undo;
-		}
-		printf("Subordinate CA request written to %s.\n"
-		    "Have the parent CA sign it, then run:\n"
-		    "  certmint -c %s install-ca-cert ANSWER.pem "
-		    "[--chain PARENT-CHAIN.pem]\n", csr_path,
-		    cli->config_path);
-		free(csr_path);
+		if (made_file(&made, csr_path, "") == -1)
+			goto nomem;
 	} else {
 		if (ca_selfsign(key, subject, (int)days, hash, &der, &len, err,
 		    sizeof(err)) == -1) {
@@ -261,13 +384,23 @@ cmd_init(const struct cli *cli, int argc, char **argv)
 		if (write_new(cfg.cert_file, "CERTIFICATE", der, len, 0644)
 		    == -1)
 			goto undo;
-		printf("Root CA \"%s\" created: certificate %s\n", name,
-		    cfg.cert_file);
+		if (made_file(&made, cfg.cert_file, "") == -1)
+			goto nomem;
 	}
-	if ((st = store_open(cfg.db_file, STORE_CREATE, err, sizeof(err)))
-	    == NULL) {
+	/*
+	 * Nothing was at these names (ca_files_absent): what is there after
+	 * a failure is SQLite's or ours.
+	 */
+	if (made_file(&made, cfg.db_file, "") == -1 ||
+	    made_file(&made, cfg.db_file, "-journal") == -1 ||
+	    made_file(&made, cfg.db_file, "-wal") == -1 ||
+	    made_file(&made, cfg.db_file, "-shm") == -1 ||
+	    made_file(&made, marker, "") == -1)
+		goto nomem;
+	if ((st = store_open(cfg.db_file, STORE_CREATE | STORE_NEW, err,
+	    sizeof(err))) == NULL) {
 		fprintf(stderr, "certmint: %s\n", err);
-		goto out;
+		goto undo;
 	}
 	/*
 	 * The database knows its CA (a root's certificate now, a sub CA's
@@ -278,26 +411,44 @@ cmd_init(const struct cli *cli, int argc, char **argv)
 		    "certificate", cfg.db_file);
 	else if (ca_identity_write(&cfg, st, err, sizeof(err)) == 0)
 		err[0] = '\0';
+	store_close(st);
 	if (err[0] != '\0') {
 		fprintf(stderr, "certmint: %s\n", err);
-		store_close(st);
-		goto out;
+		goto undo;
 	}
-	store_close(st);
+	/* A root CA has a CRL from the start (a sub CA once installed). */
+	if (!sub && ca_publish_first_crl(cli->config_path, err,
+	    sizeof(err)) == -1) {
+		fprintf(stderr, "certmint: %s\n", err);
+		goto undo;
+	}
 	if ((modules = path_join(cfg.dir, "modules")) != NULL)
 		mkdir_p(modules, 0755);
+	if (sub)
+		printf("Subordinate CA request written to %s.\n"
+		    "Have the parent CA sign it, then run:\n"
+		    "  certmint -c %s install-ca-cert ANSWER.pem "
+		    "[--chain PARENT-CHAIN.pem]\n", csr_path,
+		    cli->config_path);
+	else
+		printf("Root CA \"%s\" created: certificate %s\n", name,
+		    cfg.cert_file);
 	printf("Configuration: %s\nDatabase: %s\nStart it with: certmintd -c "
 	    "%s\n", cli->config_path, cfg.db_file, cli->config_path);
 	rc = CLI_OK;
 	goto out;
+ nomem:
+	fprintf(stderr, "certmint: out of memory\n");
  undo:
-	/* Nothing was issued: leave no half-made CA behind but the key. */
-	unlink(cli->config_path);
+	made_undo(&made);
  out:
+	made_free(&made);
 	if (have_cfg)
 		config_free(&cfg);
 	OPENSSL_free(der);
 	EVP_PKEY_free(key);
+	free(csr_path);
+	free(marker);
 	free(modules);
 	free(subj);
 	free(text);
@@ -356,6 +507,11 @@ cmd_install_ca_cert(const struct cli *cli, int argc, char **argv)
 	printf("CA certificate installed: %s\n", cfg.cert_file);
 	if (*chain_pem != '\0')
 		printf("Parent chain: %s\n", cfg.chain_file);
+	/* The CA's first CRL, signed by the key now certified. */
+	if (ca_publish_first_crl(cli->config_path, err, sizeof(err)) == -1) {
+		fprintf(stderr, "certmint: %s\n", err);
+		goto out;
+	}
 	rc = CLI_OK;
  out:
 	config_free(&cfg);

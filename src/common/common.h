@@ -23,6 +23,14 @@ int	 log_get_level(void);
 void	 logmsg(int level, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 void	 vlogmsg(int level, const char *fmt, va_list ap);
+/*
+ * An error or warning line repeated more than 5 times in 10 s is counted,
+ * not printed, and summarized once per 10 s (log.c). log_flush prints the
+ * summaries due (at exit); log_set_clock replaces the monotonic clock
+ * (tests; NULL restores it) and forgets the lines seen.
+ */
+void	 log_flush(void);
+void	 log_set_clock(uint64_t (*now_ns)(void));
 #define log_err(...)   logmsg(CM_LOG_ERROR, __VA_ARGS__)
 #define log_warn(...)  logmsg(CM_LOG_WARN, __VA_ARGS__)
 #define log_info(...)  logmsg(CM_LOG_INFO, __VA_ARGS__)
@@ -56,6 +64,10 @@ void	 time_format(int64_t, char out[32]);	/* 2026-11-24T08:00:00Z */
 int	 time_parse(const char *, int64_t *);	/* ISO 8601 UTC or @unix */
 int	 file_read(const char *, unsigned char **, size_t *, size_t max);
 int	 file_write_atomic(const char *, const void *, size_t, mode_t);
+int	 file_write_new(const char *, const void *, size_t, mode_t);	/* EEXIST */
+struct stat;
+int	 file_check_mode(const struct stat *, const char *path, const char *what,
+	    int private, char *err, size_t errlen);
 char	*path_join(const char *dir, const char *name);	/* name if absolute */
 char	*path_dirname(const char *);
 int	 str_ieq(const char *, const char *);

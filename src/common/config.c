@@ -2,6 +2,7 @@
  * config.c - load, validate and edit the INI configuration file.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,9 @@ static const struct known_key known_keys[] = {
 	{ "publish", "base_url" }, { "publish", "cdp_url" }, { "publish", "aia_url" },
 	{ "publish", "delta_url" },
 	{ "crl", "period_hours" }, { "crl", "delta" }, { "crl", "delta_period_hours" },
+	/* the CRL schedule (issue 11); *_hours are the old names */
+	{ "crl", "period" }, { "crl", "overlap" }, { "crl", "delta_period" },
+	{ "crl", "delta_overlap" }, { "crl", "publish_on_revoke" },
 	{ "policy", "module" }, { "policy", "request_disposition" },
 	{ "policy", "pending_first" }, { "policy", "key_types" },
 	{ "policy", "san_types" }, { "policy", "profiles" },
@@ -181,7 +185,7 @@ parse_duration(const char *s, int64_t *seconds)
 	default:
 		return -1;
 	}
-	if (*end != '\0' && end[1] != '\0')
+	if ((*end != '\0' && end[1] != '\0') || v > INT64_MAX / mult)
 		return -1;
 	*seconds = (int64_t)v * mult;
 	return 0;
@@ -357,6 +361,63 @@ publish_url(struct cm_config *cfg, const char *key, const char *also,
 	return 0;
 }
 
+/*
+ * A duration key of [crl] ("7d", "12h", "90s"), key_hours its old name in
+ * hours; setting both is an error, not a choice made for the operator.
+ * Returns 0 with *out (def when neither is set), or -1 with err.
+ */
+static int
+get_duration(struct cm_config *cfg, const char *key, int64_t def,
+    int64_t max, int64_t *out, char *err, size_t errlen)
+{
+	char		 old[64];
+	const char	*v = config_get(cfg, "crl", key), *h;
+	int64_t		 n = 0;
+
+	snprintf(old, sizeof(old), "%s_hours", key);
+	h = config_get(cfg, "crl", old);
+	if (v != NULL && h != NULL) {
+		snprintf(err, errlen, "%s: [crl] sets both %s and %s (its old "
+		    "name, in hours): keep one", cfg->path, key, old);
+		return -1;
+	}
+	*out = def;
+	if (v != NULL && (parse_duration(v, &n) == -1 || n < 1 || n > max)) {
+		snprintf(err, errlen, "%s: [crl] %s = \"%s\": expected a duration "
+		    "from 1s to %" PRId64 "d (e.g. 7d, 12h, 30m, 90s)", cfg->path,
+		    key, v, max / 86400);
+		return -1;
+	}
+	if (h != NULL && (parse_int64(h, &n) == -1 || n < 1 ||
+	    n > max / 3600)) {
+		snprintf(err, errlen, "%s: [crl] %s = \"%s\": expected an "
+		    "integer from 1 to %" PRId64, cfg->path, old, h, max / 3600);
+		return -1;
+	}
+	if (v != NULL)
+		parse_duration(v, out);
+	else if (h != NULL)
+		*out = n * 3600;
+	return 0;
+}
+
+/*
+ * A CRL's period and overlap. The overlap defaults to a tenth of the
+ * period but at least an hour (AD CS's CRLOverlapPeriod): the time that
+ * a late publication, a retried failure or a client's clock may take.
+ * Returns 0 or -1 with err.
+ */
+static int
+crl_times(struct cm_config *cfg, const char *pkey, const char *okey,
+    int64_t def, int64_t max, int64_t *period, int64_t *overlap, char *err,
+    size_t errlen)
+{
+	if (get_duration(cfg, pkey, def, max, period, err, errlen) == -1)
+		return -1;
+	def = *period / 10 > 3600 ? *period / 10 : 3600;
+	return get_duration(cfg, okey, def, max, overlap, err, errlen);
+}
+
 static int
 config_interpret(struct cm_config *cfg, char *err, size_t errlen)
 {
@@ -412,17 +473,19 @@ config_interpret(struct cm_config *cfg, char *err, size_t errlen)
 	    err, errlen) == -1 ||
 	    get_int(cfg, "server", "threads", 0, 0, 256, &cfg->threads,
 	    err, errlen) == -1 ||
-	    get_int(cfg, "crl", "period_hours", 168, 1, 24 * 3660,
-	    &cfg->crl_period_hours, err, errlen) == -1 ||
 	    get_bool(cfg, "crl", "delta", 0, &cfg->delta_enabled, err, errlen) == -1 ||
+	    get_bool(cfg, "crl", "publish_on_revoke", 0, &cfg->crl_on_revoke,
+	    err, errlen) == -1 ||
+	    crl_times(cfg, "period", "overlap", 168 * 3600, 3660 * 86400,
+	    &cfg->crl_period, &cfg->crl_overlap, err, errlen) == -1 ||
+	    crl_times(cfg, "delta_period", "delta_overlap", 86400, 366 * 86400,
+	    &cfg->delta_period, &cfg->delta_overlap, err, errlen) == -1 ||
 	    get_bool(cfg, "server", "trust_requester_header", 0,
 	    &cfg->trust_requester_header, err, errlen) == -1 ||
 	    get_int(cfg, "server", "max_connections", 1000, 16, 100000,
 	    &cfg->max_connections, err, errlen) == -1 ||
 	    get_int(cfg, "server", "max_client_connections", 256, 1, 100000,
 	    &cfg->max_client_connections, err, errlen) == -1 ||
-	    get_int(cfg, "crl", "delta_period_hours", 24, 1, 24 * 366,
-	    &cfg->delta_period_hours, err, errlen) == -1 ||
 	    get_int(cfg, "policy", "validity_days", 365, 1, 36600,
 	    &cfg->validity_days, err, errlen) == -1 ||
 	    get_int(cfg, "policy", "max_validity_days", 825, 1, 36600,
@@ -476,6 +539,7 @@ int
 config_load(const char *path, struct cm_config *cfg, char *err, size_t errlen)
 {
 	struct load_state ls = { cfg, err, errlen, 0 };
+	struct stat	 sb;
 	FILE		*f;
 	int		 rc;
 
@@ -489,6 +553,13 @@ config_load(const char *path, struct cm_config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		goto fail;
 	}
+	if (fstat(fileno(f), &sb) == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		fclose(f);
+		goto fail;
+	}
+	cfg->file_uid = sb.st_uid;
+	cfg->file_mode = sb.st_mode;
 	rc = ini_parse_file(f, config_entry_add, &ls);
 	fclose(f);
 	if (ls.failed)
@@ -508,6 +579,18 @@ config_load(const char *path, struct cm_config *cfg, char *err, size_t errlen)
 fail:
 	config_free(cfg);
 	return -1;
+}
+
+int
+config_check_mode(const struct cm_config *cfg, char *err, size_t errlen)
+{
+	struct stat	 sb;
+
+	memset(&sb, 0, sizeof(sb));
+	sb.st_uid = cfg->file_uid;
+	sb.st_mode = cfg->file_mode;
+	return file_check_mode(&sb, cfg->path, "the config file", 0, err,
+	    errlen);
 }
 
 void

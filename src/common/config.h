@@ -29,6 +29,8 @@ struct cfg_entry {
 struct cm_config {
 	char		*path;		/* the config file */
 	char		*dir;		/* its directory */
+	uid_t		 file_uid;	/* its owner and mode as read (fstat), */
+	mode_t		 file_mode;	/* for certmintd's check at start */
 
 	/* [ca] */
 	char		*ca_name;	/* "certmint Demo CA" */
@@ -58,10 +60,17 @@ struct cm_config {
 	char		*aia_url;	/* default base_url "/ca.crt" */
 	char		*delta_url;	/* default base_url "/delta.crl" */
 
-	/* [crl] */
-	int		 crl_period_hours;	/* base CRL validity, default 168 */
+	/*
+	 * [crl], in seconds (docs/user-guide.md): a CRL is valid for period
+	 * + overlap and its successor is published after period (AD CS's
+	 * CRLPeriod and CRLOverlapPeriod); the delta's likewise.
+	 */
+	int64_t		 crl_period;		/* default 7d */
+	int64_t		 crl_overlap;		/* default 10% of period, >= 1h */
 	int		 delta_enabled;		/* default 0 */
-	int		 delta_period_hours;	/* default 24 */
+	int64_t		 delta_period;		/* default 1d */
+	int64_t		 delta_overlap;		/* default 10%, >= 1h */
+	int		 crl_on_revoke;		/* publish_on_revoke, default 0 */
 
 	/* [policy] - the default policy */
 	char		*policy_module;		/* "CertMint_Default.Policy" */
@@ -88,6 +97,11 @@ struct cm_config {
  */
 int	 config_load(const char *path, struct cm_config *, char *err, size_t errlen);
 void	 config_free(struct cm_config *);
+/*
+ * certmintd's check of the file config_load read: owned by root or us,
+ * not writable by group or others (file_check_mode). 0, or -1 with err.
+ */
+int	 config_check_mode(const struct cm_config *, char *err, size_t errlen);
 
 /* The raw value of section/key, or NULL. Names are case-insensitive. */
 const char *config_get(const struct cm_config *, const char *section,

@@ -1,6 +1,13 @@
 /*
  * log.c - messages to stderr, one line each, prefixed with time, program and
- * level. Thread-safe: one fprintf per line.
+ * level. Thread-safe: one fprintf per line, under log_mu.
+ *
+ * Repeated errors and warnings are rate-limited: a full disk once made
+ * ~5,500 identical lines in 4 s (issue 11), burying the line that said
+ * what was wrong. The same line (level and text) prints LOG_BURST times
+ * in a window of LOG_WINDOW_NS; the rest are counted, and while they go
+ * on one line a window says how many there were. A window with none ends
+ * the repetition: the line prints again the next time it comes.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -10,8 +17,28 @@
 
 #include "common.h"
 
+#define LOG_MSG_MAX	2048
+#define LOG_BURST	5
+#define LOG_WINDOW_NS	(10 * 1000000000ull)
+#define LOG_SLOTS	16	/* distinct lines followed at once */
+
+/* A line seen lately. */
+struct repeat {
+	int		 used;
+	int		 level;
+	int		 printed;	/* times printed in this window */
+	uint64_t	 count;		/* times counted, not printed, in it */
+	uint64_t	 since;		/* the window's start */
+	uint64_t	 last;		/* when it last came, in lines (LRU) */
+	char		 msg[LOG_MSG_MAX];
+};
+
 static const char	*log_prog = "certmint";
 static int		 log_level = CM_LOG_INFO;
+static pthread_mutex_t	 log_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct repeat	 repeats[LOG_SLOTS];
+static uint64_t		(*log_clock)(void) = time_mono_ns;
+static uint64_t		 log_lines;	/* lines logged, for repeats' LRU */
 
 static const char *const level_names[] = { "error", "warning", "info", "debug" };
 
@@ -35,9 +62,115 @@ log_get_level(void)
 }
 
 void
+log_set_clock(uint64_t (*now_ns)(void))
+{
+	pthread_mutex_lock(&log_mu);
+	log_clock = now_ns != NULL ? now_ns : time_mono_ns;
+	memset(repeats, 0, sizeof(repeats));
+	pthread_mutex_unlock(&log_mu);
+}
+
+/* Print one line. Under log_mu. */
+static void
+emit(int level, const char *msg)
+{
+	char	 ts[32];
+
+	time_format(time_now(), ts);
+	fprintf(stderr, "%s %s[%d]: %s: %s\n", ts, log_prog, (int)getpid(),
+	    level_names[level], msg);
+}
+
+/* Say how many times r's line was not printed, and count anew. */
+static void
+emit_summary(struct repeat *r, uint64_t now)
+{
+	char	 line[LOG_MSG_MAX + 96];
+
+	snprintf(line, sizeof(line), "%s [repeated %llu times in %llu s, "
+	    "not shown]", r->msg, (unsigned long long)r->count,
+	    (unsigned long long)((now - r->since + 999999999u) / 1000000000u));
+	emit(r->level, line);
+	r->count = 0;
+	r->since = now;
+}
+
+/*
+ * End the windows that are over: a line counted in one gets its summary
+ * and stays quiet for another window; one that did not come is
+ * forgotten. Under log_mu.
+ */
+static void
+repeats_expire(uint64_t now)
+{
+	struct repeat	*r;
+
+	for (r = repeats; r < repeats + LOG_SLOTS; r++) {
+		if (!r->used || now - r->since < LOG_WINDOW_NS)
+			continue;
+		if (r->count > 0) {
+			emit_summary(r, now);
+			r->printed = LOG_BURST;
+		} else
+			r->used = 0;
+	}
+}
+
+/*
+ * Whether to print msg now: 1, or 0 when it was counted instead. Under
+ * log_mu.
+ */
+static int
+repeats_admit(int level, const char *msg, uint64_t now)
+{
+	struct repeat	*r, *slot = NULL;
+
+	log_lines++;
+	for (r = repeats; r < repeats + LOG_SLOTS; r++) {
+		if (r->used && r->level == level && strcmp(r->msg, msg) == 0) {
+			r->last = log_lines;
+			if (r->printed < LOG_BURST) {
+				r->printed++;
+				return 1;
+			}
+			r->count++;
+			return 0;
+		}
+		if (slot == NULL || !r->used ||
+		    (slot->used && r->last < slot->last))
+			slot = r;
+	}
+	if (slot->used && slot->count > 0)
+		emit_summary(slot, now);
+	slot->used = 1;
+	slot->level = level;
+	slot->printed = 1;
+	slot->count = 0;
+	slot->since = now;
+	slot->last = log_lines;
+	strlcpy_cm(slot->msg, msg, sizeof(slot->msg));
+	return 1;
+}
+
+void
+log_flush(void)
+{
+	struct repeat	*r;
+	uint64_t	 now;
+
+	pthread_mutex_lock(&log_mu);
+	now = log_clock();
+	for (r = repeats; r < repeats + LOG_SLOTS; r++)
+		if (r->used && r->count > 0)
+			emit_summary(r, now);
+	pthread_mutex_unlock(&log_mu);
+}
+
+void
 vlogmsg(int level, const char *fmt, va_list ap)
 {
-	char	 msg[2048], ts[32];
+	char	 msg[LOG_MSG_MAX];
+	uint64_t now;
 
 	if (level > log_level)
 		return;
@@ -46,9 +179,13 @@ vlogmsg(int level, const char *fmt, va_list ap)
 	if (level > CM_LOG_DEBUG)
 		level = CM_LOG_DEBUG;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	time_format(time_now(), ts);
-	fprintf(stderr, "%s %s[%d]: %s: %s\n", ts, log_prog, (int)getpid(),
-	    level_names[level], msg);
+	pthread_mutex_lock(&log_mu);
+	now = log_clock();
+	repeats_expire(now);
+	/* Only errors and warnings repeat for want of an operator. */
+	if (level > CM_LOG_WARN || repeats_admit(level, msg, now))
+		emit(level, msg);
+	pthread_mutex_unlock(&log_mu);
 }
 
 void

@@ -280,24 +280,24 @@ fail:
 }
 
 /*
- * Write to a temporary file beside path, fsync, rename into place and fsync
- * the directory, so that readers see the old or the new file, never a part.
+ * Write data to a new temporary file beside path, with mode, and fsync
+ * it. The name is mkstemp's: unpredictable, and created with O_EXCL, so a
+ * link planted there is never followed. tmp receives the name. Returns
+ * 0, or -1 with errno set and no temporary file left.
  */
-int
-file_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
+static int
+tmp_write(const char *path, char tmp[PATH_MAX], const void *data, size_t len,
+    mode_t mode)
 {
-	char		 tmp[PATH_MAX];
-	char		*dir = NULL;
 	const char	*p = data;
 	ssize_t		 n;
-	int		 fd, dfd, saved;
+	int		 fd, saved;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >=
-	    (int)sizeof(tmp)) {
+	if (snprintf(tmp, PATH_MAX, "%s.tmp.XXXXXX", path) >= PATH_MAX) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)) == -1)
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1)
 		return -1;
 	if (fchmod(fd, mode) == -1)
 		goto fail;
@@ -310,19 +310,12 @@ file_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 		p += n;
 		len -= (size_t)n;
 	}
-	if (fsync(fd) == -1 || close(fd) == -1) {
+	if (fsync(fd) == -1)
+		goto fail;
+	if (close(fd) == -1) {
 		fd = -1;
 		goto fail;
 	}
-	fd = -1;
-	if (rename(tmp, path) == -1)
-		goto fail;
-	if ((dir = path_dirname(path)) != NULL &&
-	    (dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1) {
-		fsync(dfd);
-		close(dfd);
-	}
-	free(dir);
 	return 0;
 fail:
 	saved = errno;
@@ -331,6 +324,105 @@ fail:
 	unlink(tmp);
 	errno = saved;
 	return -1;
+}
+
+/* fsync the directory of path, so that a rename or link in it lasts. */
+static void
+dir_sync(const char *path)
+{
+	char	*dir;
+	int	 dfd;
+
+	if ((dir = path_dirname(path)) != NULL &&
+	    (dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1) {
+		fsync(dfd);
+		close(dfd);
+	}
+	free(dir);
+}
+
+/*
+ * Write to a temporary file beside path, fsync, rename into place and fsync
+ * the directory, so that readers see the old or the new file, never a part.
+ * A link at path is replaced, not followed.
+ */
+int
+file_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
+{
+	char	 tmp[PATH_MAX];
+	int	 saved;
+
+	if (tmp_write(path, tmp, data, len, mode) == -1)
+		return -1;
+	if (rename(tmp, path) == -1) {
+		saved = errno;
+		unlink(tmp);
+		errno = saved;
+		return -1;
+	}
+	dir_sync(path);
+	return 0;
+}
+
+/*
+ * Create path with data, whole or not at all, only if nothing is there:
+ * not a file, not a link (dangling or not), which is left as it was.
+ * link(2) is the exclusive step. Returns 0, or -1 with errno set (EEXIST
+ * when something is at path).
+ */
+int
+file_write_new(const char *path, const void *data, size_t len, mode_t mode)
+{
+	char	 tmp[PATH_MAX];
+	int	 rc, saved;
+
+	if (tmp_write(path, tmp, data, len, mode) == -1)
+		return -1;
+	rc = link(tmp, path);
+	saved = errno;
+	unlink(tmp);
+	if (rc == -1) {
+		errno = saved;
+		return -1;
+	}
+	dir_sync(path);
+	return 0;
+}
+
+/*
+ * OpenSSH's rule for the files a daemon trusts, on sb, the fstat of the
+ * open file (so what is checked is what is read): owned by root or by us,
+ * not writable by group or others, and, when private (a key), not
+ * readable by them either. what names the file in the message ("the CA
+ * key"). Returns 0, or -1 with a message saying the file, its mode or
+ * owner and the fix in err.
+ */
+int
+file_check_mode(const struct stat *sb, const char *path, const char *what,
+    int private, char *err, size_t errlen)
+{
+	unsigned int	 mode = (unsigned int)sb->st_mode & 07777;
+
+	if (sb->st_uid != 0 && sb->st_uid != geteuid()) {
+		snprintf(err, errlen, "%s: %s is owned by uid %u, neither root "
+		    "nor this user (uid %u), who could change it (chown %u %s)",
+		    path, what, (unsigned int)sb->st_uid,
+		    (unsigned int)geteuid(), (unsigned int)geteuid(), path);
+		return -1;
+	}
+	if (private && (mode & 077) != 0) {
+		snprintf(err, errlen, "%s: %s has mode %04o: it must not be "
+		    "readable or writable by group or others (chmod 600 %s)",
+		    path, what, mode, path);
+		return -1;
+	}
+	if (!private && (mode & 022) != 0) {
+		snprintf(err, errlen, "%s: %s has mode %04o: it must not be "
+		    "writable by group or others (chmod go-w %s)", path, what,
+		    mode, path);
+		return -1;
+	}
+	return 0;
 }
 
 char *

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/bn.h>
@@ -69,55 +70,47 @@ key_generate(enum key_type t, EVP_PKEY **out, char *err, size_t errlen)
 int
 key_write(const char *path, EVP_PKEY *key, char *err, size_t errlen)
 {
-	char	*tmp = NULL;
-	FILE	*f = NULL;
-	int	 fd = -1, rc = -1;
+	BIO	*bio;
+	char	*pem;
+	long	 len;
+	int	 rc = -1;
 
-	if (asprintf(&tmp, "%s.tmp.%ld", path, (long)getpid()) == -1) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
+	if ((bio = BIO_new(BIO_s_secmem())) == NULL ||
+	    PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL) != 1 ||
+	    (len = BIO_get_mem_data(bio, &pem)) <= 0) {
+		BIO_free(bio);
+		return ossl_fail(err, errlen, "cannot write the key");
 	}
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600))
-	    == -1 || (f = fdopen(fd, "w")) == NULL) {
-		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
-		if (fd != -1)
-			close(fd);
-		goto out;
-	}
-	if (PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL) != 1) {
-		ossl_fail(err, errlen, "cannot write the key");
-		fclose(f);
-		goto unlink;
-	}
-	if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
-		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
-		fclose(f);
-		goto unlink;
-	}
-	fclose(f);
-	/* link(2) fails if path exists: a key is never overwritten. */
-	if (link(tmp, path) == -1) {
+	/* Created 0600 from the first instant; never over another file. */
+	if (file_write_new(path, pem, (size_t)len, 0600) == -1)
 		snprintf(err, errlen, "%s: %s", path, errno == EEXIST ?
-		    "a key is already there; not overwriting it" :
+		    "something is already there; not overwriting it" :
 		    strerror(errno));
-		goto unlink;
-	}
-	rc = 0;
- unlink:
-	unlink(tmp);
- out:
-	free(tmp);
+	else
+		rc = 0;
+	BIO_free(bio);
 	return rc;
 }
 
 int
 key_load(const char *path, EVP_PKEY **out, char *err, size_t errlen)
 {
-	FILE	*f;
+	struct stat	 sb;
+	FILE		*f;
 
 	*out = NULL;
 	if ((f = fopen(path, "re")) == NULL) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	/* As ssh does: a key others can read is no longer the CA's alone. */
+	if (fstat(fileno(f), &sb) == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		fclose(f);
+		return -1;
+	}
+	if (file_check_mode(&sb, path, "the CA key", 1, err, errlen) == -1) {
+		fclose(f);
 		return -1;
 	}
 	*out = PEM_read_PrivateKey(f, NULL, NULL, NULL);

@@ -113,6 +113,53 @@ timing_json(struct ca *ca)
 	return o;
 }
 
+/*
+ * The newest base and delta CRLs and their schedule (ca_crl_status), with
+ * ages and delays in seconds; NULL when they cannot be read.
+ */
+static json_t *
+crl_status_json(struct ca *ca)
+{
+	static const char *const kinds[2] = { "base", "delta" };
+	struct ca_crl_state cs[2];
+	json_t		*o, *k, *f;
+	char		 ts[32];
+	int64_t		 now = time_now();
+	int		 i;
+
+	if (ca_crl_status(ca, cs) == -1 || (o = json_object()) == NULL)
+		return NULL;
+	for (i = 0; i < 2; i++) {
+		k = cs[i].present ? crl_to_json(&cs[i].crl) : json_object();
+		json_object_set_new(k, "state",
+		    json_string(ca_crl_health_name(cs[i].health)));
+		if (cs[i].present) {
+			json_object_set_new(k, "age",
+			    json_integer(now - cs[i].crl.this_update));
+			json_object_set_new(k, "expires_in",
+			    json_integer(cs[i].crl.next_update - now));
+		}
+		if (cs[i].next_publish != 0) {
+			time_format(cs[i].next_publish, ts);
+			json_object_set_new(k, "next_publish", json_string(ts));
+			json_object_set_new(k, "next_publish_in",
+			    json_integer(cs[i].next_publish - now));
+		}
+		json_object_set_new(k, "failures",
+		    json_integer(cs[i].failures));
+		if (cs[i].fail_time != 0) {
+			f = json_object();
+			time_format(cs[i].fail_time, ts);
+			json_object_set_new(f, "time", json_string(ts));
+			json_object_set_new(f, "message",
+			    json_string_lossy(cs[i].fail_msg));
+			json_object_set_new(k, "last_failure", f);
+		}
+		json_object_set_new(o, kinds[i], k);
+	}
+	return o;
+}
+
 static int
 cmd_status_locked(struct server *srv, const char *officer, json_t *args,
     json_t *reply, char *err, size_t errlen, enum ca_status *code)
@@ -143,6 +190,12 @@ cmd_status_locked(struct server *srv, const char *officer, json_t *args,
 	json_object_set_new(r, "total", json_integer(st.total));
 	json_object_set_new(reply, "requests", r);
 	json_object_set_new(reply, "crls", json_integer(st.crls));
+	if ((r = crl_status_json(srv->ca)) == NULL) {
+		snprintf(err, errlen, "cannot read the CRLs");
+		*code = CA_E_INTERNAL;
+		return -1;
+	}
+	json_object_set_new(reply, "crl", r);
 	json_object_set_new(reply, "last_event_seq", json_integer(st.last_event_seq));
 	json_object_set_new(reply, "timing", timing_json(srv->ca));
 	return 0;

@@ -4,6 +4,7 @@
  * threads; exit modules never run here.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -460,28 +461,71 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 	log_warn("http: %s", msg);
 }
 
+/*
+ * Bind and listen on [server] listen and port, before the CA records
+ * STARTUP, so that an address not of this host or a port in use stops
+ * certmintd with no STARTUP or SHUTDOWN event recorded. Connections wait
+ * in the backlog until http_start serves the socket. Returns 0, or -1
+ * with a message in err.
+ */
 int
-http_start(struct server *srv, char *err, size_t errlen)
+http_bind(struct server *srv, char *err, size_t errlen)
 {
 	const struct cm_config *cfg = ca_config(srv->ca);
 	struct sockaddr_storage ss;
 	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
 	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-	unsigned int	 threads = (unsigned int)cfg->threads;
-	unsigned int	 flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
-	    MHD_ALLOW_SUSPEND_RESUME;
+	socklen_t	 len;
+	int		 fd, on = 1, saved;
 
 	memset(&ss, 0, sizeof(ss));
 	if (inet_pton(AF_INET, cfg->listen_addr, &sin->sin_addr) == 1) {
 		sin->sin_family = AF_INET;
 		sin->sin_port = htons((uint16_t)cfg->listen_port);
+		len = sizeof(*sin);
 	} else if (inet_pton(AF_INET6, cfg->listen_addr, &sin6->sin6_addr) == 1) {
 		sin6->sin6_family = AF_INET6;
 		sin6->sin6_port = htons((uint16_t)cfg->listen_port);
-		flags |= MHD_USE_IPv6;
+		len = sizeof(*sin6);
 	} else {
 		snprintf(err, errlen, "[server] listen = \"%s\": not an IPv4 or "
 		    "IPv6 address", cfg->listen_addr);
+		return -1;
+	}
+	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1 ||
+	    bind(fd, (struct sockaddr *)&ss, len) == -1 ||
+	    listen(fd, SOMAXCONN) == -1) {
+		saved = errno;
+		snprintf(err, errlen, "cannot listen on %s port %d ([server] "
+		    "listen and port): %s%s", cfg->listen_addr,
+		    cfg->listen_port, strerror(saved), saved == EADDRINUSE ?
+		    " (another program listens there)" :
+		    saved == EADDRNOTAVAIL ? " (not an address of this host)" :
+		    "");
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	srv->http_fd = fd;
+	return 0;
+}
+
+/* Serve HTTP on the socket of http_bind. Returns 0, or -1 with err. */
+int
+http_start(struct server *srv, char *err, size_t errlen)
+{
+	const struct cm_config *cfg = ca_config(srv->ca);
+	unsigned int	 threads = (unsigned int)cfg->threads;
+	unsigned int	 flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
+	    MHD_ALLOW_SUSPEND_RESUME;
+	int		 fd;
+
+	if (strchr(cfg->listen_addr, ':') != NULL)
+		flags |= MHD_USE_IPv6;
+	/* MHD closes its socket when it stops, not always when it fails. */
+	if ((fd = dup(srv->http_fd)) == -1) {
+		snprintf(err, errlen, "http: %s", strerror(errno));
 		return -1;
 	}
 	/*
@@ -499,7 +543,7 @@ http_start(struct server *srv, char *err, size_t errlen)
 	srv->mhd = MHD_start_daemon(flags, (uint16_t)cfg->listen_port, NULL, NULL,
 	    handler, srv,
 	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
-	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+	    MHD_OPTION_LISTEN_SOCKET, fd,
 	    MHD_OPTION_THREAD_POOL_SIZE, threads,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
 	    /* Slow clients from one address cannot take every connection. */
@@ -509,10 +553,12 @@ http_start(struct server *srv, char *err, size_t errlen)
 	    MHD_OPTION_NOTIFY_COMPLETED, request_done, srv,
 	    MHD_OPTION_END);
 	if (srv->mhd == NULL) {
-		snprintf(err, errlen, "cannot listen on %s port %d (in use, or not "
-		    "an address of this host?)", cfg->listen_addr, cfg->listen_port);
+		snprintf(err, errlen, "cannot serve HTTP on %s port %d",
+		    cfg->listen_addr, cfg->listen_port);
 		return -1;
 	}
+	close(srv->http_fd);
+	srv->http_fd = -1;
 	snprintf(srv->listen_desc, sizeof(srv->listen_desc), "%s:%d",
 	    cfg->listen_addr, cfg->listen_port);
 	return 0;
@@ -523,6 +569,10 @@ http_stop(struct server *srv)
 {
 	int	 i;
 
+	if (srv->http_fd != -1) {
+		close(srv->http_fd);
+		srv->http_fd = -1;
+	}
 	if (srv->mhd == NULL)
 		return;
 	/*

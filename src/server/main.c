@@ -126,6 +126,50 @@ pidfile_lock(const char *path)
 	return fd;
 }
 
+/*
+ * The admin socket's directory: one anyone may write without the sticky
+ * bit lets anyone replace the socket with theirs, and so hear officers'
+ * commands: refused. With the sticky bit only its owner can remove the
+ * socket: a warning. The directory is checked as opened (fstat). Returns
+ * 0, or -1 with a message in err.
+ */
+static int
+admin_dir_check(const char *socket_path, char *err, size_t errlen)
+{
+	struct stat	 sb;
+	char		*dir;
+	int		 fd, rc = -1;
+
+	if ((dir = path_dirname(socket_path)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
+	    fstat(fd, &sb) == -1) {
+		snprintf(err, errlen, "admin socket directory %s: %s", dir,
+		    strerror(errno));
+		goto out;
+	}
+	if ((sb.st_mode & S_IWOTH) && !(sb.st_mode & S_ISVTX)) {
+		snprintf(err, errlen, "admin socket directory %s has mode %04o: "
+		    "anyone could replace the socket (chmod o-w %s, or put "
+		    "[server] admin_socket elsewhere)", dir,
+		    (unsigned int)sb.st_mode & 07777, dir);
+		goto out;
+	}
+	if (sb.st_mode & S_IWOTH)
+		log_warn("admin socket directory %s has mode %04o: the sticky "
+		    "bit keeps others from replacing the socket, but a "
+		    "directory of certmint's own is safer", dir,
+		    (unsigned int)sb.st_mode & 07777);
+	rc = 0;
+out:
+	if (fd != -1)
+		close(fd);
+	free(dir);
+	return rc;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -153,7 +197,7 @@ main(int argc, char *argv[])
 		return modhost_main(argc, argv);
 	memset(&srv, 0, sizeof(srv));
 	pthread_mutex_init(&srv.modules_mu, NULL);
-	srv.admin_fd = srv.wake[0] = srv.wake[1] = -1;
+	srv.admin_fd = srv.wake[0] = srv.wake[1] = srv.http_fd = -1;
 	srv.admin_stop[0] = srv.admin_stop[1] = -1;
 	log_init("certmintd", CM_LOG_INFO);
 	while ((ch = getopt_long(argc, argv, "c:dhV", longopts, NULL)) != -1) {
@@ -205,6 +249,12 @@ main(int argc, char *argv[])
 		pid_file = NULL;
 		goto out;
 	}
+	/* What can refuse the start, before STARTUP is recorded. */
+	if (admin_dir_check(ca_config(srv.ca)->admin_socket, err,
+	    sizeof(err)) == -1 || http_bind(&srv, err, sizeof(err)) == -1) {
+		log_err("%s", err);
+		goto out;
+	}
 	if ((srv.policy = policy_host_start(srv.ca, err, sizeof(err))) == NULL) {
 		log_err("policy module: %s", err);
 		goto out;
@@ -222,7 +272,7 @@ main(int argc, char *argv[])
 		goto out;
 	}
 	exit_admin_register(srv.exits, srv.policy);
-	if (ca_start(srv.ca) == -1)
+	if (ca_start(srv.ca) == -1 || ca_start_crl_schedule(srv.ca) == -1)
 		goto out;
 	if (http_start(&srv, err, sizeof(err)) == -1) {
 		log_err("%s", err);
@@ -290,6 +340,7 @@ out:
 		close(srv.wake[0]);
 		close(srv.wake[1]);
 	}
+	log_flush();
 	if (rc == 0)
 		log_info("stopped");
 	return rc;

@@ -23,6 +23,7 @@ struct server {
 	struct policy_host	*policy;	/* swapped by reload under modules_mu */
 	pthread_mutex_t		 modules_mu;
 	struct MHD_Daemon	*mhd;
+	int			 http_fd;	/* bound by http_bind, until http_start */
 	int			 admin_fd;
 	pthread_t		 admin_thread;
 	int			 admin_running;
@@ -37,6 +38,7 @@ struct server {
 int	 server_reload(struct server *, char *err, size_t errlen);
 
 /* http.c */
+int	 http_bind(struct server *, char *err, size_t errlen);
 int	 http_start(struct server *, char *err, size_t errlen);
 void	 http_stop(struct server *);
 

@@ -153,6 +153,14 @@ static const char *const migrations[] = {
 	"  key TEXT PRIMARY KEY,"
 	"  value TEXT NOT NULL) WITHOUT ROWID;"
 	"INSERT INTO meta VALUES ('database_id', lower(hex(randomblob(16))));",
+
+	/*
+	 * 7: the newest event whose change a CRL's entries include
+	 * (store_revoked_each): a delta CRL lists the changes after its
+	 * base's, not after its base's second, which a revocation may share
+	 * with it. NULL for the CRLs signed before: their deltas go by time.
+	 */
+	"ALTER TABLE crls ADD COLUMN as_of_seq INTEGER;",
 };
 
 int

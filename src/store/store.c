@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,7 +26,7 @@
 	"subject_dn, raw_name, common_name, pk_alg, pk_len, raw_pk, " \
 	"raw_pk_params, hash, ski"
 #define CRL_COLS "row_id, number, base_number, this_update, next_update, " \
-	"count, raw"
+	"count, raw, as_of_seq"
 
 static const char *const stmt_sql[S__MAX] = {
 	[S_BEGIN] = "BEGIN IMMEDIATE",
@@ -37,7 +38,7 @@ static const char *const stmt_sql[S__MAX] = {
 	[S_CERT_BY_SERIAL] = "SELECT " CERT_COLS " FROM certs "
 	    "WHERE serial = ?",
 	[S_CRL_INSERT] = "INSERT INTO crls (number, base_number, this_update, "
-	    "next_update, count, raw) VALUES (?,?,?,?,?,?)",
+	    "next_update, count, raw, as_of_seq) VALUES (?,?,?,?,?,?,?)",
 	[S_CRL_GET] = "SELECT " CRL_COLS " FROM crls WHERE row_id = ?",
 	[S_CRL_LATEST_BASE] = "SELECT " CRL_COLS " FROM crls "
 	    "WHERE base_number < 0 ORDER BY row_id DESC LIMIT 1",
@@ -60,6 +61,21 @@ static const char *const stmt_sql[S__MAX] = {
 	    "UNION ALL SELECT c.serial, r.unrevoked_when, r.unrevoked_when, 8 "
 	    "FROM requests r JOIN certs c ON c.request_id = r.id "
 	    "WHERE r.disposition <> 21 AND r.unrevoked_when > ?1",
+	/*
+	 * A delta CRL: the requests that a CERTREVOKED (8) or CERTUNREVOKED
+	 * (0x100) event after ?1 changed, as they now are. Only the events
+	 * since the base are read, by their key: no index on context.
+	 */
+	[S_REVOKED_AFTER] = "WITH changed(id) AS (SELECT DISTINCT context "
+	    "FROM events WHERE seq > ?1 AND event IN (8, 256)) "
+	    "SELECT c.serial, r.revoked_when, r.revoked_effective_when, "
+	    "r.revoked_reason FROM changed JOIN requests r ON r.id = changed.id "
+	    "JOIN certs c ON c.request_id = r.id WHERE r.disposition = 21 "
+	    "UNION ALL SELECT c.serial, r.unrevoked_when, r.unrevoked_when, 8 "
+	    "FROM changed JOIN requests r ON r.id = changed.id "
+	    "JOIN certs c ON c.request_id = r.id "
+	    "WHERE r.disposition <> 21 AND r.unrevoked_when > 0",
+	[S_MAX_EVENT] = "SELECT COALESCE(MAX(seq), 0) FROM events",
 };
 
 
@@ -211,6 +227,118 @@ col_blob(sqlite3_stmt *s, int i, size_t *len)
 	return p;
 }
 
+/*
+ * Say why st's last statement failed, so that the operator knows what to
+ * fix: a read-only mount, a full disk, a permission or an I/O error is
+ * not "not a certmint database"; otherwise is said for the rest
+ * (SQLITE_NOTADB, a missing table).
+ */
+static void
+open_error(struct store *st, const char *doing, const char *otherwise,
+    char *err, size_t errlen)
+{
+	int		 code = sqlite3_extended_errcode(st->db);
+	int		 sys = sqlite3_system_errno(st->db);
+	const char	*msg = sqlite3_errmsg(st->db);
+	const char	*why = sys != 0 ? strerror(sys) : msg;
+	struct statvfs	 vfs;
+
+	/* A WAL database cannot even be read there without its -shm. */
+	if (statvfs(st->path, &vfs) == 0 && (vfs.f_flag & ST_RDONLY)) {
+		snprintf(err, errlen, "%s: cannot %s the database: it is on a "
+		    "read-only file system (%s)", st->path, doing, msg);
+		return;
+	}
+	/* SQLite says "disk I/O error" when the -shm cannot grow. */
+	if (sys == ENOSPC || sys == EDQUOT)
+		code = SQLITE_FULL;
+	switch (code & 0xff) {
+	case SQLITE_READONLY:
+		snprintf(err, errlen, "%s: cannot write the database (%s): a "
+		    "read-only file system or no write permission?", st->path,
+		    why);
+		break;
+	case SQLITE_FULL:
+		snprintf(err, errlen, "%s: cannot %s the database: the disk is "
+		    "full (%s)", st->path, doing, why);
+		break;
+	case SQLITE_CANTOPEN:
+	case SQLITE_PERM:
+	case SQLITE_AUTH:
+	case SQLITE_IOERR:
+	case SQLITE_NOMEM:
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		snprintf(err, errlen, "%s: cannot %s the database: %s%s%s%s",
+		    st->path, doing, msg, sys != 0 ? " (" : "",
+		    sys != 0 ? why : "", sys != 0 ? ")" : "");
+		break;
+	case SQLITE_CORRUPT:
+		snprintf(err, errlen, "%s: the database is damaged (%s)",
+		    st->path, msg);
+		break;
+	default:
+		snprintf(err, errlen, "%s: %s (%s)", st->path, otherwise, msg);
+		break;
+	}
+}
+
+/*
+ * Check the file at path before SQLite opens it and say whether it is a
+ * new one (*creating): a regular file, not empty unless flags say create,
+ * and with STORE_TRUSTED one only root or we can write (its stat is left
+ * in sb, for store_open to compare with what SQLite opened). With
+ * STORE_NEW nothing may be at path, not even a link: the file is made
+ * here with O_EXCL. An existing file is never opened here: closing a
+ * descriptor of it would drop the POSIX locks of this process's other
+ * SQLite connections to it. Returns 0, or -1 with err.
+ */
+static int
+open_check(const char *path, int flags, struct stat *sb, int *creating,
+    char *err, size_t errlen)
+{
+	int	 fd, saved;
+
+	*creating = 0;
+	memset(sb, 0, sizeof(*sb));
+	if ((flags & STORE_NEW) || stat(path, sb) == -1) {
+		if (!(flags & STORE_NEW) && (errno != ENOENT ||
+		    !(flags & STORE_CREATE) || (flags & STORE_READONLY))) {
+			snprintf(err, errlen, "%s: %s%s", path,
+			    strerror(errno), errno == ENOENT ?
+			    " (run certmint init)" : "");
+			return -1;
+		}
+		/* Create it ourselves so that it is never world-readable. */
+		if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+		    O_CLOEXEC, 0600)) == -1) {
+			snprintf(err, errlen, "%s: %s", path, errno == EEXIST ?
+			    "something is already there; not using it" :
+			    strerror(errno));
+			return -1;
+		}
+		if (fstat(fd, sb) == -1) {
+			saved = errno;
+			close(fd);
+			unlink(path);
+			snprintf(err, errlen, "%s: %s", path, strerror(saved));
+			return -1;
+		}
+		close(fd);
+		*creating = 1;
+		return 0;
+	}
+	if (!S_ISREG(sb->st_mode)) {
+		snprintf(err, errlen, "%s: not a regular file", path);
+		return -1;
+	}
+	if ((flags & STORE_TRUSTED) && file_check_mode(sb, path,
+	    "the database", 0, err, errlen) == -1)
+		return -1;
+	*creating = sb->st_size == 0 && (flags & STORE_CREATE);
+	return 0;
+}
+
 /* Apply migrations from the file's version up to schema_latest(). */
 static int
 migrate(struct store *st, int creating, char *err, size_t errlen)
@@ -222,8 +350,7 @@ migrate(struct store *st, int creating, char *err, size_t errlen)
 	    query_int(st, "PRAGMA application_id", &appid) == -1 ||
 	    query_int(st, "SELECT COUNT(*) FROM sqlite_master", &ntables)
 	    == -1) {
-		snprintf(err, errlen, "%s: not a certmint database (%s)",
-		    st->path, sqlite3_errmsg(st->db));
+		open_error(st, "read", "not a certmint database", err, errlen);
 		return -1;
 	}
 	if ((version == 0 && ntables > 0) ||
@@ -252,30 +379,32 @@ migrate(struct store *st, int creating, char *err, size_t errlen)
 
 		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d;"
 		    "PRAGMA application_id = %d;", v, SCHEMA_APPLICATION_ID);
-		if (exec_sql(st, "BEGIN IMMEDIATE") == -1)
-			goto fail;
+		if (exec_sql(st, "BEGIN IMMEDIATE") == -1) {
+			open_error(st, "write", "schema migration failed", err,
+			    errlen);
+			return -1;
+		}
 		if (exec_sql(st, schema_migration(v)) == -1 ||
 		    exec_sql(st, sql) == -1 || exec_sql(st, "COMMIT") == -1) {
+			/* Before ROLLBACK, which replaces SQLite's message. */
+			open_error(st, "write", "schema migration failed", err,
+			    errlen);
 			exec_sql(st, "ROLLBACK");
-			goto fail;
+			return -1;
 		}
 		if (v > 1)
 			log_info("%s: migrated to schema version %d", st->path,
 			    v);
 	}
 	return 0;
- fail:
-	snprintf(err, errlen, "%s: schema migration failed: %s", st->path,
-	    sqlite3_errmsg(st->db));
-	return -1;
 }
 
 struct store *
 store_open(const char *path, int flags, char *err, size_t errlen)
 {
 	struct store	*st;
-	struct stat	 sb;
-	int		 fd, oflags, creating = 0;
+	struct stat	 sb, now;
+	int		 oflags, creating;
 
 	if ((st = calloc(1, sizeof(*st))) == NULL ||
 	    (st->path = strdup(path)) == NULL) {
@@ -284,48 +413,45 @@ store_open(const char *path, int flags, char *err, size_t errlen)
 		return NULL;
 	}
 	st->readonly = (flags & STORE_READONLY) != 0;
-	if (stat(path, &sb) == -1) {
-		if (errno != ENOENT || !(flags & STORE_CREATE) ||
-		    st->readonly) {
-			snprintf(err, errlen, "%s: %s%s", path,
-			    strerror(errno), errno == ENOENT ?
-			    " (run certmint init)" : "");
-			goto fail;
-		}
-		/* Create it ourselves so that it is never world-readable. */
-		if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-		    0600)) == -1) {
-			snprintf(err, errlen, "%s: %s", path, strerror(errno));
-			goto fail;
-		}
-		close(fd);
-		creating = 1;
-	} else if (!S_ISREG(sb.st_mode)) {
-		snprintf(err, errlen, "%s: not a regular file", path);
+	if (open_check(path, flags, &sb, &creating, err, errlen) == -1)
 		goto fail;
-	} else if (sb.st_size == 0 && (flags & STORE_CREATE))
-		creating = 1;
-
 	oflags = st->readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
 	if (sqlite3_open_v2(path, &st->db, oflags | SQLITE_OPEN_NOMUTEX,
 	    NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "%s: %s", path, st->db ?
-		    sqlite3_errmsg(st->db) : "cannot open");
+		if (st->db != NULL)
+			open_error(st, "open", "cannot open", err, errlen);
+		else
+			snprintf(err, errlen, "%s: cannot open", path);
+		goto fail;
+	}
+	/*
+	 * SQLite has the file open: the one checked unless it was swapped
+	 * in between and back (by someone who can write the directory).
+	 */
+	if ((flags & STORE_TRUSTED) && (stat(path, &now) == -1 ||
+	    now.st_dev != sb.st_dev || now.st_ino != sb.st_ino)) {
+		snprintf(err, errlen, "%s: replaced while being opened", path);
+		goto fail;
+	}
+	/* SQLite falls back to read-only when it cannot write the file. */
+	if (!st->readonly && sqlite3_db_readonly(st->db, "main") == 1) {
+		snprintf(err, errlen, "%s: cannot write the database: a "
+		    "read-only file system or no write permission (the CA "
+		    "must write to it)", path);
 		goto fail;
 	}
 	sqlite3_extended_result_codes(st->db, 1);
 	sqlite3_busy_timeout(st->db, BUSY_MS);
 	if (exec_sql(st, "PRAGMA synchronous = FULL;"
 	    "PRAGMA foreign_keys = ON;") == -1) {
-		snprintf(err, errlen, "%s: not a certmint database (%s)",
-		    path, sqlite3_errmsg(st->db));
+		open_error(st, "read", "not a certmint database", err, errlen);
 		goto fail;
 	}
 	if (migrate(st, creating, err, errlen) == -1)
 		goto fail;
 	/* Only now: another program's SQLite file is left as it was. */
 	if (!st->readonly && exec_sql(st, "PRAGMA journal_mode = WAL") == -1) {
-		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(st->db));
+		open_error(st, "write", "cannot switch to WAL", err, errlen);
 		goto fail;
 	}
 	return st;
@@ -545,6 +671,8 @@ store_crl_insert(struct store *st, struct db_crl *c)
 	sqlite3_bind_int64(s, 4, c->next_update);
 	sqlite3_bind_int64(s, 5, c->count);
 	bind_blob(s, 6, c->raw, c->raw_len);
+	if (c->as_of_seq >= 0)
+		sqlite3_bind_int64(s, 7, c->as_of_seq);
 	if ((rc = step_done(st, s, "insert CRL")) != 0)
 		return rc;
 	c->row_id = sqlite3_last_insert_rowid(st->db);
@@ -632,6 +760,14 @@ store_cert_by_serial(struct store *st, const char *serial, struct db_cert *c)
 	return cert_query(st, S_CERT_BY_SERIAL, 0, serial, c);
 }
 
+/* An as_of_seq column: NULL (a CRL older than migration 7) is -1. */
+static int64_t
+col_seq(sqlite3_stmt *s, int col)
+{
+	return sqlite3_column_type(s, col) == SQLITE_NULL ? -1 :
+	    sqlite3_column_int64(s, col);
+}
+
 static int
 crl_query(struct store *st, enum stmt_id id, int64_t row_id, struct db_crl *c)
 {
@@ -652,6 +788,7 @@ crl_query(struct store *st, enum stmt_id id, int64_t row_id, struct db_crl *c)
 		c->next_update = sqlite3_column_int64(s, 4);
 		c->count = sqlite3_column_int64(s, 5);
 		c->raw = col_blob(s, 6, &c->raw_len);
+		c->as_of_seq = col_seq(s, 7);
 		rc = c->raw == NULL ? CM_E_NOMEM : 0;
 	} else
 		rc = rc == SQLITE_DONE ? CM_E_NOTFOUND :
@@ -671,6 +808,37 @@ store_crl_latest(struct store *st, int delta, struct db_crl *c)
 {
 	return crl_query(st, delta ? S_CRL_LATEST_DELTA : S_CRL_LATEST_BASE,
 	    0, c);
+}
+
+int
+store_crl_latest_head(struct store *st, int delta, struct db_crl *c)
+{
+	sqlite3_stmt	*s;
+	int		 rc;
+
+	memset(c, 0, sizeof(*c));
+	if (sqlite3_prepare_v2(st->db, delta ?
+	    "SELECT row_id, number, base_number, this_update, next_update, "
+	    "count, as_of_seq FROM crls WHERE base_number >= 0 "
+	    "ORDER BY row_id DESC LIMIT 1" :
+	    "SELECT row_id, number, base_number, this_update, next_update, "
+	    "count, as_of_seq FROM crls WHERE base_number < 0 "
+	    "ORDER BY row_id DESC LIMIT 1", -1, &s, NULL) != SQLITE_OK)
+		return sql_fail(st, "read CRL");
+	if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		c->row_id = sqlite3_column_int64(s, 0);
+		c->number = sqlite3_column_int64(s, 1);
+		c->base_number = sqlite3_column_int64(s, 2);
+		c->this_update = sqlite3_column_int64(s, 3);
+		c->next_update = sqlite3_column_int64(s, 4);
+		c->count = sqlite3_column_int64(s, 5);
+		c->as_of_seq = col_seq(s, 6);
+		rc = 0;
+	} else
+		rc = rc == SQLITE_DONE ? CM_E_NOTFOUND :
+		    sql_fail(st, "read CRL");
+	sqlite3_finalize(s);
+	return rc;
 }
 
 int
@@ -791,19 +959,28 @@ store_stats(struct store *st, struct db_stats *out)
 	return 0;
 }
 
-int
-store_revoked_each(struct store *st, int64_t since,
-    int (*cb)(void *, const struct db_revoked *), void *arg)
+/*
+ * The walk of store_revoked_each, inside its read transaction.
+ */
+static int
+revoked_walk(struct store *st, const struct db_crl *base,
+    int (*cb)(void *, const struct db_revoked *), void *arg, int64_t *as_of)
 {
 	sqlite3_stmt	*s;
 	struct db_revoked r;
+	enum stmt_id	 id;
 	int		 rc, ret = 0;
 
-	if ((s = stmt(st, since < 0 ? S_REVOKED_ALL : S_REVOKED_SINCE))
-	    == NULL)
+	if ((ret = stmt_int(st, stmt(st, S_MAX_EVENT), NULL, as_of)) != 0)
+		return ret;
+	id = base == NULL ? S_REVOKED_ALL : base->as_of_seq >= 0 ?
+	    S_REVOKED_AFTER : S_REVOKED_SINCE;
+	if ((s = stmt(st, id)) == NULL)
 		return CM_E_FAIL;
-	if (since >= 0)
-		sqlite3_bind_int64(s, 1, since);
+	if (id == S_REVOKED_AFTER)
+		sqlite3_bind_int64(s, 1, base->as_of_seq);
+	else if (id == S_REVOKED_SINCE)
+		sqlite3_bind_int64(s, 1, base->this_update - 1);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		r.serial = (const char *)sqlite3_column_text(s, 0);
 		r.revoked_when = sqlite3_column_int64(s, 1);
@@ -815,6 +992,29 @@ store_revoked_each(struct store *st, int64_t since,
 	if (ret == 0 && rc != SQLITE_DONE)
 		ret = sql_fail(st, "read revoked certificates");
 	sqlite3_reset(s);
+	return ret;
+}
+
+int
+store_revoked_each(struct store *st, const struct db_crl *base,
+    int (*cb)(void *, const struct db_revoked *), void *arg, int64_t *as_of)
+{
+	int	 own, ret;
+
+	/*
+	 * One snapshot for the entries and the event they reach, so that
+	 * a revocation committed meanwhile is in the next delta, not lost
+	 * between this CRL and it.
+	 */
+	own = sqlite3_get_autocommit(st->db);
+	if (own && sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+		return sql_fail(st, "begin a read");
+	ret = revoked_walk(st, base, cb, arg, as_of);
+	if (own && sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		if (ret == 0)
+			ret = sql_fail(st, "end a read");
+	}
 	return ret;
 }
 

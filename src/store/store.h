@@ -98,6 +98,9 @@ struct db_crl {
 	int64_t		 this_update;
 	int64_t		 next_update;
 	int64_t		 count;			/* CRLCount: entries */
+	int64_t		 as_of_seq;		/* the newest event its entries
+						   include; -1: unknown (signed
+						   before migration 7) */
 	unsigned char	*raw;			/* CRLRawCRL */
 	size_t		 raw_len;
 };
@@ -152,6 +155,8 @@ struct db_stats {
 
 #define STORE_CREATE	0x1	/* create the file and schema if missing */
 #define STORE_READONLY	0x2
+#define STORE_NEW	0x4	/* create; refuse anything at path (init) */
+#define STORE_TRUSTED	0x8	/* refuse a file others may write (certmintd) */
 
 struct store;
 
@@ -211,6 +216,8 @@ int	 store_cert_get(struct store *, int64_t request_id, struct db_cert *);
 int	 store_cert_by_serial(struct store *, const char *serial, struct db_cert *);
 int	 store_crl_get(struct store *, int64_t row_id, struct db_crl *);
 int	 store_crl_latest(struct store *, int delta, struct db_crl *);	/* CM_E_NOTFOUND if none */
+/* store_crl_latest without the raw bytes (raw NULL): what a schedule reads. */
+int	 store_crl_latest_head(struct store *, int delta, struct db_crl *);
 /* Every CRL, newest first, without its raw bytes; at most limit (0: all). */
 int	 store_crl_each(struct store *, int limit,
 	    int (*cb)(void *, const struct db_crl *), void *arg);
@@ -221,14 +228,19 @@ int	 store_max_ordered_serial(struct store *, char *, size_t);
 int	 store_stats(struct store *, struct db_stats *);
 
 /*
- * Call cb for each revoked certificate, in no particular order (crl_build
- * sorts). since < 0: every
- * certificate now revoked. since >= 0 (delta CRL): certificates revoked
- * after since, and certificates released from hold after since (reason 8).
- * A non-zero return from cb stops the walk and is returned.
+ * Call cb for each entry of a CRL, in no particular order (crl_build
+ * sorts), all read in one snapshot; *as_of is the newest event in it, the
+ * CRL's as_of_seq. base NULL (a base CRL): every certificate now revoked.
+ * base not NULL (a delta CRL on it): the certificates whose revocation an
+ * event after base->as_of_seq changed, as they now are: revoked (their
+ * reason), or released from hold (reason 8, removeFromCRL). An entry
+ * the base lists and nothing changed since is not repeated. A base of
+ * unknown as_of_seq (-1) goes by time: changes from its thisUpdate's
+ * second on. A non-zero return from cb stops the walk and is returned.
  */
-int	 store_revoked_each(struct store *, int64_t since,
-	    int (*cb)(void *, const struct db_revoked *), void *arg);
+int	 store_revoked_each(struct store *, const struct db_crl *base,
+	    int (*cb)(void *, const struct db_revoked *), void *arg,
+	    int64_t *as_of);
 
 /*
  * Call cb for each request matching the filter, by ascending id, with its

@@ -70,12 +70,12 @@ daemon_start
 check_eq "a second request" 201 "$(submit_http "$T_DIR/one.csr" | head -1)"
 check "and a CRL" "$CERTMINT" -c "$CONF" crl
 daemon_stop
-check_match "the marker follows the CRL numbers" "^crl_number = 1$" \
+check_match "the marker follows the CRL numbers" "^crl_number = 2$" \
     "$(grep '^crl_number' "$T_DIR/ca/ca.dbid")"
 cp "$DB" "$T_DIR/new.db"
 cp "$T_DIR/old.db" "$DB"
 refused_start "an old copy of the database is refused, saying why" \
-    "is older than this CA: it reaches request 1 and CRL number 0, the CA had reached request 2 and CRL number 1"
+    "is older than this CA: it reaches request 1 and CRL number 1, the CA had reached request 2 and CRL number 2"
 cp "$T_DIR/new.db" "$DB"
 
 # Damage: page 2, the root of the requests table, overwritten.

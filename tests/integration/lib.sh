@@ -176,13 +176,16 @@ open(path, "w").write("\n".join(out) + "\n")
 PY
 }
 
-# daemon_start: start certmintd on $CONF and wait until /health answers.
+# daemon_start: start certmintd on $CONF and wait until /health and the
+# admin socket answer.
 daemon_start() {
 	"$CERTMINTD" -c "$CONF" >>"$T_LOG" 2>&1 &
 	T_PID=$!
 	_end=$(( $(date +%s) + 60 ))
 	while [ "$(date +%s)" -lt "$_end" ]; do
-		if curl -fsS -m 5 "$URL/health" >/dev/null 2>&1; then
+		# HTTP answers a moment before the admin socket is there.
+		if curl -fsS -m 5 "$URL/health" >/dev/null 2>&1 &&
+		    "$CERTMINT" -c "$CONF" status >/dev/null 2>&1; then
 			return 0
 		fi
 		if ! kill -0 "$T_PID" 2>/dev/null; then

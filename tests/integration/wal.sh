@@ -189,7 +189,8 @@ check_eq "database integrity" "ok" \
 "$CERTMINT" -c "$CONF" --json status >"$T_DIR/status.json"
 check_eq "status counts every issued certificate" "$issued" \
     "$(json "$T_DIR/status.json" 'j["requests"]["issued"]')"
-check_eq "one event per certificate, plus STARTUP" "$((issued + 1))" \
+check_eq "one event per certificate, plus STARTUP and init's CRL" \
+    "$((issued + 2))" \
     "$(json "$T_DIR/status.json" 'j["last_event_seq"]')"
 python3 - "$DB" "$REC" "$T_DIR/slow.log" >"$T_DIR/db.chk" <<'PY'
 import re, sqlite3, sys

@@ -215,6 +215,59 @@ load_text(const char *text, struct cm_config *cfg, char *err, size_t errlen)
 	return rc;
 }
 
+/* [crl]: durations, the overlap's default, the old *_hours names. */
+static void
+test_config_crl(void **state)
+{
+	struct cm_config cfg;
+	char		 err[512];
+	int64_t		 n;
+
+	assert_int_equal(load_text("[ca]\nname = A\n", &cfg, err,
+	    sizeof(err)), 0);
+	assert_int_equal(cfg.crl_period, 7 * 86400);
+	assert_int_equal(cfg.crl_overlap, 7 * 86400 / 10);
+	assert_int_equal(cfg.delta_period, 86400);
+	assert_int_equal(cfg.delta_overlap, 8640);
+	assert_int_equal(cfg.crl_on_revoke, 0);
+	config_free(&cfg);
+
+	assert_int_equal(load_text("[crl]\nperiod = 6s\noverlap = 3s\n"
+	    "delta_period = 4s\npublish_on_revoke = yes\n", &cfg, err,
+	    sizeof(err)), 0);
+	assert_int_equal(cfg.crl_period, 6);
+	assert_int_equal(cfg.crl_overlap, 3);
+	assert_int_equal(cfg.delta_period, 4);
+	assert_int_equal(cfg.delta_overlap, 3600);	/* 10 % is less than 1h */
+	assert_int_equal(cfg.crl_on_revoke, 1);
+	config_free(&cfg);
+
+	/* The old names still work, in hours. */
+	assert_int_equal(load_text("[crl]\nperiod_hours = 48\n"
+	    "delta_period_hours = 2\n", &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg.crl_period, 48 * 3600);
+	assert_int_equal(cfg.delta_period, 7200);
+	config_free(&cfg);
+
+	assert_int_equal(load_text("[crl]\nperiod = 2d\nperiod_hours = 48\n",
+	    &cfg, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "both period and period_hours"));
+	assert_int_equal(load_text("[crl]\noverlap = 0\n", &cfg, err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "overlap"));
+	assert_int_equal(load_text("[crl]\ndelta_period = 1w\n", &cfg, err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "delta_period"));
+
+	assert_int_equal(parse_duration("90s", &n), 0);
+	assert_int_equal(n, 90);
+	assert_int_equal(parse_duration("12h", &n), 0);
+	assert_int_equal(n, 43200);
+	/* Too large to count in seconds: refused, not wrapped. */
+	assert_int_equal(parse_duration("9223372036854775d", &n), -1);
+	assert_int_equal(parse_duration("5x", &n), -1);
+}
+
 static void
 test_profiles(void **state)
 {
@@ -308,6 +361,7 @@ main(void)
 		cmocka_unit_test(test_config_defaults),
 		cmocka_unit_test(test_config_errors),
 		cmocka_unit_test(test_config_edit),
+		cmocka_unit_test(test_config_crl),
 		cmocka_unit_test(test_profiles),
 	};
 

@@ -410,9 +410,11 @@ test_views_and_revoked(void **state)
 	struct db_cert	 c;
 	struct db_filter f;
 	struct db_stats	 stats;
+	struct db_crl	 base;
+	struct db_event	 ev;
 	struct seen	 s;
 	char		 serial[8];
-	int64_t		 id;
+	int64_t		 id, as_of;
 
 	(void)state;
 	assert_int_equal(store_begin(st), 0);
@@ -495,28 +497,75 @@ test_views_and_revoked(void **state)
 	/* A callback's non-zero answer stops the walk and is returned. */
 	assert_int_equal(store_view(st, &f, stop_cb, NULL), 42);
 
-	/* Base CRL: the revoked certificate. */
+	/* Base CRL: the revoked certificate, as of no event yet. */
 	memset(&s, 0, sizeof(s));
-	assert_int_equal(store_revoked_each(st, -1, revoked_cb, &s), 0);
+	assert_int_equal(store_revoked_each(st, NULL, revoked_cb, &s, &as_of),
+	    0);
 	assert_int_equal(s.n, 1);
 	assert_string_equal(s.serials[0], "04");
 	assert_int_equal(s.reasons[0], 1);
-	/* Delta since before both: the revocation and the release (8). */
+	assert_int_equal(as_of, 0);
+	/*
+	 * A base of before migration 7 goes by time. Since before both:
+	 * the revocation and the release (8).
+	 */
+	memset(&base, 0, sizeof(base));
+	base.as_of_seq = -1;
+	base.this_update = 1740000001;
 	memset(&s, 0, sizeof(s));
-	assert_int_equal(store_revoked_each(st, 1740000000, revoked_cb, &s),
+	assert_int_equal(store_revoked_each(st, &base, revoked_cb, &s, &as_of),
 	    0);
 	assert_int_equal(s.n, 2);
 	assert_true((strcmp(s.serials[0], "04") == 0 && s.reasons[1] == 8 &&
 	    strcmp(s.serials[1], "06") == 0) ||
 	    (strcmp(s.serials[1], "04") == 0 && s.reasons[0] == 8 &&
 	    strcmp(s.serials[0], "06") == 0));
-	/* Delta since after the revocation: only the release. */
+	/* Since after the revocation: only the release. */
+	base.this_update = 1750000101;
 	memset(&s, 0, sizeof(s));
-	assert_int_equal(store_revoked_each(st, 1750000100, revoked_cb, &s),
+	assert_int_equal(store_revoked_each(st, &base, revoked_cb, &s, &as_of),
 	    0);
 	assert_int_equal(s.n, 1);
 	assert_string_equal(s.serials[0], "06");
 	assert_int_equal(s.reasons[0], 8);
+
+	/*
+	 * By event: 4's revocation (seq 1), a base CRL as of it, in the
+	 * same second, then 6's release (seq 2). A delta on that base lists
+	 * the release only, though the revocation shares the base's second.
+	 */
+	assert_int_equal(store_begin(st), 0);
+	memset(&ev, 0, sizeof(ev));
+	ev.event = CM_EXITEVENT_CERTREVOKED;
+	ev.context = 4;
+	ev.time = 1750000000;
+	assert_int_equal(store_event_insert(st, &ev), 0);
+	ev.event = CM_EXITEVENT_CERTUNREVOKED;
+	ev.context = 6;
+	ev.time = 1750000500;
+	assert_int_equal(store_event_insert(st, &ev), 0);
+	assert_int_equal(store_commit(st), 0);
+	base.this_update = 1750000000;
+	base.as_of_seq = 1;
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(store_revoked_each(st, &base, revoked_cb, &s, &as_of),
+	    0);
+	assert_int_equal(as_of, 2);
+	assert_int_equal(s.n, 1);
+	assert_string_equal(s.serials[0], "06");
+	assert_int_equal(s.reasons[0], 8);
+	/* On a base of before both: both, each once. */
+	base.as_of_seq = 0;
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(store_revoked_each(st, &base, revoked_cb, &s, &as_of),
+	    0);
+	assert_int_equal(s.n, 2);
+	/* On a base as of both: nothing. */
+	base.as_of_seq = 2;
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(store_revoked_each(st, &base, revoked_cb, &s, &as_of),
+	    0);
+	assert_int_equal(s.n, 0);
 
 	assert_int_equal(store_stats(st, &stats), 0);
 	assert_int_equal(stats.total, 6);
@@ -553,6 +602,7 @@ test_crls(void **state)
 	assert_int_equal(max, 0);
 	memset(&g, 0, sizeof(g));
 	assert_int_equal(store_crl_latest(st, 0, &g), CM_E_NOTFOUND);
+	assert_int_equal(store_crl_latest_head(st, 1, &g), CM_E_NOTFOUND);
 	assert_int_equal(store_begin(st), 0);
 	for (n = 1; n <= 4; n++) {
 		memset(&c, 0, sizeof(c));
@@ -561,6 +611,7 @@ test_crls(void **state)
 		c.this_update = 1700000000 + n;
 		c.next_update = 1700090000 + n;
 		c.count = n * 10;
+		c.as_of_seq = n == 1 ? -1 : n * 100;	/* 1: NULL */
 		c.raw = raw;
 		c.raw_len = sizeof(raw);
 		assert_int_equal(store_crl_insert(st, &c), 0);
@@ -572,7 +623,19 @@ test_crls(void **state)
 	assert_int_equal(store_crl_latest(st, 0, &g), 0);
 	assert_int_equal(g.number, 4);
 	assert_int_equal(g.count, 40);
+	assert_int_equal(g.as_of_seq, 400);
 	assert_int_equal(g.raw_len, sizeof(raw));
+	db_crl_free(&g);
+	/* The same without its bytes, for the CRL schedule. */
+	assert_int_equal(store_crl_latest_head(st, 0, &g), 0);
+	assert_int_equal(g.number, 4);
+	assert_int_equal(g.next_update, 1700090004);
+	assert_null(g.raw);
+	assert_int_equal(store_crl_latest_head(st, 1, &g), 0);
+	assert_int_equal(g.number, 3);
+	assert_int_equal(g.as_of_seq, 300);
+	assert_int_equal(store_crl_get(st, 1, &g), 0);
+	assert_int_equal(g.as_of_seq, -1);
 	db_crl_free(&g);
 	memset(&g, 0, sizeof(g));
 	assert_int_equal(store_crl_latest(st, 1, &g), 0);
@@ -824,7 +887,8 @@ test_extensions(void **state)
 	sql_exec(dbpath, "ALTER TABLE requests DROP COLUMN exts; "
 	    "ALTER TABLE requests DROP COLUMN hist_seq; "
 	    "DROP TABLE request_history; DROP TABLE ca_certs; DROP TABLE meta; "
-	    "DROP INDEX events_crl; PRAGMA user_version = 2");
+	    "DROP INDEX events_crl; ALTER TABLE crls DROP COLUMN as_of_seq; "
+	    "PRAGMA user_version = 2");
 	st = store_open(dbpath, 0, err, sizeof(err));
 	if (st == NULL)
 		fail_msg("%s", err);

@@ -1,0 +1,202 @@
+#!/bin/sh
+# File handling (issue 11 §1, "other file-handling findings"):
+#  - certmintd refuses, as OpenSSH does, a CA key others may read, a config
+#    or database others may write or another user owns, and an admin
+#    socket in a directory anyone may write without the sticky bit (with
+#    it: a warning); a good CA still starts;
+#  - `certmint init` follows no link planted at a name it writes, never
+#    writes over a CA (or what is left of one), and leaves nothing it made
+#    when a late step fails;
+#  - a listen address or port that cannot be bound stops certmintd before
+#    STARTUP is recorded (no STARTUP or SHUTDOWN event);
+#  - a database on a read-only mount or a full disk is said to be so, not
+#    "not a certmint database" (private mount namespaces; skipped where
+#    mounting is not allowed).
+# The log's limit on repeated lines is tested in tests/unit/common.
+. "$LIB"
+
+ca_init
+CA=$T_DIR/ca
+DB=$CA/certmint.db
+
+# refused_start WHAT PATTERN: certmintd exits non-zero by itself, saying
+# PATTERN.
+refused_start() {
+	check_refused "$1" 60 "$2" "$CERTMINTD" -c "$CONF"
+}
+
+# --- Permissions at start ----------------------------------------------
+chmod 644 "$CA/ca.key"
+refused_start "a CA key readable by others (0644) is refused, saying the mode and the fix" \
+    "ca.key: the CA key has mode 0644: it must not be readable or writable by group or others \(chmod 600 .*ca.key\)"
+chmod 640 "$CA/ca.key"
+refused_start "one readable by its group (0640) too" "the CA key has mode 0640"
+chmod 600 "$CA/ca.key"
+chmod 666 "$CONF"
+refused_start "a config file anyone may write (0666) is refused" \
+    "certmint.conf: the config file has mode 0666: it must not be writable by group or others \(chmod go-w"
+chmod 620 "$CONF"
+refused_start "one its group may write (0620) too" "the config file has mode 0620"
+chmod 640 "$CONF"
+chown 4242 "$CONF"
+refused_start "a config file owned by another user is refused" \
+    "the config file is owned by uid 4242, neither root nor this user"
+chown 0 "$CONF"
+chmod 666 "$DB"
+refused_start "a database anyone may write (0666) is refused" \
+    "certmint.db: the database has mode 0666: it must not be writable by group or others"
+chmod 600 "$DB"
+chown 4242 "$DB"
+refused_start "a database owned by another user is refused" \
+    "the database is owned by uid 4242"
+chown 0 "$DB"
+mkdir "$T_DIR/pub"
+chmod 0777 "$T_DIR/pub"
+conf_set server admin_socket "$T_DIR/pub/admin.sock"
+refused_start "an admin socket in a directory anyone may write (0777) is refused" \
+    "admin socket directory .*/pub has mode 0777: anyone could replace the socket"
+check "and nothing was bound there" test ! -e "$T_DIR/pub/admin.sock"
+chmod 1777 "$T_DIR/pub"
+daemon_start
+check "with the sticky bit (1777) certmintd starts" test -S "$T_DIR/pub/admin.sock"
+check "and warns" grep -q "admin socket directory .*/pub has mode 1777: the sticky bit" "$T_LOG"
+daemon_stop
+conf_set server admin_socket admin.sock
+check "the refusals recorded no STARTUP or SHUTDOWN event" test \
+    "$(db_query "SELECT count(*) FROM events WHERE event IN (64, 128)")" -eq 2
+
+daemon_start
+new_csr good
+check_eq "a good CA starts and issues" 201 \
+    "$(submit_http "$T_DIR/good.csr" | head -1)"
+chmod 644 "$CA/ca.key"
+check_refused "a reload with the key made 0644 is refused" 30 \
+    "the CA key has mode 0644" "$CERTMINT" -c "$CONF" reload
+chmod 600 "$CA/ca.key"
+check "and the CA still answers" curl -fsS -m 10 -o /dev/null "$URL/health"
+daemon_stop
+
+# --- certmint init: no link followed, nothing written over -------------
+printf 'precious\n' >"$T_DIR/victim"
+chmod 644 "$T_DIR/victim"
+for name in certmint.conf ca.key ca.crt certmint.db certmint.db-journal \
+    certmint.db-wal ca.dbid; do
+	d=$T_DIR/planted-$name
+	mkdir "$d"
+	ln -s ../victim "$d/$name"
+	check_refused "init refuses a link planted at $name" 60 "$name exists" \
+	    "$CERTMINT" -c "$d/certmint.conf" init --port 1
+	check_eq "  the victim is unchanged" precious "$(cat "$T_DIR/victim")"
+	check_eq "  and the directory holds only the link" "$name" \
+	    "$(ls -A "$d")"
+done
+check_eq "the victim's mode is unchanged" 644 "$(stat -c %a "$T_DIR/victim")"
+d=$T_DIR/dangling
+mkdir "$d"
+ln -s "$T_DIR/nowhere" "$d/ca.key"
+check_refused "init refuses a dangling link at ca.key" 60 "ca.key exists" \
+    "$CERTMINT" -c "$d/certmint.conf" init --port 1
+check "and creates nothing where it points" test ! -e "$T_DIR/nowhere"
+
+# Over an existing CA: the config, then (config gone) the key.
+sums() {
+	(cd "$CA" && sha256sum ca.key ca.crt certmint.conf certmint.db ca.dbid)
+}
+before=$(sums)
+check_refused "init over an existing CA is refused" 60 \
+    "certmint.conf exists: this CA is already set up" \
+    "$CERTMINT" -c "$CONF" init --port 1
+mv "$CONF" "$T_DIR/conf.saved"
+check_refused "with its config gone, init is refused for the key left" 60 \
+    "ca.key exists: a CA \(or what is left of one\) is there; init never writes over it" \
+    "$CERTMINT" -c "$CONF" init --port 1
+check "and no config was left behind" test ! -e "$CONF"
+mv "$T_DIR/conf.saved" "$CONF"
+check_eq "the CA's files are unchanged" "$before" "$(sums)"
+d=$T_DIR/squat
+mkdir -p "$d/certmint.db"
+check_refused "a directory squatting on the database path is refused" 60 \
+    "certmint.db exists" "$CERTMINT" -c "$d/certmint.conf" init --port 1
+check_eq "and the directory is as before" certmint.db "$(ls -A "$d")"
+
+# A late step fails: the database cannot grow past 2 KiB (RLIMIT_FSIZE;
+# SIGXFSZ ignored, so a write fails with EFBIG instead of killing).
+LATE='trap "" XFSZ; ulimit -f 4; exec "$0" -c "$1" init --port 1'
+check_refused "init fails when the database cannot be written" 60 \
+    "certmint.db: cannot write the database" \
+    sh -c "$LATE" "$CERTMINT" "$T_DIR/late/ca/certmint.conf"
+check "it leaves nothing it made, the directories it made included" \
+    test ! -e "$T_DIR/late"
+mkdir "$T_DIR/late2"
+: >"$T_DIR/late2/mine"
+check_refused "in a directory that was there" 60 "cannot write the database" \
+    sh -c "$LATE" "$CERTMINT" "$T_DIR/late2/certmint.conf"
+check_eq "only what was there is left (no key, cert, config, database)" \
+    mine "$(ls -A "$T_DIR/late2")"
+
+# --- A listen address or port that cannot be bound ---------------------
+events() {
+	db_query "SELECT count(*) FROM events WHERE event IN (64, 128)"
+}
+before=$(events)
+python3 -c 'import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen()
+time.sleep(120)' "$PORT" &
+HOLDER=$!
+wait_until 30 python3 -c 'import socket, sys
+socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' "$PORT"
+refused_start "a port in use stops certmintd, saying so" \
+    "cannot listen on 127.0.0.1 port $PORT \(\[server\] listen and port\): Address already in use"
+kill "$HOLDER" 2>/dev/null
+wait "$HOLDER" 2>/dev/null
+check_eq "and records no STARTUP or SHUTDOWN event" "$before" "$(events)"
+conf_set server listen 192.0.2.1
+refused_start "an address not of this host stops it too" \
+    "cannot listen on 192.0.2.1 port $PORT .*not an address of this host"
+check_eq "with no STARTUP or SHUTDOWN event" "$before" "$(events)"
+conf_set server listen 127.0.0.1
+
+# --- A read-only mount and a full disk ---------------------------------
+# $NS SCRIPT sh ARGS...: run SCRIPT in a private mount namespace, so
+# that its mounts go with it.
+NS="unshare -m --propagation private sh -c"
+# not_notadb WHAT: the last refusal did not say "not a certmint database".
+not_notadb() {
+	cp "$T_DIR/check.out" "$T_DIR/said.out"
+	check_fails "$1" grep -q "not a certmint database" "$T_DIR/said.out"
+}
+mkdir "$T_DIR/probe"
+if $NS 'mount --bind -o ro "$1" "$1"' sh "$T_DIR/probe" 2>/dev/null; then
+	check_refused "a database on a read-only mount: certmintd says so" 60 \
+	    "certmint.db: cannot write the database: a read-only file system" \
+	    $NS 'mount --bind -o ro "$1" "$1" && exec "$2" -c "$3"' \
+	    sh "$CA" "$CERTMINTD" "$CONF"
+	not_notadb "  not that it is not a certmint database"
+	check_refused "certmint view there says so too" 60 \
+	    "certmint.db: cannot read the database: it is on a read-only file system" \
+	    $NS 'mount --bind -o ro "$1" "$1" && exec "$2" -c "$3" view' \
+	    sh "$CA" "$CERTMINT" "$CONF"
+	mkdir "$T_DIR/full"
+	check_refused "a database on a full disk: certmintd says the disk is full" 60 \
+	    "certmint.db: cannot .* the database: the disk is full" \
+	    $NS 'mount -t tmpfs -o size=4m tmpfs "$1" && cp -a "$2" "$1/ca" &&
+		{ dd if=/dev/zero of="$1/fill" bs=4096 2>/dev/null; :; } &&
+		exec "$3" -c "$1/ca/certmint.conf"' \
+	    sh "$T_DIR/full" "$CA" "$CERTMINTD"
+	not_notadb "  not that it is not a certmint database"
+else
+	ok "# SKIP mounting is not allowed here (read-only mount)"
+	ok "# SKIP mounting is not allowed here (read-only mount)"
+	ok "# SKIP mounting is not allowed here (read-only mount, view)"
+	ok "# SKIP mounting is not allowed here (full disk)"
+	ok "# SKIP mounting is not allowed here (full disk)"
+fi
+
+daemon_start
+check_eq "after all that, the CA issues" 201 \
+    "$(submit_http "$T_DIR/good.csr" | head -1)"
+daemon_stop
+finish
