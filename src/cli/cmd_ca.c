@@ -3,6 +3,7 @@
  * `view`, which reads the database directly (read-only).
  */
 
+#include <ctype.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -428,18 +429,30 @@ view_row(void *arg, const struct db_request *r, const struct db_cert *c)
 {
 	struct view_out	*v = arg;
 	json_t		*o;
+	char		 exp[32];
+	int		 expired;
 
 	v->n++;
 	if ((o = request_to_json(r, c, 0, NULL)) == NULL)
 		return -1;
+	/* An issued certificate past its notAfter is no longer "issued". */
+	expired = r->disposition == CM_DISP_ISSUED && c != NULL &&
+	    c->not_after < time_now();
+	if (expired)
+		json_object_set_new(o, "state", json_string("expired"));
+	else
+		json_object_set_new(o, "state", json_string(disposition_name(
+		    r->disposition)));
 	if (v->cli->json)
 		json_array_append_new(v->arr, o);
 	else {
-		printf("%-8" PRId64 " %-8s %-20s %-40s %s\n", r->id,
-		    disposition_name(r->disposition),
+		if (c != NULL)
+			time_format(c->not_after, exp);
+		printf("%-8" PRId64 " %-8s %-20s %-20s %-40s %s\n", r->id,
+		    expired ? "expired" : disposition_name(r->disposition),
 		    json_string_value(json_object_get(o, "submitted")) ?
 		    json_string_value(json_object_get(o, "submitted")) : "-",
-		    c != NULL ? c->serial : "-",
+		    c != NULL ? exp : "-", c != NULL ? c->serial : "-",
 		    term_safe(c != NULL && c->subject_dn ? c->subject_dn :
 		    r->request_dn));
 		json_decref(o);
@@ -476,15 +489,20 @@ cmd_view(const struct cli *cli, int argc, char **argv)
 		{ "since", required_argument, NULL, 'S' },
 		{ "until", required_argument, NULL, 'U' },
 		{ "limit", required_argument, NULL, 'l' },
+		{ "profile", required_argument, NULL, 'p' },
+		{ "expiring", required_argument, NULL, 'e' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char	*synopsis = "[queue|log|logfail|revoked|issued|all|crl] "
-			    "[--id MIN[-MAX]] [--requester NAME]\n"
-			    "    [--cn TEXT] [--serial HEX] [--since TIME] "
+	const char	*synopsis = "[queue|log|logfail|revoked|issued|expired|"
+			    "all|crl]\n    [--id MIN[-MAX]] [--requester NAME] "
+			    "[--cn TEXT] [--serial HEX-PREFIX]\n    [--profile "
+			    "NAME] [--expiring DURATION] [--since TIME] "
 			    "[--until TIME] [--limit N]";
 	struct db_filter f;
 	struct cm_config cfg;
 	struct view_out	 v = { cli, NULL, 0 };
+	char		 serial[130];
+	size_t		 i, o;
 	struct store	*st;
 	char		 err[512], *dash;
 	int64_t		 n;
@@ -510,7 +528,26 @@ cmd_view(const struct cli *cli, int argc, char **argv)
 			f.common_name = optarg;
 			break;
 		case 's':
-			f.serial = optarg;
+			/* As OpenSSL prints it: any case, with colons. */
+			for (i = o = 0; optarg[i] != '\0' && o + 1 <
+			    sizeof(serial); i++) {
+				if (optarg[i] == ':' || optarg[i] == ' ')
+					continue;
+				if (!isxdigit((unsigned char)optarg[i]))
+					return bad_usage("view", synopsis);
+				serial[o++] = (char)tolower(
+				    (unsigned char)optarg[i]);
+			}
+			serial[o] = '\0';
+			f.serial = serial;
+			break;
+		case 'p':
+			f.profile = optarg;
+			break;
+		case 'e':
+			if (parse_duration(optarg, &f.expiring) == -1 ||
+			    f.expiring <= 0)
+				return bad_usage("view", synopsis);
 			break;
 		case 'S':
 		case 'U':
@@ -552,8 +589,8 @@ cmd_view(const struct cli *cli, int argc, char **argv)
 		printf("%-8s %-6s %-20s %-20s %s\n", "NUMBER", "KIND",
 		    "THIS UPDATE", "NEXT UPDATE", "ENTRIES");
 	else
-		printf("%-8s %-8s %-20s %-40s %s\n", "ID", "STATE",
-		    "SUBMITTED", "SERIAL", "SUBJECT");
+		printf("%-8s %-8s %-20s %-20s %-40s %s\n", "ID", "STATE",
+		    "SUBMITTED", "EXPIRES", "SERIAL", "SUBJECT");
 	if (crls)
 		rc = store_crl_each(st, f.limit, view_crl_row, &v);
 	else

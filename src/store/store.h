@@ -127,8 +127,9 @@ enum db_view {
 	VIEW_LOG,	/* issued, revoked, failed, denied */
 	VIEW_LOGFAIL,	/* failed and denied */
 	VIEW_REVOKED,	/* revoked */
-	VIEW_ISSUED,	/* issued (not revoked) */
+	VIEW_ISSUED,	/* issued (not revoked), not expired */
 	VIEW_ALL,	/* every request */
+	VIEW_EXPIRED,	/* issued, past its notAfter (VIEW_ISSUED: not yet) */
 	VIEW__MAX
 };
 const char	*db_view_name(enum db_view);	/* "queue", "log", ... */
@@ -140,7 +141,11 @@ struct db_filter {
 	int64_t		 max_id;	/* 0 = no bound */
 	const char	*requester;	/* exact RequesterName or NULL */
 	const char	*common_name;	/* substring of the certificate or request CN, or NULL */
-	const char	*serial;	/* exact serial or NULL */
+	const char	*serial;	/* serial prefix (lowercase hex) or NULL */
+	const char	*profile;	/* the request's profile, or NULL */
+	int64_t		 expiring;	/* > 0: issued, expiring within this
+					   many seconds from now */
+	int64_t		 now;		/* 0: time_now() */
 	int64_t		 since;		/* SubmittedWhen >= since; 0 = no bound */
 	int64_t		 until;		/* SubmittedWhen < until; 0 = no bound */
 	int		 limit;		/* 0 = no limit */

@@ -50,6 +50,10 @@ void		 bind_text(sqlite3_stmt *, int, const char *);
 void		 bind_blob(sqlite3_stmt *, int, const void *, size_t);
 char		*col_text(sqlite3_stmt *, int);
 unsigned char	*col_blob(sqlite3_stmt *, int, size_t *);
+/* store.c: a certs row from column col on into c (0 or NOMEM). */
+int		 row_to_cert(sqlite3_stmt *, int col, struct db_cert *c);
+/* store.c: the integer sql returns, or -1. */
+int		 query_int(struct store *, const char *sql, int64_t *out);
 /* requests.c: a request row of a REQ_COLS query into r (0 or NOMEM). */
 int		 row_to_request(sqlite3_stmt *, struct db_request *);
 /* Decode a request's extensions BLOB into r: 0, CM_E_FAIL or CM_E_NOMEM. */
