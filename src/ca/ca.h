@@ -167,6 +167,14 @@ int	 ca_unrevoke(struct ca *, const char *serial, const char *officer,
 int	 ca_publish_crl(struct ca *, int delta_only, struct ca_result *);
 int	 ca_import(struct ca *, const unsigned char *cert, size_t len,
 	    const char *officer, struct ca_result *);
+/*
+ * Renew certificate serial: a new certificate for its key, from its
+ * request (csr NULL) or from csr, which must be for the same key (the
+ * proof of possession a requester gives). See officer.c.
+ */
+int	 ca_renew(struct ca *, const char *serial, const unsigned char *csr,
+	    size_t csrlen, const char *requester, const char *caller,
+	    struct ca_result *);
 /* A client collects its certificate; raises CERTRETRIEVEPENDING if it had been pending. */
 int	 ca_retrieve(struct ca *, int64_t id, struct ca_result *);
 /* Read a request without side effects. */

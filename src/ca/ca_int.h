@@ -88,6 +88,12 @@ int	 ca_load_request(struct ca *ca, int64_t id, struct db_request *req,
 void	 crl_schedule_stop(struct ca *);
 void	 crl_schedule_poke(struct ca *);
 
+/*
+ * revoke.c: the certificate with serial (hex, any case, colons allowed)
+ * into res->cert and its request into req; 0, or -1 with res set.
+ */
+int	 ca_load_by_serial(struct ca *ca, const char *serial,
+	    struct db_request *req, struct ca_result *res);
 /* identity.c: the CA directory's marker of its database (ca.dbid). */
 char	*ca_marker_path(const struct cm_config *);
 

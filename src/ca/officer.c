@@ -244,3 +244,85 @@ ca_retrieve(struct ca *ca, int64_t id, struct ca_result *res)
 	}
 	return 0;
 }
+
+/*
+ * Renew the certificate serial (AD CS: a renewal request): a new
+ * certificate for the same key, from the request it was issued for (or
+ * csr, which must be for the same key), through the policy and the
+ * profile like any submission, with the old one's attributes and
+ * RenewalOf naming it; exit modules read it as RawOldCertificate. The
+ * certificate must be issued, not revoked.
+ */
+int
+ca_renew(struct ca *ca, const char *serial, const unsigned char *csr,
+    size_t csrlen, const char *requester, const char *caller,
+    struct ca_result *res)
+{
+	struct ca_result old;
+	struct db_request req;
+	struct db_attr	*attrs = NULL;
+	struct csr	 parsed;
+	char		 err[256];
+	size_t		 i, n = 0;
+	int		 rc = -1, profile = 0;
+
+	memset(&old, 0, sizeof(old));
+	memset(res, 0, sizeof(*res));
+	if (ca_load_by_serial(ca, serial, &req, &old) == -1) {
+		*res = old;
+		return -1;
+	}
+	if (req.disposition != CM_DISP_ISSUED) {
+		ca_fail(res, CA_E_CONFLICT, "certificate %s is %s: only an issued "
+		    "certificate is renewed", old.cert.serial,
+		    disposition_name(req.disposition));
+		goto out;
+	}
+	if (csr == NULL) {
+		if (req.request_type != CR_IN_PKCS10 || req.raw_request == NULL) {
+			ca_fail(res, CA_E_CONFLICT, "certificate %s has no "
+			    "PKCS#10 request to renew from", old.cert.serial);
+			goto out;
+		}
+		csr = req.raw_request;
+		csrlen = req.raw_request_len;
+	} else {
+		/* Proof of the old key: the request is signed with it. */
+		if (csr_parse(csr, csrlen, &parsed, err, sizeof(err)) == -1) {
+			ca_fail(res, CA_E_BADREQ, "%s", err);
+			goto out;
+		}
+		rc = spki_cert_same_key(parsed.spki, parsed.spki_len,
+		    old.cert.raw, old.cert.raw_len);
+		csr_free(&parsed);
+		if (rc != 1) {
+			rc = -1;
+			ca_fail(res, CA_E_DENIED, "the request is not for the key "
+			    "of certificate %s", old.cert.serial);
+			goto out;
+		}
+		rc = -1;
+	}
+	attrs = xcalloc(req.nattrs + 2, sizeof(*attrs));
+	for (i = 0; i < req.nattrs; i++) {
+		if (attr_name_eq(req.attrs[i].name, "RenewalOf"))
+			continue;
+		profile |= attr_name_eq(req.attrs[i].name,
+		    "CertificateTemplate") || attr_name_eq(req.attrs[i].name,
+		    "Profile");
+		attrs[n++] = req.attrs[i];
+	}
+	attrs[n].name = "RenewalOf";
+	attrs[n++].value = old.cert.serial;
+	/* The profile it was issued under, unless the request named it. */
+	if (!profile && req.profile != NULL) {
+		attrs[n].name = "CertificateTemplate";
+		attrs[n++].value = req.profile;
+	}
+	rc = ca_submit(ca, csr, csrlen, attrs, n, requester, caller, res);
+out:
+	free(attrs);
+	db_request_free(&req);
+	ca_result_free(&old);
+	return rc;
+}

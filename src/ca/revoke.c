@@ -36,8 +36,8 @@ serial_normalize(const char *in, char *out, size_t outlen)
 /*
  * Find the request and certificate for serial. Returns 0 or -1 with res set.
  */
-static int
-load_by_serial(struct ca *ca, const char *serial, struct db_request *req,
+int
+ca_load_by_serial(struct ca *ca, const char *serial, struct db_request *req,
     struct ca_result *res)
 {
 	struct store	*st;
@@ -86,7 +86,7 @@ ca_revoke(struct ca *ca, const char *serial, int reason, int64_t date,
 		return ca_fail(res, CA_E_BADREQ, "invalid revocation reason %d", reason);
 	if (date > now + 60)
 		return ca_fail(res, CA_E_BADREQ, "the revocation date is in the future");
-	if (load_by_serial(ca, serial, &req, res) == -1)
+	if (ca_load_by_serial(ca, serial, &req, res) == -1)
 		return -1;
 	/* An invalidity date before the certificate existed is a typo. */
 	if (date != 0 && date < res->cert.not_before) {
@@ -154,7 +154,7 @@ ca_unrevoke(struct ca *ca, const char *serial, const char *officer,
 	memset(res, 0, sizeof(*res));
 	if (atomic_load(&ca->stopping))
 		return ca_fail(res, CA_E_SHUTDOWN, "the CA is shutting down");
-	if (load_by_serial(ca, serial, &req, res) == -1)
+	if (ca_load_by_serial(ca, serial, &req, res) == -1)
 		return -1;
 	if (req.disposition != CM_DISP_REVOKED ||
 	    req.revoked_reason != CRL_REASON_CERTIFICATE_HOLD) {

@@ -51,6 +51,7 @@ int	 cmd_install_ca_cert(const struct cli *, int, char **);
 int	 cmd_submit(const struct cli *, int, char **);
 int	 cmd_by_id(const struct cli *, int, char **);	/* resubmit, deny, retrieve */
 int	 cmd_revoke(const struct cli *, int, char **);
+int	 cmd_renew(const struct cli *, int, char **);
 int	 cmd_unrevoke(const struct cli *, int, char **);
 int	 cmd_crl(const struct cli *, int, char **);
 int	 cmd_import(const struct cli *, int, char **);

@@ -196,6 +196,53 @@ cmd_by_id(const struct cli *cli, int argc, char **argv)
 	return answer_request(cli, ans, out, strcmp(cmd, "deny") != 0);
 }
 
+/* renew SERIAL [--csr FILE] [--out FILE] */
+int
+cmd_renew(const struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "csr", required_argument, NULL, 'c' },
+		{ "out", required_argument, NULL, 'o' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char	*out = NULL, *csr = NULL;
+	const char	*synopsis = "SERIAL [--csr FILE] [--out FILE]";
+	unsigned char	*data;
+	size_t		 len;
+	json_t		*args, *ans, *v;
+	int		 ch;
+
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (ch == 'c')
+			csr = optarg;
+		else if (ch == 'o')
+			out = optarg;
+		else
+			return bad_usage("renew", synopsis);
+	}
+	if (argc - optind != 1)
+		return bad_usage("renew", synopsis);
+	args = json_object();
+	json_object_set_new(args, "serial", json_string(argv[optind]));
+	if (csr != NULL) {
+		if (cli_read(csr, &data, &len, 1 << 20) == -1) {
+			json_decref(args);
+			return CLI_FAIL;
+		}
+		v = json_stringn((const char *)data, len);
+		free(data);
+		if (v == NULL) {
+			fprintf(stderr, "certmint: %s: not a PEM request\n", csr);
+			json_decref(args);
+			return CLI_FAIL;
+		}
+		json_object_set_new(args, "csr", v);
+	}
+	if ((ans = admin_call(cli, "renew", args)) == NULL)
+		return CLI_FAIL;
+	return answer_request(cli, ans, out, 1);
+}
+
 int
 cmd_revoke(const struct cli *cli, int argc, char **argv)
 {

@@ -34,6 +34,8 @@ usage(FILE *f)
 	    "  resubmit ID                    approve a pending request\n"
 	    "  deny ID                        deny a pending request\n"
 	    "  retrieve ID [--out FILE]       the result of a request\n"
+	    "  renew SERIAL [--csr FILE] [--out FILE]\n"
+	    "                                 a new certificate for the same key\n"
 	    "  revoke SERIAL [REASON] [--date TIME]\n"
 	    "  unrevoke SERIAL                release a certificateHold\n"
 	    "  crl [--delta]                  publish a CRL now\n"
@@ -285,6 +287,7 @@ static const struct {
 	{ "deny", cmd_by_id },
 	{ "retrieve", cmd_by_id },
 	{ "revoke", cmd_revoke },
+	{ "renew", cmd_renew },
 	{ "unrevoke", cmd_unrevoke },
 	{ "crl", cmd_crl },
 	{ "import", cmd_import },

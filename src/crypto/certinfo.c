@@ -314,3 +314,26 @@ sha256_hex(const void *data, size_t len, char out[65])
 	out[64] = '\0';
 	return 0;
 }
+
+int
+spki_cert_same_key(const unsigned char *spki, size_t spkilen,
+    const unsigned char *cert, size_t certlen)
+{
+	const unsigned char *p;
+	EVP_PKEY	*k = NULL;
+	X509		*x = NULL;
+	int		 rc = -1;
+
+	p = spki;
+	if ((k = d2i_PUBKEY(NULL, &p, (long)spkilen)) == NULL)
+		goto out;
+	p = cert;
+	if ((x = d2i_X509(NULL, &p, (long)certlen)) == NULL)
+		goto out;
+	rc = EVP_PKEY_eq(k, X509_get0_pubkey(x)) == 1;
+out:
+	ERR_clear_error();
+	EVP_PKEY_free(k);
+	X509_free(x);
+	return rc;
+}

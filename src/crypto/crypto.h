@@ -229,6 +229,9 @@ int	 sha256_hex(const void *data, size_t len, char out[65]);
  */
 int	 cert_same_key(const unsigned char *a, size_t alen,
 	    const unsigned char *b, size_t blen);
+/* The same for a SubjectPublicKeyInfo (DER) and a certificate. */
+int	 spki_cert_same_key(const unsigned char *spki, size_t spkilen,
+	    const unsigned char *cert, size_t certlen);
 
 /*
  * Does der carry a signature by the signer's key and its issuer name?

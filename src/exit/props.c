@@ -52,7 +52,7 @@ static const struct name_prop name_props[] = {
  * certmint: reading one is CM_E_PROPERTY_EMPTY, not an unknown name.
  */
 static const char *const empty_request_props[] = {
-	"RawArchivedKey", "KeyRecoveryHashes", "RawOldCertificate",
+	"RawArchivedKey", "KeyRecoveryHashes",
 	"SignerPolicies", "SignerApplicationPolicies", "Officer",
 	"PublishExpiredCertInCRL", "RequesterNameFromOldCertificate",
 	"AttestationChallenge", "EndorsementKeyHash",
@@ -450,6 +450,35 @@ attributes_text(struct exit_call *c)
 	return s;
 }
 
+/*
+ * RawOldCertificate: the certificate a renewal replaces, which its
+ * RenewalOf attribute names (certmint renew); empty for other requests.
+ */
+static int
+old_cert_property(struct exit_call *c, uint32_t type, cm_value *out)
+{
+	struct db_cert	 old;
+	const char	*serial = NULL;
+	const void	*der;
+	size_t		 i;
+
+	for (i = 0; i < c->req.nattrs && serial == NULL; i++)
+		if (attr_name_eq(c->req.attrs[i].name, "RenewalOf"))
+			serial = c->req.attrs[i].value;
+	if (serial == NULL)
+		return CM_E_PROPERTY_EMPTY;
+	if (type != CM_PROPTYPE_BINARY)
+		return CM_E_TYPE;
+	if (c->st == NULL)
+		c->st = ca_reader(c->ca);
+	if (c->st == NULL || store_cert_by_serial(c->st, serial, &old) != 0)
+		return CM_E_PROPERTY_EMPTY;
+	der = arena_memdup(c, old.raw, old.raw_len);
+	i = old.raw_len;
+	db_cert_free(&old);
+	return der != NULL ? set_binary(out, type, der, i) : CM_E_NOMEM;
+}
+
 static int
 request_property(struct exit_call *c, const char *name, uint32_t type,
     cm_value *out)
@@ -475,6 +504,8 @@ request_property(struct exit_call *c, const char *name, uint32_t type,
 		return set_long(out, type, r->id);
 	if (!strcasecmp(name, "RawRequest"))
 		return set_binary(out, type, r->raw_request, r->raw_request_len);
+	if (!strcasecmp(name, "RawOldCertificate"))
+		return old_cert_property(c, type, out);
 	if (!strcasecmp(name, "RequestType"))
 		return set_long(out, type, r->request_type);
 	if (!strcasecmp(name, "RequestFlags"))

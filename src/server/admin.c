@@ -265,6 +265,27 @@ cmd_resubmit(struct server *srv, const char *officer, json_t *args,
 	    reply, err, errlen, code);
 }
 
+/* {"cmd": "renew", "serial": HEX, "csr": PEM (optional)} */
+static int
+cmd_renew(struct server *srv, const char *officer, json_t *args,
+    json_t *reply, char *err, size_t errlen, enum ca_status *code)
+{
+	struct ca_result res;
+	const char	*serial = json_string_value(json_object_get(args, "serial"));
+	const char	*csr = json_string_value(json_object_get(args, "csr"));
+
+	if (serial == NULL || (json_object_get(args, "csr") != NULL &&
+	    csr == NULL)) {
+		snprintf(err, errlen, "\"serial\" (a string) is required; "
+		    "\"csr\", if given, is a PEM string");
+		*code = CA_E_BADREQ;
+		return -1;
+	}
+	return finish(srv, &res, ca_renew(srv->ca, serial,
+	    (const unsigned char *)csr, csr ? strlen(csr) : 0, officer, officer,
+	    &res), 1, reply, err, errlen, code);
+}
+
 static int
 cmd_deny(struct server *srv, const char *officer, json_t *args,
     json_t *reply, char *err, size_t errlen, enum ca_status *code)
@@ -398,6 +419,7 @@ static const struct admin_cmd builtin[] = {
 	{ "status", cmd_status },
 	{ "submit", cmd_submit },
 	{ "resubmit", cmd_resubmit },
+	{ "renew", cmd_renew },
 	{ "deny", cmd_deny },
 	{ "retrieve", cmd_retrieve },
 	{ "revoke", cmd_revoke },
@@ -459,7 +481,7 @@ static pthread_mutex_t	 cmd_mu = PTHREAD_MUTEX_INITIALIZER;
 static char		 bound_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 
 static const char *const unserialised[] = {
-	"status", "retrieve", "submit", "resubmit", "deny", "revoke",
+	"status", "retrieve", "submit", "resubmit", "renew", "deny", "revoke",
 	"unrevoke", "import", "crl", "exit-list", "exit-status", "exit-show",
 	"policy-show",
 	"shutdown",	/* only wakes the main loop: never behind a stuck reload */

@@ -176,6 +176,7 @@ request_line(struct line *l, cm_server_exit *srv)
 	req(l, srv, "Request.DispositionMessage", CM_PROPTYPE_STRING, "r.msg");
 	req(l, srv, "Request.CommonName", CM_PROPTYPE_STRING, "r.cn");
 	req(l, srv, "RawArchivedKey", CM_PROPTYPE_BINARY, "archived");
+	req(l, srv, "RawOldCertificate", CM_PROPTYPE_BINARY, "oldcert");
 	req(l, srv, "NoSuchProperty", CM_PROPTYPE_LONG, "nosuch");
 	add(l, " certfile=%s", srv->get_request_attribute(srv, "CertFile", &a) ==
 	    CM_OK ? a : "-");
