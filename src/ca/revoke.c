@@ -14,26 +14,6 @@
 #include "json.h"
 
 /*
- * Lowercase a serial and drop separators. Returns 0, or -1 if it is not hex.
- */
-static int
-serial_normalize(const char *in, char *out, size_t outlen)
-{
-	size_t	 n = 0;
-
-	for (; *in; in++) {
-		if (*in == ':' || *in == ' ')
-			continue;
-		if (!((*in >= '0' && *in <= '9') || (*in >= 'a' && *in <= 'f') ||
-		    (*in >= 'A' && *in <= 'F')) || n + 1 >= outlen)
-			return -1;
-		out[n++] = (char)(*in >= 'A' && *in <= 'F' ? *in + 32 : *in);
-	}
-	out[n] = '\0';
-	return n == 0 ? -1 : 0;
-}
-
-/*
  * Find the request and certificate for serial. Returns 0 or -1 with res set.
  */
 int
@@ -44,7 +24,7 @@ ca_load_by_serial(struct ca *ca, const char *serial, struct db_request *req,
 	char		 norm[130];
 	int		 rc;
 
-	if (serial == NULL || serial_normalize(serial, norm, sizeof(norm)) == -1)
+	if (serial == NULL || hex_normalize(serial, norm, sizeof(norm)) == -1)
 		return ca_fail(res, CA_E_BADREQ, "\"%s\" is not a hexadecimal serial "
 		    "number", serial ? serial : "");
 	if ((st = ca_reader(ca)) == NULL)

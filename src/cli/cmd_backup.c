@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,60 +51,19 @@ bpath(const struct cm_config *cfg, enum bfile f)
 }
 
 /*
- * Write data to a new temporary file beside path (mode, synced); its name
- * in *tmp. 0 or -1 (printed).
- */
-static int
-write_temp(const char *path, const void *data, size_t len, mode_t mode,
-    char **tmp)
-{
-	int	 fd;
-
-	if (asprintf(tmp, "%s.restore-XXXXXX", path) == -1) {
-		*tmp = NULL;
-		fprintf(stderr, "certmint: out of memory\n");
-		return -1;
-	}
-	if ((fd = mkstemp(*tmp)) == -1)
-		goto fail;
-	if (fchmod(fd, mode) == -1 || (len > 0 && write(fd, data, len) !=
-	    (ssize_t)len) || fsync(fd) == -1) {
-		close(fd);
-		unlink(*tmp);
-		goto fail;
-	}
-	close(fd);
-	return 0;
-fail:
-	fprintf(stderr, "certmint: %s: %s\n", path, strerror(errno));
-	free(*tmp);
-	*tmp = NULL;
-	return -1;
-}
-
-/*
- * Write data to path as a new file (never through a link, never over an
- * existing one unless replace, then atomically by rename). 0 or -1
- * (printed).
+ * Write data to path, as a new file (file_write_new: never over anything,
+ * never through a link) or replacing it atomically (file_write_atomic).
+ * 0 or -1 (printed).
  */
 static int
 put_file(const char *path, const void *data, size_t len, mode_t mode,
     int replace)
 {
-	char	*tmp;
-	int	 saved, rc;
-
-	if (write_temp(path, data, len, mode, &tmp) == -1)
-		return -1;
-	/* link(2) never replaces: a new file or EEXIST. */
-	rc = replace ? rename(tmp, path) : link(tmp, path);
-	saved = errno;
-	if (rc == -1 || !replace)
-		unlink(tmp);
-	if (rc == -1)
-		fprintf(stderr, "certmint: %s: %s\n", path, strerror(saved));
-	free(tmp);
-	return rc;
+	if ((replace ? file_write_atomic(path, data, len, mode) :
+	    file_write_new(path, data, len, mode)) == 0)
+		return 0;
+	fprintf(stderr, "certmint: %s: %s\n", path, strerror(errno));
+	return -1;
 }
 
 /* Copy file src to dst (new), recording it in the manifest. */
@@ -429,7 +389,7 @@ cmd_restore(const struct cli *cli, const char *dir, int force)
 	char		 err[512], *id = NULL, *p = NULL;
 	int64_t		 req, crl;
 	int		 i, have_cfg = 0, running, rc = CLI_FAIL;
-	char		*mdir = NULL, *tmpconf = NULL;
+	char		*mdir = NULL, tmpconf[PATH_MAX] = "";
 
 	if (backup_read(dir, &b) == -1)
 		return CLI_FAIL;
@@ -464,8 +424,13 @@ cmd_restore(const struct cli *cli, const char *dir, int force)
 	 * resolve the same) and renamed into place last.
 	 */
 	if (!may_replace(cli->config_path, f, force, 0) ||
-	    write_temp(cli->config_path, f->data, f->len, 0600, &tmpconf) == -1)
+	    file_write_temp(cli->config_path, tmpconf, f->data, f->len,
+	    0600) == -1) {
+		fprintf(stderr, "certmint: %s: %s\n", cli->config_path,
+		    strerror(errno));
+		tmpconf[0] = '\0';
 		goto out;
+	}
 	if (config_load(tmpconf, &cfg, err, sizeof(err)) == -1) {
 		fprintf(stderr, "certmint: %s\n", err);
 		goto out;
@@ -536,16 +501,13 @@ cmd_restore(const struct cli *cli, const char *dir, int force)
 		    strerror(errno));
 		goto out;
 	}
-	free(tmpconf);
-	tmpconf = NULL;
+	tmpconf[0] = '\0';
 	printf("Restored \"%s\" from %s: database %s up to request %" PRId64
 	    " and CRL %" PRId64 "\n", cfg.ca_name, dir, b.id, b.req, b.crl);
 	rc = CLI_OK;
 out:
-	if (tmpconf != NULL) {
+	if (tmpconf[0] != '\0')
 		unlink(tmpconf);
-		free(tmpconf);
-	}
 	free(id);
 	free(mdir);
 	if (have_cfg)

@@ -3,7 +3,6 @@
  * `view`, which reads the database directly (read-only).
  */
 
-#include <ctype.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -549,7 +548,6 @@ cmd_view(const struct cli *cli, int argc, char **argv)
 	struct cm_config cfg;
 	struct view_out	 v = { cli, NULL, 0 };
 	char		 serial[130];
-	size_t		 i, o;
 	struct store	*st;
 	char		 err[512], *dash;
 	int64_t		 n;
@@ -576,16 +574,8 @@ cmd_view(const struct cli *cli, int argc, char **argv)
 			break;
 		case 's':
 			/* As OpenSSL prints it: any case, with colons. */
-			for (i = o = 0; optarg[i] != '\0' && o + 1 <
-			    sizeof(serial); i++) {
-				if (optarg[i] == ':' || optarg[i] == ' ')
-					continue;
-				if (!isxdigit((unsigned char)optarg[i]))
-					return bad_usage("view", synopsis);
-				serial[o++] = (char)tolower(
-				    (unsigned char)optarg[i]);
-			}
-			serial[o] = '\0';
+			if (hex_normalize(optarg, serial, sizeof(serial)) == -1)
+				return bad_usage("view", synopsis);
 			f.serial = serial;
 			break;
 		case 'p':

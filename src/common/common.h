@@ -52,6 +52,8 @@ void	 buf_free(struct buf *);
 
 /* util.c */
 char	*hex_encode(const unsigned char *, size_t);	/* lowercase, caller frees */
+/* "01:A2:3f" -> "01a23f" (':' and ' ' dropped); 0, or -1 if not hex. */
+int	 hex_normalize(const char *in, char *out, size_t outlen);
 int	 hex_decode(const char *, unsigned char **, size_t *);	/* 0 / -1 */
 char	*base64_encode(const unsigned char *, size_t);	/* no newlines */
 int	 base64_decode(const char *, size_t, unsigned char **, size_t *);
@@ -65,6 +67,13 @@ int	 time_parse(const char *, int64_t *);	/* ISO 8601 UTC or @unix */
 int	 file_read(const char *, unsigned char **, size_t *, size_t max);
 int	 file_write_atomic(const char *, const void *, size_t, mode_t);
 int	 file_write_new(const char *, const void *, size_t, mode_t);	/* EEXIST */
+/*
+ * A new temporary file beside path (mkstemp, mode, synced), its name in
+ * tmp (PATH_MAX): for a caller that reads it before renaming it into
+ * place. 0, or -1 with errno and nothing left behind.
+ */
+int	 file_write_temp(const char *path, char *tmp, const void *, size_t,
+	    mode_t);
 struct stat;
 int	 file_check_mode(const struct stat *, const char *path, const char *what,
 	    int private, char *err, size_t errlen);

@@ -47,6 +47,28 @@ hexval(int c)
 }
 
 /*
+ * A serial as OpenSSL prints it ("01:A2:3F", any case) as certmint stores
+ * it: lowercase hex without separators. Returns 0, or -1 if it is not hex,
+ * empty or longer than outlen - 1.
+ */
+int
+hex_normalize(const char *in, char *out, size_t outlen)
+{
+	size_t	 n = 0;
+
+	for (; *in; in++) {
+		if (*in == ':' || *in == ' ')
+			continue;
+		if (!((*in >= '0' && *in <= '9') || (*in >= 'a' && *in <= 'f') ||
+		    (*in >= 'A' && *in <= 'F')) || n + 1 >= outlen)
+			return -1;
+		out[n++] = (char)(*in >= 'A' && *in <= 'F' ? *in + 32 : *in);
+	}
+	out[n] = '\0';
+	return n == 0 ? -1 : 0;
+}
+
+/*
  * Decode an even-length hex string (':' and ' ' separators allowed).
  * Returns 0, or -1 on bad input or memory exhaustion.
  */
@@ -285,9 +307,9 @@ fail:
  * link planted there is never followed. tmp receives the name. Returns
  * 0, or -1 with errno set and no temporary file left.
  */
-static int
-tmp_write(const char *path, char tmp[PATH_MAX], const void *data, size_t len,
-    mode_t mode)
+int
+file_write_temp(const char *path, char *tmp, const void *data,
+    size_t len, mode_t mode)
 {
 	const char	*p = data;
 	ssize_t		 n;
@@ -352,7 +374,7 @@ file_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 	char	 tmp[PATH_MAX];
 	int	 saved;
 
-	if (tmp_write(path, tmp, data, len, mode) == -1)
+	if (file_write_temp(path, tmp, data, len, mode) == -1)
 		return -1;
 	if (rename(tmp, path) == -1) {
 		saved = errno;
@@ -376,7 +398,7 @@ file_write_new(const char *path, const void *data, size_t len, mode_t mode)
 	char	 tmp[PATH_MAX];
 	int	 rc, saved;
 
-	if (tmp_write(path, tmp, data, len, mode) == -1)
+	if (file_write_temp(path, tmp, data, len, mode) == -1)
 		return -1;
 	rc = link(tmp, path);
 	saved = errno;
