@@ -11,14 +11,17 @@
  * %-decoded as MHD does. The body arrives in pieces of 1 + size % 700
  * bytes; max_body is 2048. Up to 8 such requests, each but the last
  * ended by "\n--\n"; a '$' in a URL is the id of the input's last
- * request recorded, so that one input can submit and then read.
+ * request recorded and a '@' the serial of its last certificate issued,
+ * so that one input can submit and then read or renew.
  *
  * What must hold (else abort): no answer is a 5xx (nothing here is the
  * CA's fault: every bad input is the client's); every JSON answer is a
  * JSON object, every 4xx one with an "error" message; a certificate
  * issued (201, or a GET of .../certificate) loads in OpenSSL with the
  * request's key and verifies with the CA's; the route agrees with the
- * URL; the requester is the header only when trusted.
+ * URL; the requester is the header only when trusted; a renewal is
+ * issued for a new key only with Certmint-Renewal-Signature, the old
+ * key's signature over the request (checked here with OpenSSL).
  */
 /* Before OpenSSL: x509v3.h defines CRL_REASON_* as macros. */
 #include "server/request.h"
@@ -53,6 +56,7 @@ static struct ca *ca;
 static char	 dir[256];
 static int	 trace;		/* $FUZZ_HTTP_TRACE: print every answer */
 static int64_t	 last_id;	/* the input's last request recorded */
+static char	 last_serial[130];	/* its last certificate issued */
 
 /* The parts of one request, as MHD would hand them over. */
 struct input {
@@ -63,6 +67,7 @@ struct input {
 	size_t		 nargs;
 	char		*content_type;
 	char		*requester;	/* X-Certmint-Requester */
+	char		*renewal_sig;	/* Certmint-Renewal-Signature */
 	const uint8_t	*body;
 	size_t		 body_len;
 };
@@ -306,16 +311,22 @@ header(struct input *in, const uint8_t *line, size_t n)
 	else if (strcasecmp(name, "X-Certmint-Requester") == 0 &&
 	    in->requester == NULL)
 		in->requester = strdup(str_trim(value));
+	else if (strcasecmp(name, RENEWAL_SIG_HEADER) == 0 &&
+	    in->renewal_sig == NULL)
+		in->renewal_sig = strdup(str_trim(value));
 	free(name);
 	free(value);
 }
 
-/* A copy of url, its first '$' replaced by last_id. */
+/*
+ * A copy of url, its first '$' replaced by last_id, then its first '@' by
+ * last_serial.
+ */
 static char *
 url_with_id(const char *url)
 {
 	const char	*d = strchr(url, '$');
-	char		*s;
+	char		*s, *t;
 
 	if (d == NULL)
 		s = strdup(url);
@@ -324,7 +335,12 @@ url_with_id(const char *url)
 		s = NULL;
 	if (s == NULL)
 		abort();
-	return s;
+	if ((d = strchr(s, '@')) == NULL)
+		return s;
+	if (asprintf(&t, "%.*s%s%s", (int)(d - s), s, last_serial, d + 1) == -1)
+		abort();
+	free(s);
+	return t;
 }
 
 static void
@@ -355,6 +371,7 @@ input_free(struct input *in)
 	free(in->path);
 	free(in->content_type);
 	free(in->requester);
+	free(in->renewal_sig);
 }
 
 /* http_args_walk over in's arguments, as http.c walks MHD's. */
@@ -496,9 +513,63 @@ check_answer(const struct http_answer *a, int rc, const unsigned char *raw,
 	json_decref(o);
 }
 
-/* POST /api/v1/requests: the body in pieces, then as handle_submit. */
+/*
+ * A renewal issued (res): the request names the old certificate, and its
+ * key is the old certificate's or sig (base64) is the old key's signature
+ * over the request's DER, as OpenSSL verifies it.
+ */
 static void
-submit(struct input *in)
+check_renewal(const struct ca_result *res, const char *sig)
+{
+	struct db_cert	 old;
+	const unsigned char *p;
+	const char	*serial = NULL;
+	unsigned char	*raw = NULL;
+	size_t		 i, len;
+	EVP_MD_CTX	*ctx;
+	EVP_PKEY	*k;
+	X509		*x;
+	int		 id, ok;
+
+	for (i = 0; i < res->req.nattrs; i++)
+		if (strcasecmp(res->req.attrs[i].name, "RenewalOf") == 0)
+			serial = res->req.attrs[i].value;
+	if (serial == NULL || !res->has_cert)
+		fuzz_fail("a renewal issued without RenewalOf");
+	if (store_cert_by_serial(ca_reader(ca), serial, &old) != 0)
+		fuzz_fail("a renewal of a certificate not in the database");
+	if (cert_same_key(old.raw, old.raw_len, res->cert.raw,
+	    res->cert.raw_len) == 1) {
+		db_cert_free(&old);
+		return;
+	}
+	if (sig == NULL || base64_decode(sig, strlen(sig), &raw, &len) == -1)
+		fuzz_fail("a renewal for a new key without a signature");
+	p = old.raw;
+	if ((x = d2i_X509(NULL, &p, (long)old.raw_len)) == NULL ||
+	    (k = X509_get0_pubkey(x)) == NULL ||
+	    (ctx = EVP_MD_CTX_new()) == NULL)
+		fuzz_fail("OpenSSL cannot read a renewed certificate's key");
+	id = EVP_PKEY_get_base_id(k);
+	ok = EVP_DigestVerifyInit(ctx, NULL, id == EVP_PKEY_ED25519 ||
+	    id == EVP_PKEY_ED448 ? NULL : EVP_sha256(), NULL, k) == 1 &&
+	    EVP_DigestVerify(ctx, raw, len, res->req.raw_request,
+	    res->req.raw_request_len) == 1;
+	if (!ok)
+		fuzz_fail("a renewal for a new key whose signature is not the "
+		    "old key's");
+	EVP_MD_CTX_free(ctx);
+	X509_free(x);
+	free(raw);
+	db_cert_free(&old);
+}
+
+/*
+ * POST /api/v1/requests (renew NULL) or a renewal: the body in pieces,
+ * then as handle_submit.
+ */
+static void
+submit(struct input *in, const struct http_target *renew)
 {
 	struct http_body body = { { NULL, 0, 0 }, 0 };
 	struct http_submission s;
@@ -554,7 +625,9 @@ submit(struct input *in)
 	default:
 		fuzz_fail("an unknown kind of submission");
 	}
-	if (http_submission_start(ca, &s, who, &pending, &res) == 1) {
+	if ((renew != NULL ? http_renewal_start(ca, renew->serial, &s,
+	    in->renewal_sig, who, &pending, &res) :
+	    http_submission_start(ca, &s, who, &pending, &res)) == 1) {
 		if (ca_submit_queue(ca, pending, committed, &w) == 0) {
 			pthread_mutex_lock(&w.mu);
 			while (!w.done)
@@ -570,8 +643,16 @@ submit(struct input *in)
 	    res.has_request ? res.req.raw_request_len : 0);
 	if (res.has_request)
 		last_id = res.req.id;
+	if (res.has_cert)
+		snprintf(last_serial, sizeof(last_serial), "%s",
+		    res.cert.serial);
 	if (s.kind == SUBMIT_REFUSED && a.status != http_status(s.status))
 		fuzz_fail("a refused body was answered otherwise");
+	if (renew != NULL && a.status < 300 && a.status != 201 &&
+	    a.status != 202)
+		fuzz_fail("a renewal answered neither issued nor pending");
+	if (renew != NULL && a.status == 201)
+		check_renewal(&res, in->renewal_sig);
 	http_answer_free(&a);
 	ca_result_free(&res);
 out:
@@ -610,35 +691,117 @@ static const char *const fixed[ROUTE__MAX] = {
 	[ROUTE_CRL] = "/ca.crl", [ROUTE_DELTA_CRL] = "/delta.crl",
 	[ROUTE_CA_INFO] = "/api/v1/ca", [ROUTE_HEALTH] = "/health",
 };
+/* The indexed publication URLs: "/ca(N).crt" is indexed[ROUTE_CA_CERT]. */
+static const char *const indexed[ROUTE__MAX] = {
+	[ROUTE_CA_CERT] = "/ca(%d).crt", [ROUTE_CRL] = "/ca(%d).crl",
+	[ROUTE_DELTA_CRL] = "/delta(%d).crl",
+};
 
 /*
  * The route of a URL as docs/rest-api.md writes it (a GET of an id in
- * plain digits), or ROUTE__MAX for any other: what http_route must find.
+ * plain digits or of an indexed publication URL, a renewal of a serial in
+ * lowercase hex), or ROUTE__MAX for any other: what http_route must find.
  */
 static enum http_route
-documented_route(const char *method, const char *path, int64_t *id)
+documented_route(const char *method, const char *path, struct http_target *t)
 {
 	const char	*p = path + sizeof(API_REQUESTS);
+	char		 url[64];
 	size_t		 n;
-	int		 r;
+	int		 r, i;
 
-	*id = 0;
+	memset(t, 0, sizeof(*t));
 	if (strcmp(method, "POST") == 0 && strcmp(path, API_REQUESTS) == 0)
 		return ROUTE_SUBMIT;
+	if (strcmp(method, "POST") == 0 && strncmp(path, API_CERTIFICATES "/",
+	    sizeof(API_CERTIFICATES)) == 0) {
+		p = path + sizeof(API_CERTIFICATES);
+		n = strspn(p, "0123456789abcdef");
+		if (n == 0 || n >= sizeof(t->serial) || strcmp(p + n, API_RENEW))
+			return ROUTE__MAX;
+		memcpy(t->serial, p, n);
+		t->serial[n] = '\0';
+		return ROUTE_RENEW;
+	}
 	if (strcmp(method, "GET") != 0)
 		return ROUTE__MAX;
 	for (r = 0; r < ROUTE__MAX; r++)
 		if (fixed[r] != NULL && strcmp(path, fixed[r]) == 0)
 			return (enum http_route)r;
+	/* N as printed back: no sign, no leading zero. */
+	for (r = 0; r < ROUTE__MAX; r++) {
+		if (indexed[r] == NULL)
+			continue;
+		n = (size_t)(strchr(indexed[r], '(') - indexed[r]) + 1;
+		if (strncmp(path, indexed[r], n) != 0)
+			continue;
+		i = (int)strtol(path + n, NULL, 10);
+		if (strspn(path + n, "0123456789") > 4 || i < 1 ||
+		    i > HTTP_INDEX_MAX)
+			continue;
+		snprintf(url, sizeof(url), indexed[r], i);
+		if (strcmp(path, url) == 0) {
+			t->index = i;
+			return (enum http_route)r;
+		}
+	}
 	if (strncmp(path, API_REQUESTS "/", sizeof(API_REQUESTS)) != 0 ||
 	    *p < '1' || *p > '9' || (n = strspn(p, "0123456789")) > 18)
 		return ROUTE__MAX;
 	for (; n > 0; n--, p++)
-		*id = *id * 10 + (*p - '0');
+		t->id = t->id * 10 + (*p - '0');
 	if (*p == '\0')
 		return ROUTE_REQUEST;
-	return strcmp(p, "/certificate") == 0 ? ROUTE_REQUEST_CERT :
-	    ROUTE__MAX;
+	if (strcmp(p, "/certificate") == 0)
+		return ROUTE_REQUEST_CERT;
+	t->id = 0;
+	return ROUTE__MAX;
+}
+
+/*
+ * Does route with t fit path and method: the URL it stands for, with the
+ * method it is for?
+ */
+static int
+route_fits(enum http_route route, const struct http_target *t,
+    const char *method, const char *path)
+{
+	int	 get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+	char	 url[64], serial[130];
+
+	if ((unsigned)route >= ROUTE__MAX)
+		return 0;
+	if (t->index != 0) {
+		if (indexed[route] == NULL || !get || t->index < 1 ||
+		    t->index > HTTP_INDEX_MAX)
+			return 0;
+		snprintf(url, sizeof(url), indexed[route], t->index);
+		return strcmp(path, url) == 0;
+	}
+	if (fixed[route] != NULL)
+		return get && strcmp(path, fixed[route]) == 0;
+	switch (route) {
+	case ROUTE_REQUEST:
+	case ROUTE_REQUEST_CERT:
+		return get && t->id > 0 && strncmp(path, API_REQUESTS "/",
+		    sizeof(API_REQUESTS)) == 0;
+	case ROUTE_SUBMIT:
+		return strcmp(method, "POST") == 0 &&
+		    strcmp(path, API_REQUESTS) == 0;
+	case ROUTE_RENEW:
+		/* The serial is the path's, as certmint stores serials. */
+		return strcmp(method, "POST") == 0 && strncmp(path,
+		    API_CERTIFICATES "/", sizeof(API_CERTIFICATES)) == 0 &&
+		    strlen(path) > sizeof(API_CERTIFICATES) + strlen(API_RENEW) &&
+		    strcmp(path + strlen(path) - strlen(API_RENEW),
+		    API_RENEW) == 0 && hex_normalize(t->serial, serial,
+		    sizeof(serial)) == 0 && strcmp(serial, t->serial) == 0;
+	case ROUTE_NOT_ALLOWED:
+		return !get || strncmp(path, API_CERTIFICATES "/",
+		    sizeof(API_CERTIFICATES)) == 0;
+	default:
+		return 1;
+	}
 }
 
 /* One request of the input: route it and answer it. */
@@ -646,29 +809,25 @@ static void
 run_request(const uint8_t *data, size_t size)
 {
 	struct input	 in;
+	struct http_target t, doc_t;
 	enum http_route	 route, doc;
-	int64_t		 id, doc_id;
-	int		 get;
 
 	parse_input(&in, data, size);
-	route = http_route(in.method, in.path, &id);
-	get = strcmp(in.method, "GET") == 0 || strcmp(in.method, "HEAD") == 0;
-	if ((unsigned)route >= ROUTE__MAX ||
-	    (fixed[route] != NULL && (!get || strcmp(in.path, fixed[route]))) ||
-	    ((route == ROUTE_REQUEST || route == ROUTE_REQUEST_CERT) &&
-	    (!get || id <= 0 || strncmp(in.path, API_REQUESTS "/",
-	    sizeof(API_REQUESTS)) != 0)) ||
-	    (route == ROUTE_SUBMIT && (strcmp(in.method, "POST") != 0 ||
-	    strcmp(in.path, API_REQUESTS) != 0)) ||
-	    (route == ROUTE_NOT_ALLOWED && get))
+	route = http_route(in.method, in.path, &t);
+	if (!route_fits(route, &t, in.method, in.path) ||
+	    (route != ROUTE_RENEW && t.serial[0] != '\0') ||
+	    (route != ROUTE_REQUEST && route != ROUTE_REQUEST_CERT && t.id != 0))
 		fuzz_fail("a route that is not the URL's");
-	doc = documented_route(in.method, in.path, &doc_id);
-	if (doc != ROUTE__MAX && (doc != route || doc_id != id))
+	doc = documented_route(in.method, in.path, &doc_t);
+	if (doc != ROUTE__MAX && (doc != route || doc_t.id != t.id ||
+	    doc_t.index != t.index || strcmp(doc_t.serial, t.serial) != 0))
 		fuzz_fail("a documented URL misses its route");
 	if (route == ROUTE_SUBMIT)
-		submit(&in);
+		submit(&in, NULL);
+	else if (route == ROUTE_RENEW)
+		submit(&in, &t);
 	else if (route == ROUTE_REQUEST || route == ROUTE_REQUEST_CERT)
-		get_request(id, route == ROUTE_REQUEST_CERT);
+		get_request(t.id, route == ROUTE_REQUEST_CERT);
 	input_free(&in);
 	ERR_clear_error();
 }
@@ -681,6 +840,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* Up to MAX_REQUESTS requests, each ended by SEPARATOR. */
 	last_id = 0;
+	last_serial[0] = '\0';
 	for (n = 0; n < MAX_REQUESTS && p <= end; n++) {
 		sep = memmem(p, (size_t)(end - p), SEPARATOR,
 		    sizeof(SEPARATOR) - 1);

@@ -105,6 +105,7 @@ ca_result_free(struct ca_result *res)
 		db_cert_free(&res->cert);
 	for (i = 0; i < res->ncrls; i++)
 		db_crl_free(&res->crls[i]);
+	free(res->crls);
 	memset(res, 0, sizeof(*res));
 }
 
@@ -281,6 +282,7 @@ ca_issue_cert(struct ca *ca, const struct csr *csr,
 		return -1;
 	}
 	ca_cert_row_fill(c, req->id, der, len, &info);
+	c->ca_idx = ca->signer.cert_idx;
 	ca_req_set_exts(req, info.exts, info.nexts, csr, CM_EXTENSION_ORIGIN_REQUEST,
 	    CM_EXTENSION_ORIGIN_SERVER);
 	cert_info_free(&info);

@@ -51,7 +51,9 @@ struct ca_result {
 	struct db_request req;
 	int		 has_cert;
 	struct db_cert	 cert;
-	struct db_crl	 crls[2];	/* ca_publish_crl */
+	struct db_crl	*crls;		/* ca_publish_crl: the current key's
+					   base and delta, then each older
+					   key's */
 	int		 ncrls;
 };
 void	 ca_result_free(struct ca_result *);
@@ -170,11 +172,19 @@ int	 ca_import(struct ca *, const unsigned char *cert, size_t len,
 /*
  * Renew certificate serial: a new certificate for its key, from its
  * request (csr NULL) or from csr, which must be for the same key (the
- * proof of possession a requester gives). See officer.c.
+ * proof of possession a requester gives). proof NULL: an officer's
+ * renewal. Else a requester known only by the old key (the REST API):
+ * the certificate must not have expired, csr is required and may be for
+ * a new key when proof->sig is the old key's signature over its DER, and
+ * a refusal is recorded like a refused submission. See officer.c.
  */
+struct ca_renew_proof {
+	const unsigned char *sig;	/* NULL, or cert_verify_data's sig */
+	size_t		 siglen;
+};
 int	 ca_renew(struct ca *, const char *serial, const unsigned char *csr,
-	    size_t csrlen, const char *requester, const char *caller,
-	    struct ca_result *);
+	    size_t csrlen, const struct ca_renew_proof *proof,
+	    const char *requester, const char *caller, struct ca_result *);
 /* A client collects its certificate; raises CERTRETRIEVEPENDING if it had been pending. */
 int	 ca_retrieve(struct ca *, int64_t id, struct ca_result *);
 /* Read a request without side effects. */
@@ -185,10 +195,20 @@ int	 ca_get(struct ca *, int64_t id, struct ca_result *);
  */
 int	 ca_write(struct ca *, int (*fn)(struct store *, void *), void *arg);
 /*
+ * purge.c: certmint purge. Remove, in one transaction of the writer, the
+ * requests whose certificate expired before p->before, but those
+ * store_purge keeps (store.h), with [exit] active as the registered
+ * modules; p's counts say what was (p->dry_run: would be) removed and
+ * kept. A date after now is refused (CA_E_BADREQ). Logs what it did in
+ * officer's name. 0, or -1 with res.
+ */
+int	 ca_purge(struct ca *, struct db_purge *p, const char *officer,
+	    struct ca_result *res);
+/*
  * identity.c. ca_identity_check: at start, refuse (-1 with err) a
  * database that is damaged (PRAGMA quick_check), another CA's (its id is
- * not the one the CA directory's marker ca.dbid names, or none of the CA
- * certificates it served is sg's or has its key) or older than the marker
+ * not the one the CA directory's marker ca.dbid names, or the CA
+ * certificates it recorded are not sg's files) or older than the marker
  * (fewer requests or CRLs than the CA had reached); else bring the marker
  * up to date. ca_identity_write: write the marker for st (certmint init,
  * and after each CRL). Both return 0 or -1 with err.
@@ -198,6 +218,18 @@ int	 ca_identity_check(const struct cm_config *, const struct signer *sg,
 int	 ca_identity_write(const struct cm_config *, struct store *,
 	    char *err, size_t errlen);
 char	*ca_marker_path(const struct cm_config *);	/* ca.dbid; caller frees */
+/*
+ * Record in st the CA certificates certs[0..n) (signer.certs) not yet
+ * recorded. A store code (STORE_E_CONFLICT: an index holds another one).
+ */
+int	 ca_note_cacerts(struct store *, const struct ca_cert *certs, int n);
+/*
+ * Do the CA certificates of sg's files agree with those st recorded (the
+ * same by index; the files may have more, never fewer)? 0, or -1 with
+ * err. ca_identity_check at start and ca_reload_begin check it.
+ */
+int	 ca_cacerts_agree(const struct cm_config *, const struct signer *sg,
+	    struct store *, char *err, size_t errlen);
 /*
  * certmint init (and install-ca-cert for a sub CA): publish the CA's first
  * base CRL (and delta when on), without a daemon, so that the CRL

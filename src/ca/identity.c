@@ -112,33 +112,69 @@ out:
 	return rc;
 }
 
+int
+ca_note_cacerts(struct store *st, const struct ca_cert *certs, int n)
+{
+	int	 i, rc;
+
+	for (i = 0; i < n; i++)
+		if ((rc = store_cacert_note(st, i, certs[i].key_idx,
+		    certs[i].der, certs[i].len)) != 0)
+			return rc;
+	return 0;
+}
+
 /*
- * Is der one of the CA certificates the database served, or one for the
- * same key? 1 or 0 (*count of them), -1 when they cannot be read. A
- * database that has served none yet (a sub CA before its first start)
- * knows no CA: 1.
+ * Do the CA certificates of sg's files agree with those the database
+ * recorded? Index by index, each file is the recorded certificate (or, for
+ * index 0 only, one issued again for its key: a CA that predates the
+ * record); the files may have more (a renewal not yet seen), never fewer.
+ * A database that has recorded none (a sub CA before its first start)
+ * agrees. 0, or -1 with err.
  */
-static int
-cacert_known(struct store *st, const unsigned char *der, size_t len,
-    int *count)
+int
+ca_cacerts_agree(const struct cm_config *cfg, const struct signer *sg,
+    struct store *st, char *err, size_t errlen)
 {
 	unsigned char	*raw;
 	size_t		 rawlen;
-	int		 i, found = 0;
+	char		*path;
+	int		 i, count = 0, same;
 
-	*count = 0;
-	if (store_cacert_at(st, 0, 0, &raw, &rawlen, count) != 0)
-		return *count == 0 ? 1 : -1;
-	free(raw);
-	for (i = 0; i < *count && !found; i++) {
-		if (store_cacert_at(st, 0, i, &raw, &rawlen, count) != 0)
+	for (i = 0; i == 0 || i < count; i++) {
+		if (store_cacert_at(st, 0, i, &raw, &rawlen, &count,
+		    NULL) != 0) {
+			if (count == 0)
+				return 0;
+			snprintf(err, errlen, "%s: cannot read its CA "
+			    "certificates", cfg->db_file);
 			return -1;
-		/* Or a CA certificate issued again for the same key. */
-		found = (rawlen == len && memcmp(raw, der, len) == 0) ||
-		    cert_same_key(raw, rawlen, der, len) == 1;
+		}
+		if (i >= sg->ncerts) {
+			free(raw);
+			path = path_indexed(cfg->cert_file, i);
+			snprintf(err, errlen, "%s is missing: the database has "
+			    "recorded %d CA certificates, the CA directory holds "
+			    "%d; restore the CA directory from a backup",
+			    path ? path : cfg->cert_file, count, sg->ncerts);
+			free(path);
+			return -1;
+		}
+		same = (rawlen == sg->certs[i].len &&
+		    memcmp(raw, sg->certs[i].der, rawlen) == 0) ||
+		    (i == 0 && cert_same_key(raw, rawlen, sg->certs[0].der,
+		    sg->certs[0].len) == 1);
 		free(raw);
+		if (!same) {
+			path = path_indexed(cfg->cert_file, i);
+			snprintf(err, errlen, "%s is not this CA's database: its "
+			    "CA certificate %d is not %s", cfg->db_file, i,
+			    path ? path : cfg->cert_file);
+			free(path);
+			return -1;
+		}
 	}
-	return found;
+	return 0;
 }
 
 int
@@ -148,7 +184,7 @@ ca_identity_check(const struct cm_config *cfg, const struct signer *sg,
 	struct marker	 m;
 	char		*path, *id = NULL, why[256];
 	int64_t		 maxid, crl;
-	int		 rc = -1, count;
+	int		 rc = -1;
 
 	if ((path = ca_marker_path(cfg)) == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -186,19 +222,8 @@ ca_identity_check(const struct cm_config *cfg, const struct signer *sg,
 		    m.crl_number, path, path);
 		goto out;
 	}
-	switch (cacert_known(st, sg->cert_der, sg->cert_der_len, &count)) {
-	case 1:
-		break;
-	case 0:
-		snprintf(err, errlen, "%s is not this CA's database: none of "
-		    "the %d CA certificates it served is %s or has its key",
-		    cfg->db_file, count, cfg->cert_file);
+	if (ca_cacerts_agree(cfg, sg, st, err, errlen) == -1)
 		goto out;
-	default:
-		snprintf(err, errlen, "%s: cannot read its CA certificates",
-		    cfg->db_file);
-		goto out;
-	}
 	rc = ca_identity_write(cfg, st, err, errlen);
 out:
 	free(id);

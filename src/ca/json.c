@@ -6,7 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/sha.h>
+
 #include "../crypto/crypto.h"
+
 #include "json.h"
 
 const char *
@@ -260,5 +263,41 @@ crl_to_json(const struct db_crl *c)
 	set_time(o, "next_update", c->next_update);
 	json_object_set_new(o, "count", json_integer(c->count));
 	json_object_set_new(o, "row_id", json_integer(c->row_id));
+	json_object_set_new(o, "crl_index", json_integer(c->key_idx));
 	return o;
+}
+
+json_t *
+ca_certs_json(const struct signer *sg)
+{
+	struct cert_info info;
+	json_t		*a, *o;
+	char		 err[128], *fp;
+	unsigned char	 md[32];
+	int		 i;
+
+	if ((a = json_array()) == NULL)
+		return NULL;
+	for (i = 0; i < sg->ncerts; i++) {
+		if (cert_info_parse(sg->certs[i].der, sg->certs[i].len, &info,
+		    err, sizeof(err)) == -1 || (o = json_object()) == NULL)
+			continue;
+		json_object_set_new(o, "index", json_integer(i));
+		json_object_set_new(o, "crl_index",
+		    json_integer(sg->certs[i].key_idx));
+		json_object_set_new(o, "serial", json_string(info.serial));
+		json_object_set_new(o, "subject",
+		    json_string_lossy(info.subject_dn));
+		set_time(o, "not_before", info.not_before);
+		set_time(o, "not_after", info.not_after);
+		json_object_set_new(o, "signing", json_boolean(i ==
+		    sg->cert_idx));
+		SHA256(sg->certs[i].der, sg->certs[i].len, md);
+		if ((fp = hex_encode(md, sizeof(md))) != NULL)
+			json_object_set_new(o, "sha256", json_string(fp));
+		free(fp);
+		cert_info_free(&info);
+		json_array_append_new(a, o);
+	}
+	return a;
 }

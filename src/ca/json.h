@@ -33,5 +33,12 @@ int		 request_json_text(struct buf *, const struct db_request *,
  */
 json_t		*json_string_lossy(const char *s);
 json_t		*crl_to_json(const struct db_crl *);
+/*
+ * The CA certificates of sg (the current signer), by index: index,
+ * crl_index, serial, subject, validity, signing, sha256. Read under the
+ * config lock.
+ */
+struct signer;
+json_t		*ca_certs_json(const struct signer *);
 
 #endif /* CM_JSON_H */

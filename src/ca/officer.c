@@ -147,9 +147,9 @@ ca_import(struct ca *ca, const unsigned char *data, size_t len,
 	struct wjob	 job = { 0 };
 	struct store	*st;
 	unsigned char	*der = NULL;
-	size_t		 derlen;
-	char		 err[256];
-	int		 rc;
+	size_t		 derlen, i;
+	char		 err[256], err2[256];
+	int		 rc, ca_idx;
 
 	memset(res, 0, sizeof(*res));
 	memset(&info, 0, sizeof(info));
@@ -163,8 +163,15 @@ ca_import(struct ca *ca, const unsigned char *data, size_t len,
 		free(der);
 		return ca_fail(res, CA_E_BADREQ, "not a certificate: %s", err);
 	}
+	/* By the current key or an older one whose CRLs the CA still signs. */
 	pthread_rwlock_rdlock(&ca->cfg_lock);
 	rc = cert_check_issued_by(&ca->signer, der, derlen, err, sizeof(err));
+	ca_idx = ca->signer.cert_idx;
+	for (i = 0; rc == -1 && i < ca->signer.nolder; i++) {
+		ca_idx = ca->signer.older[i].cert_idx;
+		rc = cert_check_issued_by(&ca->signer.older[i], der, derlen,
+		    err2, sizeof(err2));
+	}
 	pthread_rwlock_unlock(&ca->cfg_lock);
 	if (rc == -1) {
 		ca_fail(res, CA_E_BADREQ, "certificate %s was not issued by this CA: "
@@ -190,6 +197,7 @@ ca_import(struct ca *ca, const unsigned char *data, size_t len,
 	ca_req_set_exts(&req, info.exts, info.nexts, NULL, 0,
 	    CM_EXTENSION_ORIGIN_IMPORTEDCERT);
 	ca_cert_row_fill(&cert, req.id, der, derlen, &info);
+	cert.ca_idx = ca_idx;
 	der = NULL;
 	cert_info_free(&info);
 	job.kind = WJOB_INSERT;
@@ -246,62 +254,170 @@ ca_retrieve(struct ca *ca, int64_t id, struct ca_result *res)
 }
 
 /*
+ * StatusCode of a renewal refused before its submission (AD CS's codes);
+ * a bad request or signature has the submission's.
+ */
+#define STATUS_NOT_FOUND	((int32_t)0x80092004)	/* CRYPT_E_NOT_FOUND */
+#define STATUS_REVOKED		((int32_t)0x80092010)	/* CRYPT_E_REVOKED */
+#define STATUS_EXPIRED		((int32_t)0x800B0101)	/* CERT_E_EXPIRED */
+#define STATUS_BAD_STATE	((int32_t)0x80094003)	/* CERTSRV_E_BAD_REQUESTSTATUS */
+/* What a refused renewal keeps of its request, as ca.c of a submission. */
+#define RENEW_RAW_MAX		8192
+
+/*
+ * Record a renewal by key refused before its submission (res holds the
+ * refusal) as a refused submission is recorded: an error row with code,
+ * the request as sent when small, RenewalOf and a CERTDENIED event. A
+ * client's every attempt leaves a trace, a forged signature included.
+ * res keeps the refusal and gets the row. Returns -1.
+ */
+static int
+renew_refused(struct ca *ca, const char *serial, const unsigned char *csr,
+    size_t csrlen, int32_t code, const char *requester, const char *caller,
+    struct ca_result *res)
+{
+	struct db_request req;
+	struct wjob	 job = { 0 };
+	enum ca_status	 st = res->status;
+	char		 msg[sizeof(res->error)], norm[130];
+	int		 rc;
+
+	if (st == CA_E_SHUTDOWN || atomic_load(&ca->stopping))
+		return -1;
+	snprintf(msg, sizeof(msg), "%s", res->error);
+	ca_result_free(res);
+	ca_req_new(ca, &req, requester, caller);
+	if (csr != NULL && csrlen <= RENEW_RAW_MAX &&
+	    (req.raw_request = ca_memdup(csr, csrlen)) != NULL)
+		req.raw_request_len = csrlen;
+	if (serial != NULL && hex_normalize(serial, norm, sizeof(norm)) == 0) {
+		req.attrs = xcalloc(1, sizeof(*req.attrs));
+		req.attrs[0].name = xstrdup("RenewalOf");
+		req.attrs[0].value = xstrdup(norm);
+		req.nattrs = 1;
+	}
+	req.disposition = CM_DISP_ERROR;
+	req.status_code = code;
+	req.resolved_when = req.submitted_when;
+	ca_req_set_message(&req, msg);
+	job.kind = WJOB_INSERT;
+	job.req = &req;
+	job.event = CM_EXITEVENT_CERTDENIED;
+	rc = writer_run(ca->writer, &job);
+	if (ca_result_from_job(ca, res, rc, &req, NULL) == -1)
+		return -1;
+	return ca_fail(res, st, "%s", msg);
+}
+
+/*
+ * May certificate old (its request req) be renewed from *csr as proof
+ * allows (ca_renew)? With no csr, an officer's renewal takes req's own.
+ * Returns 0 with *csr set, or -1 with res and *code (the StatusCode to
+ * record) set.
+ */
+static int
+renew_check(const struct db_request *req, const struct db_cert *old,
+    const unsigned char **csr, size_t *csrlen,
+    const struct ca_renew_proof *proof, int32_t *code, struct ca_result *res)
+{
+	struct csr	 parsed;
+	char		 err[256], ts[32];
+	int		 same, rc = 0;
+
+	*code = STATUS_BAD_STATE;
+	if (req->disposition != CM_DISP_ISSUED) {
+		if (req->disposition == CM_DISP_REVOKED)
+			*code = STATUS_REVOKED;
+		return ca_fail(res, CA_E_CONFLICT, "certificate %s is %s: only "
+		    "an issued certificate is renewed", old->serial,
+		    disposition_name(req->disposition));
+	}
+	/* A key vouches for its holder only while its certificate does. */
+	if (proof != NULL && old->not_after < time_now()) {
+		time_format(old->not_after, ts);
+		*code = STATUS_EXPIRED;
+		return ca_fail(res, CA_E_CONFLICT, "certificate %s expired on "
+		    "%s: only a valid certificate is renewed by its key",
+		    old->serial, ts);
+	}
+	if (*csr == NULL) {
+		*code = STATUS_ASN1_ERROR;
+		/* Without a request signed by the key, nothing proves it. */
+		if (proof != NULL)
+			return ca_fail(res, CA_E_BADREQ, "no PKCS#10 request: a "
+			    "renewal by the certificate's key sends one");
+		if (req->request_type != CR_IN_PKCS10 ||
+		    req->raw_request == NULL)
+			return ca_fail(res, CA_E_CONFLICT, "certificate %s has no "
+			    "PKCS#10 request to renew from", old->serial);
+		*csr = req->raw_request;
+		*csrlen = req->raw_request_len;
+		return 0;
+	}
+	if (csr_parse(*csr, *csrlen, &parsed, err, sizeof(err)) == -1) {
+		*code = strstr(err, "signature") != NULL ?
+		    STATUS_BAD_SIGNATURE : STATUS_ASN1_ERROR;
+		return ca_fail(res, CA_E_BADREQ, "%s", err);
+	}
+	/*
+	 * The request's signature proves its own key: the old one, or a new
+	 * one that the old key vouches for by signing the request. A
+	 * signature given is checked even when the key is the same.
+	 */
+	*code = STATUS_BAD_SIGNATURE;
+	same = spki_cert_same_key(parsed.spki, parsed.spki_len, old->raw,
+	    old->raw_len);
+	if (proof != NULL && proof->sig != NULL &&
+	    cert_verify_data(old->raw, old->raw_len, parsed.der,
+	    parsed.der_len, proof->sig, proof->siglen) != 1)
+		rc = ca_fail(res, CA_E_DENIED, "the renewal signature is not "
+		    "one by the key of certificate %s over this request",
+		    old->serial);
+	else if (same != 1 && (proof == NULL || proof->sig == NULL))
+		rc = ca_fail(res, CA_E_DENIED, "the request is not for the key "
+		    "of certificate %s%s", old->serial, proof == NULL ? "" :
+		    " (a request for a new key must be signed by the old one)");
+	csr_free(&parsed);
+	return rc;
+}
+
+/*
  * Renew the certificate serial (AD CS: a renewal request): a new
- * certificate for the same key, from the request it was issued for (or
- * csr, which must be for the same key), through the policy and the
- * profile like any submission, with the old one's attributes and
- * RenewalOf naming it; exit modules read it as RawOldCertificate. The
- * certificate must be issued, not revoked.
+ * certificate from the request it was issued for or from csr, through
+ * the policy and the profile like any submission, with the old one's
+ * attributes and RenewalOf naming it; exit modules read it as
+ * RawOldCertificate. The certificate must be issued, not revoked; what
+ * else is checked depends on proof (ca.h, renew_check).
  */
 int
 ca_renew(struct ca *ca, const char *serial, const unsigned char *csr,
-    size_t csrlen, const char *requester, const char *caller,
-    struct ca_result *res)
+    size_t csrlen, const struct ca_renew_proof *proof, const char *requester,
+    const char *caller, struct ca_result *res)
 {
 	struct ca_result old;
 	struct db_request req;
 	struct db_attr	*attrs = NULL;
-	struct csr	 parsed;
-	char		 err[256];
-	size_t		 i, n = 0;
+	const unsigned char *sent = csr;
+	size_t		 i, n = 0, sentlen = csrlen;
+	int32_t		 code;
 	int		 rc = -1, profile = 0;
 
 	memset(&old, 0, sizeof(old));
 	memset(res, 0, sizeof(*res));
 	if (ca_load_by_serial(ca, serial, &req, &old) == -1) {
 		*res = old;
-		return -1;
+		code = res->status == CA_E_NOTFOUND ? STATUS_NOT_FOUND :
+		    res->status == CA_E_BADREQ ? STATUS_ASN1_ERROR :
+		    STATUS_INTERNAL;
+		return proof == NULL ? -1 : renew_refused(ca, serial, sent,
+		    sentlen, code, requester, caller, res);
 	}
-	if (req.disposition != CM_DISP_ISSUED) {
-		ca_fail(res, CA_E_CONFLICT, "certificate %s is %s: only an issued "
-		    "certificate is renewed", old.cert.serial,
-		    disposition_name(req.disposition));
+	if (renew_check(&req, &old.cert, &csr, &csrlen, proof, &code,
+	    res) == -1) {
+		if (proof != NULL)
+			renew_refused(ca, serial, sent, sentlen, code,
+			    requester, caller, res);
 		goto out;
-	}
-	if (csr == NULL) {
-		if (req.request_type != CR_IN_PKCS10 || req.raw_request == NULL) {
-			ca_fail(res, CA_E_CONFLICT, "certificate %s has no "
-			    "PKCS#10 request to renew from", old.cert.serial);
-			goto out;
-		}
-		csr = req.raw_request;
-		csrlen = req.raw_request_len;
-	} else {
-		/* Proof of the old key: the request is signed with it. */
-		if (csr_parse(csr, csrlen, &parsed, err, sizeof(err)) == -1) {
-			ca_fail(res, CA_E_BADREQ, "%s", err);
-			goto out;
-		}
-		rc = spki_cert_same_key(parsed.spki, parsed.spki_len,
-		    old.cert.raw, old.cert.raw_len);
-		csr_free(&parsed);
-		if (rc != 1) {
-			rc = -1;
-			ca_fail(res, CA_E_DENIED, "the request is not for the key "
-			    "of certificate %s", old.cert.serial);
-			goto out;
-		}
-		rc = -1;
 	}
 	attrs = xcalloc(req.nattrs + 2, sizeof(*attrs));
 	for (i = 0; i < req.nattrs; i++) {

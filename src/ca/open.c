@@ -121,38 +121,44 @@ ca_on_commit(void *arg, int64_t seq)
 }
 
 struct cacert_note {
-	unsigned char	*der;
-	size_t		 len;
-	int		 idx;
+	struct ca_cert	*certs;
+	int		 n;
 };
 
 static int
-write_cacert(struct store *st, void *arg)
+write_cacerts(struct store *st, void *arg)
 {
 	struct cacert_note *n = arg;
 
-	return store_cacert_note(st, n->der, n->len, &n->idx);
+	return ca_note_cacerts(st, n->certs, n->n);
 }
 
 /*
- * Record the CA certificate in use, if new, so that exit modules read the
- * one of their event's time (RawCACertificate, CertCount).
+ * Record the CA certificates not yet in the database, so that exit modules
+ * read those of their event's time (RawCACertificate.N, CertCount).
  */
 static int
 note_cacert(struct ca *ca)
 {
-	struct cacert_note n = { NULL, 0, 0 };
-	int		 rc;
+	struct cacert_note n = { NULL, 0 };
+	int		 i, rc = CM_E_NOMEM;
 
 	pthread_rwlock_rdlock(&ca->cfg_lock);
-	n.len = ca->signer.cert_der_len;
-	n.der = ca_memdup(ca->signer.cert_der, n.len);
+	if ((n.certs = calloc(ca->signer.ncerts, sizeof(*n.certs))) != NULL)
+		for (n.n = 0; n.n < ca->signer.ncerts; n.n++) {
+			n.certs[n.n] = ca->signer.certs[n.n];
+			if ((n.certs[n.n].der = ca_memdup(n.certs[n.n].der,
+			    n.certs[n.n].len)) == NULL)
+				break;
+		}
 	pthread_rwlock_unlock(&ca->cfg_lock);
-	if (n.der == NULL)
-		return -1;
-	if ((rc = ca_write(ca, write_cacert, &n)) != 0)
-		log_err("cannot record the CA certificate: error %d", rc);
-	free(n.der);
+	if (n.certs != NULL && n.n == ca->signer.ncerts)
+		rc = ca_write(ca, write_cacerts, &n);
+	if (rc != 0)
+		log_err("cannot record the CA certificates: error %d", rc);
+	for (i = 0; i < n.n; i++)
+		free(n.certs[i].der);
+	free(n.certs);
 	return rc == 0 ? 0 : -1;
 }
 
@@ -232,6 +238,7 @@ ca_reload_begin(struct ca *ca, char *err, size_t errlen)
 {
 	struct cm_config cfg;
 	struct signer	 sg;
+	struct store	*st;
 
 	memset(&sg, 0, sizeof(sg));
 	pthread_mutex_lock(&ca->reload_mu);
@@ -245,6 +252,16 @@ ca_reload_begin(struct ca *ca, char *err, size_t errlen)
 		return -1;
 	}
 	if (signer_load(&sg, &cfg, err, errlen) == -1) {
+		config_free(&cfg);
+		pthread_mutex_unlock(&ca->reload_mu);
+		return -1;
+	}
+	/* A CA certificate file gone or replaced is not reloaded. */
+	if ((st = ca_reader(ca)) == NULL ||
+	    ca_cacerts_agree(&cfg, &sg, st, err, errlen) == -1) {
+		if (st == NULL)
+			snprintf(err, errlen, "cannot read the database");
+		signer_free(&sg);
 		config_free(&cfg);
 		pthread_mutex_unlock(&ca->reload_mu);
 		return -1;

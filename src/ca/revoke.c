@@ -167,7 +167,25 @@ struct crl_collect {
 	struct crl_entry *v;
 	size_t		  n, cap;
 	int		  bad;
+	const struct cm_config *cfg;
+	int64_t		  now;
+	size_t		  expired;	/* left off: expired past retention */
 };
+
+/*
+ * How long after it expires a revoked certificate of profile name stays
+ * on CRLs: its profile's expired_on_crl, forever (-1) for a profile no
+ * longer defined.
+ */
+static int64_t
+crl_retention(const struct cm_config *cfg, const char *name)
+{
+	const struct cm_profile *p;
+
+	if (name == NULL || (p = profile_find(cfg, name)) == NULL)
+		return -1;
+	return p->expired_on_crl;
+}
 
 static int
 crl_collect_one(void *arg, const struct db_revoked *r)
@@ -176,7 +194,13 @@ crl_collect_one(void *arg, const struct db_revoked *r)
 	struct crl_entry *e;
 	unsigned char	*bytes;
 	size_t		 len;
+	int64_t		 keep;
 
+	keep = crl_retention(c->cfg, r->profile);
+	if (keep >= 0 && r->not_after < c->now - keep) {
+		c->expired++;
+		return 0;
+	}
 	if (c->n == c->cap) {
 		size_t ncap = c->cap ? c->cap * 2 : 1024;
 		if ((e = realloc(c->v, ncap * sizeof(*e))) == NULL)
@@ -203,43 +227,57 @@ crl_collect_one(void *arg, const struct db_revoked *r)
 }
 
 /*
- * Would base CRL number, with n entries, drop revoked certificates the
- * previous base CRL listed? Only a release from hold takes one off (an
- * expired certificate stays listed): fewer than the previous count less
- * the releases since means the database lost revocations, and the CA
+ * X.509's expiredCertsOnCRL of a CRL made now: the CRL lists every revoked
+ * certificate that expired at or after it. The shortest retention of any
+ * profile decides; 0 when every profile keeps them forever (no extension).
+ */
+static int64_t
+crl_expired_since(const struct cm_config *cfg, int64_t now)
+{
+	int64_t		 min = -1;
+	size_t		 i;
+
+	for (i = 0; i < cfg->nprofiles; i++)
+		if (cfg->profile_list[i].expired_on_crl >= 0 &&
+		    (min < 0 || cfg->profile_list[i].expired_on_crl < min))
+			min = cfg->profile_list[i].expired_on_crl;
+	return min < 0 ? 0 : now - min;
+}
+
+/*
+ * Would base CRL number of key sg, with n entries (and expired more left
+ * off as their profiles say), drop revoked certificates the key's previous
+ * base CRL listed? Only a release from hold or the end of an expired
+ * certificate's retention takes one off: fewer than the previous count
+ * less the releases since means the database lost revocations, and the CA
  * refuses to sign (-1 with res), loudly.
  */
 static int
-crl_shrinks(struct store *st, int64_t number, size_t n, struct ca_result *res)
+crl_shrinks(struct store *st, const struct signer *sg, int64_t number,
+    size_t n, size_t expired, struct ca_result *res)
 {
 	struct db_crl	 prev;
 	int64_t		 released;
 	int		 rc;
 
-	if ((rc = store_crl_latest(st, 0, &prev)) == CM_E_NOTFOUND)
+	if ((rc = store_crl_latest_head(st, 0, sg->key_idx, &prev)) ==
+	    CM_E_NOTFOUND)
 		return 0;
 	if (rc != 0 || store_released_since(st, prev.this_update,
-	    &released) != 0) {
-		if (rc == 0)
-			db_crl_free(&prev);
+	    &released) != 0)
 		return ca_fail(res, CA_E_INTERNAL, "cannot read the previous "
 		    "base CRL");
-	}
-	if ((int64_t)n >= prev.count - released) {
-		db_crl_free(&prev);
+	if ((int64_t)(n + expired) >= prev.count - released)
 		return 0;
-	}
 	log_err("refusing to sign base CRL %" PRId64 ": it would list %zu "
 	    "revoked certificates where CRL %" PRId64 " listed %" PRId64
 	    " and %" PRId64 " were released from hold since: the database has "
 	    "lost revocations (damaged, or replaced by an old copy?)", number,
-	    n, prev.number, prev.count, released);
-	ca_fail(res, CA_E_INTERNAL, "refusing to sign a CRL that drops revoked "
-	    "certificates: %zu listed, %" PRId64 " in CRL %" PRId64 ", %" PRId64
-	    " released since; check the database (see the log)", n,
-	    prev.count, prev.number, released);
-	db_crl_free(&prev);
-	return -1;
+	    n + expired, prev.number, prev.count, released);
+	return ca_fail(res, CA_E_INTERNAL, "refusing to sign a CRL that drops "
+	    "revoked certificates: %zu listed, %" PRId64 " in CRL %" PRId64
+	    ", %" PRId64 " released since; check the database (see the log)",
+	    n + expired, prev.count, prev.number, released);
 }
 
 /*
@@ -255,15 +293,16 @@ crl_record(struct ca *ca, struct wjob *job)
 }
 
 /*
- * Build, sign and record one CRL: base NULL makes a base CRL; otherwise a
- * delta CRL on base, listing what changed since it. It is valid for
- * period + overlap (AD CS: its successor comes after period). 0, or -1
- * with res.
+ * Build, sign with key sg and record one CRL: base NULL makes a base CRL;
+ * otherwise a delta CRL on base, listing what changed since it. It lists
+ * the certificates sg's key signed (CA certificates sg->key_idx to
+ * sg->cert_idx) and is valid for period + overlap (AD CS: its successor
+ * comes after period). 0, or -1 with res.
  */
 static int
-publish_one(struct ca *ca, int64_t number, const struct db_crl *base,
-    int64_t period, int64_t overlap, struct db_crl *out,
-    struct ca_result *res)
+publish_one(struct ca *ca, const struct signer *sg, int64_t number,
+    const struct db_crl *base, int64_t period, int64_t overlap,
+    struct db_crl *out, struct ca_result *res)
 {
 	struct crl_collect col = { 0 };
 	struct crl_params p;
@@ -275,24 +314,29 @@ publish_one(struct ca *ca, int64_t number, const struct db_crl *base,
 	memset(out, 0, sizeof(*out));
 	if (st == NULL)
 		return ca_fail(res, CA_E_INTERNAL, "cannot open the database");
-	if (store_revoked_each(st, base, crl_collect_one, &col, &as_of) != 0) {
+	col.cfg = &ca->cfg;
+	col.now = time_now();
+	if (store_revoked_each(st, base, sg->key_idx, sg->cert_idx,
+	    crl_collect_one, &col, &as_of) != 0) {
 		free(col.v);
 		return ca_fail(res, CA_E_INTERNAL, "cannot read revoked certificates");
 	}
 	if (col.bad)
 		log_warn("%d revoked serials could not be decoded", col.bad);
-	if (base == NULL && crl_shrinks(st, number, col.n, res) == -1) {
+	if (base == NULL && crl_shrinks(st, sg, number, col.n, col.expired,
+	    res) == -1) {
 		free(col.v);
 		return -1;
 	}
 	memset(&p, 0, sizeof(p));
 	p.number = number;
 	p.base_number = base != NULL ? base->number : -1;
-	p.this_update = time_now();
+	p.this_update = col.now;
 	p.next_update = p.this_update + period + overlap;
+	p.expired_since = crl_expired_since(&ca->cfg, col.now);
 	p.entries = col.v;
 	p.nentries = col.n;
-	if (crl_build(&ca->signer, &p, &out->raw, &out->raw_len) == -1) {
+	if (crl_build(sg, &p, &out->raw, &out->raw_len) == -1) {
 		free(col.v);
 		return ca_fail(res, CA_E_INTERNAL, "cannot build the CRL");
 	}
@@ -303,6 +347,7 @@ publish_one(struct ca *ca, int64_t number, const struct db_crl *base,
 	out->next_update = p.next_update;
 	out->count = (int64_t)p.nentries;
 	out->as_of_seq = as_of;
+	out->key_idx = sg->key_idx;
 	job.kind = WJOB_CRL;
 	job.crl = out;
 	job.event = CM_EXITEVENT_CRLISSUED;
@@ -311,8 +356,49 @@ publish_one(struct ca *ca, int64_t number, const struct db_crl *base,
 		return ca_fail(res, CA_E_INTERNAL, "cannot record the CRL in "
 		    "the database (error %d; see the log)", rc);
 	}
-	log_info("published %s CRL number %" PRId64 " with %" PRId64 " entries",
-	    base == NULL ? "base" : "delta", number, out->count);
+	log_info("published %s CRL number %" PRId64 " (CRL index %d) with %"
+	    PRId64 " entries", base == NULL ? "base" : "delta", number,
+	    sg->key_idx, out->count);
+	if (col.expired > 0)
+		log_info("%zu revoked certificates expired longer ago than "
+		    "their profile's expired_on_crl are no longer listed",
+		    col.expired);
+	return 0;
+}
+
+/*
+ * Publish the base (unless delta_only) and delta (when on) CRLs of key
+ * sg's certificates. 0, or -1 with res.
+ */
+static int
+publish_key(struct ca *ca, struct store *st, const struct signer *sg,
+    int delta_only, int64_t *number, struct ca_result *res)
+{
+	struct db_crl	 base, *own = NULL;
+	int		 rc;
+
+	if (!delta_only) {
+		if (publish_one(ca, sg, ++*number, NULL, ca->cfg.crl_period,
+		    ca->cfg.crl_overlap, &res->crls[res->ncrls], res) == -1)
+			return -1;
+		own = &res->crls[res->ncrls++];
+	}
+	if (!ca->cfg.delta_enabled)
+		return 0;
+	if (own == NULL) {
+		if ((rc = store_crl_latest_head(st, 0, sg->key_idx, &base)) ==
+		    CM_E_NOTFOUND)
+			return ca_fail(res, CA_E_CONFLICT, "no base CRL yet: "
+			    "publish one with `certmint crl` first");
+		if (rc != 0)
+			return ca_fail(res, CA_E_INTERNAL, "cannot read the "
+			    "CRL table");
+		own = &base;
+	}
+	if (publish_one(ca, sg, ++*number, own, ca->cfg.delta_period,
+	    ca->cfg.delta_overlap, &res->crls[res->ncrls], res) == -1)
+		return -1;
+	res->ncrls++;
 	return 0;
 }
 
@@ -320,13 +406,13 @@ int
 ca_publish_crl(struct ca *ca, int delta_only, struct ca_result *res)
 {
 	struct store	*st;
-	struct db_crl	 base;
+	const struct signer *sg;
 	char		 err[512];
 	int64_t		 number;
-	int		 rc = -1, have_base = 0;
+	size_t		 i;
+	int		 rc = -1;
 
 	memset(res, 0, sizeof(*res));
-	memset(&base, 0, sizeof(base));
 	if (atomic_load(&ca->stopping))
 		return ca_fail(res, CA_E_SHUTDOWN, "the CA is shutting down");
 	pthread_mutex_lock(&ca->crl_mu);
@@ -336,39 +422,30 @@ ca_publish_crl(struct ca *ca, int delta_only, struct ca_result *res)
 		    "false)");
 		goto out;
 	}
+	if ((res->crls = calloc(2 * (ca->signer.nolder + 1),
+	    sizeof(*res->crls))) == NULL) {
+		ca_fail(res, CA_E_INTERNAL, "out of memory");
+		goto out;
+	}
 	if ((st = ca_reader(ca)) == NULL ||
 	    store_max_crl_number(st, &number) != 0) {
 		ca_fail(res, CA_E_INTERNAL, "cannot read the CRL table");
 		goto out;
 	}
-	if (!delta_only) {
-		if (publish_one(ca, ++number, NULL, ca->cfg.crl_period,
-		    ca->cfg.crl_overlap, &res->crls[res->ncrls], res) == -1)
+	/*
+	 * The current key's first (the schedule reads them), then each older
+	 * key still valid: every certificate ever issued is on a fresh CRL.
+	 */
+	for (i = 0; i <= ca->signer.nolder; i++) {
+		sg = i == 0 ? &ca->signer : &ca->signer.older[i - 1];
+		if (publish_key(ca, st, sg, delta_only, &number, res) == -1)
 			goto out;
-		res->ncrls++;
-	}
-	if (ca->cfg.delta_enabled) {
-		if (!delta_only)
-			base = res->crls[0];
-		else if (store_crl_latest_head(st, 0, &base) == 0)
-			have_base = 1;
-		else {
-			ca_fail(res, CA_E_CONFLICT, "no base CRL yet: publish one "
-			    "with `certmint crl` first");
-			goto out;
-		}
-		if (publish_one(ca, ++number, &base, ca->cfg.delta_period,
-		    ca->cfg.delta_overlap, &res->crls[res->ncrls], res) == -1)
-			goto out;
-		res->ncrls++;
 	}
 	rc = 0;
 	/* The marker follows the CRL numbers (identity.c). */
 	if (ca_identity_write(&ca->cfg, st, err, sizeof(err)) == -1)
 		log_err("%s", err);
 out:
-	if (have_base)
-		db_crl_free(&base);
 	pthread_rwlock_unlock(&ca->cfg_lock);
 	pthread_mutex_unlock(&ca->crl_mu);
 	return rc;
@@ -379,14 +456,17 @@ ca_publish_first_crl(const char *config_path, char *err, size_t errlen)
 {
 	struct ca	*ca;
 	struct ca_result res;
-	int		 idx, rc;
+	int		 rc;
 
 	if (ca_open(&ca, config_path, err, errlen) == -1)
 		return -1;
-	/* A sub CA's certificate is new to its database: its CRL's event sees it. */
-	if (store_cacert_note(ca->wstore, ca->signer.cert_der,
-	    ca->signer.cert_der_len, &idx) != 0) {
-		snprintf(err, errlen, "%s: cannot record the CA certificate",
+	/*
+	 * A sub CA's certificate, or a renewal's, is new to its database:
+	 * its CRL's event sees it.
+	 */
+	if (ca_note_cacerts(ca->wstore, ca->signer.certs,
+	    ca->signer.ncerts) != 0) {
+		snprintf(err, errlen, "%s: cannot record the CA certificates",
 		    ca->cfg.db_file);
 		ca_close(ca);
 		return -1;

@@ -65,6 +65,7 @@ struct crl_times {
 	int64_t		 overlap[K__MAX];
 	int		 delta;
 	int		 on_revoke;
+	int		 key_idx;	/* the current key's CRLs */
 };
 
 /* The newest CRLs and when each kind is due (INT64_MAX: never). */
@@ -80,9 +81,10 @@ ca_crl_health_name(enum ca_crl_health h)
 	return (unsigned)h < CRL_HEALTH__MAX ? health_names[h] : "?";
 }
 
-/* The [crl] settings of cfg, read with the config lock held. */
+/* The [crl] settings of cfg and sg's key, read with the config lock held. */
 static void
-times_get(const struct cm_config *cfg, struct crl_times *t)
+times_get(const struct cm_config *cfg, const struct signer *sg,
+    struct crl_times *t)
 {
 	t->period[K_BASE] = cfg->crl_period;
 	t->overlap[K_BASE] = cfg->crl_overlap;
@@ -90,6 +92,7 @@ times_get(const struct cm_config *cfg, struct crl_times *t)
 	t->overlap[K_DELTA] = cfg->delta_overlap;
 	t->delta = cfg->delta_enabled;
 	t->on_revoke = cfg->crl_on_revoke;
+	t->key_idx = sg->key_idx;
 }
 
 /* When the successor of c is due. */
@@ -127,7 +130,7 @@ plan_read(struct store *st, const struct crl_times *t,
 
 	memset(p, 0, sizeof(*p));
 	for (k = 0; k < K__MAX; k++) {
-		if ((rc = store_crl_latest_head(st, k == K_DELTA,
+		if ((rc = store_crl_latest_head(st, k == K_DELTA, t->key_idx,
 		    &p->crl[k])) != 0 && rc != CM_E_NOTFOUND)
 			return -1;
 		p->have[k] = rc == 0;
@@ -225,14 +228,18 @@ publish(struct ca *ca, int k, const struct crl_times *t, int poked)
 	pthread_mutex_unlock(&s->mu);
 	rc = ca_publish_crl(ca, k == K_DELTA, &res);
 	if (rc == 0) {
+		/* The current key's come first (ca_publish_crl). */
 		track_success(s, k, &res.crls[0]);
-		if (res.ncrls == 2)
+		if (k == K_BASE && res.ncrls > 1 &&
+		    res.crls[1].base_number >= 0 &&
+		    res.crls[1].key_idx == res.crls[0].key_idx)
 			track_success(s, K_DELTA, &res.crls[1]);
 	} else if (res.status == CA_E_SHUTDOWN)
 		rc = -1;
 	else {
 		/* A base CRL published, and then its delta failed. */
-		failed = k == K_BASE && res.ncrls == 1 ? K_DELTA : k;
+		failed = k == K_BASE && res.ncrls == 1 && t->delta ? K_DELTA :
+		    k;
 		if (failed != k)
 			track_success(s, k, &res.crls[0]);
 		track_failure(s, failed, res.error, t->overlap[failed],
@@ -326,7 +333,7 @@ sched_round(struct ca *ca, unsigned *pokes)
 	int		 k, poked;
 
 	pthread_rwlock_rdlock(&ca->cfg_lock);
-	times_get(&ca->cfg, &t);
+	times_get(&ca->cfg, &ca->signer, &t);
 	pthread_rwlock_unlock(&ca->cfg_lock);
 	pthread_mutex_lock(&s->mu);
 	memcpy(tr, s->track, sizeof(tr));
@@ -462,7 +469,7 @@ ca_crl_status(struct ca *ca, struct ca_crl_state out[2])
 
 	memset(out, 0, 2 * sizeof(*out));
 	memset(tr, 0, sizeof(tr));
-	times_get(&ca->cfg, &t);
+	times_get(&ca->cfg, &ca->signer, &t);
 	if (s != NULL) {
 		pthread_mutex_lock(&s->mu);
 		memcpy(tr, s->track, sizeof(tr));

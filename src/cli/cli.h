@@ -30,6 +30,20 @@ struct cli {
 json_t	*admin_call(const struct cli *, const char *cmd, json_t *args);
 /* The "code" of the last refusal admin_call printed ("" if none). */
 const char *admin_code(void);
+/* Is a certmintd answering on cfg's admin socket? */
+int	 cli_daemon_running(const struct cm_config *);
+/*
+ * Write der as PEM to path, which must not exist yet: nothing there, not
+ * even a link, is written over or followed. On error print it, return -1.
+ */
+int	 cli_write_new(const char *path, const char *label,
+	    const unsigned char *der, size_t len, mode_t mode);
+/*
+ * --key-type TYPE and --days N of init and ca renew: 0, or -1 having
+ * printed why.
+ */
+int	 cli_key_type(const char *arg, enum key_type *);
+int	 cli_days(const char *arg, int64_t *days);
 /* Load the config file; on error print it and return -1. */
 int	 cli_config(const struct cli *, struct cm_config *);
 /* Print a JSON value, indented, on stdout. */
@@ -55,6 +69,7 @@ int	 cmd_renew(const struct cli *, int, char **);
 int	 cmd_unrevoke(const struct cli *, int, char **);
 int	 cmd_crl(const struct cli *, int, char **);
 int	 cmd_import(const struct cli *, int, char **);
+int	 cmd_purge(const struct cli *, int, char **);
 int	 cmd_status(const struct cli *, int, char **);
 int	 cmd_simple(const struct cli *, int, char **);	/* reload, shutdown */
 int	 cmd_view(const struct cli *, int, char **);
@@ -62,6 +77,12 @@ int	 cmd_exit(const struct cli *, int, char **);
 int	 cmd_policy(const struct cli *, int, char **);
 int	 cmd_profile(const struct cli *, int, char **);
 int	 cmd_backup_restore(const struct cli *, int, char **);	/* backup, restore */
+int	 cmd_ca(const struct cli *, int, char **);	/* ca list, ca renew */
+/*
+ * After a new CA certificate: the running certmintd reloads and publishes
+ * every key's CRLs, or, stopped, the CA publishes them itself. 0 or -1.
+ */
+int	 cli_ca_publish(const struct cli *, const struct cm_config *);
 int	 cmd_exit_test(const char *config_path, int, char **);
 
 /* exit_register.c: see there. */

@@ -92,6 +92,34 @@ backup_file(const char *src, const char *dir, const char *name,
 	return rc;
 }
 
+/*
+ * A renewed CA's certificates and keys (ca(N).crt, ca(N).key: the key
+ * only where a renewal made a new one), under the same names.
+ */
+static int
+backup_renewals(const struct cm_config *cfg, const char *dir, FILE *m)
+{
+	struct stat	 sb;
+	char		*src, *name;
+	int		 n, k, rc = 0, last = 0;
+
+	for (n = 1; rc == 0 && !last && n < SIGNER_MAX_CERTS; n++)
+		for (k = BF_KEY; rc == 0 && k <= BF_CERT; k++) {
+			src = path_indexed(bpath(cfg, k), n);
+			name = path_indexed(bnames[k], n);
+			if (src == NULL || name == NULL)
+				rc = -1;
+			else if (stat(src, &sb) == -1)
+				last = k == BF_CERT;
+			else
+				rc = backup_file(src, dir, name,
+				    k == BF_KEY ? 0600 : 0644, m);
+			free(src);
+			free(name);
+		}
+	return rc;
+}
+
 /* The module files of the CA's modules_dir, into DIR/modules. */
 static int
 backup_modules(const struct cm_config *cfg, const char *dir, FILE *manifest)
@@ -130,25 +158,6 @@ backup_modules(const struct cm_config *cfg, const char *dir, FILE *manifest)
 	closedir(d);
 	free(mdir);
 	return rc;
-}
-
-/* Is a certmintd answering on the config's admin socket? */
-static int
-daemon_running(const struct cm_config *cfg)
-{
-	struct sockaddr_un sun;
-	int		 fd, up;
-
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlen(cfg->admin_socket) >= sizeof(sun.sun_path))
-		return 0;
-	strlcpy_cm(sun.sun_path, cfg->admin_socket, sizeof(sun.sun_path));
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		return 0;
-	up = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
-	close(fd);
-	return up;
 }
 
 /* A database's id, highest request id and CRL number. 0 or -1. */
@@ -222,6 +231,8 @@ cmd_backup(const struct cli *cli, const char *dir)
 		    i == BF_KEY ? 0600 : 0644, m) == -1)
 			goto out;
 	}
+	if (backup_renewals(&cfg, dir, m) == -1)
+		goto out;
 	if (backup_modules(&cfg, dir, m) == -1) {
 		fprintf(stderr, "certmint: cannot copy the module files\n");
 		goto out;
@@ -378,6 +389,38 @@ may_replace(const char *path, const struct rfile *f, int force, int never)
 	return 0;
 }
 
+/*
+ * The backup's renewed CA certificates and keys (backup_renewals): check
+ * that each may go in place (write 0), or put them there (write 1). 0 or
+ * -1 (printed).
+ */
+static int
+restore_renewals(const struct backup *b, const struct cm_config *cfg,
+    int force, int write)
+{
+	const struct rfile *f;
+	char		*name, *path;
+	int		 n, k, rc = 0, last = 0;
+
+	for (n = 1; rc == 0 && !last && n < SIGNER_MAX_CERTS; n++)
+		for (k = BF_KEY; rc == 0 && k <= BF_CERT; k++) {
+			name = path_indexed(bnames[k], n);
+			path = path_indexed(bpath(cfg, k), n);
+			if (name == NULL || path == NULL)
+				rc = -1;
+			else if ((f = backup_get(b, name)) == NULL)
+				last = k == BF_CERT;
+			else if (!write)
+				rc = may_replace(path, f, force, 1) ? 0 : -1;
+			else
+				rc = put_file(path, f->data, f->len,
+				    k == BF_KEY ? 0600 : 0644, 1);
+			free(name);
+			free(path);
+		}
+	return rc;
+}
+
 static int
 cmd_restore(const struct cli *cli, const char *dir, int force)
 {
@@ -402,7 +445,7 @@ cmd_restore(const struct cli *cli, const char *dir, int force)
 	}
 	/* A CA running there is never touched. */
 	if (config_load(cli->config_path, &cfg, err, sizeof(err)) == 0) {
-		running = daemon_running(&cfg);
+		running = cli_daemon_running(&cfg);
 		config_free(&cfg);
 		if (running) {
 			fprintf(stderr, "certmint: certmintd is running with %s: "
@@ -456,6 +499,9 @@ cmd_restore(const struct cli *cli, const char *dir, int force)
 		if ((f = backup_get(&b, bnames[i])) != NULL &&
 		    !may_replace(bpath(&cfg, i), f, force, i <= BF_CERT))
 			goto out;
+	if (restore_renewals(&b, &cfg, force, 0) == -1 ||
+	    restore_renewals(&b, &cfg, force, 1) == -1)
+		goto out;
 	for (i = BF_KEY; i < BF__MAX; i++)
 		if ((f = backup_get(&b, bnames[i])) != NULL &&
 		    put_file(bpath(&cfg, i), f->data, f->len,

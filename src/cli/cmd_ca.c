@@ -519,8 +519,9 @@ view_crl_row(void *arg, const struct db_crl *c)
 	}
 	time_format(c->this_update, tu);
 	time_format(c->next_update, nu);
-	printf("%-8" PRId64 " %-6s %-20s %-20s %" PRId64 "\n", c->number,
-	    c->base_number < 0 ? "base" : "delta", tu, nu, c->count);
+	printf("%-8" PRId64 " %-6s %-20s %-20s %-8" PRId64 " %d\n",
+	    c->number, c->base_number < 0 ? "base" : "delta", tu, nu,
+	    c->count, c->key_idx);
 	return 0;
 }
 
@@ -623,8 +624,8 @@ cmd_view(const struct cli *cli, int argc, char **argv)
 	if (cli->json)
 		v.arr = json_array();
 	else if (crls)
-		printf("%-8s %-6s %-20s %-20s %s\n", "NUMBER", "KIND",
-		    "THIS UPDATE", "NEXT UPDATE", "ENTRIES");
+		printf("%-8s %-6s %-20s %-20s %-8s %s\n", "NUMBER", "KIND",
+		    "THIS UPDATE", "NEXT UPDATE", "ENTRIES", "CRL-INDEX");
 	else
 		printf("%-8s %-8s %-20s %-20s %-40s %s\n", "ID", "STATE",
 		    "SUBMITTED", "EXPIRES", "SERIAL", "SUBJECT");

@@ -41,12 +41,26 @@ init_usage(FILE *f)
 	    "  --listen ADDR    HTTP address (default 127.0.0.1)\n");
 }
 
-/*
- * Write a PEM file that must not exist yet: nothing at path, not even a
- * link, is written over or followed (file_write_new).
- */
-static int
-write_new(const char *path, const char *label, const unsigned char *der,
+int
+cli_key_type(const char *arg, enum key_type *kt)
+{
+	if ((*kt = key_type_from_name(arg)) != KEY__MAX)
+		return 0;
+	fprintf(stderr, "certmint: unknown key type \"%s\"\n", arg);
+	return -1;
+}
+
+int
+cli_days(const char *arg, int64_t *days)
+{
+	if (parse_int64(arg, days) == 0 && *days >= 1 && *days <= 36500)
+		return 0;
+	fprintf(stderr, "certmint: --days: 1 to 36500\n");
+	return -1;
+}
+
+int
+cli_write_new(const char *path, const char *label, const unsigned char *der,
     size_t len, mode_t mode)
 {
 	char	*pem;
@@ -259,7 +273,7 @@ cmd_init(const struct cli *cli, int argc, char **argv)
 	size_t		 len;
 	struct cm_config cfg;
 	struct store	*st;
-	int		 have_cfg = 0, idx;
+	int		 have_cfg = 0;
 
 	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (ch) {
@@ -270,22 +284,15 @@ cmd_init(const struct cli *cli, int argc, char **argv)
 			subject = optarg;
 			break;
 		case 'k':
-			if ((kt = key_type_from_name(optarg)) == KEY__MAX) {
-				fprintf(stderr, "certmint: unknown key type "
-				    "\"%s\"\n", optarg);
+			if (cli_key_type(optarg, &kt) == -1)
 				return CLI_USAGE;
-			}
 			break;
 		case 'H':
 			hash = optarg;
 			break;
 		case 'd':
-			if (parse_int64(optarg, &days) == -1 || days < 1 ||
-			    days > 36500) {
-				fprintf(stderr, "certmint: --days: 1 to "
-				    "36500\n");
+			if (cli_days(optarg, &days) == -1)
 				return CLI_USAGE;
-			}
 			break;
 		case 'p':
 			if (parse_int64(optarg, &port) == -1 || port < 0 ||
@@ -370,7 +377,7 @@ cmd_init(const struct cli *cli, int argc, char **argv)
 			fprintf(stderr, "certmint: %s\n", err);
 			goto undo;
 		}
-		if (write_new(csr_path, "CERTIFICATE REQUEST", der, len, 0644)
+		if (cli_write_new(csr_path, "CERTIFICATE REQUEST", der, len, 0644)
 		    == -1)
 			goto undo;
 		if (made_file(&made, csr_path, "") == -1)
@@ -381,7 +388,7 @@ cmd_init(const struct cli *cli, int argc, char **argv)
 			fprintf(stderr, "certmint: %s\n", err);
 			goto undo;
 		}
-		if (write_new(cfg.cert_file, "CERTIFICATE", der, len, 0644)
+		if (cli_write_new(cfg.cert_file, "CERTIFICATE", der, len, 0644)
 		    == -1)
 			goto undo;
 		if (made_file(&made, cfg.cert_file, "") == -1)
@@ -406,7 +413,7 @@ cmd_init(const struct cli *cli, int argc, char **argv)
 	 * The database knows its CA (a root's certificate now, a sub CA's
 	 * at its first start) and the CA directory names its database.
 	 */
-	if (!sub && store_cacert_note(st, der, len, &idx) != 0)
+	if (!sub && store_cacert_note(st, 0, 0, der, len) != 0)
 		snprintf(err, sizeof(err), "%s: cannot record the CA "
 		    "certificate", cfg.db_file);
 	else if (ca_identity_write(&cfg, st, err, sizeof(err)) == 0)
@@ -456,6 +463,56 @@ cmd_init(const struct cli *cli, int argc, char **argv)
 	return rc;
 }
 
+/*
+ * Which CA certificate an answer installs: 0 for a subordinate CA's first
+ * (no ca.crt yet), else N for a renewal whose request ca(N).csr waits.
+ * *key_path is the key it certifies. 0, or -1 having said why.
+ */
+static int
+install_target(const struct cm_config *cfg, int *n, char **key_path,
+    unsigned char **subject, size_t *subject_len)
+{
+	struct signer	 sg;
+	struct stat	 sb;
+	char		 err[512], *base = NULL, *csr = NULL;
+	int		 rc = -1;
+
+	*n = 0;
+	*subject = NULL;
+	if (lstat(cfg->cert_file, &sb) == -1 && errno == ENOENT)
+		return (*key_path = strdup(cfg->key_file)) ? 0 : -1;
+	if (signer_load(&sg, cfg, err, sizeof(err)) == -1) {
+		fprintf(stderr, "certmint: %s\n", err);
+		return -1;
+	}
+	*n = sg.ncerts;
+	if ((base = path_join(cfg->dir, "ca.csr")) == NULL ||
+	    (csr = path_indexed(base, *n)) == NULL ||
+	    (*key_path = path_indexed(cfg->key_file, *n)) == NULL)
+		goto out;
+	if (lstat(csr, &sb) == -1) {
+		fprintf(stderr, "certmint: %s is installed and no renewal "
+		    "waits for an answer (%s: %s); renew with `certmint ca "
+		    "renew` first\n", cfg->cert_file, csr, strerror(errno));
+		goto out;
+	}
+	/* Renewed with the same key: no ca(N).key. */
+	if (lstat(*key_path, &sb) == -1) {
+		free(*key_path);
+		*key_path = path_indexed(cfg->key_file, sg.key_idx);
+	}
+	if ((*subject = malloc(sg.issuer_len)) == NULL)
+		goto out;
+	memcpy(*subject, sg.issuer, sg.issuer_len);
+	*subject_len = sg.issuer_len;
+	rc = *key_path != NULL ? 0 : -1;
+ out:
+	signer_free(&sg);
+	free(base);
+	free(csr);
+	return rc;
+}
+
 int
 cmd_install_ca_cert(const struct cli *cli, int argc, char **argv)
 {
@@ -465,11 +522,13 @@ cmd_install_ca_cert(const struct cli *cli, int argc, char **argv)
 	};
 	const char	*chain_path = NULL;
 	struct cm_config cfg;
-	unsigned char	*in = NULL, *chain = NULL, *der = NULL;
-	size_t		 inlen, chainlen = 0, len;
-	char		*chain_pem = NULL, err[512];
+	struct cert_info info;
+	unsigned char	*in = NULL, *chain = NULL, *der = NULL, *subject = NULL;
+	size_t		 inlen, chainlen = 0, len, subject_len = 0;
+	char		*chain_pem = NULL, *key_path = NULL, *cert_path = NULL;
+	char		 err[512];
 	EVP_PKEY	*key = NULL;
-	int		 ch, rc = CLI_FAIL;
+	int		 ch, n, rc = CLI_FAIL;
 
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (ch != 'c') {
@@ -490,13 +549,33 @@ cmd_install_ca_cert(const struct cli *cli, int argc, char **argv)
 	    (chain_path != NULL &&
 	    cli_read(chain_path, &chain, &chainlen, 1 << 20) == -1))
 		goto out;
-	if (key_load(cfg.key_file, &key, err, sizeof(err)) == -1 ||
+	if (install_target(&cfg, &n, &key_path, &subject, &subject_len) == -1)
+		goto out;
+	if (key_load(key_path, &key, err, sizeof(err)) == -1 ||
 	    ca_check_install(key, in, inlen, chain, chainlen, &der, &len,
 	    &chain_pem, err, sizeof(err)) == -1) {
 		fprintf(stderr, "certmint: %s\n", err);
 		goto out;
 	}
-	if (write_new(cfg.cert_file, "CERTIFICATE", der, len, 0644) == -1)
+	/* A renewed CA keeps its name: what it signed names it issuer. */
+	if (subject != NULL) {
+		if (cert_info_parse(der, len, &info, err, sizeof(err)) == -1) {
+			fprintf(stderr, "certmint: %s\n", err);
+			goto out;
+		}
+		rc = info.subject_len != subject_len ||
+		    memcmp(info.subject, subject, subject_len) != 0;
+		cert_info_free(&info);
+		if (rc) {
+			rc = CLI_FAIL;
+			fprintf(stderr, "certmint: the parent's certificate "
+			    "names another subject than the CA's: not a "
+			    "renewal of this CA\n");
+			goto out;
+		}
+	}
+	if ((cert_path = path_indexed(cfg.cert_file, n)) == NULL ||
+	    cli_write_new(cert_path, "CERTIFICATE", der, len, 0644) == -1)
 		goto out;
 	if (*chain_pem != '\0' && file_write_atomic(cfg.chain_file, chain_pem,
 	    strlen(chain_pem), 0644) == -1) {
@@ -504,20 +583,25 @@ cmd_install_ca_cert(const struct cli *cli, int argc, char **argv)
 		    strerror(errno));
 		goto out;
 	}
-	printf("CA certificate installed: %s\n", cfg.cert_file);
+	printf("CA certificate %d installed: %s\n", n, cert_path);
 	if (*chain_pem != '\0')
 		printf("Parent chain: %s\n", cfg.chain_file);
-	/* The CA's first CRL, signed by the key now certified. */
-	if (ca_publish_first_crl(cli->config_path, err, sizeof(err)) == -1) {
+	/* The CRLs, signed by the key now certified. */
+	if (n > 0)
+		rc = cli_ca_publish(cli, &cfg) == 0 ? CLI_OK : CLI_FAIL;
+	else if (ca_publish_first_crl(cli->config_path, err,
+	    sizeof(err)) == -1)
 		fprintf(stderr, "certmint: %s\n", err);
-		goto out;
-	}
-	rc = CLI_OK;
+	else
+		rc = CLI_OK;
  out:
 	config_free(&cfg);
 	EVP_PKEY_free(key);
 	OPENSSL_free(der);
 	free(chain_pem);
+	free(key_path);
+	free(cert_path);
+	free(subject);
 	free(in);
 	free(chain);
 	return rc;

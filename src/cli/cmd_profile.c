@@ -93,6 +93,8 @@ profile_json(const struct cm_config *cfg, const struct cm_profile *p)
 	    json_integer(p->max_extensions));
 	json_object_set_new(o, "max_sans", json_integer(p->max_sans));
 	json_object_set_new(o, "ocsp_nocheck", json_boolean(p->ocsp_nocheck));
+	json_object_set_new(o, "expired_on_crl", p->expired_on_crl < 0 ?
+	    json_string("forever") : json_integer(p->expired_on_crl));
 	return o;
 }
 
@@ -101,11 +103,7 @@ static void
 print_value(const char *key, const json_t *v)
 {
 	const json_t	*e;
-	const char	*s;
 	size_t		 i;
-	int		 url = strcmp(key, "cdp") == 0 ||
-			    strcmp(key, "delta_cdp") == 0 ||
-			    strcmp(key, "aia") == 0;
 
 	printf("%s = ", key);
 	if (json_is_array(v)) {
@@ -115,11 +113,10 @@ print_value(const char *key, const json_t *v)
 			printf("%s%s", i ? ", " : "", json_string_value(e));
 	} else if (json_is_string(v) && *json_string_value(v) == '\0')
 		printf("none");
-	else if (json_is_string(v)) {
-		/* URLs are read back as %-token templates. */
-		for (s = json_string_value(v); *s != '\0'; s++)
-			printf(*s == '%' && url ? "%%%%" : "%c", *s);
-	} else if (json_is_integer(v))
+	else if (json_is_string(v))
+		/* URLs are %-token templates already (url_expand). */
+		printf("%s", json_string_value(v));
+	else if (json_is_integer(v))
 		printf("%" JSON_INTEGER_FORMAT, json_integer_value(v));
 	else if (json_is_boolean(v))
 		printf("%s", json_is_true(v) ? "true" : "false");

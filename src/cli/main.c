@@ -29,6 +29,10 @@ usage(FILE *f)
 	    "                                 database) beside the config file\n"
 	    "  install-ca-cert FILE [--chain FILE]\n"
 	    "                                 install a parent CA's answer (sub CA)\n"
+	    "  ca list                        the CA certificates, by index\n"
+	    "  ca renew [--new-key [--key-type TYPE]] [--days N]\n"
+	    "                                 renew the CA's certificate (see\n"
+	    "                                 certmint ca --help)\n"
 	    "Requests (through certmintd):\n"
 	    "  submit FILE [--attrib NAME:VALUE]... [--requester NAME] [--out FILE]\n"
 	    "  resubmit ID                    approve a pending request\n"
@@ -45,6 +49,12 @@ usage(FILE *f)
 	    "  view [queue|log|logfail|revoked|issued|all|crl] [--id MIN[-MAX]]\n"
 	    "       [--requester NAME] [--cn TEXT] [--serial HEX] [--since TIME]\n"
 	    "       [--until TIME] [--limit N]\n"
+	    "Housekeeping (through certmintd):\n"
+	    "  purge --expired-before DATE [--dry-run] [--revoked-too]\n"
+	    "                                 forget requests whose certificate\n"
+	    "                                 expired before DATE (revoked ones,\n"
+	    "                                 undelivered events and the newest\n"
+	    "                                 are kept; see docs/cli.md)\n"
 	    "Modules:\n"
 	    "  exit list | status | show NAME | set NAME PROP VALUE\n"
 	    "  exit configure NAME [--refresh] | replay NAME [--from SEQ | --dead]\n"
@@ -68,6 +78,25 @@ usage(FILE *f)
 	    "\n"
 	    "Exit status: 0 on success, 1 when the CA refused or failed, 2 on\n"
 	    "usage errors. See docs/cli.md.\n");
+}
+
+/* Is a certmintd answering on the config's admin socket? */
+int
+cli_daemon_running(const struct cm_config *cfg)
+{
+	struct sockaddr_un sun;
+	int		 fd, up;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(cfg->admin_socket) >= sizeof(sun.sun_path))
+		return 0;
+	strlcpy_cm(sun.sun_path, cfg->admin_socket, sizeof(sun.sun_path));
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return 0;
+	up = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
+	close(fd);
+	return up;
 }
 
 /* The code of the daemon's last refusal ("conflict", ...), for admin_code. */
@@ -282,6 +311,7 @@ static const struct {
 } commands[] = {
 	{ "init", cmd_init },
 	{ "install-ca-cert", cmd_install_ca_cert },
+	{ "ca", cmd_ca },
 	{ "submit", cmd_submit },
 	{ "resubmit", cmd_by_id },
 	{ "deny", cmd_by_id },
@@ -291,6 +321,7 @@ static const struct {
 	{ "unrevoke", cmd_unrevoke },
 	{ "crl", cmd_crl },
 	{ "import", cmd_import },
+	{ "purge", cmd_purge },
 	{ "status", cmd_status },
 	{ "reload", cmd_simple },
 	{ "shutdown", cmd_simple },

@@ -79,6 +79,11 @@ int	 file_check_mode(const struct stat *, const char *path, const char *what,
 	    int private, char *err, size_t errlen);
 char	*path_join(const char *dir, const char *name);	/* name if absolute */
 char	*path_dirname(const char *);
+/*
+ * The name of the file of index idx beside path, as AD CS names a
+ * renewed CA's files: "ca.crt" 0 is itself, 2 "ca(2).crt". Caller frees.
+ */
+char	*path_indexed(const char *path, int idx);
 int	 str_ieq(const char *, const char *);
 int	 attr_name_eq(const char *, const char *);	/* case, blanks, '-' ignored */
 char	*str_trim(char *);

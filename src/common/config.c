@@ -28,6 +28,7 @@ static const struct known_key known_keys[] = {
 	{ "server", "pid_file" }, { "server", "max_body" }, { "server", "threads" },
 	{ "server", "trust_requester_header" },
 	{ "server", "max_connections" }, { "server", "max_client_connections" },
+	{ "server", "header_timeout" }, { "server", "body_timeout" },
 	{ "publish", "base_url" }, { "publish", "cdp_url" }, { "publish", "aia_url" },
 	{ "publish", "delta_url" },
 	{ "crl", "period_hours" }, { "crl", "delta" }, { "crl", "delta_period_hours" },
@@ -346,11 +347,19 @@ publish_url(struct cm_config *cfg, const char *key, const char *also,
 	    strstr(v, "%9") == NULL)
 		v = NULL;
 	if (v == NULL) {
-		if (asprintf(out, "%s%s", cfg->base_url, suffix) == -1) {
+		struct buf	 b = { 0 };
+		const char	*p;
+
+		/* A template for url_finish: base_url's "%" doubled. */
+		for (p = cfg->base_url; *p != '\0'; p++)
+			buf_append(&b, *p == '%' ? "%%" : p, *p == '%' ? 2 : 1);
+		if (buf_append(&b, suffix, strlen(suffix) + 1) == -1) {
+			buf_free(&b);
 			*out = NULL;
 			snprintf(err, errlen, "out of memory");
 			return -1;
 		}
+		*out = buf_steal(&b);
 		return 0;
 	}
 	if ((*out = url_expand(cfg, v, delta, why, sizeof(why))) == NULL) {
@@ -486,6 +495,10 @@ config_interpret(struct cm_config *cfg, char *err, size_t errlen)
 	    &cfg->max_connections, err, errlen) == -1 ||
 	    get_int(cfg, "server", "max_client_connections", 256, 1, 100000,
 	    &cfg->max_client_connections, err, errlen) == -1 ||
+	    get_int(cfg, "server", "header_timeout", 10, 1, 3600,
+	    &cfg->header_timeout, err, errlen) == -1 ||
+	    get_int(cfg, "server", "body_timeout", 30, 1, 3600,
+	    &cfg->body_timeout, err, errlen) == -1 ||
 	    get_int(cfg, "policy", "validity_days", 365, 1, 36600,
 	    &cfg->validity_days, err, errlen) == -1 ||
 	    get_int(cfg, "policy", "max_validity_days", 825, 1, 36600,
@@ -520,11 +533,12 @@ config_interpret(struct cm_config *cfg, char *err, size_t errlen)
 	s = cfg->base_url + strlen(cfg->base_url);
 	while (s > cfg->base_url && s[-1] == '/')
 		*--s = '\0';
-	if (publish_url(cfg, "cdp_url", NULL, "/ca.crl", 0, &cfg->cdp_url,
+	/* %8, %4: "(N)" after a renewal (url_finish). */
+	if (publish_url(cfg, "cdp_url", NULL, "/ca%8.crl", 0, &cfg->cdp_url,
 	    err, errlen) == -1 ||
-	    publish_url(cfg, "aia_url", NULL, "/ca.crt", 0, &cfg->aia_url,
+	    publish_url(cfg, "aia_url", NULL, "/ca%4.crt", 0, &cfg->aia_url,
 	    err, errlen) == -1 ||
-	    publish_url(cfg, "delta_url", "cdp_url", "/delta.crl", 1,
+	    publish_url(cfg, "delta_url", "cdp_url", "/delta%8.crl", 1,
 	    &cfg->delta_url, err, errlen) == -1 ||
 	    profiles_load(cfg, err, errlen) == -1)
 		return -1;

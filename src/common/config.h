@@ -53,6 +53,8 @@ struct cm_config {
 	int		 trust_requester_header; /* X-Certmint-Requester, default 0 */
 	int		 max_connections;	/* HTTP connections, default 1000 */
 	int		 max_client_connections; /* from one address, default 256 */
+	int		 header_timeout;	/* s from accept to headers, default 10 */
+	int		 body_timeout;	/* s from headers to body, default 30 */
 
 	/* [publish] */
 	char		*base_url;	/* "http://127.0.0.1:8080" */

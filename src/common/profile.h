@@ -76,6 +76,9 @@ struct cm_profile {
 	int		 max_extensions;	/* requested extensions */
 	int		 max_sans;
 	int		 ocsp_nocheck;	/* id-pkix-ocsp-nocheck (RFC 6960) */
+	int64_t		 expired_on_crl;	/* seconds a revoked certificate
+					   stays on CRLs once expired; -1:
+					   forever (X.509 ExpiredCertsOnCRL) */
 };
 
 /*
@@ -102,11 +105,19 @@ int	 profile_key_known(const char *key);
  * Expand AD CS's URL %-tokens in tmpl (%1 server DNS name, %2 its first
  * label, %3 CA name, %4 certificate name suffix, %7 truncated CA name, %8
  * CRL name suffix, %9 "+" when delta, %10/%11 LDAP object class suffixes,
- * %% a percent sign). Returns a malloc'd string, or NULL with err for an
- * unknown token.
+ * %% a percent sign). %4, %8 and %% are left for url_finish, as they
+ * depend on the CA certificate that signs. Returns a malloc'd string, or
+ * NULL with err for an unknown token.
  */
 char	*url_expand(const struct cm_config *, const char *tmpl, int delta,
 	    char *err, size_t errlen);
+/*
+ * The URL that url_expand made, for the CA certificate of index cert_idx
+ * and key index key_idx: %4 is "(cert_idx)" and %8 "(key_idx)", "" for
+ * index 0 (AD CS's CertificateName and CRLNameSuffix), %% "%". Returns a
+ * malloc'd string or NULL (out of memory).
+ */
+char	*url_finish(const char *url, int cert_idx, int key_idx);
 
 /*
  * The keyUsage bits ku leaves to a key: keyEncipherment and

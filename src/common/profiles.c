@@ -57,7 +57,7 @@ static const char *const profile_keys[] = {
 	"san_types", "san_required", "host_names", "cn", "subject_required",
 	"domains", "cn_pattern", "cdp", "delta_cdp", "aia", "policies",
 	"revocation_reasons", "request_extensions", "max_extensions",
-	"max_sans", "ocsp_nocheck",
+	"max_sans", "ocsp_nocheck", "expired_on_crl",
 };
 
 const char *
@@ -190,6 +190,7 @@ profile_generic(struct cm_profile *p, const struct cm_config *cfg)
 	p->key_types = cfg ? cfg->key_types : (1u << KEY__MAX) - 1;
 	p->key_usage = KU_DIGITAL_SIGNATURE;
 	p->path_len = -1;
+	p->expired_on_crl = -1;
 	p->san_types = cfg ? cfg->san_types : SAN_TYPES_DEFAULT;
 	p->cn = CN_KEEP;
 	p->reasons = ALL_REASONS;
@@ -335,11 +336,48 @@ put_url_name(struct buf *out, const char *s, size_t max)
 		if (isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~')
 			buf_append(out, s, 1);
 		else {
-			buf_append(out, "%", 1);
+			buf_append(out, "%%", 2);	/* for url_finish */
 			buf_append(out, &hex[c >> 4], 1);
 			buf_append(out, &hex[c & 15], 1);
 		}
 	}
+}
+
+/* n bytes of s into a template: "%" doubled for url_finish. */
+static void
+put_literal(struct buf *out, const char *s, size_t n)
+{
+	for (; n > 0; s++, n--)
+		buf_append(out, *s == '%' ? "%%" : s, *s == '%' ? 2 : 1);
+}
+
+char *
+url_finish(const char *url, int cert_idx, int key_idx)
+{
+	struct buf	 out = { 0 };
+	const char	*p;
+	char		 sfx[16];
+
+	for (p = url; *p != '\0'; p++) {
+		if (*p != '%' || (p[1] != '%' && p[1] != '4' && p[1] != '8')) {
+			buf_append(&out, p, 1);
+			continue;
+		}
+		p++;
+		sfx[0] = '\0';
+		if (*p == '%')
+			strlcpy_cm(sfx, "%", sizeof(sfx));
+		else if (*p == '4' && cert_idx > 0)
+			snprintf(sfx, sizeof(sfx), "(%d)", cert_idx);
+		else if (*p == '8' && key_idx > 0)
+			snprintf(sfx, sizeof(sfx), "(%d)", key_idx);
+		buf_append(&out, sfx, strlen(sfx));
+	}
+	if (buf_append(&out, "", 1) == -1) {
+		buf_free(&out);
+		return NULL;
+	}
+	return buf_steal(&out);
 }
 
 char *
@@ -356,7 +394,7 @@ url_expand(const struct cm_config *cfg, const char *tmpl, int delta,
 			continue;
 		}
 		if (p[1] == '%') {
-			buf_append(&out, "%", 1);
+			buf_append(&out, "%%", 2);	/* for url_finish */
 			p++;
 			continue;
 		}
@@ -370,11 +408,11 @@ url_expand(const struct cm_config *cfg, const char *tmpl, int delta,
 		}
 		switch (tok) {
 		case 1:		/* ServerDNSName */
-			buf_append(&out, host, strlen(host));
+			put_literal(&out, host, strlen(host));
 			break;
 		case 2:		/* ServerShortName */
 			dot = strchr(host, '.');
-			buf_append(&out, host, dot ? (size_t)(dot - host) :
+			put_literal(&out, host, dot ? (size_t)(dot - host) :
 			    strlen(host));
 			break;
 		case 3:		/* SanitizedCaName */
@@ -385,6 +423,9 @@ url_expand(const struct cm_config *cfg, const char *tmpl, int delta,
 			break;
 		case 4:		/* CertificateName: "(n)" after a renewal */
 		case 8:		/* CRLNameSuffix: "(n)" after a new key */
+			/* The signing CA certificate's: url_finish. */
+			buf_append(&out, p - 1, 2);
+			break;
 		case 6:		/* ConfigurationContainer: no directory */
 			break;
 		case 9:		/* DeltaCRLAllowed */
@@ -728,6 +769,17 @@ profile_set(struct pload *pl, const char *key, const char *v)
 		return set_bool(pl, key, v, &p->subject_required);
 	if (IS("ocsp_nocheck"))
 		return set_bool(pl, key, v, &p->ocsp_nocheck);
+	if (IS("expired_on_crl")) {
+		if (!strcasecmp(v, "forever")) {
+			p->expired_on_crl = -1;
+			return 0;
+		}
+		if (parse_duration(v, &p->expired_on_crl) == -1 ||
+		    p->expired_on_crl < 0)
+			return perr(pl, key, v, "expected forever or a duration "
+			    "(0, 90d, 12h)");
+		return 0;
+	}
 	if (IS("cn")) {
 		if (!strcasecmp(v, "keep"))
 			p->cn = CN_KEEP;

@@ -230,29 +230,69 @@ time_format(int64_t t, char out[32])
 }
 
 /*
- * Parse "YYYY-MM-DDTHH:MM:SSZ", "YYYY-MM-DD HH:MM:SS", "YYYY-MM-DD" (UTC)
- * or "@seconds". Returns 0 or -1.
+ * The offset of an RFC 3339 time ("Z", "+01:00", "-05:30") at s into
+ * *secs (east of UTC positive); the end in *end. 0, or -1 if there is none.
+ */
+static int
+utc_offset(const char *s, const char **end, int64_t *secs)
+{
+	int	 h, m;
+
+	*secs = 0;
+	if (*s == 'Z' || *s == 'z') {
+		*end = s + 1;
+		return 0;
+	}
+	if ((*s != '+' && *s != '-') || !isdigit((unsigned char)s[1]) ||
+	    !isdigit((unsigned char)s[2]) || s[3] != ':' ||
+	    !isdigit((unsigned char)s[4]) || !isdigit((unsigned char)s[5]))
+		return -1;
+	h = (s[1] - '0') * 10 + s[2] - '0';
+	m = (s[4] - '0') * 10 + s[5] - '0';
+	if (h > 23 || m > 59)
+		return -1;
+	*secs = (int64_t)(h * 3600 + m * 60) * (*s == '-' ? -1 : 1);
+	*end = s + 6;
+	return 0;
+}
+
+/*
+ * Parse "YYYY-MM-DD" (UTC midnight), "YYYY-MM-DDTHH:MM:SS" or with a
+ * space for the T (UTC), an RFC 3339 time ("2026-11-24T08:00:00.5+01:00":
+ * a fraction of a second is dropped, the offset applied) or "@seconds".
+ * A day the month does not have (2026-02-30) is refused, not carried into
+ * the next month. Returns 0 or -1.
  */
 int
 time_parse(const char *s, int64_t *out)
 {
-	struct tm	 tm;
+	struct tm	 tm, day;
 	const char	*end;
+	int64_t		 off = 0;
 
 	if (s[0] == '@')
 		return parse_int64(s + 1, out);
 	memset(&tm, 0, sizeof(tm));
 	if ((end = strptime(s, "%Y-%m-%d", &tm)) == NULL)
 		return -1;
-	if (*end == 'T' || *end == ' ') {
+	if (*end == 'T' || *end == 't' || *end == ' ') {
 		if ((end = strptime(end + 1, "%H:%M:%S", &tm)) == NULL)
 			return -1;
-	}
-	if (*end == 'Z')
+		if (*end == '.' && isdigit((unsigned char)end[1]))
+			for (end++; isdigit((unsigned char)*end); end++)
+				;
+		if (*end != '\0' && utc_offset(end, &end, &off) == -1)
+			return -1;
+	} else if (*end == 'Z')
 		end++;
 	if (*end != '\0')
 		return -1;
-	*out = (int64_t)timegm(&tm);
+	day = tm;
+	day.tm_hour = 12;
+	day.tm_min = day.tm_sec = 0;
+	if (timegm(&day) == (time_t)-1 || day.tm_mday != tm.tm_mday)
+		return -1;
+	*out = (int64_t)timegm(&tm) - off;
 	return 0;
 }
 
@@ -472,6 +512,23 @@ path_dirname(const char *path)
 	if (slash == path)
 		return strdup("/");
 	return strndup(path, (size_t)(slash - path));
+}
+
+char *
+path_indexed(const char *path, int idx)
+{
+	const char	*base = strrchr(path, '/'), *dot;
+	char		*out;
+
+	if (idx <= 0)
+		return strdup(path);
+	base = base != NULL ? base + 1 : path;
+	if ((dot = strrchr(base, '.')) == NULL || dot == base)
+		dot = path + strlen(path);
+	if (asprintf(&out, "%.*s(%d)%s", (int)(dot - path), path, idx, dot)
+	    == -1)
+		return NULL;
+	return out;
 }
 
 int

@@ -357,19 +357,14 @@ der_spki_bits(const struct der_tlv *alg, const struct der_tlv *params,
  * OID is not already there. Returns 0 or -1.
  */
 static int
-put_extensions(struct extw *ew, const struct signer *s,
+put_extensions_urls(struct extw *ew, const struct signer *s,
     const struct cert_template *t, const unsigned char *ski, size_t skilen,
-    int rsa, int ec)
+    int rsa, int ec, const char *cdp, const char *aia, const char *delta)
 {
 	const struct cm_profile *pr = t->profile;
 	struct buf	*v = &ew->v;
 	char *const	*eku = t->neku > 0 ? t->eku : pr->eku;
 	size_t		 neku = t->neku > 0 ? t->neku : pr->neku;
-	/* The profile's URLs, else the CA's; delta only when the CA has. */
-	const char	*cdp = pr->cdp_url ? pr->cdp_url : s->cdp_url;
-	const char	*aia = pr->aia_url ? pr->aia_url : s->aia_url;
-	const char	*delta = s->delta_url == NULL ? NULL :
-			    pr->delta_url ? pr->delta_url : s->delta_url;
 	uint32_t	 ku;
 	size_t		 mctx, mseq, m, m2, i;
 
@@ -461,6 +456,45 @@ put_extensions(struct extw *ew, const struct signer *s,
 	if (der_close(ew->b, mseq) == -1 || der_close(ew->b, mctx) == -1)
 		return -1;
 	return 0;
+}
+
+/*
+ * A profile's URL template for the signing CA certificate (%4, %8; see
+ * url_finish): tmpl itself when it has no token, else a copy in *owned.
+ */
+static const char *
+profile_url(const char *tmpl, const struct signer *s, char **owned)
+{
+	if (strchr(tmpl, '%') == NULL)
+		return tmpl;
+	return *owned = url_finish(tmpl, s->cert_idx, s->key_idx);
+}
+
+static int
+put_extensions(struct extw *ew, const struct signer *s,
+    const struct cert_template *t, const unsigned char *ski, size_t skilen,
+    int rsa, int ec)
+{
+	const struct cm_profile *pr = t->profile;
+	const char	*cdp, *aia, *delta = NULL;
+	char		*own[3] = { NULL, NULL, NULL };
+	int		 rc = -1;
+
+	/* The profile's URLs, else the CA's; delta only when the CA has. */
+	cdp = pr->cdp_url ? profile_url(pr->cdp_url, s, &own[0]) : s->cdp_url;
+	aia = pr->aia_url ? profile_url(pr->aia_url, s, &own[1]) : s->aia_url;
+	if (s->delta_url != NULL)
+		delta = pr->delta_url ? profile_url(pr->delta_url, s,
+		    &own[2]) : s->delta_url;
+	if ((pr->cdp_url == NULL || cdp != NULL) &&
+	    (pr->aia_url == NULL || aia != NULL) &&
+	    (s->delta_url == NULL || pr->delta_url == NULL || delta != NULL))
+		rc = put_extensions_urls(ew, s, t, ski, skilen, rsa, ec, cdp,
+		    aia, delta);
+	free(own[0]);
+	free(own[1]);
+	free(own[2]);
+	return rc;
 }
 
 /*

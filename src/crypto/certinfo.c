@@ -337,3 +337,34 @@ out:
 	X509_free(x);
 	return rc;
 }
+
+int
+cert_verify_data(const unsigned char *cert, size_t certlen,
+    const unsigned char *data, size_t len, const unsigned char *sig,
+    size_t siglen)
+{
+	const unsigned char *p = cert;
+	const EVP_MD	*md = EVP_sha256();
+	EVP_MD_CTX	*ctx = NULL;
+	EVP_PKEY	*k;
+	X509		*x;
+	int		 rc = -1, id;
+
+	if ((x = d2i_X509(NULL, &p, (long)certlen)) == NULL ||
+	    (k = X509_get0_pubkey(x)) == NULL)
+		goto out;
+	/* EdDSA signs the message itself: no digest first. */
+	id = EVP_PKEY_get_base_id(k);
+	if (id == EVP_PKEY_ED25519 || id == EVP_PKEY_ED448)
+		md = NULL;
+	rc = 0;
+	if ((ctx = EVP_MD_CTX_new()) != NULL &&
+	    EVP_DigestVerifyInit(ctx, NULL, md, NULL, k) == 1 &&
+	    EVP_DigestVerify(ctx, sig, siglen, data, len) == 1)
+		rc = 1;
+out:
+	ERR_clear_error();
+	EVP_MD_CTX_free(ctx);
+	X509_free(x);
+	return rc;
+}

@@ -14,6 +14,7 @@
 #define OID_REASON		"2.5.29.21"
 #define OID_INVALIDITY		"2.5.29.24"
 #define OID_DELTA_INDICATOR	"2.5.29.27"
+#define OID_EXPIRED_ON_CRL	"2.5.29.60"	/* X.509 expiredCertsOnCRL */
 #define OID_AKI			"2.5.29.35"
 #define OID_FRESHEST		"2.5.29.46"
 
@@ -156,6 +157,14 @@ put_crl_extensions(struct buf *b, const struct signer *s,
 		return -1;
 	if (p->base_number >= 0 &&
 	    put_int_ext(b, OID_DELTA_INDICATOR, 1, p->base_number) == -1)
+		return -1;
+	/* The revoked certificates that expired since then are listed. */
+	if (p->expired_since > 0 &&
+	    (der_open(b, DER_SEQUENCE, &m) == -1 ||
+	    der_put_oid(b, OID_EXPIRED_ON_CRL) == -1 ||
+	    der_open(b, DER_OCTETSTRING, &mv) == -1 ||
+	    der_put_gentime(b, p->expired_since) == -1 ||
+	    der_close(b, mv) == -1 || der_close(b, m) == -1))
 		return -1;
 	if (p->base_number < 0 && s->delta_url != NULL &&
 	    s->delta_url[0] != '\0' &&

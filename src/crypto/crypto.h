@@ -102,6 +102,18 @@ int	 ec_verify(enum key_type t, const unsigned char *point, size_t pointlen,
 	    const unsigned char *sig, size_t siglen);
 
 /* The CA's signing state, loaded once, read-only (thread-safe) afterwards. */
+/*
+ * A CA certificate of the CA, by index: the config's cert file is 0, a
+ * renewal's "ca(N).crt" beside it N (docs/ca-renewal.md).
+ */
+struct ca_cert {
+	unsigned char	*der;
+	size_t		 len;
+	int		 key_idx;	/* the first CA certificate with its key */
+	int64_t		 not_after;
+};
+#define SIGNER_MAX_CERTS	1000	/* ca(999).crt */
+
 struct signer {
 	EVP_PKEY	*key;
 	enum key_type	 key_type;
@@ -120,11 +132,21 @@ struct signer {
 	char		*delta_url;	/* NULL when delta CRLs are off */
 	int64_t		 not_after;	/* of the CA certificate */
 	EVP_MD_CTX	*sign_tmpl;	/* signer_prepare: copied per signature */
+	int		 cert_idx;	/* its CA certificate's index */
+	int		 key_idx;	/* its key's index: the CRL index */
+	struct ca_cert	*certs;		/* the newest's signer: every CA */
+	int		 ncerts;	/* certificate, by index */
+	struct signer	*older;		/* the newest's signer: for each older
+					   key whose newest certificate is
+					   valid, that one's (its CRLs) */
+	size_t		 nolder;
 };
 
 /*
- * Load key, certificate and chain named by cfg; check that the key matches
- * the certificate. Returns 0 or -1 with a message in err.
+ * Load the CA's certificates named by cfg (ca.crt, ca(1).crt, ...) and sign
+ * with the newest one, its key and chain; check that each key matches its
+ * certificate. Older keys still needed for their CRLs are in s->older.
+ * Returns 0 or -1 with a message in err.
  */
 int	 signer_load(struct signer *, const struct cm_config *, char *err,
 	    size_t errlen);
@@ -232,6 +254,15 @@ int	 cert_same_key(const unsigned char *a, size_t alen,
 /* The same for a SubjectPublicKeyInfo (DER) and a certificate. */
 int	 spki_cert_same_key(const unsigned char *spki, size_t spkilen,
 	    const unsigned char *cert, size_t certlen);
+/*
+ * Is sig a signature of data by the key of cert (DER)? RSA PKCS#1 v1.5 and
+ * ECDSA (DER) with SHA-256, Ed25519 and Ed448 pure: what `openssl dgst
+ * -sha256 -sign` (`pkeyutl -sign -rawin`) makes. 1 if so, 0 if not, -1
+ * when cert does not parse.
+ */
+int	 cert_verify_data(const unsigned char *cert, size_t certlen,
+	    const unsigned char *data, size_t len, const unsigned char *sig,
+	    size_t siglen);
 
 /*
  * Does der carry a signature by the signer's key and its issuer name?
@@ -256,6 +287,7 @@ struct crl_params {
 	int64_t		 next_update;
 	const struct crl_entry *entries;	/* any order; sorted by serial in the CRL */
 	size_t		 nentries;
+	int64_t		 expired_since;	/* not 0: expiredCertsOnCRL (X.509) */
 };
 
 /*
@@ -279,6 +311,15 @@ enum key_type key_type_of(EVP_PKEY *);
  */
 int	 ca_selfsign(EVP_PKEY *, const char *subject, int days, const char *hash,
 	    unsigned char **der, size_t *len, char *err, size_t errlen);
+
+/*
+ * A CA renewal for key, with the subject of the CA certificate old: a
+ * self-signed certificate valid for days (a root), or with csr a PKCS#10
+ * request for the parent CA (a subordinate).
+ */
+int	 ca_renewal(EVP_PKEY *, const unsigned char *old, size_t oldlen,
+	    int days, const char *hash, int csr, unsigned char **der,
+	    size_t *len, char *err, size_t errlen);
 
 /* A PKCS#10 request for a subordinate CA key (basicConstraints CA:TRUE). */
 int	 ca_make_csr(EVP_PKEY *, const char *subject, const char *hash,

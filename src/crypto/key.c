@@ -247,20 +247,19 @@ to_der(X509 *x, unsigned char **der, size_t *len)
 	return 0;
 }
 
-int
-ca_selfsign(EVP_PKEY *key, const char *subject, int days, const char *hash,
-    unsigned char **der, size_t *len, char *err, size_t errlen)
+/* A self-signed CA certificate for key named name. */
+static int
+selfsign_name(EVP_PKEY *key, const X509_NAME *name, int days,
+    const char *hash, unsigned char **der, size_t *len, char *err,
+    size_t errlen)
 {
 	X509		*x = NULL;
-	X509_NAME	*name = NULL;
 	X509V3_CTX	 ctx;
 	unsigned char	 serial[SERIAL_LEN];
 	BIGNUM		*bn = NULL;
 	int		 rc = -1;
 
 	*der = NULL;
-	if ((name = parse_subject(subject, err, errlen)) == NULL)
-		return -1;
 	if (serial_generate(serial) == -1 ||
 	    (bn = BN_bin2bn(serial, SERIAL_LEN, NULL)) == NULL ||
 	    (x = X509_new()) == NULL || X509_set_version(x, 2) != 1 ||
@@ -287,24 +286,36 @@ ca_selfsign(EVP_PKEY *key, const char *subject, int days, const char *hash,
 	rc = 0;
  out:
 	BN_free(bn);
-	X509_NAME_free(name);
 	X509_free(x);
 	return rc;
 }
 
 int
-ca_make_csr(EVP_PKEY *key, const char *subject, const char *hash,
+ca_selfsign(EVP_PKEY *key, const char *subject, int days, const char *hash,
+    unsigned char **der, size_t *len, char *err, size_t errlen)
+{
+	X509_NAME	*name;
+	int		 rc;
+
+	*der = NULL;
+	if ((name = parse_subject(subject, err, errlen)) == NULL)
+		return -1;
+	rc = selfsign_name(key, name, days, hash, der, len, err, errlen);
+	X509_NAME_free(name);
+	return rc;
+}
+
+/* A PKCS#10 request for a CA key named name. */
+static int
+csr_name(EVP_PKEY *key, const X509_NAME *name, const char *hash,
     unsigned char **der, size_t *len, char *err, size_t errlen)
 {
 	X509_REQ	*req = NULL;
-	X509_NAME	*name = NULL;
 	STACK_OF(X509_EXTENSION) *exts = NULL;
 	X509_EXTENSION	*e;
 	int		 n, rc = -1;
 
 	*der = NULL;
-	if ((name = parse_subject(subject, err, errlen)) == NULL)
-		return -1;
 	if ((req = X509_REQ_new()) == NULL ||
 	    X509_REQ_set_version(req, 0) != 1 ||
 	    X509_REQ_set_subject_name(req, name) != 1 ||
@@ -329,8 +340,41 @@ ca_make_csr(EVP_PKEY *key, const char *subject, const char *hash,
 	ossl_fail(err, errlen, "cannot build the CA request");
  out:
 	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
-	X509_NAME_free(name);
 	X509_REQ_free(req);
+	return rc;
+}
+
+int
+ca_make_csr(EVP_PKEY *key, const char *subject, const char *hash,
+    unsigned char **der, size_t *len, char *err, size_t errlen)
+{
+	X509_NAME	*name;
+	int		 rc;
+
+	*der = NULL;
+	if ((name = parse_subject(subject, err, errlen)) == NULL)
+		return -1;
+	rc = csr_name(key, name, hash, der, len, err, errlen);
+	X509_NAME_free(name);
+	return rc;
+}
+
+int
+ca_renewal(EVP_PKEY *key, const unsigned char *old, size_t oldlen,
+    int days, const char *hash, int csr, unsigned char **der, size_t *len,
+    char *err, size_t errlen)
+{
+	const unsigned char *p = old;
+	X509		*x;
+	int		 rc;
+
+	*der = NULL;
+	if ((x = d2i_X509(NULL, &p, (long)oldlen)) == NULL)
+		return ossl_fail(err, errlen, "cannot read the CA certificate");
+	rc = csr ? csr_name(key, X509_get_subject_name(x), hash, der, len, err,
+	    errlen) : selfsign_name(key, X509_get_subject_name(x), days, hash,
+	    der, len, err, errlen);
+	X509_free(x);
 	return rc;
 }
 

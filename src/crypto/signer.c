@@ -12,6 +12,7 @@
 
 #include "crypto.h"
 #include "der.h"
+#include "../common/profile.h"
 
 #define MAX_CERT_FILE	(1 << 20)
 
@@ -58,28 +59,33 @@ sigalg_der(struct signer *s, const char *hash, char *err, size_t errlen)
 	return 0;
 }
 
-static char *
-dup_or_null(const char *s)
-{
-	return s != NULL && *s != '\0' ? strdup(s) : NULL;
-}
-
-int
-signer_load(struct signer *s, const struct cm_config *cfg, char *err,
+/*
+ * Load into s the CA certificate certs[idx] and its key, named by cfg. Only
+ * the newest's signer (with_chain) reads the parent chain. 0 or -1 with
+ * err.
+ */
+static int
+signer_load_one(struct signer *s, const struct cm_config *cfg,
+    const struct ca_cert *certs, int idx, int with_chain, char *err,
     size_t errlen)
 {
 	struct cert_info info;
-	unsigned char	*file = NULL, *chain = NULL;
-	size_t		 flen, clen = 0, len;
+	unsigned char	*chain = NULL;
+	size_t		 clen = 0, len;
 	const unsigned char *p;
 	X509		*x = NULL;
 	struct buf	 pem = { 0 };
-	char		*cpem;
+	char		*cpem, *key_path, *cert_path = NULL;
 
 	memset(s, 0, sizeof(*s));
 	memset(&info, 0, sizeof(info));
-	if (key_load(cfg->key_file, &s->key, err, errlen) == -1)
-		return -1;
+	s->cert_idx = idx;
+	s->key_idx = certs[idx].key_idx;
+	if ((key_path = path_indexed(cfg->key_file, s->key_idx)) == NULL ||
+	    (cert_path = path_indexed(cfg->cert_file, idx)) == NULL)
+		goto nomem;
+	if (key_load(key_path, &s->key, err, errlen) == -1)
+		goto fail;
 	s->key_type = key_type_of(s->key);
 	if (s->key_type != KEY_ED25519 &&
 	    (s->md = EVP_get_digestbyname(cfg->hash)) == NULL) {
@@ -88,22 +94,13 @@ signer_load(struct signer *s, const struct cm_config *cfg, char *err,
 	}
 	if (sigalg_der(s, cfg->hash, err, errlen) == -1)
 		goto fail;
-	if (file_read(cfg->cert_file, &file, &flen, MAX_CERT_FILE) == -1) {
-		/* A subordinate CA waits for its parent's certificate. */
-		if (errno == ENOENT)
-			snprintf(err, errlen, "%s: no CA certificate (a "
-			    "subordinate CA needs `certmint install-ca-cert` "
-			    "first)", cfg->cert_file);
-		else
-			snprintf(err, errlen, "%s: %s", cfg->cert_file,
-			    errno ? strerror(errno) : "cannot read");
-		goto fail;
-	}
-	if (pem_or_der(file, flen, "CERTIFICATE", &s->cert_der,
-	    &s->cert_der_len) == -1 ||
-	    cert_info_parse(s->cert_der, s->cert_der_len, &info, err,
+	s->cert_der_len = certs[idx].len;
+	if ((s->cert_der = malloc(s->cert_der_len)) == NULL)
+		goto nomem;
+	memcpy(s->cert_der, certs[idx].der, s->cert_der_len);
+	if (cert_info_parse(s->cert_der, s->cert_der_len, &info, err,
 	    errlen) == -1) {
-		snprintf(err, errlen, "%s: not a certificate", cfg->cert_file);
+		snprintf(err, errlen, "%s: not a certificate", cert_path);
 		goto fail;
 	}
 	p = s->cert_der;
@@ -111,7 +108,7 @@ signer_load(struct signer *s, const struct cm_config *cfg, char *err,
 	    X509_check_private_key(x, s->key) != 1) {
 		ERR_clear_error();
 		snprintf(err, errlen, "%s: the certificate is not for the key "
-		    "in %s", cfg->cert_file, cfg->key_file);
+		    "in %s", cert_path, key_path);
 		goto fail;
 	}
 	s->issuer = info.subject;
@@ -140,19 +137,25 @@ signer_load(struct signer *s, const struct cm_config *cfg, char *err,
 		goto nomem;
 	}
 	free(cpem);
-	if (cfg->chain_file != NULL &&
+	if (with_chain && cfg->chain_file != NULL &&
 	    file_read(cfg->chain_file, &chain, &clen, MAX_CERT_FILE) == 0 &&
 	    buf_append(&pem, chain, clen) == -1)
 		goto nomem;
 	s->chain_pem = buf_steal(&pem);
 	signer_prepare(s);
-	s->cdp_url = dup_or_null(cfg->cdp_url);
-	s->aia_url = dup_or_null(cfg->aia_url);
-	if (cfg->delta_enabled)
-		s->delta_url = dup_or_null(cfg->delta_url);
+	/* The URLs name this certificate's and this key's files (%4, %8). */
+	if ((cfg->cdp_url != NULL && *cfg->cdp_url != '\0' &&
+	    (s->cdp_url = url_finish(cfg->cdp_url, idx, s->key_idx)) == NULL) ||
+	    (cfg->aia_url != NULL && *cfg->aia_url != '\0' &&
+	    (s->aia_url = url_finish(cfg->aia_url, idx, s->key_idx)) == NULL) ||
+	    (cfg->delta_enabled && cfg->delta_url != NULL &&
+	    *cfg->delta_url != '\0' && (s->delta_url =
+	    url_finish(cfg->delta_url, idx, s->key_idx)) == NULL))
+		goto nomem;
 	X509_free(x);
-	free(file);
 	free(chain);
+	free(key_path);
+	free(cert_path);
 	cert_info_free(&info);
 	return 0;
  nomem:
@@ -160,12 +163,150 @@ signer_load(struct signer *s, const struct cm_config *cfg, char *err,
  fail:
 	ERR_clear_error();
 	X509_free(x);
-	free(file);
 	free(chain);
+	free(key_path);
+	free(cert_path);
 	buf_free(&pem);
 	cert_info_free(&info);
 	signer_free(s);
 	return -1;
+}
+
+static void
+ca_certs_free(struct ca_cert *certs, int n)
+{
+	int	 i;
+
+	for (i = 0; certs != NULL && i < n; i++)
+		free(certs[i].der);
+	free(certs);
+}
+
+/*
+ * Read every CA certificate: cfg's cert file is index 0, "ca(N).crt"
+ * beside it index N, up to the first missing one. Each gets its key's
+ * index: the first certificate's with the same public key. 0 or -1 with
+ * err.
+ */
+static int
+ca_certs_read(const struct cm_config *cfg, struct ca_cert **out, int *nout,
+    char *err, size_t errlen)
+{
+	struct ca_cert	*certs = NULL, *c;
+	struct cert_info *info = NULL, *ni;
+	unsigned char	*file;
+	size_t		 flen;
+	char		*path;
+	int		 n, j, rc = -1;
+
+	for (n = 0; n < SIGNER_MAX_CERTS; n++) {
+		if ((path = path_indexed(cfg->cert_file, n)) == NULL)
+			goto nomem;
+		if (file_read(path, &file, &flen, MAX_CERT_FILE) == -1) {
+			if (errno == ENOENT && n > 0) {
+				free(path);
+				break;
+			}
+			/* A subordinate CA waits for its parent's certificate. */
+			if (errno == ENOENT)
+				snprintf(err, errlen, "%s: no CA certificate (a "
+				    "subordinate CA needs `certmint "
+				    "install-ca-cert` first)", path);
+			else
+				snprintf(err, errlen, "%s: %s", path,
+				    errno ? strerror(errno) : "cannot read");
+			free(path);
+			goto out;
+		}
+		if ((c = realloc(certs, (n + 1) * sizeof(*c))) == NULL ||
+		    (certs = c, (ni = realloc(info, (n + 1) *
+		    sizeof(*ni))) == NULL)) {
+			free(file);
+			free(path);
+			goto nomem;
+		}
+		info = ni;
+		c = &certs[n];
+		memset(c, 0, sizeof(*c));
+		memset(&info[n], 0, sizeof(info[n]));
+		if (pem_or_der(file, flen, "CERTIFICATE", &c->der, &c->len)
+		    == -1 || cert_info_parse(c->der, c->len, &info[n], err,
+		    errlen) == -1) {
+			snprintf(err, errlen, "%s: not a certificate", path);
+			free(file);
+			free(path);
+			n++;
+			goto out;
+		}
+		free(file);
+		free(path);
+		c->not_after = info[n].not_after;
+		for (j = 0; j < n; j++)
+			if (info[j].pubkey_len == info[n].pubkey_len &&
+			    memcmp(info[j].pubkey, info[n].pubkey,
+			    info[n].pubkey_len) == 0)
+				break;
+		c->key_idx = j < n ? certs[j].key_idx : n;
+	}
+	*out = certs;
+	*nout = n;
+	certs = NULL;
+	rc = 0;
+	goto out;
+ nomem:
+	snprintf(err, errlen, "out of memory");
+ out:
+	for (j = 0; info != NULL && j < n; j++)
+		cert_info_free(&info[j]);
+	free(info);
+	if (rc == -1)
+		ca_certs_free(certs, n);
+	return rc;
+}
+
+int
+signer_load(struct signer *s, const struct cm_config *cfg, char *err,
+    size_t errlen)
+{
+	struct ca_cert	*certs;
+	struct signer	*o;
+	int64_t		 now = time_now();
+	int		 n, i, k, m;
+
+	memset(s, 0, sizeof(*s));
+	if (ca_certs_read(cfg, &certs, &n, err, errlen) == -1)
+		return -1;
+	if (signer_load_one(s, cfg, certs, n - 1, 1, err, errlen) == -1) {
+		ca_certs_free(certs, n);
+		return -1;
+	}
+	s->certs = certs;
+	s->ncerts = n;
+	/*
+	 * An older key signs the CRL of the certificates it signed while
+	 * its newest certificate is valid (after, they have all expired).
+	 */
+	for (k = s->key_idx - 1; k >= 0; k--) {
+		for (m = -1, i = 0; i < n; i++)
+			if (certs[i].key_idx == k)
+				m = i;
+		if (m < 0 || certs[m].not_after <= now)
+			continue;
+		if ((o = reallocarray(s->older, s->nolder + 1,
+		    sizeof(*o))) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			signer_free(s);
+			return -1;
+		}
+		s->older = o;
+		if (signer_load_one(&s->older[s->nolder], cfg, certs, m, 0, err,
+		    errlen) == -1) {
+			signer_free(s);
+			return -1;
+		}
+		s->nolder++;
+	}
+	return 0;
 }
 
 void
@@ -187,6 +328,8 @@ signer_prepare(struct signer *s)
 void
 signer_free(struct signer *s)
 {
+	size_t	 i;
+
 	if (s == NULL)
 		return;
 	EVP_MD_CTX_free(s->sign_tmpl);
@@ -196,6 +339,10 @@ signer_free(struct signer *s)
 	free(s->issuer);
 	free(s->ski);
 	free(s->chain_pem);
+	for (i = 0; i < s->nolder; i++)
+		signer_free(&s->older[i]);
+	free(s->older);
+	ca_certs_free(s->certs, s->ncerts);
 	free(s->cdp_url);
 	free(s->aia_url);
 	free(s->delta_url);

@@ -64,12 +64,13 @@ sanitized_name(struct exit_call *c, const char *name)
 
 /*
  * The CA certificate of index idx (the newest if idx < 0) in use by the
- * event, and how many there were then. 0, CM_E_INVALIDARG for an index
- * beyond them, or CM_E_PROPERTY_EMPTY. *der is in the call's arena.
+ * event, how many there were then and (key_idx not NULL) its key's index.
+ * 0, CM_E_INVALIDARG for an index beyond them, or CM_E_PROPERTY_EMPTY.
+ * *der is in the call's arena.
  */
 static int
-cacert_at(struct exit_call *c, long idx, const unsigned char **der,
-    size_t *len, int *count)
+cacert_key_at(struct exit_call *c, long idx, const unsigned char **der,
+    size_t *len, int *count, int *key_idx)
 {
 	unsigned char	*raw = NULL;
 	int		 rc;
@@ -80,7 +81,8 @@ cacert_at(struct exit_call *c, long idx, const unsigned char **der,
 		c->st = ca_reader(c->ca);
 	if (c->st == NULL)
 		return CM_E_PROPERTY_EMPTY;
-	rc = store_cacert_at(c->st, event_seq(c), (int)idx, &raw, len, count);
+	rc = store_cacert_at(c->st, event_seq(c), (int)idx, &raw, len, count,
+	    key_idx);
 	if (rc == CM_E_NOTFOUND)
 		return idx >= 0 ? CM_E_INVALIDARG : CM_E_PROPERTY_EMPTY;
 	if (rc != 0)
@@ -88,6 +90,13 @@ cacert_at(struct exit_call *c, long idx, const unsigned char **der,
 	*der = arena_memdup(c, raw, *len);
 	free(raw);
 	return *der != NULL ? 0 : CM_E_NOMEM;
+}
+
+static int
+cacert_at(struct exit_call *c, long idx, const unsigned char **der,
+    size_t *len, int *count)
+{
+	return cacert_key_at(c, idx, der, len, count, NULL);
 }
 
 int
@@ -137,9 +146,10 @@ suffix_property(struct exit_call *c, long idx, uint32_t type, cm_value *out)
 	    set_string(out, type, arena_strdup(c, buf));
 }
 
-/* The newest base (delta) CRL published by the event's time. */
+/* The newest base (delta) CRL of key key_idx published by the event's time. */
 static int
-crl_property(struct exit_call *c, int delta, uint32_t type, cm_value *out)
+crl_property(struct exit_call *c, int delta, int key_idx, uint32_t type,
+    cm_value *out)
 {
 	struct db_crl	 crl;
 	void		*copy;
@@ -149,7 +159,7 @@ crl_property(struct exit_call *c, int delta, uint32_t type, cm_value *out)
 		return CM_E_TYPE;
 	if (c->st == NULL)
 		c->st = ca_reader(c->ca);
-	if (c->st == NULL || store_crl_at(c->st, delta, event_seq(c),
+	if (c->st == NULL || store_crl_at(c->st, delta, key_idx, event_seq(c),
 	    &crl) != 0)
 		return CM_E_PROPERTY_EMPTY;
 	if ((copy = arena_memdup(c, crl.raw, crl.raw_len)) == NULL) {
@@ -163,17 +173,18 @@ crl_property(struct exit_call *c, int delta, uint32_t type, cm_value *out)
 
 /*
  * The properties that take a CA-certificate index (".N"; none: the
- * newest). Every CRL is signed by the newest certificate's key, so its
- * index is the CRL index of each (CRLState ERROR for the others: their
- * CRLs are handled by another certificate, as AD CS says).
+ * newest). Each key's CRLs are signed by its newest certificate, whose
+ * index owns them (AD CS): CRLIndex.N is the index of the first
+ * certificate with N's key, CRLState.N is CM_CA_DISP_ERROR ("handled by
+ * another CA certificate") and RawCRL.N empty for the others.
  */
 static int
 indexed_ca_property(struct exit_call *c, const char *name, long idx,
     uint32_t type, cm_value *out, int *handled)
 {
-	const unsigned char *der;
-	size_t		 len;
-	int		 count, rc, newest;
+	const unsigned char *der, *next;
+	size_t		 len, nlen;
+	int		 count, ncount, rc, key, nkey, owner;
 
 	*handled = 1;
 	if (!strcasecmp(name, "RawCACertificate"))
@@ -191,19 +202,24 @@ indexed_ca_property(struct exit_call *c, const char *name, long idx,
 	}
 	if (!strcasecmp(name, "LocalizedTimePeriodUnits"))
 		return CM_E_PROPERTY_EMPTY;
-	if ((rc = cacert_at(c, idx, &der, &len, &count)) != 0)
+	if ((rc = cacert_key_at(c, idx, &der, &len, &count, &key)) != 0)
 		return rc;
-	newest = idx < 0 || idx == count - 1;
+	if (idx < 0)
+		idx = count - 1;
+	/* Keys are contiguous: the next certificate tells. */
+	owner = idx == count - 1 || cacert_key_at(c, idx + 1, &next, &nlen,
+	    &ncount, &nkey) != 0 || nkey != key;
 	if (!strcasecmp(name, "CRLIndex"))
-		return set_long(out, type, count - 1);
+		return set_long(out, type, key);
 	if (!strcasecmp(name, "CRLSuffix"))
-		return suffix_property(c, count - 1, type, out);
+		return suffix_property(c, key, type, out);
 	if (!strcasecmp(name, "CRLState"))
-		return newest ? cert_state(c, idx, type, out) :
+		return owner ? cert_state(c, idx, type, out) :
 		    set_long(out, type, CM_CA_DISP_ERROR);
-	if (!newest)
+	if (!owner)
 		return CM_E_PROPERTY_EMPTY;
-	return crl_property(c, !strcasecmp(name, "RawDeltaCRL"), type, out);
+	return crl_property(c, !strcasecmp(name, "RawDeltaCRL"), key, type,
+	    out);
 }
 
 static int

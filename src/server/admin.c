@@ -282,8 +282,8 @@ cmd_renew(struct server *srv, const char *officer, json_t *args,
 		return -1;
 	}
 	return finish(srv, &res, ca_renew(srv->ca, serial,
-	    (const unsigned char *)csr, csr ? strlen(csr) : 0, officer, officer,
-	    &res), 1, reply, err, errlen, code);
+	    (const unsigned char *)csr, csr ? strlen(csr) : 0, NULL, officer,
+	    officer, &res), 1, reply, err, errlen, code);
 }
 
 static int
@@ -383,6 +383,77 @@ cmd_import(struct server *srv, const char *officer, json_t *args,
 	    strlen(pem), officer, &res), 0, reply, err, errlen, code);
 }
 
+/* The outcome of a purge, as "purge" of the answer (docs/cli.md). */
+static json_t *
+purge_json(const struct db_purge *p)
+{
+	static const char *const why[PURGE_KEEP__MAX] = {
+		[PURGE_KEEP_NEWEST] = "newest",
+		[PURGE_KEEP_REVOKED] = "revoked",
+		[PURGE_KEEP_DEAD_LETTER] = "dead_letter",
+		[PURGE_KEEP_UNDELIVERED] = "undelivered",
+	};
+	json_t		*o = json_object(), *k;
+	char		 ts[32];
+	int64_t		 total = 0;
+	int		 i;
+
+	time_format(p->before, ts);
+	json_object_set_new(o, "expired_before", json_string(ts));
+	json_object_set_new(o, "dry_run", json_boolean(p->dry_run));
+	json_object_set_new(o, "revoked_too", json_boolean(p->revoked_too));
+	k = json_object();
+	json_object_set_new(k, "requests", json_integer(p->requests));
+	json_object_set_new(k, "certificates", json_integer(p->certs));
+	json_object_set_new(k, "revoked", json_integer(p->revoked));
+	json_object_set_new(k, "events", json_integer(p->events));
+	json_object_set_new(k, "attributes", json_integer(p->attrs));
+	json_object_set_new(k, "history", json_integer(p->history));
+	json_object_set_new(o, "removed", k);
+	for (i = PURGE_REMOVE + 1; i < PURGE_KEEP__MAX; i++)
+		total += p->kept[i];
+	k = json_object();
+	json_object_set_new(k, "requests", json_integer(total));
+	for (i = PURGE_REMOVE + 1; i < PURGE_KEEP__MAX; i++)
+		json_object_set_new(k, why[i], json_integer(p->kept[i]));
+	json_object_set_new(o, "kept", k);
+	if (p->delivered != INT64_MAX) {
+		json_object_set_new(o, "delivered_through",
+		    json_integer(p->delivered));
+		json_object_set_new(o, "slowest_module",
+		    json_string(p->slowest));
+	}
+	return o;
+}
+
+/*
+ * {"cmd": "purge", "before": UNIX, "dry_run": BOOL, "revoked_too": BOOL}:
+ * forget the requests whose certificate expired before then (ca_purge).
+ */
+static int
+cmd_purge(struct server *srv, const char *officer, json_t *args,
+    json_t *reply, char *err, size_t errlen, enum ca_status *code)
+{
+	struct ca_result res;
+	struct db_purge	 p;
+	json_t		*before = json_object_get(args, "before");
+	int		 rc;
+
+	if (!json_is_integer(before)) {
+		snprintf(err, errlen, "\"before\" (seconds since 1970) is "
+		    "required");
+		*code = CA_E_BADREQ;
+		return -1;
+	}
+	memset(&p, 0, sizeof(p));
+	p.before = json_integer_value(before);
+	p.dry_run = json_is_true(json_object_get(args, "dry_run"));
+	p.revoked_too = json_is_true(json_object_get(args, "revoked_too"));
+	if ((rc = ca_purge(srv->ca, &p, officer, &res)) == 0)
+		json_object_set_new(reply, "purge", purge_json(&p));
+	return finish(srv, &res, rc, 0, reply, err, errlen, code);
+}
+
 static int
 wake_main(struct server *srv, char what)
 {
@@ -426,6 +497,7 @@ static const struct admin_cmd builtin[] = {
 	{ "unrevoke", cmd_unrevoke },
 	{ "crl", cmd_crl },
 	{ "import", cmd_import },
+	{ "purge", cmd_purge },
 	{ "reload", cmd_reload },
 	{ "shutdown", cmd_shutdown },
 };

@@ -12,10 +12,12 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
 
+#include "../ca/json.h"
 #include "request.h"
 #include "server.h"
 
@@ -26,6 +28,8 @@ struct upload {
 	struct MHD_Connection *conn;
 	struct ca_pending *pending;
 	int64_t		 t0;		/* when its handler first ran */
+	enum http_route	 route;		/* ROUTE_SUBMIT or ROUTE_RENEW */
+	struct http_target target;	/* ROUTE_RENEW: the serial */
 };
 
 /*
@@ -163,11 +167,12 @@ submit_committed(void *arg)
 }
 
 /*
- * POST /api/v1/requests with the whole body in up. The submission's CPU
- * work runs here; then the connection is suspended while the writer
- * commits, so that this thread serves other connections meanwhile instead
- * of sleeping (a thread per waiting request cost two context switches per
- * certificate), and the handler runs again to answer.
+ * POST /api/v1/requests (or a renewal, up->route) with the whole body in
+ * up. The submission's CPU work runs here; then the connection is
+ * suspended while the writer commits, so that this thread serves other
+ * connections meanwhile instead of sleeping (a thread per waiting request
+ * cost two context switches per certificate), and the handler runs again
+ * to answer.
  */
 struct length_count {
 	int		 n;
@@ -245,7 +250,18 @@ handle_submit(struct server *srv, struct MHD_Connection *c, struct upload *up)
 		http_submission_free(&sub);
 		return rc;
 	}
-	started = http_submission_start(srv->ca, &sub, who, &pending, &res);
+	/*
+	 * A renewal answers as a submission does. A body refused is queued
+	 * like one; ca_renew waits for its commit on this thread (renewals
+	 * are rare next to submissions).
+	 */
+	if (up->route == ROUTE_RENEW)
+		started = http_renewal_start(srv->ca, up->target.serial, &sub,
+		    MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+		    RENEWAL_SIG_HEADER), who, &pending, &res);
+	else
+		started = http_submission_start(srv->ca, &sub, who, &pending,
+		    &res);
 	http_submission_free(&sub);
 	if (started == 1) {
 		/* Suspend first: the writer may resume the connection at once. */
@@ -275,15 +291,17 @@ handle_request_get(struct server *srv, struct MHD_Connection *c, int64_t id,
 	    want_cert));
 }
 
+/* The newest base (delta) CRL of key index key: ca.crl, ca(N).crl. */
 static enum MHD_Result
-handle_crl(struct server *srv, struct MHD_Connection *c, int delta)
+handle_crl(struct server *srv, struct MHD_Connection *c, int delta, int key)
 {
 	struct store	*st = ca_reader(srv->ca);
 	struct db_crl	 crl;
 	enum MHD_Result	 rc;
 
-	if (st == NULL || store_crl_latest(st, delta, &crl) != 0)
-		return queue_error(c, MHD_HTTP_NOT_FOUND, delta ?
+	if (st == NULL || store_crl_latest(st, delta, key, &crl) != 0)
+		return queue_error(c, MHD_HTTP_NOT_FOUND, key > 0 ?
+		    "no CRL of that CA key has been published" : delta ?
 		    "no delta CRL has been published" :
 		    "no CRL has been published yet", 0);
 	rc = queue_data(c, MHD_HTTP_OK, "application/pkix-crl", crl.raw,
@@ -319,7 +337,39 @@ handle_ca_info_locked(struct server *srv, struct MHD_Connection *c)
 	}
 	if (st != NULL && store_max_crl_number(st, &number) == 0)
 		json_object_set_new(o, "crl_number", json_integer(number));
+	json_object_set_new(o, "certificates", ca_certs_json(sg));
 	return queue_json(c, MHD_HTTP_OK, o);
+}
+
+/*
+ * /ca.pem: the newest CA certificate and its parents, then the older CA
+ * certificates, newest first: what a client installs to trust all.
+ */
+static enum MHD_Result
+handle_ca_pem_locked(struct MHD_Connection *c, const struct signer *sg)
+{
+	struct buf	 b = { 0 };
+	enum MHD_Result	 rc;
+	char		*pem;
+	int		 i;
+
+	buf_append(&b, sg->chain_pem, strlen(sg->chain_pem));
+	for (i = sg->ncerts - 2; i >= 0; i--) {
+		if ((pem = pem_encode("CERTIFICATE", sg->certs[i].der,
+		    sg->certs[i].len)) == NULL)
+			break;
+		buf_append(&b, pem, strlen(pem));
+		free(pem);
+	}
+	if (i >= 0 || b.data == NULL) {
+		buf_free(&b);
+		return queue_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		    "out of memory", 0);
+	}
+	rc = queue_bytes(c, MHD_HTTP_OK, "application/x-pem-file", b.data,
+	    b.len);
+	buf_free(&b);
+	return rc;
 }
 
 /* handle_ca_info_locked under the config read lock (ca_reload swaps it). */
@@ -337,38 +387,47 @@ handle_ca_info(struct server *srv, struct MHD_Connection *c)
 /* A GET (or HEAD) of a route. */
 static enum MHD_Result
 handle_get(struct server *srv, struct MHD_Connection *c, enum http_route route,
-    int64_t id)
+    const struct http_target *t)
 {
 	const struct signer *sg = ca_signer(srv->ca);
 	enum MHD_Result	 rc;
 
 	switch (route) {
 	case ROUTE_CA_CERT:
-		/* queue_bytes copies, under the read lock: a reload frees sg. */
+		/*
+		 * ca.crt, ca(N).crt: CA certificate N, as the AIA of what it
+		 * signed names it. queue_bytes copies, under the read lock: a
+		 * reload frees sg.
+		 */
 		ca_config_lock(srv->ca);
-		rc = queue_bytes(c, MHD_HTTP_OK, "application/pkix-cert",
-		    sg->cert_der, sg->cert_der_len);
+		if (t->index >= sg->ncerts)
+			rc = queue_error(c, MHD_HTTP_NOT_FOUND,
+			    "no such CA certificate", 0);
+		else
+			rc = queue_bytes(c, MHD_HTTP_OK,
+			    "application/pkix-cert", sg->certs[t->index].der,
+			    sg->certs[t->index].len);
 		ca_config_unlock(srv->ca);
 		return rc;
 	case ROUTE_CA_PEM:
 		ca_config_lock(srv->ca);
-		rc = queue_bytes(c, MHD_HTTP_OK, "application/x-pem-file",
-		    sg->chain_pem, strlen(sg->chain_pem));
+		rc = handle_ca_pem_locked(c, sg);
 		ca_config_unlock(srv->ca);
 		return rc;
+	/* ca(N).crl, delta(N).crl: the CRLs of the key of index N. */
 	case ROUTE_CRL:
-		return handle_crl(srv, c, 0);
+		return handle_crl(srv, c, 0, t->index);
 	case ROUTE_DELTA_CRL:
-		return handle_crl(srv, c, 1);
+		return handle_crl(srv, c, 1, t->index);
 	case ROUTE_CA_INFO:
 		return handle_ca_info(srv, c);
 	case ROUTE_HEALTH:
 		return queue_bytes(c, MHD_HTTP_OK, "application/json",
 		    "{\"status\": \"ok\"}\n", 17);
 	case ROUTE_REQUEST:
-		return handle_request_get(srv, c, id, 0);
+		return handle_request_get(srv, c, t->id, 0);
 	case ROUTE_REQUEST_CERT:
-		return handle_request_get(srv, c, id, 1);
+		return handle_request_get(srv, c, t->id, 1);
 	default:
 		return queue_error(c, MHD_HTTP_NOT_FOUND, "no such resource", 0);
 	}
@@ -381,9 +440,9 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 {
 	struct server	*srv = cls;
 	struct upload	*up = *con_cls;
+	struct http_target t;
 	enum http_route	 route;
 	enum MHD_Result	 rc;
-	int64_t		 id;
 	int		 too_large;
 
 	/* A submission resumed after its commit answers even when stopping. */
@@ -392,14 +451,15 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 	if (atomic_load(&srv->stopping))
 		return queue_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
 		    "the CA is shutting down", 0);
-	switch (route = http_route(method, url, &id)) {
+	switch (route = http_route(method, url, &t)) {
 	case ROUTE_SUBMIT:
+	case ROUTE_RENEW:
 		break;
 	case ROUTE_NOT_ALLOWED:
 		return queue_error(c, MHD_HTTP_METHOD_NOT_ALLOWED,
 		    "method not allowed", 0);
 	default:
-		return handle_get(srv, c, route, id);
+		return handle_get(srv, c, route, &t);
 	}
 	if (up == NULL) {
 		/* Before any body is read (or 100 Continue is sent). */
@@ -407,6 +467,8 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 			return rc;
 		if ((up = calloc(1, sizeof(*up))) == NULL)
 			return MHD_NO;
+		up->route = route;
+		up->target = t;
 		*con_cls = up;
 		if (!too_large)
 			return MHD_YES;
@@ -422,6 +484,292 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 		return MHD_YES;
 	}
 	return handle_submit(srv, c, up);
+}
+
+/*
+ * Deadlines for slow clients (issue 11 §4). MHD's idle timeout closes a
+ * connection that sends nothing, but a client that trickles a byte a
+ * second is never idle and would hold its connection for ever: a
+ * thousand of them took every connection. So each connection has a
+ * deadline: its request line and headers are complete within [server]
+ * header_timeout of its accept (on a kept-alive connection, of the end
+ * of its previous request), its body within body_timeout of the end of
+ * its headers. A watchdog thread shuts down the socket of a connection
+ * past its deadline; MHD then reads the end of the stream and closes the
+ * connection on its own thread, as MHD_stop_daemon does with shutdown().
+ * No 408 is sent: MHD 0.9.75 queues a response only before the body is
+ * read or after all of it, and never from another thread.
+ */
+enum watch_phase {
+	WATCH_HEADERS,		/* reading the request line and headers */
+	WATCH_BODY,		/* reading the body */
+	WATCH_NONE,		/* answering or suspended: no deadline */
+	WATCH__MAX
+};
+
+struct watch_conn {
+	struct watch_conn *prev, *next;
+	int		 fd;
+	enum watch_phase phase;
+	int64_t		 deadline;	/* clock_ns() */
+	int		 shut;		/* shut down, not closed by MHD yet */
+};
+
+struct http_watch {
+	/*
+	 * Guards everything below. NOTIFY_CLOSED unlinks a connection under
+	 * it before MHD closes the socket, so the watchdog never shuts down
+	 * a descriptor that was closed and reused for something else.
+	 */
+	pthread_mutex_t	 mu;
+	pthread_cond_t	 wake;		/* signalled to stop */
+	struct watch_conn *head;
+	int		 timeout[WATCH__MAX];	/* seconds, from the config */
+	int64_t		 closed[WATCH__MAX];	/* since the last log line */
+	int64_t		 logged_at;	/* clock_ns() of the last one, or 0 */
+	int		 stop;
+	int		 running;
+	pthread_t	 thread;
+};
+
+#define WATCH_NS_PER_S		1000000000LL
+/* At most a line a minute per cause, so that a flood does not flood. */
+#define WATCH_LOG_EVERY_NS	(60 * WATCH_NS_PER_S)
+
+/* Start phase on the connection of c (none when it is not watched). */
+static void
+watch_set(struct http_watch *w, struct MHD_Connection *c,
+    enum watch_phase phase)
+{
+	const union MHD_ConnectionInfo *ci;
+	struct watch_conn *e;
+
+	if (w == NULL || (ci = MHD_get_connection_info(c,
+	    MHD_CONNECTION_INFO_SOCKET_CONTEXT)) == NULL ||
+	    (e = ci->socket_context) == NULL)
+		return;
+	pthread_mutex_lock(&w->mu);
+	e->phase = phase;
+	e->deadline = phase == WATCH_NONE ? 0 :
+	    clock_ns() + w->timeout[phase] * WATCH_NS_PER_S;
+	pthread_mutex_unlock(&w->mu);
+}
+
+/*
+ * MHD_OPTION_NOTIFY_CONNECTION: a connection accepted is watched from
+ * then; one closed leaves the table before MHD closes its socket.
+ */
+static void
+watch_notify(void *cls, struct MHD_Connection *c, void **socket_context,
+    enum MHD_ConnectionNotificationCode code)
+{
+	struct http_watch *w = cls;
+	const union MHD_ConnectionInfo *ci;
+	struct watch_conn *e;
+
+	if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		if ((e = *socket_context) == NULL)
+			return;
+		pthread_mutex_lock(&w->mu);
+		if (e->prev != NULL)
+			e->prev->next = e->next;
+		else
+			w->head = e->next;
+		if (e->next != NULL)
+			e->next->prev = e->prev;
+		pthread_mutex_unlock(&w->mu);
+		free(e);
+		*socket_context = NULL;
+		return;
+	}
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	/* Out of memory: this one connection has only the idle timeout. */
+	if (ci == NULL || (e = calloc(1, sizeof(*e))) == NULL)
+		return;
+	e->fd = ci->connect_fd;
+	e->phase = WATCH_HEADERS;
+	e->deadline = clock_ns() + w->timeout[WATCH_HEADERS] * WATCH_NS_PER_S;
+	pthread_mutex_lock(&w->mu);
+	e->next = w->head;
+	if (w->head != NULL)
+		w->head->prev = e;
+	w->head = e;
+	pthread_mutex_unlock(&w->mu);
+	*socket_context = e;
+}
+
+/*
+ * Log what the watchdog closed since the last line, if a minute has
+ * passed since it (or always, when force). Called with mu held; drops
+ * it while it logs.
+ */
+static void
+watch_log(struct http_watch *w, int64_t now, int force)
+{
+	static const char *const what[] = { "headers", "body" };
+	int64_t		 n[WATCH_NONE];
+	int		 i, t[WATCH_NONE];
+
+	if (w->closed[WATCH_HEADERS] + w->closed[WATCH_BODY] == 0 ||
+	    (!force && w->logged_at != 0 &&
+	    now - w->logged_at < WATCH_LOG_EVERY_NS))
+		return;
+	for (i = 0; i < WATCH_NONE; i++) {
+		n[i] = w->closed[i];
+		t[i] = w->timeout[i];
+		w->closed[i] = 0;
+	}
+	w->logged_at = now;
+	pthread_mutex_unlock(&w->mu);
+	for (i = 0; i < WATCH_NONE; i++)
+		if (n[i] > 0)
+			log_warn("http: closed %" PRId64 " connection%s: %s not "
+			    "complete within %d s", n[i], n[i] == 1 ? "" : "s",
+			    what[i], t[i]);
+	pthread_mutex_lock(&w->mu);
+}
+
+/*
+ * The watchdog: once a second, shut down the connections past their
+ * deadline. Ends when http_stop sets stop.
+ */
+static void *
+watch_run(void *arg)
+{
+	struct http_watch *w = arg;
+	struct watch_conn *e;
+	struct timespec	 ts;
+	int64_t		 now;
+
+	pthread_mutex_lock(&w->mu);
+	while (!w->stop) {
+		now = clock_ns();
+		for (e = w->head; e != NULL; e = e->next) {
+			if (e->phase == WATCH_NONE || e->shut ||
+			    now < e->deadline)
+				continue;
+			e->shut = 1;
+			if (shutdown(e->fd, SHUT_RDWR) == 0)
+				w->closed[e->phase]++;
+		}
+		watch_log(w, now, 0);
+		/* A tick a second: a connection lasts up to 1 s too long. */
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += 1;
+		while (!w->stop && pthread_cond_timedwait(&w->wake, &w->mu,
+		    &ts) == 0)
+			;
+	}
+	watch_log(w, clock_ns(), 1);
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+/* Stop the watchdog, if it runs; connections are left to MHD. */
+static void
+watch_stop(struct http_watch *w)
+{
+	if (w == NULL || !w->running)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->stop = 1;
+	pthread_cond_signal(&w->wake);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->thread, NULL);
+	w->running = 0;
+}
+
+/*
+ * Stop the watchdog if it still runs and free w: once MHD is stopped
+ * (it notified every close) or never started.
+ */
+static void
+watch_free(struct http_watch *w)
+{
+	struct watch_conn *e;
+
+	if (w == NULL)
+		return;
+	watch_stop(w);
+	while ((e = w->head) != NULL) {
+		w->head = e->next;
+		free(e);
+	}
+	pthread_cond_destroy(&w->wake);
+	pthread_mutex_destroy(&w->mu);
+	free(w);
+}
+
+/*
+ * A watch of cfg's header_timeout and body_timeout with its watchdog
+ * running, or NULL with err.
+ */
+static struct http_watch *
+watch_start(const struct cm_config *cfg, char *err, size_t errlen)
+{
+	struct http_watch *w;
+	pthread_condattr_t ca;
+	int		 rc;
+
+	if ((w = calloc(1, sizeof(*w))) == NULL) {
+		snprintf(err, errlen, "http: out of memory");
+		return NULL;
+	}
+	w->timeout[WATCH_HEADERS] = cfg->header_timeout;
+	w->timeout[WATCH_BODY] = cfg->body_timeout;
+	pthread_mutex_init(&w->mu, NULL);
+	/* Monotonic: a clock set back must not stretch a tick. */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&w->wake, &ca);
+	pthread_condattr_destroy(&ca);
+	if ((rc = pthread_create(&w->thread, NULL, watch_run, w)) != 0) {
+		snprintf(err, errlen, "http: cannot start the watchdog: %s",
+		    strerror(rc));
+		watch_free(w);
+		return NULL;
+	}
+	w->running = 1;
+	return w;
+}
+
+/*
+ * The request's headers announce a body (RFC 9112 6.3): Content-Length
+ * other than 0, or a Transfer-Encoding.
+ */
+static int
+has_body(struct MHD_Connection *c)
+{
+	const char	*len;
+
+	if (MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL)
+		return 1;
+	len = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_LENGTH);
+	return len != NULL && strcmp(len, "0") != 0;
+}
+
+/*
+ * MHD's access handler: handler, after moving the connection's deadline.
+ * A request's first call comes once its headers are complete; a later
+ * call without data once its body is (and again when a suspended
+ * submission resumes). A request without a body has no deadline left:
+ * answering a slow reader is the idle timeout's business.
+ */
+static enum MHD_Result
+handler_watched(void *cls, struct MHD_Connection *c, const char *url,
+    const char *method, const char *version, const char *upload_data,
+    size_t *upload_size, void **con_cls)
+{
+	struct server	*srv = cls;
+
+	if (*con_cls == NULL)
+		watch_set(srv->watch, c, has_body(c) ? WATCH_BODY : WATCH_NONE);
+	else if (*upload_size == 0)
+		watch_set(srv->watch, c, WATCH_NONE);
+	return handler(cls, c, url, method, version, upload_data,
+	    upload_size, con_cls);
 }
 
 static void
@@ -446,6 +794,8 @@ request_done(void *cls, struct MHD_Connection *c, void **con_cls,
 		free(up);
 		*con_cls = NULL;
 	}
+	/* A kept-alive connection waits for its next request's headers. */
+	watch_set(srv->watch, c, WATCH_HEADERS);
 }
 
 static void
@@ -540,8 +890,12 @@ http_start(struct server *srv, char *err, size_t errlen)
 		threads = 4;
 	if (sysconf(_SC_NPROCESSORS_ONLN) > 0)
 		flags |= MHD_USE_EPOLL_LINUX_ONLY;
+	if ((srv->watch = watch_start(cfg, err, errlen)) == NULL) {
+		close(fd);
+		return -1;
+	}
 	srv->mhd = MHD_start_daemon(flags, (uint16_t)cfg->listen_port, NULL, NULL,
-	    handler, srv,
+	    handler_watched, srv,
 	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
 	    MHD_OPTION_LISTEN_SOCKET, fd,
 	    MHD_OPTION_THREAD_POOL_SIZE, threads,
@@ -551,8 +905,12 @@ http_start(struct server *srv, char *err, size_t errlen)
 	    MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 	    (unsigned int)cfg->max_client_connections,
 	    MHD_OPTION_NOTIFY_COMPLETED, request_done, srv,
+	    /* A trickle is never idle: header_timeout and body_timeout. */
+	    MHD_OPTION_NOTIFY_CONNECTION, watch_notify, srv->watch,
 	    MHD_OPTION_END);
 	if (srv->mhd == NULL) {
+		watch_free(srv->watch);
+		srv->watch = NULL;
 		snprintf(err, errlen, "cannot serve HTTP on %s port %d",
 		    cfg->listen_addr, cfg->listen_port);
 		return -1;
@@ -585,6 +943,10 @@ http_stop(struct server *srv)
 	if (atomic_load(&srv->submitting) > 0)
 		log_err("http: %d submissions still waiting for the writer at "
 		    "stop", atomic_load(&srv->submitting));
+	/* MHD_stop_daemon closes every connection itself. */
+	watch_stop(srv->watch);
 	MHD_stop_daemon(srv->mhd);
 	srv->mhd = NULL;
+	watch_free(srv->watch);
+	srv->watch = NULL;
 }

@@ -15,8 +15,69 @@
 #include "../ca/json.h"
 #include "request.h"
 
+/*
+ * The publication URLs with an index, "/ca(N).crt", "/ca(N).crl" and
+ * "/delta(N).crl", N from 1 to HTTP_INDEX_MAX in plain decimal (no sign,
+ * no leading zero: one URL per file): their route with N in *index, else
+ * ROUTE_NONE. MHD hands the path over %-decoded, so "%28" is "(" here.
+ */
+static enum http_route
+route_indexed(const char *url, int *index)
+{
+	static const struct {
+		const char	*stem, *ext;
+		enum http_route	 route;
+	} names[] = {
+		{ "/ca(", ").crt", ROUTE_CA_CERT }, { "/ca(", ").crl", ROUTE_CRL },
+		{ "/delta(", ").crl", ROUTE_DELTA_CRL },
+	};
+	const char	*p;
+	size_t		 i, digits;
+	int		 n;
+
+	for (i = 0; i < nitems(names); i++) {
+		if (strncmp(url, names[i].stem, strlen(names[i].stem)) != 0)
+			continue;
+		p = url + strlen(names[i].stem);
+		digits = strspn(p, "0123456789");
+		if (digits == 0 || digits > 4 || *p == '0' ||
+		    strcmp(p + digits, names[i].ext) != 0)
+			continue;
+		for (n = 0; digits > 0; digits--)
+			n = n * 10 + (*p++ - '0');
+		*index = n;
+		return names[i].route;
+	}
+	return ROUTE_NONE;
+}
+
+/*
+ * Is url API_CERTIFICATES/SERIAL/renew, SERIAL in hex as OpenSSL prints
+ * it (any case, colons allowed)? 1 with it as certmint stores it in
+ * t->serial, else 0.
+ */
+static int
+route_renew(const char *url, struct http_target *t)
+{
+	const char	*p = url + sizeof(API_CERTIFICATES), *end;
+	char		 seg[256];
+	size_t		 n;
+
+	if (strncmp(url, API_CERTIFICATES "/", sizeof(API_CERTIFICATES)) != 0 ||
+	    (end = strchr(p, '/')) == NULL || strcmp(end, API_RENEW) != 0 ||
+	    (n = (size_t)(end - p)) >= sizeof(seg))
+		return 0;
+	memcpy(seg, p, n);
+	seg[n] = '\0';
+	if (hex_normalize(seg, t->serial, sizeof(t->serial)) == -1) {
+		t->serial[0] = '\0';
+		return 0;
+	}
+	return 1;
+}
+
 enum http_route
-http_route(const char *method, const char *url, int64_t *id)
+http_route(const char *method, const char *url, struct http_target *t)
 {
 	static const struct {
 		const char	*url;
@@ -26,15 +87,22 @@ http_route(const char *method, const char *url, int64_t *id)
 		{ "/ca.crl", ROUTE_CRL }, { "/delta.crl", ROUTE_DELTA_CRL },
 		{ "/api/v1/ca", ROUTE_CA_INFO }, { "/health", ROUTE_HEALTH },
 	};
+	enum http_route	 route;
 	const char	*rest;
 	char		*end;
 	long long	 n;
 	size_t		 i;
 
-	*id = 0;
+	memset(t, 0, sizeof(*t));
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
 		if (strcmp(method, "POST") == 0 && strcmp(url, API_REQUESTS) == 0)
 			return ROUTE_SUBMIT;
+		if (route_renew(url, t)) {
+			if (strcmp(method, "POST") == 0)
+				return ROUTE_RENEW;
+			t->serial[0] = '\0';
+			return ROUTE_NOT_ALLOWED;
+		}
 		if (strcmp(url, API_REQUESTS) == 0 || strcmp(method, "POST") == 0)
 			return ROUTE_NOT_ALLOWED;
 		return ROUTE_NONE;
@@ -42,18 +110,24 @@ http_route(const char *method, const char *url, int64_t *id)
 	for (i = 0; i < nitems(fixed); i++)
 		if (strcmp(url, fixed[i].url) == 0)
 			return fixed[i].route;
+	if ((route = route_indexed(url, &t->index)) != ROUTE_NONE)
+		return route;
+	if (route_renew(url, t)) {
+		t->serial[0] = '\0';
+		return ROUTE_NOT_ALLOWED;
+	}
 	if (strncmp(url, API_REQUESTS "/", sizeof(API_REQUESTS)) != 0)
 		return ROUTE_NONE;
 	rest = url + sizeof(API_REQUESTS);
 	n = strtoll(rest, &end, 10);
 	if (end == rest || n <= 0)
 		return ROUTE_NONE;
-	*id = n;
+	t->id = n;
 	if (*end == '\0')
 		return ROUTE_REQUEST;
 	if (strcmp(end, "/certificate") == 0)
 		return ROUTE_REQUEST_CERT;
-	*id = 0;
+	t->id = 0;
 	return ROUTE_NONE;
 }
 
@@ -271,6 +345,43 @@ http_submission_start(struct ca *ca, const struct http_submission *s,
 		    pending, res);
 	return ca_submit_start(ca, s->data, s->len, s->attrs, s->nattrs, who,
 	    who, pending, res);
+}
+
+int
+http_renewal_start(struct ca *ca, const char *serial,
+    const struct http_submission *s, const char *sig, const char *who,
+    struct ca_pending **pending, struct ca_result *res)
+{
+	struct ca_renew_proof proof = { NULL, 0 };
+	unsigned char	*der = NULL;
+	size_t		 len = 0;
+	char		 msg[300];
+	int		 rc;
+
+	*pending = NULL;
+	if (s->kind == SUBMIT_REFUSED)
+		return http_submission_start(ca, s, who, pending, res);
+	/* The old request's attributes go on: none are the client's to set. */
+	if (s->nattrs > 0) {
+		snprintf(msg, sizeof(msg), "renewal of certificate %s: a "
+		    "renewal takes no request attributes (it keeps the old "
+		    "request's)", serial);
+		return ca_submit_failed_start(ca, CA_E_BADREQ, msg, who, who,
+		    pending, res);
+	}
+	if (sig != NULL && (base64_decode(sig, strlen(sig), &der,
+	    &len) == -1 || len == 0)) {
+		free(der);
+		snprintf(msg, sizeof(msg), "renewal of certificate %s: "
+		    RENEWAL_SIG_HEADER " is not a signature in base64", serial);
+		return ca_submit_failed_start(ca, CA_E_BADREQ, msg, who, who,
+		    pending, res);
+	}
+	proof.sig = der;
+	proof.siglen = len;
+	rc = ca_renew(ca, serial, s->data, s->len, &proof, who, who, res);
+	free(der);
+	return rc;
 }
 
 unsigned int

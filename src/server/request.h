@@ -18,29 +18,44 @@
 struct sockaddr;
 
 #define API_REQUESTS	"/api/v1/requests"
+#define API_CERTIFICATES "/api/v1/certificates"
+#define API_RENEW	"/renew"	/* after API_CERTIFICATES/SERIAL */
+#define RENEWAL_SIG_HEADER "Certmint-Renewal-Signature"
 #define HTTP_ATTR_MAX	64	/* request attributes, as ca.c allows */
 
 enum http_route {
 	ROUTE_NONE,		/* 404 "no such resource" */
 	ROUTE_NOT_ALLOWED,	/* 405 */
-	ROUTE_CA_CERT,		/* GET /ca.crt */
+	ROUTE_CA_CERT,		/* GET /ca.crt, /ca(N).crt */
 	ROUTE_CA_PEM,		/* GET /ca.pem */
-	ROUTE_CRL,		/* GET /ca.crl */
-	ROUTE_DELTA_CRL,	/* GET /delta.crl */
+	ROUTE_CRL,		/* GET /ca.crl, /ca(N).crl */
+	ROUTE_DELTA_CRL,	/* GET /delta.crl, /delta(N).crl */
 	ROUTE_CA_INFO,		/* GET /api/v1/ca */
 	ROUTE_HEALTH,		/* GET /health */
 	ROUTE_REQUEST,		/* GET /api/v1/requests/ID */
 	ROUTE_REQUEST_CERT,	/* GET /api/v1/requests/ID/certificate */
 	ROUTE_SUBMIT,		/* POST /api/v1/requests */
+	ROUTE_RENEW,		/* POST /api/v1/certificates/SERIAL/renew */
 	ROUTE__MAX
 };
 
+#define HTTP_INDEX_MAX	9999	/* N of /ca(N).crt */
+
+/* What a URL names besides its route. */
+struct http_target {
+	int64_t		 id;		/* ROUTE_REQUEST, ROUTE_REQUEST_CERT: > 0 */
+	char		 serial[130];	/* ROUTE_RENEW: lowercase hex (hex_normalize) */
+	int		 index;		/* ROUTE_CA_CERT, ROUTE_CRL,
+					   ROUTE_DELTA_CRL: N of the "(N)"
+					   names, 0 for the plain ones */
+};
+
 /*
- * The route of method and url (HEAD reads as GET), and for ROUTE_REQUEST
- * and ROUTE_REQUEST_CERT the request id (> 0) in *id.
+ * The route of method and url (HEAD reads as GET; url as MHD hands it
+ * over, %-decoded), and what else it names in *t (zeroed first).
  */
 enum http_route	 http_route(const char *method, const char *url,
-		    int64_t *id);
+		    struct http_target *t);
 
 /* A request body as it arrives, in pieces. */
 struct http_body {
@@ -104,6 +119,16 @@ void	 http_submission_free(struct http_submission *);
  */
 int	 http_submission_start(struct ca *, const struct http_submission *s,
 	    const char *who, struct ca_pending **, struct ca_result *);
+/*
+ * POST /api/v1/certificates/SERIAL/renew: s (http_submission_decode) with
+ * sig, the Certmint-Renewal-Signature header (base64, may be NULL), from
+ * who. A body refused as a submission's is recorded as one; else
+ * ca_renew, authenticated by the old key. Returns 1 with *pending to
+ * queue as http_submission_start's, or ca_renew's 0 or -1 with res.
+ */
+int	 http_renewal_start(struct ca *, const char *serial,
+	    const struct http_submission *s, const char *sig, const char *who,
+	    struct ca_pending **, struct ca_result *);
 
 /* An answer to queue: status, Content-Type and a malloc'd body. */
 struct http_answer {

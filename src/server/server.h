@@ -13,6 +13,7 @@
 #include "../ca/ca.h"
 
 struct MHD_Daemon;
+struct http_watch;
 
 /* Requests from the admin socket to the main loop. */
 #define SERVER_WAKE_STOP	's'
@@ -23,6 +24,7 @@ struct server {
 	struct policy_host	*policy;	/* swapped by reload under modules_mu */
 	pthread_mutex_t		 modules_mu;
 	struct MHD_Daemon	*mhd;
+	struct http_watch	*watch;		/* http.c: header and body deadlines */
 	int			 http_fd;	/* bound by http_bind, until http_start */
 	int			 admin_fd;
 	pthread_t		 admin_thread;

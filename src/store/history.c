@@ -34,20 +34,23 @@ static const char *const history_sql[S__MAX] = {
 	[S_HIST_EXTS] = "SELECT exts FROM request_history "
 	    "WHERE request_id = ?1 AND until_seq >= ?2 AND exts_changed "
 	    "ORDER BY until_seq LIMIT 1",
-	/* The newest CRL of its kind published by event ?1. */
+	/* The newest CRL of its kind and key ?2 published by event ?1. */
 	[S_CRL_AT_BASE] = "SELECT MAX(row_id) FROM crls WHERE base_number < 0 "
-	    "AND row_id <= (SELECT crl_row_id FROM events WHERE crl_row_id > 0 "
-	    "AND seq <= ?1 ORDER BY seq DESC LIMIT 1)",
-	[S_CRL_AT_DELTA] = "SELECT MAX(row_id) FROM crls WHERE "
-	    "base_number >= 0 AND row_id <= (SELECT crl_row_id FROM events "
+	    "AND key_idx = ?2 AND row_id <= (SELECT crl_row_id FROM events "
 	    "WHERE crl_row_id > 0 AND seq <= ?1 ORDER BY seq DESC LIMIT 1)",
-	[S_CACERT_NEWEST] = "SELECT idx, raw FROM ca_certs "
-	    "ORDER BY idx DESC LIMIT 1",
-	/* The first one is seen by every event, including older ones. */
-	[S_CACERT_ADD] = "INSERT INTO ca_certs (idx, raw, since_seq) "
+	[S_CRL_AT_DELTA] = "SELECT MAX(row_id) FROM crls WHERE "
+	    "base_number >= 0 AND key_idx = ?2 AND row_id <= (SELECT "
+	    "crl_row_id FROM events WHERE crl_row_id > 0 AND seq <= ?1 "
+	    "ORDER BY seq DESC LIMIT 1)",
+	[S_CACERT_GET] = "SELECT raw FROM ca_certs WHERE idx = ?1",
+	/*
+	 * The first one is seen by every event, including older ones; a
+	 * later one by the events after the newest when it was noted.
+	 */
+	[S_CACERT_ADD] = "INSERT INTO ca_certs (idx, raw, since_seq, key_idx) "
 	    "SELECT ?1, ?2, CASE WHEN ?1 = 0 THEN 0 ELSE "
-	    "COALESCE(MAX(seq), 0) END FROM events",
-	[S_CACERT_AT] = "SELECT raw FROM ca_certs WHERE since_seq < ?1 "
+	    "COALESCE(MAX(seq), 0) END, ?3 FROM events",
+	[S_CACERT_AT] = "SELECT raw, key_idx FROM ca_certs WHERE since_seq < ?1 "
 	    "AND (?2 < 0 OR idx = ?2) ORDER BY idx DESC LIMIT 1",
 	[S_CACERT_COUNT] = "SELECT COUNT(*) FROM ca_certs WHERE since_seq < ?1",
 };
@@ -176,17 +179,19 @@ store_request_get_at(struct store *st, int64_t id, int64_t seq,
 }
 
 int
-store_crl_at(struct store *st, int delta, int64_t seq, struct db_crl *c)
+store_crl_at(struct store *st, int delta, int key_idx, int64_t seq,
+    struct db_crl *c)
 {
 	sqlite3_stmt	*s;
 	int64_t		 row_id = 0;
 	int		 rc;
 
 	if (seq <= 0)
-		return store_crl_latest(st, delta, c);
+		return store_crl_latest(st, delta, key_idx, c);
 	if ((s = stmt(st, delta ? S_CRL_AT_DELTA : S_CRL_AT_BASE)) == NULL)
 		return CM_E_FAIL;
 	sqlite3_bind_int64(s, 1, seq);
+	sqlite3_bind_int(s, 2, key_idx);
 	if ((rc = sqlite3_step(s)) == SQLITE_ROW)
 		row_id = sqlite3_column_int64(s, 0);	/* NULL: 0 */
 	sqlite3_reset(s);
@@ -198,35 +203,34 @@ store_crl_at(struct store *st, int delta, int64_t seq, struct db_crl *c)
 }
 
 int
-store_cacert_note(struct store *st, const unsigned char *der, size_t len,
-    int *idx)
+store_cacert_note(struct store *st, int idx, int key_idx,
+    const unsigned char *der, size_t len)
 {
 	sqlite3_stmt	*s;
-	int		 rc, n = 0, same = 0;
+	int		 rc, same = 0;
 
-	if ((s = stmt(st, S_CACERT_NEWEST)) == NULL)
+	if ((s = stmt(st, S_CACERT_GET)) == NULL)
 		return CM_E_FAIL;
-	if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		n = sqlite3_column_int(s, 0) + 1;
-		same = (size_t)sqlite3_column_bytes(s, 1) == len &&
-		    memcmp(sqlite3_column_blob(s, 1), der, len) == 0;
-	}
+	sqlite3_bind_int(s, 1, idx);
+	if ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		same = (size_t)sqlite3_column_bytes(s, 0) == len &&
+		    memcmp(sqlite3_column_blob(s, 0), der, len) == 0;
 	sqlite3_reset(s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	if (rc == SQLITE_ROW)
+		return same ? 0 : STORE_E_CONFLICT;
+	if (rc != SQLITE_DONE)
 		return sql_fail(st, "read CA certificates");
-	*idx = same ? n - 1 : n;
-	if (same)
-		return 0;
 	if ((s = stmt(st, S_CACERT_ADD)) == NULL)
 		return CM_E_FAIL;
-	sqlite3_bind_int(s, 1, n);
+	sqlite3_bind_int(s, 1, idx);
 	bind_blob(s, 2, der, len);
+	sqlite3_bind_int(s, 3, key_idx);
 	return step_done(st, s, "add CA certificate");
 }
 
 int
 store_cacert_at(struct store *st, int64_t seq, int idx, unsigned char **der,
-    size_t *len, int *count)
+    size_t *len, int *count, int *key_idx)
 {
 	sqlite3_stmt	*s;
 	int64_t		 n;
@@ -246,8 +250,11 @@ store_cacert_at(struct store *st, int64_t seq, int idx, unsigned char **der,
 		return CM_E_FAIL;
 	sqlite3_bind_int64(s, 1, seq);
 	sqlite3_bind_int(s, 2, idx);
-	if ((rc = sqlite3_step(s)) == SQLITE_ROW)
+	if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		*der = col_blob(s, 0, len);
+		if (key_idx != NULL)
+			*key_idx = sqlite3_column_int(s, 1);
+	}
 	sqlite3_reset(s);
 	if (rc == SQLITE_ROW)
 		return *der != NULL ? 0 : CM_E_NOMEM;

@@ -61,6 +61,7 @@ int
 store_released_since(struct store *st, int64_t t, int64_t *n)
 {
 	sqlite3_stmt	*s;
+	int64_t		 purged;
 	int		 rc;
 
 	*n = 0;
@@ -71,5 +72,11 @@ store_released_since(struct store *st, int64_t t, int64_t *n)
 	if ((rc = sqlite3_step(s)) == SQLITE_ROW)
 		*n = sqlite3_column_int64(s, 0);
 	sqlite3_finalize(s);
-	return rc == SQLITE_ROW ? 0 : sql_fail(st, "count releases");
+	if (rc != SQLITE_ROW)
+		return sql_fail(st, "count releases");
+	/* Purged revoked certificates leave the CRL too (purge.c). */
+	if (store_purged_revoked_since(st, t, &purged) != 0)
+		return CM_E_FAIL;
+	*n += purged;
+	return 0;
 }

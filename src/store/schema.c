@@ -161,6 +161,17 @@ static const char *const migrations[] = {
 	 * with it. NULL for the CRLs signed before: their deltas go by time.
 	 */
 	"ALTER TABLE crls ADD COLUMN as_of_seq INTEGER;",
+
+	/*
+	 * 8: CA renewal (docs/ca-renewal.md). Each certificate names the CA
+	 * certificate that signed it (ca_idx, the ca_certs index), each CRL
+	 * the key that signed it (key_idx: the index of the first CA
+	 * certificate with that key, AD CS's CRL index) and each CA
+	 * certificate its key. Before: one CA certificate, one key, 0.
+	 */
+	"ALTER TABLE certs ADD COLUMN ca_idx INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE crls ADD COLUMN key_idx INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE ca_certs ADD COLUMN key_idx INTEGER NOT NULL DEFAULT 0;",
 };
 
 int

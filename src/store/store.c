@@ -24,57 +24,23 @@
 
 #define CERT_COLS "request_id, serial, raw, not_before, not_after, " \
 	"subject_dn, raw_name, common_name, pk_alg, pk_len, raw_pk, " \
-	"raw_pk_params, hash, ski"
-#define CRL_COLS "row_id, number, base_number, this_update, next_update, " \
-	"count, raw, as_of_seq"
+	"raw_pk_params, hash, ski, ca_idx"
 
 static const char *const stmt_sql[S__MAX] = {
 	[S_BEGIN] = "BEGIN IMMEDIATE",
 	[S_COMMIT] = "COMMIT",
 	[S_ROLLBACK] = "ROLLBACK",
 	[S_CERT_INSERT] = "INSERT INTO certs (" CERT_COLS ") VALUES "
-	    "(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	    "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 	[S_CERT_GET] = "SELECT " CERT_COLS " FROM certs WHERE request_id = ?",
 	[S_CERT_BY_SERIAL] = "SELECT " CERT_COLS " FROM certs "
 	    "WHERE serial = ?",
-	[S_CRL_INSERT] = "INSERT INTO crls (number, base_number, this_update, "
-	    "next_update, count, raw, as_of_seq) VALUES (?,?,?,?,?,?,?)",
-	[S_CRL_GET] = "SELECT " CRL_COLS " FROM crls WHERE row_id = ?",
-	[S_CRL_LATEST_BASE] = "SELECT " CRL_COLS " FROM crls "
-	    "WHERE base_number < 0 ORDER BY row_id DESC LIMIT 1",
-	[S_CRL_LATEST_DELTA] = "SELECT " CRL_COLS " FROM crls "
-	    "WHERE base_number >= 0 ORDER BY row_id DESC LIMIT 1",
 	[S_MAX_REQ] = "SELECT COALESCE(MAX(id), 0) FROM requests",
-	[S_MAX_CRL] = "SELECT COALESCE(MAX(number), 0) FROM crls",
 	/* Ordered serials: 0x01, the time, the random part (40 hex digits). */
 	[S_MAX_SERIAL] = "SELECT MAX(serial) FROM certs WHERE serial >= '01' "
 	    "AND serial < '02' AND length(serial) = 40",
 	[S_EVENT_INSERT] = "INSERT INTO events (event, context, time, "
 	    "crl_row_id) VALUES (?,?,?,?)",
-	[S_REVOKED_ALL] = "SELECT c.serial, r.revoked_when, "
-	    "r.revoked_effective_when, r.revoked_reason FROM requests r "
-	    "JOIN certs c ON c.request_id = r.id WHERE r.disposition = 21",
-	[S_REVOKED_SINCE] = "SELECT c.serial, r.revoked_when, "
-	    "r.revoked_effective_when, r.revoked_reason FROM requests r "
-	    "JOIN certs c ON c.request_id = r.id "
-	    "WHERE r.disposition = 21 AND r.revoked_when > ?1 "
-	    "UNION ALL SELECT c.serial, r.unrevoked_when, r.unrevoked_when, 8 "
-	    "FROM requests r JOIN certs c ON c.request_id = r.id "
-	    "WHERE r.disposition <> 21 AND r.unrevoked_when > ?1",
-	/*
-	 * A delta CRL: the requests that a CERTREVOKED (8) or CERTUNREVOKED
-	 * (0x100) event after ?1 changed, as they now are. Only the events
-	 * since the base are read, by their key: no index on context.
-	 */
-	[S_REVOKED_AFTER] = "WITH changed(id) AS (SELECT DISTINCT context "
-	    "FROM events WHERE seq > ?1 AND event IN (8, 256)) "
-	    "SELECT c.serial, r.revoked_when, r.revoked_effective_when, "
-	    "r.revoked_reason FROM changed JOIN requests r ON r.id = changed.id "
-	    "JOIN certs c ON c.request_id = r.id WHERE r.disposition = 21 "
-	    "UNION ALL SELECT c.serial, r.unrevoked_when, r.unrevoked_when, 8 "
-	    "FROM changed JOIN requests r ON r.id = changed.id "
-	    "JOIN certs c ON c.request_id = r.id "
-	    "WHERE r.disposition <> 21 AND r.unrevoked_when > 0",
 	[S_MAX_EVENT] = "SELECT COALESCE(MAX(seq), 0) FROM events",
 };
 
@@ -628,29 +594,8 @@ store_cert_insert(struct store *st, const struct db_cert *c)
 	    c->raw_public_key_params_len);
 	bind_text(s, 13, c->hash);
 	bind_text(s, 14, c->ski);
+	sqlite3_bind_int(s, 15, c->ca_idx);
 	return step_done(st, s, "insert certificate");
-}
-
-int
-store_crl_insert(struct store *st, struct db_crl *c)
-{
-	sqlite3_stmt	*s;
-	int		 rc;
-
-	if ((s = stmt(st, S_CRL_INSERT)) == NULL)
-		return CM_E_FAIL;
-	sqlite3_bind_int64(s, 1, c->number);
-	sqlite3_bind_int64(s, 2, c->base_number);
-	sqlite3_bind_int64(s, 3, c->this_update);
-	sqlite3_bind_int64(s, 4, c->next_update);
-	sqlite3_bind_int64(s, 5, c->count);
-	bind_blob(s, 6, c->raw, c->raw_len);
-	if (c->as_of_seq >= 0)
-		sqlite3_bind_int64(s, 7, c->as_of_seq);
-	if ((rc = step_done(st, s, "insert CRL")) != 0)
-		return rc;
-	c->row_id = sqlite3_last_insert_rowid(st->db);
-	return 0;
 }
 
 int
@@ -690,6 +635,7 @@ row_to_cert(sqlite3_stmt *s, int col, struct db_cert *c)
 	    &c->raw_public_key_params_len);
 	c->hash = col_text(s, col + 12);
 	c->ski = col_text(s, col + 13);
+	c->ca_idx = sqlite3_column_int(s, col + 14);
 	if (c->serial == NULL || c->raw == NULL) {
 		db_cert_free(c);
 		return CM_E_NOMEM;
@@ -733,117 +679,6 @@ store_cert_by_serial(struct store *st, const char *serial, struct db_cert *c)
 	return cert_query(st, S_CERT_BY_SERIAL, 0, serial, c);
 }
 
-/* An as_of_seq column: NULL (a CRL older than migration 7) is -1. */
-static int64_t
-col_seq(sqlite3_stmt *s, int col)
-{
-	return sqlite3_column_type(s, col) == SQLITE_NULL ? -1 :
-	    sqlite3_column_int64(s, col);
-}
-
-static int
-crl_query(struct store *st, enum stmt_id id, int64_t row_id, struct db_crl *c)
-{
-	sqlite3_stmt	*s;
-	int		 rc;
-
-	memset(c, 0, sizeof(*c));
-	if ((s = stmt(st, id)) == NULL)
-		return CM_E_FAIL;
-	if (id == S_CRL_GET)
-		sqlite3_bind_int64(s, 1, row_id);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		c->row_id = sqlite3_column_int64(s, 0);
-		c->number = sqlite3_column_int64(s, 1);
-		c->base_number = sqlite3_column_int64(s, 2);
-		c->this_update = sqlite3_column_int64(s, 3);
-		c->next_update = sqlite3_column_int64(s, 4);
-		c->count = sqlite3_column_int64(s, 5);
-		c->raw = col_blob(s, 6, &c->raw_len);
-		c->as_of_seq = col_seq(s, 7);
-		rc = c->raw == NULL ? CM_E_NOMEM : 0;
-	} else
-		rc = rc == SQLITE_DONE ? CM_E_NOTFOUND :
-		    sql_fail(st, "read CRL");
-	sqlite3_reset(s);
-	return rc;
-}
-
-int
-store_crl_get(struct store *st, int64_t row_id, struct db_crl *c)
-{
-	return crl_query(st, S_CRL_GET, row_id, c);
-}
-
-int
-store_crl_latest(struct store *st, int delta, struct db_crl *c)
-{
-	return crl_query(st, delta ? S_CRL_LATEST_DELTA : S_CRL_LATEST_BASE,
-	    0, c);
-}
-
-int
-store_crl_latest_head(struct store *st, int delta, struct db_crl *c)
-{
-	sqlite3_stmt	*s;
-	int		 rc;
-
-	memset(c, 0, sizeof(*c));
-	if (sqlite3_prepare_v2(st->db, delta ?
-	    "SELECT row_id, number, base_number, this_update, next_update, "
-	    "count, as_of_seq FROM crls WHERE base_number >= 0 "
-	    "ORDER BY row_id DESC LIMIT 1" :
-	    "SELECT row_id, number, base_number, this_update, next_update, "
-	    "count, as_of_seq FROM crls WHERE base_number < 0 "
-	    "ORDER BY row_id DESC LIMIT 1", -1, &s, NULL) != SQLITE_OK)
-		return sql_fail(st, "read CRL");
-	if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		c->row_id = sqlite3_column_int64(s, 0);
-		c->number = sqlite3_column_int64(s, 1);
-		c->base_number = sqlite3_column_int64(s, 2);
-		c->this_update = sqlite3_column_int64(s, 3);
-		c->next_update = sqlite3_column_int64(s, 4);
-		c->count = sqlite3_column_int64(s, 5);
-		c->as_of_seq = col_seq(s, 6);
-		rc = 0;
-	} else
-		rc = rc == SQLITE_DONE ? CM_E_NOTFOUND :
-		    sql_fail(st, "read CRL");
-	sqlite3_finalize(s);
-	return rc;
-}
-
-int
-store_crl_each(struct store *st, int limit,
-    int (*cb)(void *, const struct db_crl *), void *arg)
-{
-	sqlite3_stmt	*s;
-	struct db_crl	 c;
-	int		 rc, ret = 0;
-
-	if (sqlite3_prepare_v2(st->db, "SELECT row_id, number, base_number, "
-	    "this_update, next_update, count FROM crls ORDER BY row_id DESC "
-	    "LIMIT ?", -1, &s, NULL) != SQLITE_OK)
-		return sql_fail(st, "list CRLs");
-	sqlite3_bind_int(s, 1, limit > 0 ? limit : -1);
-	memset(&c, 0, sizeof(c));
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		c.row_id = sqlite3_column_int64(s, 0);
-		c.number = sqlite3_column_int64(s, 1);
-		c.base_number = sqlite3_column_int64(s, 2);
-		c.this_update = sqlite3_column_int64(s, 3);
-		c.next_update = sqlite3_column_int64(s, 4);
-		c.count = sqlite3_column_int64(s, 5);
-		if ((ret = cb(arg, &c)) != 0)
-			break;
-	}
-	if (ret == 0 && rc != SQLITE_DONE)
-		ret = sql_fail(st, "list CRLs");
-	sqlite3_finalize(s);
-	return ret;
-}
-
 /* The integer that statement s (bound to bind, if not NULL) returns. */
 int
 stmt_int(struct store *st, sqlite3_stmt *s, const char *bind, int64_t *out)
@@ -868,12 +703,6 @@ store_max_request_id(struct store *st, int64_t *out)
 }
 
 int
-store_max_crl_number(struct store *st, int64_t *out)
-{
-	return stmt_int(st, stmt(st, S_MAX_CRL), NULL, out);
-}
-
-int
 store_max_ordered_serial(struct store *st, char *out, size_t outlen)
 {
 	sqlite3_stmt	*s;
@@ -888,65 +717,6 @@ store_max_ordered_serial(struct store *st, char *out, size_t outlen)
 		snprintf(out, outlen, "%s", (const char *)v);
 	sqlite3_reset(s);
 	return rc == SQLITE_ROW ? 0 : sql_fail(st, stmt_sql[S_MAX_SERIAL]);
-}
-
-/*
- * The walk of store_revoked_each, inside its read transaction.
- */
-static int
-revoked_walk(struct store *st, const struct db_crl *base,
-    int (*cb)(void *, const struct db_revoked *), void *arg, int64_t *as_of)
-{
-	sqlite3_stmt	*s;
-	struct db_revoked r;
-	enum stmt_id	 id;
-	int		 rc, ret = 0;
-
-	if ((ret = stmt_int(st, stmt(st, S_MAX_EVENT), NULL, as_of)) != 0)
-		return ret;
-	id = base == NULL ? S_REVOKED_ALL : base->as_of_seq >= 0 ?
-	    S_REVOKED_AFTER : S_REVOKED_SINCE;
-	if ((s = stmt(st, id)) == NULL)
-		return CM_E_FAIL;
-	if (id == S_REVOKED_AFTER)
-		sqlite3_bind_int64(s, 1, base->as_of_seq);
-	else if (id == S_REVOKED_SINCE)
-		sqlite3_bind_int64(s, 1, base->this_update - 1);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		r.serial = (const char *)sqlite3_column_text(s, 0);
-		r.revoked_when = sqlite3_column_int64(s, 1);
-		r.revoked_effective_when = sqlite3_column_int64(s, 2);
-		r.reason = sqlite3_column_int(s, 3);
-		if (r.serial != NULL && (ret = cb(arg, &r)) != 0)
-			break;
-	}
-	if (ret == 0 && rc != SQLITE_DONE)
-		ret = sql_fail(st, "read revoked certificates");
-	sqlite3_reset(s);
-	return ret;
-}
-
-int
-store_revoked_each(struct store *st, const struct db_crl *base,
-    int (*cb)(void *, const struct db_revoked *), void *arg, int64_t *as_of)
-{
-	int	 own, ret;
-
-	/*
-	 * One snapshot for the entries and the event they reach, so that
-	 * a revocation committed meanwhile is in the next delta, not lost
-	 * between this CRL and it.
-	 */
-	own = sqlite3_get_autocommit(st->db);
-	if (own && sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
-		return sql_fail(st, "begin a read");
-	ret = revoked_walk(st, base, cb, arg, as_of);
-	if (own && sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-		if (ret == 0)
-			ret = sql_fail(st, "end a read");
-	}
-	return ret;
 }
 
 void

@@ -89,6 +89,8 @@ struct db_cert {
 	size_t		 raw_public_key_params_len;
 	char		*hash;			/* CertificateHash (SHA-256 hex) */
 	char		*ski;			/* SubjectKeyIdentifier hex, may be NULL */
+	int		 ca_idx;		/* the CA certificate that signed it
+						   (ca_certs index) */
 };
 
 struct db_crl {
@@ -103,6 +105,9 @@ struct db_crl {
 						   before migration 7) */
 	unsigned char	*raw;			/* CRLRawCRL */
 	size_t		 raw_len;
+	int		 key_idx;		/* the CA key that signed it (the
+						   index of its first CA
+						   certificate: the CRL index) */
 };
 
 /* An event row (the transactional outbox of DESIGN.md section 2). */
@@ -120,6 +125,8 @@ struct db_revoked {
 	int64_t		 revoked_when;
 	int64_t		 revoked_effective_when;
 	int32_t		 reason;		/* 8 (removeFromCRL) for a release */
+	int64_t		 not_after;		/* of the certificate */
+	const char	*profile;		/* its profile; may be NULL */
 };
 
 enum db_view {
@@ -220,9 +227,12 @@ int	 store_request_get(struct store *, int64_t id, struct db_request *);
 int	 store_cert_get(struct store *, int64_t request_id, struct db_cert *);
 int	 store_cert_by_serial(struct store *, const char *serial, struct db_cert *);
 int	 store_crl_get(struct store *, int64_t row_id, struct db_crl *);
-int	 store_crl_latest(struct store *, int delta, struct db_crl *);	/* CM_E_NOTFOUND if none */
+/* The newest base (delta) CRL of key key_idx; CM_E_NOTFOUND if none. */
+int	 store_crl_latest(struct store *, int delta, int key_idx,
+	    struct db_crl *);
 /* store_crl_latest without the raw bytes (raw NULL): what a schedule reads. */
-int	 store_crl_latest_head(struct store *, int delta, struct db_crl *);
+int	 store_crl_latest_head(struct store *, int delta, int key_idx,
+	    struct db_crl *);
 /* Every CRL, newest first, without its raw bytes; at most limit (0: all). */
 int	 store_crl_each(struct store *, int limit,
 	    int (*cb)(void *, const struct db_crl *), void *arg);
@@ -241,11 +251,13 @@ int	 store_stats(struct store *, struct db_stats *);
  * reason), or released from hold (reason 8, removeFromCRL). An entry
  * the base lists and nothing changed since is not repeated. A base of
  * unknown as_of_seq (-1) goes by time: changes from its thisUpdate's
- * second on. A non-zero return from cb stops the walk and is returned.
+ * second on. Only the certificates that CA certificates lo to hi (ca_idx)
+ * signed: those of one key. A non-zero return from cb stops the walk and
+ * is returned.
  */
 int	 store_revoked_each(struct store *, const struct db_crl *base,
-	    int (*cb)(void *, const struct db_revoked *), void *arg,
-	    int64_t *as_of);
+	    int lo, int hi, int (*cb)(void *, const struct db_revoked *),
+	    void *arg, int64_t *as_of);
 
 /*
  * Call cb for each request matching the filter, by ascending id, with its
@@ -290,28 +302,32 @@ int	 store_dead_letter_count(struct store *, const char *module, int64_t *n);
  * event's EventSequence; seq <= 0 means now.
  *
  * store_request_get_at: request id as it was when event seq committed.
- * store_crl_at: the newest base (delta) CRL published by event seq;
- * CM_E_NOTFOUND if none.
- * store_cacert_note: record der as the CA certificate in use unless it is
- * already the newest one; *idx is its index (0 for the first).
+ * store_crl_at: the newest base (delta) CRL of key key_idx published by
+ * event seq; CM_E_NOTFOUND if none.
+ * store_cacert_note: record der as CA certificate idx, of key key_idx
+ * (the index of the first CA certificate with its key), unless it is
+ * recorded; STORE_E_CONFLICT when idx is another certificate.
  * store_cacert_at: the CA certificate of index idx (the newest if idx < 0)
- * among those in use by event seq, malloc'd, and their count.
+ * among those in use by event seq, malloc'd, their count and (key_idx
+ * not NULL) its key's index.
  */
 int	 store_request_get_at(struct store *, int64_t id, int64_t seq,
 	    struct db_request *);
-int	 store_crl_at(struct store *, int delta, int64_t seq, struct db_crl *);
-int	 store_cacert_note(struct store *, const unsigned char *der, size_t len,
-	    int *idx);
+int	 store_crl_at(struct store *, int delta, int key_idx, int64_t seq,
+	    struct db_crl *);
+int	 store_cacert_note(struct store *, int idx, int key_idx,
+	    const unsigned char *der, size_t len);
 int	 store_cacert_at(struct store *, int64_t seq, int idx,
-	    unsigned char **der, size_t *len, int *count);
+	    unsigned char **der, size_t *len, int *count, int *key_idx);
 
 /*
  * The database's health and identity (meta.c). store_meta_get: a value of
  * the meta table (database_id), malloc'd; CM_E_NOTFOUND if none.
  * store_quick_check: 0 when PRAGMA quick_check finds nothing, else -1 with
  * its first finding in err. store_released_since: how many certificates
- * were released from hold at or after t (a base CRL may list that many
- * fewer than the one before it).
+ * left the CRL at or after t, released from hold or purged (certmint
+ * purge --revoked-too): a base CRL may list that many fewer than the one
+ * before it.
  */
 int	 store_meta_get(struct store *, const char *key, char **value);
 int	 store_quick_check(struct store *, char *err, size_t errlen);
@@ -323,6 +339,53 @@ int	 store_released_since(struct store *, int64_t t, int64_t *n);
  */
 int	 store_backup(struct store *st, const char *dst, char *err,
 	    size_t errlen);
+
+/*
+ * purge.c: `certmint purge`. In st's open transaction, remove the
+ * requests whose certificate expired before p->before (issued or revoked
+ * ones only: pending, denied and failed requests are not in scope), with
+ * their certificate, attributes, history rows and events, except those
+ * kept (p->kept[reason]):
+ *   PURGE_KEEP_NEWEST: the highest request id, or the certificate of the
+ *     highest ordered serial: the next id and the serials' time floor
+ *     come from them at start (open.c), so neither goes back;
+ *   PURGE_KEEP_REVOKED: revoked (still listed on the CRLs), unless
+ *     p->revoked_too;
+ *   PURGE_KEEP_DEAD_LETTER: an event of it is a dead letter (a module may
+ *     replay it), or it is the certificate such a renewal replaces;
+ *   PURGE_KEEP_UNDELIVERED: an event of it (or of a renewal of it) is
+ *     after the saved cursor of one of p->modules, the registered exit
+ *     modules.
+ * p->dry_run counts without deleting. Revoked certificates purged are
+ * noted at p->now for store_released_since. The counts are set afresh on
+ * each call. 0, or CM_E_FAIL (the caller rolls back).
+ */
+enum db_purge_keep {
+	PURGE_REMOVE,
+	PURGE_KEEP_NEWEST,
+	PURGE_KEEP_REVOKED,
+	PURGE_KEEP_DEAD_LETTER,
+	PURGE_KEEP_UNDELIVERED,
+	PURGE_KEEP__MAX
+};
+struct db_purge {
+	int64_t		 before;	/* certificates with notAfter < before */
+	int		 revoked_too;
+	int		 dry_run;
+	const char *const *modules;	/* registered exit modules */
+	size_t		 nmodules;
+	int64_t		 now;
+	/* Out: rows removed (dry_run: that would be). */
+	int64_t		 requests, certs, events, attrs, history;
+	int64_t		 revoked;	/* revoked certificates among them */
+	int64_t		 kept[PURGE_KEEP__MAX];	/* [PURGE_REMOVE]: removed */
+	int64_t		 delivered;	/* the lowest module cursor;
+					   INT64_MAX: none */
+	char		 slowest[128];	/* the module with it */
+};
+int	 store_purge(struct store *, struct db_purge *);
+/* Revoked certificates purged at or after t (for store_released_since). */
+int	 store_purged_revoked_since(struct store *, int64_t t, int64_t *n);
 
 void	 db_request_free(struct db_request *);
 void	 db_cert_free(struct db_cert *);

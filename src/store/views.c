@@ -136,7 +136,7 @@ store_view(struct store *st, const struct db_filter *f,
 	    "r.request_dn, r.request_raw_name, r.profile, r.was_pending, "
 	    "c.request_id, c.serial, c.raw, c.not_before, c.not_after, "
 	    "c.subject_dn, c.raw_name, c.common_name, c.pk_alg, c.pk_len, "
-	    "c.raw_pk, c.raw_pk_params, c.hash, c.ski "
+	    "c.raw_pk, c.raw_pk_params, c.hash, c.ski, c.ca_idx "
 	    "FROM requests r LEFT JOIN certs c ON c.request_id = r.id "
 	    "WHERE r.id > :after AND %s%s%s%s%s%s%s%s%s%s ORDER BY r.id "
 	    "LIMIT :lim", view_where(f->view),

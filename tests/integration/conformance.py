@@ -12,7 +12,10 @@ those, spread over every profile: a load test's thousands of certificates
 of one profile differ only in their names and keys.
 
 CA_CERT_PEM is the CA that issued them (for a subordinate CA, its own
-certificate: it is trusted directly). Prints one line per problem and
+certificate: it is trusted directly). A renewed CA's certificates are read
+from the database (ca_certs): each certificate is checked against the CA
+certificate that signed it (certs.ca_idx) and each CRL against its key's
+(crls.key_idx). Prints one line per problem and
 exits 1 if there is any; 0 with a summary otherwise. Run with Debian's
 /usr/bin/python3, never a PyPI cryptography.
 """
@@ -25,11 +28,17 @@ import tempfile
 import time
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
 
 MAX_OPENSSL = 300
+
+
+def pem(der):
+    return ("-----BEGIN CERTIFICATE-----\n"
+            + base64.encodebytes(der).decode()
+            + "-----END CERTIFICATE-----\n")
 
 
 def verify_sig(pub, sig, tbs, hash_alg):
@@ -46,14 +55,19 @@ def verify_sig(pub, sig, tbs, hash_alg):
 def main():
     db, ca_path = sys.argv[1], sys.argv[2]
     max_certtool = int(sys.argv[3]) if len(sys.argv) > 3 else 20
-    ca = x509.load_pem_x509_certificate(open(ca_path, "rb").read())
-    ca_pub = ca.public_key()
+    ca_pem = open(ca_path, "rb").read()
     conn = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=30)
+    # The CA certificates by index (a CRL's key_idx is its key's first).
+    cas = {0: x509.load_pem_x509_certificate(ca_pem)}
+    for idx, raw in conn.execute("SELECT idx, raw FROM ca_certs"):
+        cas[idx] = x509.load_der_x509_certificate(raw)
     # Imported certificates were signed elsewhere (request_type 0).
     rows = conn.execute("SELECT c.serial, c.raw, r.profile, c.not_before, "
-                        "c.not_after FROM certs c "
+                        "c.not_after, c.ca_idx FROM certs c "
                         "JOIN requests r ON r.id = c.request_id "
                         "WHERE r.request_type <> 0 ORDER BY r.id").fetchall()
+    signer = {serial: ca_idx for serial, _, _, _, _, ca_idx in rows}
+    rows = [r[:5] for r in rows]
     certs = [(serial, raw) for serial, raw, _, _, _ in rows]
     # A certificate that has expired (tests make some) is verified at a
     # time within its validity, by openssl only: certtool has no -attime.
@@ -62,7 +76,7 @@ def main():
                if na < now]
     rows = [(serial, raw, profile) for serial, raw, profile, _, na in rows
             if na >= now]
-    crls = conn.execute("SELECT number, raw FROM crls").fetchall()
+    crls = conn.execute("SELECT number, raw, key_idx FROM crls").fetchall()
     bad = []
     for serial, raw in certs:
         try:
@@ -70,16 +84,16 @@ def main():
             for e in c.extensions:   # parses each one strictly
                 _ = e.value
             _ = c.subject.rfc4514_string(), c.public_key()
-            verify_sig(ca_pub, c.signature, c.tbs_certificate_bytes,
-                       c.signature_hash_algorithm)
+            verify_sig(cas[signer[serial]].public_key(), c.signature,
+                       c.tbs_certificate_bytes, c.signature_hash_algorithm)
             if c.not_valid_after < c.not_valid_before:
                 raise ValueError("notAfter before notBefore")
         except Exception as ex:   # noqa: BLE001 - any failure is a finding
             bad.append("cryptography: certificate %s: %s" % (serial, ex))
-    for number, raw in crls:
+    for number, raw, key in crls:
         try:
             crl = x509.load_der_x509_crl(raw)
-            if not crl.is_signature_valid(ca_pub):
+            if not crl.is_signature_valid(cas[key].public_key()):
                 raise ValueError("signature does not verify")
             for e in crl.extensions:
                 _ = e.value
@@ -97,6 +111,18 @@ def main():
         step = max(1, len(group) // k)
         sample += group[::step][:k] + ([group[-1]] if len(group) > k else [])
     with tempfile.TemporaryDirectory() as d:
+        # Every CA certificate, for openssl; the signer's, for certtool.
+        ca_path = os.path.join(d, "cas.pem")
+        with open(ca_path, "w") as f:
+            for idx in sorted(cas):
+                f.write(pem(cas[idx].public_bytes(
+                    serialization.Encoding.DER)))
+        ca_file = {}
+        for idx in cas:
+            ca_file[idx] = os.path.join(d, "ca%d.pem" % idx)
+            with open(ca_file[idx], "w") as f:
+                f.write(pem(cas[idx].public_bytes(
+                    serialization.Encoding.DER)))
         files = []
         for serial, raw in sample:
             p = os.path.join(d, serial + ".pem")
@@ -132,7 +158,8 @@ def main():
         spread = files[::max(1, len(files) // max(1, max_certtool))]
         for serial, f in spread[:max_certtool]:
             r = subprocess.run(["certtool", "--verify",
-                                "--load-ca-certificate", ca_path,
+                                "--load-ca-certificate",
+                                ca_file[signer[serial]],
                                 "--infile", f],
                                capture_output=True, text=True)
             if r.returncode != 0 or "Chain verification output: Verified" \

@@ -73,6 +73,45 @@ check_eq "the answer's chain holds the sub CA and the root" 2 \
     "$(echo "$fps" | wc -l)"
 check_match "the chain's last certificate is the root" \
     "$(openssl x509 -in "$T_DIR/ca/ca.crt" -noout -fingerprint -sha256)" "$fps"
+
+# Renewal of the running sub CA with a new key: a request for the parent,
+# installed with install-ca-cert (docs/ca-renewal.md).
+check "ca renew --new-key on a sub CA writes a request" \
+    "$CERTMINT" -c "$SUB" ca renew --new-key
+SDIR=$(dirname "$SUB")
+check "ca(1).csr and ca(1).key, no certificate yet" test -s "$SDIR/ca(1).csr" \
+    -a -s "$SDIR/ca(1).key" -a ! -e "$SDIR/ca(1).crt"
+check_refused "a second renewal waits for the first" 30 \
+    "a renewal is waiting for the parent" "$CERTMINT" -c "$SUB" ca renew
+check_refused "the old certificate is no answer to it" 30 \
+    "not for|another key|does not match" \
+    "$CERTMINT" -c "$SUB" install-ca-cert "$T_DIR/subca.pem" \
+    --chain "$T_DIR/ca/ca.crt"
+out=$(URL=$ROOT_URL submit_http "$SDIR/ca(1).csr" "CertificateTemplate:sub-ca")
+check_eq "the root issues the renewed sub CA certificate" 201 \
+    "$(echo "$out" | head -1)"
+json "$T_DIR/resp.json" 'j["certificate"]' >"$T_DIR/subca1.pem"
+check "install-ca-cert completes the renewal (certmintd reloads)" \
+    "$CERTMINT" -c "$SUB" install-ca-cert "$T_DIR/subca1.pem" \
+    --chain "$T_DIR/ca/ca.crt"
+check "ca(1).crt is installed" test -s "$SDIR/ca(1).crt"
+new_csr leaf2
+submit_http "$T_DIR/leaf2.csr" >/dev/null
+json "$T_DIR/resp.json" 'j["certificate"]' >"$T_DIR/leaf2.pem"
+check "a new leaf verifies through the renewed sub CA" \
+    openssl verify -CAfile "$T_DIR/ca/ca.crt" -untrusted "$T_DIR/subca1.pem" \
+    "$T_DIR/leaf2.pem"
+check_fails "and not through the old sub CA certificate (another key)" \
+    openssl verify -CAfile "$T_DIR/ca/ca.crt" -untrusted "$T_DIR/subca.pem" \
+    "$T_DIR/leaf2.pem"
+check "the old leaf still verifies through the old one" \
+    openssl verify -CAfile "$T_DIR/ca/ca.crt" -untrusted "$T_DIR/subca.pem" \
+    "$T_DIR/leaf.pem"
+check "the renewed key's CRL is served at /ca(1).crl" \
+    curl -fsS -m 10 -o "$T_DIR/sub1.crl" "$URL/ca(1).crl"
+check_match "signed by the renewed sub CA" "verify OK" \
+    "$(openssl crl -inform DER -in "$T_DIR/sub1.crl" -CAfile "$T_DIR/subca1.pem" \
+    -noout 2>&1)"
 daemon_stop
 check_eq "the sub CA stops cleanly" 0 $?
 

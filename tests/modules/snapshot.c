@@ -210,6 +210,16 @@ ca_line(struct line *l, cm_server_exit *srv)
 	cert(l, srv, "RawDeltaCRL.0", CM_PROPTYPE_BINARY, "delta");
 	cert(l, srv, "RawCACertificate.1", CM_PROPTYPE_BINARY, "cacert1");
 	cert(l, srv, "CertState.1", CM_PROPTYPE_LONG, "certstate1");
+	/* A renewed CA's (years.sh): same key at 1, a new key at 2. */
+	cert(l, srv, "CRLIndex.1", CM_PROPTYPE_LONG, "crlindex1");
+	cert(l, srv, "CRLState.1", CM_PROPTYPE_LONG, "crlstate1");
+	cert(l, srv, "CRLIndex.2", CM_PROPTYPE_LONG, "crlindex2");
+	cert(l, srv, "CRLState.2", CM_PROPTYPE_LONG, "crlstate2");
+	cert(l, srv, "CRLSuffix.2", CM_PROPTYPE_STRING, "crlsuffix2");
+	cert(l, srv, "CertSuffix.1", CM_PROPTYPE_STRING, "certsuffix1");
+	cert(l, srv, "RawCACertificate.2", CM_PROPTYPE_BINARY, "cacert2");
+	cert(l, srv, "RawCRL.1", CM_PROPTYPE_BINARY, "crl1");
+	cert(l, srv, "RawCRL.2", CM_PROPTYPE_BINARY, "crl2");
 	cert(l, srv, "SanitizedCAName", CM_PROPTYPE_STRING, "sanitized");
 	cert(l, srv, "SanitizedShortName", CM_PROPTYPE_STRING, "short");
 	cert(l, srv, "ConfigDN", CM_PROPTYPE_STRING, "configdn");

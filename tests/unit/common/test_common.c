@@ -77,6 +77,22 @@ test_time(void **state)
 	assert_int_equal(t, 42);
 	assert_int_equal(time_parse("yesterday", &t), -1);
 	assert_int_equal(time_parse("2026-11-24T08:00:00Zjunk", &t), -1);
+	/* RFC 3339: offsets, a fraction, lower case. */
+	assert_int_equal(time_parse("2026-11-24T09:30:00+01:30", &t), 0);
+	assert_int_equal(t, 1795507200);
+	assert_int_equal(time_parse("2026-11-24t03:00:00.250-05:00", &t), 0);
+	assert_int_equal(t, 1795507200);
+	assert_int_equal(time_parse("2026-11-24T08:00:00.999z", &t), 0);
+	assert_int_equal(t, 1795507200);
+	assert_int_equal(time_parse("2026-11-24T08:00:00", &t), 0);
+	assert_int_equal(t, 1795507200);
+	assert_int_equal(time_parse("2026-11-24T08:00:00+1:00", &t), -1);
+	assert_int_equal(time_parse("2026-11-24T08:00:00+24:00", &t), -1);
+	assert_int_equal(time_parse("2026-11-24T08:00:00.Z", &t), -1);
+	/* A day the month has not is a typo, not the next month. */
+	assert_int_equal(time_parse("2026-02-30", &t), -1);
+	assert_int_equal(time_parse("2028-02-29", &t), 0);
+	assert_int_equal(time_parse("2026-13-01", &t), -1);
 }
 
 static void
@@ -119,7 +135,7 @@ static void
 test_config_defaults(void **state)
 {
 	struct cm_config cfg;
-	char		 err[512];
+	char		 err[512], *u;
 	char		*path = write_tmp("[ca]\nname = Test CA\n");
 
 	assert_int_equal(config_load(path, &cfg, err, sizeof(err)), 0);
@@ -127,7 +143,17 @@ test_config_defaults(void **state)
 	assert_int_equal(cfg.ca_type, CM_CATYPE_STANDALONE_ROOTCA);
 	assert_string_equal(cfg.key_file, "/tmp/ca.key");
 	assert_int_equal(cfg.listen_port, 8080);
-	assert_string_equal(cfg.cdp_url, "http://127.0.0.1:8080/ca.crl");
+	/* A template: %8 is "(N)" for the CRLs of key N (url_finish). */
+	assert_string_equal(cfg.cdp_url, "http://127.0.0.1:8080/ca%8.crl");
+	u = url_finish(cfg.cdp_url, 0, 0);
+	assert_string_equal(u, "http://127.0.0.1:8080/ca.crl");
+	free(u);
+	u = url_finish(cfg.aia_url, 3, 2);
+	assert_string_equal(u, "http://127.0.0.1:8080/ca(3).crt");
+	free(u);
+	u = url_finish(cfg.cdp_url, 3, 2);
+	assert_string_equal(u, "http://127.0.0.1:8080/ca(2).crl");
+	free(u);
 	assert_int_equal(cfg.request_disposition, REQDISP_ISSUE);
 	assert_int_equal(cfg.max_body, 65536);
 	assert_true(cfg.key_types & (1u << KEY_ED25519));
@@ -297,8 +323,13 @@ test_profiles(void **state)
 	assert_int_equal(p->max_validity_days, 100);
 	assert_true(p->host_names);
 	assert_int_equal(p->ndomains, 1);
-	assert_string_equal(p->cdp_url, "ldap:///CN=My%20CA%2F1,CN=pki"
+	/* Percent-encoding doubled: "%2F" is not token %2 to url_finish. */
+	assert_string_equal(p->cdp_url, "ldap:///CN=My%%20CA%%2F1%8,CN=pki"
 	    "?certificateRevocationList?base?objectClass=cRLDistributionPoint");
+	u = url_finish(p->cdp_url, 4, 1);
+	assert_string_equal(u, "ldap:///CN=My%20CA%2F1(1),CN=pki"
+	    "?certificateRevocationList?base?objectClass=cRLDistributionPoint");
+	free(u);
 	assert_ptr_equal(&cfg.profile_list[cfg.default_profile], p);
 	/* Without a base: a plain end-entity profile. */
 	p = profile_find(&cfg, "Plain");
@@ -308,6 +339,9 @@ test_profiles(void **state)
 	assert_null(profile_find(&cfg, "Nope"));
 
 	u = url_expand(&cfg, "http://%1/%3%9.crl?%%", 1, err, sizeof(err));
+	assert_string_equal(u, "http://pki.example.com/My%%20CA%%2F1+.crl?%%");
+	free(u);
+	u = url_finish("http://pki.example.com/My%%20CA%%2F1+.crl?%%", 0, 0);
 	assert_string_equal(u, "http://pki.example.com/My%20CA%2F1+.crl?%");
 	free(u);
 	assert_null(url_expand(&cfg, "http://%5/", 0, err, sizeof(err)));

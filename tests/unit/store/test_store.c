@@ -499,7 +499,7 @@ test_views_and_revoked(void **state)
 
 	/* Base CRL: the revoked certificate, as of no event yet. */
 	memset(&s, 0, sizeof(s));
-	assert_int_equal(store_revoked_each(st, NULL, revoked_cb, &s, &as_of),
+	assert_int_equal(store_revoked_each(st, NULL, 0, 0, revoked_cb, &s, &as_of),
 	    0);
 	assert_int_equal(s.n, 1);
 	assert_string_equal(s.serials[0], "04");
@@ -513,7 +513,7 @@ test_views_and_revoked(void **state)
 	base.as_of_seq = -1;
 	base.this_update = 1740000001;
 	memset(&s, 0, sizeof(s));
-	assert_int_equal(store_revoked_each(st, &base, revoked_cb, &s, &as_of),
+	assert_int_equal(store_revoked_each(st, &base, 0, 0, revoked_cb, &s, &as_of),
 	    0);
 	assert_int_equal(s.n, 2);
 	assert_true((strcmp(s.serials[0], "04") == 0 && s.reasons[1] == 8 &&
@@ -523,7 +523,7 @@ test_views_and_revoked(void **state)
 	/* Since after the revocation: only the release. */
 	base.this_update = 1750000101;
 	memset(&s, 0, sizeof(s));
-	assert_int_equal(store_revoked_each(st, &base, revoked_cb, &s, &as_of),
+	assert_int_equal(store_revoked_each(st, &base, 0, 0, revoked_cb, &s, &as_of),
 	    0);
 	assert_int_equal(s.n, 1);
 	assert_string_equal(s.serials[0], "06");
@@ -548,7 +548,7 @@ test_views_and_revoked(void **state)
 	base.this_update = 1750000000;
 	base.as_of_seq = 1;
 	memset(&s, 0, sizeof(s));
-	assert_int_equal(store_revoked_each(st, &base, revoked_cb, &s, &as_of),
+	assert_int_equal(store_revoked_each(st, &base, 0, 0, revoked_cb, &s, &as_of),
 	    0);
 	assert_int_equal(as_of, 2);
 	assert_int_equal(s.n, 1);
@@ -557,13 +557,13 @@ test_views_and_revoked(void **state)
 	/* On a base of before both: both, each once. */
 	base.as_of_seq = 0;
 	memset(&s, 0, sizeof(s));
-	assert_int_equal(store_revoked_each(st, &base, revoked_cb, &s, &as_of),
+	assert_int_equal(store_revoked_each(st, &base, 0, 0, revoked_cb, &s, &as_of),
 	    0);
 	assert_int_equal(s.n, 2);
 	/* On a base as of both: nothing. */
 	base.as_of_seq = 2;
 	memset(&s, 0, sizeof(s));
-	assert_int_equal(store_revoked_each(st, &base, revoked_cb, &s, &as_of),
+	assert_int_equal(store_revoked_each(st, &base, 0, 0, revoked_cb, &s, &as_of),
 	    0);
 	assert_int_equal(s.n, 0);
 
@@ -601,8 +601,8 @@ test_crls(void **state)
 	assert_int_equal(store_max_crl_number(st, &max), 0);
 	assert_int_equal(max, 0);
 	memset(&g, 0, sizeof(g));
-	assert_int_equal(store_crl_latest(st, 0, &g), CM_E_NOTFOUND);
-	assert_int_equal(store_crl_latest_head(st, 1, &g), CM_E_NOTFOUND);
+	assert_int_equal(store_crl_latest(st, 0, 0, &g), CM_E_NOTFOUND);
+	assert_int_equal(store_crl_latest_head(st, 1, 0, &g), CM_E_NOTFOUND);
 	assert_int_equal(store_begin(st), 0);
 	for (n = 1; n <= 4; n++) {
 		memset(&c, 0, sizeof(c));
@@ -620,25 +620,25 @@ test_crls(void **state)
 	assert_int_equal(store_commit(st), 0);
 	assert_int_equal(store_max_crl_number(st, &max), 0);
 	assert_int_equal(max, 4);
-	assert_int_equal(store_crl_latest(st, 0, &g), 0);
+	assert_int_equal(store_crl_latest(st, 0, 0, &g), 0);
 	assert_int_equal(g.number, 4);
 	assert_int_equal(g.count, 40);
 	assert_int_equal(g.as_of_seq, 400);
 	assert_int_equal(g.raw_len, sizeof(raw));
 	db_crl_free(&g);
 	/* The same without its bytes, for the CRL schedule. */
-	assert_int_equal(store_crl_latest_head(st, 0, &g), 0);
+	assert_int_equal(store_crl_latest_head(st, 0, 0, &g), 0);
 	assert_int_equal(g.number, 4);
 	assert_int_equal(g.next_update, 1700090004);
 	assert_null(g.raw);
-	assert_int_equal(store_crl_latest_head(st, 1, &g), 0);
+	assert_int_equal(store_crl_latest_head(st, 1, 0, &g), 0);
 	assert_int_equal(g.number, 3);
 	assert_int_equal(g.as_of_seq, 300);
 	assert_int_equal(store_crl_get(st, 1, &g), 0);
 	assert_int_equal(g.as_of_seq, -1);
 	db_crl_free(&g);
 	memset(&g, 0, sizeof(g));
-	assert_int_equal(store_crl_latest(st, 1, &g), 0);
+	assert_int_equal(store_crl_latest(st, 1, 0, &g), 0);
 	assert_int_equal(g.number, 3);
 	assert_int_equal(g.base_number, 2);
 	db_crl_free(&g);
@@ -888,6 +888,8 @@ test_extensions(void **state)
 	    "ALTER TABLE requests DROP COLUMN hist_seq; "
 	    "DROP TABLE request_history; DROP TABLE ca_certs; DROP TABLE meta; "
 	    "DROP INDEX events_crl; ALTER TABLE crls DROP COLUMN as_of_seq; "
+	    "ALTER TABLE crls DROP COLUMN key_idx; "
+	    "ALTER TABLE certs DROP COLUMN ca_idx; "
 	    "PRAGMA user_version = 2");
 	st = store_open(dbpath, 0, err, sizeof(err));
 	if (st == NULL)
@@ -942,12 +944,11 @@ test_history(void **state)
 	struct db_crl	 crl;
 	int64_t		 pend, other, iss, rev, b1, d1, b2;
 	size_t		 len;
-	int		 idx, count;
+	int		 count, key;
 
 	(void)state;
 	assert_int_equal(store_begin(st), 0);
-	assert_int_equal(store_cacert_note(st, ca1, sizeof(ca1), &idx), 0);
-	assert_int_equal(idx, 0);
+	assert_int_equal(store_cacert_note(st, 0, 0, ca1, sizeof(ca1)), 0);
 	request_init(&r, 1, CM_DISP_PENDING);
 	r.disposition_message = "Taken under submission";
 	assert_int_equal(store_request_insert(st, &r), 0);
@@ -970,10 +971,12 @@ test_history(void **state)
 	assert_int_equal(store_request_update(st, &r, CM_DISP_ISSUED), 0);
 	rev = add_event(st, CM_EXITEVENT_CERTREVOKED, 1, 0);
 	d1 = add_crl(st, 2, 1, 0xd1);
-	assert_int_equal(store_cacert_note(st, ca1, sizeof(ca1), &idx), 0);
-	assert_int_equal(idx, 0);	/* the same: not added again */
-	assert_int_equal(store_cacert_note(st, ca2, sizeof(ca2), &idx), 0);
-	assert_int_equal(idx, 1);
+	assert_int_equal(store_cacert_note(st, 0, 0, ca1, sizeof(ca1)), 0);
+	/* Index 0 is ca1: another certificate there is refused. */
+	assert_int_equal(store_cacert_note(st, 0, 0, ca2, sizeof(ca2)),
+	    STORE_E_CONFLICT);
+	/* A renewal with a new key: index 1, key 1. */
+	assert_int_equal(store_cacert_note(st, 1, 1, ca2, sizeof(ca2)), 0);
 	b2 = add_crl(st, 3, -1, 0xb2);
 	/* A conflicting update keeps no history. */
 	assert_int_equal(store_request_update(st, &r, CM_DISP_PENDING),
@@ -1007,36 +1010,38 @@ test_history(void **state)
 	db_request_free(&g);
 
 	/* CRLs: none before the first; each event sees those before it. */
-	assert_int_equal(store_crl_at(st, 0, pend, &crl), CM_E_NOTFOUND);
-	assert_int_equal(store_crl_at(st, 0, b1, &crl), 0);
+	assert_int_equal(store_crl_at(st, 0, 0, pend, &crl), CM_E_NOTFOUND);
+	assert_int_equal(store_crl_at(st, 0, 0, b1, &crl), 0);
 	assert_int_equal(crl.raw[0], 0xb1);
 	db_crl_free(&crl);
-	assert_int_equal(store_crl_at(st, 1, rev, &crl), CM_E_NOTFOUND);
-	assert_int_equal(store_crl_at(st, 1, d1, &crl), 0);
+	assert_int_equal(store_crl_at(st, 1, 0, rev, &crl), CM_E_NOTFOUND);
+	assert_int_equal(store_crl_at(st, 1, 0, d1, &crl), 0);
 	assert_int_equal(crl.raw[0], 0xd1);
 	db_crl_free(&crl);
-	assert_int_equal(store_crl_at(st, 0, d1, &crl), 0);
+	assert_int_equal(store_crl_at(st, 0, 0, d1, &crl), 0);
 	assert_int_equal(crl.raw[0], 0xb1);
 	db_crl_free(&crl);
-	assert_int_equal(store_crl_at(st, 0, b2, &crl), 0);
+	assert_int_equal(store_crl_at(st, 0, 0, b2, &crl), 0);
 	assert_int_equal(crl.raw[0], 0xb2);
 	db_crl_free(&crl);
 
 	/* CA certificates: the first for every event, the second after. */
-	assert_int_equal(store_cacert_at(st, pend, -1, &der, &len, &count), 0);
+	assert_int_equal(store_cacert_at(st, pend, -1, &der, &len, &count, &key), 0);
 	assert_int_equal(count, 1);
 	assert_int_equal(len, sizeof(ca1));
 	free(der);
-	assert_int_equal(store_cacert_at(st, b2, -1, &der, &len, &count), 0);
+	assert_int_equal(store_cacert_at(st, b2, -1, &der, &len, &count, &key), 0);
 	assert_int_equal(count, 2);
 	assert_int_equal(len, sizeof(ca2));
+	assert_int_equal(key, 1);
 	free(der);
-	assert_int_equal(store_cacert_at(st, b2, 0, &der, &len, &count), 0);
+	assert_int_equal(store_cacert_at(st, b2, 0, &der, &len, &count, &key), 0);
 	assert_int_equal(len, sizeof(ca1));
+	assert_int_equal(key, 0);
 	free(der);
-	assert_int_equal(store_cacert_at(st, rev, 1, &der, &len, &count),
+	assert_int_equal(store_cacert_at(st, rev, 1, &der, &len, &count, &key),
 	    CM_E_NOTFOUND);
-	assert_int_equal(store_cacert_at(st, 0, 1, &der, &len, &count), 0);
+	assert_int_equal(store_cacert_at(st, 0, 1, &der, &len, &count, &key), 0);
 	free(der);
 	store_close(st);
 }

@@ -1,0 +1,242 @@
+#!/bin/sh
+# Renewal over REST (issue 11 §3): POST /api/v1/certificates/SERIAL/renew
+# with a PKCS#10 request, authenticated by the old certificate's key and
+# nothing else: a request for the same key proves it by its own
+# signature; one for a new key needs Certmint-Renewal-Signature, the old
+# key's signature over the request's DER. Refusals (403 without or with a
+# wrong signature, 404 unknown serial, 409 revoked or expired, 400
+# malformed) are recorded like refused submissions. Also the indexed
+# publication URLs (/ca(N).crt, ...), routed but not served yet.
+. "$LIB"
+
+ca_init
+SNAP=$T_DIR/snap.log
+register_modules snapshot
+conf_set Snapshot.Exit output "$SNAP"
+daemon_start
+
+# renew_http SERIAL CSRFILE [SIGFILE|-] [CURL ARGS...]: POST CSRFILE ("-":
+# stdin) to the renewal URL (with the query $Q, as $CT), SIGFILE (binary)
+# in base64 in the signature header; prints the HTTP status (the body is
+# in $T_DIR/resp.json).
+renew_http() {
+	_s=$1 _f=$2 _sig=${3:--}
+	shift 2
+	[ $# -gt 0 ] && shift
+	if [ "$_sig" != - ]; then
+		set -- "$@" -H "Certmint-Renewal-Signature: $(base64 -w0 "$_sig")"
+	fi
+	curl -g -s -m 60 -o "$T_DIR/resp.json" -w '%{http_code}\n' \
+	    -H "Content-Type: ${CT:-application/pkcs10}" \
+	    --data-binary "@$_f" "$@" \
+	    "$URL/api/v1/certificates/$_s/renew${Q:+?$Q}"
+}
+# serial_of CERT: its serial as certmint stores it (lowercase hex).
+serial_of() {
+	openssl x509 -in "$1" -noout -serial | cut -d= -f2 | tr A-F a-f
+}
+resp() {
+	json "$T_DIR/resp.json" "$1"
+}
+# newkey NAME ALG: a private key NAME.key (ec: P-256, rsa: 2048 bits,
+# ed25519).
+newkey() {
+	case $2 in
+	ec)	set -- "$1" -algorithm EC -pkeyopt ec_paramgen_curve:P-256 ;;
+	rsa)	set -- "$1" -algorithm RSA -pkeyopt rsa_keygen_bits:2048 ;;
+	*)	set -- "$1" -algorithm "$2" ;;
+	esac
+	_n=$1
+	shift
+	openssl genpkey "$@" -out "$T_DIR/$_n.key" 2>/dev/null
+}
+# issue NAME ALG [NAME:VALUE...]: a key NAME.key and its certificate
+# NAME.crt, issued over REST with those attributes.
+issue() {
+	_n=$1 _a=$2
+	shift 2
+	newkey "$_n" "$_a"
+	openssl req -new -key "$T_DIR/$_n.key" -out "$T_DIR/$_n.csr" \
+	    -subj "/CN=$_n" 2>/dev/null
+	check_eq "issue $_n ($_a)" 201 "$(submit_http "$T_DIR/$_n.csr" \
+	    CertificateTemplate:ClientAuth CertFile:yes "$@" | head -1)"
+	resp 'j["certificate"]' >"$T_DIR/$_n.crt"
+}
+# rekey NAME NEW ALG: a new key NEW.key and a request for it NEW.der (DER,
+# subject CN=NAME), signed by NAME.key in NEW.sig as openssl does.
+rekey() {
+	newkey "$2" "$3"
+	openssl req -new -key "$T_DIR/$2.key" -outform DER \
+	    -out "$T_DIR/$2.der" -subj "/CN=$1" 2>/dev/null
+	sign "$1" "$2.der" "$2.sig"
+}
+# sign KEYNAME FILE OUT: OUT is KEYNAME.key's signature over FILE, made
+# as docs/rest-api.md says (dgst -sha256; pkeyutl -rawin for EdDSA).
+sign() {
+	if openssl pkey -in "$T_DIR/$1.key" -noout -text 2>/dev/null |
+	    grep -q ED25519; then
+		openssl pkeyutl -sign -rawin -inkey "$T_DIR/$1.key" \
+		    -in "$T_DIR/$2" -out "$T_DIR/$3"
+	else
+		openssl dgst -sha256 -sign "$T_DIR/$1.key" -out "$T_DIR/$3" \
+		    "$T_DIR/$2"
+	fi
+}
+# renewed NAME: the certificate of the last answer into NAME.crt, and
+# whether it verifies under the CA.
+renewed() {
+	resp 'j["certificate"]' >"$T_DIR/$1.crt" &&
+	    openssl verify -CAfile "$T_DIR/ca/ca.crt" "$T_DIR/$1.crt"
+}
+same_key() {
+	[ "$(openssl x509 -in "$T_DIR/$1.crt" -noout -pubkey)" = \
+	    "$(openssl pkey -in "$T_DIR/$2.key" -pubout)" ]
+}
+# recorded: the last answer's request row, "disposition|RenewalOf|status"
+# (status in hex), "" when none was recorded.
+recorded() {
+	_id=$(resp 'j.get("request_id", 0)')
+	db_query "SELECT r.disposition, coalesce(a.value, '-'),
+	    printf('%x', r.status_code & 4294967295) FROM requests r
+	    LEFT JOIN request_attrs a ON a.request_id = r.id AND
+	    a.name = 'RenewalOf' WHERE r.id = $_id"
+}
+
+# Same key: the request's own signature is the proof (PEM, serial with
+# colons in upper case, as OpenSSL prints it).
+issue alice ec
+old=$(serial_of "$T_DIR/alice.crt")
+colons=$(echo "$old" | tr a-f A-F | sed 's/../&:/g; s/:$//')
+openssl req -new -key "$T_DIR/alice.key" -subj "/CN=alice" \
+    -out "$T_DIR/alice-same.csr" 2>/dev/null
+check_eq "same key: 201" 201 "$(renew_http "$colons" "$T_DIR/alice-same.csr")"
+check "with a certificate that openssl verify accepts" renewed alice2
+check "for the same key" same_key alice2 alice
+check "a new serial" test "$(serial_of "$T_DIR/alice2.crt")" != "$old"
+check_match "and the chain" "BEGIN CERTIFICATE" "$(resp 'j["chain"]')"
+nid=$(resp 'j["request_id"]')
+check_eq "the request names the old certificate" "$old" \
+    "$(db_query "SELECT value FROM request_attrs WHERE request_id = $nid
+    AND name = 'RenewalOf'")"
+check_eq "and keeps its attributes" "yes|ClientAuth" \
+    "$(db_query "SELECT (SELECT value FROM request_attrs WHERE request_id =
+    $nid AND name = 'CertFile'), profile FROM requests WHERE id = $nid")"
+seen() { grep -q "event=0x1 ctx=$nid .*oldcert=[0-9]" "$SNAP"; }
+check "CERTISSUED reads RawOldCertificate" wait_until 60 seen
+len=$(openssl x509 -in "$T_DIR/alice.crt" -outform DER | wc -c)
+check_match "which is the old certificate ($len octets)" \
+    "ctx=$nid .*oldcert=$len:" "$(cat "$SNAP")"
+
+# A new key, vouched for by the old one: EC, RSA, Ed25519.
+rekey alice alice3 ec
+check_eq "new EC key with the old key's signature: 201" 201 \
+    "$(renew_http "$old" "$T_DIR/alice3.der" "$T_DIR/alice3.sig")"
+check "which verifies" renewed alice3
+check "and is for the new key" same_key alice3 alice3
+check_eq "and names the old certificate" "20|$old|0" "$(recorded)"
+issue bob rsa
+bold=$(serial_of "$T_DIR/bob.crt")
+rekey bob bob2 rsa
+check_eq "RSA key rolled over: 201" 201 \
+    "$(renew_http "$bold" "$T_DIR/bob2.der" "$T_DIR/bob2.sig")"
+check "which verifies" renewed bob2
+check "for the new key" same_key bob2 bob2
+issue carol ed25519
+cold=$(serial_of "$T_DIR/carol.crt")
+rekey carol carol2 ec
+check_eq "Ed25519 key rolled over (to EC): 201" 201 \
+    "$(renew_http "$cold" "$T_DIR/carol2.der" "$T_DIR/carol2.sig")"
+check "which verifies" renewed carol2
+check "for the new key" same_key carol2 carol2
+check_eq "JSON body ({\"csr\": PEM}) for the same key: 201" 201 \
+    "$(python3 -c 'import json, sys
+print(json.dumps({"csr": open(sys.argv[1]).read()}))' "$T_DIR/alice-same.csr" |
+    CT=application/json renew_http "$old" -)"
+
+# Refusals: each answered and recorded like a refused submission.
+rekey alice alice4 ec
+check_eq "new key without a signature: 403" 403 \
+    "$(renew_http "$old" "$T_DIR/alice4.der")"
+check_match "saying what is missing" "must be signed by the old one" \
+    "$(resp 'j["error"]')"
+check_eq "recorded as failed (bad signature), naming the old certificate" \
+    "30|$old|80090006" "$(recorded)"
+newkey mallory ec
+sign mallory alice4.der mallory.sig
+check_eq "signed by another key: 403" 403 \
+    "$(renew_http "$old" "$T_DIR/alice4.der" "$T_DIR/mallory.sig")"
+check_match "saying so" "renewal signature is not one by the key" \
+    "$(resp 'j["error"]')"
+check_eq "recorded" "30|$old|80090006" "$(recorded)"
+check_eq "the old key's signature over other bytes: 403" 403 \
+    "$(renew_http "$old" "$T_DIR/alice4.der" "$T_DIR/alice3.sig")"
+check_eq "recorded" "30|$old|80090006" "$(recorded)"
+check_eq "a signature for the same key is checked too: 403" 403 \
+    "$(renew_http "$old" "$T_DIR/alice-same.csr" "$T_DIR/alice3.sig")"
+check_eq "a signature that is not base64: 400" 400 \
+    "$(renew_http "$old" "$T_DIR/alice4.der" - \
+    -H 'Certmint-Renewal-Signature: not*base64')"
+check_match "recorded" "^30\|" "$(recorded)"
+head -c 300 /dev/urandom >"$T_DIR/junk"
+check_eq "a body that is no request: 400" 400 \
+    "$(renew_http "$old" "$T_DIR/junk")"
+check_eq "recorded" "30|$old|80093100" "$(recorded)"
+: >"$T_DIR/empty"
+check_eq "an empty body: 400 (no renewal from the old request by key)" 400 \
+    "$(renew_http "$old" "$T_DIR/empty")"
+check_eq "request attributes: 400 (the old request's are kept)" 400 \
+    "$(Q=attrib=CertificateTemplate:SubCA renew_http "$old" \
+    "$T_DIR/alice-same.csr")"
+head -c 70000 /dev/zero >"$T_DIR/big"
+check_eq "a body over max_body: 413" 413 "$(renew_http "$old" "$T_DIR/big")"
+check_match "recorded" "^30\|" "$(recorded)"
+check_eq "an unknown serial: 404" 404 \
+    "$(renew_http 0123abcd "$T_DIR/alice-same.csr")"
+check_eq "recorded" "30|0123abcd|80092004" "$(recorded)"
+check_eq "GET of a renewal URL: 405" 405 "$(curl -sS -m 60 -o /dev/null \
+    -w '%{http_code}\n' "$URL/api/v1/certificates/$old/renew")"
+check "revoke the old certificate" "$CERTMINT" -c "$CONF" revoke "$old" \
+    superseded
+check_eq "a revoked certificate: 409" 409 \
+    "$(renew_http "$old" "$T_DIR/alice-same.csr")"
+check_match "saying so" "is revoked: only an issued certificate" \
+    "$(resp 'j["error"]')"
+check_eq "recorded" "30|$old|80092010" "$(recorded)"
+issue dave ec ValidityPeriod:Seconds ValidityPeriodUnits:1
+dold=$(serial_of "$T_DIR/dave.crt")
+openssl req -new -key "$T_DIR/dave.key" -subj "/CN=dave" \
+    -out "$T_DIR/dave-same.csr" 2>/dev/null
+past() {
+	[ "$(date +%s)" -gt "$(date -d "$(openssl x509 -in "$T_DIR/dave.crt" \
+	    -noout -enddate | cut -d= -f2)" +%s)" ]
+}
+check "a certificate valid for a second expires" wait_until 30 past
+check_eq "an expired certificate: 409" 409 \
+    "$(renew_http "$dold" "$T_DIR/dave-same.csr")"
+check_match "saying so" "expired on" "$(resp 'j["error"]')"
+check_eq "recorded" "30|$dold|800b0101" "$(recorded)"
+check "but an officer still renews it" "$CERTMINT" -c "$CONF" renew "$dold"
+openssl req -new -key "$T_DIR/mallory.key" -subj "/CN=bob" \
+    -out "$T_DIR/mallory.csr" 2>/dev/null
+check_refused "and still not for a new key" 30 \
+    "not for the key of certificate" \
+    "$CERTMINT" -c "$CONF" renew "$bold" --csr "$T_DIR/mallory.csr"
+
+# The publication URLs of a renewed CA: routed, not served yet.
+check_eq "GET /ca.crt still serves the CA certificate" 200 "$(curl -sS -m 60 \
+    -o /dev/null -w '%{http_code}\n' "$URL/ca.crt")"
+# A CA never renewed has no certificate 1 and no key 1 (years.sh serves them).
+for u in '/ca(1).crt' '/ca(12).crl' '/delta(9999).crl' '/ca%281%29.crt'; do
+	check_eq "GET $u: 404" 404 "$(curl -g -sS -m 60 -o "$T_DIR/resp.json" \
+	    -w '%{http_code}\n' "$URL$u")"
+	check_match "it says which" \
+	    "^(no such CA certificate|no CRL of that CA key has been published)$" \
+	    "$(resp 'j["error"]')"
+done
+for u in '/ca(0).crt' '/ca(01).crt' '/ca(10000).crl' '/ca(+1).crt' \
+    '/ca(1).pem' '/delta(1).crt'; do
+	curl -g -sS -m 60 -o "$T_DIR/resp.json" "$URL$u"
+	check_eq "GET $u: no such resource" "no such resource" \
+	    "$(resp 'j["error"]')"
+done
+finish
