@@ -23,7 +23,7 @@ extern "C" {
 
 #define CM_EXIT_MAGIC 0x434d4558u  /* "CMEX" */
 #define CM_ABI_MAJOR  1
-#define CM_ABI_MINOR  0
+#define CM_ABI_MINOR  1   /* 1: CM_E_PERMANENT, CM_E_SUSPEND */
 
 /* Exit events (AD CS EXITEVENT_* values). One bit per notify call. */
 #define CM_EXITEVENT_INVALID             0x000
@@ -51,8 +51,10 @@ extern "C" {
  *   module wants in *event_mask. Return CM_OK or an error (module not loaded).
  * notify: one event; context is the request id for request and certificate
  *   events and 0 for CRLISSUED, STARTUP and SHUTDOWN. Return CM_OK, or an
- *   error to have the event retried later. Delivery is at least once: read
- *   the EventSequence property to drop duplicates.
+ *   error to have the event retried later (CM_E_PERMANENT: never, a dead
+ *   letter now; CM_E_SUSPEND: the module waits for `certmint exit resume`).
+ *   Delivery is at least once: read the EventSequence property to drop
+ *   duplicates.
  * get_description: a static or state-owned UTF-8 string.
  * get_manage_module: may be NULL; the table must outlive the state.
  * shutdown: after the last notify; free the state.

@@ -27,6 +27,13 @@ extern "C" {
 #define CM_E_NOCONTEXT      (-6)  /* call needs a request context (or context 0) that is not set */
 #define CM_E_NOTFOUND       (-7)  /* unknown request id, serial, name */
 #define CM_E_UNSUPPORTED    (-8)  /* not implemented by this server/module */
+/*
+ * From an exit module's notify (ABI 1.1; an older server retries them as
+ * any error). Log the cause at CM_LOG_ERROR or CM_LOG_WARN first: the
+ * last such line of the call is recorded with the outcome.
+ */
+#define CM_E_PERMANENT      (-9)  /* this event can never be delivered: dead-letter it now, no retry */
+#define CM_E_SUSPEND        (-10) /* stop delivering to this module (the event stays queued) until `certmint exit resume` */
 
 /* Property types (AD CS PROPTYPE_* values). */
 #define CM_PROPTYPE_LONG    0x1   /* int64_t */

@@ -4,6 +4,7 @@
  * rest asks certmintd's module host.
  */
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -37,7 +38,7 @@ exit_usage(void)
 	    "       certmint exit configure NAME [--refresh]\n"
 	    "       certmint exit replay NAME [--from SEQ | --dead]\n"
 	    "       certmint exit resume NAME\n"
-	    "       certmint exit register FILE.so [--from newest|cursor|SEQ]\n"
+	    "       certmint exit register FILE.so|NAME [--from newest|cursor|SEQ]\n"
 	    "       certmint exit unregister NAME\n"
 	    "       certmint exit test FILE.so [options] (see --help)\n");
 	return CLI_USAGE;
@@ -339,6 +340,44 @@ install_file(const char *src, const char *dst)
 }
 
 /*
+ * The file to register for arg: a path (with a "/" or ending in ".so")
+ * as given, else a module shipped with certmint by its short name
+ * ("files": CertMint_Files.Exit), from $CERTMINT_MODULES_PATH (a build
+ * tree) or the directory certmint installs them in. NULL when there is
+ * none (said).
+ */
+static char *
+bundled_module(const char *arg)
+{
+	const char	*dir = getenv("CERTMINT_MODULES_PATH");
+	char		*path, file[64];
+	size_t		 i;
+
+	if (strchr(arg, '/') != NULL || (strlen(arg) > 3 &&
+	    strcmp(arg + strlen(arg) - 3, ".so") == 0))
+		return xstrdup(arg);
+	for (i = 0; arg[i] != '\0'; i++)
+		if (!islower((unsigned char)arg[i]) || i > 32)
+			break;
+	if (i == 0 || arg[i] != '\0') {
+		fprintf(stderr, "certmint: %s: neither a module file (FILE.so, "
+		    "a path) nor the name of one certmint ships (files, mail, "
+		    "ldap, command, webhook)\n", arg);
+		return NULL;
+	}
+	if (dir == NULL || *dir == '\0')
+		dir = exit_pkg_modules_dir();
+	snprintf(file, sizeof(file), "%s.so", arg);
+	if ((path = path_join(dir, file)) != NULL && access(path, R_OK) == -1) {
+		fprintf(stderr, "certmint: %s: %s (no module \"%s\" is "
+		    "installed there)\n", path, strerror(errno), arg);
+		free(path);
+		return NULL;
+	}
+	return path;
+}
+
+/*
  * exit register FILE [--from newest|cursor|SEQ]: check the module in a
  * child (exit_register_check), write its cursor (exit_register_cursor),
  * install the file, name it in [exit] active, and ask the daemon to
@@ -356,7 +395,7 @@ exit_register(const struct cli *cli, int argc, char **argv)
 	struct store	*st = NULL;
 	const char	*mdir, *path;
 	char		 err[1024], msg[512], name[256], file[300];
-	char		*dir = NULL, *dst = NULL, *active = NULL;
+	char		*dir = NULL, *dst = NULL, *active = NULL, *bundled;
 	int64_t		 from = REGISTER_FROM_DEFAULT;
 	int		 ch, found, threading, rc = CLI_FAIL;
 
@@ -370,9 +409,13 @@ exit_register(const struct cli *cli, int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		return exit_usage();
-	path = argv[optind];
-	if (cli_config(cli, &cfg) == -1)
+	if ((bundled = bundled_module(argv[optind])) == NULL)
 		return CLI_FAIL;
+	path = bundled;
+	if (cli_config(cli, &cfg) == -1) {
+		free(bundled);
+		return CLI_FAIL;
+	}
 	if (exit_register_check(path, name, sizeof(name), &threading, err,
 	    sizeof(err)) == -1) {
 		fprintf(stderr, "certmint: refused: %s\n", err);
@@ -420,6 +463,7 @@ exit_register(const struct cli *cli, int argc, char **argv)
 	rc = CLI_OK;
  out:
 	exit_register_done(st, 0);
+	free(bundled);
 	free(active);
 	free(dir);
 	free(dst);

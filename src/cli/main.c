@@ -59,7 +59,7 @@ usage(FILE *f)
 	    "  exit list | status | show NAME | set NAME PROP VALUE\n"
 	    "  exit configure NAME [--refresh] | replay NAME [--from SEQ | --dead]\n"
 	    "  exit resume NAME\n"
-	    "  exit register FILE.so [--from newest|cursor|SEQ] | unregister NAME\n"
+	    "  exit register FILE.so|NAME [--from newest|cursor|SEQ] | unregister NAME\n"
 	    "  exit test FILE.so [--event EVENT]... (see certmint exit test --help)\n"
 	    "  policy show\n"
 	    "Backup (AD CS certutil -backup/-restore):\n"

@@ -277,7 +277,7 @@ ahead_clear(struct exit_slot *s)
 /* The result of event seq if its host ran it ahead, else DELIVER_NONE. */
 static int
 ahead_take(struct exit_slot *s, int64_t seq, int *death, char *cause,
-    size_t len)
+    size_t len, char *why, size_t whylen)
 {
 	struct ahead_res *a;
 
@@ -285,6 +285,7 @@ ahead_take(struct exit_slot *s, int64_t seq, int *death, char *cause,
 		a = &s->ahead[s->ahead_next++];
 		*death = a->death;
 		snprintf(cause, len, "%s", a->cause);
+		snprintf(why, whylen, "%s", a->why);
 		return a->rc;
 	}
 	s->nahead = s->ahead_next = 0;
@@ -300,7 +301,7 @@ ahead_take(struct exit_slot *s, int64_t seq, int *death, char *cause,
  */
 static int
 notify_isolated_batch(struct exit_slot *s, const struct db_event *first,
-    int *death, char *cause, size_t len)
+    int *death, char *cause, size_t len, char *why, size_t whylen)
 {
 	struct exit_host *h = s->host;
 	struct modproc_event v[WIRE_BATCH_MAX];
@@ -343,10 +344,12 @@ notify_isolated_batch(struct exit_slot *s, const struct db_event *first,
 	s->batch_max = BATCH_NS / t0 < 1 ? 1 : BATCH_NS / t0 > WIRE_BATCH_MAX ?
 	    WIRE_BATCH_MAX : BATCH_NS / t0;
 	atomic_store(notify_flag, 0);
-	for (i = 0; i < n; i++)
-		exit_call_reset(&s->bcalls[i]);
-	if (r == -1)
+	if (r == -1) {
+		for (i = 0; i < n; i++)
+			exit_call_reset(&s->bcalls[i]);
 		return DELIVER_STOPPED;
+	}
+	snprintf(why, whylen, "%s", s->bcalls[0].why);
 	s->nahead = s->ahead_next = 0;
 	for (i = 1; i < n && i <= ndone; i++) {
 		s->ahead[s->nahead].seq = v[i].seq;
@@ -355,8 +358,12 @@ notify_isolated_batch(struct exit_slot *s, const struct db_event *first,
 		s->ahead[s->nahead].death = *death;
 		snprintf(s->ahead[s->nahead].cause, sizeof(s->ahead->cause), "%.199s",
 		    i < ndone ? "" : cause);
+		snprintf(s->ahead[s->nahead].why, sizeof(s->ahead->why),
+		    "%.199s", s->bcalls[i].why);
 		s->nahead++;
 	}
+	for (i = 0; i < n; i++)
+		exit_call_reset(&s->bcalls[i]);
 	if (ndone > 0)
 		return CM_OK;
 	return r == 1 ? DELIVER_CRASHED : result;
@@ -387,7 +394,7 @@ notify_isolated(struct exit_slot *s, struct exit_call *call,
  */
 static int
 deliver_once(struct exit_slot *s, const struct db_event *stored, int *death,
-    char *cause, size_t causelen)
+    char *cause, size_t causelen, char *why, size_t whylen)
 {
 	struct exit_host *h = s->host;
 	struct exit_call call;
@@ -403,17 +410,18 @@ deliver_once(struct exit_slot *s, const struct db_event *stored, int *death,
 	    ev->event == CM_EXITEVENT_SHUTDOWN) ? 0 : ev->context;
 	if (s->isolated) {
 		/* The deadline kills it there: isolate.c says so. */
-		if ((rc = ahead_take(s, stored->seq, death, cause, causelen)) !=
-		    DELIVER_NONE)
+		if ((rc = ahead_take(s, stored->seq, death, cause, causelen,
+		    why, whylen)) != DELIVER_NONE)
 			return rc;
 		if (s->threading == CM_THREADING_SERIAL &&
 		    s->look_v == stored + 1 &&
 		    !atomic_load(&s->has_crashes))
 			return notify_isolated_batch(s, stored, death, cause,
-			    causelen);
+			    causelen, why, whylen);
 		exit_call_init(&call, h->ca, s->name, ev);
 		rc = notify_isolated(s, &call, ev, context, death, cause,
 		    causelen);
+		snprintf(why, whylen, "%s", call.why);
 		exit_call_reset(&call);
 		return rc;
 	}
@@ -433,6 +441,7 @@ deliver_once(struct exit_slot *s, const struct db_event *stored, int *death,
 	ms = (time_mono_ns() - t0) / 1000000u;
 	if (s->threading == CM_THREADING_SERIAL)
 		pthread_mutex_unlock(&s->call_mu);
+	snprintf(why, whylen, "%s", call.why);
 	exit_call_reset(&call);
 	if (ms > (uint64_t)h->deadline_ms)
 		log_warn("exit module %s: notify(%s, %" PRId64 ") took %" PRIu64
@@ -466,6 +475,43 @@ write_cursor(struct store *st, void *arg)
 	struct cursor_write *c = arg;
 
 	return store_cursor_set(st, c->module, c->seq);
+}
+
+/* A notify's return code as a person reads it. */
+static const char *
+notify_rc_name(int rc)
+{
+	static char	 buf[32];	/* only for codes no module should use */
+
+	switch (rc) {
+	case CM_E_FAIL:
+		return "CM_E_FAIL";
+	case CM_E_NOMEM:
+		return "CM_E_NOMEM";
+	case CM_E_PERMANENT:
+		return "CM_E_PERMANENT (a permanent failure)";
+	default:
+		snprintf(buf, sizeof(buf), "%d", rc);
+		return buf;
+	}
+}
+
+/*
+ * The module asked to be suspended (CM_E_SUSPEND): as a module that
+ * crashed too often, until `certmint exit resume`; ev stays queued.
+ */
+static void
+module_suspend(struct exit_slot *s, const struct db_event *ev,
+    const char *why)
+{
+	pthread_mutex_lock(&s->host->mu);
+	snprintf(s->suspend_reason, sizeof(s->suspend_reason), "asked to be "
+	    "suspended at event %" PRId64 "%s%.180s", ev->seq, *why ? ": " :
+	    "", why);
+	s->suspended_since = time_now();
+	atomic_store(&s->suspended, 1);
+	pthread_mutex_unlock(&s->host->mu);
+	suspend_now(s);
 }
 
 /* Give up on ev: a dead letter with error, after attempts. */
@@ -511,7 +557,7 @@ deliver(struct exit_slot *s, const struct db_event *ev, uint64_t *local)
 {
 	struct exit_host *h = s->host;
 	int64_t		 backoff = h->backoff_initial_ms;
-	char		 cause[256], error[400];
+	char		 cause[256], error[400], why[256];
 	int		 attempt, rc, stopping, crashes, death = -1;
 	int		 nostart, counted;
 
@@ -526,7 +572,9 @@ deliver(struct exit_slot *s, const struct db_event *ev, uint64_t *local)
 		}
 		if (atomic_load(&s->suspended))
 			return -1;
-		rc = deliver_once(s, ev, &death, cause, sizeof(cause));
+		why[0] = '\0';
+		rc = deliver_once(s, ev, &death, cause, sizeof(cause), why,
+		    sizeof(why));
 		if (rc == DELIVER_STOPPED)
 			return -1;
 		if (rc == DELIVER_CRASHED || rc == DELIVER_NOSTART) {
@@ -571,19 +619,25 @@ deliver(struct exit_slot *s, const struct db_event *ev, uint64_t *local)
 			}
 			return 0;
 		}
+		/* The module's word: suspend it, the event still queued. */
+		if (rc == CM_E_SUSPEND) {
+			module_suspend(s, ev, why);
+			return -1;
+		}
 		pthread_mutex_lock(&h->mu);
 		s->failures++;
 		snprintf(s->last_error, sizeof(s->last_error), "notify(%s, event "
-		    "%" PRId64 ") returned %d (attempt %d of %d)",
-		    exit_event_name(ev->event), ev->seq, rc, attempt,
-		    h->max_attempts);
+		    "%" PRId64 ") returned %s (attempt %d of %d)%s%.120s",
+		    exit_event_name(ev->event), ev->seq, notify_rc_name(rc),
+		    attempt, h->max_attempts, *why ? ": " : "", why);
 		snprintf(error, sizeof(error), "%s", s->last_error);
 		s->last_error_time = time_now();
 		pthread_mutex_unlock(&h->mu);
 		/* AD CS event 46, in words. */
 		log_warn("exit module %s: the notify method returned an error: "
 		    "%s", s->name, error);
-		if (attempt >= h->max_attempts)
+		/* Permanent (the module says so): no retry can help. */
+		if (attempt >= h->max_attempts || rc == CM_E_PERMANENT)
 			break;
 		pthread_mutex_lock(&h->mu);
 		stopping = slot_sleep(s, backoff);

@@ -78,6 +78,8 @@ struct exit_call {
 	size_t		 ext_cursor, attr_cursor;
 	int		 ext_enum, attr_enum;
 	void		*arena;		/* values handed out during this call */
+	char		 why[256];	/* the call's last error or warning
+					   logged: the cause of a failure */
 	/* a trace of every call, for `certmint exit test` (NULL: off) */
 	void		(*trace)(void *arg, const char *fmt, ...)
 			    __attribute__((format(printf, 2, 3)));

@@ -41,6 +41,7 @@ struct ahead_res {
 	int		 rc;		/* the module's, or DELIVER_CRASHED */
 	int		 death;
 	char		 cause[200];
+	char		 why[200];	/* its last error logged (exit_call.why) */
 };
 
 /* A crash of the module on an event (quarantine). */

@@ -885,6 +885,8 @@ cb_log(cm_server_exit *srv, int level, const char *fmt, ...)
 	va_end(ap);
 	logmsg(level, "exit module %s: %s", c->module, msg);
 	trace(c, "log(%d, \"%s\")", level, msg);
+	if (level <= CM_LOG_WARN)
+		snprintf(c->why, sizeof(c->why), "%.255s", msg);
 }
 
 static int

@@ -260,4 +260,51 @@ check_match "status text: the failure is history" \
 check "the log says it recovered" \
     grep -Eq "base CRL number [0-9]+ published after [0-9]+ failed attempts" \
     "$T_LOG"
+
+# 5. Expired revoked certificates leave the CRLs when their profile says
+# (expired_on_crl), with X.509's expiredCertsOnCRL; the others stay, and
+# the base CRL that drops them is signed (the shrink guard counts them).
+conf_set profile.WebServer expired_on_crl 0
+conf_set crl publish_on_revoke no
+"$CERTMINT" -c "$CONF" reload >/dev/null
+# short CN [NAME:VALUE]: a certificate valid for 8 s; prints its serial.
+short() {
+	new_csr "$1" -addext "subjectAltName=DNS:$1.test"
+	submit_http "$T_DIR/$1.csr" ValidityPeriod:Seconds \
+	    ValidityPeriodUnits:8 ${2:+"$2"} >/dev/null
+	json "$T_DIR/resp.json" 'j["serial"]'
+}
+gone=$(short gone)
+kept=$(short kept CertificateTemplate:ClientAuth)
+"$CERTMINT" -c "$CONF" revoke "$gone" superseded >/dev/null
+"$CERTMINT" -c "$CONF" revoke "$kept" superseded >/dev/null
+"$CERTMINT" -c "$CONF" crl >/dev/null
+check "while valid, a revoked WebServer certificate is listed" \
+    crl_lists ca "$gone:superseded"
+both_expired() {
+	[ "$(db_query "SELECT COUNT(*) FROM certs c JOIN requests r ON
+	    r.id = c.request_id WHERE c.serial IN ('$gone', '$kept') AND
+	    c.not_after < CAST(strftime('%s', 'now') AS INTEGER)")" = 2 ]
+}
+check "both certificates expire" wait_until 30 both_expired
+check "the next base CRL is signed" "$CERTMINT" -c "$CONF" crl
+check_fails "expired, the WebServer one (expired_on_crl = 0) is off it" \
+    crl_lists ca "$gone:superseded"
+check "the ClientAuth one (forever) is still on it" \
+    crl_lists ca "$kept:superseded"
+check "the log says why it left" \
+    grep -q "expired longer ago than their profile's expired_on_crl" "$T_LOG"
+crl_get ca
+check "the CRL carries expiredCertsOnCRL (2.5.29.60), about now" \
+    python3 - "$T_DIR/ca.der" <<'PY'
+import sys, time
+from cryptography import x509
+c = x509.load_der_x509_crl(open(sys.argv[1], "rb").read())
+e = c.extensions.get_extension_for_oid(x509.ObjectIdentifier("2.5.29.60"))
+v = e.value.value    # UnrecognizedExtension: DER GeneralizedTime
+assert v[0] == 0x18, v
+t = time.mktime(time.strptime(v[2:2 + v[1]].decode(), "%Y%m%d%H%M%SZ")) \
+    - time.timezone
+assert abs(t - time.time()) < 120, (t, time.time())
+PY
 finish

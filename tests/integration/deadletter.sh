@@ -179,6 +179,44 @@ check "the new event reached Picky.Exit after H's last attempt" \
     test "${first_i:-0}" -ge "${last_h:-999999999999}"
 check "Recording.Exit got every CERTISSUED once" test \
     "$(count_lines "$REC" "^event=0x1 ")" -eq 9
+
+# SDK 1.1: a module that says a failure is permanent (CM_E_PERMANENT) gets
+# no retry: a dead letter at once, with the cause it logged; one that asks
+# to be suspended (CM_E_SUSPEND) is, its event queued until resume.
+rm -f "$PASS"
+"$CERTMINT" -c "$CONF" exit replay Picky.Exit --dead >/dev/null 2>&1
+conf_set Picky.Exit fail_how permanent
+daemon_stop
+daemon_start
+before=$(dead_count)
+issue failp
+idp=$ID
+check "a permanent failure is a dead letter at once" \
+    wait_until 30 dead_count_is $((before + 1))
+check_eq "after one attempt" 1 "$(attempts "$idp")"
+check "exit status shows the cause the module logged" \
+    wait_until 10 status_has \
+    "dead letter: seq $(seq_of "$idp") CERTISSUED context $idp, 1 attempts.*CM_E_PERMANENT.*picky refuses CN failp for good"
+conf_set Picky.Exit fail_how suspend
+daemon_stop
+daemon_start
+issue fails
+ids=$ID
+suspended() {
+	"$CERTMINT" -c "$CONF" --json exit list >"$T_DIR/list.json" 2>&1 &&
+	    grep -q "asked to be suspended at event $(seq_of "$ids"): picky refuses CN fails for good" \
+	    "$T_DIR/list.json"
+}
+check "a module that asks to be suspended is, saying why" wait_until 30 suspended
+issue oksusp
+check_eq "its events wait (the refused one was tried once)" \
+    "1 0" "$(attempts "$ids") $(attempts "$ID")"
+touch "$PASS"
+check "certmint exit resume" "$CERTMINT" -c "$CONF" exit resume Picky.Exit
+check "after resume the queued events are delivered, in order" \
+    wait_lines "$PICKY" "context=$ID .*result=ok" 1
+check_eq "the refused one first, delivered now" ok \
+    "$(sed -n "s/^seq=[0-9]* context=$ids .*result=\([a-z]*\)$/\1/p" "$PICKY" | tail -1)"
 daemon_stop
 check_eq "daemon stops cleanly" 0 $?
 finish

@@ -1,0 +1,498 @@
+/*
+ * modutil.c - helpers of the bundled exit modules (modutil.h). Only the
+ * public SDK and libc.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "modutil.h"
+
+#define SECRET_MAX	4096
+
+int
+mu_buf_add(struct mu_buf *b, const void *p, size_t n)
+{
+	size_t	 cap;
+	char	*d;
+
+	if (n >= SIZE_MAX / 2 - b->len)
+		return -1;
+	if (b->len + n + 1 > b->cap) {
+		cap = b->cap ? b->cap : 256;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		if ((d = realloc(b->data, cap)) == NULL)
+			return -1;
+		b->data = d;
+		b->cap = cap;
+	}
+	if (n > 0)
+		memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+int
+mu_buf_str(struct mu_buf *b, const char *s)
+{
+	return mu_buf_add(b, s, strlen(s));
+}
+
+int
+mu_buf_printf(struct mu_buf *b, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	 small[256], *big;
+	int	 n, rc;
+
+	va_start(ap, fmt);
+	n = vsnprintf(small, sizeof(small), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -1;
+	if ((size_t)n < sizeof(small))
+		return mu_buf_add(b, small, (size_t)n);
+	if ((big = malloc((size_t)n + 1)) == NULL)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(big, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	rc = mu_buf_add(b, big, (size_t)n);
+	free(big);
+	return rc;
+}
+
+void
+mu_buf_free(struct mu_buf *b)
+{
+	free(b->data);
+	memset(b, 0, sizeof(*b));
+}
+
+int
+mu_config(cm_server_exit *srv, const char *key, const char *def, char **out)
+{
+	const char	*v = NULL;
+
+	*out = NULL;
+	if (srv->config_get(srv, key, &v) != CM_OK || v == NULL)
+		v = def;
+	if (v == NULL)
+		return 0;
+	return (*out = strdup(v)) == NULL ? -1 : 0;
+}
+
+int
+mu_config_int(cm_server_exit *srv, const char *key, long long def,
+    long long min, long long max, long long *out, char *err, size_t errlen)
+{
+	const char	*v = NULL;
+	char		*end;
+	long long	 n;
+
+	*out = def;
+	if (srv->config_get(srv, key, &v) != CM_OK || v == NULL)
+		return 0;
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (errno != 0 || end == v || *end != '\0' || n < min || n > max) {
+		snprintf(err, errlen, "%s = \"%s\": expected a number from %lld "
+		    "to %lld", key, v, min, max);
+		return -1;
+	}
+	*out = n;
+	return 0;
+}
+
+int
+mu_config_bool(cm_server_exit *srv, const char *key, int def, int *out,
+    char *err, size_t errlen)
+{
+	static const char *const yes[] = { "true", "yes", "on", "1" };
+	static const char *const no[] = { "false", "no", "off", "0" };
+	const char	*v = NULL;
+	size_t		 i;
+
+	*out = def;
+	if (srv->config_get(srv, key, &v) != CM_OK || v == NULL)
+		return 0;
+	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (strcasecmp(v, yes[i]) == 0) {
+			*out = 1;
+			return 0;
+		}
+		if (strcasecmp(v, no[i]) == 0) {
+			*out = 0;
+			return 0;
+		}
+	}
+	snprintf(err, errlen, "%s = \"%s\": expected true or false", key, v);
+	return -1;
+}
+
+int
+mu_config_ms(cm_server_exit *srv, const char *key, long long def,
+    long long *out, char *err, size_t errlen)
+{
+	const char	*v = NULL;
+	char		*end;
+	long long	 n, mult = 1000;
+
+	*out = def;
+	if (srv->config_get(srv, key, &v) != CM_OK || v == NULL)
+		return 0;
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (strcmp(end, "ms") == 0)
+		mult = 1;
+	else if (strcmp(end, "m") == 0)
+		mult = 60000;
+	else if (*end != '\0' && strcmp(end, "s") != 0)
+		n = -1;
+	if (errno != 0 || end == v || n < 0 || n > 86400000LL / mult) {
+		snprintf(err, errlen, "%s = \"%s\": expected a duration (500ms, "
+		    "10s, 2m; at most a day)", key, v);
+		return -1;
+	}
+	*out = n * mult;
+	return 0;
+}
+
+int
+mu_secret_file(const char *path, char **out, char *err, size_t errlen)
+{
+	struct stat	 sb;
+	char		 buf[SECRET_MAX + 1];
+	ssize_t		 n;
+	size_t		 len = 0;
+	int		 fd;
+
+	*out = NULL;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode)) {
+		snprintf(err, errlen, "%s: not a regular file", path);
+		close(fd);
+		return -1;
+	}
+	/* As ssh does with a key: a secret others can read is not secret. */
+	if ((sb.st_mode & 077) != 0) {
+		snprintf(err, errlen, "%s: mode %03o: group and others must "
+		    "have no access to a secret (chmod 600)", path,
+		    (unsigned)(sb.st_mode & 0777));
+		close(fd);
+		return -1;
+	}
+	while (len < SECRET_MAX && (n = read(fd, buf + len,
+	    SECRET_MAX - len)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			snprintf(err, errlen, "%s: %s", path, strerror(errno));
+			close(fd);
+			return -1;
+		}
+		len += (size_t)n;
+	}
+	close(fd);
+	buf[len] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
+	if (buf[0] == '\0') {
+		snprintf(err, errlen, "%s: empty", path);
+		return -1;
+	}
+	if ((*out = strdup(buf)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	explicit_bzero(buf, sizeof(buf));
+	return 0;
+}
+
+void
+mu_time(int64_t t, char *buf, size_t len)
+{
+	struct tm	 tm;
+	time_t		 tt = (time_t)t;
+
+	if (gmtime_r(&tt, &tm) == NULL ||
+	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, len, "%" PRId64, t);
+}
+
+/* Property name of the event's request, certificate, or an attribute. */
+static int
+get_prop(cm_server_exit *srv, const char *name, uint32_t type, cm_value *v)
+{
+	int	 rc;
+
+	memset(v, 0, sizeof(*v));
+	rc = srv->get_certificate_property(srv, name, type, v);
+	if (rc == CM_E_INVALIDARG || rc == CM_E_NOCONTEXT) {
+		memset(v, 0, sizeof(*v));
+		rc = srv->get_request_property(srv, name, type, v);
+	}
+	return rc;
+}
+
+int
+mu_prop_text(cm_server_exit *srv, const char *name, char **out)
+{
+	static const uint32_t types[] = { CM_PROPTYPE_STRING, CM_PROPTYPE_LONG,
+	    CM_PROPTYPE_DATE, CM_PROPTYPE_BINARY };
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p;
+	const char	*a;
+	cm_value	 v;
+	char		 buf[32];
+	size_t		 i, k;
+	int		 rc = CM_E_PROPERTY_EMPTY;
+
+	*out = NULL;
+	if (strncasecmp(name, "Attribute.", 10) == 0) {
+		if ((rc = srv->get_request_attribute(srv, name + 10, &a)) !=
+		    CM_OK)
+			return rc;
+		return (*out = strdup(a)) == NULL ? CM_E_NOMEM : CM_OK;
+	}
+	for (k = 0; k < sizeof(types) / sizeof(types[0]); k++) {
+		if ((rc = get_prop(srv, name, types[k], &v)) == CM_E_TYPE)
+			continue;
+		if (rc != CM_OK)
+			return rc;
+		switch (types[k]) {
+		case CM_PROPTYPE_STRING:
+			*out = strndup(v.data, v.len);
+			break;
+		case CM_PROPTYPE_LONG:
+			snprintf(buf, sizeof(buf), "%" PRId64, v.l);
+			*out = strdup(buf);
+			break;
+		case CM_PROPTYPE_DATE:
+			mu_time(v.l, buf, sizeof(buf));
+			*out = strdup(buf);
+			break;
+		default:
+			if ((*out = malloc(v.len * 2 + 1)) == NULL)
+				break;
+			for (i = 0, p = v.data; i < v.len; i++) {
+				(*out)[2 * i] = hex[p[i] >> 4];
+				(*out)[2 * i + 1] = hex[p[i] & 15];
+			}
+			(*out)[2 * v.len] = '\0';
+			break;
+		}
+		return *out == NULL ? CM_E_NOMEM : CM_OK;
+	}
+	return rc;
+}
+
+int
+mu_prop_binary(cm_server_exit *srv, const char *name, unsigned char **out,
+    size_t *len)
+{
+	cm_value	 v;
+	int		 rc;
+
+	*out = NULL;
+	*len = 0;
+	if ((rc = get_prop(srv, name, CM_PROPTYPE_BINARY, &v)) != CM_OK)
+		return rc;
+	if ((*out = malloc(v.len ? v.len : 1)) == NULL)
+		return CM_E_NOMEM;
+	memcpy(*out, v.data, v.len);
+	*len = v.len;
+	return CM_OK;
+}
+
+/*
+ * mu_expand and mu_expand_esc: with strict, a property that is absent and
+ * has no default is an error (CM_E_PROPERTY_EMPTY); esc, when not NULL,
+ * appends each value escaped.
+ */
+static int
+expand(cm_server_exit *srv, const char *tmpl, const char *missing,
+    int strict, int (*esc)(struct mu_buf *, const char *), char **out,
+    char *err, size_t errlen)
+{
+	struct mu_buf	 b = { 0 };
+	const char	*p, *end, *dflt;
+	char		 name[128], *val;
+	size_t		 n;
+	int		 rc = 0, found;
+
+	*out = NULL;
+	for (p = tmpl; *p != '\0' && rc == 0; p++) {
+		if (p[0] == '%' && p[1] == '%') {
+			rc = mu_buf_add(&b, "%", 1);
+			p++;
+			continue;
+		}
+		if (p[0] != '%' || p[1] != '{') {
+			rc = mu_buf_add(&b, p, 1);
+			continue;
+		}
+		if ((end = strchr(p + 2, '}')) == NULL ||
+		    (n = (size_t)(end - p - 2)) == 0 || n >= sizeof(name)) {
+			snprintf(err, errlen, "\"%s\": an unclosed or empty %%{",
+			    tmpl);
+			mu_buf_free(&b);
+			return -1;
+		}
+		memcpy(name, p + 2, n);
+		name[n] = '\0';
+		dflt = missing;
+		if ((val = strstr(name, ":-")) != NULL) {
+			*val = '\0';
+			dflt = val + 2;
+		}
+		found = val != NULL;
+		if (mu_prop_text(srv, name, &val) != CM_OK) {
+			if (strict && !found) {
+				snprintf(err, errlen, "%%{%s} is empty for this "
+				    "event", name);
+				mu_buf_free(&b);
+				return CM_E_PROPERTY_EMPTY;
+			}
+			val = strdup(dflt ? dflt : "");
+		}
+		if (val == NULL)
+			rc = -1;
+		else
+			rc = esc ? esc(&b, val) : mu_buf_str(&b, val);
+		free(val);
+		p = end;
+	}
+	if (rc == 0 && mu_buf_add(&b, "", 0) == 0) {
+		*out = b.data;
+		return 0;
+	}
+	mu_buf_free(&b);
+	snprintf(err, errlen, "out of memory");
+	return -1;
+}
+
+int
+mu_expand(cm_server_exit *srv, const char *tmpl, const char *missing,
+    char **out, char *err, size_t errlen)
+{
+	return expand(srv, tmpl, missing, 0, NULL, out, err, errlen) == 0 ?
+	    0 : -1;
+}
+
+int
+mu_expand_esc(cm_server_exit *srv, const char *tmpl,
+    int (*esc)(struct mu_buf *, const char *), char **out, char *err,
+    size_t errlen)
+{
+	return expand(srv, tmpl, NULL, 1, esc, out, err, errlen);
+}
+
+static const struct {
+	int32_t		 event;
+	const char	*name, *adcs;
+} events[] = {
+	{ CM_EXITEVENT_CERTISSUED, "issued", "Issued" },
+	{ CM_EXITEVENT_CERTPENDING, "pending", "Pending" },
+	{ CM_EXITEVENT_CERTDENIED, "denied", "Denied" },
+	{ CM_EXITEVENT_CERTREVOKED, "revoked", "Revoked" },
+	{ CM_EXITEVENT_CERTRETRIEVEPENDING, "retrieved", "RetrievePending" },
+	{ CM_EXITEVENT_CRLISSUED, "crl_issued", "CRLIssued" },
+	{ CM_EXITEVENT_SHUTDOWN, "shutdown", "Shutdown" },
+	{ CM_EXITEVENT_STARTUP, "startup", "Startup" },
+	{ CM_EXITEVENT_CERTUNREVOKED, "unrevoked", "Unrevoked" },
+	{ CM_EXITEVENT_CERTIMPORTED, "imported", "Imported" },
+};
+
+const char *
+mu_event_name(int32_t event)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(events) / sizeof(events[0]); i++)
+		if (events[i].event == event)
+			return events[i].name;
+	return "unknown";
+}
+
+const char *
+mu_event_adcs_name(int32_t event)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(events) / sizeof(events[0]); i++)
+		if (events[i].event == event)
+			return events[i].adcs;
+	return "Unknown";
+}
+
+int
+mu_json_escape(struct mu_buf *b, const char *s)
+{
+	const unsigned char *p;
+	int		 rc = 0;
+
+	for (p = (const unsigned char *)s; *p != '\0' && rc == 0; p++) {
+		if (*p == '"' || *p == '\\')
+			rc = mu_buf_printf(b, "\\%c", *p);
+		else if (*p == '\n')
+			rc = mu_buf_str(b, "\\n");
+		else if (*p < 0x20 || *p == 0x7f)
+			rc = mu_buf_printf(b, "\\u%04x", *p);
+		else
+			rc = mu_buf_add(b, p, 1);
+	}
+	return rc;
+}
+
+char *
+mu_pem(const char *label, const unsigned char *der, size_t len)
+{
+	static const char b64[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	struct mu_buf	 b = { 0 };
+	char		 q[4];
+	size_t		 i, col = 0;
+	uint32_t	 v;
+
+	if (mu_buf_printf(&b, "-----BEGIN %s-----\n", label) == -1)
+		return NULL;
+	for (i = 0; i < len; i += 3) {
+		v = (uint32_t)der[i] << 16;
+		if (i + 1 < len)
+			v |= (uint32_t)der[i + 1] << 8;
+		if (i + 2 < len)
+			v |= der[i + 2];
+		q[0] = b64[(v >> 18) & 63];
+		q[1] = b64[(v >> 12) & 63];
+		q[2] = i + 1 < len ? b64[(v >> 6) & 63] : '=';
+		q[3] = i + 2 < len ? b64[v & 63] : '=';
+		if (mu_buf_add(&b, q, 4) == -1)
+			goto fail;
+		if ((col += 4) == 64) {
+			col = 0;
+			if (mu_buf_add(&b, "\n", 1) == -1)
+				goto fail;
+		}
+	}
+	if ((col != 0 && mu_buf_add(&b, "\n", 1) == -1) ||
+	    mu_buf_printf(&b, "-----END %s-----\n", label) == -1)
+		goto fail;
+	return b.data;
+fail:
+	mu_buf_free(&b);
+	return NULL;
+}

@@ -1,0 +1,98 @@
+/*
+ * modutil.h - what the exit modules certmint ships (modules/) share. Built
+ * with them, only against the public SDK (<certmint/exit.h>): nothing of
+ * certmintd's own code. Every function is thread-safe and allocates with
+ * malloc; the caller frees what it returns.
+ */
+#ifndef CM_MODUTIL_H
+#define CM_MODUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <certmint/exit.h>
+
+/* A growable byte string; data is NUL-terminated while len < cap. */
+struct mu_buf {
+	char	*data;
+	size_t	 len, cap;
+};
+int	 mu_buf_add(struct mu_buf *, const void *, size_t);	/* 0 or -1 */
+int	 mu_buf_str(struct mu_buf *, const char *);
+int	 mu_buf_printf(struct mu_buf *, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	 mu_buf_free(struct mu_buf *);
+
+/*
+ * The module's config key (its own section), copied; def (copied, may be
+ * NULL) when unset. *out NULL only for def NULL. 0 or -1 (no memory).
+ */
+int	 mu_config(cm_server_exit *, const char *key, const char *def,
+	    char **out);
+/*
+ * Key as an integer in [min, max] (def when unset), a boolean (true/false,
+ * yes/no, on/off, 1/0), or a duration in milliseconds ("500ms", "10s",
+ * "2m"; a bare number is seconds). 0, or -1 with err naming key and why.
+ */
+int	 mu_config_int(cm_server_exit *, const char *key, long long def,
+	    long long min, long long max, long long *out, char *err,
+	    size_t errlen);
+int	 mu_config_bool(cm_server_exit *, const char *key, int def, int *out,
+	    char *err, size_t errlen);
+int	 mu_config_ms(cm_server_exit *, const char *key, long long def,
+	    long long *out, char *err, size_t errlen);
+
+/*
+ * A secret from a file (password_file, secret_file): a regular file that
+ * neither group nor others may read or write, its first line (without the
+ * newline). 0, or -1 with err (the path and why, never the content).
+ */
+int	 mu_secret_file(const char *path, char **out, char *err,
+	    size_t errlen);
+
+/*
+ * A property of the event's request or certificate as text, whatever its
+ * type: STRING as is, LONG in decimal, DATE as RFC 3339 UTC
+ * ("2026-12-01T10:00:00Z"), BINARY in lowercase hex. The name may be a
+ * request property ("RequesterName", "Request.RequestID"), a certificate
+ * property ("SerialNumber", "Subject.CommonName") or an attribute
+ * ("Attribute.CertFile" reads get_request_attribute). Context must be set.
+ * Returns 0 with *out, CM_E_PROPERTY_EMPTY when absent, or another CM_E_*.
+ */
+int	 mu_prop_text(cm_server_exit *, const char *name, char **out);
+/* The binary property name (RawCertificate, RawCRL, ...), copied. */
+int	 mu_prop_binary(cm_server_exit *, const char *name,
+	    unsigned char **out, size_t *len);
+
+/*
+ * Expand "%{Name}" in tmpl with mu_prop_text (Name may carry a ":-default"
+ * suffix: "%{Request.RequesterName:-nobody}"); a property that is absent
+ * becomes missing (AD CS's SMTP module prints "???"). "%%" is "%". 0, or -1
+ * with err for a bad template (an unclosed "%{").
+ */
+int	 mu_expand(cm_server_exit *, const char *tmpl, const char *missing,
+	    char **out, char *err, size_t errlen);
+
+/*
+ * As mu_expand, for values that land in a syntax (an LDAP DN or filter):
+ * each value (a default too) goes through esc, which appends it escaped to
+ * b (0 or -1), and a property that is absent with no ":-default" is an
+ * error. 0, CM_E_PROPERTY_EMPTY (err names the property), or -1 (err).
+ */
+int	 mu_expand_esc(cm_server_exit *, const char *tmpl,
+	    int (*esc)(struct mu_buf *, const char *), char **out, char *err,
+	    size_t errlen);
+
+/* CM_EXITEVENT_* as certmint names them: "issued", "crl_issued", ... */
+const char *mu_event_name(int32_t event);
+/* AD CS's names, for mail templates: "Issued", "CRLIssued", ... */
+const char *mu_event_adcs_name(int32_t event);
+
+/* s escaped for a JSON string (without the quotes), appended to b. */
+int	 mu_json_escape(struct mu_buf *b, const char *s);
+/* PEM of a DER certificate ("CERTIFICATE") or CRL ("X509 CRL"). */
+char	*mu_pem(const char *label, const unsigned char *der, size_t len);
+/* RFC 3339 UTC of t into buf (at least 21 bytes). */
+void	 mu_time(int64_t t, char *buf, size_t len);
+
+#endif /* CM_MODUTIL_H */
