@@ -1,0 +1,268 @@
+/*
+ * watch.c - deadlines for slow clients (issue 11 section 4), apart from
+ * the rest of the HTTP server (http.c). MHD's idle timeout closes a
+ * connection that sends nothing, but a client that trickles a byte a
+ * second is never idle and would hold its connection for ever: a
+ * thousand of them took every connection. So each connection has a
+ * deadline: its request line and headers are complete within [server]
+ * header_timeout of its accept (on a kept-alive connection, of the end
+ * of its previous request), its body within body_timeout of the end of
+ * its headers. A watchdog thread shuts down the socket of a connection
+ * past its deadline; MHD then reads the end of the stream and closes the
+ * connection on its own thread, as MHD_stop_daemon does with shutdown().
+ * No 408 is sent: MHD 0.9.75 queues a response only before the body is
+ * read or after all of it, and never from another thread.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <microhttpd.h>
+
+#include "server.h"
+#include "watch.h"
+struct watch_conn {
+	struct watch_conn *prev, *next;
+	int		 fd;
+	enum watch_phase phase;
+	int64_t		 deadline;	/* clock_ns() */
+	int		 shut;		/* shut down, not closed by MHD yet */
+};
+
+struct http_watch {
+	/*
+	 * Guards everything below. NOTIFY_CLOSED unlinks a connection under
+	 * it before MHD closes the socket, so the watchdog never shuts down
+	 * a descriptor that was closed and reused for something else.
+	 */
+	pthread_mutex_t	 mu;
+	pthread_cond_t	 wake;		/* signalled to stop */
+	struct watch_conn *head;
+	int		 timeout[WATCH__MAX];	/* seconds, from the config */
+	int64_t		 closed[WATCH__MAX];	/* since the last log line */
+	int64_t		 logged_at;	/* clock_ns() of the last one, or 0 */
+	int		 stop;
+	int		 running;
+	pthread_t	 thread;
+};
+
+#define WATCH_NS_PER_S		1000000000LL
+/* At most a line a minute per cause, so that a flood does not flood. */
+#define WATCH_LOG_EVERY_NS	(60 * WATCH_NS_PER_S)
+
+/* Start phase on the connection of c (none when it is not watched). */
+void
+watch_set(struct http_watch *w, struct MHD_Connection *c,
+    enum watch_phase phase)
+{
+	const union MHD_ConnectionInfo *ci;
+	struct watch_conn *e;
+
+	if (w == NULL || (ci = MHD_get_connection_info(c,
+	    MHD_CONNECTION_INFO_SOCKET_CONTEXT)) == NULL ||
+	    (e = ci->socket_context) == NULL)
+		return;
+	pthread_mutex_lock(&w->mu);
+	e->phase = phase;
+	e->deadline = phase == WATCH_NONE ? 0 :
+	    clock_ns() + w->timeout[phase] * WATCH_NS_PER_S;
+	pthread_mutex_unlock(&w->mu);
+}
+
+/*
+ * MHD_OPTION_NOTIFY_CONNECTION: a connection accepted is watched from
+ * then; one closed leaves the table before MHD closes its socket.
+ */
+void
+watch_notify(void *cls, struct MHD_Connection *c, void **socket_context,
+    enum MHD_ConnectionNotificationCode code)
+{
+	struct http_watch *w = cls;
+	const union MHD_ConnectionInfo *ci;
+	struct watch_conn *e;
+
+	if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		if ((e = *socket_context) == NULL)
+			return;
+		pthread_mutex_lock(&w->mu);
+		if (e->prev != NULL)
+			e->prev->next = e->next;
+		else
+			w->head = e->next;
+		if (e->next != NULL)
+			e->next->prev = e->prev;
+		pthread_mutex_unlock(&w->mu);
+		free(e);
+		*socket_context = NULL;
+		return;
+	}
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	/* Out of memory: this one connection has only the idle timeout. */
+	if (ci == NULL || (e = calloc(1, sizeof(*e))) == NULL)
+		return;
+	e->fd = ci->connect_fd;
+	e->phase = WATCH_HEADERS;
+	e->deadline = clock_ns() + w->timeout[WATCH_HEADERS] * WATCH_NS_PER_S;
+	pthread_mutex_lock(&w->mu);
+	e->next = w->head;
+	if (w->head != NULL)
+		w->head->prev = e;
+	w->head = e;
+	pthread_mutex_unlock(&w->mu);
+	*socket_context = e;
+}
+
+/*
+ * Log what the watchdog closed since the last line, if a minute has
+ * passed since it (or always, when force). Called with mu held; drops
+ * it while it logs.
+ */
+static void
+watch_log(struct http_watch *w, int64_t now, int force)
+{
+	static const char *const what[] = { "headers", "body" };
+	int64_t		 n[WATCH_NONE];
+	int		 i, t[WATCH_NONE];
+
+	if (w->closed[WATCH_HEADERS] + w->closed[WATCH_BODY] == 0 ||
+	    (!force && w->logged_at != 0 &&
+	    now - w->logged_at < WATCH_LOG_EVERY_NS))
+		return;
+	for (i = 0; i < WATCH_NONE; i++) {
+		n[i] = w->closed[i];
+		t[i] = w->timeout[i];
+		w->closed[i] = 0;
+	}
+	w->logged_at = now;
+	pthread_mutex_unlock(&w->mu);
+	for (i = 0; i < WATCH_NONE; i++)
+		if (n[i] > 0)
+			log_warn("http: closed %" PRId64 " connection%s: %s not "
+			    "complete within %d s", n[i], n[i] == 1 ? "" : "s",
+			    what[i], t[i]);
+	pthread_mutex_lock(&w->mu);
+}
+
+/*
+ * The watchdog: once a second, shut down the connections past their
+ * deadline. Ends when http_stop sets stop.
+ */
+static void *
+watch_run(void *arg)
+{
+	struct http_watch *w = arg;
+	struct watch_conn *e;
+	struct timespec	 ts;
+	int64_t		 now;
+
+	pthread_mutex_lock(&w->mu);
+	while (!w->stop) {
+		now = clock_ns();
+		for (e = w->head; e != NULL; e = e->next) {
+			if (e->phase == WATCH_NONE || e->shut ||
+			    now < e->deadline)
+				continue;
+			e->shut = 1;
+			if (shutdown(e->fd, SHUT_RDWR) == 0)
+				w->closed[e->phase]++;
+		}
+		watch_log(w, now, 0);
+		/* A tick a second: a connection lasts up to 1 s too long. */
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += 1;
+		while (!w->stop && pthread_cond_timedwait(&w->wake, &w->mu,
+		    &ts) == 0)
+			;
+	}
+	watch_log(w, clock_ns(), 1);
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+/* Stop the watchdog, if it runs; connections are left to MHD. */
+void
+watch_stop(struct http_watch *w)
+{
+	if (w == NULL || !w->running)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->stop = 1;
+	pthread_cond_signal(&w->wake);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->thread, NULL);
+	w->running = 0;
+}
+
+/*
+ * Stop the watchdog if it still runs and free w: once MHD is stopped
+ * (it notified every close) or never started.
+ */
+void
+watch_free(struct http_watch *w)
+{
+	struct watch_conn *e;
+
+	if (w == NULL)
+		return;
+	watch_stop(w);
+	while ((e = w->head) != NULL) {
+		w->head = e->next;
+		free(e);
+	}
+	pthread_cond_destroy(&w->wake);
+	pthread_mutex_destroy(&w->mu);
+	free(w);
+}
+
+/*
+ * A watch of cfg's header_timeout and body_timeout with its watchdog
+ * running, or NULL with err.
+ */
+struct http_watch *
+watch_start(const struct cm_config *cfg, char *err, size_t errlen)
+{
+	struct http_watch *w;
+	pthread_condattr_t ca;
+	int		 rc;
+
+	if ((w = calloc(1, sizeof(*w))) == NULL) {
+		snprintf(err, errlen, "http: out of memory");
+		return NULL;
+	}
+	w->timeout[WATCH_HEADERS] = cfg->header_timeout;
+	w->timeout[WATCH_BODY] = cfg->body_timeout;
+	pthread_mutex_init(&w->mu, NULL);
+	/* Monotonic: a clock set back must not stretch a tick. */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&w->wake, &ca);
+	pthread_condattr_destroy(&ca);
+	if ((rc = pthread_create(&w->thread, NULL, watch_run, w)) != 0) {
+		snprintf(err, errlen, "http: cannot start the watchdog: %s",
+		    strerror(rc));
+		watch_free(w);
+		return NULL;
+	}
+	w->running = 1;
+	return w;
+}
+
+/*
+ * The request's headers announce a body (RFC 9112 6.3): Content-Length
+ * other than 0, or a Transfer-Encoding.
+ */
+int
+watch_has_body(struct MHD_Connection *c)
+{
+	const char	*len;
+
+	if (MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL)
+		return 1;
+	len = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_LENGTH);
+	return len != NULL && strcmp(len, "0") != 0;
+}
+
