@@ -350,7 +350,7 @@ static char *
 bundled_module(const char *arg)
 {
 	const char	*dir = getenv("CERTMINT_MODULES_PATH");
-	char		*path, file[64];
+	char		*path, file[80];
 	size_t		 i;
 
 	if (strchr(arg, '/') != NULL || (strlen(arg) > 3 &&
@@ -368,7 +368,15 @@ bundled_module(const char *arg)
 	if (dir == NULL || *dir == '\0')
 		dir = exit_pkg_modules_dir();
 	snprintf(file, sizeof(file), "%s.so", arg);
-	if ((path = path_join(dir, file)) != NULL && access(path, R_OK) == -1) {
+	path = path_join(dir, file);
+	/* A build tree has modules/NAME/NAME.so (modules/NAME/meson.build). */
+	if (path != NULL && access(path, R_OK) == -1 &&
+	    getenv("CERTMINT_MODULES_PATH") != NULL) {
+		snprintf(file, sizeof(file), "%s/%s.so", arg, arg);
+		free(path);
+		path = path_join(dir, file);
+	}
+	if (path != NULL && access(path, R_OK) == -1) {
 		fprintf(stderr, "certmint: %s: %s (no module \"%s\" is "
 		    "installed there)\n", path, strerror(errno), arg);
 		free(path);

@@ -1,0 +1,1196 @@
+/*
+ * files.c - CertMint_Files.Exit: AD CS's file publishing and Dogtag's
+ * FileBasedPublisher (docs/modules/files.md). Issued and imported
+ * certificates go to dir as DER and/or PEM, named by a template (the
+ * serial; AD CS's <RequestID>.cer), created new, optionally only when the
+ * request's CertFile attribute asks; a revocation keeps, moves, marks or
+ * deletes them and a release from hold puts them back. Base and delta
+ * CRLs go to crl_dir and CA certificates to aia_dir under AD CS's
+ * %-token names, replaced atomically, never by an older CRL, with
+ * numbered copies kept by count and age behind an optional link.
+ *
+ * State, not notifications: a retried or replayed event leaves the files
+ * as the certificate was at that event, and an event older than the last
+ * revocation or release applied to a certificate changes nothing, so a
+ * replayed issuance never republishes a revoked certificate.
+ *
+ * Concurrent: events of different certificates run in parallel (their
+ * fsyncs overlap); those of one certificate under one of STRIPES locks,
+ * CRLs and CA certificates under one lock. The settings are swapped
+ * under a read-write lock by configure --refresh.
+ */
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <openssl/bn.h>
+#include <openssl/x509.h>
+
+#include "files.h"
+#include "modutil.h"
+
+#define FILES_NAME	"CertMint_Files.Exit"
+#define STRIPES		64
+#define STATE_SUBDIR	".certmint-files"
+#define NAME_MAX_LEN	200
+
+#define FMT_DER		0x1
+#define FMT_PEM		0x2
+
+enum certs_when { CERTS_ALL, CERTS_CERTFILE, CERTS_NONE };
+enum on_revoke { REVOKE_KEEP, REVOKE_MOVE, REVOKE_MARK, REVOKE_DELETE };
+
+/* The module's section, parsed; never changed once made. */
+struct fcfg {
+	char		*dir, *cert_name, *revoked_dir, *state_dir;
+	int		 certs, formats, on_revoke, sync, latest_link;
+	mode_t		 mode;
+	char		*crl_dir, *crl_name, *aia_dir, *aia_name;
+	long long	 crl_keep, crl_max_age;
+};
+
+struct files {
+	pthread_rwlock_t cfg_lock;	/* cfg */
+	struct fcfg	*cfg;
+	pthread_mutex_t	 ca_lock;	/* CRL and CA certificate files */
+	pthread_mutex_t	 stripe[STRIPES];
+};
+
+#define FILES_EVENTS	(CM_EXITEVENT_CERTISSUED | CM_EXITEVENT_CERTIMPORTED | \
+	CM_EXITEVENT_CERTREVOKED | CM_EXITEVENT_CERTUNREVOKED | \
+	CM_EXITEVENT_CRLISSUED | CM_EXITEVENT_STARTUP)
+
+static const char *const setting_keys[] = {
+	"dir", "certs", "cert_format", "cert_name", "on_revoke", "revoked_dir",
+	"file_mode", "sync", "crl_dir", "crl_name", "crl_keep", "crl_max_age",
+	"latest_link", "aia_dir", "aia_name", NULL
+};
+
+/* --- settings ---------------------------------------------------------- */
+
+static void
+cfg_free(struct fcfg *c)
+{
+	if (c == NULL)
+		return;
+	free(c->dir);
+	free(c->cert_name);
+	free(c->revoked_dir);
+	free(c->state_dir);
+	free(c->crl_dir);
+	free(c->crl_name);
+	free(c->aia_dir);
+	free(c->aia_name);
+	free(c);
+}
+
+/* Append "key = "value": why" to errs as one line. */
+static void
+bad(struct mu_buf *errs, const char *key, const char *val, const char *why)
+{
+	mu_buf_printf(errs, "%s = \"%s\": %s; ", key, val ? val : "", why);
+}
+
+/* Drop the "; " after the last problem said. */
+static void
+trim(struct mu_buf *b)
+{
+	if (b->len >= 2 && strcmp(b->data + b->len - 2, "; ") == 0)
+		b->data[b->len -= 2] = '\0';
+}
+
+/* What b says, as one line, into report. */
+static void
+report_put(char *report, size_t size, struct mu_buf *b)
+{
+	trim(b);
+	if (size > 0)
+		snprintf(report, size, "%s", b->data ? b->data : "out of memory");
+}
+
+/* One word of words (index), or -1 with the error said. */
+static int
+word(cm_server_exit *srv, const char *key, const char *const *words,
+    int def, struct mu_buf *errs)
+{
+	const char	*v = NULL;
+	int		 i;
+
+	if (srv->config_get(srv, key, &v) != CM_OK || v == NULL)
+		return def;
+	for (i = 0; words[i] != NULL; i++)
+		if (strcasecmp(v, words[i]) == 0)
+			return i;
+	mu_buf_printf(errs, "%s = \"%s\": expected one of", key, v);
+	for (i = 0; words[i] != NULL; i++)
+		mu_buf_printf(errs, "%s %s", i ? "," : "", words[i]);
+	mu_buf_str(errs, "; ");
+	return -1;
+}
+
+/* An absolute directory path (or NULL when unset). */
+static int
+dir_key(cm_server_exit *srv, const char *key, char **out, struct mu_buf *errs)
+{
+	if (mu_config(srv, key, NULL, out) == -1)
+		return -1;
+	if (*out != NULL && (*out)[0] != '/') {
+		bad(errs, key, *out, "expected an absolute path");
+		return -1;
+	}
+	return 0;
+}
+
+/* "der", "pem", "der,pem": FMT_* bits, 0 when wrong. */
+static int
+parse_formats(const char *v)
+{
+	char	*s, *tok, *save = NULL;
+	int	 f = 0;
+
+	if ((s = strdup(v)) == NULL)
+		return 0;
+	for (tok = strtok_r(s, ", ", &save); tok != NULL;
+	    tok = strtok_r(NULL, ", ", &save)) {
+		if (strcasecmp(tok, "der") == 0)
+			f |= FMT_DER;
+		else if (strcasecmp(tok, "pem") == 0)
+			f |= FMT_PEM;
+		else {
+			f = 0;
+			break;
+		}
+	}
+	free(s);
+	return f;
+}
+
+/* "90d", "12h", "30m", "45s" or seconds, into seconds; -1 when wrong. */
+static long long
+parse_age(const char *v)
+{
+	char		*end;
+	long long	 n;
+
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (errno != 0 || end == v || n < 0 || n > 36500LL * 86400)
+		return -1;
+	switch (*end) {
+	case 'd':
+		n *= 86400;
+		break;
+	case 'h':
+		n *= 3600;
+		break;
+	case 'm':
+		n *= 60;
+		break;
+	case 's':
+	case '\0':
+		break;
+	default:
+		return -1;
+	}
+	return *end != '\0' && end[1] != '\0' ? -1 : n;
+}
+
+/*
+ * Check an AD CS %-token file name template: tokens %1-%4, %6-%9 and %%,
+ * no "/". %10 and %11 are LDAP URL suffixes, meaningless in a file name.
+ */
+static int
+check_tokens(const char *tmpl, char *why, size_t whylen)
+{
+	const char	*p;
+
+	if (*tmpl == '\0' || strchr(tmpl, '/') != NULL || *tmpl == '.') {
+		snprintf(why, whylen, "a file name: not empty, no \"/\", not "
+		    "starting with \".\"");
+		return -1;
+	}
+	for (p = tmpl; *p != '\0'; p++) {
+		if (*p != '%')
+			continue;
+		p++;
+		if (*p == '1' && (p[1] == '0' || p[1] == '1')) {
+			snprintf(why, whylen, "%%%.2s is an LDAP URL token, not "
+			    "for a file name", p);
+			return -1;
+		}
+		if (*p != '%' && (*p < '1' || *p > '9' || *p == '5')) {
+			snprintf(why, whylen, "unknown token \"%%%.1s\" (known: "
+			    "%%1 %%2 %%3 %%4 %%6 %%7 %%8 %%9 %%%%)", p);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* A %{Property} template: closed braces, no "/" of its own. */
+static int
+check_template(const char *tmpl, char *why, size_t whylen)
+{
+	const char	*p, *end;
+
+	if (*tmpl == '\0' || strchr(tmpl, '/') != NULL || *tmpl == '.') {
+		snprintf(why, whylen, "a file name: not empty, no \"/\", not "
+		    "starting with \".\"");
+		return -1;
+	}
+	for (p = tmpl; (p = strstr(p, "%{")) != NULL; p = end + 1)
+		if ((end = strchr(p, '}')) == NULL || end == p + 2) {
+			snprintf(why, whylen, "an unclosed or empty %%{");
+			return -1;
+		}
+	return 0;
+}
+
+/* A name template key (checked by check); def when unset. */
+static int
+name_key(cm_server_exit *srv, const char *key, const char *def,
+    int (*check)(const char *, char *, size_t), char **out,
+    struct mu_buf *errs)
+{
+	char	 why[160];
+
+	if (mu_config(srv, key, def, out) == -1)
+		return -1;
+	if (check(*out, why, sizeof(why)) == -1) {
+		bad(errs, key, *out, why);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+mode_key(cm_server_exit *srv, mode_t *out, struct mu_buf *errs)
+{
+	const char	*v = NULL;
+	char		*end;
+	long		 m;
+
+	*out = 0644;
+	if (srv->config_get(srv, "file_mode", &v) != CM_OK || v == NULL)
+		return 0;
+	errno = 0;
+	m = strtol(v, &end, 8);
+	if (errno != 0 || end == v || *end != '\0' || m < 0 || m > 0777) {
+		bad(errs, "file_mode", v, "expected an octal mode such as 0644");
+		return -1;
+	}
+	*out = (mode_t)m;
+	return 0;
+}
+
+/* The CRL retention and link keys. */
+static void
+crl_keys(cm_server_exit *srv, struct fcfg *c, struct mu_buf *errs)
+{
+	const char	*v = NULL;
+	char		 err[256];
+
+	if (mu_config_int(srv, "crl_keep", 0, 0, 1000000, &c->crl_keep, err,
+	    sizeof(err)) == -1)
+		mu_buf_printf(errs, "%s; ", err);
+	if (srv->config_get(srv, "crl_max_age", &v) == CM_OK && v != NULL &&
+	    (c->crl_max_age = parse_age(v)) < 0)
+		bad(errs, "crl_max_age", v, "expected a duration (90d, 12h, "
+		    "30m, 45s; 0: any age)");
+	if (mu_config_bool(srv, "latest_link", 0, &c->latest_link, err,
+	    sizeof(err)) == -1)
+		mu_buf_printf(errs, "%s; ", err);
+}
+
+static int
+cert_keys(cm_server_exit *srv, struct fcfg *c, struct mu_buf *errs)
+{
+	static const char *const certs[] = { "all", "certfile", "none", NULL };
+	static const char *const revoke[] = { "keep", "move", "mark", "delete",
+	    NULL };
+	const char	*v = NULL;
+
+	c->certs = word(srv, "certs", certs, CERTS_ALL, errs);
+	c->on_revoke = word(srv, "on_revoke", revoke, REVOKE_KEEP, errs);
+	c->formats = FMT_DER;
+	if (srv->config_get(srv, "cert_format", &v) == CM_OK && v != NULL &&
+	    (c->formats = parse_formats(v)) == 0)
+		bad(errs, "cert_format", v, "expected der, pem or der,pem");
+	if (name_key(srv, "cert_name", "%{SerialNumber}", check_template,
+	    &c->cert_name, errs) == -1 && c->cert_name == NULL)
+		return -1;
+	if (dir_key(srv, "revoked_dir", &c->revoked_dir, errs) == -1 &&
+	    c->revoked_dir == NULL)
+		return -1;
+	if (c->revoked_dir == NULL && c->dir != NULL &&
+	    asprintf(&c->revoked_dir, "%s/revoked", c->dir) == -1) {
+		c->revoked_dir = NULL;
+		return -1;
+	}
+	if (c->dir != NULL && asprintf(&c->state_dir, "%s/%s", c->dir,
+	    STATE_SUBDIR) == -1) {
+		c->state_dir = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Read and check every key of the module's section (srv's config_get)
+ * into *out. Each problem is a line of errs naming the key; *out is made
+ * only when there is none. 0, or -1 (problems, or no memory).
+ */
+static int
+cfg_read(cm_server_exit *srv, struct fcfg **out, struct mu_buf *errs)
+{
+	struct fcfg	*c;
+	char		 err[256];
+	size_t		 before = errs->len;
+
+	*out = NULL;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return -1;
+	if (dir_key(srv, "dir", &c->dir, errs) == -1 && c->dir == NULL)
+		goto fail;
+	if (dir_key(srv, "crl_dir", &c->crl_dir, errs) == -1 &&
+	    c->crl_dir == NULL)
+		goto fail;
+	if (dir_key(srv, "aia_dir", &c->aia_dir, errs) == -1 &&
+	    c->aia_dir == NULL)
+		goto fail;
+	if (cert_keys(srv, c, errs) == -1)
+		goto fail;
+	if (name_key(srv, "crl_name", "%3%8%9.crl", check_tokens, &c->crl_name,
+	    errs) == -1 && c->crl_name == NULL)
+		goto fail;
+	if (name_key(srv, "aia_name", "%1_%3%4.crt", check_tokens,
+	    &c->aia_name, errs) == -1 && c->aia_name == NULL)
+		goto fail;
+	crl_keys(srv, c, errs);
+	mode_key(srv, &c->mode, errs);
+	if (mu_config_bool(srv, "sync", 1, &c->sync, err, sizeof(err)) == -1)
+		mu_buf_printf(errs, "%s; ", err);
+	if (c->dir == NULL && c->crl_dir == NULL && c->aia_dir == NULL)
+		mu_buf_str(errs, "dir, crl_dir, aia_dir: none is set: nothing "
+		    "to publish; ");
+	if (errs->len != before)
+		goto fail;
+	*out = c;
+	return 0;
+fail:
+	cfg_free(c);
+	return -1;
+}
+
+/* --- names ------------------------------------------------------------- */
+
+/* A file name made from an event's properties is one plain name. */
+static int
+valid_name(const char *s)
+{
+	const unsigned char *p;
+
+	if (*s == '\0' || *s == '.' || strlen(s) > NAME_MAX_LEN)
+		return 0;
+	for (p = (const unsigned char *)s; *p != '\0'; p++)
+		if (*p == '/' || *p < 0x20 || *p == 0x7f)
+			return 0;
+	return 1;
+}
+
+/* A CA property (context 0) as a string; "" when absent. */
+static int
+ca_string(cm_server_exit *srv, const char *name, struct mu_buf *b,
+    size_t max)
+{
+	cm_value	 v;
+	int		 rc;
+
+	memset(&v, 0, sizeof(v));
+	rc = srv->get_certificate_property(srv, name, CM_PROPTYPE_STRING, &v);
+	if (rc == CM_E_PROPERTY_EMPTY || (rc == CM_OK && v.data == NULL))
+		return 0;
+	if (rc != CM_OK)
+		return rc;
+	return mu_buf_add(b, v.data, v.len < max ? v.len : max) == 0 ? 0 :
+	    CM_E_NOMEM;
+}
+
+/* AD CS's value of token tok for CA certificate idx. */
+static int
+token_value(cm_server_exit *srv, int tok, long idx, int delta,
+    struct mu_buf *b)
+{
+	struct mu_buf	 host = { 0 };
+	char		 prop[64];
+	int		 rc = 0;
+
+	switch (tok) {
+	case 1:		/* ServerDNSName */
+		return ca_string(srv, "MachineDNSName", b, SIZE_MAX);
+	case 2:		/* ServerShortName */
+		if ((rc = ca_string(srv, "MachineDNSName", &host, SIZE_MAX)) ==
+		    0 && host.data != NULL)
+			rc = mu_buf_add(b, host.data, strcspn(host.data, "."));
+		mu_buf_free(&host);
+		return rc;
+	case 3:		/* SanitizedCaName */
+		return ca_string(srv, "SanitizedCAName", b, SIZE_MAX);
+	case 7:		/* SanitizedShortName: as certmint's URLs, 32 */
+		return ca_string(srv, "SanitizedCAName", b, 32);
+	case 4:		/* CertificateName */
+	case 8:		/* CRLNameSuffix */
+		snprintf(prop, sizeof(prop), "%s.%ld", tok == 4 ? "CertSuffix" :
+		    "CRLSuffix", idx);
+		return ca_string(srv, prop, b, SIZE_MAX);
+	case 9:		/* DeltaCRLAllowed */
+		return delta ? mu_buf_str(b, "+") : 0;
+	default:	/* 6: ConfigurationContainer, none */
+		return 0;
+	}
+}
+
+/*
+ * tmpl with AD CS's %-tokens for CA certificate idx (a delta CRL's name
+ * when delta). 0 with *out, or a CM_E_* error.
+ */
+static int
+token_expand(cm_server_exit *srv, const char *tmpl, long idx, int delta,
+    char **out)
+{
+	struct mu_buf	 b = { 0 };
+	const char	*p;
+	int		 rc = 0;
+
+	*out = NULL;
+	for (p = tmpl; *p != '\0' && rc == 0; p++) {
+		if (*p != '%')
+			rc = mu_buf_add(&b, p, 1);
+		else if (*++p == '%')
+			rc = mu_buf_add(&b, "%", 1);
+		else
+			rc = token_value(srv, *p - '0', idx, delta, &b);
+	}
+	if (rc == 0 && mu_buf_add(&b, "", 0) == 0) {
+		*out = b.data;
+		return 0;
+	}
+	mu_buf_free(&b);
+	return rc ? rc : CM_E_NOMEM;
+}
+
+/* --- properties -------------------------------------------------------- */
+
+static int
+prop_long(cm_server_exit *srv, const char *name, int64_t *out)
+{
+	cm_value	 v;
+	int		 rc;
+
+	memset(&v, 0, sizeof(v));
+	rc = srv->get_certificate_property(srv, name, CM_PROPTYPE_LONG, &v);
+	if (rc == CM_E_INVALIDARG || rc == CM_E_NOCONTEXT) {
+		memset(&v, 0, sizeof(v));
+		rc = srv->get_request_property(srv, name, CM_PROPTYPE_LONG, &v);
+	}
+	*out = v.l;
+	return rc;
+}
+
+/* Say a property error in err; FS_TRANSIENT (the server's trouble). */
+static int
+prop_error(char *err, size_t errlen, const char *name, int rc)
+{
+	snprintf(err, errlen, "cannot read %s (%d)", name, rc);
+	return FS_TRANSIENT;
+}
+
+/* --- certificates ------------------------------------------------------ */
+
+/* What one certificate event is about. */
+struct certev {
+	const struct fcfg *cfg;
+	const char	*name;		/* expanded cert_name */
+	unsigned char	*der;
+	size_t		 der_len;
+	char		*pem;
+	int64_t		 seq;
+	int		 revoked;
+};
+
+/* The bytes of format f and its file name (name + extension). */
+static const void *
+cert_file(const struct certev *e, int f, char *fname, size_t len,
+    size_t *dlen)
+{
+	snprintf(fname, len, "%s%s", e->name, f == FMT_DER ? ".cer" : ".pem");
+	*dlen = f == FMT_DER ? e->der_len : strlen(e->pem);
+	return f == FMT_DER ? (const void *)e->der : (const void *)e->pem;
+}
+
+/* dir/name holds data, replaced only when it differs. */
+static int
+put_file(const struct fcfg *c, const char *dir, const char *name,
+    const void *data, size_t len, char *err, size_t errlen)
+{
+	unsigned char	*have;
+	size_t		 hlen;
+	int		 rc, same;
+
+	if ((rc = fs_read(dir, name, &have, &hlen, err, errlen)) == FS_OK) {
+		same = hlen == len && memcmp(have, data, len) == 0;
+		free(have);
+		if (same)
+			return FS_OK;
+	}
+	return fs_replace(dir, name, data, len, c->mode, c->sync, err, errlen);
+}
+
+/*
+ * The certificate valid at the event: its files in dir (create-new), no
+ * revoked copy or mark left (a release from hold).
+ */
+static int
+cert_valid(const struct certev *e, char *err, size_t errlen)
+{
+	const struct fcfg *c = e->cfg;
+	const void	*data;
+	char		 fname[NAME_MAX_LEN + 16];
+	size_t		 len;
+	int		 f, rc = FS_OK;
+
+	for (f = FMT_DER; f <= FMT_PEM && rc == FS_OK; f <<= 1) {
+		if (!(c->formats & f))
+			continue;
+		data = cert_file(e, f, fname, sizeof(fname), &len);
+		rc = fs_create(c->dir, fname, data, len, c->mode, c->sync, err,
+		    errlen);
+		if (rc == FS_OK && c->on_revoke == REVOKE_MOVE)
+			rc = fs_remove(c->revoked_dir, fname, c->sync, err,
+			    errlen);
+		if (rc == FS_OK && c->on_revoke == REVOKE_MARK) {
+			char mark[NAME_MAX_LEN + 32];
+
+			snprintf(mark, sizeof(mark), "%s.revoked", fname);
+			rc = fs_remove(c->dir, mark, c->sync, err, errlen);
+		}
+	}
+	return rc;
+}
+
+/* The certificate revoked at the event: its files as on_revoke says. */
+static int
+cert_revoked(const struct certev *e, char *err, size_t errlen)
+{
+	const struct fcfg *c = e->cfg;
+	const void	*data;
+	char		 fname[NAME_MAX_LEN + 16], mark[NAME_MAX_LEN + 32];
+	size_t		 len;
+	int		 f, rc = FS_OK;
+
+	if (c->on_revoke == REVOKE_MOVE)
+		rc = fs_mkdir(c->revoked_dir, err, errlen);
+	for (f = FMT_DER; f <= FMT_PEM && rc == FS_OK; f <<= 1) {
+		if (!(c->formats & f) || c->on_revoke == REVOKE_KEEP)
+			continue;
+		data = cert_file(e, f, fname, sizeof(fname), &len);
+		snprintf(mark, sizeof(mark), "%s.revoked", fname);
+		/* The new place first: a crash between leaves both. */
+		if (c->on_revoke == REVOKE_MOVE)
+			rc = put_file(c, c->revoked_dir, fname, data, len, err,
+			    errlen);
+		else if (c->on_revoke == REVOKE_MARK)
+			rc = put_file(c, c->dir, mark, data, len, err, errlen);
+		if (rc == FS_OK)
+			rc = fs_remove(c->dir, fname, c->sync, err, errlen);
+	}
+	return rc;
+}
+
+/*
+ * The sequence of the last revocation or release applied to name (0 when
+ * none): an older event of that certificate has been overtaken.
+ */
+static int
+state_read(const struct fcfg *c, const char *name, int64_t *seq, char *err,
+    size_t errlen)
+{
+	unsigned char	*data;
+	size_t		 len;
+	char		 buf[32];
+	int		 rc;
+
+	*seq = 0;
+	if ((rc = fs_read(c->state_dir, name, &data, &len, err, errlen)) != 0)
+		return rc == 1 ? FS_OK : rc;
+	snprintf(buf, sizeof(buf), "%.*s", (int)(len < 31 ? len : 31),
+	    (char *)data);
+	free(data);
+	*seq = strtoll(buf, NULL, 10);
+	return FS_OK;
+}
+
+static int
+state_write(const struct fcfg *c, const struct certev *e, char *err,
+    size_t errlen)
+{
+	char	 buf[64];
+	int	 rc;
+
+	if ((rc = fs_mkdir(c->state_dir, err, errlen)) != FS_OK)
+		return rc;
+	snprintf(buf, sizeof(buf), "%" PRId64 " %s\n", e->seq, e->revoked ?
+	    "revoked" : "valid");
+	return fs_replace(c->state_dir, e->name, buf, strlen(buf), 0644,
+	    c->sync, err, errlen);
+}
+
+/* Apply e under its certificate's lock. */
+static int
+cert_apply(struct files *f, const struct certev *e, int32_t event,
+    cm_server_exit *srv, char *err, size_t errlen)
+{
+	const struct fcfg *c = e->cfg;
+	pthread_mutex_t	*lk;
+	uint32_t	 h = 2166136261u;
+	const char	*p;
+	int64_t		 last = 0;
+	int		 rc, track = c->on_revoke != REVOKE_KEEP;
+
+	for (p = e->name; *p != '\0'; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	lk = &f->stripe[h % STRIPES];
+	pthread_mutex_lock(lk);
+	if (track && (rc = state_read(c, e->name, &last, err, errlen)) !=
+	    FS_OK)
+		goto out;
+	if (last >= e->seq) {
+		srv->log(srv, CM_LOG_DEBUG, "%s: event %" PRId64 " overtaken by "
+		    "event %" PRId64 ": files left as they are", e->name, e->seq,
+		    last);
+		rc = FS_OK;
+		goto out;
+	}
+	rc = e->revoked ? cert_revoked(e, err, errlen) :
+	    cert_valid(e, err, errlen);
+	if (rc == FS_OK && track && (event == CM_EXITEVENT_CERTREVOKED ||
+	    event == CM_EXITEVENT_CERTUNREVOKED))
+		rc = state_write(c, e, err, errlen);
+out:
+	pthread_mutex_unlock(lk);
+	return rc;
+}
+
+/* The CertFile rule (AD CS): publish only when the request names one. */
+static int
+certfile_asked(cm_server_exit *srv)
+{
+	const char	*v = NULL;
+
+	if (srv->get_request_attribute(srv, "CertFile", &v) != CM_OK ||
+	    v == NULL)
+		return 0;
+	while (isspace((unsigned char)*v))
+		v++;
+	return *v != '\0';
+}
+
+static int
+cert_event(struct files *f, const struct fcfg *c, int32_t event,
+    int64_t ctx, cm_server_exit *srv, char *err, size_t errlen)
+{
+	struct certev	 e = { .cfg = c };
+	char		*name = NULL, why[256];
+	int64_t		 disp = 0;
+	int		 rc;
+
+	if (c->dir == NULL || c->certs == CERTS_NONE)
+		return FS_OK;
+	if ((rc = srv->set_context(srv, ctx)) != CM_OK)
+		return prop_error(err, errlen, "the request", rc);
+	if (c->certs == CERTS_CERTFILE && !certfile_asked(srv))
+		return FS_OK;
+	if ((rc = mu_prop_binary(srv, "RawCertificate", &e.der,
+	    &e.der_len)) != CM_OK)
+		return rc == CM_E_PROPERTY_EMPTY ? FS_OK :
+		    prop_error(err, errlen, "RawCertificate", rc);
+	if ((rc = prop_long(srv, "EventSequence", &e.seq)) != CM_OK ||
+	    (rc = prop_long(srv, "Disposition", &disp)) != CM_OK) {
+		rc = prop_error(err, errlen, "EventSequence, Disposition", rc);
+		goto out;
+	}
+	e.revoked = disp == CM_DISP_REVOKED;
+	if (mu_expand(srv, c->cert_name, "", &name, why, sizeof(why)) == -1 ||
+	    !valid_name(name)) {
+		snprintf(err, errlen, "cert_name \"%s\" makes \"%s\": not a "
+		    "file name", c->cert_name, name ? name : why);
+		rc = FS_PERMANENT;
+		goto out;
+	}
+	e.name = name;
+	if ((c->formats & FMT_PEM) && (e.pem = mu_pem("CERTIFICATE", e.der,
+	    e.der_len)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		rc = FS_TRANSIENT;
+		goto out;
+	}
+	if ((rc = cert_apply(f, &e, event, srv, err, errlen)) == FS_OK)
+		srv->log(srv, CM_LOG_DEBUG, "%s: %s in %s", name, e.revoked ?
+		    "revoked" : "published", c->dir);
+out:
+	free(name);
+	free(e.der);
+	free(e.pem);
+	return rc;
+}
+
+/* --- CRLs and CA certificates ------------------------------------------ */
+
+/* The CRL number of a DER CRL, or NULL when it is not one or has none. */
+static BIGNUM *
+crl_number(const unsigned char *der, size_t len)
+{
+	const unsigned char *p = der;
+	ASN1_INTEGER	*n;
+	X509_CRL	*crl;
+	BIGNUM		*bn = NULL;
+
+	if ((crl = d2i_X509_CRL(NULL, &p, (long)len)) == NULL)
+		return NULL;
+	if ((n = X509_CRL_get_ext_d2i(crl, NID_crl_number, NULL, NULL)) !=
+	    NULL) {
+		bn = ASN1_INTEGER_to_BN(n, NULL);
+		ASN1_INTEGER_free(n);
+	}
+	X509_CRL_free(crl);
+	return bn;
+}
+
+/*
+ * What is at crl_dir/name already: 1 a newer CRL than num (an old event,
+ * a replay, must not put an older CRL back), 2 this very CRL, else 0.
+ */
+static int
+crl_existing(const struct fcfg *c, const char *name, const unsigned char *der,
+    size_t len, const BIGNUM *num)
+{
+	unsigned char	*have;
+	size_t		 hlen;
+	BIGNUM		*old;
+	char		 err[256];
+	int		 rc = 0;
+
+	if (fs_read(c->crl_dir, name, &have, &hlen, err, sizeof(err)) != FS_OK)
+		return 0;
+	if (hlen == len && memcmp(have, der, len) == 0)
+		rc = 2;
+	else if ((old = crl_number(have, hlen)) != NULL) {
+		rc = BN_cmp(old, num) > 0;
+		BN_free(old);
+	}
+	free(have);
+	return rc;
+}
+
+/*
+ * Publish one CRL as crl_dir/name: a numbered copy "<stem>-<N><ext>" when
+ * copies are kept (retention, link), then the name itself (a file, or a
+ * link to the copy), then retention.
+ */
+static int
+crl_publish(const struct fcfg *c, const char *name, const unsigned char *der,
+    size_t len, cm_server_exit *srv, char *err, size_t errlen)
+{
+	const char	*dot = strrchr(name, '.');
+	char		*dec = NULL, stem[NAME_MAX_LEN + 1], copy[NAME_MAX_LEN + 64];
+	BIGNUM		*num;
+	int		 rc, history, there;
+
+	if ((num = crl_number(der, len)) == NULL) {
+		snprintf(err, errlen, "%s: not a CRL with a CRL number", name);
+		return FS_PERMANENT;
+	}
+	history = c->crl_keep > 0 || c->crl_max_age > 0 || c->latest_link;
+	if ((there = crl_existing(c, name, der, len, num)) == 1)
+		srv->log(srv, CM_LOG_DEBUG, "%s: the CRL there is newer than "
+		    "this event's: kept", name);
+	if (there == 1 || (there == 2 && !history)) {
+		BN_free(num);
+		return FS_OK;
+	}
+	snprintf(stem, sizeof(stem), "%.*s", (int)(dot ? dot - name :
+	    (int)strlen(name)), name);
+	if ((dec = BN_bn2dec(num)) == NULL) {
+		BN_free(num);
+		snprintf(err, errlen, "out of memory");
+		return FS_TRANSIENT;
+	}
+	snprintf(copy, sizeof(copy), "%s-%s%s", stem, dec, dot ? dot : "");
+	rc = history ? put_file(c, c->crl_dir, copy, der, len, err, errlen) :
+	    FS_OK;
+	if (rc == FS_OK)
+		rc = c->latest_link ? fs_symlink(c->crl_dir, name, copy,
+		    c->sync, err, errlen) : put_file(c, c->crl_dir, name, der,
+		    len, err, errlen);
+	if (rc == FS_OK && history)
+		rc = fs_retain(c->crl_dir, stem, dot ? dot : "", c->crl_keep,
+		    c->crl_max_age, c->sync, err, errlen);
+	if (rc == FS_OK && there != 2)
+		srv->log(srv, CM_LOG_INFO, "%s: CRL number %s published in %s",
+		    name, dec, c->crl_dir);
+	OPENSSL_free(dec);
+	BN_free(num);
+	return rc;
+}
+
+/* Base (delta 0) or delta CRL of CA certificate i, when it has one. */
+static int
+crl_one(const struct fcfg *c, cm_server_exit *srv, long i, int delta,
+    char *err, size_t errlen)
+{
+	unsigned char	*der;
+	size_t		 len;
+	char		 prop[48], *name = NULL;
+	int		 rc;
+
+	snprintf(prop, sizeof(prop), "%s.%ld", delta ? "RawDeltaCRL" :
+	    "RawCRL", i);
+	if ((rc = mu_prop_binary(srv, prop, &der, &len)) != CM_OK)
+		return rc == CM_E_PROPERTY_EMPTY ? FS_OK :
+		    prop_error(err, errlen, prop, rc);
+	if ((rc = token_expand(srv, c->crl_name, i, delta, &name)) != 0)
+		rc = prop_error(err, errlen, "the CRL name's properties", rc);
+	else if (!valid_name(name)) {
+		snprintf(err, errlen, "crl_name \"%s\" makes \"%s\": not a file "
+		    "name", c->crl_name, name);
+		rc = FS_PERMANENT;
+	} else
+		rc = crl_publish(c, name, der, len, srv, err, errlen);
+	free(name);
+	free(der);
+	return rc;
+}
+
+/* Every CA certificate in use at the event, as aia_dir/aia_name. */
+static int
+cacerts_publish(const struct fcfg *c, cm_server_exit *srv, int64_t count,
+    char *err, size_t errlen)
+{
+	unsigned char	*der;
+	size_t		 len;
+	char		 prop[48], *name;
+	long		 i;
+	int		 rc = FS_OK;
+
+	for (i = 0; i < count && rc == FS_OK; i++) {
+		snprintf(prop, sizeof(prop), "RawCACertificate.%ld", i);
+		if ((rc = mu_prop_binary(srv, prop, &der, &len)) != CM_OK)
+			return prop_error(err, errlen, prop, rc);
+		if ((rc = token_expand(srv, c->aia_name, i, 0, &name)) != 0)
+			rc = prop_error(err, errlen, "the AIA name's properties",
+			    rc);
+		else if (!valid_name(name)) {
+			snprintf(err, errlen, "aia_name \"%s\" makes \"%s\": not "
+			    "a file name", c->aia_name, name);
+			rc = FS_PERMANENT;
+		} else
+			rc = put_file(c, c->aia_dir, name, der, len, err,
+			    errlen);
+		free(name);
+		free(der);
+	}
+	return rc;
+}
+
+/*
+ * CRLISSUED: the base and delta CRLs of every CA certificate that still
+ * publishes (CRLState valid), as AD CS's sample walks them; then (and at
+ * STARTUP) the CA certificates. The properties are those at the event.
+ */
+static int
+ca_event(struct files *f, const struct fcfg *c, int32_t event,
+    cm_server_exit *srv, char *err, size_t errlen)
+{
+	char		 prop[32];
+	int64_t		 count, state;
+	long		 i;
+	int		 rc;
+
+	if ((event == CM_EXITEVENT_CRLISSUED && c->crl_dir == NULL &&
+	    c->aia_dir == NULL) || (event == CM_EXITEVENT_STARTUP &&
+	    c->aia_dir == NULL))
+		return FS_OK;
+	if ((rc = srv->set_context(srv, 0)) != CM_OK ||
+	    (rc = prop_long(srv, "CertCount", &count)) != CM_OK)
+		return prop_error(err, errlen, "CertCount", rc);
+	pthread_mutex_lock(&f->ca_lock);
+	rc = FS_OK;
+	for (i = 0; event == CM_EXITEVENT_CRLISSUED && c->crl_dir != NULL &&
+	    i < count && rc == FS_OK; i++) {
+		snprintf(prop, sizeof(prop), "CRLState.%ld", i);
+		if ((rc = prop_long(srv, prop, &state)) != CM_OK) {
+			rc = prop_error(err, errlen, prop, rc);
+			break;
+		}
+		if (state != CM_CA_DISP_VALID)
+			continue;
+		if ((rc = crl_one(c, srv, i, 0, err, errlen)) == FS_OK)
+			rc = crl_one(c, srv, i, 1, err, errlen);
+	}
+	if (rc == FS_OK && c->aia_dir != NULL)
+		rc = cacerts_publish(c, srv, count, err, errlen);
+	pthread_mutex_unlock(&f->ca_lock);
+	return rc;
+}
+
+/* --- the module -------------------------------------------------------- */
+
+static int
+files_initialize(const char *config, cm_server_exit *srv, void **state,
+    int32_t *event_mask)
+{
+	struct mu_buf	 errs = { 0 };
+	struct files	*f;
+	int		 i;
+
+	(void)config;
+	if ((f = calloc(1, sizeof(*f))) == NULL)
+		return CM_E_NOMEM;
+	if (cfg_read(srv, &f->cfg, &errs) == -1) {
+		trim(&errs);
+		srv->log(srv, CM_LOG_ERROR, "%s", errs.data ? errs.data :
+		    "out of memory");
+		mu_buf_free(&errs);
+		free(f);
+		return CM_E_INVALIDARG;
+	}
+	pthread_rwlock_init(&f->cfg_lock, NULL);
+	pthread_mutex_init(&f->ca_lock, NULL);
+	for (i = 0; i < STRIPES; i++)
+		pthread_mutex_init(&f->stripe[i], NULL);
+	*state = f;
+	*event_mask = FILES_EVENTS;
+	return CM_OK;
+}
+
+static int
+files_notify(void *state, int32_t event, int64_t context,
+    cm_server_exit *srv)
+{
+	struct files	*f = state;
+	char		 err[768] = "";
+	int		 rc = FS_OK;
+
+	pthread_rwlock_rdlock(&f->cfg_lock);
+	switch (event) {
+	case CM_EXITEVENT_CERTISSUED:
+	case CM_EXITEVENT_CERTIMPORTED:
+	case CM_EXITEVENT_CERTREVOKED:
+	case CM_EXITEVENT_CERTUNREVOKED:
+		rc = cert_event(f, f->cfg, event, context, srv, err,
+		    sizeof(err));
+		break;
+	case CM_EXITEVENT_CRLISSUED:
+	case CM_EXITEVENT_STARTUP:
+		rc = ca_event(f, f->cfg, event, srv, err, sizeof(err));
+		break;
+	default:
+		break;
+	}
+	pthread_rwlock_unlock(&f->cfg_lock);
+	if (rc == FS_OK)
+		return CM_OK;
+	/* The host records this line as the failure's cause. */
+	srv->log(srv, rc == FS_PERMANENT ? CM_LOG_ERROR : CM_LOG_WARN,
+	    "%s%s: %s", rc == FS_PERMANENT ? "permanent: " : "",
+	    mu_event_name(event), err);
+	return rc == FS_PERMANENT ? CM_E_PERMANENT : CM_E_FAIL;
+}
+
+static const char *
+files_get_description(void *state)
+{
+	(void)state;
+	return "Publishes certificates, CRLs and CA certificates as files "
+	    "(AD CS file publishing)";
+}
+
+static void
+files_shutdown(void *state)
+{
+	struct files	*f = state;
+	int		 i;
+
+	if (f == NULL)
+		return;
+	cfg_free(f->cfg);
+	pthread_rwlock_destroy(&f->cfg_lock);
+	pthread_mutex_destroy(&f->ca_lock);
+	for (i = 0; i < STRIPES; i++)
+		pthread_mutex_destroy(&f->stripe[i]);
+	free(f);
+}
+
+/* --- the manage module ------------------------------------------------- */
+
+static int
+files_get_property(void *state, const char *name, int32_t flags,
+    cm_value *out)
+{
+	static const char *const props[][2] = {
+		{ CM_CMM_PROP_NAME, "CertMint Files Exit Module" },
+		{ CM_CMM_PROP_DESCRIPTION, "Certificates, CRLs and CA "
+		    "certificates to files (AD CS file publishing)" },
+		{ CM_CMM_PROP_COPYRIGHT, "certmint" },
+		{ CM_CMM_PROP_FILEVER, "1.0" },
+		{ CM_CMM_PROP_PRODUCTVER, "1.0" },
+	};
+	size_t	 i;
+
+	(void)state;
+	(void)flags;
+	for (i = 0; i < sizeof(props) / sizeof(props[0]); i++)
+		if (strcasecmp(name, props[i][0]) == 0) {
+			memset(out, 0, sizeof(*out));
+			out->type = CM_PROPTYPE_STRING;
+			out->data = props[i][1];
+			out->len = strlen(props[i][1]);
+			return CM_OK;
+		}
+	return CM_S_FALSE;
+}
+
+/* A server whose section holds one key: to judge one value alone. */
+struct one_key {
+	cm_server_exit	 vt;
+	const char	*key, *value;
+};
+
+static int
+one_key_get(cm_server_exit *srv, const char *key, const char **value)
+{
+	struct one_key	*o = (struct one_key *)srv;
+
+	if (strcasecmp(key, o->key) != 0)
+		return CM_E_PROPERTY_EMPTY;
+	*value = o->value;
+	return CM_OK;
+}
+
+/*
+ * exit set: a known key with a value it takes (the server then saves it
+ * and refreshes); CM_S_FALSE for a key this module does not have.
+ */
+static int
+files_set_property(void *state, const char *name, int32_t flags,
+    const cm_value *value)
+{
+	struct one_key	 o;
+	struct mu_buf	 errs = { 0 };
+	struct fcfg	*c;
+	size_t		 i;
+	int		 rc;
+
+	(void)state;
+	(void)flags;
+	for (i = 0; setting_keys[i] != NULL; i++)
+		if (strcasecmp(name, setting_keys[i]) == 0)
+			break;
+	if (setting_keys[i] == NULL)
+		return CM_S_FALSE;
+	if (value->type != CM_PROPTYPE_STRING || value->data == NULL)
+		return CM_E_TYPE;
+	memset(&o, 0, sizeof(o));
+	o.vt.size = sizeof(o.vt);
+	o.vt.config_get = one_key_get;
+	o.key = setting_keys[i];
+	o.value = value->data;
+	/* Alone, only "nothing to publish" may be said of a good value. */
+	rc = cfg_read(&o.vt, &c, &errs) == 0 || (errs.data != NULL &&
+	    strncmp(errs.data, "dir, crl_dir, aia_dir:", 22) == 0) ? CM_OK :
+	    CM_E_INVALIDARG;
+	cfg_free(c);
+	mu_buf_free(&errs);
+	return rc;
+}
+
+/* Check one directory key: its path can take a new file. */
+static void
+check_dir(struct mu_buf *rep, const char *key, const char *dir, int *bad_)
+{
+	char	 err[512];
+
+	if (dir == NULL)
+		return;
+	if (fs_check_dir(dir, err, sizeof(err)) != FS_OK) {
+		mu_buf_printf(rep, "%s: %s; ", key, err);
+		*bad_ = 1;
+	} else
+		mu_buf_printf(rep, "%s: %s is writable; ", key, dir);
+}
+
+static int
+files_configure(void *state, cm_server_exit *srv, int32_t flags,
+    char *report, size_t report_size)
+{
+	struct files	*f = state;
+	struct mu_buf	 rep = { 0 };
+	struct fcfg	*c, *old;
+	int		 failed = 0;
+
+	if (cfg_read(srv, &c, &rep) == -1) {
+		report_put(report, report_size, &rep);
+		mu_buf_free(&rep);
+		return CM_E_INVALIDARG;
+	}
+	if (flags & CM_CMM_REFRESHONLY) {
+		pthread_rwlock_wrlock(&f->cfg_lock);
+		old = f->cfg;
+		f->cfg = c;
+		pthread_rwlock_unlock(&f->cfg_lock);
+		cfg_free(old);
+		snprintf(report, report_size, "settings reread");
+		return CM_OK;
+	}
+	check_dir(&rep, "dir", c->dir, &failed);
+	if (c->dir != NULL && c->on_revoke == REVOKE_MOVE &&
+	    access(c->revoked_dir, F_OK) == 0)
+		check_dir(&rep, "revoked_dir", c->revoked_dir, &failed);
+	check_dir(&rep, "crl_dir", c->crl_dir, &failed);
+	check_dir(&rep, "aia_dir", c->aia_dir, &failed);
+	report_put(report, report_size, &rep);
+	mu_buf_free(&rep);
+	cfg_free(c);
+	return failed ? CM_E_FAIL : CM_OK;
+}
+
+static const cm_manage_module files_manage = {
+	sizeof(cm_manage_module),
+	files_get_property,
+	files_set_property,
+	files_configure,
+};
+
+static const cm_manage_module *
+files_get_manage_module(void *state)
+{
+	(void)state;
+	return &files_manage;
+}
+
+static const struct cm_exit files_exit = {
+	CM_EXIT_MAGIC, CM_ABI_MAJOR, CM_ABI_MINOR, sizeof(struct cm_exit),
+	FILES_NAME,
+	CM_THREADING_CONCURRENT,
+	files_initialize, files_notify, files_get_description,
+	files_get_manage_module,
+	files_shutdown,
+};
+CM_EXIT_MODULE(files_exit)
