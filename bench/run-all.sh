@@ -14,6 +14,7 @@
 #   CRL_N=1000000 CRL_ISSUE=5000          bench/crl (ordered, then random serials)
 #   EVENTS_N=200000 EVENTS_ISSUE=15000    bench/events
 #   HOSTILE_COUNT=15000                   bench/hostile
+#   MODS_N=20000 MODS_ISSUE=15000         bench/modules
 # Usage: bench/run-all.sh
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,6 +26,8 @@ CRL_ISSUE=${CRL_ISSUE:-5000}
 EVENTS_N=${EVENTS_N:-200000}
 EVENTS_ISSUE=${EVENTS_ISSUE:-15000}
 HOSTILE_COUNT=${HOSTILE_COUNT:-15000}
+MODS_N=${MODS_N:-20000}
+MODS_ISSUE=${MODS_ISSUE:-15000}
 STAMP=$(date -u +%Y-%m-%dT%H:%MZ)
 LOG=${LOG:-${TMPDIR:-/tmp}/certmint-bench-$(date -u +%Y%m%dT%H%M%SZ).log}
 FIGS=$LOG.figures
@@ -59,6 +62,8 @@ while [ "$r" -le "$ROUNDS" ]; do
 	    "$EVENTS_ISSUE"
 	run "hostile, round $r" sh "$ROOT/bench/hostile/run.sh" \
 	    "$HOSTILE_COUNT"
+	run "modules, round $r" sh "$ROOT/bench/modules/run.sh" "$MODS_N" \
+	    "$MODS_ISSUE"
 	r=$((r + 1))
 done
 end=$(date +%s)
@@ -102,6 +107,17 @@ QUOTED = [
     ("hostile.good_alone", "bench/hostile", "good issuance, alone"),
     ("hostile.good_under_attack", "bench/hostile", "good issuance while 4 connections send worst-case requests"),
     ("hostile.ratio", "bench/hostile", "under attack / alone (target >= 90 %)"),
+    ("modules.files_rate", "bench/modules", "files module delivery (target >= 20,000/s)"),
+    ("modules.files_target_limit", "bench/modules", "the same writes alone"),
+    ("modules.webhook_rate", "bench/modules", "webhook module delivery (target >= 5,000/s)"),
+    ("modules.webhook_target_limit", "bench/modules", "its receiver alone (loadgen)"),
+    ("modules.ldap_rate", "bench/modules", "LDAP module delivery (target >= 2,000/s)"),
+    ("modules.ldap_target_limit", "bench/modules", "slapd alone (ldapadd)"),
+    ("modules.command_rate", "bench/modules", "command module delivery (target >= 500/s)"),
+    ("modules.command_target_limit", "bench/modules", "the command alone (C loop)"),
+    ("modules.mail_rate", "bench/modules", "mail module delivery"),
+    ("modules.mail_target_limit", "bench/modules", "aiosmtpd alone (smtplib)"),
+    ("modules.issue_with_all_vs_without", "bench/modules", "issuance with all five modules / without (target >= 85 %)"),
 ]
 vals = {}
 for line in open(sys.argv[1]):
@@ -138,7 +154,8 @@ PY
 echo
 echo "run: bench/run-all.sh, $STAMP, ROUNDS=$ROUNDS, $((end - start)) s"
 echo "sizes: issue $ISSUE_COUNT CSRs x $ISSUE_CONC connections; crl $CRL_N" \
-    "entries, $CRL_ISSUE issued; events $EVENTS_N events, $EVENTS_ISSUE issued"
+    "entries, $CRL_ISSUE issued; events $EVENTS_N events, $EVENTS_ISSUE issued;" \
+    "modules $MODS_N events, $MODS_ISSUE issued"
 echo "machine: $(uname -srm); $cpu; $(nproc) cores"
 echo "commit: $rev"
 echo "log: $LOG"
