@@ -1,12 +1,40 @@
 /*
  * files.h - CertMint_Files.Exit (docs/modules/files.md): the module
- * (files.c) and its file writing (publish.c).
+ * (files.c), its settings (settings.c) and its file writing (publish.c).
  */
 #ifndef CM_FILES_H
 #define CM_FILES_H
 
 #include <stddef.h>
 #include <sys/types.h>
+
+#include "modutil.h"
+
+#define FMT_DER		0x1
+#define FMT_PEM		0x2
+
+enum certs_when { CERTS_ALL, CERTS_CERTFILE, CERTS_NONE };
+enum on_revoke { REVOKE_KEEP, REVOKE_MOVE, REVOKE_MARK, REVOKE_DELETE };
+
+/* The module's section, parsed; never changed once made. */
+struct fcfg {
+	char		*dir, *cert_name, *revoked_dir, *state_dir;
+	int		 certs, formats, on_revoke, sync, latest_link;
+	mode_t		 mode;
+	char		*crl_dir, *crl_name, *aia_dir, *aia_name;
+	long long	 crl_keep, crl_max_age;
+};
+
+/* settings.c: the section read and checked, and exit set. */
+int	 cfg_read(cm_server_exit *srv, struct fcfg **out,
+	    struct mu_buf *errs);
+void	 cfg_free(struct fcfg *c);
+void	 trim(struct mu_buf *b);
+void	 report_put(char *report, size_t size, struct mu_buf *b);
+int	 files_set_property(void *state, const char *name, int32_t flags,
+	    const cm_value *value);
+
+/* publish.c */
 
 /* What a file operation ended with. */
 #define FS_OK		0

@@ -1,7 +1,8 @@
 /*
  * ldap_exit.h - CertMint_LDAP.Exit's internal interface between the module
- * (ldap.c: settings, events, manage module) and the directory (conn.c:
- * connection, bind, reads and writes, what an LDAP error means).
+ * (ldap.c: events, manage module), its settings (settings.c: each key read
+ * and checked) and the directory (conn.c: connection, bind, reads and
+ * writes, what an LDAP error means).
  */
 #ifndef CM_LDAP_EXIT_H
 #define CM_LDAP_EXIT_H
@@ -45,6 +46,14 @@ struct ld_attr {
 	int		 op;		/* LDAP_MOD_ADD, _DELETE, _REPLACE */
 	struct berval	*vals[8];	/* NULL-terminated */
 };
+
+/* settings.c */
+/* Read and check the section into s; the number of problems, each in r. */
+int	 settings_read(cm_server_exit *srv, struct ld_settings *s,
+	    char **state_file, struct mu_buf *r);
+void	 settings_free(struct ld_settings *s);
+int	 ld_set_property(void *state, const char *name, int32_t flags,
+	    const cm_value *value);
 
 /* conn.c */
 int	 ld_connect(const struct ld_settings *, LDAP **, char *, size_t);
