@@ -484,7 +484,8 @@ start_locked(struct modproc *p, struct ca *ca, char *err, size_t errlen)
 	if (rc != 0)
 		goto gone;
 	if (m.i[0] != CM_OK) {
-		snprintf(err, errlen, "initialize returned %" PRId64, m.i[0]);
+		snprintf(err, errlen, "initialize returned %" PRId64 "%s%.200s",
+		    m.i[0], call.why[0] ? ": " : "", call.why);
 		goto fail;
 	}
 	/*

@@ -122,8 +122,10 @@ slot_load_inline(struct exit_host *h, struct exit_slot *s, const char *path)
 	    &s->mod.state, &s->mod.mask);
 	exit_call_reset(&call);
 	if (rc != CM_OK) {
+		/* With the cause it logged, as a failed notify has. */
 		snprintf(s->load_error, sizeof(s->load_error), "initialize "
-		    "returned %d", rc);
+		    "returned %d%s%.200s", rc, call.why[0] ? ": " : "",
+		    call.why);
 		exit_module_close(&s->mod);
 		return -1;
 	}

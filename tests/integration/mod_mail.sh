@@ -442,6 +442,17 @@ issue ivy
 check "inline again: an event is sent" wait_until 30 has_mail Issued 1 "$ID"
 daemon_stop
 check "... and a second SHUTDOWN message" has_mail Shutdown 2
+# A module that refuses its settings at load says why in exit list, inline
+# and isolated (the cause it logged, with initialize's code).
+conf_set "$M" SMTPServer "bad host!"
+for iso in inline process; do
+	conf_set exit.$M isolation $iso
+	daemon_start
+	check_match "$iso: a bad SMTPServer: exit list names the key" \
+	    "NOT LOADED: initialize returned -?[0-9]+: .*SMTPServer" \
+	    "$("$CERTMINT" -c "$CONF" exit list 2>&1)"
+	daemon_stop
+done
 check_eq "the password never reaches the log" 0 \
     "$(grep -c -e 's3cret' -e 'wrong-now' "$T_LOG" || true)"
 smtpd_stop
