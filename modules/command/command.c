@@ -732,24 +732,10 @@ static int
 cmd_get_property(void *state, const char *name, int32_t flags,
     cm_value *out)
 {
-	static const char *const props[][2] = {
-		{ CM_CMM_PROP_NAME, MODNAME },
-		{ CM_CMM_PROP_DESCRIPTION, "Runs a program per event: the "
-		    "certificate on stdin, properties in CERTMINT_* variables" },
-		{ CM_CMM_PROP_COPYRIGHT, "certmint contributors, ISC license" },
-		{ CM_CMM_PROP_FILEVER, "1.0" },
-		{ CM_CMM_PROP_PRODUCTVER, "1.0" },
-	};
-	size_t	 i;
-
-	for (i = 0; i < sizeof(props) / sizeof(props[0]); i++)
-		if (strcasecmp(name, props[i][0]) == 0) {
-			out->type = CM_PROPTYPE_STRING;
-			out->data = props[i][1];
-			out->len = strlen(props[i][1]);
-			return CM_OK;
-		}
-	return CM_S_FALSE;
+	(void)state;
+	(void)flags;
+	return mu_manage_info(name, MODNAME, "Runs a program per event: the "
+	    "certificate on stdin, properties in CERTMINT_* variables", out);
 }
 
 /* configure without REFRESHONLY: the settings, then what they name. */

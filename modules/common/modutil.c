@@ -18,6 +18,7 @@
 #include "modutil.h"
 
 #define SECRET_MAX	4096
+#define MU_VERSION	"1.0"	/* of the bundled modules */
 
 int
 mu_buf_add(struct mu_buf *b, const void *p, size_t n)
@@ -399,6 +400,31 @@ mu_expand_esc(cm_server_exit *srv, const char *tmpl,
     size_t errlen)
 {
 	return expand(srv, tmpl, NULL, 1, esc, out, err, errlen);
+}
+
+int
+mu_manage_info(const char *prop, const char *title, const char *description,
+    cm_value *out)
+{
+	const char *const props[][2] = {
+		{ CM_CMM_PROP_NAME, title },
+		{ CM_CMM_PROP_DESCRIPTION, description },
+		{ CM_CMM_PROP_COPYRIGHT, "Copyright (c) 2026 the certmint "
+		    "authors, ISC license" },
+		{ CM_CMM_PROP_FILEVER, MU_VERSION },
+		{ CM_CMM_PROP_PRODUCTVER, MU_VERSION },
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof(props) / sizeof(props[0]); i++)
+		if (strcasecmp(prop, props[i][0]) == 0) {
+			memset(out, 0, sizeof(*out));
+			out->type = CM_PROPTYPE_STRING;
+			out->data = props[i][1];
+			out->len = strlen(props[i][1]);
+			return CM_OK;
+		}
+	return CM_S_FALSE;
 }
 
 static const struct {

@@ -83,6 +83,15 @@ int	 mu_expand_esc(cm_server_exit *, const char *tmpl,
 	    int (*esc)(struct mu_buf *, const char *), char **out, char *err,
 	    size_t errlen);
 
+/*
+ * A bundled module's cm_manage_module get_property (AD CS's
+ * ICertManageModule::GetProperty): CM_CMM_PROP_NAME is title,
+ * CM_CMM_PROP_DESCRIPTION description, the copyright and versions are the
+ * bundle's. CM_OK with out set, or CM_S_FALSE for another name.
+ */
+int	 mu_manage_info(const char *prop, const char *title,
+	    const char *description, cm_value *out);
+
 /* CM_EXITEVENT_* as certmint names them: "issued", "crl_issued", ... */
 const char *mu_event_name(int32_t event);
 /* AD CS's names, for mail templates: "Issued", "CRLIssued", ... */

@@ -706,27 +706,11 @@ static int
 files_get_property(void *state, const char *name, int32_t flags,
     cm_value *out)
 {
-	static const char *const props[][2] = {
-		{ CM_CMM_PROP_NAME, "CertMint Files Exit Module" },
-		{ CM_CMM_PROP_DESCRIPTION, "Certificates, CRLs and CA "
-		    "certificates to files (AD CS file publishing)" },
-		{ CM_CMM_PROP_COPYRIGHT, "certmint" },
-		{ CM_CMM_PROP_FILEVER, "1.0" },
-		{ CM_CMM_PROP_PRODUCTVER, "1.0" },
-	};
-	size_t	 i;
-
 	(void)state;
 	(void)flags;
-	for (i = 0; i < sizeof(props) / sizeof(props[0]); i++)
-		if (strcasecmp(name, props[i][0]) == 0) {
-			memset(out, 0, sizeof(*out));
-			out->type = CM_PROPTYPE_STRING;
-			out->data = props[i][1];
-			out->len = strlen(props[i][1]);
-			return CM_OK;
-		}
-	return CM_S_FALSE;
+	return mu_manage_info(name, "CertMint Files Exit Module",
+	    "Certificates, CRLs and CA certificates to files (AD CS file "
+	    "publishing)", out);
 }
 
 /* Check one directory key: its path can take a new file. */

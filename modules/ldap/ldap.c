@@ -35,7 +35,6 @@
 #include "ldap_exit.h"
 
 #define LD_NAME		"CertMint_LDAP.Exit"
-#define LD_VERSION	"1.0"
 #define CERT_EVENTS	(CM_EXITEVENT_CERTISSUED | CM_EXITEVENT_CERTIMPORTED | \
 	CM_EXITEVENT_CERTREVOKED | CM_EXITEVENT_CERTUNREVOKED)
 #define CA_EVENTS	(CM_EXITEVENT_CRLISSUED | CM_EXITEVENT_STARTUP)
@@ -809,29 +808,14 @@ ld_shutdown(void *state)
 }
 
 static int
-ld_get_property(void *state, const char *name, int32_t flags, cm_value *out)
+ld_get_property(void *state, const char *name, int32_t flags,
+    cm_value *out)
 {
-	static const char *const props[][2] = {
-		{ CM_CMM_PROP_NAME, "CertMint LDAP Exit" },
-		{ CM_CMM_PROP_DESCRIPTION, "Publishes certificates, CA "
-		    "certificates and CRLs to an LDAP directory" },
-		{ CM_CMM_PROP_COPYRIGHT, "certmint contributors, ISC license" },
-		{ CM_CMM_PROP_FILEVER, LD_VERSION },
-		{ CM_CMM_PROP_PRODUCTVER, LD_VERSION },
-	};
-	size_t	 i;
-
 	(void)state;
 	(void)flags;
-	for (i = 0; i < sizeof(props) / sizeof(props[0]); i++)
-		if (strcasecmp(name, props[i][0]) == 0) {
-			memset(out, 0, sizeof(*out));
-			out->type = CM_PROPTYPE_STRING;
-			out->data = props[i][1];
-			out->len = strlen(props[i][1]);
-			return CM_OK;
-		}
-	return CM_S_FALSE;
+	return mu_manage_info(name, "CertMint LDAP Exit Module",
+	    "Publishes certificates, CA certificates and CRLs to an LDAP "
+	    "directory", out);
 }
 
 /*

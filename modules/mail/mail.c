@@ -133,27 +133,11 @@ static int
 mail_get_property(void *state, const char *name, int32_t flags,
     cm_value *out)
 {
-	static const char *const props[][2] = {
-		{ CM_CMM_PROP_NAME, "CertMint Mail Exit Module" },
-		{ CM_CMM_PROP_DESCRIPTION, "Sends an e-mail per CA event, from "
-		    "AD CS style templates, over SMTP with STARTTLS or TLS" },
-		{ CM_CMM_PROP_COPYRIGHT, "Copyright (c) 2026 the certmint "
-		    "authors, ISC license" },
-		{ CM_CMM_PROP_FILEVER, "1.0.0" },
-		{ CM_CMM_PROP_PRODUCTVER, "certmint 0.1" },
-	};
-	size_t	 i;
-
 	(void)state;
 	(void)flags;
-	for (i = 0; i < sizeof(props) / sizeof(props[0]); i++)
-		if (strcasecmp(name, props[i][0]) == 0) {
-			out->type = CM_PROPTYPE_STRING;
-			out->data = props[i][1];
-			out->len = strlen(props[i][1]);
-			return CM_OK;
-		}
-	return CM_S_FALSE;
+	return mu_manage_info(name, "CertMint Mail Exit Module",
+	    "Sends an e-mail per CA event, from AD CS style templates, over "
+	    "SMTP with STARTTLS or TLS", out);
 }
 
 /*

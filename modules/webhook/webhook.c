@@ -739,29 +739,14 @@ wh_get_description(void *state)
 }
 
 static int
-wh_get_property(void *state, const char *name, int32_t flags, cm_value *out)
+wh_get_property(void *state, const char *name, int32_t flags,
+    cm_value *out)
 {
-	static const char *const props[][2] = {
-		{ CM_CMM_PROP_NAME, "CertMint Webhook Exit Module" },
-		{ CM_CMM_PROP_DESCRIPTION, "POSTs each CA event as a signed "
-		    "CloudEvents 1.0 document (Standard Webhooks)" },
-		{ CM_CMM_PROP_COPYRIGHT, "Copyright (c) 2026 the certmint "
-		    "authors, ISC license" },
-		{ CM_CMM_PROP_FILEVER, "1.0.0" },
-		{ CM_CMM_PROP_PRODUCTVER, "certmint 0.1" },
-	};
-	size_t	 i;
-
 	(void)state;
 	(void)flags;
-	for (i = 0; i < sizeof(props) / sizeof(props[0]); i++)
-		if (strcasecmp(name, props[i][0]) == 0) {
-			out->type = CM_PROPTYPE_STRING;
-			out->data = props[i][1];
-			out->len = strlen(props[i][1]);
-			return CM_OK;
-		}
-	return CM_S_FALSE;
+	return mu_manage_info(name, "CertMint Webhook Exit Module",
+	    "POSTs each CA event as a signed CloudEvents 1.0 document "
+	    "(Standard Webhooks)", out);
 }
 
 /* A server table whose config_get knows one key: to check a value alone. */
