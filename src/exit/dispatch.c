@@ -409,8 +409,13 @@ deliver_once(struct exit_slot *s, const struct db_event *stored, int *death,
 	    ev->event == CM_EXITEVENT_STARTUP ||
 	    ev->event == CM_EXITEVENT_SHUTDOWN) ? 0 : ev->context;
 	if (s->isolated) {
-		/* The deadline kills it there: isolate.c says so. */
-		if ((rc = ahead_take(s, stored->seq, death, cause, causelen,
+		/*
+		 * The deadline kills it there: isolate.c says so. Only a
+		 * serial module's events run ahead (one thread: a concurrent
+		 * module's workers would race on the ahead results).
+		 */
+		if (s->threading == CM_THREADING_SERIAL &&
+		    (rc = ahead_take(s, stored->seq, death, cause, causelen,
 		    why, whylen)) != DELIVER_NONE)
 			return rc;
 		if (s->threading == CM_THREADING_SERIAL &&

@@ -57,6 +57,8 @@ struct proxy {
 static struct exit_module mod;
 static int	 serial;
 static pthread_mutex_t call_mu = PTHREAD_MUTEX_INITIALIZER;
+/* Concurrent modules: notify calls share it, shutdown takes it alone. */
+static pthread_rwlock_t calls_rw = PTHREAD_RWLOCK_INITIALIZER;
 static int	 cpu_seconds;
 static int	 nthreads;		/* that may use CPU: channels + control */
 static atomic_ullong cpu_checked_ns;	/* cpu_budget's last look */
@@ -68,6 +70,8 @@ module_enter(void)
 {
 	if (serial)
 		pthread_mutex_lock(&call_mu);
+	else
+		pthread_rwlock_rdlock(&calls_rw);
 }
 
 static void
@@ -75,6 +79,8 @@ module_leave(void)
 {
 	if (serial)
 		pthread_mutex_unlock(&call_mu);
+	else
+		pthread_rwlock_unlock(&calls_rw);
 }
 
 static char *
@@ -611,11 +617,21 @@ control_loop(struct wire_chan *ctl, struct wire_chan *chans, int nchan)
 				_exit(0);
 			break;
 		case W_SHUTDOWN:
-			module_enter();
+			/*
+			 * Alone: a concurrent module's notify threads are idle
+			 * by now (the parent waited for each answer), but only
+			 * a lock they took tells so to the memory model, and
+			 * shutdown frees what their calls wrote.
+			 */
+			pthread_rwlock_wrlock(&calls_rw);
+			if (serial)
+				pthread_mutex_lock(&call_mu);
 			if (mod.initialized && mod.desc->shutdown != NULL)
 				mod.desc->shutdown(mod.state);
 			mod.initialized = 0;
-			module_leave();
+			if (serial)
+				pthread_mutex_unlock(&call_mu);
+			pthread_rwlock_unlock(&calls_rw);
 			(void)wire_send(ctl, W_SHUTDOWN_DONE, 0, 0, 0, NULL, 0,
 			    NULL, 0);
 			return;
