@@ -55,8 +55,9 @@ if [ $run_meson -eq 1 ]; then
 fi
 
 # Serial exit modules must never be entered twice at once, and the daemon
-# must have no data race: ThreadSanitizer, in its own build (it cannot be
-# combined with AddressSanitizer). Judged by its exit status and its TAP:
+# and the concurrent bundled modules must have no data race:
+# ThreadSanitizer, in its own build (it cannot be combined with
+# AddressSanitizer). Judged by its exit status and its TAP:
 # at least one result, no "not ok", and a plan that matches.
 if [ $run_tsan -eq 1 ]; then
 	TSAN_BUILD=${TSAN_BUILD:-build-tsan}
@@ -92,6 +93,29 @@ if [ $run_tsan -eq 1 ]; then
 		failed=$((failed + 1))
 		status=1
 	fi
+	# The bundled modules that declare themselves concurrent, inline
+	# and isolated, with no data race in certmintd or their hosts.
+	for t in mod_files mod_command mod_webhook; do
+		m=${t#mod_}
+		if ninja -C "$TSAN_BUILD" "modules/$m/$m.so" >/dev/null &&
+		    CERTMINT="$PWD/$TSAN_BUILD/src/cli/certmint" \
+		    CERTMINTD="$PWD/$TSAN_BUILD/src/server/certmintd" \
+		    MODULES_DIR="$PWD/$TSAN_BUILD/tests/modules" \
+		    CERTMINT_MODULES_PATH="$PWD/$TSAN_BUILD/modules" \
+		    LIB="$PWD/tests/integration/lib.sh" \
+		    TSAN_OPTIONS="halt_on_error=0 second_deadlock_stack=1" \
+		    timeout -k 10 600 sh "tests/integration/$t.sh" \
+		    >"$BUILD/tsan-$t.tap" 2>&1 &&
+		    python3 scripts/testlog.py --tap "$BUILD/tsan-$t.tap"; then
+			echo "tsan $t: ok"
+			passed=$((passed + 1))
+		else
+			cat "$BUILD/tsan-$t.tap"
+			echo "tsan $t: failed"
+			failed=$((failed + 1))
+			status=1
+		fi
+	done
 fi
 
 # Every fuzz target, briefly, and every input that once failed it.
