@@ -360,25 +360,15 @@ conf_load(cm_server_exit *srv, struct conf **out, char *err, size_t errlen)
 	return -1;
 }
 
-/* A server object whose config_get answers one key, for set_property. */
-struct one_key {
-	cm_server_exit	 vt;
-	const char	*key, *value;
-};
-
-static int
-one_key_get(cm_server_exit *srv, const char *key, const char **value)
+/* What the keys other than the one checked say (mu_one_key_init). */
+static const char *
+one_key_default(const char *key)
 {
-	struct one_key	*o = (struct one_key *)srv;
-
-	*value = NULL;
-	if (strcasecmp(key, o->key) == 0)
-		*value = o->value;
-	else if (strcmp(key, "command") == 0)
-		*value = "/bin/true";	/* required; not the one checked */
-	else if (strncmp(key, "exit_", 5) == 0 && strcmp(key, "exit_other"))
-		*value = "";	/* the other lists' defaults must not clash */
-	return *value != NULL ? CM_OK : CM_E_NOTFOUND;
+	if (strcmp(key, "command") == 0)
+		return "/bin/true";	/* required; not the one checked */
+	if (strncmp(key, "exit_", 5) == 0 && strcmp(key, "exit_other"))
+		return "";	/* the other lists' defaults must not clash */
+	return NULL;
 }
 
 /*
@@ -394,7 +384,7 @@ cmd_set_property(void *state, const char *name, int32_t flags,
 	    "input_format", "timeout", "kill_after", "concurrency",
 	    "log_output", "exit_ok", "exit_retry", "exit_suspend",
 	    "exit_other", "directory", "tmpdir", "path", "properties" };
-	struct one_key	 o;
+	struct mu_one_key o;
 	struct conf	*c;
 	char		 err[512], *v;
 	size_t		 i;
@@ -408,11 +398,7 @@ cmd_set_property(void *state, const char *name, int32_t flags,
 	if (value->type != CM_PROPTYPE_STRING ||
 	    (v = strndup(value->data, value->len)) == NULL)
 		return CM_E_INVALIDARG;
-	memset(&o, 0, sizeof(o));
-	o.vt.size = sizeof(o.vt);
-	o.vt.config_get = one_key_get;
-	o.key = keys[i];
-	o.value = v;
+	mu_one_key_init(&o, keys[i], v, one_key_default);
 	rc = conf_load(&o.vt, &c, err, sizeof(err)) == 0 ? CM_OK :
 	    CM_E_INVALIDARG;
 	conf_free(c);

@@ -402,6 +402,31 @@ mu_expand_esc(cm_server_exit *srv, const char *tmpl,
 	return expand(srv, tmpl, NULL, 1, esc, out, err, errlen);
 }
 
+static int
+one_key_get(cm_server_exit *srv, const char *key, const char **value)
+{
+	struct mu_one_key *o = (struct mu_one_key *)srv;
+
+	*value = NULL;
+	if (strcasecmp(key, o->key) == 0)
+		*value = o->value;
+	else if (o->dflt != NULL)
+		*value = o->dflt(key);
+	return *value != NULL ? CM_OK : CM_E_PROPERTY_EMPTY;
+}
+
+void
+mu_one_key_init(struct mu_one_key *o, const char *key, const char *value,
+    const char *(*dflt)(const char *))
+{
+	memset(o, 0, sizeof(*o));
+	o->vt.size = sizeof(o->vt);
+	o->vt.config_get = one_key_get;
+	o->key = key;
+	o->value = value;
+	o->dflt = dflt;
+}
+
 int
 mu_manage_info(const char *prop, const char *title, const char *description,
     cm_value *out)

@@ -92,6 +92,20 @@ int	 mu_expand_esc(cm_server_exit *, const char *tmpl,
 int	 mu_manage_info(const char *prop, const char *title,
 	    const char *description, cm_value *out);
 
+/*
+ * A server table whose config_get knows one key, key = value (and, when
+ * dflt is not NULL, the keys it answers for): `exit set` gives a module one
+ * value, which it checks with its own section reader run on this table.
+ * Any other key is CM_E_PROPERTY_EMPTY, as an unset one is.
+ */
+struct mu_one_key {
+	cm_server_exit	 vt;
+	const char	*key, *value;
+	const char	*(*dflt)(const char *key);	/* NULL: unset */
+};
+void	 mu_one_key_init(struct mu_one_key *, const char *key,
+	    const char *value, const char *(*dflt)(const char *key));
+
 /* CM_EXITEVENT_* as certmint names them: "issued", "crl_issued", ... */
 const char *mu_event_name(int32_t event);
 /* AD CS's names, for mail templates: "Issued", "CRLIssued", ... */

@@ -338,23 +338,6 @@ fail:
 
 /* --- the manage module ------------------------------------------------- */
 
-/* A server whose section holds one key: to judge one value alone. */
-struct one_key {
-	cm_server_exit	 vt;
-	const char	*key, *value;
-};
-
-static int
-one_key_get(cm_server_exit *srv, const char *key, const char **value)
-{
-	struct one_key	*o = (struct one_key *)srv;
-
-	if (strcasecmp(key, o->key) != 0)
-		return CM_E_PROPERTY_EMPTY;
-	*value = o->value;
-	return CM_OK;
-}
-
 /*
  * exit set: a known key with a value it takes (the server then saves it
  * and refreshes); CM_S_FALSE for a key this module does not have.
@@ -363,7 +346,7 @@ int
 files_set_property(void *state, const char *name, int32_t flags,
     const cm_value *value)
 {
-	struct one_key	 o;
+	struct mu_one_key o;
 	struct mu_buf	 errs = { 0 };
 	struct fcfg	*c;
 	size_t		 i;
@@ -378,11 +361,7 @@ files_set_property(void *state, const char *name, int32_t flags,
 		return CM_S_FALSE;
 	if (value->type != CM_PROPTYPE_STRING || value->data == NULL)
 		return CM_E_TYPE;
-	memset(&o, 0, sizeof(o));
-	o.vt.size = sizeof(o.vt);
-	o.vt.config_get = one_key_get;
-	o.key = setting_keys[i];
-	o.value = value->data;
+	mu_one_key_init(&o, setting_keys[i], value->data, NULL);
 	/* Alone, only "nothing to publish" may be said of a good value. */
 	rc = cfg_read(&o.vt, &c, &errs) == 0 || (errs.data != NULL &&
 	    strncmp(errs.data, "dir, crl_dir, aia_dir:", 22) == 0) ? CM_OK :

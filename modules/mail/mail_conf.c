@@ -652,24 +652,6 @@ multi_key(const char *k, const char *sub)
 	return *end == '\0' && v >= 2 && v <= 50;
 }
 
-/* A server object that answers config_get for one key only. */
-struct one_key {
-	cm_server_exit	 vt;
-	const char	*key, *value;
-};
-
-static int
-one_key_get(cm_server_exit *srv, const char *key, const char **value)
-{
-	struct one_key	*o = (struct one_key *)srv;
-
-	*value = NULL;
-	if (strcasecmp(key, o->key) != 0)
-		return CM_E_PROPERTY_EMPTY;
-	*value = o->value;
-	return CM_OK;
-}
-
 /*
  * Check one key and its value as `certmint exit set` gives them: the key
  * must be one of the module's, the value one the key takes. Settings that
@@ -687,7 +669,7 @@ mail_conf_check_value(const char *key, const char *value,
 	    "Attach" };
 	static const char *const sub[] = { "From", "To", "Cc", "TitleFormat",
 	    "TitleArg", "BodyFormat", "BodyArg", "Attach" };
-	struct one_key	 o;
+	struct mu_one_key o;
 	enum mail_auth	 auth;
 	const char	*dot;
 	char		**args;
@@ -696,11 +678,7 @@ mail_conf_check_value(const char *key, const char *value,
 	long long	 ll;
 	int32_t		 f;
 
-	memset(&o, 0, sizeof(o));
-	o.vt.size = sizeof(o.vt);
-	o.vt.config_get = one_key_get;
-	o.key = key;
-	o.value = value;
+	mu_one_key_init(&o, key, value, NULL);
 	for (i = 0; i < sizeof(top) / sizeof(top[0]); i++)
 		if (strcasecmp(key, top[i]) == 0)
 			break;

@@ -749,23 +749,6 @@ wh_get_property(void *state, const char *name, int32_t flags,
 	    "(Standard Webhooks)", out);
 }
 
-/* A server table whose config_get knows one key: to check a value alone. */
-struct one_key {
-	cm_server_exit	 vt;
-	const char	*key, *value;
-};
-
-static int
-one_key_get(cm_server_exit *srv, const char *key, const char **value)
-{
-	struct one_key	*k = (struct one_key *)srv;
-
-	if (strcasecmp(key, k->key) != 0)
-		return CM_E_PROPERTY_EMPTY;
-	*value = k->value;
-	return CM_OK;
-}
-
 /*
  * `certmint exit set CertMint_Webhook.Exit KEY VALUE`: check the value as
  * the section would have it; the host then saves it and refreshes.
@@ -774,7 +757,7 @@ static int
 wh_set_property(void *state, const char *name, int32_t flags,
     const cm_value *v)
 {
-	struct one_key	 k;
+	struct mu_one_key k;
 	struct wh_config *cfg;
 	char		 err[512], *val;
 	size_t		 i;
@@ -790,11 +773,7 @@ wh_set_property(void *state, const char *name, int32_t flags,
 	if (v->type != CM_PROPTYPE_STRING ||
 	    (val = strndup(v->data, v->len)) == NULL)
 		return CM_E_INVALIDARG;
-	memset(&k, 0, sizeof(k));
-	k.vt.size = sizeof(k.vt);
-	k.vt.config_get = one_key_get;
-	k.key = keys[i].key;
-	k.value = val;
+	mu_one_key_init(&k, keys[i].key, val, NULL);
 	err[0] = '\0';
 	if ((cfg = calloc(1, sizeof(*cfg))) == NULL)
 		rc = CM_E_NOMEM;
