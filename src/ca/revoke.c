@@ -170,6 +170,8 @@ struct crl_collect {
 	const struct cm_config *cfg;
 	int64_t		  now;
 	size_t		  expired;	/* left off: expired past retention */
+	char		  last[64];	/* the profile crl_retention last */
+	int64_t		  last_keep;	/* looked up, and its answer */
 };
 
 /*
@@ -196,7 +198,16 @@ crl_collect_one(void *arg, const struct db_revoked *r)
 	size_t		 len;
 	int64_t		 keep;
 
-	keep = crl_retention(c->cfg, r->profile);
+	/* Most entries share a profile with the one before: one lookup. */
+	if (r->profile != NULL && strcmp(r->profile, c->last) == 0)
+		keep = c->last_keep;
+	else {
+		keep = crl_retention(c->cfg, r->profile);
+		if (r->profile != NULL && strlen(r->profile) < sizeof(c->last)) {
+			memcpy(c->last, r->profile, strlen(r->profile) + 1);
+			c->last_keep = keep;
+		}
+	}
 	if (keep >= 0 && r->not_after < c->now - keep) {
 		c->expired++;
 		return 0;
@@ -316,6 +327,7 @@ publish_one(struct ca *ca, const struct signer *sg, int64_t number,
 		return ca_fail(res, CA_E_INTERNAL, "cannot open the database");
 	col.cfg = &ca->cfg;
 	col.now = time_now();
+	col.last_keep = crl_retention(&ca->cfg, "");	/* for last "" */
 	if (store_revoked_each(st, base, sg->key_idx, sg->cert_idx,
 	    crl_collect_one, &col, &as_of) != 0) {
 		free(col.v);
