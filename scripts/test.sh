@@ -94,10 +94,15 @@ if [ $run_tsan -eq 1 ]; then
 		status=1
 	fi
 	# The bundled modules that declare themselves concurrent, inline
-	# and isolated, with no data race in certmintd or their hosts.
-	for t in mod_files mod_command mod_webhook; do
-		m=${t#mod_}
-		if ninja -C "$TSAN_BUILD" "modules/$m/$m.so" >/dev/null &&
+	# and isolated, with no data race in certmintd or their hosts; and
+	# Lua modules (one lua_State per delivery thread, built in).
+	for t in mod_files mod_command mod_webhook lua lua_policy; do
+		case $t in
+		mod_*)	m=${t#mod_}
+			target=modules/$m/$m.so ;;
+		*)	target=src/cli/certmint ;;
+		esac
+		if ninja -C "$TSAN_BUILD" "$target" >/dev/null &&
 		    CERTMINT="$PWD/$TSAN_BUILD/src/cli/certmint" \
 		    CERTMINTD="$PWD/$TSAN_BUILD/src/server/certmintd" \
 		    MODULES_DIR="$PWD/$TSAN_BUILD/tests/modules" \

@@ -5,7 +5,8 @@
 # module (inline) and to a serial module in its host process, from a
 # backlog of N CERTISSUED events of N issued requests (the module reads
 # RequestID and Disposition of each, so the daemon loads each request as
-# for a real module); commit-to-notify latency (p50/p99).
+# for a real module); commit-to-notify latency (p50/p99); the same backlog
+# to a trivial serial Lua script (bench/events/noop.lua) beside the C one.
 # Usage: bench/events/run.sh [N] [ISSUE_COUNT]
 . "$(dirname "$0")/../lib.sh"
 N=${1:-200000}
@@ -104,8 +105,25 @@ bench_start
 drained BenchSerial.Exit
 bench_stop
 
+# A trivial serial Lua script (docs/lua.md), inline, on a CA of its own
+# as the isolated module above.
+CONF=$W/ca4/certmint.conf
+bench_init
+"$CERTMINT" -c "$CONF" exit register "$ROOT/bench/events/noop.lua" >/dev/null
+printf '\n[BenchLua.Exit]\noutput = lua.out\nallow = file\nallow_dir = %s\n' \
+    "$W" >>"$CONF"
+bench_start
+"$TOOLS/loadgen" "$URL" "$W/csrs.bin" 4 10 >/dev/null	# a request to copy
+drained BenchLua.Exit
+bench_stop
+rm -f "$W/lua.out"
+"$BB/bench/events/fillevents" "$W/ca4/certmint.db" "$N"
+bench_start
+drained BenchLua.Exit
+bench_stop
+
 python3 - "$without" "$with" "$W/serial.out" "$W/conc.out" "$W/list.json" "$N" \
-    "$withproc" "$W/serial-process.out" <<'PY'
+    "$withproc" "$W/serial-process.out" "$W/lua.out" <<'PY'
 import json, sys
 rate = lambda s: float(s.split("rate=")[1].split()[0])
 def evs(path, name):
@@ -125,6 +143,7 @@ fmt = lambda r: f"{r:.0f} events/s" if r is not None else "none (see the log)"
 wo, wi, wp = rate(sys.argv[1]), rate(sys.argv[2]), rate(sys.argv[7])
 ser, conc = evs(sys.argv[3], "serial"), evs(sys.argv[4], "concurrent")
 serp = evs(sys.argv[8], "serial, isolated")
+lua = evs(sys.argv[9], "Lua serial script")
 mods = json.load(open(sys.argv[5]))
 lat = next((m.get("latency_us", {}) for m in mods if m.get("name") == "BenchSerial.Exit"), {})
 print("bench/events")
@@ -135,6 +154,8 @@ print(f"  serial module:              {fmt(ser)} (target >= 100000; "
       f"{sys.argv[6]} CERTISSUED events, RequestID and Disposition read from each)")
 print(f"  concurrent module:          {fmt(conc)}")
 print(f"  serial module, isolated:    {fmt(serp)} (target >= 50000)")
+print(f"  serial Lua script:          {fmt(lua)} (target >= 200000)"
+      + (f"; {lua / ser:.0%} of the C module's rate" if lua and ser else ""))
 print(f"  commit-to-notify latency:   p50 {lat.get('p50', '?')} us, p99 {lat.get('p99', '?')} us "
       f"({lat.get('samples', 0)} samples)")
 print()
@@ -146,8 +167,12 @@ print(f"FIGURE events.isolated_vs_without: {wp / wo:.1%}")
 print(f"FIGURE events.serial_isolated_delivery: {fmt(serp)} ({sys.argv[6]} events)")
 print(f"FIGURE events.serial_delivery: {fmt(ser)} ({sys.argv[6]} events)")
 print(f"FIGURE events.concurrent_delivery: {fmt(conc)} ({sys.argv[6]} events)")
+print(f"FIGURE events.lua_serial_delivery: {fmt(lua)} ({sys.argv[6]} events)")
+if lua and ser:
+    print(f"FIGURE events.lua_vs_c_serial: {lua / ser:.1%}")
 us = lambda k: f"{lat[k] / 1000:.2f} ms" if isinstance(lat.get(k), (int, float)) else "?"
 print(f"FIGURE events.notify_p50: {us('p50')}")
 print(f"FIGURE events.notify_p99: {us('p99')}")
-sys.exit(1 if ser is None or conc is None or serp is None else 0)
+sys.exit(1 if ser is None or conc is None or serp is None or lua is None
+    else 0)
 PY

@@ -87,6 +87,9 @@ struct mail_msg {
 enum mail_result mail_msg_build(cm_server_exit *, const struct mail_conf *,
 	    int32_t event, int64_t context, struct mail_msg *, char *why,
 	    size_t whylen);
+enum mail_result mail_msg_plain(const char *from, const char *const *to,
+	    size_t nto, const char *subject, const char *body,
+	    const char *msgid, struct mail_msg *, char *why, size_t whylen);
 void	 mail_msg_free(struct mail_msg *);
 int	 mail_fmt_check(const char *key, const char *fmt, size_t nargs,
 	    char *err, size_t errlen);

@@ -855,3 +855,97 @@ mail_msg_free(struct mail_msg *m)
 	mu_buf_free(&m->text);
 	memset(m, 0, sizeof(*m));
 }
+
+/* A "Name <addr>" or bare address into the header b and the envelope r. */
+static int
+plain_mailbox(const char *key, const char *item, struct mu_buf *b,
+    struct rcpts *r, char *why, size_t whylen)
+{
+	const char	*nm, *a;
+	size_t		 nl, al, n = strlen(item);
+
+	if (n == 0 || split_mailbox(item, n, &nm, &nl, &a, &al) == -1) {
+		snprintf(why, whylen, "%s \"%.100s\" is not an address", key,
+		    item);
+		return 1;
+	}
+	if ((b->len > 0 && mu_buf_str(b, ",\r\n ") == -1) ||
+	    header_mailbox(b, nm, nl, a, al) == -1 || rcpt_add(r, a, al) == -1)
+		return -1;
+	return 0;
+}
+
+/*
+ * A message not tied to an event (Lua's certmint.mail): from and each of
+ * to[] an address or "Name <address>", with the Date, header encoding and
+ * UTF-8 MIME body of the event messages; msgid is the Message-ID without
+ * its brackets. MAIL_SENT when m is built, MAIL_PERMANENT for a bad
+ * address (why), MAIL_TRANSIENT without memory.
+ */
+enum mail_result
+mail_msg_plain(const char *from, const char *const *to, size_t nto,
+    const char *subject, const char *body, const char *msgid,
+    struct mail_msg *msg, char *why, size_t whylen)
+{
+	struct mu_buf	 fh = { 0 }, th = { 0 }, lines = { 0 };
+	struct rcpts	 env = { 0 }, rf = { 0 };
+	char		*title = NULL;
+	enum mail_result res = MAIL_TRANSIENT;
+	size_t		 i;
+	int		 rc, plain;
+
+	memset(msg, 0, sizeof(*msg));
+	snprintf(why, whylen, "out of memory building the message");
+	if ((rc = plain_mailbox("from", from, &fh, &rf, why, whylen)) != 0)
+		goto bad;
+	for (i = 0; i < nto; i++)
+		if ((rc = plain_mailbox("to", to[i], &th, &env, why,
+		    whylen)) != 0)
+			goto bad;
+	if (env.n == 0) {
+		snprintf(why, whylen, "no recipient");
+		rc = 1;
+		goto bad;
+	}
+	if ((title = strdup(subject)) == NULL ||
+	    mu_buf_add(&fh, "", 0) == -1 || mu_buf_add(&th, "", 0) == -1 ||
+	    body_lines(body, &lines, &plain) == -1)
+		goto out;
+	flatten(title);
+	if (header_date(&msg->text) == -1 ||
+	    mu_buf_printf(&msg->text, "From: %s\r\nTo: %s\r\nSubject: ",
+	    fh.data, th.data) == -1 || header_text(&msg->text, title) == -1 ||
+	    mu_buf_printf(&msg->text, "\r\nMessage-ID: <%s>\r\nMIME-Version: "
+	    "1.0\r\nAuto-Submitted: auto-generated\r\nContent-Type: "
+	    "text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: %s\r\n"
+	    "\r\n", msgid, plain ? "7bit" : "base64") == -1 ||
+	    (plain ? mu_buf_add(&msg->text, lines.data ? lines.data : "",
+	    lines.len) : base64_lines(&msg->text, lines.data ? lines.data :
+	    "", lines.len)) == -1)
+		goto out;
+	msg->from_addr = rf.addr[0];
+	rf.addr[0] = NULL;
+	msg->rcpt = env.addr;
+	msg->nrcpt = env.n;
+	env.addr = NULL;
+	env.n = 0;
+	res = MAIL_SENT;
+	goto out;
+bad:
+	if (rc == 1)
+		res = MAIL_PERMANENT;
+out:
+	while (env.n > 0)
+		free(env.addr[--env.n]);
+	free(env.addr);
+	while (rf.n > 0)
+		free(rf.addr[--rf.n]);
+	free(rf.addr);
+	mu_buf_free(&fh);
+	mu_buf_free(&th);
+	mu_buf_free(&lines);
+	free(title);
+	if (res != MAIL_SENT)
+		mail_msg_free(msg);
+	return res;
+}

@@ -1,10 +1,10 @@
 /*
  * post.c - the HTTP side of CertMint_Webhook.Exit: Standard Webhooks
- * signatures and one POST over a pooled libcurl handle. Each handle keeps
- * its connections alive, so concurrent notifies reuse a few connections
+ * signatures and one POST over a pooled libcurl handle (modules/common/
+ * httppost.c, shared with Lua's http_post). Each handle keeps its
+ * connections alive, so concurrent notifies reuse a few connections
  * instead of opening one per event.
  */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,74 +17,6 @@
 #include "webhook.h"
 
 #define BODY_KEEP	200	/* bytes of a response kept for the cause */
-
-/* Idle easy handles: each one with its live connections. */
-struct wh_pool {
-	pthread_mutex_t	 mu;
-	CURL		**idle;
-	size_t		 n, cap;
-};
-
-/* A new empty pool, or NULL (no memory). */
-struct wh_pool *
-wh_pool_new(void)
-{
-	struct wh_pool	*p;
-
-	if ((p = calloc(1, sizeof(*p))) == NULL)
-		return NULL;
-	pthread_mutex_init(&p->mu, NULL);
-	return p;
-}
-
-void
-wh_pool_free(struct wh_pool *p)
-{
-	size_t	 i;
-
-	if (p == NULL)
-		return;
-	for (i = 0; i < p->n; i++)
-		curl_easy_cleanup(p->idle[i]);
-	free(p->idle);
-	pthread_mutex_destroy(&p->mu);
-	free(p);
-}
-
-/* An idle handle of the pool, or a new one; NULL without memory. */
-static CURL *
-pool_take(struct wh_pool *p)
-{
-	CURL	*h = NULL;
-
-	pthread_mutex_lock(&p->mu);
-	if (p->n > 0)
-		h = p->idle[--p->n];
-	pthread_mutex_unlock(&p->mu);
-	return h != NULL ? h : curl_easy_init();
-}
-
-/* Give h back, connections open; dropped if the pool cannot grow. */
-static void
-pool_give(struct wh_pool *p, CURL *h)
-{
-	CURL	**v;
-	size_t	 cap;
-
-	pthread_mutex_lock(&p->mu);
-	if (p->n == p->cap) {
-		cap = p->cap ? p->cap * 2 : 8;
-		if ((v = realloc(p->idle, cap * sizeof(*v))) == NULL) {
-			pthread_mutex_unlock(&p->mu);
-			curl_easy_cleanup(h);
-			return;
-		}
-		p->idle = v;
-		p->cap = cap;
-	}
-	p->idle[p->n++] = h;
-	pthread_mutex_unlock(&p->mu);
-}
 
 /*
  * The webhook-signature header value for id, ts and body: "v1,<base64
@@ -119,20 +51,6 @@ wh_sign(const struct wh_config *cfg, const char *id, long long ts,
  out:
 	mu_buf_free(&msg);
 	return rc;
-}
-
-/* Keep the start of the response body, printable, for the cause. */
-static size_t
-body_keep(char *p, size_t size, size_t n, void *arg)
-{
-	struct mu_buf	*b = arg;
-	size_t		 i, len = size * n;
-
-	for (i = 0; i < len && b->len < BODY_KEEP; i++)
-		if (mu_buf_add(b, (p[i] >= 0x20 && p[i] < 0x7f) ? &p[i] :
-		    " ", 1) == -1)
-			break;
-	return len;
 }
 
 /* The headers of one delivery; NULL without memory. */
@@ -176,39 +94,6 @@ post_headers(const struct wh_config *cfg, const char *id,
 	return l;
 }
 
-/* Set h up for one POST of body to cfg's URL. 0 or -1. */
-static int
-post_setup(CURL *h, const struct wh_config *cfg, struct curl_slist *hdrs,
-    const struct mu_buf *body, struct mu_buf *resp, char *errbuf)
-{
-	int	 bad = 0;
-
-	curl_easy_reset(h);	/* keeps the live connections */
-	bad |= curl_easy_setopt(h, CURLOPT_URL, cfg->url);
-	bad |= curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	bad |= curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	bad |= curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-	bad |= curl_easy_setopt(h, CURLOPT_POST, 1L);
-	bad |= curl_easy_setopt(h, CURLOPT_POSTFIELDS, body->data);
-	bad |= curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
-	    (curl_off_t)body->len);
-	bad |= curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-	bad |= curl_easy_setopt(h, CURLOPT_USERAGENT, "certmint-webhook/1");
-	bad |= curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
-	    (long)cfg->connect_timeout_ms);
-	bad |= curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)cfg->timeout_ms);
-	bad |= curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, body_keep);
-	bad |= curl_easy_setopt(h, CURLOPT_WRITEDATA, resp);
-	bad |= curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-	if (cfg->ca_file != NULL)
-		bad |= curl_easy_setopt(h, CURLOPT_CAINFO, cfg->ca_file);
-	if (cfg->client_cert != NULL) {
-		bad |= curl_easy_setopt(h, CURLOPT_SSLCERT, cfg->client_cert);
-		bad |= curl_easy_setopt(h, CURLOPT_SSLKEY, cfg->client_key);
-	}
-	return bad ? -1 : 0;
-}
-
 /*
  * POST body (its event id is id) to cfg's URL with a handle of pool,
  * signed when cfg has secrets. Fills r: the HTTP status (0 when the
@@ -216,47 +101,41 @@ post_setup(CURL *h, const struct wh_config *cfg, struct curl_slist *hdrs,
  * response arrived, -1 otherwise.
  */
 int
-wh_post(struct wh_pool *pool, const struct wh_config *cfg, const char *id,
+wh_post(struct hp_pool *pool, const struct wh_config *cfg, const char *id,
     const struct mu_buf *body, struct wh_result *r)
 {
-	struct curl_slist *hdrs = NULL;
-	struct mu_buf	 resp = { 0 };
-	char		 errbuf[CURL_ERROR_SIZE] = "";
-	curl_off_t	 ra = -1;
-	CURLcode	 cc;
-	CURL		*h;
-	long		 conns = 0;
-	int		 rc = -1;
+	struct hp_request req;
+	struct hp_response resp;
+	struct curl_slist *hdrs;
+	int		 rc;
 
 	memset(r, 0, sizeof(*r));
 	r->retry_after = -1;
-	if ((h = pool_take(pool)) == NULL ||
-	    (hdrs = post_headers(cfg, id, body)) == NULL ||
-	    post_setup(h, cfg, hdrs, body, &resp, errbuf) == -1) {
+	if ((hdrs = post_headers(cfg, id, body)) == NULL) {
 		snprintf(r->error, sizeof(r->error), "out of memory");
-		goto out;
+		return -1;
 	}
-	if ((cc = curl_easy_perform(h)) != CURLE_OK) {
-		snprintf(r->error, sizeof(r->error), "%s", errbuf[0] ? errbuf :
-		    curl_easy_strerror(cc));
-		goto out;
-	}
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
-	curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &conns);
-	if (curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK &&
-	    ra > 0)
-		r->retry_after = (long long)ra;
-	r->connects = (int)conns;
-	snprintf(r->error, sizeof(r->error), "%s", resp.data ? resp.data : "");
-	rc = 0;
- out:
-	if (h != NULL) {
-		/* Nothing of this call may outlive it in the idle handle. */
-		curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
-		curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
-		pool_give(pool, h);
-	}
+	memset(&req, 0, sizeof(req));
+	req.url = cfg->url;
+	req.headers = hdrs;
+	req.body = body->data;
+	req.len = body->len;
+	req.user_agent = "certmint-webhook/1";
+	req.ca_file = cfg->ca_file;
+	req.client_cert = cfg->client_cert;
+	req.client_key = cfg->client_key;
+	req.connect_timeout_ms = cfg->connect_timeout_ms;
+	req.timeout_ms = cfg->timeout_ms;
+	req.keep = BODY_KEEP;
+	req.printable = 1;
+	rc = hp_post(pool, &req, &resp);
+	r->status = resp.status;
+	r->retry_after = resp.retry_after;
+	r->connects = resp.connects;
+	/* curl's error, or the start of the body for the cause. */
+	snprintf(r->error, sizeof(r->error), "%s", rc == -1 ? resp.error :
+	    resp.body != NULL ? resp.body : "");
+	hp_response_free(&resp);
 	curl_slist_free_all(hdrs);
-	mu_buf_free(&resp);
 	return rc;
 }

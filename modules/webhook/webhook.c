@@ -37,7 +37,7 @@ struct wh_state {
 	struct wh_ca	 ca;
 	int		 have_ca;
 	struct timespec	 not_before;	/* CLOCK_MONOTONIC: Retry-After */
-	struct wh_pool	*pool;
+	struct hp_pool	*pool;
 };
 
 /* Parses one key of the section into cfg; 0, or -1 with err. */
@@ -715,7 +715,7 @@ wh_initialize(const char *config, cm_server_exit *srv, void **state,
 		wh_config_free(cfg);
 		return CM_E_NOMEM;
 	}
-	if ((s->pool = wh_pool_new()) == NULL) {
+	if ((s->pool = hp_pool_new()) == NULL) {
 		curl_global_cleanup();
 		free(s);
 		wh_config_free(cfg);
@@ -790,7 +790,7 @@ static int
 configure_test(struct wh_state *s, cm_server_exit *srv,
     const struct wh_config *cfg, char *report, size_t size)
 {
-	struct wh_pool	*pool;
+	struct hp_pool	*pool;
 	struct wh_result r;
 	struct mu_buf	 body = { 0 };
 	struct wh_ca	 ca;
@@ -803,7 +803,7 @@ configure_test(struct wh_state *s, cm_server_exit *srv,
 		return CM_E_FAIL;
 	}
 	/* A pool of its own: the test says whether a new connection works. */
-	if ((pool = wh_pool_new()) == NULL ||
+	if ((pool = hp_pool_new()) == NULL ||
 	    wh_test_body(cfg, &ca, &id, &body) == -1) {
 		snprintf(report, size, "out of memory");
 		goto out;
@@ -827,7 +827,7 @@ configure_test(struct wh_state *s, cm_server_exit *srv,
  out:
 	free(id);
 	mu_buf_free(&body);
-	wh_pool_free(pool);
+	hp_pool_free(pool);
 	wh_ca_free(&ca);
 	return rc;
 }
@@ -879,7 +879,7 @@ wh_shutdown(void *state)
 {
 	struct wh_state	*s = state;
 
-	wh_pool_free(s->pool);
+	hp_pool_free(s->pool);
 	if (s->cfg != NULL)
 		config_release(s, s->cfg);
 	wh_ca_free(&s->ca);

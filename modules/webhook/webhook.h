@@ -12,6 +12,7 @@
 
 #include <certmint/exit.h>
 
+#include "httppost.h"
 #include "modutil.h"
 
 #define WH_NAME		"CertMint_Webhook.Exit"
@@ -78,10 +79,7 @@ struct wh_result {
 	int	 connects;	/* new connections the request made */
 	char	 error[256];	/* curl's error, or the start of the body */
 };
-struct wh_pool;
-struct wh_pool *wh_pool_new(void);
-void	 wh_pool_free(struct wh_pool *);
-int	 wh_post(struct wh_pool *, const struct wh_config *, const char *id,
+int	 wh_post(struct hp_pool *, const struct wh_config *, const char *id,
 	    const struct mu_buf *body, struct wh_result *);
 int	 wh_sign(const struct wh_config *, const char *id, long long ts,
 	    const struct mu_buf *body, struct mu_buf *header);

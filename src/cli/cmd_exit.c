@@ -5,6 +5,7 @@
  */
 
 #include <ctype.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -18,6 +19,7 @@
 #include "../exit/exit_host.h"
 #include "../store/store.h"
 #include "cli.h"
+#include "../lua/luamod.h"
 
 #define MAX_MODULE	(256 << 20)
 
@@ -38,9 +40,9 @@ exit_usage(void)
 	    "       certmint exit configure NAME [--refresh]\n"
 	    "       certmint exit replay NAME [--from SEQ | --dead]\n"
 	    "       certmint exit resume NAME\n"
-	    "       certmint exit register FILE.so|NAME [--from newest|cursor|SEQ]\n"
+	    "       certmint exit register FILE.so|FILE.lua|NAME [--from newest|cursor|SEQ]\n"
 	    "       certmint exit unregister NAME\n"
-	    "       certmint exit test FILE.so [options] (see --help)\n");
+	    "       certmint exit test FILE.so|FILE.lua [options] (see --help)\n");
 	return CLI_USAGE;
 }
 
@@ -72,6 +74,9 @@ print_module(const json_t *m)
 		    "last: %s\n", json_integer_value(json_object_get(m,
 		    "crashes")), jstr(m, "last_crash", ""));
 	printf("  file:         %s\n", jstr(m, "path", ""));
+	if (json_object_get(m, "reload_error") != NULL)
+		printf("  reload error: %s (the version loaded before runs "
+		    "on)\n", jstr(m, "reload_error", ""));
 	printf("  cursor:       %" JSON_INTEGER_FORMAT " (queue %"
 	    JSON_INTEGER_FORMAT ")\n",
 	    json_integer_value(json_object_get(m, "cursor")),
@@ -354,7 +359,8 @@ bundled_module(const char *arg)
 	size_t		 i;
 
 	if (strchr(arg, '/') != NULL || (strlen(arg) > 3 &&
-	    strcmp(arg + strlen(arg) - 3, ".so") == 0))
+	    strcmp(arg + strlen(arg) - 3, ".so") == 0) ||
+	    exit_path_is_script(arg))
 		return xstrdup(arg);
 	for (i = 0; arg[i] != '\0'; i++)
 		if (!islower((unsigned char)arg[i]) || i > 32)
@@ -383,6 +389,21 @@ bundled_module(const char *arg)
 		return NULL;
 	}
 	return path;
+}
+
+/*
+ * A .so registered under a name a script had: the daemon prefers NAME.lua,
+ * so the old script file goes.
+ */
+static void
+unlink_script(const char *dir, const char *name)
+{
+	char	 file[300], *p;
+
+	snprintf(file, sizeof(file), "%s.lua", name);
+	if ((p = path_join(dir, file)) != NULL)
+		unlink(p);
+	free(p);
 }
 
 /*
@@ -429,7 +450,9 @@ exit_register(const struct cli *cli, int argc, char **argv)
 		fprintf(stderr, "certmint: refused: %s\n", err);
 		goto out;
 	}
-	snprintf(file, sizeof(file), "%s.so", name);
+	/* A script keeps its extension: the daemon loads NAME.lua first. */
+	snprintf(file, sizeof(file), "%s.%s", name, exit_path_is_script(path) ?
+	    "lua" : "so");
 	active = active_edit(config_get(&cfg, "exit", "active"), name, 1,
 	    &found);
 	if (found) {
@@ -451,6 +474,8 @@ exit_register(const struct cli *cli, int argc, char **argv)
 	}
 	if (install_file(path, dst) == -1)
 		goto out;
+	if (!exit_path_is_script(path))
+		unlink_script(dir, name);
 	if (active == NULL || config_edit(cfg.path, "exit", "active", active,
 	    err, sizeof(err)) == -1) {
 		fprintf(stderr, "certmint: %s\n", active ? err : "out of "
@@ -547,13 +572,75 @@ cmd_exit(const struct cli *cli, int argc, char **argv)
 	return exit_usage();
 }
 
+/*
+ * policy set FILE.lua|FILE.so|CertMint_Default.Policy: check the module,
+ * install it in the modules directory as NAME.lua or NAME.so, name it in
+ * [policy] module and ask the daemon to reload (which refuses a module
+ * that does not initialize, keeping the one in use).
+ */
+static int
+policy_set(const struct cli *cli, const char *arg)
+{
+	const struct cm_policy *d = NULL;
+	struct cm_config cfg;
+	const char	*mdir, *name = arg;
+	char		 err[1024], file[300], *dir = NULL, *dst = NULL;
+	void		*dl = NULL;
+	int		 script = exit_path_is_script(arg), rc = CLI_FAIL;
+
+	if (cli_config(cli, &cfg) == -1)
+		return CLI_FAIL;
+	if (strcmp(arg, "CertMint_Default.Policy") != 0) {
+		if (policy_module_check(arg, &dl, &d, err, sizeof(err)) == -1) {
+			fprintf(stderr, "certmint: refused: %s\n", err);
+			goto out;
+		}
+		name = d->name;
+		snprintf(file, sizeof(file), "%s.%s", name, script ? "lua" :
+		    "so");
+		mdir = config_get(&cfg, "exit", "modules_dir");
+		if ((dir = path_join(cfg.dir, mdir ? mdir : "modules")) ==
+		    NULL || mkdir_p(dir, 0755) == -1 ||
+		    (dst = path_join(dir, file)) == NULL) {
+			fprintf(stderr, "certmint: %s: cannot create\n",
+			    dir ? dir : "modules directory");
+			goto out;
+		}
+		if (install_file(arg, dst) == -1)
+			goto out;
+		if (!script)
+			unlink_script(dir, name);
+	}
+	if (config_edit(cfg.path, "policy", "module", name, err,
+	    sizeof(err)) == -1) {
+		fprintf(stderr, "certmint: %s\n", err);
+		goto out;
+	}
+	printf("policy module %s%s%s\n", name, dst ? ": " : "",
+	    dst ? dst : "");
+	try_reload(cli);
+	rc = CLI_OK;
+out:
+	if (script)
+		luamod_policy_free(d);
+	else if (dl != NULL)
+		dlclose(dl);
+	free(dir);
+	free(dst);
+	config_free(&cfg);
+	return rc;
+}
+
 int
 cmd_policy(const struct cli *cli, int argc, char **argv)
 {
 	json_t	*ans, *p;
 
+	if (argc == 3 && strcmp(argv[1], "set") == 0)
+		return policy_set(cli, argv[2]);
 	if (argc != 2 || strcmp(argv[1], "show") != 0) {
-		fprintf(stderr, "usage: certmint policy show\n");
+		fprintf(stderr, "usage: certmint policy show | set "
+		    "FILE.lua|FILE.so|CertMint_Default.Policy\n");
 		return CLI_USAGE;
 	}
 	if ((ans = admin_call(cli, "policy-show", NULL)) == NULL)

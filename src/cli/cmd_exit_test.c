@@ -16,7 +16,7 @@ static void
 exit_test_usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: certmint exit test MODULE.so [--event EVENT]... [--request FILE]\n"
+	    "usage: certmint exit test MODULE.so|SCRIPT.lua [--event EVENT]... [--request FILE]\n"
 	    "           [--attrib NAME:VALUE]... [--set KEY=VALUE]... [--keep]\n"
 	    "\n"
 	    "Load an exit module outside the daemon, let a throwaway CA (in a\n"

@@ -35,6 +35,7 @@ struct exit_module {
 	void		*state;		/* from initialize */
 	int32_t		 mask;		/* from initialize */
 	int		 initialized;
+	int		 script;	/* a Lua script: desc is the Lua room's */
 };
 
 /*
@@ -49,7 +50,23 @@ int	 exit_module_open(const char *path, const char *want_name,
 void	 exit_module_close(struct exit_module *);	/* calls shutdown if initialized */
 
 /*
- * Check a policy module file the same way (name ending in ".Policy").
+ * The file of the module name in dir: NAME.lua when there is one, else
+ * NAME.so. Returns it malloc'd, NULL when out of memory.
+ */
+char	*exit_module_file(const char *dir, const char *name);
+int	 exit_path_is_script(const char *path);	/* ends in ".lua" */
+/*
+ * On reload: a script module whose file changed runs the new version if
+ * it compiles and initializes (srv: its initialize's server object), else
+ * keeps the old and returns -1 with err. 0 for a .so (kept as loaded).
+ */
+int	 exit_module_reload(struct exit_module *, cm_server_exit *srv,
+	    char *err, size_t errlen);
+
+/*
+ * Check a policy module file the same way (name ending in ".Policy"). A
+ * script (".lua") gives *dl NULL and a descriptor to free with
+ * luamod_policy_free; its initialize wants *state seeded with it.
  */
 int	 policy_module_check(const char *path, void **dl,
 	    const struct cm_policy **, char *err, size_t errlen);

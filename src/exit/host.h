@@ -73,6 +73,7 @@ struct exit_slot {
 	struct exit_module mod;
 	int		 loaded;
 	char		 load_error[512];
+	char		 reload_error[512];	/* a script's refused reload */
 	pthread_t	 thread;
 	int		 running;
 	int		 stop;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "exit_host.h"
+#include "../lua/luamod.h"
 
 /* The smallest descriptors this host accepts (ABI 1.0). */
 #define EXIT_DESC_MIN	offsetof(struct cm_exit, shutdown) + sizeof(void *)
@@ -127,6 +128,56 @@ name_has_suffix(const char *name, const char *suffix)
 }
 
 /*
+ * Check a module's descriptor d; messages name path. Returns 0 or -1.
+ */
+static int
+check_desc(const struct cm_exit *d, const char *path, const char *want_name,
+    char *err, size_t errlen)
+{
+	if (d->magic != CM_EXIT_MAGIC) {
+		snprintf(err, errlen, "%s: wrong magic 0x%08x (expected 0x%08x)",
+		    path, d->magic, CM_EXIT_MAGIC);
+		return -1;
+	}
+	if (d->abi_major != CM_ABI_MAJOR) {
+		snprintf(err, errlen, "%s: built for ABI %u.%u, this certmint "
+		    "speaks ABI %d.x", path, d->abi_major, d->abi_minor,
+		    CM_ABI_MAJOR);
+		return -1;
+	}
+	if (d->size < EXIT_DESC_MIN) {
+		snprintf(err, errlen, "%s: descriptor size %u is smaller than "
+		    "ABI %d.0's %zu", path, d->size, CM_ABI_MAJOR, EXIT_DESC_MIN);
+		return -1;
+	}
+	if (d->name == NULL || !name_has_suffix(d->name, ".Exit") ||
+	    strlen(d->name) > 128 || strpbrk(d->name, "/[]=\n ") != NULL) {
+		snprintf(err, errlen, "%s: module name \"%s\" must look like "
+		    "MyApp.Exit", path, d->name ? d->name : "(null)");
+		return -1;
+	}
+	if (want_name != NULL && strcmp(d->name, want_name) != 0) {
+		snprintf(err, errlen, "%s: declares name \"%s\", expected \"%s\"",
+		    path, d->name, want_name);
+		return -1;
+	}
+	if (d->threading != CM_THREADING_SERIAL &&
+	    d->threading != CM_THREADING_CONCURRENT) {
+		snprintf(err, errlen, "%s: unknown threading model %u", path,
+		    d->threading);
+		return -1;
+	}
+	if (d->initialize == NULL || d->notify == NULL ||
+	    d->get_description == NULL) {
+		snprintf(err, errlen, "%s: entry point %s is missing", path,
+		    d->initialize == NULL ? "initialize" : d->notify == NULL ?
+		    "notify" : "get_description");
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * dlopen what (a path, or /proc/self/fd/N for the file path) and check the
  * descriptor; messages name path.
  */
@@ -153,46 +204,8 @@ module_open(const char *what, const char *path, const char *want_name,
 		    CM_EXIT_ENTRY_SYMBOL);
 		goto fail;
 	}
-	if (d->magic != CM_EXIT_MAGIC) {
-		snprintf(err, errlen, "%s: wrong magic 0x%08x (expected 0x%08x)",
-		    path, d->magic, CM_EXIT_MAGIC);
+	if (check_desc(d, path, want_name, err, errlen) == -1)
 		goto fail;
-	}
-	if (d->abi_major != CM_ABI_MAJOR) {
-		snprintf(err, errlen, "%s: built for ABI %u.%u, this certmint "
-		    "speaks ABI %d.x", path, d->abi_major, d->abi_minor,
-		    CM_ABI_MAJOR);
-		goto fail;
-	}
-	if (d->size < EXIT_DESC_MIN) {
-		snprintf(err, errlen, "%s: descriptor size %u is smaller than "
-		    "ABI %d.0's %zu", path, d->size, CM_ABI_MAJOR, EXIT_DESC_MIN);
-		goto fail;
-	}
-	if (d->name == NULL || !name_has_suffix(d->name, ".Exit") ||
-	    strlen(d->name) > 128 || strpbrk(d->name, "/[]=\n ") != NULL) {
-		snprintf(err, errlen, "%s: module name \"%s\" must look like "
-		    "MyApp.Exit", path, d->name ? d->name : "(null)");
-		goto fail;
-	}
-	if (want_name != NULL && strcmp(d->name, want_name) != 0) {
-		snprintf(err, errlen, "%s: declares name \"%s\", expected \"%s\"",
-		    path, d->name, want_name);
-		goto fail;
-	}
-	if (d->threading != CM_THREADING_SERIAL &&
-	    d->threading != CM_THREADING_CONCURRENT) {
-		snprintf(err, errlen, "%s: unknown threading model %u", path,
-		    d->threading);
-		goto fail;
-	}
-	if (d->initialize == NULL || d->notify == NULL ||
-	    d->get_description == NULL) {
-		snprintf(err, errlen, "%s: entry point %s is missing", path,
-		    d->initialize == NULL ? "initialize" : d->notify == NULL ?
-		    "notify" : "get_description");
-		goto fail;
-	}
 	m->dl = dl;
 	m->desc = d;
 	m->name = xstrdup(d->name);
@@ -203,6 +216,31 @@ fail:
 	return -1;
 }
 
+/*
+ * A Lua script (path ends in ".lua"; read from fd when fd >= 0) as a
+ * module: the Lua room builds its descriptor, and initialize finds the
+ * script in the state seeded here (src/lua/luamod.h).
+ */
+static int
+script_open(int fd, const char *path, const char *want_name,
+    struct exit_module *m, char *err, size_t errlen)
+{
+	const struct cm_exit *d;
+
+	if ((d = luamod_exit_open(path, fd, err, errlen)) == NULL)
+		return -1;
+	if (check_desc(d, path, want_name, err, errlen) == -1) {
+		luamod_exit_free(d);
+		return -1;
+	}
+	m->script = 1;
+	m->desc = d;
+	m->state = (void *)d;
+	m->name = xstrdup(d->name);
+	m->path = xstrdup(path);
+	return 0;
+}
+
 int
 exit_module_open(const char *path, const char *want_name,
     struct exit_module *m, char *err, size_t errlen)
@@ -210,6 +248,8 @@ exit_module_open(const char *path, const char *want_name,
 	memset(m, 0, sizeof(*m));
 	if (check_file(path, err, errlen) == -1)
 		return -1;
+	if (luamod_is_script(path))
+		return script_open(-1, path, want_name, m, err, errlen);
 	return module_open(path, path, want_name, m, err, errlen);
 }
 
@@ -227,6 +267,8 @@ exit_module_open_fd(int fd, const char *path, const char *want_name,
 	}
 	if (check_stat(path, &st, err, errlen) == -1)
 		return -1;
+	if (luamod_is_script(path))
+		return script_open(fd, path, want_name, m, err, errlen);
 	snprintf(what, sizeof(what), "/proc/self/fd/%d", fd);
 	return module_open(what, path, want_name, m, err, errlen);
 }
@@ -243,11 +285,43 @@ exit_module_close(struct exit_module *m)
 	if (m->initialized && m->desc->shutdown != NULL)
 		m->desc->shutdown(m->state);
 	m->initialized = 0;
-	if (m->dl != NULL)
+	if (m->script)
+		luamod_exit_free(m->desc);
+	else if (m->dl != NULL)
 		dlclose(m->dl);
 	free(m->name);
 	free(m->path);
 	memset(m, 0, sizeof(*m));
+}
+
+int
+exit_path_is_script(const char *path)
+{
+	return luamod_is_script(path);
+}
+
+char *
+exit_module_file(const char *dir, const char *name)
+{
+	char	 file[300], *path;
+
+	snprintf(file, sizeof(file), "%s.lua", name);
+	if ((path = path_join(dir, file)) != NULL && access(path, F_OK) == 0)
+		return path;
+	free(path);
+	snprintf(file, sizeof(file), "%s.so", name);
+	return path_join(dir, file);
+}
+
+int
+exit_module_reload(struct exit_module *m, cm_server_exit *srv, char *err,
+    size_t errlen)
+{
+	if (!m->script || !m->initialized)
+		return 0;
+	if (check_file(m->path, err, errlen) == -1)
+		return -1;
+	return luamod_exit_reload(m->state, m->path, srv, err, errlen);
 }
 
 int
@@ -262,6 +336,18 @@ policy_module_check(const char *path, void **dlp, const struct cm_policy **pd,
 	*pd = NULL;
 	if (check_file(path, err, errlen) == -1)
 		return -1;
+	if (luamod_is_script(path)) {
+		if ((d = luamod_policy_open(path, err, errlen)) == NULL)
+			return -1;
+		if (!name_has_suffix(d->name, ".Policy")) {
+			snprintf(err, errlen, "%s: module name \"%s\" must look "
+			    "like MyApp.Policy", path, d->name);
+			luamod_policy_free(d);
+			return -1;
+		}
+		*pd = d;
+		return 0;
+	}
 	if ((dl = dlopen(path, RTLD_NOW | RTLD_LOCAL)) == NULL) {
 		snprintf(err, errlen, "%s: cannot load: %s", path, dlerror());
 		return -1;

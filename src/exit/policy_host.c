@@ -17,12 +17,14 @@
 #include <jansson.h>
 
 #include "exit_host.h"
+#include "../lua/luamod.h"
 
 #define DEFAULT_POLICY	"CertMint_Default.Policy"
 
 struct policy_host {
 	struct ca	*ca;
 	void		*dl;		/* NULL for the built-in policy */
+	int		 script;	/* a Lua script: desc is the Lua room's */
 	const struct cm_policy *desc;
 	void		*state;
 	int		 initialized;
@@ -194,7 +196,7 @@ policy_host_start(struct ca *ca, char *err, size_t errlen)
 	struct policy_host *ph;
 	struct policy_call pc;
 	const char	*name = ca_config(ca)->policy_module;
-	char		*dir = NULL, *path = NULL, file[300];
+	char		*dir = NULL, *path = NULL;
 	int		 rc;
 
 	if ((ph = calloc(1, sizeof(*ph))) == NULL) {
@@ -211,17 +213,21 @@ policy_host_start(struct ca *ca, char *err, size_t errlen)
 		return ph;
 	}
 	dir = ca_config_value(ca, "exit", "modules_dir");
-	snprintf(file, sizeof(file), "%s.so", name);
 	path = path_join(ca_config(ca)->dir, dir ? dir : "modules");
 	free(dir);
 	dir = path;
-	path = dir ? path_join(dir, file) : NULL;
+	path = dir ? exit_module_file(dir, name) : NULL;
 	if (path == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
 	if (policy_module_check(path, &ph->dl, &ph->desc, err, errlen) == -1)
 		goto fail;
+	if (ph->dl == NULL) {
+		/* A script: its initialize finds it here (src/lua/luamod.h). */
+		ph->script = 1;
+		ph->state = (void *)ph->desc;
+	}
 	if (strcmp(ph->desc->name, name) != 0) {
 		snprintf(err, errlen, "%s declares the name \"%s\", not \"%s\"",
 		    path, ph->desc->name, name);
@@ -258,7 +264,8 @@ policy_host_reload(struct policy_host **php, char *err, size_t errlen)
 
 	if (want == NULL || *want == '\0')
 		want = DEFAULT_POLICY;
-	if (strcmp(want, old->desc->name) == 0)
+	/* A script is started again: its file may have changed. */
+	if (strcmp(want, old->desc->name) == 0 && !old->script)
 		return 0;
 	/* The new module takes over before the old one unloads. */
 	if ((ph = policy_host_start(old->ca, err, errlen)) == NULL)
@@ -278,7 +285,9 @@ policy_host_stop(struct policy_host *ph)
 		ca_set_policy(ph->ca, NULL);
 	if (ph->initialized && ph->desc->shutdown != NULL)
 		ph->desc->shutdown(ph->state);
-	if (ph->dl != NULL)
+	if (ph->script)
+		luamod_policy_free(ph->desc);
+	else if (ph->dl != NULL)
 		dlclose(ph->dl);
 	pthread_mutex_destroy(&ph->serial_mu);
 	free(ph);
@@ -305,7 +314,8 @@ policy_host_show(struct policy_host *ph, json_t *obj)
 	const cm_manage_module *m = NULL;
 
 	json_object_set_new(obj, "name", json_string(ph->desc->name));
-	json_object_set_new(obj, "builtin", json_boolean(ph->dl == NULL));
+	json_object_set_new(obj, "builtin", json_boolean(ph->dl == NULL &&
+	    !ph->script));
 	json_object_set_new(obj, "description",
 	    json_string(ph->desc->get_description(ph->state)));
 	json_object_set_new(obj, "threading", json_string(ph->desc->threading ==

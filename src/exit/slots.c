@@ -61,11 +61,14 @@ slot_isolation(struct exit_slot *s, const char *path, int *isolated)
 	char		*v = slot_config(s, "isolation"), *real;
 	size_t		 n = strlen(pkg);
 
-	*isolated = 1;
+	/* Scripts are sandboxed and limited: inline unless told (docs/lua.md). */
+	*isolated = !exit_path_is_script(path);
 	if (v != NULL) {
 		if (strcasecmp(v, "inline") == 0)
 			*isolated = 0;
-		else if (strcasecmp(v, "process") != 0) {
+		else if (strcasecmp(v, "process") == 0)
+			*isolated = 1;
+		else {
 			snprintf(s->load_error, sizeof(s->load_error), "[exit.%s] "
 			    "isolation = \"%s\": expected process or inline",
 			    s->name, v);
@@ -229,6 +232,29 @@ slot_quarantine_load(struct exit_slot *s, struct store *st)
 }
 
 /*
+ * A script whose file changed runs its new version if that initializes;
+ * else the old one runs on and the error is kept for `exit list`.
+ */
+static void
+slot_reload_script(struct exit_host *h, struct exit_slot *s)
+{
+	struct exit_call call;
+	int		 rc;
+
+	if (!s->mod.script)
+		return;
+	exit_call_init(&call, h->ca, s->name, NULL);
+	rc = exit_module_reload(&s->mod, &call.vt, s->reload_error,
+	    sizeof(s->reload_error));
+	exit_call_reset(&call);
+	if (rc == 0)
+		s->reload_error[0] = '\0';
+	else
+		log_err("exit module %s: reload refused, the running version "
+		    "stays: %s", s->name, s->reload_error);
+}
+
+/*
  * Load, initialize and start one module. On failure the slot keeps the
  * error for `certmint exit list`.
  */
@@ -236,11 +262,10 @@ static int
 slot_start(struct exit_host *h, struct exit_slot *s)
 {
 	struct store	*st = ca_reader(h->ca);
-	char		*path, file[300], loaded[1024];
+	char		*path, loaded[1024];
 	int		 rc, i, isolated;
 
-	snprintf(file, sizeof(file), "%s.so", s->name);
-	if ((path = path_join(h->modules_dir, file)) == NULL)
+	if ((path = exit_module_file(h->modules_dir, s->name)) == NULL)
 		return -1;
 	rc = slot_isolation(s, path, &isolated);
 	if (rc == 0)
@@ -568,6 +593,8 @@ exit_host_reload_slots(struct exit_host *h)
 			if (s->proc != NULL)
 				modproc_backoff(s->proc, h->backoff_initial_ms,
 				    h->backoff_max_ms);
+			else
+				slot_reload_script(h, s);
 			pp = &s->next;
 			continue;
 		}

@@ -120,6 +120,9 @@ exit_host_list_locked(struct exit_host *h, json_t *arr)
 		    s->threading == CM_THREADING_SERIAL ? "serial" :
 		    "concurrent"));
 		json_object_set_new(o, "path", json_string(s->mod.path));
+		if (s->reload_error[0] != '\0')
+			json_object_set_new(o, "reload_error",
+			    json_string(s->reload_error));
 		pthread_mutex_lock(&h->mu);
 		json_object_set_new(o, "cursor", json_integer(s->cursor));
 		json_object_set_new(o, "queue", json_integer(h->last_seq > s->cursor ?
