@@ -25,9 +25,12 @@ PORT=$(free_port)
 URL=http://127.0.0.1:$PORT
 CONF=$W/ca/certmint.conf
 
+# The load generators speak plain HTTP to the API, anonymously: no HTTPS
+# listener, [server] plain_api, [rest] anonymous = issue.
 bench_init() {
 	"$CERTMINT" -c "$CONF" init --name "Bench CA" --key-type ec-p256 \
-	    --port "$PORT" >/dev/null
+	    --port "$PORT" --tls-port 0 --anonymous issue >/dev/null
+	printf '\n[server]\nplain_api = yes\n' >>"$CONF"
 }
 
 # bench_need CMD PACKAGE...: install the Debian packages (apt-get) unless

@@ -1,6 +1,8 @@
 #!/bin/sh
 # Set up and run certmint on its embedded defaults: SQLite, a demo root CA
-# under ./demo, HTTP on 127.0.0.1:8080 only. Ctrl-C stops it cleanly. The
+# under ./demo, HTTPS on 127.0.0.1:8443 (the API, authenticated) and HTTP on
+# 127.0.0.1:8080 (CRLs, CA certificates). The demo's API token, for names
+# under example.com, is in demo/demo.token. Ctrl-C stops it cleanly. The
 # URLs are printed once certmintd answers on them, not before.
 set -eu
 cd "$(dirname "$0")/.."
@@ -10,6 +12,8 @@ ninja -C build
 CONF="$PWD/demo/certmint.conf"
 if [ ! -f "$CONF" ]; then
 	./build/src/cli/certmint -c "$CONF" init --name "certmint Demo CA"
+	(umask 077 && ./build/src/cli/certmint -c "$CONF" token create \
+	    --name demo --names '*.example.com' >demo/demo.token)
 fi
 ./build/src/server/certmintd -c "$CONF" &
 PID=$!
@@ -26,7 +30,7 @@ until curl -fsS -m 2 http://127.0.0.1:8080/health >/dev/null 2>&1; do
 	sleep 0.1
 done
 echo "CA certificate: http://127.0.0.1:8080/ca.crt"
-echo "submit:  curl -H 'Content-Type: application/pkcs10' --data-binary @req.csr http://127.0.0.1:8080/api/v1/requests"
+echo "submit:  curl --cacert demo/ca.crt -H \"Authorization: Bearer \$(cat demo/demo.token)\" -H 'Content-Type: application/pkcs10' --data-binary @req.csr https://127.0.0.1:8443/api/v1/requests"
 echo "admin:   ./build/src/cli/certmint -c $CONF status"
 # wait returns early on a signal: wait again for certmintd to finish.
 wait "$PID" || true

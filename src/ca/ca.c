@@ -447,8 +447,10 @@ failed_start(struct ca *ca, enum ca_status why, const char *message,
 	if (atomic_load(&ca->stopping))
 		return ca_fail(res, CA_E_SHUTDOWN, "the CA is shutting down");
 	ca_req_new(ca, &p->req, requester, caller);
+	/* CA_E_DENIED: a REST client that could not authenticate. */
 	failed_prepare(p, why, why == CA_E_TOOLARGE ? STATUS_TOO_LARGE :
-	    STATUS_ASN1_ERROR, message, NULL, 0);
+	    why == CA_E_DENIED ? STATUS_POLICY_DENIED : STATUS_ASN1_ERROR,
+	    message, NULL, 0);
 	return 1;
 }
 
@@ -461,7 +463,7 @@ failed_start(struct ca *ca, enum ca_status why, const char *message,
 static int
 submit_prepare(struct ca *ca, const unsigned char *data, size_t len,
     const struct db_attr *attrs, size_t nattrs, const char *requester,
-    const char *caller, struct ca_pending *p, struct ca_result *res)
+    const char *caller, int hold, struct ca_pending *p, struct ca_result *res)
 {
 	struct db_request *req = &p->req;
 	struct wjob	*job = &p->job;
@@ -510,6 +512,12 @@ submit_prepare(struct ca *ca, const unsigned char *data, size_t len,
 	ca_timing_add(ca, STAGE_POLICY, t1 - t0);
 	if (rc == 0 && p->d.profile != NULL)
 		req->profile = xstrdup(p->d.profile->name);
+	/* [rest] anonymous = pending: an officer decides what policy issues. */
+	if (rc == 0 && hold && p->d.vr == CM_VR_INSTANT_OK) {
+		p->d.vr = CM_VR_PENDING;
+		snprintf(p->d.message, sizeof(p->d.message), "Taken Under "
+		    "Submission (anonymous: an officer decides)");
+	}
 	if (rc == 0 && p->d.vr == CM_VR_INSTANT_OK) {
 		t0 = clock_ns();
 		if (ca_issue_cert(ca, &p->csr, &p->d, req, &p->cert) == -1)
@@ -597,7 +605,7 @@ ca_submit(struct ca *ca, const unsigned char *data, size_t len,
 	int		 rc;
 
 	if ((rc = submit_prepare(ca, data, len, attrs, nattrs, requester,
-	    caller, &p, res)) != 1)
+	    caller, 0, &p, res)) != 1)
 		return rc;
 	p.queued = clock_ns();
 	p.job.rc = writer_run(ca->writer, &p.job);
@@ -629,6 +637,16 @@ ca_submit_start(struct ca *ca, const unsigned char *data, size_t len,
     const struct db_attr *attrs, size_t nattrs, const char *requester,
     const char *caller, struct ca_pending **pending, struct ca_result *res)
 {
+	return ca_submit_start_hold(ca, data, len, attrs, nattrs, requester,
+	    caller, 0, pending, res);
+}
+
+int
+ca_submit_start_hold(struct ca *ca, const unsigned char *data, size_t len,
+    const struct db_attr *attrs, size_t nattrs, const char *requester,
+    const char *caller, int hold, struct ca_pending **pending,
+    struct ca_result *res)
+{
 	struct ca_pending *p;
 	int		 rc;
 
@@ -638,7 +656,7 @@ ca_submit_start(struct ca *ca, const unsigned char *data, size_t len,
 		return ca_fail(res, CA_E_INTERNAL, "out of memory");
 	}
 	if ((rc = submit_prepare(ca, data, len, attrs, nattrs, requester,
-	    caller, p, res)) != 1) {
+	    caller, hold, p, res)) != 1) {
 		free(p);
 		return rc;
 	}

@@ -154,6 +154,14 @@ struct ca_pending;
 int	 ca_submit_start(struct ca *, const unsigned char *csr, size_t len,
 	    const struct db_attr *, size_t nattrs, const char *requester,
 	    const char *caller, struct ca_pending **pending, struct ca_result *);
+/*
+ * ca_submit_start, but with hold a request the policy would issue is
+ * taken pending instead ([rest] anonymous = pending).
+ */
+int	 ca_submit_start_hold(struct ca *, const unsigned char *csr,
+	    size_t len, const struct db_attr *, size_t nattrs,
+	    const char *requester, const char *caller, int hold,
+	    struct ca_pending **pending, struct ca_result *);
 int	 ca_submit_failed_start(struct ca *, enum ca_status,
 	    const char *message, const char *requester, const char *caller,
 	    struct ca_pending **pending, struct ca_result *);

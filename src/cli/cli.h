@@ -78,6 +78,16 @@ int	 cmd_policy(const struct cli *, int, char **);
 int	 cmd_profile(const struct cli *, int, char **);
 int	 cmd_backup_restore(const struct cli *, int, char **);	/* backup, restore */
 int	 cmd_ca(const struct cli *, int, char **);	/* ca list, ca renew */
+int	 cmd_token(const struct cli *, int, char **);	/* token create|list|revoke */
+int	 cmd_tls(const struct cli *, int, char **);	/* tls renew */
+int	 cmd_acme(const struct cli *, int, char **);	/* acme accounts|orders|eab */
+/*
+ * Issue certmintd's HTTPS certificate (cmd_tls.c) into [server] tls_cert
+ * and tls_key: through certmintd when online, else on the files. 0, or
+ * -1 with err.
+ */
+int	 cli_tls_issue(const struct cli *, const struct cm_config *, int online,
+	    char *err, size_t errlen);
 /*
  * After a new CA certificate: the running certmintd reloads and publishes
  * every key's CRLs, or, stopped, the CA publishes them itself. 0 or -1.

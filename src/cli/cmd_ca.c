@@ -427,6 +427,9 @@ cmd_status(const struct cli *cli, int argc, char **argv)
 		printf("  listening: %s  (%s)\n",
 		    json_string_value(json_object_get(ans, "listen")),
 		    json_string_value(json_object_get(ans, "base_url")));
+		if (json_string_length(json_object_get(ans, "tls_listen")) > 0)
+			printf("  https:     %s\n", json_string_value(
+			    json_object_get(ans, "tls_listen")));
 		printf("  requests:  %" JSON_INTEGER_FORMAT " total, "
 		    "%" JSON_INTEGER_FORMAT " pending, %" JSON_INTEGER_FORMAT
 		    " issued, %" JSON_INTEGER_FORMAT " revoked, "

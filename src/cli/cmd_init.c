@@ -24,12 +24,15 @@ init_usage(FILE *f)
 	fprintf(f,
 	    "usage: certmint [-c FILE] init [--name NAME] [--subject DN]\n"
 	    "           [--key-type TYPE] [--hash HASH] [--days N] [--port N]\n"
-	    "           [--listen ADDR] [--subordinate]\n"
+	    "           [--tls-port N] [--tls-name NAME]... [--listen ADDR]\n"
+	    "           [--anonymous no|pending|issue] [--subordinate]\n"
 	    "\n"
 	    "Create a CA beside the config file (-c): the key (ca.key, mode 0600),\n"
 	    "the self-signed certificate (ca.crt), the config file and the\n"
-	    "database (certmint.db). With --subordinate, write a request (ca.csr)\n"
-	    "for a parent CA instead of ca.crt; then run install-ca-cert.\n"
+	    "database (certmint.db), and certmintd's HTTPS certificate issued by\n"
+	    "the CA (tls.crt, tls.key). With --subordinate, write a request\n"
+	    "(ca.csr) for a parent CA instead of ca.crt; then run install-ca-cert\n"
+	    "(which issues the HTTPS certificate).\n"
 	    "\n"
 	    "  --name NAME      the CA's name (default \"certmint CA\")\n"
 	    "  --subject DN     its subject (default \"CN=<name>\")\n"
@@ -37,8 +40,16 @@ init_usage(FILE *f)
 	    "                   rsa-4096, ed25519\n"
 	    "  --hash HASH      sha256 (default; sha384 for ec-p384), sha512\n"
 	    "  --days N         validity of a root certificate (default 3650)\n"
-	    "  --port N         HTTP port (default 8080)\n"
-	    "  --listen ADDR    HTTP address (default 127.0.0.1)\n");
+	    "  --port N         HTTP port: CRLs and CA certificates (default 8080)\n"
+	    "  --tls-port N     HTTPS port: the REST API (default 8443, or the\n"
+	    "                   --port + 1); 0: no HTTPS, no certificate\n"
+	    "  --tls-name NAME  another name for the HTTPS certificate (again for\n"
+	    "                   more); it has the host name, the listen address,\n"
+	    "                   localhost, 127.0.0.1 and ::1\n"
+	    "  --listen ADDR    HTTP address (default 127.0.0.1)\n"
+	    "  --anonymous MODE who may submit without a token or client\n"
+	    "                   certificate: no (default), pending (an officer\n"
+	    "                   decides), issue (anyone: demos only)\n");
 }
 
 int
@@ -199,9 +210,64 @@ ca_files_absent(const struct cm_config *cfg, const char *csr,
 	return 0;
 }
 
+/* The [server] HTTPS and [rest] lines of init's config file. */
+static int
+config_text_rest(struct buf *b, int tls_port, const char *tls_names,
+    const char *anonymous)
+{
+	if (buf_printf(b,
+	    "# HTTPS ([server] tls_port) serves everything; the plain port only\n"
+	    "# CRLs, CA certificates and /health. plain_api = yes serves the API\n"
+	    "# on the plain port too: only behind a TLS-terminating proxy on the\n"
+	    "# same host. tls_cert and tls_key: issued by this CA at init;\n"
+	    "# `certmint tls renew` renews them without a restart.\n"
+	    "tls_port = %d\n"
+	    "tls_cert = tls.crt\n"
+	    "tls_key = tls.key\n", tls_port) == -1 ||
+	    (tls_names[0] != '\0' &&
+	    buf_printf(b, "tls_names = %s\n", tls_names) == -1))
+		return -1;
+	if (strcmp(anonymous, "issue") == 0)
+		return buf_printf(b,
+		    "\n[rest]\n"
+		    "# WARNING: ANONYMOUS ENROLLMENT. Anyone who can reach the API gets\n"
+		    "# certificates for any name the policy allows, without\n"
+		    "# authentication. For a demo only: set \"no\" and create API tokens\n"
+		    "# (certmint token create) for anything else.\n"
+		    "anonymous = issue\n");
+	return buf_printf(b,
+	    "\n[rest]\n"
+	    "# Who may submit: API tokens (certmint token create) and TLS client\n"
+	    "# certificates of this CA (client_profiles, client_names). anonymous =\n"
+	    "# pending takes anonymous requests for an officer to decide; issue\n"
+	    "# lets anyone have certificates.\n"
+	    "anonymous = %s\n", anonymous);
+}
+
+/*
+ * The HTTPS certificate and key init would write: refused, as the CA's
+ * files are, when something is there. 0, or -1 having said what.
+ */
+static int
+tls_files_absent(const struct cm_config *cfg)
+{
+	const char	*paths[] = { cfg->tls_cert, cfg->tls_key };
+	struct stat	 sb;
+	size_t		 i;
+
+	for (i = 0; cfg->tls_port > 0 && i < nitems(paths); i++)
+		if (lstat(paths[i], &sb) == 0) {
+			fprintf(stderr, "certmint: %s exists; init never writes "
+			    "over it\n", paths[i]);
+			return -1;
+		}
+	return 0;
+}
+
 static char *
 config_text(const char *name, const char *subordinate_type, enum key_type kt,
-    const char *hash, const char *listen, int port)
+    const char *hash, const char *listen, int port, int tls_port,
+    const char *tls_names, const char *anonymous)
 {
 	struct buf	 b = { 0 };
 	const char	*host = strchr(listen, ':') ? "[::1]" :
@@ -222,7 +288,10 @@ config_text(const char *name, const char *subordinate_type, enum key_type kt,
 	    "\n[server]\n"
 	    "listen = %s\n"
 	    "port = %d\n"
-	    "admin_socket = admin.sock\n"
+	    "admin_socket = admin.sock\n", name, subordinate_type,
+	    key_type_name(kt), hash, listen, port) == -1 ||
+	    config_text_rest(&b, tls_port, tls_names, anonymous) == -1 ||
+	    buf_printf(&b,
 	    "\n[publish]\n"
 	    "base_url = http://%s:%d\n"
 	    "\n[crl]\n"
@@ -237,7 +306,6 @@ config_text(const char *name, const char *subordinate_type, enum key_type kt,
 	    "\n[exit]\n"
 	    "modules_dir = modules\n"
 	    "# active = MyApp.Exit, Other.Exit\n",
-	    name, subordinate_type, key_type_name(kt), hash, listen, port,
 	    host, port) == -1) {
 		buf_free(&b);
 		return NULL;
@@ -256,14 +324,19 @@ cmd_init(const struct cli *cli, int argc, char **argv)
 		{ "days", required_argument, NULL, 'd' },
 		{ "port", required_argument, NULL, 'p' },
 		{ "listen", required_argument, NULL, 'l' },
+		{ "tls-port", required_argument, NULL, 'T' },
+		{ "tls-name", required_argument, NULL, 'N' },
+		{ "anonymous", required_argument, NULL, 'A' },
 		{ "subordinate", no_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char	*name = "certmint CA", *subject = NULL, *hash = NULL;
-	const char	*listen = "127.0.0.1";
+	const char	*listen = "127.0.0.1", *anonymous = "no";
 	enum key_type	 kt = KEY_EC_P256;
-	int64_t		 days = 3650, port = 8080;
+	int64_t		 days = 3650, port = 8080, tls_port = -1;
+	char		 tls_names[1024] = "";
+	size_t		 tn;
 	int		 ch, sub = 0, rc = CLI_FAIL;
 	char		 err[512], *dir = NULL, *text = NULL, *subj = NULL;
 	char		*modules = NULL, *csr_path = NULL, *marker = NULL;
@@ -305,6 +378,35 @@ cmd_init(const struct cli *cli, int argc, char **argv)
 		case 'l':
 			listen = optarg;
 			break;
+		case 'T':
+			if (parse_int64(optarg, &tls_port) == -1 ||
+			    tls_port < 0 || tls_port > 65535) {
+				fprintf(stderr, "certmint: --tls-port: 0 to "
+				    "65535\n");
+				return CLI_USAGE;
+			}
+			break;
+		case 'N':
+			tn = strlen(tls_names);
+			if (strpbrk(optarg, ", \t\n\r") != NULL ||
+			    *optarg == '\0' || (size_t)snprintf(tls_names + tn,
+			    sizeof(tls_names) - tn, "%s%s", tn ? ", " : "",
+			    optarg) >= sizeof(tls_names) - tn) {
+				fprintf(stderr, "certmint: --tls-name: one "
+				    "name (at most 1000 bytes in all)\n");
+				return CLI_USAGE;
+			}
+			break;
+		case 'A':
+			if (strcmp(optarg, "no") != 0 &&
+			    strcmp(optarg, "pending") != 0 &&
+			    strcmp(optarg, "issue") != 0) {
+				fprintf(stderr, "certmint: --anonymous: no, "
+				    "pending or issue\n");
+				return CLI_USAGE;
+			}
+			anonymous = optarg;
+			break;
 		case 'S':
 			sub = 1;
 			break;
@@ -326,6 +428,10 @@ cmd_init(const struct cli *cli, int argc, char **argv)
 	}
 	if (hash == NULL)
 		hash = kt == KEY_EC_P384 ? "sha384" : "sha256";
+	/* HTTPS beside HTTP: 8443 beside 8080, else the next port. */
+	if (tls_port == -1)
+		tls_port = port == 8080 ? 8443 : port > 0 && port < 65535 ?
+		    port + 1 : 0;
 	if ((dir = path_dirname(cli->config_path)) == NULL ||
 	    made_dir(&made, dir) == -1) {
 		fprintf(stderr, "certmint: cannot create %s: %s\n",
@@ -333,7 +439,7 @@ cmd_init(const struct cli *cli, int argc, char **argv)
 		goto undo;
 	}
 	if ((text = config_text(name, sub ? "subordinate" : "root", kt, hash,
-	    listen, (int)port)) == NULL) {
+	    listen, (int)port, (int)tls_port, tls_names, anonymous)) == NULL) {
 		fprintf(stderr, "certmint: out of memory\n");
 		goto undo;
 	}
@@ -356,7 +462,8 @@ cmd_init(const struct cli *cli, int argc, char **argv)
 	if ((csr_path = path_join(cfg.dir, "ca.csr")) == NULL ||
 	    (marker = ca_marker_path(&cfg)) == NULL)
 		goto nomem;
-	if (ca_files_absent(&cfg, csr_path, marker) == -1)
+	if (ca_files_absent(&cfg, csr_path, marker) == -1 ||
+	    tls_files_absent(&cfg) == -1)
 		goto undo;
 	if (subject == NULL) {
 		if (asprintf(&subj, "CN=%s", name) == -1)
@@ -429,6 +536,17 @@ cmd_init(const struct cli *cli, int argc, char **argv)
 		fprintf(stderr, "certmint: %s\n", err);
 		goto undo;
 	}
+	/* certmintd's HTTPS certificate, from the CA it serves. */
+	if (!sub && cfg.tls_port > 0) {
+		if (made_file(&made, cfg.tls_key, "") == -1 ||
+		    made_file(&made, cfg.tls_key, ".new") == -1 ||
+		    made_file(&made, cfg.tls_cert, "") == -1)
+			goto nomem;
+		if (cli_tls_issue(cli, &cfg, 0, err, sizeof(err)) == -1) {
+			fprintf(stderr, "certmint: %s\n", err);
+			goto undo;
+		}
+	}
 	if ((modules = path_join(cfg.dir, "modules")) != NULL)
 		mkdir_p(modules, 0755);
 	if (sub)
@@ -440,6 +558,15 @@ cmd_init(const struct cli *cli, int argc, char **argv)
 	else
 		printf("Root CA \"%s\" created: certificate %s\n", name,
 		    cfg.cert_file);
+	if (!sub && cfg.tls_port > 0)
+		printf("HTTPS certificate: %s (key %s), port %d\n",
+		    cfg.tls_cert, cfg.tls_key, cfg.tls_port);
+	if (cfg.anonymous == CM_ANON_ISSUE)
+		printf("WARNING: anonymous enrollment ([rest] anonymous = "
+		    "issue): anyone who reaches the API gets certificates\n");
+	else if (cfg.tls_port > 0)
+		printf("API tokens: certmint -c %s token create --name NAME "
+		    "--names '*.example.com'\n", cli->config_path);
 	printf("Configuration: %s\nDatabase: %s\nStart it with: certmintd -c "
 	    "%s\n", cli->config_path, cfg.db_file, cli->config_path);
 	rc = CLI_OK;
@@ -592,8 +719,16 @@ cmd_install_ca_cert(const struct cli *cli, int argc, char **argv)
 	else if (ca_publish_first_crl(cli->config_path, err,
 	    sizeof(err)) == -1)
 		fprintf(stderr, "certmint: %s\n", err);
-	else
+	else if (cfg.tls_port > 0 && access(cfg.tls_cert, F_OK) == -1 &&
+	    cli_tls_issue(cli, &cfg, 0, err, sizeof(err)) == -1)
+		/* The CA is whole: the certificate can be had later. */
+		fprintf(stderr, "certmint: the HTTPS certificate: %s (then: "
+		    "certmint tls renew)\n", err);
+	else {
+		if (cfg.tls_port > 0)
+			printf("HTTPS certificate: %s\n", cfg.tls_cert);
 		rc = CLI_OK;
+	}
  out:
 	config_free(&cfg);
 	EVP_PKEY_free(key);

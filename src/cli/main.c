@@ -24,7 +24,8 @@ usage(FILE *f)
 	    "\n"
 	    "Set up:\n"
 	    "  init [--name NAME] [--subject DN] [--key-type TYPE] [--hash H]\n"
-	    "       [--days N] [--port N] [--listen ADDR] [--subordinate]\n"
+	    "       [--days N] [--port N] [--tls-port N] [--tls-name NAME]...\n"
+	    "       [--listen ADDR] [--subordinate] [--anonymous issue|pending]\n"
 	    "                                 create a CA (config, key, certificate,\n"
 	    "                                 database) beside the config file\n"
 	    "  install-ca-cert FILE [--chain FILE]\n"
@@ -67,6 +68,15 @@ usage(FILE *f)
 	    "                                 config and modules into a new DIR\n"
 	    "  restore DIR [--force]          put a backup back (certmintd stopped;\n"
 	    "                                 never over a newer or another CA)\n"
+	    "REST API access (on the database; certmintd may run):\n"
+	    "  token create --name NAME [--profiles P,...] [--names PATTERN,...]\n"
+	    "       [--expires DAYS]          an API token, printed once\n"
+	    "  token list | revoke NAME\n"
+	    "  tls renew                      a new HTTPS certificate for certmintd\n"
+	    "                                 (reloaded without a restart)\n"
+	    "ACME (on the database; certmintd may run; docs/acme.md):\n"
+	    "  acme accounts | orders         the ACME server's, newest first\n"
+	    "  acme eab create [--directory NAME]  an External Account Binding key\n"
 	    "Profiles (read from the config file):\n"
 	    "  profile list | show NAME       certificate profiles (templates)\n"
 	    "\n"
@@ -329,6 +339,9 @@ static const struct {
 	{ "exit", cmd_exit },
 	{ "policy", cmd_policy },
 	{ "profile", cmd_profile },
+	{ "token", cmd_token },
+	{ "tls", cmd_tls },
+	{ "acme", cmd_acme },
 	{ "backup", cmd_backup_restore },
 	{ "restore", cmd_backup_restore },
 };

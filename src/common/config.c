@@ -29,6 +29,11 @@ static const struct known_key known_keys[] = {
 	{ "server", "trust_requester_header" },
 	{ "server", "max_connections" }, { "server", "max_client_connections" },
 	{ "server", "header_timeout" }, { "server", "body_timeout" },
+	/* HTTPS and REST authentication (issue 14) */
+	{ "server", "tls_port" }, { "server", "tls_cert" }, { "server", "tls_key" },
+	{ "server", "tls_names" }, { "server", "plain_api" },
+	{ "rest", "anonymous" }, { "rest", "client_profiles" },
+	{ "rest", "client_names" },
 	{ "publish", "base_url" }, { "publish", "cdp_url" }, { "publish", "aia_url" },
 	{ "publish", "delta_url" },
 	{ "crl", "period_hours" }, { "crl", "delta" }, { "crl", "delta_period_hours" },
@@ -51,10 +56,23 @@ static const struct known_key known_keys[] = {
 	/* [exit.NAME]: how one module is hosted (issue 9) */
 	{ "exit.", "isolation" }, { "exit.", "user" }, { "exit.", "memory_mb" },
 	{ "exit.", "cpu_seconds" }, { "exit.", "open_files" },
+	/* the ACME server (docs/acme.md); [acme.NAME]: another directory */
+	{ "acme", "enabled" }, { "acme", "base_url" }, { "acme", "profile" },
+	{ "acme", "eab" }, { "acme", "identifiers" }, { "acme", "http01_port" },
+	{ "acme", "tlsalpn01_port" }, { "acme", "resolver" },
+	{ "acme", "validation_timeout_ms" }, { "acme", "max_validations" },
+	{ "acme", "terms_of_service" }, { "acme", "website" },
+	{ "acme", "profiles" }, { "acme", "orders_per_account_hour" },
+	{ "acme", "orders_per_domain_hour" },
+	{ "acme.", "orders_per_account_hour" },
+	{ "acme.", "orders_per_domain_hour" },
+	{ "acme.", "profile" }, { "acme.", "eab" }, { "acme.", "identifiers" },
+	{ "acme.", "profiles" },
 };
 
 static const char *const builtin_sections[] = {
-	"ca", "server", "publish", "crl", "policy", "exit"
+	"ca", "server", "publish", "crl", "policy", "exit", "rest",
+	"acme"
 };
 
 struct load_state {
@@ -95,12 +113,17 @@ config_entry_add(void *user, const char *section, const char *name,
 		builtin = 1;
 		sec = "exit.";
 	}
+	if (strncasecmp(section, "acme.", 5) == 0 && section[5] != '\0') {
+		builtin = 1;
+		sec = "acme.";
+	}
 	/* A module's section is named after it: MyApp.Exit, MyApp.Policy. */
 	if (!builtin && !section_is_other(section)) {
 		if (!ls->failed)
 			snprintf(ls->err, ls->errlen, "%s: unknown section "
 			    "[%s] (known: [ca], [server], [publish], [crl], "
-			    "[policy], [exit], [exit.NAME], [profile.NAME], and "
+			    "[policy], [exit], [exit.NAME], [rest], [acme], [acme.NAME], "
+			    "[profile.NAME], and "
 			    "a module's own, e.g. [MyApp.Exit])", cfg->path,
 			    section);
 		ls->failed = 1;
@@ -427,6 +450,26 @@ crl_times(struct cm_config *cfg, const char *pkey, const char *okey,
 	return get_duration(cfg, okey, def, max, overlap, err, errlen);
 }
 
+/* [rest] anonymous = no (default), pending or issue. 0 or -1 with err. */
+static int
+parse_anonymous(struct cm_config *cfg, char *err, size_t errlen)
+{
+	const char	*v = config_get(cfg, "rest", "anonymous");
+
+	if (v == NULL || strcasecmp(v, "no") == 0)
+		cfg->anonymous = CM_ANON_NO;
+	else if (strcasecmp(v, "pending") == 0)
+		cfg->anonymous = CM_ANON_PENDING;
+	else if (strcasecmp(v, "issue") == 0)
+		cfg->anonymous = CM_ANON_ISSUE;
+	else {
+		snprintf(err, errlen, "%s: [rest] anonymous = \"%s\": expected "
+		    "no, pending or issue", cfg->path, v);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 config_interpret(struct cm_config *cfg, char *err, size_t errlen)
 {
@@ -447,6 +490,11 @@ config_interpret(struct cm_config *cfg, char *err, size_t errlen)
 	    get_path(cfg, "server", "admin_socket", "admin.sock",
 	    &cfg->admin_socket) == -1 ||
 	    get_path(cfg, "server", "pid_file", "certmintd.pid", &cfg->pid_file) == -1 ||
+	    get_path(cfg, "server", "tls_cert", "tls.crt", &cfg->tls_cert) == -1 ||
+	    get_path(cfg, "server", "tls_key", "tls.key", &cfg->tls_key) == -1 ||
+	    get_str(cfg, "server", "tls_names", "", &cfg->tls_names) == -1 ||
+	    get_str(cfg, "rest", "client_profiles", "", &cfg->client_profiles) == -1 ||
+	    get_str(cfg, "rest", "client_names", "", &cfg->client_names) == -1 ||
 	    get_str(cfg, "policy", "module", "CertMint_Default.Policy",
 	    &cfg->policy_module) == -1)
 		goto nomem;
@@ -478,6 +526,11 @@ config_interpret(struct cm_config *cfg, char *err, size_t errlen)
 	}
 	if (get_int(cfg, "server", "port", 8080, 0, 65535, &cfg->listen_port,
 	    err, errlen) == -1 ||
+	    get_int(cfg, "server", "tls_port", 0, 0, 65535, &cfg->tls_port,
+	    err, errlen) == -1 ||
+	    get_bool(cfg, "server", "plain_api", 0, &cfg->plain_api, err,
+	    errlen) == -1 ||
+	    parse_anonymous(cfg, err, errlen) == -1 ||
 	    get_int(cfg, "server", "max_body", 65536, 1024, 64 << 20, &maxbody,
 	    err, errlen) == -1 ||
 	    get_int(cfg, "server", "threads", 0, 0, 256, &cfg->threads,
@@ -630,6 +683,11 @@ config_free(struct cm_config *cfg)
 	free(cfg->listen_addr);
 	free(cfg->admin_socket);
 	free(cfg->pid_file);
+	free(cfg->tls_cert);
+	free(cfg->tls_key);
+	free(cfg->tls_names);
+	free(cfg->client_profiles);
+	free(cfg->client_names);
 	free(cfg->base_url);
 	free(cfg->cdp_url);
 	free(cfg->aia_url);

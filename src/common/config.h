@@ -20,6 +20,11 @@
 #define REQDISP_MASK		0xff
 #define REQDISP_PENDINGFIRST	0x100
 
+/* [rest] anonymous: what an unauthenticated submission gets. */
+#define CM_ANON_NO	0	/* refused: 401 */
+#define CM_ANON_PENDING	1	/* taken, always pending */
+#define CM_ANON_ISSUE	2	/* as the policy decides */
+
 struct cfg_entry {
 	char	*section;
 	char	*key;
@@ -55,6 +60,16 @@ struct cm_config {
 	int		 max_client_connections; /* from one address, default 256 */
 	int		 header_timeout;	/* s from accept to headers, default 10 */
 	int		 body_timeout;	/* s from headers to body, default 30 */
+	int		 tls_port;	/* HTTPS, 0 = none (init writes one) */
+	char		*tls_cert;	/* absolute; default tls.crt */
+	char		*tls_key;	/* absolute; default tls.key */
+	char		*tls_names;	/* more names for tls renew, "a,b" */
+	int		 plain_api;	/* the API on the plain port too */
+
+	/* [rest]: who may use the enrollment API (docs/rest-api.md) */
+	int		 anonymous;	/* CM_ANON_*, default CM_ANON_NO */
+	char		*client_profiles; /* client certificates' profiles */
+	char		*client_names;	/* and name patterns, "" = own names */
 
 	/* [publish] */
 	char		*base_url;	/* "http://127.0.0.1:8080" */

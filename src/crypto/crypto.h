@@ -385,4 +385,50 @@ int	 name_drop(const unsigned char *name, size_t len, const char *oid,
 int	 csr_key_usage(const struct csr *, uint32_t *bits);
 int	 csr_eku(const struct csr *, char ***oids, size_t *n);
 
+/*
+ * jws.c: the JOSE pieces of ACME (RFC 7515, 7517, 7518, 7638, 8037).
+ * b64url_decode is strict (no padding, URL alphabet, zero tail bits):
+ * 0 with *out (malloc'd, NUL-terminated) or -1.
+ */
+char	*b64url_encode(const unsigned char *, size_t);
+int	 b64url_decode(const char *, size_t, unsigned char **out,
+	    size_t *outlen);
+enum jws_alg {
+	JWS_RS256, JWS_ES256, JWS_ES384, JWS_ES512, JWS_EDDSA,
+	JWS_HS256, JWS_HS384, JWS_HS512,
+	JWS_ALG__MAX		/* anything else, "none" included */
+};
+enum jws_alg	 jws_alg_parse(const char *);
+enum jwk_kind { JWK_EC_P256, JWK_EC_P384, JWK_EC_P521, JWK_RSA, JWK_ED25519,
+	JWK__MAX };
+/* A JWK's members as strings (NULL when absent). */
+struct jwk_members {
+	const char	*kty, *crv, *x, *y, *n, *e;
+};
+struct jwk {
+	EVP_PKEY	*pkey;
+	enum jwk_kind	 kind;
+	char		*canon;		/* the RFC 7638 thumbprint input */
+};
+#define JWK_THUMBPRINT_LEN 43
+/* A public JWK; 0, or -1 with err (freed). */
+int	 jwk_load(struct jwk *, const struct jwk_members *, char *err,
+	    size_t errlen);
+void	 jwk_free(struct jwk *);
+int	 jwk_thumbprint(const struct jwk *, char out[JWK_THUMBPRINT_LEN + 1]);
+int	 jwk_alg_fits(const struct jwk *, enum jws_alg);	/* 1 or 0 */
+/* 1 if sig (JWS form: ECDSA r||s) verifies with alg and k, 0 if not, -1. */
+int	 jws_verify(const struct jwk *, enum jws_alg, const void *in,
+	    size_t inlen, const unsigned char *sig, size_t siglen);
+/* HS256/384/512. jws_mac: 0 or -1; jws_mac_verify: 1, 0 or -1. */
+int	 jws_mac(enum jws_alg, const unsigned char *key, size_t keylen,
+	    const void *in, size_t inlen, unsigned char out[64], size_t *outlen);
+int	 jws_mac_verify(enum jws_alg, const unsigned char *key, size_t keylen,
+	    const void *in, size_t inlen, const unsigned char *sig,
+	    size_t siglen);
+/* The key as DER SubjectPublicKeyInfo (malloc'd); 0 or -1. */
+int	 jwk_spki(const struct jwk *, unsigned char **der, size_t *len);
+int	 random_fill(void *, size_t);			/* 0 or -1 */
+int	 sha256_raw(const void *, size_t, unsigned char out[32]);	/* 0 or -1 */
+
 #endif /* CM_CRYPTO_H */

@@ -175,6 +175,7 @@ cmd_status_locked(struct server *srv, const char *officer, json_t *args,
 	json_object_set_new(reply, "uptime",
 	    json_integer(time_now() - ca_start_time(srv->ca)));
 	json_object_set_new(reply, "listen", json_string(srv->listen_desc));
+	json_object_set_new(reply, "tls_listen", json_string(srv->tls_desc));
 	json_object_set_new(reply, "base_url", json_string(cfg->base_url));
 	if (db == NULL || store_stats(db, &st) != 0) {
 		snprintf(err, errlen, "cannot read the database");

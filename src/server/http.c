@@ -18,7 +18,10 @@
 #include <microhttpd.h>
 
 #include "../ca/json.h"
+#include "acme_http.h"
+#include "auth.h"
 #include "request.h"
+#include "tls.h"
 #include "watch.h"
 #include "server.h"
 
@@ -31,6 +34,7 @@ struct upload {
 	int64_t		 t0;		/* when its handler first ran */
 	enum http_route	 route;		/* ROUTE_SUBMIT or ROUTE_RENEW */
 	struct http_target target;	/* ROUTE_RENEW: the serial */
+	unsigned int	 status;	/* not 0: answer with it (401) */
 };
 
 /*
@@ -54,6 +58,10 @@ queue_data(struct MHD_Connection *c, unsigned int status, const char *type,
 	}
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
 	MHD_add_response_header(r, "Cache-Control", "no-store");
+	/* RFC 6750 3: what a 401 asks for. */
+	if (status == MHD_HTTP_UNAUTHORIZED)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+		    "Bearer realm=\"certmint\"");
 	rc = MHD_queue_response(c, status, r);
 	MHD_destroy_response(r);
 	return rc;
@@ -102,7 +110,7 @@ queue_json(struct MHD_Connection *c, unsigned int status, json_t *o)
  */
 static enum MHD_Result
 queue_result(struct server *srv, struct MHD_Connection *c,
-    struct ca_result *res, int pem)
+    struct ca_result *res, int pem, unsigned int status)
 {
 	struct http_answer a;
 	int		 rc;
@@ -111,7 +119,94 @@ queue_result(struct server *srv, struct MHD_Connection *c,
 	ca_config_lock(srv->ca);
 	rc = http_answer_result(&a, res, pem, ca_signer(srv->ca)->chain_pem);
 	ca_config_unlock(srv->ca);
+	if (rc == 0 && status != 0)
+		a.status = status;
 	return queue_answer(c, &a, rc);
+}
+
+/*
+ * Who the client is: a token (Authorization), else on the HTTPS listener
+ * the certificate it presented, else nobody (AUTH_NONE).
+ */
+static void
+authenticate(struct http_listener *l, struct MHD_Connection *c,
+    struct auth_id *id)
+{
+	const unsigned char *der;
+	size_t		 len;
+
+	auth_from_header(ca_reader(l->srv->ca), MHD_lookup_connection_value(c,
+	    MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION), time_now(), id);
+	if (id->kind == AUTH_NONE && l->tls && tls_peer_cert(c, &der, &len))
+		auth_from_cert(l->srv->ca, der, len, time_now(), id);
+}
+
+static int
+anonymous_mode(struct server *srv)
+{
+	int	 anon;
+
+	ca_config_lock(srv->ca);
+	anon = ca_config(srv->ca)->anonymous;
+	ca_config_unlock(srv->ca);
+	return anon;
+}
+
+/*
+ * May id ask for what sub holds? A CSR that does not parse is left to
+ * the CA, which records it as unreadable. 0, or -1 with msg.
+ */
+static int
+check_scope(struct server *srv, const struct auth_id *id,
+    const struct http_submission *sub, char *msg, size_t len)
+{
+	struct csr	 csr;
+	char		 err[256];
+	int		 rc;
+
+	if (sub->kind != SUBMIT_CSR ||
+	    csr_parse(sub->data, sub->len, &csr, err, sizeof(err)) == -1)
+		return 0;
+	ca_config_lock(srv->ca);
+	rc = auth_scope(id, ca_config(srv->ca), &csr, sub->attrs, sub->nattrs,
+	    msg, len);
+	ca_config_unlock(srv->ca);
+	csr_free(&csr);
+	return rc;
+}
+
+/*
+ * Start a submission (not a renewal) from id: refused and recorded when
+ * nobody authenticated and [rest] anonymous = no (up->status 401), or
+ * when it asks for more than id may; held pending for anonymous =
+ * pending. As http_submission_start.
+ */
+static int
+submit_start(struct server *srv, struct upload *up,
+    const struct http_submission *sub, const struct auth_id *id,
+    const char *who, struct ca_pending **pending, struct ca_result *res)
+{
+	char	 msg[512];
+	int	 anon = anonymous_mode(srv);
+
+	if (id->kind == AUTH_FAILED || (id->kind == AUTH_NONE &&
+	    anon == CM_ANON_NO)) {
+		up->status = MHD_HTTP_UNAUTHORIZED;
+		return ca_submit_failed_start(srv->ca, CA_E_DENIED,
+		    id->kind == AUTH_FAILED ? id->why : "authentication "
+		    "required: send an API token (Authorization: Bearer, see "
+		    "certmint token create) or a client certificate of this CA "
+		    "over HTTPS", who, who, pending, res);
+	}
+	if (id->kind != AUTH_NONE && check_scope(srv, id, sub, msg,
+	    sizeof(msg)) == -1)
+		return ca_submit_failed_start(srv->ca, CA_E_DENIED, msg, who,
+		    who, pending, res);
+	if (id->kind == AUTH_NONE && anon == CM_ANON_PENDING &&
+	    sub->kind == SUBMIT_CSR)
+		return ca_submit_start_hold(srv->ca, sub->data, sub->len,
+		    sub->attrs, sub->nattrs, who, who, 1, pending, res);
+	return http_submission_start(srv->ca, sub, who, pending, res);
 }
 
 /* http_args_walk over MHD's query arguments. */
@@ -222,10 +317,13 @@ check_length(struct server *srv, struct MHD_Connection *c, int *too_large)
 }
 
 static enum MHD_Result
-handle_submit(struct server *srv, struct MHD_Connection *c, struct upload *up)
+handle_submit(struct http_listener *l, struct MHD_Connection *c,
+    struct upload *up)
 {
+	struct server	*srv = l->srv;
 	struct ca_result res;
 	struct http_submission sub;
+	struct auth_id	 id;
 	const char	*who;
 	char		 whobuf[64];
 	enum MHD_Result	 rc;
@@ -242,13 +340,17 @@ handle_submit(struct server *srv, struct MHD_Connection *c, struct upload *up)
 		t0 = up->t0;
 		goto answer;
 	}
-	who = requester_of(srv, c, whobuf, sizeof(whobuf));
+	/* The RequesterName is the authenticated identity's. */
+	authenticate(l, c, &id);
+	who = id.kind == AUTH_TOKEN || id.kind == AUTH_CERT ? id.name :
+	    requester_of(srv, c, whobuf, sizeof(whobuf));
 	if (http_submission_decode(&sub, MHD_lookup_connection_value(c,
 	    MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE), &up->body,
 	    ca_max_body(srv->ca), query_args, c) == SUBMIT_UNSUPPORTED) {
 		rc = queue_error(c, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, sub.msg,
 		    0);
 		http_submission_free(&sub);
+		auth_id_free(&id);
 		return rc;
 	}
 	/*
@@ -256,14 +358,22 @@ handle_submit(struct server *srv, struct MHD_Connection *c, struct upload *up)
 	 * like one; ca_renew waits for its commit on this thread (renewals
 	 * are rare next to submissions).
 	 */
-	if (up->route == ROUTE_RENEW)
+	/*
+	 * A renewal is authenticated by the old certificate's key; refused
+	 * only when credentials were sent and failed.
+	 */
+	if (up->route == ROUTE_RENEW && id.kind == AUTH_FAILED) {
+		up->status = MHD_HTTP_UNAUTHORIZED;
+		started = ca_submit_failed_start(srv->ca, CA_E_DENIED, id.why,
+		    who, who, &pending, &res);
+	} else if (up->route == ROUTE_RENEW)
 		started = http_renewal_start(srv->ca, up->target.serial, &sub,
 		    MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 		    RENEWAL_SIG_HEADER), who, &pending, &res);
 	else
-		started = http_submission_start(srv->ca, &sub, who, &pending,
-		    &res);
+		started = submit_start(srv, up, &sub, &id, who, &pending, &res);
 	http_submission_free(&sub);
+	auth_id_free(&id);
 	if (started == 1) {
 		/* Suspend first: the writer may resume the connection at once. */
 		up->conn = c;
@@ -276,19 +386,49 @@ handle_submit(struct server *srv, struct MHD_Connection *c, struct upload *up)
 		return MHD_YES;
 	}
 answer:
-	rc = queue_result(srv, c, &res, 1);
+	rc = queue_result(srv, c, &res, 1, up->status);
 	ca_result_free(&res);
 	ca_timing_add(srv->ca, STAGE_HTTP, clock_ns() - t0);
 	return rc;
 }
 
+/*
+ * GET of a request or its certificate: anyone's while [rest] anonymous
+ * allows submissions (an anonymous client polls its pending request by
+ * id), else only the requester's own, as it authenticated to submit:
+ * another's is "not found", not "forbidden", to tell nothing.
+ */
 static enum MHD_Result
-handle_request_get(struct server *srv, struct MHD_Connection *c, int64_t id,
-    int want_cert)
+handle_request_get(struct http_listener *l, struct MHD_Connection *c,
+    int64_t rid, int want_cert)
 {
+	struct server	*srv = l->srv;
 	struct http_answer a;
+	struct ca_result res;
+	struct auth_id	 id;
+	char		 msg[300];
+	int		 mine;
 
-	return queue_answer(c, &a, http_answer_request(&a, srv->ca, id,
+	if (anonymous_mode(srv) == CM_ANON_NO) {
+		authenticate(l, c, &id);
+		if (id.kind != AUTH_TOKEN && id.kind != AUTH_CERT) {
+			snprintf(msg, sizeof(msg), "%s", id.kind == AUTH_FAILED ?
+			    id.why : "authentication required");
+			auth_id_free(&id);
+			return queue_error(c, MHD_HTTP_UNAUTHORIZED, msg, 0);
+		}
+		mine = ca_get(srv->ca, rid, &res) == 0 &&
+		    res.req.requester_name != NULL &&
+		    strcmp(res.req.requester_name, id.name) == 0;
+		ca_result_free(&res);
+		auth_id_free(&id);
+		if (!mine) {
+			snprintf(msg, sizeof(msg), "request %" PRId64 " not "
+			    "found", rid);
+			return queue_error(c, MHD_HTTP_NOT_FOUND, msg, 0);
+		}
+	}
+	return queue_answer(c, &a, http_answer_request(&a, srv->ca, rid,
 	    want_cert));
 }
 
@@ -387,9 +527,10 @@ handle_ca_info(struct server *srv, struct MHD_Connection *c)
 
 /* A GET (or HEAD) of a route. */
 static enum MHD_Result
-handle_get(struct server *srv, struct MHD_Connection *c, enum http_route route,
-    const struct http_target *t)
+handle_get(struct http_listener *l, struct MHD_Connection *c,
+    enum http_route route, const struct http_target *t)
 {
+	struct server	*srv = l->srv;
 	const struct signer *sg = ca_signer(srv->ca);
 	enum MHD_Result	 rc;
 
@@ -426,12 +567,49 @@ handle_get(struct server *srv, struct MHD_Connection *c, enum http_route route,
 		return queue_bytes(c, MHD_HTTP_OK, "application/json",
 		    "{\"status\": \"ok\"}\n", 17);
 	case ROUTE_REQUEST:
-		return handle_request_get(srv, c, t->id, 0);
+		return handle_request_get(l, c, t->id, 0);
 	case ROUTE_REQUEST_CERT:
-		return handle_request_get(srv, c, t->id, 1);
+		return handle_request_get(l, c, t->id, 1);
 	default:
 		return queue_error(c, MHD_HTTP_NOT_FOUND, "no such resource", 0);
 	}
+}
+
+/*
+ * What the plain listener serves without [server] plain_api: what a
+ * client must fetch before it can check a TLS certificate, or to check
+ * one (CRLs, CA certificates), and /health.
+ */
+static int
+route_plain(enum http_route route)
+{
+	switch (route) {
+	case ROUTE_CA_CERT:
+	case ROUTE_CA_PEM:
+	case ROUTE_CRL:
+	case ROUTE_DELTA_CRL:
+	case ROUTE_HEALTH:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * The plain listener refuses the rest (the API, and whatever is added
+ * after: ACME) unless plain_api. MHD_YES to go on, else queued.
+ */
+static int
+plain_refused(struct http_listener *l, enum http_route route)
+{
+	int	 api;
+
+	if (l->tls || route_plain(route))
+		return 0;
+	ca_config_lock(l->srv->ca);
+	api = ca_config(l->srv->ca)->plain_api;
+	ca_config_unlock(l->srv->ca);
+	return !api;
 }
 
 static enum MHD_Result
@@ -439,20 +617,46 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
     const char *method, const char *version, const char *upload_data,
     size_t *upload_size, void **con_cls)
 {
-	struct server	*srv = cls;
+	struct http_listener *l = cls;
+	struct server	*srv = l->srv;
 	struct upload	*up = *con_cls;
 	struct http_target t;
 	enum http_route	 route;
 	enum MHD_Result	 rc;
 	int		 too_large;
+	char		 msg[256];
 
 	/* A submission resumed after its commit answers even when stopping. */
 	if (up != NULL && up->pending != NULL)
-		return handle_submit(srv, c, up);
+		return handle_submit(l, c, up);
 	if (atomic_load(&srv->stopping))
 		return queue_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
 		    "the CA is shutting down", 0);
-	switch (route = http_route(method, url, &t)) {
+	if (plain_refused(l, route = http_route(method, url, &t))) {
+		if (srv->tls_desc[0] != '\0')
+			snprintf(msg, sizeof(msg), "this port serves CRLs and CA "
+			    "certificates only: use https://%s", srv->tls_desc);
+		else
+			snprintf(msg, sizeof(msg), "this port serves CRLs and CA "
+			    "certificates only ([server] tls_port, plain_api)");
+		return queue_error(c, MHD_HTTP_FORBIDDEN, msg, 0);
+	}
+	/* The ACME server's: its whole body, then acme_http.c answers. */
+	if (acme_path(url)) {
+		if (up == NULL)
+			return (*con_cls = calloc(1, sizeof(*up))) != NULL ?
+			    MHD_YES : MHD_NO;
+		if (*upload_size != 0) {
+			if (http_body_add(&up->body, upload_data, *upload_size,
+			    ca_max_body(srv->ca)) == -1)
+				return MHD_NO;
+			*upload_size = 0;
+			return MHD_YES;
+		}
+		return acme_http_answer(srv, c, url, method, up->body.data.data,
+		    up->body.data.len, up->body.too_large);
+	}
+	switch (route) {
 	case ROUTE_SUBMIT:
 	case ROUTE_RENEW:
 		break;
@@ -460,7 +664,7 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 		return queue_error(c, MHD_HTTP_METHOD_NOT_ALLOWED,
 		    "method not allowed", 0);
 	default:
-		return handle_get(srv, c, route, &t);
+		return handle_get(l, c, route, &t);
 	}
 	if (up == NULL) {
 		/* Before any body is read (or 100 Continue is sent). */
@@ -475,7 +679,7 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 			return MHD_YES;
 		/* Refused and recorded unread: the connection then closes. */
 		up->body.too_large = 1;
-		return handle_submit(srv, c, up);
+		return handle_submit(l, c, up);
 	}
 	if (*upload_size != 0) {
 		if (http_body_add(&up->body, upload_data, *upload_size,
@@ -484,7 +688,7 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 		*upload_size = 0;
 		return MHD_YES;
 	}
-	return handle_submit(srv, c, up);
+	return handle_submit(l, c, up);
 }
 
 /*
@@ -499,7 +703,7 @@ handler_watched(void *cls, struct MHD_Connection *c, const char *url,
     const char *method, const char *version, const char *upload_data,
     size_t *upload_size, void **con_cls)
 {
-	struct server	*srv = cls;
+	struct server	*srv = ((struct http_listener *)cls)->srv;
 
 	if (*con_cls == NULL)
 		watch_set(srv->watch, c, watch_has_body(c) ? WATCH_BODY :
@@ -514,7 +718,7 @@ static void
 request_done(void *cls, struct MHD_Connection *c, void **con_cls,
     enum MHD_RequestTerminationCode toe)
 {
-	struct server	*srv = cls;
+	struct server	*srv = ((struct http_listener *)cls)->srv;
 	struct upload	*up = *con_cls;
 	struct ca_result res;
 
@@ -550,72 +754,130 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 }
 
 /*
- * Bind and listen on [server] listen and port, before the CA records
- * STARTUP, so that an address not of this host or a port in use stops
- * certmintd with no STARTUP or SHUTDOWN event recorded. Connections wait
- * in the backlog until http_start serves the socket. Returns 0, or -1
- * with a message in err.
+ * Bind and listen on addr and port into *fd; what names the keys for a
+ * message. Returns 0, or -1 with a message in err.
+ */
+static int
+bind_one(const char *addr, int port, const char *what, int *fd, char *err,
+    size_t errlen)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+	socklen_t	 len;
+	int		 on = 1, saved;
+
+	memset(&ss, 0, sizeof(ss));
+	if (inet_pton(AF_INET, addr, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)port);
+		len = sizeof(*sin);
+	} else if (inet_pton(AF_INET6, addr, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)port);
+		len = sizeof(*sin6);
+	} else {
+		snprintf(err, errlen, "[server] listen = \"%s\": not an IPv4 or "
+		    "IPv6 address", addr);
+		return -1;
+	}
+	if ((*fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
+	    setsockopt(*fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1 ||
+	    bind(*fd, (struct sockaddr *)&ss, len) == -1 ||
+	    listen(*fd, SOMAXCONN) == -1) {
+		saved = errno;
+		snprintf(err, errlen, "cannot listen on %s port %d ([server] "
+		    "listen and %s): %s%s", addr, port, what, strerror(saved),
+		    saved == EADDRINUSE ? " (another program listens there)" :
+		    saved == EADDRNOTAVAIL ? " (not an address of this host)" :
+		    "");
+		if (*fd != -1)
+			close(*fd);
+		*fd = -1;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Bind and listen on [server] listen and port (and tls_port), before the
+ * CA records STARTUP, so that an address not of this host or a port in
+ * use stops certmintd with no STARTUP or SHUTDOWN event recorded.
+ * Connections wait in the backlog until http_start serves the socket.
+ * Returns 0, or -1 with a message in err.
  */
 int
 http_bind(struct server *srv, char *err, size_t errlen)
 {
 	const struct cm_config *cfg = ca_config(srv->ca);
-	struct sockaddr_storage ss;
-	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-	socklen_t	 len;
-	int		 fd, on = 1, saved;
 
-	memset(&ss, 0, sizeof(ss));
-	if (inet_pton(AF_INET, cfg->listen_addr, &sin->sin_addr) == 1) {
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons((uint16_t)cfg->listen_port);
-		len = sizeof(*sin);
-	} else if (inet_pton(AF_INET6, cfg->listen_addr, &sin6->sin6_addr) == 1) {
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons((uint16_t)cfg->listen_port);
-		len = sizeof(*sin6);
-	} else {
-		snprintf(err, errlen, "[server] listen = \"%s\": not an IPv4 or "
-		    "IPv6 address", cfg->listen_addr);
+	srv->plain_l.srv = srv->tls_l.srv = srv;
+	srv->tls_l.tls = 1;
+	if (bind_one(cfg->listen_addr, cfg->listen_port, "port", &srv->http_fd,
+	    err, errlen) == -1)
+		return -1;
+	if (cfg->tls_port > 0 && bind_one(cfg->listen_addr, cfg->tls_port,
+	    "tls_port", &srv->tls_fd, err, errlen) == -1) {
+		close(srv->http_fd);
+		srv->http_fd = -1;
 		return -1;
 	}
-	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1 ||
-	    bind(fd, (struct sockaddr *)&ss, len) == -1 ||
-	    listen(fd, SOMAXCONN) == -1) {
-		saved = errno;
-		snprintf(err, errlen, "cannot listen on %s port %d ([server] "
-		    "listen and port): %s%s", cfg->listen_addr,
-		    cfg->listen_port, strerror(saved), saved == EADDRINUSE ?
-		    " (another program listens there)" :
-		    saved == EADDRNOTAVAIL ? " (not an address of this host)" :
-		    "");
-		if (fd != -1)
-			close(fd);
-		return -1;
-	}
-	srv->http_fd = fd;
 	return 0;
 }
 
-/* Serve HTTP on the socket of http_bind. Returns 0, or -1 with err. */
+/*
+ * An MHD daemon on the socket *fd (taken: closed here or by MHD) for
+ * listener l, with tls options (an MHD_OPTION_ARRAY) when not NULL.
+ */
+static struct MHD_Daemon *
+start_daemon(struct server *srv, struct http_listener *l, int *fd,
+    int port, unsigned int threads, struct MHD_OptionItem *tls)
+{
+	const struct cm_config *cfg = ca_config(srv->ca);
+	struct MHD_OptionItem none[] = { { MHD_OPTION_END, 0, NULL } };
+	struct MHD_Daemon *d;
+	unsigned int	 flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
+	    MHD_ALLOW_SUSPEND_RESUME;
+	int		 dfd;
+
+	if (strchr(cfg->listen_addr, ':') != NULL)
+		flags |= MHD_USE_IPv6;
+	if (sysconf(_SC_NPROCESSORS_ONLN) > 0)
+		flags |= MHD_USE_EPOLL_LINUX_ONLY;
+	if (tls != NULL)
+		flags |= TLS_MHD_FLAGS;
+	/* MHD closes its socket when it stops, not always when it fails. */
+	if ((dfd = dup(*fd)) == -1)
+		return NULL;
+	d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL,
+	    handler_watched, l,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
+	    MHD_OPTION_LISTEN_SOCKET, dfd,
+	    MHD_OPTION_THREAD_POOL_SIZE, threads,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
+	    /* Slow clients from one address cannot take every connection. */
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+	    (unsigned int)cfg->max_client_connections,
+	    MHD_OPTION_NOTIFY_COMPLETED, request_done, l,
+	    /* A trickle is never idle: header_timeout and body_timeout. */
+	    MHD_OPTION_NOTIFY_CONNECTION, watch_notify, srv->watch,
+	    MHD_OPTION_ARRAY, tls != NULL ? tls : none,
+	    MHD_OPTION_END);
+	if (d == NULL)
+		close(dfd);
+	close(*fd);
+	*fd = -1;
+	return d;
+}
+
+/* Serve HTTP (and HTTPS) on the sockets of http_bind. 0, or -1 with err. */
 int
 http_start(struct server *srv, char *err, size_t errlen)
 {
 	const struct cm_config *cfg = ca_config(srv->ca);
 	unsigned int	 threads = (unsigned int)cfg->threads;
-	unsigned int	 flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
-	    MHD_ALLOW_SUSPEND_RESUME;
-	int		 fd;
 
-	if (strchr(cfg->listen_addr, ':') != NULL)
-		flags |= MHD_USE_IPv6;
-	/* MHD closes its socket when it stops, not always when it fails. */
-	if ((fd = dup(srv->http_fd)) == -1) {
-		snprintf(err, errlen, "http: %s", strerror(errno));
-		return -1;
-	}
 	/*
 	 * A submission does not hold its thread while the writer commits
 	 * (its connection is suspended), so a few threads per core keep the
@@ -626,38 +888,45 @@ http_start(struct server *srv, char *err, size_t errlen)
 		threads = (unsigned int)sysconf(_SC_NPROCESSORS_ONLN) * 2;
 	if (threads < 4)
 		threads = 4;
-	if (sysconf(_SC_NPROCESSORS_ONLN) > 0)
-		flags |= MHD_USE_EPOLL_LINUX_ONLY;
-	if ((srv->watch = watch_start(cfg, err, errlen)) == NULL) {
-		close(fd);
+	if (srv->tls_fd != -1 && tls_init(cfg, ca_signer(srv->ca)->chain_pem,
+	    err, errlen) == -1)
 		return -1;
-	}
-	srv->mhd = MHD_start_daemon(flags, (uint16_t)cfg->listen_port, NULL, NULL,
-	    handler_watched, srv,
-	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
-	    MHD_OPTION_LISTEN_SOCKET, fd,
-	    MHD_OPTION_THREAD_POOL_SIZE, threads,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
-	    /* Slow clients from one address cannot take every connection. */
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections,
-	    MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-	    (unsigned int)cfg->max_client_connections,
-	    MHD_OPTION_NOTIFY_COMPLETED, request_done, srv,
-	    /* A trickle is never idle: header_timeout and body_timeout. */
-	    MHD_OPTION_NOTIFY_CONNECTION, watch_notify, srv->watch,
-	    MHD_OPTION_END);
-	if (srv->mhd == NULL) {
-		watch_free(srv->watch);
-		srv->watch = NULL;
+	if ((srv->watch = watch_start(cfg, err, errlen)) == NULL ||
+	    acme_http_start(srv, err, errlen) == -1)
+		return -1;
+	if ((srv->mhd = start_daemon(srv, &srv->plain_l, &srv->http_fd,
+	    cfg->listen_port, threads, NULL)) == NULL) {
 		snprintf(err, errlen, "cannot serve HTTP on %s port %d",
 		    cfg->listen_addr, cfg->listen_port);
 		return -1;
 	}
-	close(srv->http_fd);
-	srv->http_fd = -1;
 	snprintf(srv->listen_desc, sizeof(srv->listen_desc), "%s:%d",
 	    cfg->listen_addr, cfg->listen_port);
+	if (srv->tls_fd == -1)
+		return 0;
+	if ((srv->tls_mhd = start_daemon(srv, &srv->tls_l, &srv->tls_fd,
+	    cfg->tls_port, threads, tls_mhd_options())) == NULL) {
+		snprintf(err, errlen, "cannot serve HTTPS on %s port %d",
+		    cfg->listen_addr, cfg->tls_port);
+		return -1;
+	}
+	snprintf(srv->tls_desc, sizeof(srv->tls_desc), "%s%s%s:%d",
+	    strchr(cfg->listen_addr, ':') != NULL ? "[" : "", cfg->listen_addr,
+	    strchr(cfg->listen_addr, ':') != NULL ? "]" : "", cfg->tls_port);
 	return 0;
+}
+
+int
+http_reload_tls(struct server *srv, char *err, size_t errlen)
+{
+	int	 rc;
+
+	if (srv->tls_mhd == NULL)
+		return 0;
+	ca_config_lock(srv->ca);
+	rc = tls_reload(ca_config(srv->ca), err, errlen);
+	ca_config_unlock(srv->ca);
+	return rc;
 }
 
 void
@@ -669,8 +938,10 @@ http_stop(struct server *srv)
 		close(srv->http_fd);
 		srv->http_fd = -1;
 	}
-	if (srv->mhd == NULL)
-		return;
+	if (srv->tls_fd != -1) {
+		close(srv->tls_fd);
+		srv->tls_fd = -1;
+	}
 	/*
 	 * Suspended submissions are resumed by the writer, which runs until
 	 * after this: let them answer (at most 30 s) before MHD goes, so
@@ -682,9 +953,15 @@ http_stop(struct server *srv)
 		log_err("http: %d submissions still waiting for the writer at "
 		    "stop", atomic_load(&srv->submitting));
 	/* MHD_stop_daemon closes every connection itself. */
-	watch_stop(srv->watch);
-	MHD_stop_daemon(srv->mhd);
-	srv->mhd = NULL;
+	if (srv->watch != NULL)
+		watch_stop(srv->watch);
+	if (srv->mhd != NULL)
+		MHD_stop_daemon(srv->mhd);
+	if (srv->tls_mhd != NULL)
+		MHD_stop_daemon(srv->tls_mhd);
+	srv->mhd = srv->tls_mhd = NULL;
+	acme_http_stop(srv);	/* after MHD: no handler uses it now */
+	tls_free();
 	watch_free(srv->watch);
 	srv->watch = NULL;
 }

@@ -17,6 +17,7 @@
 
 #include "../exit/exit_host.h"
 #include "../exit/isolate.h"
+#include "acme_http.h"
 #include "server.h"
 
 static void
@@ -33,8 +34,13 @@ usage(FILE *f)
 	    "  -h, --help         this help\n"
 	    "  -V, --version      print the version\n"
 	    "\n"
-	    "Signals: SIGHUP reloads the configuration; SIGTERM and SIGINT stop\n"
-	    "the CA cleanly (the SHUTDOWN event is recorded first).\n");
+	    "Serves HTTPS on [server] tls_port (the REST API, which requires an\n"
+	    "API token or a client certificate unless [rest] anonymous says\n"
+	    "otherwise) and plain HTTP on port (CRLs, CA certificates).\n"
+	    "\n"
+	    "Signals: SIGHUP reloads the configuration and the HTTPS certificate;\n"
+	    "SIGTERM and SIGINT stop the CA cleanly (the SHUTDOWN event is\n"
+	    "recorded first).\n");
 }
 
 /*
@@ -45,6 +51,8 @@ usage(FILE *f)
  * The exit modules follow before this returns, so that a module
  * unregistered is no longer called once `certmint reload` has answered.
  */
+static void	 anonymous_warn(struct server *);
+
 int
 server_reload(struct server *srv, char *err, size_t errlen)
 {
@@ -62,7 +70,40 @@ server_reload(struct server *srv, char *err, size_t errlen)
 		return -1;
 	}
 	exit_host_reload(srv->exits);
+	acme_http_reload(srv);
+	/*
+	 * A renewed HTTPS certificate (certmint tls renew): new connections
+	 * get it. One that does not load is logged; the old one serves on.
+	 */
+	if ((rc = http_reload_tls(srv, why, sizeof(why))) == -1)
+		log_err("HTTPS certificate not reloaded, the old one serves "
+		    "on: %s", why);
+	else if (rc == 1)
+		log_info("HTTPS certificate reloaded from %s",
+		    ca_config(srv->ca)->tls_cert);
+	anonymous_warn(srv);
 	return 0;
+}
+
+/*
+ * Say loudly, at start and at each reload, that anyone who reaches the
+ * API gets certificates ([rest] anonymous).
+ */
+static void
+anonymous_warn(struct server *srv)
+{
+	int	 anon;
+
+	ca_config_lock(srv->ca);
+	anon = ca_config(srv->ca)->anonymous;
+	ca_config_unlock(srv->ca);
+	if (anon == CM_ANON_ISSUE)
+		log_warn("WARNING: [rest] anonymous = issue: anyone who can "
+		    "reach the API gets certificates as the policy decides, "
+		    "without authentication");
+	else if (anon == CM_ANON_PENDING)
+		log_warn("[rest] anonymous = pending: anyone who can reach "
+		    "the API may submit; an officer decides each request");
 }
 
 /*
@@ -198,6 +239,7 @@ main(int argc, char *argv[])
 	memset(&srv, 0, sizeof(srv));
 	pthread_mutex_init(&srv.modules_mu, NULL);
 	srv.admin_fd = srv.wake[0] = srv.wake[1] = srv.http_fd = -1;
+	srv.tls_fd = -1;
 	srv.admin_stop[0] = srv.admin_stop[1] = -1;
 	log_init("certmintd", CM_LOG_INFO);
 	while ((ch = getopt_long(argc, argv, "c:dhV", longopts, NULL)) != -1) {
@@ -279,8 +321,16 @@ main(int argc, char *argv[])
 		goto out;
 	}
 	/* Before the admin thread exists: it may reload the config. */
-	log_info("%s ready: http://%s, admin socket %s", ca_config(srv.ca)->ca_name,
-	    srv.listen_desc, ca_config(srv.ca)->admin_socket);
+	log_info("%s ready: http://%s%s%s%s, admin socket %s, REST API %s",
+	    ca_config(srv.ca)->ca_name, srv.listen_desc,
+	    ca_config(srv.ca)->plain_api ? " (API too)" : " (CRLs, CA "
+	    "certificates)", srv.tls_desc[0] != '\0' ? ", https://" : "",
+	    srv.tls_desc, ca_config(srv.ca)->admin_socket,
+	    ca_config(srv.ca)->anonymous == CM_ANON_ISSUE ? "ANONYMOUS "
+	    "(anyone may get certificates)" : ca_config(srv.ca)->anonymous ==
+	    CM_ANON_PENDING ? "anonymous submissions held pending" :
+	    "authenticated");
+	anonymous_warn(&srv);
 	if (admin_start(&srv, err, sizeof(err)) == -1) {
 		log_err("%s", err);
 		goto out;

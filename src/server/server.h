@@ -14,6 +14,16 @@
 
 struct MHD_Daemon;
 struct http_watch;
+struct acme;
+
+/*
+ * One HTTP listener: the plain one ([server] port) or the HTTPS one
+ * (tls_port); what the first may serve depends on [server] plain_api.
+ */
+struct http_listener {
+	struct server		*srv;
+	int			 tls;
+};
 
 /* Requests from the admin socket to the main loop. */
 #define SERVER_WAKE_STOP	's'
@@ -26,6 +36,9 @@ struct server {
 	struct MHD_Daemon	*mhd;
 	struct http_watch	*watch;		/* http.c: header and body deadlines */
 	int			 http_fd;	/* bound by http_bind, until http_start */
+	struct MHD_Daemon	*tls_mhd;	/* [server] tls_port, or NULL */
+	int			 tls_fd;	/* as http_fd */
+	struct http_listener	 plain_l, tls_l;
 	int			 admin_fd;
 	pthread_t		 admin_thread;
 	int			 admin_running;
@@ -33,7 +46,9 @@ struct server {
 	int			 wake[2];	/* pipe: admin -> main loop */
 	atomic_int		 stopping;
 	atomic_int		 submitting;	/* suspended, waiting for a commit */
+	struct acme		*acme;		/* [acme] enabled, else NULL */
 	char			 listen_desc[128];	/* "127.0.0.1:8080" */
+	char			 tls_desc[128];	/* "127.0.0.1:8443", "" */
 };
 
 /* main.c: reread the config, switch the policy and exit modules. */
@@ -43,6 +58,8 @@ int	 server_reload(struct server *, char *err, size_t errlen);
 int	 http_bind(struct server *, char *err, size_t errlen);
 int	 http_start(struct server *, char *err, size_t errlen);
 void	 http_stop(struct server *);
+/* On reload: a renewed HTTPS certificate, for the next connections. */
+int	 http_reload_tls(struct server *, char *err, size_t errlen);
 
 /* admin.c */
 int	 admin_start(struct server *, char *err, size_t errlen);

@@ -172,6 +172,84 @@ static const char *const migrations[] = {
 	"ALTER TABLE certs ADD COLUMN ca_idx INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE crls ADD COLUMN key_idx INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE ca_certs ADD COLUMN key_idx INTEGER NOT NULL DEFAULT 0;",
+
+	/*
+	 * 9: REST API tokens (tokens.c, docs/rest-api.md). Only the SHA-256
+	 * of a token's secret is kept; profiles and names are its scope
+	 * (comma-separated, "" for any profile). expires and revoked are
+	 * times, 0 for never and not revoked.
+	 */
+	"CREATE TABLE IF NOT EXISTS api_tokens ("
+	"  name TEXT PRIMARY KEY COLLATE NOCASE,"
+	"  hash BLOB NOT NULL UNIQUE,"
+	"  profiles TEXT NOT NULL DEFAULT '',"
+	"  names TEXT NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  expires INTEGER NOT NULL DEFAULT 0,"
+	"  revoked INTEGER NOT NULL DEFAULT 0);",
+
+	/*
+	 * 10: the ACME server (docs/acme.md, src/store/acme.c). An order's
+	 * certificate is a request row like any other (request_id, and the
+	 * request's AcmeOrder attribute, which survives a crash between the
+	 * issuance and this row's update); identifiers are JSON as the
+	 * order shows them. acme_state keeps the nonce key.
+	 */
+	"CREATE TABLE IF NOT EXISTS acme_accounts ("
+	"  id INTEGER PRIMARY KEY,"
+	"  endpoint TEXT NOT NULL,"
+	"  thumbprint TEXT NOT NULL UNIQUE,"
+	"  jwk TEXT NOT NULL,"
+	"  status TEXT NOT NULL,"
+	"  contact TEXT,"
+	"  tos_agreed INTEGER NOT NULL DEFAULT 0,"
+	"  eab_kid TEXT NOT NULL DEFAULT '',"
+	"  created INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS acme_orders ("
+	"  id INTEGER PRIMARY KEY,"
+	"  account_id INTEGER NOT NULL REFERENCES acme_accounts(id),"
+	"  endpoint TEXT NOT NULL,"
+	"  status TEXT NOT NULL,"
+	"  expires INTEGER NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  identifiers TEXT NOT NULL,"
+	"  error TEXT,"
+	"  request_id INTEGER NOT NULL DEFAULT 0,"
+	"  serial TEXT NOT NULL DEFAULT '',"
+	"  profile TEXT NOT NULL DEFAULT '');"
+	"CREATE INDEX IF NOT EXISTS acme_orders_account ON"
+	"  acme_orders(account_id);"
+	"CREATE INDEX IF NOT EXISTS acme_orders_serial ON acme_orders(serial)"
+	"  WHERE serial != '';"
+	"CREATE TABLE IF NOT EXISTS acme_authzs ("
+	"  id INTEGER PRIMARY KEY,"
+	"  order_id INTEGER NOT NULL REFERENCES acme_orders(id),"
+	"  account_id INTEGER NOT NULL,"
+	"  type TEXT NOT NULL,"
+	"  value TEXT NOT NULL,"
+	"  wildcard INTEGER NOT NULL DEFAULT 0,"
+	"  status TEXT NOT NULL,"
+	"  expires INTEGER NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS acme_authzs_order ON acme_authzs(order_id);"
+	"CREATE TABLE IF NOT EXISTS acme_challenges ("
+	"  id INTEGER PRIMARY KEY,"
+	"  authz_id INTEGER NOT NULL REFERENCES acme_authzs(id),"
+	"  type TEXT NOT NULL,"
+	"  token TEXT NOT NULL UNIQUE,"
+	"  status TEXT NOT NULL,"
+	"  validated INTEGER NOT NULL DEFAULT 0,"
+	"  error TEXT);"
+	"CREATE INDEX IF NOT EXISTS acme_challenges_authz ON"
+	"  acme_challenges(authz_id);"
+	"CREATE TABLE IF NOT EXISTS acme_eab ("
+	"  kid TEXT PRIMARY KEY,"
+	"  hmac_key BLOB NOT NULL,"
+	"  endpoint TEXT NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  account_id INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE IF NOT EXISTS acme_state ("
+	"  key TEXT PRIMARY KEY,"
+	"  value BLOB NOT NULL) WITHOUT ROWID;",
 };
 
 int

@@ -414,4 +414,31 @@ int	 store_exit_suspend(struct store *, const char *module, int64_t since,
 int	 store_exit_suspended(struct store *, const char *module, int64_t *since,
 	    char *reason, size_t len);
 
+/*
+ * REST API tokens (migration 9, tokens.c): the SHA-256 of the secret, the
+ * scope (profiles: comma-separated, "" for any; names: comma-separated
+ * patterns) and times (expires, revoked: 0 for never, not revoked).
+ */
+#define TOKEN_HASH_LEN	32
+struct db_token {
+	char		*name;
+	unsigned char	 hash[TOKEN_HASH_LEN];
+	char		*profiles;
+	char		*names;
+	int64_t		 created;
+	int64_t		 expires;
+	int64_t		 revoked;
+};
+void	 db_token_free(struct db_token *);
+/* STORE_E_DUPLICATE when the name (or the hash) is taken. */
+int	 store_token_add(struct store *, const struct db_token *);
+/* CM_E_NOTFOUND when no token has hash. */
+int	 store_token_by_hash(struct store *, const unsigned char *hash,
+	    struct db_token *);
+/* cb for each token by name; a non-zero return stops and is returned. */
+int	 store_token_each(struct store *,
+	    int (*cb)(void *, const struct db_token *), void *arg);
+/* CM_E_NOTFOUND when no token of that name is unrevoked. */
+int	 store_token_revoke(struct store *, const char *name, int64_t when);
+
 #endif /* CM_STORE_H */

@@ -26,6 +26,8 @@ enum stmt_id {
 	/* history.c */
 	S_HIST_SAVE, S_HIST_GET, S_HIST_EXTS, S_CRL_AT_BASE, S_CRL_AT_DELTA,
 	S_CACERT_GET, S_CACERT_ADD, S_CACERT_AT, S_CACERT_COUNT,
+	/* acme.c: its own table of names (enum acme_stmt) in this range */
+	S_ACME_FIRST, S_ACME_LAST = S_ACME_FIRST + 39,
 	S__MAX
 };
 

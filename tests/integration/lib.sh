@@ -132,13 +132,38 @@ print(s.getsockname()[1])'
 }
 
 # ca_init [INIT OPTIONS...]: create a CA under $T_DIR/ca. Sets CONF, PORT,
-# URL.
+# URL. The tests speak plain HTTP to the API and submit anonymously, as
+# before HTTPS and authentication (issue 14): no HTTPS listener,
+# [server] plain_api and [rest] anonymous = issue. tls.sh and auth.sh
+# check the defaults (ca_init_secure).
 ca_init() {
 	PORT=$(free_port)
 	URL=http://127.0.0.1:$PORT
 	CONF=$T_DIR/ca/certmint.conf
-	"$CERTMINT" -c "$CONF" init --name "Test CA" --port "$PORT" "$@" \
-	    >"$T_DIR/init.out" 2>&1 || {
+	"$CERTMINT" -c "$CONF" init --name "Test CA" --port "$PORT" \
+	    --tls-port 0 --anonymous issue "$@" >"$T_DIR/init.out" 2>&1 || {
+		echo "Bail out! certmint init failed"
+		cat "$T_DIR/init.out"
+		exit 1
+	}
+	conf_set server plain_api yes
+}
+
+# ca_init_secure [INIT OPTIONS...]: a CA as `certmint init` makes one,
+# defaults unchanged: HTTPS on TLS_PORT (SURL, its certificate issued by
+# the CA), the plain port for CRLs and CA certificates, authentication
+# required. Sets CONF, PORT, URL, TLS_PORT, SURL.
+ca_init_secure() {
+	PORT=$(free_port)
+	TLS_PORT=$(free_port)
+	while [ "$TLS_PORT" = "$PORT" ]; do
+		TLS_PORT=$(free_port)
+	done
+	URL=http://127.0.0.1:$PORT
+	SURL=https://127.0.0.1:$TLS_PORT
+	CONF=$T_DIR/ca/certmint.conf
+	"$CERTMINT" -c "$CONF" init --name "Test CA" --port "$PORT" \
+	    --tls-port "$TLS_PORT" "$@" >"$T_DIR/init.out" 2>&1 || {
 		echo "Bail out! certmint init failed"
 		cat "$T_DIR/init.out"
 		exit 1

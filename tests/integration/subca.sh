@@ -7,7 +7,7 @@
 for kt in ec-p256 ec-p384 rsa-2048 ed25519; do
 	C=$T_DIR/$kt/certmint.conf
 	check "init --key-type $kt" "$CERTMINT" -c "$C" init --key-type "$kt" \
-	    --name "Root $kt"
+	    --name "Root $kt" --tls-port 0
 	check "$kt: key file is mode 600" test "$(stat -c %a "$T_DIR/$kt/ca.key")" = 600
 	check "$kt: self-signed certificate verifies" \
 	    openssl verify -CAfile "$T_DIR/$kt/ca.crt" "$T_DIR/$kt/ca.crt"
@@ -28,7 +28,7 @@ SUB=$T_DIR/sub/certmint.conf
 SPORT=$(free_port)
 check "init --subordinate writes a request" \
     "$CERTMINT" -c "$SUB" init --subordinate --name "Test Sub CA" \
-    --port "$SPORT" --key-type ec-p384
+    --port "$SPORT" --key-type ec-p384 --tls-port 0 --anonymous issue
 check "the sub CA request verifies" \
     openssl req -in "$T_DIR/sub/ca.csr" -noout -verify
 check_refused "the sub CA refuses to start without its certificate" 30 \
@@ -50,6 +50,7 @@ check "install with the parent's chain" \
 
 # Run the sub CA too and have it issue.
 CONF=$SUB PORT=$SPORT URL=http://127.0.0.1:$SPORT
+conf_set server plain_api yes	# plain HTTP, as ca_init's
 daemon_start
 SUB_PID=$T_PID
 new_csr leaf

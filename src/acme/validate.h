@@ -1,0 +1,88 @@
+/*
+ * validate.h - the ACME validation authority (VA): proves control of an
+ * identifier by http-01 (RFC 8555 §8.3), dns-01 (§8.4) and tls-alpn-01
+ * (RFC 8737), for DNS names and IP literals (RFC 8738).
+ *
+ * acme_validate() makes one attempt and blocks, at most timeout_ms in all
+ * (DNS, connect, redirects, TLS, body); the pool runs it off the HTTP
+ * threads, max_parallel at once. Name resolution goes through our own
+ * DNS client to `resolver` (or the first nameserver of /etc/resolv.conf),
+ * never through getaddrinfo: that would not be bounded in time, and a CA
+ * must not trust /etc/hosts for a name it certifies.
+ */
+#ifndef CM_ACME_VALIDATE_H
+#define CM_ACME_VALIDATE_H
+
+#include <stddef.h>
+
+enum acme_chall { ACME_HTTP01, ACME_DNS01, ACME_TLSALPN01 };
+
+/* From the [acme] settings; the core fills it. */
+struct acme_va_config {
+	int	 http01_port;		/* default 80; tests: a loopback port */
+	int	 tlsalpn01_port;	/* default 443 */
+	char	 resolver[128];		/* "127.0.0.1:8053"; "": resolv.conf */
+	int	 timeout_ms;		/* per attempt, default 10000 */
+	int	 max_parallel;		/* validations in flight, default 16 */
+};
+
+struct acme_check {
+	enum acme_chall type;
+	/* a DNS name (no "*.": the core strips it) or an IP literal */
+	char	 identifier[256];
+	int	 is_ip;			/* RFC 8738 */
+	char	 token[128];
+	char	 key_authz[256];	/* token "." b64url(JWK thumbprint) */
+};
+
+struct acme_va_result {
+	int	 valid;			/* 1 valid, 0 invalid */
+	/* RFC 8555 type suffix: "connection", "unauthorized", "dns",
+	 * "incorrectResponse", "tls", ... (below) */
+	char	 problem[64];
+	/* human-readable: what was fetched and what came back */
+	char	 detail[512];
+};
+
+/*
+ * Problem types acme_validate() gives (suffixes of urn:ietf:params:acme:
+ * error:): "dns" (resolution failed, no record, garbage answer),
+ * "connection" (refused, timed out, bad or too many redirects),
+ * "unauthorized" (HTTP status other than 200), "incorrectResponse"
+ * (body, TXT value or certificate not what the challenge requires, or too
+ * big), "tls" (handshake failed or acme-tls/1 not negotiated), "malformed"
+ * (a check the core should never have built: bad token or identifier),
+ * "serverInternal" (out of memory and the like).
+ */
+
+/* Blocking, one attempt, bounded by timeout_ms. Thread-safe. */
+void	 acme_validate(const struct acme_va_config *,
+	    const struct acme_check *, struct acme_va_result *);
+
+/*
+ * Bounded pool: runs validations off the HTTP threads, max_parallel at
+ * once, calls done(arg, check, result) from a pool thread (check and
+ * result are borrowed for the call). submit copies the check; it returns
+ * 0, or -1 when the pool is stopping or ACME_VPOOL_MAX_QUEUED checks wait
+ * already (the core leaves the challenge "processing" and retries later).
+ */
+#define ACME_VPOOL_MAX_QUEUED	65536
+struct acme_vpool;
+typedef void	 acme_va_done_fn(void *arg, const struct acme_check *,
+		    const struct acme_va_result *);
+typedef void	 acme_va_dropped_fn(void *arg, const struct acme_check *);
+
+struct acme_vpool *acme_vpool_start(const struct acme_va_config *, char *err,
+	    size_t);
+int	 acme_vpool_submit(struct acme_vpool *, const struct acme_check *,
+	    void (*done)(void *, const struct acme_check *,
+	    const struct acme_va_result *), void *arg);
+/* Waits for running checks, drops queued (their done is never called). */
+void	 acme_vpool_stop(struct acme_vpool *);
+/*
+ * The same, calling dropped(arg, check) for each queued check it drops, so
+ * that the caller can free arg; dropped may be NULL.
+ */
+void	 acme_vpool_stop_cb(struct acme_vpool *, acme_va_dropped_fn *dropped);
+
+#endif

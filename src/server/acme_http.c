@@ -1,0 +1,112 @@
+/*
+ * acme_http.c - the ACME server (src/acme) on libmicrohttpd: http.c hands
+ * over every request under /acme/ with its whole body; this turns it into
+ * an acme_req and the acme_resp into MHD's response and headers. The
+ * protocol is src/acme's, testable without MHD.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <microhttpd.h>
+
+#include "../acme/acme.h"
+#include "acme_http.h"
+#include "server.h"
+
+int
+acme_http_start(struct server *srv, char *err, size_t errlen)
+{
+	return acme_start(srv->ca, &srv->acme, err, errlen);
+}
+
+void
+acme_http_stop(struct server *srv)
+{
+	acme_stop(srv->acme);
+	srv->acme = NULL;
+}
+
+void
+acme_http_reload(struct server *srv)
+{
+	char	 err[512], *v;
+
+	if (srv->acme == NULL) {
+		v = ca_config_value(srv->ca, "acme", "enabled");
+		if (v != NULL && (strcasecmp(v, "yes") == 0 ||
+		    strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0))
+			log_warn("acme: [acme] enabled = %s takes a restart: "
+			    "ACME stays off until then", v);
+		free(v);
+		return;
+	}
+	if (acme_reload(srv->acme, err, sizeof(err)) == -1)
+		log_err("acme: not reloaded, the running settings serve on: "
+		    "%s", err);
+}
+
+enum MHD_Result
+acme_http_answer(struct server *srv, struct MHD_Connection *c,
+    const char *url, const char *method, const void *body, size_t len,
+    int too_large)
+{
+	static const char off[] = "{\"type\":\"urn:ietf:params:acme:error:"
+	    "malformed\",\"detail\":\"ACME is not enabled on this CA ([acme] "
+	    "enabled)\",\"status\":404}";
+	struct acme_req	 req;
+	struct acme_resp resp;
+	struct MHD_Response *r;
+	enum MHD_Result	 rc;
+	char		 ra[16];
+	int		 i;
+
+	if (srv->acme == NULL) {
+		if ((r = MHD_create_response_from_buffer(sizeof(off) - 1,
+		    (void *)off, MHD_RESPMEM_PERSISTENT)) == NULL)
+			return MHD_NO;
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+		    "application/problem+json");
+		rc = MHD_queue_response(c, MHD_HTTP_NOT_FOUND, r);
+		MHD_destroy_response(r);
+		return rc;
+	}
+	memset(&req, 0, sizeof(req));
+	req.method = method;
+	req.path = url;
+	req.content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_TYPE);
+	req.body = body;
+	req.len = len;
+	req.too_large = too_large;
+	acme_handle(srv->acme, &req, &resp);
+	r = resp.body != NULL ? MHD_create_response_from_buffer(resp.len,
+	    resp.body, MHD_RESPMEM_MUST_FREE) :
+	    MHD_create_response_from_buffer(0, (void *)"",
+	    MHD_RESPMEM_PERSISTENT);
+	if (r == NULL) {
+		acme_resp_free(&resp);
+		return MHD_NO;
+	}
+	resp.body = NULL;	/* MHD's now */
+	if (resp.type != NULL)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+		    resp.type);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	if (resp.nonce[0] != '\0')
+		MHD_add_response_header(r, "Replay-Nonce", resp.nonce);
+	if (resp.location[0] != '\0')
+		MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION,
+		    resp.location);
+	/* One Link header per relation (acme.sh reads them by line). */
+	for (i = 0; i < resp.nlinks; i++)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_LINK, resp.links[i]);
+	if (resp.retry_after > 0) {
+		snprintf(ra, sizeof(ra), "%d", resp.retry_after);
+		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+	}
+	rc = MHD_queue_response(c, resp.status, r);
+	MHD_destroy_response(r);
+	return rc;
+}

@@ -1,0 +1,26 @@
+/*
+ * acme_http.h - the ACME server on libmicrohttpd (acme_http.c): http.c
+ * starts it with its listeners and hands it every request under /acme/.
+ */
+#ifndef CM_ACME_HTTP_H
+#define CM_ACME_HTTP_H
+
+#include <stddef.h>
+
+#include <microhttpd.h>
+
+#include "../acme/acme.h"
+
+struct server;
+
+/* [acme] enabled: start (srv->acme, NULL when off). 0, or -1 with err. */
+int	 acme_http_start(struct server *, char *err, size_t errlen);
+void	 acme_http_stop(struct server *);
+/* After a reload: apply the new [acme] settings (logs what it did). */
+void	 acme_http_reload(struct server *);
+/* Answer a request under /acme/ whose whole body is body. */
+enum MHD_Result acme_http_answer(struct server *, struct MHD_Connection *,
+	    const char *url, const char *method, const void *body, size_t len,
+	    int too_large);
+
+#endif /* CM_ACME_HTTP_H */

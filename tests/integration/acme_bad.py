@@ -1,0 +1,361 @@
+#!/usr/bin/python3
+# acme_bad.py DIRECTORY_URL CA_PEM HTTP01_PORT OUT: a small ACME client
+# (python3 stdlib + cryptography) that sends what real clients must not:
+# bad JWS, bad CSRs, calls out of order. For each case it writes to OUT a
+# line "case|HTTP status|problem type suffix|checks" where checks is "ok"
+# when the answer was application/problem+json with a "status" equal to
+# the HTTP status and a Replay-Nonce header, else what was wrong. Cases
+# that must succeed (the control flow) write "case|status|-|ok".
+import base64, hashlib, hmac, ipaddress, json, ssl, sys, threading, time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import urllib.error, urllib.request
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from cryptography.x509.oid import NameOID
+
+DIRURL, CAPEM, H01, OUT = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+CTX = ssl.create_default_context(cafile=CAPEM)
+out = open(OUT, "w", buffering=1)
+
+
+def b64(b):
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+
+def jwk_of(key):
+    n = key.public_key().public_numbers()
+    return {"crv": "P-256", "kty": "EC", "x": b64(n.x.to_bytes(32, "big")),
+            "y": b64(n.y.to_bytes(32, "big"))}
+
+
+def thumb(key):
+    j = json.dumps(jwk_of(key), sort_keys=True, separators=(",", ":"))
+    return b64(hashlib.sha256(j.encode()).digest())
+
+
+def es256(key, data):
+    r, s = decode_dss_signature(key.sign(data, ec.ECDSA(hashes.SHA256())))
+    return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+
+def http(method, url, body=None, ctype="application/jose+json"):
+    req = urllib.request.Request(url, data=body, method=method)
+    if ctype and body is not None:
+        req.add_header("Content-Type", ctype)
+    req.add_header("User-Agent", "acme_bad.py")
+    try:
+        r = urllib.request.urlopen(req, context=CTX, timeout=30)
+        return r.status, r.headers, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()
+
+
+D = json.loads(http("GET", DIRURL)[2])
+
+
+def nonce():
+    return http("HEAD", D["newNonce"])[1]["Replay-Nonce"]
+
+
+def jws(key, url, payload, kid=None, alg="ES256", nonce_=None, jwk=None,
+        sign_with=None):
+    prot = {"alg": alg, "url": url, "nonce": nonce_ or nonce()}
+    if kid:
+        prot["kid"] = kid
+    else:
+        prot["jwk"] = jwk or jwk_of(key)
+    p = b64(json.dumps(prot).encode())
+    pl = "" if payload is None else b64(json.dumps(payload).encode())
+    si = (p + "." + pl).encode()
+    if alg == "ES256":
+        sig = es256(sign_with or key, si)
+    elif alg == "HS256":
+        sig = hmac.new(b"k" * 32, si, hashlib.sha256).digest()
+    else:
+        sig = b""
+    return json.dumps({"protected": p, "payload": pl,
+                       "signature": b64(sig)}).encode()
+
+
+def post(key, url, payload, **kw):
+    ctype = kw.pop("ctype", "application/jose+json")
+    return http("POST", url, jws(key, url, payload, **kw), ctype)
+
+
+def record(case, resp, expect_ok=False):
+    st, hd, body = resp
+    if expect_ok:
+        out.write("%s|%d|-|%s\n" % (case, st, "ok" if st < 300 and
+                                    hd.get("Replay-Nonce") else "bad"))
+        return
+    why = []
+    try:
+        j = json.loads(body)
+    except ValueError:
+        j = {}
+    if not (hd.get("Content-Type") or "").startswith("application/problem+json"):
+        why.append("content-type %s" % hd.get("Content-Type"))
+    if j.get("status") != st:
+        why.append("status field %s" % j.get("status"))
+    if not hd.get("Replay-Nonce"):
+        why.append("no Replay-Nonce")
+    t = j.get("type", "")
+    prefix = "urn:ietf:params:acme:error:"
+    out.write("%s|%d|%s|%s\n" % (case, st, t[len(prefix):] if
+              t.startswith(prefix) else t, ",".join(why) or "ok"))
+
+
+def new_account(key):
+    st, hd, _ = post(key, D["newAccount"], {"termsOfServiceAgreed": True})
+    return hd["Location"]
+
+
+def csr_for(names, key=None, ips=()):
+    key = key or ec.generate_private_key(ec.SECP256R1())
+    b = x509.CertificateSigningRequestBuilder().subject_name(x509.Name([]))
+    b = b.add_extension(x509.SubjectAlternativeName(
+        [x509.DNSName(n) for n in names] +
+        [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]),
+        critical=False)
+    return b64(b.sign(key, hashes.SHA256()).public_bytes(
+        serialization.Encoding.DER)), key
+
+
+# An http-01 responder on the port the VA dials.
+TOKENS = {}
+
+
+class H(BaseHTTPRequestHandler):
+    def do_GET(self):
+        tok = self.path.rsplit("/", 1)[-1]
+        v = TOKENS.get(tok)
+        self.send_response(200 if v else 404)
+        self.end_headers()
+        if v:
+            self.wfile.write(v.encode())
+
+    def log_message(self, *a):
+        pass
+
+
+srv = ThreadingHTTPServer(("127.0.0.1", H01), H)
+threading.Thread(target=srv.serve_forever, daemon=True).start()
+
+PHASE = sys.argv[5] if len(sys.argv) > 5 else "all"
+STATE = OUT + ".state"
+
+
+def order_valid(key, kid, name, typ="dns"):
+    """A whole order by http-01, finalized: (order URL, certificate URL)."""
+    st, hd, body = post(key, D["newOrder"], {"identifiers": [
+        {"type": typ, "value": name}]}, kid=kid)
+    order, ourl = json.loads(body), hd["Location"]
+    az = json.loads(post(key, order["authorizations"][0], None, kid=kid)[2])
+    ch = [c for c in az["challenges"] if c["type"] == "http-01"][0]
+    TOKENS[ch["token"]] = ch["token"] + "." + thumb(key)
+    post(key, ch["url"], {}, kid=kid)
+    for _ in range(100):
+        if json.loads(post(key, ourl, None, kid=kid)[2])["status"] != "pending":
+            break
+        time.sleep(0.1)
+    csr, _ = csr_for([name]) if typ == "dns" else csr_for([], ips=[name])
+    o = json.loads(post(key, order["finalize"], {"csr": csr}, kid=kid)[2])
+    return ourl, o.get("certificate")
+
+
+if PHASE == "prep":
+    # An order finalized, and a nonce kept unused, for after a restart.
+    k = ec.generate_private_key(ec.SECP256R1())
+    kid = new_account(k)
+    ourl, curl = order_valid(k, kid, "restart.certmint.test")
+    json.dump({"key": k.private_bytes(serialization.Encoding.PEM,
+               serialization.PrivateFormat.PKCS8,
+               serialization.NoEncryption()).decode(), "kid": kid,
+               "cert": curl, "nonce": nonce()}, open(STATE, "w"))
+    out.write("prep|%s|-|ok\n" % ("valid" if curl else "no certificate"))
+    out.close()
+    sys.exit(0)
+if PHASE == "ratelimit":
+    # [acme] orders_per_account_hour = 3, orders_per_domain_hour = 4.
+    ka, kb = (ec.generate_private_key(ec.SECP256R1()) for _ in range(2))
+    kida, kidb = new_account(ka), new_account(kb)
+    for i in range(1, 5):
+        record("rl_a%d" % i, post(ka, D["newOrder"], {"identifiers": [
+            {"type": "dns", "value": "a%d.rl.test" % i}]}, kid=kida),
+            expect_ok=i < 4)
+    for i in range(1, 3):
+        r = post(kb, D["newOrder"], {"identifiers": [
+            {"type": "dns", "value": "b%d.x.rl.test" % i}]}, kid=kidb)
+        record("rl_b%d" % i, r, expect_ok=i < 2)
+    out.write("rl_retry_after|%s|-|ok\n" % r[1].get("Retry-After"))
+    out.close()
+    sys.exit(0)
+if PHASE == "after":
+    s = json.load(open(STATE))
+    k = serialization.load_pem_private_key(s["key"].encode(), None)
+    r = post(k, s["kid"], None, kid=s["kid"], nonce_=s["nonce"])
+    if r[0] < 300:
+        record("old_nonce", r, expect_ok=True)
+    else:
+        record("old_nonce", r)
+    st, hd, pem = post(k, s["cert"], None, kid=s["kid"])
+    record("download_after_restart", (st, hd, pem), expect_ok=True)
+    open(OUT + ".pem", "wb").write(pem)
+    out.close()
+    sys.exit(0)
+
+k1 = ec.generate_private_key(ec.SECP256R1())
+k2 = ec.generate_private_key(ec.SECP256R1())
+kid1 = new_account(k1)
+kid2 = new_account(k2)
+ORD = D["newOrder"]
+ids = [{"type": "dns", "value": "bad.certmint.test"}]
+
+# ---- bad JWS ----
+record("wrong_url", http("POST", ORD, jws(k1, ORD + "x", {"identifiers": ids},
+       kid=kid1)))
+n = nonce()
+record("first_use", post(k1, kid1, None, kid=kid1, nonce_=n), expect_ok=True)
+record("reused_nonce", post(k1, kid1, None, kid=kid1, nonce_=n))
+record("garbage_nonce", post(k1, kid1, None, kid=kid1, nonce_="AAAA"))
+record("unknown_kid", post(k1, ORD, {"identifiers": ids},
+       kid=kid1.rsplit("/", 1)[0] + "/999"))
+record("alg_none", post(k1, ORD, {"identifiers": ids}, kid=kid1, alg="none"))
+record("hs256", post(k1, ORD, {"identifiers": ids}, kid=kid1, alg="HS256"))
+record("mismatched_jwk", post(k1, D["newAccount"], {"termsOfServiceAgreed":
+       True}, jwk=jwk_of(k2), sign_with=k1))
+record("other_key_kid", post(k2, ORD, {"identifiers": ids}, kid=kid1))
+record("no_content_type", post(k1, ORD, {"identifiers": ids}, kid=kid1,
+       ctype="application/json"))
+record("kid_on_new_account", post(k1, D["newAccount"],
+       {"termsOfServiceAgreed": True}, kid=kid1))
+record("only_return_existing", post(ec.generate_private_key(ec.SECP256R1()),
+       D["newAccount"], {"onlyReturnExisting": True}))
+record("rejected_identifier", post(k1, ORD, {"identifiers": [
+       {"type": "dns", "value": "evil.example.com"}]}, kid=kid1))
+
+# ---- out of order ----
+st, hd, body = post(k1, ORD, {"identifiers": ids}, kid=kid1)
+record("new_order", (st, hd, body), expect_ok=True)
+order = json.loads(body)
+ourl = hd["Location"]
+record("get_order", http("GET", ourl))
+csr, ckey = csr_for(["bad.certmint.test"])
+record("finalize_not_ready", post(k1, order["finalize"], {"csr": csr},
+       kid=kid1))
+record("other_account_order", post(k2, ourl, None, kid=kid2))
+az = json.loads(post(k1, order["authorizations"][0], None, kid=kid1)[2])
+ch = [c for c in az["challenges"] if c["type"] == "http-01"][0]
+TOKENS[ch["token"]] = ch["token"] + "." + thumb(k1)
+record("other_account_chall", post(k2, ch["url"], {}, kid=kid2))
+record("chall", post(k1, ch["url"], {}, kid=kid1), expect_ok=True)
+for _ in range(100):
+    o = json.loads(post(k1, ourl, None, kid=kid1)[2])
+    if o["status"] != "pending":
+        break
+    time.sleep(0.1)
+out.write("order_ready|%s|-|ok\n" % o["status"])
+
+# ---- bad CSRs (the order stays ready: nothing is issued) ----
+csr, _ = csr_for(["bad.certmint.test", "extra.certmint.test"])
+record("csr_extra_name", post(k1, order["finalize"], {"csr": csr}, kid=kid1))
+csr, _ = csr_for(["other.certmint.test"])
+record("csr_other_name", post(k1, order["finalize"], {"csr": csr}, kid=kid1))
+csr, _ = csr_for(["bad.certmint.test"], key=k1)
+record("csr_account_key", post(k1, order["finalize"], {"csr": csr}, kid=kid1))
+record("csr_garbage", post(k1, order["finalize"], {"csr": b64(b"junk")},
+       kid=kid1))
+csr, ckey = csr_for(["bad.certmint.test"])
+st, hd, body = post(k1, order["finalize"], {"csr": csr}, kid=kid1)
+record("finalize", (st, hd, body), expect_ok=True)
+o = json.loads(body)
+out.write("order_valid|%s|-|ok\n" % o["status"])
+record("finalize_again", post(k1, order["finalize"], {"csr": csr}, kid=kid1))
+st, hd, pem = post(k1, o["certificate"], None, kid=kid1)
+record("download", (st, hd, pem), expect_ok=True)
+open(OUT + ".pem", "wb").write(pem)
+der = x509.load_pem_x509_certificate(pem).public_bytes(
+    serialization.Encoding.DER)
+RV = D["revokeCert"]
+
+
+def ari(pem):
+    """GET renewalInfo for pem: (HTTP status, window start, window end)."""
+    c = x509.load_pem_x509_certificate(pem)
+    aki = c.extensions.get_extension_for_class(
+        x509.AuthorityKeyIdentifier).value.key_identifier
+    sn = c.serial_number.to_bytes((c.serial_number.bit_length() + 8) // 8,
+                                  "big")
+    st, hd, body = http("GET", D["renewalInfo"] + "/" + b64(aki) + "." +
+                        b64(sn))
+    if st != 200:
+        return st, "", ""
+    w = json.loads(body)["suggestedWindow"]
+    return st, w["start"], w["end"]
+
+
+st, ws, we = ari(pem)
+now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+out.write("ari_valid|%d|%s|ok\n" % (st, "future" if now < ws < we else
+                                    "window %s %s" % (ws, we)))
+record("revoke_other_account", post(k2, RV, {"certificate": b64(der)},
+       kid=kid2))
+record("revoke_bad_reason", post(k1, RV, {"certificate": b64(der),
+       "reason": 7}, kid=kid1))
+record("revoke_wrong_key", post(k2, RV, {"certificate": b64(der)}))
+record("revoke", post(k1, RV, {"certificate": b64(der), "reason": 1},
+       kid=kid1), expect_ok=True)
+record("revoke_again", post(k1, RV, {"certificate": b64(der)}, kid=kid1))
+st, ws, we = ari(pem)
+out.write("ari_revoked|%d|%s|ok\n" % (st, "past" if ws < we < now else
+                                      "window %s %s" % (ws, we)))
+record("ari_unknown", http("GET", D["renewalInfo"] + "/AAAA.AQID"))
+
+# ---- profiles (draft-aaron-acme-profiles) ----
+out.write("meta_profiles|%s|-|ok\n" % ",".join(sorted(
+    D["meta"].get("profiles", {}))))
+record("invalid_profile", post(k1, ORD, {"identifiers": ids, "profile":
+       "NoSuchProfile"}, kid=kid1))
+st, hd, body = post(k1, ORD, {"identifiers": ids, "profile": "WebServer"},
+                    kid=kid1)
+out.write("order_profile|%d|%s|ok\n" % (st, json.loads(body).get("profile")))
+
+# ---- an IP identifier (RFC 8738) by http-01 ----
+ourl, curl = order_valid(k1, kid1, "127.0.0.1", typ="ip")
+st, hd, pem = post(k1, curl, None, kid=kid1) if curl else (0, {}, b"")
+record("ip_download", (st, hd, pem), expect_ok=True)
+open(OUT + ".ip.pem", "wb").write(pem)
+o3 = json.loads(post(k1, D["newOrder"], {"identifiers": [
+    {"type": "ip", "value": "127.0.0.3"}]}, kid=kid1)[2])
+az = json.loads(post(k1, o3["authorizations"][0], None, kid=kid1)[2])
+out.write("ip_challenges|%s|-|ok\n" % ",".join(sorted(
+    c["type"] for c in az["challenges"])))
+o4 = json.loads(post(k1, D["newOrder"], {"identifiers": [
+    {"type": "dns", "value": "*.w.certmint.test"}]}, kid=kid1)[2])
+az = json.loads(post(k1, o4["authorizations"][0], None, kid=kid1)[2])
+out.write("wildcard_challenges|%s|%s|ok\n" % (",".join(sorted(
+    c["type"] for c in az["challenges"])), az["identifier"]["value"]))
+
+# ---- account changes ----
+k3 = ec.generate_private_key(ec.SECP256R1())
+inner = jws(k3, D["keyChange"], {"account": kid1, "oldKey": jwk_of(k1)},
+            nonce_="x")
+inner_obj = json.loads(inner)
+del inner_obj["protected"]
+prot = {"alg": "ES256", "url": D["keyChange"], "jwk": jwk_of(k3)}
+p = b64(json.dumps(prot).encode())
+pl = b64(json.dumps({"account": kid1, "oldKey": jwk_of(k1)}).encode())
+inner_obj = {"protected": p, "payload": pl,
+             "signature": b64(es256(k3, (p + "." + pl).encode()))}
+record("key_change", post(k1, D["keyChange"], inner_obj, kid=kid1),
+       expect_ok=True)
+record("old_key_after_change", post(k1, kid1, None, kid=kid1))
+record("new_key_after_change", post(k3, kid1, None, kid=kid1), expect_ok=True)
+record("deactivate", post(k2, kid2, {"status": "deactivated"}, kid=kid2),
+       expect_ok=True)
+record("deactivated_account", post(k2, ORD, {"identifiers": ids}, kid=kid2))
+srv.shutdown()
+out.close()

@@ -1,0 +1,128 @@
+#!/bin/sh
+# The ACME server refuses what it must, with the RFC 8555 problem types:
+# bad JWS (wrong url, reused or garbage nonce, unknown kid, alg none,
+# HS256, a jwk that did not sign, a kid with another key, no
+# application/jose+json, kid on newAccount), identifiers outside
+# [acme] identifiers, bad CSRs at finalize (a name not in the order, a
+# name missing, the account key, garbage), calls out of order (finalize
+# before ready and twice, GET instead of POST-as-GET, another account's
+# order, challenge and certificate), bad revocations, a profile not
+# offered; every problem is application/problem+json with "status" and a
+# Replay-Nonce, and nothing refused is issued. Also: an IP identifier
+# (RFC 8738) by http-01, renewal information (RFC 9773) before and after
+# revocation, the profiles extension, keyChange and deactivation, rate
+# limits per account and per registered domain. And
+# restarts: after kill -9 just after finalize the certificate downloads;
+# a nonce from before a clean restart is good after it, one from before
+# a crash is not.
+. "$LIB"
+. "$(dirname "$LIB")/acme_lib.sh"
+
+acme_setup
+conf_set acme identifiers '*.certmint.test, 127.0.0.*'
+conf_set acme profiles WebServer
+daemon_start
+
+OUT=$T_DIR/bad.out
+check "the client ran" timeout 80 python3 "$(dirname "$LIB")/acme_bad.py" \
+    "$ACME_DIR" "$CA_PEM" "$H01_PORT" "$OUT"
+
+# expect CASE STATUS TYPE: the case's line in $OUT.
+expect() {
+	check_eq "$1: $2 $3" "$1|$2|$3|ok" "$(grep "^$1|" "$OUT")"
+}
+expect wrong_url 401 unauthorized
+expect first_use 200 -
+expect reused_nonce 400 badNonce
+expect garbage_nonce 400 badNonce
+expect unknown_kid 400 accountDoesNotExist
+expect alg_none 400 badSignatureAlgorithm
+expect hs256 400 badSignatureAlgorithm
+expect mismatched_jwk 400 malformed
+expect other_key_kid 400 malformed
+expect no_content_type 415 malformed
+expect kid_on_new_account 400 malformed
+expect only_return_existing 400 accountDoesNotExist
+expect rejected_identifier 400 rejectedIdentifier
+expect new_order 201 -
+expect get_order 405 malformed
+expect finalize_not_ready 403 orderNotReady
+expect other_account_order 403 unauthorized
+expect other_account_chall 403 unauthorized
+expect chall 200 -
+expect order_ready ready -
+expect csr_extra_name 400 badCSR
+expect csr_other_name 400 badCSR
+expect csr_account_key 400 badCSR
+expect csr_garbage 400 badCSR
+expect finalize 200 -
+expect order_valid valid -
+expect finalize_again 403 orderNotReady
+expect download 200 -
+expect revoke_other_account 403 unauthorized
+expect revoke_bad_reason 400 badRevocationReason
+expect revoke_wrong_key 403 unauthorized
+expect revoke 200 -
+expect revoke_again 400 alreadyRevoked
+expect key_change 200 -
+expect old_key_after_change 400 malformed
+expect new_key_after_change 200 -
+expect ari_valid 200 future
+expect ari_revoked 200 past
+expect ari_unknown 404 malformed
+expect meta_profiles WebServer -
+expect invalid_profile 400 invalidProfile
+expect order_profile 201 WebServer
+expect ip_download 200 -
+expect ip_challenges http-01,tls-alpn-01 -
+expect wildcard_challenges dns-01 w.certmint.test
+check_match "the IP certificate names 127.0.0.1" "IP Address:127.0.0.1" \
+    "$(openssl x509 -in "$OUT.ip.pem" -noout -ext subjectAltName)"
+acme_verify "the IP certificate verifies" "$OUT.ip.pem"
+expect deactivate 200 -
+expect deactivated_account 401 unauthorized
+check_eq "only the control orders made certmint requests" "2" \
+    "$(db_query "SELECT count(*) FROM requests WHERE caller_name = 'acme'")"
+check_eq "the DNS one was issued, then revoked by its account" "21" \
+    "$(db_query "SELECT disposition FROM requests WHERE caller_name = 'acme'
+	ORDER BY id LIMIT 1")"
+acme_verify "its certificate verifies against the CA" "$OUT.pem"
+
+# kill -9 right after finalize: nothing is lost.
+check "an order finalized" python3 "$(dirname "$LIB")/acme_bad.py" \
+    "$ACME_DIR" "$CA_PEM" "$H01_PORT" "$OUT.1" prep
+daemon_kill
+daemon_start
+check "after kill -9 and a restart" python3 "$(dirname "$LIB")/acme_bad.py" \
+    "$ACME_DIR" "$CA_PEM" "$H01_PORT" "$OUT.1" after
+expect_in() {
+	check_eq "$2: $3 $4" "$2|$3|$4|ok" "$(grep "^$2|" "$1")"
+}
+expect_in "$OUT.1" download_after_restart 200 -
+acme_verify "the certificate downloaded after the crash verifies" "$OUT.1.pem"
+expect_in "$OUT.1" old_nonce 400 badNonce
+
+# A clean restart keeps the used nonces: an unused one stays good.
+check "another order finalized" python3 "$(dirname "$LIB")/acme_bad.py" \
+    "$ACME_DIR" "$CA_PEM" "$H01_PORT" "$OUT.2" prep
+daemon_stop
+daemon_start
+check "after a clean restart" python3 "$(dirname "$LIB")/acme_bad.py" \
+    "$ACME_DIR" "$CA_PEM" "$H01_PORT" "$OUT.2" after
+expect_in "$OUT.2" old_nonce 200 -
+expect_in "$OUT.2" download_after_restart 200 -
+# Rate limits: orders per account and per registered domain an hour.
+daemon_stop
+conf_set acme identifiers '*.certmint.test, 127.0.0.*, *.rl.test'
+conf_set acme orders_per_account_hour 3
+conf_set acme orders_per_domain_hour 4
+daemon_start
+check "the rate-limit client ran" python3 "$(dirname "$LIB")/acme_bad.py" \
+    "$ACME_DIR" "$CA_PEM" "$H01_PORT" "$OUT.3" ratelimit
+expect_in "$OUT.3" rl_a1 201 -
+expect_in "$OUT.3" rl_a3 201 -
+expect_in "$OUT.3" rl_a4 429 rateLimited
+expect_in "$OUT.3" rl_b1 201 -
+expect_in "$OUT.3" rl_b2 429 rateLimited
+expect_in "$OUT.3" rl_retry_after 60 -
+acme_finish

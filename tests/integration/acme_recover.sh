@@ -1,0 +1,139 @@
+#!/bin/sh
+# What the ACME server recovers from, and what it changes at reload:
+# - a crash between the finalize's commit (the request issued) and the
+#   order's update: the order is valid at once after the restart, its
+#   certificate downloads, a repeated finalize issues nothing;
+# - a crash between ready -> processing and ca_submit: the order is ready
+#   again and finalizes once;
+# - a challenge left "processing" by a kill -9 is validated again at
+#   start and the order becomes ready;
+# - a request the policy leaves pending keeps the order "processing" with
+#   Retry-After; `certmint resubmit` makes it valid (the certificate
+#   downloads), `certmint deny` invalid with a problem;
+# - `certmint reload` applies [acme] identifiers, eab, rate limits and a
+#   new [acme.NAME], and says that base_url takes a restart.
+# The crash windows are made exactly by editing the database of a killed
+# daemon into what a crash at that instant leaves.
+. "$LIB"
+. "$(dirname "$LIB")/acme_lib.sh"
+
+acme_setup
+conf_set acme identifiers '*.certmint.test'
+TOK=$T_DIR/tokens
+mkdir "$TOK"
+python3 "$(dirname "$LIB")/acme_recover.py" serve "$H01_PORT" "$TOK" &
+SRV_PID=$!
+trap 'kill $CTS_PID $SRV_PID 2>/dev/null; daemon_kill; rm -rf "$T_DIR"' \
+    INT TERM
+daemon_start
+
+C() {
+	timeout 60 python3 "$(dirname "$LIB")/acme_recover.py" "$ACME_DIR" \
+	    "$CA_PEM" "$TOK" "$T_DIR/state.json" "$@"
+}
+acme_requests() {
+	db_query "SELECT count(*) FROM requests WHERE caller_name = 'acme'"
+}
+last_order() {
+	db_query "SELECT max(id) FROM acme_orders"
+}
+check_eq "an account" ok "$(C account)"
+
+# 1. Killed after ca_submit committed, before the order's update.
+check_eq "order a is ready" ready "$(C ready a.certmint.test)"
+check_eq "finalize issues" "200 valid - -" "$(C finalize a.certmint.test)"
+OID=$(last_order)
+daemon_kill
+db_query "UPDATE acme_orders SET status = 'processing', serial = '',
+    request_id = 0 WHERE id = $OID"
+daemon_start
+check_eq "after the restart the order is valid" valid \
+    "$(C status a.certmint.test)"
+check_eq "its certificate downloads" 200 \
+    "$(C download a.certmint.test "$T_DIR/a.pem")"
+acme_verify "and verifies" "$T_DIR/a.pem"
+check_eq "a repeated finalize is refused" "403 - orderNotReady -" \
+    "$(C finalize a.certmint.test)"
+check_eq "one request for the order" 1 "$(acme_requests)"
+check_eq "the order records its certificate" \
+    "$(acme_serial "$T_DIR/a.pem")" \
+    "$(db_query "SELECT serial FROM acme_orders WHERE id = $OID")"
+
+# 2. Killed after ready -> processing, before ca_submit committed.
+check_eq "order b is ready" ready "$(C ready b.certmint.test)"
+OID=$(last_order)
+daemon_kill
+db_query "UPDATE acme_orders SET status = 'processing' WHERE id = $OID"
+daemon_start
+check_match "the start says so" "order $OID: finalize cut short" \
+    "$(cat "$T_LOG")"
+check_eq "the order is ready again" ready "$(C status b.certmint.test)"
+check_eq "it finalizes" "200 valid - -" "$(C finalize b.certmint.test)"
+check_eq "one request for it" 2 "$(acme_requests)"
+
+# 3. A validation cut short by kill -9 runs again at start.
+: >"$TOK/hold"
+check_eq "order c's challenge is processing" processing \
+    "$(C trigger c.certmint.test)"
+daemon_kill
+rm -f "$TOK/hold"
+daemon_start
+check_eq "after the restart the order becomes ready" ready \
+    "$(C wait c.certmint.test ready)"
+check_match "the start said it validates again" "validating again after" \
+    "$(cat "$T_LOG")"
+check_eq "and it finalizes" "200 valid - -" "$(C finalize c.certmint.test)"
+
+# 4. The policy leaves requests pending: an officer decides.
+daemon_stop
+conf_set policy request_disposition pending
+daemon_start
+check_eq "order p is ready" ready "$(C ready p.certmint.test)"
+check_eq "finalize: processing, with Retry-After" "200 processing - 1" \
+    "$(C finalize p.certmint.test)"
+RID=$(db_query "SELECT max(id) FROM requests")
+check_eq "the order stays processing" processing \
+    "$(C status p.certmint.test)"
+check "an officer approves it" "$CERTMINT" -c "$CONF" resubmit "$RID"
+check_eq "the order is valid, the certificate downloads" 200 \
+    "$(C download p.certmint.test "$T_DIR/p.pem")"
+acme_verify "and verifies" "$T_DIR/p.pem"
+check_eq "order d is ready" ready "$(C ready d.certmint.test)"
+check_eq "finalize d: processing" "200 processing - 1" \
+    "$(C finalize d.certmint.test)"
+RID=$(db_query "SELECT max(id) FROM requests")
+check "an officer denies it" "$CERTMINT" -c "$CONF" deny "$RID"
+check_eq "the order is invalid" invalid "$(C status d.certmint.test)"
+check_eq "with a problem" unauthorized "$(C error d.certmint.test)"
+check_eq "no certificate for it" \
+    "no certificate (invalid)" "$(C download d.certmint.test "$T_DIR/d.pem")"
+
+# 5. certmint reload applies [acme].
+check_eq "a name outside the patterns is refused" "400 rejectedIdentifier" \
+    "$(C order x.reload.test)"
+check_eq "no EAB required" false "$(C meta)"
+check_fails "no directory extra yet" curl -fsS --cacert "$CA_PEM" \
+    -o /dev/null "$SURL/acme/extra/directory"
+conf_set acme.extra identifiers '*.extra.test'
+conf_set acme identifiers '*.certmint.test, *.reload.test'
+conf_set acme eab required
+conf_set acme orders_per_account_hour 1
+conf_set acme base_url https://elsewhere.test
+check "certmint reload" "$CERTMINT" -c "$CONF" reload
+check_match "the reload is logged with what waits for a restart" \
+    "acme: reloaded 2 directories.*kept until a restart: base_url" \
+    "$(cat "$T_LOG")"
+check_eq "EAB is required now" true "$(C meta)"
+check "the directory extra added serves" curl -fsS --cacert "$CA_PEM" \
+    -o /dev/null "$SURL/acme/extra/directory"
+check_eq "the rate limit applies (orders of the last hour)" \
+    "429 rateLimited" "$(C order y.reload.test)"
+conf_set acme orders_per_account_hour 0
+check "certmint reload again" "$CERTMINT" -c "$CONF" reload
+check_eq "the new pattern applies" "201 -" "$(C order x.reload.test)"
+check_eq "URLs keep the running base_url" 0 \
+    "$(grep -c elsewhere.test "$T_DIR/state.json")"
+
+kill "$SRV_PID" 2>/dev/null
+wait "$SRV_PID" 2>/dev/null
+acme_finish
