@@ -95,7 +95,7 @@ if [ $run_tsan -eq 1 ]; then
 	fi
 	# The bundled modules that declare themselves concurrent, inline
 	# and isolated, with no data race in certmintd or their hosts.
-	for t in mod_files mod_command mod_webhook; do
+	for t in mod_files mod_command mod_webhook mod_ldap; do
 		m=${t#mod_}
 		if ninja -C "$TSAN_BUILD" "modules/$m/$m.so" >/dev/null &&
 		    CERTMINT="$PWD/$TSAN_BUILD/src/cli/certmint" \

@@ -74,6 +74,16 @@ mu_buf_printf(struct mu_buf *b, const char *fmt, ...)
 	return rc;
 }
 
+uint32_t
+mu_hash(const char *s)
+{
+	uint32_t	 h = 2166136261u;
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
 void
 mu_buf_free(struct mu_buf *b)
 {

@@ -23,6 +23,9 @@ int	 mu_buf_printf(struct mu_buf *, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 void	 mu_buf_free(struct mu_buf *);
 
+/* FNV-1a of s: picks one of a module's per-certificate locks. */
+uint32_t mu_hash(const char *s);
+
 /*
  * The module's config key (its own section), copied; def (copied, may be
  * NULL) when unset. *out NULL only for def NULL. 0 or -1 (no memory).
