@@ -159,6 +159,34 @@ config_get(const struct cm_config *cfg, const char *section, const char *key)
 	return NULL;
 }
 
+char *
+config_keys(const struct cm_config *cfg, const char *section)
+{
+	size_t	 i, j, len = 0;
+	char	*out, *p;
+
+	for (i = 0; i < cfg->nentries; i++)
+		if (strcasecmp(cfg->entries[i].section, section) == 0)
+			len += strlen(cfg->entries[i].key) + 1;
+	if (len == 0 || (out = p = malloc(len + 1)) == NULL)
+		return NULL;
+	for (i = 0; i < cfg->nentries; i++) {
+		if (strcasecmp(cfg->entries[i].section, section) != 0)
+			continue;
+		/* Once, where it is first set. */
+		for (j = 0; j < i; j++)
+			if (strcasecmp(cfg->entries[j].section, section) == 0 &&
+			    strcasecmp(cfg->entries[j].key,
+			    cfg->entries[i].key) == 0)
+				break;
+		if (j < i)
+			continue;
+		p += sprintf(p, "%s%s", p == out ? "" : "\n",
+		    cfg->entries[i].key);
+	}
+	return out;
+}
+
 int
 parse_duration(const char *s, int64_t *seconds)
 {
