@@ -342,6 +342,15 @@ check "the replayed events run again, dropped as duplicates" \
     wait_rec "event=issued req=$last .* code=0 dup"
 check_eq "and nothing new was counted" "$news" "$(count_lines "$REC" " new$")"
 
+# A misspelt key is refused by name, not silently ignored.
+conf_set "$M" timout 1
+"$CERTMINT" -c "$CONF" reload >/dev/null
+check_refused "configure: a misspelt key (timout), by name" 30 \
+    "timout: not a setting of CertMint_" \
+    "$CERTMINT" -c "$CONF" exit configure "$M"
+sed -i '/^timout = /d' "$CONF"
+"$CERTMINT" -c "$CONF" reload >/dev/null
+
 # --- concurrency limit, input file, inline ---------------------------------
 daemon_stop
 check "SHUTDOWN ran the command" rec_has "event=shutdown req=- serial=- input=none "

@@ -363,6 +363,15 @@ check "the new CA certificate in aia_dir as %1_%3(1).crt" wait_until 30 aia_new
 check "the old key's CRL is still there" test -e "$CRLS/Test CA.crl"
 
 stop_nginx
+# A misspelt key is refused by name, not silently ignored.
+conf_set $MOD crl_kepe 1
+"$CERTMINT" -c "$CONF" reload >/dev/null
+check_refused "configure: a misspelt key (crl_kepe), by name" 30 \
+    "crl_kepe: not a setting of CertMint_" \
+    "$CERTMINT" -c "$CONF" exit configure $MOD
+sed -i '/^crl_kepe = /d' "$CONF"
+"$CERTMINT" -c "$CONF" reload >/dev/null
+
 daemon_stop
 check_eq "daemon stops cleanly" 0 $?
 finish

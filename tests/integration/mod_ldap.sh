@@ -431,6 +431,15 @@ check_fails "the old key's entry does not get the new key's CRL" \
 
 check_eq "the password never reaches the log" 0 \
     "$(grep -c -- "$LPW" "$T_LOG" || true)"
+# A misspelt key is refused by name, not silently ignored.
+conf_set $MOD user_fliter 1
+"$CERTMINT" -c "$CONF" reload >/dev/null
+check_refused "configure: a misspelt key (user_fliter), by name" 30 \
+    "user_fliter: not a setting of CertMint_" \
+    "$CERTMINT" -c "$CONF" exit configure $MOD
+sed -i '/^user_fliter = /d' "$CONF"
+"$CERTMINT" -c "$CONF" reload >/dev/null
+
 daemon_stop
 check_eq "daemon stops cleanly" 0 $?
 slapd_stop
