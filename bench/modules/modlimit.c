@@ -5,8 +5,8 @@
  *
  *   modlimit files DIR N FILE THREADS sync|nosync
  *	N copies of FILE into DIR as the files module writes each
- *	certificate (modules/files/publish.c): a new hidden temporary file,
- *	written, fsynced, linked to its name (create-new), unlinked, then the
+ *	certificate (modules/files/publish.c): an unnamed file (O_TMPFILE),
+ *	written, fsynced, linked to its name (create-new), then the
  *	directory fsynced; sync off skips both fsyncs. THREADS writers at
  *	once, as the module's concurrent deliveries.
  *   modlimit spawn N CONC FILE PROGRAM [ARG...]
@@ -81,23 +81,25 @@ report(long ok, long n, double secs)
 	    (double)ok / secs);
 }
 
-/* One file as the module writes it. 0, or -1. */
+/*
+ * One file as the module writes it: an unnamed file (O_TMPFILE) with the
+ * module's mode, written, fsynced, linked to its name. 0, or -1.
+ */
 static int
 write_one(const struct writer *w, long i)
 {
-	char	 tmp[4096], path[4096];
+	char	 path[4096];
 	int	 fd, rc = -1;
 
-	snprintf(tmp, sizeof(tmp), "%s/.tmp-%ld", w->dir, i);
 	snprintf(path, sizeof(path), "%s/%ld.cer", w->dir, i);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-	    0644)) == -1)
+	if ((fd = open(w->dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600)) == -1)
 		return -1;
-	if (write(fd, w->data, w->len) == (ssize_t)w->len &&
-	    (!w->sync || fsync(fd) == 0) && link(tmp, path) == 0)
+	if (fchmod(fd, 0644) == 0 &&
+	    write(fd, w->data, w->len) == (ssize_t)w->len &&
+	    (!w->sync || fsync(fd) == 0) &&
+	    linkat(fd, "", AT_FDCWD, path, AT_EMPTY_PATH) == 0)
 		rc = 0;
 	close(fd);
-	unlink(tmp);
 	if (rc == 0 && w->sync) {
 		if ((fd = open(w->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
 			return -1;

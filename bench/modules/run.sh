@@ -30,7 +30,11 @@
 # Files and slapd fsync each write (the module's and slapd's defaults), so
 # on a slow disk both the module and its limit measure the disk; NOSYNC=1
 # turns that off for both (files: sync = false; slapd: dbnosync).
-# Usage: [NOSYNC=1] [ISOLATION=process] [MODULES=...] bench/modules/run.sh [N] [ISSUE_COUNT]
+# FILES_ON=DIR: files and its limit write under DIR (/dev/shm: the module,
+# not the disk). EXIT_NICE=N: [exit] nice (default 19). PERF=PREFIX: a
+# perf profile of certmintd during each module's delivery, PREFIX.NAME.
+# Usage: [NOSYNC=1] [FILES_ON=DIR] [EXIT_NICE=N] [PERF=PREFIX]
+#     [ISOLATION=process] [MODULES=...] bench/modules/run.sh [N] [ISSUE_COUNT]
 . "$(dirname "$0")/../lib.sh"
 N=${1:-20000}
 ISSUE=${2:-15000}
@@ -58,7 +62,8 @@ targets_stop() {
 	done
 	TPIDS=
 }
-trap 'targets_stop; cleanup' EXIT INT TERM
+TPIDS_CLEAN=
+trap 'targets_stop; [ -z "$TPIDS_CLEAN" ] || rm -rf "$TPIDS_CLEAN"; cleanup' EXIT INT TERM
 # started NAME FILE: wait (at most 10 s) until target NAME made FILE.
 started() {
 	i=0
@@ -70,7 +75,16 @@ started() {
 }
 
 HPORT=$(free_port)
-mkdir -p "$W/hook" "$W/smtp" "$W/ldap/db" "$W/out"
+mkdir -p "$W/hook" "$W/smtp" "$W/ldap/db"
+# FILES_ON=DIR: the files module and its limit write under DIR (a tmpfs
+# such as /dev/shm measures the module without the disk).
+if [ -n "${FILES_ON:-}" ]; then
+	OUT=$(mktemp -d "$FILES_ON/certmint-bench-out.XXXXXX")
+	ln -s "$OUT" "$W/out"
+	TPIDS_CLEAN="$OUT"
+else
+	mkdir -p "$W/out"
+fi
 echo "whsec_$(openssl rand -base64 32)" >"$W/hook/secret"
 chmod 600 "$W/hook/secret"
 "$PY" "$HERE/hookrecv.py" "$HPORT" "$W/hook/secret" "$W/hook" \
@@ -170,7 +184,7 @@ register() {
 # [exit] of $CONF: THREADS calls at once; a stop waits 1 s, not 10, for
 # the modules' queues (a slow module's backlog is left for the next start).
 exit_settings() {
-	sed -i "s/^\[exit\]\$/[exit]\nthreads = $THREADS\nstop_deadline_ms = 1000/" \
+	sed -i "s/^\[exit\]\$/[exit]\nthreads = $THREADS\nstop_deadline_ms = 1000${EXIT_NICE:+\\nnice = $EXIT_NICE}/" \
 	    "$CONF"
 }
 
@@ -296,6 +310,7 @@ for name in $MODULES; do
 	start=$(date +%s.%N)
 	bench_start
 	eval "tp=\$TPID_$name"
+	[ -z "${PERF:-}" ] || perf record -F 999 -g -p $PID -o "$PERF.$name" -- sleep 2 >/dev/null 2>&1 &
 	c0=$(cpu $PID) t0=$(cpu $tp)
 	delivery "$mod" "$MAXT" "$start" >"$W/$name.rate"
 	echo "$(($(cpu $PID) - c0)) $(($(cpu $tp) - t0))" >"$W/$name.cpu"

@@ -23,7 +23,8 @@ extern "C" {
 
 #define CM_EXIT_MAGIC 0x434d4558u  /* "CMEX" */
 #define CM_ABI_MAJOR  1
-#define CM_ABI_MINOR  1   /* 1: CM_E_PERMANENT, CM_E_SUSPEND */
+#define CM_ABI_MINOR  2   /* 1: CM_E_PERMANENT, CM_E_SUSPEND;
+                             2: config_get(srv, "*") lists the keys */
 
 /* Exit events (AD CS EXITEVENT_* values). One bit per notify call. */
 #define CM_EXITEVENT_INVALID             0x000

@@ -121,6 +121,14 @@ typedef void (*cm_log_fn)(cm_server_exit *srv, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
+/*
+ * config_get(srv, key, &value): the raw value of key in the module's own
+ * config section ([MyApp.Exit]), CM_E_PROPERTY_EMPTY when unset. The key
+ * "*" (ABI 1.2) gives the names of every key set in the section, one per
+ * line, so that a module can refuse the ones it does not know (a typo
+ * would otherwise be silently ignored); a 1.0 or 1.1 server answers it
+ * CM_E_PROPERTY_EMPTY, as for an empty section.
+ */
 typedef int  (*cm_config_get_fn)(cm_server_exit *srv, const char *key,
     const char **value);
 

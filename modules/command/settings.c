@@ -272,6 +272,23 @@ props_parse(const char *v, char ***out, char *err, size_t errlen)
 	return 0;
 }
 
+static const char *const keys[] = { "command", "events", "input",
+    "input_format", "timeout", "kill_after", "concurrency", "log_output",
+    "exit_ok", "exit_retry", "exit_suspend", "exit_other", "directory",
+    "tmpdir", "path", "properties" };
+
+/* 1 + key's index in keys, or 0: not one of ours. */
+static int
+known_key(const char *key)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (strcasecmp(key, keys[i]) == 0)
+			return (int)i + 1;
+	return 0;
+}
+
 /*
  * Read and check every setting (docs/modules/command.md) into a new conf.
  * 0, or -1 with err naming the key and what is wrong with it.
@@ -294,6 +311,9 @@ conf_load(cm_server_exit *srv, struct conf **out, char *err, size_t errlen)
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		goto nomem;
 	c->refs = 1;
+	if (mu_config_unknown(srv, known_key, "CertMint_Command.Exit",
+	    "docs/modules/command.md", err, errlen) == -1)
+		goto fail;
 	if (mu_config(srv, "command", NULL, &c->command) == -1)
 		goto nomem;
 	if (c->command == NULL) {
@@ -380,21 +400,15 @@ int
 cmd_set_property(void *state, const char *name, int32_t flags,
     const cm_value *value)
 {
-	static const char *const keys[] = { "command", "events", "input",
-	    "input_format", "timeout", "kill_after", "concurrency",
-	    "log_output", "exit_ok", "exit_retry", "exit_suspend",
-	    "exit_other", "directory", "tmpdir", "path", "properties" };
 	struct mu_one_key o;
 	struct conf	*c;
 	char		 err[512], *v;
 	size_t		 i;
-	int		 rc;
+	int		 rc, k;
 
-	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		if (strcasecmp(name, keys[i]) == 0)
-			break;
-	if (i == sizeof(keys) / sizeof(keys[0]))
+	if ((k = known_key(name)) == 0)
 		return CM_S_FALSE;
+	i = (size_t)k - 1;
 	if (value->type != CM_PROPTYPE_STRING ||
 	    (v = strndup(value->data, value->len)) == NULL)
 		return CM_E_INVALIDARG;

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +73,44 @@ mu_buf_printf(struct mu_buf *b, const char *fmt, ...)
 	rc = mu_buf_add(b, big, (size_t)n);
 	free(big);
 	return rc;
+}
+
+int
+mu_config_unknown(cm_server_exit *srv, int (*known)(const char *key),
+    const char *name, const char *doc, char *err, size_t errlen)
+{
+	const char	*keys, *p, *nl;
+	char		 key[256];
+	size_t		 n;
+
+	if (srv->size < offsetof(cm_server_exit, config_get) +
+	    sizeof(srv->config_get) || srv->config_get == NULL ||
+	    srv->config_get(srv, "*", &keys) != CM_OK || keys == NULL)
+		return 0;
+	for (p = keys; *p != '\0'; p = *nl ? nl + 1 : nl) {
+		if ((nl = strchr(p, '\n')) == NULL)
+			nl = p + strlen(p);
+		n = (size_t)(nl - p) < sizeof(key) ? (size_t)(nl - p) :
+		    sizeof(key) - 1;
+		memcpy(key, p, n);
+		key[n] = '\0';
+		if (n > 0 && !known(key)) {
+			snprintf(err, errlen, "%s: not a setting of %s (see %s)",
+			    key, name, doc);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+uint32_t
+mu_hash(const char *s)
+{
+	uint32_t	 h = 2166136261u;
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
 }
 
 void

@@ -23,6 +23,9 @@ int	 mu_buf_printf(struct mu_buf *, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 void	 mu_buf_free(struct mu_buf *);
 
+/* FNV-1a of s: picks one of a module's per-certificate locks. */
+uint32_t mu_hash(const char *s);
+
 /*
  * The module's config key (its own section), copied; def (copied, may be
  * NULL) when unset. *out NULL only for def NULL. 0 or -1 (no memory).
@@ -37,6 +40,13 @@ int	 mu_config(cm_server_exit *, const char *key, const char *def,
 int	 mu_config_int(cm_server_exit *, const char *key, long long def,
 	    long long min, long long max, long long *out, char *err,
 	    size_t errlen);
+/*
+ * Refuse a key set in the module's section that known() does not take:
+ * -1 with "KEY: not a setting of NAME (see DOC)" in err, else 0 (also
+ * when the server cannot list the keys: SDK 1.0 and 1.1).
+ */
+int	 mu_config_unknown(cm_server_exit *, int (*known)(const char *key),
+	    const char *name, const char *doc, char *err, size_t errlen);
 int	 mu_config_bool(cm_server_exit *, const char *key, int def, int *out,
 	    char *err, size_t errlen);
 int	 mu_config_ms(cm_server_exit *, const char *key, long long def,

@@ -321,14 +321,10 @@ cert_apply(struct files *f, const struct certev *e, int32_t event,
 {
 	const struct fcfg *c = e->cfg;
 	pthread_mutex_t	*lk;
-	uint32_t	 h = 2166136261u;
-	const char	*p;
 	int64_t		 last = 0;
 	int		 rc, track = c->on_revoke != REVOKE_KEEP;
 
-	for (p = e->name; *p != '\0'; p++)
-		h = (h ^ (unsigned char)*p) * 16777619u;
-	lk = &f->stripe[h % STRIPES];
+	lk = &f->stripe[mu_hash(e->name) % STRIPES];
 	pthread_mutex_lock(lk);
 	if (track && (rc = state_read(c, e->name, &last, err, errlen)) !=
 	    FS_OK)

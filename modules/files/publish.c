@@ -1,7 +1,7 @@
 /*
  * publish.c - how CertMint_Files.Exit writes files: never half a file
- * (a temporary file fsynced, then linked or renamed into place, then the
- * directory fsynced), never over someone else's file where AD CS would
+ * (an unnamed or temporary file fsynced, then linked or renamed into
+ * place, then the directory fsynced), never over someone else's file where AD CS would
  * not, and retention of numbered CRL copies.
  */
 
@@ -189,31 +189,100 @@ judge_existing(const char *dir, const char *name, const char *path,
 	return FS_OK;
 }
 
-int
-fs_create(const char *dir, const char *name, const void *data, size_t len,
-    mode_t mode, int sync, char *err, size_t errlen)
+/*
+ * An unnamed file in dir holding data, fsynced (O_TMPFILE): linked into
+ * place it appears whole, and a crash before leaves nothing behind.
+ * Returns its descriptor, -1 with errno when the file system has no
+ * O_TMPFILE (the caller falls back to a named temporary file), or -2
+ * with err set.
+ */
+static int
+unnamed_file(const char *dir, const void *data, size_t len, mode_t mode,
+    int sync, char *err, size_t errlen)
 {
-	char	 path[PATH_LEN], tmp[PATH_LEN];
+	int	 fd;
+
+	if ((fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600)) == -1) {
+		if (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)
+			return -1;
+		os_error(err, errlen, "creating a file in", dir);
+		return -2;
+	}
+	if (fchmod(fd, mode) == -1 || write_all(fd, data, len) == -1 ||
+	    (sync && fsync(fd) == -1)) {
+		os_error(err, errlen, "write a file in", dir);
+		close(fd);
+		return -2;
+	}
+	return fd;
+}
+
+/*
+ * Give the unnamed file fd the name path, never over an existing one.
+ * AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH; without it the file is named
+ * through /proc. 0, or -1 with errno.
+ */
+static int
+link_unnamed(int fd, const char *path)
+{
+	char	 proc[64];
+
+	if (linkat(fd, "", AT_FDCWD, path, AT_EMPTY_PATH) == 0)
+		return 0;
+	if (errno != EPERM && errno != ENOENT)
+		return -1;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	return linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW);
+}
+
+/*
+ * fs_create where O_TMPFILE is missing: a hidden named temporary file.
+ * FS_OK with the link's errno (0: linked) in *lerr, or an error.
+ */
+static int
+create_named(const char *dir, const char *name, const char *path,
+    const void *data, size_t len, mode_t mode, int sync, int *lerr,
+    char *err, size_t errlen)
+{
+	char	 tmp[PATH_LEN];
 	int	 rc;
 
-	if (join(path, sizeof(path), dir, name, err, errlen) == -1)
-		return FS_PERMANENT;
-	if (faccessat(AT_FDCWD, path, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
-		return judge_existing(dir, name, path, data, len, err, errlen);
 	if ((rc = temp_file(dir, name, data, len, mode, sync, tmp,
 	    sizeof(tmp), err, errlen)) != FS_OK)
 		return rc;
 	/* link(2), unlike rename(2), fails on an existing name. */
-	if (link(tmp, path) == -1) {
-		rc = errno;
-		unlink(tmp);
-		if (rc == EEXIST)	/* lost a race: judge what is there */
-			return judge_existing(dir, name, path, data, len, err,
-			    errlen);
-		errno = rc;
+	*lerr = link(tmp, path) == -1 ? errno : 0;
+	unlink(tmp);
+	return FS_OK;
+}
+
+/*
+ * A delivery usually finds no file there, so the file is written first
+ * and the name judged only when taken: two path walks per certificate.
+ */
+int
+fs_create(const char *dir, const char *name, const void *data, size_t len,
+    mode_t mode, int sync, char *err, size_t errlen)
+{
+	char	 path[PATH_LEN];
+	int	 fd, rc, lerr;
+
+	if (join(path, sizeof(path), dir, name, err, errlen) == -1)
+		return FS_PERMANENT;
+	if ((fd = unnamed_file(dir, data, len, mode, sync, err, errlen)) == -2)
+		return FS_TRANSIENT;
+	if (fd >= 0) {
+		lerr = link_unnamed(fd, path) == -1 ? errno : 0;
+		close(fd);
+	} else if ((rc = create_named(dir, name, path, data, len, mode, sync,
+	    &lerr, err, errlen)) != FS_OK)
+		return rc;
+	if (lerr == EEXIST)	/* a redelivery, or someone else's file */
+		return judge_existing(dir, name, path, data, len, err, errlen);
+	if (lerr != 0) {
+		errno = lerr;
 		return os_error(err, errlen, "link", path);
 	}
-	unlink(tmp);
 	return dir_sync(dir, sync, err, errlen);
 }
 

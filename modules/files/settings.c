@@ -22,6 +22,17 @@ static const char *const setting_keys[] = {
 
 /* --- settings ---------------------------------------------------------- */
 
+static int
+known_key(const char *key)
+{
+	size_t	 i;
+
+	for (i = 0; setting_keys[i] != NULL; i++)
+		if (strcasecmp(key, setting_keys[i]) == 0)
+			return 1;
+	return 0;
+}
+
 void
 cfg_free(struct fcfg *c)
 {
@@ -304,6 +315,9 @@ cfg_read(cm_server_exit *srv, struct fcfg **out, struct mu_buf *errs)
 	*out = NULL;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return -1;
+	if (mu_config_unknown(srv, known_key, "CertMint_Files.Exit",
+	    "docs/modules/files.md", err, sizeof(err)) == -1)
+		mu_buf_printf(errs, "%s; ", err);
 	if (dir_key(srv, "dir", &c->dir, errs) == -1 && c->dir == NULL)
 		goto fail;
 	if (dir_key(srv, "crl_dir", &c->crl_dir, errs) == -1 &&

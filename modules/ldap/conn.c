@@ -5,6 +5,7 @@
  * for the event (transient, permanent, or a reason to suspend).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,13 +14,17 @@
 
 #include "ldap_exit.h"
 
-/* The server's own words after a failure, if it said any. */
+/*
+ * The server's own words after a failure, if it said any. A client-side
+ * code (negative: a timeout, a lost connection) has none: the handle's
+ * message would be an earlier operation's.
+ */
 static void
 set_err(LDAP *ld, int rc, const char *what, char *err, size_t errlen)
 {
 	char	*diag = NULL;
 
-	if (ld != NULL)
+	if (ld != NULL && rc > 0)
 		ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diag);
 	snprintf(err, errlen, "%s: %s (%d)%s%s", what, ldap_err2string(rc), rc,
 	    diag != NULL && *diag != '\0' ? ": " : "",
@@ -73,24 +78,31 @@ set_options(LDAP *ld, const struct ld_settings *s)
 int
 ld_connect(const struct ld_settings *s, LDAP **out, char *err, size_t errlen)
 {
+	/*
+	 * libldap sets up its global options and TLS context on first use
+	 * without a lock (ThreadSanitizer: ldap_create): handles are made
+	 * one at a time. Binds and operations then run in parallel.
+	 */
+	static pthread_mutex_t setup_mu = PTHREAD_MUTEX_INITIALIZER;
 	struct berval	 cred = { 0, NULL };
 	LDAP		*ld = NULL;
 	int		 rc;
 
 	*out = NULL;
+	pthread_mutex_lock(&setup_mu);
 	if ((rc = ldap_initialize(&ld, s->url)) != LDAP_SUCCESS) {
+		pthread_mutex_unlock(&setup_mu);
 		set_err(NULL, rc, s->url, err, errlen);
 		return rc;
 	}
-	if ((rc = set_options(ld, s)) != LDAP_SUCCESS) {
+	if ((rc = set_options(ld, s)) != LDAP_SUCCESS)
 		set_err(ld, rc, "setting options", err, errlen);
-		goto fail;
-	}
-	if (s->starttls && (rc = ldap_start_tls_s(ld, NULL, NULL)) !=
-	    LDAP_SUCCESS) {
+	else if (s->starttls && (rc = ldap_start_tls_s(ld, NULL, NULL)) !=
+	    LDAP_SUCCESS)
 		set_err(ld, rc, "StartTLS", err, errlen);
+	pthread_mutex_unlock(&setup_mu);
+	if (rc != LDAP_SUCCESS)
 		goto fail;
-	}
 	if (s->password != NULL) {
 		cred.bv_val = s->password;
 		cred.bv_len = strlen(s->password);

@@ -17,12 +17,17 @@
  * skipped (revocations and releases are remembered by serial, in memory
  * and in state_file when set).
  *
- * Declared CM_THREADING_SERIAL: one connection, kept open across events
- * and reopened after a failure.
+ * Declared CM_THREADING_CONCURRENT: each call takes a connection from a
+ * pool (opened when none is idle, dropped after a failure), so the
+ * directory works on several events at once. The events of one
+ * certificate run one at a time under one of STRIPES locks, and the CA
+ * events under one lock, so that "already applied" holds; the settings
+ * are swapped under a read-write lock by configure --refresh.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +43,8 @@
 #define CERT_EVENTS	(CM_EXITEVENT_CERTISSUED | CM_EXITEVENT_CERTIMPORTED | \
 	CM_EXITEVENT_CERTREVOKED | CM_EXITEVENT_CERTUNREVOKED)
 #define CA_EVENTS	(CM_EXITEVENT_CRLISSUED | CM_EXITEVENT_STARTUP)
+#define STRIPES		64
+#define POOL_MAX	32	/* idle connections kept */
 
 /* The last revocation or release applied to a certificate. */
 struct ld_mark {
@@ -47,12 +54,26 @@ struct ld_mark {
 };
 
 struct ld_exit {
+	pthread_rwlock_t lock;		/* set, state_file, desc */
 	struct ld_settings set;
-	LDAP		*ld;		/* NULL until needed, after a failure */
+	pthread_mutex_t	 pool_mu;	/* idle */
+	LDAP		*idle[POOL_MAX];
+	int		 nidle;
+	pthread_mutex_t	 marks_mu;	/* marks */
 	struct ld_mark	*marks;		/* sorted by serial */
 	size_t		 nmarks, capmarks;
 	char		*state_file;
+	pthread_mutex_t	 ca_mu;		/* CA events */
+	pthread_mutex_t	 stripe[STRIPES];	/* a certificate's events */
 	char		 desc[512];
+};
+
+/* One notify: the settings read-locked and the connection it holds. */
+struct ld_call {
+	struct ld_exit	*x;
+	const struct ld_settings *set;
+	LDAP		*ld;		/* NULL until needed, after a failure */
+	int		 fresh;		/* ld opened by this call */
 };
 
 /* The serial's mark, or NULL; *at is where it is or would go. */
@@ -176,23 +197,55 @@ marks_free(struct ld_exit *x)
 }
 
 static void
-disconnect(struct ld_exit *x)
+disconnect(struct ld_call *x)
 {
 	if (x->ld != NULL)
 		ldap_unbind_ext_s(x->ld, NULL, NULL);
 	x->ld = NULL;
 }
 
+/* Close the idle connections: the settings changed, or the module stops. */
+static void
+pool_close(struct ld_exit *x)
+{
+	pthread_mutex_lock(&x->pool_mu);
+	while (x->nidle > 0)
+		ldap_unbind_ext_s(x->idle[--x->nidle], NULL, NULL);
+	pthread_mutex_unlock(&x->pool_mu);
+}
+
+/* The call's connection back to the pool (or closed when it is full). */
+static void
+call_end(struct ld_call *c)
+{
+	if (c->ld == NULL)
+		return;
+	pthread_mutex_lock(&c->x->pool_mu);
+	if (c->x->nidle < POOL_MAX) {
+		c->x->idle[c->x->nidle++] = c->ld;
+		c->ld = NULL;
+	}
+	pthread_mutex_unlock(&c->x->pool_mu);
+	disconnect(c);
+}
+
 /* The connection, opened if need be. LD_OK, or another outcome (logged). */
 static int
-connection(struct ld_exit *x, cm_server_exit *srv)
+connection(struct ld_call *x, cm_server_exit *srv)
 {
 	char	 err[512];
 	int	 rc, out;
 
 	if (x->ld != NULL)
 		return LD_OK;
-	if ((rc = ld_connect(&x->set, &x->ld, err, sizeof(err))) ==
+	pthread_mutex_lock(&x->x->pool_mu);
+	if (x->x->nidle > 0)
+		x->ld = x->x->idle[--x->x->nidle];
+	pthread_mutex_unlock(&x->x->pool_mu);
+	x->fresh = x->ld == NULL;
+	if (x->ld != NULL)
+		return LD_OK;
+	if ((rc = ld_connect(x->set, &x->ld, err, sizeof(err))) ==
 	    LDAP_SUCCESS)
 		return LD_OK;
 	/* A bind refused is the operator's to fix: no event can pass. */
@@ -200,7 +253,7 @@ connection(struct ld_exit *x, cm_server_exit *srv)
 	if (out == LD_PERMANENT)
 		out = LD_RETRY;
 	srv->log(srv, out == LD_SUSPEND ? CM_LOG_ERROR : CM_LOG_WARN,
-	    "%s: %s", x->set.url, err);
+	    "%s: %s", x->set->url, err);
 	return out;
 }
 
@@ -209,7 +262,7 @@ connection(struct ld_exit *x, cm_server_exit *srv)
  * transient failure drops the connection so the retry starts afresh.
  */
 static int
-failed(struct ld_exit *x, cm_server_exit *srv, int rc, const char *err)
+failed(struct ld_call *x, cm_server_exit *srv, int rc, const char *err)
 {
 	int	 out = ld_outcome_of(rc);
 
@@ -246,14 +299,14 @@ prop_long(cm_server_exit *srv, const char *name, int64_t *out)
  * An LDAP result code; already there (or already gone) is success.
  */
 static int
-cert_write(struct ld_exit *x, const char *dn, struct berval *der,
+cert_write(struct ld_call *x, const char *dn, struct berval *der,
     int present, char *err, size_t errlen)
 {
 	struct ld_attr	 a;
 	int		 rc;
 
 	memset(&a, 0, sizeof(a));
-	a.name = x->set.user_attr;
+	a.name = x->set->user_attr;
 	a.op = present ? LDAP_MOD_ADD : LDAP_MOD_DELETE;
 	a.vals[0] = der;
 	rc = ld_modify(x->ld, dn, &a, 1, err, errlen);
@@ -262,8 +315,8 @@ cert_write(struct ld_exit *x, const char *dn, struct berval *der,
 	if (!present && (rc == LDAP_NO_SUCH_ATTRIBUTE ||
 	    rc == LDAP_NO_SUCH_OBJECT))
 		return LDAP_SUCCESS;
-	if (present && rc == LDAP_NO_SUCH_OBJECT && x->set.create) {
-		rc = ld_add(x->ld, dn, x->set.user_classes, &a, 1, err,
+	if (present && rc == LDAP_NO_SUCH_OBJECT && x->set->create) {
+		rc = ld_add(x->ld, dn, x->set->user_classes, &a, 1, err,
 		    errlen);
 		/* Created meanwhile by someone else: add to it. */
 		if (rc == LDAP_ALREADY_EXISTS)
@@ -279,18 +332,18 @@ cert_write(struct ld_exit *x, const char *dn, struct berval *der,
  * for a template that cannot be expanded (err says why).
  */
 static int
-cert_dn(struct ld_exit *x, cm_server_exit *srv, char **dn, char *err,
+cert_dn(struct ld_call *x, cm_server_exit *srv, char **dn, char *err,
     size_t errlen)
 {
 	char	*filter = NULL, *found = NULL;
 	int	 rc;
 
 	*dn = NULL;
-	if (x->set.user_filter != NULL) {
-		if ((rc = mu_expand_esc(srv, x->set.user_filter, ld_esc_filter,
+	if (x->set->user_filter != NULL) {
+		if ((rc = mu_expand_esc(srv, x->set->user_filter, ld_esc_filter,
 		    &filter, err, errlen)) != 0)
 			return -1000 + rc;
-		rc = ld_find(x->ld, x->set.user_base, filter, &found, err,
+		rc = ld_find(x->ld, x->set->user_base, filter, &found, err,
 		    errlen);
 		free(filter);
 		if (rc != LDAP_SUCCESS)
@@ -301,9 +354,9 @@ cert_dn(struct ld_exit *x, cm_server_exit *srv, char **dn, char *err,
 			return *dn == NULL ? LDAP_NO_MEMORY : LDAP_SUCCESS;
 		}
 	}
-	if (x->set.user_dn == NULL)
+	if (x->set->user_dn == NULL)
 		return LDAP_SUCCESS;
-	if ((rc = mu_expand_esc(srv, x->set.user_dn, ld_esc_dn, dn, err,
+	if ((rc = mu_expand_esc(srv, x->set->user_dn, ld_esc_dn, dn, err,
 	    errlen)) != 0)
 		return -1000 + rc;
 	return LDAP_SUCCESS;
@@ -314,7 +367,7 @@ cert_dn(struct ld_exit *x, cm_server_exit *srv, char **dn, char *err,
  * another outcome (logged).
  */
 static int
-cert_apply(struct ld_exit *x, cm_server_exit *srv, struct berval *der,
+cert_apply(struct ld_call *x, cm_server_exit *srv, struct berval *der,
     int present, const char *serial)
 {
 	char	 err[1024], *dn = NULL;
@@ -331,8 +384,8 @@ cert_apply(struct ld_exit *x, cm_server_exit *srv, struct berval *der,
 		if (!present)
 			return LD_OK;	/* no entry: nothing to remove */
 		srv->log(srv, CM_LOG_ERROR, "certificate %s: no entry under "
-		    "%s matches user_filter %s", serial, x->set.user_base,
-		    x->set.user_filter);
+		    "%s matches user_filter %s", serial, x->set->user_base,
+		    x->set->user_filter);
 		return LD_PERMANENT;
 	}
 	rc = cert_write(x, dn, der, present, err, sizeof(err));
@@ -354,16 +407,17 @@ cert_apply(struct ld_exit *x, cm_server_exit *srv, struct berval *der,
  * directory already shows a later state.
  */
 static int
-cert_event(struct ld_exit *x, int32_t event, int64_t context,
+cert_event(struct ld_call *x, int32_t event, int64_t context,
     cm_server_exit *srv)
 {
 	struct berval	 bv;
 	struct ld_mark	*m;
 	unsigned char	*der = NULL;
+	pthread_mutex_t	*stripe;
 	size_t		 len, at;
-	int64_t		 seq = 0, disp = 0;
+	int64_t		 seq = 0, disp = 0, mseq = 0;
 	char		*serial = NULL;
-	int		 rc, present, attempt;
+	int		 rc, present, attempt, mpresent = 0;
 
 	if ((rc = srv->set_context(srv, context)) != CM_OK ||
 	    (rc = prop_long(srv, "EventSequence", &seq)) != CM_OK ||
@@ -378,31 +432,41 @@ cert_event(struct ld_exit *x, int32_t event, int64_t context,
 	}
 	present = event != CM_EXITEVENT_CERTREVOKED ||
 	    disp != CM_DISP_REVOKED;
-	if ((m = mark_find(x, serial, &at)) != NULL && m->seq > seq) {
+	stripe = &x->x->stripe[mu_hash(serial) % STRIPES];
+	pthread_mutex_lock(stripe);
+	pthread_mutex_lock(&x->x->marks_mu);
+	if ((m = mark_find(x->x, serial, &at)) != NULL && m->seq > seq) {
+		mseq = m->seq;
+		mpresent = m->present;
+	}
+	pthread_mutex_unlock(&x->x->marks_mu);
+	if (mseq > seq) {
 		srv->log(srv, CM_LOG_INFO, "certificate %s: event %" PRId64
 		    " skipped: %s at event %" PRId64 " already applied", serial,
-		    seq, m->present ? "released" : "revoked", m->seq);
+		    seq, mpresent ? "released" : "revoked", mseq);
 		rc = LD_OK;
-		goto out;
+		goto unlock;
 	}
 	bv.bv_val = (char *)der;
 	bv.bv_len = len;
 	/* A kept connection the server has closed fails at once: reopen. */
 	for (attempt = 0; attempt < 2; attempt++) {
-		int	 reused = x->ld != NULL;
-
 		if ((rc = connection(x, srv)) != LD_OK)
 			break;
 		rc = cert_apply(x, srv, &bv, present, serial);
-		if (rc != LD_RETRY || !reused || x->ld != NULL)
+		if (rc != LD_RETRY || x->fresh || x->ld != NULL)
 			break;
 	}
 	if (rc == LD_OK && (event == CM_EXITEVENT_CERTREVOKED ||
 	    event == CM_EXITEVENT_CERTUNREVOKED)) {
-		if (mark_set(x, serial, seq, present) == -1 ||
-		    mark_save(x, srv, serial, seq, present) == -1)
+		pthread_mutex_lock(&x->x->marks_mu);
+		if (mark_set(x->x, serial, seq, present) == -1 ||
+		    mark_save(x->x, srv, serial, seq, present) == -1)
 			rc = LD_RETRY;
+		pthread_mutex_unlock(&x->x->marks_mu);
 	}
+unlock:
+	pthread_mutex_unlock(stripe);
 out:
 	free(serial);
 	free(der);
@@ -510,7 +574,7 @@ struct ca_write {
  * when missing and create_entries says so. An LDAP result code.
  */
 static int
-ca_entry_write(struct ld_exit *x, const char *dn, struct ca_write *w,
+ca_entry_write(struct ld_call *x, const char *dn, struct ca_write *w,
     char *err, size_t errlen)
 {
 	static char	 acrl[] = "certificateRevocationList;binary";
@@ -551,7 +615,7 @@ ca_entry_write(struct ld_exit *x, const char *dn, struct ca_write *w,
 		a[n++].vals[0] = w->cacert;
 	}
 	if (rc == LDAP_NO_SUCH_OBJECT) {
-		if (x->set.create)
+		if (x->set->create)
 			rc = ld_add(x->ld, dn, w->classes, a, n, err, errlen);
 		else
 			snprintf(err, errlen, "%s: no such entry (set "
@@ -613,7 +677,7 @@ ca_dn_of(cm_server_exit *srv, const char *tmpl, int64_t idx, char **dn,
  * write when both name the same entry). LD_OK or another outcome.
  */
 static int
-ca_index(struct ld_exit *x, cm_server_exit *srv, int64_t idx)
+ca_index(struct ld_call *x, cm_server_exit *srv, int64_t idx)
 {
 	struct berval	 bcrl, bdelta, bca;
 	struct ca_write	 w;
@@ -641,15 +705,15 @@ ca_index(struct ld_exit *x, cm_server_exit *srv, int64_t idx)
 		goto out;
 	}
 	cader = w.cacert != NULL ? bca.bv_val : NULL;
-	if ((rc = ca_dn_of(srv, x->set.crl_dn, idx, &cdp, err,
-	    sizeof(err))) != 0 || (rc = ca_dn_of(srv, x->set.ca_dn, idx, &aia,
+	if ((rc = ca_dn_of(srv, x->set->crl_dn, idx, &cdp, err,
+	    sizeof(err))) != 0 || (rc = ca_dn_of(srv, x->set->ca_dn, idx, &aia,
 	    err, sizeof(err))) != 0) {
 		srv->log(srv, CM_LOG_ERROR, "%s", err);
 		out = LD_PERMANENT;
 		goto out;
 	}
 	if (aia != NULL && (cdp == NULL || strcasecmp(aia, cdp) != 0)) {
-		struct ca_write	 ca = { x->set.ca_classes, NULL, NULL,
+		struct ca_write	 ca = { x->set->ca_classes, NULL, NULL,
 		    w.cacert };
 
 		if (ca.cacert != NULL)
@@ -657,7 +721,7 @@ ca_index(struct ld_exit *x, cm_server_exit *srv, int64_t idx)
 			    sizeof(err)), err);
 		w.cacert = NULL;
 	}
-	w.classes = x->set.crl_classes;
+	w.classes = x->set->crl_classes;
 	if (out == LD_OK && cdp != NULL && (w.crl != NULL || w.delta != NULL ||
 	    w.cacert != NULL))
 		out = failed(x, srv, ca_entry_write(x, cdp, &w, err,
@@ -675,7 +739,7 @@ out:
 
 /* CRLISSUED, STARTUP: each CA certificate and its CRLs at the event. */
 static int
-ca_event(struct ld_exit *x, cm_server_exit *srv)
+ca_event(struct ld_call *x, cm_server_exit *srv)
 {
 	int64_t		 count = 0, idx;
 	int		 rc, attempt;
@@ -685,16 +749,16 @@ ca_event(struct ld_exit *x, cm_server_exit *srv)
 		srv->log(srv, CM_LOG_WARN, "cannot read CertCount (%d)", rc);
 		return LD_RETRY;
 	}
+	pthread_mutex_lock(&x->x->ca_mu);
 	for (attempt = 0; attempt < 2; attempt++) {
-		int	 reused = x->ld != NULL;
-
 		if ((rc = connection(x, srv)) != LD_OK)
 			break;
 		for (idx = 0; idx < count && rc == LD_OK; idx++)
 			rc = ca_index(x, srv, idx);
-		if (rc != LD_RETRY || !reused || x->ld != NULL)
+		if (rc != LD_RETRY || x->fresh || x->ld != NULL)
 			break;
 	}
+	pthread_mutex_unlock(&x->x->ca_mu);
 	return rc;
 }
 
@@ -702,12 +766,17 @@ static int
 ld_notify(void *state, int32_t event, int64_t context, cm_server_exit *srv)
 {
 	struct ld_exit	*x = state;
+	struct ld_call	 c = { x, &x->set, NULL, 0 };
+	int		 rc = CM_OK;
 
+	pthread_rwlock_rdlock(&x->lock);
 	if (event & CERT_EVENTS)
-		return cert_event(x, event, context, srv);
-	if (event & CA_EVENTS)
-		return ca_event(x, srv);
-	return CM_OK;
+		rc = cert_event(&c, event, context, srv);
+	else if (event & CA_EVENTS)
+		rc = ca_event(&c, srv);
+	call_end(&c);
+	pthread_rwlock_unlock(&x->lock);
+	return rc;
 }
 
 static int32_t
@@ -754,7 +823,7 @@ reload(struct ld_exit *x, cm_server_exit *srv, struct mu_buf *r)
 		return -1;
 	}
 	mu_buf_free(&mine);
-	disconnect(x);
+	pool_close(x);
 	settings_free(&x->set);
 	x->set = s;
 	if (state_file == NULL || x->state_file == NULL ||
@@ -769,17 +838,42 @@ reload(struct ld_exit *x, cm_server_exit *srv, struct mu_buf *r)
 	return 0;
 }
 
+static void
+ld_free(struct ld_exit *x)
+{
+	int	 i;
+
+	pool_close(x);
+	settings_free(&x->set);
+	marks_free(x);
+	free(x->state_file);
+	pthread_rwlock_destroy(&x->lock);
+	pthread_mutex_destroy(&x->pool_mu);
+	pthread_mutex_destroy(&x->marks_mu);
+	pthread_mutex_destroy(&x->ca_mu);
+	for (i = 0; i < STRIPES; i++)
+		pthread_mutex_destroy(&x->stripe[i]);
+	free(x);
+}
+
 static int
 ld_initialize(const char *config, cm_server_exit *srv, void **state,
     int32_t *mask)
 {
 	struct ld_exit	*x;
+	int		 i;
 
 	(void)config;
 	if ((x = calloc(1, sizeof(*x))) == NULL)
 		return CM_E_NOMEM;
+	pthread_rwlock_init(&x->lock, NULL);
+	pthread_mutex_init(&x->pool_mu, NULL);
+	pthread_mutex_init(&x->marks_mu, NULL);
+	pthread_mutex_init(&x->ca_mu, NULL);
+	for (i = 0; i < STRIPES; i++)
+		pthread_mutex_init(&x->stripe[i], NULL);
 	if (reload(x, srv, NULL) == -1) {
-		free(x);
+		ld_free(x);
 		return CM_E_INVALIDARG;
 	}
 	*mask = event_mask(&x->set);
@@ -798,13 +892,7 @@ ld_get_description(void *state)
 static void
 ld_shutdown(void *state)
 {
-	struct ld_exit	*x = state;
-
-	disconnect(x);
-	settings_free(&x->set);
-	marks_free(x);
-	free(x->state_file);
-	free(x);
+	ld_free(state);
 }
 
 static int
@@ -836,10 +924,12 @@ ld_configure(void *state, cm_server_exit *srv, int32_t flags, char *report,
 	int		 rc = CM_OK;
 
 	if (flags & CM_CMM_REFRESHONLY) {
+		pthread_rwlock_wrlock(&x->lock);
 		if (reload(x, srv, &r) == -1)
 			rc = CM_E_INVALIDARG;
 		else
 			mu_buf_printf(&r, "%s: settings reloaded\n", LD_NAME);
+		pthread_rwlock_unlock(&x->lock);
 		goto out;
 	}
 	if (settings_read(srv, &s, &state_file, &r) != 0) {
@@ -884,7 +974,7 @@ ld_get_manage_module(void *state)
 
 static const struct cm_exit ld_exit = {
 	CM_EXIT_MAGIC, CM_ABI_MAJOR, CM_ABI_MINOR, sizeof(struct cm_exit),
-	LD_NAME, CM_THREADING_SERIAL,
+	LD_NAME, CM_THREADING_CONCURRENT,
 	ld_initialize, ld_notify, ld_get_description, ld_get_manage_module,
 	ld_shutdown,
 };

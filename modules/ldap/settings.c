@@ -104,6 +104,17 @@ url_ok(const char *url, int *ldaps)
 	return 0;
 }
 
+static int
+known_key(const char *key)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(ld_keys) / sizeof(ld_keys[0]); i++)
+		if (strcasecmp(key, ld_keys[i]) == 0)
+			return 1;
+	return 0;
+}
+
 /*
  * Read and check every key of the module's section into s (and the state
  * file's path into *state_file). Each problem is a line "key = value:
@@ -118,6 +129,9 @@ settings_read(cm_server_exit *srv, struct ld_settings *s, char **state_file,
 
 	memset(s, 0, sizeof(*s));
 	*state_file = NULL;
+	if (mu_config_unknown(srv, known_key, "CertMint_LDAP.Exit",
+	    "docs/modules/ldap.md", err, sizeof(err)) == -1)
+		bad(r, &nbad, "%s%s", err, "");
 	read_str(srv, "url", NULL, &s->url, &nomem);
 	read_str(srv, "ca_file", NULL, &s->ca_file, &nomem);
 	read_str(srv, "bind_dn", NULL, &s->bind_dn, &nomem);

@@ -529,6 +529,8 @@ read_server(cm_server_exit *srv, struct mail_conf *c, char *err,
 	return 0;
 }
 
+static int	 key_known(const char *);
+
 /* SMTPAuthenticate, user, password_file. */
 static int
 read_auth(cm_server_exit *srv, struct mail_conf *c, char *err,
@@ -580,7 +582,10 @@ mail_conf_read(cm_server_exit *srv, struct mail_conf *c, char *err,
 	int		 i, attach;
 
 	memset(c, 0, sizeof(*c));
-	if (read_server(srv, c, err, errlen) == -1 ||
+	/* A misspelt Issued.TitleFormat would silently send the default. */
+	if (mu_config_unknown(srv, key_known, MAIL_NAME,
+	    "docs/modules/mail.md", err, errlen) == -1 ||
+	    read_server(srv, c, err, errlen) == -1 ||
 	    read_auth(srv, c, err, errlen) == -1 ||
 	    parse_filter(srv, "EventFilter", &c->filter, err, errlen) == -1 ||
 	    mu_config_bool(srv, "Attach", 0, &attach, err, errlen) == -1)
@@ -652,6 +657,58 @@ multi_key(const char *k, const char *sub)
 	return *end == '\0' && v >= 2 && v <= 50;
 }
 
+static const char *const top_keys[] = { "SMTPServer", "port", "tls",
+    "ca_file", "SMTPAuthenticate", "user", "password_file", "helo",
+    "EventFilter", "connect_timeout", "timeout", "From", "To", "Cc",
+    "Attach" };
+static const char *const sub_keys[] = { "From", "To", "Cc", "TitleFormat",
+    "TitleArg", "BodyFormat", "BodyArg", "Attach" };
+#define NTOP	(sizeof(top_keys) / sizeof(top_keys[0]))
+#define NSUB	(sizeof(sub_keys) / sizeof(sub_keys[0]))
+
+/*
+ * Which setting key is: 1 with *top set (a top_keys index), 0 with *ev and
+ * *sub set (an <Event>.<sub_keys> key), or -1 when it is none of ours.
+ */
+static int
+key_lookup(const char *key, size_t *top, int *ev, size_t *sub)
+{
+	const char	*dot;
+	size_t		 i;
+	int		 e;
+
+	for (i = 0; i < NTOP; i++)
+		if (strcasecmp(key, top_keys[i]) == 0) {
+			*top = i;
+			return 1;
+		}
+	if ((dot = strchr(key, '.')) == NULL)
+		return -1;
+	for (e = 0; e < MAIL_NEVENTS; e++)
+		if (strlen(event_key(e)) == (size_t)(dot - key) &&
+		    strncasecmp(key, event_key(e), (size_t)(dot - key)) == 0)
+			break;
+	if (e == MAIL_NEVENTS)
+		return -1;
+	for (i = 0; i < NSUB; i++)
+		if (strcasecmp(dot + 1, sub_keys[i]) == 0 ||
+		    (i >= 3 && i <= 6 && multi_key(dot + 1, sub_keys[i]))) {
+			*ev = e;
+			*sub = i;
+			return 0;
+		}
+	return -1;
+}
+
+static int
+key_known(const char *key)
+{
+	size_t	 top, sub;
+	int	 ev;
+
+	return key_lookup(key, &top, &ev, &sub) != -1;
+}
+
 /*
  * Check one key and its value as `certmint exit set` gives them: the key
  * must be one of the module's, the value one the key takes. Settings that
@@ -663,26 +720,16 @@ int
 mail_conf_check_value(const char *key, const char *value,
     const struct mail_conf *cur, char *err, size_t errlen)
 {
-	static const char *const top[] = { "SMTPServer", "port", "tls",
-	    "ca_file", "SMTPAuthenticate", "user", "password_file", "helo",
-	    "EventFilter", "connect_timeout", "timeout", "From", "To", "Cc",
-	    "Attach" };
-	static const char *const sub[] = { "From", "To", "Cc", "TitleFormat",
-	    "TitleArg", "BodyFormat", "BodyArg", "Attach" };
 	struct mu_one_key o;
 	enum mail_auth	 auth;
-	const char	*dot;
 	char		**args;
-	size_t		 i, n;
-	int		 b, e;
+	size_t		 ti, i, n;
+	int		 b, e, kind;
 	long long	 ll;
 	int32_t		 f;
 
 	mu_one_key_init(&o, key, value, NULL);
-	for (i = 0; i < sizeof(top) / sizeof(top[0]); i++)
-		if (strcasecmp(key, top[i]) == 0)
-			break;
-	if (i < sizeof(top) / sizeof(top[0])) {
+	if ((kind = key_lookup(key, &ti, &e, &i)) == 1) {
 		if (strcasecmp(key, "SMTPServer") == 0 ||
 		    strcasecmp(key, "helo") == 0) {
 			if (host_ok(value))
@@ -718,35 +765,21 @@ mail_conf_check_value(const char *key, const char *value,
 			return mail_addr_check(key, value, err, errlen);
 		return 0;	/* user, password_file: checked on reread */
 	}
-	if ((dot = strchr(key, '.')) != NULL) {
-		for (e = 0; e < MAIL_NEVENTS; e++)
-			if (strlen(event_key(e)) == (size_t)(dot - key) &&
-			    strncasecmp(key, event_key(e), (size_t)(dot - key)) ==
-			    0)
-				break;
-		for (i = 0; e < MAIL_NEVENTS && i < sizeof(sub) / sizeof(sub[0]);
-		    i++)
-			if (strcasecmp(dot + 1, sub[i]) == 0 ||
-			    (i >= 3 && i <= 6 && multi_key(dot + 1, sub[i])))
-				break;
-		if (e < MAIL_NEVENTS && i < sizeof(sub) / sizeof(sub[0])) {
-			if (i < 3)
-				return mail_addr_check(key, value, err, errlen);
-			if (i == 7)
-				return mu_config_bool(&o.vt, key, 0, &b, err,
-				    errlen);
-			if (i == 4 || i == 6) {
-				if (parse_args(key, value, &args, &n, err,
-				    errlen) == -1)
-					return -1;
-				free_args(args, n);
-				return 0;
-			}
-			/* A format: its %N against the list in use. */
-			return mail_fmt_check(key, value, i == 3 ?
-			    cur->tmpl[e].ntitle_arg : cur->tmpl[e].nbody_arg,
-			    err, errlen);
+	if (kind == 0) {
+		if (i < 3)
+			return mail_addr_check(key, value, err, errlen);
+		if (i == 7)
+			return mu_config_bool(&o.vt, key, 0, &b, err, errlen);
+		if (i == 4 || i == 6) {
+			if (parse_args(key, value, &args, &n, err, errlen) == -1)
+				return -1;
+			free_args(args, n);
+			return 0;
 		}
+		/* A format: its %N against the list in use. */
+		return mail_fmt_check(key, value, i == 3 ?
+		    cur->tmpl[e].ntitle_arg : cur->tmpl[e].nbody_arg, err,
+		    errlen);
 	}
 	snprintf(err, errlen, "%s: not a setting of %s (see "
 	    "docs/modules/mail.md)", key, MAIL_NAME);

@@ -425,6 +425,17 @@ static const struct {
 };
 #define NKEYS	(sizeof(keys) / sizeof(keys[0]))
 
+static int
+known_key(const char *key)
+{
+	size_t	 i;
+
+	for (i = 0; i < NKEYS; i++)
+		if (strcasecmp(key, keys[i].key) == 0)
+			return 1;
+	return 0;
+}
+
 void
 wh_config_free(struct wh_config *cfg)
 {
@@ -466,6 +477,9 @@ wh_config_load(cm_server_exit *srv, char *err, size_t errlen)
 		return NULL;
 	}
 	cfg->refs = 1;
+	if (mu_config_unknown(srv, known_key, WH_NAME,
+	    "docs/modules/webhook.md", err, errlen) == -1)
+		goto fail;
 	for (i = 0; i < NKEYS; i++)
 		if (keys[i].parse(srv, keys[i].key, cfg, err, errlen) == -1)
 			goto fail;

@@ -125,6 +125,8 @@ void	 ca_config_unlock(struct ca *);
 size_t	 ca_max_body(struct ca *);	/* [server] max_body, under the lock */
 /* A copy of [section] key of the current config, or NULL. Caller frees. */
 char	*ca_config_value(struct ca *, const char *section, const char *key);
+/* config_keys of the running configuration (malloc'd, or NULL). */
+char	*ca_config_keys(struct ca *, const char *section);
 const struct signer	*ca_signer(struct ca *);
 int64_t	 ca_start_time(struct ca *);
 /* This thread's read-only database connection (opened on first use). */

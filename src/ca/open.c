@@ -360,6 +360,17 @@ ca_config_value(struct ca *ca, const char *section, const char *key)
 	return copy;
 }
 
+char *
+ca_config_keys(struct ca *ca, const char *section)
+{
+	char	*keys;
+
+	pthread_rwlock_rdlock(&ca->cfg_lock);
+	keys = config_keys(&ca->cfg, section);
+	pthread_rwlock_unlock(&ca->cfg_lock);
+	return keys;
+}
+
 const struct signer *
 ca_signer(struct ca *ca)
 {

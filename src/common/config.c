@@ -49,7 +49,7 @@ static const struct known_key known_keys[] = {
 	{ "exit", "active" }, { "exit", "modules_dir" }, { "exit", "max_attempts" },
 	{ "exit", "backoff_initial_ms" }, { "exit", "backoff_max_ms" },
 	{ "exit", "deadline_ms" }, { "exit", "threads" },
-	{ "exit", "stop_deadline_ms" },
+	{ "exit", "stop_deadline_ms" }, { "exit", "nice" },
 	/* crash quarantine and suspension (issue 9) */
 	{ "exit", "crash_attempts" }, { "exit", "suspend_after" },
 	{ "exit", "crash_window_s" },
@@ -180,6 +180,34 @@ config_get(const struct cm_config *cfg, const char *section, const char *key)
 		    strcasecmp(cfg->entries[i].key, key) == 0)
 			return cfg->entries[i].value;
 	return NULL;
+}
+
+char *
+config_keys(const struct cm_config *cfg, const char *section)
+{
+	size_t	 i, j, len = 0;
+	char	*out, *p;
+
+	for (i = 0; i < cfg->nentries; i++)
+		if (strcasecmp(cfg->entries[i].section, section) == 0)
+			len += strlen(cfg->entries[i].key) + 1;
+	if (len == 0 || (out = p = malloc(len + 1)) == NULL)
+		return NULL;
+	for (i = 0; i < cfg->nentries; i++) {
+		if (strcasecmp(cfg->entries[i].section, section) != 0)
+			continue;
+		/* Once, where it is first set. */
+		for (j = 0; j < i; j++)
+			if (strcasecmp(cfg->entries[j].section, section) == 0 &&
+			    strcasecmp(cfg->entries[j].key,
+			    cfg->entries[i].key) == 0)
+				break;
+		if (j < i)
+			continue;
+		p += sprintf(p, "%s%s", p == out ? "" : "\n",
+		    cfg->entries[i].key);
+	}
+	return out;
 }
 
 int

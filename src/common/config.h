@@ -125,6 +125,12 @@ const char *config_get(const struct cm_config *, const char *section,
 	    const char *key);
 
 /*
+ * The names of the keys set in section, one per line, each once, in the
+ * file's order (malloc'd), or NULL when none is set.
+ */
+char	*config_keys(const struct cm_config *, const char *section);
+
+/*
  * Set (value != NULL) or remove (value == NULL) section/key in the file at
  * path, keeping every other line and comment, and replace the file
  * atomically. Returns 0 or -1 with a message in err.

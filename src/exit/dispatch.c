@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -140,6 +141,32 @@ host_settings(struct exit_host *h)
 	h->crash_attempts = config_int(h, "crash_attempts", 3, 1, 1000);
 	h->suspend_after = config_int(h, "suspend_after", 5, 1, 100000);
 	h->crash_window_s = config_int(h, "crash_window_s", 600, 1, 86400 * 365);
+	h->nice = config_int(h, "nice", 19, 0, 19);
+}
+
+/*
+ * Deliveries yield the CPU to issuance: on a busy CA the modules catch up
+ * when requests pause, rather than slowing every request (bench/modules).
+ * Niceness is per thread on Linux and inherited by the processes a thread
+ * starts (a module's host, the command module's programs). A CA already
+ * niced keeps its deliveries below itself.
+ */
+void
+exit_thread_nice(int nice)
+{
+	id_t	 tid = (id_t)gettid();
+	int	 cur;
+
+	if (nice <= 0)
+		return;
+	errno = 0;
+	cur = getpriority(PRIO_PROCESS, tid);
+	if (cur == -1 && errno != 0)
+		return;
+	if (setpriority(PRIO_PROCESS, tid, cur + nice > 19 ? 19 : cur + nice)
+	    == -1)
+		log_warn("exit: cannot lower a delivery thread's priority: %s",
+		    strerror(errno));
 }
 
 struct exit_host *
@@ -708,6 +735,7 @@ pool_main(void *arg)
 
 	notify_flag = &w->in_notify;
 	chan_idx = (int)(w - s->workers) + 1;
+	exit_thread_nice(s->host->nice);
 	pthread_mutex_lock(&s->pool_mu);
 	for (;;) {
 		while (!s->pool_stop && (s->batch_gen == gen ||
@@ -923,6 +951,7 @@ slot_main(void *arg)
 
 	notify_flag = &s->in_notify;
 	chan_idx = 0;
+	exit_thread_nice(h->nice);
 	if (st == NULL) {
 		log_err("exit module %s: no database connection", s->name);
 		free(c);

@@ -205,6 +205,8 @@ extern _Thread_local struct quarantine_rec quarantine_cur;
 int	 quarantine_install(int fd, const char *prog);
 void	*quarantine_thread_init(void);	/* this thread's sigaltstack */
 void	 quarantine_thread_done(void *);
+/* Lower the calling thread's priority by nice ([exit] nice). */
+void	 exit_thread_nice(int nice);
 
 /* isolate.c: an exit module in its host process (docs: "Isolation"). */
 struct modproc;
@@ -215,6 +217,7 @@ struct modproc_opts {
 	int		 nchan;		/* delivering threads */
 	int		 memory_mb, cpu_seconds, open_files;
 	int		 backoff_initial_ms, backoff_max_ms;	/* restarts */
+	int		 nice;		/* [exit] nice: the host process's */
 };
 /* What the module said at its load, kept so that no view calls into it. */
 struct modproc_info {

@@ -153,6 +153,7 @@ struct exit_host {
 	atomic_int	 crash_attempts;
 	atomic_int	 suspend_after;
 	atomic_int	 crash_window_s;
+	atomic_int	 nice;		/* added to delivery threads' */
 	char		*modules_dir;
 	pthread_mutex_t	 reload_mu;	/* one reload at a time */
 	int		 crash_fd;	/* inline crashes (quarantine.c) */

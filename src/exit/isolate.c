@@ -247,6 +247,7 @@ parent_main(void *arg)
 {
 	struct modproc	*p = arg;
 
+	exit_thread_nice(p->o.nice);	/* the host process inherits it */
 	pthread_mutex_lock(&p->fork_mu);
 	for (;;) {
 		while (p->fork_req == NULL && !p->fork_quit)

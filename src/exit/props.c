@@ -898,7 +898,10 @@ cb_config_get(cm_server_exit *srv, const char *key, const char **value)
 	if (key == NULL || value == NULL)
 		return CM_E_INVALIDARG;
 	*value = NULL;
-	if ((v = ca_config_value(c->ca, c->module, key)) == NULL) {
+	/* "*": the keys set (SDK 1.2), for a module to name misspelt ones. */
+	v = strcmp(key, "*") == 0 ? ca_config_keys(c->ca, c->module) :
+	    ca_config_value(c->ca, c->module, key);
+	if (v == NULL) {
 		trace(c, "config_get(\"%s\") -> CM_E_PROPERTY_EMPTY", key);
 		return CM_E_PROPERTY_EMPTY;
 	}

@@ -157,6 +157,7 @@ slot_load_isolated(struct exit_host *h, struct exit_slot *s, const char *path)
 	o.open_files = slot_config_int(s, "open_files", 256, 1 << 20);
 	o.backoff_initial_ms = h->backoff_initial_ms;
 	o.backoff_max_ms = h->backoff_max_ms;
+	o.nice = h->nice;
 	s->proc = modproc_new(&o);
 	free(user);
 	if (modproc_start(s->proc, h->ca, s->load_error,

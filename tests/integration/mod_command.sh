@@ -19,6 +19,7 @@ M=CertMint_Command.Exit
 [ -f "${CERTMINT_MODULES_PATH:-}/command.so" ] ||
     export CERTMINT_MODULES_PATH="${CERTMINT_MODULES_PATH:-}/command"
 ca_init
+sed -i '/^nice = 0$/d' "$CONF"	# the default: deliveries at nice 19
 OUT=$T_DIR/out		# the command writes here as nobody (isolation)
 CTL=$OUT/ctl		# files that tell the command how to behave
 mkdir -p "$OUT/seen" "$OUT/env" "$OUT/running" "$CTL" "$T_DIR/bin"
@@ -57,6 +58,7 @@ request) parsed=$(openssl req -inform "$fmt" -in "$in" -noout -subject | sed 's/
 esac
 rm -f "$in"
 { env | grep '^CERTMINT_' | sort; printf 'ARGV='; printf '%s|' "$@"; echo
+  echo "NICENESS=$(nice)"
   env | grep -v '^CERTMINT_' | grep -v '^PWD=' | grep -v '^SHLVL=' | grep -v '^_=' | sort | sed 's/^/OTHER_/'
   echo "CWD=$(pwd)"; } >"$OUT/env/$seq"
 code=0
@@ -181,6 +183,8 @@ check_match "the certificate's DER was on stdin (openssl read its serial)" \
     "$line"
 sq=$(seq_of issued "$ida")
 check_eq "CERTMINT_EVENT" issued "$(envvar "$sq" CERTMINT_EVENT)"
+check_eq "the command runs below issuance ([exit] nice 19)" 19 \
+    "$(envvar "$sq" NICENESS)"
 check_eq "CERTMINT_REQUEST_ID" "$ida" "$(envvar "$sq" CERTMINT_REQUEST_ID)"
 check_eq "CERTMINT_SERIAL" "$sa" "$(envvar "$sq" CERTMINT_SERIAL)"
 check_match "CERTMINT_SUBJECT" '^CN=a b\\?;touch pwned$' "$(envvar "$sq" CERTMINT_SUBJECT)"
@@ -337,6 +341,15 @@ check_match "replay --from SEQ" "events queued" \
 check "the replayed events run again, dropped as duplicates" \
     wait_rec "event=issued req=$last .* code=0 dup"
 check_eq "and nothing new was counted" "$news" "$(count_lines "$REC" " new$")"
+
+# A misspelt key is refused by name, not silently ignored.
+conf_set "$M" timout 1
+"$CERTMINT" -c "$CONF" reload >/dev/null
+check_refused "configure: a misspelt key (timout), by name" 30 \
+    "timout: not a setting of CertMint_" \
+    "$CERTMINT" -c "$CONF" exit configure "$M"
+sed -i '/^timout = /d' "$CONF"
+"$CERTMINT" -c "$CONF" reload >/dev/null
 
 # --- concurrency limit, input file, inline ---------------------------------
 daemon_stop

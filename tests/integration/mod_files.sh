@@ -311,7 +311,67 @@ check "the CRL survives as a link to a numbered copy" test -L "$CRLS/Test CA.crl
 check "openssl verify -crl_download still answers (revoked alpha)" \
     test "$(verify_crl "$T_DIR/alpha.crt"; echo $?)" != 0
 
+# 12. on_revoke = mark: NAME.cer.revoked in place of NAME.cer, put back at
+# a release; on_revoke = delete: gone.
+check "exit set on_revoke mark" "$CERTMINT" -c "$CONF" exit set $MOD on_revoke mark
+issue eta
+sh_=$SERIAL
+check "issued (mark)" wait_until 30 test -f "$CERTS/$sh_.cer"
+"$CERTMINT" -c "$CONF" revoke "$sh_" certificateHold >/dev/null
+check "revoked: marked $sh_.cer.revoked" wait_until 30 test -f "$CERTS/$sh_.cer.revoked"
+check "and $sh_.cer gone" wait_until 30 test ! -e "$CERTS/$sh_.cer"
+check "the mark holds the certificate" same_der "$T_DIR/eta.crt" "$CERTS/$sh_.cer.revoked"
+"$CERTMINT" -c "$CONF" unrevoke "$sh_" >/dev/null
+check "released: $sh_.cer back" wait_until 30 test -f "$CERTS/$sh_.cer"
+check "and the mark removed" wait_until 30 test ! -e "$CERTS/$sh_.pem.revoked"
+check "exit set on_revoke delete" "$CERTMINT" -c "$CONF" exit set $MOD on_revoke delete
+"$CERTMINT" -c "$CONF" revoke "$sh_" keyCompromise >/dev/null
+check "revoked (delete): the files are gone" wait_until 30 \
+    test ! -e "$CERTS/$sh_.cer" -a ! -e "$CERTS/$sh_.pem"
+check_eq "no mark, no revoked copy" "" \
+    "$(ls "$CERTS" "$CERTS/revoked" | grep "^$sh_")"
+
+# 13. crl_max_age: numbered copies older than it go, the newest stays.
+"$CERTMINT" -c "$CONF" exit set $MOD crl_keep 0 >/dev/null
+check "exit set crl_max_age 1s" "$CERTMINT" -c "$CONF" exit set $MOD crl_max_age 1s
+"$CERTMINT" -c "$CONF" crl >/dev/null
+sleep 2
+"$CERTMINT" -c "$CONF" crl >/dev/null
+newest_only() {
+	[ "$(copies)" = 1 ] &&
+	    [ "$(crl_number "$CRLS/Test CA.crl")" = "$(crl_number \
+	    "$CRLS/$(ls "$CRLS" | grep -E '^Test CA-[0-9]+\.crl$')")" ]
+}
+check "crl_max_age: only the newest copy is left, and the link names it" \
+    wait_until 30 newest_only
+
+# 14. CA renewal with a new key: that key's CRLs under %8 = (1), its
+# certificate under %4 = (1); the old key's go on under their names.
+check "ca renew --new-key" "$CERTMINT" -c "$CONF" ca renew --new-key
+check "the new key's base CRL: Test CA(1).crl" wait_until 30 \
+    test -e "$CRLS/Test CA(1).crl"
+check "its delta: Test CA(1)+.crl" wait_until 30 test -e "$CRLS/Test CA(1)+.crl"
+check_match "signed by the new CA certificate" "Test CA" \
+    "$(openssl crl -inform DER -in "$CRLS/Test CA(1).crl" -noout -issuer 2>&1)"
+new_sig_ok() {
+	openssl crl -inform DER -in "$CRLS/Test CA(1).crl" -noout \
+	    -CAfile "$T_DIR/ca/ca(1).crt" >/dev/null 2>&1
+}
+check "verifies with ca(1).crt" new_sig_ok
+aia_new() { ls "$AIA" | grep -q '_Test CA(1)\.crt$'; }
+check "the new CA certificate in aia_dir as %1_%3(1).crt" wait_until 30 aia_new
+check "the old key's CRL is still there" test -e "$CRLS/Test CA.crl"
+
 stop_nginx
+# A misspelt key is refused by name, not silently ignored.
+conf_set $MOD crl_kepe 1
+"$CERTMINT" -c "$CONF" reload >/dev/null
+check_refused "configure: a misspelt key (crl_kepe), by name" 30 \
+    "crl_kepe: not a setting of CertMint_" \
+    "$CERTMINT" -c "$CONF" exit configure $MOD
+sed -i '/^crl_kepe = /d' "$CONF"
+"$CERTMINT" -c "$CONF" reload >/dev/null
+
 daemon_stop
 check_eq "daemon stops cleanly" 0 $?
 finish

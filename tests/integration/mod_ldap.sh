@@ -384,8 +384,62 @@ check_match "a server certificate of another CA fails configure" \
     "url = \"ldaps://[^\"]*\": bind: Can't contact LDAP server" "$out"
 check_fails "... and is not bound" sh -c "echo '$out' | grep -q 'bound as'"
 
+# 9. user_filter: the entry found by a search under user_base, the value
+# escaped (a name cannot widen the filter); nothing found and no user_dn
+# is a dead letter with the cause.
+conf_set $MOD ca_file "$T_DIR/ldap-ca.pem"
+conf_set $MOD user_filter "(mail=%{Subject.CommonName}@example.com)"
+conf_set $MOD user_base "$PEOPLE"
+sed -i '/^user_dn = /d' "$CONF"
+configure --refresh >/dev/null
+ldapadd -x -H "$LURL" -D "$MGR" -w "$LPW" >/dev/null 2>&1 <<EOF
+dn: cn=Dana Smith,$PEOPLE
+objectClass: inetOrgPerson
+cn: Dana Smith
+sn: Smith
+mail: dana@example.com
+EOF
+issue dana
+check "user_filter: the certificate goes to the entry whose mail matches" \
+    wait_until 30 has_certs "cn=Dana Smith,$PEOPLE" "$(b64 "$T_DIR/dana.crt")"
+check_eq "no entry named after the CN was created" "" \
+    "$(certs "cn=dana,$PEOPLE")"
+dead0=$(list_json && module_field "$T_DIR/list.json" "$MOD" dead_letters)
+issue '*)(mail=*'
+check "a CN with filter characters matches nothing: a dead letter" \
+    wait_until 30 field_is dead_letters $((dead0 + 1))
+"$CERTMINT" -c "$CONF" exit status "$MOD" >"$T_DIR/status.out" 2>&1
+check_match "... the cause names the filter" \
+    "no entry under $PEOPLE matches user_filter" "$(cat "$T_DIR/status.out")"
+check "... and alice's entry did not get it" \
+    has_certs "cn=alice,$PEOPLE" "$a2"
+
+# 10. CA renewal with a new key: its CRLs and certificate to the entry of
+# its CRL suffix (%{CRLSuffix} = "(1)"); the old key's entry keeps its own.
+check "ca renew --new-key" "$CERTMINT" -c "$CONF" ca renew --new-key
+CDP1="cn=Test CA(1),ou=cdp,$BASE"
+check "the new CA certificate to its CDP entry" wait_until 30 has_certs \
+    "$CDP1" "$(openssl x509 -in "$T_DIR/ca/ca(1).crt" -outform DER | base64 -w0)" \
+    "cACertificate;binary"
+curl -fsS -m 10 "$URL/ca(1).crl" -o "$T_DIR/base1.crl"
+check "the new key's base CRL to certificateRevocationList;binary" \
+    wait_until 30 has_certs "$CDP1" "$(base64 -w0 <"$T_DIR/base1.crl")" \
+    "certificateRevocationList;binary"
+check_fails "the old key's entry does not get the new key's CRL" \
+    has_certs "$CDP" "$(base64 -w0 <"$T_DIR/base1.crl")" \
+    "certificateRevocationList;binary"
+
 check_eq "the password never reaches the log" 0 \
     "$(grep -c -- "$LPW" "$T_LOG" || true)"
+# A misspelt key is refused by name, not silently ignored.
+conf_set $MOD user_fliter 1
+"$CERTMINT" -c "$CONF" reload >/dev/null
+check_refused "configure: a misspelt key (user_fliter), by name" 30 \
+    "user_fliter: not a setting of CertMint_" \
+    "$CERTMINT" -c "$CONF" exit configure $MOD
+sed -i '/^user_fliter = /d' "$CONF"
+"$CERTMINT" -c "$CONF" reload >/dev/null
+
 daemon_stop
 check_eq "daemon stops cleanly" 0 $?
 slapd_stop

@@ -260,6 +260,15 @@ conf_set "$M" password_file "$T_DIR/pwbad"
 check_refused "configure: AUTH refused by the server" 30 "535" \
     "$CERTMINT" -c "$CONF" exit configure "$M"
 conf_set "$M" password_file "$T_DIR/pw"
+conf_set "$M" Isued.TitleFormat "typo"
+"$CERTMINT" -c "$CONF" reload >/dev/null
+check_refused "configure: a misspelt key in the section, by name" 30 \
+    "Isued.TitleFormat: not a setting of CertMint_Mail.Exit" \
+    "$CERTMINT" -c "$CONF" exit configure "$M"
+check_refused "configure --refresh refuses it too (the settings in use stay)" 30 \
+    "Isued.TitleFormat: not a setting" \
+    "$CERTMINT" -c "$CONF" exit configure "$M" --refresh
+sed -i '/^Isued.TitleFormat = /d' "$CONF"
 conf_set "$M" SMTPAuthenticate login
 "$CERTMINT" -c "$CONF" reload >/dev/null
 check_match "configure: AUTH LOGIN works too" "AUTH login accepted" \
