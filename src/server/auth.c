@@ -58,36 +58,20 @@ auth_token_new(char *text, unsigned char hash[32])
 	return i == 0 ? 0 : -1;
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int
 auth_token_hash(const char *text, unsigned char hash[32])
 {
-	unsigned char	 secret[TOKEN_SECRET_LEN];
-	const char	*p = text + sizeof(TOKEN_PREFIX) - 1;
-	size_t		 i;
-	int		 hi, lo, rc;
+	unsigned char	*secret;
+	size_t		 n;
+	int		 rc;
 
 	if (strlen(text) != TOKEN_TEXT_LEN ||
-	    strncmp(text, TOKEN_PREFIX, sizeof(TOKEN_PREFIX) - 1) != 0)
+	    strncmp(text, TOKEN_PREFIX, sizeof(TOKEN_PREFIX) - 1) != 0 ||
+	    hex_decode(text + sizeof(TOKEN_PREFIX) - 1, &secret, &n) == -1)
 		return -1;
-	for (i = 0; i < sizeof(secret); i++) {
-		if ((hi = hexval(p[2 * i])) < 0 || (lo = hexval(p[2 * i + 1])) < 0)
-			return -1;
-		secret[i] = (unsigned char)(hi << 4 | lo);
-	}
-	rc = sha256(secret, sizeof(secret), hash);
-	OPENSSL_cleanse(secret, sizeof(secret));
+	rc = n == TOKEN_SECRET_LEN ? sha256(secret, n, hash) : -1;
+	OPENSSL_cleanse(secret, n);
+	free(secret);
 	return rc;
 }
 
