@@ -96,7 +96,7 @@ if [ $run_tsan -eq 1 ]; then
 	# The bundled modules that declare themselves concurrent, inline
 	# and isolated, with no data race in certmintd or their hosts; and
 	# Lua modules (one lua_State per delivery thread, built in).
-	for t in mod_files mod_command mod_webhook mod_ldap lua lua_policy; do
+	for t in mod_files mod_command mod_webhook mod_ldap lua; do
 		case $t in
 		mod_*)	m=${t#mod_}
 			target=modules/$m/$m.so ;;
