@@ -423,6 +423,9 @@ n0=$(q 'len(L)')
 for i in 1 2 3 4 5 6 7 8 9 10 11 12; do
 	issue "ka-$i" >/dev/null
 done
+# Released slowly (0.5 s a request), so that the queued events overlap
+# at the receiver however fast or slow (TSan) certmintd is.
+echo 0.5 >"$RDIR/slow"
 rm -f "$RDIR/hold"
 check "12 events delivered" wait_until 60 \
     q_is 'len([r for r in A if "ka-" in json.dumps(r["doc"])])' 12
@@ -430,6 +433,7 @@ check "delivered concurrently (several requests in flight at once)" \
     test "$(q 'max(r["inflight"] for r in L['"$n0"':])')" -gt 1
 check "over kept-alive connections (fewer connections than requests)" \
     test "$(q 'len(set(r["conn"] for r in L['"$n0"':]))')" -lt 12
+rm -f "$RDIR/slow"
 
 # 7. kill -9 of certmintd during delivery: nothing lost, duplicates
 # dropped by id.
