@@ -48,6 +48,8 @@ acme_setup() {
 	    >"$T_DIR/challtestsrv.log" 2>&1 &
 	CTS_PID=$!
 	trap 'kill $CTS_PID 2>/dev/null; daemon_kill; rm -rf "$T_DIR"' INT TERM
+	# A script that bails out early must not leave it running either.
+	trap 'kill $CTS_PID 2>/dev/null' EXIT
 	wait_until 20 curl -s -o /dev/null \
 	    "http://127.0.0.1:$MGMT_PORT/clear-txt" || {
 		echo "Bail out! pebble-challtestsrv did not start"
