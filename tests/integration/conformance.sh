@@ -48,11 +48,19 @@ for root in p256 rsa; do
 	submit_http "$T_DIR/srv.csr" >/dev/null
 	sid=$(json "$T_DIR/resp.json" 'j["request_id"]')
 	curl -fsS -m 60 -o "$T_DIR/srv.crt" "$URL/api/v1/requests/$sid/certificate"
-	tport=$(free_port)
-	openssl s_server -quiet -accept "$tport" -cert "$T_DIR/srv.crt" \
-	    -key "$T_DIR/srv.key" -www >/dev/null 2>&1 &
-	spid=$!
-	wait_until 30 sh -c "echo | openssl s_client -connect 127.0.0.1:$tport >/dev/null 2>&1"
+	# A port free a moment ago may be taken by a test running beside
+	# this one before s_server binds it: then try another.
+	for _try in 1 2 3; do
+		tport=$(free_port)
+		openssl s_server -quiet -accept "127.0.0.1:$tport" \
+		    -cert "$T_DIR/srv.crt" -key "$T_DIR/srv.key" -www \
+		    >/dev/null 2>&1 &
+		spid=$!
+		wait_until 20 sh -c "echo | openssl s_client -connect \
+		    127.0.0.1:$tport >/dev/null 2>&1" && break
+		kill "$spid" 2>/dev/null
+		wait "$spid" 2>/dev/null
+	done
 	out=$(echo | timeout 30 openssl s_client -connect "127.0.0.1:$tport" \
 	    -CAfile "$T_DIR/ca/ca.crt" -verify_return_error -x509_strict \
 	    -verify_hostname localhost -servername localhost 2>&1)
