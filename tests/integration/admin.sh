@@ -241,7 +241,8 @@ rm -f "$SOCK"
 
 daemon_start
 C2=$T_DIR/ca2/certmint.conf
-"$CERTMINT" -c "$C2" init --name "Other CA" --port "$(free_port)" >/dev/null 2>&1
+"$CERTMINT" -c "$C2" init --name "Other CA" --port "$(free_port)" \
+    --tls-port 0 >/dev/null 2>&1
 CONF1=$CONF
 CONF=$C2 conf_set server admin_socket "$SOCK"
 CONF=$CONF1
