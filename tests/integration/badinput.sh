@@ -164,7 +164,7 @@ daemon_start
 
 # Another CA configured on the port this one listens on must not share it
 # (SO_REUSEPORT would split the clients between the two CAs).
-"$CERTMINT" -c "$T_DIR/other/certmint.conf" init --name Other --port "$PORT" \
+"$CERTMINT" -c "$T_DIR/other/certmint.conf" init --name Other --port "$PORT" --tls-port 0 \
     >/dev/null 2>&1
 check_refused "a daemon on a port already in use exits, saying so" 30 \
     "cannot listen.*port $PORT" "$CERTMINTD" -c "$T_DIR/other/certmint.conf"
