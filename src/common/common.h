@@ -50,6 +50,16 @@ int	 buf_printf(struct buf *, const char *fmt, ...)
 char	*buf_steal(struct buf *);	/* returns data (caller frees), resets */
 void	 buf_free(struct buf *);
 
+/*
+ * arena.c: a bump allocator, for many small allocations that are freed at
+ * once (a batch of rows read together). arena_take returns len bytes
+ * aligned for any type, or NULL when out of memory.
+ */
+struct arena;
+struct arena	*arena_new(void);
+void		*arena_take(struct arena *, size_t len);
+void		 arena_destroy(struct arena *);
+
 /* util.c */
 char	*hex_encode(const unsigned char *, size_t);	/* lowercase, caller frees */
 /* "01:A2:3f" -> "01a23f" (':' and ' ' dropped); 0, or -1 if not hex. */

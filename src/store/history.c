@@ -148,7 +148,7 @@ overlay_exts(struct store *st, int64_t seq, struct db_request *r)
 		    sql_fail(st, "read history");
 	}
 	memset(&tmp, 0, sizeof(tmp));
-	rc = exts_decode(sqlite3_column_blob(s, 0),
+	rc = exts_decode(NULL, sqlite3_column_blob(s, 0),
 	    (size_t)sqlite3_column_bytes(s, 0), &tmp);
 	sqlite3_reset(s);
 	if (rc != 0) {

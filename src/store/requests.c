@@ -35,6 +35,21 @@ static const char *const request_sql[S__MAX] = {
 	[S_EXTS_DELETE] = "DELETE FROM request_exts WHERE request_id = ?",
 	[S_EXTS_GET] = "SELECT oid, flags, value FROM request_exts "
 	    "WHERE request_id = ? ORDER BY oid",
+	/*
+	 * store_requests_get_many: the ids from ?1 to ?2 (RANGE) or in the
+	 * JSON array ?1 (LIST).
+	 */
+	[S_READ_BEGIN] = "BEGIN DEFERRED",
+	[S_READ_END] = "COMMIT",
+	[S_REQS_RANGE] = "SELECT " REQ_COLS ", hist_seq FROM requests "
+	    "WHERE id BETWEEN ?1 AND ?2 ORDER BY id",
+	[S_REQS_LIST] = "SELECT " REQ_COLS ", hist_seq FROM requests "
+	    "WHERE id IN (SELECT value FROM json_each(?1)) ORDER BY id",
+	[S_ATTRS_RANGE] = "SELECT request_id, name, value FROM request_attrs "
+	    "WHERE request_id BETWEEN ?1 AND ?2 ORDER BY request_id, rowid",
+	[S_ATTRS_LIST] = "SELECT request_id, name, value FROM request_attrs "
+	    "WHERE request_id IN (SELECT value FROM json_each(?1)) "
+	    "ORDER BY request_id, rowid",
 };
 
 #define stmt(st, id)	store_stmt(st, id, request_sql[id])
@@ -103,39 +118,48 @@ get_u32(const unsigned char *p)
 	    (uint32_t)p[2] << 8 | p[3];
 }
 
-/* Decode a BLOB written by exts_encode into r. 0, CM_E_FAIL or NOMEM. */
+/*
+ * Decode a BLOB written by exts_encode into r, whose exts are none yet,
+ * from arena a (malloc'd when NULL). 0, CM_E_FAIL or NOMEM. Two passes:
+ * the first checks and counts, the second copies into an array of that
+ * many.
+ */
 int
-exts_decode(const unsigned char *p, size_t len, struct db_request *r)
+exts_decode(struct arena *a, const unsigned char *p, size_t len,
+    struct db_request *r)
 {
-	const unsigned char *end = p + len, *nul;
+	const unsigned char *end = p + len, *q, *nul;
 	struct db_ext	*e;
-	size_t		 cap = 0, vlen;
+	size_t		 n = 0, i, vlen, olen;
 
 	if (len < 1 || *p++ != EXTS_FORMAT)
 		return CM_E_FAIL;
-	while (p < end) {
-		if ((nul = memchr(p, '\0', (size_t)(end - p))) == NULL ||
+	for (q = p; q < end; q = nul + 9 + vlen, n++) {
+		if ((nul = memchr(q, '\0', (size_t)(end - q))) == NULL ||
 		    (size_t)(end - nul) < 9)
 			return CM_E_FAIL;
 		vlen = get_u32(nul + 5);
 		if (vlen > (size_t)(end - nul - 9))
 			return CM_E_FAIL;
-		if (r->nexts == cap) {
-			cap = cap ? cap * 2 : 16;
-			if ((e = realloc(r->exts, cap * sizeof(*e))) == NULL)
-				return CM_E_NOMEM;
-			r->exts = e;
-		}
-		e = &r->exts[r->nexts];
-		memset(e, 0, sizeof(*e));
-		r->nexts++;
-		if ((e->oid = strdup((const char *)p)) == NULL ||
-		    (e->value = malloc(vlen ? vlen : 1)) == NULL)
+	}
+	if (n == 0)
+		return 0;
+	if ((r->exts = mem_take(a, n * sizeof(*r->exts))) == NULL)
+		return CM_E_NOMEM;
+	memset(r->exts, 0, n * sizeof(*r->exts));
+	for (i = 0, q = p; i < n; i++, q = nul + 9 + vlen) {
+		e = &r->exts[i];
+		r->nexts = i + 1;
+		nul = memchr(q, '\0', (size_t)(end - q));
+		olen = (size_t)(nul - q);
+		vlen = get_u32(nul + 5);
+		if ((e->oid = mem_take(a, olen + 1)) == NULL ||
+		    (e->value = mem_take(a, vlen ? vlen : 1)) == NULL)
 			return CM_E_NOMEM;
+		memcpy(e->oid, q, olen + 1);
 		e->flags = (int32_t)get_u32(nul + 1);
 		memcpy(e->value, nul + 9, vlen);
 		e->len = vlen;
-		p = nul + 9 + vlen;
 	}
 	return 0;
 }
@@ -260,68 +284,92 @@ store_attr_set(struct store *st, int64_t id, const char *name,
 }
 
 int
-row_to_request(sqlite3_stmt *s, struct db_request *r)
+row_to_request_in(struct arena *a, sqlite3_stmt *s, struct db_request *r)
 {
 	memset(r, 0, sizeof(*r));
 	r->id = sqlite3_column_int64(s, 0);
-	r->raw_request = col_blob(s, 1, &r->raw_request_len);
+	r->raw_request = col_blob_in(a, s, 1, &r->raw_request_len);
 	r->request_type = sqlite3_column_int(s, 2);
 	r->request_flags = sqlite3_column_int(s, 3);
 	r->disposition = sqlite3_column_int(s, 4);
-	r->disposition_message = col_text(s, 5);
+	r->disposition_message = col_text_in(a, s, 5);
 	r->status_code = sqlite3_column_int(s, 6);
-	r->requester_name = col_text(s, 7);
-	r->caller_name = col_text(s, 8);
+	r->requester_name = col_text_in(a, s, 7);
+	r->caller_name = col_text_in(a, s, 8);
 	r->submitted_when = sqlite3_column_int64(s, 9);
 	r->resolved_when = sqlite3_column_int64(s, 10);
 	r->revoked_when = sqlite3_column_int64(s, 11);
 	r->revoked_effective_when = sqlite3_column_int64(s, 12);
 	r->revoked_reason = sqlite3_column_int(s, 13);
 	r->unrevoked_when = sqlite3_column_int64(s, 14);
-	r->request_dn = col_text(s, 15);
-	r->request_raw_name = col_blob(s, 16, &r->request_raw_name_len);
-	r->profile = col_text(s, 17);
+	r->request_dn = col_text_in(a, s, 15);
+	r->request_raw_name = col_blob_in(a, s, 16, &r->request_raw_name_len);
+	r->profile = col_text_in(a, s, 17);
 	r->was_pending = sqlite3_column_int(s, 18);
 	if ((sqlite3_column_type(s, 1) != SQLITE_NULL &&
 	    r->raw_request == NULL) ||
 	    (sqlite3_column_type(s, 5) != SQLITE_NULL &&
 	    r->disposition_message == NULL)) {
-		db_request_free(r);
+		if (a == NULL)
+			db_request_free(r);
 		return CM_E_NOMEM;
 	}
 	return 0;
+}
+
+int
+row_to_request(sqlite3_stmt *s, struct db_request *r)
+{
+	return row_to_request_in(NULL, s, r);
+}
+
+/*
+ * Append the attribute in columns col, col + 1 of s to r, whose attrs array
+ * has room for *cap; from arena a as row_to_request_in.
+ */
+static int
+attr_append(struct arena *a, struct db_request *r, size_t *cap,
+    sqlite3_stmt *s, int col)
+{
+	struct db_attr	*v;
+	size_t		 ncap;
+
+	if (r->nattrs == *cap) {
+		ncap = *cap ? *cap * 2 : 8;
+		if (a == NULL)
+			v = realloc(r->attrs, ncap * sizeof(*v));
+		else if ((v = arena_take(a, ncap * sizeof(*v))) != NULL &&
+		    r->nattrs > 0)
+			memcpy(v, r->attrs, r->nattrs * sizeof(*v));
+		if (v == NULL)
+			return CM_E_NOMEM;
+		r->attrs = v;
+		*cap = ncap;
+	}
+	v = &r->attrs[r->nattrs];
+	v->name = col_text_in(a, s, col);
+	v->value = col_text_in(a, s, col + 1);
+	r->nattrs++;
+	return v->name == NULL || v->value == NULL ? CM_E_NOMEM : 0;
 }
 
 static int
 load_attrs(struct store *st, struct db_request *r)
 {
 	sqlite3_stmt	*s;
-	struct db_attr	*a;
 	size_t		 cap = 0;
 	int		 rc;
 
 	if ((s = stmt(st, S_ATTRS_GET)) == NULL)
 		return CM_E_FAIL;
 	sqlite3_bind_int64(s, 1, r->id);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (r->nattrs == cap) {
-			cap = cap ? cap * 2 : 8;
-			if ((a = realloc(r->attrs, cap * sizeof(*a))) == NULL)
-				goto nomem;
-			r->attrs = a;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		if (attr_append(NULL, r, &cap, s, 0) != 0) {
+			sqlite3_reset(s);
+			return CM_E_NOMEM;
 		}
-		a = &r->attrs[r->nattrs];
-		a->name = col_text(s, 0);
-		a->value = col_text(s, 1);
-		r->nattrs++;
-		if (a->name == NULL || a->value == NULL)
-			goto nomem;
-	}
 	sqlite3_reset(s);
 	return rc == SQLITE_DONE ? 0 : sql_fail(st, "read attributes");
- nomem:
-	sqlite3_reset(s);
-	return CM_E_NOMEM;
 }
 
 static int
@@ -357,11 +405,14 @@ load_exts(struct store *st, struct db_request *r)
 	return CM_E_NOMEM;
 }
 
+static int	row_to_full_request(struct store *, struct arena *,
+		    sqlite3_stmt *, struct db_request *);
+
 int
 store_request_get(struct store *st, int64_t id, struct db_request *r)
 {
 	sqlite3_stmt	*s;
-	int		 rc, legacy = 1;
+	int		 rc;
 
 	memset(r, 0, sizeof(*r));
 	if ((s = stmt(st, S_REQ_GET)) == NULL)
@@ -373,22 +424,149 @@ store_request_get(struct store *st, int64_t id, struct db_request *r)
 		return rc == SQLITE_DONE ? CM_E_NOTFOUND :
 		    sql_fail(st, "read request");
 	}
-	rc = row_to_request(s, r);
-	if (rc == 0)
-		r->history_seq = sqlite3_column_int64(s, 20);
-	if (rc == 0 && sqlite3_column_type(s, 19) != SQLITE_NULL) {
-		legacy = 0;
-		if ((rc = exts_decode(sqlite3_column_blob(s, 19),
-		    (size_t)sqlite3_column_bytes(s, 19), r)) == CM_E_FAIL)
-			log_err("%s: request %" PRId64 ": damaged extensions",
-			    st->path, id);
-	}
+	rc = row_to_full_request(st, NULL, s, r);
 	sqlite3_reset(s);
-	if (rc == 0 && (rc = load_attrs(st, r)) == 0 && legacy)
-		rc = load_exts(st, r);
-	if (rc != 0)
+	if (rc == 0 && (rc = load_attrs(st, r)) != 0)
 		db_request_free(r);
 	return rc;
+}
+
+/*
+ * The request row of s (S_REQ_GET's or S_REQS_*'s columns) in r, with its
+ * extensions; its attributes are the caller's to load. From arena a as
+ * row_to_request_in; with an arena, a row from before migration 3 (its
+ * extensions in their own table) is left out: STORE_E_LEGACY.
+ */
+#define STORE_E_LEGACY	1
+static int
+row_to_full_request(struct store *st, struct arena *a, sqlite3_stmt *s,
+    struct db_request *r)
+{
+	int	 rc;
+
+	if (a != NULL && sqlite3_column_type(s, 19) == SQLITE_NULL)
+		return STORE_E_LEGACY;
+	if ((rc = row_to_request_in(a, s, r)) != 0)
+		return rc;
+	r->history_seq = sqlite3_column_int64(s, 20);
+	if (sqlite3_column_type(s, 19) == SQLITE_NULL)
+		rc = load_exts(st, r);	/* a row from before migration 3 */
+	else if ((rc = exts_decode(a, sqlite3_column_blob(s, 19),
+	    (size_t)sqlite3_column_bytes(s, 19), r)) == CM_E_FAIL)
+		log_err("%s: request %" PRId64 ": damaged extensions",
+		    st->path, r->id);
+	if (rc != 0 && a == NULL)
+		db_request_free(r);
+	return rc;
+}
+
+/*
+ * Bind the ids to S_REQS_* or S_ATTRS_* statement s: their range when
+ * they are dense (the requests of a batch of events mostly are: a range
+ * scan is a fraction of a lookup per id), else their list as JSON.
+ */
+static void
+bind_ids(sqlite3_stmt *s, int range, const int64_t *ids, size_t n,
+    const char *list)
+{
+	if (range) {
+		sqlite3_bind_int64(s, 1, ids[0]);
+		sqlite3_bind_int64(s, 2, ids[n - 1]);
+	} else
+		sqlite3_bind_text(s, 1, list, -1, SQLITE_STATIC);
+}
+
+int
+store_requests_get_many(struct store *st, const int64_t *ids, size_t n,
+    struct db_requests *out)
+{
+	struct buf	 list = { 0 };
+	sqlite3_stmt	*s;
+	size_t		 i, cap = 0;
+	int64_t		 id, cur = 0;
+	int		 rc = 0, step = SQLITE_DONE, range;
+
+	memset(out, 0, sizeof(*out));
+	if (n == 0)
+		return 0;
+	if ((out->mem = arena_new()) == NULL ||
+	    (out->v = arena_take(out->mem, n * sizeof(*out->v))) == NULL) {
+		rc = CM_E_NOMEM;
+		goto fail;
+	}
+	memset(out->v, 0, n * sizeof(*out->v));
+	out->n = n;
+	range = (uint64_t)(ids[n - 1] - ids[0]) < 2 * (uint64_t)n;
+	if (!range) {
+		buf_printf(&list, "[");
+		for (i = 0; i < n; i++)
+			buf_printf(&list, "%s%" PRId64, i ? "," : "", ids[i]);
+		buf_printf(&list, "]");
+		if (list.data == NULL) {
+			rc = CM_E_NOMEM;
+			goto fail;
+		}
+	}
+	if ((s = stmt(st, S_READ_BEGIN)) == NULL ||
+	    step_done(st, s, "begin a read") != 0) {
+		rc = CM_E_FAIL;
+		goto fail;
+	}
+	if ((s = stmt(st, range ? S_REQS_RANGE : S_REQS_LIST)) == NULL) {
+		rc = CM_E_FAIL;
+		goto end;
+	}
+	bind_ids(s, range, ids, n, (char *)list.data);
+	for (i = 0; rc == 0 && (step = sqlite3_step(s)) == SQLITE_ROW;) {
+		id = sqlite3_column_int64(s, 0);
+		while (i < n && ids[i] < id)
+			i++;
+		if (i < n && ids[i] == id &&
+		    (rc = row_to_full_request(st, out->mem, s, &out->v[i])) ==
+		    STORE_E_LEGACY) {
+			memset(&out->v[i], 0, sizeof(out->v[i]));
+			rc = 0;	/* read on its own when asked for */
+		}
+	}
+	if (rc == 0 && step != SQLITE_DONE)
+		rc = sql_fail(st, "read requests");
+	sqlite3_reset(s);
+	if (rc == 0 && (s = stmt(st, range ? S_ATTRS_RANGE : S_ATTRS_LIST)) ==
+	    NULL)
+		rc = CM_E_FAIL;
+	if (rc == 0) {
+		bind_ids(s, range, ids, n, (char *)list.data);
+		for (i = 0; rc == 0 && (step = sqlite3_step(s)) == SQLITE_ROW;) {
+			if ((id = sqlite3_column_int64(s, 0)) != cur) {
+				cur = id;	/* the next request's */
+				cap = 0;
+			}
+			while (i < n && ids[i] < id)
+				i++;
+			if (i < n && ids[i] == id && out->v[i].id == id)
+				rc = attr_append(out->mem, &out->v[i], &cap, s,
+				    1);
+		}
+		if (rc == 0 && step != SQLITE_DONE)
+			rc = sql_fail(st, "read attributes");
+		sqlite3_reset(s);
+	}
+end:
+	if ((s = stmt(st, S_READ_END)) == NULL ||
+	    step_done(st, s, "end a read") != 0)
+		rc = rc != 0 ? rc : CM_E_FAIL;
+fail:
+	buf_free(&list);
+	if (rc != 0)
+		db_requests_free(out);
+	return rc;
+}
+
+void
+db_requests_free(struct db_requests *r)
+{
+	arena_destroy(r->mem);
+	memset(r, 0, sizeof(*r));
 }
 
 void

@@ -142,16 +142,32 @@ bind_blob(sqlite3_stmt *s, int i, const void *v, size_t len)
 		sqlite3_bind_blob64(s, i, v, len, SQLITE_STATIC);
 }
 
+/* malloc, or from arena a when not NULL. */
+void *
+mem_take(struct arena *a, size_t len)
+{
+	return a != NULL ? arena_take(a, len) : malloc(len);
+}
+
 char *
-col_text(sqlite3_stmt *s, int i)
+col_text_in(struct arena *a, sqlite3_stmt *s, int i)
 {
 	const unsigned char *v = sqlite3_column_text(s, i);
+	size_t		 n;
+	char		*p;
 
-	return v == NULL ? NULL : strdup((const char *)v);
+	if (v == NULL)
+		return NULL;
+	n = (size_t)sqlite3_column_bytes(s, i);
+	if ((p = mem_take(a, n + 1)) != NULL) {
+		memcpy(p, v, n);
+		p[n] = '\0';
+	}
+	return p;
 }
 
 unsigned char *
-col_blob(sqlite3_stmt *s, int i, size_t *len)
+col_blob_in(struct arena *a, sqlite3_stmt *s, int i, size_t *len)
 {
 	const void	*v = sqlite3_column_blob(s, i);
 	size_t		 n = (size_t)sqlite3_column_bytes(s, i);
@@ -160,11 +176,23 @@ col_blob(sqlite3_stmt *s, int i, size_t *len)
 	*len = 0;
 	if (v == NULL)
 		return NULL;
-	if ((p = malloc(n ? n : 1)) == NULL)
+	if ((p = mem_take(a, n ? n : 1)) == NULL)
 		return NULL;
 	memcpy(p, v, n);
 	*len = n;
 	return p;
+}
+
+char *
+col_text(sqlite3_stmt *s, int i)
+{
+	return col_text_in(NULL, s, i);
+}
+
+unsigned char *
+col_blob(sqlite3_stmt *s, int i, size_t *len)
+{
+	return col_blob_in(NULL, s, i, len);
 }
 
 /*

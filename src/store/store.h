@@ -224,6 +224,28 @@ int	 store_event_insert(struct store *, struct db_event *);	/* sets seq */
 
 /* Reads. The caller frees results with the matching *_free. */
 int	 store_request_get(struct store *, int64_t id, struct db_request *);
+/*
+ * Many requests read at once (store_requests_get_many): v[i] is the
+ * request of the i-th id asked for, or zeroed (id 0) when there is none
+ * or it must be read on its own (store_request_get). Read-only: their
+ * strings and blobs share one allocation, freed by db_requests_free.
+ */
+struct db_requests {
+	struct db_request *v;
+	size_t		 n;
+	struct arena	*mem;
+};
+
+/*
+ * The requests of ids[0..n) (ascending, distinct), each with its
+ * attributes and extensions, read in one transaction: one statement for
+ * the rows and one for the attributes, where reading them one by one took
+ * two statements and two transactions each. 0, or an error with nothing
+ * left allocated.
+ */
+int	 store_requests_get_many(struct store *, const int64_t *ids, size_t n,
+	    struct db_requests *out);
+void	 db_requests_free(struct db_requests *);
 int	 store_cert_get(struct store *, int64_t request_id, struct db_cert *);
 int	 store_cert_by_serial(struct store *, const char *serial, struct db_cert *);
 int	 store_crl_get(struct store *, int64_t row_id, struct db_crl *);

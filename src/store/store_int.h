@@ -13,6 +13,8 @@ enum stmt_id {
 	S_BEGIN, S_COMMIT, S_ROLLBACK,
 	S_REQ_INSERT, S_REQ_UPDATE, S_REQ_DISP, S_REQ_GET,
 	S_ATTR_INSERT, S_ATTR_DELETE, S_ATTRS_GET,
+	S_READ_BEGIN, S_READ_END, S_REQS_RANGE, S_REQS_LIST, S_ATTRS_RANGE,
+	S_ATTRS_LIST,
 	S_EXTS_DELETE, S_EXTS_GET,
 	S_CERT_INSERT, S_CERT_GET, S_CERT_BY_SERIAL,
 	S_CRL_INSERT, S_CRL_GET, S_CRL_LATEST_BASE, S_CRL_LATEST_DELTA,
@@ -53,14 +55,28 @@ void		 bind_text(sqlite3_stmt *, int, const char *);
 void		 bind_blob(sqlite3_stmt *, int, const void *, size_t);
 char		*col_text(sqlite3_stmt *, int);
 unsigned char	*col_blob(sqlite3_stmt *, int, size_t *);
+/* The same, from arena a (malloc'd when a is NULL). */
+void		*mem_take(struct arena *a, size_t);
+char		*col_text_in(struct arena *a, sqlite3_stmt *, int);
+unsigned char	*col_blob_in(struct arena *a, sqlite3_stmt *, int, size_t *);
 /* store.c: a certs row from column col on into c (0 or NOMEM). */
 int		 row_to_cert(sqlite3_stmt *, int col, struct db_cert *c);
 /* store.c: the integer sql returns, or -1. */
 int		 query_int(struct store *, const char *sql, int64_t *out);
-/* requests.c: a request row of a REQ_COLS query into r (0 or NOMEM). */
+/*
+ * requests.c: a request row of a REQ_COLS query into r (0 or NOMEM); its
+ * strings and blobs from arena a (malloc'd when a is NULL: free r with
+ * db_request_free).
+ */
 int		 row_to_request(sqlite3_stmt *, struct db_request *);
-/* Decode a request's extensions BLOB into r: 0, CM_E_FAIL or CM_E_NOMEM. */
-int		 exts_decode(const unsigned char *, size_t, struct db_request *);
+int		 row_to_request_in(struct arena *a, sqlite3_stmt *,
+		    struct db_request *);
+/*
+ * Decode a request's extensions BLOB into r (whose exts are none yet),
+ * from arena a as above: 0, CM_E_FAIL or CM_E_NOMEM.
+ */
+int		 exts_decode(struct arena *a, const unsigned char *, size_t,
+		    struct db_request *);
 
 /*
  * history.c: before request id is updated (if its disposition is expect,
