@@ -12,9 +12,16 @@
 
 #include "ca.h"
 
+/*
+ * A reader connection: a thread's (ca_reader) until the thread ends, then
+ * free for the next thread that asks (module threads come and go with
+ * reloads; each kept its connection, and its file descriptors, for good).
+ */
 struct reader_slot {
 	struct store		*st;
 	struct reader_slot	*next;
+	struct ca		*ca;
+	int			 used;	/* readers_mu */
 };
 
 struct ca {

@@ -14,6 +14,8 @@
 
 #include "ca_int.h"
 
+static void	reader_release(void *);
+
 /*
  * Start serial_time from the newest ordered serial in the database, so
  * that a restart with the clock behind does not go back either. A time
@@ -58,7 +60,7 @@ ca_open(struct ca **out, const char *config_path, char *err, size_t errlen)
 	pthread_mutex_init(&ca->readers_mu, NULL);
 	pthread_mutex_init(&ca->crl_mu, NULL);
 	pthread_mutex_init(&ca->hook_mu, NULL);
-	pthread_key_create(&ca->reader_key, NULL);
+	pthread_key_create(&ca->reader_key, reader_release);
 	if ((ca->config_path = strdup(config_path)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
@@ -208,6 +210,8 @@ ca_close(struct ca *ca)
 	ca_stop(ca);
 	writer_stop(ca->writer);
 	ca->writer = NULL;
+	/* No thread's end releases a reader into the list freed below. */
+	pthread_key_delete(ca->reader_key);
 	for (r = ca->readers; r != NULL; r = next) {
 		next = r->next;
 		store_close(r->st);
@@ -218,7 +222,6 @@ ca_close(struct ca *ca)
 	signer_free(&ca->signer);
 	config_free(&ca->cfg);
 	free(ca->config_path);
-	pthread_key_delete(ca->reader_key);
 	pthread_rwlock_destroy(&ca->cfg_lock);
 	pthread_mutex_destroy(&ca->reload_mu);
 	pthread_mutex_destroy(&ca->readers_mu);
@@ -383,6 +386,17 @@ ca_start_time(struct ca *ca)
 	return ca->started;
 }
 
+/* The key's destructor: the thread ended, its reader is free. */
+static void
+reader_release(void *arg)
+{
+	struct reader_slot *slot = arg;
+
+	pthread_mutex_lock(&slot->ca->readers_mu);
+	slot->used = 0;
+	pthread_mutex_unlock(&slot->ca->readers_mu);
+}
+
 struct store *
 ca_reader(struct ca *ca)
 {
@@ -391,17 +405,28 @@ ca_reader(struct ca *ca)
 
 	if ((slot = pthread_getspecific(ca->reader_key)) != NULL)
 		return slot->st;
-	if ((slot = calloc(1, sizeof(*slot))) == NULL)
-		return NULL;
-	if ((slot->st = store_open(ca->cfg.db_file, 0, err, sizeof(err))) == NULL) {
-		log_err("%s", err);
-		free(slot);
-		return NULL;
-	}
 	pthread_mutex_lock(&ca->readers_mu);
-	slot->next = ca->readers;
-	ca->readers = slot;
+	for (slot = ca->readers; slot != NULL && slot->used; slot = slot->next)
+		;
+	if (slot != NULL)
+		slot->used = 1;
 	pthread_mutex_unlock(&ca->readers_mu);
+	if (slot == NULL) {
+		if ((slot = calloc(1, sizeof(*slot))) == NULL)
+			return NULL;
+		if ((slot->st = store_open(ca->cfg.db_file, 0, err,
+		    sizeof(err))) == NULL) {
+			log_err("%s", err);
+			free(slot);
+			return NULL;
+		}
+		slot->ca = ca;
+		slot->used = 1;
+		pthread_mutex_lock(&ca->readers_mu);
+		slot->next = ca->readers;
+		ca->readers = slot;
+		pthread_mutex_unlock(&ca->readers_mu);
+	}
 	pthread_setspecific(ca->reader_key, slot);
 	return slot->st;
 }
