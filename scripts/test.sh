@@ -68,8 +68,10 @@ if [ $run_tsan -eq 1 ]; then
 	fi
 	if ninja -C "$TSAN_BUILD" src/server/certmintd src/cli/certmint \
 	    tests/modules/serial.so tests/modules/recording.so \
-	    tests/modules/concurrent.so tests/modules/lag.so >/dev/null; then
+	    tests/modules/concurrent.so tests/modules/lag.so \
+	    bench/events/fillevents >/dev/null; then
 		rm -f "$BUILD/tsan.tap"
+		FILLEVENTS="$PWD/$TSAN_BUILD/bench/events/fillevents" \
 		CERTMINT="$PWD/$TSAN_BUILD/src/cli/certmint" \
 		CERTMINTD="$PWD/$TSAN_BUILD/src/server/certmintd" \
 		MODULES_DIR="$PWD/$TSAN_BUILD/tests/modules" \

@@ -10,11 +10,13 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <linux/futex.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,43 +37,94 @@ mono_seconds(void)
 	return (int64_t)(time_mono_ns() / 1000000000u);
 }
 
+/*
+ * The writer's hook, after each commit: publish seq and wake the slot
+ * threads, taking no lock. A mark records when seq committed (the
+ * latency figures); the writer is the only thread that writes marks.
+ */
 void
 host_on_commit(void *arg, int64_t seq)
 {
 	struct exit_host *h = arg;
+	struct commit_mark *m;
+	uint64_t	 n;
 
-	uint64_t	 now = time_mono_ns();
+	if (seq <= atomic_load_explicit(&h->last_seq, memory_order_relaxed))
+		return;
+	/*
+	 * A seqlock of sequentially consistent accesses (no fences: not
+	 * for ThreadSanitizer): a reader that sees the same seq before and
+	 * after ns read the ns of that seq.
+	 */
+	n = atomic_load(&h->nmarks);
+	m = &h->marks[n % MARKS];
+	atomic_store(&m->seq, -1);
+	atomic_store(&m->ns, time_mono_ns());
+	atomic_store(&m->seq, seq);
+	atomic_store(&h->nmarks, n + 1);
+	atomic_store(&h->last_seq, seq);
+	host_wake(h);
+}
 
-	pthread_mutex_lock(&h->mu);
-	if (seq > h->last_seq) {
-		h->last_seq = seq;
-		h->marks[h->nmarks % MARKS].seq = seq;
-		h->marks[h->nmarks % MARKS].ns = now;
-		h->nmarks++;
-		pthread_cond_broadcast(&h->cv);
-	}
+/*
+ * Wake every slot thread in host_wait. Called after the change it tells
+ * of, with or without h->mu.
+ */
+void
+host_wake(struct exit_host *h)
+{
+	atomic_fetch_add(&h->wake_gen, 1);
+	if (atomic_load(&h->nwaiting) > 0)
+		syscall(SYS_futex, &h->wake_gen, FUTEX_WAKE_PRIVATE, INT_MAX,
+		    NULL, NULL, 0);
+}
+
+/*
+ * Sleep until a host_wake after gen was read, or ms pass; gen is read
+ * before the caller looked at what it waits for (with h->mu held, as
+ * here), so no wake in between is lost. Returns with h->mu held.
+ */
+static void
+host_wait(struct exit_host *h, unsigned gen, int64_t ms)
+{
+	struct timespec	 ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
+
+	atomic_fetch_add(&h->nwaiting, 1);
 	pthread_mutex_unlock(&h->mu);
+	if (atomic_load(&h->wake_gen) == gen)
+		(void)syscall(SYS_futex, &h->wake_gen, FUTEX_WAIT_PRIVATE, gen,
+		    &ts, NULL, 0);
+	atomic_fetch_sub(&h->nwaiting, 1);
+	pthread_mutex_lock(&h->mu);
 }
 
 /*
  * When was event seq committed (monotonic ns)? 0 when it is older than the
- * commits remembered (a replay, or events from before the start). Call with
- * h->mu held.
+ * commits remembered (a replay, or events from before the start), or when
+ * the writer rewrote a mark while it was read.
  */
 static uint64_t
 commit_time(struct exit_host *h, int64_t seq)
 {
-	uint64_t	 i, n = h->nmarks < MARKS ? h->nmarks : MARKS, found = 0;
-	const struct commit_mark *m;
+	uint64_t	 i, total, n, found = 0, ns;
+	struct commit_mark *m;
+	int64_t		 s1, s2;
 
+	total = atomic_load(&h->nmarks);
+	n = total < MARKS ? total : MARKS;
 	for (i = 0; i < n; i++) {
-		m = &h->marks[(h->nmarks - 1 - i) % MARKS];
-		if (m->seq < seq)
+		m = &h->marks[(total - 1 - i) % MARKS];
+		s1 = atomic_load(&m->seq);
+		ns = atomic_load(&m->ns);
+		s2 = atomic_load(&m->seq);
+		if (s1 != s2 || s1 == -1)
+			return 0;
+		if (s1 < seq)
 			return found;
-		found = m->ns;
+		found = ns;
 	}
 	/* Every remembered commit is at or after seq: known only if none was lost. */
-	return h->nmarks <= MARKS ? found : 0;
+	return total <= MARKS ? found : 0;
 }
 
 static int
@@ -179,7 +232,6 @@ exit_host_new(struct ca *ca)
 	pthread_mutex_init(&h->reload_mu, NULL);
 	pthread_mutex_init(&h->mu, NULL);
 	h->crash_fd = -1;
-	pthread_cond_init(&h->cv, NULL);
 	host_settings(h);
 	return h;
 }
@@ -192,35 +244,23 @@ mono_deadline_in(int64_t ms)
 }
 
 /*
- * Sleep ms on the host's condition (a retry's backoff), waking early only
- * when stopping. Called with h->mu held. Returns 1 if the slot is stopping.
+ * Sleep ms (a retry's backoff), waking early only when stopping. Called
+ * with h->mu held. Returns 1 if the slot is stopping.
  */
 static int
 slot_sleep(struct exit_slot *s, int64_t ms)
 {
 	struct exit_host *h = s->host;
-	struct timespec	 ts;
+	uint64_t	 end = mono_deadline_in(ms), now;
+	unsigned	 gen;
 
-	time_deadline_in(&ts, ms);
-	while (!s->stop) {
-		if (pthread_cond_timedwait(&h->cv, &h->mu, &ts) == ETIMEDOUT)
+	for (;;) {
+		gen = atomic_load(&h->wake_gen);
+		if (s->stop || (now = time_mono_ns()) >= end)
 			break;
+		host_wait(h, gen, (int64_t)((end - now) / 1000000u) + 1);
 	}
 	return s->stop;
-}
-
-/*
- * Wait at most ms for anything on the host's condition: a commit, a stop,
- * a replay. Called with h->mu held; the caller rechecks what it waits for.
- * (Waiting out the whole ms here once cost every event up to a second.)
- */
-static void
-slot_wait(struct exit_slot *s, int64_t ms)
-{
-	struct timespec	 ts;
-
-	time_deadline_in(&ts, ms);
-	(void)pthread_cond_timedwait(&s->host->cv, &s->host->mu, &ts);
 }
 
 /*
@@ -292,6 +332,129 @@ event_for_slot(struct exit_slot *s, const struct db_event *stored,
 	    ev->event == CM_EXITEVENT_SHUTDOWN) ? 0 : ev->context;
 }
 
+/*
+ * A batch of events read from the database, and the requests of those in
+ * the module's mask (pre, of ids pre_ids[0..pre.n), when read ahead).
+ */
+struct collect {
+	struct db_event	 v[BATCH];
+	size_t		 n;
+	struct db_event	 mine[BATCH];	/* pool_start: those in the mask */
+	struct db_requests pre;
+	int64_t		*pre_ids;
+};
+
+static int
+cmp_i64(const void *a, const void *b)
+{
+	int64_t		 x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The request of context read with the current batch's, or NULL. */
+static const struct db_request *
+prefetched(struct exit_slot *s, int64_t context)
+{
+	const struct collect *c = s->cur;
+	const int64_t	*k;
+
+	if (c == NULL || c->pre_ids == NULL || context <= 0 ||
+	    (k = bsearch(&context, c->pre_ids, c->pre.n, sizeof(*k),
+	    cmp_i64)) == NULL)
+		return NULL;
+	return c->pre.v[k - c->pre_ids].id != 0 ?
+	    &c->pre.v[k - c->pre_ids] : NULL;
+}
+
+/*
+ * Read the requests of c's events in the module's mask at once, in one
+ * transaction on st, when a notify of the module's last batch read a
+ * request (as most modules do; the first batch is read ahead too): each
+ * notify's first read of its request then costs no database read of its
+ * own, which had been most of the cost of a notify that reads one.
+ */
+static void
+reqs_read_ahead(struct exit_slot *s, struct store *st, struct collect *c)
+{
+	struct db_event	 ev;
+	int64_t		*ids, context;
+	size_t		 i, n = 0, k;
+
+	if (c->n == 0 || atomic_exchange(&s->req_unread, 1) != 0)
+		return;
+	ids = xcalloc(c->n, sizeof(*ids));
+	for (i = 0; i < c->n; i++)
+		if (exit_event_for_mask(s->mod.mask, c->v[i].event) != 0) {
+			event_for_slot(s, &c->v[i], &ev, &context);
+			if (context > 0)
+				ids[n++] = context;
+		}
+	if (n == 0) {
+		free(ids);
+		return;
+	}
+	qsort(ids, n, sizeof(*ids), cmp_i64);
+	for (i = k = 1; i < n; i++)
+		if (ids[i] != ids[k - 1])
+			ids[k++] = ids[i];
+	if (store_requests_get_many(st, ids, k, &c->pre) != 0) {
+		free(ids);	/* each notify reads its own */
+		return;
+	}
+	c->pre_ids = ids;
+}
+
+static int
+collect_event(void *arg, const struct db_event *ev)
+{
+	struct collect	*c = arg;
+
+	if (c->n < BATCH)
+		c->v[c->n++] = *ev;
+	return 0;
+}
+
+/* Read the events after seq into c, and their requests ahead. */
+static void
+collect_read(struct exit_slot *s, struct store *st, int64_t after,
+    struct collect *c)
+{
+	c->n = 0;
+	if (store_events_after(st, after, BATCH, collect_event, c) != 0)
+		log_err("exit module %s: cannot read events", s->name);
+	reqs_read_ahead(s, st, c);
+}
+
+/* Empty c, freeing its requests. */
+static void
+collect_clear(struct collect *c)
+{
+	db_requests_free(&c->pre);
+	free(c->pre_ids);
+	c->pre_ids = NULL;
+	c->n = 0;
+}
+
+/* Start call on ev: offered its request if read ahead. */
+static void
+call_start(struct exit_slot *s, struct exit_call *call,
+    const struct db_event *ev, int64_t context)
+{
+	exit_call_init(call, s->host->ca, s->name, ev);
+	exit_call_offer(call, prefetched(s, context));
+}
+
+/* End call: note whether the module read a request, and free it. */
+static void
+call_end(struct exit_slot *s, struct exit_call *call)
+{
+	if (call->req_read && atomic_load_explicit(&s->req_unread,
+	    memory_order_relaxed))
+		atomic_store(&s->req_unread, 0);
+	exit_call_reset(call);
+}
+
 /* Forget the results run ahead (the batch of events ends). */
 static void
 ahead_clear(struct exit_slot *s)
@@ -357,7 +520,7 @@ notify_isolated_batch(struct exit_slot *s, const struct db_event *first,
 		if (i > 0 && exit_event_for_mask(s->mod.mask, e->event) == 0)
 			continue;
 		event_for_slot(s, e, &evm[n], &v[n].context);
-		exit_call_init(&s->bcalls[n], h->ca, s->name, &evm[n]);
+		call_start(s, &s->bcalls[n], &evm[n], v[n].context);
 		v[n].event = evm[n].event;
 		v[n].seq = evm[n].seq;
 		v[n].call = &s->bcalls[n];
@@ -373,7 +536,7 @@ notify_isolated_batch(struct exit_slot *s, const struct db_event *first,
 	atomic_store(notify_flag, 0);
 	if (r == -1) {
 		for (i = 0; i < n; i++)
-			exit_call_reset(&s->bcalls[i]);
+			call_end(s, &s->bcalls[i]);
 		return DELIVER_STOPPED;
 	}
 	snprintf(why, whylen, "%s", s->bcalls[0].why);
@@ -390,7 +553,7 @@ notify_isolated_batch(struct exit_slot *s, const struct db_event *first,
 		s->nahead++;
 	}
 	for (i = 0; i < n; i++)
-		exit_call_reset(&s->bcalls[i]);
+		call_end(s, &s->bcalls[i]);
 	if (ndone > 0)
 		return CM_OK;
 	return r == 1 ? DELIVER_CRASHED : result;
@@ -450,14 +613,14 @@ deliver_once(struct exit_slot *s, const struct db_event *stored, int *death,
 		    !atomic_load(&s->has_crashes))
 			return notify_isolated_batch(s, stored, death, cause,
 			    causelen, why, whylen);
-		exit_call_init(&call, h->ca, s->name, ev);
+		call_start(s, &call, ev, context);
 		rc = notify_isolated(s, &call, ev, context, death, cause,
 		    causelen);
 		snprintf(why, whylen, "%s", call.why);
-		exit_call_reset(&call);
+		call_end(s, &call);
 		return rc;
 	}
-	exit_call_init(&call, h->ca, s->name, ev);
+	call_start(s, &call, ev, context);
 	if (s->threading == CM_THREADING_SERIAL)
 		pthread_mutex_lock(&s->call_mu);
 	t0 = time_mono_ns();
@@ -474,7 +637,7 @@ deliver_once(struct exit_slot *s, const struct db_event *stored, int *death,
 	if (s->threading == CM_THREADING_SERIAL)
 		pthread_mutex_unlock(&s->call_mu);
 	snprintf(why, whylen, "%s", call.why);
-	exit_call_reset(&call);
+	call_end(s, &call);
 	if (ms > (uint64_t)h->deadline_ms)
 		log_warn("exit module %s: notify(%s, %" PRId64 ") took %" PRIu64
 		    " ms, over the %d ms deadline", s->name,
@@ -640,14 +803,15 @@ deliver(struct exit_slot *s, const struct db_event *ev, uint64_t *local)
 			    (uint64_t)atomic_fetch_add(&s->delivered, 1);
 
 			if (n % LAT_EVERY == 0 && attempt == 1) {
-				uint64_t t;
+				uint64_t t = commit_time(h, ev->seq);
 
-				pthread_mutex_lock(&h->mu);
-				if ((t = commit_time(h, ev->seq)) != 0)
+				if (t != 0) {
+					t = (time_mono_ns() - t) / 1000u;
+					pthread_mutex_lock(&h->mu);
 					s->lat_us[s->lat_n++ % LATENCIES] =
-					    (uint32_t)((time_mono_ns() - t) /
-					    1000u);
-				pthread_mutex_unlock(&h->mu);
+					    (uint32_t)t;
+					pthread_mutex_unlock(&h->mu);
+				}
 			}
 			return 0;
 		}
@@ -751,22 +915,6 @@ pool_main(void *arg)
 	return NULL;
 }
 
-struct collect {
-	struct db_event	 v[BATCH];
-	size_t		 n;
-	struct db_event	 mine[BATCH];	/* run_batch: those in the mask */
-};
-
-static int
-collect_event(void *arg, const struct db_event *ev)
-{
-	struct collect	*c = arg;
-
-	if (c->n < BATCH)
-		c->v[c->n++] = *ev;
-	return 0;
-}
-
 /*
  * Start delivering a batch to a concurrent module's pool without waiting.
  * Returns 1 if started (finish with pool_finish), 0 if the batch is for
@@ -841,10 +989,8 @@ run_batch(struct exit_slot *s, struct collect *c)
 		s->look_v = &c->v[i + 1];
 		s->look_n = c->n - i - 1;
 		if (exit_event_for_mask(s->mod.mask, c->v[i].event) != 0 &&
-		    deliver(s, &c->v[i], NULL) == -1) {
-			ahead_clear(s);
-			return done;
-		}
+		    deliver(s, &c->v[i], NULL) == -1)
+			break;
 		done = c->v[i].seq;
 		/*
 		 * A slow module can take minutes over a batch: save the
@@ -937,6 +1083,80 @@ replay_dead(struct exit_slot *s, struct store *st)
 	free(l.v);
 }
 
+enum { RD_IDLE, RD_JOB, RD_DONE, RD_QUIT };
+
+/*
+ * A slot's reader thread: reads the batch after s->rd_after into s->rd_c
+ * (events and their requests) while the slot's thread delivers the one
+ * before, on a serial module's backlog. Started at the first backlog.
+ */
+static void *
+reader_main(void *arg)
+{
+	struct exit_slot *s = arg;
+	struct store	*st = ca_reader(s->host->ca);
+
+	exit_thread_nice(s->host->nice);
+	pthread_mutex_lock(&s->rd_mu);
+	for (;;) {
+		while (s->rd_state != RD_JOB && s->rd_state != RD_QUIT)
+			pthread_cond_wait(&s->rd_cv, &s->rd_mu);
+		if (s->rd_state == RD_QUIT)
+			break;
+		pthread_mutex_unlock(&s->rd_mu);
+		if (st != NULL)
+			collect_read(s, st, s->rd_after, s->rd_c);
+		pthread_mutex_lock(&s->rd_mu);
+		s->rd_state = RD_DONE;
+		pthread_cond_broadcast(&s->rd_cv);
+	}
+	pthread_mutex_unlock(&s->rd_mu);
+	return NULL;
+}
+
+/* Have the reader thread read the batch after seq into c: 1, or 0. */
+static int
+reader_start(struct exit_slot *s, int64_t after, struct collect *c)
+{
+	if (!s->rd_running) {
+		if (pthread_create(&s->rd_thread, NULL, reader_main, s) != 0)
+			return 0;
+		s->rd_running = 1;
+	}
+	pthread_mutex_lock(&s->rd_mu);
+	s->rd_after = after;
+	s->rd_c = c;
+	s->rd_state = RD_JOB;
+	pthread_cond_broadcast(&s->rd_cv);
+	pthread_mutex_unlock(&s->rd_mu);
+	return 1;
+}
+
+/* Wait for the batch reader_start asked for. */
+static void
+reader_wait(struct exit_slot *s)
+{
+	pthread_mutex_lock(&s->rd_mu);
+	while (s->rd_state == RD_JOB)
+		pthread_cond_wait(&s->rd_cv, &s->rd_mu);
+	s->rd_state = RD_IDLE;
+	pthread_mutex_unlock(&s->rd_mu);
+}
+
+static void
+reader_stop(struct exit_slot *s)
+{
+	if (!s->rd_running)
+		return;
+	pthread_mutex_lock(&s->rd_mu);
+	s->rd_state = RD_QUIT;
+	pthread_cond_broadcast(&s->rd_cv);
+	pthread_mutex_unlock(&s->rd_mu);
+	pthread_join(s->rd_thread, NULL);
+	s->rd_running = 0;
+	s->rd_state = RD_IDLE;
+}
+
 void *
 slot_main(void *arg)
 {
@@ -947,6 +1167,7 @@ slot_main(void *arg)
 	struct collect	*ahead = xcalloc(1, sizeof(*ahead)), *tmp;
 	int64_t		 last, from, handled, empty_ms = 10;
 	int		 dead, have_ahead = 0;
+	unsigned	 gen;
 	void		*altstack;
 
 	notify_flag = &s->in_notify;
@@ -962,16 +1183,22 @@ slot_main(void *arg)
 	altstack = quarantine_thread_init();
 	pthread_mutex_lock(&h->mu);
 	for (;;) {
-		/* A suspended module waits with its events queued. */
-		while (!have_ahead && !s->stop && (atomic_load(&s->suspended) ||
-		    (s->cursor >= h->last_seq && s->replay_from == 0 &&
-		    !s->replay_dead))) {
+		/*
+		 * A suspended module waits with its events queued. gen is
+		 * read before last_seq: a commit after the look wakes it.
+		 */
+		for (;;) {
+			gen = atomic_load(&h->wake_gen);
+			if (have_ahead || s->stop || (!atomic_load(&s->suspended) &&
+			    (s->cursor < h->last_seq || s->replay_from != 0 ||
+			    s->replay_dead)))
+				break;
 			if (s->cursor == s->saved) {
-				slot_wait(s, 1000);
+				host_wait(h, gen, 1000);
 				continue;
 			}
 			/* Idle with an unsaved cursor: save it when due. */
-			slot_wait(s, CURSOR_SAVE_MS);
+			host_wait(h, gen, CURSOR_SAVE_MS);
 			pthread_mutex_unlock(&h->mu);
 			save_cursor(s, 0);
 			pthread_mutex_lock(&h->mu);
@@ -992,35 +1219,42 @@ slot_main(void *arg)
 		if (dead)
 			replay_dead(s, st);
 		if (have_ahead && !dead && from == 0) {
-			/* Read while the pool delivered the previous batch. */
+			/* Read while the previous batch was delivered. */
 			tmp = c;
 			c = ahead;
 			ahead = tmp;
 		} else {
-			c->n = 0;
-			if (s->cursor < last && store_events_after(st, s->cursor,
-			    BATCH, collect_event, c) != 0)
-				log_err("exit module %s: cannot read events",
-				    s->name);
+			collect_clear(c);
+			if (s->cursor < last)
+				collect_read(s, st, s->cursor, c);
 		}
+		collect_clear(ahead);
 		have_ahead = 0;
 		if (c->n > 0) {
+			s->cur = c;
 			if (pool_start(s, c)) {
 				/*
 				 * A concurrent module: read the next batch
 				 * while the pool delivers this one, so that
 				 * reading does not leave the pool idle.
 				 */
-				ahead->n = 0;
-				if (store_events_after(st, c->v[c->n - 1].seq,
-				    BATCH, collect_event, ahead) == 0 &&
-				    ahead->n > 0)
-					have_ahead = 1;
+				collect_read(s, st, c->v[c->n - 1].seq, ahead);
+				have_ahead = ahead->n > 0;
 				handled = pool_finish(s, c);
-				if (handled != c->v[c->n - 1].seq)
-					have_ahead = 0;
+			} else if (c->n == BATCH &&
+			    reader_start(s, c->v[c->n - 1].seq, ahead)) {
+				/*
+				 * A serial module's backlog: the same, the
+				 * next batch read by the slot's reader thread.
+				 */
+				handled = run_batch(s, c);
+				reader_wait(s);
+				have_ahead = ahead->n > 0;
 			} else
 				handled = run_batch(s, c);
+			s->cur = NULL;
+			if (handled != c->v[c->n - 1].seq)
+				have_ahead = 0;
 			pthread_mutex_lock(&h->mu);
 			s->cursor = handled;
 			pthread_mutex_unlock(&h->mu);
@@ -1033,7 +1267,7 @@ slot_main(void *arg)
 		 */
 		if (c->n == 0 && !have_ahead && !dead && from == 0 &&
 		    !s->stop) {
-			slot_wait(s, empty_ms);
+			host_wait(h, atomic_load(&h->wake_gen), empty_ms);
 			empty_ms = empty_ms < 1000 ? empty_ms * 2 : 1000;
 		} else
 			empty_ms = 10;
@@ -1047,6 +1281,9 @@ slot_main(void *arg)
 		    "start", s->name, s->cursor, h->last_seq);
 	pthread_mutex_unlock(&h->mu);
 	save_cursor(s, 1);
+	reader_stop(s);
+	collect_clear(c);
+	collect_clear(ahead);
 	free(c);
 	free(ahead);
 	quarantine_thread_done(altstack);

@@ -88,7 +88,10 @@ struct exit_call {
 	int		 cert_loaded;	/* certificate read for context */
 	int		 have_req, have_cert;
 	struct db_request req;
-	int		 req_borrowed;	/* req belongs to the caller (policy) */
+	int		 req_borrowed;	/* req is not the call's to free */
+	int		 req_unstored;	/* req is the policy's, not yet stored */
+	const struct db_request *offered;	/* exit_call_offer */
+	int		 req_read;	/* the module asked for a request */
 	struct db_cert	 cert;
 	int32_t		 last_ext_flags;
 	int		 last_ext_valid;
@@ -111,6 +114,13 @@ void	 exit_call_reset(struct exit_call *);	/* frees what the call held */
  * context, for a policy module deciding on it.
  */
 void	 exit_call_preload(struct exit_call *, const struct db_request *);
+/*
+ * Offer req (borrowed: it outlives the call), read beforehand with the
+ * requests of other events, as the request of context req->id if it is the
+ * state at the call's event: the module's first read of it costs no
+ * database read then.
+ */
+void	 exit_call_offer(struct exit_call *, const struct db_request *);
 
 /* policy_host.c: the active policy module ([policy] module). */
 struct json_t;

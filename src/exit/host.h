@@ -52,13 +52,18 @@ struct crash_rec {
 	char		 cause[160];
 };
 
-/* A commit that wrote events up to seq, at ns (monotonic). */
+/*
+ * A commit that wrote events up to seq, at ns (monotonic). Written by the
+ * writer thread alone and read without a lock: seq is -1 while the mark is
+ * being rewritten (dispatch.c, commit_time).
+ */
 struct commit_mark {
-	int64_t		 seq;
-	uint64_t	 ns;
+	_Atomic int64_t	 seq;
+	_Atomic uint64_t ns;
 };
 
 struct exit_slot;
+struct collect;
 
 /* A concurrent module's worker: takes events of the current batch by index. */
 struct pool_worker {
@@ -93,6 +98,27 @@ struct exit_slot {
 	uint32_t	 lat_us[LATENCIES];	/* commit to notify return, ring */
 	uint64_t	 lat_n;
 	pthread_mutex_t	 call_mu;	/* serial modules: one call at a time */
+	/*
+	 * The batch being delivered (dispatch.c, struct collect), with the
+	 * requests of its events read at once before (reqs_read_ahead):
+	 * read-only while it runs. req_unread: no notify of the last batch
+	 * read a request, so the next one's are not read ahead.
+	 */
+	const struct collect *cur;
+	atomic_int	 req_unread;
+	/*
+	 * A serial module's backlog: the next batch is read by this thread
+	 * while the slot's delivers the current one (dispatch.c, reader_main).
+	 * rd_state: RD_IDLE, RD_JOB (read the events after rd_after into
+	 * rd_c), RD_DONE, RD_QUIT; rd_mu guards them.
+	 */
+	pthread_t	 rd_thread;
+	int		 rd_running;
+	pthread_mutex_t	 rd_mu;
+	pthread_cond_t	 rd_cv;
+	int		 rd_state;
+	int64_t		 rd_after;
+	struct collect	*rd_c;
 	/* concurrent pool */
 	int		 nworkers;
 	struct pool_worker workers[POOL_MAX];
@@ -136,10 +162,18 @@ struct exit_host {
 	struct ca	*ca;
 	pthread_mutex_t	 list_mu;	/* the slot list: reload against admin views */
 	pthread_mutex_t	 mu;
-	pthread_cond_t	 cv;
-	int64_t		 last_seq;	/* newest committed event */
+	/*
+	 * The writer publishes commits without a lock (host_on_commit): a
+	 * nice-19 delivery thread holding mu must never hold up the writer.
+	 * last_seq and the marks are atomics; slot threads sleep on the futex
+	 * word wake_gen, which every wake (a commit, a stop, a replay, a
+	 * resume) moves: host_wake and host_wait.
+	 */
+	_Atomic int64_t	 last_seq;	/* newest committed event */
 	struct commit_mark marks[MARKS];	/* ring */
-	uint64_t	 nmarks;
+	_Atomic uint64_t nmarks;
+	atomic_uint	 wake_gen;
+	atomic_int	 nwaiting;	/* threads in host_wait */
 	int		 stopping;
 	int64_t		 drain_deadline;	/* mono_seconds() */
 	struct exit_slot *slots;
@@ -168,6 +202,7 @@ void	crash_record(struct exit_slot *s, int64_t seq, const char *cause,
 	    int counted);
 int	crash_count(struct exit_slot *s, int64_t seq, char *cause, size_t len);
 void	host_on_commit(void *arg, int64_t seq);
+void	host_wake(struct exit_host *h);
 void	host_settings(struct exit_host *h);
 void	latency_json(struct exit_slot *s, json_t *o);
 uint64_t	mono_deadline_in(int64_t ms);

@@ -270,7 +270,7 @@ exit_call_reset(struct exit_call *c)
 	c->arena = NULL;
 	if (c->have_req && !c->req_borrowed)
 		db_request_free(&c->req);
-	c->req_borrowed = 0;
+	c->req_borrowed = c->req_unstored = 0;
 	if (c->have_cert)
 		db_cert_free(&c->cert);
 	c->have_req = c->have_cert = c->loaded = c->cert_loaded = 0;
@@ -284,6 +284,7 @@ exit_call_preload(struct exit_call *c, const struct db_request *req)
 	c->req = *req;
 	c->have_req = 1;
 	c->req_borrowed = 1;
+	c->req_unstored = 1;
 	c->have_cert = 0;
 	c->loaded = 1;
 	c->cert_loaded = 1;	/* not issued yet */
@@ -308,12 +309,28 @@ event_time(const struct exit_call *c)
  * Read the request of the current context once, as it was when the event
  * committed (docs/exit-modules.md, Snapshots).
  */
+void
+exit_call_offer(struct exit_call *c, const struct db_request *req)
+{
+	/* As store_request_get_at: unchanged since the event. */
+	if (req != NULL && req->id != 0 && c->ev != NULL &&
+	    c->ev->seq > req->history_seq)
+		c->offered = req;
+}
+
 static void
 load_context(struct exit_call *c)
 {
 	if (c->loaded || c->context == 0)
 		return;
 	c->loaded = 1;
+	c->req_read = 1;
+	if (c->offered != NULL && c->offered->id == c->context) {
+		c->req = *c->offered;
+		c->have_req = 1;
+		c->req_borrowed = 1;
+		return;
+	}
 	if (c->st == NULL)
 		c->st = ca_reader(c->ca);
 	if (c->st == NULL)
@@ -330,9 +347,11 @@ static void
 load_cert(struct exit_call *c)
 {
 	load_context(c);
-	if (c->cert_loaded || !c->have_req || c->st == NULL)
+	if (c->cert_loaded || !c->have_req)
 		return;
 	c->cert_loaded = 1;
+	if (c->st == NULL && (c->st = ca_reader(c->ca)) == NULL)
+		return;
 	if (store_cert_get(c->st, c->context, &c->cert) == 0)
 		c->have_cert = 1;
 }
@@ -345,7 +364,7 @@ load_cert(struct exit_call *c)
 static int
 event_has_cert(const struct exit_call *c)
 {
-	if (c->have_req && !c->req_borrowed &&
+	if (c->have_req && !c->req_unstored &&
 	    c->req.disposition != CM_DISP_ISSUED &&
 	    c->req.disposition != CM_DISP_REVOKED)
 		return 0;
@@ -365,7 +384,7 @@ cb_set_context(cm_server_exit *srv, int64_t context)
 	if (context != c->context) {
 		if (c->have_req && !c->req_borrowed)
 			db_request_free(&c->req);
-		c->req_borrowed = 0;
+		c->req_borrowed = c->req_unstored = 0;
 		if (c->have_cert)
 			db_cert_free(&c->cert);
 		c->have_req = c->have_cert = c->loaded = c->cert_loaded = 0;

@@ -326,7 +326,7 @@ slot_signal_stop(struct exit_host *h, struct exit_slot *s, int drain)
 		atomic_store(&s->abort, 1);
 	pthread_mutex_lock(&h->mu);
 	s->stop = 1;
-	pthread_cond_broadcast(&h->cv);
+	host_wake(h);
 	pthread_mutex_unlock(&h->mu);
 }
 
@@ -442,6 +442,8 @@ slot_free(struct exit_slot *s)
 	free(s->bcalls);
 	pthread_mutex_destroy(&s->call_mu);
 	pthread_mutex_destroy(&s->pool_mu);
+	pthread_mutex_destroy(&s->rd_mu);
+	pthread_cond_destroy(&s->rd_cv);
 	pthread_cond_destroy(&s->pool_cv);
 	free(s->name);
 	free(s);
@@ -456,6 +458,8 @@ slot_new(struct exit_host *h, const char *name)
 	s->name = xstrdup(name);
 	pthread_mutex_init(&s->call_mu, NULL);
 	pthread_mutex_init(&s->pool_mu, NULL);
+	pthread_mutex_init(&s->rd_mu, NULL);
+	pthread_cond_init(&s->rd_cv, NULL);
 	pthread_cond_init(&s->pool_cv, NULL);
 	return s;
 }
@@ -693,7 +697,6 @@ exit_host_free(struct exit_host *h)
 		quarantine_install(-1, NULL);
 		close(h->crash_fd);
 	}
-	pthread_cond_destroy(&h->cv);
 	free(h->modules_dir);
 	free(h);
 }

@@ -349,7 +349,7 @@ exit_host_replay_locked(struct exit_host *h, const char *name, int64_t from,
 		s->replay_from = from;
 		*count = h->last_seq >= from ? h->last_seq - from + 1 : 0;
 	}
-	pthread_cond_broadcast(&h->cv);
+	host_wake(h);
 	pthread_mutex_unlock(&h->mu);
 	return 0;
 }
@@ -440,7 +440,7 @@ exit_host_resume(struct exit_host *h, const char *name, char *err,
 		atomic_store(&s->has_crashes, 0);
 		s->suspend_reason[0] = '\0';
 		atomic_store(&s->suspended, 0);
-		pthread_cond_broadcast(&h->cv);
+		host_wake(h);
 		pthread_mutex_unlock(&h->mu);
 		log_info("exit module %s resumed", s->name);
 	}

@@ -256,6 +256,58 @@ check_eq "after kill -9: pending, issued, revoked as at each event" \
     "$(field "$SNAP" "$(ev_seq 2 "$B")" disp) $(field "$SNAP" "$(ev_seq 1 "$B")" disp) $(field "$SNAP" "$(ev_seq 8 "$B")" disp)|$(field "$SNAP" "$(ev_seq 2 "$B")" reason) $(field "$SNAP" "$(ev_seq 1 "$B")" reason) $(field "$SNAP" "$(ev_seq 8 "$B")" reason)"
 daemon_stop
 
+# A backlog of 2,600 CERTISSUED events (bench/events/fillevents), three
+# batches: the requests of a batch are read at once, and the next batch
+# with its requests while the module works on this one (dispatch.c,
+# reqs_read_ahead, reader_main). Three requests, one in each batch, are
+# revoked after their CERTISSUED was read but before it is delivered: each
+# CERTISSUED still reads issued, each CERTREVOKED revoked. Every event
+# arrives once, in order, with its own request.
+: >"$SNAP"
+FIRST=$(( $(db_query "SELECT MAX(seq) FROM events") + 1 ))
+"$FILLEVENTS" "$T_DIR/ca/certmint.db" 2600 >"$T_DIR/fill.out" 2>&1 ||
+    not_ok "fillevents: $(cat "$T_DIR/fill.out")"
+rm -f "$GATE"
+daemon_start
+# The module now waits at the backlog's first event, the first batch read
+# (and, most likely, the second).
+sleep 1
+REVOKED=
+for k in 10 1500 2500; do
+	ctx=$(db_query "SELECT context FROM events WHERE seq = $((FIRST + k))")
+	serial=$(db_query "SELECT serial FROM certs WHERE request_id = $ctx")
+	"$CERTMINT" -c "$CONF" revoke "$serial" keyCompromise >/dev/null 2>&1 ||
+	    not_ok "revoke request $ctx"
+	REVOKED="$REVOKED $ctx"
+done
+BLAST=$(db_query "SELECT MAX(seq) FROM events")
+: >"$GATE"
+check "the backlog and the revocations are delivered" \
+    wait_lines "$SNAP" "^seq=$BLAST " 1
+check_eq "each of the 2,600 events once, in order" \
+    "$(seq "$FIRST" $((FIRST + 2599)) | tr '\n' ' ')" \
+    "$(sed -n 's/^seq=\([0-9]*\) .*/\1/p' "$SNAP" |
+    awk -v a="$FIRST" -v b=$((FIRST + 2599)) '$1 >= a && $1 <= b' |
+    tr '\n' ' ')"
+check_eq "each with its own request" "" \
+    "$(awk -v a="$FIRST" -v b=$((FIRST + 2599)) '{
+	split($1, s, "="); if (s[2] < a || s[2] > b) next
+	ctx = ""; id = ""
+	for (i = 2; i <= NF; i++) {
+		if ($i ~ /^ctx=/) ctx = substr($i, 5)
+		if ($i ~ /^r\.id=/) id = substr($i, 6)
+	}
+	if (ctx == "" || ctx != id) print }' "$SNAP" | head -3)"
+issued= revoked=
+for r in $REVOKED; do
+	issued="$issued $(field "$SNAP" "$(ev_seq 1 "$r")" disp)"
+	revoked="$revoked $(field "$SNAP" "$(ev_seq 8 "$r")" disp)"
+done
+check_eq "revoked before delivery: CERTISSUED reads issued in each batch" \
+    " 20 20 20" "$issued"
+check_eq "and CERTREVOKED reads revoked" " 21 21 21" "$revoked"
+daemon_stop
+
 # certmint exit test delivers after every action: the same rule.
 "$CERTMINT" exit test "$MODULES_DIR/snapshot.so" \
     --set "output=$T_DIR/harness.log" >"$T_DIR/harness.out" 2>&1

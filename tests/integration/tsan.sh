@@ -3,6 +3,7 @@
 # modules with -fsanitize=thread): a serial module called from the
 # dispatcher's threads during bursts must never be entered twice at once,
 # a restart with a module backlog after kill -9 delivers it on an idle CA,
+# a backlog of several batches is read a batch ahead,
 # admin clients are served side by side, and the daemon itself must show
 # no data race and no spinning thread.
 . "$LIB"
@@ -82,6 +83,24 @@ lag_issued() {
 check "and Lag.Exit's backlog arrives (60 CERTISSUED of the burst)" \
     wait_until 60 lag_issued
 echo "# Lag.Exit had $lag_before of 60 before kill -9"
+# A backlog of 2,600 events for the serial Recording.Exit: each batch is
+# read, with its requests, by the slot's reader thread while the module
+# works on the one before (dispatch.c, reader_main).
+"$CERTMINT" -c "$CONF" exit unregister Lag.Exit >/dev/null
+conf_set Serial.Exit sleep_ms 0
+conf_set Concurrent.Exit sleep_ms 0
+daemon_stop
+issued0=$(count_lines "$T_DIR/rec.log" "^event=0x1 ")
+"$FILLEVENTS" "$T_DIR/ca/certmint.db" 2600 >"$T_DIR/fill.out" 2>&1 ||
+    not_ok "fillevents: $(cat "$T_DIR/fill.out")"
+daemon_start
+check "Recording.Exit gets a backlog of 2,600 events, a batch read ahead" \
+    wait_lines "$T_DIR/rec.log" "^event=0x1 " $((issued0 + 2600))
+drained() {
+	"$CERTMINT" -c "$CONF" --json exit list | python3 -c 'import json, sys
+sys.exit(0 if all(m.get("queue", 1) == 0 for m in json.load(sys.stdin)) else 1)'
+}
+check "and every module's queue drains" wait_until 120 drained
 # CPU time of certmintd over 3 s of idleness: a spinning thread would
 # burn about 3 s of it.
 ticks() {
