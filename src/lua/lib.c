@@ -27,6 +27,7 @@
 #define JSON_DEPTH	64
 #define EXEC_ARGS	64
 #define EXEC_KEEP	(64 << 10)	/* bytes of each output kept */
+#define EXEC_TIMEOUT_MS	30000LL		/* when the call gives none */
 
 static const char *const events[] = {
 	"CERTISSUED", "CERTPENDING", "CERTDENIED", "CERTREVOKED",
@@ -544,7 +545,6 @@ exec_l(lua_State *L)
 	static char *const envp[] = { "PATH=/usr/bin:/bin", "LANG=C", NULL };
 	size_t		 inlen = 0;
 	lua_Integer	 n, i;
-	lua_Number	 t = 30;
 
 	if (!(lim->allow & LM_ALLOW_EXEC))
 		return luaL_error(L, "exec is not allowed: set allow = exec in "
@@ -567,19 +567,17 @@ exec_l(lua_State *L)
 	if (lua_istable(L, 2)) {
 		lua_getfield(L, 2, "stdin");
 		sp.input = (const unsigned char *)lua_tolstring(L, -1, &inlen);
-		lua_getfield(L, 2, "timeout");
-		if (lua_isnumber(L, -1))
-			t = lua_tonumber(L, -1);
 	}
-	if (t <= 0 || t > 3600)
-		t = 30;
+	/* Never past the call's deadline: a C call cannot be interrupted. */
+	if ((sp.timeout_ms = lm_timeout(L, lua_istable(L, 2) ? 2 : 0,
+	    "timeout", EXEC_TIMEOUT_MS)) == 0)
+		return luaL_error(L, "exec: the call's deadline has passed");
 	sp.file = argv[0];
 	sp.argv = argv;
 	sp.envp = envp;
 	sp.dir = "/";
 	sp.input_len = inlen;
-	sp.timeout_ms = (long long)(t * 1000);
-	sp.kill_after_ms = 2000;
+	sp.kill_after_ms = 500;	/* SIGTERM, then SIGKILL */
 	sp.keep = EXEC_KEEP;
 	memset(&res, 0, sizeof(res));
 	run_command(&sp, &res);

@@ -93,6 +93,14 @@ lm_state_of(lua_State *L)
 	return *(struct lm_state **)lua_getextraspace(L);
 }
 
+/*
+ * The milliseconds a call into C (network, command) may take: opts[key]
+ * seconds (opts 0: none given) or def ms, never past the Lua call's
+ * deadline; 0 when it has passed. state.c.
+ */
+long long	 lm_timeout(lua_State *L, int opts, const char *key,
+		    long long def);
+
 /* state.c */
 /*
  * A new sandboxed state for inst (NULL: default limits) that has run src

@@ -47,41 +47,6 @@ net_ready(void)
 	return curl_ok;
 }
 
-/*
- * The milliseconds a network call may take: what the script asks for (in
- * seconds, at opts[key]) or def, never past the call's deadline. 0 when
- * the deadline has passed.
- */
-static long long
-net_timeout(lua_State *L, int opts, const char *key, long long def)
-{
-	struct lm_state	*s = lm_state_of(L);
-	uint64_t	 now = time_mono_ns();
-	long long	 ms = def, left;
-	lua_Number	 t;
-
-	if (opts != 0) {
-		lua_getfield(L, opts, key);
-		if (!lua_isnil(L, -1)) {
-			t = luaL_checknumber(L, -1);
-			if (!(t > 0 && t <= 3600))
-				luaL_error(L, "%s: give seconds (0.001 to "
-				    "3600)", key);
-			ms = (long long)(t * 1000);
-			if (ms < 1)
-				ms = 1;
-		}
-		lua_pop(L, 1);
-	}
-	if (s->deadline != 0) {
-		left = now >= s->deadline ? 0 :
-		    (long long)((s->deadline - now) / 1000000u);
-		if (left < ms)
-			ms = left;
-	}
-	return ms;
-}
-
 /* An optional string field of the table at idx, NULL when absent. */
 static const char *
 opt_string(lua_State *L, int idx, const char *key)
@@ -252,7 +217,7 @@ http_post_l(lua_State *L)
 	req.keep = (size_t)keep;
 	req.url = url;
 	req.user_agent = "certmint-lua/1";
-	if ((req.timeout_ms = net_timeout(L, opts, "timeout",
+	if ((req.timeout_ms = lm_timeout(L, opts, "timeout",
 	    HTTP_TIMEOUT_MS)) == 0)
 		return luaL_error(L, "http_post: the call's deadline has "
 		    "passed");
@@ -403,7 +368,7 @@ mail_l(lua_State *L)
 		return luaL_error(L, "mail: subject and body over %d bytes",
 		    MAIL_MAX_TEXT);
 	nto = mail_rcpts(L, 1, to);
-	if ((c.timeout_ms = net_timeout(L, 1, "timeout",
+	if ((c.timeout_ms = lm_timeout(L, 1, "timeout",
 	    MAIL_TIMEOUT_MS)) == 0)
 		return luaL_error(L, "mail: the call's deadline has passed");
 	c.connect_timeout_ms = c.timeout_ms;

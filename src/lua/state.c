@@ -294,6 +294,41 @@ pcall_limited(struct lm_state *s, int nargs, int nres, char *err,
 	return -1;
 }
 
+/*
+ * The milliseconds a call into C (a network call, a command) may take:
+ * what the script asks for (in seconds, at opts[key]) or def, never past
+ * the Lua call's own deadline. 0 when the deadline has passed.
+ */
+long long
+lm_timeout(lua_State *L, int opts, const char *key, long long def)
+{
+	struct lm_state	*s = lm_state_of(L);
+	uint64_t	 now = time_mono_ns();
+	long long	 ms = def, left;
+	lua_Number	 t;
+
+	if (opts != 0) {
+		lua_getfield(L, opts, key);
+		if (!lua_isnil(L, -1)) {
+			t = luaL_checknumber(L, -1);
+			if (!(t > 0 && t <= 3600))
+				luaL_error(L, "%s: give seconds (0.001 to "
+				    "3600)", key);
+			ms = (long long)(t * 1000);
+			if (ms < 1)
+				ms = 1;
+		}
+		lua_pop(L, 1);
+	}
+	if (s->deadline != 0) {
+		left = now >= s->deadline ? 0 :
+		    (long long)((s->deadline - now) / 1000000u);
+		if (left < ms)
+			ms = left;
+	}
+	return ms;
+}
+
 int
 lm_has(struct lm_state *s, const char *fn)
 {

@@ -76,6 +76,9 @@ check_match "append_file is off by default" "append_file is not allowed" \
     "$(caps --set try=file)"
 check_match "allow = exec runs the command" "exec said: exec ran" \
     "$(caps --set allow=exec)"
+check_match "exec is killed at the call's deadline, not its own timeout" \
+    "slow exec: timeout=true" \
+    "$(caps --set allow=exec --set try=slow --set timeout=1)"
 check_match "allow = exec does not allow files" "append_file is not allowed" \
     "$(caps --set allow=exec --set try=file)"
 check_match "allow = file needs allow_dir" "allow = file needs allow_dir" \
