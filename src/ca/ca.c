@@ -444,6 +444,8 @@ failed_start(struct ca *ca, enum ca_status why, const char *message,
 {
 	memset(res, 0, sizeof(*res));
 	memset(p, 0, sizeof(*p));
+	atomic_store_explicit(&ca->last_submit_ns, time_mono_ns(),
+	    memory_order_relaxed);
 	if (atomic_load(&ca->stopping))
 		return ca_fail(res, CA_E_SHUTDOWN, "the CA is shutting down");
 	ca_req_new(ca, &p->req, requester, caller);
@@ -473,6 +475,8 @@ submit_prepare(struct ca *ca, const unsigned char *data, size_t len,
 
 	memset(res, 0, sizeof(*res));
 	memset(p, 0, sizeof(*p));
+	atomic_store_explicit(&ca->last_submit_ns, time_mono_ns(),
+	    memory_order_relaxed);
 	if (atomic_load(&ca->stopping))
 		return ca_fail(res, CA_E_SHUTDOWN, "the CA is shutting down");
 	ca_req_new(ca, req, requester, caller);
@@ -594,6 +598,15 @@ submit_complete(struct ca *ca, struct ca_pending *p, struct ca_result *res)
 	if (res->req.disposition == CM_DISP_ERROR)
 		return ca_fail(res, CA_E_INTERNAL, "%s", res->req.disposition_message);
 	return 0;
+}
+
+int
+ca_busy(struct ca *ca, uint64_t now, uint64_t within_ns)
+{
+	uint64_t	 t = atomic_load_explicit(&ca->last_submit_ns,
+			    memory_order_relaxed);
+
+	return t != 0 && now - t < within_ns;
 }
 
 int

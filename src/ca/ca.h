@@ -129,6 +129,12 @@ char	*ca_config_value(struct ca *, const char *section, const char *key);
 char	*ca_config_keys(struct ca *, const char *section);
 const struct signer	*ca_signer(struct ca *);
 int64_t	 ca_start_time(struct ca *);
+/*
+ * Is the CA serving enrollment requests: was one submitted within the
+ * last within_ns before now (time_mono_ns)? The exit host's deliveries
+ * give way while it is (docs/user-guide.md, [exit] yield_ms).
+ */
+int	 ca_busy(struct ca *, uint64_t now, uint64_t within_ns);
 /* This thread's read-only database connection (opened on first use). */
 struct store	*ca_reader(struct ca *);
 

@@ -86,6 +86,10 @@ print_module(const json_t *m)
 	    json_integer_value(json_object_get(m, "delivered")),
 	    json_integer_value(json_object_get(m, "failures")),
 	    json_integer_value(json_object_get(m, "dead_letters")));
+	if (json_integer_value(json_object_get(m, "yielded_ms")) > 0)
+		printf("  gave way:     %" JSON_INTEGER_FORMAT " ms to issuance "
+		    "([exit] yield_ms)\n",
+		    json_integer_value(json_object_get(m, "yielded_ms")));
 	if ((lat = json_object_get(m, "latency_us")) != NULL &&
 	    json_integer_value(json_object_get(lat, "samples")) > 0)
 		printf("  latency:      p50 %" JSON_INTEGER_FORMAT " us, p99 %"

@@ -84,6 +84,8 @@ struct exit_slot {
 	int		 stop;
 	atomic_int	 exited;	/* its thread is done (slot_join) */
 	atomic_int	 abort;		/* hand out no more events: unload, deadline */
+	atomic_int	 stopping;	/* stop set: no more giving way to issuance */
+	atomic_uint_fast64_t yield_ns;	/* time given way to issuance */
 	atomic_int	 in_notify;	/* its own thread is inside notify */
 	atomic_int	 abandoned;	/* left in notify at the stop deadline */
 	int64_t		 cursor;	/* last event handled */
@@ -188,6 +190,7 @@ struct exit_host {
 	atomic_int	 suspend_after;
 	atomic_int	 crash_window_s;
 	atomic_int	 nice;		/* added to delivery threads' */
+	atomic_int	 yield_ms;	/* deliveries give way to issuance */
 	char		*modules_dir;
 	pthread_mutex_t	 reload_mu;	/* one reload at a time */
 	int		 crash_fd;	/* inline crashes (quarantine.c) */

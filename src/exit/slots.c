@@ -324,6 +324,7 @@ slot_signal_stop(struct exit_host *h, struct exit_slot *s, int drain)
 {
 	if (!drain)
 		atomic_store(&s->abort, 1);
+	atomic_store(&s->stopping, 1);
 	pthread_mutex_lock(&h->mu);
 	s->stop = 1;
 	host_wake(h);

@@ -130,6 +130,8 @@ exit_host_list_locked(struct exit_host *h, json_t *arr)
 		json_object_set_new(o, "delivered",
 		    json_integer(atomic_load(&s->delivered)));
 		json_object_set_new(o, "failures", json_integer(s->failures));
+		json_object_set_new(o, "yielded_ms", json_integer((json_int_t)
+		    (atomic_load(&s->yield_ns) / 1000000u)));
 		quarantine_json(s, o);
 		latency_json(s, o);
 		if (s->last_error[0] != '\0') {

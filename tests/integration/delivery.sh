@@ -1,7 +1,8 @@
 #!/bin/sh
 # Durable delivery: a hanging module delays only itself, serial modules are
-# never called concurrently (concurrent ones are), and kill -9 during a
-# burst loses no committed event, even for a module far behind.
+# never called concurrently (concurrent ones are), kill -9 during a burst
+# loses no committed event, even for a module far behind, and deliveries
+# give way to issuance ([exit] yield_ms).
 . "$LIB"
 
 ca_init
@@ -112,4 +113,27 @@ wait_lines "$REC" "^event=0x80 " 2
 check_eq "STARTUP delivered once per start" 2 "$(count_lines "$REC" "^event=0x80 ")"
 daemon_stop
 check_eq "daemon stops cleanly" 0 $?
+
+# Issuance first ([exit] yield_ms, default 1000): while requests are being
+# submitted, deliveries give way (`exit list` counts the time as
+# yielded_ms), and every event arrives once the burst is over; with
+# yield_ms = 0 they never wait.
+rm -f "$T_DIR/hold"
+conf_set exit yield_ms 1000
+yield_burst() {
+	daemon_start
+	n0=$(count_lines "$REC" "^event=0x1 ")
+	burst 120 "$T_DIR/b.csr"
+	check "$1: all 120 CERTISSUED delivered after the burst" \
+	    wait_lines "$REC" "^event=0x1 " $((n0 + 120))
+	"$CERTMINT" -c "$CONF" --json exit list >"$T_DIR/el.json"
+	daemon_stop
+}
+yield_burst "yield_ms = 1000"
+check_match "the deliveries gave way to the burst" "^[1-9][0-9]*$" \
+    "$(module_field "$T_DIR/el.json" Recording.Exit yielded_ms)"
+conf_set exit yield_ms 0
+yield_burst "yield_ms = 0"
+check_eq "with yield_ms = 0 they never did" 0 \
+    "$(module_field "$T_DIR/el.json" Recording.Exit yielded_ms)"
 finish
