@@ -33,7 +33,7 @@
 struct cmd {
 	pthread_mutex_t	 lock;
 	pthread_cond_t	 slot_freed;
-	struct conf	*conf;
+	struct mu_ref	*conf;		/* a struct conf (CONF) */
 	int32_t		 mask;		/* the event mask given at initialize */
 	long long	 running;	/* commands running now */
 };
@@ -60,41 +60,26 @@ static const struct {
 	{ "CERTMINT_REVOKED_REASON", "RevokedReason" },
 };
 
+/* The settings m->conf points to (their first member). */
+#define CONF(r)	((struct conf *)(void *)(r))
+
 static struct conf *
 conf_get(struct cmd *m)
 {
-	struct conf	*c;
-
-	pthread_mutex_lock(&m->lock);
-	c = m->conf;
-	c->refs++;
-	pthread_mutex_unlock(&m->lock);
-	return c;
+	return CONF(mu_ref_hold(&m->lock, &m->conf));
 }
 
 static void
 conf_put(struct cmd *m, struct conf *c)
 {
-	int	 last;
-
-	pthread_mutex_lock(&m->lock);
-	last = --c->refs == 0;
-	pthread_mutex_unlock(&m->lock);
-	if (last)
-		conf_free(c);
+	mu_ref_release(&m->lock, &c->ref);
 }
 
 /* Make c the settings of the next notify; the running ones keep theirs. */
 static void
 conf_swap(struct cmd *m, struct conf *c)
 {
-	struct conf	*old;
-
-	pthread_mutex_lock(&m->lock);
-	old = m->conf;
-	m->conf = c;
-	pthread_mutex_unlock(&m->lock);
-	conf_put(m, old);
+	mu_ref_swap(&m->lock, &m->conf, &c->ref);
 	/* A higher concurrency may free waiters. */
 	pthread_cond_broadcast(&m->slot_freed);
 }
@@ -484,9 +469,9 @@ slot_take(struct cmd *m, long long ms)
 		ts.tv_nsec -= 1000000000;
 	}
 	pthread_mutex_lock(&m->lock);
-	while (m->running >= m->conf->concurrency && rc == 0)
+	while (m->running >= CONF(m->conf)->concurrency && rc == 0)
 		rc = pthread_cond_timedwait(&m->slot_freed, &m->lock, &ts);
-	if (m->running < m->conf->concurrency) {
+	if (m->running < CONF(m->conf)->concurrency) {
 		m->running++;
 		rc = 0;
 	}
@@ -701,11 +686,12 @@ cmd_initialize(const char *config, cm_server_exit *srv, void **state,
 {
 	pthread_condattr_t ca;
 	struct cmd	*m;
+	struct conf	*c;
 	char		 err[512];
 
 	if ((m = calloc(1, sizeof(*m))) == NULL)
 		return CM_E_NOMEM;
-	if (conf_load(srv, &m->conf, err, sizeof(err)) == -1) {
+	if (conf_load(srv, &c, err, sizeof(err)) == -1) {
 		srv->log(srv, CM_LOG_ERROR, "[%s] %s", MODNAME, err);
 		free(m);
 		return CM_E_INVALIDARG;
@@ -715,7 +701,8 @@ cmd_initialize(const char *config, cm_server_exit *srv, void **state,
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&m->slot_freed, &ca);
 	pthread_condattr_destroy(&ca);
-	m->mask = m->conf->events;
+	m->conf = &c->ref;
+	m->mask = c->events;
 	*event_mask = m->mask;
 	*state = m;
 	return CM_OK;
@@ -830,7 +817,7 @@ cmd_shutdown(void *state)
 {
 	struct cmd	*m = state;
 
-	conf_put(m, m->conf);
+	conf_put(m, CONF(m->conf));
 	pthread_cond_destroy(&m->slot_freed);
 	pthread_mutex_destroy(&m->lock);
 	free(m);

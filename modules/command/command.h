@@ -18,7 +18,7 @@ enum action { ACT_OK, ACT_RETRY, ACT_PERMANENT, ACT_SUSPEND, ACT__MAX };
 
 /* The settings, immutable once read; a refresh swaps in a new one. */
 struct conf {
-	int		 refs;		/* under cmd.lock */
+	struct mu_ref	 ref;		/* first (mu_ref_hold); under cmd.lock */
 	char		*command;	/* as configured */
 	char	       **argv;		/* command split into words */
 	int32_t		 events;

@@ -40,6 +40,13 @@ strv_push(char ***v, size_t *n, char *s)
 	return 0;
 }
 
+/* conf_free, as struct mu_ref's free_fn. */
+static void
+conf_free_ref(void *c)
+{
+	conf_free(c);
+}
+
 void
 conf_free(struct conf *c)
 {
@@ -310,7 +317,8 @@ conf_load(cm_server_exit *srv, struct conf **out, char *err, size_t errlen)
 	*out = NULL;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		goto nomem;
-	c->refs = 1;
+	c->ref.refs = 1;
+	c->ref.free_fn = conf_free_ref;
 	if (mu_config_unknown(srv, known_key, "CertMint_Command.Exit",
 	    "docs/modules/command.md", err, errlen) == -1)
 		goto fail;

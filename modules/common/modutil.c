@@ -586,3 +586,41 @@ fail:
 	mu_buf_free(&b);
 	return NULL;
 }
+
+struct mu_ref *
+mu_ref_hold(pthread_mutex_t *mu, struct mu_ref *const *cur)
+{
+	struct mu_ref	*r;
+
+	pthread_mutex_lock(mu);
+	if ((r = *cur) != NULL)
+		r->refs++;
+	pthread_mutex_unlock(mu);
+	return r;
+}
+
+void
+mu_ref_release(pthread_mutex_t *mu, struct mu_ref *r)
+{
+	int	 last;
+
+	if (r == NULL)
+		return;
+	pthread_mutex_lock(mu);
+	last = --r->refs == 0;
+	pthread_mutex_unlock(mu);
+	if (last)
+		r->free_fn(r);
+}
+
+void
+mu_ref_swap(pthread_mutex_t *mu, struct mu_ref **cur, struct mu_ref *r)
+{
+	struct mu_ref	*old;
+
+	pthread_mutex_lock(mu);
+	old = *cur;
+	*cur = r;
+	pthread_mutex_unlock(mu);
+	mu_ref_release(mu, old);
+}

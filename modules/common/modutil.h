@@ -7,6 +7,7 @@
 #ifndef CM_MODUTIL_H
 #define CM_MODUTIL_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,6 +23,23 @@ int	 mu_buf_str(struct mu_buf *, const char *);
 int	 mu_buf_printf(struct mu_buf *, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 void	 mu_buf_free(struct mu_buf *);
+
+/*
+ * Settings a refresh replaces while calls still run on the old ones. The
+ * settings struct begins with a struct mu_ref (refs 1 when made, free_fn
+ * frees it); the module keeps the current ones as a struct mu_ref *cur,
+ * guarded by its mutex mu. A call holds the settings it began with
+ * (mu_ref_hold) and releases them when done; a refresh installs new ones
+ * (mu_ref_swap: the old ones go with their last holder).
+ */
+struct mu_ref {
+	int		 refs;
+	void		(*free_fn)(void *);
+};
+struct mu_ref	*mu_ref_hold(pthread_mutex_t *mu, struct mu_ref *const *cur);
+void		 mu_ref_release(pthread_mutex_t *mu, struct mu_ref *);
+void		 mu_ref_swap(pthread_mutex_t *mu, struct mu_ref **cur,
+		    struct mu_ref *);
 
 /* FNV-1a of s: picks one of a module's per-certificate locks. */
 uint32_t mu_hash(const char *s);

@@ -33,7 +33,7 @@
 
 struct wh_state {
 	pthread_mutex_t	 mu;		/* cfg, ca, not_before */
-	struct wh_config *cfg;
+	struct mu_ref	*cfg;		/* a struct wh_config (CFG) */
 	struct wh_ca	 ca;
 	int		 have_ca;
 	struct timespec	 not_before;	/* CLOCK_MONOTONIC: Retry-After */
@@ -436,6 +436,13 @@ known_key(const char *key)
 	return 0;
 }
 
+/* wh_config_free, as struct mu_ref's free_fn. */
+static void
+config_free_ref(void *cfg)
+{
+	wh_config_free(cfg);
+}
+
 void
 wh_config_free(struct wh_config *cfg)
 {
@@ -476,7 +483,8 @@ wh_config_load(cm_server_exit *srv, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	cfg->refs = 1;
+	cfg->ref.refs = 1;
+	cfg->ref.free_fn = config_free_ref;
 	if (mu_config_unknown(srv, known_key, WH_NAME,
 	    "docs/modules/webhook.md", err, errlen) == -1)
 		goto fail;
@@ -504,42 +512,26 @@ wh_config_load(cm_server_exit *srv, char *err, size_t errlen)
 	return NULL;
 }
 
+/* The settings s->cfg points to (their first member). */
+#define CFG(r)	((struct wh_config *)(void *)(r))
+
 static struct wh_config *
 config_hold(struct wh_state *s)
 {
-	struct wh_config *cfg;
-
-	pthread_mutex_lock(&s->mu);
-	cfg = s->cfg;
-	cfg->refs++;
-	pthread_mutex_unlock(&s->mu);
-	return cfg;
+	return CFG(mu_ref_hold(&s->mu, &s->cfg));
 }
 
 static void
 config_release(struct wh_state *s, struct wh_config *cfg)
 {
-	int	 last;
-
-	pthread_mutex_lock(&s->mu);
-	last = --cfg->refs == 0;
-	pthread_mutex_unlock(&s->mu);
-	if (last)
-		wh_config_free(cfg);
+	mu_ref_release(&s->mu, &cfg->ref);
 }
 
 /* Make cfg the running settings (it holds its reference). */
 static void
 config_swap(struct wh_state *s, struct wh_config *cfg)
 {
-	struct wh_config *old;
-
-	pthread_mutex_lock(&s->mu);
-	old = s->cfg;
-	s->cfg = cfg;
-	pthread_mutex_unlock(&s->mu);
-	if (old != NULL)
-		config_release(s, old);
+	mu_ref_swap(&s->mu, &s->cfg, &cfg->ref);
 }
 
 /*
@@ -736,7 +728,7 @@ wh_initialize(const char *config, cm_server_exit *srv, void **state,
 		return CM_E_NOMEM;
 	}
 	pthread_mutex_init(&s->mu, NULL);
-	s->cfg = cfg;
+	s->cfg = &cfg->ref;
 	/* Every event: `events` is then a setting a refresh can change. */
 	*event_mask = CM_EXITEVENT_ALL;
 	*state = s;
@@ -895,7 +887,7 @@ wh_shutdown(void *state)
 
 	hp_pool_free(s->pool);
 	if (s->cfg != NULL)
-		config_release(s, s->cfg);
+		config_release(s, CFG(s->cfg));
 	wh_ca_free(&s->ca);
 	pthread_mutex_destroy(&s->mu);
 	free(s);

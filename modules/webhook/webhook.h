@@ -36,7 +36,7 @@ struct wh_secret {
  * a refresh loads a new one and notifies still running keep theirs (refs).
  */
 struct wh_config {
-	int		 refs;		/* under wh_state.mu */
+	struct mu_ref	 ref;		/* first (mu_ref_hold); under wh_state.mu */
 	char		*url;
 	char		*url_safe;	/* scheme://host:port: for logs only */
 	struct wh_secret *secrets;
