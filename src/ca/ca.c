@@ -402,6 +402,7 @@ struct ca_pending {
 	struct wjob	 job;
 	int64_t		 queued;	/* clock_ns when handed to the writer */
 	enum ca_status	 fail_status;	/* CA_OK, or a refusal being recorded */
+	int		 counted;	/* in ca->inflight */
 };
 
 /*
@@ -444,10 +445,11 @@ failed_start(struct ca *ca, enum ca_status why, const char *message,
 {
 	memset(res, 0, sizeof(*res));
 	memset(p, 0, sizeof(*p));
-	atomic_store_explicit(&ca->last_submit_ns, time_mono_ns(),
-	    memory_order_relaxed);
 	if (atomic_load(&ca->stopping))
 		return ca_fail(res, CA_E_SHUTDOWN, "the CA is shutting down");
+	/* From here on p is prepared, and submit_complete ends it. */
+	atomic_fetch_add_explicit(&ca->inflight, 1, memory_order_relaxed);
+	p->counted = 1;
 	ca_req_new(ca, &p->req, requester, caller);
 	/* CA_E_DENIED: a REST client that could not authenticate. */
 	failed_prepare(p, why, why == CA_E_TOOLARGE ? STATUS_TOO_LARGE :
@@ -475,10 +477,11 @@ submit_prepare(struct ca *ca, const unsigned char *data, size_t len,
 
 	memset(res, 0, sizeof(*res));
 	memset(p, 0, sizeof(*p));
-	atomic_store_explicit(&ca->last_submit_ns, time_mono_ns(),
-	    memory_order_relaxed);
 	if (atomic_load(&ca->stopping))
 		return ca_fail(res, CA_E_SHUTDOWN, "the CA is shutting down");
+	/* From here on p is prepared, and submit_complete ends it. */
+	atomic_fetch_add_explicit(&ca->inflight, 1, memory_order_relaxed);
+	p->counted = 1;
 	ca_req_new(ca, req, requester, caller);
 	if (attrs_copy(req, attrs, nattrs, res) == -1) {
 		/* Record the refusal, as for any unreadable submission. */
@@ -573,6 +576,12 @@ submit_complete(struct ca *ca, struct ca_pending *p, struct ca_result *res)
 {
 	int	 rc = p->job.rc;
 
+	if (p->counted) {
+		atomic_fetch_sub_explicit(&ca->inflight, 1,
+		    memory_order_relaxed);
+		p->counted = 0;
+	}
+
 	ca_timing_add(ca, STAGE_COMMIT, clock_ns() - p->queued);
 	if (rc == STORE_E_DUPLICATE && p->job.cert != NULL) {
 		pthread_rwlock_rdlock(&ca->cfg_lock);
@@ -601,12 +610,9 @@ submit_complete(struct ca *ca, struct ca_pending *p, struct ca_result *res)
 }
 
 int
-ca_busy(struct ca *ca, uint64_t now, uint64_t within_ns)
+ca_inflight(struct ca *ca)
 {
-	uint64_t	 t = atomic_load_explicit(&ca->last_submit_ns,
-			    memory_order_relaxed);
-
-	return t != 0 && now - t < within_ns;
+	return atomic_load_explicit(&ca->inflight, memory_order_relaxed);
 }
 
 int

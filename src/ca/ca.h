@@ -130,11 +130,11 @@ char	*ca_config_keys(struct ca *, const char *section);
 const struct signer	*ca_signer(struct ca *);
 int64_t	 ca_start_time(struct ca *);
 /*
- * Is the CA serving enrollment requests: was one submitted within the
- * last within_ns before now (time_mono_ns)? The exit host's deliveries
- * give way while it is (docs/user-guide.md, [exit] yield_ms).
+ * Submissions under way now: parsed, decided, signed or waiting for their
+ * commit. The exit host's deliveries give way while there are more than
+ * [exit] yield_above (docs/user-guide.md).
  */
-int	 ca_busy(struct ca *, uint64_t now, uint64_t within_ns);
+int	 ca_inflight(struct ca *);
 /* This thread's read-only database connection (opened on first use). */
 struct store	*ca_reader(struct ca *);
 

@@ -42,7 +42,7 @@ struct ca {
 	atomic_int_fast64_t next_id;
 	atomic_uint_fast64_t serial_ms;	/* time part of the last ordered serial */
 	atomic_int	 stopping;
-	atomic_uint_fast64_t last_submit_ns;	/* time_mono_ns of the newest submission */
+	atomic_int	 inflight;	/* submissions between prepare and complete */
 	pthread_mutex_t	 hook_mu;	/* hook, hook_arg: set while the writer runs */
 	ca_commit_hook	 hook;
 	void		*hook_arg;

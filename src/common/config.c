@@ -50,7 +50,7 @@ static const struct known_key known_keys[] = {
 	{ "exit", "backoff_initial_ms" }, { "exit", "backoff_max_ms" },
 	{ "exit", "deadline_ms" }, { "exit", "threads" },
 	{ "exit", "stop_deadline_ms" }, { "exit", "nice" },
-	{ "exit", "yield_ms" },
+	{ "exit", "yield_ms" }, { "exit", "yield_above" },
 	/* crash quarantine and suspension (issue 9) */
 	{ "exit", "crash_attempts" }, { "exit", "suspend_after" },
 	{ "exit", "crash_window_s" },

@@ -196,6 +196,10 @@ host_settings(struct exit_host *h)
 	h->crash_window_s = config_int(h, "crash_window_s", 600, 1, 86400 * 365);
 	h->nice = config_int(h, "nice", 19, 0, 19);
 	h->yield_ms = config_int(h, "yield_ms", 1000, 0, 60000);
+	/* Issuance queues: more under way than twice the CPUs. */
+	h->yield_above = config_int(h, "yield_above", 2 * (sysconf(
+	    _SC_NPROCESSORS_ONLN) > 0 ? (int)sysconf(_SC_NPROCESSORS_ONLN) :
+	    1), 0, 1000000);
 }
 
 /*
@@ -848,23 +852,30 @@ deliver(struct exit_slot *s, const struct db_event *ev, uint64_t *local)
 	return 1;
 }
 
-/* Issuance counts as under way for this long after a submission. */
-#define BUSY_NS		10000000u
 #define YIELD_NAP_NS	2000000L
 
 /* This thread delivers without giving way until then (yield_to_issuance). */
 static _Thread_local uint64_t yield_free_until;
 
+/* Is issuance queueing: more submissions under way than yield_above? */
+static int
+issuance_busy(struct exit_host *h)
+{
+	return ca_inflight(h->ca) > atomic_load_explicit(&h->yield_above,
+	    memory_order_relaxed);
+}
+
 /*
- * Issuance first: while the CA serves enrollment requests (one submitted
- * in the last BUSY_NS), a delivery thread waits before its next event,
- * YIELD_NAP_NS at a time, until they stop or [exit] yield_ms passed; then
- * it delivers a tenth of yield_ms without waiting, so that under a steady
- * load its modules still get about a tenth of the time, and the backlog
- * goes once the load eases. nice 19 alone did not keep deliveries from
- * slowing issuance: whenever a core idled a moment they took it, and with
- * it the disk (fsync) and the cores' caches issuance needed next
- * (bench/modules, all five modules: 54 % of issuance without).
+ * Issuance first: while issuance queues (more submissions under way than
+ * [exit] yield_above, by default twice the CPUs), a delivery thread waits before its next
+ * event, YIELD_NAP_NS at a time, until it no longer does or [exit]
+ * yield_ms passed; then it delivers a tenth of yield_ms without waiting,
+ * so that under a steady full load its modules still get about a tenth of
+ * the time, and the backlog goes once the load eases. A light load does
+ * not queue, and deliveries never wait for it. nice 19 alone did not keep
+ * deliveries from slowing issuance: whenever a core idled a moment they
+ * took it, and with it the disk (fsync) and the cores' caches issuance
+ * needed next (bench/modules, all five modules: 54 % of issuance without).
  */
 static void
 yield_to_issuance(struct exit_slot *s)
@@ -875,15 +886,15 @@ yield_to_issuance(struct exit_slot *s)
 	int		 ms;
 
 	if ((ms = atomic_load_explicit(&h->yield_ms,
-	    memory_order_relaxed)) <= 0)
+	    memory_order_relaxed)) <= 0 || !issuance_busy(h))
 		return;
 	now = time_mono_ns();
-	if (now < yield_free_until || !ca_busy(h->ca, now, BUSY_NS))
+	if (now < yield_free_until)
 		return;
 	max = (uint64_t)ms * 1000000u;
 	for (start = now; now - start < max; now = time_mono_ns()) {
 		if (atomic_load(&s->abort) || atomic_load(&s->stopping) ||
-		    !ca_busy(h->ca, now, BUSY_NS))
+		    !issuance_busy(h))
 			break;
 		nanosleep(&nap, NULL);
 	}

@@ -191,6 +191,7 @@ struct exit_host {
 	atomic_int	 crash_window_s;
 	atomic_int	 nice;		/* added to delivery threads' */
 	atomic_int	 yield_ms;	/* deliveries give way to issuance */
+	atomic_int	 yield_above;	/* ... while more submissions are under way */
 	char		*modules_dir;
 	pthread_mutex_t	 reload_mu;	/* one reload at a time */
 	int		 crash_fd;	/* inline crashes (quarantine.c) */

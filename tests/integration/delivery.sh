@@ -114,14 +114,15 @@ check_eq "STARTUP delivered once per start" 2 "$(count_lines "$REC" "^event=0x80
 daemon_stop
 check_eq "daemon stops cleanly" 0 $?
 
-# Issuance first ([exit] yield_ms, default 1000): while requests are being
-# submitted, deliveries give way (`exit list` counts the time as
-# yielded_ms), and every event arrives once the burst is over; with
-# yield_ms = 0 they never wait.
+# Issuance first ([exit] yield_ms, default 1000): while more requests are
+# under way than yield_above (here 0: any), deliveries give way (`exit
+# list` counts the time as yielded_ms), and every event arrives once the
+# burst is over; with yield_ms = 0 they never wait.
 # Without Lag.Exit, which would make each stop wait for its backlog.
 "$CERTMINT" -c "$CONF" exit unregister Lag.Exit >/dev/null 2>&1 ||
     not_ok "unregister Lag.Exit"
 conf_set exit yield_ms 1000
+conf_set exit yield_above 0
 yield_burst() {
 	daemon_start
 	n0=$(count_lines "$REC" "^event=0x1 ")
@@ -138,4 +139,19 @@ conf_set exit yield_ms 0
 yield_burst "yield_ms = 0"
 check_eq "with yield_ms = 0 they never did" 0 \
     "$(module_field "$T_DIR/el.json" Recording.Exit yielded_ms)"
+# By default (yield_above: twice the CPUs) one request at a time is no
+# queue: deliveries do not wait for it.
+conf_set exit yield_ms 1000
+sed -i '/^yield_above/d' "$CONF"
+daemon_start
+n0=$(count_lines "$REC" "^event=0x1 ")
+for i in 1 2 3 4 5 6 7 8 9 10; do
+	submit_http "$T_DIR/b.csr" >/dev/null
+done
+check "one request at a time: all 10 delivered" \
+    wait_lines "$REC" "^event=0x1 " $((n0 + 10))
+"$CERTMINT" -c "$CONF" --json exit list >"$T_DIR/el.json"
+check_eq "without giving way" 0 \
+    "$(module_field "$T_DIR/el.json" Recording.Exit yielded_ms)"
+daemon_stop
 finish
