@@ -178,7 +178,15 @@ eab_create(const struct cli *cli, int argc, char **argv)
 	snprintf(e.endpoint, sizeof(e.endpoint), "%s", dir);
 	e.keylen = 32;
 	e.created = time_now();
-	if (random_fill(e.key, e.keylen) == -1 ||
+	/*
+	 * Nor a key whose text begins with '-' (base64url 62: its first six
+	 * bits): certbot and lego would read `--eab-hmac-key -...` as an
+	 * option (acme_certbot.sh failed once in 64 runs).
+	 */
+	do
+		rc = random_fill(e.key, e.keylen);
+	while (rc == 0 && e.key[0] >> 2 == 62);
+	if (rc == -1 ||
 	    (e.kid[0] == '\0' && (random_fill(rnd, sizeof(rnd)) == -1 ||
 	    (kid = hex_encode(rnd, sizeof(rnd))) == NULL)) ||
 	    (key = b64url_encode(e.key, e.keylen)) == NULL)

@@ -99,12 +99,19 @@ check_fails "without EAB, the eab directory refuses to register" \
     --register-unsafely-without-email
 check_match "certbot says EAB is required" "xternal account" \
     "$(cat "$T_DIR/check.out")"
+# No key text starts with '-': a client would take it for an option (the
+# odds were 1 in 64 a key; of 150 keys, 1 - (63/64)^150 = 90 %).
+for i in $(seq 1 150); do
+	"$CERTMINT" -c "$CONF" acme eab create --directory eab
+done >"$T_DIR/eabs.out" 2>&1
+check_eq "150 EAB keys made, none beginning with '-'" "150 0" \
+    "$(grep -c '^hmac_key: ' "$T_DIR/eabs.out") $(grep -c '^hmac_key: -' "$T_DIR/eabs.out")"
 "$CERTMINT" -c "$CONF" acme eab create --directory eab >"$T_DIR/eab.out"
 KID=$(sed -n 's/^kid: //p' "$T_DIR/eab.out")
 HMAC=$(sed -n 's/^hmac_key: //p' "$T_DIR/eab.out")
 check "certbot registers with the EAB key" cb eab register --server \
     "$EABDIR" --agree-tos --register-unsafely-without-email \
-    --eab-kid "$KID" --eab-hmac-key "$HMAC"
+    --eab-kid="$KID" --eab-hmac-key="$HMAC"
 # shellcheck disable=SC2086
 check "and gets a certificate from the eab directory" \
     cb eab certonly --server "$EABDIR" $H01 -d eab.certmint.test
@@ -112,7 +119,7 @@ acme_verify "that certificate verifies" \
     "$T_DIR/eab/etc/live/eab.certmint.test/cert.pem"
 check_fails "the EAB key binds one account only" cb eab2 register \
     --server "$EABDIR" --agree-tos --register-unsafely-without-email \
-    --eab-kid "$KID" --eab-hmac-key "$HMAC"
+    --eab-kid="$KID" --eab-hmac-key="$HMAC"
 check_eq "the account records its EAB key" "$KID" \
     "$(db_query "SELECT eab_kid FROM acme_accounts WHERE endpoint = 'eab'")"
 
