@@ -138,6 +138,13 @@ int	 acme_keycache_get(struct acme_keycache *, int64_t id,
 /* Cache k, account id's key parsed from text. */
 void	 acme_keycache_put(struct acme_keycache *, int64_t id,
 	    const char *text, const struct jwk *k);
+/*
+ * The DER SubjectPublicKeyInfo of account id's cached key (parsed from
+ * text), malloc'd: encoded once, then kept with the key. 0, or -1 when the
+ * key is not cached or cannot be encoded.
+ */
+int	 acme_keycache_spki(struct acme_keycache *, int64_t id,
+	    const char *text, unsigned char **der, size_t *len);
 
 /* nonce.c */
 int	 nonce_start(struct acme *, char *err, size_t errlen);

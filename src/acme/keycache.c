@@ -24,6 +24,8 @@ struct kc_entry {
 	char		*text;	/* the stored JWK it was parsed from */
 	EVP_PKEY	*pkey;
 	enum jwk_kind	 kind;
+	unsigned char	*spki;	/* its DER SubjectPublicKeyInfo, once asked */
+	size_t		 spki_len;
 	uint64_t	 used;
 };
 
@@ -54,6 +56,7 @@ acme_keycache_free(struct acme_keycache *kc)
 	for (s = 0; s < KC_SETS; s++)
 		for (w = 0; w < KC_WAYS; w++) {
 			free(kc->e[s][w].text);
+			free(kc->e[s][w].spki);
 			EVP_PKEY_free(kc->e[s][w].pkey);
 		}
 	pthread_mutex_destroy(&kc->mu);
@@ -109,6 +112,9 @@ acme_keycache_put(struct acme_keycache *kc, int64_t id, const char *text,
 			v = &set[w];
 	}
 	free(v->text);
+	free(v->spki);
+	v->spki = NULL;
+	v->spki_len = 0;
 	EVP_PKEY_free(v->pkey);
 	v->id = id;
 	v->text = t;
@@ -116,4 +122,64 @@ acme_keycache_put(struct acme_keycache *kc, int64_t id, const char *text,
 	v->kind = k->kind;
 	v->used = ++kc->tick;
 	pthread_mutex_unlock(&kc->mu);
+}
+
+/* The entry of account id parsed from text, or NULL. Call with kc->mu. */
+static struct kc_entry *
+kc_find(struct acme_keycache *kc, int64_t id, const char *text)
+{
+	struct kc_entry	*set = kc->e[(uint64_t)id % KC_SETS];
+	size_t		 w;
+
+	for (w = 0; w < KC_WAYS; w++)
+		if (set[w].id == id && strcmp(set[w].text, text) == 0)
+			return &set[w];
+	return NULL;
+}
+
+int
+acme_keycache_spki(struct acme_keycache *kc, int64_t id, const char *text,
+    unsigned char **der, size_t *len)
+{
+	struct kc_entry	*e;
+	struct jwk	 k;
+	unsigned char	*d = NULL, *keep;
+	size_t		 n = 0;
+
+	memset(&k, 0, sizeof(k));
+	pthread_mutex_lock(&kc->mu);
+	if ((e = kc_find(kc, id, text)) != NULL && e->spki != NULL &&
+	    (d = malloc(e->spki_len)) != NULL) {
+		memcpy(d, e->spki, e->spki_len);
+		n = e->spki_len;
+	} else if (e != NULL && e->spki == NULL &&
+	    EVP_PKEY_up_ref(e->pkey) == 1) {
+		k.pkey = e->pkey;
+		k.kind = e->kind;
+	}
+	pthread_mutex_unlock(&kc->mu);
+	if (d != NULL) {
+		*der = d;
+		*len = n;
+		return 0;
+	}
+	if (k.pkey == NULL)
+		return -1;
+	/* Encoded outside the lock: OpenSSL's encoders are slow. */
+	if (jwk_spki(&k, &d, &n) == -1) {
+		EVP_PKEY_free(k.pkey);
+		return -1;
+	}
+	pthread_mutex_lock(&kc->mu);
+	if ((e = kc_find(kc, id, text)) != NULL && e->pkey == k.pkey &&
+	    e->spki == NULL && (keep = malloc(n)) != NULL) {
+		memcpy(keep, d, n);
+		e->spki = keep;
+		e->spki_len = n;
+	}
+	pthread_mutex_unlock(&kc->mu);
+	EVP_PKEY_free(k.pkey);
+	*der = d;
+	*len = n;
+	return 0;
 }

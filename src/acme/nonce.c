@@ -30,6 +30,7 @@
 struct nonce_state {
 	pthread_mutex_t	 mu;
 	unsigned char	 key[32];
+	struct mac_key	*mk;		/* key, made once */
 	uint32_t	 gen;
 	int		 prev_ok;	/* the previous run's set was saved */
 	struct nonceset	*set;
@@ -77,8 +78,7 @@ nonce_mac(const struct nonce_state *ns, const unsigned char *id,
 	unsigned char	 mac[64];
 	size_t		 n;
 
-	if (jws_mac(JWS_HS256, ns->key, sizeof(ns->key), id, NONCE_ID, mac,
-	    &n) == -1)
+	if (mac_key_compute(ns->mk, id, NONCE_ID, mac, &n) == -1)
 		return -1;
 	memcpy(out, mac, 16);
 	return 0;
@@ -205,6 +205,11 @@ nonce_start(struct acme *a, char *err, size_t errlen)
 		return -1;
 	}
 	free(b);
+	if ((ns->mk = mac_key_new(JWS_HS256, ns->key, sizeof(ns->key))) ==
+	    NULL) {
+		snprintf(err, errlen, "acme: cannot key the nonces' HMAC");
+		return -1;
+	}
 	if (store_acme_state_get(st, "nonce_gen", &b, &len) == 0 && len == 4)
 		ns->gen = get32(b) + 1;
 	else
@@ -255,6 +260,7 @@ nonce_stop(struct acme *a)
 	}
 	pthread_mutex_destroy(&ns->mu);
 	nonceset_free(ns->set);
+	mac_key_free(ns->mk);
 	free(ns);
 	a->nonces = NULL;
 }

@@ -511,7 +511,8 @@ csr_names_check(const struct csr *csr, json_t *ids, struct acme_problem *p)
 
 /* Is the CSR's key the account's? (RFC 8555 11.1: refused.) */
 static int
-csr_is_account_key(const struct csr *csr, const struct acme_jws *j)
+csr_is_account_key(struct acme *a, const struct csr *csr,
+    const struct acme_jws *j)
 {
 	json_t		*o;
 	struct jwk	 k;
@@ -520,6 +521,14 @@ csr_is_account_key(const struct csr *csr, const struct acme_jws *j)
 	size_t		 len;
 	int		 same = 0;
 
+	/* The key that verified this request is cached: its SPKI too. */
+	if (acme_keycache_spki(a->keys, j->account.id, j->account.jwk, &spki,
+	    &len) == 0) {
+		same = len == csr->spki_len &&
+		    memcmp(spki, csr->spki, len) == 0;
+		free(spki);
+		return same;
+	}
 	if ((o = json_loads(j->account.jwk, 0, NULL)) == NULL)
 		return 0;
 	if (acme_jwk_from_json(o, &k, &p) == 0) {
@@ -536,11 +545,11 @@ csr_is_account_key(const struct csr *csr, const struct acme_jws *j)
 
 /*
  * Submit the CSR as a certmint request and record what became of it in
- * o. 0, or -1 with p (o invalid, recorded).
+ * o (it takes csr). 0, or -1 with p (o invalid, recorded).
  */
 static int
 finalize_submit(struct acme *a, const struct acme_endpoint *ep,
-    struct acme_order_row *o, const struct acme_jws *j, const struct csr *csr,
+    struct acme_order_row *o, const struct acme_jws *j, struct csr *csr,
     struct acme_problem *p)
 {
 	struct db_attr	 attrs[5];
@@ -580,7 +589,8 @@ finalize_submit(struct acme *a, const struct acme_endpoint *ep,
 		attrs[n].name = "AcmeDirectory";
 		attrs[n++].value = (char *)ep->name;
 	}
-	ca_submit(a->ca, csr->der, csr->der_len, attrs, n, acct, "acme", &res);
+	/* The CSR parsed and checked above: the CA takes it as it is. */
+	ca_submit_csr(a->ca, csr, attrs, n, acct, "acme", &res);
 	free(names);
 	if (res.has_request)
 		o->request_id = res.req.id;
@@ -651,7 +661,7 @@ acme_finalize(struct acme *a, const struct acme_endpoint *ep,
 	if ((ids = json_loads(o.identifiers, 0, NULL)) == NULL ||
 	    csr_names_check(&csr, ids, p) == -1)
 		goto out;
-	if (csr_is_account_key(&csr, &j)) {
+	if (csr_is_account_key(a, &csr, &j)) {
 		acme_problem(p, 400, "badCSR", "the CSR's key is the account "
 		    "key");
 		goto out;

@@ -466,14 +466,15 @@ failed_start(struct ca *ca, enum ca_status why, const char *message,
  */
 static int
 submit_prepare(struct ca *ca, const unsigned char *data, size_t len,
-    const struct db_attr *attrs, size_t nattrs, const char *requester,
-    const char *caller, int hold, struct ca_pending *p, struct ca_result *res)
+    struct csr *parsed, const struct db_attr *attrs, size_t nattrs,
+    const char *requester, const char *caller, int hold,
+    struct ca_pending *p, struct ca_result *res)
 {
 	struct db_request *req = &p->req;
 	struct wjob	*job = &p->job;
 	char		 err[256];
 	int64_t		 t0, t1;
-	int		 rc, parsed;
+	int		 rc, ok;
 
 	memset(res, 0, sizeof(*res));
 	memset(p, 0, sizeof(*p));
@@ -495,10 +496,16 @@ submit_prepare(struct ca *ca, const unsigned char *data, size_t len,
 
 	atomic_fetch_add_explicit(&ca->timed, 1, memory_order_relaxed);
 	t0 = clock_ns();
-	parsed = csr_parse(data, len, &p->csr, err, sizeof(err)) == 0;
+	if (parsed != NULL) {
+		/* Parsed and verified by the caller: taken as it is. */
+		p->csr = *parsed;
+		memset(parsed, 0, sizeof(*parsed));
+		ok = 1;
+	} else
+		ok = csr_parse(data, len, &p->csr, err, sizeof(err)) == 0;
 	t1 = clock_ns();
 	ca_timing_add(ca, STAGE_PARSE, t1 - t0);
-	if (!parsed) {
+	if (!ok) {
 		failed_prepare(p, CA_E_BADREQ, strstr(err, "signature") != NULL ?
 		    STATUS_BAD_SIGNATURE : STATUS_ASN1_ERROR, err, data, len);
 		return 1;
@@ -615,20 +622,38 @@ ca_inflight(struct ca *ca)
 	return atomic_load_explicit(&ca->inflight, memory_order_relaxed);
 }
 
+static int
+submit_now(struct ca *ca, const unsigned char *data, size_t len,
+    struct csr *parsed, const struct db_attr *attrs, size_t nattrs,
+    const char *requester, const char *caller, struct ca_result *res)
+{
+	struct ca_pending p;
+	int		 rc;
+
+	if ((rc = submit_prepare(ca, data, len, parsed, attrs, nattrs,
+	    requester, caller, 0, &p, res)) != 1)
+		return rc;
+	p.queued = clock_ns();
+	p.job.rc = writer_run(ca->writer, &p.job);
+	return submit_complete(ca, &p, res);
+}
+
 int
 ca_submit(struct ca *ca, const unsigned char *data, size_t len,
     const struct db_attr *attrs, size_t nattrs, const char *requester,
     const char *caller, struct ca_result *res)
 {
-	struct ca_pending p;
-	int		 rc;
+	return submit_now(ca, data, len, NULL, attrs, nattrs, requester,
+	    caller, res);
+}
 
-	if ((rc = submit_prepare(ca, data, len, attrs, nattrs, requester,
-	    caller, 0, &p, res)) != 1)
-		return rc;
-	p.queued = clock_ns();
-	p.job.rc = writer_run(ca->writer, &p.job);
-	return submit_complete(ca, &p, res);
+int
+ca_submit_csr(struct ca *ca, struct csr *csr, const struct db_attr *attrs,
+    size_t nattrs, const char *requester, const char *caller,
+    struct ca_result *res)
+{
+	return submit_now(ca, csr->der, csr->der_len, csr, attrs, nattrs,
+	    requester, caller, res);
 }
 
 int
@@ -674,7 +699,7 @@ ca_submit_start_hold(struct ca *ca, const unsigned char *data, size_t len,
 		memset(res, 0, sizeof(*res));
 		return ca_fail(res, CA_E_INTERNAL, "out of memory");
 	}
-	if ((rc = submit_prepare(ca, data, len, attrs, nattrs, requester,
+	if ((rc = submit_prepare(ca, data, len, NULL, attrs, nattrs, requester,
 	    caller, hold, p, res)) != 1) {
 		free(p);
 		return rc;

@@ -146,6 +146,15 @@ int	 ca_submit(struct ca *, const unsigned char *csr, size_t len,
 	    const struct db_attr *attrs, size_t nattrs, const char *requester,
 	    const char *caller, struct ca_result *);
 /*
+ * ca_submit of a CSR its caller parsed (csr_parse, signature checked):
+ * takes it (*csr is emptied), so that it is not parsed twice (ACME's
+ * finalize checks the CSR's names first).
+ */
+struct csr;
+int	 ca_submit_csr(struct ca *, struct csr *csr,
+	    const struct db_attr *attrs, size_t nattrs, const char *requester,
+	    const char *caller, struct ca_result *);
+/*
  * ca_submit in parts, for a caller that must not wait for the commit (the
  * HTTP server, whose threads serve other connections meanwhile).
  * ca_submit_start does everything up to the commit (and

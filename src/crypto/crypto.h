@@ -420,6 +420,17 @@ int	 jwk_alg_fits(const struct jwk *, enum jws_alg);	/* 1 or 0 */
 /* 1 if sig (JWS form: ECDSA r||s) verifies with alg and k, 0 if not, -1. */
 int	 jws_verify(const struct jwk *, enum jws_alg, const void *in,
 	    size_t inlen, const unsigned char *sig, size_t siglen);
+/*
+ * An HMAC key made once and used by many threads at a time: jws_mac
+ * fetched the digest and keyed HMAC again on every call (mac_key_compute:
+ * 0 or -1).
+ */
+struct mac_key;
+struct mac_key	*mac_key_new(enum jws_alg, const unsigned char *key,
+		    size_t keylen);
+int		 mac_key_compute(const struct mac_key *, const void *in,
+		    size_t inlen, unsigned char out[64], size_t *outlen);
+void		 mac_key_free(struct mac_key *);
 /* HS256/384/512. jws_mac: 0 or -1; jws_mac_verify: 1, 0 or -1. */
 int	 jws_mac(enum jws_alg, const unsigned char *key, size_t keylen,
 	    const void *in, size_t inlen, unsigned char out[64], size_t *outlen);

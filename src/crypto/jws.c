@@ -481,6 +481,59 @@ jws_mac(enum jws_alg alg, const unsigned char *key, size_t keylen,
 	return 0;
 }
 
+struct mac_key {
+	EVP_MAC_CTX	*tmpl;		/* keyed; only ever duplicated */
+};
+
+struct mac_key *
+mac_key_new(enum jws_alg alg, const unsigned char *key, size_t keylen)
+{
+	const char	*md = alg == JWS_HS256 ? "SHA256" : alg == JWS_HS384 ?
+			    "SHA384" : alg == JWS_HS512 ? "SHA512" : NULL;
+	struct mac_key	*mk;
+	EVP_MAC		*mac;
+	OSSL_PARAM	 params[2];
+
+	if (md == NULL || (mk = calloc(1, sizeof(*mk))) == NULL)
+		return NULL;
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+	    (char *)md, 0);
+	params[1] = OSSL_PARAM_construct_end();
+	if ((mac = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL ||
+	    (mk->tmpl = EVP_MAC_CTX_new(mac)) == NULL ||
+	    EVP_MAC_init(mk->tmpl, key, keylen, params) != 1) {
+		EVP_MAC_free(mac);
+		mac_key_free(mk);
+		return NULL;
+	}
+	EVP_MAC_free(mac);	/* the context keeps its own reference */
+	return mk;
+}
+
+int
+mac_key_compute(const struct mac_key *mk, const void *in, size_t inlen,
+    unsigned char out[64], size_t *outlen)
+{
+	EVP_MAC_CTX	*c;
+	int		 ok;
+
+	if ((c = EVP_MAC_CTX_dup(mk->tmpl)) == NULL)
+		return -1;
+	ok = EVP_MAC_update(c, in, inlen) == 1 &&
+	    EVP_MAC_final(c, out, outlen, 64) == 1;
+	EVP_MAC_CTX_free(c);
+	return ok ? 0 : -1;
+}
+
+void
+mac_key_free(struct mac_key *mk)
+{
+	if (mk == NULL)
+		return;
+	EVP_MAC_CTX_free(mk->tmpl);
+	free(mk);
+}
+
 int
 jws_mac_verify(enum jws_alg alg, const unsigned char *key, size_t keylen,
     const void *in, size_t inlen, const unsigned char *sig, size_t siglen)
