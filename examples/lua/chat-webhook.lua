@@ -4,7 +4,7 @@
 --
 --   [ChatWebhook.Exit]
 --   allow = http
---   url = https://chat.example.com/hooks/XXXX
+--   url = https://chat.example.com/hooks/<your hook's token>
 --   ca_file = /etc/ssl/certs/chat-ca.pem  ; optional: the system's otherwise
 local url, ca_file
 

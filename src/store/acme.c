@@ -326,40 +326,64 @@ store_acme_authz_get(struct store *st, int64_t id, struct acme_authz_row *a)
 	return 0;
 }
 
-int
-store_acme_authzs_of(struct store *st, int64_t order_id,
-    struct acme_authz_row **out, size_t *n)
+/*
+ * Every row of statement s (NULL: CM_E_FAIL), each read by cols into an
+ * array of elements of size sz, which rfree (if not NULL) empties on a
+ * failure. 0, CM_E_NOMEM or CM_E_FAIL; *out is NULL when there is none.
+ */
+static int
+rows_of(struct store *st, sqlite3_stmt *s, size_t sz,
+    void (*cols)(sqlite3_stmt *, void *), void (*rfree)(void *),
+    void **out, size_t *n, const char *what)
 {
-	sqlite3_stmt	*s;
-	struct acme_authz_row *v = NULL, *nv;
-	size_t		 k = 0;
+	unsigned char	*v = NULL, *nv;
+	size_t		 k = 0, i;
 	int		 rc;
 
 	*out = NULL;
 	*n = 0;
-	if ((s = prep(st, A_AUTHZS_OF,
-	    "SELECT " AUTHZ_COLS " FROM acme_authzs WHERE "
-	    "order_id = ? ORDER BY id", "i", order_id)) == NULL)
+	if (s == NULL)
 		return CM_E_FAIL;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if ((nv = reallocarray(v, k + 1, sizeof(*v))) == NULL) {
-			free(v);
-			sqlite3_reset(s);
-			return CM_E_NOMEM;
+		if ((nv = reallocarray(v, k + 1, sz)) == NULL) {
+			rc = SQLITE_NOMEM;
+			break;
 		}
 		v = nv;
-		authz_cols(s, &v[k++]);
-	}
-	if (rc != SQLITE_DONE) {
-		sql_fail(st, "acme authzs");
-		free(v);
-		sqlite3_reset(s);
-		return CM_E_FAIL;
+		cols(s, v + sz * k++);
 	}
 	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		if (rc != SQLITE_NOMEM)
+			sql_fail(st, what);
+		for (i = 0; rfree != NULL && i < k; i++)
+			rfree(v + sz * i);
+		free(v);
+		return rc == SQLITE_NOMEM ? CM_E_NOMEM : CM_E_FAIL;
+	}
 	*out = v;
 	*n = k;
 	return 0;
+}
+
+static void
+authz_row(sqlite3_stmt *s, void *row)
+{
+	authz_cols(s, row);
+}
+
+int
+store_acme_authzs_of(struct store *st, int64_t order_id,
+    struct acme_authz_row **out, size_t *n)
+{
+	void	*v;
+	int	 rc;
+
+	rc = rows_of(st, prep(st, A_AUTHZS_OF, "SELECT " AUTHZ_COLS " FROM "
+	    "acme_authzs WHERE order_id = ? ORDER BY id", "i", order_id),
+	    sizeof(**out), authz_row, NULL, &v, n, "acme authzs");
+	*out = v;
+	return rc;
 }
 
 #define CHALL_COLS "id, authz_id, type, token, status, validated, error"
@@ -417,39 +441,31 @@ store_acme_chall_get(struct store *st, int64_t id, struct acme_chall_row *c)
 	return 0;
 }
 
+static void
+chall_row(sqlite3_stmt *s, void *row)
+{
+	chall_cols(s, row);
+}
+
+static void
+chall_row_free(void *row)
+{
+	acme_chall_row_free(row);
+}
+
 int
 store_acme_challs_of(struct store *st, int64_t authz_id,
     struct acme_chall_row **out, size_t *n)
 {
-	sqlite3_stmt	*s;
-	struct acme_chall_row *v = NULL, *nv;
-	size_t		 k = 0, i;
-	int		 rc;
+	void	*v;
+	int	 rc;
 
-	*out = NULL;
-	*n = 0;
-	if ((s = prep(st, A_CHALLS_OF,
-	    "SELECT " CHALL_COLS " FROM acme_challenges WHERE "
-	    "authz_id = ? ORDER BY id", "i", authz_id)) == NULL)
-		return CM_E_FAIL;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if ((nv = reallocarray(v, k + 1, sizeof(*v))) == NULL) {
-			rc = SQLITE_NOMEM;
-			break;
-		}
-		v = nv;
-		chall_cols(s, &v[k++]);
-	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE) {
-		for (i = 0; i < k; i++)
-			acme_chall_row_free(&v[i]);
-		free(v);
-		return rc == SQLITE_NOMEM ? CM_E_NOMEM : CM_E_FAIL;
-	}
+	rc = rows_of(st, prep(st, A_CHALLS_OF, "SELECT " CHALL_COLS " FROM "
+	    "acme_challenges WHERE authz_id = ? ORDER BY id", "i", authz_id),
+	    sizeof(**out), chall_row, chall_row_free, &v, n,
+	    "acme challenges");
 	*out = v;
-	*n = k;
-	return 0;
+	return rc;
 }
 
 int
