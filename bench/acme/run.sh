@@ -177,6 +177,12 @@ pebble_run pebble-av 1
 pb_verified=$(verify pebble "$W/pebble-root.pem" "$W/pebble-int.pem")
 pbav_verified=$(verify pebble-av "$W/pebble-av-root.pem" "$W/pebble-av-int.pem")
 
+# The crypto bound of an order: each request's JWS signed by acmeload and
+# verified by the server, the CSR signed and verified, the certificate
+# signed, on every core at openssl speed's rates, nothing else.
+set -- $(crypto_bound)
+SIGN_S=$1 VERIFY_S=$2
+
 cm=$(cat "$W/certmint.out")
 pb=$(cat "$W/pebble.out")
 pbav=$(cat "$W/pebble-av.out")
@@ -188,9 +194,13 @@ echo "  pebble:                  $pb"
 echo "  pebble, always valid:    $pbav"
 echo "  sample certificates that verify (openssl verify -purpose sslserver):" \
     "certmint $cm_verified, pebble $pb_verified, pebble always valid $pbav_verified"
-python3 - "$cm" "$pb" "$pbav" "$WORKERS" "$PEBBLE_WORKERS" <<'PY'
+python3 - "$cm" "$pb" "$pbav" "$WORKERS" "$PEBBLE_WORKERS" "$SIGN_S" \
+    "$VERIFY_S" <<'PY'
 import sys
 cm, pb, av = (dict(kv.split("=") for kv in s.split()) for s in sys.argv[1:4])
+sign_s, verify_s = float(sys.argv[6]), float(sys.argv[7])
+rpo = float(cm["requests_per_order"])
+bound = 1 / ((rpo + 1) / verify_s + (rpo + 2) / sign_s)
 ws = {"certmint": sys.argv[4], "pebble": sys.argv[5],
       "pebble_always_valid": sys.argv[5]}
 r = lambda d: float(d["rate"])
@@ -198,6 +208,10 @@ ratio = lambda a, b: f"{r(a) / r(b):.1f}x" if r(b) > 0 else "-"
 print(f"  certmint / pebble:               {ratio(cm, pb)}   (target >= 5x)")
 print(f"  certmint / pebble always valid:  {ratio(cm, av)}")
 print(f"  certmint orders/s:               {r(cm):.0f}   (target >= 1,000)")
+print(f"  crypto bound: {bound:.0f} orders/s ({rpo:.2f} JWS signed and verified,"
+      f" a CSR signed and verified, a certificate signed per order, at"
+      f" {sign_s:.0f} signs/s, {verify_s:.0f} verifies/s on all cores);"
+      f" certmint {100 * r(cm) / bound:.1f}% of it")
 print("  per order: requests, polls, certmintd CPU / pebble CPU / acmeload CPU:")
 for n, d in (("certmint", cm), ("pebble", pb), ("pebble always valid", av)):
     print(f"    {n:22s} {d['requests_per_order']} requests, "
@@ -214,6 +228,8 @@ for k, d in (("certmint", cm), ("pebble", pb), ("pebble_always_valid", av)):
     print(f"FIGURE acme.{k}_latency: p50 {d['p50_ms']} ms, p99 {d['p99_ms']} ms")
     print(f"FIGURE acme.{k}_cpu_us: {d['server_cpu_us']} us per order")
 print(f"FIGURE acme.certmint_vs_pebble: {ratio(cm, pb)}")
+print(f"FIGURE acme.crypto_bound: {bound:.0f} orders/s")
+print(f"FIGURE acme.certmint_vs_crypto_bound: {100 * r(cm) / bound:.1f}%")
 print(f"FIGURE acme.certmint_vs_pebble_always_valid: {ratio(cm, av)}")
 PY
 # A rate counts completed orders only; a run with failed orders measured

@@ -429,6 +429,8 @@ acme_free(struct acme *a)
 	dirs_free(a->dirs);
 	acme_keycache_free(a->keys);
 	pthread_mutex_destroy(&a->dirs_mu);
+	pthread_mutex_destroy(&a->fin_mu);
+	free(a->fin_ids);
 	free(a);
 }
 
@@ -515,6 +517,7 @@ acme_start(struct ca *ca, struct acme **out, char *err, size_t errlen)
 	}
 	a->ca = ca;
 	pthread_mutex_init(&a->dirs_mu, NULL);
+	pthread_mutex_init(&a->fin_mu, NULL);
 	ca_config_lock(ca);
 	on = acme_configure(a, ca_config(ca), err, errlen);
 	ca_config_unlock(ca);

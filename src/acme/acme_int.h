@@ -69,6 +69,9 @@ struct acme {
 	struct acme_vpool	*pool;
 	struct nonce_state	*nonces;
 	struct acme_keycache	*keys;	/* parsed account keys */
+	pthread_mutex_t		 fin_mu;
+	int64_t			*fin_ids;	/* orders being finalized */
+	size_t			 fin_n, fin_cap;
 };
 
 /* A problem (RFC 7807) to answer with. */

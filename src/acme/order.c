@@ -544,8 +544,52 @@ csr_is_account_key(struct acme *a, const struct csr *csr,
 }
 
 /*
- * Submit the CSR as a certmint request and record what became of it in
- * o (it takes csr). 0, or -1 with p (o invalid, recorded).
+ * The order's outcome, written in its request's transaction
+ * (ca_txn_hook): valid with the certificate, processing while the request
+ * is pending, invalid when it was refused. Only an order still "ready":
+ * written is 0 when it changed meanwhile (expired, say).
+ */
+struct order_fin {
+	struct acme_order_row *order;
+	int		 written;
+};
+
+static int
+order_fin_fn(struct store *st, void *arg, const struct db_request *req,
+    const struct db_cert *cert)
+{
+	struct order_fin *f = arg;
+	struct acme_order_row *o = f->order;
+	struct order_update u = { o, "ready", 0 };
+	int		 rc;
+
+	o->request_id = req->id;
+	free(o->error);
+	o->error = NULL;
+	if (cert != NULL) {
+		snprintf(o->status, sizeof(o->status), "valid");
+		snprintf(o->serial, sizeof(o->serial), "%s", cert->serial);
+	} else if (req->disposition == CM_DISP_PENDING)
+		snprintf(o->status, sizeof(o->status), "processing");
+	else {
+		snprintf(o->status, sizeof(o->status), "invalid");
+		o->error = req->disposition == CM_DISP_DENIED ?
+		    acme_problem_text(403, "unauthorized",
+		    req->disposition_message != NULL ?
+		    req->disposition_message : "the request was denied") :
+		    acme_problem_text(400, "badCSR",
+		    req->disposition_message != NULL ?
+		    req->disposition_message : "the request was not issued");
+	}
+	rc = order_update_fn(st, &u);
+	f->written = rc == 0 && !u.conflict;
+	return rc;
+}
+
+/*
+ * Submit the CSR as a certmint request; the order's outcome is written in
+ * the same commit (order_fin_fn), so that a crash leaves it either ready
+ * or finished. 0, or -1 with p.
  */
 static int
 finalize_submit(struct acme *a, const struct acme_endpoint *ep,
@@ -554,7 +598,8 @@ finalize_submit(struct acme *a, const struct acme_endpoint *ep,
 {
 	struct db_attr	 attrs[5];
 	struct ca_result res;
-	struct order_update u = { o, NULL, 0 };
+	struct order_fin f = { o, 0 };
+	struct ca_txn_hook also = { order_fin_fn, &f };
 	char		 acct[700], oid[24], *names = NULL;
 	size_t		 n = 0;
 	json_t		*ids, *v;
@@ -590,32 +635,75 @@ finalize_submit(struct acme *a, const struct acme_endpoint *ep,
 		attrs[n++].value = (char *)ep->name;
 	}
 	/* The CSR parsed and checked above: the CA takes it as it is. */
-	ca_submit_csr(a->ca, csr, attrs, n, acct, "acme", &res);
+	ca_submit_csr(a->ca, csr, attrs, n, acct, "acme", &also, &res);
 	free(names);
-	if (res.has_request)
-		o->request_id = res.req.id;
-	if (res.has_cert) {
-		snprintf(o->status, sizeof(o->status), "valid");
-		snprintf(o->serial, sizeof(o->serial), "%s", res.cert.serial);
+	if (!res.has_request) {
+		/* Nothing recorded: the order is still ready. */
+		rc = acme_problem(p, res.status == CA_E_SHUTDOWN ? 503 : 500,
+		    "serverInternal", "%s", res.error[0] != '\0' ? res.error :
+		    "the request was not recorded");
+	} else if (!f.written) {
+		log_warn("acme: order %lld changed while it was finalized; "
+		    "request %lld is not its", (long long)o->id,
+		    (long long)res.req.id);
+		rc = acme_problem(p, 403, "orderNotReady", "the order changed "
+		    "while it was finalized");
+	} else if (res.has_cert)
 		log_info("acme: order %lld: certificate %s (request %lld)",
 		    (long long)o->id, res.cert.serial,
 		    (long long)o->request_id);
-	} else if (res.has_request && res.req.disposition == CM_DISP_PENDING)
-		snprintf(o->status, sizeof(o->status), "processing");
-	else {
-		snprintf(o->status, sizeof(o->status), "invalid");
-		free(o->error);
-		acme_problem(p, res.status == CA_E_DENIED ? 403 : 400,
-		    res.status == CA_E_DENIED ? "unauthorized" : "badCSR",
-		    "%s", res.error[0] != '\0' ? res.error :
-		    "the request was not issued");
-		o->error = acme_problem_text(p->status, p->type, p->detail);
-		rc = -1;
-	}
+	else if (strcmp(o->status, "invalid") == 0)
+		rc = acme_problem(p, res.req.disposition == CM_DISP_DENIED ?
+		    403 : 400, res.req.disposition == CM_DISP_DENIED ?
+		    "unauthorized" : "badCSR", "%s", res.error[0] != '\0' ?
+		    res.error : "the request was not issued");
 	ca_result_free(&res);
-	if (acme_write(a, order_update_fn, &u) == -1 && rc == 0)
-		rc = acme_db_error(p);
 	return rc;
+}
+
+/*
+ * The orders being finalized in this process, so that a second finalize
+ * of one is refused while the first runs (the database says "ready" until
+ * the first commits). 1 when id was taken here, 0 when it is already.
+ */
+static int
+finalize_hold(struct acme *a, int64_t id)
+{
+	int64_t	*n;
+	size_t	 i;
+	int	 ret = 1;
+
+	pthread_mutex_lock(&a->fin_mu);
+	for (i = 0; i < a->fin_n; i++)
+		if (a->fin_ids[i] == id)
+			ret = 0;
+	if (ret == 1 && a->fin_n == a->fin_cap) {
+		n = reallocarray(a->fin_ids, a->fin_cap + 16, sizeof(*n));
+		if (n == NULL)
+			ret = -1;
+		else {
+			a->fin_ids = n;
+			a->fin_cap += 16;
+		}
+	}
+	if (ret == 1)
+		a->fin_ids[a->fin_n++] = id;
+	pthread_mutex_unlock(&a->fin_mu);
+	return ret;
+}
+
+static void
+finalize_release(struct acme *a, int64_t id)
+{
+	size_t	 i;
+
+	pthread_mutex_lock(&a->fin_mu);
+	for (i = 0; i < a->fin_n; i++)
+		if (a->fin_ids[i] == id) {
+			a->fin_ids[i] = a->fin_ids[--a->fin_n];
+			break;
+		}
+	pthread_mutex_unlock(&a->fin_mu);
 }
 
 int
@@ -625,7 +713,6 @@ acme_finalize(struct acme *a, const struct acme_endpoint *ep,
 {
 	struct acme_jws	 j;
 	struct acme_order_row o;
-	struct order_update u;
 	struct csr	 csr;
 	struct store	*st;
 	json_t		*ids = NULL;
@@ -633,12 +720,26 @@ acme_finalize(struct acme *a, const struct acme_endpoint *ep,
 	unsigned char	*der = NULL;
 	size_t		 len;
 	char		 err[256];
-	int		 rc = -1, have_csr = 0;
+	int		 rc = -1, have_csr = 0, held = 0;
 
 	memset(&o, 0, sizeof(o));
 	memset(&csr, 0, sizeof(csr));
 	if (acme_jws_read(a, ep, req, url, 0, &j, p) == -1)
 		return -1;
+	/* Whose it is first: another account cannot hold an order up. */
+	if (order_load(a, id, j.account.id, &o, &st, p) == -1)
+		goto out;
+	if ((held = finalize_hold(a, id)) != 1) {
+		if (held == 0)
+			acme_problem(p, 403, "orderNotReady", "the order is "
+			    "being finalized already");
+		else
+			acme_problem(p, 500, "serverInternal", "out of memory");
+		held = 0;
+		goto out;
+	}
+	/* Read again: a finalize that ended meanwhile has committed. */
+	acme_order_row_free(&o);
 	if (order_load(a, id, j.account.id, &o, &st, p) == -1)
 		goto out;
 	if (strcmp(order_status(&o), "ready") != 0) {
@@ -666,25 +767,13 @@ acme_finalize(struct acme *a, const struct acme_endpoint *ep,
 		    "key");
 		goto out;
 	}
-	/* ready -> processing once: a second finalize meanwhile is refused. */
-	snprintf(o.status, sizeof(o.status), "processing");
-	memset(&u, 0, sizeof(u));
-	u.order = &o;
-	u.expect = "ready";
-	if (acme_write(a, order_update_fn, &u) == -1) {
-		acme_db_error(p);
-		goto out;
-	}
-	if (u.conflict) {
-		acme_problem(p, 403, "orderNotReady", "the order is being "
-		    "finalized already");
-		goto out;
-	}
 	if (finalize_submit(a, ep, &o, &j, &csr, p) == -1)
 		goto out;
 	order_answer(a, ep, &o, st, r);
 	rc = 0;
 out:
+	if (held)
+		finalize_release(a, id);
 	json_decref(ids);
 	if (have_csr)
 		csr_free(&csr);

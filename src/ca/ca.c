@@ -625,7 +625,8 @@ ca_inflight(struct ca *ca)
 static int
 submit_now(struct ca *ca, const unsigned char *data, size_t len,
     struct csr *parsed, const struct db_attr *attrs, size_t nattrs,
-    const char *requester, const char *caller, struct ca_result *res)
+    const char *requester, const char *caller,
+    const struct ca_txn_hook *also, struct ca_result *res)
 {
 	struct ca_pending p;
 	int		 rc;
@@ -633,6 +634,7 @@ submit_now(struct ca *ca, const unsigned char *data, size_t len,
 	if ((rc = submit_prepare(ca, data, len, parsed, attrs, nattrs,
 	    requester, caller, 0, &p, res)) != 1)
 		return rc;
+	p.job.also = also;
 	p.queued = clock_ns();
 	p.job.rc = writer_run(ca->writer, &p.job);
 	return submit_complete(ca, &p, res);
@@ -644,16 +646,16 @@ ca_submit(struct ca *ca, const unsigned char *data, size_t len,
     const char *caller, struct ca_result *res)
 {
 	return submit_now(ca, data, len, NULL, attrs, nattrs, requester,
-	    caller, res);
+	    caller, NULL, res);
 }
 
 int
 ca_submit_csr(struct ca *ca, struct csr *csr, const struct db_attr *attrs,
     size_t nattrs, const char *requester, const char *caller,
-    struct ca_result *res)
+    const struct ca_txn_hook *also, struct ca_result *res)
 {
 	return submit_now(ca, csr->der, csr->der_len, csr, attrs, nattrs,
-	    requester, caller, res);
+	    requester, caller, also, res);
 }
 
 int

@@ -146,14 +146,30 @@ int	 ca_submit(struct ca *, const unsigned char *csr, size_t len,
 	    const struct db_attr *attrs, size_t nattrs, const char *requester,
 	    const char *caller, struct ca_result *);
 /*
+ * What a caller of ca_submit_csr writes in the submission's own
+ * transaction: fn(st, arg, req, cert) runs on the writer's thread after
+ * the request's row (req->id set) and its certificate's (cert NULL unless
+ * issued), each time the job is applied (a batch replayed, a serial
+ * drawn again). It must not fail for a conflict: a non-zero return is a
+ * database error that fails the whole submission, nothing recorded.
+ */
+struct store;
+struct ca_txn_hook {
+	int	(*fn)(struct store *, void *arg, const struct db_request *req,
+		    const struct db_cert *cert);
+	void	*arg;
+};
+/*
  * ca_submit of a CSR its caller parsed (csr_parse, signature checked):
  * takes it (*csr is emptied), so that it is not parsed twice (ACME's
- * finalize checks the CSR's names first).
+ * finalize checks the CSR's names first). also, unless NULL, is written
+ * with the request, in one commit (ACME's order and its request).
  */
 struct csr;
 int	 ca_submit_csr(struct ca *, struct csr *csr,
 	    const struct db_attr *attrs, size_t nattrs, const char *requester,
-	    const char *caller, struct ca_result *);
+	    const char *caller, const struct ca_txn_hook *also,
+	    struct ca_result *);
 /*
  * ca_submit in parts, for a caller that must not wait for the commit (the
  * HTTP server, whose threads serve other connections meanwhile).
@@ -366,6 +382,7 @@ struct wjob {
 	int32_t		 expect;	/* WJOB_UPDATE: required disposition, -1 any */
 	int32_t		 event;		/* CM_EXITEVENT_* or 0 */
 	int64_t		 context;	/* WJOB_EVENT */
+	const struct ca_txn_hook *also;	/* WJOB_INSERT: written with it */
 	int		(*fn)(struct store *, void *);	/* WJOB_FUNC */
 	void		*fn_arg;
 	int		 rc;		/* out: 0 or a store error */

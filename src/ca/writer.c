@@ -107,6 +107,10 @@ job_apply(struct store *st, struct wjob *j, int64_t *max_seq)
 		return rc;
 	if (j->cert != NULL && (rc = store_cert_insert(st, j->cert)) != 0)
 		return rc;
+	if (j->kind == WJOB_INSERT && j->also != NULL && (rc =
+	    j->also->fn(st, j->also->arg, j->req, j->cert)) != 0)
+		return rc == STORE_E_CONFLICT || rc == CM_E_NOTFOUND ?
+		    CM_E_FAIL : rc;	/* written already: not a soft error */
 	if (j->event != 0) {
 		ev.event = j->event;
 		ev.time = time_now();

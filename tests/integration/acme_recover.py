@@ -21,6 +21,8 @@
 #                               STATUS: its status then
 #       finalize NAME           "HTTP-status order-status problem-type
 #                               Retry-After" ("-" for none)
+#       race NAME N             N finalizes of the order at once, each
+#                               with its CSR: "orderNotReady=N-1 valid=1"
 #       download NAME FILE      the order's certificate chain into FILE:
 #                               the HTTP status
 #       error NAME              the order's error type ("-" for none)
@@ -106,6 +108,10 @@ def thumb(key):
 
 
 def post(url, payload, kid=True):
+    return http("POST", url, signed(url, payload, kid))
+
+
+def signed(url, payload, kid=True):
     nonce = http("HEAD", D["newNonce"])[1]["Replay-Nonce"]
     prot = {"alg": "ES256", "url": url, "nonce": nonce}
     if kid:
@@ -117,8 +123,8 @@ def post(url, payload, kid=True):
     r, s = decode_dss_signature(KEY.sign((p + "." + pl).encode(),
                                          ec.ECDSA(hashes.SHA256())))
     sig = r.to_bytes(32, "big") + s.to_bytes(32, "big")
-    return http("POST", url, json.dumps({"protected": p, "payload": pl,
-                                         "signature": b64(sig)}).encode())
+    return json.dumps({"protected": p, "payload": pl,
+                       "signature": b64(sig)}).encode()
 
 
 def problem(body):
@@ -143,6 +149,14 @@ def new_order(name):
                              "authz": o["authorizations"][0]}
         save()
     return st, body
+
+
+def csr_of(name):
+    k = ec.generate_private_key(ec.SECP256R1())
+    csr = x509.CertificateSigningRequestBuilder().subject_name(
+        x509.Name([])).add_extension(x509.SubjectAlternativeName(
+            [x509.DNSName(name)]), critical=False).sign(k, hashes.SHA256())
+    return b64(csr.public_bytes(serialization.Encoding.DER))
 
 
 def order(name):
@@ -191,17 +205,28 @@ elif STEP == "status":
 elif STEP == "wait":
     print(wait(ARGS[0], lambda s: s == ARGS[1], 30)["status"])
 elif STEP == "finalize":
-    k = ec.generate_private_key(ec.SECP256R1())
-    csr = x509.CertificateSigningRequestBuilder().subject_name(
-        x509.Name([])).add_extension(x509.SubjectAlternativeName(
-            [x509.DNSName(ARGS[0])]), critical=False).sign(k, hashes.SHA256())
-    st, hd, body = post(S["orders"][ARGS[0]]["finalize"], {"csr": b64(
-        csr.public_bytes(serialization.Encoding.DER))})
+    st, hd, body = post(S["orders"][ARGS[0]]["finalize"], {"csr": csr_of(
+        ARGS[0])})
     if st >= 400:
         print(st, "-", problem(body), hd.get("Retry-After") or "-")
     else:
         print(st, json.loads(body)["status"], "-",
               hd.get("Retry-After") or "-")
+elif STEP == "race":
+    # N finalizes of one order, signed first, sent at once: how they end.
+    url = S["orders"][ARGS[0]]["finalize"]
+    bodies = [signed(url, {"csr": csr_of(ARGS[0])})
+              for _ in range(int(ARGS[1]))]
+    out = []
+    def one(b):
+        st, _, body = http("POST", url, b)
+        out.append(json.loads(body)["status"] if st < 400 else problem(body))
+    ts = [threading.Thread(target=one, args=(b,)) for b in bodies]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    print(" ".join("%s=%d" % (k, out.count(k)) for k in sorted(set(out))))
 elif STEP == "download":
     o = wait(ARGS[0], lambda s: s != "processing", 30)
     if "certificate" not in o:

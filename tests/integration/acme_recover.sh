@@ -1,10 +1,11 @@
 #!/bin/sh
 # What the ACME server recovers from, and what it changes at reload:
-# - a crash between the finalize's commit (the request issued) and the
-#   order's update: the order is valid at once after the restart, its
-#   certificate downloads, a repeated finalize issues nothing;
-# - a crash between ready -> processing and ca_submit: the order is ready
-#   again and finalizes once;
+# - finalize writes the order with its request, in one commit; finalizes
+#   of one order at once issue one certificate, the others are refused;
+# - what older versions could leave: an order "processing" after its
+#   request committed (valid at once after the restart, its certificate
+#   downloads, a repeated finalize issues nothing), or "processing"
+#   without a request (ready again, finalizes once);
 # - a challenge left "processing" by a kill -9 is validated again at
 #   start and the order becomes ready;
 # - a request the policy leaves pending keeps the order "processing" with
@@ -39,7 +40,16 @@ last_order() {
 }
 check_eq "an account" ok "$(C account)"
 
-# 1. Killed after ca_submit committed, before the order's update.
+# 0. Finalizes at once: one certificate.
+check_eq "order r is ready" ready "$(C ready r.certmint.test)"
+check_eq "8 finalizes at once: one issues" "orderNotReady=7 valid=1" \
+    "$(C race r.certmint.test 8)"
+check_eq "one request for the order" 1 "$(acme_requests)"
+check_eq "the order records it" 1 "$(db_query "SELECT count(*) FROM
+    acme_orders WHERE status = 'valid' AND request_id > 0 AND serial <> ''")"
+
+# 1. Killed after ca_submit committed, before the order's update (older
+# versions wrote them apart).
 check_eq "order a is ready" ready "$(C ready a.certmint.test)"
 check_eq "finalize issues" "200 valid - -" "$(C finalize a.certmint.test)"
 OID=$(last_order)
@@ -54,12 +64,13 @@ check_eq "its certificate downloads" 200 \
 acme_verify "and verifies" "$T_DIR/a.pem"
 check_eq "a repeated finalize is refused" "403 - orderNotReady -" \
     "$(C finalize a.certmint.test)"
-check_eq "one request for the order" 1 "$(acme_requests)"
+check_eq "one request for the order" 2 "$(acme_requests)"
 check_eq "the order records its certificate" \
     "$(acme_serial "$T_DIR/a.pem")" \
     "$(db_query "SELECT serial FROM acme_orders WHERE id = $OID")"
 
-# 2. Killed after ready -> processing, before ca_submit committed.
+# 2. Killed after ready -> processing, before ca_submit committed (older
+# versions).
 check_eq "order b is ready" ready "$(C ready b.certmint.test)"
 OID=$(last_order)
 daemon_kill
@@ -69,7 +80,7 @@ check_match "the start says so" "order $OID: finalize cut short" \
     "$(cat "$T_LOG")"
 check_eq "the order is ready again" ready "$(C status b.certmint.test)"
 check_eq "it finalizes" "200 valid - -" "$(C finalize b.certmint.test)"
-check_eq "one request for it" 2 "$(acme_requests)"
+check_eq "one request for it" 3 "$(acme_requests)"
 
 # 3. A validation cut short by kill -9 runs again at start.
 : >"$TOK/hold"
