@@ -247,17 +247,34 @@ int	 ca_purge(struct ca *, struct db_purge *p, const char *officer,
 	    struct ca_result *res);
 /*
  * identity.c. ca_identity_check: at start, refuse (-1 with err) a
- * database that is damaged (PRAGMA quick_check), another CA's (its id is
- * not the one the CA directory's marker ca.dbid names, or the CA
- * certificates it recorded are not sg's files) or older than the marker
- * (fewer requests or CRLs than the CA had reached); else bring the marker
- * up to date. ca_identity_write: write the marker for st (certmint init,
- * and after each CRL). Both return 0 or -1 with err.
+ * database that is damaged (PRAGMA quick_check, now or, per [ca]
+ * startup_check, *deferred = 1: while serving, ca_check_start), another
+ * CA's (its id is not the one the CA directory's marker ca.dbid names, or
+ * the CA certificates it recorded are not sg's files) or older than the
+ * marker (fewer requests or CRLs than the CA had reached); else bring the
+ * marker up to date. ca_identity_write: write the marker for st (certmint
+ * init, and after each CRL), keeping a damage it records.
+ * ca_identity_mark_damaged: record in the marker at path (ca_marker_path)
+ * that a check found the database damaged (why), so that the next start
+ * checks before serving.
+ * All return 0 or -1 with err.
  */
 int	 ca_identity_check(const struct cm_config *, const struct signer *sg,
-	    struct store *, char *err, size_t errlen);
+	    struct store *, int *deferred, char *err, size_t errlen);
 int	 ca_identity_write(const struct cm_config *, struct store *,
 	    char *err, size_t errlen);
+int	 ca_identity_mark_damaged(const char *path, const char *why,
+	    char *err, size_t errlen);
+/*
+ * check.c: the quick_check that ca_identity_check deferred, on a thread of
+ * its own (nice 10) with its own connection, while the CA serves. When it
+ * finds damage it logs it, records it in the marker and calls
+ * damaged(arg), once, so that the daemon stops. ca_check_start does
+ * nothing when nothing was deferred; ca_check_stop cuts a check short
+ * (ca_close calls it). 0, or -1 when the thread cannot start.
+ */
+int	 ca_check_start(struct ca *, void (*damaged)(void *), void *arg);
+void	 ca_check_stop(struct ca *);
 char	*ca_marker_path(const struct cm_config *);	/* ca.dbid; caller frees */
 /*
  * Record in st the CA certificates certs[0..n) (signer.certs) not yet

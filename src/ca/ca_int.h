@@ -37,6 +37,8 @@ struct ca {
 	pthread_key_t	 reader_key;
 	pthread_mutex_t	 readers_mu;
 	struct reader_slot *readers;	/* every reader connection, closed by ca_close */
+	int		 check_deferred; /* ca_identity_check left quick_check */
+	struct ca_check	*check;		/* check.c, while it runs */
 	pthread_mutex_t	 crl_mu;	/* one CRL publication at a time */
 	struct crl_schedule *sched;	/* schedule.c; NULL: not running */
 	atomic_int_fast64_t next_id;

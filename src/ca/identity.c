@@ -6,9 +6,17 @@
  * database records every CA certificate it served. certmintd refuses a
  * database that is damaged, another CA's, or older than the marker says:
  * any of them would hand out request ids and CRL numbers again.
+ *
+ * PRAGMA quick_check reads the whole database: before serving when it is
+ * small ([ca] startup_check), else while serving (ca_check_start). What a
+ * check while serving finds is written into the marker (damaged = ...),
+ * so that the next start checks before serving and refuses it.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +30,11 @@ struct marker {
 	char		 id[64];
 	int64_t		 request_id;
 	int64_t		 crl_number;
+	char		 damaged[400];	/* what a check found, or "" */
 };
+
+/* Each rewrite of the marker reads it first: one at a time. */
+static pthread_mutex_t	 marker_mu = PTHREAD_MUTEX_INITIALIZER;
 
 char *
 ca_marker_path(const struct cm_config *cfg)
@@ -66,6 +78,8 @@ marker_read(const char *path, struct marker *m, char *err, size_t errlen)
 			(void)parse_int64(v, &m->request_id);
 		else if (strcmp(k, "crl_number") == 0)
 			(void)parse_int64(v, &m->crl_number);
+		else if (strcmp(k, "damaged") == 0)
+			strlcpy_cm(m->damaged, v, sizeof(m->damaged));
 	}
 	free(data);
 	if (m->id[0] == '\0') {
@@ -77,38 +91,94 @@ marker_read(const char *path, struct marker *m, char *err, size_t errlen)
 	return 0;
 }
 
-int
-ca_identity_write(const struct cm_config *cfg, struct store *st, char *err,
+/* Write m to path (atomically). 0 or -1 with err. */
+static int
+marker_write(const char *path, const struct marker *m, char *err,
     size_t errlen)
 {
-	char	*path, *id = NULL, text[512];
-	int64_t	 maxid, crl;
-	int	 n, rc = -1;
+	char	 text[1024];
+	int	 n;
+
+	n = snprintf(text, sizeof(text), "# certmint: this CA's database and "
+	    "how far it has come; certmintd refuses\n# a database that is not "
+	    "this one or is older (restored from an old copy).\n"
+	    "database = %s\nrequest_id = %" PRId64 "\ncrl_number = %" PRId64
+	    "\n%s%s%s", m->id, m->request_id, m->crl_number,
+	    m->damaged[0] != '\0' ? "# found damaged while serving: the next "
+	    "start checks it first\ndamaged = " : "", m->damaged,
+	    m->damaged[0] != '\0' ? "\n" : "");
+	if (n < 0 || (size_t)n >= sizeof(text) ||
+	    file_write_atomic(path, text, (size_t)n, 0644) == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The marker for st: its id and how far it has come. keep: a damage the
+ * marker records stays (only a check at start clears it). Under marker_mu.
+ */
+static int
+identity_write(const struct cm_config *cfg, struct store *st, int keep,
+    char *err, size_t errlen)
+{
+	struct marker	 m, old;
+	char		*path, *id = NULL;
+	int		 rc = -1;
 
 	if ((path = ca_marker_path(cfg)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	memset(&m, 0, sizeof(m));
 	if (store_meta_get(st, "database_id", &id) != 0 ||
-	    store_max_request_id(st, &maxid) != 0 ||
-	    store_max_crl_number(st, &crl) != 0) {
+	    store_max_request_id(st, &m.request_id) != 0 ||
+	    store_max_crl_number(st, &m.crl_number) != 0) {
 		snprintf(err, errlen, "%s: cannot read the database's identity",
 		    cfg->db_file);
 		goto out;
 	}
-	n = snprintf(text, sizeof(text), "# certmint: this CA's database and "
-	    "how far it has come; certmintd refuses\n# a database that is not "
-	    "this one or is older (restored from an old copy).\n"
-	    "database = %s\nrequest_id = %" PRId64 "\ncrl_number = %" PRId64
-	    "\n", id, maxid, crl);
-	if (file_write_atomic(path, text, (size_t)n, 0644) == -1) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	rc = 0;
+	strlcpy_cm(m.id, id, sizeof(m.id));
+	if (keep && marker_read(path, &old, err, errlen) == 0 && old.present &&
+	    strcmp(old.id, m.id) == 0)
+		memcpy(m.damaged, old.damaged, sizeof(m.damaged));
+	rc = marker_write(path, &m, err, errlen);
 out:
 	free(id);
 	free(path);
+	return rc;
+}
+
+int
+ca_identity_write(const struct cm_config *cfg, struct store *st, char *err,
+    size_t errlen)
+{
+	int	 rc;
+
+	pthread_mutex_lock(&marker_mu);
+	rc = identity_write(cfg, st, 1, err, errlen);
+	pthread_mutex_unlock(&marker_mu);
+	return rc;
+}
+
+int
+ca_identity_mark_damaged(const char *path, const char *why, char *err,
+    size_t errlen)
+{
+	struct marker	 m;
+	int		 rc = -1;
+
+	pthread_mutex_lock(&marker_mu);
+	if (marker_read(path, &m, err, errlen) == 0) {
+		if (!m.present) {
+			snprintf(err, errlen, "%s: missing", path);
+		} else {
+			strlcpy_cm(m.damaged, why, sizeof(m.damaged));
+			rc = marker_write(path, &m, err, errlen);
+		}
+	}
+	pthread_mutex_unlock(&marker_mu);
 	return rc;
 }
 
@@ -177,25 +247,52 @@ ca_cacerts_agree(const struct cm_config *cfg, const struct signer *sg,
 	return 0;
 }
 
+/* The database's size with its WAL, in bytes. */
+static int64_t
+db_bytes(const char *db)
+{
+	struct stat	 sb;
+	char		 wal[4096];
+	int64_t		 n = 0;
+
+	if (stat(db, &sb) == 0)
+		n += sb.st_size;
+	snprintf(wal, sizeof(wal), "%s-wal", db);
+	if (stat(wal, &sb) == 0)
+		n += sb.st_size;
+	return n;
+}
+
 int
 ca_identity_check(const struct cm_config *cfg, const struct signer *sg,
-    struct store *st, char *err, size_t errlen)
+    struct store *st, int *deferred, char *err, size_t errlen)
 {
 	struct marker	 m;
 	char		*path, *id = NULL, why[256];
 	int64_t		 maxid, crl;
-	int		 rc = -1;
+	int		 rc = -1, now;
 
+	*deferred = 0;
 	if ((path = ca_marker_path(cfg)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	if (store_quick_check(st, why, sizeof(why)) == -1) {
+	if (marker_read(path, &m, err, errlen) == -1)
+		goto out;
+	/* A damage found while serving is checked before serving again. */
+	now = cfg->startup_check == CM_CHECK_FULL || m.damaged[0] != '\0' ||
+	    (cfg->startup_check == CM_CHECK_AUTO &&
+	    db_bytes(cfg->db_file) <= CM_CHECK_FULL_MAX);
+	if (now && store_quick_check(st, why, sizeof(why)) == -1) {
 		snprintf(err, errlen, "%s: the database is damaged (PRAGMA "
 		    "quick_check: %s); restore it from a backup", cfg->db_file,
 		    why);
 		goto out;
 	}
+	if (m.damaged[0] != '\0')
+		log_info("%s passes PRAGMA quick_check now: the damage %s "
+		    "recorded (%s) is gone", cfg->db_file, path, m.damaged);
+	*deferred = !now;
 	if (store_meta_get(st, "database_id", &id) != 0 ||
 	    store_max_request_id(st, &maxid) != 0 ||
 	    store_max_crl_number(st, &crl) != 0) {
@@ -203,8 +300,6 @@ ca_identity_check(const struct cm_config *cfg, const struct signer *sg,
 		    cfg->db_file);
 		goto out;
 	}
-	if (marker_read(path, &m, err, errlen) == -1)
-		goto out;
 	if (m.present && strcmp(m.id, id) != 0) {
 		snprintf(err, errlen, "%s is not this CA's database: %s names "
 		    "database %s, this file is %s (another CA's database, or a "
@@ -224,7 +319,9 @@ ca_identity_check(const struct cm_config *cfg, const struct signer *sg,
 	}
 	if (ca_cacerts_agree(cfg, sg, st, err, errlen) == -1)
 		goto out;
-	rc = ca_identity_write(cfg, st, err, errlen);
+	pthread_mutex_lock(&marker_mu);
+	rc = identity_write(cfg, st, 0, err, errlen);
+	pthread_mutex_unlock(&marker_mu);
 out:
 	free(id);
 	free(path);

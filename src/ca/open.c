@@ -86,8 +86,8 @@ ca_open(struct ca **out, const char *config_path, char *err, size_t errlen)
 	if ((ca->wstore = store_open(ca->cfg.db_file, STORE_TRUSTED, err,
 	    errlen)) == NULL)
 		goto fail;
-	if (ca_identity_check(&ca->cfg, &ca->signer, ca->wstore, err,
-	    errlen) == -1)
+	if (ca_identity_check(&ca->cfg, &ca->signer, ca->wstore,
+	    &ca->check_deferred, err, errlen) == -1)
 		goto fail;
 	if (store_max_request_id(ca->wstore, &maxid) != 0) {
 		snprintf(err, errlen, "%s: cannot read the request table",
@@ -208,6 +208,7 @@ ca_close(struct ca *ca)
 
 	if (ca == NULL)
 		return;
+	ca_check_stop(ca);
 	ca_stop(ca);
 	writer_stop(ca->writer);
 	ca->writer = NULL;

@@ -24,6 +24,7 @@ static const struct known_key known_keys[] = {
 	{ "ca", "name" }, { "ca", "type" }, { "ca", "key" }, { "ca", "cert" },
 	{ "ca", "chain" }, { "ca", "database" }, { "ca", "hash" },
 	{ "ca", "machine_dns_name" }, { "ca", "key_type" }, { "ca", "serials" },
+	{ "ca", "startup_check" },
 	{ "server", "listen" }, { "server", "port" }, { "server", "admin_socket" },
 	{ "server", "pid_file" }, { "server", "max_body" }, { "server", "threads" },
 	{ "server", "trust_requester_header" },
@@ -541,6 +542,18 @@ config_interpret(struct cm_config *cfg, char *err, size_t errlen)
 	else {
 		snprintf(err, errlen, "%s: [ca] serials = \"%s\": expected "
 		    "ordered or random", cfg->path, v);
+		return -1;
+	}
+	v = config_get(cfg, "ca", "startup_check");
+	if (v == NULL || strcasecmp(v, "auto") == 0)
+		cfg->startup_check = CM_CHECK_AUTO;
+	else if (strcasecmp(v, "full") == 0)
+		cfg->startup_check = CM_CHECK_FULL;
+	else if (strcasecmp(v, "background") == 0)
+		cfg->startup_check = CM_CHECK_BACKGROUND;
+	else {
+		snprintf(err, errlen, "%s: [ca] startup_check = \"%s\": "
+		    "expected auto, full or background", cfg->path, v);
 		return -1;
 	}
 	v = config_get(cfg, "ca", "type");

@@ -25,6 +25,12 @@
 #define CM_ANON_PENDING	1	/* taken, always pending */
 #define CM_ANON_ISSUE	2	/* as the policy decides */
 
+/* [ca] startup_check: when certmintd runs PRAGMA quick_check. */
+#define CM_CHECK_AUTO		0	/* full up to CM_CHECK_FULL_MAX bytes */
+#define CM_CHECK_FULL		1	/* before serving */
+#define CM_CHECK_BACKGROUND	2	/* while serving */
+#define CM_CHECK_FULL_MAX	((int64_t)256 << 20)
+
 struct cfg_entry {
 	char	*section;
 	char	*key;
@@ -47,6 +53,7 @@ struct cm_config {
 	char		*hash;		/* "sha256", "sha384", "sha512" */
 	char		*machine_dns_name;
 	int		 serials_random;	/* [ca] serials = random (default ordered) */
+	int		 startup_check;	/* CM_CHECK_*, default CM_CHECK_AUTO */
 
 	/* [server] */
 	char		*listen_addr;	/* "127.0.0.1" */

@@ -211,6 +211,17 @@ out:
 	return rc;
 }
 
+/* ca_check_start's: the database check found damage; stop (exit 1). */
+static void
+db_damaged(void *arg)
+{
+	struct server	*srv = arg;
+	char		 what = SERVER_WAKE_DAMAGED;
+
+	if (write(srv->wake[1], &what, 1) != 1)
+		log_err("cannot wake the main thread: %s", strerror(errno));
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -227,7 +238,8 @@ main(int argc, char *argv[])
 	sigset_t	 mask;
 	struct signalfd_siginfo si;
 	struct pollfd	 pfd[2];
-	int		 ch, sfd = -1, rc = 1, stop = 0, pid_fd = -1;
+	int		 ch, sfd = -1, rc = 1, stop = 0, damaged = 0;
+	int		 pid_fd = -1;
 	char		 what;
 
 	/*
@@ -335,6 +347,10 @@ main(int argc, char *argv[])
 		log_err("%s", err);
 		goto out;
 	}
+	if (ca_check_start(srv.ca, db_damaged, &srv) == -1) {
+		log_err("cannot start the database check");
+		goto out;
+	}
 
 	pfd[0].fd = sfd;
 	pfd[0].events = POLLIN;
@@ -363,9 +379,11 @@ main(int argc, char *argv[])
 		if (pfd[1].revents & POLLIN && read(srv.wake[0], &what, 1) == 1) {
 			if (what == SERVER_WAKE_STOP)
 				stop = 1;
+			else if (what == SERVER_WAKE_DAMAGED)
+				stop = damaged = 1;
 		}
 	}
-	rc = 0;
+	rc = damaged ? 1 : 0;
 out:
 	atomic_store(&srv.stopping, 1);
 	admin_stop(&srv);

@@ -27,6 +27,7 @@ struct http_listener {
 
 /* Requests from the admin socket to the main loop. */
 #define SERVER_WAKE_STOP	's'
+#define SERVER_WAKE_DAMAGED	'd'	/* the database check failed */
 
 struct server {
 	struct ca		*ca;

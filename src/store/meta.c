@@ -31,8 +31,16 @@ store_meta_get(struct store *st, const char *key, char **value)
 int
 store_quick_check(struct store *st, char *err, size_t errlen)
 {
+	return store_quick_check_cancel(st, NULL, NULL, err, errlen);
+}
+
+int
+store_quick_check_cancel(struct store *st, int (*cancel)(void *), void *arg,
+    char *err, size_t errlen)
+{
 	sqlite3_stmt	*s;
 	const unsigned char *msg;
+	char		*p;
 	int		 rc, n = 0;
 
 	/* quick_check: O(database), without the index contents check. */
@@ -41,6 +49,9 @@ store_quick_check(struct store *st, char *err, size_t errlen)
 		snprintf(err, errlen, "%s", sqlite3_errmsg(st->db));
 		return -1;
 	}
+	/* Asked every 100,000 VM steps (a few ms): non-zero stops it. */
+	if (cancel != NULL)
+		sqlite3_progress_handler(st->db, 100000, cancel, arg);
 	err[0] = '\0';
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		msg = sqlite3_column_text(s, 0);
@@ -49,11 +60,22 @@ store_quick_check(struct store *st, char *err, size_t errlen)
 		if (n++ == 0)
 			snprintf(err, errlen, "%s", msg);
 	}
+	if (cancel != NULL)
+		sqlite3_progress_handler(st->db, 0, NULL, NULL);
+	if (rc == SQLITE_INTERRUPT && n == 0) {
+		sqlite3_finalize(s);
+		snprintf(err, errlen, "cut short");
+		return 1;
+	}
 	if (rc != SQLITE_DONE && n == 0) {
 		snprintf(err, errlen, "%s", sqlite3_errmsg(st->db));
 		n = 1;
 	}
 	sqlite3_finalize(s);
+	/* One line (a log line, the marker's damaged = ...). */
+	for (p = err; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20)
+			*p = ' ';
 	return n == 0 ? 0 : -1;
 }
 

@@ -346,13 +346,17 @@ int	 store_cacert_at(struct store *, int64_t seq, int idx,
  * The database's health and identity (meta.c). store_meta_get: a value of
  * the meta table (database_id), malloc'd; CM_E_NOTFOUND if none.
  * store_quick_check: 0 when PRAGMA quick_check finds nothing, else -1 with
- * its first finding in err. store_released_since: how many certificates
+ * its first finding in err; store_quick_check_cancel: the same, but every
+ * few milliseconds cancel(arg) is asked and a non-zero answer stops it:
+ * 1. store_released_since: how many certificates
  * left the CRL at or after t, released from hold or purged (certmint
  * purge --revoked-too): a base CRL may list that many fewer than the one
  * before it.
  */
 int	 store_meta_get(struct store *, const char *key, char **value);
 int	 store_quick_check(struct store *, char *err, size_t errlen);
+int	 store_quick_check_cancel(struct store *, int (*cancel)(void *),
+	    void *arg, char *err, size_t errlen);
 int	 store_released_since(struct store *, int64_t t, int64_t *n);
 /*
  * backup.c: copy st's database, as of one commit, to a new file dst

@@ -86,8 +86,58 @@ refused_start "a damaged database is refused" \
     "damaged|malformed|not a certmint database"
 cp "$T_DIR/good.db" "$DB"
 
-# A database that lost a revocation (whole, but wrong): no shrunk CRL.
+# A big database is checked while serving ([ca] startup_check = background
+# stands for one over 256 MiB): damage in a page the start does not read
+# (a leaf in the middle of 2,000 requests) is found after the start, the
+# daemon stops with status 1 and records it in ca.dbid, and the next
+# start checks first and refuses it, whatever startup_check says.
+cp "$T_DIR/ca/ca.dbid" "$T_DIR/good.dbid"
+check "2,000 requests more" "$FILLEVENTS" "$DB" 2000
+cp "$DB" "$T_DIR/big.db"
+page=$(sqlite3 "$DB" "SELECT pageno FROM dbstat WHERE name = 'requests' AND
+    pagetype = 'leaf' ORDER BY pageno LIMIT 1 OFFSET 20")
+check_match "(a leaf page of the requests)" "^[0-9]+$" "$page"
+dd if=/dev/urandom of="$DB" bs=4096 seek=$((page - 1)) count=1 \
+    conv=notrunc 2>/dev/null
+conf_set ca startup_check background
+timeout -k 5 60 "$CERTMINTD" -c "$CONF" >"$T_DIR/bg.out" 2>&1
+check_eq "found while serving: certmintd stops with status 1" 1 "$?"
+check_match "saying so" "the database is damaged \(PRAGMA quick_check: .+\); stopping: restore it from a backup" \
+    "$(cat "$T_DIR/bg.out")"
+check_match "after it had started serving" "ready: .*
+.*checking the database while serving" "$(cat "$T_DIR/bg.out")"
+check_match "the marker records the damage" "^damaged = .+" \
+    "$(grep '^damaged' "$T_DIR/ca/ca.dbid")"
+refused_start "the next start checks first and refuses it" \
+    "the database is damaged \(PRAGMA quick_check"
+check "without having served" sh -c "! grep -q 'ready:' '$T_DIR/check.out'"
+cp "$T_DIR/big.db" "$DB"
+rm -f "$DB-wal" "$DB-shm"
 daemon_start
+check_match "a restored database passes, the start says so" \
+    "passes PRAGMA quick_check now: the damage" "$(cat "$T_LOG")"
+check_eq "the marker no longer records damage" "" \
+    "$(grep '^damaged' "$T_DIR/ca/ca.dbid")"
+daemon_stop
+daemon_start
+wait_lines "$T_LOG" "quick_check found nothing" 1
+check_match "the next start checks it while serving, finding nothing" \
+    "quick_check found nothing \\([0-9.]+ s, while serving\\)" \
+    "$(cat "$T_LOG")"
+daemon_stop
+conf_set ca startup_check bogus
+refused_start "a startup_check it does not know is refused" \
+    "startup_check = \"bogus\": expected auto, full or background"
+conf_set ca startup_check auto
+cp "$T_DIR/good.db" "$DB"
+cp "$T_DIR/good.dbid" "$T_DIR/ca/ca.dbid"
+rm -f "$DB-wal" "$DB-shm"
+
+# A database that lost a revocation (whole, but wrong): no shrunk CRL.
+nbg=$(count_lines "$T_LOG" "checking the database while serving")
+daemon_start
+check_eq "a small database is checked before serving (auto)" "$nbg" \
+    "$(count_lines "$T_LOG" "checking the database while serving")"
 serial=$(db_query "SELECT serial FROM certs ORDER BY request_id LIMIT 1")
 check "revoke one" "$CERTMINT" -c "$CONF" revoke "$serial" keyCompromise
 check "publish a CRL listing it" "$CERTMINT" -c "$CONF" crl
