@@ -107,8 +107,11 @@ marker_write(const char *path, const struct marker *m, char *err,
 	    m->damaged[0] != '\0' ? "# found damaged while serving: the next "
 	    "start checks it first\ndamaged = " : "", m->damaged,
 	    m->damaged[0] != '\0' ? "\n" : "");
-	if (n < 0 || (size_t)n >= sizeof(text) ||
-	    file_write_atomic(path, text, (size_t)n, 0644) == -1) {
+	if (n < 0 || (size_t)n >= sizeof(text)) {
+		snprintf(err, errlen, "%s: the marker would not fit", path);
+		return -1;
+	}
+	if (file_write_atomic(path, text, (size_t)n, 0644) == -1) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
