@@ -480,32 +480,45 @@ crl_times(struct cm_config *cfg, const char *pkey, const char *okey,
 	return get_duration(cfg, okey, def, max, overlap, err, errlen);
 }
 
-/* [rest] anonymous = no (default), pending or issue. 0 or -1 with err. */
+/*
+ * [sec] key = one of names (NULL-terminated, case aside; the first is the
+ * default): *out its index. 0, or -1 with err listing them.
+ */
 static int
-parse_anonymous(struct cm_config *cfg, char *err, size_t errlen)
+get_choice(struct cm_config *cfg, const char *sec, const char *key,
+    const char *const names[], int *out, char *err, size_t errlen)
 {
-	const char	*v = config_get(cfg, "rest", "anonymous");
+	const char	*v = config_get(cfg, sec, key);
+	size_t		 n;
+	int		 i;
 
-	if (v == NULL || strcasecmp(v, "no") == 0)
-		cfg->anonymous = CM_ANON_NO;
-	else if (strcasecmp(v, "pending") == 0)
-		cfg->anonymous = CM_ANON_PENDING;
-	else if (strcasecmp(v, "issue") == 0)
-		cfg->anonymous = CM_ANON_ISSUE;
-	else {
-		snprintf(err, errlen, "%s: [rest] anonymous = \"%s\": expected "
-		    "no, pending or issue", cfg->path, v);
-		return -1;
-	}
-	return 0;
+	for (i = 0; names[i] != NULL; i++)
+		if (v == NULL || strcasecmp(v, names[i]) == 0) {
+			*out = i;
+			return 0;
+		}
+	n = (size_t)snprintf(err, errlen, "%s: [%s] %s = \"%s\": expected",
+	    cfg->path, sec, key, v);
+	for (i = 0; names[i] != NULL && n < errlen; i++)
+		n += (size_t)snprintf(err + n, errlen - n, "%s %s", i == 0 ?
+		    "" : names[i + 1] == NULL ? " or" : ",", names[i]);
+	return -1;
 }
 
 static int
 config_interpret(struct cm_config *cfg, char *err, size_t errlen)
 {
+	/* In the order of the CM_* values they stand for (config.h). */
+	static const char *const serials[] = { "ordered", "random", NULL };
+	static const char *const checks[] = { "auto", "full", "background",
+	    NULL };
+	static const char *const types[] = { "root", "subordinate", NULL };
+	static const char *const anonymous[] = { "no", "pending", "issue",
+	    NULL };
 	const char	*v;
 	char		*s;
 	int64_t		 n;
+	int		 i;
 	int		 maxbody;
 
 	if (get_str(cfg, "ca", "name", "certmint CA", &cfg->ca_name) == -1 ||
@@ -534,45 +547,22 @@ config_interpret(struct cm_config *cfg, char *err, size_t errlen)
 		    "sha384 or sha512", cfg->path, cfg->hash);
 		return -1;
 	}
-	v = config_get(cfg, "ca", "serials");
-	if (v == NULL || strcasecmp(v, "ordered") == 0)
-		cfg->serials_random = 0;
-	else if (strcasecmp(v, "random") == 0)
-		cfg->serials_random = 1;
-	else {
-		snprintf(err, errlen, "%s: [ca] serials = \"%s\": expected "
-		    "ordered or random", cfg->path, v);
+	if (get_choice(cfg, "ca", "serials", serials, &cfg->serials_random,
+	    err, errlen) == -1 ||
+	    get_choice(cfg, "ca", "startup_check", checks,
+	    &cfg->startup_check, err, errlen) == -1 ||
+	    get_choice(cfg, "ca", "type", types, &i, err, errlen) == -1)
 		return -1;
-	}
-	v = config_get(cfg, "ca", "startup_check");
-	if (v == NULL || strcasecmp(v, "auto") == 0)
-		cfg->startup_check = CM_CHECK_AUTO;
-	else if (strcasecmp(v, "full") == 0)
-		cfg->startup_check = CM_CHECK_FULL;
-	else if (strcasecmp(v, "background") == 0)
-		cfg->startup_check = CM_CHECK_BACKGROUND;
-	else {
-		snprintf(err, errlen, "%s: [ca] startup_check = \"%s\": "
-		    "expected auto, full or background", cfg->path, v);
-		return -1;
-	}
-	v = config_get(cfg, "ca", "type");
-	if (v == NULL || strcasecmp(v, "root") == 0)
-		cfg->ca_type = CM_CATYPE_STANDALONE_ROOTCA;
-	else if (strcasecmp(v, "subordinate") == 0)
-		cfg->ca_type = CM_CATYPE_STANDALONE_SUBCA;
-	else {
-		snprintf(err, errlen, "%s: [ca] type = \"%s\": expected root or "
-		    "subordinate", cfg->path, v);
-		return -1;
-	}
+	cfg->ca_type = i == 0 ? CM_CATYPE_STANDALONE_ROOTCA :
+	    CM_CATYPE_STANDALONE_SUBCA;
 	if (get_int(cfg, "server", "port", 8080, 0, 65535, &cfg->listen_port,
 	    err, errlen) == -1 ||
 	    get_int(cfg, "server", "tls_port", 0, 0, 65535, &cfg->tls_port,
 	    err, errlen) == -1 ||
 	    get_bool(cfg, "server", "plain_api", 0, &cfg->plain_api, err,
 	    errlen) == -1 ||
-	    parse_anonymous(cfg, err, errlen) == -1 ||
+	    get_choice(cfg, "rest", "anonymous", anonymous, &cfg->anonymous,
+	    err, errlen) == -1 ||
 	    get_int(cfg, "server", "max_body", 65536, 1024, 64 << 20, &maxbody,
 	    err, errlen) == -1 ||
 	    get_int(cfg, "server", "threads", 0, 0, 256, &cfg->threads,
