@@ -488,8 +488,8 @@ struct mac_key {
 struct mac_key *
 mac_key_new(enum jws_alg alg, const unsigned char *key, size_t keylen)
 {
-	const char	*md = alg == JWS_HS256 ? "SHA256" : alg == JWS_HS384 ?
-			    "SHA384" : alg == JWS_HS512 ? "SHA512" : NULL;
+	const char	*md = alg == JWS_HS256 || alg == JWS_HS384 ||
+			    alg == JWS_HS512 ? alg_digest(alg) : NULL;
 	struct mac_key	*mk;
 	EVP_MAC		*mac;
 	OSSL_PARAM	 params[2];

@@ -1046,10 +1046,11 @@ run_batch(struct exit_slot *s, struct collect *c)
 		/* An isolated serial module's host may run those after it. */
 		s->look_v = &c->v[i + 1];
 		s->look_n = c->n - i - 1;
-		if (exit_event_for_mask(s->mod.mask, c->v[i].event) == 0)
-			;
-		else if (yield_to_issuance(s), deliver(s, &c->v[i], NULL) == -1)
-			break;
+		if (exit_event_for_mask(s->mod.mask, c->v[i].event) != 0) {
+			yield_to_issuance(s);
+			if (deliver(s, &c->v[i], NULL) == -1)
+				break;
+		}
 		done = c->v[i].seq;
 		/*
 		 * A slow module can take minutes over a batch: save the

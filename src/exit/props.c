@@ -305,10 +305,6 @@ event_time(const struct exit_call *c)
 	return c->ev != NULL ? c->ev->time : time_now();
 }
 
-/*
- * Read the request of the current context once, as it was when the event
- * committed (docs/exit-modules.md, Snapshots).
- */
 void
 exit_call_offer(struct exit_call *c, const struct db_request *req)
 {
@@ -318,6 +314,11 @@ exit_call_offer(struct exit_call *c, const struct db_request *req)
 		c->offered = req;
 }
 
+/*
+ * Read the request of the current context once, as it was when the event
+ * committed (docs/exit-modules.md, Snapshots): the one offered when it is
+ * that, else from the database.
+ */
 static void
 load_context(struct exit_call *c)
 {
