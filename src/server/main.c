@@ -40,7 +40,11 @@ usage(FILE *f)
 	    "\n"
 	    "Signals: SIGHUP reloads the configuration and the HTTPS certificate;\n"
 	    "SIGTERM and SIGINT stop the CA cleanly (the SHUTDOWN event is\n"
-	    "recorded first).\n");
+	    "recorded first).\n"
+	    "\n"
+	    "Exit status: 0 after a clean stop; 1 when it cannot start, or\n"
+	    "when the database check it runs while serving ([ca]\n"
+	    "startup_check) finds the database damaged.\n");
 }
 
 /*
