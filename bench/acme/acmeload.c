@@ -1,9 +1,10 @@
 /*
  * acmeload - complete ACME orders (RFC 8555) as fast as a server gives them:
  * new order -> authorization -> http-01 challenge -> poll the order until
- * ready -> finalize with a CSR -> poll the order until valid (unless
- * finalize answered valid) -> download the certificate, by W workers, each a thread with its own account and one
- * keep-alive connection (TLS with OpenSSL, or plain HTTP). The http-01
+ * ready (unless the challenge answered valid, as lego does) -> finalize
+ * with a CSR -> poll the order until valid (unless finalize answered
+ * valid) -> download the certificate, by W workers, each a thread with its
+ * own account and one keep-alive connection (TLS with OpenSSL, or plain HTTP). The http-01
  * answers come from a responder inside this process: a thread on a
  * loopback port serving /.well-known/acme-challenge/<token> from a table
  * the workers fill. Accounts and one warm-up order per worker happen
@@ -856,13 +857,14 @@ static char *
 do_order(struct worker *w, const char *name, const char *precsr)
 {
 	struct resp	 r = { 0 };
-	json_t		*o = NULL, *a = NULL, *ch;
+	json_t		*o = NULL, *a = NULL, *ch, *cr;
 	struct tok	*t = NULL;
 	char		 ourl[512], aurl[512], fin[512], payload[600];
 	char		*csr = NULL;
 	char		*cert = NULL;
 	const char	*chalurl = NULL;
 	size_t		 i;
+	int		 chall_valid;
 
 	/* new order */
 	snprintf(payload, sizeof(payload), "{\"identifiers\":[{\"type\":"
@@ -907,13 +909,20 @@ do_order(struct worker *w, const char *name, const char *precsr)
 		goto out;
 	}
 	tok_put(t);
-	if (acme_post(w, chalurl, "{}", &r) == -1 || r.status != 200) {
+	if (acme_post(w, chalurl, "{}", &r) == -1 || r.status != 200 ||
+	    (cr = parse(&r)) == NULL) {
 		fail_msg("challenge %s: %d %s", name, r.status, r.body ?
 		    r.body : "");
 		goto out;
 	}
 	free(r.body);
 	r.body = NULL;
+	/*
+	 * A challenge that answers "valid" has made the order's only
+	 * authorization valid: finalize at once, as lego does.
+	 */
+	chall_valid = strcmp(jstr(cr, "status"), "valid") == 0;
+	json_decref(cr);
 
 	/*
 	 * Poll the order until ready, then finalize. (certbot polls the
@@ -925,9 +934,10 @@ do_order(struct worker *w, const char *name, const char *precsr)
 	 * Polling the order makes the cycle rarer, not impossible.)
 	 */
 	json_decref(o);
-	if ((o = poll_status(w, ourl, "ready")) == NULL)
+	o = NULL;
+	if (!chall_valid && (o = poll_status(w, ourl, "ready")) == NULL)
 		goto out;
-	if (strcmp(jstr(o, "status"), "ready") != 0) {
+	if (!chall_valid && strcmp(jstr(o, "status"), "ready") != 0) {
 		fail_msg("order %s for %s is %s, not ready", ourl, name,
 		    jstr(o, "status"));
 		goto out;

@@ -1,7 +1,9 @@
 #!/bin/sh
 # bench/acme: complete ACME orders per second (RFC 8555) on loopback:
 # new order -> http-01 validated against a responder inside the load
-# generator -> poll until ready -> finalize with a CSR -> poll until
+# generator -> poll until ready (unless the challenge's answer says valid
+# already: certmint's waits for the validation, [acme] challenge_wait_ms,
+# and lego then skips the poll too) -> finalize with a CSR -> poll until
 # valid -> download the certificate, by WORKERS workers with an account
 # each (made before the clock). The same load generator (acmeload), the
 # same workers and the same time cap drive, in one run: certmintd (ACME

@@ -330,6 +330,10 @@ dirs_load(const struct cm_config *cfg, char *err, size_t errlen)
 		snprintf(d->tos, sizeof(d->tos), "%s", v);
 	if ((v = config_get(cfg, "acme", "website")) != NULL)
 		snprintf(d->website, sizeof(d->website), "%s", v);
+	if (get_int_key(cfg, "challenge_wait_ms", ACME_CHALLENGE_WAIT_MS, 0,
+	    60000, &d->challenge_wait_ms, err, errlen) == -1)
+		goto fail;
+	snprintf(err, errlen, "out of memory");
 	if ((d->eps = calloc(1, sizeof(*d->eps))) == NULL)
 		goto fail;
 	d->neps = 1;
@@ -434,7 +438,7 @@ acme_free(struct acme *a)
 	free(a);
 }
 
-/* The current directories, held until dirs_release. */
+/* The current directories, held until acme_dirs_release. */
 static struct acme_dirs *
 dirs_hold(struct acme *a)
 {
@@ -447,8 +451,8 @@ dirs_hold(struct acme *a)
 	return d;
 }
 
-static void
-dirs_release(struct acme *a, struct acme_dirs *d)
+void
+acme_dirs_release(struct acme *a, struct acme_dirs *d)
 {
 	int	 last;
 
@@ -496,11 +500,11 @@ acme_reload(struct acme *a, char *err, size_t errlen)
 	old = a->dirs;
 	a->dirs = d;
 	pthread_mutex_unlock(&a->dirs_mu);
-	dirs_release(a, old);
+	acme_dirs_release(a, old);
 	log_info("acme: reloaded %zu director%s (identifiers, profiles, eab, "
-	    "rate limits, terms of service)%s%s", neps, neps == 1 ? "y" :
-	    "ies", fixed[0] != '\0' ? "; changed but kept until a restart:" :
-	    "", fixed);
+	    "rate limits, terms of service, challenge_wait_ms)%s%s", neps,
+	    neps == 1 ? "y" : "ies", fixed[0] != '\0' ?
+	    "; changed but kept until a restart:" : "", fixed);
 	return 0;
 }
 
@@ -540,6 +544,13 @@ acme_start(struct ca *ca, struct acme **out, char *err, size_t errlen)
 		acme_free(a);
 		return -1;
 	}
+	if (acme_waits_start(a, err, errlen) == -1) {
+		acme_vpool_stop(a->pool);
+		acme_waits_stop(a);
+		nonce_stop(a);
+		acme_free(a);
+		return -1;
+	}
 	*out = a;
 	acme_resume_finalize(a);
 	acme_resume_validations(a);
@@ -555,6 +566,7 @@ acme_stop(struct acme *a)
 		return;
 	/* Checks cut short stay "processing": the next start runs them. */
 	acme_vpool_stop_cb(a->pool, acme_va_dropped);
+	acme_waits_stop(a);	/* after the pool: no result comes now */
 	nonce_stop(a);
 	acme_free(a);
 }
@@ -736,28 +748,60 @@ dispatch(struct acme *a, const struct acme_req *req, struct acme_resp *r,
 	return acme_problem(p, 404, "malformed", "no such ACME resource");
 }
 
+/*
+ * What every answer carries, errors included: a fresh nonce (6.5) and,
+ * unless it is the directory, a Link to it.
+ */
+static void
+answer_end(struct acme *a, const struct acme_endpoint *ep,
+    struct acme_resp *r, int index)
+{
+	char	 u[700];
+
+	if (nonce_new(a, r->nonce) == -1)
+		r->nonce[0] = '\0';
+	if (index) {
+		acme_url(a, ep, "directory", -1, u, sizeof(u));
+		add_link(r, u, "index");
+	}
+}
+
 void
 acme_handle(struct acme *a, const struct acme_req *req, struct acme_resp *r)
 {
 	struct acme_dirs *d = dirs_hold(a);
 	const struct acme_endpoint *ep = &d->eps[0];
 	struct acme_problem p;
-	char		 u[700];
 
 	memset(r, 0, sizeof(*r));
 	memset(&p, 0, sizeof(p));
 	if (dispatch(a, req, r, &ep, &p) == -1)
 		resp_problem(r, &p);
-	/* Every answer, errors included, carries a fresh nonce (6.5). */
-	if (nonce_new(a, r->nonce) == -1)
-		r->nonce[0] = '\0';
-	if (strcmp(req->path + strlen(ACME_PREFIX), "directory") != 0 &&
-	    !(ep->name[0] != '\0' && strstr(req->path, "/directory") !=
-	    NULL)) {
-		acme_url(a, ep, "directory", -1, u, sizeof(u));
-		add_link(r, u, "index");
+	else if (r->wait != NULL) {
+		/* The wait holds d (for ep) until its answer. */
+		acme_wait_set_dirs(r->wait, d);
+		return;
 	}
-	dirs_release(a, d);
+	answer_end(a, ep, r, strcmp(req->path + strlen(ACME_PREFIX),
+	    "directory") != 0 && !(ep->name[0] != '\0' &&
+	    strstr(req->path, "/directory") != NULL));
+	acme_dirs_release(a, d);
+}
+
+void
+acme_wait_answer(struct acme *a, struct acme_wait *w, struct acme_resp *r)
+{
+	const struct acme_endpoint *ep;
+	struct acme_dirs *d;
+	struct acme_problem p;
+	int64_t		 id = acme_wait_chall(w, &ep, &d);
+
+	memset(r, 0, sizeof(*r));
+	memset(&p, 0, sizeof(p));
+	if (acme_chall_view(a, ep, id, r, &p) == -1)
+		resp_problem(r, &p);
+	answer_end(a, ep, r, 1);
+	acme_wait_drop(a, w);		/* lets go of d */
 }
 
 int

@@ -26,7 +26,14 @@ struct acme_req {
 	size_t		 len;
 	/* the body was over [server] max_body */
 	int		 too_large;
+	/*
+	 * The caller can hold the answer (acme_wait_arm): a challenge POST
+	 * then answers once its validation's result is in.
+	 */
+	int		 can_wait;
 };
+
+struct acme_wait;
 
 struct acme_resp {
 	unsigned int	 status;
@@ -38,6 +45,11 @@ struct acme_resp {
 	char		 links[ACME_LINKS_MAX][1024];	/* whole Link values */
 	int		 nlinks;
 	int		 retry_after;	/* seconds, 0 for none */
+	/*
+	 * Not NULL: no answer yet (the rest is empty). Suspend the
+	 * connection, then acme_wait_arm.
+	 */
+	struct acme_wait *wait;
 };
 
 struct acme;
@@ -64,5 +76,22 @@ int	 acme_path(const char *path);
 void	 acme_handle(struct acme *, const struct acme_req *,
 	    struct acme_resp *);
 void	 acme_resp_free(struct acme_resp *);
+
+/*
+ * An answer that waits (resp->wait, only when req->can_wait): a challenge
+ * POST's, until its validation's result is committed, at most [acme]
+ * challenge_wait_ms, or until acme_wait_flush. Once the connection is
+ * suspended, acme_wait_arm: resume(arg) is then called exactly once, on
+ * any thread (this one, when the result is in already); after it,
+ * acme_wait_answer fills resp (sent and freed as acme_handle's) and
+ * frees w. A connection closed before its answer: acme_wait_drop(w).
+ */
+void	 acme_wait_arm(struct acme *, struct acme_wait *w,
+	    void (*resume)(void *), void *arg);
+void	 acme_wait_answer(struct acme *, struct acme_wait *w,
+	    struct acme_resp *);
+void	 acme_wait_drop(struct acme *, struct acme_wait *w);
+/* Stopping: every waiting answer is due now, and any armed later too. */
+void	 acme_wait_flush(struct acme *);
 
 #endif /* CM_ACME_H */

@@ -22,6 +22,8 @@
 #define ACME_NONCE_LIFETIME	3600	/* s a nonce is good for */
 #define ACME_MAX_IDENTIFIERS	100
 #define ACME_RETRY_AFTER	1	/* s: validations and issuance are quick */
+/* [acme] challenge_wait_ms: a challenge POST's answer waits that long */
+#define ACME_CHALLENGE_WAIT_MS	1000
 
 /* One ACME directory: [acme] (name "") or [acme.NAME]. */
 struct acme_dirs;
@@ -57,6 +59,7 @@ struct acme_dirs {
 	/* terms of service URL, "" for none */
 	char			 tos[512];
 	char			 website[512];
+	int			 challenge_wait_ms;	/* 0: answer at once */
 };
 
 struct acme {
@@ -72,6 +75,14 @@ struct acme {
 	pthread_mutex_t		 fin_mu;
 	int64_t			*fin_ids;	/* orders being finalized */
 	size_t			 fin_n, fin_cap;
+	/* wait.c: challenge answers held for their validation */
+	pthread_mutex_t		 wait_mu;
+	pthread_cond_t		 wait_cv;	/* the timer: a new deadline */
+	uint64_t		 wait_next;	/* the timer's; 0: none */
+	struct acme_wait	*waits;
+	pthread_t		 wait_thread;
+	int			 wait_inited, wait_running, wait_stop;
+	int			 wait_flushing;
 };
 
 /* A problem (RFC 7807) to answer with. */
@@ -172,6 +183,8 @@ const struct acme_endpoint *acme_endpoint_named(
 int	 acme_write(struct acme *, int (*fn)(struct store *, void *), void *);
 /* The thread's read connection, or NULL. */
 struct store	*acme_reader(struct acme *);
+/* Let go of directories an acme_wait held (acme.c). */
+void	 acme_dirs_release(struct acme *, struct acme_dirs *);
 /* Does value (a DNS name, "*." kept, or an IP) match one of ep's globs? */
 int	 acme_identifier_allowed(const struct acme_endpoint *, const char *);
 /* Add a Link header (<url>;rel="rel") to r. */
@@ -235,6 +248,26 @@ int	 acme_chall(struct acme *, const struct acme_endpoint *,
 void	 acme_va_dropped(void *arg, const struct acme_check *);
 /* Restart the validations a stop cut short (challenges "processing"). */
 void	 acme_resume_validations(struct acme *);
+/* Answer with challenge id as it is now (its view, Link up). 0 or -1. */
+int	 acme_chall_view(struct acme *, const struct acme_endpoint *,
+	    int64_t id, struct acme_resp *, struct acme_problem *);
+
+/* wait.c: the timer of held answers; stop frees those never armed. */
+int	 acme_waits_start(struct acme *, char *err, size_t errlen);
+void	 acme_waits_stop(struct acme *);
+/*
+ * A wait for challenge id's result (listed: its validation may end at
+ * once), due in ms at the latest once armed; NULL when out of memory.
+ */
+struct acme_wait *acme_wait_new(struct acme *, const struct acme_endpoint *,
+	    int64_t chall_id, int ms);
+/* Challenge id's result is committed: its waits are due. */
+void	 acme_wait_done(struct acme *, int64_t chall_id);
+/* What w waits for: the challenge, its endpoint and directories. */
+int64_t	 acme_wait_chall(const struct acme_wait *,
+	    const struct acme_endpoint **, struct acme_dirs **);
+/* acme_handle hands over its hold on the directories of w's endpoint. */
+void	 acme_wait_set_dirs(struct acme_wait *, struct acme_dirs *);
 
 /* revoke.c */
 int	 acme_revoke(struct acme *, const struct acme_endpoint *,

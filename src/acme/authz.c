@@ -277,6 +277,8 @@ va_done(void *arg, const struct acme_check *chk,
 	if (acme_write(va->acme, validated_fn, &job) == -1)
 		log_warn("acme: challenge %lld: the result was not recorded",
 		    (long long)va->chall_id);
+	/* A challenge POST waiting for it answers now. */
+	acme_wait_done(va->acme, va->chall_id);
 	free(job.error);
 	free(va);
 }
@@ -327,9 +329,9 @@ acme_chall(struct acme *a, const struct acme_endpoint *ep,
 	struct acme_chall_row c;
 	struct acme_authz_row az;
 	struct chall_job job;
+	struct acme_wait *w = NULL;
 	struct store	*st;
-	char		 u[700];
-	int		 rc = -1, v;
+	int		 rc = -1, v, wait_ms = ep->dirs->challenge_wait_ms;
 
 	memset(&c, 0, sizeof(c));
 	if (acme_jws_read(a, ep, req, url, 0, &j, p) == -1)
@@ -361,7 +363,11 @@ acme_chall(struct acme *a, const struct acme_endpoint *ep,
 			goto out;
 		}
 		if (!job.conflict) {
+			/* Listed first: the result may come at once. */
+			if (req->can_wait && wait_ms > 0)
+				w = acme_wait_new(a, ep, c.id, wait_ms);
 			if (va_submit(a, &c, &az, j.account.thumbprint) == -1) {
+				acme_wait_drop(a, w);
 				job.from = "processing";
 				job.to = "pending";
 				acme_write(a, chall_status_fn, &job);
@@ -370,23 +376,39 @@ acme_chall(struct acme *a, const struct acme_endpoint *ep,
 				r->retry_after = 5;
 				goto out;
 			}
-		}
-		acme_chall_row_free(&c);
-		if (store_acme_chall_get(st, id, &c) != 0) {
-			acme_db_error(p);
-			goto out;
+			if (w != NULL) {
+				/* Answered by acme_wait_answer. */
+				r->wait = w;
+				rc = 0;
+				goto out;
+			}
 		}
 	}
-	if (strcmp(c.status, "processing") == 0)
-		r->retry_after = ACME_RETRY_AFTER;
-	acme_url(a, ep, "authz", az.id, u, sizeof(u));
-	acme_add_link(r, u, "up");
-	acme_resp_json(r, 200, chall_json(a, ep, &c));
-	rc = 0;
+	rc = acme_chall_view(a, ep, id, r, p);
 out:
 	acme_chall_row_free(&c);
 	acme_jws_free(&j);
 	return rc;
+}
+
+int
+acme_chall_view(struct acme *a, const struct acme_endpoint *ep, int64_t id,
+    struct acme_resp *r, struct acme_problem *p)
+{
+	struct acme_chall_row c;
+	struct store	*st;
+	char		 u[700];
+
+	if ((st = acme_reader(a)) == NULL || store_acme_chall_get(st, id, &c)
+	    != 0)
+		return acme_db_error(p);
+	if (strcmp(c.status, "processing") == 0)
+		r->retry_after = ACME_RETRY_AFTER;
+	acme_url(a, ep, "authz", c.authz_id, u, sizeof(u));
+	acme_add_link(r, u, "up");
+	acme_resp_json(r, 200, chall_json(a, ep, &c));
+	acme_chall_row_free(&c);
+	return 0;
 }
 
 void

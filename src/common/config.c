@@ -63,6 +63,7 @@ static const struct known_key known_keys[] = {
 	{ "acme", "eab" }, { "acme", "identifiers" }, { "acme", "http01_port" },
 	{ "acme", "tlsalpn01_port" }, { "acme", "resolver" },
 	{ "acme", "validation_timeout_ms" }, { "acme", "max_validations" },
+	{ "acme", "challenge_wait_ms" },
 	{ "acme", "terms_of_service" }, { "acme", "website" },
 	{ "acme", "profiles" }, { "acme", "orders_per_account_hour" },
 	{ "acme", "orders_per_domain_hour" },

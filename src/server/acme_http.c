@@ -4,6 +4,7 @@
  * an acme_req and the acme_resp into MHD's response and headers. The
  * protocol is src/acme's, testable without MHD.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,10 +48,58 @@ acme_http_reload(struct server *srv)
 		    "%s", err);
 }
 
+/* Queue resp as MHD's response on c (resp is freed). */
+static enum MHD_Result
+send_resp(struct MHD_Connection *c, struct acme_resp *resp)
+{
+	struct MHD_Response *r;
+	enum MHD_Result	 rc;
+	char		 ra[16];
+	int		 i;
+
+	r = resp->body != NULL ? MHD_create_response_from_buffer(resp->len,
+	    resp->body, MHD_RESPMEM_MUST_FREE) :
+	    MHD_create_response_from_buffer(0, (void *)"",
+	    MHD_RESPMEM_PERSISTENT);
+	if (r == NULL) {
+		acme_resp_free(resp);
+		return MHD_NO;
+	}
+	resp->body = NULL;	/* MHD's now */
+	if (resp->type != NULL)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+		    resp->type);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	if (resp->nonce[0] != '\0')
+		MHD_add_response_header(r, "Replay-Nonce", resp->nonce);
+	if (resp->location[0] != '\0')
+		MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION,
+		    resp->location);
+	/* One Link header per relation (acme.sh reads them by line). */
+	for (i = 0; i < resp->nlinks; i++)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_LINK,
+		    resp->links[i]);
+	if (resp->retry_after > 0) {
+		snprintf(ra, sizeof(ra), "%d", resp->retry_after);
+		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+	}
+	rc = MHD_queue_response(c, resp->status, r);
+	MHD_destroy_response(r);
+	acme_resp_free(resp);
+	return rc;
+}
+
+/* A waiting answer is due (any thread): MHD calls the handler again. */
+static void
+wait_due(void *arg)
+{
+	MHD_resume_connection(arg);
+}
+
 enum MHD_Result
 acme_http_answer(struct server *srv, struct MHD_Connection *c,
     const char *url, const char *method, const void *body, size_t len,
-    int too_large)
+    int too_large, struct acme_wait **waitp)
 {
 	static const char off[] = "{\"type\":\"urn:ietf:params:acme:error:"
 	    "malformed\",\"detail\":\"ACME is not enabled on this CA ([acme] "
@@ -59,8 +108,6 @@ acme_http_answer(struct server *srv, struct MHD_Connection *c,
 	struct acme_resp resp;
 	struct MHD_Response *r;
 	enum MHD_Result	 rc;
-	char		 ra[16];
-	int		 i;
 
 	if (srv->acme == NULL) {
 		if ((r = MHD_create_response_from_buffer(sizeof(off) - 1,
@@ -80,33 +127,40 @@ acme_http_answer(struct server *srv, struct MHD_Connection *c,
 	req.body = body;
 	req.len = len;
 	req.too_large = too_large;
+	req.can_wait = 1;
 	acme_handle(srv->acme, &req, &resp);
-	r = resp.body != NULL ? MHD_create_response_from_buffer(resp.len,
-	    resp.body, MHD_RESPMEM_MUST_FREE) :
-	    MHD_create_response_from_buffer(0, (void *)"",
-	    MHD_RESPMEM_PERSISTENT);
-	if (r == NULL) {
-		acme_resp_free(&resp);
-		return MHD_NO;
+	if (resp.wait != NULL) {
+		/*
+		 * Suspended first: the answer may be due at once. http_stop
+		 * waits for it (srv->submitting) after acme_wait_flush.
+		 */
+		*waitp = resp.wait;
+		atomic_fetch_add(&srv->submitting, 1);
+		MHD_suspend_connection(c);
+		acme_wait_arm(srv->acme, resp.wait, wait_due, c);
+		return MHD_YES;
 	}
-	resp.body = NULL;	/* MHD's now */
-	if (resp.type != NULL)
-		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
-		    resp.type);
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-	if (resp.nonce[0] != '\0')
-		MHD_add_response_header(r, "Replay-Nonce", resp.nonce);
-	if (resp.location[0] != '\0')
-		MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION,
-		    resp.location);
-	/* One Link header per relation (acme.sh reads them by line). */
-	for (i = 0; i < resp.nlinks; i++)
-		MHD_add_response_header(r, MHD_HTTP_HEADER_LINK, resp.links[i]);
-	if (resp.retry_after > 0) {
-		snprintf(ra, sizeof(ra), "%d", resp.retry_after);
-		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, ra);
-	}
-	rc = MHD_queue_response(c, resp.status, r);
-	MHD_destroy_response(r);
-	return rc;
+	return send_resp(c, &resp);
+}
+
+enum MHD_Result
+acme_http_resumed(struct server *srv, struct MHD_Connection *c,
+    struct acme_wait **waitp)
+{
+	struct acme_resp resp;
+
+	acme_wait_answer(srv->acme, *waitp, &resp);
+	*waitp = NULL;
+	atomic_fetch_sub(&srv->submitting, 1);
+	return send_resp(c, &resp);
+}
+
+void
+acme_http_dropped(struct server *srv, struct acme_wait **waitp)
+{
+	if (*waitp == NULL)
+		return;
+	acme_wait_drop(srv->acme, *waitp);
+	*waitp = NULL;
+	atomic_fetch_sub(&srv->submitting, 1);
 }

@@ -8,6 +8,8 @@
 #   without a request (ready again, finalizes once);
 # - a challenge left "processing" by a kill -9 is validated again at
 #   start and the order becomes ready;
+# - a challenge POST answers with its validation's result (at most
+#   [acme] challenge_wait_ms; at once at a stop);
 # - a request the policy leaves pending keeps the order "processing" with
 #   Retry-After; `certmint resubmit` makes it valid (the certificate
 #   downloads), `certmint deny` invalid with a problem;
@@ -94,6 +96,56 @@ check_eq "after the restart the order becomes ready" ready \
 check_match "the start said it validates again" "validating again after" \
     "$(cat "$T_LOG")"
 check_eq "and it finalizes" "200 valid - -" "$(C finalize c.certmint.test)"
+
+# 3b. A challenge POST answers once its validation's result is in, at
+# most [acme] challenge_wait_ms: "valid", its order ready without a
+# poll; "processing" after the wait while the responder holds, or at
+# once with 0; at a stop, at once, while the validation still runs.
+check_eq "the challenge answers valid" valid "$(C trigger v.certmint.test)"
+check_eq "its order is ready at once" ready "$(C status v.certmint.test)"
+daemon_stop
+conf_set acme challenge_wait_ms 300
+daemon_start
+: >"$TOK/hold"
+check_eq "held by the responder: processing after the wait" processing \
+    "$(C trigger h.certmint.test)"
+rm -f "$TOK/hold"
+check_eq "then the order becomes ready" ready "$(C wait h.certmint.test ready)"
+daemon_stop
+conf_set acme challenge_wait_ms 0
+daemon_start
+check_eq "challenge_wait_ms = 0: processing at once" processing \
+    "$(C trigger z.certmint.test)"
+check_eq "and ready after a poll" ready "$(C wait z.certmint.test ready)"
+daemon_stop
+conf_set acme challenge_wait_ms 60000
+conf_set acme validation_timeout_ms 60000
+daemon_start
+: >"$TOK/hold"
+C trigger s.certmint.test >"$T_DIR/s.out" 2>&1 &
+CLI_PID=$!
+processing() {
+	[ "$(db_query "SELECT count(*) FROM acme_challenges WHERE status =
+	    'processing'")" = 1 ]
+}
+check "the challenge is being validated" wait_until 30 processing
+kill -TERM "$T_PID"
+wait "$CLI_PID"
+check_eq "a stop answers the waiting challenge at once" processing \
+    "$(cat "$T_DIR/s.out")"
+check "while the validation still holds the stop" kill -0 "$T_PID"
+rm -f "$TOK/hold"
+daemon_stop
+conf_set acme challenge_wait_ms 60001
+timeout -k 5 60 "$CERTMINTD" -c "$CONF" >"$T_DIR/bad.out" 2>&1
+check_eq "challenge_wait_ms over 60000: certmintd does not start" 1 "$?"
+check_match "saying why" "challenge_wait_ms = \"60001\": expected 0 to 60000" \
+    "$(cat "$T_DIR/bad.out")"
+conf_set acme challenge_wait_ms 1000
+conf_set acme validation_timeout_ms 10000
+daemon_start
+check_eq "after the restart s becomes ready" ready \
+    "$(C wait s.certmint.test ready)"
 
 # 4. The policy leaves requests pending: an officer decides.
 daemon_stop
