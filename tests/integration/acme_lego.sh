@@ -3,7 +3,7 @@
 # http-01 and tls-alpn-01 with lego's own responders, dns-01 (a wildcard
 # and its base name) through its exec provider against
 # pebble-challtestsrv, renew and revoke. Every certificate verifies
-# against the CA; lego takes the chain from the download (and would fail
+# against the CA and carries the profile's extensions; lego takes the chain from the download (and would fail
 # on any rel="alternate" link that does not work). An exit module gets
 # the CERTISSUED event of an ACME certificate.
 . "$LIB"

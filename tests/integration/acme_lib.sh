@@ -75,10 +75,17 @@ EOF
 }
 
 # acme_verify DESCRIPTION CERT [CHAIN]: CERT verifies with openssl against
-# the CA, as a TLS server certificate, with CHAIN as the intermediates.
+# the CA, as a TLS server certificate, with CHAIN as the intermediates, and
+# carries the extensions of the ACME profile (WebServer, as init makes
+# it): not a CA, key usage digitalSignature only (an EC key), server
+# authentication only, the CA's CRL and certificate URLs.
 acme_verify() {
 	check "$1" openssl verify -CAfile "$CA_PEM" -purpose sslserver \
 	    ${3:+-untrusted "$3"} "$2"
+	_ext=$(openssl x509 -in "$2" -noout -ext basicConstraints,keyUsage,extendedKeyUsage,crlDistributionPoints,authorityInfoAccess 2>&1 |
+	    sed 's/^ *//' | tr '\n' '|')
+	check_eq "$1: the profile's extensions" "X509v3 Basic Constraints: critical|CA:FALSE|X509v3 Key Usage: critical|Digital Signature|X509v3 Extended Key Usage: |TLS Web Server Authentication|X509v3 CRL Distribution Points: |Full Name:|URI:$URL/ca.crl|Authority Information Access: |CA Issuers - URI:$URL/ca.crt|" \
+	    "$_ext"
 }
 
 # acme_serial CERT: its serial as certmint stores it (lowercase hex).
