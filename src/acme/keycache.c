@@ -24,6 +24,8 @@ struct kc_entry {
 	char		*text;	/* the stored JWK it was parsed from */
 	EVP_PKEY	*pkey;
 	enum jwk_kind	 kind;
+	unsigned char	 ec_point[sizeof(((struct jwk *)0)->ec_point)];
+	size_t		 ec_pointlen;
 	unsigned char	*spki;	/* its DER SubjectPublicKeyInfo, once asked */
 	size_t		 spki_len;
 	uint64_t	 used;
@@ -79,6 +81,8 @@ acme_keycache_get(struct acme_keycache *kc, int64_t id, const char *text,
 			set[w].used = ++kc->tick;
 			k->pkey = set[w].pkey;
 			k->kind = set[w].kind;
+			memcpy(k->ec_point, set[w].ec_point, set[w].ec_pointlen);
+			k->ec_pointlen = set[w].ec_pointlen;
 			hit = 1;
 			break;
 		}
@@ -120,6 +124,8 @@ acme_keycache_put(struct acme_keycache *kc, int64_t id, const char *text,
 	v->text = t;
 	v->pkey = k->pkey;
 	v->kind = k->kind;
+	memcpy(v->ec_point, k->ec_point, k->ec_pointlen);
+	v->ec_pointlen = k->ec_pointlen;
 	v->used = ++kc->tick;
 	pthread_mutex_unlock(&kc->mu);
 }

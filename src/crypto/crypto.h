@@ -100,6 +100,10 @@ enum ec_md { EC_MD_SHA256, EC_MD_SHA384, EC_MD_SHA512, EC_MD__MAX };
 int	 ec_verify(enum key_type t, const unsigned char *point, size_t pointlen,
 	    enum ec_md, const unsigned char *msg, size_t msglen,
 	    const unsigned char *sig, size_t siglen);
+/* The same with sig as a JWS has it: r || s, each the order's length. */
+int	 ec_verify_raw(enum key_type t, const unsigned char *point,
+	    size_t pointlen, enum ec_md, const unsigned char *msg,
+	    size_t msglen, const unsigned char *sig, size_t siglen);
 
 /* The CA's signing state, loaded once, read-only (thread-safe) afterwards. */
 /*
@@ -409,6 +413,9 @@ struct jwk {
 	EVP_PKEY	*pkey;
 	enum jwk_kind	 kind;
 	char		*canon;		/* the RFC 7638 thumbprint input */
+	/* P-256, P-384: the point (04 || x || y) ec_verify_raw checks with */
+	unsigned char	 ec_point[97];
+	size_t		 ec_pointlen;	/* 0: verify with pkey */
 };
 #define JWK_THUMBPRINT_LEN 43
 /* A public JWK; 0, or -1 with err (freed). */

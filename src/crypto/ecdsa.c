@@ -88,47 +88,24 @@ thread_key(int c)
 	return k[c];
 }
 
-int
-ec_verify(enum key_type t, const unsigned char *point, size_t pointlen,
+/*
+ * Verify r, s (big-endian, at most the order's length) over msg with the
+ * public point on curve c (0: P-256, 1: P-384): ec_verify's return.
+ */
+static int
+verify_rs(int c, const unsigned char *point, size_t pointlen,
     enum ec_md mdi, const unsigned char *msg, size_t msglen,
-    const unsigned char *sig, size_t siglen)
+    const unsigned char *rb, size_t rlen, const unsigned char *sb,
+    size_t slen)
 {
-	const EC_GROUP	*g;
-	struct der_tlv	 seq, rt, st;
-	struct der	 d;
-	const unsigned char *rb, *sb;
+	const EC_GROUP	*g = groups[c];
 	unsigned char	 h[EVP_MAX_MD_SIZE];
 	unsigned int	 hlen;
-	size_t		 rlen, slen, nbytes;
 	ECDSA_SIG	*es = NULL;
 	BIGNUM		*r = NULL, *s = NULL;
 	EC_POINT	*q = NULL;
 	EC_KEY		*key;
-	int		 c, rc = -1;
-
-	if (pthread_once(&once, init) != 0 || (unsigned)mdi >= EC_MD__MAX ||
-	    mds[mdi] == NULL)
-		return -1;
-	if (t == KEY_EC_P256)
-		c = 0;
-	else if (t == KEY_EC_P384)
-		c = 1;
-	else
-		return -1;
-	if ((g = groups[c]) == NULL)
-		return -1;
-	nbytes = (size_t)BN_num_bytes(EC_GROUP_get0_order(g));
-
-	/* Ecdsa-Sig-Value ::= SEQUENCE { r INTEGER, s INTEGER }, exactly. */
-	if (der_whole(sig, siglen, DER_SEQUENCE, &seq) == -1)
-		return 0;
-	der_init(&d, seq.val, seq.len);
-	if (der_expect(&d, DER_INTEGER, &rt) == -1 ||
-	    der_expect(&d, DER_INTEGER, &st) == -1 || !der_at_end(&d) ||
-	    der_get_uint_bytes(&rt, &rb, &rlen) == -1 ||
-	    der_get_uint_bytes(&st, &sb, &slen) == -1 ||
-	    rlen == 0 || slen == 0 || rlen > nbytes || slen > nbytes)
-		return 0;
+	int		 rc = -1;
 
 	if (EVP_Digest(msg, msglen, h, &hlen, mds[mdi], NULL) != 1)
 		goto out;
@@ -146,19 +123,11 @@ ec_verify(enum key_type t, const unsigned char *point, size_t pointlen,
 		goto out;
 	(void)ECDSA_SIG_set0(es, r, s);
 	r = s = NULL;
-	/* ECDSA_do_verify checks 1 <= r, s < n and truncates the digest. */
-	switch (ECDSA_do_verify(h, (int)hlen, es, key)) {
-	case 1:
-		rc = 1;
-		break;
-	case 0:
-		rc = 0;
-		break;
-	default:
-		/* -1: r or s out of range is an error there, a "no" here. */
-		rc = 0;
-		break;
-	}
+	/*
+	 * ECDSA_do_verify checks 1 <= r, s < n and truncates the digest;
+	 * -1 there (r or s out of range) is a "no" here.
+	 */
+	rc = ECDSA_do_verify(h, (int)hlen, es, key) == 1 ? 1 : 0;
 out:
 	if (rc != 1)
 		ERR_clear_error();
@@ -167,4 +136,69 @@ out:
 	BN_free(s);
 	EC_POINT_free(q);
 	return rc;
+}
+
+/* The curve index of t (0: P-256, 1: P-384), or -1. */
+static int
+curve_of(enum key_type t, enum ec_md mdi)
+{
+	int	 c;
+
+	if (pthread_once(&once, init) != 0 || (unsigned)mdi >= EC_MD__MAX ||
+	    mds[mdi] == NULL)
+		return -1;
+	if (t == KEY_EC_P256)
+		c = 0;
+	else if (t == KEY_EC_P384)
+		c = 1;
+	else
+		return -1;
+	return groups[c] != NULL ? c : -1;
+}
+
+int
+ec_verify(enum key_type t, const unsigned char *point, size_t pointlen,
+    enum ec_md mdi, const unsigned char *msg, size_t msglen,
+    const unsigned char *sig, size_t siglen)
+{
+	struct der_tlv	 seq, rt, st;
+	struct der	 d;
+	const unsigned char *rb, *sb;
+	size_t		 rlen, slen, nbytes;
+	int		 c;
+
+	if ((c = curve_of(t, mdi)) == -1)
+		return -1;
+	nbytes = (size_t)BN_num_bytes(EC_GROUP_get0_order(groups[c]));
+
+	/* Ecdsa-Sig-Value ::= SEQUENCE { r INTEGER, s INTEGER }, exactly. */
+	if (der_whole(sig, siglen, DER_SEQUENCE, &seq) == -1)
+		return 0;
+	der_init(&d, seq.val, seq.len);
+	if (der_expect(&d, DER_INTEGER, &rt) == -1 ||
+	    der_expect(&d, DER_INTEGER, &st) == -1 || !der_at_end(&d) ||
+	    der_get_uint_bytes(&rt, &rb, &rlen) == -1 ||
+	    der_get_uint_bytes(&st, &sb, &slen) == -1 ||
+	    rlen == 0 || slen == 0 || rlen > nbytes || slen > nbytes)
+		return 0;
+	return verify_rs(c, point, pointlen, mdi, msg, msglen, rb, rlen, sb,
+	    slen);
+}
+
+int
+ec_verify_raw(enum key_type t, const unsigned char *point, size_t pointlen,
+    enum ec_md mdi, const unsigned char *msg, size_t msglen,
+    const unsigned char *sig, size_t siglen)
+{
+	size_t	 nbytes;
+	int	 c;
+
+	if ((c = curve_of(t, mdi)) == -1)
+		return -1;
+	nbytes = (size_t)BN_num_bytes(EC_GROUP_get0_order(groups[c]));
+	/* r || s, each the order's length (RFC 7518 3.4). */
+	if (siglen != 2 * nbytes)
+		return 0;
+	return verify_rs(c, point, pointlen, mdi, msg, msglen, sig, nbytes,
+	    sig + nbytes, nbytes);
 }

@@ -3,6 +3,8 @@
  * jwk_load refuses), RFC 7638 thumbprints, and JWS signature and MAC
  * checks (ES256, RS256, EdDSA, HS256) against vectors made with
  * pyca/cryptography; a signature checks only with its own algorithm.
+ * ES256 and ES384 give the same verdicts, edge signatures included, on
+ * the direct path (ec_verify_raw) as through OpenSSL's EVP.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +14,9 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <openssl/bn.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
 
 #include "crypto/crypto.h"
 
@@ -126,6 +131,116 @@ test_ec(void **state)
 	assert_int_equal(jwk_load(&k, &m, err, sizeof(err)), -1);
 }
 
+/*
+ * sig (r || s) under k both ways: ec_verify_raw (what jws_verify uses for
+ * P-256 and P-384) and OpenSSL's EVP path (k without its point); they
+ * must agree. The verdict.
+ */
+static int
+both_paths(const struct jwk *k, enum jws_alg alg, const unsigned char *sig,
+    size_t n)
+{
+	struct jwk	 evp = *k;
+	int		 raw;
+
+	evp.ec_pointlen = 0;
+	raw = jws_verify(k, alg, MSG, strlen(MSG), sig, n);
+	assert_int_equal(jws_verify(&evp, alg, MSG, strlen(MSG), sig, n), raw);
+	return raw;
+}
+
+/* Edge signatures: wrong lengths, r or s zero, s the group order. */
+static void
+edge_sigs(const struct jwk *k, enum jws_alg alg, unsigned char *sig,
+    size_t n, const unsigned char *order)
+{
+	unsigned char	 b[2 * 48 + 1];
+	size_t		 h = n / 2;
+
+	assert_int_equal(both_paths(k, alg, sig, n), 1);
+	assert_int_equal(both_paths(k, alg, sig, n - 1), 0);
+	memcpy(b, sig, n);
+	b[n] = 0;
+	assert_int_equal(both_paths(k, alg, b, n + 1), 0);
+	memset(b, 0, h);
+	assert_int_equal(both_paths(k, alg, b, n), 0);		/* r = 0 */
+	memcpy(b, sig, h);
+	memset(b + h, 0, h);
+	assert_int_equal(both_paths(k, alg, b, n), 0);		/* s = 0 */
+	memcpy(b + h, order, h);
+	assert_int_equal(both_paths(k, alg, b, n), 0);		/* s = n */
+	memset(b, 0xff, n);
+	assert_int_equal(both_paths(k, alg, b, n), 0);
+	b[0] = sig[0] ^ 0x80;
+	memcpy(b + 1, sig + 1, n - 1);
+	assert_int_equal(both_paths(k, alg, b, n), 0);
+}
+
+static void
+test_ec_raw(void **state)
+{
+	static const unsigned char n256[32] = {
+		0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00,
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+		0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84,
+		0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51 };
+	struct jwk_members m = { "EC", "P-256", EC_X, EC_Y, NULL, NULL };
+	struct jwk	 k;
+	unsigned char	*sig, raw[96], der[120], bx[48], by[48], n384[48];
+	const unsigned char *p = der;
+	char		 err[160], *x, *y;
+	size_t		 n, dlen = sizeof(der);
+	EVP_PKEY	*key;
+	EVP_MD_CTX	*md;
+	ECDSA_SIG	*es;
+	BIGNUM		*bn = NULL, *ord;
+
+	(void)state;
+	assert_int_equal(jwk_load(&k, &m, err, sizeof(err)), 0);
+	assert_int_equal((int)k.ec_pointlen, 65);
+	sig = dec(EC_SIG, &n);
+	edge_sigs(&k, JWS_ES256, sig, n, n256);
+	free(sig);
+	jwk_free(&k);
+
+	/* P-384: a key and an ES384 signature made here. */
+	assert_non_null(key = EVP_EC_gen("P-384"));
+	assert_true(EVP_PKEY_get_bn_param(key, "qx", &bn) == 1 &&
+	    BN_bn2binpad(bn, bx, 48) == 48);
+	BN_free(bn);
+	bn = NULL;
+	assert_true(EVP_PKEY_get_bn_param(key, "qy", &bn) == 1 &&
+	    BN_bn2binpad(bn, by, 48) == 48);
+	BN_free(bn);
+	x = b64url_encode(bx, 48);
+	y = b64url_encode(by, 48);
+	m.crv = "P-384";
+	m.x = x;
+	m.y = y;
+	assert_int_equal(jwk_load(&k, &m, err, sizeof(err)), 0);
+	assert_int_equal((int)k.ec_pointlen, 97);
+	assert_non_null(md = EVP_MD_CTX_new());
+	assert_true(EVP_DigestSignInit(md, NULL, EVP_sha384(), NULL, key) ==
+	    1 && EVP_DigestSign(md, der, &dlen, (const unsigned char *)MSG,
+	    strlen(MSG)) == 1);
+	assert_non_null(es = d2i_ECDSA_SIG(NULL, &p, (long)dlen));
+	assert_int_equal(BN_bn2binpad(ECDSA_SIG_get0_r(es), raw, 48), 48);
+	assert_int_equal(BN_bn2binpad(ECDSA_SIG_get0_s(es), raw + 48, 48), 48);
+	assert_non_null(ord = BN_new());
+	assert_true(BN_hex2bn(&ord, "ffffffffffffffffffffffffffffffffffffffff"
+	    "ffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973") > 0 &&
+	    BN_bn2binpad(ord, n384, 48) == 48);
+	edge_sigs(&k, JWS_ES384, raw, 96, n384);
+	assert_int_equal(both_paths(&k, JWS_ES256, raw, 96), 0);
+	BN_free(ord);
+	ECDSA_SIG_free(es);
+	EVP_MD_CTX_free(md);
+	EVP_PKEY_free(key);
+	jwk_free(&k);
+	free(x);
+	free(y);
+}
+
 static void
 test_rsa(void **state)
 {
@@ -195,6 +310,7 @@ main(void)
 		cmocka_unit_test(test_b64url),
 		cmocka_unit_test(test_algs),
 		cmocka_unit_test(test_ec),
+		cmocka_unit_test(test_ec_raw),
 		cmocka_unit_test(test_rsa),
 		cmocka_unit_test(test_ed25519),
 		cmocka_unit_test(test_mac),
