@@ -35,6 +35,13 @@ expect wrong_url 401 unauthorized
 expect first_use 200 -
 expect reused_nonce 400 badNonce
 expect garbage_nonce 400 badNonce
+# Every nonce is new (a sequence under the MAC, nonce.c), however many.
+for _i in $(seq 40); do
+	curl -sS -I --cacert "$CA_PEM" "$SURL/acme/new-nonce" | tr -d '\r' |
+	    sed -n 's/^[Rr]eplay-[Nn]once: //p'
+done >"$T_DIR/nonces"
+check_eq "40 nonces, all different" "40 40" \
+    "$(grep -c . "$T_DIR/nonces") $(sort -u "$T_DIR/nonces" | grep -c .)"
 expect unknown_kid 400 accountDoesNotExist
 expect alg_none 400 badSignatureAlgorithm
 expect hs256 400 badSignatureAlgorithm
