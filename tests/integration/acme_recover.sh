@@ -9,7 +9,8 @@
 # - a challenge left "processing" by a kill -9 is validated again at
 #   start and the order becomes ready;
 # - a challenge POST answers with its validation's result (at most
-#   [acme] challenge_wait_ms; at once at a stop);
+#   [acme] challenge_wait_ms; at once at a stop; a client gone
+#   meanwhile loses only its answer);
 # - a request the policy leaves pending keeps the order "processing" with
 #   Retry-After; `certmint resubmit` makes it valid (the certificate
 #   downloads), `certmint deny` invalid with a problem;
@@ -146,6 +147,22 @@ conf_set acme validation_timeout_ms 10000
 daemon_start
 check_eq "after the restart s becomes ready" ready \
     "$(C wait s.certmint.test ready)"
+# A client gone while its answer waits (challenge_wait_ms reloaded): the
+# answer is dropped when the result comes, the result still counts.
+conf_set acme challenge_wait_ms 30000
+check "certmint reload" "$CERTMINT" -c "$CONF" reload
+: >"$TOK/hold"
+C trigger g.certmint.test >/dev/null 2>&1 &
+CLI_PID=$!
+check "g's challenge is being validated" wait_until 30 processing
+kill -KILL "$CLI_PID"
+wait "$CLI_PID" 2>/dev/null
+rm -f "$TOK/hold"
+check_eq "its order becomes ready all the same" ready \
+    "$(C wait g.certmint.test ready)"
+check "certmintd serves on" curl -fsS -o /dev/null "$URL/health"
+conf_set acme challenge_wait_ms 1000
+check "certmint reload" "$CERTMINT" -c "$CONF" reload
 
 # 4. The policy leaves requests pending: an officer decides.
 daemon_stop
