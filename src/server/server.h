@@ -55,7 +55,7 @@ struct server {
 /* main.c: reread the config, switch the policy and exit modules. */
 int	 server_reload(struct server *, char *err, size_t errlen);
 
-/* http.c */
+/* listen.c: the listeners and their libmicrohttpd daemons */
 int	 http_bind(struct server *, char *err, size_t errlen);
 int	 http_start(struct server *, char *err, size_t errlen);
 void	 http_stop(struct server *);
