@@ -1,8 +1,10 @@
 /*
  * acme_http.c - the ACME server (src/acme) on libmicrohttpd: http.c hands
  * over every request under /acme/ with its whole body; this turns it into
- * an acme_req and the acme_resp into MHD's response and headers. The
- * protocol is src/acme's, testable without MHD.
+ * an acme_req and the acme_resp into MHD's response and headers, and
+ * suspends the connection of an answer that waits (a challenge's, for its
+ * validation) until src/acme says it is due. The protocol is src/acme's,
+ * testable without MHD.
  */
 #include <stdatomic.h>
 #include <stdio.h>
