@@ -6,8 +6,8 @@ PKGS="build-essential meson ninja-build pkg-config
 libssl-dev openssl libsqlite3-dev sqlite3 libmicrohttpd-dev libjansson-dev
 libinih-dev libcmocka-dev curl python3 libfaketime clang libclang-rt-14-dev
 gnutls-bin python3-cryptography libgnutls28-dev
-libcurl4-openssl-dev libldap-dev slapd ldap-utils nginx-light python3-aiosmtpd
-liblua5.4-dev
+libcurl4-openssl-dev libpsl-dev libldap-dev slapd ldap-utils nginx-light
+python3-aiosmtpd liblua5.4-dev
 certbot lego pebble python3-acme"
 missing=""
 for p in $PKGS; do

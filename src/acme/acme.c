@@ -432,6 +432,7 @@ acme_free(struct acme *a)
 {
 	dirs_free(a->dirs);
 	acme_keycache_free(a->keys);
+	acme_psl_free(a);
 	pthread_mutex_destroy(&a->dirs_mu);
 	pthread_mutex_destroy(&a->fin_mu);
 	free(a->fin_ids);
@@ -529,6 +530,7 @@ acme_start(struct ca *ca, struct acme **out, char *err, size_t errlen)
 		acme_free(a);
 		return on;
 	}
+	acme_psl_load(a);
 	if ((a->keys = acme_keycache_new()) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		acme_free(a);

@@ -72,6 +72,7 @@ struct acme {
 	struct acme_vpool	*pool;
 	struct nonce_state	*nonces;
 	struct acme_keycache	*keys;	/* parsed account keys */
+	struct psl_ctx_st	*psl;	/* the public suffix list, or NULL */
 	pthread_mutex_t		 fin_mu;
 	int64_t			*fin_ids;	/* orders being finalized */
 	size_t			 fin_n, fin_cap;
@@ -209,6 +210,9 @@ struct acme_ident {
 	char	 value[256];	/* as given, "*." kept */
 };
 
+/* ratelimit.c: load (at start, logs when there is none) and free it. */
+void	 acme_psl_load(struct acme *);
+void	 acme_psl_free(struct acme *);
 /*
  * ratelimit.c: [acme] orders_per_account_hour and orders_per_domain_hour
  * for a new order of account for ids: 0, or -1 with p (rateLimited, 429)

@@ -1,22 +1,49 @@
 /*
  * ratelimit.c - [acme] orders_per_account_hour and orders_per_domain_hour,
- * counted on the orders table at newOrder.
+ * counted on the orders table at newOrder. A name's registered domain is
+ * the public suffix list's (libpsl: "www.example.co.uk" counts under
+ * "example.co.uk", not under every name in "co.uk"), loaded at start.
  */
 #include <string.h>
 
+#include <libpsl.h>
+
 #include "acme_int.h"
 
+void
+acme_psl_load(struct acme *a)
+{
+	/* The newer of libpsl's built-in list and the publicsuffix package's. */
+	if ((a->psl = psl_latest(NULL)) == NULL &&
+	    (a->psl = (psl_ctx_t *)psl_builtin()) == NULL)
+		log_warn("acme: no public suffix list (libpsl): "
+		    "orders_per_domain_hour counts by a name's last two labels");
+}
+
+void
+acme_psl_free(struct acme *a)
+{
+	psl_free(a->psl);	/* not the built-in one: psl_free knows it */
+	a->psl = NULL;
+}
+
 /*
- * The registered domain of a DNS name, for rate limits: its last two
- * labels (no public suffix list here: "example.co.uk" counts as "co.uk",
- * which only makes the limit stricter).
+ * The registered domain of a DNS name (lowercase, "*." stripped by the
+ * caller or not), for rate limits: the public suffix list's; a name that
+ * is a public suffix itself, or a single label, counts as itself. Without
+ * a list, its last two labels.
  */
 static const char *
-registered_domain(const char *name)
+registered_domain(const struct acme *a, const char *name)
 {
-	const char	*p = name + strlen(name);
+	const char	*p = name + strlen(name), *r;
 	int		 dots = 0;
 
+	if (strncmp(name, "*.", 2) == 0)
+		name += 2;
+	if (a->psl != NULL)
+		return (r = psl_registrable_domain(a->psl, name)) != NULL ? r :
+		    name;
 	while (p > name) {
 		if (p[-1] == '.' && ++dots == 2)
 			return p;
@@ -58,7 +85,7 @@ acme_rate_check(struct acme *a, const struct acme_endpoint *ep, int64_t account,
 	for (i = 0; ep->orders_per_domain > 0 && i < n; i++) {
 		if (strcmp(ids[i].type, "dns") != 0)
 			continue;
-		dom = registered_domain(ids[i].value);
+		dom = registered_domain(a, ids[i].value);
 		if (store_acme_orders_since(st, 0, dom, since, &count) != 0)
 			return acme_db_error(p);
 		if (count >= ep->orders_per_domain) {

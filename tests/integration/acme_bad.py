@@ -191,6 +191,16 @@ if PHASE == "ratelimit":
             {"type": "dns", "value": "b%d.x.rl.test" % i}]}, kid=kidb)
         record("rl_b%d" % i, r, expect_ok=i < 2)
     out.write("rl_retry_after|%s|-|ok\n" % r[1].get("Retry-After"))
+    # The registered domain is the public suffix list's: five names in
+    # five domains under co.uk, from two accounts, are five domains, not
+    # five orders for "co.uk".
+    kc, kd = (ec.generate_private_key(ec.SECP256R1()) for _ in range(2))
+    kidc, kidd = new_account(kc), new_account(kd)
+    for i, n in enumerate(("one", "two", "three", "four", "five")):
+        k, kid = (kc, kidc) if i < 3 else (kd, kidd)
+        ids = [{"type": "dns", "value": "www.%s.co.uk" % n}]
+        record("rl_psl%d" % (i + 1), post(k, D["newOrder"],
+               {"identifiers": ids}, kid=kid), expect_ok=True)
     out.close()
     sys.exit(0)
 if PHASE == "after":

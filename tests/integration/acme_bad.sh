@@ -120,7 +120,7 @@ expect_in "$OUT.2" old_nonce 200 -
 expect_in "$OUT.2" download_after_restart 200 -
 # Rate limits: orders per account and per registered domain an hour.
 daemon_stop
-conf_set acme identifiers '*.certmint.test, 127.0.0.*, *.rl.test'
+conf_set acme identifiers '*.certmint.test, 127.0.0.*, *.rl.test, *.co.uk'
 conf_set acme orders_per_account_hour 3
 conf_set acme orders_per_domain_hour 4
 daemon_start
@@ -132,4 +132,5 @@ expect_in "$OUT.3" rl_a4 429 rateLimited
 expect_in "$OUT.3" rl_b1 201 -
 expect_in "$OUT.3" rl_b2 429 rateLimited
 expect_in "$OUT.3" rl_retry_after 60 -
+expect_in "$OUT.3" rl_psl5 201 -
 acme_finish
