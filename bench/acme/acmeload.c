@@ -86,6 +86,7 @@ static int		 npids;
 static char		 origin[256], host[200];
 static int		 port, use_tls;
 static SSL_CTX		*ssl_ctx;
+static EVP_MD		*sha256_md;	/* fetched once */
 static char		 url_nonce[512], url_account[512], url_order[512];
 
 static pthread_barrier_t setup_done, go;
@@ -673,7 +674,9 @@ es256(struct worker *w, const char *data, size_t len, char *out)
 	size_t		 dlen = sizeof(der);
 	int		 ret = -1;
 
-	SHA256((const unsigned char *)data, len, md);
+	/* SHA256() fetches the digest on every call in OpenSSL 3.0. */
+	if (EVP_Digest(data, len, md, NULL, sha256_md, NULL) != 1)
+		return -1;
 	if (EVP_PKEY_sign(w->sign_ctx, der, &dlen, md, sizeof(md)) != 1 ||
 	    (sig = d2i_ECDSA_SIG(NULL, &p, (long)dlen)) == NULL ||
 	    BN_bn2binpad(ECDSA_SIG_get0_r(sig), raw, 32) != 32 ||
@@ -1236,6 +1239,10 @@ main(int argc, char *argv[])
 		return usage();
 	signal(SIGPIPE, SIG_IGN);
 	debug = getenv("ACMELOAD_DEBUG") != NULL;
+	if ((sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL) {
+		fprintf(stderr, "acmeload: no SHA-256 in libcrypto\n");
+		return 1;
+	}
 	if (use_tls) {
 		if ((ssl_ctx = SSL_CTX_new(TLS_client_method())) == NULL)
 			return 1;
@@ -1332,5 +1339,6 @@ main(int argc, char *argv[])
 	free(ws);
 	free(latency);
 	SSL_CTX_free(ssl_ctx);
+	EVP_MD_free(sha256_md);
 	return atomic_load(&nfailed) > 0 || ok == 0;
 }
