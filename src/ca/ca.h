@@ -267,9 +267,9 @@ int	 ca_identity_mark_damaged(const char *path, const char *why,
 	    char *err, size_t errlen);
 /*
  * check.c: the quick_check that ca_identity_check deferred, on a thread of
- * its own (nice 10) with its own connection, while the CA serves. When it
- * finds damage it logs it, records it in the marker and calls
- * damaged(arg), once, so that the daemon stops. ca_check_start does
+ * its own (10 nicer than the CA) with its own connection, while the CA
+ * serves. When it finds damage it logs it, records it in the marker and
+ * calls damaged(arg), once, so that the daemon stops. ca_check_start does
  * nothing when nothing was deferred; ca_check_stop cuts a check short
  * (ca_close calls it). 0, or -1 when the thread cannot start.
  */

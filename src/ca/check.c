@@ -2,22 +2,20 @@
  * check.c - PRAGMA quick_check while the CA serves. It reads every page of
  * the database: seconds per GiB, so a big database is checked after the
  * start ([ca] startup_check, docs/user-guide.md) on a thread of its own,
- * at nice 10, on its own read connection. Its read transaction holds WAL
- * frames from being reused until it ends; the writer's checkpoint policy
- * (writer.c) waits out such a reader at a bounded cost.
+ * 10 nicer than the CA, on its own read connection. Its read transaction
+ * holds WAL frames from being reused until it ends; the writer's
+ * checkpoint policy (writer.c) waits out such a reader at a bounded cost.
  */
-#include <sys/resource.h>
-#include <sys/syscall.h>
-
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "ca_int.h"
+
+#define CHECK_NICE	10	/* added to the thread's niceness */
 
 struct ca_check {
 	char		*db;		/* copies: a reload frees the config */
@@ -45,7 +43,10 @@ check_main(void *arg)
 	char		 why[256], err[256];
 	int		 rc;
 
-	(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
+	/* Below the CA, however niced the CA already is. */
+	if (thread_nice(CHECK_NICE) == -1)
+		log_warn("%s: cannot lower the check's priority: %s", c->db,
+		    strerror(errno));
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rc = store_quick_check_cancel(c->st, check_cancel, c, why,
 	    sizeof(why));

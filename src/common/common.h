@@ -72,6 +72,12 @@ uint64_t time_now_ms(void);			/* Unix milliseconds */
 struct timespec;
 void	 time_deadline_in(struct timespec *, int64_t ms);	/* for timedwait */
 uint64_t time_mono_ns(void);
+/*
+ * Lower the calling thread's priority by nice more (per thread on Linux,
+ * inherited by the processes it starts), capped at 19; never raises it.
+ * 0, or -1 with errno.
+ */
+int	 thread_nice(int nice);
 void	 time_format(int64_t, char out[32]);	/* 2026-11-24T08:00:00Z */
 int	 time_parse(const char *, int64_t *);	/* ISO 8601 UTC or @unix */
 int	 file_read(const char *, unsigned char **, size_t *, size_t max);

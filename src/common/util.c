@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -216,6 +217,22 @@ time_mono_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int
+thread_nice(int nice)
+{
+	id_t	 tid = (id_t)gettid();
+	int	 cur;
+
+	if (nice <= 0)
+		return 0;
+	errno = 0;
+	cur = getpriority(PRIO_PROCESS, tid);
+	if (cur == -1 && errno != 0)
+		return -1;
+	return setpriority(PRIO_PROCESS, tid, cur + nice > 19 ? 19 :
+	    cur + nice);
 }
 
 void

@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -212,17 +211,7 @@ host_settings(struct exit_host *h)
 void
 exit_thread_nice(int nice)
 {
-	id_t	 tid = (id_t)gettid();
-	int	 cur;
-
-	if (nice <= 0)
-		return;
-	errno = 0;
-	cur = getpriority(PRIO_PROCESS, tid);
-	if (cur == -1 && errno != 0)
-		return;
-	if (setpriority(PRIO_PROCESS, tid, cur + nice > 19 ? 19 : cur + nice)
-	    == -1)
+	if (thread_nice(nice) == -1)
 		log_warn("exit: cannot lower a delivery thread's priority: %s",
 		    strerror(errno));
 }
