@@ -320,6 +320,20 @@ va_submit(struct acme *a, const struct acme_chall_row *c,
 	return 0;
 }
 
+/* Answer with challenge c: its view, Link up, Retry-After while it runs. */
+static void
+chall_answer(struct acme *a, const struct acme_endpoint *ep,
+    const struct acme_chall_row *c, struct acme_resp *r)
+{
+	char	 u[700];
+
+	if (strcmp(c->status, "processing") == 0)
+		r->retry_after = ACME_RETRY_AFTER;
+	acme_url(a, ep, "authz", c->authz_id, u, sizeof(u));
+	acme_add_link(r, u, "up");
+	acme_resp_json(r, 200, chall_json(a, ep, c));
+}
+
 int
 acme_chall(struct acme *a, const struct acme_endpoint *ep,
     const struct acme_req *req, const char *url, int64_t id,
@@ -383,8 +397,12 @@ acme_chall(struct acme *a, const struct acme_endpoint *ep,
 				goto out;
 			}
 		}
+		/* Written (or raced): as it is now. */
+		rc = acme_chall_view(a, ep, id, r, p);
+		goto out;
 	}
-	rc = acme_chall_view(a, ep, id, r, p);
+	chall_answer(a, ep, &c, r);
+	rc = 0;
 out:
 	acme_chall_row_free(&c);
 	acme_jws_free(&j);
@@ -397,16 +415,11 @@ acme_chall_view(struct acme *a, const struct acme_endpoint *ep, int64_t id,
 {
 	struct acme_chall_row c;
 	struct store	*st;
-	char		 u[700];
 
 	if ((st = acme_reader(a)) == NULL || store_acme_chall_get(st, id, &c)
 	    != 0)
 		return acme_db_error(p);
-	if (strcmp(c.status, "processing") == 0)
-		r->retry_after = ACME_RETRY_AFTER;
-	acme_url(a, ep, "authz", c.authz_id, u, sizeof(u));
-	acme_add_link(r, u, "up");
-	acme_resp_json(r, 200, chall_json(a, ep, &c));
+	chall_answer(a, ep, &c, r);
 	acme_chall_row_free(&c);
 	return 0;
 }
