@@ -674,7 +674,7 @@ finalize_hold(struct acme *a, int64_t id)
 	int	 ret = 1;
 
 	pthread_mutex_lock(&a->fin_mu);
-	for (i = 0; i < a->fin_n; i++)
+	for (i = 0; i < a->fin_n && ret == 1; i++)
 		if (a->fin_ids[i] == id)
 			ret = 0;
 	if (ret == 1 && a->fin_n == a->fin_cap) {

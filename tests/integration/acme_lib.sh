@@ -82,9 +82,16 @@ EOF
 acme_verify() {
 	check "$1" openssl verify -CAfile "$CA_PEM" -purpose sslserver \
 	    ${3:+-untrusted "$3"} "$2"
-	_ext=$(openssl x509 -in "$2" -noout -ext basicConstraints,keyUsage,extendedKeyUsage,crlDistributionPoints,authorityInfoAccess 2>&1 |
+	_exts=basicConstraints,keyUsage,extendedKeyUsage
+	_exts=$_exts,crlDistributionPoints,authorityInfoAccess
+	_ext=$(openssl x509 -in "$2" -noout -ext "$_exts" 2>&1 |
 	    sed 's/^ *//' | tr '\n' '|')
-	check_eq "$1: the profile's extensions" "X509v3 Basic Constraints: critical|CA:FALSE|X509v3 Key Usage: critical|Digital Signature|X509v3 Extended Key Usage: |TLS Web Server Authentication|X509v3 CRL Distribution Points: |Full Name:|URI:$URL/ca.crl|Authority Information Access: |CA Issuers - URI:$URL/ca.crt|" \
+	check_eq "$1: the profile's extensions" "$(printf '%s|' \
+	    'X509v3 Basic Constraints: critical' 'CA:FALSE' \
+	    'X509v3 Key Usage: critical' 'Digital Signature' \
+	    'X509v3 Extended Key Usage: ' 'TLS Web Server Authentication' \
+	    'X509v3 CRL Distribution Points: ' 'Full Name:' "URI:$URL/ca.crl" \
+	    'Authority Information Access: ' "CA Issuers - URI:$URL/ca.crt")" \
 	    "$_ext"
 }
 
