@@ -4,11 +4,11 @@
  * ready (unless the challenge answered valid, as lego does) -> finalize
  * with a CSR -> poll the order until valid (unless finalize answered
  * valid) -> download the certificate, by W workers, each a thread with its
- * own account and one keep-alive connection (TLS with OpenSSL, or plain HTTP). The http-01
- * answers come from a responder inside this process: a thread on a
- * loopback port serving /.well-known/acme-challenge/<token> from a table
- * the workers fill. Accounts and one warm-up order per worker happen
- * before the clock starts.
+ * own account and one keep-alive connection (TLS with OpenSSL, or plain
+ * HTTP). The http-01 answers come from a responder inside this process: a
+ * thread on a loopback port serving /.well-known/acme-challenge/<token>
+ * from a table the workers fill. Accounts and one warm-up order per worker
+ * happen before the clock starts.
  *
  * Usage: acmeload [-k] [-C CAFILE] [-w WORKERS] [-n COUNT] [-T SECONDS]
  *                 [-r PORT] [-d DOMAIN] [-o DIR] [-P PID]... DIRECTORY_URL
@@ -938,12 +938,14 @@ do_order(struct worker *w, const char *name, const char *precsr)
 	 */
 	json_decref(o);
 	o = NULL;
-	if (!chall_valid && (o = poll_status(w, ourl, "ready")) == NULL)
-		goto out;
-	if (!chall_valid && strcmp(jstr(o, "status"), "ready") != 0) {
-		fail_msg("order %s for %s is %s, not ready", ourl, name,
-		    jstr(o, "status"));
-		goto out;
+	if (!chall_valid) {
+		if ((o = poll_status(w, ourl, "ready")) == NULL)
+			goto out;
+		if (strcmp(jstr(o, "status"), "ready") != 0) {
+			fail_msg("order %s for %s is %s, not ready", ourl,
+			    name, jstr(o, "status"));
+			goto out;
+		}
 	}
 	if (precsr == NULL && (csr = make_csr(w, name)) == NULL)
 		goto out;
