@@ -9,14 +9,29 @@ gnutls-bin python3-cryptography libgnutls28-dev
 libcurl4-openssl-dev libpsl-dev libldap-dev slapd ldap-utils nginx-light
 python3-aiosmtpd liblua5.4-dev
 certbot lego pebble python3-acme"
-missing=""
-for p in $PKGS; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
-		missing="$missing $p"
-done
-[ -z "$missing" ] && exit 0
+# Last, in an install of its own: under systemd Debian's caddy starts a
+# service on port 80 (the tests run their own on loopback ports). After
+# nginx, which fails its install when port 80 is taken; caddy's start
+# failing does not fail its install.
+LATE="caddy"
+# missing PACKAGE...: those not installed.
+missing() {
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+		    grep -q "ok installed" || printf ' %s' "$p"
+	done
+}
+# shellcheck disable=SC2086
+early=$(missing $PKGS)
+# shellcheck disable=SC2086
+late=$(missing $LATE)
+[ -z "$early$late" ] && exit 0
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-echo "installing:$missing"
+echo "installing:$early$late"
 $SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing
+for set in "$early" "$late"; do
+	[ -n "$set" ] || continue
+	# shellcheck disable=SC2086
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $set
+done
