@@ -7,11 +7,13 @@
  * own account and one keep-alive connection (TLS with OpenSSL, or plain
  * HTTP). The http-01 answers come from a responder inside this process: a
  * thread on a loopback port serving /.well-known/acme-challenge/<token>
- * from a table the workers fill. Accounts and one warm-up order per worker
- * happen before the clock starts.
+ * from a table the workers fill. With -D, a DNS responder on that UDP port
+ * answers 127.0.0.1 for every name, for the servers' validators. Accounts
+ * and one warm-up order per worker happen before the clock starts.
  *
  * Usage: acmeload [-k] [-C CAFILE] [-w WORKERS] [-n COUNT] [-T SECONDS]
- *                 [-r PORT] [-d DOMAIN] [-o DIR] [-P PID]... DIRECTORY_URL
+ *                 [-r PORT] [-D PORT] [-d DOMAIN] [-o DIR] [-P PID]...
+ *                 DIRECTORY_URL
  * Prints one line: "ok=N failed=M seconds=S rate=R p50_ms=.. p99_ms=..
  * requests_per_order=.. polls_per_order=.. connects=.. stuck=0|1
  * bad_nonces=.. challenge_fetches=.. loader_cpu_us=.. server_cpu_us=.."
@@ -76,7 +78,7 @@
 /* ---- options and shared state ---------------------------------------- */
 
 static const char	*cafile, *domain = "bench.test", *sampledir;
-static int		 debug, insecure, nworkers = 32, resp_port;
+static int		 debug, insecure, nworkers = 32, resp_port, dns_port;
 static long		 count = 1000;
 static double		 maxsecs = 60;
 static pid_t		 pids[MAX_PIDS];
@@ -338,6 +340,95 @@ responder_start(void)
 		return -1;
 	}
 	if (pthread_create(&t, NULL, responder, &lfd) != 0)
+		return -1;
+	pthread_detach(t);
+	return 0;
+}
+
+/* ---- the DNS responder (-D) -------------------------------------------- */
+
+/*
+ * Answer one DNS query q (n bytes) into a (512 bytes): every name is
+ * 127.0.0.1, an A record; any other type gets an empty NOERROR answer (no
+ * AAAA: the validators then connect over IPv4). The reply's length, or 0
+ * for a datagram that is not a one-question query (dropped).
+ */
+static size_t
+dns_answer(const unsigned char *q, size_t n, unsigned char *a)
+{
+	static const unsigned char rr[] = {
+		0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 127, 0, 0, 1
+	};
+	size_t		 o = 12;
+	int		 qtype;
+
+	if (n < 12 + 5 || (q[2] & 0x80) != 0 || (q[2] & 0x78) != 0 ||
+	    q[4] != 0 || q[5] != 1)
+		return 0;
+	while (o < n && q[o] != 0) {
+		if ((q[o] & 0xc0) != 0)
+			return 0;
+		o += 1 + q[o];
+	}
+	if (o + 5 > n || o + 5 + sizeof(rr) > 512)
+		return 0;
+	o += 5;		/* the root label, type, class */
+	qtype = q[o - 4] << 8 | q[o - 3];
+	memcpy(a, q, o);
+	a[2] = (unsigned char)(0x84 | (q[2] & 0x01));	/* QR AA, RD kept */
+	a[3] = 0x80;					/* RA, NOERROR */
+	memset(a + 6, 0, 6);				/* AN NS AR */
+	if (qtype == 1 && q[o - 2] == 0 && q[o - 1] == 1) {
+		a[7] = 1;
+		memcpy(a + o, rr, sizeof(rr));
+		o += sizeof(rr);
+	}
+	return o;
+}
+
+static void *
+dns_responder(void *arg)
+{
+	struct sockaddr_storage	 from;
+	socklen_t		 fromlen;
+	unsigned char		 q[512], a[512];
+	int			 fd = *(int *)arg;
+	ssize_t			 n;
+	size_t			 alen;
+
+	for (;;) {
+		fromlen = sizeof(from);
+		n = recvfrom(fd, q, sizeof(q), 0, (struct sockaddr *)&from,
+		    &fromlen);
+		if (n <= 0)
+			continue;
+		if ((alen = dns_answer(q, (size_t)n, a)) > 0)
+			sendto(fd, a, alen, 0, (struct sockaddr *)&from,
+			    fromlen);
+	}
+	return NULL;
+}
+
+/* Serve DNS on 127.0.0.1:dns_port (UDP), unless 0; 0, or -1. */
+static int
+dns_start(void)
+{
+	static int		 fd;
+	struct sockaddr_in	 sa;
+	pthread_t		 t;
+
+	if (dns_port == 0)
+		return 0;
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)dns_port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((fd = socket(AF_INET, SOCK_DGRAM, 0)) == -1 ||
+	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1) {
+		perror("acmeload: DNS responder");
+		return -1;
+	}
+	if (pthread_create(&t, NULL, dns_responder, &fd) != 0)
 		return -1;
 	pthread_detach(t);
 	return 0;
@@ -1207,8 +1298,8 @@ static int
 usage(void)
 {
 	fprintf(stderr, "usage: acmeload [-k] [-C CAFILE] [-w WORKERS] "
-	    "[-n COUNT] [-T SECONDS] [-r PORT] [-d DOMAIN] [-o DIR] "
-	    "[-P PID]... DIRECTORY_URL\n");
+	    "[-n COUNT] [-T SECONDS] [-r PORT] [-D PORT] [-d DOMAIN] "
+	    "[-o DIR] [-P PID]... DIRECTORY_URL\n");
 	return 2;
 }
 
@@ -1220,7 +1311,7 @@ main(int argc, char *argv[])
 	long		 ok, i;
 	int		 ch;
 
-	while ((ch = getopt(argc, argv, "kC:w:n:T:r:d:o:P:")) != -1)
+	while ((ch = getopt(argc, argv, "kC:w:n:T:r:D:d:o:P:")) != -1)
 		switch (ch) {
 		case 'k': insecure = 1; break;
 		case 'C': cafile = optarg; break;
@@ -1228,6 +1319,7 @@ main(int argc, char *argv[])
 		case 'n': count = atol(optarg); break;
 		case 'T': maxsecs = atof(optarg); break;
 		case 'r': resp_port = atoi(optarg); break;
+		case 'D': dns_port = atoi(optarg); break;
 		case 'd': domain = optarg; break;
 		case 'o': sampledir = optarg; break;
 		case 'P':
@@ -1237,6 +1329,7 @@ main(int argc, char *argv[])
 		default: return usage();
 		}
 	if (optind + 1 != argc || nworkers < 1 || count < 1 || resp_port <= 0 ||
+	    dns_port < 0 || dns_port > 65535 ||
 	    parse_url(argv[optind]) == -1)
 		return usage();
 	signal(SIGPIPE, SIG_IGN);
@@ -1264,7 +1357,8 @@ main(int argc, char *argv[])
 		perror(sampledir);
 		return 1;
 	}
-	if (responder_start() == -1 || directory(argv[optind]) == -1)
+	if (responder_start() == -1 || dns_start() == -1 ||
+	    directory(argv[optind]) == -1)
 		return 1;
 	if ((ws = calloc((size_t)nworkers, sizeof(*ws))) == NULL ||
 	    (latency = calloc((size_t)count, sizeof(*latency))) == NULL)
