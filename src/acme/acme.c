@@ -800,7 +800,7 @@ acme_wait_answer(struct acme *a, struct acme_wait *w, struct acme_resp *r)
 
 	memset(r, 0, sizeof(*r));
 	memset(&p, 0, sizeof(p));
-	if (acme_chall_view(a, ep, id, r, &p) == -1)
+	if (acme_chall_held(a, ep, id, r, &p) == -1)
 		resp_problem(r, &p);
 	answer_end(a, ep, r, 1);
 	acme_wait_drop(a, w);		/* lets go of d */

@@ -255,6 +255,12 @@ void	 acme_resume_validations(struct acme *);
 /* Answer with challenge id as it is now (its view, Link up). 0 or -1. */
 int	 acme_chall_view(struct acme *, const struct acme_endpoint *,
 	    int64_t id, struct acme_resp *, struct acme_problem *);
+/*
+ * The same for a held answer (acme_wait_answer): a challenge still
+ * "pending" (no result yet) is first written "processing". 0 or -1.
+ */
+int	 acme_chall_held(struct acme *, const struct acme_endpoint *,
+	    int64_t id, struct acme_resp *, struct acme_problem *);
 
 /* wait.c: the timer of held answers; stop frees those never armed. */
 int	 acme_waits_start(struct acme *, char *err, size_t errlen);

@@ -170,6 +170,7 @@ struct chall_job {
 	/* the validation's result (validated_fn) */
 	char		 token[64];
 	int		 valid;
+	int		 held;		/* the challenge may still be pending */
 	char		*error;
 };
 
@@ -194,6 +195,9 @@ chall_status_fn(struct store *st, void *arg)
 /*
  * A validation's result: the challenge, its authorization and, when that
  * was the order's last authorization to become valid, the order ("ready").
+ * The challenge is "processing", or, for a held answer (job->held), may
+ * still be "pending": then it is left so if its authorization is no
+ * longer pending (deactivated while the validation ran).
  */
 static int
 validated_fn(struct store *st, void *arg)
@@ -203,14 +207,17 @@ validated_fn(struct store *st, void *arg)
 	struct acme_authz_row az, *all = NULL;
 	struct acme_order_row o;
 	size_t		 n, i, nvalid = 0;
-	int		 rc;
+	int		 rc, pending;
 
 	memset(&o, 0, sizeof(o));
 	if ((rc = store_acme_chall_get(st, job->chall_id, &c)) != 0)
 		return rc;
-	if (strcmp(c.status, "processing") != 0) {
+	pending = strcmp(c.status, "pending") == 0;
+	if ((strcmp(c.status, "processing") != 0 && !(job->held && pending)) ||
+	    (rc = store_acme_authz_get(st, c.authz_id, &az)) != 0 ||
+	    (pending && strcmp(az.status, "pending") != 0)) {
 		acme_chall_row_free(&c);
-		return 0;	/* deactivated meanwhile, or a repeat */
+		return rc;	/* deactivated meanwhile, or a repeat */
 	}
 	snprintf(c.status, sizeof(c.status), job->valid ? "valid" : "invalid");
 	c.validated = job->valid ? time_now() : 0;
@@ -218,8 +225,6 @@ validated_fn(struct store *st, void *arg)
 	c.error = job->error;
 	job->error = NULL;
 	rc = store_acme_chall_update(st, &c);
-	if (rc == 0)
-		rc = store_acme_authz_get(st, c.authz_id, &az);
 	acme_chall_row_free(&c);
 	if (rc != 0 || strcmp(az.status, "pending") != 0)
 		return rc;
@@ -252,6 +257,7 @@ out:
 struct va_arg {
 	struct acme	*acme;
 	int64_t		 chall_id;
+	int		 held;		/* not written "processing" */
 };
 
 /* The pool's done callback (a pool thread). */
@@ -266,6 +272,7 @@ va_done(void *arg, const struct acme_check *chk,
 	memset(&job, 0, sizeof(job));
 	job.chall_id = va->chall_id;
 	job.valid = res->valid;
+	job.held = va->held;
 	if (!res->valid) {
 		snprintf(type, sizeof(type), "%s", res->problem[0] != '\0' ?
 		    res->problem : "incorrectResponse");
@@ -289,10 +296,13 @@ acme_va_dropped(void *arg, const struct acme_check *chk)
 	free(arg);
 }
 
-/* Hand challenge c (of az, by account) to the pool. 0 or -1. */
+/*
+ * Hand challenge c (of az, by account) to the pool; held: c is still
+ * "pending" in the database (an answer held for the result). 0 or -1.
+ */
 static int
 va_submit(struct acme *a, const struct acme_chall_row *c,
-    const struct acme_authz_row *az, const char *thumbprint)
+    const struct acme_authz_row *az, const char *thumbprint, int held)
 {
 	struct acme_check chk;
 	struct va_arg	*va;
@@ -313,6 +323,7 @@ va_submit(struct acme *a, const struct acme_chall_row *c,
 		return -1;
 	va->acme = a;
 	va->chall_id = c->id;
+	va->held = held;
 	if (acme_vpool_submit(a->pool, &chk, va_done, va) == -1) {
 		free(va);
 		return -1;
@@ -343,7 +354,7 @@ acme_chall(struct acme *a, const struct acme_endpoint *ep,
 	struct acme_chall_row c;
 	struct acme_authz_row az;
 	struct chall_job job;
-	struct acme_wait *w = NULL;
+	struct acme_wait *w;
 	struct store	*st;
 	int		 rc = -1, v, wait_ms = ep->dirs->challenge_wait_ms;
 
@@ -368,6 +379,25 @@ acme_chall(struct acme *a, const struct acme_endpoint *ep,
 			    "is %s", az.status);
 			goto out;
 		}
+		/*
+		 * An answer held for the result writes nothing now: the
+		 * client learns of the validation only from the result's
+		 * commit, or, at the deadline, from "processing" written
+		 * first (acme_chall_held). Listed before the validation
+		 * starts: the result may come at once. Two such POSTs race
+		 * harmlessly: the first result is the one kept.
+		 */
+		if (req->can_wait && wait_ms > 0 &&
+		    (w = acme_wait_new(a, ep, c.id, wait_ms)) != NULL) {
+			if (va_submit(a, &c, &az, j.account.thumbprint, 1)
+			    == -1) {
+				acme_wait_drop(a, w);
+				goto busy;
+			}
+			r->wait = w;	/* answered by acme_wait_answer */
+			rc = 0;
+			goto out;
+		}
 		memset(&job, 0, sizeof(job));
 		job.chall_id = c.id;
 		job.from = "pending";
@@ -376,26 +406,12 @@ acme_chall(struct acme *a, const struct acme_endpoint *ep,
 			acme_db_error(p);
 			goto out;
 		}
-		if (!job.conflict) {
-			/* Listed first: the result may come at once. */
-			if (req->can_wait && wait_ms > 0)
-				w = acme_wait_new(a, ep, c.id, wait_ms);
-			if (va_submit(a, &c, &az, j.account.thumbprint) == -1) {
-				acme_wait_drop(a, w);
-				job.from = "processing";
-				job.to = "pending";
-				acme_write(a, chall_status_fn, &job);
-				acme_problem(p, 503, "rateLimited", "too many "
-				    "validations waiting; retry later");
-				r->retry_after = 5;
-				goto out;
-			}
-			if (w != NULL) {
-				/* Answered by acme_wait_answer. */
-				r->wait = w;
-				rc = 0;
-				goto out;
-			}
+		if (!job.conflict &&
+		    va_submit(a, &c, &az, j.account.thumbprint, 0) == -1) {
+			job.from = "processing";
+			job.to = "pending";
+			acme_write(a, chall_status_fn, &job);
+			goto busy;
 		}
 		/* Written (or raced): as it is now. */
 		rc = acme_chall_view(a, ep, id, r, p);
@@ -403,6 +419,11 @@ acme_chall(struct acme *a, const struct acme_endpoint *ep,
 	}
 	chall_answer(a, ep, &c, r);
 	rc = 0;
+	goto out;
+busy:
+	acme_problem(p, 503, "rateLimited", "too many validations waiting; "
+	    "retry later");
+	r->retry_after = 5;
 out:
 	acme_chall_row_free(&c);
 	acme_jws_free(&j);
@@ -419,6 +440,37 @@ acme_chall_view(struct acme *a, const struct acme_endpoint *ep, int64_t id,
 	if ((st = acme_reader(a)) == NULL || store_acme_chall_get(st, id, &c)
 	    != 0)
 		return acme_db_error(p);
+	chall_answer(a, ep, &c, r);
+	acme_chall_row_free(&c);
+	return 0;
+}
+
+int
+acme_chall_held(struct acme *a, const struct acme_endpoint *ep, int64_t id,
+    struct acme_resp *r, struct acme_problem *p)
+{
+	struct acme_chall_row c;
+	struct chall_job job;
+	struct store	*st;
+
+	if ((st = acme_reader(a)) == NULL || store_acme_chall_get(st, id, &c)
+	    != 0)
+		return acme_db_error(p);
+	if (strcmp(c.status, "pending") == 0) {
+		/*
+		 * No result yet (the deadline, a stop, or its commit failed):
+		 * "processing" is made durable before it is said, so that a
+		 * restart validates again (acme_resume_validations).
+		 */
+		acme_chall_row_free(&c);
+		memset(&job, 0, sizeof(job));
+		job.chall_id = id;
+		job.from = "pending";
+		job.to = "processing";
+		if (acme_write(a, chall_status_fn, &job) == -1)
+			return acme_db_error(p);
+		return acme_chall_view(a, ep, id, r, p);
+	}
 	chall_answer(a, ep, &c, r);
 	acme_chall_row_free(&c);
 	return 0;
@@ -443,7 +495,7 @@ acme_resume_validations(struct acme *a)
 			continue;
 		if (store_acme_authz_get(st, c.authz_id, &az) == 0 &&
 		    store_acme_account_get(st, az.account_id, &acct) == 0) {
-			if (va_submit(a, &c, &az, acct.thumbprint) == 0)
+			if (va_submit(a, &c, &az, acct.thumbprint, 0) == 0)
 				log_info("acme: challenge %lld: validating "
 				    "again after the restart",
 				    (long long)c.id);

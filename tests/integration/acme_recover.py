@@ -4,6 +4,7 @@
 #
 #   acme_recover.py serve PORT TOKDIR
 #       an http-01 responder: GET .../TOKEN answers the file TOKDIR/TOKEN;
+#       it first creates TOKDIR/asked.TOKEN (a validation has started);
 #       while TOKDIR/hold exists it holds the answer (at most 60 s), so
 #       that a validation stays "processing".
 #   acme_recover.py DIRURL CA_PEM TOKDIR STATE STEP [NAME [ARG]]
@@ -16,6 +17,8 @@
 #                               is not pending: the order's status
 #       trigger NAME            new order, http-01 asked for (the
 #                               responder holds): the challenge's status
+#       again NAME              the order's http-01 asked for again: the
+#                               challenge's status
 #       status NAME             the order's status
 #       wait NAME STATUS        waits (at most 30 s) until the order has
 #                               STATUS: its status then
@@ -40,6 +43,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 def serve(port, tokdir):
     class H(BaseHTTPRequestHandler):
         def do_GET(self):
+            open(os.path.join(tokdir, "asked." +
+                              os.path.basename(self.path)), "w").close()
             end = time.time() + 60
             while os.path.exists(os.path.join(tokdir, "hold")) and \
                     time.time() < end:
@@ -199,6 +204,8 @@ elif STEP == "ready":
     print(wait(ARGS[0], lambda s: s != "pending", 30)["status"])
 elif STEP == "trigger":
     new_order(ARGS[0])
+    print(challenge(ARGS[0])["status"])
+elif STEP == "again":
     print(challenge(ARGS[0])["status"])
 elif STEP == "status":
     print(order(ARGS[0])["status"])

@@ -125,16 +125,25 @@ daemon_start
 : >"$TOK/hold"
 C trigger s.certmint.test >"$T_DIR/s.out" 2>&1 &
 CLI_PID=$!
-processing() {
-	[ "$(db_query "SELECT count(*) FROM acme_challenges WHERE status =
-	    'processing'")" = 1 ]
+# Being validated: the responder was asked (the answer is held, so
+# nothing is written yet: the challenge is still "pending" in the
+# database until the result, the deadline or the stop).
+asked() {
+	ls "$TOK"/asked.* >/dev/null 2>&1
 }
-check "the challenge is being validated" wait_until 30 processing
+rm -f "$TOK"/asked.*
+check "the challenge is being validated" wait_until 30 asked
+check_eq "nothing is written before the answer" pending \
+    "$(db_query "SELECT status FROM acme_challenges WHERE type = 'http-01'
+	    ORDER BY id DESC LIMIT 1")"
 kill -TERM "$T_PID"
 wait "$CLI_PID"
 check_eq "a stop answers the waiting challenge at once" processing \
     "$(cat "$T_DIR/s.out")"
 check "while the validation still holds the stop" kill -0 "$T_PID"
+check_eq "what it said is written first" processing \
+    "$(db_query "SELECT status FROM acme_challenges WHERE type = 'http-01'
+	    ORDER BY id DESC LIMIT 1")"
 rm -f "$TOK/hold"
 daemon_stop
 conf_set acme challenge_wait_ms 60001
@@ -152,15 +161,33 @@ check_eq "after the restart s becomes ready" ready \
 conf_set acme challenge_wait_ms 30000
 check "certmint reload" "$CERTMINT" -c "$CONF" reload
 : >"$TOK/hold"
+rm -f "$TOK"/asked.*
 C trigger g.certmint.test >/dev/null 2>&1 &
 CLI_PID=$!
-check "g's challenge is being validated" wait_until 30 processing
+check "g's challenge is being validated" wait_until 30 asked
 kill -KILL "$CLI_PID"
 wait "$CLI_PID" 2>/dev/null
 rm -f "$TOK/hold"
 check_eq "its order becomes ready all the same" ready \
     "$(C wait g.certmint.test ready)"
 check "certmintd serves on" curl -fsS -o /dev/null "$URL/health"
+# Killed while a challenge's answer is held: its client had no answer, the
+# challenge is still pending after the restart, and asking again
+# validates it.
+: >"$TOK/hold"
+rm -f "$TOK"/asked.*
+C trigger k.certmint.test >/dev/null 2>&1 &
+CLI_PID=$!
+check "k's challenge is being validated" wait_until 30 asked
+daemon_kill
+wait "$CLI_PID" 2>/dev/null
+rm -f "$TOK/hold"
+daemon_start
+check_eq "after the restart k's order is pending" pending \
+    "$(C status k.certmint.test)"
+check_eq "asked again, the challenge is valid" valid \
+    "$(C again k.certmint.test)"
+check_eq "and the order ready" ready "$(C status k.certmint.test)"
 conf_set acme challenge_wait_ms 1000
 check "certmint reload" "$CERTMINT" -c "$CONF" reload
 
