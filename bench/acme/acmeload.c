@@ -16,13 +16,15 @@
  *                 DIRECTORY_URL
  * Prints one line: "ok=N failed=M seconds=S rate=R p50_ms=.. p99_ms=..
  * requests_per_order=.. polls_per_order=.. connects=.. stuck=0|1
- * bad_nonces=.. challenge_fetches=.. loader_cpu_us=.. server_cpu_us=.."
- * (R: orders per second; the percentiles are of a whole order; CPU per
- * order, -P: the processes whose CPU counts as the server's, summed;
- * connects: TCP connections made on the clock; stuck: a request went
- * unanswered for IO_TIMEOUT seconds, and then the rate is up to the last
- * completed order). Exits non-zero when an order failed. Names are w<worker>-<n>.<DOMAIN>. The first 5 certificates go
- * to DIR/cert-<i>.pem (-o).
+ * bad_nonces=.. challenge_fetches=.. loader_cpu_us=.. server_cpu_us=..
+ * loader_sys_us=.. server_sys_us=.." (R: orders per second; the
+ * percentiles are of a whole order; CPU per order, -P: the processes
+ * whose CPU counts as the server's, summed; *_sys_us: the kernel's part
+ * of it; connects: TCP connections made on the clock; stuck: a request
+ * went unanswered for IO_TIMEOUT seconds, and then the rate is up to the
+ * last completed order). Exits non-zero when an order failed. Names are
+ * w<worker>-<n>.<DOMAIN>. The first 5 certificates go to DIR/cert-<i>.pem
+ * (-o).
  *
  * Polling does not honour Retry-After (certmint and pebble send seconds):
  * a worker polls after 1 ms, doubling to 20 ms, so that the figure is the
@@ -1194,11 +1196,11 @@ worker_run(void *arg)
 /* ---- main ------------------------------------------------------------ */
 
 static double
-cpu_pids(void)
+cpu_pids(double *sys)
 {
 	char		 path[64], buf[1024], *p;
 	unsigned long	 ut, st;
-	double		 s = 0;
+	double		 s = 0, hz = (double)sysconf(_SC_CLK_TCK);
 	FILE		*f;
 	int		 i;
 
@@ -1209,21 +1211,24 @@ cpu_pids(void)
 		if (fgets(buf, sizeof(buf), f) != NULL &&
 		    (p = strrchr(buf, ')')) != NULL &&
 		    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
-		    "%lu %lu", &ut, &st) == 2)
-			s += (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+		    "%lu %lu", &ut, &st) == 2) {
+			s += (double)(ut + st) / hz;
+			*sys += (double)st / hz;
+		}
 		fclose(f);
 	}
 	return s;
 }
 
+/* This process's CPU seconds; *sys gets the kernel's part of them. */
 static double
-cpu_self(void)
+cpu_self(double *sys)
 {
 	struct rusage	 ru;
 
 	getrusage(RUSAGE_SELF, &ru);
-	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
-	    (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+	*sys = (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + *sys;
 }
 
 static int
@@ -1307,7 +1312,7 @@ int
 main(int argc, char *argv[])
 {
 	struct worker	*ws;
-	double		 t0, t1, c0, c1, s0, s1, secs;
+	double		 t0, t1, c0, c1, s0, s1, secs, k0, k1, ks0 = 0, ks1 = 0;
 	long		 ok, i;
 	int		 ch;
 
@@ -1381,16 +1386,16 @@ main(int argc, char *argv[])
 	atomic_store(&nbadnonce, 0);
 	atomic_store(&nserved, 0);
 	atomic_store(&nconnects, 0);
-	c0 = cpu_self();
-	s0 = cpu_pids();
+	c0 = cpu_self(&k0);
+	s0 = cpu_pids(&ks0);
 	t0 = now();
 	deadline = t0 + maxsecs;
 	pthread_barrier_wait(&go);
 	for (i = 0; i < nworkers; i++)
 		pthread_join(ws[i].thread, NULL);
 	t1 = now();
-	c1 = cpu_self();
-	s1 = cpu_pids();
+	c1 = cpu_self(&k1);
+	s1 = cpu_pids(&ks1);
 	if (atomic_load(&setup_failed))
 		return 1;
 	ok = atomic_load(&nok);
@@ -1410,7 +1415,8 @@ main(int argc, char *argv[])
 	printf("ok=%ld failed=%ld seconds=%.2f rate=%.0f p50_ms=%.1f "
 	    "p99_ms=%.1f requests_per_order=%.2f polls_per_order=%.2f "
 	    "connects=%ld stuck=%d bad_nonces=%ld challenge_fetches=%ld "
-	    "loader_cpu_us=%.0f server_cpu_us=%.0f\n", ok,
+	    "loader_cpu_us=%.0f server_cpu_us=%.0f loader_sys_us=%.0f "
+	    "server_sys_us=%.0f\n", ok,
 	    atomic_load(&nfailed), secs,
 	    ok / secs, ok ? latency[ok / 2] * 1e3 : 0,
 	    ok ? latency[ok * 99 / 100] * 1e3 : 0,
@@ -1420,7 +1426,8 @@ main(int argc, char *argv[])
 	    atomic_load(&nbadnonce),
 	    atomic_load(&nserved),
 	    ok ? (c1 - c0) / ok * 1e6 : 0, ok && npids ? (s1 - s0) / ok * 1e6 :
-	    0);
+	    0, ok ? (k1 - k0) / ok * 1e6 : 0, ok && npids ? (ks1 - ks0) / ok *
+	    1e6 : 0);
 	for (i = 0; i < nworkers; i++) {
 		conn_close(&ws[i].conn);
 		SSL_SESSION_free(ws[i].conn.sess);

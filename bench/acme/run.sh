@@ -186,7 +186,7 @@ echo "  pebble, always valid:    $pbav"
 echo "  sample certificates that verify (openssl verify -purpose sslserver):" \
     "certmint $cm_verified, pebble $pb_verified, pebble always valid $pbav_verified"
 python3 - "$cm" "$pb" "$pbav" "$WORKERS" "$PEBBLE_WORKERS" "$SIGN_S" \
-    "$VERIFY_S" <<'PY'
+    "$VERIFY_S" "$(nproc)" <<'PY'
 import sys
 cm, pb, av = (dict(kv.split("=") for kv in s.split()) for s in sys.argv[1:4])
 sign_s, verify_s = float(sys.argv[6]), float(sys.argv[7])
@@ -203,11 +203,21 @@ print(f"  crypto bound: {bound:.0f} orders/s ({rpo:.2f} JWS signed and verified,
       f" a CSR signed and verified, a certificate signed per order, at"
       f" {sign_s:.0f} signs/s, {verify_s:.0f} verifies/s on all cores);"
       f" certmint {100 * r(cm) / bound:.1f}% of it")
-print("  per order: requests, polls, certmintd CPU / pebble CPU / acmeload CPU:")
+print("  per order: requests, polls, server CPU and acmeload CPU (the kernel's"
+      " part of each):")
 for n, d in (("certmint", cm), ("pebble", pb), ("pebble always valid", av)):
     print(f"    {n:22s} {d['requests_per_order']} requests, "
-          f"{d['polls_per_order']} polls, server {d['server_cpu_us']} us, "
-          f"acmeload {d['loader_cpu_us']} us")
+          f"{d['polls_per_order']} polls, server {d['server_cpu_us']} us "
+          f"({d['server_sys_us']}), acmeload {d['loader_cpu_us']} us "
+          f"({d['loader_sys_us']})")
+# What an order may cost at the target, against what the crypto and the
+# kernel (loopback TCP, TLS records, fsync, wake-ups) took alone.
+ncores = int(sys.argv[8])
+crypto_us = ncores * 1e6 / bound
+kernel_us = int(cm["server_sys_us"]) + int(cm["loader_sys_us"])
+print(f"  CPU per order at 1,000 orders/s on {ncores} cores: {ncores * 1000} us;"
+      f" certmint's order took {int(cm['server_cpu_us']) + int(cm['loader_cpu_us'])}"
+      f" us, of which crypto {crypto_us:.0f} us and kernel {kernel_us} us")
 for n, d in (("pebble", pb), ("pebble always valid", av)):
     if d["stuck"] == "1":
         print(f"  {n}: deadlocked; its rate is over the orders before it"
@@ -222,6 +232,8 @@ print(f"FIGURE acme.certmint_vs_pebble: {ratio(cm, pb)}")
 print(f"FIGURE acme.crypto_bound: {bound:.0f} orders/s")
 print(f"FIGURE acme.certmint_vs_crypto_bound: {100 * r(cm) / bound:.1f}%")
 print(f"FIGURE acme.certmint_vs_pebble_always_valid: {ratio(cm, av)}")
+print(f"FIGURE acme.certmint_kernel_us: {kernel_us} us per order (certmintd"
+      f" and acmeload)")
 PY
 # A rate counts completed orders only; a run with failed orders measured
 # something else, and says so.
