@@ -434,8 +434,8 @@ acme_free(struct acme *a)
 	acme_keycache_free(a->keys);
 	acme_psl_free(a);
 	pthread_mutex_destroy(&a->dirs_mu);
-	pthread_mutex_destroy(&a->fin_mu);
-	free(a->fin_ids);
+	acme_idset_free(&a->finalizing);
+	acme_idset_free(&a->validating);
 	free(a);
 }
 
@@ -522,7 +522,8 @@ acme_start(struct ca *ca, struct acme **out, char *err, size_t errlen)
 	}
 	a->ca = ca;
 	pthread_mutex_init(&a->dirs_mu, NULL);
-	pthread_mutex_init(&a->fin_mu, NULL);
+	acme_idset_init(&a->finalizing);
+	acme_idset_init(&a->validating);
 	ca_config_lock(ca);
 	on = acme_configure(a, ca_config(ca), err, errlen);
 	ca_config_unlock(ca);

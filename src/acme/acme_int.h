@@ -62,6 +62,19 @@ struct acme_dirs {
 	int			 challenge_wait_ms;	/* 0: answer at once */
 };
 
+/* idset.c: ids this process is working on (a few dozen), under a lock. */
+struct acme_idset {
+	pthread_mutex_t		 mu;
+	int64_t			*ids;
+	size_t			 n, cap;
+};
+void	 acme_idset_init(struct acme_idset *);
+void	 acme_idset_free(struct acme_idset *);
+/* Add id: 1, or 0 when it is there already, or -1 (out of memory). */
+int	 acme_idset_take(struct acme_idset *, int64_t id);
+void	 acme_idset_drop(struct acme_idset *, int64_t id);
+int	 acme_idset_has(struct acme_idset *, int64_t id);
+
 struct acme {
 	struct ca		*ca;
 	/* URLs start with it, no '/' at the end */
@@ -73,9 +86,8 @@ struct acme {
 	struct nonce_state	*nonces;
 	struct acme_keycache	*keys;	/* parsed account keys */
 	struct psl_ctx_st	*psl;	/* the public suffix list, or NULL */
-	pthread_mutex_t		 fin_mu;
-	int64_t			*fin_ids;	/* orders being finalized */
-	size_t			 fin_n, fin_cap;
+	struct acme_idset	 finalizing;	/* orders (order.c) */
+	struct acme_idset	 validating;	/* held challenges (authz.c) */
 	/* wait.c: challenge answers held for their validation */
 	pthread_mutex_t		 wait_mu;
 	pthread_cond_t		 wait_cv;	/* the timer: a new deadline */

@@ -284,6 +284,8 @@ va_done(void *arg, const struct acme_check *chk,
 	if (acme_write(va->acme, validated_fn, &job) == -1)
 		log_warn("acme: challenge %lld: the result was not recorded",
 		    (long long)va->chall_id);
+	if (va->held)
+		acme_idset_drop(&va->acme->validating, va->chall_id);
 	/* A challenge POST waiting for it answers now. */
 	acme_wait_done(va->acme, va->chall_id);
 	free(job.error);
@@ -293,7 +295,11 @@ va_done(void *arg, const struct acme_check *chk,
 void
 acme_va_dropped(void *arg, const struct acme_check *chk)
 {
-	free(arg);
+	struct va_arg	*va = arg;
+
+	if (va->held)
+		acme_idset_drop(&va->acme->validating, va->chall_id);
+	free(va);
 }
 
 /*
@@ -384,13 +390,17 @@ acme_chall(struct acme *a, const struct acme_endpoint *ep,
 		 * client learns of the validation only from the result's
 		 * commit, or, at the deadline, from "processing" written
 		 * first (acme_chall_held). Listed before the validation
-		 * starts: the result may come at once. Two such POSTs race
-		 * harmlessly: the first result is the one kept.
+		 * starts: the result may come at once. One validation at a
+		 * time (a->validating): a repeated POST waits for the
+		 * running one's result.
 		 */
 		if (req->can_wait && wait_ms > 0 &&
 		    (w = acme_wait_new(a, ep, c.id, wait_ms)) != NULL) {
-			if (va_submit(a, &c, &az, j.account.thumbprint, 1)
-			    == -1) {
+			if ((v = acme_idset_take(&a->validating, c.id)) == -1 ||
+			    (v == 1 && va_submit(a, &c, &az,
+			    j.account.thumbprint, 1) == -1)) {
+				if (v == 1)
+					acme_idset_drop(&a->validating, c.id);
 				acme_wait_drop(a, w);
 				goto busy;
 			}
@@ -450,6 +460,8 @@ acme_chall_held(struct acme *a, const struct acme_endpoint *ep, int64_t id,
     struct acme_resp *r, struct acme_problem *p)
 {
 	struct acme_chall_row c;
+	struct acme_authz_row az;
+	struct acme_account_row acct;
 	struct chall_job job;
 	struct store	*st;
 
@@ -458,17 +470,30 @@ acme_chall_held(struct acme *a, const struct acme_endpoint *ep, int64_t id,
 		return acme_db_error(p);
 	if (strcmp(c.status, "pending") == 0) {
 		/*
-		 * No result yet (the deadline, a stop, or its commit failed):
-		 * "processing" is made durable before it is said, so that a
-		 * restart validates again (acme_resume_validations).
+		 * No result yet (the deadline, a stop): "processing" is made
+		 * durable before it is said, so that a restart validates
+		 * again (acme_resume_validations). No validation running
+		 * (its result was not recorded, or it could not start): one
+		 * starts, as for an unheld POST.
 		 */
-		acme_chall_row_free(&c);
 		memset(&job, 0, sizeof(job));
 		job.chall_id = id;
 		job.from = "pending";
 		job.to = "processing";
-		if (acme_write(a, chall_status_fn, &job) == -1)
+		if (acme_write(a, chall_status_fn, &job) == -1) {
+			acme_chall_row_free(&c);
 			return acme_db_error(p);
+		}
+		if (!job.conflict && !acme_idset_has(&a->validating, id) &&
+		    (st = acme_reader(a)) != NULL &&
+		    store_acme_authz_get(st, c.authz_id, &az) == 0 &&
+		    store_acme_account_get(st, az.account_id, &acct) == 0) {
+			if (va_submit(a, &c, &az, acct.thumbprint, 0) == -1)
+				log_warn("acme: challenge %lld: cannot validate "
+				    "now; the next start does", (long long)id);
+			acme_account_row_free(&acct);
+		}
+		acme_chall_row_free(&c);
 		return acme_chall_view(a, ep, id, r, p);
 	}
 	chall_answer(a, ep, &c, r);

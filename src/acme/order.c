@@ -661,51 +661,6 @@ finalize_submit(struct acme *a, const struct acme_endpoint *ep,
 	return rc;
 }
 
-/*
- * The orders being finalized in this process, so that a second finalize
- * of one is refused while the first runs (the database says "ready" until
- * the first commits). 1 when id was taken here, 0 when it is already.
- */
-static int
-finalize_hold(struct acme *a, int64_t id)
-{
-	int64_t	*n;
-	size_t	 i;
-	int	 ret = 1;
-
-	pthread_mutex_lock(&a->fin_mu);
-	for (i = 0; i < a->fin_n && ret == 1; i++)
-		if (a->fin_ids[i] == id)
-			ret = 0;
-	if (ret == 1 && a->fin_n == a->fin_cap) {
-		n = reallocarray(a->fin_ids, a->fin_cap + 16, sizeof(*n));
-		if (n == NULL)
-			ret = -1;
-		else {
-			a->fin_ids = n;
-			a->fin_cap += 16;
-		}
-	}
-	if (ret == 1)
-		a->fin_ids[a->fin_n++] = id;
-	pthread_mutex_unlock(&a->fin_mu);
-	return ret;
-}
-
-static void
-finalize_release(struct acme *a, int64_t id)
-{
-	size_t	 i;
-
-	pthread_mutex_lock(&a->fin_mu);
-	for (i = 0; i < a->fin_n; i++)
-		if (a->fin_ids[i] == id) {
-			a->fin_ids[i] = a->fin_ids[--a->fin_n];
-			break;
-		}
-	pthread_mutex_unlock(&a->fin_mu);
-}
-
 int
 acme_finalize(struct acme *a, const struct acme_endpoint *ep,
     const struct acme_req *req, const char *url, int64_t id,
@@ -729,7 +684,11 @@ acme_finalize(struct acme *a, const struct acme_endpoint *ep,
 	/* Whose it is first: another account cannot hold an order up. */
 	if (order_load(a, id, j.account.id, &o, &st, p) == -1)
 		goto out;
-	if ((held = finalize_hold(a, id)) != 1) {
+	/*
+	 * One finalize of an order at a time in this process: the database
+	 * says "ready" until the first commits.
+	 */
+	if ((held = acme_idset_take(&a->finalizing, id)) != 1) {
 		if (held == 0)
 			acme_problem(p, 403, "orderNotReady", "the order is "
 			    "being finalized already");
@@ -773,7 +732,7 @@ acme_finalize(struct acme *a, const struct acme_endpoint *ep,
 	rc = 0;
 out:
 	if (held)
-		finalize_release(a, id);
+		acme_idset_drop(&a->finalizing, id);
 	json_decref(ids);
 	if (have_csr)
 		csr_free(&csr);

@@ -4,7 +4,8 @@
 #
 #   acme_recover.py serve PORT TOKDIR
 #       an http-01 responder: GET .../TOKEN answers the file TOKDIR/TOKEN;
-#       it first creates TOKDIR/asked.TOKEN (a validation has started);
+#       it first adds a line to TOKDIR/asked.TOKEN (a validation has
+#       started);
 #       while TOKDIR/hold exists it holds the answer (at most 60 s), so
 #       that a validation stays "processing".
 #   acme_recover.py DIRURL CA_PEM TOKDIR STATE STEP [NAME [ARG]]
@@ -43,8 +44,9 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 def serve(port, tokdir):
     class H(BaseHTTPRequestHandler):
         def do_GET(self):
-            open(os.path.join(tokdir, "asked." +
-                              os.path.basename(self.path)), "w").close()
+            with open(os.path.join(tokdir, "asked." +
+                                   os.path.basename(self.path)), "a") as f:
+                f.write("asked\n")
             end = time.time() + 60
             while os.path.exists(os.path.join(tokdir, "hold")) and \
                     time.time() < end:

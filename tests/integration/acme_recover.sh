@@ -171,6 +171,20 @@ rm -f "$TOK/hold"
 check_eq "its order becomes ready all the same" ready \
     "$(C wait g.certmint.test ready)"
 check "certmintd serves on" curl -fsS -o /dev/null "$URL/health"
+# Asked twice while its answer is held: one validation, which answers both.
+: >"$TOK/hold"
+rm -f "$TOK"/asked.*
+C trigger t.certmint.test >"$T_DIR/t1.out" 2>&1 &
+P1=$!
+check "t's challenge is being validated" wait_until 30 asked
+C again t.certmint.test >"$T_DIR/t2.out" 2>&1 &
+P2=$!
+sleep 2		# the second POST held too
+rm -f "$TOK/hold"
+wait "$P1" "$P2"
+check_eq "both answers say valid" "valid valid" \
+    "$(cat "$T_DIR/t1.out") $(cat "$T_DIR/t2.out")"
+check_eq "the responder was asked once" 1 "$(cat "$TOK"/asked.* | wc -l)"
 # Killed while a challenge's answer is held: its client had no answer, the
 # challenge is still pending after the restart, and asking again
 # validates it.
