@@ -667,8 +667,8 @@ static int
 http_do(struct conn *c, const char *method, const char *path,
     const char *body, size_t blen, struct resp *r)
 {
-	char	 head[1024];
-	int	 n, tries, ret;
+	char	 head[1024], *req = head;
+	int	 n, tries, got, ret;
 
 	n = snprintf(head, sizeof(head), "%s %s HTTP/1.1\r\nHost: %s\r\n"
 	    "User-Agent: certmint-acmeload\r\n%s"
@@ -677,26 +677,40 @@ http_do(struct conn *c, const char *method, const char *path,
 	    "Content-Type: application/jose+json\r\n" : "", blen);
 	if (n < 0 || (size_t)n >= sizeof(head))
 		return -1;
+	/*
+	 * Head and body in one write, as clients do (Go's net/http buffers
+	 * them, Python's http.client joins them): one TLS record, one
+	 * segment for the server to wake up for.
+	 */
+	if (blen > 0) {
+		if ((req = malloc((size_t)n + blen)) == NULL)
+			return -1;
+		memcpy(req, head, (size_t)n);
+		memcpy(req + n, body, blen);
+	}
+	ret = -1;
 	for (tries = 0; tries < 2; tries++) {
 		if (c->fd == -1 && conn_open(c) == -1)
-			return -1;
-		if (conn_write(c, head, (size_t)n) == -1 ||
-		    (blen > 0 && conn_write(c, body, blen) == -1)) {
+			break;
+		if (conn_write(c, req, (size_t)n + blen) == -1) {
 			conn_close(c);
 			continue;
 		}
-		if ((ret = read_response(c, r, strcmp(method, "HEAD") == 0))
-		    == 0) {
+		got = read_response(c, r, strcmp(method, "HEAD") == 0);
+		if (got == 0) {
 			atomic_fetch_add(&nrequests, 1);
 			if (r->close)
 				conn_close(c);
-			return 0;
+			ret = 0;
+			break;
 		}
 		conn_close(c);
-		if (ret == -1)
-			return -1;
+		if (got == -1)
+			break;	/* 1: closed before the answer, sent again */
 	}
-	return -1;
+	if (req != head)
+		free(req);
+	return ret;
 }
 
 /* ---- JWS ------------------------------------------------------------- */
