@@ -19,7 +19,7 @@ crl_get() {
 # names it, e.g. keyCompromise; "-" when absent), base "-" for a base CRL.
 crl_info() {
 	python3 - "$1" <<'PY'
-import sys, time
+import calendar, sys, time
 from cryptography import x509
 c = x509.load_der_x509_crl(open(sys.argv[1], "rb").read())
 def ext(cls):
@@ -30,7 +30,7 @@ def ext(cls):
 base = ext(x509.DeltaCRLIndicator)
 out = [str(ext(x509.CRLNumber).crl_number),
        str(base.crl_number) if base else "-",
-       str(int(c.next_update_utc.timestamp() - time.time()))]
+       str(calendar.timegm(c.next_update.timetuple()) - int(time.time()))]
 for e in c:
     try:
         r = e.extensions.get_extension_for_class(x509.CRLReason).value.reason.value
