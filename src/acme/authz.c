@@ -337,6 +337,26 @@ va_submit(struct acme *a, const struct acme_chall_row *c,
 	return 0;
 }
 
+/*
+ * va_submit for a challenge "processing" in the database, its
+ * authorization and account read from there. 0 or -1.
+ */
+static int
+va_submit_stored(struct acme *a, const struct acme_chall_row *c)
+{
+	struct store	*st = acme_reader(a);
+	struct acme_authz_row az;
+	struct acme_account_row acct;
+	int		 rc;
+
+	if (st == NULL || store_acme_authz_get(st, c->authz_id, &az) != 0 ||
+	    store_acme_account_get(st, az.account_id, &acct) != 0)
+		return -1;
+	rc = va_submit(a, c, &az, acct.thumbprint, 0);
+	acme_account_row_free(&acct);
+	return rc;
+}
+
 /* Answer with challenge c: its view, Link up, Retry-After while it runs. */
 static void
 chall_answer(struct acme *a, const struct acme_endpoint *ep,
@@ -460,8 +480,6 @@ acme_chall_held(struct acme *a, const struct acme_endpoint *ep, int64_t id,
     struct acme_resp *r, struct acme_problem *p)
 {
 	struct acme_chall_row c;
-	struct acme_authz_row az;
-	struct acme_account_row acct;
 	struct chall_job job;
 	struct store	*st;
 
@@ -485,14 +503,9 @@ acme_chall_held(struct acme *a, const struct acme_endpoint *ep, int64_t id,
 			return acme_db_error(p);
 		}
 		if (!job.conflict && !acme_idset_has(&a->validating, id) &&
-		    (st = acme_reader(a)) != NULL &&
-		    store_acme_authz_get(st, c.authz_id, &az) == 0 &&
-		    store_acme_account_get(st, az.account_id, &acct) == 0) {
-			if (va_submit(a, &c, &az, acct.thumbprint, 0) == -1)
-				log_warn("acme: challenge %lld: cannot validate "
-				    "now; the next start does", (long long)id);
-			acme_account_row_free(&acct);
-		}
+		    va_submit_stored(a, &c) == -1)
+			log_warn("acme: challenge %lld: cannot validate now; "
+			    "the next start does", (long long)id);
 		acme_chall_row_free(&c);
 		return acme_chall_view(a, ep, id, r, p);
 	}
@@ -506,8 +519,6 @@ acme_resume_validations(struct acme *a)
 {
 	struct store	*st = acme_reader(a);
 	struct acme_chall_row c;
-	struct acme_authz_row az;
-	struct acme_account_row acct;
 	int64_t		 ids[256];
 	size_t		 n, i;
 
@@ -518,14 +529,9 @@ acme_resume_validations(struct acme *a)
 	for (i = 0; i < n; i++) {
 		if (store_acme_chall_get(st, ids[i], &c) != 0)
 			continue;
-		if (store_acme_authz_get(st, c.authz_id, &az) == 0 &&
-		    store_acme_account_get(st, az.account_id, &acct) == 0) {
-			if (va_submit(a, &c, &az, acct.thumbprint, 0) == 0)
-				log_info("acme: challenge %lld: validating "
-				    "again after the restart",
-				    (long long)c.id);
-			acme_account_row_free(&acct);
-		}
+		if (va_submit_stored(a, &c) == 0)
+			log_info("acme: challenge %lld: validating again after "
+			    "the restart", (long long)c.id);
 		acme_chall_row_free(&c);
 	}
 }
