@@ -165,14 +165,19 @@ out:
 
 struct chall_job {
 	int64_t		 chall_id;
-	const char	*from, *to;	/* status change */
+	const char	*from, *to;	/* status change (chall_status_fn) */
 	int		 conflict;
+	int		 held;		/* for a held answer */
 	/* the validation's result (validated_fn) */
-	char		 token[64];
 	int		 valid;
-	int		 held;		/* the challenge may still be pending */
 	char		*error;
 };
+
+/*
+ * Moves the challenge from job->from to job->to; job->conflict when it was
+ * not job->from, or, with job->held, when its authorization is no longer
+ * pending (deactivated while a held answer waited).
+ */
 
 static int
 chall_status_fn(struct store *st, void *arg)
@@ -181,9 +186,18 @@ chall_status_fn(struct store *st, void *arg)
 	struct acme_chall_row c;
 	int		 rc;
 
+	struct acme_authz_row az;
+
 	if ((rc = store_acme_chall_get(st, job->chall_id, &c)) != 0)
 		return rc;
 	job->conflict = strcmp(c.status, job->from) != 0;
+	if (!job->conflict && job->held) {
+		if ((rc = store_acme_authz_get(st, c.authz_id, &az)) != 0) {
+			acme_chall_row_free(&c);
+			return rc;
+		}
+		job->conflict = strcmp(az.status, "pending") != 0;
+	}
 	if (!job->conflict) {
 		snprintf(c.status, sizeof(c.status), "%s", job->to);
 		rc = store_acme_chall_update(st, &c);
@@ -492,12 +506,14 @@ acme_chall_held(struct acme *a, const struct acme_endpoint *ep, int64_t id,
 		 * durable before it is said, so that a restart validates
 		 * again (acme_resume_validations). No validation running
 		 * (its result was not recorded, or it could not start): one
-		 * starts, as for an unheld POST.
+		 * starts, as for an unheld POST. Not when the authorization
+		 * was deactivated meanwhile: the challenge stays pending.
 		 */
 		memset(&job, 0, sizeof(job));
 		job.chall_id = id;
 		job.from = "pending";
 		job.to = "processing";
+		job.held = 1;
 		if (acme_write(a, chall_status_fn, &job) == -1) {
 			acme_chall_row_free(&c);
 			return acme_db_error(p);

@@ -20,6 +20,8 @@
 #                               responder holds): the challenge's status
 #       again NAME              the order's http-01 asked for again: the
 #                               challenge's status
+#       deactivate NAME         the order's authorization deactivated: its
+#                               status
 #       status NAME             the order's status
 #       wait NAME STATUS        waits (at most 30 s) until the order has
 #                               STATUS: its status then
@@ -209,6 +211,9 @@ elif STEP == "trigger":
     print(challenge(ARGS[0])["status"])
 elif STEP == "again":
     print(challenge(ARGS[0])["status"])
+elif STEP == "deactivate":
+    print(json.loads(post(S["orders"][ARGS[0]]["authz"],
+                          {"status": "deactivated"})[2])["status"])
 elif STEP == "status":
     print(order(ARGS[0])["status"])
 elif STEP == "wait":

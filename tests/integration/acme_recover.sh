@@ -185,6 +185,19 @@ wait "$P1" "$P2"
 check_eq "both answers say valid" "valid valid" \
     "$(cat "$T_DIR/t1.out") $(cat "$T_DIR/t2.out")"
 check_eq "the responder was asked once" 1 "$(cat "$TOK"/asked.* | wc -l)"
+# The authorization deactivated while the answer is held: the result is
+# not kept, the answer says pending, and no validation starts again.
+: >"$TOK/hold"
+rm -f "$TOK"/asked.*
+C trigger x.certmint.test >"$T_DIR/x.out" 2>&1 &
+P1=$!
+check "x's challenge is being validated" wait_until 30 asked
+check_eq "x's authorization is deactivated meanwhile" deactivated \
+    "$(C deactivate x.certmint.test)"
+rm -f "$TOK/hold"
+wait "$P1"
+check_eq "the held answer says pending" pending "$(cat "$T_DIR/x.out")"
+check_eq "the responder was asked once" 1 "$(cat "$TOK"/asked.* | wc -l)"
 # Killed while a challenge's answer is held: its client had no answer, the
 # challenge is still pending after the restart, and asking again
 # validates it.
