@@ -41,6 +41,19 @@ if [ $# -gt 0 ]; then
 	done
 fi
 
+# it_run BUILD SCRIPT OUT SECONDS: an integration test script outside
+# meson, against the binaries of build directory BUILD, its output
+# (TAP) into OUT, at most SECONDS; its exit status.
+it_run() {
+	FILLEVENTS="$PWD/$1/bench/events/fillevents" \
+	CERTMINT="$PWD/$1/src/cli/certmint" \
+	CERTMINTD="$PWD/$1/src/server/certmintd" \
+	MODULES_DIR="$PWD/$1/tests/modules" \
+	CERTMINT_MODULES_PATH="$PWD/$1/modules" \
+	LIB="$PWD/tests/integration/lib.sh" \
+	    timeout -k 10 "$4" sh "$2" >"$3" 2>&1
+}
+
 log="$BUILD/meson-logs/testlog.json"
 status=0
 passed=0 failed=0
@@ -62,13 +75,7 @@ fi
 # acme.sh on PATH it says why and counts as neither passed nor failed;
 # with one, it counts as any test.
 if [ $run_acmesh -eq 1 ]; then
-	CERTMINT="$PWD/$BUILD/src/cli/certmint" \
-	CERTMINTD="$PWD/$BUILD/src/server/certmintd" \
-	MODULES_DIR="$PWD/$BUILD/tests/modules" \
-	CERTMINT_MODULES_PATH="$PWD/$BUILD/modules" \
-	LIB="$PWD/tests/integration/lib.sh" \
-	    timeout -k 10 300 sh tests/integration/acme_acmesh.sh \
-	    >"$BUILD/acmesh.tap" 2>&1
+	it_run "$BUILD" tests/integration/acme_acmesh.sh "$BUILD/acmesh.tap" 300
 	rc=$?
 	if [ $rc -eq 0 ] && grep -q '^1\.\.0 # SKIP' "$BUILD/acmesh.tap"; then
 		echo "acme_acmesh: skipped:" \
@@ -102,13 +109,7 @@ if [ $run_tsan -eq 1 ]; then
 	    tests/modules/concurrent.so tests/modules/lag.so \
 	    bench/events/fillevents >/dev/null; then
 		rm -f "$BUILD/tsan.tap"
-		FILLEVENTS="$PWD/$TSAN_BUILD/bench/events/fillevents" \
-		CERTMINT="$PWD/$TSAN_BUILD/src/cli/certmint" \
-		CERTMINTD="$PWD/$TSAN_BUILD/src/server/certmintd" \
-		MODULES_DIR="$PWD/$TSAN_BUILD/tests/modules" \
-		LIB="$PWD/tests/integration/lib.sh" \
-		    timeout -k 10 600 sh tests/integration/tsan.sh \
-		    >"$BUILD/tsan.tap" 2>&1
+		it_run "$TSAN_BUILD" tests/integration/tsan.sh "$BUILD/tsan.tap" 600
 		rc=$?
 		cat "$BUILD/tsan.tap"
 		if [ $rc -eq 0 ] && python3 scripts/testlog.py --tap "$BUILD/tsan.tap"
@@ -136,14 +137,10 @@ if [ $run_tsan -eq 1 ]; then
 		*)	target=src/cli/certmint ;;
 		esac
 		if ninja -C "$TSAN_BUILD" "$target" >/dev/null &&
-		    CERTMINT="$PWD/$TSAN_BUILD/src/cli/certmint" \
-		    CERTMINTD="$PWD/$TSAN_BUILD/src/server/certmintd" \
-		    MODULES_DIR="$PWD/$TSAN_BUILD/tests/modules" \
-		    CERTMINT_MODULES_PATH="$PWD/$TSAN_BUILD/modules" \
-		    LIB="$PWD/tests/integration/lib.sh" \
-		    TSAN_OPTIONS="halt_on_error=0 second_deadlock_stack=1" \
-		    timeout -k 10 600 sh "tests/integration/$t.sh" \
-		    >"$BUILD/tsan-$t.tap" 2>&1 &&
+		    (TSAN_OPTIONS="halt_on_error=0 second_deadlock_stack=1"
+		    export TSAN_OPTIONS
+		    it_run "$TSAN_BUILD" "tests/integration/$t.sh" \
+		    "$BUILD/tsan-$t.tap" 600) &&
 		    python3 scripts/testlog.py --tap "$BUILD/tsan-$t.tap"; then
 			echo "tsan $t: ok"
 			passed=$((passed + 1))
