@@ -167,7 +167,6 @@ struct chall_job {
 	int64_t		 chall_id;
 	const char	*from, *to;	/* status change (chall_status_fn) */
 	int		 conflict;
-	int		 held;		/* for a held answer */
 	/* the validation's result (validated_fn) */
 	int		 valid;
 	char		*error;
@@ -175,23 +174,21 @@ struct chall_job {
 
 /*
  * Moves the challenge from job->from to job->to; job->conflict when it was
- * not job->from, or, with job->held, when its authorization is no longer
- * pending (deactivated while a held answer waited).
+ * not job->from, or when it is to become "processing" and its
+ * authorization is no longer pending (deactivated meanwhile).
  */
-
 static int
 chall_status_fn(struct store *st, void *arg)
 {
 	struct chall_job *job = arg;
 	struct acme_chall_row c;
-	int		 rc;
-
 	struct acme_authz_row az;
+	int		 rc;
 
 	if ((rc = store_acme_chall_get(st, job->chall_id, &c)) != 0)
 		return rc;
 	job->conflict = strcmp(c.status, job->from) != 0;
-	if (!job->conflict && job->held) {
+	if (!job->conflict && strcmp(job->to, "processing") == 0) {
 		if ((rc = store_acme_authz_get(st, c.authz_id, &az)) != 0) {
 			acme_chall_row_free(&c);
 			return rc;
@@ -209,9 +206,9 @@ chall_status_fn(struct store *st, void *arg)
 /*
  * A validation's result: the challenge, its authorization and, when that
  * was the order's last authorization to become valid, the order ("ready").
- * The challenge is "processing", or, for a held answer (job->held), may
- * still be "pending": then it is left so if its authorization is no
- * longer pending (deactivated while the validation ran).
+ * The challenge is "processing", or still "pending" when the validation
+ * was for a held answer (which writes nothing first): then it is left so
+ * if its authorization is no longer pending (deactivated meanwhile).
  */
 static int
 validated_fn(struct store *st, void *arg)
@@ -227,7 +224,7 @@ validated_fn(struct store *st, void *arg)
 	if ((rc = store_acme_chall_get(st, job->chall_id, &c)) != 0)
 		return rc;
 	pending = strcmp(c.status, "pending") == 0;
-	if ((strcmp(c.status, "processing") != 0 && !(job->held && pending)) ||
+	if ((strcmp(c.status, "processing") != 0 && !pending) ||
 	    (rc = store_acme_authz_get(st, c.authz_id, &az)) != 0 ||
 	    (pending && strcmp(az.status, "pending") != 0)) {
 		acme_chall_row_free(&c);
@@ -271,7 +268,7 @@ out:
 struct va_arg {
 	struct acme	*acme;
 	int64_t		 chall_id;
-	int		 held;		/* not written "processing" */
+	int		 held;		/* its id is in a->validating */
 };
 
 /* The pool's done callback (a pool thread). */
@@ -286,7 +283,6 @@ va_done(void *arg, const struct acme_check *chk,
 	memset(&job, 0, sizeof(job));
 	job.chall_id = va->chall_id;
 	job.valid = res->valid;
-	job.held = va->held;
 	if (!res->valid) {
 		snprintf(type, sizeof(type), "%s", res->problem[0] != '\0' ?
 		    res->problem : "incorrectResponse");
@@ -317,8 +313,8 @@ acme_va_dropped(void *arg, const struct acme_check *chk)
 }
 
 /*
- * Hand challenge c (of az, by account) to the pool; held: c is still
- * "pending" in the database (an answer held for the result). 0 or -1.
+ * Hand challenge c (of az, by account) to the pool; held: for a held
+ * answer, c's id taken in a->validating (dropped when it ends). 0 or -1.
  */
 static int
 va_submit(struct acme *a, const struct acme_chall_row *c,
@@ -513,7 +509,6 @@ acme_chall_held(struct acme *a, const struct acme_endpoint *ep, int64_t id,
 		job.chall_id = id;
 		job.from = "pending";
 		job.to = "processing";
-		job.held = 1;
 		if (acme_write(a, chall_status_fn, &job) == -1) {
 			acme_chall_row_free(&c);
 			return acme_db_error(p);

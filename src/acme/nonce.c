@@ -7,10 +7,10 @@
  * one issued before a restart still checks after it. The sequence, counted
  * up from 0 in each run (generation), makes every nonce unique; the MAC
  * makes it unpredictable to anyone without the key (RFC 8555 6.5). (8
- * random bytes instead cost RAND_bytes, about 10 us under load.) What must be shared
- * is the set of nonces used up; it is in memory, behind a mutex
- * (nonceset.c: entries expire with the nonces, ACME_NONCE_LIFETIME, and
- * a flood cannot make it refuse every nonce).
+ * random bytes instead cost RAND_bytes, about 10 us under load.) What
+ * must be shared is the set of nonces used up; it is in memory, behind a
+ * mutex (nonceset.c: entries expire with the nonces, ACME_NONCE_LIFETIME,
+ * and a flood cannot make it refuse every nonce).
  *
  * A restart would forget that set. The generation, counted up at each
  * start, says which run issued a nonce: the current run's are checked

@@ -28,8 +28,8 @@ acme_psl_free(struct acme *a)
 }
 
 /*
- * The registered domain of a DNS name (lowercase, "*." stripped by the
- * caller or not), for rate limits: the public suffix list's; a name that
+ * The registered domain of a lowercase DNS name (a leading "*." is
+ * dropped), for rate limits: the public suffix list's; a name that
  * is a public suffix itself, or a single label, counts as itself. Without
  * a list, its last two labels.
  */
