@@ -321,30 +321,44 @@ responder(void *arg)
 	}
 }
 
-/* Listen on 127.0.0.1:resp_port and start the responder; 0, or -1. */
+/*
+ * A socket of type (SOCK_STREAM, listening, or SOCK_DGRAM) on
+ * 127.0.0.1:lport into *fd, and a thread running fn(fd); 0, or -1 (told
+ * on stderr under what).
+ */
 static int
-responder_start(void)
+serve_loopback(int type, int lport, void *(*fn)(void *), int *fd,
+    const char *what)
 {
-	static int		 lfd;
 	struct sockaddr_in	 sa;
 	pthread_t		 t;
 	int			 one = 1;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t)resp_port);
+	sa.sin_port = htons((uint16_t)lport);
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if ((lfd = socket(AF_INET, SOCK_STREAM, 0)) == -1 ||
-	    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-	    bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) == -1 ||
-	    listen(lfd, 1024) == -1) {
-		perror("acmeload: responder");
+	if ((*fd = socket(AF_INET, type, 0)) == -1 ||
+	    setsockopt(*fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(*fd, (struct sockaddr *)&sa, sizeof(sa)) == -1 ||
+	    (type == SOCK_STREAM && listen(*fd, 1024) == -1)) {
+		perror(what);
 		return -1;
 	}
-	if (pthread_create(&t, NULL, responder, &lfd) != 0)
+	if (pthread_create(&t, NULL, fn, fd) != 0)
 		return -1;
 	pthread_detach(t);
 	return 0;
+}
+
+/* Listen on 127.0.0.1:resp_port and start the responder; 0, or -1. */
+static int
+responder_start(void)
+{
+	static int	 lfd;
+
+	return serve_loopback(SOCK_STREAM, resp_port, responder, &lfd,
+	    "acmeload: responder");
 }
 
 /* ---- the DNS responder (-D) -------------------------------------------- */
@@ -415,25 +429,10 @@ dns_responder(void *arg)
 static int
 dns_start(void)
 {
-	static int		 fd;
-	struct sockaddr_in	 sa;
-	pthread_t		 t;
+	static int	 fd;
 
-	if (dns_port == 0)
-		return 0;
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t)dns_port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if ((fd = socket(AF_INET, SOCK_DGRAM, 0)) == -1 ||
-	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1) {
-		perror("acmeload: DNS responder");
-		return -1;
-	}
-	if (pthread_create(&t, NULL, dns_responder, &fd) != 0)
-		return -1;
-	pthread_detach(t);
-	return 0;
+	return dns_port == 0 ? 0 : serve_loopback(SOCK_DGRAM, dns_port,
+	    dns_responder, &fd, "acmeload: DNS responder");
 }
 
 /* ---- HTTP/1.1 over one keep-alive connection --------------------------- */
