@@ -38,6 +38,30 @@ C() {
 acme_requests() {
 	db_query "SELECT count(*) FROM requests WHERE caller_name = 'acme'"
 }
+# held NAME OUT: with the responder holding its answers, NAME's order made
+# and its challenge asked for, in the background (its output in OUT, its
+# pid in HELD_PID), until the responder was asked. The answer is held, so
+# nothing is written yet: the challenge is "pending" in the database
+# until the result, the deadline or a stop.
+held() {
+	: >"$TOK/hold"
+	rm -f "$TOK"/asked.*
+	C trigger "$1" >"$2" 2>&1 &
+	HELD_PID=$!
+	check "$1: its challenge is being validated" wait_until 30 asked
+}
+asked() {
+	ls "$TOK"/asked.* >/dev/null 2>&1
+}
+# asked_times: how often the responder was asked since the last held.
+asked_times() {
+	cat "$TOK"/asked.* | wc -l
+}
+# last_http01: the status of the newest http-01 challenge, as stored.
+last_http01() {
+	db_query "SELECT status FROM acme_challenges WHERE type = 'http-01'
+	    ORDER BY id DESC LIMIT 1"
+}
 last_order() {
 	db_query "SELECT max(id) FROM acme_orders"
 }
@@ -122,28 +146,14 @@ daemon_stop
 conf_set acme challenge_wait_ms 60000
 conf_set acme validation_timeout_ms 60000
 daemon_start
-: >"$TOK/hold"
-C trigger s.certmint.test >"$T_DIR/s.out" 2>&1 &
-CLI_PID=$!
-# Being validated: the responder was asked (the answer is held, so
-# nothing is written yet: the challenge is still "pending" in the
-# database until the result, the deadline or the stop).
-asked() {
-	ls "$TOK"/asked.* >/dev/null 2>&1
-}
-rm -f "$TOK"/asked.*
-check "the challenge is being validated" wait_until 30 asked
-check_eq "nothing is written before the answer" pending \
-    "$(db_query "SELECT status FROM acme_challenges WHERE type = 'http-01'
-	    ORDER BY id DESC LIMIT 1")"
+held s.certmint.test "$T_DIR/s.out"
+check_eq "nothing is written before the answer" pending "$(last_http01)"
 kill -TERM "$T_PID"
-wait "$CLI_PID"
+wait "$HELD_PID"
 check_eq "a stop answers the waiting challenge at once" processing \
     "$(cat "$T_DIR/s.out")"
 check "while the validation still holds the stop" kill -0 "$T_PID"
-check_eq "what it said is written first" processing \
-    "$(db_query "SELECT status FROM acme_challenges WHERE type = 'http-01'
-	    ORDER BY id DESC LIMIT 1")"
+check_eq "what it said is written first" processing "$(last_http01)"
 rm -f "$TOK/hold"
 daemon_stop
 conf_set acme challenge_wait_ms 60001
@@ -160,54 +170,38 @@ check_eq "after the restart s becomes ready" ready \
 # answer is dropped when the result comes, the result still counts.
 conf_set acme challenge_wait_ms 30000
 check "certmint reload" "$CERTMINT" -c "$CONF" reload
-: >"$TOK/hold"
-rm -f "$TOK"/asked.*
-C trigger g.certmint.test >/dev/null 2>&1 &
-CLI_PID=$!
-check "g's challenge is being validated" wait_until 30 asked
-kill -KILL "$CLI_PID"
-wait "$CLI_PID" 2>/dev/null
+held g.certmint.test /dev/null
+kill -KILL "$HELD_PID"
+wait "$HELD_PID" 2>/dev/null
 rm -f "$TOK/hold"
 check_eq "its order becomes ready all the same" ready \
     "$(C wait g.certmint.test ready)"
 check "certmintd serves on" curl -fsS -o /dev/null "$URL/health"
 # Asked twice while its answer is held: one validation, which answers both.
-: >"$TOK/hold"
-rm -f "$TOK"/asked.*
-C trigger t.certmint.test >"$T_DIR/t1.out" 2>&1 &
-P1=$!
-check "t's challenge is being validated" wait_until 30 asked
+held t.certmint.test "$T_DIR/t1.out"
 C again t.certmint.test >"$T_DIR/t2.out" 2>&1 &
 P2=$!
 sleep 2		# the second POST held too
 rm -f "$TOK/hold"
-wait "$P1" "$P2"
+wait "$HELD_PID" "$P2"
 check_eq "both answers say valid" "valid valid" \
     "$(cat "$T_DIR/t1.out") $(cat "$T_DIR/t2.out")"
-check_eq "the responder was asked once" 1 "$(cat "$TOK"/asked.* | wc -l)"
+check_eq "the responder was asked once" 1 "$(asked_times)"
 # The authorization deactivated while the answer is held: the result is
 # not kept, the answer says pending, and no validation starts again.
-: >"$TOK/hold"
-rm -f "$TOK"/asked.*
-C trigger x.certmint.test >"$T_DIR/x.out" 2>&1 &
-P1=$!
-check "x's challenge is being validated" wait_until 30 asked
+held x.certmint.test "$T_DIR/x.out"
 check_eq "x's authorization is deactivated meanwhile" deactivated \
     "$(C deactivate x.certmint.test)"
 rm -f "$TOK/hold"
-wait "$P1"
+wait "$HELD_PID"
 check_eq "the held answer says pending" pending "$(cat "$T_DIR/x.out")"
-check_eq "the responder was asked once" 1 "$(cat "$TOK"/asked.* | wc -l)"
+check_eq "the responder was asked once" 1 "$(asked_times)"
 # Killed while a challenge's answer is held: its client had no answer, the
 # challenge is still pending after the restart, and asking again
 # validates it.
-: >"$TOK/hold"
-rm -f "$TOK"/asked.*
-C trigger k.certmint.test >/dev/null 2>&1 &
-CLI_PID=$!
-check "k's challenge is being validated" wait_until 30 asked
+held k.certmint.test /dev/null
 daemon_kill
-wait "$CLI_PID" 2>/dev/null
+wait "$HELD_PID" 2>/dev/null
 rm -f "$TOK/hold"
 daemon_start
 check_eq "after the restart k's order is pending" pending \
