@@ -104,6 +104,14 @@ void	 crl_schedule_poke(struct ca *);
  */
 int	 ca_load_by_serial(struct ca *ca, const char *serial,
 	    struct db_request *req, struct ca_result *res);
+/*
+ * officer.c: 1 when the certificate (DER) certifies one of the CA's own
+ * keys (the CA certificate, a renewal's or a link certificate: every
+ * certificate in ca_certs), else 0. Such a certificate is never imported
+ * nor revoked: revoking it would list the CA on its own CRL.
+ */
+int	 ca_certifies_own_key(struct ca *ca, const unsigned char *der,
+	    size_t len);
 /* identity.c: the CA directory's marker of its database (ca.dbid). */
 char	*ca_marker_path(const struct cm_config *);
 

@@ -138,6 +138,29 @@ ca_deny(struct ca *ca, int64_t id, const char *officer, struct ca_result *res)
 }
 
 int
+ca_certifies_own_key(struct ca *ca, const unsigned char *der, size_t len)
+{
+	struct cert_info a, b;
+	char		 err[256];
+	int		 i, own = 0;
+
+	if (cert_info_parse(der, len, &a, err, sizeof(err)) == -1)
+		return 0;
+	pthread_rwlock_rdlock(&ca->cfg_lock);
+	for (i = 0; !own && i < ca->signer.ncerts; i++) {
+		if (cert_info_parse(ca->signer.certs[i].der,
+		    ca->signer.certs[i].len, &b, err, sizeof(err)) == -1)
+			continue;
+		own = a.pubkey_len == b.pubkey_len &&
+		    memcmp(a.pubkey, b.pubkey, a.pubkey_len) == 0;
+		cert_info_free(&b);
+	}
+	pthread_rwlock_unlock(&ca->cfg_lock);
+	cert_info_free(&a);
+	return own;
+}
+
+int
 ca_import(struct ca *ca, const unsigned char *data, size_t len,
     const char *officer, struct ca_result *res)
 {
@@ -176,6 +199,12 @@ ca_import(struct ca *ca, const unsigned char *data, size_t len,
 	if (rc == -1) {
 		ca_fail(res, CA_E_BADREQ, "certificate %s was not issued by this CA: "
 		    "%s", info.serial, err);
+		goto fail;
+	}
+	if (ca_certifies_own_key(ca, der, derlen)) {
+		ca_fail(res, CA_E_BADREQ, "certificate %s is a certificate of "
+		    "this CA's own key, not one the CA issued to a subject",
+		    info.serial);
 		goto fail;
 	}
 	if ((st = ca_reader(ca)) != NULL &&

@@ -68,6 +68,13 @@ ca_revoke(struct ca *ca, const char *serial, int reason, int64_t date,
 		return ca_fail(res, CA_E_BADREQ, "the revocation date is in the future");
 	if (ca_load_by_serial(ca, serial, &req, res) == -1)
 		return -1;
+	/* Imported before import refused them. */
+	if (ca_certifies_own_key(ca, res->cert.raw, res->cert.raw_len)) {
+		ca_fail(res, CA_E_BADREQ, "certificate %s certifies this CA's own "
+		    "key: it cannot be on the CA's CRL", res->cert.serial);
+		db_request_free(&req);
+		return -1;
+	}
 	/* An invalidity date before the certificate existed is a typo. */
 	if (date != 0 && date < res->cert.not_before) {
 		time_format(res->cert.not_before, ts);

@@ -108,6 +108,24 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
     -keyout "$T_DIR/other.key" -out "$T_DIR/other.crt" -subj /CN=other -days 1 2>/dev/null
 check_fails "import of another CA's certificate is refused" \
     "$CERTMINT" -c "$CONF" import "$T_DIR/other.crt"
+# The CA's own certificate is signed by the CA's key too; imported, it
+# could be revoked onto the CA's own CRL.
+out=$("$CERTMINT" -c "$CONF" import "$T_DIR/ca.pem" 2>&1)
+check_eq "import of the CA's own certificate is refused (exit 1)" 1 "$?"
+check_match "and says why" "this CA's own key" "$out"
+check_eq "nothing recorded for it" 0 "$("$CERTMINT" -c "$CONF" --json view \
+    log | python3 -c 'import json, sys
+print(sum(1 for r in json.load(sys.stdin) if r["message"] == "Imported"))')"
+# A database from before that refusal may hold one: it is not revoked.
+ca_serial=$(openssl x509 -in "$T_DIR/ca.pem" -noout -serial | cut -d= -f2)
+db_query "INSERT INTO requests (id, request_type, disposition,
+    disposition_message, submitted_when) VALUES (100000, 0, 20, 'Imported', 0);
+    INSERT INTO certs (request_id, serial, raw, not_before, not_after)
+    VALUES (100000, lower('$ca_serial'), X'$(openssl x509 -in "$T_DIR/ca.pem" \
+    -outform DER | od -An -v -tx1 | tr -d ' \n')', 0, 4102444800)"
+out=$("$CERTMINT" -c "$CONF" revoke "$ca_serial" keyCompromise 2>&1)
+check_eq "revoking the CA's own certificate is refused (exit 1)" 1 "$?"
+check_match "and says why" "this CA's own" "$out"
 
 check "certmint status" "$CERTMINT" -c "$CONF" status
 "$CERTMINT" -c "$CONF" --json status >"$T_DIR/status.json"
