@@ -339,6 +339,59 @@ renew_refused(struct ca *ca, const char *serial, const unsigned char *csr,
 }
 
 /*
+ * A renewal by the certificate's key proves who holds the key, not who
+ * owns a name: the new request names only what the old certificate (or
+ * the request it was issued for) did. Its subject is empty or theirs, and
+ * each of its subjectAltNames is one of the certificate's. 0, or -1 with
+ * res.
+ */
+static int
+renew_names_check(const struct db_request *req, const struct db_cert *old,
+    const struct csr *c, struct ca_result *res)
+{
+	struct cert_info info;
+	const unsigned char *san = NULL;
+	size_t		 i, sanlen = 0;
+	char		 err[256];
+	int		 rc = -1, within;
+
+	if (cert_info_parse(old->raw, old->raw_len, &info, err,
+	    sizeof(err)) == -1)
+		return ca_fail(res, CA_E_INTERNAL, "certificate %s: %s",
+		    old->serial, err);
+	if (c->subject_dn[0] != '\0' && !(c->subject_len == info.subject_len &&
+	    memcmp(c->subject, info.subject, c->subject_len) == 0) &&
+	    !(req->request_raw_name != NULL &&
+	    c->subject_len == req->request_raw_name_len &&
+	    memcmp(c->subject, req->request_raw_name, c->subject_len) == 0)) {
+		ca_fail(res, CA_E_DENIED, "a renewal by the key of certificate "
+		    "%s keeps its subject (%s), or sends an empty one: the "
+		    "request's is %s", old->serial, info.subject_dn,
+		    c->subject_dn);
+		goto out;
+	}
+	for (i = 0; i < info.nexts; i++)
+		if (strcmp(info.exts[i].oid, "2.5.29.17") == 0) {
+			san = info.exts[i].value;
+			sanlen = info.exts[i].len;
+		}
+	if ((within = csr_sans_within(c, san, sanlen, err, sizeof(err))) != 1) {
+		if (within == -1)
+			ca_fail(res, CA_E_INTERNAL, "certificate %s: %s",
+			    old->serial, err);
+		else
+			ca_fail(res, CA_E_DENIED, "a renewal by the key of "
+			    "certificate %s names only what it names: %s is "
+			    "not one of its subjectAltNames", old->serial, err);
+		goto out;
+	}
+	rc = 0;
+out:
+	cert_info_free(&info);
+	return rc;
+}
+
+/*
  * May certificate old (its request req) be renewed from *csr as proof
  * allows (ca_renew)? With no csr, an officer's renewal takes req's own.
  * Returns 0 with *csr set, or -1 with res and *code (the StatusCode to
@@ -396,7 +449,10 @@ renew_check(const struct db_request *req, const struct db_cert *old,
 	*code = STATUS_BAD_SIGNATURE;
 	same = spki_cert_same_key(parsed.spki, parsed.spki_len, old->raw,
 	    old->raw_len);
-	if (proof != NULL && proof->sig != NULL &&
+	if (proof != NULL && renew_names_check(req, old, &parsed, res) == -1) {
+		*code = STATUS_POLICY_DENIED;
+		rc = -1;
+	} else if (proof != NULL && proof->sig != NULL &&
 	    cert_verify_data(old->raw, old->raw_len, parsed.der,
 	    parsed.der_len, proof->sig, proof->siglen) != 1)
 		rc = ca_fail(res, CA_E_DENIED, "the renewal signature is not "

@@ -88,6 +88,14 @@ int	 csr_parse(const unsigned char *, size_t, struct csr *, char *err,
  */
 const char *dns_name_check(const unsigned char *p, size_t n, int wildcard);
 void	 csr_free(struct csr *);
+/*
+ * Is every subjectAltName of c among those of san, a certificate's
+ * subjectAltName extension value (NULL: it has none)? DNS names compare
+ * in any case. 1; 0 with err naming the first that is not; -1 with err
+ * when san does not read.
+ */
+int	 csr_sans_within(const struct csr *c, const unsigned char *san,
+	    size_t len, char *err, size_t errlen);
 
 /*
  * ECDSA verification on P-256 or P-384 (t) of sig (DER Ecdsa-Sig-Value)

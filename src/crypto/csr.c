@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -1099,6 +1100,46 @@ fail:
  * Free everything csr_parse allocated and empty c. NULL-safe; may be
  * called twice.
  */
+/* Is name a among those of have? DNS names in any case. */
+static int
+san_among(const struct san *a, const struct san *have, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++) {
+		if (have[i].type != a->type)
+			continue;
+		if (a->type == SAN_DIRNAME ? a->der_len == have[i].der_len &&
+		    memcmp(a->der, have[i].der, a->der_len) == 0 :
+		    a->type == SAN_DNS ? strcasecmp(a->value, have[i].value) == 0 :
+		    strcmp(a->value, have[i].value) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+int
+csr_sans_within(const struct csr *c, const unsigned char *san, size_t len,
+    char *err, size_t errlen)
+{
+	struct csr	 had;
+	size_t		 i;
+	int		 rc = 1;
+
+	memset(&had, 0, sizeof(had));
+	if (san != NULL && parse_sans(&had, san, len, err, errlen) == -1) {
+		csr_free(&had);
+		return -1;
+	}
+	for (i = 0; rc == 1 && i < c->nsans; i++)
+		if (!san_among(&c->sans[i], had.sans, had.nsans)) {
+			seterr(err, errlen, "%s", c->sans[i].value);
+			rc = 0;
+		}
+	csr_free(&had);
+	return rc;
+}
+
 void
 csr_free(struct csr *c)
 {

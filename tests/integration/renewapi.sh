@@ -195,6 +195,42 @@ check_eq "an unknown serial: 404" 404 \
 check_eq "recorded" "30|0123abcd|80092004" "$(recorded)"
 check_eq "GET of a renewal URL: 405" 405 "$(curl -sS -m 60 -o /dev/null \
     -w '%{http_code}\n' "$URL/api/v1/certificates/$old/renew")"
+# The key proves who holds it, not who owns a name: a renewal by key
+# names only what the old certificate did.
+newkey erin ec
+openssl req -new -key "$T_DIR/erin.key" -out "$T_DIR/erin.csr" \
+    -subj /CN=a.example.com \
+    -addext subjectAltName=DNS:a.example.com,DNS:b.example.com 2>/dev/null
+check_eq "issue erin (two names)" 201 "$(submit_http "$T_DIR/erin.csr" |
+    head -1)"
+resp 'j["certificate"]' >"$T_DIR/erin.crt"
+eold=$(serial_of "$T_DIR/erin.crt")
+# erin_csr OUT KEY SUBJECT SANS: a request OUT.der for KEY.key.
+erin_csr() {
+	openssl req -new -key "$T_DIR/$2.key" -outform DER -out "$T_DIR/$1.der" \
+	    -subj "$3" -addext "subjectAltName=$4" 2>/dev/null
+}
+erin_csr e1 erin /CN=a.example.com DNS:B.EXAMPLE.COM
+check_eq "same key, one of its names (in capitals): 201" 201 \
+    "$(renew_http "$eold" "$T_DIR/e1.der")"
+erin_csr e2 erin /CN=a.example.com DNS:a.example.com,DNS:evil.example.org
+check_eq "same key, a name it did not have: 403" 403 \
+    "$(renew_http "$eold" "$T_DIR/e2.der")"
+check_match "saying which" "evil.example.org is not one of its" \
+    "$(resp 'j["error"]')"
+check_eq "recorded as refused by policy" "30|$eold|80070005" "$(recorded)"
+erin_csr e3 erin /CN=evil.example.org DNS:a.example.com
+check_eq "same key, another subject: 403" 403 \
+    "$(renew_http "$eold" "$T_DIR/e3.der")"
+check_match "saying so" "keeps its subject \\(CN=a.example.com\\)" \
+    "$(resp 'j["error"]')"
+newkey erin2 ec
+erin_csr e4 erin2 /CN=a.example.com DNS:a.example.com,DNS:evil.example.org
+sign erin e4.der e4.sig
+check_eq "a new key vouched for by the old one, a new name: 403" 403 \
+    "$(renew_http "$eold" "$T_DIR/e4.der" "$T_DIR/e4.sig")"
+check_eq "no certificate names it" 0 "$(db_query "SELECT count(*) FROM certs
+    WHERE instr(raw, CAST('evil.example.org' AS BLOB)) > 0")"
 check "revoke the old certificate" "$CERTMINT" -c "$CONF" revoke "$old" \
     superseded
 check_eq "a revoked certificate: 409" 409 \
