@@ -89,6 +89,13 @@ int	 csr_parse(const unsigned char *, size_t, struct csr *, char *err,
 const char *dns_name_check(const unsigned char *p, size_t n, int wildcard);
 void	 csr_free(struct csr *);
 /*
+ * weakkey.c: why an RSA modulus (big-endian, no leading zero) is unfit (it
+ * is even or has a factor below 752), or NULL; whether an Ed25519 public
+ * key is a point of small order.
+ */
+const char *rsa_modulus_weak(const unsigned char *n, size_t len);
+int	 ed25519_small_order(const unsigned char pub[32]);
+/*
  * Is every subjectAltName of c among those of san, a certificate's
  * subjectAltName extension value (NULL: it has none)? DNS names compare
  * in any case. 1; 0 with err naming the first that is not; -1 with err

@@ -715,6 +715,7 @@ spki_reencode(struct csr *c, const struct der_tlv *alg,
 	struct der_tlv	 rsa, n, e;
 	struct der	 d;
 	const unsigned char *key, *nv, *ev;
+	const char	*why;
 	size_t		 keylen, nlen, elen, m1, m2;
 	int		 unused, bad = 0;
 
@@ -741,6 +742,10 @@ spki_reencode(struct csr *c, const struct der_tlv *alg,
 		    uint_bits(ev, elen) > MAX_RSA_EXP_BITS) {
 			seterr(err, errlen, "RSA public exponent must be odd, "
 			    "from 3 to 2^%d - 1", MAX_RSA_EXP_BITS);
+			return -1;
+		}
+		if ((why = rsa_modulus_weak(nv, nlen)) != NULL) {
+			seterr(err, errlen, "weak key: %s", why);
 			return -1;
 		}
 		bad |= der_open(&k, DER_SEQUENCE, &m1);
@@ -770,6 +775,11 @@ spki_reencode(struct csr *c, const struct der_tlv *alg,
 	} else if (der_oid_eq(alg->val, alg->len, OID_ED25519)) {
 		if (has_params || keylen != 32)
 			goto badkey;
+		if (ed25519_small_order(key)) {
+			seterr(err, errlen, "weak key: an Ed25519 point of "
+			    "small order");
+			return -1;
+		}
 		bad |= der_open(&b, DER_SEQUENCE, &m1);
 		bad |= der_open(&b, DER_SEQUENCE, &m2);
 		bad |= der_put_oid(&b, OID_ED25519);

@@ -258,6 +258,7 @@ jwk_rsa(struct jwk *k, const char *n, const char *e, char *err, size_t errlen)
 	OSSL_PARAM_BLD	*bld = NULL;
 	OSSL_PARAM	*params = NULL;
 	EVP_PKEY_CTX	*ctx = NULL;
+	const char	*why;
 	int		 rc = -1, bits;
 
 	if (member("n", n, &bn_, &ln, err, errlen) == -1 ||
@@ -272,6 +273,16 @@ jwk_rsa(struct jwk *k, const char *n, const char *e, char *err, size_t errlen)
 	if (bits < 2048 || bits > 8192) {
 		snprintf(err, errlen, "jwk: RSA keys of 2048 to 8192 bits "
 		    "only");
+		goto out;
+	}
+	/* e = 1 "verifies" any signature; why = the modulus's flaw. */
+	if (!(be[le - 1] & 1) || (le == 1 && be[0] < 3)) {
+		snprintf(err, errlen, "jwk: the RSA exponent must be odd and "
+		    "at least 3");
+		goto out;
+	}
+	if ((why = rsa_modulus_weak(bn_, ln)) != NULL) {
+		snprintf(err, errlen, "jwk: %s", why);
 		goto out;
 	}
 	if ((N = BN_bin2bn(bn_, (int)ln, NULL)) == NULL ||
@@ -322,6 +333,11 @@ jwk_okp(struct jwk *k, const char *crv, const char *x, char *err,
 	if (lx != 32 || (k->pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519,
 	    NULL, bx, lx)) == NULL) {
 		snprintf(err, errlen, "jwk: not an Ed25519 public key");
+		goto out;
+	}
+	/* One of small order takes R = identity, S = 0 for any message. */
+	if (ed25519_small_order(bx)) {
+		snprintf(err, errlen, "jwk: an Ed25519 point of small order");
 		goto out;
 	}
 	k->kind = JWK_ED25519;

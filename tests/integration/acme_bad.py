@@ -12,7 +12,7 @@ import urllib.error, urllib.request
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.x509.oid import NameOID
 
@@ -269,6 +269,73 @@ for _ in range(100):
     time.sleep(0.1)
 out.write("order_ready|%s|-|ok\n" % o["status"])
 
+# ---- keys that prove nothing: refused before any signature counts ----
+def raw_post(url, prot, payload, sig):
+    ps = b64(json.dumps(prot).encode())
+    pl = b64(json.dumps(payload).encode())
+    return http("POST", url, json.dumps({"protected": ps, "payload": pl,
+                "signature": b64(sig((ps + "." + pl).encode()))}).encode())
+
+
+def pkcs1_em(msg, nbytes):
+    di = bytes.fromhex("3031300d060960864801650304020105000420") + \
+        hashlib.sha256(msg).digest()
+    return b"\x00\x01" + b"\xff" * (nbytes - len(di) - 3) + b"\x00" + di
+
+
+# RSA e = 1: the padded message is its own signature, for any n.
+n = rsa.generate_private_key(65537, 2048).public_key().public_numbers().n
+record("weak_jwk_rsa_e1", raw_post(D["newAccount"], {
+    "alg": "RS256", "nonce": nonce(), "url": D["newAccount"],
+    "jwk": {"kty": "RSA", "e": b64(b"\x01"), "n": b64(n.to_bytes(256, "big"))}},
+    {"termsOfServiceAgreed": True}, lambda m: pkcs1_em(m, 256)))
+# Ed25519 identity point: R = identity, S = 0 verifies any message.
+ident = b"\x01" + bytes(31)
+record("weak_jwk_ed25519", raw_post(D["newAccount"], {
+    "alg": "EdDSA", "nonce": nonce(), "url": D["newAccount"],
+    "jwk": {"kty": "OKP", "crv": "Ed25519", "x": b64(ident)}},
+    {"termsOfServiceAgreed": True}, lambda m: ident + bytes(32)))
+
+
+def probable_prime(n):
+    for p in range(3, 2000, 2):
+        if n % p == 0:
+            return n == p
+    d, s = n - 1, 0
+    while d % 2 == 0:
+        d, s = d // 2, s + 1
+    for a in (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37):
+        x = pow(a, d, n)
+        if x in (1, n - 1):
+            continue
+        for _ in range(s - 1):
+            x = x * x % n
+            if x == n - 1:
+                break
+        else:
+            return False
+    return True
+
+
+def rsa_with_factor_3():
+    """An RSA key of 2048 bits whose modulus is 3 times a prime."""
+    import random
+    rnd = random.Random(3)
+    while True:
+        q = rnd.getrandbits(2046) | (3 << 2044) | 1
+        if (3 * q).bit_length() == 2048 and (q - 1) % 65537 and \
+                probable_prime(q):
+            break
+    d = pow(65537, -1, 2 * (q - 1))
+    nums = rsa.RSAPrivateNumbers(
+        3, q, d, rsa.rsa_crt_dmp1(d, 3), rsa.rsa_crt_dmq1(d, q),
+        rsa.rsa_crt_iqmp(3, q), rsa.RSAPublicNumbers(65537, 3 * q))
+    try:        # cryptography >= 39 checks keys unless told not to
+        return nums.private_key(unsafe_skip_rsa_key_validation=True)
+    except TypeError:
+        return nums.private_key()
+
+
 # ---- bad CSRs (the order stays ready: nothing is issued) ----
 csr, _ = csr_for(["bad.certmint.test", "extra.certmint.test"])
 record("csr_extra_name", post(k1, order["finalize"], {"csr": csr}, kid=kid1))
@@ -278,6 +345,8 @@ csr, _ = csr_for(["bad.certmint.test"], key=k1)
 record("csr_account_key", post(k1, order["finalize"], {"csr": csr}, kid=kid1))
 record("csr_garbage", post(k1, order["finalize"], {"csr": b64(b"junk")},
        kid=kid1))
+csr, _ = csr_for(["bad.certmint.test"], key=rsa_with_factor_3())
+record("csr_weak_rsa", post(k1, order["finalize"], {"csr": csr}, kid=kid1))
 csr, ckey = csr_for(["bad.certmint.test"])
 st, hd, body = post(k1, order["finalize"], {"csr": csr}, kid=kid1)
 record("finalize", (st, hd, body), expect_ok=True)

@@ -62,6 +62,9 @@ expect csr_extra_name 400 badCSR
 expect csr_other_name 400 badCSR
 expect csr_account_key 400 badCSR
 expect csr_garbage 400 badCSR
+expect csr_weak_rsa 400 badCSR
+expect weak_jwk_rsa_e1 400 badPublicKey
+expect weak_jwk_ed25519 400 badPublicKey
 expect finalize 200 -
 expect order_valid valid -
 expect finalize_again 403 orderNotReady
