@@ -66,6 +66,7 @@ enabled = yes
 base_url = https://127.0.0.1:$TLS_PORT
 http01_port = $H01
 resolver = 127.0.0.1:$DNS
+validation_deny = none
 EOF
 
 # load NAME ACMELOAD-ARGS...: one measured run; its result line in

@@ -401,6 +401,10 @@ fixed_load(const struct cm_config *cfg, char *base, size_t baselen,
 		base[i - 1] = '\0';
 	if ((v = config_get(cfg, "acme", "resolver")) != NULL)
 		snprintf(va->resolver, sizeof(va->resolver), "%s", v);
+	if ((v = config_get(cfg, "acme", "validation_deny")) == NULL)
+		v = ACME_VA_DENY_DEFAULT;
+	if (acme_va_deny_parse(va, v, err, errlen) == -1)
+		return -1;
 	if (get_int_key(cfg, "http01_port", 80, 1, 65535, &va->http01_port,
 	    err, errlen) == -1 || get_int_key(cfg, "tlsalpn01_port", 443, 1,
 	    65535, &va->tlsalpn01_port, err, errlen) == -1 ||
@@ -493,9 +497,12 @@ acme_reload(struct acme *a, char *err, size_t errlen)
 	    va.http01_port != a->va.http01_port ||
 	    va.tlsalpn01_port != a->va.tlsalpn01_port ||
 	    va.timeout_ms != a->va.timeout_ms ||
-	    va.max_parallel != a->va.max_parallel)
+	    va.max_parallel != a->va.max_parallel || va.ndeny != a->va.ndeny ||
+	    memcmp(va.deny, a->va.deny, sizeof(va.deny[0]) *
+	    (size_t)va.ndeny) != 0)
 		snprintf(fixed + strlen(fixed), sizeof(fixed) - strlen(fixed),
-		    " resolver/ports/validation_timeout_ms/max_validations");
+		    " resolver/ports/validation_timeout_ms/max_validations/"
+		    "validation_deny");
 	neps = d->neps;		/* d is the next reload's to free */
 	pthread_mutex_lock(&a->dirs_mu);
 	old = a->dirs;

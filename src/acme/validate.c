@@ -110,6 +110,108 @@ va_parse_ip(const char *s, struct sockaddr_storage *ss, socklen_t *len)
 	return 0;
 }
 
+int
+acme_va_deny_parse(struct acme_va_config *cfg, const char *spec, char *err,
+    size_t errlen)
+{
+	struct acme_va_net *net;
+	char		 item[80], *slash, *end;
+	const char	*p = spec, *q;
+	size_t		 n;
+	long		 bits;
+	int		 max;
+
+	cfg->ndeny = 0;
+	while (*p == ' ')
+		p++;
+	if (strcmp(p, "none") == 0)
+		return 0;
+	while (*p != '\0') {
+		while (*p == ' ' || *p == ',')
+			p++;
+		if (*p == '\0')
+			break;
+		for (q = p; *q != '\0' && *q != ','; q++)
+			;
+		for (n = (size_t)(q - p); n > 0 && p[n - 1] == ' '; n--)
+			;
+		if (n >= sizeof(item) || cfg->ndeny >= ACME_VA_MAX_DENY) {
+			snprintf(err, errlen, "validation_deny: %s",
+			    n >= sizeof(item) ? "a network too long" :
+			    "more than 64 networks");
+			return -1;
+		}
+		memcpy(item, p, n);
+		item[n] = '\0';
+		p = q;
+		net = &cfg->deny[cfg->ndeny];
+		if ((slash = strchr(item, '/')) != NULL)
+			*slash++ = '\0';
+		if (inet_pton(AF_INET, item, net->addr) == 1) {
+			net->family = AF_INET;
+			max = 32;
+		} else if (inet_pton(AF_INET6, item, net->addr) == 1) {
+			net->family = AF_INET6;
+			max = 128;
+		} else {
+			snprintf(err, errlen, "validation_deny: \"%s\" is not "
+			    "an address", item);
+			return -1;
+		}
+		bits = max;
+		if (slash != NULL) {
+			errno = 0;
+			bits = strtol(slash, &end, 10);
+			if (*slash < '0' || *slash > '9' || *end != '\0' ||
+			    errno != 0 || bits > max) {
+				snprintf(err, errlen, "validation_deny: \"%s\" "
+				    "is not a prefix length (0-%d)", slash, max);
+				return -1;
+			}
+		}
+		net->bits = (int)bits;
+		cfg->ndeny++;
+	}
+	return 0;
+}
+
+/* Do the first bits bits of a and b agree? */
+static int
+prefix_eq(const unsigned char *a, const unsigned char *b, int bits)
+{
+	int	 full = bits / 8, rest = bits % 8;
+
+	if (memcmp(a, b, (size_t)full) != 0)
+		return 0;
+	return rest == 0 ||
+	    ((a[full] ^ b[full]) & (unsigned char)(0xff << (8 - rest))) == 0;
+}
+
+int
+va_addr_denied(const struct acme_va_config *cfg,
+    const struct sockaddr_storage *ss)
+{
+	const unsigned char *a;
+	int		 i, family = ss->ss_family;
+
+	if (family == AF_INET6) {
+		a = ((const struct sockaddr_in6 *)ss)->sin6_addr.s6_addr;
+		/* ::ffff:a.b.c.d reaches a.b.c.d: judged as that. */
+		if (IN6_IS_ADDR_V4MAPPED(
+		    &((const struct sockaddr_in6 *)ss)->sin6_addr)) {
+			family = AF_INET;
+			a += 12;
+		}
+	} else
+		a = (const unsigned char *)
+		    &((const struct sockaddr_in *)ss)->sin_addr;
+	for (i = 0; i < cfg->ndeny; i++)
+		if (cfg->deny[i].family == family &&
+		    prefix_eq(a, cfg->deny[i].addr, cfg->deny[i].bits))
+			return 1;
+	return 0;
+}
+
 static void
 addrs_add(struct va_addrs *as, const struct sockaddr_storage *ss,
     socklen_t len)
@@ -160,6 +262,34 @@ addr_collect(void *arg, const unsigned char *rd, size_t len)
 }
 
 /*
+ * Drop from as the addresses [acme] validation_deny names. 0 when some
+ * are left, else -1 with the result failed ("connection").
+ */
+static int
+va_addrs_allowed(struct va_ctx *v, const char *host, struct va_addrs *as)
+{
+	char	 first[INET6_ADDRSTRLEN];
+	int	 i, n = 0;
+
+	snprintf(first, sizeof(first), "%s", as->n > 0 ? as->text[0] : "");
+	for (i = 0; i < as->n; i++) {
+		if (va_addr_denied(v->cfg, &as->a[i]))
+			continue;
+		if (n != i) {
+			as->a[n] = as->a[i];
+			as->len[n] = as->len[i];
+			memcpy(as->text[n], as->text[i], sizeof(as->text[n]));
+		}
+		n++;
+	}
+	as->n = n;
+	if (n > 0)
+		return 0;
+	return va_fail(v, "connection", "%.200s is %s, where validation does "
+	    "not connect ([acme] validation_deny)", host, first);
+}
+
+/*
  * The addresses of host (a DNS name, or an IP literal which is its own
  * address) into *as: AAAA then A through the resolver. 0, or -1 with the
  * result failed ("dns") when there is none or the resolver fails.
@@ -177,7 +307,7 @@ va_resolve(struct va_ctx *v, const char *host, struct va_addrs *as)
 	memset(as, 0, sizeof(*as));
 	if (va_parse_ip(host, &ss, &len) == 0) {
 		addrs_add(as, &ss, len);
-		return 0;
+		return va_addrs_allowed(v, host, as);
 	}
 	/*
 	 * AAAA with half the time, then A: a resolver that drops AAAA
@@ -199,7 +329,7 @@ va_resolve(struct va_ctx *v, const char *host, struct va_addrs *as)
 	r4 = va_dns_lookup(v, host, DNS_T_A, addr_collect, &c, &n4, &nx4);
 	if (as->n > 0) {
 		memset(v->res, 0, sizeof(*v->res));
-		return 0;
+		return va_addrs_allowed(v, host, as);
 	}
 	if (r4 == -1)
 		return -1;

@@ -18,13 +18,38 @@
 enum acme_chall { ACME_HTTP01, ACME_DNS01, ACME_TLSALPN01 };
 
 /* From the [acme] settings; the core fills it. */
+/* A network validation never connects to: [acme] validation_deny. */
+struct acme_va_net {
+	int		 family;	/* AF_INET, AF_INET6 */
+	unsigned char	 addr[16];
+	int		 bits;
+};
+#define ACME_VA_MAX_DENY	64
+/*
+ * What nobody's identifier may lead the validator to: this host
+ * (loopback), the unspecified addresses, link-local (a cloud's metadata
+ * service at 169.254.169.254), multicast and the reserved 240/4. Private
+ * networks are allowed: a company CA validates its own names there.
+ */
+#define ACME_VA_DENY_DEFAULT	"0.0.0.0/8, 127.0.0.0/8, 169.254.0.0/16, " \
+	"224.0.0.0/3, ::/128, ::1/128, fe80::/10, ff00::/8"
+
 struct acme_va_config {
 	int	 http01_port;		/* default 80; tests: a loopback port */
 	int	 tlsalpn01_port;	/* default 443 */
 	char	 resolver[128];		/* "127.0.0.1:8053"; "": resolv.conf */
 	int	 timeout_ms;		/* per attempt, default 10000 */
 	int	 max_parallel;		/* validations in flight, default 16 */
+	struct acme_va_net deny[ACME_VA_MAX_DENY];
+	int	 ndeny;
 };
+
+/*
+ * Parse spec, comma-separated networks (ADDRESS/BITS, or an address
+ * alone), or "none", into cfg->deny. 0, or -1 with err.
+ */
+int	 acme_va_deny_parse(struct acme_va_config *cfg, const char *spec,
+	    char *err, size_t errlen);
 
 struct acme_check {
 	enum acme_chall type;

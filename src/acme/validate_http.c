@@ -222,7 +222,12 @@ hop_get(struct va_ctx *v, struct http_hop *h, const char *url, int n)
 		    "on port 80 or %d and https on port 443 are followed",
 		    url, v->cfg->http01_port);
 	at = host;
-	if (va_parse_ip(host, &as.a[0], &as.len[0]) == -1) {
+	if (va_parse_ip(host, &as.a[0], &as.len[0]) == 0) {
+		if (va_addr_denied(v->cfg, &as.a[0]))
+			return va_fail(v, "connection", "%.200s is an address "
+			    "where validation does not connect ([acme] "
+			    "validation_deny)", host);
+	} else {
 		if (!va_dns_name_ok(host))
 			return va_fail(v, "connection", "redirect to %.200s: "
 			    "not a host name", url);
@@ -272,6 +277,20 @@ out:
 	curl_slist_free_all(pin);
 	curl_slist_free_all(hdrs);
 	return ret;
+}
+
+/* Is p, n bytes, made of what a key authorization is (base64url, ".")? */
+static int
+keyauth_like(const unsigned char *p, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if (!((p[i] >= 'A' && p[i] <= 'Z') || (p[i] >= 'a' &&
+		    p[i] <= 'z') || (p[i] >= '0' && p[i] <= '9') ||
+		    p[i] == '-' || p[i] == '_' || p[i] == '.'))
+			return 0;
+	return 1;
 }
 
 /* Trailing whitespace off, as §8.3 says the body is compared. */
@@ -334,20 +353,29 @@ va_http01(struct va_ctx *v)
 			goto out;
 		}
 	}
+	/*
+	 * What came back is quoted only when it could be a key
+	 * authorization: the URL may be anyone's (a name, a redirect), and
+	 * the problem document would hand its body to the client.
+	 */
+	n = trimmed_len(h->body, h->len);
 	if (h->status != 200) {
-		va_quote(h->body, h->len < 64 ? h->len : 64, seen,
-		    sizeof(seen));
 		va_fail(v, "unauthorized", "fetching %s (%s): HTTP %ld, not "
-		    "200 (body \"%s\")", url, h->ip, h->status, seen);
+		    "200 (%zu bytes of body)", url, h->ip, h->status, h->len);
 		goto out;
 	}
-	n = trimmed_len(h->body, h->len);
 	if (n != strlen(c->key_authz) || memcmp(h->body, c->key_authz, n) !=
 	    0) {
-		va_quote(h->body, n, seen, sizeof(seen));
-		va_fail(v, "incorrectResponse", "fetching %s (%s): the body is "
-		    "\"%s\", not the key authorization \"%s\"", url, h->ip,
-		    seen, c->key_authz);
+		if (keyauth_like(h->body, n)) {
+			va_quote(h->body, n, seen, sizeof(seen));
+			va_fail(v, "incorrectResponse", "fetching %s (%s): the "
+			    "body is \"%s\", not the key authorization "
+			    "\"%s\"", url, h->ip, seen, c->key_authz);
+		} else
+			va_fail(v, "incorrectResponse", "fetching %s (%s): the "
+			    "body (%zu bytes, not shown: not base64url) is not "
+			    "the key authorization \"%s\"", url, h->ip, h->len,
+			    c->key_authz);
 		goto out;
 	}
 	ret = 0;

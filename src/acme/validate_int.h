@@ -40,6 +40,9 @@ int	 va_expired(const struct va_ctx *);
 void	 va_quote(const unsigned char *, size_t, char *out, size_t outlen);
 int	 va_parse_ip(const char *, struct sockaddr_storage *, socklen_t *);
 int	 va_resolve(struct va_ctx *, const char *host, struct va_addrs *);
+/* 1 when [acme] validation_deny names the address (IPv4-mapped as IPv4). */
+int	 va_addr_denied(const struct acme_va_config *,
+	    const struct sockaddr_storage *);
 int	 va_connect(struct va_ctx *, const char *what,
 	    const struct va_addrs *, int port,
 	    int *idx);

@@ -62,6 +62,7 @@ static const struct known_key known_keys[] = {
 	{ "acme", "enabled" }, { "acme", "base_url" }, { "acme", "profile" },
 	{ "acme", "eab" }, { "acme", "identifiers" }, { "acme", "http01_port" },
 	{ "acme", "tlsalpn01_port" }, { "acme", "resolver" },
+	{ "acme", "validation_deny" },
 	{ "acme", "validation_timeout_ms" }, { "acme", "max_validations" },
 	{ "acme", "challenge_wait_ms" },
 	{ "acme", "terms_of_service" }, { "acme", "website" },

@@ -128,9 +128,13 @@ def csr_for(names, key=None, ips=()):
 TOKENS = {}
 
 
+ASKED = []
+
+
 class H(BaseHTTPRequestHandler):
     def do_GET(self):
         tok = self.path.rsplit("/", 1)[-1]
+        ASKED.append(tok)
         v = TOKENS.get(tok)
         self.send_response(200 if v else 404)
         self.end_headers()
@@ -166,6 +170,57 @@ def order_valid(key, kid, name, typ="dns"):
     return ourl, o.get("certificate")
 
 
+def chall_result(key, kid, typ, name, body=None):
+    """The http-01 challenge of a new order for name once validated, the
+    responder answering body (default: the key authorization); and
+    whether the responder was asked."""
+    st, hd, ob = post(key, D["newOrder"], {"identifiers": [
+        {"type": typ, "value": name}]}, kid=kid)
+    az_url = json.loads(ob)["authorizations"][0]
+    az = json.loads(post(key, az_url, None, kid=kid)[2])
+    ch = [c for c in az["challenges"] if c["type"] == "http-01"][0]
+    TOKENS[ch["token"]] = body or ch["token"] + "." + thumb(key)
+    post(key, ch["url"], {}, kid=kid)
+    for _ in range(100):
+        az = json.loads(post(key, az_url, None, kid=kid)[2])
+        c = [c for c in az["challenges"] if c["type"] == "http-01"][0]
+        if c["status"] not in ("pending", "processing"):
+            break
+        time.sleep(0.1)
+    return c, ch["token"] in ASKED
+
+
+def chall_line(case, c, cond):
+    t = c.get("error", {}).get("type", "")
+    out.write("%s|%s|%s|%s\n" % (case, c["status"], t.rsplit(":", 1)[-1],
+                                 "ok" if cond else c.get("error")))
+
+
+if PHASE == "echo":
+    # A body that is not a key authorization is not quoted back: the URL
+    # (a name, a redirect) may lead to anyone's service.
+    k = ec.generate_private_key(ec.SECP256R1())
+    kid = new_account(k)
+    secret = "INTERNAL-SECRET: db_password=hunter2"
+    c, asked = chall_result(k, kid, "dns", "echo1.certmint.test", secret)
+    chall_line("echo_secret", c, asked and
+               "hunter2" not in json.dumps(c.get("error")))
+    c, asked = chall_result(k, kid, "dns", "echo2.certmint.test", "abc.def")
+    chall_line("echo_keyauth_like", c, "abc.def" in json.dumps(c.get("error")))
+    out.close()
+    sys.exit(0)
+if PHASE == "deny":
+    # The default [acme] validation_deny: a name resolving to 127.0.0.1,
+    # and the IP itself, are never fetched.
+    k = ec.generate_private_key(ec.SECP256R1())
+    kid = new_account(k)
+    for case, typ, name in (("deny_name", "dns", "deny.certmint.test"),
+                            ("deny_ip", "ip", "127.0.0.1")):
+        c, asked = chall_result(k, kid, typ, name)
+        chall_line(case, c, not asked and "validation_deny" in
+                   c.get("error", {}).get("detail", ""))
+    out.close()
+    sys.exit(0)
 if PHASE == "prep":
     # An order finalized, and a nonce kept unused, for after a restart.
     k = ec.generate_private_key(ec.SECP256R1())

@@ -121,6 +121,19 @@ check "after a clean restart" python3 "$(dirname "$LIB")/acme_bad.py" \
     "$ACME_DIR" "$CA_PEM" "$H01_PORT" "$OUT.2" after
 expect_in "$OUT.2" old_nonce 200 -
 expect_in "$OUT.2" download_after_restart 200 -
+# What validation shows and where it connects.
+check "the echo client ran" python3 "$(dirname "$LIB")/acme_bad.py" \
+    "$ACME_DIR" "$CA_PEM" "$H01_PORT" "$OUT.4" echo
+expect_in "$OUT.4" echo_secret invalid incorrectResponse
+expect_in "$OUT.4" echo_keyauth_like invalid incorrectResponse
+daemon_stop
+sed -i '/^validation_deny = /d' "$CONF"	# the default
+daemon_start
+check "the validation_deny client ran" python3 "$(dirname "$LIB")/acme_bad.py" \
+    "$ACME_DIR" "$CA_PEM" "$H01_PORT" "$OUT.5" deny
+expect_in "$OUT.5" deny_name invalid connection
+expect_in "$OUT.5" deny_ip invalid connection
+conf_set acme validation_deny none
 # Rate limits: orders per account and per registered domain an hour.
 daemon_stop
 conf_set acme identifiers '*.certmint.test, 127.0.0.*, *.rl.test, *.co.uk'
@@ -136,4 +149,5 @@ expect_in "$OUT.3" rl_b1 201 -
 expect_in "$OUT.3" rl_b2 429 rateLimited
 expect_in "$OUT.3" rl_retry_after 60 -
 expect_in "$OUT.3" rl_psl5 201 -
+
 acme_finish

@@ -40,6 +40,9 @@ acme_setup() {
 	conf_set acme tlsalpn01_port "$ALPN_PORT"
 	conf_set acme resolver "127.0.0.1:$DNS_PORT"
 	conf_set acme validation_timeout_ms 5000
+	# Every test name resolves to 127.0.0.1, which the default
+	# validation_deny keeps validation away from (acme_bad.sh checks it).
+	conf_set acme validation_deny none
 	ACME_DIR=$SURL/acme/directory
 	CA_PEM=$T_DIR/ca/ca.crt
 	pebble-challtestsrv -dns01 "127.0.0.1:$DNS_PORT" \
