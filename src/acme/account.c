@@ -431,6 +431,14 @@ acme_key_change(struct acme *a, const struct acme_endpoint *ep,
 		    "needs the new \"jwk\" and the same \"url\"");
 		goto out;
 	}
+	/* RFC 8555 7.3.5: the inner JWS MUST omit the nonce. */
+	if (json_object_get(prot, "nonce") != NULL ||
+	    json_object_get(prot, "crit") != NULL) {
+		acme_problem(p, 400, "malformed", "keyChange: the inner JWS "
+		    "has a \"%s\"", json_object_get(prot, "nonce") != NULL ?
+		    "nonce" : "crit");
+		goto out;
+	}
 	if (alg == JWS_ALG__MAX || alg >= JWS_HS256) {
 		acme_problem(p, 400, "badSignatureAlgorithm", "keyChange: "
 		    "inner JWS algorithm not accepted");

@@ -632,6 +632,22 @@ directory(struct acme *a, const struct acme_endpoint *ep, struct acme_resp *r)
 	acme_resp_json(r, 200, o);
 }
 
+int64_t
+acme_id_parse(const char *p, const char **end)
+{
+	int64_t	 v = 0;
+	int	 n;
+
+	if (*p < '1' || *p > '9')
+		return -1;
+	for (n = 0; n < 18 && *p >= '0' && *p <= '9'; n++, p++)
+		v = v * 10 + (*p - '0');
+	if (*p >= '0' && *p <= '9')
+		return -1;
+	*end = p;
+	return v;
+}
+
 /*
  * The endpoint and the resource of path ("/acme/[NAME/]resource[/id]
  * [/orders]"): 0, or -1 (not found).
@@ -641,10 +657,10 @@ route(const struct acme_dirs *d, const char *path,
     const struct acme_endpoint **ep,
     char *res, size_t reslen, int64_t *id, int *orders)
 {
-	const char	*p = path + strlen(ACME_PREFIX), *slash;
-	char		 seg[64], *end;
+	const char	*p = path + strlen(ACME_PREFIX), *slash, *end;
+	char		 seg[64];
 	size_t		 n;
-	long long	 v;
+	int64_t		 v;
 
 	*ep = &d->eps[0];
 	*id = 0;
@@ -668,10 +684,7 @@ route(const struct acme_dirs *d, const char *path,
 	memcpy(res, p, n);
 	res[n] = '\0';
 	p = slash + 1;
-	if (!isdigit((unsigned char)*p))
-		return -1;
-	v = strtoll(p, &end, 10);
-	if (v <= 0)
+	if ((v = acme_id_parse(p, &end)) == -1)
 		return -1;
 	*id = v;
 	if (strcmp(end, "/orders") == 0 && strcmp(res, "acct") == 0)

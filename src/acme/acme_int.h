@@ -182,6 +182,12 @@ int	 nonce_new(struct acme *, char out[64]);
 int	 nonce_use(struct acme *, const char *nonce);
 
 /* acme.c: our URL of ep's resource ("acct/3"), and the account URL. */
+/*
+ * The id at p, as the server writes ids (decimal, no sign, no leading
+ * zero, at most 18 digits: one spelling per object), with *end after it;
+ * -1 when p does not start with one.
+ */
+int64_t	 acme_id_parse(const char *p, const char **end);
 void	 acme_url(const struct acme *, const struct acme_endpoint *,
 	    const char *resource, int64_t id, char *out, size_t len);
 /* Set resp to JSON o (consumed) with status. */

@@ -415,6 +415,12 @@ acme_chall(struct acme *a, const struct acme_endpoint *ep,
 			    "is %s", az.status);
 			goto out;
 		}
+		/* Shown as invalid once expired (authz_json): so it is. */
+		if (az.expires < time_now()) {
+			acme_problem(p, 403, "malformed", "the authorization "
+			    "expired");
+			goto out;
+		}
 		/*
 		 * An answer held for the result writes nothing now: the
 		 * client learns of the validation only from the result's

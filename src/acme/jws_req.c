@@ -157,8 +157,9 @@ static int
 kid_account(struct acme *a, const struct acme_endpoint *ep, const char *kid,
     struct acme_jws *j, struct acme_problem *p)
 {
-	char		 stem[700], *end;
-	long long	 id;
+	char		 stem[700];
+	const char	*end;
+	int64_t		 id;
 	struct store	*st;
 	int		 rc;
 
@@ -167,8 +168,8 @@ kid_account(struct acme *a, const struct acme_endpoint *ep, const char *kid,
 	if (strncmp(kid, stem, strlen(stem)) != 0)
 		return acme_problem(p, 400, "malformed", "kid is not an "
 		    "account URL of this directory (%s...)", stem);
-	id = strtoll(kid + strlen(stem), &end, 10);
-	if (*end != '\0' || id <= 0)
+	id = acme_id_parse(kid + strlen(stem), &end);
+	if (id == -1 || *end != '\0')
 		return acme_problem(p, 400, "malformed", "kid is not an "
 		    "account URL");
 	if ((st = acme_reader(a)) == NULL)
@@ -226,8 +227,10 @@ acme_jws_read(struct acme *a, const struct acme_endpoint *ep,
 
 	memset(j, 0, sizeof(*j));
 	memset(&key, 0, sizeof(key));
+	/* The type, then parameters at most (RFC 9110 8.3.1). */
 	if (r->content_type == NULL || strncasecmp(r->content_type,
-	    "application/jose+json", 21) != 0)
+	    "application/jose+json", 21) != 0 ||
+	    strchr("; \t", r->content_type[21]) == NULL)
 		return acme_problem(p, 415, "malformed", "Content-Type must be "
 		    "application/jose+json");
 	if (r->too_large)
@@ -253,6 +256,12 @@ acme_jws_read(struct acme *a, const struct acme_endpoint *ep,
 		acme_problem(p, 400, "badSignatureAlgorithm", "JWS algorithm "
 		    "\"%s\" is not accepted (ES256, ES384, ES512, RS256, "
 		    "EdDSA)", alg != NULL ? alg : "");
+		goto out;
+	}
+	/* RFC 7515 4.1.11: no extension here is understood. */
+	if (json_object_get(prot, "crit") != NULL) {
+		acme_problem(p, 400, "malformed", "JWS \"crit\" names "
+		    "extensions this server does not implement");
 		goto out;
 	}
 	if ((jwk != NULL) == (kid != NULL)) {

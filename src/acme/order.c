@@ -67,6 +67,25 @@ order_json(struct acme *a, const struct acme_endpoint *ep,
 }
 
 
+/* Does v read as an RFC 9773 certificate id ("AKI.serial", base64url)? */
+static int
+cert_id_reads(const json_t *v)
+{
+	const char	*s = json_string_value(v), *dot;
+	unsigned char	*a = NULL, *b = NULL;
+	size_t		 al = 0, bl = 0;
+	int		 ok;
+
+	if (s == NULL || (dot = strchr(s, '.')) == NULL)
+		return 0;
+	ok = b64url_decode(s, (size_t)(dot - s), &a, &al) == 0 && al > 0 &&
+	    b64url_decode(dot + 1, strlen(dot + 1), &b, &bl) == 0 &&
+	    bl > 0 && bl <= 21;
+	free(a);
+	free(b);
+	return ok;
+}
+
 /* ---- new order ----------------------------------------------------- */
 
 static int
@@ -229,6 +248,23 @@ acme_new_order(struct acme *a, const struct acme_endpoint *ep,
 		json_array_append_new(idj, json_pack("{s:s, s:s}", "type",
 		    ids[n].type, "value", ids[n].value));
 		n++;
+	}
+	/*
+	 * RFC 8555 7.4: what cannot be done as asked is refused, never
+	 * ignored. The profile sets the validity; "replaces" (RFC 9773) is
+	 * a hint, but one that reads.
+	 */
+	if (json_object_get(j.payload, "notBefore") != NULL ||
+	    json_object_get(j.payload, "notAfter") != NULL) {
+		acme_problem(p, 400, "malformed", "notBefore and notAfter are "
+		    "not supported: the certificate profile sets the validity");
+		goto out;
+	}
+	if (json_object_get(j.payload, "replaces") != NULL &&
+	    !cert_id_reads(json_object_get(j.payload, "replaces"))) {
+		acme_problem(p, 400, "malformed", "\"replaces\" is a "
+		    "certificate id: base64url(keyIdentifier).base64url(serial)");
+		goto out;
 	}
 	if (acme_rate_check(a, ep, j.account.id, ids, n, r, p) == -1)
 		goto out;

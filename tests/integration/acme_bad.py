@@ -473,10 +473,27 @@ az = json.loads(post(k1, o4["authorizations"][0], None, kid=kid1)[2])
 out.write("wildcard_challenges|%s|%s|ok\n" % (",".join(sorted(
     c["type"] for c in az["challenges"])), az["identifier"]["value"]))
 
+# ---- what RFC 7515 and RFC 8555 say to refuse, not to ignore ----
+record("crit_header", raw_post(ORD, {
+    "alg": "ES256", "url": ORD, "nonce": nonce(), "kid": kid1,
+    "crit": ["exp"], "exp": 1}, {"identifiers": ids},
+    lambda m: es256(k1, m)))
+record("content_type_suffix", post(k1, ORD, {"identifiers": ids}, kid=kid1,
+       ctype="application/jose+jsonx"))
+stem, num = kid1.rsplit("/", 1)
+record("kid_leading_zero", post(k1, ORD, {"identifiers": ids},
+       kid=stem + "/0" + num))
+record("not_after", post(k1, ORD, {"identifiers": ids,
+       "notAfter": "2030-01-01T00:00:00Z"}, kid=kid1))
+record("replaces_garbage", post(k1, ORD, {"identifiers": ids,
+       "replaces": "garbage"}, kid=kid1))
+
 # ---- account changes ----
 k3 = ec.generate_private_key(ec.SECP256R1())
 inner = jws(k3, D["keyChange"], {"account": kid1, "oldKey": jwk_of(k1)},
             nonce_="x")
+record("key_change_inner_nonce", post(k1, D["keyChange"], json.loads(inner),
+       kid=kid1))
 inner_obj = json.loads(inner)
 del inner_obj["protected"]
 prot = {"alg": "ES256", "url": D["keyChange"], "jwk": jwk_of(k3)}

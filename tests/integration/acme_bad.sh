@@ -74,6 +74,12 @@ expect revoke_bad_reason 400 badRevocationReason
 expect revoke_wrong_key 403 unauthorized
 expect revoke 200 -
 expect revoke_again 400 alreadyRevoked
+expect crit_header 400 malformed
+expect content_type_suffix 415 malformed
+expect kid_leading_zero 400 malformed
+expect not_after 400 malformed
+expect replaces_garbage 400 malformed
+expect key_change_inner_nonce 400 malformed
 expect key_change 200 -
 expect old_key_after_change 400 malformed
 expect new_key_after_change 200 -
