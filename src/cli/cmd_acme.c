@@ -49,6 +49,24 @@ struct list_out {
 	int	 header;
 };
 
+/*
+ * A column's value as JSON: counts and ids as numbers, identifiers and
+ * contacts (stored as JSON) parsed.
+ */
+static json_t *
+list_value(const char *col, const char *v)
+{
+	json_t	*j;
+
+	if (strcmp(col, "id") == 0 || strcmp(col, "account") == 0 ||
+	    strcmp(col, "orders") == 0 || strcmp(col, "request_id") == 0)
+		return json_integer(strtoll(v, NULL, 10));
+	if ((strcmp(col, "identifiers") == 0 || strcmp(col, "contact") == 0) &&
+	    (j = json_loads(v, 0, NULL)) != NULL)
+		return j;
+	return json_string(v);
+}
+
 static void
 list_row(void *arg, const char *const *cols, const char *const *vals, int n)
 {
@@ -59,7 +77,8 @@ list_row(void *arg, const char *const *cols, const char *const *vals, int n)
 	if (lo->arr != NULL) {
 		o = json_object();
 		for (i = 0; i < n; i++)
-			json_object_set_new(o, cols[i], json_string(vals[i]));
+			json_object_set_new(o, cols[i], list_value(cols[i],
+			    vals[i]));
 		json_array_append_new(lo->arr, o);
 		return;
 	}
@@ -115,7 +134,8 @@ acme_list(const struct cli *cli, const char *what, int argc, char **argv)
 	if (lo.arr != NULL) {
 		print_json(lo.arr);
 		json_decref(lo.arr);
-	}
+	} else if (!lo.header)
+		printf("(0 rows)\n");
 	return CLI_OK;
 }
 

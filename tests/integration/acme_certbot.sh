@@ -28,6 +28,13 @@ check "certbot registers an account" cb cb register --server "$ACME_DIR" \
     --agree-tos -m admin@certmint.test --no-eff-email
 check_match "the account is listed with its contact" \
     "mailto:admin@certmint.test" "$("$CERTMINT" -c "$CONF" acme accounts)"
+check_eq "under the columns docs/cli.md names" \
+    "id directory status contact eab_kid created orders" \
+    "$("$CERTMINT" -c "$CONF" acme accounts | head -1 | tr '\t' ' ')"
+check_eq "and in JSON with its id a number" "int mailto:admin@certmint.test" \
+    "$("$CERTMINT" -c "$CONF" --json acme accounts | python3 -c 'import json, sys
+a = json.load(sys.stdin)[0]
+print(type(a["id"]).__name__, a["contact"][0])')"
 
 # shellcheck disable=SC2086
 check "certbot http-01 (standalone) gets a certificate for two names" \
@@ -125,4 +132,8 @@ check_eq "the account records its EAB key" "$KID" \
 
 check_match "certmint acme orders lists the orders" \
     "valid.*dns.*key.certmint.test" "$("$CERTMINT" -c "$CONF" acme orders)"
+check_eq "its JSON lists each order's identifiers" True \
+    "$("$CERTMINT" -c "$CONF" --json acme orders | python3 -c 'import json, sys
+print(any(i == {"type": "dns", "value": "key.certmint.test"}
+    for o in json.load(sys.stdin) for i in o["identifiers"]))')"
 acme_finish
