@@ -139,9 +139,12 @@ token_create(const struct cli *cli, int argc, char **argv)
 	config_free(&cfg);
 	if (rc != 0) {
 		OPENSSL_cleanse(text, sizeof(text));
-		fprintf(stderr, "certmint: %s\n", rc == STORE_E_DUPLICATE ?
-		    "a token of that name exists (token list)" :
-		    "cannot record the token");
+		if (rc == STORE_E_DUPLICATE)
+			fprintf(stderr, "certmint: a token named \"%s\" exists "
+			    "(certmint token list; a revoked token keeps its "
+			    "name): choose another --name\n", t.name);
+		else
+			fprintf(stderr, "certmint: cannot record the token\n");
 		return CLI_FAIL;
 	}
 	if (cli->json) {

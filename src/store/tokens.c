@@ -62,7 +62,7 @@ store_token_add(struct store *st, const struct db_token *t)
 	sqlite3_bind_int64(s, 6, t->expires);
 	rc = sqlite3_step(s);
 	sqlite3_finalize(s);
-	if (rc == SQLITE_CONSTRAINT)
+	if ((rc & 0xff) == SQLITE_CONSTRAINT)	/* extended codes are on */
 		return STORE_E_DUPLICATE;
 	return rc == SQLITE_DONE ? 0 : sql_fail(st, "add token");
 }

@@ -64,8 +64,10 @@ print(hashlib.sha256(bytes.fromhex(sys.argv[1][4:])).hexdigest())' "$TOK")" \
     "$(db_query "SELECT lower(hex(hash)) FROM api_tokens WHERE name = 'web'")"
 check_eq "nor anything of its secret" 0 \
     "$(sqlite3 "$T_DIR/ca/certmint.db" .dump | grep -c "${TOK#cmt_}")"
-check_fails "a second token of that name is refused" "$CERTMINT" -c "$CONF" \
-    token create --name web
+check_refused "a second token of that name is refused, saying so" 30 \
+    '^certmint: a token named "web" exists .*choose another --name$' \
+    "$CERTMINT" -c "$CONF" token create --name web
+check_eq "without SQLite's words" 0 "$(grep -ci constraint "$T_DIR/check.out")"
 check_fails "a token for an unknown profile is refused" "$CERTMINT" -c \
     "$CONF" token create --name x --profiles NoSuch
 check_match "token list shows it, active, with its scope" \
