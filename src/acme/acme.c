@@ -383,6 +383,30 @@ acme_enabled(const struct cm_config *cfg, char *err, size_t errlen)
 }
 
 /*
+ * [acme] base_url when the config does not say: [publish] base_url if
+ * it is https://, else the HTTPS listener at its host, else (no HTTPS)
+ * [publish] base_url as it is.
+ */
+static void
+default_base(const struct cm_config *cfg, char *base, size_t baselen)
+{
+	const char	*h = cfg->base_url, *e;
+
+	if (strncasecmp(h, "https://", 8) == 0 || cfg->tls_port <= 0 ||
+	    strncasecmp(h, "http://", 7) != 0) {
+		snprintf(base, baselen, "%s", h);
+		return;
+	}
+	h += 7;
+	if (*h == '[')
+		e = strchr(h, ']') != NULL ? strchr(h, ']') + 1 : h + strlen(h);
+	else
+		e = h + strcspn(h, ":/");
+	snprintf(base, baselen, "https://%.*s:%d", (int)(e - h), h,
+	    cfg->tls_port);
+}
+
+/*
  * What only a restart changes: base (the URLs clients and the database
  * hold) and the VA's settings (its threads are started with them). 0 or
  * -1 with err.
@@ -395,10 +419,20 @@ fixed_load(const struct cm_config *cfg, char *base, size_t baselen,
 	size_t		 i;
 
 	memset(va, 0, sizeof(*va));
-	v = config_get(cfg, "acme", "base_url");
-	snprintf(base, baselen, "%s", v != NULL ? v : cfg->base_url);
+	if ((v = config_get(cfg, "acme", "base_url")) != NULL)
+		snprintf(base, baselen, "%s", v);
+	else
+		default_base(cfg, base, baselen);
 	for (i = strlen(base); i > 0 && base[i - 1] == '/'; i--)
 		base[i - 1] = '\0';
+	/* The plain port would answer every ACME URL 403. */
+	if (strncasecmp(base, "http://", 7) == 0 && !cfg->plain_api) {
+		snprintf(err, errlen, "[acme] base_url %s is plain HTTP, where "
+		    "certmintd serves only CRLs and CA certificates ([server] "
+		    "plain_api = no): set base_url to the https:// URL clients "
+		    "reach [server] tls_port at", base);
+		return -1;
+	}
 	if ((v = config_get(cfg, "acme", "resolver")) != NULL)
 		snprintf(va->resolver, sizeof(va->resolver), "%s", v);
 	if ((v = config_get(cfg, "acme", "validation_deny")) == NULL)

@@ -140,6 +140,19 @@ check "the validation_deny client ran" python3 "$(dirname "$LIB")/acme_bad.py" \
 expect_in "$OUT.5" deny_name invalid connection
 expect_in "$OUT.5" deny_ip invalid connection
 conf_set acme validation_deny none
+# [acme] base_url: by default the HTTPS listener; plain HTTP, where the
+# plain port answers ACME 403, is refused at start.
+daemon_stop
+conf_del acme base_url
+daemon_start
+check_match "without base_url the directory names the HTTPS listener" \
+    "\"newNonce\": *\"$SURL/acme/new-nonce\"" \
+    "$(curl -sS -m 60 --cacert "$CA_PEM" "$SURL/acme/directory")"
+daemon_stop
+conf_set acme base_url "$URL"
+check_refused "a plain http:// base_url is refused at start" 60 \
+    "base_url $URL is plain HTTP" "$CERTMINTD" -c "$CONF"
+conf_set acme base_url "$SURL"
 # Rate limits: orders per account and per registered domain an hour.
 daemon_stop
 conf_set acme identifiers '*.certmint.test, 127.0.0.*, *.rl.test, *.co.uk'

@@ -186,6 +186,24 @@ ca_init_secure() {
 	conf_set exit nice 0
 }
 
+# conf_del SECTION KEY: remove KEY from [SECTION] of $CONF.
+conf_del() {
+	python3 - "$CONF" "$1" "$2" <<'PY'
+import sys
+path, sec, key = sys.argv[1:]
+out, cur = [], None
+for ln in open(path).read().split("\n"):
+    s = ln.strip()
+    if s.startswith("[") and s.endswith("]"):
+        cur = s[1:-1]
+    elif cur == sec and "=" in s and not s.startswith((";", "#")) \
+            and s.split("=", 1)[0].strip() == key:
+        continue
+    out.append(ln)
+open(path, "w").write("\n".join(out))
+PY
+}
+
 # conf_set SECTION KEY VALUE: set a key in the CA's config file.
 conf_set() {
 	python3 - "$CONF" "$1" "$2" "$3" <<'PY'
