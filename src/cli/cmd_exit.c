@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -349,6 +350,34 @@ install_file(const char *src, const char *dst)
 }
 
 /*
+ * Module NAME of the build tree this certmint runs from (BUILD/src/cli/
+ * certmint: BUILD/modules/NAME/NAME.so), or NULL.
+ */
+static char *
+build_tree_module(const char *name)
+{
+	char	 exe[PATH_MAX], *p, *path = NULL;
+	ssize_t	 n;
+	int	 up;
+
+	if ((n = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) <= 0)
+		return NULL;
+	exe[n] = '\0';
+	for (up = 0; up < 3; up++) {		/* certmint, cli, src */
+		if ((p = strrchr(exe, '/')) == NULL)
+			return NULL;
+		*p = '\0';
+	}
+	if (asprintf(&path, "%s/modules/%s/%s.so", exe, name, name) == -1)
+		return NULL;
+	if (access(path, R_OK) == -1) {
+		free(path);
+		return NULL;
+	}
+	return path;
+}
+
+/*
  * The file to register for arg: a path (with a "/" or ending in ".so")
  * as given, else a module shipped with certmint by its short name
  * ("files": CertMint_Files.Exit), from $CERTMINT_MODULES_PATH (a build
@@ -386,9 +415,22 @@ bundled_module(const char *arg)
 		free(path);
 		path = path_join(dir, file);
 	}
+	/* Not installed: this certmint may run from a build tree. */
+	if (path != NULL && access(path, R_OK) == -1 &&
+	    getenv("CERTMINT_MODULES_PATH") == NULL) {
+		char	*alt = build_tree_module(arg);
+
+		if (alt != NULL) {
+			free(path);
+			return alt;
+		}
+	}
 	if (path != NULL && access(path, R_OK) == -1) {
 		fprintf(stderr, "certmint: %s: %s (no module \"%s\" is "
-		    "installed there)\n", path, strerror(errno), arg);
+		    "installed there: give the module file's path, or set "
+		    "CERTMINT_MODULES_PATH to the directory of the modules, "
+		    "BUILD/modules in a build tree)\n", path, strerror(errno),
+		    arg);
 		free(path);
 		return NULL;
 	}

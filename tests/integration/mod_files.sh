@@ -43,7 +43,13 @@ conf_set profile.WebServer revocation_reasons all
 conf_set exit max_attempts 3
 conf_set exit backoff_initial_ms 100
 conf_set exit backoff_max_ms 200
-check "exit register files" "$CERTMINT" -c "$CONF" exit register files
+# From a build tree, found beside the certmint binary without
+# CERTMINT_MODULES_PATH; a name that is none says where modules are looked for.
+check "exit register files" env -u CERTMINT_MODULES_PATH "$CERTMINT" \
+    -c "$CONF" exit register files
+check_refused "a module that is not there says how to point at one" 30 \
+    "no module \"nosuch\" is installed there: .*CERTMINT_MODULES_PATH" \
+    env -u CERTMINT_MODULES_PATH "$CERTMINT" -c "$CONF" exit register nosuch
 conf_set $MOD dir "$CERTS"
 conf_set $MOD cert_format "der,pem"
 conf_set $MOD on_revoke move
