@@ -25,7 +25,7 @@ usage(FILE *f)
 	    "Set up:\n"
 	    "  init [--name NAME] [--subject DN] [--key-type TYPE] [--hash H]\n"
 	    "       [--days N] [--port N] [--tls-port N] [--tls-name NAME]...\n"
-	    "       [--listen ADDR] [--subordinate] [--anonymous issue|pending]\n"
+	    "       [--listen ADDR] [--subordinate] [--anonymous no|issue|pending]\n"
 	    "                                 create a CA (config, key, certificate,\n"
 	    "                                 database) beside the config file\n"
 	    "  install-ca-cert FILE [--chain FILE]\n"
@@ -47,8 +47,9 @@ usage(FILE *f)
 	    "  import FILE                    record a certificate this CA issued\n"
 	    "  status | reload | shutdown\n"
 	    "Records (read from the database):\n"
-	    "  view [queue|log|logfail|revoked|issued|all|crl] [--id MIN[-MAX]]\n"
-	    "       [--requester NAME] [--cn TEXT] [--serial HEX] [--since TIME]\n"
+	    "  view [queue|log|logfail|revoked|issued|expired|all|crl]\n"
+	    "       [--id MIN[-MAX]] [--requester NAME] [--cn TEXT] [--serial HEX]\n"
+	    "       [--profile NAME] [--expiring DURATION] [--since TIME]\n"
 	    "       [--until TIME] [--limit N]\n"
 	    "Housekeeping (through certmintd):\n"
 	    "  purge --expired-before DATE [--dry-run] [--revoked-too]\n"
@@ -75,8 +76,10 @@ usage(FILE *f)
 	    "  tls renew                      a new HTTPS certificate for certmintd\n"
 	    "                                 (reloaded without a restart)\n"
 	    "ACME (on the database; certmintd may run; docs/acme.md):\n"
-	    "  acme accounts | orders         the ACME server's, newest first\n"
-	    "  acme eab create [--directory NAME]  an External Account Binding key\n"
+	    "  acme accounts | orders [--limit N]\n"
+	    "                                 the ACME server's, newest first\n"
+	    "  acme eab create [--directory NAME] [--kid KID]\n"
+	    "                                 an External Account Binding key\n"
 	    "Profiles (read from the config file):\n"
 	    "  profile list | show NAME       certificate profiles (templates)\n"
 	    "\n"
@@ -87,7 +90,8 @@ usage(FILE *f)
 	    "  -V, --version      print the version\n"
 	    "\n"
 	    "Exit status: 0 on success, 1 when the CA refused or failed, 2 on\n"
-	    "usage errors. See docs/cli.md.\n");
+	    "usage errors, 3 when the request is pending (submit, resubmit,\n"
+	    "retrieve). See docs/cli.md.\n");
 }
 
 /* Is a certmintd answering on the config's admin socket? */
