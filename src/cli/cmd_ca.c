@@ -449,22 +449,30 @@ cmd_status(const struct cli *cli, int argc, char **argv)
 	return CLI_OK;
 }
 
-/* reload, shutdown */
+/*
+ * reload, shutdown. A reload applied but for some settings (ACME's, the
+ * HTTPS certificate: "warnings") says which and fails.
+ */
 int
 cmd_simple(const struct cli *cli, int argc, char **argv)
 {
-	json_t	*ans;
+	json_t	*ans, *w;
+	size_t	 i, n;
 
 	if (argc != 1)
 		return bad_usage(argv[0], "");
 	if ((ans = admin_call(cli, argv[0], NULL)) == NULL)
 		return CLI_FAIL;
+	n = json_array_size(json_object_get(ans, "warnings"));
 	if (cli->json)
 		print_json(ans);
-	else
+	else if (n == 0)
 		printf("%s: done\n", argv[0]);
+	json_array_foreach(json_object_get(ans, "warnings"), i, w)
+		fprintf(stderr, "certmint: %s: the rest applied, but %s\n",
+		    argv[0], term_safe(json_string_value(w)));
 	json_decref(ans);
-	return CLI_OK;
+	return n == 0 ? CLI_OK : CLI_FAIL;
 }
 
 struct view_out {

@@ -32,7 +32,7 @@ acme_http_stop(struct server *srv)
 }
 
 void
-acme_http_reload(struct server *srv)
+acme_http_reload(struct server *srv, json_t *warnings)
 {
 	char	 err[512], *v;
 
@@ -45,9 +45,13 @@ acme_http_reload(struct server *srv)
 		free(v);
 		return;
 	}
-	if (acme_reload(srv->acme, err, sizeof(err)) == -1)
+	if (acme_reload(srv->acme, err, sizeof(err)) == -1) {
 		log_err("acme: not reloaded, the running settings serve on: "
 		    "%s", err);
+		if (warnings != NULL)
+			json_array_append_new(warnings, json_sprintf("acme: not "
+			    "reloaded, the running settings serve on: %s", err));
+	}
 }
 
 /* Queue resp as MHD's response on c (resp is freed). */

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
 #include <microhttpd.h>
 
 #include "../acme/acme.h"
@@ -19,8 +20,11 @@ struct server;
 /* [acme] enabled: start (srv->acme, NULL when off). 0, or -1 with err. */
 int	 acme_http_start(struct server *, char *err, size_t errlen);
 void	 acme_http_stop(struct server *);
-/* After a reload: apply the new [acme] settings (logs what it did). */
-void	 acme_http_reload(struct server *);
+/*
+ * After a reload: apply the new [acme] settings (logs what it did); what
+ * does not apply is also added to warnings (NULL: not).
+ */
+void	 acme_http_reload(struct server *, json_t *warnings);
 /*
  * Answer a request under /acme/ whose whole body is body; or, for an
  * answer that waits (a challenge POST, for its validation), suspend the

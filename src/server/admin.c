@@ -465,10 +465,12 @@ static int
 cmd_reload(struct server *srv, const char *officer, json_t *args,
     json_t *reply, char *err, size_t errlen, enum ca_status *code)
 {
+	json_t	*warnings = json_array();
 	char	 why[512];
 
 	/* Here, not in the main loop: the caller hears what is wrong. */
-	if (server_reload(srv, why, sizeof(why)) == -1) {
+	if (server_reload(srv, why, sizeof(why), warnings) == -1) {
+		json_decref(warnings);
 		snprintf(err, errlen, "%s", why);
 		*code = CA_E_BADREQ;
 		log_err("reload by %s failed, keeping the running "
@@ -476,6 +478,8 @@ cmd_reload(struct server *srv, const char *officer, json_t *args,
 		return -1;
 	}
 	log_info("configuration reloaded by %s", officer);
+	/* Applied, but for these: the caller hears of them too. */
+	json_object_set_new(reply, "warnings", warnings);
 	return 0;
 }
 

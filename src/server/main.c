@@ -58,7 +58,7 @@ usage(FILE *f)
 static void	 anonymous_warn(struct server *);
 
 int
-server_reload(struct server *srv, char *err, size_t errlen)
+server_reload(struct server *srv, char *err, size_t errlen, json_t *warnings)
 {
 	char	 why[512];
 	int	 rc;
@@ -74,14 +74,19 @@ server_reload(struct server *srv, char *err, size_t errlen)
 		return -1;
 	}
 	exit_host_reload(srv->exits);
-	acme_http_reload(srv);
+	acme_http_reload(srv, warnings);
 	/*
 	 * A renewed HTTPS certificate (certmint tls renew): new connections
 	 * get it. One that does not load is logged; the old one serves on.
 	 */
-	if ((rc = http_reload_tls(srv, why, sizeof(why))) == -1)
+	if ((rc = http_reload_tls(srv, why, sizeof(why))) == -1) {
 		log_err("HTTPS certificate not reloaded, the old one serves "
 		    "on: %s", why);
+		if (warnings != NULL)
+			json_array_append_new(warnings, json_sprintf("HTTPS "
+			    "certificate not reloaded, the old one serves on: "
+			    "%s", why));
+	}
 	else if (rc == 1)
 		log_info("HTTPS certificate reloaded from %s",
 		    ca_config(srv->ca)->tls_cert);
@@ -370,7 +375,8 @@ main(int argc, char *argv[])
 		if (pfd[0].revents & POLLIN &&
 		    read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 			if (si.ssi_signo == SIGHUP) {
-				if (server_reload(&srv, err, sizeof(err)) == -1)
+				if (server_reload(&srv, err, sizeof(err),
+				    NULL) == -1)
 					log_err("reload failed, keeping the running "
 					    "configuration: %s", err);
 				else

@@ -53,7 +53,13 @@ struct server {
 };
 
 /* main.c: reread the config, switch the policy and exit modules. */
-int	 server_reload(struct server *, char *err, size_t errlen);
+/*
+ * Reread the config; -1 with err when nothing was applied. What did not
+ * apply while the rest did (ACME settings, the HTTPS certificate) is
+ * logged and, when warnings is not NULL, appended to it (strings).
+ */
+int	 server_reload(struct server *, char *err, size_t errlen,
+	    json_t *warnings);
 
 /* listen.c: the listeners and their libmicrohttpd daemons */
 int	 http_bind(struct server *, char *err, size_t errlen);

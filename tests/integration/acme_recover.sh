@@ -259,6 +259,12 @@ check_eq "the rate limit applies (orders of the last hour)" \
 conf_set acme orders_per_account_hour 0
 check "certmint reload again" "$CERTMINT" -c "$CONF" reload
 check_eq "the new pattern applies" "201 -" "$(C order x.reload.test)"
+conf_set acme profile NoSuchProfile
+check_refused "a reload whose [acme] does not read says so, and fails" 30 \
+    "the rest applied, but acme: not reloaded.*NoSuchProfile" \
+    "$CERTMINT" -c "$CONF" reload
+check_eq "and ACME serves on" "201 -" "$(C order z.reload.test)"
+conf_del acme profile
 check_eq "URLs keep the running base_url" 0 \
     "$(grep -c elsewhere.test "$T_DIR/state.json")"
 

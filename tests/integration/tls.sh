@@ -82,7 +82,9 @@ check_eq "the key stays 0600" 600 "$(stat -c %a "$T_DIR/ca/tls.key")"
 # the reload keeps the one serving.
 cp "$TLSCRT" "$T_DIR/tls.good"
 printf 'not a certificate\n' >"$TLSCRT"
-check "reload with a broken tls.crt succeeds" "$CERTMINT" -c "$CONF" reload
+check_refused "a reload with a broken tls.crt applies the rest, saying so" 30 \
+    "the rest applied, but HTTPS certificate not reloaded" \
+    "$CERTMINT" -c "$CONF" reload
 check "and logs why the certificate was kept" \
     wait_lines "$T_LOG" "HTTPS certificate not reloaded" 1
 check_eq "the old certificate serves on" "$new" "$(served_serial)"
