@@ -488,12 +488,34 @@ static int
 csr_names_check(const struct csr *csr, json_t *ids, struct acme_problem *p)
 {
 	char		*cn = NULL, *line, *save = NULL, text[64];
-	unsigned char	 bin[16];
-	size_t		 i, k, found = 0;
+	unsigned char	 bin[16], *rest;
+	size_t		 i, k, found = 0, restlen;
 	json_t		*v;
 	const char	*type, *value;
-	int		 rc = 0;
+	int		 rc = 0, only_cn;
 
+	/*
+	 * ACME validates names, nothing else a subject could say (O=, OU=,
+	 * ...): the subject is empty or a CN. And each name once: a DNS
+	 * name in capitals is the same name.
+	 */
+	if (name_drop(csr->subject, csr->subject_len, "2.5.4.3", &rest,
+	    &restlen) == -1)
+		return acme_problem(p, 400, "badCSR", "the CSR's subject does "
+		    "not read");
+	only_cn = restlen == 2;		/* SEQUENCE {} */
+	free(rest);
+	if (!only_cn)
+		return acme_problem(p, 400, "badCSR", "the CSR's subject (%s) "
+		    "holds more than a common name: ACME validates names, "
+		    "not organizations or other attributes", csr->subject_dn);
+	for (i = 0; i < csr->nsans; i++)
+		for (k = 0; k < i; k++)
+			if (csr->sans[k].type == csr->sans[i].type &&
+			    strcasecmp(csr->sans[k].value,
+			    csr->sans[i].value) == 0)
+				return acme_problem(p, 400, "badCSR", "the CSR "
+				    "names %s twice", csr->sans[i].value);
 	for (i = 0; i < csr->nsans; i++) {
 		if (csr->sans[i].type == SAN_DNS)
 			type = "dns";

@@ -402,6 +402,16 @@ record("csr_garbage", post(k1, order["finalize"], {"csr": b64(b"junk")},
        kid=kid1))
 csr, _ = csr_for(["bad.certmint.test"], key=rsa_with_factor_3())
 record("csr_weak_rsa", post(k1, order["finalize"], {"csr": csr}, kid=kid1))
+csr, _ = csr_for(["bad.certmint.test", "BAD.certmint.test"])
+record("csr_name_twice", post(k1, order["finalize"], {"csr": csr}, kid=kid1))
+ck = ec.generate_private_key(ec.SECP256R1())
+csr = b64(x509.CertificateSigningRequestBuilder().subject_name(x509.Name([
+    x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Google LLC"),
+    x509.NameAttribute(NameOID.COMMON_NAME, "bad.certmint.test")])
+).add_extension(x509.SubjectAlternativeName([x509.DNSName(
+    "bad.certmint.test")]), critical=False).sign(ck, hashes.SHA256()
+).public_bytes(serialization.Encoding.DER))
+record("csr_subject_org", post(k1, order["finalize"], {"csr": csr}, kid=kid1))
 csr, ckey = csr_for(["bad.certmint.test"])
 st, hd, body = post(k1, order["finalize"], {"csr": csr}, kid=kid1)
 record("finalize", (st, hd, body), expect_ok=True)

@@ -63,6 +63,8 @@ expect csr_other_name 400 badCSR
 expect csr_account_key 400 badCSR
 expect csr_garbage 400 badCSR
 expect csr_weak_rsa 400 badCSR
+expect csr_name_twice 400 badCSR
+expect csr_subject_org 400 badCSR
 expect weak_jwk_rsa_e1 400 badPublicKey
 expect weak_jwk_ed25519 400 badPublicKey
 expect finalize 200 -
