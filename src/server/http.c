@@ -643,9 +643,20 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 	}
 	/* The ACME server's: its whole body, then acme_http.c answers. */
 	if (acme_path(url)) {
-		if (up == NULL)
-			return (*con_cls = calloc(1, sizeof(*up))) != NULL ?
-			    MHD_YES : MHD_NO;
+		if (up == NULL) {
+			/* Before any body is read, as a submission's. */
+			if ((rc = check_length(srv, c, &too_large)) != MHD_YES)
+				return rc;
+			if ((up = calloc(1, sizeof(*up))) == NULL)
+				return MHD_NO;
+			*con_cls = up;
+			if (!too_large)
+				return MHD_YES;
+			/* 413 unread: the connection then closes. */
+			up->body.too_large = 1;
+			return acme_http_answer(srv, c, url, method, NULL, 0, 1,
+			    &up->acme_wait);
+		}
 		if (*upload_size != 0) {
 			if (http_body_add(&up->body, upload_data, *upload_size,
 			    ca_max_body(srv->ca)) == -1)

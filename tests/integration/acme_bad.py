@@ -8,7 +8,7 @@
 # that must succeed (the control flow) write "case|status|-|ok".
 import base64, hashlib, hmac, ipaddress, json, ssl, sys, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-import urllib.error, urllib.request
+import urllib.error, urllib.parse, urllib.request
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -482,6 +482,29 @@ o4 = json.loads(post(k1, D["newOrder"], {"identifiers": [
 az = json.loads(post(k1, o4["authorizations"][0], None, kid=kid1)[2])
 out.write("wildcard_challenges|%s|%s|ok\n" % (",".join(sorted(
     c["type"] for c in az["challenges"])), az["identifier"]["value"]))
+
+# ---- a body announced over max_body: 413 before it is sent ----
+def announced(length):
+    import socket
+    u = urllib.parse.urlsplit(ORD)
+    with socket.create_connection((u.hostname, u.port), timeout=10) as raw:
+        with CTX.wrap_socket(raw, server_hostname=u.hostname) as t:
+            t.sendall(("POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: "
+                       "application/jose+json\r\nContent-Length: %d\r\n"
+                       "\r\n" % (u.path, u.netloc, length)).encode())
+            t0, got = time.time(), b""
+            while b"\r\n\r\n" not in got and time.time() - t0 < 10:
+                d = t.recv(4096)
+                if not d:
+                    break
+                got += d
+            return got.split(b" ", 2)[1].decode() if got else "-", \
+                time.time() - t0
+
+
+st, took = announced(10 ** 12)
+out.write("huge_content_length|%s|-|%s\n" % (st, "ok" if took < 5 else
+          "took %.1f s" % took))
 
 # ---- what RFC 7515 and RFC 8555 say to refuse, not to ignore ----
 record("crit_header", raw_post(ORD, {

@@ -76,6 +76,7 @@ expect revoke_bad_reason 400 badRevocationReason
 expect revoke_wrong_key 403 unauthorized
 expect revoke 200 -
 expect revoke_again 400 alreadyRevoked
+expect huge_content_length 413 -
 expect crit_header 400 malformed
 expect content_type_suffix 415 malformed
 expect kid_leading_zero 400 malformed
