@@ -332,6 +332,7 @@ va_submit(struct acme *a, const struct acme_chall_row *c,
 		chk.type = ACME_TLSALPN01;
 	snprintf(chk.identifier, sizeof(chk.identifier), "%s", az->value);
 	chk.is_ip = strcmp(az->type, "ip") == 0;
+	chk.account = az->account_id;
 	snprintf(chk.token, sizeof(chk.token), "%s", c->token);
 	snprintf(chk.key_authz, sizeof(chk.key_authz), "%s.%s", c->token,
 	    thumbprint);

@@ -14,6 +14,7 @@
 #define CM_ACME_VALIDATE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 enum acme_chall { ACME_HTTP01, ACME_DNS01, ACME_TLSALPN01 };
 
@@ -58,6 +59,7 @@ struct acme_check {
 	int	 is_ip;			/* RFC 8738 */
 	char	 token[128];
 	char	 key_authz[256];	/* token "." b64url(JWK thumbprint) */
+	int64_t	 account;		/* who asked: the pool's turns */
 };
 
 struct acme_va_result {
@@ -87,11 +89,15 @@ void	 acme_validate(const struct acme_va_config *,
 /*
  * Bounded pool: runs validations off the HTTP threads, max_parallel at
  * once, calls done(arg, check, result) from a pool thread (check and
- * result are borrowed for the call). submit copies the check; it returns
+ * result are borrowed for the call). One account's checks run at most
+ * ACME_VPOOL_PER_ACCOUNT(max_parallel) at once, the others waiting in
+ * order behind those of other accounts: responders that never answer
+ * hold up their own account's validations, not everyone's. submit copies the check; it returns
  * 0, or -1 when the pool is stopping or ACME_VPOOL_MAX_QUEUED checks wait
  * already (the core leaves the challenge "processing" and retries later).
  */
 #define ACME_VPOOL_MAX_QUEUED	65536
+#define ACME_VPOOL_PER_ACCOUNT(max_parallel) (((max_parallel) + 1) / 2)
 struct acme_vpool;
 typedef void	 acme_va_done_fn(void *arg, const struct acme_check *,
 		    const struct acme_va_result *);

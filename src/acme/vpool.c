@@ -20,6 +20,13 @@ struct vp_job {
 	void			*arg;
 };
 
+struct acme_vpool;
+struct vp_thread {
+	struct acme_vpool	*p;
+	int64_t			 account;	/* of its check, -1: idle */
+	pthread_t		 tid;
+};
+
 struct acme_vpool {
 	struct acme_va_config	 cfg;
 	pthread_mutex_t		 mu;
@@ -28,34 +35,75 @@ struct acme_vpool {
 	size_t			 queued;
 	int			 stopping;
 	int			 nthreads;
-	pthread_t		*threads;
+	int			 per_account;	/* running at once, at most */
+	struct vp_thread	*threads;
 };
 
-/* A pool thread: one job at a time until the pool stops. */
+/* Checks of account running now. Under p->mu. */
+static int
+running_of(const struct acme_vpool *p, int64_t account)
+{
+	int	 i, n = 0;
+
+	for (i = 0; i < p->nthreads; i++)
+		n += p->threads[i].account == account;
+	return n;
+}
+
+/*
+ * The oldest queued check whose account may run one more, taken off the
+ * queue; NULL when there is none. Under p->mu.
+ */
+static struct vp_job *
+take_next(struct acme_vpool *p)
+{
+	struct vp_job	*j, *prev = NULL;
+
+	for (j = p->head; j != NULL; prev = j, j = j->next) {
+		if (running_of(p, j->check.account) >= p->per_account)
+			continue;
+		if (prev != NULL)
+			prev->next = j->next;
+		else
+			p->head = j->next;
+		if (p->tail == j)
+			p->tail = prev;
+		p->queued--;
+		return j;
+	}
+	return NULL;
+}
+
+/*
+ * A pool thread: one check at a time until the pool stops. A thread
+ * that ends a check looks for the next itself, so a check its account's
+ * limit held back needs no other wake-up.
+ */
 static void *
 vp_worker(void *arg)
 {
-	struct acme_vpool	*p = arg;
+	struct vp_thread	*t = arg;
+	struct acme_vpool	*p = t->p;
 	struct vp_job		*j;
 	struct acme_va_result	 res;
 
+	pthread_mutex_lock(&p->mu);
 	for (;;) {
-		pthread_mutex_lock(&p->mu);
-		while (p->head == NULL && !p->stopping)
+		while (!p->stopping && (j = take_next(p)) == NULL)
 			pthread_cond_wait(&p->cv, &p->mu);
 		if (p->stopping) {
 			pthread_mutex_unlock(&p->mu);
 			return NULL;
 		}
-		j = p->head;
-		if ((p->head = j->next) == NULL)
-			p->tail = NULL;
-		p->queued--;
+		t->account = j->check.account;
 		pthread_mutex_unlock(&p->mu);
 
 		acme_validate(&p->cfg, &j->check, &res);
 		j->done(j->arg, &j->check, &res);
 		free(j);
+
+		pthread_mutex_lock(&p->mu);
+		t->account = -1;
 	}
 }
 
@@ -76,6 +124,7 @@ acme_vpool_start(const struct acme_va_config *cfg, char *err, size_t errlen)
 	p->cfg = *cfg;
 	if (p->cfg.max_parallel <= 0)
 		p->cfg.max_parallel = 16;
+	p->per_account = ACME_VPOOL_PER_ACCOUNT(p->cfg.max_parallel);
 	if ((p->threads = calloc((size_t)p->cfg.max_parallel,
 	    sizeof(*p->threads))) == NULL) {
 		free(p);
@@ -85,14 +134,22 @@ acme_vpool_start(const struct acme_va_config *cfg, char *err, size_t errlen)
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->cv, NULL);
 	for (i = 0; i < p->cfg.max_parallel; i++) {
-		if ((e = pthread_create(&p->threads[i], NULL, vp_worker,
-		    p)) != 0) {
+		p->threads[i].p = p;
+		p->threads[i].account = -1;
+		/* Counted first: a started thread reads nthreads (running_of). */
+		pthread_mutex_lock(&p->mu);
+		p->nthreads++;
+		pthread_mutex_unlock(&p->mu);
+		if ((e = pthread_create(&p->threads[i].tid, NULL, vp_worker,
+		    &p->threads[i])) != 0) {
+			pthread_mutex_lock(&p->mu);
+			p->nthreads--;
+			pthread_mutex_unlock(&p->mu);
 			snprintf(err, errlen, "starting validation thread: %s",
 			    strerror(e));
 			acme_vpool_stop(p);
 			return NULL;
 		}
-		p->nthreads++;
 	}
 	return p;
 }
@@ -142,7 +199,7 @@ acme_vpool_stop_cb(struct acme_vpool *p, acme_va_dropped_fn *dropped)
 	pthread_mutex_unlock(&p->mu);
 	/* A running check ends by its deadline: these joins are bounded. */
 	for (i = 0; i < p->nthreads; i++)
-		pthread_join(p->threads[i], NULL);
+		pthread_join(p->threads[i].tid, NULL);
 	while ((j = p->head) != NULL) {
 		p->head = j->next;
 		if (dropped != NULL)

@@ -135,6 +135,17 @@ check "the echo client ran" python3 "$(dirname "$LIB")/acme_bad.py" \
     "$ACME_DIR" "$CA_PEM" "$H01_PORT" "$OUT.4" echo
 expect_in "$OUT.4" echo_secret invalid incorrectResponse
 expect_in "$OUT.4" echo_keyauth_like invalid incorrectResponse
+# A validation that hangs holds its thread until the timeout: long
+# enough here that none ends while the client looks.
+daemon_stop
+conf_set acme validation_timeout_ms 60000
+daemon_start
+check "the fairness client ran" python3 "$(dirname "$LIB")/acme_bad.py" \
+    "$ACME_DIR" "$CA_PEM" "$H01_PORT" "$OUT.6" fair
+expect_in "$OUT.6" fair_other_account valid -
+# 16 threads, half of them for one account.
+expect_in "$OUT.6" fair_asked 8 -
+conf_set acme validation_timeout_ms 5000
 daemon_stop
 sed -i '/^validation_deny = /d' "$CONF"	# the default
 daemon_start
