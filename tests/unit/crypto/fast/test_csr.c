@@ -811,25 +811,33 @@ test_request_grammar(void **state)
 	exp[0] = 0x01;
 	exp[sizeof(exp) - 1] = 0x01;	/* 2^312 + 1: too big */
 	{
+		/* No factor below 752; nweak is 3 * 3 * 17 * ... */
 		static const unsigned char nmod[] = { 0x00, 0xc5, 0x11, 0x23,
+		    0x45, 0x67, 0x89, 0xab, 0xcd, 0xf7 };
+		static const unsigned char nweak[] = { 0x00, 0xc5, 0x11, 0x23,
 		    0x45, 0x67, 0x89, 0xab, 0xcd, 0xef };
 		struct {
 			int		 params;	/* 0 absent, 1 NULL, 2 INTEGER */
 			const unsigned char *e;
 			size_t		 elen;
 			const char	*why;
+			int		 weak;		/* nweak, not nmod */
 		} rsa[] = {
 			{ 0, (const unsigned char *)"\x01\x00\x01", 3,
-			    "parameters must be NULL" },
+			    "parameters must be NULL", 0 },
 			{ 2, (const unsigned char *)"\x01\x00\x01", 3,
-			    "parameters must be NULL" },
-			{ 1, exp, sizeof(exp), "exponent" },
+			    "parameters must be NULL", 0 },
+			{ 1, exp, sizeof(exp), "exponent", 0 },
 			{ 1, (const unsigned char *)"\x01\x00\x00", 3,
-			    "exponent" },
-			{ 1, (const unsigned char *)"\x01", 1, "exponent" },
+			    "exponent", 0 },
+			{ 1, (const unsigned char *)"\x01", 1, "exponent", 0 },
+			/* BR 6.1.6: no factor below 752, before the signature. */
+			{ 1, (const unsigned char *)"\x01\x00\x01", 3,
+			    "weak key: the RSA modulus has a factor below 752",
+			    1 },
 			/* Good shape, wrong key: the signature then fails. */
 			{ 1, (const unsigned char *)"\x01\x00\x01", 3,
-			    "does not verify" },
+			    "does not verify", 0 },
 		};
 		struct buf	 key = { 0 };
 		size_t		 i, mk;
@@ -838,7 +846,8 @@ test_request_grammar(void **state)
 			spki.len = key.len = 0;
 			assert_int_equal(der_open(&key, DER_SEQUENCE, &mk), 0);
 			assert_int_equal(der_put_uint_bytes(&key, DER_INTEGER,
-			    nmod + 1, sizeof(nmod) - 1), 0);
+			    (rsa[i].weak ? nweak : nmod) + 1, sizeof(nmod) - 1),
+			    0);
 			assert_int_equal(der_put_uint_bytes(&key, DER_INTEGER,
 			    rsa[i].e, rsa[i].elen), 0);
 			assert_int_equal(der_close(&key, mk), 0);
