@@ -176,16 +176,17 @@ eab_check(struct acme *a, const struct acme_endpoint *ep, json_t *eab,
 		    "binding: unknown key id \"%s\"", k);
 		goto out;
 	}
-	if (e.account_id != 0) {
-		acme_problem(p, 401, "unauthorized", "external account "
-		    "binding: key id \"%s\" is bound to another account "
-		    "already", k);
-		goto out;
-	}
+	/* The MAC first: whether a key is bound is its holder's business. */
 	if (jws_mac_verify(ja, e.key, e.keylen, input, strlen(input), sig,
 	    siglen) != 1) {
 		acme_problem(p, 401, "unauthorized", "external account "
 		    "binding: MAC does not verify");
+		goto out;
+	}
+	if (e.account_id != 0) {
+		acme_problem(p, 401, "unauthorized", "external account "
+		    "binding: key id \"%s\" is bound to another account "
+		    "already", k);
 		goto out;
 	}
 	snprintf(kid, kidlen, "%s", k);

@@ -119,6 +119,18 @@ HMAC=$(sed -n 's/^hmac_key: //p' "$T_DIR/eab.out")
 check "certbot registers with the EAB key" cb eab register --server \
     "$EABDIR" --agree-tos --register-unsafely-without-email \
     --eab-kid="$KID" --eab-hmac-key="$HMAC"
+check_fails "the key binds no second account" cb eab2 register --server \
+    "$EABDIR" --agree-tos --register-unsafely-without-email \
+    --eab-kid="$KID" --eab-hmac-key="$HMAC"
+check_match "certbot says it is bound" "bound to another account" \
+    "$(cat "$T_DIR/check.out")"
+# Whether a key is bound is said only to its holder: the MAC comes first.
+OTHER=$(sed -n 's/^hmac_key: //p' "$T_DIR/eabs.out" | head -1)
+check_fails "nor one that signs with another key" cb eab3 register --server \
+    "$EABDIR" --agree-tos --register-unsafely-without-email \
+    --eab-kid="$KID" --eab-hmac-key="$OTHER"
+check_match "which is told only that the MAC does not verify" \
+    "MAC does not verify" "$(cat "$T_DIR/check.out")"
 # shellcheck disable=SC2086
 check "and gets a certificate from the eab directory" \
     cb eab certonly --server "$EABDIR" $H01 -d eab.certmint.test
