@@ -27,6 +27,7 @@
 #include <cmocka.h>
 
 #include "acme/validate.h"
+#include "acme/validate_int.h"
 
 /* As in responder.py. */
 #define THUMB	"9jg46WB3rR_AHD-EBXdN7cBkH1WOu0tA3M9fm21mqTI"
@@ -252,6 +253,79 @@ expect(enum acme_chall type, const char *id, int timeout_ms,
 
 	config(&cfg, timeout_ms);
 	expect_cfg(&cfg, type, id, problem, want);
+}
+
+/* Is text (an IP literal) denied by spec? */
+static int
+denied(const char *spec, const char *text)
+{
+	struct acme_va_config	 c;
+	struct sockaddr_storage	 ss;
+	socklen_t		 len;
+	char			 err[256];
+
+	memset(&c, 0, sizeof(c));
+	if (acme_va_deny_parse(&c, spec, err, sizeof(err)) == -1)
+		fail_msg("%s: %s", spec, err);
+	if (va_parse_ip(text, &ss, &len) == -1)
+		fail_msg("%s is no address", text);
+	return va_addr_denied(&c, &ss);
+}
+
+/* [acme] validation_deny: what it parses, what it names, where it acts. */
+static void
+test_deny(void **state)
+{
+	static const struct {
+		const char	*ip;
+		int		 denied;
+	} def[] = {
+		{ "127.0.0.1", 1 }, { "127.255.255.254", 1 }, { "0.0.0.0", 1 },
+		{ "169.254.169.254", 1 }, { "224.0.0.1", 1 },
+		{ "255.255.255.255", 1 }, { "::1", 1 }, { "::", 1 },
+		{ "fe80::1", 1 }, { "ff02::1", 1 },
+		{ "::ffff:169.254.169.254", 1 }, { "::ffff:127.0.0.1", 1 },
+		{ "10.0.0.1", 0 }, { "192.168.1.1", 0 }, { "172.16.0.1", 0 },
+		{ "128.0.0.1", 0 }, { "169.255.0.1", 0 }, { "223.255.255.255", 0 },
+		{ "2001:db8::1", 0 }, { "fc00::1", 0 }, { "::ffff:10.0.0.1", 0 },
+	};
+	static const char *const bad[] = {
+		"10.0.0.0/33", "::/129", "abc", "1.2.3.4/x", "1.2.3.4/-1",
+		"1.2.3.4/", "10.0.0.0/8, nope",
+	};
+	struct acme_va_config	 c;
+	char			 err[256];
+	size_t			 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(def) / sizeof(def[0]); i++)
+		if (denied(ACME_VA_DENY_DEFAULT, def[i].ip) != def[i].denied)
+			fail_msg("%s: denied %d by default", def[i].ip,
+			    !def[i].denied);
+	assert_int_equal(denied("10.1.2.3/15", "10.1.255.255"), 1);
+	assert_int_equal(denied("10.1.2.3/15", "10.2.0.0"), 0);
+	assert_int_equal(denied("10.0.0.0/15", "10.1.0.0"), 1);
+	assert_int_equal(denied("192.0.2.7", "192.0.2.7"), 1);
+	assert_int_equal(denied("192.0.2.7", "192.0.2.8"), 0);
+	assert_int_equal(denied("0.0.0.0/0", "203.0.113.9"), 1);
+	assert_int_equal(denied("none", "127.0.0.1"), 0);
+	assert_int_equal(denied("", "127.0.0.1"), 0);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(&c, 0, sizeof(c));
+		if (acme_va_deny_parse(&c, bad[i], err, sizeof(err)) != -1)
+			fail_msg("\"%s\" parsed", bad[i]);
+		if (strstr(err, "validation_deny") == NULL)
+			fail_msg("\"%s\": \"%s\"", bad[i], err);
+	}
+	/* Validation by the default: the loopback responder is not asked. */
+	config(&c, FAST_MS);
+	assert_int_equal(acme_va_deny_parse(&c, ACME_VA_DENY_DEFAULT, err,
+	    sizeof(err)), 0);
+	expect_cfg(&c, ACME_HTTP01, "ok.test", "connection", "validation_deny");
+	expect_cfg(&c, ACME_HTTP01, "127.0.0.1", "connection",
+	    "validation_deny");
+	expect_cfg(&c, ACME_TLSALPN01, "ok.test", "connection",
+	    "validation_deny");
 }
 
 /* http-01: the key authorization, trailing whitespace aside, by name. */
@@ -634,6 +708,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_deny),
 		cmocka_unit_test(test_http_valid),
 		cmocka_unit_test(test_http_ip),
 		cmocka_unit_test(test_http_invalid),
