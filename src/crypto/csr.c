@@ -144,6 +144,76 @@ san_text_ok(const unsigned char *p, size_t n)
 	return 1;
 }
 
+/* RFC 3492 6.1: the bias after a code point. */
+static uint32_t
+puny_adapt(uint32_t delta, uint32_t points, int first)
+{
+	uint32_t	 k = 0;
+
+	delta = first ? delta / 700 : delta / 2;
+	delta += delta / points;
+	while (delta > ((36 - 1) * 26) / 2) {
+		delta /= 36 - 1;
+		k += 36;
+	}
+	return k + (36 - 1 + 1) * delta / (delta + 38);
+}
+
+/*
+ * Does s (n octets, what follows "xn--") decode as Punycode (RFC 3492
+ * 6.2) to a name with a non-ASCII character, every one a Unicode scalar
+ * value? A label that does not was made by no IDNA encoder.
+ */
+static int
+punycode_ok(const unsigned char *s, size_t n)
+{
+	uint32_t	 i = 0, cp = 0x80, bias = 72, w, k, t, digit, oldi;
+	uint32_t	 out = 0;
+	size_t		 in = 0, j;
+	int		 any = 0;
+
+	for (j = 0; j < n; j++)
+		if (s[j] == '-') {
+			out = (uint32_t)j;	/* the basic code points */
+			in = j + 1;
+		}
+	while (in < n) {
+		for (oldi = i, w = 1, k = 36; ; k += 36) {
+			if (in >= n)
+				return 0;
+			if (s[in] >= '0' && s[in] <= '9')
+				digit = (uint32_t)(s[in] - '0') + 26;
+			else if (s[in] >= 'a' && s[in] <= 'z')
+				digit = (uint32_t)(s[in] - 'a');
+			else if (s[in] >= 'A' && s[in] <= 'Z')
+				digit = (uint32_t)(s[in] - 'A');
+			else
+				return 0;
+			in++;
+			if (digit > (UINT32_MAX - i) / w)
+				return 0;
+			i += digit * w;
+			t = k <= bias ? 1 : k >= bias + 26 ? 26 : k - bias;
+			if (digit < t)
+				break;
+			if (w > UINT32_MAX / (36 - t))
+				return 0;
+			w *= 36 - t;
+		}
+		out++;
+		bias = puny_adapt(i - oldi, out, oldi == 0);
+		if (i / out > 0x10ffff - cp)
+			return 0;
+		cp += i / out;
+		i %= out;
+		if (cp < 0x80 || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+			return 0;
+		any = 1;
+		i++;
+	}
+	return any;
+}
+
 /*
  * Is p[0..n) a host name in RFC 1034's preferred syntax, as RFC 5280 wants
  * a dNSName: 1 to 253 characters, labels of 1 to 63 letters, digits and
@@ -172,6 +242,11 @@ dns_name_check(const unsigned char *p, size_t n, int wildcard)
 			if (p[start] == '-' || p[i - 1] == '-')
 				return "has a label starting or ending "
 				    "with '-'";
+			if (i - start >= 4 && strncasecmp((const char *)p +
+			    start, "xn--", 4) == 0 && !punycode_ok(p + start +
+			    4, i - start - 4))
+				return "has an xn-- label that is not "
+				    "Punycode of a Unicode name (RFC 3492)";
 			labels++;
 			if (i < n)
 				digits = 1;

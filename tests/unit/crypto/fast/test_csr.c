@@ -1217,10 +1217,46 @@ test_san_syntax(void **state)
 	}
 }
 
+/* dns_name_check's xn-- labels: Punycode of a non-ASCII name, or refused. */
+static void
+test_punycode_labels(void **state)
+{
+	static const char *const good[] = {
+		"xn--bcher-kva.example", "XN--BCHER-KVA.example",
+		"xn--mnchen-3ya.de", "xn--80ak6aa92e.com", "xn--ls8h.la",
+		"www.xn--mnchen-3ya.de", "*.xn--bcher-kva.example",
+	};
+	static const char *const bad[] = {
+		"xn--zz-0000.certmint.test",	/* ends inside a code point */
+		"xn---.example",		/* the empty name */
+		"xn--abc-.example",		/* decodes to ASCII only */
+		"xn--9.example",		/* incomplete */
+		"xn--b_cher.example",		/* not LDH: refused before */
+		"a.xn--99999999999999.example",	/* incomplete, longer */
+		"a.xn--99999a.example",		/* U+48A3C1: past U+10FFFF */
+		"a.xn--9999999a.example",	/* past U+10FFFF, far */
+	};
+	const char	*why;
+	size_t		 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		if ((why = dns_name_check((const unsigned char *)good[i],
+		    strlen(good[i]), 1)) != NULL)
+			fail_msg("%s: %s", good[i], why);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (dns_name_check((const unsigned char *)bad[i],
+		    strlen(bad[i]), 1) == NULL)
+			fail_msg("%s accepted", bad[i]);
+	assert_non_null(strstr(dns_name_check((const unsigned char *)bad[0],
+	    strlen(bad[0]), 1), "Punycode"));
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_punycode_labels),
 		cmocka_unit_test(test_key_types),
 		cmocka_unit_test(test_sans_and_extensions),
 		cmocka_unit_test(test_new_label_and_empty_subject),
