@@ -122,6 +122,15 @@ admin_code(void)
 	return last_code;
 }
 
+/* Is e2 c1 c2 (UTF-8) a bidirectional control (Trojan Source)? */
+static int
+bidi_control(unsigned char c1, unsigned char c2)
+{
+	return (c1 == 0x80 && (c2 == 0x8e || c2 == 0x8f ||
+	    (c2 >= 0xaa && c2 <= 0xae))) ||
+	    (c1 == 0x81 && c2 >= 0xa6 && c2 <= 0xa9);
+}
+
 const char *
 term_safe(const char *s)
 {
@@ -141,6 +150,11 @@ term_safe(const char *s)
 			o += (size_t)snprintf(b + o, cap + 8 - o, "\\u%04x",
 			    p[1]);
 			p++;
+		} else if (*p == 0xe2 && p[1] != 0 && bidi_control(p[1], p[2])) {
+			/* U+200E/F, U+202A-E, U+2066-9: text that reorders. */
+			o += (size_t)snprintf(b + o, cap + 8 - o, "\\u%04x",
+			    0x2000 | (p[1] & 0x03) << 6 | (p[2] & 0x3f));
+			p += 2;
 		} else
 			b[o++] = (char)*p;
 	}

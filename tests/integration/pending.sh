@@ -33,6 +33,10 @@ check "no escape character is printed" sh -c \
     "! grep -q \"\$(printf '\033')\" '$T_DIR/esc.out'"
 check_match "it is shown as \\x1b" 'mallory\\x1b]0;pwned\\x07\\u009b' \
     "$(cat "$T_DIR/esc.out")"
+"$CERTMINT" -c "$CONF" submit "$T_DIR/p0.csr" \
+    --requester "$(printf 'mallory\342\200\256txt.exe')" >"$T_DIR/bidi.out" 2>&1
+check_match "a right-to-left override is shown as \\u202e" \
+    'mallory\\u202etxt.exe' "$(cat "$T_DIR/bidi.out")"
 check_refused "an --attrib value that is not UTF-8 is refused, not dropped" 30 \
     "not UTF-8" "$CERTMINT" -c "$CONF" submit "$T_DIR/p0.csr" \
     --attrib "$(printf 'Note:caf\351')"
