@@ -10,7 +10,7 @@ set -u
 cd "$(dirname "$0")/.."
 SECS=${1:-300}
 BUILD=${FUZZ_BUILD:-build-fuzz}
-TARGETS="csr crl config http"
+TARGETS="csr crl config http jws dns alpn"
 if [ ! -d "$BUILD" ]; then
 	CC=clang meson setup "$BUILD" -Dfuzz=true -Dtests=false \
 	    -Db_sanitize=address,undefined -Db_lundef=false \

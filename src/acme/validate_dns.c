@@ -142,8 +142,8 @@ bad:
  * The query for name and qtype, ID id, into q (512 bytes): its length, or
  * -1 when name does not fit.
  */
-static int
-dns_query_build(unsigned char *q, uint16_t id, const char *name, int qtype)
+int
+va_dns_query_build(unsigned char *q, uint16_t id, const char *name, int qtype)
 {
 	size_t		 o = DNS_HDR, n;
 	const char	*p = name, *dot;
@@ -393,7 +393,8 @@ dns_name_read(const unsigned char *m, size_t len, size_t *off, char *out)
 			return -1;
 		if (m[p] == 0)
 			break;
-		if (p + 1 + m[p] > len || (wire += 1 + m[p]) > 255)
+		/* 255 octets in all with the root's (RFC 1035 3.1) */
+		if (p + 1 + m[p] > len || (wire += 1 + m[p]) > 254)
 			return -1;
 		if (o > 0)
 			out[o++] = '.';
@@ -572,7 +573,7 @@ va_dns_lookup(struct va_ctx *v, const char *name, int qtype, va_rr_fn *each,
 		if (getrandom(&id, sizeof(id), 0) != sizeof(id))
 			id = (uint16_t)time_mono_ns();
 		if (!va_dns_name_ok(target) ||
-		    (qlen = dns_query_build(q, id, target, qtype)) == -1) {
+		    (qlen = va_dns_query_build(q, id, target, qtype)) == -1) {
 			va_fail(v, "dns", "%s: not a name we can look up",
 			    what);
 			goto out;

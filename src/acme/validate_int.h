@@ -64,6 +64,9 @@ int	 va_dns_set_resolver(struct va_ctx *, const char *spec);
 int	 va_dns_reply_read(const unsigned char *r, size_t rlen, size_t qsec,
 	    int qtype, char *target, int *hops, va_rr_fn *each, void *arg,
 	    int *count, int *followed);
+/* Not static for fuzz/fuzz_dns.c, which reads replies to its queries. */
+int	 va_dns_query_build(unsigned char *q, uint16_t id, const char *name,
+	    int qtype);
 int	 va_dns_name_ok(const char *);
 
 /* validate_http.c, validate_dns.c, validate_tls.c: one per challenge. */
