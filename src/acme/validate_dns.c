@@ -504,8 +504,9 @@ rr_collect(void *arg, const unsigned char *r, size_t rlen, struct dns_rr *rr)
  * matched to our query) for qtype records at target: first follow the
  * CNAMEs from target, rewriting it (DNS_MAX_NAME bytes) and counting them
  * in *hops (*followed 1 if any here), then hand each record of qtype at
- * the end of the chain to each(arg, ...), *count of them. Returns the
- * reply's RCODE, DNS_READ_BAD when r is malformed, DNS_READ_LOOP past
+ * the end of the chain to each(arg, ...), *count of them, unless the
+ * reply is an error. Returns the reply's RCODE, DNS_READ_BAD when r is
+ * malformed, DNS_READ_LOOP past
  * DNS_MAX_CNAME CNAMEs. Pure: the fuzz target's entry.
  */
 int
@@ -531,6 +532,9 @@ va_dns_reply_read(const unsigned char *r, size_t rlen, size_t qsec,
 			return DNS_READ_LOOP;
 	} while (w.found);
 	strlcpy_cm(target, w.target, DNS_MAX_NAME);
+	/* An error's records say nothing: NXDOMAIN with a TXT is no TXT. */
+	if ((r[3] & 0x0f) != 0)
+		return r[3] & 0x0f;
 	c.target = target;
 	c.qtype = qtype;
 	c.count = 0;
@@ -539,7 +543,7 @@ va_dns_reply_read(const unsigned char *r, size_t rlen, size_t qsec,
 	if (dns_answers(r, rlen, qsec, rr_collect, &c) == -1)
 		return DNS_READ_BAD;
 	*count = c.count;
-	return r[3] & 0x0f;
+	return 0;
 }
 
 /*

@@ -459,10 +459,13 @@ jws_verify(const struct jwk *k, enum jws_alg alg, const void *in, size_t inlen,
 	 * P-256 and P-384 without an EVP_PKEY_CTX: its set-up (fetches,
 	 * locks) cost a fifth of the verification (ecdsa.c).
 	 */
-	if (k->ec_pointlen > 0)
-		return ec_verify_raw(k->kind == JWK_EC_P256 ? KEY_EC_P256 :
+	if (k->ec_pointlen > 0) {
+		/* -2 (a point off the curve) cannot pass jwk_load: a no. */
+		rc = ec_verify_raw(k->kind == JWK_EC_P256 ? KEY_EC_P256 :
 		    KEY_EC_P384, k->ec_point, k->ec_pointlen, alg == JWS_ES256 ?
 		    EC_MD_SHA256 : EC_MD_SHA384, in, inlen, sig, siglen);
+		return rc == -2 ? 0 : rc;
+	}
 	if (k->kind == JWK_EC_P256 || k->kind == JWK_EC_P384 ||
 	    k->kind == JWK_EC_P521) {
 		if ((der = ecdsa_raw_to_der(k->kind, sig, siglen, &derlen)) ==

@@ -200,6 +200,11 @@ def dns_answer(query, tcp):
         return None
     if base == "nx.test":
         rcode = 3
+    elif base == "dns-nxtxt.test":
+        # NXDOMAIN, and yet the right TXT record: no record counts.
+        rcode = 3
+        if qtype == TXT:
+            answers.append(rr(name, TXT, txt(DIGEST)))
     elif base == "servfail.test":
         rcode = 2
     elif base == "dns-garbage.test":

@@ -490,6 +490,8 @@ test_dns_invalid(void **state)
 	    "_acme-challenge.ok.test");
 	expect(ACME_DNS01, "nx.test", FAST_MS, "dns", "NXDOMAIN");
 	expect(ACME_DNS01, "servfail.test", FAST_MS, "dns", "SERVFAIL");
+	/* The records of an error reply are not looked at. */
+	expect(ACME_DNS01, "dns-nxtxt.test", FAST_MS, "dns", "NXDOMAIN");
 }
 
 /* Garbage: answers off the end, a pointer loop, a CNAME loop, silence. */
