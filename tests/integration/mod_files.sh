@@ -314,8 +314,15 @@ check_eq "by certmintd itself (root)" root "$(stat -c %U "$CERTS/$SERIAL.cer")"
 check_eq "no dead letter after the crash (duplicates harmless)" 1 \
     "$(list_field dead_letters)"
 check "the CRL survives as a link to a numbered copy" test -L "$CRLS/Test CA.crl"
-check "openssl verify -crl_download still answers (revoked alpha)" \
-    test "$(verify_crl "$T_DIR/alpha.crt"; echo $?)" != 0
+if verify_crl "$T_DIR/alpha.crt"; then
+	not_ok "openssl verify -crl_download still answers (revoked alpha)"
+	# Seen once in CI, never here: what was served, and what is there.
+	{ cat "$T_DIR/verify.out"; ls -l "$CRLS"
+	  openssl crl -inform DER -in "$CRLS/Test CA.crl" -noout -text
+	  tail -5 "$T_DIR/nginx-access.log"; } 2>&1 | sed 's/^/# /'
+else
+	ok "openssl verify -crl_download still answers (revoked alpha)"
+fi
 
 # 12. on_revoke = mark: NAME.cer.revoked in place of NAME.cer, put back at
 # a release; on_revoke = delete: gone.
