@@ -636,6 +636,41 @@ nomem:
 	return -1;
 }
 
+/*
+ * Lines libinih would misread: longer than CONFIG_MAX_LINE (it reads the
+ * rest as the next line: a "syntax error" far from the cause), or with a
+ * NUL (it cuts the value there). f is left at its start. 0, or -1 with err.
+ */
+static int
+lines_check(FILE *f, const char *path, char *err, size_t errlen)
+{
+	int	 c, line = 1;
+	size_t	 col = 0;
+
+	while ((c = getc(f)) != EOF) {
+		if (c == '\n') {
+			line++;
+			col = 0;
+			continue;
+		}
+		if (c == '\0') {
+			snprintf(err, errlen, "%s:%d: a NUL byte", path, line);
+			return -1;
+		}
+		if (++col > CONFIG_MAX_LINE && c != '\r') {
+			snprintf(err, errlen, "%s:%d: longer than %d characters "
+			    "(the most a line may have)", path, line,
+			    CONFIG_MAX_LINE);
+			return -1;
+		}
+	}
+	if (ferror(f) || fseek(f, 0, SEEK_SET) == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 int
 config_load(const char *path, struct cm_config *cfg, char *err, size_t errlen)
 {
@@ -661,6 +696,19 @@ config_load(const char *path, struct cm_config *cfg, char *err, size_t errlen)
 	}
 	cfg->file_uid = sb.st_uid;
 	cfg->file_mode = sb.st_mode;
+	/* What reads forever (/dev/zero), or as nothing (a directory). */
+	if (!S_ISREG(sb.st_mode) || sb.st_size == 0 ||
+	    sb.st_size > CONFIG_MAX_SIZE) {
+		snprintf(err, errlen, "%s: %s", path, !S_ISREG(sb.st_mode) ?
+		    "not a regular file" : sb.st_size == 0 ? "is empty" :
+		    "larger than 16 MB");
+		fclose(f);
+		goto fail;
+	}
+	if (lines_check(f, path, err, errlen) == -1) {
+		fclose(f);
+		goto fail;
+	}
 	rc = ini_parse_file(f, config_entry_add, &ls);
 	fclose(f);
 	if (ls.failed)
@@ -781,6 +829,13 @@ config_edit(const char *path, const char *section, const char *key,
 	if (strpbrk(key, "=:[]\n") != NULL || strpbrk(section, "[]\n") != NULL ||
 	    (value != NULL && strchr(value, '\n') != NULL)) {
 		snprintf(err, errlen, "invalid characters in [%s] %s", section, key);
+		return -1;
+	}
+	/* A line config_load would refuse is not written. */
+	if (value != NULL && strlen(key) + 3 + strlen(value) > CONFIG_MAX_LINE) {
+		snprintf(err, errlen, "[%s] %s would be a line of %zu "
+		    "characters: a config file takes %d at most", section, key,
+		    strlen(key) + 3 + strlen(value), CONFIG_MAX_LINE);
 		return -1;
 	}
 	if (stat(path, &st) == 0)

@@ -31,6 +31,13 @@
 #define CM_CHECK_BACKGROUND	2	/* while serving */
 #define CM_CHECK_FULL_MAX	((int64_t)256 << 20)
 
+/*
+ * A line of the file, at most: Debian's libinih reads lines of 199 bytes
+ * with the newline (INI_MAX_LINE 200), and a longer one as two.
+ */
+#define CONFIG_MAX_LINE		198
+#define CONFIG_MAX_SIZE		((off_t)16 << 20)
+
 struct cfg_entry {
 	char	*section;
 	char	*key;

@@ -345,7 +345,8 @@ file_read(const char *path, unsigned char **data, size_t *len, size_t max)
 		}
 	}
 	close(fd);
-	if (b.data == NULL && buf_reserve(&b, 0) == -1)
+	/* An empty file is "" too: its callers read it as a string. */
+	if (b.data == NULL && buf_append(&b, "", 0) == -1)
 		return -1;
 	*len = b.len;
 	*data = b.data;

@@ -61,6 +61,11 @@ refused_start "without the marker too (none of its CA certificates is ours)" \
     "is not this CA's database: its CA certificate 0 is not"
 mv "$T_DIR/dbid.saved" "$T_DIR/ca/ca.dbid"
 cp "$T_DIR/mine.db" "$DB"
+# An empty marker (a full disk, a careless edit) is a damaged one.
+cp "$T_DIR/ca/ca.dbid" "$T_DIR/dbid.saved"
+: >"$T_DIR/ca/ca.dbid"
+refused_start "an empty marker is refused, naming it" "ca.dbid: names no database"
+mv "$T_DIR/dbid.saved" "$T_DIR/ca/ca.dbid"
 
 # An old copy: taken now, then the CA moves on (a request, a CRL).
 daemon_start

@@ -259,4 +259,35 @@ check_eq "with its message" "Test.Policy denies c2" \
 code=$(submit_http "$T_DIR/c3.csr" | head -1)
 check_eq "and issues: 201" 201 "$code"
 check_eq "by Test.Policy" "Issued by Test.Policy" "$(json "$T_DIR/resp.json" 'j["message"]')"
+
+# The file itself: empty, a directory, endless, a line libinih would split,
+# a NUL. Each SIGHUP is refused (at once: /dev/zero never ends), logged,
+# and the running configuration issues on.
+cp "$CONF" "$T_DIR/conf.good"
+for bad in "empty:is empty" "dir:not a regular file" \
+    "zero:not a regular file" "long:longer than 198 characters" \
+    "nul:a NUL byte"; do
+	what=${bad%%:*}
+	rm -rf "$CONF"
+	case $what in
+	empty)	: >"$CONF" ;;
+	dir)	mkdir "$CONF" ;;
+	zero)	ln -s /dev/zero "$CONF" ;;
+	long)	{ cat "$T_DIR/conf.good"; printf 'x = %0250d\n' 0; } >"$CONF" ;;
+	nul)	{ cat "$T_DIR/conf.good"; printf 'x = a\000b\n'; } >"$CONF" ;;
+	esac
+	fails=$(count_lines "$T_LOG" "reload failed.*${bad#*:}")
+	kill -HUP "$T_PID"
+	check "SIGHUP with a config that is $what: refused" \
+	    wait_lines "$T_LOG" "reload failed.*${bad#*:}" $((fails + 1))
+	rm -rf "$CONF"
+	cp "$T_DIR/conf.good" "$CONF"
+	code=$(submit_http "$T_DIR/c3.csr" | head -1)
+	check_eq "and Test.Policy still issues: 201" 201 "$code"
+done
+check_refused "certmint refuses an empty config too" 30 "is empty" sh -c \
+    ": >'$T_DIR/empty.conf'; '$CERTMINT' -c '$T_DIR/empty.conf' status"
+check_refused "exit set will not write a line libinih would split" 30 \
+    "would be a line of 2[0-9][0-9] characters" \
+    "$CERTMINT" -c "$CONF" exit set Recording.Exit output "/tmp/$(printf '%0220d' 0)"
 finish
