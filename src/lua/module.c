@@ -36,13 +36,25 @@ luamod_is_script(const char *path)
 	return n > 4 && strcmp(path + n - 4, ".lua") == 0;
 }
 
+/*
+ * Field k of the table on top, pushed, by rawget: outside a pcall and the
+ * script's limits, a metamethod (__index) that errs would abort the
+ * daemon and one that loops would hang it. Its type.
+ */
+static int
+raw_field(lua_State *L, const char *k)
+{
+	lua_pushstring(L, k);
+	return lua_rawget(L, -2);
+}
+
 /* The string field of the table on top, copied, or NULL. */
 static char *
 field_str(lua_State *L, const char *k)
 {
 	char	*v = NULL;
 
-	if (lua_getfield(L, -1, k) == LUA_TSTRING)
+	if (raw_field(L, k) == LUA_TSTRING)
 		v = xstrdup(lua_tostring(L, -1));
 	lua_pop(L, 1);
 	return v;
@@ -58,7 +70,7 @@ field_threading(lua_State *L)
 	const char	*t;
 	uint32_t	 r = CM_THREADING_SERIAL;
 
-	if (lua_getfield(L, -1, "threading") != LUA_TNIL) {
+	if (raw_field(L, "threading") != LUA_TNIL) {
 		t = lua_tostring(L, -1);
 		if (t != NULL && strcasecmp(t, "concurrent") == 0)
 			r = CM_THREADING_CONCURRENT;
@@ -79,7 +91,7 @@ field_events(lua_State *L, char *err, size_t errlen)
 	int32_t		 mask = 0, e;
 	lua_Integer	 i, n;
 
-	if (lua_getfield(L, -1, "events") == LUA_TNIL) {
+	if (raw_field(L, "events") == LUA_TNIL) {
 		lua_pop(L, 1);
 		return CM_EXITEVENT_ALL;
 	}
@@ -405,7 +417,7 @@ inst_describe(struct lm_inst *in, struct lm_state *s, char *err,
 	}
 	in->manage[0] = xstrdup(in->script->name);
 	in->manage[1] = xstrdup(in->description);
-	if (lua_getfield(L, -1, "manage") == LUA_TTABLE)
+	if (raw_field(L, "manage") == LUA_TTABLE)
 		for (i = 2; i < nitems(manage_fields); i++)
 			in->manage[i] = field_str(L, manage_fields[i]);
 	lua_pop(L, 2);

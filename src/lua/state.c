@@ -337,7 +337,9 @@ lm_has(struct lm_state *s, const char *fn)
 
 	s->mem_max = 0;		/* as in lm_call */
 	lua_rawgeti(s->L, LUA_REGISTRYINDEX, s->ref_mod);
-	t = lua_getfield(s->L, -1, fn);
+	/* Raw: no metamethod runs outside the limits (lm_call too). */
+	lua_pushstring(s->L, fn);
+	t = lua_rawget(s->L, -2);
 	lua_pop(s->L, 2);
 	s->mem_max = max;
 	return t == LUA_TFUNCTION;
@@ -353,7 +355,8 @@ lm_call(struct lm_state *s, const char *fn, int nargs, int nres,
 	/* Outside a pcall a refused allocation would abort: no cap here. */
 	s->mem_max = 0;
 	lua_rawgeti(L, LUA_REGISTRYINDEX, s->ref_mod);
-	lua_getfield(L, -1, fn);
+	lua_pushstring(L, fn);
+	lua_rawget(L, -2);
 	lua_remove(L, -2);
 	lua_insert(L, -1 - nargs);
 	s->mem_max = max;

@@ -69,6 +69,22 @@ check_eq "a slow loop: the time limit" 1 \
     "$(echo "$dl" | grep -c 'time limit exceeded (timeout = 3000 ms)')"
 check "the CA still answers" sh -c "curl -fsS '$URL/health' >/dev/null"
 
+# A returned table with a metatable whose __index errs, or loops: its
+# fields are read outside any call and its limits, so they are read raw.
+# Edited in place and reloaded (docs/lua.md), or tried with exit test.
+for how in 'error("boom")' 'while true do end'; do
+	cat >"$T_DIR/meta.lua" <<EOF
+return setmetatable({ name = "LuaEscape.Exit", notify = function() end },
+    { __index = function(t, k) $how end })
+EOF
+	check "exit test of a table whose __index does $how" timeout 30 \
+	    "$CERTMINT" exit test "$T_DIR/meta.lua" --event CERTISSUED
+	cp "$T_DIR/meta.lua" "$(dirname "$CONF")/modules/LuaEscape.Exit.lua"
+	check "reloaded in place of a module" timeout 30 \
+	    "$CERTMINT" -c "$CONF" reload
+	check "the CA still answers" sh -c "curl -fsS -m 10 '$URL/health' >/dev/null"
+done
+
 # Opt-in capabilities: off unless allowed.
 caps() { "$CERTMINT" exit test "$LD/caps.lua" --event CERTISSUED "$@" 2>&1; }
 check_match "exec is off by default" "exec is not allowed" "$(caps)"
