@@ -104,7 +104,8 @@ int	 str_ieq(const char *, const char *);
 int	 attr_name_eq(const char *, const char *);	/* case, blanks, '-' ignored */
 char	*str_trim(char *);
 size_t	 strlcpy_cm(char *, const char *, size_t);
-int	 parse_int64(const char *, int64_t *);
+int	 parse_int64(const char *, int64_t *);	/* decimal only */
+int	 parse_int64_c(const char *, int64_t *);	/* also 0x hex, 0 octal */
 int	 mkdir_p(const char *, mode_t);
 void	*xcalloc(size_t, size_t);	/* abort()s on exhaustion: tiny fixed allocs only */
 char	*xstrdup(const char *);

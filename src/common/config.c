@@ -369,7 +369,7 @@ parse_disposition(struct cm_config *cfg, char *err, size_t errlen)
 		cfg->request_disposition = REQDISP_DENY;
 	else if (strcasecmp(v, "attribute") == 0)
 		cfg->request_disposition = REQDISP_USEREQUESTATTRIBUTE;
-	else if (parse_int64(v, &n) == 0 && (n & REQDISP_MASK) <= 3 &&
+	else if (parse_int64_c(v, &n) == 0 && (n & REQDISP_MASK) <= 3 &&
 	    (n & ~(int64_t)(REQDISP_MASK | REQDISP_PENDINGFIRST)) == 0)
 		cfg->request_disposition = (int)n;
 	else {

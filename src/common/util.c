@@ -602,10 +602,13 @@ strlcpy_cm(char *dst, const char *src, size_t size)
 }
 
 /*
- * Parse a whole decimal (or 0x hex) integer. Returns 0 or -1.
+ * Parse a whole decimal integer: "010" is ten, as a person (and the REST
+ * API, and a Content-Length) reads it, never octal; no "0x". parse_int64_c
+ * also takes C's 0x hex (and leading-zero octal), for what is documented
+ * as a C constant (AD CS's REQDISP_* values). Returns 0 or -1.
  */
-int
-parse_int64(const char *s, int64_t *out)
+static int
+parse_int64_base(const char *s, int64_t *out, int base)
 {
 	char		*end;
 	long long	 v;
@@ -613,11 +616,23 @@ parse_int64(const char *s, int64_t *out)
 	if (s == NULL || *s == '\0')
 		return -1;
 	errno = 0;
-	v = strtoll(s, &end, 0);
+	v = strtoll(s, &end, base);
 	if (errno != 0 || *end != '\0')
 		return -1;
 	*out = v;
 	return 0;
+}
+
+int
+parse_int64(const char *s, int64_t *out)
+{
+	return parse_int64_base(s, out, 10);
+}
+
+int
+parse_int64_c(const char *s, int64_t *out)
+{
+	return parse_int64_base(s, out, 0);
 }
 
 int

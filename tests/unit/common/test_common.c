@@ -119,6 +119,44 @@ test_strings(void **state)
 	assert_int_equal(profile_from_name("sub-ca"), PROFILE_SUB_CA);
 }
 
+/* Decimal as a person reads it: 010 is ten; C's forms only when asked. */
+static void
+test_parse_int(void **state)
+{
+	int64_t	 v;
+
+	(void)state;
+	assert_int_equal(parse_int64("010", &v), 0);
+	assert_int_equal(v, 10);
+	assert_int_equal(parse_int64("-5", &v), 0);
+	assert_int_equal(v, -5);
+	assert_int_equal(parse_int64("0x10", &v), -1);
+	assert_int_equal(parse_int64("1e3", &v), -1);
+	assert_int_equal(parse_int64("", &v), -1);
+	assert_int_equal(parse_int64("99999999999999999999", &v), -1);
+	assert_int_equal(parse_int64_c("0x101", &v), 0);
+	assert_int_equal(v, 0x101);
+}
+
+/* An empty file reads as "", a string like any other. */
+static void
+test_file_read_empty(void **state)
+{
+	char		 path[] = "/tmp/cm-test-empty-XXXXXX";
+	unsigned char	*data;
+	size_t		 len;
+	int		 fd;
+
+	(void)state;
+	assert_true((fd = mkstemp(path)) >= 0);
+	close(fd);
+	assert_int_equal(file_read(path, &data, &len, 4096), 0);
+	assert_int_equal(len, 0);
+	assert_string_equal((char *)data, "");
+	free(data);
+	unlink(path);
+}
+
 static char *
 write_tmp(const char *text)
 {
@@ -392,6 +430,8 @@ main(void)
 		cmocka_unit_test(test_base64),
 		cmocka_unit_test(test_time),
 		cmocka_unit_test(test_strings),
+		cmocka_unit_test(test_parse_int),
+		cmocka_unit_test(test_file_read_empty),
 		cmocka_unit_test(test_config_defaults),
 		cmocka_unit_test(test_config_errors),
 		cmocka_unit_test(test_config_edit),
