@@ -3,11 +3,15 @@
  * `view`, which reads the database directly (read-only).
  */
 
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "../ca/json.h"
 #include "../crypto/crypto.h"
@@ -15,6 +19,54 @@
 #include "cli.h"
 
 #define CLI_MAX_INPUT	(1 << 20)
+
+/*
+ * Write text to --out path: a regular file (or none) is replaced whole;
+ * through a symbolic link (/dev/stdout too), or to a device or a FIFO,
+ * it is written as the shell's > would, never replacing the link or the
+ * node. A directory is refused. 0, or -1 (said).
+ */
+static int
+out_write(const char *path, const char *text)
+{
+	struct stat	 sb;
+	size_t		 n = strlen(text);
+	int		 fd, ok;
+
+	if (lstat(path, &sb) == -1 || S_ISREG(sb.st_mode)) {
+		if (file_write_atomic(path, text, n, 0644) == 0)
+			return 0;
+		fprintf(stderr, "certmint: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+		fprintf(stderr, "certmint: %s: a directory: give a file's "
+		    "path\n", path);
+		return -1;
+	}
+	if ((fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC)) == -1) {
+		fprintf(stderr, "certmint: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	ok = 1;
+	while (ok && n > 0) {
+		ssize_t	 w = write(fd, text, n);
+
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			ok = 0;
+			break;
+		}
+		text += w;
+		n -= (size_t)w;
+	}
+	if (close(fd) == -1)
+		ok = 0;
+	if (!ok)
+		fprintf(stderr, "certmint: %s: %s\n", path, strerror(errno));
+	return ok ? 0 : -1;
+}
 
 /*
  * Print the answer's request; with --out write its certificate. With
@@ -52,11 +104,8 @@ answer_request(const struct cli *cli, json_t *ans, const char *out,
 			fprintf(stderr, "certmint: no certificate to write to "
 			    "%s\n", out);
 			rc = CLI_FAIL;
-		} else if (file_write_atomic(out, pem, strlen(pem), 0644)
-		    == -1) {
-			fprintf(stderr, "certmint: %s: cannot write\n", out);
+		} else if (out_write(out, pem) == -1)
 			rc = CLI_FAIL;
-		}
 	}
 	json_decref(ans);
 	return rc;

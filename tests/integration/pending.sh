@@ -97,6 +97,25 @@ check "certmint submit issues and writes the certificate" \
     "$CERTMINT" -c "$CONF" submit "$T_DIR/p1.csr" --out "$T_DIR/cli.crt"
 check "the CLI's certificate verifies" \
     openssl verify -CAfile "$T_DIR/ca.pem" "$T_DIR/cli.crt"
+# --out replaces a file, writes through a link or to a device or a pipe,
+# and turns neither a link nor a device into a file.
+cid=$("$CERTMINT" -c "$CONF" --json submit "$T_DIR/p1.csr" |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["request_id"])')
+: >"$T_DIR/target.crt"
+ln -s "$T_DIR/target.crt" "$T_DIR/link.crt"
+check "--out through a symbolic link" \
+    "$CERTMINT" -c "$CONF" retrieve "$cid" --out "$T_DIR/link.crt"
+check "the link is still one" test -L "$T_DIR/link.crt"
+check "and its target holds the certificate" \
+    openssl x509 -in "$T_DIR/target.crt" -noout
+check_refused "--out to a directory is refused" 30 "a directory" \
+    "$CERTMINT" -c "$CONF" retrieve "$cid" --out "$T_DIR"
+check_match "--out /dev/stdout writes to stdout" "BEGIN CERTIFICATE" \
+    "$("$CERTMINT" -c "$CONF" retrieve "$cid" --out /dev/stdout 2>&1)"
+check_refused "--out /dev/full says the device is full" 30 \
+    "/dev/full: No space left on device" \
+    "$CERTMINT" -c "$CONF" retrieve "$cid" --out /dev/full
+check "and /dev/full is still a device" test -c /dev/full
 openssl req -in "$T_DIR/p1.csr" -outform DER -out "$T_DIR/p1.der"
 check "certmint submit takes a DER request" \
     "$CERTMINT" -c "$CONF" submit "$T_DIR/p1.der"
