@@ -609,8 +609,10 @@ config_interpret(struct cm_config *cfg, char *err, size_t errlen)
 	if ((v = config_get(cfg, "publish", "base_url")) == NULL) {
 		char	 def[300];
 
-		snprintf(def, sizeof(def), "http://%s:%d", cfg->listen_addr,
-		    cfg->listen_port);
+		/* An IPv6 address in brackets (RFC 3986 3.2.2). */
+		snprintf(def, sizeof(def), "http://%s%s%s:%d",
+		    strchr(cfg->listen_addr, ':') ? "[" : "", cfg->listen_addr,
+		    strchr(cfg->listen_addr, ':') ? "]" : "", cfg->listen_port);
 		cfg->base_url = strdup(def);
 	} else
 		cfg->base_url = strdup(v);

@@ -202,6 +202,15 @@ test_config_defaults(void **state)
 	config_free(&cfg);
 	unlink(path);
 	free(path);
+
+	/* Listening on IPv6: the default URLs bracket the address. */
+	path = write_tmp("[ca]\nname = Test CA\n[server]\nlisten = ::1\n");
+	assert_int_equal(config_load(path, &cfg, err, sizeof(err)), 0);
+	assert_string_equal(cfg.base_url, "http://[::1]:8080");
+	assert_string_equal(cfg.cdp_url, "http://[::1]:8080/ca%8.crl");
+	config_free(&cfg);
+	unlink(path);
+	free(path);
 }
 
 static void
