@@ -116,6 +116,34 @@ anonymous_warn(struct server *srv)
 }
 
 /*
+ * The database is one daemon's: two certmintd on one database (each with
+ * its own config, pid file and ports) would both publish CRLs and take
+ * each other's request ids. An flock on the database file, held until
+ * exit; SQLite's own locks are fcntl ones, which flock leaves alone (and
+ * the descriptor is closed only after SQLite's). Returns it, or -1.
+ */
+static int
+db_lock(const char *path)
+{
+	int	 fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		log_err("%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		if (errno == EWOULDBLOCK)
+			log_err("another certmintd runs on the database %s "
+			    "(another config file naming it?)", path);
+		else
+			log_err("%s: lock: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
  * Take the pid file: open it, lock it for the daemon's lifetime and write
  * our pid into it. The lock, not the pid in the file, says whether a
  * daemon runs: after a crash the pid left in the file may belong to an
@@ -248,7 +276,7 @@ main(int argc, char *argv[])
 	struct signalfd_siginfo si;
 	struct pollfd	 pfd[2];
 	int		 ch, sfd = -1, rc = 1, stop = 0, damaged = 0;
-	int		 pid_fd = -1;
+	int		 pid_fd = -1, db_fd = -1;
 	char		 what;
 
 	/*
@@ -312,6 +340,8 @@ main(int argc, char *argv[])
 		pid_file = NULL;
 		goto out;
 	}
+	if ((db_fd = db_lock(ca_config(srv.ca)->db_file)) == -1)
+		goto out;
 	/* What can refuse the start, before STARTUP is recorded. */
 	if (admin_dir_check(ca_config(srv.ca)->admin_socket, err,
 	    sizeof(err)) == -1 || http_bind(&srv, err, sizeof(err)) == -1) {
@@ -406,6 +436,8 @@ out:
 		policy_host_stop(srv.policy);
 		ca_close(srv.ca);
 	}
+	if (db_fd != -1)
+		close(db_fd);		/* after ca_close: SQLite's locks gone */
 	if (pid_file != NULL) {
 		/* Unlinked while still locked: see pidfile_lock. */
 		unlink(pid_file);

@@ -249,6 +249,17 @@ CONF=$CONF1
 check_refused "another daemon's live socket: the second certmintd refuses" 30 \
     "another certmintd is answering on .*admin\.sock" "$CERTMINTD" -c "$C2"
 check "the first daemon's socket is still there" test -S "$SOCK"
+# A second config for the same CA (its database), with its own pid file,
+# socket and ports: the database is one daemon's.
+C3=$(dirname "$CONF")/second.conf
+cp "$CONF" "$C3"
+CONF=$C3 conf_set server pid_file second.pid
+CONF=$C3 conf_set server admin_socket second.sock
+CONF=$C3 conf_set server port "$(free_port)"
+CONF=$C3 conf_set server tls_port 0
+CONF=$CONF1
+check_refused "a second certmintd on the same database refuses" 30 \
+    "another certmintd runs on the database .*certmint\.db" "$CERTMINTD" -c "$C3"
 check_eq "and the first daemon answers on it" "$T_PID" \
     "$("$CERTMINT" -c "$CONF" --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')"
 
