@@ -401,6 +401,11 @@ store_open(const char *path, int flags, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: replaced while being opened", path);
 		goto fail;
 	}
+	/* The file changes go to: store_begin checks it is still there. */
+	if (!st->readonly && stat(path, &now) == 0) {
+		st->dev = now.st_dev;
+		st->ino = now.st_ino;
+	}
 	/* SQLite falls back to read-only when it cannot write the file. */
 	if (!st->readonly && sqlite3_db_readonly(st->db, "main") == 1) {
 		snprintf(err, errlen, "%s: cannot write the database: a "
@@ -571,11 +576,36 @@ store_checkpoint(struct store *st, int mode, int busy_ms)
 	return 0;
 }
 
+/*
+ * Is the database file SQLite writes still the one at its path? Deleted
+ * (or replaced) under a running daemon, every change would go to a file
+ * nobody will open again and vanish at the stop: refused, said once.
+ */
+static int
+file_still_there(struct store *st)
+{
+	struct stat	 sb;
+
+	if (st->ino == 0)
+		return 1;
+	if (stat(st->path, &sb) == 0 && sb.st_dev == st->dev &&
+	    sb.st_ino == st->ino)
+		return 1;
+	if (!st->gone_said++)
+		log_err("%s: the database file was deleted or replaced while "
+		    "open: changes are refused, as they would be lost; stop "
+		    "certmintd and put the database back (certmint restore)",
+		    st->path);
+	return 0;
+}
+
 int
 store_begin(struct store *st)
 {
 	sqlite3_stmt	*s = stmt(st, S_BEGIN);
 
+	if (!file_still_there(st))
+		return CM_E_FAIL;
 	return s == NULL ? CM_E_FAIL : step_done(st, s, "BEGIN");
 }
 

@@ -39,6 +39,9 @@ struct store {
 	int		 readonly;
 	sqlite3_stmt	*stmt[S__MAX];
 	int64_t		 wal_frames;	/* after the last commit, if counted */
+	dev_t		 dev;		/* the file SQLite opened (writers) */
+	ino_t		 ino;
+	int		 gone_said;	/* its loss logged once */
 };
 
 /*

@@ -167,5 +167,25 @@ check_eq "the CA still issues, under the config it had" 201 \
     "$(submit_http "$T_DIR/one.csr" | head -1)"
 check_eq "request ids go on from the database's" 3 \
     "$(json "$T_DIR/resp.json" 'j["request_id"]')"
+
+# The database moved away (deleted, as far as the daemon can tell) while
+# certmintd runs: a change would go to a file nobody opens again.
+for f in "$DB" "$DB-wal" "$DB-shm"; do
+	[ -e "$f" ] && mv "$f" "$f.away"
+done
+check_eq "a submission is refused" 500 \
+    "$(submit_http "$T_DIR/one.csr" | head -1)"
+check "and the log says the database file is gone" \
+    grep -q "database file was deleted or replaced while open" "$T_LOG"
+daemon_kill
+for f in "$DB" "$DB-wal" "$DB-shm"; do
+	[ -e "$f.away" ] && mv "$f.away" "$f"
+done
+conf_del sever port
+sed -i '/^\[sever\]$/d' "$CONF"
+daemon_start
+check_eq "put back, it has every request, and issues on" "201 4" \
+    "$(submit_http "$T_DIR/one.csr" | head -1) $(json "$T_DIR/resp.json" \
+    'j["request_id"]')"
 daemon_stop
 finish
