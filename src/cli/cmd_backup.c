@@ -421,6 +421,44 @@ restore_renewals(const struct backup *b, const struct cm_config *cfg,
 	return rc;
 }
 
+/*
+ * The backup's database, in a temporary file beside where it goes: it
+ * must pass PRAGMA quick_check and be the database the manifest names,
+ * before anything of the backup is written. 0, or -1 (said).
+ */
+static int
+backup_db_check(const struct backup *b, const char *db_file)
+{
+	const struct rfile *f = backup_get(b, "certmint.db");
+	struct store	*st = NULL;
+	char		 tmp[PATH_MAX], side[PATH_MAX + 8], err[512], *id = NULL;
+	int		 rc = -1;
+
+	if (file_write_temp(db_file, tmp, f->data, f->len, 0600) == -1) {
+		fprintf(stderr, "certmint: %s: %s\n", db_file, strerror(errno));
+		return -1;
+	}
+	if ((st = store_open(tmp, STORE_READONLY, err, sizeof(err))) == NULL ||
+	    store_quick_check(st, err, sizeof(err)) == -1)
+		fprintf(stderr, "certmint: the backup's database does not "
+		    "read: %s\n", err);
+	else if (store_meta_get(st, "database_id", &id) != 0 ||
+	    strcmp(id, b->id) != 0)
+		fprintf(stderr, "certmint: the backup's database is not the "
+		    "one its manifest names (%s)\n", b->id);
+	else
+		rc = 0;
+	store_close(st);
+	free(id);
+	unlink(tmp);
+	/* What SQLite may have made beside it. */
+	snprintf(side, sizeof(side), "%s-wal", tmp);
+	unlink(side);
+	snprintf(side, sizeof(side), "%s-shm", tmp);
+	unlink(side);
+	return rc;
+}
+
 static int
 cmd_restore(const struct cli *cli, const char *dir, int force)
 {
@@ -479,6 +517,9 @@ cmd_restore(const struct cli *cli, const char *dir, int force)
 		goto out;
 	}
 	have_cfg = 1;
+	/* The backup's database reads and is the one its manifest names. */
+	if (backup_db_check(&b, cfg.db_file) == -1)
+		goto out;
 	/* Never over a newer database, nor another CA's. */
 	if (db_position(cfg.db_file, &id, &req, &crl) == 0) {
 		if (strcmp(id, b.id) != 0) {

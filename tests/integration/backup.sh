@@ -74,6 +74,29 @@ check_refused "a damaged backup is refused" 30 "does not match the manifest" \
     "$CERTMINT" -c "$T_DIR/other/certmint.conf" restore "$T_DIR/bad"
 check "and nothing was written" test ! -e "$T_DIR/other"
 rm -rf "$T_DIR/bad"
+# A database damaged before the backup hashed it: the manifest agrees, the
+# database does not read. Refused before anything is written.
+cp -r "$T_DIR/bk" "$T_DIR/bad"
+python3 - "$T_DIR/bad" <<'PY'
+import hashlib, os, sys
+d = sys.argv[1]
+db = os.path.join(d, "certmint.db")
+b = bytearray(open(db, "rb").read())
+b[4096:4096 + 512] = b"\xa5" * 512          # page 2: a B-tree's root
+open(db, "wb").write(b)
+m = os.path.join(d, "MANIFEST")
+lines = open(m).read().split("\n")
+for i, ln in enumerate(lines):
+    if ln.startswith("file certmint.db "):
+        lines[i] = "file certmint.db %s %d" % (hashlib.sha256(b).hexdigest(),
+                                               len(b))
+open(m, "w").write("\n".join(lines))
+PY
+check_refused "a backup whose database does not read is refused" 30 \
+    "the backup's database does not read" \
+    "$CERTMINT" -c "$T_DIR/other/certmint.conf" restore "$T_DIR/bad"
+check_eq "and nothing was written" "" "$(ls -A "$T_DIR/other" 2>/dev/null)"
+rm -rf "$T_DIR/bad" "$T_DIR/other"
 "$CERTMINT" -c "$T_DIR/third/certmint.conf" init --name Third >/dev/null 2>&1
 rm -f "$T_DIR/third/certmint.db"
 cp "$T_DIR/third/certmint.conf" "$T_DIR/third.conf"
