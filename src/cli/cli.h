@@ -43,7 +43,8 @@ int	 cli_write_new(const char *path, const char *label,
  * printed why.
  */
 int	 cli_key_type(const char *arg, enum key_type *);
-int	 cli_days(const char *arg, int64_t *days);
+/* DAYS of option opt (1 to 36500), or -1 said. */
+int	 cli_days(const char *opt, const char *arg, int64_t *days);
 /* Load the config file; on error print it and return -1. */
 int	 cli_config(const struct cli *, struct cm_config *);
 /* Print a JSON value, indented, on stdout. */

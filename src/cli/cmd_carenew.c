@@ -249,7 +249,7 @@ ca_renew_cmd(const struct cli *cli, const struct cm_config *cfg, int argc,
 				return CLI_USAGE;
 			break;
 		case 'd':
-			if (cli_days(optarg, &days) == -1)
+			if (cli_days("--days", optarg, &days) == -1)
 				return CLI_USAGE;
 			break;
 		case 'h':

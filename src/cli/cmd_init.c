@@ -62,11 +62,11 @@ cli_key_type(const char *arg, enum key_type *kt)
 }
 
 int
-cli_days(const char *arg, int64_t *days)
+cli_days(const char *opt, const char *arg, int64_t *days)
 {
 	if (parse_int64(arg, days) == 0 && *days >= 1 && *days <= 36500)
 		return 0;
-	fprintf(stderr, "certmint: --days: 1 to 36500\n");
+	fprintf(stderr, "certmint: %s: 1 to 36500 (days)\n", opt);
 	return -1;
 }
 
@@ -364,7 +364,7 @@ cmd_init(const struct cli *cli, int argc, char **argv)
 			hash = optarg;
 			break;
 		case 'd':
-			if (cli_days(optarg, &days) == -1)
+			if (cli_days("--days", optarg, &days) == -1)
 				return CLI_USAGE;
 			break;
 		case 'p':

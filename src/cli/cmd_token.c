@@ -101,7 +101,7 @@ token_create(const struct cli *cli, int argc, char **argv)
 			t.names = optarg;
 			break;
 		case 'e':
-			if (cli_days(optarg, &days) == -1)
+			if (cli_days("--expires", optarg, &days) == -1)
 				return CLI_USAGE;
 			break;
 		default:

@@ -3,6 +3,7 @@
  * a client sent and writes what it gets back, apart from libmicrohttpd:
  * http.c calls it with what MHD read, fuzz/fuzz_http.c with its inputs.
  */
+#include <errno.h>
 #include <arpa/inet.h>
 #include <inttypes.h>
 #include <netinet/in.h>
@@ -119,8 +120,12 @@ http_route(const char *method, const char *url, struct http_target *t)
 	if (strncmp(url, API_REQUESTS "/", sizeof(API_REQUESTS)) != 0)
 		return ROUTE_NONE;
 	rest = url + sizeof(API_REQUESTS);
+	/* Digits only, in range: "+5", " 5" and 2^64 name no request. */
+	if (*rest < '0' || *rest > '9')
+		return ROUTE_NONE;
+	errno = 0;
 	n = strtoll(rest, &end, 10);
-	if (end == rest || n <= 0)
+	if (end == rest || n <= 0 || errno == ERANGE)
 		return ROUTE_NONE;
 	t->id = n;
 	if (*end == '\0')

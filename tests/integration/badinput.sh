@@ -68,6 +68,15 @@ code=$(curl -s -m 60 -o /dev/null -w '%{http_code}' "$URL/api/v1/requests/987654
 check_eq "unknown request id: 404" 404 "$code"
 code=$(curl -s -m 60 -o /dev/null -w '%{http_code}' "$URL/api/v1/requests/abc")
 check_match "non-numeric request id: 404 or 400" '^(400|404)$' "$code"
+for id in 99999999999999999999 +5 %205; do
+	out=$(curl -s -m 60 -w '\n%{http_code}' "$URL/api/v1/requests/$id")
+	check_eq "request id $id: 404" 404 "$(echo "$out" | tail -1)"
+	check_eq "naming no request at all" 0 "$(echo "$out" |
+	    grep -c 'request [0-9]* not found')"
+done
+check_refused "token create --expires 0 names the option" 30 \
+    "^certmint: --expires: 1 to 36500" \
+    "$CERTMINT" -c "$CONF" token create --name zero --expires 0
 check_refused "retrieve of an unknown id fails" 30 "request 987654 not found" \
     "$CERTMINT" -c "$CONF" retrieve 987654
 check_refused "revoke of an unknown serial fails" 30 \
