@@ -113,6 +113,12 @@ int	 ca_reload(struct ca *, char *err, size_t errlen);
  */
 int	 ca_reload_begin(struct ca *, char *err, size_t errlen);
 void	 ca_reload_end(struct ca *, int revert);
+/*
+ * Between the two: the settings only a restart applies ("[ca] database,
+ * [server] port") that the reread file changes, into out ("" if none).
+ * The reloaded config keeps their running values.
+ */
+void	 ca_reload_fixed(struct ca *, char *out, size_t len);
 void	 ca_set_commit_hook(struct ca *, ca_commit_hook, void *);
 
 const struct cm_config *ca_config(struct ca *);	/* valid until ca_reload */

@@ -31,6 +31,7 @@ struct ca {
 	struct signer	 signer;
 	pthread_mutex_t	 reload_mu;	/* one reload at a time, begin to end */
 	struct cm_config old_cfg;	/* between ca_reload_begin and _end */
+	char		 reload_fixed[160];	/* ca_reload_fixed */
 	struct signer	 old_signer;
 	struct store	*wstore;	/* the writer's connection */
 	struct writer	*writer;

@@ -232,6 +232,59 @@ ca_close(struct ca *ca)
 	free(ca);
 }
 
+void
+ca_reload_fixed(struct ca *ca, char *out, size_t len)
+{
+	snprintf(out, len, "%s", ca->reload_fixed);
+}
+
+/*
+ * What only a restart applies stays as it runs in n, the reread config:
+ * each such setting o (the running config) and n disagree on is taken
+ * from o (its string swapped, so that each config frees its own), and
+ * named in ca->reload_fixed.
+ */
+static void
+keep_fixed(struct ca *ca, struct cm_config *o, struct cm_config *n)
+{
+	struct {
+		const char	*name;
+		char		**was, **now;
+		int		*iwas, *inow;
+	} keys[] = {
+		{ "[ca] database", &o->db_file, &n->db_file, NULL, NULL },
+		{ "[server] listen", &o->listen_addr, &n->listen_addr, NULL,
+		    NULL },
+		{ "[server] port", NULL, NULL, &o->listen_port,
+		    &n->listen_port },
+		{ "[server] tls_port", NULL, NULL, &o->tls_port, &n->tls_port },
+		{ "[server] admin_socket", &o->admin_socket, &n->admin_socket,
+		    NULL, NULL },
+		{ "[server] pid_file", &o->pid_file, &n->pid_file, NULL, NULL },
+	};
+	size_t	 i, len = 0, cap = sizeof(ca->reload_fixed);
+	char	*t;
+
+	ca->reload_fixed[0] = '\0';
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		if (keys[i].iwas != NULL) {
+			if (*keys[i].iwas == *keys[i].inow)
+				continue;
+			*keys[i].inow = *keys[i].iwas;
+		} else {
+			if (strcmp(*keys[i].was ? *keys[i].was : "",
+			    *keys[i].now ? *keys[i].now : "") == 0)
+				continue;
+			t = *keys[i].was;
+			*keys[i].was = *keys[i].now;
+			*keys[i].now = t;
+		}
+		if (len < cap)
+			len += (size_t)snprintf(ca->reload_fixed + len,
+			    cap - len, "%s%s", len ? ", " : "", keys[i].name);
+	}
+}
+
 /*
  * Switch to the reread config file but keep the running one until
  * ca_reload_end, so that what must load under the new one (the policy
@@ -271,6 +324,7 @@ ca_reload_begin(struct ca *ca, char *err, size_t errlen)
 		pthread_mutex_unlock(&ca->reload_mu);
 		return -1;
 	}
+	keep_fixed(ca, &ca->cfg, &cfg);
 	pthread_rwlock_wrlock(&ca->cfg_lock);
 	ca->old_cfg = ca->cfg;
 	ca->old_signer = ca->signer;

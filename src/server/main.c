@@ -65,6 +65,16 @@ server_reload(struct server *srv, char *err, size_t errlen, json_t *warnings)
 
 	if (ca_reload_begin(srv->ca, err, errlen) == -1)
 		return -1;
+	/* What the file changes but only a restart applies: said. */
+	ca_reload_fixed(srv->ca, why, sizeof(why));
+	if (why[0] != '\0') {
+		log_warn("%s changed: only a restart applies that; the "
+		    "running values serve on", why);
+		if (warnings != NULL)
+			json_array_append_new(warnings, json_sprintf("%s changed: "
+			    "only a restart applies that; the running values "
+			    "serve on", why));
+	}
 	pthread_mutex_lock(&srv->modules_mu);
 	rc = policy_host_reload(&srv->policy, why, sizeof(why));
 	pthread_mutex_unlock(&srv->modules_mu);

@@ -287,6 +287,16 @@ for bad in "empty:is empty" "dir:not a regular file" \
 done
 check_refused "certmint refuses an empty config too" 30 "is empty" sh -c \
     ": >'$T_DIR/empty.conf'; '$CERTMINT' -c '$T_DIR/empty.conf' status"
+# What only a restart applies: said, and the running value serves on.
+conf_set server port "$(free_port)"
+check_refused "a reload that moves the port says it takes a restart" 30 \
+    "\[server\] port changed: only a restart applies that" \
+    "$CERTMINT" -c "$CONF" reload
+check "the daemon answers on the port it has" \
+    curl -fsS -m 10 -o /dev/null "$URL/health"
+cp "$T_DIR/conf.good" "$CONF"
+check "back to the running port, a reload is quiet" \
+    "$CERTMINT" -c "$CONF" reload
 check_refused "exit set will not write a line libinih would split" 30 \
     "would be a line of 2[0-9][0-9] characters" \
     "$CERTMINT" -c "$CONF" exit set Recording.Exit output "/tmp/$(printf '%0220d' 0)"
