@@ -310,26 +310,36 @@ active_edit(const char *active, const char *name, int add, int *found)
 	return buf_steal(&b);
 }
 
-/* Ask a running daemon to reload; say so if none runs. */
-static void
+/*
+ * Have a running certmintd reload, and say so; what the reload did not
+ * apply (a module that does not load, ...) is said on stderr and makes
+ * it -1. 0 otherwise, also when no certmintd runs.
+ */
+static int
 try_reload(const struct cli *cli)
 {
 	struct cm_config cfg;
-	json_t		*ans;
+	json_t		*ans, *w;
+	size_t		 i, n;
 
 	if (cli_config(cli, &cfg) == -1)
-		return;
+		return 0;
 	if (access(cfg.admin_socket, F_OK) == -1) {
 		printf("certmintd is not running: the change applies when it "
 		    "starts\n");
 		config_free(&cfg);
-		return;
+		return 0;
 	}
 	config_free(&cfg);
-	if ((ans = admin_call(cli, "reload", NULL)) != NULL) {
-		printf("certmintd reloaded\n");
-		json_decref(ans);
-	}
+	if ((ans = admin_call(cli, "reload", NULL)) == NULL)
+		return 0;
+	printf("certmintd reloaded\n");
+	n = json_array_size(json_object_get(ans, "warnings"));
+	json_array_foreach(json_object_get(ans, "warnings"), i, w)
+		fprintf(stderr, "certmint: but %s\n",
+		    term_safe(json_string_value(w)));
+	json_decref(ans);
+	return n == 0 ? 0 : -1;
 }
 
 /* Copy src to dst (mode 0644, atomically). */
@@ -538,8 +548,7 @@ exit_register(const struct cli *cli, int argc, char **argv)
 	else
 		printf("%s\n", msg);
 	st = NULL;
-	try_reload(cli);
-	rc = CLI_OK;
+	rc = try_reload(cli) == 0 ? CLI_OK : CLI_FAIL;
  out:
 	exit_register_done(st, 0);
 	free(bundled);
@@ -575,8 +584,7 @@ exit_unregister(const struct cli *cli, int argc, char **argv)
 	}
 	/* The file stays in the modules directory: its events may replay. */
 	printf("unregistered %s\n", argv[1]);
-	try_reload(cli);
-	rc = CLI_OK;
+	rc = try_reload(cli) == 0 ? CLI_OK : CLI_FAIL;
  out:
 	free(active);
 	config_free(&cfg);
@@ -664,8 +672,7 @@ policy_set(const struct cli *cli, const char *arg)
 	}
 	printf("policy module %s%s%s\n", name, dst ? ": " : "",
 	    dst ? dst : "");
-	try_reload(cli);
-	rc = CLI_OK;
+	rc = try_reload(cli) == 0 ? CLI_OK : CLI_FAIL;
 out:
 	if (script)
 		luamod_policy_free(d);

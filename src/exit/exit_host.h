@@ -153,8 +153,12 @@ struct exit_host *exit_host_new(struct ca *);
  * load is logged and skipped; the CA runs without it. Returns 0 or -1.
  */
 int	 exit_host_start(struct exit_host *);
-/* Match the loaded modules to the config again (reload). */
-int	 exit_host_reload(struct exit_host *);
+/*
+ * Match the loaded modules to the config again (reload). What did not
+ * load (or, for a script, reload) is logged and, when failed is not
+ * NULL, named in it: "Name.Exit: why; ..." ("" when all did).
+ */
+int	 exit_host_reload(struct exit_host *, char *failed, size_t len);
 /* Deliver what is committed (bounded wait), call shutdown, unload. */
 void	 exit_host_stop(struct exit_host *);
 void	 exit_host_free(struct exit_host *);

@@ -236,14 +236,14 @@ slot_quarantine_load(struct exit_slot *s, struct store *st)
  * A script whose file changed runs its new version if that initializes;
  * else the old one runs on and the error is kept for `exit list`.
  */
-static void
+static int
 slot_reload_script(struct exit_host *h, struct exit_slot *s)
 {
 	struct exit_call call;
 	int		 rc;
 
 	if (!s->mod.script)
-		return;
+		return 0;
 	exit_call_init(&call, h->ca, s->name, NULL);
 	rc = exit_module_reload(&s->mod, &call.vt, s->reload_error,
 	    sizeof(s->reload_error));
@@ -253,6 +253,18 @@ slot_reload_script(struct exit_host *h, struct exit_slot *s)
 	else
 		log_err("exit module %s: reload refused, the running version "
 		    "stays: %s", s->name, s->reload_error);
+	return rc;
+}
+
+/* Add "name: why" to the list failed (len bytes), "; "-separated. */
+static void
+failed_add(char *failed, size_t len, const char *name, const char *why)
+{
+	size_t	 n;
+
+	if (failed == NULL || (n = strlen(failed)) + 1 >= len)
+		return;
+	snprintf(failed + n, len - n, "%s%s: %s", n ? "; " : "", name, why);
 }
 
 /*
@@ -579,7 +591,7 @@ exit_host_start(struct exit_host *h)
  * are one at a time (reload_mu); only they change the list.
  */
 static int
-exit_host_reload_slots(struct exit_host *h)
+exit_host_reload_slots(struct exit_host *h, char *failed, size_t len)
 {
 	struct exit_slot *s, **pp, *keep = NULL, **ktail = &keep, *gone = NULL;
 	char		**names;
@@ -599,8 +611,9 @@ exit_host_reload_slots(struct exit_host *h)
 			if (s->proc != NULL)
 				modproc_backoff(s->proc, h->backoff_initial_ms,
 				    h->backoff_max_ms);
-			else
-				slot_reload_script(h, s);
+			else if (slot_reload_script(h, s) == -1)
+				failed_add(failed, len, s->name,
+				    s->reload_error);
 			pp = &s->next;
 			continue;
 		}
@@ -629,7 +642,8 @@ exit_host_reload_slots(struct exit_host *h)
 				break;
 		if (s == NULL) {
 			s = slot_new(h, names[i]);
-			slot_start(h, s);
+			if (slot_start(h, s) == -1)
+				failed_add(failed, len, s->name, s->load_error);
 		}
 		s->pending_next = NULL;
 		*ktail = s;
@@ -704,12 +718,14 @@ exit_host_free(struct exit_host *h)
 
 
 int
-exit_host_reload(struct exit_host *h)
+exit_host_reload(struct exit_host *h, char *failed, size_t len)
 {
 	int	 rc;
 
+	if (failed != NULL && len > 0)
+		failed[0] = '\0';
 	pthread_mutex_lock(&h->reload_mu);
-	rc = exit_host_reload_slots(h);
+	rc = exit_host_reload_slots(h, failed, len);
 	pthread_mutex_unlock(&h->reload_mu);
 	return rc;
 }

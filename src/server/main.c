@@ -83,7 +83,10 @@ server_reload(struct server *srv, char *err, size_t errlen, json_t *warnings)
 		snprintf(err, errlen, "policy module not loaded: %s", why);
 		return -1;
 	}
-	exit_host_reload(srv->exits);
+	exit_host_reload(srv->exits, why, sizeof(why));
+	if (why[0] != '\0' && warnings != NULL)
+		json_array_append_new(warnings, json_sprintf("exit modules not "
+		    "(re)loaded, see certmint exit list: %s", why));
 	acme_http_reload(srv, warnings);
 	/*
 	 * A renewed HTTPS certificate (certmint tls renew): new connections

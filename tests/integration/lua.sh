@@ -199,7 +199,9 @@ check "exit test shows the traceback" sh -c "'$CERTMINT' exit test '$LD/fail.lua
 INST=$T_DIR/ca/modules/RequesterCount.Exit.lua
 cp "$INST" "$T_DIR/good.lua"
 printf 'return {\n\tname = "RequesterCount.Exit",\n\tnotify = function(\n}\n' >"$INST"
-check "reload with a script that does not compile" "$CERTMINT" -c "$CONF" reload
+check_refused "reload with a script that does not compile names it, and fails" \
+    30 "not \(re\)loaded.*RequesterCount\.Exit: RequesterCount\.Exit\.lua:[0-9]+:" \
+    "$CERTMINT" -c "$CONF" reload
 "$CERTMINT" -c "$CONF" --json exit list >"$T_DIR/list.json"
 check_match "exit list: the error with file:line" \
     "RequesterCount.Exit.lua:4: " "$(mf RequesterCount.Exit reload_error)"
@@ -222,7 +224,9 @@ check_eq "the reload error is gone" "" "$(mf RequesterCount.Exit reload_error)"
 submit_http "$T_DIR/two.csr" >/dev/null
 check "the new version runs" wait_lines "$OUT/requesters.jsonl" '^v2 ' 1
 cp "$T_DIR/v3.lua" "$INST"
-check "reload with a script whose initialize refuses" "$CERTMINT" -c "$CONF" reload
+check_refused "reload with a script whose initialize refuses says why" 30 \
+    "not \(re\)loaded.*RequesterCount\.Exit: initialize refused: v3 refuses" \
+    "$CERTMINT" -c "$CONF" reload
 "$CERTMINT" -c "$CONF" --json exit list >"$T_DIR/list.json"
 check_match "exit list: initialize's reason" "initialize refused: v3 refuses" \
     "$(mf RequesterCount.Exit reload_error)"

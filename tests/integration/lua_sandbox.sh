@@ -84,6 +84,12 @@ EOF
 	    "$CERTMINT" -c "$CONF" reload
 	check "the CA still answers" sh -c "curl -fsS -m 10 '$URL/health' >/dev/null"
 done
+# A script that no longer compiles: the running version stays, and the
+# reload says which module did not reload.
+echo 'this is not Lua' >"$(dirname "$CONF")/modules/LuaEscape.Exit.lua"
+check_refused "certmint reload names the script that did not reload" 30 \
+    "but exit modules not \(re\)loaded, see certmint exit list: LuaEscape\.Exit: " \
+    "$CERTMINT" -c "$CONF" reload
 
 # Opt-in capabilities: off unless allowed.
 caps() { "$CERTMINT" exit test "$LD/caps.lua" --event CERTISSUED "$@" 2>&1; }
