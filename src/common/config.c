@@ -599,6 +599,12 @@ config_interpret(struct cm_config *cfg, char *err, size_t errlen)
 	    lookup_san, &cfg->san_types, err, errlen) == -1)
 		return -1;
 	cfg->max_body = (size_t)maxbody;
+	/* One port, two listeners: the second would find it taken. */
+	if (cfg->tls_port != 0 && cfg->tls_port == cfg->listen_port) {
+		snprintf(err, errlen, "%s: [server] tls_port and port are both "
+		    "%d: HTTPS needs a port of its own", cfg->path, cfg->tls_port);
+		return -1;
+	}
 	if (cfg->validity_days > cfg->max_validity_days) {
 		snprintf(err, errlen, "%s: [policy] validity_days (%d) exceeds "
 		    "max_validity_days (%d)", cfg->path, cfg->validity_days,

@@ -238,6 +238,12 @@ test_config_errors(void **state)
 	unlink(path);
 	free(path);
 
+	path = write_tmp("[server]\nport = 8443\ntls_port = 8443\n");
+	assert_int_equal(config_load(path, &cfg, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "tls_port and port are both 8443"));
+	unlink(path);
+	free(path);
+
 	path = write_tmp("this is not ini\n");
 	assert_int_equal(config_load(path, &cfg, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, ":1: syntax error"));
