@@ -77,6 +77,17 @@ route_renew(const char *url, struct http_target *t)
 	return 1;
 }
 
+/* API_CERTIFICATES/<anything>/renew? */
+static int
+renew_shaped(const char *url)
+{
+	size_t	 n = strlen(url), r = strlen(API_RENEW);
+
+	return strncmp(url, API_CERTIFICATES "/", sizeof(API_CERTIFICATES)) ==
+	    0 && n > sizeof(API_CERTIFICATES) + r &&
+	    strcmp(url + n - r, API_RENEW) == 0;
+}
+
 enum http_route
 http_route(const char *method, const char *url, struct http_target *t)
 {
@@ -104,6 +115,9 @@ http_route(const char *method, const char *url, struct http_target *t)
 			t->serial[0] = '\0';
 			return ROUTE_NOT_ALLOWED;
 		}
+		/* A renewal of what is no serial: no such certificate. */
+		if (renew_shaped(url))
+			return ROUTE_NONE;
 		if (strcmp(url, API_REQUESTS) == 0 || strcmp(method, "POST") == 0)
 			return ROUTE_NOT_ALLOWED;
 		return ROUTE_NONE;

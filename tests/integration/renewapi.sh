@@ -193,6 +193,8 @@ check_match "recorded" "^30\|" "$(recorded)"
 check_eq "an unknown serial: 404" 404 \
     "$(renew_http 0123abcd "$T_DIR/alice-same.csr")"
 check_eq "recorded" "30|0123abcd|80092004" "$(recorded)"
+check_eq "a serial that is no hex: 404, not 405" 404 \
+    "$(renew_http zz "$T_DIR/alice-same.csr")"
 check_eq "GET of a renewal URL: 405" 405 "$(curl -sS -m 60 -o /dev/null \
     -w '%{http_code}\n' "$URL/api/v1/certificates/$old/renew")"
 # The key proves who holds it, not who owns a name: a renewal by key
