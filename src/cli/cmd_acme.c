@@ -108,8 +108,9 @@ acme_list(const struct cli *cli, const char *what, int argc, char **argv)
 	int		 ch, rc;
 
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (ch != 'l' || (limit = strtol(optarg, &end, 10)) <= 0 ||
-		    *end != '\0') {
+		/* 0: no limit, as view's --limit. */
+		if (ch != 'l' || (limit = strtol(optarg, &end, 10)) < 0 ||
+		    *end != '\0' || *optarg < '0' || *optarg > '9') {
 			acme_usage(stderr);
 			return CLI_USAGE;
 		}
@@ -122,7 +123,7 @@ acme_list(const struct cli *cli, const char *what, int argc, char **argv)
 		return CLI_FAIL;
 	if (cli->json)
 		lo.arr = json_array();
-	rc = store_acme_list(st, what, limit, list_row, &lo);
+	rc = store_acme_list(st, what, limit == 0 ? -1 : limit, list_row, &lo);
 	store_close(st);
 	config_free(&cfg);
 	if (rc != 0) {

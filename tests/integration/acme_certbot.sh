@@ -28,6 +28,9 @@ check "certbot registers an account" cb cb register --server "$ACME_DIR" \
     --agree-tos -m admin@certmint.test --no-eff-email
 check_match "the account is listed with its contact" \
     "mailto:admin@certmint.test" "$("$CERTMINT" -c "$CONF" acme accounts)"
+check_eq "--limit 0 lists them all, as view's" \
+    "$("$CERTMINT" -c "$CONF" acme accounts | wc -l)" \
+    "$("$CERTMINT" -c "$CONF" acme accounts --limit 0 | wc -l)"
 check_eq "under the columns docs/cli.md names" \
     "id directory status contact eab_kid created orders" \
     "$("$CERTMINT" -c "$CONF" acme accounts | head -1 | tr '\t' ' ')"
