@@ -2,6 +2,7 @@
  * config.c - load, validate and edit the INI configuration file.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -685,7 +686,7 @@ config_load(const char *path, struct cm_config *cfg, char *err, size_t errlen)
 	struct load_state ls = { cfg, err, errlen, 0 };
 	struct stat	 sb;
 	FILE		*f;
-	int		 rc;
+	int		 rc, fd = -1;
 
 	memset(cfg, 0, sizeof(*cfg));
 	if ((cfg->path = strdup(path)) == NULL ||
@@ -693,15 +694,18 @@ config_load(const char *path, struct cm_config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	if ((f = fopen(path, "r")) == NULL) {
+	/*
+	 * O_NONBLOCK: opening a FIFO for reading waits for a writer, before
+	 * any check could refuse it. Cleared for the regular file read.
+	 */
+	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1 ||
+	    fstat(fd, &sb) == -1 || (f = fdopen(fd, "r")) == NULL) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		if (fd != -1)
+			close(fd);
 		goto fail;
 	}
-	if (fstat(fileno(f), &sb) == -1) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		fclose(f);
-		goto fail;
-	}
+	(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 	cfg->file_uid = sb.st_uid;
 	cfg->file_mode = sb.st_mode;
 	/* What reads forever (/dev/zero), or as nothing (a directory). */

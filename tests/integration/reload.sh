@@ -260,12 +260,13 @@ code=$(submit_http "$T_DIR/c3.csr" | head -1)
 check_eq "and issues: 201" 201 "$code"
 check_eq "by Test.Policy" "Issued by Test.Policy" "$(json "$T_DIR/resp.json" 'j["message"]')"
 
-# The file itself: empty, a directory, endless, a line libinih would split,
-# a NUL. Each SIGHUP is refused (at once: /dev/zero never ends), logged,
+# The file itself: empty, a directory, endless, a FIFO (no writer: its open
+# would wait), a line libinih would split, a NUL. Each SIGHUP is refused (at once: /dev/zero never ends), logged,
 # and the running configuration issues on.
 cp "$CONF" "$T_DIR/conf.good"
 for bad in "empty:is empty" "dir:not a regular file" \
-    "zero:not a regular file" "long:longer than 198 characters" \
+    "zero:not a regular file" "fifo:not a regular file" \
+    "long:longer than 198 characters" \
     "nul:a NUL byte"; do
 	what=${bad%%:*}
 	rm -rf "$CONF"
@@ -273,6 +274,7 @@ for bad in "empty:is empty" "dir:not a regular file" \
 	empty)	: >"$CONF" ;;
 	dir)	mkdir "$CONF" ;;
 	zero)	ln -s /dev/zero "$CONF" ;;
+	fifo)	mkfifo "$T_DIR/conf.fifo"; ln -s "$T_DIR/conf.fifo" "$CONF" ;;
 	long)	{ cat "$T_DIR/conf.good"; printf 'x = %0250d\n' 0; } >"$CONF" ;;
 	nul)	{ cat "$T_DIR/conf.good"; printf 'x = a\000b\n'; } >"$CONF" ;;
 	esac
