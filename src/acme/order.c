@@ -531,6 +531,12 @@ csr_names_check(const struct csr *csr, json_t *ids, struct acme_problem *p)
 			    csr->sans[i].value);
 	}
 	if (name_get(csr->subject, csr->subject_len, "2.5.4.3", &cn) == 0) {
+		/* One CN at most (BR 7.1.4.3), in one RDN or two. */
+		if (strchr(cn, '\n') != NULL) {
+			free(cn);
+			return acme_problem(p, 400, "badCSR", "the CSR's subject "
+			    "has more than one common name");
+		}
 		for (line = strtok_r(cn, "\n", &save); line != NULL && rc == 0;
 		    line = strtok_r(NULL, "\n", &save)) {
 			type = inet_pton(AF_INET, line, bin) == 1 ||

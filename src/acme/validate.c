@@ -187,16 +187,57 @@ prefix_eq(const unsigned char *a, const unsigned char *b, int bits)
 	    ((a[full] ^ b[full]) & (unsigned char)(0xff << (8 - rest))) == 0;
 }
 
+/* Is address a (of family) in a network of the list? */
+static int
+denied_as(const struct acme_va_config *cfg, int family,
+    const unsigned char *a)
+{
+	int	 i;
+
+	for (i = 0; i < cfg->ndeny; i++)
+		if (cfg->deny[i].family == family &&
+		    prefix_eq(a, cfg->deny[i].addr, cfg->deny[i].bits))
+			return 1;
+	return 0;
+}
+
+/* The IPv4 address IPv6 address a carries, into v4: 1, or 0 if none. */
+static int
+v4_embedded(const unsigned char *a, unsigned char v4[4])
+{
+	static const unsigned char zero[12], nat64[12] = { 0x00, 0x64, 0xff,
+	    0x9b };
+
+	if (memcmp(a, zero, 12) == 0 || memcmp(a, nat64, 12) == 0 ||
+	    (memcmp(a, zero, 10) == 0 && a[10] == 0xff && a[11] == 0xff)) {
+		memcpy(v4, a + 12, 4);
+		return 1;
+	}
+	if (a[0] == 0x20 && a[1] == 0x02) {
+		memcpy(v4, a + 2, 4);
+		return 1;
+	}
+	return 0;
+}
+
 int
 va_addr_denied(const struct acme_va_config *cfg,
     const struct sockaddr_storage *ss)
 {
 	const unsigned char *a;
-	int		 i, family = ss->ss_family;
+	unsigned char	 v4[4];
+	int		 family = ss->ss_family;
 
 	if (family == AF_INET6) {
 		a = ((const struct sockaddr_in6 *)ss)->sin6_addr.s6_addr;
-		/* ::ffff:a.b.c.d reaches a.b.c.d: judged as that. */
+		/*
+		 * An IPv6 address that carries an IPv4 one may reach it:
+		 * judged as that too. IPv4-mapped ::ffff:a.b.c.d and
+		 * -compatible ::a.b.c.d (the last 32 bits), NAT64's
+		 * 64:ff9b::/96 (the same), 6to4's 2002:AABB:CCDD::/48.
+		 */
+		if (v4_embedded(a, v4) && denied_as(cfg, AF_INET, v4))
+			return 1;
 		if (IN6_IS_ADDR_V4MAPPED(
 		    &((const struct sockaddr_in6 *)ss)->sin6_addr)) {
 			family = AF_INET;
@@ -205,11 +246,7 @@ va_addr_denied(const struct acme_va_config *cfg,
 	} else
 		a = (const unsigned char *)
 		    &((const struct sockaddr_in *)ss)->sin_addr;
-	for (i = 0; i < cfg->ndeny; i++)
-		if (cfg->deny[i].family == family &&
-		    prefix_eq(a, cfg->deny[i].addr, cfg->deny[i].bits))
-			return 1;
-	return 0;
+	return denied_as(cfg, family, a);
 }
 
 static void

@@ -29,11 +29,13 @@ struct acme_va_net {
 /*
  * What nobody's identifier may lead the validator to: this host
  * (loopback), the unspecified addresses, link-local (a cloud's metadata
- * service at 169.254.169.254), multicast and the reserved 240/4. Private
+ * service at 169.254.169.254; Alibaba's 100.100.100.200 and AWS's IPv6
+ * fd00:ec2::254 too), multicast and the reserved 240/4. Private
  * networks are allowed: a company CA validates its own names there.
  */
 #define ACME_VA_DENY_DEFAULT	"0.0.0.0/8, 127.0.0.0/8, 169.254.0.0/16, " \
-	"224.0.0.0/3, ::/128, ::1/128, fe80::/10, ff00::/8"
+	"100.100.100.200/32, 224.0.0.0/3, ::/128, ::1/128, fe80::/10, " \
+	"fd00:ec2::254/128, ff00::/8"
 
 struct acme_va_config {
 	int	 http01_port;		/* default 80; tests: a loopback port */

@@ -199,6 +199,28 @@ redirect_ok(struct va_ctx *v, const char *scheme, int port)
 }
 
 /*
+ * url as a problem document may show it: the challenge URL (hop 0) whole,
+ * a redirect's only up to its port. A redirect comes from whoever answers
+ * there, and its path or query may be that service's secret.
+ */
+static void
+url_shown(const char *url, int hop, char *out, size_t len)
+{
+	char	 scheme[16], host[256];
+	int	 port;
+
+	if (hop == 0)
+		snprintf(out, len, "%s", url);
+	else if (url_parts(url, scheme, sizeof(scheme), host, sizeof(host),
+	    &port) == -1)
+		snprintf(out, len, "a redirect (%d) that is not a URL", hop);
+	else
+		snprintf(out, len, "%s://%s%s%s:%d/... (redirect %d)", scheme,
+		    strchr(host, ':') ? "[" : "", host,
+		    strchr(host, ':') ? "]" : "", port, hop);
+}
+
+/*
  * One GET of url into h, hop number n (0: the challenge URL itself, sent
  * with Host: the identifier). 0 when a response came back (any status),
  * or -1 with the result failed.
@@ -209,18 +231,18 @@ hop_get(struct va_ctx *v, struct http_hop *h, const char *url, int n)
 	struct va_addrs		 as;
 	struct curl_slist	*pin = NULL, *hdrs = NULL;
 	char			 scheme[16], host[256], hosthdr[300], *at;
-	char			*ip = NULL;
+	char			 shown[320], *ip = NULL;
 	CURLcode		 e;
 	int			 port, ret = -1;
 
+	url_shown(url, n, shown, sizeof(shown));
 	if (url_parts(url, scheme, sizeof(scheme), host, sizeof(host),
 	    &port) == -1)
-		return va_fail(v, "connection", "redirect to \"%.200s\": not a "
-		    "URL", url);
+		return va_fail(v, "connection", "%s", shown);
 	if (n > 0 && !redirect_ok(v, scheme, port))
-		return va_fail(v, "connection", "redirect to %.200s: only http "
-		    "on port 80 or %d and https on port 443 are followed",
-		    url, v->cfg->http01_port);
+		return va_fail(v, "connection", "%s: only http on port 80 or "
+		    "%d and https on port 443 are followed", shown,
+		    v->cfg->http01_port);
 	at = host;
 	if (va_parse_ip(host, &as.a[0], &as.len[0]) == 0) {
 		if (va_addr_denied(v->cfg, &as.a[0]))
@@ -229,8 +251,8 @@ hop_get(struct va_ctx *v, struct http_hop *h, const char *url, int n)
 			    "validation_deny)", host);
 	} else {
 		if (!va_dns_name_ok(host))
-			return va_fail(v, "connection", "redirect to %.200s: "
-			    "not a host name", url);
+			return va_fail(v, "connection", "%s: not a host name",
+			    shown);
 		if (va_resolve(v, host, &as) == -1)
 			return -1;
 		if ((pin = pin_addrs(host, port, &as)) == NULL)
@@ -247,7 +269,7 @@ hop_get(struct va_ctx *v, struct http_hop *h, const char *url, int n)
 		}
 	}
 	if (va_expired(v)) {
-		va_fail(v, "connection", "fetching %.200s: timed out", url);
+		va_fail(v, "connection", "fetching %s: timed out", shown);
 		goto out;
 	}
 	if ((h->curl = curl_easy_init()) == NULL ||
@@ -263,7 +285,7 @@ hop_get(struct va_ctx *v, struct http_hop *h, const char *url, int n)
 	else
 		strlcpy_cm(h->ip, at, sizeof(h->ip));
 	if (e != CURLE_OK) {
-		va_fail(v, hop_problem(e, h), "fetching %.200s (%s): %s", url,
+		va_fail(v, hop_problem(e, h), "fetching %s (%s): %s", shown,
 		    h->ip,
 		    h->toobig || e == CURLE_FILESIZE_EXCEEDED ?
 		    "response body larger than 8192 bytes" :
@@ -313,7 +335,7 @@ va_http01(struct va_ctx *v)
 {
 	const struct acme_check	*c = v->chk;
 	struct http_hop		*h;
-	char			 url[1024], *next, seen[160];
+	char			 url[1024], *next, seen[160], shown[320];
 	size_t			 n;
 	int			 hop, ret = -1;
 
@@ -327,11 +349,12 @@ va_http01(struct va_ctx *v)
 	    c->is_ip && strchr(c->identifier, ':') ? "]" : "",
 	    v->cfg->http01_port, c->token);
 	for (hop = 0; ; hop++) {
+		url_shown(url, hop, shown, sizeof(shown));
 		if (hop > HTTP_MAX_REDIRECTS) {
 			va_fail(v, "connection", "more than %d redirects from "
-			    "http://%s:%d" HTTP_WELL_KNOWN "%s, last to %.200s",
+			    "http://%s:%d" HTTP_WELL_KNOWN "%s, last to %s",
 			    HTTP_MAX_REDIRECTS, c->identifier,
-			    v->cfg->http01_port, c->token, url);
+			    v->cfg->http01_port, c->token, shown);
 			goto out;
 		}
 		curl_easy_cleanup(h->curl);
@@ -344,12 +367,12 @@ va_http01(struct va_ctx *v)
 		if (curl_easy_getinfo(h->curl, CURLINFO_REDIRECT_URL, &next) !=
 		    CURLE_OK || next == NULL) {
 			va_fail(v, "unauthorized", "fetching %s (%s): HTTP %ld "
-			    "without a Location", url, h->ip, h->status);
+			    "without a Location", shown, h->ip, h->status);
 			goto out;
 		}
 		if (strlcpy_cm(url, next, sizeof(url)) >= sizeof(url)) {
 			va_fail(v, "connection", "fetching %s: redirect to a "
-			    "URL of more than %zu bytes", url, sizeof(url));
+			    "URL of more than %zu bytes", shown, sizeof(url));
 			goto out;
 		}
 	}
@@ -361,21 +384,23 @@ va_http01(struct va_ctx *v)
 	n = trimmed_len(h->body, h->len);
 	if (h->status != 200) {
 		va_fail(v, "unauthorized", "fetching %s (%s): HTTP %ld, not "
-		    "200 (%zu bytes of body)", url, h->ip, h->status, h->len);
+		    "200 (%zu bytes of body)", shown, h->ip, h->status, h->len);
 		goto out;
 	}
 	if (n != strlen(c->key_authz) || memcmp(h->body, c->key_authz, n) !=
 	    0) {
-		if (keyauth_like(h->body, n)) {
+		if (keyauth_like(h->body, n) && n > strlen(c->token) &&
+		    memcmp(h->body, c->token, strlen(c->token)) == 0 &&
+		    h->body[strlen(c->token)] == '.') {
 			va_quote(h->body, n, seen, sizeof(seen));
 			va_fail(v, "incorrectResponse", "fetching %s (%s): the "
 			    "body is \"%s\", not the key authorization "
-			    "\"%s\"", url, h->ip, seen, c->key_authz);
+			    "\"%s\"", shown, h->ip, seen, c->key_authz);
 		} else
 			va_fail(v, "incorrectResponse", "fetching %s (%s): the "
-			    "body (%zu bytes, not shown: not base64url) is not "
-			    "the key authorization \"%s\"", url, h->ip, h->len,
-			    c->key_authz);
+			    "body (%zu bytes, not shown: not this token's key "
+			    "authorization) is not the key authorization \"%s\"",
+			    shown, h->ip, h->len, c->key_authz);
 		goto out;
 	}
 	ret = 0;

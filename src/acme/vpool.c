@@ -51,27 +51,36 @@ running_of(const struct acme_vpool *p, int64_t account)
 }
 
 /*
- * The oldest queued check whose account may run one more, taken off the
- * queue; NULL when there is none. Under p->mu.
+ * The next check, taken off the queue: of the accounts with checks
+ * queued, one running the fewest (and fewer than per_account), its oldest;
+ * ties to the oldest. So each account waits its turn, not the queue's:
+ * accounts that fill the queue with responders that never answer keep
+ * only their share of the threads. NULL when none may run. Under p->mu.
  */
 static struct vp_job *
 take_next(struct acme_vpool *p)
 {
-	struct vp_job	*j, *prev = NULL;
+	struct vp_job	*j, *prev = NULL, *best = NULL, *bprev = NULL;
+	int		 r, least = p->per_account;
 
 	for (j = p->head; j != NULL; prev = j, j = j->next) {
-		if (running_of(p, j->check.account) >= p->per_account)
+		if ((r = running_of(p, j->check.account)) >= least)
 			continue;
-		if (prev != NULL)
-			prev->next = j->next;
-		else
-			p->head = j->next;
-		if (p->tail == j)
-			p->tail = prev;
-		p->queued--;
-		return j;
+		best = j;
+		bprev = prev;
+		if ((least = r) == 0)
+			break;		/* no account runs fewer */
 	}
-	return NULL;
+	if (best == NULL)
+		return NULL;
+	if (bprev != NULL)
+		bprev->next = best->next;
+	else
+		p->head = best->next;
+	if (p->tail == best)
+		p->tail = bprev;
+	p->queued--;
+	return best;
 }
 
 /*

@@ -81,6 +81,12 @@ class Http(http.server.BaseHTTPRequestHandler):
             return self.send(200, ka)
         if name == "wrong.test":
             return self.send(200, b"not-" + ka)
+        if name == "otherthumb.test":
+            # this token, another account's thumbprint: shown back
+            return self.send(200, (token + ".otherThumbprint").encode())
+        if name == "secretredir.test":
+            # a Location whose query is the service's secret
+            return self.redirect("http://ok.test:%d/?session=SECRET" % port)
         if name == "404.test":
             return self.send(404, b"no such file\n")
         if name == "big.test":

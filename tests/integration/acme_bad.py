@@ -183,7 +183,8 @@ def chall_result(key, kid, typ, name, body=None):
     az_url = json.loads(ob)["authorizations"][0]
     az = json.loads(post(key, az_url, None, kid=kid)[2])
     ch = [c for c in az["challenges"] if c["type"] == "http-01"][0]
-    TOKENS[ch["token"]] = body or ch["token"] + "." + thumb(key)
+    TOKENS[ch["token"]] = body(ch["token"]) if callable(body) else \
+        body or ch["token"] + "." + thumb(key)
     post(key, ch["url"], {}, kid=kid)
     for _ in range(100):
         az = json.loads(post(key, az_url, None, kid=kid)[2])
@@ -209,8 +210,16 @@ if PHASE == "echo":
     c, asked = chall_result(k, kid, "dns", "echo1.certmint.test", secret)
     chall_line("echo_secret", c, asked and
                "hunter2" not in json.dumps(c.get("error")))
-    c, asked = chall_result(k, kid, "dns", "echo2.certmint.test", "abc.def")
-    chall_line("echo_keyauth_like", c, "abc.def" in json.dumps(c.get("error")))
+    # base64url, but not this token's: not shown either (an API key...)
+    c, asked = chall_result(k, kid, "dns", "echo2.certmint.test",
+                            "AKIAEXAMPLEKEY.abcdef")
+    chall_line("echo_base64url", c, asked and
+               "AKIAEXAMPLEKEY" not in json.dumps(c.get("error")))
+    # this token with another thumbprint (a client's mistake): shown
+    c, asked = chall_result(k, kid, "dns", "echo3.certmint.test",
+                            lambda t: t + ".otherThumbprint")
+    chall_line("echo_keyauth_like", c, ".otherThumbprint" in
+               json.dumps(c.get("error")))
     out.close()
     sys.exit(0)
 if PHASE == "fair":
@@ -449,6 +458,14 @@ csr = b64(x509.CertificateSigningRequestBuilder().subject_name(x509.Name([
     "bad.certmint.test")]), critical=False).sign(ck, hashes.SHA256()
 ).public_bytes(serialization.Encoding.DER))
 record("csr_subject_org", post(k1, order["finalize"], {"csr": csr}, kid=kid1))
+csr = b64(x509.CertificateSigningRequestBuilder().subject_name(x509.Name([
+    x509.RelativeDistinguishedName([
+        x509.NameAttribute(NameOID.COMMON_NAME, "bad.certmint.test"),
+        x509.NameAttribute(NameOID.COMMON_NAME, "BAD.certmint.test")])])
+).add_extension(x509.SubjectAlternativeName([x509.DNSName(
+    "bad.certmint.test")]), critical=False).sign(ck, hashes.SHA256()
+).public_bytes(serialization.Encoding.DER))
+record("csr_two_cns", post(k1, order["finalize"], {"csr": csr}, kid=kid1))
 csr, ckey = csr_for(["bad.certmint.test"])
 st, hd, body = post(k1, order["finalize"], {"csr": csr}, kid=kid1)
 record("finalize", (st, hd, body), expect_ok=True)

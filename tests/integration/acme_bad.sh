@@ -65,6 +65,7 @@ expect csr_garbage 400 badCSR
 expect csr_weak_rsa 400 badCSR
 expect csr_name_twice 400 badCSR
 expect csr_subject_org 400 badCSR
+expect csr_two_cns 400 badCSR
 expect weak_jwk_rsa_e1 400 badPublicKey
 expect weak_jwk_ed25519 400 badPublicKey
 expect finalize 200 -
@@ -134,6 +135,7 @@ expect_in "$OUT.2" download_after_restart 200 -
 check "the echo client ran" python3 "$(dirname "$LIB")/acme_bad.py" \
     "$ACME_DIR" "$CA_PEM" "$H01_PORT" "$OUT.4" echo
 expect_in "$OUT.4" echo_secret invalid incorrectResponse
+expect_in "$OUT.4" echo_base64url invalid incorrectResponse
 expect_in "$OUT.4" echo_keyauth_like invalid incorrectResponse
 # A validation that hangs holds its thread until the timeout: long
 # enough here that none ends while the client looks.

@@ -288,6 +288,13 @@ test_deny(void **state)
 		{ "10.0.0.1", 0 }, { "192.168.1.1", 0 }, { "172.16.0.1", 0 },
 		{ "128.0.0.1", 0 }, { "169.255.0.1", 0 }, { "223.255.255.255", 0 },
 		{ "2001:db8::1", 0 }, { "fc00::1", 0 }, { "::ffff:10.0.0.1", 0 },
+		/* IPv6 that carries IPv4: compatible, NAT64, 6to4 */
+		{ "::127.0.0.1", 1 }, { "64:ff9b::7f00:1", 1 },
+		{ "64:ff9b::a9fe:a9fe", 1 }, { "2002:7f00:1::", 1 },
+		{ "2002:a9fe:a9fe::1", 1 }, { "64:ff9b::a00:1", 0 },
+		{ "2002:a00:1::", 0 },
+		{ "100.100.100.200", 1 }, { "fd00:ec2::254", 1 },
+		{ "100.100.100.201", 0 }, { "fd00:ec2::255", 0 },
 	};
 	static const char *const bad[] = {
 		"10.0.0.0/33", "::/129", "abc", "1.2.3.4/x", "1.2.3.4/-1",
@@ -328,6 +335,24 @@ test_deny(void **state)
 	    "validation_deny");
 }
 
+/* Validate id by http-01: invalid, and text nowhere in the detail. */
+static void
+expect_hidden(const char *id, const char *text)
+{
+	struct acme_va_config	 cfg;
+	struct acme_check	 k;
+	struct acme_va_result	 r;
+
+	config(&cfg, FAST_MS);
+	check_init(&k, ACME_HTTP01, id);
+	acme_validate(&cfg, &k, &r);
+	print_message("# http-01 %s: valid=%d %s: %s\n", id, r.valid,
+	    r.problem, r.detail);
+	assert_int_equal(r.valid, 0);
+	if (strstr(r.detail, text) != NULL)
+		fail_msg("detail \"%s\" shows \"%s\"", r.detail, text);
+}
+
 /* http-01: the key authorization, trailing whitespace aside, by name. */
 static void
 test_http_valid(void **state)
@@ -360,8 +385,13 @@ test_http_invalid(void **state)
 	struct acme_va_config	 cfg;
 
 	(void)state;
+	/* Quoted only when it is this token's: not another service's. */
 	expect(ACME_HTTP01, "wrong.test", FAST_MS, "incorrectResponse",
-	    "\"not-" TOKEN);
+	    "not shown");
+	expect(ACME_HTTP01, "otherthumb.test", FAST_MS, "incorrectResponse",
+	    "\"" TOKEN ".otherThumbprint\"");
+	/* A redirect is shown up to its port: its query may be a secret. */
+	expect_hidden("secretredir.test", "SECRET");
 	expect(ACME_HTTP01, "404.test", FAST_MS, "unauthorized", "HTTP 404");
 	expect(ACME_HTTP01, "noloc.test", FAST_MS, "unauthorized",
 	    "without a Location");
