@@ -210,7 +210,7 @@ url_shown(const char *url, int hop, char *out, size_t len)
 	int	 port;
 
 	if (hop == 0)
-		snprintf(out, len, "%s", url);
+		strlcpy_cm(out, url, len);
 	else if (url_parts(url, scheme, sizeof(scheme), host, sizeof(host),
 	    &port) == -1)
 		snprintf(out, len, "a redirect (%d) that is not a URL", hop);
@@ -231,7 +231,7 @@ hop_get(struct va_ctx *v, struct http_hop *h, const char *url, int n)
 	struct va_addrs		 as;
 	struct curl_slist	*pin = NULL, *hdrs = NULL;
 	char			 scheme[16], host[256], hosthdr[300], *at;
-	char			 shown[320], *ip = NULL;
+	char			 shown[1100], *ip = NULL;
 	CURLcode		 e;
 	int			 port, ret = -1;
 
@@ -335,7 +335,7 @@ va_http01(struct va_ctx *v)
 {
 	const struct acme_check	*c = v->chk;
 	struct http_hop		*h;
-	char			 url[1024], *next, seen[160], shown[320];
+	char			 url[1024], *next, seen[160], shown[1100];
 	size_t			 n;
 	int			 hop, ret = -1;
 
