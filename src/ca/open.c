@@ -241,8 +241,7 @@ ca_reload_fixed(struct ca *ca, char *out, size_t len)
 /*
  * What only a restart applies stays as it runs in n, the reread config:
  * each such setting o (the running config) and n disagree on is taken
- * from o (its string swapped, so that each config frees its own), and
- * named in ca->reload_fixed.
+ * from o (a copy of its string), and named in ca->reload_fixed.
  */
 static void
 keep_fixed(struct ca *ca, struct cm_config *o, struct cm_config *n)
@@ -275,8 +274,11 @@ keep_fixed(struct ca *ca, struct cm_config *o, struct cm_config *n)
 			if (strcmp(*keys[i].was ? *keys[i].was : "",
 			    *keys[i].now ? *keys[i].now : "") == 0)
 				continue;
-			t = *keys[i].was;
-			*keys[i].was = *keys[i].now;
+			/* A copy: a reverted reload frees n, not o's own. */
+			if ((t = strdup(*keys[i].was ? *keys[i].was : "")) ==
+			    NULL)
+				continue;
+			free(*keys[i].now);
 			*keys[i].now = t;
 		}
 		if (len < cap)

@@ -299,6 +299,15 @@ check "the daemon answers on the port it has" \
 cp "$T_DIR/conf.good" "$CONF"
 check "back to the running port, a reload is quiet" \
     "$CERTMINT" -c "$CONF" reload
+# The same with a policy module that does not load: the reload is undone,
+# and the running configuration keeps the running pid file.
+conf_set server pid_file elsewhere.pid
+conf_set policy module Missing.Policy
+check_refused "a reload that also names a missing policy module is refused" \
+    30 "Missing\.Policy" "$CERTMINT" -c "$CONF" reload
+cp "$T_DIR/conf.good" "$CONF"
+check "after it, the running pid file is still the running config's" \
+    "$CERTMINT" -c "$CONF" reload
 check_refused "exit set will not write a line libinih would split" 30 \
     "would be a line of 2[0-9][0-9] characters" \
     "$CERTMINT" -c "$CONF" exit set Recording.Exit output "/tmp/$(printf '%0220d' 0)"
