@@ -48,19 +48,7 @@ out_write(const char *path, const char *text)
 		fprintf(stderr, "certmint: %s: %s\n", path, strerror(errno));
 		return -1;
 	}
-	ok = 1;
-	while (ok && n > 0) {
-		ssize_t	 w = write(fd, text, n);
-
-		if (w == -1 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			ok = 0;
-			break;
-		}
-		text += w;
-		n -= (size_t)w;
-	}
+	ok = fd_write_all(fd, text, n) == 0;
 	if (close(fd) == -1)
 		ok = 0;
 	if (!ok)

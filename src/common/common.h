@@ -106,6 +106,11 @@ char	*str_trim(char *);
 size_t	 strlcpy_cm(char *, const char *, size_t);
 int	 parse_int64(const char *, int64_t *);	/* decimal only */
 int	 parse_int64_c(const char *, int64_t *);	/* also 0x hex, 0 octal */
+/*
+ * Write all n bytes of p to fd (EINTR retried): 0, or -1 with errno.
+ * Only write(2): safe in a signal handler.
+ */
+int	 fd_write_all(int fd, const void *p, size_t n);
 int	 mkdir_p(const char *, mode_t);
 void	*xcalloc(size_t, size_t);	/* abort()s on exhaustion: tiny fixed allocs only */
 char	*xstrdup(const char *);

@@ -636,6 +636,26 @@ parse_int64_c(const char *s, int64_t *out)
 }
 
 int
+fd_write_all(int fd, const void *p, size_t n)
+{
+	const char	*c = p;
+	ssize_t		 w;
+
+	while (n > 0) {
+		if ((w = write(fd, c, n)) == -1 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			if (w == 0)
+				errno = EIO;
+			return -1;
+		}
+		c += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int
 mkdir_p(const char *path, mode_t mode)
 {
 	char	 tmp[PATH_MAX], *p;

@@ -74,22 +74,6 @@ add_int(char *buf, size_t len, size_t *o, int64_t v)
 }
 
 static void
-write_all(int fd, const char *p, size_t n)
-{
-	ssize_t	 w;
-
-	while (n > 0) {
-		w = write(fd, p, n);
-		if (w == -1 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return;
-		p += w;
-		n -= (size_t)w;
-	}
-}
-
-static void
 on_fatal(int sig)
 {
 	struct quarantine_rec *r = &quarantine_cur;
@@ -106,7 +90,7 @@ on_fatal(int sig)
 			add_str(line, sizeof(line), &o, "\t");
 			add_str(line, sizeof(line), &o, fatal_name(sig));
 			add_str(line, sizeof(line), &o, "\n");
-			write_all(crash_fd, line, o);
+			(void)fd_write_all(crash_fd, line, o);
 			(void)fdatasync(crash_fd);
 		}
 		o = 0;
@@ -118,7 +102,7 @@ on_fatal(int sig)
 		add_str(line, sizeof(line), &o, " (");
 		add_str(line, sizeof(line), &o, fatal_name(sig));
 		add_str(line, sizeof(line), &o, ")\n");
-		write_all(STDERR_FILENO, line, o);
+		(void)fd_write_all(STDERR_FILENO, line, o);
 	}
 	errno = saved;
 	/*
