@@ -45,13 +45,9 @@ acme_http_reload(struct server *srv, json_t *warnings)
 		free(v);
 		return;
 	}
-	if (acme_reload(srv->acme, err, sizeof(err)) == -1) {
-		log_err("acme: not reloaded, the running settings serve on: "
-		    "%s", err);
-		if (warnings != NULL)
-			json_array_append_new(warnings, json_sprintf("acme: not "
-			    "reloaded, the running settings serve on: %s", err));
-	}
+	if (acme_reload(srv->acme, err, sizeof(err)) == -1)
+		reload_unapplied(warnings, "acme: not reloaded, the running "
+		    "settings serve on: %s", err);
 }
 
 /* Queue resp as MHD's response on c (resp is freed). */

@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,20 @@ usage(FILE *f)
  */
 static void	 anonymous_warn(struct server *);
 
+void
+reload_unapplied(json_t *warnings, const char *fmt, ...)
+{
+	char	 msg[1024];
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_err("%s", msg);
+	if (warnings != NULL)
+		json_array_append_new(warnings, json_string(msg));
+}
+
 int
 server_reload(struct server *srv, char *err, size_t errlen, json_t *warnings)
 {
@@ -67,14 +82,9 @@ server_reload(struct server *srv, char *err, size_t errlen, json_t *warnings)
 		return -1;
 	/* What the file changes but only a restart applies: said. */
 	ca_reload_fixed(srv->ca, why, sizeof(why));
-	if (why[0] != '\0') {
-		log_warn("%s changed: only a restart applies that; the "
-		    "running values serve on", why);
-		if (warnings != NULL)
-			json_array_append_new(warnings, json_sprintf("%s changed: "
-			    "only a restart applies that; the running values "
-			    "serve on", why));
-	}
+	if (why[0] != '\0')
+		reload_unapplied(warnings, "%s changed: only a restart applies "
+		    "that; the running values serve on", why);
 	pthread_mutex_lock(&srv->modules_mu);
 	rc = policy_host_reload(&srv->policy, why, sizeof(why));
 	pthread_mutex_unlock(&srv->modules_mu);
@@ -84,22 +94,17 @@ server_reload(struct server *srv, char *err, size_t errlen, json_t *warnings)
 		return -1;
 	}
 	exit_host_reload(srv->exits, why, sizeof(why));
-	if (why[0] != '\0' && warnings != NULL)
-		json_array_append_new(warnings, json_sprintf("exit modules not "
-		    "(re)loaded, see certmint exit list: %s", why));
+	if (why[0] != '\0')
+		reload_unapplied(warnings, "exit modules not (re)loaded, see "
+		    "certmint exit list: %s", why);
 	acme_http_reload(srv, warnings);
 	/*
 	 * A renewed HTTPS certificate (certmint tls renew): new connections
 	 * get it. One that does not load is logged; the old one serves on.
 	 */
-	if ((rc = http_reload_tls(srv, why, sizeof(why))) == -1) {
-		log_err("HTTPS certificate not reloaded, the old one serves "
-		    "on: %s", why);
-		if (warnings != NULL)
-			json_array_append_new(warnings, json_sprintf("HTTPS "
-			    "certificate not reloaded, the old one serves on: "
-			    "%s", why));
-	}
+	if ((rc = http_reload_tls(srv, why, sizeof(why))) == -1)
+		reload_unapplied(warnings, "HTTPS certificate not reloaded, the "
+		    "old one serves on: %s", why);
 	else if (rc == 1)
 		log_info("HTTPS certificate reloaded from %s",
 		    ca_config(srv->ca)->tls_cert);

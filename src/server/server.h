@@ -60,6 +60,9 @@ struct server {
  */
 int	 server_reload(struct server *, char *err, size_t errlen,
 	    json_t *warnings);
+/* What a reload did not apply: logged, and added to warnings (if any). */
+void	 reload_unapplied(json_t *warnings, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
 
 /* listen.c: the listeners and their libmicrohttpd daemons */
 int	 http_bind(struct server *, char *err, size_t errlen);
