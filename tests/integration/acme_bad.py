@@ -253,6 +253,16 @@ if PHASE == "fair":
                    hanging == 20)
         out.write("fair_asked|%d|-|ok\n" % len(set(ASKED) & HANG))
         RELEASE.set()
+        # Every held validation answered before this process ends: a
+        # responder thread still writing while Python shuts down can
+        # crash it (it did once, in CI, after the results were written).
+        for _ in range(600):
+            if all(json.loads(post(ka, c2["url"], None, kid=kida)[2])[
+                    "status"] not in ("pending", "processing") for c2 in chs):
+                break
+            time.sleep(0.1)
+    srv.shutdown()
+    srv.server_close()
     out.close()
     sys.exit(0)
 if PHASE == "deny":
