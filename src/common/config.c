@@ -179,7 +179,7 @@ config_get(const struct cm_config *cfg, const char *section, const char *key)
 {
 	size_t	 i;
 
-	/* The last assignment wins, as in most INI readers. */
+	/* config_load refused a key set twice in a section. */
 	for (i = cfg->nentries; i-- > 0;)
 		if (strcasecmp(cfg->entries[i].section, section) == 0 &&
 		    strcasecmp(cfg->entries[i].key, key) == 0)
@@ -645,6 +645,54 @@ nomem:
 	return -1;
 }
 
+static int
+entry_cmp(const void *a, const void *b)
+{
+	const struct cfg_entry *x = *(const struct cfg_entry *const *)a;
+	const struct cfg_entry *y = *(const struct cfg_entry *const *)b;
+	int	 c;
+
+	if ((c = strcasecmp(x->section, y->section)) != 0 ||
+	    (c = strcasecmp(x->key, y->key)) != 0)
+		return c;
+	return (x > y) - (x < y);	/* one array: file order */
+}
+
+/*
+ * A key set twice in one section: libinih hands over both and the last
+ * would silently win (an "anonymous = issue" appended under a forgotten
+ * "anonymous = no"). Sorted, so that a large file costs n log n. 0, or
+ * -1 with err naming the key that comes second in the file.
+ */
+static int
+entries_dup(const struct cm_config *cfg, char *err, size_t errlen)
+{
+	const struct cfg_entry **v, *dup = NULL;
+	size_t	 i;
+
+	if (cfg->nentries < 2)
+		return 0;
+	if ((v = calloc(cfg->nentries, sizeof(*v))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < cfg->nentries; i++)
+		v[i] = &cfg->entries[i];
+	qsort(v, cfg->nentries, sizeof(*v), entry_cmp);
+	for (i = 1; i < cfg->nentries; i++)
+		if (strcasecmp(v[i]->section, v[i - 1]->section) == 0 &&
+		    strcasecmp(v[i]->key, v[i - 1]->key) == 0 &&
+		    (dup == NULL || v[i] < dup))
+			dup = v[i];
+	free(v);
+	if (dup == NULL)
+		return 0;
+	snprintf(err, errlen, "%s: \"%s\" is set twice in [%s] (a key may be "
+	    "set once in a section; a line that starts with a space or a tab "
+	    "continues the line before it)", cfg->path, dup->key, dup->section);
+	return -1;
+}
+
 /*
  * Lines libinih would misread: longer than CONFIG_MAX_LINE (it reads the
  * rest as the next line: a "syntax error" far from the cause), or with a
@@ -734,7 +782,8 @@ config_load(const char *path, struct cm_config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: cannot parse (out of memory)", path);
 		goto fail;
 	}
-	if (config_interpret(cfg, err, errlen) == -1)
+	if (entries_dup(cfg, err, errlen) == -1 ||
+	    config_interpret(cfg, err, errlen) == -1)
 		goto fail;
 	return 0;
 fail:

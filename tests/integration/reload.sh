@@ -261,13 +261,15 @@ check_eq "and issues: 201" 201 "$code"
 check_eq "by Test.Policy" "Issued by Test.Policy" "$(json "$T_DIR/resp.json" 'j["message"]')"
 
 # The file itself: empty, a directory, endless, a FIFO (no writer: its open
-# would wait), a line libinih would split, a NUL. Each SIGHUP is refused (at once: /dev/zero never ends), logged,
-# and the running configuration issues on.
+# would wait), a line libinih would split, a NUL, a key set twice (here
+# the policy module: the last one would have won). Each SIGHUP is refused
+# (at once: /dev/zero never ends), logged, and the running configuration
+# issues on.
 cp "$CONF" "$T_DIR/conf.good"
 for bad in "empty:is empty" "dir:not a regular file" \
     "zero:not a regular file" "fifo:not a regular file" \
     "long:longer than 198 characters" \
-    "nul:a NUL byte"; do
+    "nul:a NUL byte" "dup:\"module\" is set twice in .policy."; do
 	what=${bad%%:*}
 	rm -rf "$CONF"
 	case $what in
@@ -277,6 +279,8 @@ for bad in "empty:is empty" "dir:not a regular file" \
 	fifo)	mkfifo "$T_DIR/conf.fifo"; ln -s "$T_DIR/conf.fifo" "$CONF" ;;
 	long)	{ cat "$T_DIR/conf.good"; printf 'x = %0250d\n' 0; } >"$CONF" ;;
 	nul)	{ cat "$T_DIR/conf.good"; printf 'x = a\000b\n'; } >"$CONF" ;;
+	dup)	{ cat "$T_DIR/conf.good"
+		  printf '[policy]\nmodule = CertMint_Default.Policy\n'; } >"$CONF" ;;
 	esac
 	fails=$(count_lines "$T_LOG" "reload failed.*${bad#*:}")
 	kill -HUP "$T_PID"
@@ -289,6 +293,10 @@ for bad in "empty:is empty" "dir:not a regular file" \
 done
 check_refused "certmint refuses an empty config too" 30 "is empty" sh -c \
     ": >'$T_DIR/empty.conf'; '$CERTMINT' -c '$T_DIR/empty.conf' status"
+check_refused "and a key set twice, whatever its case" 30 \
+    '"NAME" is set twice in \[ca\]' sh -c "{ cat '$T_DIR/conf.good';
+    printf '[ca]\nNAME = Other\n'; } >'$T_DIR/dup.conf';
+    '$CERTMINT' -c '$T_DIR/dup.conf' status"
 # What only a restart applies: said, and the running value serves on.
 conf_set server port "$(free_port)"
 check_refused "a reload that moves the port says it takes a restart" 30 \
