@@ -314,6 +314,39 @@ if PHASE == "ratelimit":
                {"identifiers": ids}, kid=kid), expect_ok=True)
     out.close()
     sys.exit(0)
+if PHASE == "expiring":
+    # An order whose authorization the test then ages in the database.
+    k = ec.generate_private_key(ec.SECP256R1())
+    kid = new_account(k)
+    st, hd, body = post(k, D["newOrder"], {"identifiers": [
+        {"type": "dns", "value": "expiring.certmint.test"}]}, kid=kid)
+    order = json.loads(body)
+    az_url = order["authorizations"][0]
+    az = json.loads(post(k, az_url, None, kid=kid)[2])
+    ch = [c for c in az["challenges"] if c["type"] == "http-01"][0]
+    json.dump({"key": k.private_bytes(serialization.Encoding.PEM,
+               serialization.PrivateFormat.PKCS8,
+               serialization.NoEncryption()).decode(), "kid": kid,
+               "order": hd["Location"], "authz": az_url, "chall": ch["url"],
+               "token": ch["token"]}, open(STATE, "w"))
+    out.write("expiring|%s|-|ok\n" % az["status"])
+    out.close()
+    sys.exit(0)
+if PHASE == "expired":
+    # Its authorization expired, pending: the challenge is refused, never
+    # fetched, and the authorization and order say invalid.
+    s = json.load(open(STATE))
+    k = serialization.load_pem_private_key(s["key"].encode(), None)
+    TOKENS[s["token"]] = s["token"] + "." + thumb(k)
+    record("expired_chall", post(k, s["chall"], {}, kid=s["kid"]))
+    time.sleep(0.5)
+    out.write("expired_fetched|%s|-|ok\n" % (s["token"] in ASKED))
+    az = json.loads(post(k, s["authz"], None, kid=s["kid"])[2])
+    out.write("expired_authz|%s|-|ok\n" % az["status"])
+    o = json.loads(post(k, s["order"], None, kid=s["kid"])[2])
+    out.write("expired_order|%s|-|ok\n" % o["status"])
+    out.close()
+    sys.exit(0)
 if PHASE == "after":
     s = json.load(open(STATE))
     k = serialization.load_pem_private_key(s["key"].encode(), None)
