@@ -14,7 +14,7 @@
 # limits per account and per registered domain. And
 # restarts: after kill -9 just after finalize the certificate downloads;
 # a nonce from before a clean restart is good after it, one from before
-# a crash is not.
+# a crash is not. An expired order's challenge is refused.
 . "$LIB"
 . "$(dirname "$LIB")/acme_lib.sh"
 
