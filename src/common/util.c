@@ -241,9 +241,14 @@ time_format(int64_t t, char out[32])
 	struct tm	 tm;
 	time_t		 tt = (time_t)t;
 
-	if (gmtime_r(&tt, &tm) == NULL ||
-	    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+	/* RFC 3339 has four-digit years: others as Unix seconds. */
+	if (gmtime_r(&tt, &tm) == NULL || tm.tm_year < -1900 ||
+	    tm.tm_year > 9999 - 1900)
 		snprintf(out, 32, "@%lld", (long long)t);
+	else
+		snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02dZ",
+		    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		    tm.tm_min, tm.tm_sec);
 }
 
 /*

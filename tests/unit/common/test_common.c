@@ -71,6 +71,17 @@ test_time(void **state)
 	assert_int_equal(t, 1795507200);
 	time_format(t, buf);
 	assert_string_equal(buf, "2026-11-24T08:00:00Z");
+	/* Four-digit years only: others print as Unix seconds. */
+	time_format(-62135596800, buf);
+	assert_string_equal(buf, "0001-01-01T00:00:00Z");
+	time_format(-62167219200, buf);
+	assert_string_equal(buf, "0000-01-01T00:00:00Z");
+	time_format(-99999999999, buf);
+	assert_string_equal(buf, "@-99999999999");
+	time_format(253402300800, buf);
+	assert_string_equal(buf, "@253402300800");
+	time_format(INT64_MIN, buf);
+	assert_string_equal(buf, "@-9223372036854775808");
 	assert_int_equal(time_parse("2026-11-24", &t), 0);
 	assert_int_equal(t, 1795478400);
 	assert_int_equal(time_parse("@42", &t), 0);
