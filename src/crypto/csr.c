@@ -1081,8 +1081,22 @@ csr_parse(const unsigned char *in, size_t inlen, struct csr *c, char *err,
 	/* Attributes are [0] and required, but some encoders leave them out. */
 	der_init(&info, cri.val, cri.len);
 	if (der_expect(&info, DER_INTEGER, &ver) == -1 ||
-	    der_get_int64(&ver, &version) == -1 || version != 0 ||
-	    der_expect(&info, DER_SEQUENCE, &subj) == -1 ||
+	    der_get_int64(&ver, &version) == -1) {
+		seterr(err, errlen, NOT_PKCS10 "bad CertificationRequestInfo "
+		    "(its version)");
+		goto fail;
+	}
+	/*
+	 * RFC 2986 defines version 0 only. certbot before 1.29 and Ruby's
+	 * acme-client before 2.0.18 wrote 2 (X.509's v3), some tools 1; the
+	 * field changes nothing in the request, and OpenSSL and Go take any.
+	 */
+	if (version < 0 || version > 2) {
+		seterr(err, errlen, NOT_PKCS10 "version %lld (RFC 2986 defines "
+		    "0)", (long long)version);
+		goto fail;
+	}
+	if (der_expect(&info, DER_SEQUENCE, &subj) == -1 ||
 	    der_expect(&info, DER_SEQUENCE, &spki) == -1 ||
 	    der_optional(&info, DER_CTX_CONS(0), &attrs, &has_attrs) == -1 ||
 	    !der_at_end(&info)) {

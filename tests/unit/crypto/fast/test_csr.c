@@ -600,6 +600,9 @@ test_subject_reencoded(void **state)
 	}
 }
 
+/* The version craft_csr writes (RFC 2986: 0). */
+static int64_t craft_version;
+
 /*
  * A request signed by k (ECDSA with SHA-256) whose SubjectPublicKeyInfo is
  * spki (NULL: k's) and whose [0] attributes hold attrs (DER, the contents).
@@ -620,7 +623,7 @@ craft_csr(EVP_PKEY *k, const unsigned char *spki, size_t spkilen,
 		spkilen = (size_t)n;
 	}
 	assert_int_equal(der_open(&cri, DER_SEQUENCE, &m), 0);
-	assert_int_equal(der_put_int64(&cri, DER_INTEGER, 0), 0);
+	assert_int_equal(der_put_int64(&cri, DER_INTEGER, craft_version), 0);
 	assert_int_equal(der_open(&cri, DER_SEQUENCE, &m2), 0);
 	assert_int_equal(der_open(&cri, DER_SET, &m3), 0);
 	assert_int_equal(der_put_tlv(&cri, DER_SEQUENCE,
@@ -736,6 +739,16 @@ test_request_grammar(void **state)
 	a.len = 0;
 	put_attr(&a, "1.2.840.113549.1.9.7", "\x13\x02pw", 4);
 	crafted_is(k, NULL, &a, NULL);
+
+	/*
+	 * The version: 0, and 1 or 2 as old certbot and Ruby's acme-client
+	 * wrote; nothing else.
+	 */
+	for (craft_version = -1; craft_version <= 3; craft_version++)
+		crafted_is(k, NULL, &a, craft_version < 0 ?
+		    "version -1 (RFC 2986 defines 0)" : craft_version > 2 ?
+		    "version 3 (RFC 2986 defines 0)" : NULL);
+	craft_version = 0;
 
 	/* Many extensions: refused at the cap, quickly. */
 	e.len = a.len = 0;
