@@ -482,22 +482,25 @@ in_order(json_t *ids, const char *type, const char *value)
 
 /*
  * The CSR's names must be the order's identifiers, no more and no fewer
- * (RFC 8555 7.4): its SANs, and its CN if it has one. 0 or -1 with p.
+ * (RFC 8555 7.4): each SAN and its CN, if it has one, is one of them, and
+ * each of them is a SAN or the CN. Case and repeats do not matter: lego
+ * sends the CN as typed beside the order's lower-case name, acme-tiny a
+ * lone CN, and Let's Encrypt takes both. The certificate names the order's
+ * identifiers (order_sans). 0 or -1 with p.
  */
 static int
 csr_names_check(const struct csr *csr, json_t *ids, struct acme_problem *p)
 {
-	char		*cn = NULL, *line, *save = NULL, text[64];
+	char		*cn = NULL, text[64];
 	unsigned char	 bin[16], *rest;
 	size_t		 i, k, found = 0, restlen;
 	json_t		*v;
-	const char	*type, *value;
+	const char	*type, *value, *cn_type = NULL;
 	int		 rc = 0, only_cn;
 
 	/*
 	 * ACME validates names, nothing else a subject could say (O=, OU=,
-	 * ...): the subject is empty or a CN. And each name once: a DNS
-	 * name in capitals is the same name.
+	 * ...): the subject is empty or a CN.
 	 */
 	if (name_drop(csr->subject, csr->subject_len, "2.5.4.3", &rest,
 	    &restlen) == -1)
@@ -509,13 +512,6 @@ csr_names_check(const struct csr *csr, json_t *ids, struct acme_problem *p)
 		return acme_problem(p, 400, "badCSR", "the CSR's subject (%s) "
 		    "holds more than a common name: ACME validates names, "
 		    "not organizations or other attributes", csr->subject_dn);
-	for (i = 0; i < csr->nsans; i++)
-		for (k = 0; k < i; k++)
-			if (csr->sans[k].type == csr->sans[i].type &&
-			    strcasecmp(csr->sans[k].value,
-			    csr->sans[i].value) == 0)
-				return acme_problem(p, 400, "badCSR", "the CSR "
-				    "names %s twice", csr->sans[i].value);
 	for (i = 0; i < csr->nsans; i++) {
 		if (csr->sans[i].type == SAN_DNS)
 			type = "dns";
@@ -532,24 +528,20 @@ csr_names_check(const struct csr *csr, json_t *ids, struct acme_problem *p)
 	}
 	if (name_get(csr->subject, csr->subject_len, "2.5.4.3", &cn) == 0) {
 		/* One CN at most (BR 7.1.4.3), in one RDN or two. */
-		if (strchr(cn, '\n') != NULL) {
-			free(cn);
-			return acme_problem(p, 400, "badCSR", "the CSR's subject "
+		if (strchr(cn, '\n') != NULL)
+			rc = acme_problem(p, 400, "badCSR", "the CSR's subject "
 			    "has more than one common name");
-		}
-		for (line = strtok_r(cn, "\n", &save); line != NULL && rc == 0;
-		    line = strtok_r(NULL, "\n", &save)) {
-			type = inet_pton(AF_INET, line, bin) == 1 ||
-			    inet_pton(AF_INET6, line, bin) == 1 ? "ip" : "dns";
-			if (!in_order(ids, type, line))
+		else {
+			cn_type = inet_pton(AF_INET, cn, bin) == 1 ||
+			    inet_pton(AF_INET6, cn, bin) == 1 ? "ip" : "dns";
+			if (!in_order(ids, cn_type, cn))
 				rc = acme_problem(p, 400, "badCSR", "the CSR's "
-				    "common name %s is not in the order", line);
+				    "common name %s is not in the order", cn);
 		}
-		free(cn);
 		if (rc == -1)
-			return -1;
+			goto out;
 	}
-	/* Every identifier is in the SANs. */
+	/* Every identifier is a SAN or the CN. */
 	json_array_foreach(ids, k, v) {
 		type = json_string_value(json_object_get(v, "type"));
 		value = json_string_value(json_object_get(v, "value"));
@@ -565,12 +557,54 @@ csr_names_check(const struct csr *csr, json_t *ids, struct acme_problem *p)
 			    strcasecmp(csr->sans[i].value, value) == 0)
 				break;
 		}
-		if (i == csr->nsans)
-			return acme_problem(p, 400, "badCSR", "the CSR does "
-			    "not name %s of the order", value);
+		if (i == csr->nsans && (cn_type == NULL ||
+		    strcmp(cn_type, type) != 0 || strcasecmp(cn, value) != 0)) {
+			rc = acme_problem(p, 400, "badCSR", "the CSR does not "
+			    "name %s of the order", value);
+			goto out;
+		}
 		found++;
 	}
-	return found > 0 ? 0 : acme_problem(p, 400, "badCSR", "no names");
+	if (found == 0)
+		rc = acme_problem(p, 400, "badCSR", "no names");
+out:
+	free(cn);
+	return rc;
+}
+
+/*
+ * The certificate's subjectAltNames: the order's identifiers as they were
+ * validated (lower case, each once), in place of the CSR's, which
+ * csr_names_check found to be the same names. 0, or -1 (out of memory).
+ */
+static int
+order_sans(struct csr *csr, json_t *ids)
+{
+	struct san	*s;
+	size_t		 n = json_array_size(ids), i;
+	json_t		*v;
+
+	if ((s = calloc(n, sizeof(*s))) == NULL)
+		return -1;
+	json_array_foreach(ids, i, v) {
+		s[i].type = strcmp(json_string_value(json_object_get(v,
+		    "type")), "ip") == 0 ? SAN_IP : SAN_DNS;
+		if ((s[i].value = strdup(json_string_value(json_object_get(v,
+		    "value")))) == NULL) {
+			while (i-- > 0)
+				free(s[i].value);
+			free(s);
+			return -1;
+		}
+	}
+	for (i = 0; i < csr->nsans; i++) {
+		free(csr->sans[i].value);
+		free(csr->sans[i].der);
+	}
+	free(csr->sans);
+	csr->sans = s;
+	csr->nsans = n;
+	return 0;
 }
 
 /* Is the CSR's key the account's? (RFC 8555 11.1: refused.) */
@@ -698,7 +732,10 @@ finalize_submit(struct acme *a, const struct acme_endpoint *ep,
 		attrs[n].name = "AcmeDirectory";
 		attrs[n++].value = (char *)ep->name;
 	}
-	/* The CSR parsed and checked above: the CA takes it as it is. */
+	/*
+	 * The CSR parsed and checked above, its names the order's: the CA
+	 * takes it as it is.
+	 */
 	ca_submit_csr(a->ca, csr, attrs, n, acct, "acme", &also, &res);
 	free(names);
 	if (!res.has_request) {
@@ -788,6 +825,10 @@ acme_finalize(struct acme *a, const struct acme_endpoint *ep,
 	if (csr_is_account_key(a, &csr, &j)) {
 		acme_problem(p, 400, "badCSR", "the CSR's key is the account "
 		    "key");
+		goto out;
+	}
+	if (order_sans(&csr, ids) == -1) {
+		acme_problem(p, 500, "serverInternal", "out of memory");
 		goto out;
 	}
 	if (finalize_submit(a, ep, &o, &j, &csr, p) == -1)

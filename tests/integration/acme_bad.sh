@@ -63,12 +63,12 @@ expect csr_other_name 400 badCSR
 expect csr_account_key 400 badCSR
 expect csr_garbage 400 badCSR
 expect csr_weak_rsa 400 badCSR
-expect csr_name_twice 400 badCSR
 expect csr_subject_org 400 badCSR
 expect csr_two_cns 400 badCSR
 expect weak_jwk_rsa_e1 400 badPublicKey
 expect weak_jwk_ed25519 400 badPublicKey
 expect finalize 200 -
+expect finalize_sans bad.certmint.test -
 expect order_valid valid -
 expect finalize_again 403 orderNotReady
 expect download 200 -
@@ -93,6 +93,8 @@ expect ari_unknown 404 malformed
 expect meta_profiles WebServer -
 expect invalid_profile 400 invalidProfile
 expect order_profile 201 WebServer
+expect cn_only_download 200 -
+expect cn_only_sans cnonly.certmint.test -
 expect ip_download 200 -
 expect ip_challenges http-01,tls-alpn-01 -
 expect wildcard_challenges dns-01 w.certmint.test
@@ -101,7 +103,7 @@ check_match "the IP certificate names 127.0.0.1" "IP Address:127.0.0.1" \
 acme_verify "the IP certificate verifies" "$OUT.ip.pem"
 expect deactivate 200 -
 expect deactivated_account 401 unauthorized
-check_eq "only the control orders made certmint requests" "2" \
+check_eq "only the control orders made certmint requests" "3" \
     "$(db_query "SELECT count(*) FROM requests WHERE caller_name = 'acme'")"
 check_eq "the DNS one was issued, then revoked by its account" "21" \
     "$(db_query "SELECT disposition FROM requests WHERE caller_name = 'acme'

@@ -2,7 +2,7 @@
 # ACME with lego (Debian's 4.9.1, unmodified) on loopback, over HTTPS:
 # http-01 and tls-alpn-01 with lego's own responders, dns-01 (a wildcard
 # and its base name) through its exec provider against
-# pebble-challtestsrv, renew and revoke. Every certificate verifies
+# pebble-challtestsrv, a name in capitals, renew and revoke. Every certificate verifies
 # against the CA and carries the profile's extensions; lego takes the chain from the download (and would fail
 # on any rel="alternate" link that does not work). An exit module gets
 # the CERTISSUED event of an ACME certificate.
@@ -34,6 +34,17 @@ S1=$(acme_serial "$CERTS/lego.certmint.test.crt")
 # An ACME certificate is a request like any other: exit modules get it.
 check "an exit module gets CERTISSUED for it" \
     wait_lines "$REC" "^event=0x1 .* serial=$S1 " 1
+
+# A name typed in capitals: lego puts it in the CSR as typed and as the
+# order gives it back (lower case); the certificate names it once.
+check "lego http-01 with a name in capitals" lg --domains \
+    LegoUpper.Certmint.test --http --http.port "127.0.0.1:$H01_PORT" run
+UP=$(ls "$CERTS"/*.crt | grep -i '/legoupper\.certmint\.test\.crt$')
+acme_verify "it verifies against the CA" "$UP"
+check_eq "it names the name once, in lower case" \
+    "X509v3 Subject Alternative Name: DNS:legoupper.certmint.test" \
+    "$(openssl x509 -in "$UP" -noout -ext subjectAltName | tr -d '\n' |
+    sed 's/  */ /g')"
 
 check "lego tls-alpn-01 gets a certificate" lg --domains alpn.certmint.test \
     --tls --tls.port "127.0.0.1:$ALPN_PORT" run
