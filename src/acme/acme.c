@@ -806,21 +806,24 @@ dispatch(struct acme *a, const struct acme_req *req, struct acme_resp *r,
 }
 
 /*
- * What every answer carries, errors included: a fresh nonce (6.5) and,
- * unless it is the directory, a Link to it.
+ * What every answer but the directory's carries, errors included: a fresh
+ * nonce (6.5) and a Link to the directory. The directory has neither: RFC
+ * 8555 asks nonces of POST answers and newNonce, Let's Encrypt sends none
+ * there, and Ruby's acme-client 2.0.9 (Debian 12) fails on its first call
+ * when the directory has one.
  */
 static void
 answer_end(struct acme *a, const struct acme_endpoint *ep,
-    struct acme_resp *r, int index)
+    struct acme_resp *r, int directory)
 {
 	char	 u[700];
 
+	if (directory)
+		return;
 	if (nonce_new(a, r->nonce) == -1)
 		r->nonce[0] = '\0';
-	if (index) {
-		acme_url(a, ep, "directory", -1, u, sizeof(u));
-		add_link(r, u, "index");
-	}
+	acme_url(a, ep, "directory", -1, u, sizeof(u));
+	add_link(r, u, "index");
 }
 
 void
@@ -840,7 +843,7 @@ acme_handle(struct acme *a, const struct acme_req *req, struct acme_resp *r)
 		return;
 	}
 	answer_end(a, ep, r, strcmp(req->path + strlen(ACME_PREFIX),
-	    "directory") != 0 && !(ep->name[0] != '\0' &&
+	    "directory") == 0 || (ep->name[0] != '\0' &&
 	    strstr(req->path, "/directory") != NULL));
 	acme_dirs_release(a, d);
 }
@@ -857,7 +860,7 @@ acme_wait_answer(struct acme *a, struct acme_wait *w, struct acme_resp *r)
 	memset(&p, 0, sizeof(p));
 	if (acme_chall_held(a, ep, id, r, &p) == -1)
 		resp_problem(r, &p);
-	answer_end(a, ep, r, 1);
+	answer_end(a, ep, r, 0);
 	acme_wait_drop(a, w);		/* lets go of d */
 }
 

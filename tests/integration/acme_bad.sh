@@ -42,6 +42,10 @@ for _i in $(seq 40); do
 done >"$T_DIR/nonces"
 check_eq "40 nonces, all different" "40 40" \
     "$(grep -c . "$T_DIR/nonces") $(sort -u "$T_DIR/nonces" | grep -c .)"
+# The directory has none (Ruby's acme-client 2.0.9 fails on one there).
+curl -sS -D "$T_DIR/dir.head" -o /dev/null --cacert "$CA_PEM" "$ACME_DIR"
+check_eq "the directory answers without a Replay-Nonce" "200 0" \
+    "$(sed -n '1s/^HTTP[^ ]* \([0-9]*\).*/\1/p' "$T_DIR/dir.head" | tr -d '\r') $(grep -ci '^replay-nonce:' "$T_DIR/dir.head")"
 expect unknown_kid 400 accountDoesNotExist
 expect alg_none 400 badSignatureAlgorithm
 expect hs256 400 badSignatureAlgorithm
