@@ -1,13 +1,79 @@
 /*
  * revoke.c - revokeCert (RFC 8555 7.6): by the account that ordered the
- * certificate (kid) or by the certificate's own key (jwk), through
- * ca_revoke as the REST API does.
+ * certificate or one that holds valid authorizations for all its names
+ * (kid), or by the certificate's own key (jwk), through ca_revoke as the
+ * REST API does.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "acme_int.h"
+
+/*
+ * Does the account hold a valid, unexpired authorization for every name
+ * of the certificate (its subjectAltNames; a CN must be one of them)?
+ * 1; 0 with why naming the first it does not; -1 (database).
+ */
+static int
+names_held(struct store *st, const struct cert_info *info, int64_t account,
+    char *why, size_t whylen)
+{
+	struct san	*sans = NULL;
+	size_t		 n = 0, i, k;
+	char		*cn = NULL, err[128], value[256];
+	const char	*v;
+	int		 rc = 1, r, wild;
+
+	for (i = 0; i < info->nexts; i++)
+		if (strcmp(info->exts[i].oid, "2.5.29.17") == 0)
+			break;
+	if (i == info->nexts || san_list_parse(info->exts[i].value,
+	    info->exts[i].len, &sans, &n, err, sizeof(err)) == -1 || n == 0) {
+		snprintf(why, whylen, "it has no subjectAltName to hold");
+		san_list_free(sans, n);
+		return 0;
+	}
+	if (name_get(info->subject, info->subject_len, "2.5.4.3", &cn) == 0) {
+		for (k = 0; k < n; k++)
+			if (strcasecmp(sans[k].value, cn) == 0)
+				break;
+		if (k == n) {
+			snprintf(why, whylen, "its CN %.64s is not among its "
+			    "subjectAltNames", cn);
+			rc = 0;
+		}
+	}
+	for (i = 0; rc == 1 && i < n; i++) {
+		if (sans[i].type != SAN_DNS && sans[i].type != SAN_IP) {
+			snprintf(why, whylen, "it names a %s, which ACME does "
+			    "not authorize", san_type_name(sans[i].type));
+			rc = 0;
+			break;
+		}
+		v = sans[i].value;
+		wild = sans[i].type == SAN_DNS && strncmp(v, "*.", 2) == 0;
+		for (k = 0; v[k + (wild ? 2 : 0)] != '\0' &&
+		    k < sizeof(value) - 1; k++)
+			value[k] = (char)tolower((unsigned char)v[k +
+			    (wild ? 2 : 0)]);
+		value[k] = '\0';
+		r = store_acme_authz_held(st, account, sans[i].type == SAN_IP ?
+		    "ip" : "dns", value, wild, time_now());
+		if (r == CM_E_FAIL)
+			rc = -1;
+		else if (r != 0) {
+			snprintf(why, whylen, "no valid authorization for %.200s",
+			    v);
+			rc = 0;
+		}
+	}
+	free(cn);
+	san_list_free(sans, n);
+	return rc;
+}
 
 int
 acme_revoke(struct acme *a, const struct acme_endpoint *ep,
@@ -24,8 +90,8 @@ acme_revoke(struct acme *a, const struct acme_endpoint *ep,
 	size_t		 len, spkilen;
 	const char	*s;
 	json_t		*reason;
-	char		 who[720], err[128];
-	int		 rc = -1, have_cert = 0, have_info = 0, code = 0;
+	char		 who[720], err[128], why[300];
+	int		 rc = -1, have_cert = 0, have_info = 0, code = 0, held;
 
 	memset(&o, 0, sizeof(o));
 	memset(&info, 0, sizeof(info));
@@ -82,10 +148,22 @@ acme_revoke(struct acme *a, const struct acme_endpoint *ep,
 		}
 		snprintf(who, sizeof(who), "acme (certificate key)");
 	} else {
-		if (store_acme_order_by_serial(st, info.serial, &o) != 0 ||
-		    o.account_id != j.account.id) {
-			acme_problem(p, 403, "unauthorized", "this account did "
-			    "not order that certificate");
+		/*
+		 * The account that ordered it, or one that holds
+		 * authorizations for all its names (which anyone who can
+		 * validate them can get: how a lost account key is got
+		 * round).
+		 */
+		if ((store_acme_order_by_serial(st, info.serial, &o) != 0 ||
+		    o.account_id != j.account.id) && (held = names_held(st,
+		    &info, j.account.id, why, sizeof(why))) != 1) {
+			if (held == -1)
+				acme_db_error(p);
+			else
+				acme_problem(p, 403, "unauthorized", "this "
+				    "account did not order that certificate, "
+				    "and holds no authorization for all its "
+				    "names (%s)", why);
 			goto out;
 		}
 		acme_url(a, ep, "acct", j.account.id, who, sizeof(who));

@@ -103,6 +103,13 @@ int	 ed25519_small_order(const unsigned char pub[32]);
  */
 int	 csr_sans_within(const struct csr *c, const unsigned char *san,
 	    size_t len, char *err, size_t errlen);
+/*
+ * The names of a subjectAltName extension value, as csr_parse reads a
+ * CSR's (*sans malloc'd, san_list_free). 0, or -1 with err.
+ */
+int	 san_list_parse(const unsigned char *san, size_t len,
+	    struct san **sans, size_t *n, char *err, size_t errlen);
+void	 san_list_free(struct san *, size_t n);
 
 /*
  * ECDSA verification on P-256 or P-384 (t) of sig (DER Ecdsa-Sig-Value)

@@ -1195,10 +1195,6 @@ fail:
 	return -1;
 }
 
-/*
- * Free everything csr_parse allocated and empty c. NULL-safe; may be
- * called twice.
- */
 /* Is name a among those of have? DNS names in any case. */
 static int
 san_among(const struct san *a, const struct san *have, size_t n)
@@ -1239,6 +1235,41 @@ csr_sans_within(const struct csr *c, const unsigned char *san, size_t len,
 	return rc;
 }
 
+int
+san_list_parse(const unsigned char *san, size_t len, struct san **sans,
+    size_t *n, char *err, size_t errlen)
+{
+	struct csr	 had;
+
+	memset(&had, 0, sizeof(had));
+	if (parse_sans(&had, san, len, err, errlen) == -1) {
+		csr_free(&had);
+		return -1;
+	}
+	*sans = had.sans;
+	*n = had.nsans;
+	had.sans = NULL;
+	had.nsans = 0;
+	csr_free(&had);
+	return 0;
+}
+
+void
+san_list_free(struct san *sans, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++) {
+		free(sans[i].value);
+		free(sans[i].der);
+	}
+	free(sans);
+}
+
+/*
+ * Free everything csr_parse allocated and empty c. NULL-safe; may be
+ * called twice.
+ */
 void
 csr_free(struct csr *c)
 {

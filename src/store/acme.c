@@ -20,7 +20,7 @@ enum acme_stmt {
 	A_ORDERS_OF, A_CHALLS_PROCESSING, A_ORDERS_UNSUBMITTED,
 	A_ORDERS_SINCE_ACCT, A_ORDERS_SINCE_DOMAIN, A_REQUEST_OF_ORDER,
 	A_EAB_INSERT, A_EAB_GET, A_EAB_BIND, A_STATE_GET, A_STATE_SET,
-	A_LIST_ACCOUNTS, A_LIST_ORDERS,
+	A_LIST_ACCOUNTS, A_LIST_ORDERS, A_AUTHZ_HELD,
 	A__MAX
 };
 _Static_assert(S_ACME_FIRST + A__MAX <= S_ACME_LAST + 1,
@@ -285,6 +285,22 @@ authz_cols(sqlite3_stmt *s, struct acme_authz_row *a)
 	a->wildcard = sqlite3_column_int(s, 5);
 	col_copy(s, 6, a->status, sizeof(a->status));
 	a->expires = sqlite3_column_int64(s, 7);
+}
+
+int
+store_acme_authz_held(struct store *st, int64_t account_id, const char *type,
+    const char *value, int wildcard, int64_t now)
+{
+	sqlite3_stmt	*s;
+	int		 rc;
+
+	s = prep(st, A_AUTHZ_HELD, "SELECT 1 FROM acme_authzs WHERE "
+	    "account_id = ? AND value = ? AND status = 'valid' AND type = ? "
+	    "AND wildcard = ? AND expires > ? LIMIT 1", "ittii", account_id,
+	    value, type, (int64_t)wildcard, now);
+	if ((rc = one(st, s, "acme authorization held")) == 0)
+		sqlite3_reset(s);
+	return rc;
 }
 
 int

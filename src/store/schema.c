@@ -250,6 +250,14 @@ static const char *const migrations[] = {
 	"CREATE TABLE IF NOT EXISTS acme_state ("
 	"  key TEXT PRIMARY KEY,"
 	"  value BLOB NOT NULL) WITHOUT ROWID;",
+
+	/*
+	 * 11: an account's valid authorizations by name, for revokeCert by
+	 * an account that holds authorizations for every name of a
+	 * certificate it did not order (RFC 8555 7.6).
+	 */
+	"CREATE INDEX IF NOT EXISTS acme_authzs_valid ON"
+	"  acme_authzs(account_id, value) WHERE status = 'valid';",
 };
 
 int

@@ -103,6 +103,12 @@ int	 store_acme_order_get(struct store *, int64_t id,
 	    struct acme_order_row *);
 int	 store_acme_order_by_serial(struct store *, const char *serial,
 	    struct acme_order_row *);
+/*
+ * Does the account hold a valid authorization, unexpired at now, for
+ * (type, value; wildcard: for *.value)? 0, CM_E_NOTFOUND or CM_E_FAIL.
+ */
+int	 store_acme_authz_held(struct store *, int64_t account_id,
+	    const char *type, const char *value, int wildcard, int64_t now);
 int	 store_acme_authz_get(struct store *, int64_t id,
 	    struct acme_authz_row *);
 /* The authorizations of an order, by id: *out malloc'd, *n of them. */

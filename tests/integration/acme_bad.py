@@ -590,6 +590,15 @@ ourl, curl = order_valid(k1, kid1, "cnonly.certmint.test", csr=csr)
 st, hd, pem = post(k1, curl, None, kid=kid1) if curl else (0, {}, b"")
 record("cn_only_download", (st, hd, pem), expect_ok=True)
 out.write("cn_only_sans|%s|-|ok\n" % (san_names(pem) if curl else "-"))
+# Revoked by another account once it holds an authorization for its name
+# (RFC 8555 7.6), not before.
+cn_der = b64(x509.load_pem_x509_certificate(pem).public_bytes(
+    serialization.Encoding.DER)) if curl else ""
+record("revoke_no_authz", post(k2, RV, {"certificate": cn_der}, kid=kid2))
+c, _ = chall_result(k2, kid2, "dns", "cnonly.certmint.test")
+out.write("authz_for_revoke|%s|-|ok\n" % c["status"])
+record("revoke_by_authz", post(k2, RV, {"certificate": cn_der}, kid=kid2),
+       expect_ok=True)
 
 # ---- an IP identifier (RFC 8738) by http-01 ----
 ourl, curl = order_valid(k1, kid1, "127.0.0.1", typ="ip")

@@ -99,6 +99,12 @@ expect invalid_profile 400 invalidProfile
 expect order_profile 201 WebServer
 expect cn_only_download 200 -
 expect cn_only_sans cnonly.certmint.test -
+expect revoke_no_authz 403 unauthorized
+expect authz_for_revoke valid -
+expect revoke_by_authz 200 -
+check_eq "the certificate is revoked" "21" "$(db_query "SELECT r.disposition
+    FROM requests r JOIN request_attrs a ON a.request_id = r.id AND
+    a.name = 'AcmeIdentifiers' WHERE a.value = 'dns:cnonly.certmint.test'")"
 expect ip_download 200 -
 expect ip_challenges http-01,tls-alpn-01 -
 expect wildcard_challenges dns-01 w.certmint.test
