@@ -116,6 +116,16 @@ resp_problem(struct acme_resp *r, const struct acme_problem *p)
 	json_object_set_new(o, "type", json_string(type));
 	json_object_set_new(o, "detail", json_string(p->detail));
 	json_object_set_new(o, "status", json_integer(p->status));
+	/*
+	 * RFC 8555 6.2: badSignatureAlgorithm lists the algorithms taken,
+	 * the MACs for an external account binding's inner JWS.
+	 */
+	if (strcmp(p->type, "badSignatureAlgorithm") == 0)
+		json_object_set_new(o, "algorithms", strncmp(p->detail,
+		    "external account binding", 24) == 0 ?
+		    json_pack("[sss]", "HS256", "HS384", "HS512") :
+		    json_pack("[sssss]", "ES256", "ES384", "ES512", "RS256",
+		    "EdDSA"));
 	acme_resp_json(r, p->status, o);
 	r->type = "application/problem+json";
 }

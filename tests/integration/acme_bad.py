@@ -380,7 +380,10 @@ record("garbage_nonce", post(k1, kid1, None, kid=kid1, nonce_="AAAA"))
 record("unknown_kid", post(k1, ORD, {"identifiers": ids},
        kid=kid1.rsplit("/", 1)[0] + "/999"))
 record("alg_none", post(k1, ORD, {"identifiers": ids}, kid=kid1, alg="none"))
-record("hs256", post(k1, ORD, {"identifiers": ids}, kid=kid1, alg="HS256"))
+r = post(k1, ORD, {"identifiers": ids}, kid=kid1, alg="HS256")
+record("hs256", r)
+out.write("algorithms|%s|-|ok\n" % ",".join(json.loads(r[2]).get(
+    "algorithms", ["none"])))
 record("mismatched_jwk", post(k1, D["newAccount"], {"termsOfServiceAgreed":
        True}, jwk=jwk_of(k2), sign_with=k1))
 record("other_key_kid", post(k2, ORD, {"identifiers": ids}, kid=kid1))

@@ -49,6 +49,7 @@ check_eq "the directory answers without a Replay-Nonce" "200 0" \
 expect unknown_kid 400 accountDoesNotExist
 expect alg_none 400 badSignatureAlgorithm
 expect hs256 400 badSignatureAlgorithm
+expect algorithms ES256,ES384,ES512,RS256,EdDSA -
 expect mismatched_jwk 400 malformed
 expect other_key_kid 400 malformed
 expect no_content_type 415 malformed
