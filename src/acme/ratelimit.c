@@ -53,6 +53,21 @@ registered_domain(const struct acme *a, const char *name)
 }
 
 /*
+ * Seconds until an order made at made leaves the hour's window (at least
+ * 1): when the next order is taken. A client that honours Retry-After
+ * waits that, not a minute at a time for an hour.
+ */
+static int64_t
+retry_after(int64_t now, int64_t made)
+{
+	int64_t	 s = made + 3600 - now;
+
+	if (made == 0)		/* gone meanwhile: try again soon */
+		return 60;
+	return s < 1 ? 1 : s > 3600 ? 3600 : s;
+}
+
+/*
  * [acme] orders_per_account_hour and orders_per_domain_hour: 0, or -1
  * with p (rateLimited, 429) and r's Retry-After.
  */
@@ -62,7 +77,7 @@ acme_rate_check(struct acme *a, const struct acme_endpoint *ep, int64_t account,
     struct acme_problem *p)
 {
 	struct store	*st = acme_reader(a);
-	int64_t		 since = time_now() - 3600, count;
+	int64_t		 now = time_now(), since = now - 3600, count, at;
 	const char	*dom;
 	size_t		 i;
 
@@ -71,11 +86,11 @@ acme_rate_check(struct acme *a, const struct acme_endpoint *ep, int64_t account,
 	if (st == NULL)
 		return acme_db_error(p);
 	if (ep->orders_per_account > 0) {
-		if (store_acme_orders_since(st, account, NULL, since, &count) !=
-		    0)
+		if (store_acme_orders_since(st, account, NULL, since,
+		    ep->orders_per_account, &count, &at) != 0)
 			return acme_db_error(p);
 		if (count >= ep->orders_per_account) {
-			r->retry_after = 60;
+			r->retry_after = retry_after(now, at);
 			return acme_problem(p, 429, "rateLimited", "this "
 			    "account made %lld orders in the last hour "
 			    "(limit %d)",
@@ -86,10 +101,11 @@ acme_rate_check(struct acme *a, const struct acme_endpoint *ep, int64_t account,
 		if (strcmp(ids[i].type, "dns") != 0)
 			continue;
 		dom = registered_domain(a, ids[i].value);
-		if (store_acme_orders_since(st, 0, dom, since, &count) != 0)
+		if (store_acme_orders_since(st, 0, dom, since,
+		    ep->orders_per_domain, &count, &at) != 0)
 			return acme_db_error(p);
 		if (count >= ep->orders_per_domain) {
-			r->retry_after = 60;
+			r->retry_after = retry_after(now, at);
 			return acme_problem(p, 429, "rateLimited", "%lld "
 			    "orders for names under %s in the last hour "
 			    "(limit %d)",

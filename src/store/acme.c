@@ -20,7 +20,8 @@ enum acme_stmt {
 	A_ORDERS_OF, A_CHALLS_PROCESSING, A_ORDERS_UNSUBMITTED,
 	A_ORDERS_SINCE_ACCT, A_ORDERS_SINCE_DOMAIN, A_REQUEST_OF_ORDER,
 	A_EAB_INSERT, A_EAB_GET, A_EAB_BIND, A_STATE_GET, A_STATE_SET,
-	A_LIST_ACCOUNTS, A_LIST_ORDERS, A_AUTHZ_HELD,
+	A_LIST_ACCOUNTS, A_LIST_ORDERS, A_AUTHZ_HELD, A_ORDERS_FREE_ACCT,
+	A_ORDERS_FREE_DOMAIN,
 	A__MAX
 };
 _Static_assert(S_ACME_FIRST + A__MAX <= S_ACME_LAST + 1,
@@ -542,30 +543,52 @@ store_acme_orders_unsubmitted(struct store *st, int64_t *ids, size_t max,
 
 int
 store_acme_orders_since(struct store *st, int64_t account, const char *domain,
-    int64_t since, int64_t *count)
+    int64_t since, int64_t limit, int64_t *count, int64_t *free_at)
 {
 	sqlite3_stmt	*s;
 	char		 exact[300], under[300];
 	int		 rc;
 
+	/* identifiers is compact JSON: ..."value":"a.example"}. */
+	if (domain != NULL) {
+		snprintf(exact, sizeof(exact), "%%\"value\":\"%s\"}%%", domain);
+		snprintf(under, sizeof(under), "%%.%s\"}%%", domain);
+	}
 	if (domain == NULL)
 		s = prep(st, A_ORDERS_SINCE_ACCT,
 		    "SELECT count(*) FROM acme_orders WHERE "
 		    "account_id = ? AND created >= ?", "ii", account, since);
-	else {
-		/* identifiers is compact JSON: ..."value":"a.example"}. */
-		snprintf(exact, sizeof(exact), "%%\"value\":\"%s\"}%%", domain);
-		snprintf(under, sizeof(under), "%%.%s\"}%%", domain);
+	else
 		s = prep(st, A_ORDERS_SINCE_DOMAIN,
 		    "SELECT count(*) FROM acme_orders WHERE "
 		    "created >= ? AND (identifiers LIKE ? OR identifiers "
 		    "LIKE ?)", "itt",
 		    since, exact, under);
-	}
 	if ((rc = one(st, s, "acme rate")) != 0)
 		return rc;
 	*count = sqlite3_column_int64(s, 0);
 	sqlite3_reset(s);
+	*free_at = 0;
+	if (limit <= 0 || *count < limit)
+		return 0;
+	/* Over: once the (count - limit + 1)th oldest is out, one is free. */
+	if (domain == NULL)
+		s = prep(st, A_ORDERS_FREE_ACCT,
+		    "SELECT created FROM acme_orders WHERE account_id = ? AND "
+		    "created >= ? ORDER BY id LIMIT 1 OFFSET ?", "iii", account,
+		    since, *count - limit);
+	else
+		s = prep(st, A_ORDERS_FREE_DOMAIN,
+		    "SELECT created FROM acme_orders WHERE created >= ? AND "
+		    "(identifiers LIKE ? OR identifiers LIKE ?) ORDER BY id "
+		    "LIMIT 1 OFFSET ?", "itti", since, exact, under,
+		    *count - limit);
+	if ((rc = one(st, s, "acme rate")) == CM_E_FAIL)
+		return rc;
+	if (rc == 0) {
+		*free_at = sqlite3_column_int64(s, 0);
+		sqlite3_reset(s);
+	}
 	return 0;
 }
 

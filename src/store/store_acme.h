@@ -127,10 +127,13 @@ int	 store_acme_orders_unsubmitted(struct store *, int64_t *ids,
 	    size_t max, size_t *n);
 /*
  * Orders made since since (rate limits): of account (account > 0), or
- * naming domain or a name under it (domain not NULL).
+ * naming domain or a name under it (domain not NULL). When *count is
+ * limit or more, *free_at is the time the (count - limit + 1)th oldest
+ * was made (plus the window: when one order under limit is free), else 0.
  */
 int	 store_acme_orders_since(struct store *, int64_t account,
-	    const char *domain, int64_t since, int64_t *count);
+	    const char *domain, int64_t since, int64_t limit, int64_t *count,
+	    int64_t *free_at);
 /* Order ids of an account, newest first, at most max. */
 int	 store_acme_orders_of(struct store *, int64_t account_id,
 	    int64_t *ids, size_t max, size_t *n);

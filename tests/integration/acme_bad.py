@@ -303,7 +303,10 @@ if PHASE == "ratelimit":
         r = post(kb, D["newOrder"], {"identifiers": [
             {"type": "dns", "value": "b%d.x.rl.test" % i}]}, kid=kidb)
         record("rl_b%d" % i, r, expect_ok=i < 2)
-    out.write("rl_retry_after|%s|-|ok\n" % r[1].get("Retry-After"))
+    # The window's end for the oldest order counted: about an hour now.
+    ra = r[1].get("Retry-After") or "0"
+    out.write("rl_retry_after|%s|-|ok\n" % ("under an hour" if ra.isdigit()
+              and 3500 <= int(ra) <= 3600 else ra))
     # The registered domain is the public suffix list's: five names in
     # five domains under co.uk, from two accounts, are five domains, not
     # five orders for "co.uk".
