@@ -229,10 +229,20 @@ acme_new_account(struct acme *a, const struct acme_endpoint *ep,
 again:
 	v = store_acme_account_by_key(st, tp, &row);
 	if (v == 0) {
-		/* An existing account: no EAB asked again (cert-manager). */
-		if (strcmp(row.endpoint, ep->name) != 0)
+		/*
+		 * An existing account: no EAB asked again (cert-manager).
+		 * A key holds one account in all directories (the
+		 * thumbprint is unique); for a lookup, another directory's
+		 * is none of this one's.
+		 */
+		if (strcmp(row.endpoint, ep->name) != 0 &&
+		    json_is_true(json_object_get(pl, "onlyReturnExisting")))
+			acme_problem(p, 400, "accountDoesNotExist", "no account "
+			    "for this key in this directory");
+		else if (strcmp(row.endpoint, ep->name) != 0)
 			acme_problem(p, 409, "malformed", "this key holds an "
-			    "account of another ACME directory");
+			    "account of another ACME directory: use another "
+			    "key here");
 		else if (strcmp(row.status, "valid") != 0)
 			acme_problem(p, 401, "unauthorized", "the account of "
 			    "this key is %s", row.status);

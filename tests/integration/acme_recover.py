@@ -254,3 +254,9 @@ elif STEP == "error":
     print(e["type"].rsplit(":", 1)[-1] if e else "-")
 elif STEP == "meta":
     print(str(D["meta"].get("externalAccountRequired")).lower())
+elif STEP == "lookup":
+    # newAccount with this key: onlyReturnExisting, or a creation.
+    pl = {"onlyReturnExisting": True} if ARGS[0] == "existing" else \
+        {"termsOfServiceAgreed": True}
+    st, hd, body = post(D["newAccount"], pl, kid=False)
+    print(st, "-" if st < 300 else problem(body))

@@ -254,6 +254,17 @@ check_match "the reload is logged with what waits for a restart" \
 check_eq "EAB is required now" true "$(C meta)"
 check "the directory extra added serves" curl -fsS --cacert "$CA_PEM" \
     -o /dev/null "$SURL/acme/extra/directory"
+# A key holds one account in all directories: looked up in another it is
+# none of that one's; made there, refused as taken.
+check_eq "its own directory finds the account" "200 -" "$(C lookup existing)"
+CX() {
+	timeout 60 python3 "$(dirname "$LIB")/acme_recover.py" \
+	    "$SURL/acme/extra/directory" "$CA_PEM" "$TOK" "$T_DIR/state.json" "$@"
+}
+check_eq "another directory: accountDoesNotExist" \
+    "400 accountDoesNotExist" "$(CX lookup existing)"
+check_eq "and an account there with the same key is refused" \
+    "409 malformed" "$(CX lookup new)"
 check_eq "the rate limit applies (orders of the last hour)" \
     "429 rateLimited" "$(C order y.reload.test)"
 conf_set acme orders_per_account_hour 0
