@@ -95,6 +95,7 @@ ident_read(const struct acme_endpoint *ep, json_t *o,
 	const char	*type = json_string_value(json_object_get(o, "type"));
 	const char	*v = json_string_value(json_object_get(o, "value"));
 	unsigned char	 bin[16];
+	struct in6_addr	 a6;
 	const char	*why;
 	size_t		 i;
 
@@ -118,9 +119,19 @@ ident_read(const struct acme_endpoint *ep, json_t *o,
 		/* RFC 8738 3: the address in its usual text form. */
 		if (inet_pton(AF_INET, v, bin) == 1)
 			inet_ntop(AF_INET, bin, id->value, sizeof(id->value));
-		else if (inet_pton(AF_INET6, v, bin) == 1)
+		else if (inet_pton(AF_INET6, v, bin) == 1) {
+			/*
+			 * ::ffff:192.0.2.1 is validated at 192.0.2.1 but
+			 * would be issued as an IPv6 address no TLS client
+			 * matches, past any IPv4 pattern of identifiers.
+			 */
+			memcpy(&a6, bin, sizeof(a6));
+			if (IN6_IS_ADDR_V4MAPPED(&a6))
+				return acme_problem(p, 400,
+				    "rejectedIdentifier", "\"%s\" is an IPv4 "
+				    "address in IPv6 form: order it as IPv4", v);
 			inet_ntop(AF_INET6, bin, id->value, sizeof(id->value));
-		else
+		} else
 			return acme_problem(p, 400, "malformed", "\"%s\" is "
 			    "not an IP address", v);
 	} else

@@ -614,6 +614,8 @@ open(OUT + ".ip.pem", "wb").write(pem)
 o3 = json.loads(post(k1, D["newOrder"], {"identifiers": [
     {"type": "ip", "value": "127.0.0.3"}]}, kid=kid1)[2])
 az = json.loads(post(k1, o3["authorizations"][0], None, kid=kid1)[2])
+record("ip_v4_mapped", post(k1, D["newOrder"], {"identifiers": [
+    {"type": "ip", "value": "::ffff:127.0.0.1"}]}, kid=kid1))
 out.write("ip_challenges|%s|-|ok\n" % ",".join(sorted(
     c["type"] for c in az["challenges"])))
 o4 = json.loads(post(k1, D["newOrder"], {"identifiers": [
