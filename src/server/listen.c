@@ -144,6 +144,7 @@ start_daemon(struct server *srv, struct http_listener *l, int *fd,
 	    MHD_OPTION_NOTIFY_COMPLETED, http_request_done, l,
 	    /* A trickle is never idle: header_timeout and body_timeout. */
 	    MHD_OPTION_NOTIFY_CONNECTION, watch_notify, srv->watch,
+	    MHD_OPTION_URI_LOG_CALLBACK, watch_uri, srv->watch,
 	    MHD_OPTION_ARRAY, tls != NULL ? tls : none,
 	    MHD_OPTION_END);
 	if (d == NULL)

@@ -29,6 +29,8 @@ struct watch_conn {
 	enum watch_phase phase;
 	int64_t		 deadline;	/* clock_ns() */
 	int		 shut;		/* shut down, not closed by MHD yet */
+	int		 kept;		/* kept alive after a request */
+	int		 started;	/* the next request line came (watch_uri) */
 };
 
 struct http_watch {
@@ -42,6 +44,7 @@ struct http_watch {
 	struct watch_conn *head;
 	int		 timeout[WATCH__MAX];	/* seconds, from the config */
 	int64_t		 closed[WATCH__MAX];	/* since the last log line */
+	int64_t		 closed_idle;	/* of those, kept alive and idle */
 	int64_t		 logged_at;	/* clock_ns() of the last one, or 0 */
 	int		 stop;
 	int		 running;
@@ -66,9 +69,38 @@ watch_set(struct http_watch *w, struct MHD_Connection *c,
 		return;
 	pthread_mutex_lock(&w->mu);
 	e->phase = phase;
+	/* After accept, only a request's end sets HEADERS (keep-alive). */
+	if (phase == WATCH_HEADERS) {
+		e->kept = 1;
+		e->started = 0;
+	}
 	e->deadline = phase == WATCH_NONE ? 0 :
 	    clock_ns() + w->timeout[phase] * WATCH_NS_PER_S;
 	pthread_mutex_unlock(&w->mu);
+}
+
+/*
+ * MHD_OPTION_URI_LOG_CALLBACK: c's request line came. A kept-alive
+ * connection closed at the headers' deadline before its next request line
+ * was idle between two requests (a client thinking, lego making an RSA
+ * key), not trickling headers. Returns the request's first context: none.
+ */
+void *
+watch_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+	struct http_watch *w = cls;
+	const union MHD_ConnectionInfo *ci;
+	struct watch_conn *e;
+
+	(void)uri;
+	if (w != NULL && (ci = MHD_get_connection_info(c,
+	    MHD_CONNECTION_INFO_SOCKET_CONTEXT)) != NULL &&
+	    (e = ci->socket_context) != NULL) {
+		pthread_mutex_lock(&w->mu);
+		e->started = 1;
+		pthread_mutex_unlock(&w->mu);
+	}
+	return NULL;
 }
 
 /*
@@ -123,7 +155,7 @@ static void
 watch_log(struct http_watch *w, int64_t now, int force)
 {
 	static const char *const what[] = { "headers", "body" };
-	int64_t		 n[WATCH_NONE];
+	int64_t		 n[WATCH_NONE], idle;
 	int		 i, t[WATCH_NONE];
 
 	if (w->closed[WATCH_HEADERS] + w->closed[WATCH_BODY] == 0 ||
@@ -135,8 +167,16 @@ watch_log(struct http_watch *w, int64_t now, int force)
 		t[i] = w->timeout[i];
 		w->closed[i] = 0;
 	}
+	idle = w->closed_idle;
+	w->closed_idle = 0;
+	n[WATCH_HEADERS] -= idle;
 	w->logged_at = now;
 	pthread_mutex_unlock(&w->mu);
+	/* Keep-alive's end, no trouble. */
+	if (idle > 0)
+		log_info("http: closed %" PRId64 " kept-alive connection%s "
+		    "idle for %d s", idle, idle == 1 ? "" : "s",
+		    t[WATCH_HEADERS]);
 	for (i = 0; i < WATCH_NONE; i++)
 		if (n[i] > 0)
 			log_warn("http: closed %" PRId64 " connection%s: %s not "
@@ -165,8 +205,12 @@ watch_run(void *arg)
 			    now < e->deadline)
 				continue;
 			e->shut = 1;
-			if (shutdown(e->fd, SHUT_RDWR) == 0)
+			if (shutdown(e->fd, SHUT_RDWR) == 0) {
 				w->closed[e->phase]++;
+				if (e->phase == WATCH_HEADERS && e->kept &&
+				    !e->started)
+					w->closed_idle++;
+			}
 		}
 		watch_log(w, now, 0);
 		/* A tick a second: a connection lasts up to 1 s too long. */

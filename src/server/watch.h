@@ -28,6 +28,8 @@ void	 watch_free(struct http_watch *);
 /* MHD_OPTION_NOTIFY_CONNECTION, with the watch as its closure. */
 void	 watch_notify(void *cls, struct MHD_Connection *,
 	    void **socket_context, enum MHD_ConnectionNotificationCode);
+/* MHD_OPTION_URI_LOG_CALLBACK, with the watch as its closure. */
+void	*watch_uri(void *cls, const char *uri, struct MHD_Connection *c);
 /* Connection c's deadline is now that of phase (from now). */
 void	 watch_set(struct http_watch *, struct MHD_Connection *c,
 	    enum watch_phase);

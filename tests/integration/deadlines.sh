@@ -3,7 +3,8 @@
 # a second is never idle, so MHD's idle timeout never closes it. With
 # [server] header_timeout = 2 and body_timeout = 2, certmintd closes 40
 # connections trickling their headers, 40 trickling a Content-Length:
-# 1000 body, and a kept-alive connection trickling its second request,
+# 1000 body, and a kept-alive connection trickling its second request
+# (and one idle, closed too but logged at info),
 # while /health and a submission on other connections are served, and a
 # client whose headers come in pieces within the deadline is answered.
 # The clients give up after 30 s: a connection still open then fails.
@@ -138,8 +139,37 @@ check "and for bodies" wait_lines "$T_LOG" \
 check "still healthy after" curl -fsS -m 10 "$URL/health"
 check_eq "and issuing" 201 "$(submit_http "$T_DIR/good.csr" | head -1)"
 
-# The keys are checked like every [server] key.
+# A kept-alive connection that sends nothing after its answer is closed at
+# the same deadline, but that is keep-alive ending, not a slow client: an
+# info line, not a warning (lego idles so while it makes an RSA key).
+warns=$(count_lines "$T_LOG" 'warning: http: closed')
+check_eq "an idle kept-alive connection is closed" "answered, then closed" \
+    "$(python3 - "$PORT" <<'PY'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+data, end = b"", time.time() + 10
+while b"\r\n\r\n" not in data and time.time() < end:
+    data += s.recv(4096)
+ok = data.startswith(b"HTTP/1.1 200")
+# The rest of the answer, then the server's EOF within the 2 s deadline
+# (and the watchdog's second): at most 10 s.
+try:
+    while time.time() < end and s.recv(4096):
+        pass
+    print("answered, then closed" if ok and time.time() < end else
+          "open after 10 s")
+except socket.timeout:
+    print("open after 10 s")
+PY
+)"
 daemon_stop
+check_eq "logged as such, at info" 1 \
+    "$(grep -c 'info: http: closed 1 kept-alive connection idle for 2 s' "$T_LOG")"
+check_eq "with no warning" "$warns" \
+    "$(count_lines "$T_LOG" 'warning: http: closed')"
+
+# The keys are checked like every [server] key.
 conf_set server header_timeout 0
 check_refused "header_timeout = 0 is refused" 30 \
     'header_timeout = "0": expected an integer from 1 to 3600' \
