@@ -32,6 +32,18 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 	n = strlen(msg);
 	while (n > 0 && msg[n - 1] == '\n')
 		msg[--n] = '\0';
+	/*
+	 * MHD 0.9.75 says this of every failed TLS handshake: mostly a
+	 * client that does not trust the server certificate (curl without
+	 * the CA) or that speaks plain HTTP to the HTTPS port. The client's
+	 * trouble, and its own error says so.
+	 */
+	if (strcmp(msg, "Error: received handshake message out of "
+	    "context.") == 0) {
+		log_info("http: a TLS handshake failed (a client that does "
+		    "not trust the server certificate, or not TLS)");
+		return;
+	}
 	log_warn("http: %s", msg);
 }
 

@@ -65,6 +65,16 @@ check_eq "plain HTTP refuses GET of a request" 403 \
 check_eq "plain HTTP refuses other paths (ACME's too)" 403 \
     "$(code "$URL/acme/directory")"
 check_eq "HTTPS serves the CRL too" 200 "$(code "$SURL/ca.crl" --cacert "$CA")"
+# A client that does not trust the server certificate, and one speaking
+# plain HTTP to the HTTPS port: their trouble, said at info.
+warns=$(count_lines "$T_LOG" 'warning: http:')
+check_fails "curl without the CA is refused" curl -fsS -m 10 -o /dev/null \
+    "$SURL/health"
+check_fails "plain HTTP to the HTTPS port too" curl -fsS -m 10 -o /dev/null \
+    "http://127.0.0.1:$TLS_PORT/health"
+check "the failed handshakes are logged at info" wait_lines "$T_LOG" \
+    'info: http: a TLS handshake failed \(a client that does not trust' 1
+check_eq "without a warning" "$warns" "$(count_lines "$T_LOG" 'warning: http:')"
 
 # Renewal and reload without a restart.
 old=$(served_serial)
