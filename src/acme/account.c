@@ -47,14 +47,35 @@ account_answer(struct acme *a, const struct acme_endpoint *ep,
 }
 
 /*
+ * Control characters, which no e-mail address holds and which would
+ * reach a terminal or a mail header as they are: C0, DEL, and the
+ * bidirectional overrides and isolates (U+202A-U+202E, U+2066-U+2069).
+ */
+static int
+has_controls(const char *s)
+{
+	const unsigned char *u = (const unsigned char *)s;
+
+	for (; *u != '\0'; u++) {
+		if (*u < 0x20 || *u == 0x7f)
+			return 1;
+		if (u[0] == 0xe2 && ((u[1] == 0x80 && u[2] >= 0xaa &&
+		    u[2] <= 0xae) || (u[1] == 0x81 && u[2] >= 0xa6 &&
+		    u[2] <= 0xa9)))
+			return 1;
+	}
+	return 0;
+}
+
+/*
  * contact: an array of "mailto:" URLs (RFC 8555 7.3), as JSON text in
  * *out (NULL for none). 0 or -1 with p.
  */
 static int
 contact_read(json_t *c, char **out, struct acme_problem *p)
 {
-	json_t		*v;
-	size_t		 i;
+	json_t		*v, *once;
+	size_t		 i, k;
 	const char	*s;
 
 	*out = NULL;
@@ -71,13 +92,27 @@ contact_read(json_t *c, char **out, struct acme_problem *p)
 			return acme_problem(p, 400, "unsupportedContact",
 			    "only mailto: contacts are supported: \"%s\"", s);
 		if (strlen(s) < 9 || strlen(s) > 254 || strchr(s + 7, '@') ==
-		    NULL || strpbrk(s + 7, ",?<>\r\n \"") != NULL)
+		    NULL || strpbrk(s + 7, ",?<>\r\n \"") != NULL ||
+		    has_controls(s))
 			return acme_problem(p, 400, "invalidContact", "\"%s\" "
 			    "is not an e-mail address", s);
 	}
-	if (json_array_size(c) > 0 && (*out = json_dumps(c, JSON_COMPACT)) ==
-	    NULL)
+	/* Each address once: a repeated one is the same contact. */
+	if ((once = json_array()) == NULL)
 		return acme_problem(p, 500, "serverInternal", "out of memory");
+	json_array_foreach(c, i, v) {
+		for (k = 0; k < i; k++)
+			if (json_equal(json_array_get(c, k), v))
+				break;
+		if (k == i)
+			json_array_append(once, v);
+	}
+	if (json_array_size(once) > 0 && (*out = json_dumps(once,
+	    JSON_COMPACT)) == NULL) {
+		json_decref(once);
+		return acme_problem(p, 500, "serverInternal", "out of memory");
+	}
+	json_decref(once);
 	return 0;
 }
 

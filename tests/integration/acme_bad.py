@@ -679,6 +679,16 @@ record("key_change", post(k1, D["keyChange"], inner_obj, kid=kid1),
        expect_ok=True)
 record("old_key_after_change", post(k1, kid1, None, kid=kid1))
 record("new_key_after_change", post(k3, kid1, None, kid=kid1), expect_ok=True)
+# ---- contacts: e-mail addresses, each once, no control characters ----
+for case, addr in (("contact_esc", "mailto:a\x1b[2Jb@certmint.test"),
+                   ("contact_bidi", "mailto:a\u202eb@certmint.test"),
+                   ("contact_space", "mailto:a b@certmint.test")):
+    record(case, post(k2, kid2, {"contact": [addr]}, kid=kid2))
+st, hd, body = post(k2, kid2, {"contact": ["mailto:x@certmint.test",
+                    "mailto:y@certmint.test", "mailto:x@certmint.test"]},
+                    kid=kid2)
+out.write("contact_once|%d|%s|ok\n" % (st, ",".join(json.loads(body).get(
+    "contact", []))))
 record("deactivate", post(k2, kid2, {"status": "deactivated"}, kid=kid2),
        expect_ok=True)
 record("deactivated_account", post(k2, ORD, {"identifiers": ids}, kid=kid2))
