@@ -1087,8 +1087,8 @@ csr_parse(const unsigned char *in, size_t inlen, struct csr *c, char *err,
 		goto fail;
 	}
 	/*
-	 * RFC 2986 defines version 0 only. certbot before 1.29 and Ruby's
-	 * acme-client before 2.0.18 wrote 2 (X.509's v3), some tools 1; the
+	 * RFC 2986 defines version 0 only. Old certbot (before 1.29) and
+	 * Ruby's acme-client 2.0.9 (Debian 12) write 2 (X.509's v3); the
 	 * field changes nothing in the request, and OpenSSL and Go take any.
 	 */
 	if (version < 0 || version > 2) {
