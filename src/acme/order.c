@@ -764,11 +764,18 @@ finalize_submit(struct acme *a, const struct acme_endpoint *ep,
 		log_info("acme: order %lld: certificate %s (request %lld)",
 		    (long long)o->id, res.cert.serial,
 		    (long long)o->request_id);
-	else if (strcmp(o->status, "invalid") == 0)
+	else if (strcmp(o->status, "invalid") == 0) {
+		log_info("acme: order %lld: refused (request %lld): %s",
+		    (long long)o->id, (long long)o->request_id,
+		    res.error[0] != '\0' ? res.error : "not issued");
 		rc = acme_problem(p, res.req.disposition == CM_DISP_DENIED ?
 		    403 : 400, res.req.disposition == CM_DISP_DENIED ?
 		    "unauthorized" : "badCSR", "%s", res.error[0] != '\0' ?
 		    res.error : "the request was not issued");
+	} else if (strcmp(o->status, "processing") == 0)
+		log_info("acme: order %lld: pending (request %lld) until an "
+		    "officer decides", (long long)o->id,
+		    (long long)o->request_id);
 	ca_result_free(&res);
 	return rc;
 }

@@ -220,6 +220,8 @@ check_eq "order p is ready" ready "$(C ready p.certmint.test)"
 check_eq "finalize: processing, with Retry-After" "200 processing - 1" \
     "$(C finalize p.certmint.test)"
 RID=$(db_query "SELECT max(id) FROM requests")
+check "the log says it waits for an officer" wait_lines "$T_LOG" \
+    "info: acme: order [0-9]+: pending \(request $RID\) until an officer" 1
 check_eq "the order stays processing" processing \
     "$(C status p.certmint.test)"
 check "an officer approves it" "$CERTMINT" -c "$CONF" resubmit "$RID"
@@ -235,6 +237,18 @@ check_eq "the order is invalid" invalid "$(C status d.certmint.test)"
 check_eq "with a problem" unauthorized "$(C error d.certmint.test)"
 check_eq "no certificate for it" \
     "no certificate (invalid)" "$(C download d.certmint.test "$T_DIR/d.pem")"
+# A policy that denies at once: the order is invalid from the finalize,
+# and the log says so with the policy's message.
+conf_set policy request_disposition deny
+check "certmint reload" "$CERTMINT" -c "$CONF" reload
+check_eq "order n is ready" ready "$(C ready n.certmint.test)"
+check_eq "finalize n: refused at once" "403 - unauthorized -" \
+    "$(C finalize n.certmint.test)"
+check_eq "the order is invalid" invalid "$(C status n.certmint.test)"
+check "the log says why" wait_lines "$T_LOG" \
+    "info: acme: order [0-9]+: refused \(request [0-9]+\): .*[Dd]enied" 1
+conf_set policy request_disposition pending
+check "certmint reload" "$CERTMINT" -c "$CONF" reload
 
 # 5. certmint reload applies [acme].
 check_eq "a name outside the patterns is refused" "400 rejectedIdentifier" \
