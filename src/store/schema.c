@@ -256,8 +256,8 @@ static const char *const migrations[] = {
 	 * an account that holds authorizations for every name of a
 	 * certificate it did not order (RFC 8555 7.6).
 	 */
-	"CREATE INDEX IF NOT EXISTS acme_authzs_valid ON"
-	"  acme_authzs(account_id, value) WHERE status = 'valid';",
+	("CREATE INDEX IF NOT EXISTS acme_authzs_valid ON"
+	"  acme_authzs(account_id, value) WHERE status = 'valid';"),
 };
 
 int
