@@ -8,7 +8,8 @@ libinih-dev libcmocka-dev curl python3 libfaketime clang libclang-rt-14-dev
 gnutls-bin python3-cryptography libgnutls28-dev
 libcurl4-openssl-dev libpsl-dev libldap-dev slapd ldap-utils nginx-light
 python3-aiosmtpd liblua5.4-dev
-certbot lego pebble python3-acme socat ruby-acme-client"
+certbot lego pebble python3-acme socat ruby-acme-client
+golang-go golang-golang-x-crypto-dev"
 # Last, in an install of its own: under systemd Debian's caddy starts a
 # service on port 80 (the tests run their own on loopback ports). After
 # nginx, which fails its install when port 80 is taken; caddy's start
