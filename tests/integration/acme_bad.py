@@ -279,15 +279,25 @@ if PHASE == "deny":
                    c.get("error", {}).get("detail", ""))
     out.close()
     sys.exit(0)
+def save_state(k, kid, **more):
+    """An account (key, kid) and more, for a later phase (load_state)."""
+    json.dump(dict(key=k.private_bytes(serialization.Encoding.PEM,
+                   serialization.PrivateFormat.PKCS8,
+                   serialization.NoEncryption()).decode(), kid=kid, **more),
+              open(STATE, "w"))
+
+
+def load_state():
+    s = json.load(open(STATE))
+    return s, serialization.load_pem_private_key(s["key"].encode(), None)
+
+
 if PHASE == "prep":
     # An order finalized, and a nonce kept unused, for after a restart.
     k = ec.generate_private_key(ec.SECP256R1())
     kid = new_account(k)
     ourl, curl = order_valid(k, kid, "restart.certmint.test")
-    json.dump({"key": k.private_bytes(serialization.Encoding.PEM,
-               serialization.PrivateFormat.PKCS8,
-               serialization.NoEncryption()).decode(), "kid": kid,
-               "cert": curl, "nonce": nonce()}, open(STATE, "w"))
+    save_state(k, kid, cert=curl, nonce=nonce())
     out.write("prep|%s|-|ok\n" % ("valid" if curl else "no certificate"))
     out.close()
     sys.exit(0)
@@ -329,19 +339,15 @@ if PHASE == "expiring":
     az_url = order["authorizations"][0]
     az = json.loads(post(k, az_url, None, kid=kid)[2])
     ch = [c for c in az["challenges"] if c["type"] == "http-01"][0]
-    json.dump({"key": k.private_bytes(serialization.Encoding.PEM,
-               serialization.PrivateFormat.PKCS8,
-               serialization.NoEncryption()).decode(), "kid": kid,
-               "order": hd["Location"], "authz": az_url, "chall": ch["url"],
-               "token": ch["token"]}, open(STATE, "w"))
+    save_state(k, kid, order=hd["Location"], authz=az_url, chall=ch["url"],
+               token=ch["token"])
     out.write("expiring|%s|-|ok\n" % az["status"])
     out.close()
     sys.exit(0)
 if PHASE == "expired":
     # Its authorization expired, pending: the challenge is refused, never
     # fetched, and the authorization and order say invalid.
-    s = json.load(open(STATE))
-    k = serialization.load_pem_private_key(s["key"].encode(), None)
+    s, k = load_state()
     TOKENS[s["token"]] = s["token"] + "." + thumb(k)
     record("expired_chall", post(k, s["chall"], {}, kid=s["kid"]))
     time.sleep(0.5)
@@ -353,8 +359,7 @@ if PHASE == "expired":
     out.close()
     sys.exit(0)
 if PHASE == "after":
-    s = json.load(open(STATE))
-    k = serialization.load_pem_private_key(s["key"].encode(), None)
+    s, k = load_state()
     r = post(k, s["kid"], None, kid=s["kid"], nonce_=s["nonce"])
     if r[0] < 300:
         record("old_nonce", r, expect_ok=True)

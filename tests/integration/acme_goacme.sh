@@ -28,16 +28,7 @@ check "the Go program builds" env GO111MODULE=off GOPATH="$GOACME_PATH" \
 acme_setup
 daemon_start
 
-# The webroot the client writes key authorizations into, served on the
-# VA's port.
-WEB=$T_DIR/webroot
-mkdir -p "$WEB"
-python3 -m http.server --bind 127.0.0.1 --directory "$WEB" "$H01_PORT" \
-    >"$T_DIR/web.log" 2>&1 &
-WEB_PID=$!
-trap 'kill $CTS_PID $WEB_PID 2>/dev/null' EXIT
-check "the webroot is served" wait_until 20 curl -s -o /dev/null \
-    "http://127.0.0.1:$H01_PORT/"
+acme_webroot
 
 OUT=$T_DIR/go.out
 GO_PEM=$T_DIR/go.pem
@@ -79,6 +70,4 @@ check_eq "the account is deactivated" true "$(line deactivate)"
 check_eq "and refused afterwards" \
     "401 urn:ietf:params:acme:error:unauthorized" \
     "$(line 'after deactivation')"
-kill "$WEB_PID" 2>/dev/null
-wait "$WEB_PID" 2>/dev/null
 acme_finish

@@ -110,8 +110,22 @@ acme_disposition() {
 	    c.request_id = r.id WHERE c.serial = '$1'"
 }
 
+# acme_webroot: WEB, a directory served over plain HTTP on the VA's port
+# (H01_PORT), for a client that writes its http-01 token files under a
+# webroot. acme_finish stops the server.
+acme_webroot() {
+	WEB=$T_DIR/webroot
+	mkdir -p "$WEB"
+	python3 -m http.server --bind 127.0.0.1 --directory "$WEB" \
+	    "$H01_PORT" >"$T_DIR/web.log" 2>&1 &
+	WEB_PID=$!
+	trap 'kill $CTS_PID $WEB_PID 2>/dev/null' EXIT
+	check "the webroot is served" wait_until 20 curl -s -o /dev/null \
+	    "http://127.0.0.1:$H01_PORT/"
+}
+
 acme_finish() {
-	kill "$CTS_PID" 2>/dev/null
-	wait "$CTS_PID" 2>/dev/null
+	kill "$CTS_PID" ${WEB_PID:-} 2>/dev/null
+	wait "$CTS_PID" ${WEB_PID:-} 2>/dev/null
 	finish
 }

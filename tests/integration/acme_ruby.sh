@@ -15,15 +15,7 @@ ruby -e 'require "acme-client"' 2>/dev/null ||
 acme_setup
 daemon_start
 
-# The webroot the client writes token files into, served on the VA's port.
-WEB=$T_DIR/webroot
-mkdir -p "$WEB"
-python3 -m http.server --bind 127.0.0.1 --directory "$WEB" "$H01_PORT" \
-    >"$T_DIR/web.log" 2>&1 &
-WEB_PID=$!
-trap 'kill $CTS_PID $WEB_PID 2>/dev/null' EXIT
-check "the webroot is served" wait_until 20 curl -s -o /dev/null \
-    "http://127.0.0.1:$H01_PORT/"
+acme_webroot
 
 OUT=$T_DIR/ruby.out
 SSL_CERT_FILE=$CA_PEM timeout 120 ruby "$(dirname "$LIB")/acme_ruby.rb" \
@@ -49,6 +41,4 @@ check_eq "it is revoked" "true|21" \
 check_eq "the account's contact is updated" "mailto:rb2@certmint.test" \
     "$(line update)"
 check_eq "and the account deactivated" deactivated "$(line deactivate)"
-kill "$WEB_PID" 2>/dev/null
-wait "$WEB_PID" 2>/dev/null
 acme_finish
