@@ -740,7 +740,7 @@ route(const struct acme_dirs *d, const char *path,
 
 static int
 dispatch(struct acme *a, const struct acme_req *req, struct acme_resp *r,
-    const struct acme_endpoint **epp, struct acme_problem *p)
+    const struct acme_endpoint **epp, int *is_dir, struct acme_problem *p)
 {
 	const struct acme_endpoint *ep;
 	char		 res[32], url[700];
@@ -779,6 +779,7 @@ dispatch(struct acme *a, const struct acme_req *req, struct acme_resp *r,
 			return acme_problem(p, 405, "malformed", "the "
 			    "directory is read with GET");
 		directory(a, ep, r);
+		*is_dir = 1;
 		return 0;
 	}
 	if (id == 0 && strcmp(res, "new-nonce") == 0) {
@@ -816,11 +817,11 @@ dispatch(struct acme *a, const struct acme_req *req, struct acme_resp *r,
 }
 
 /*
- * What every answer but the directory's carries, errors included: a fresh
- * nonce (6.5) and a Link to the directory. The directory has neither: RFC
- * 8555 asks nonces of POST answers and newNonce, Let's Encrypt sends none
- * there, and Ruby's acme-client 2.0.9 (Debian 12) fails on its first call
- * when the directory has one.
+ * What every answer but a directory served (directory) carries, errors
+ * included: a fresh nonce (6.5) and a Link to the directory. The directory
+ * has neither: RFC 8555 asks nonces of POST answers and newNonce, Let's
+ * Encrypt sends none there, and Ruby's acme-client 2.0.9 (Debian 12) fails
+ * on its first call when the directory has one.
  */
 static void
 answer_end(struct acme *a, const struct acme_endpoint *ep,
@@ -842,19 +843,18 @@ acme_handle(struct acme *a, const struct acme_req *req, struct acme_resp *r)
 	struct acme_dirs *d = dirs_hold(a);
 	const struct acme_endpoint *ep = &d->eps[0];
 	struct acme_problem p;
+	int		 is_dir = 0;
 
 	memset(r, 0, sizeof(*r));
 	memset(&p, 0, sizeof(p));
-	if (dispatch(a, req, r, &ep, &p) == -1)
+	if (dispatch(a, req, r, &ep, &is_dir, &p) == -1)
 		resp_problem(r, &p);
 	else if (r->wait != NULL) {
 		/* The wait holds d (for ep) until its answer. */
 		acme_wait_set_dirs(r->wait, d);
 		return;
 	}
-	answer_end(a, ep, r, strcmp(req->path + strlen(ACME_PREFIX),
-	    "directory") == 0 || (ep->name[0] != '\0' &&
-	    strstr(req->path, "/directory") != NULL));
+	answer_end(a, ep, r, is_dir);
 	acme_dirs_release(a, d);
 }
 

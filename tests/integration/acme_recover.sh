@@ -257,17 +257,24 @@ check_eq "no EAB required" false "$(C meta)"
 check_fails "no directory extra yet" curl -fsS --cacert "$CA_PEM" \
     -o /dev/null "$SURL/acme/extra/directory"
 conf_set acme.extra identifiers '*.extra.test'
+conf_set acme.directory-b identifiers '*.b.test'
 conf_set acme identifiers '*.certmint.test, *.reload.test'
 conf_set acme eab required
 conf_set acme orders_per_account_hour 1
 conf_set acme base_url https://elsewhere.test
 check "certmint reload" "$CERTMINT" -c "$CONF" reload
 check_match "the reload is logged with what waits for a restart" \
-    "acme: reloaded 2 directories.*kept until a restart: base_url" \
+    "acme: reloaded 3 directories.*kept until a restart: base_url" \
     "$(cat "$T_LOG")"
 check_eq "EAB is required now" true "$(C meta)"
 check "the directory extra added serves" curl -fsS --cacert "$CA_PEM" \
     -o /dev/null "$SURL/acme/extra/directory"
+# Only a directory itself goes without a nonce, whatever the directory's
+# name (one that starts with "directory" had none anywhere).
+nonces() { curl -sS -I --cacert "$CA_PEM" "$1" | grep -ci '^replay-nonce:'; }
+check_eq "directory-b: newNonce has a nonce, its directory none" "1 0" \
+    "$(nonces "$SURL/acme/directory-b/new-nonce") $(nonces \
+    "$SURL/acme/directory-b/directory")"
 # A key holds one account in all directories: looked up in another it is
 # none of that one's; made there, refused as taken.
 check_eq "its own directory finds the account" "200 -" "$(C lookup existing)"
