@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../crypto/der.h"
 #include "acme_int.h"
 
 /* ---- JSON view ----------------------------------------------------- */
@@ -497,7 +498,7 @@ in_order(json_t *ids, const char *type, const char *value)
  * each of them is a SAN or the CN. Case and repeats do not matter: lego
  * sends the CN as typed beside the order's lower-case name, acme-tiny a
  * lone CN, and Let's Encrypt takes both. The certificate names the order's
- * identifiers (order_sans). 0 or -1 with p.
+ * identifiers (order_sans, order_cn). 0 or -1 with p.
  */
 static int
 csr_names_check(const struct csr *csr, json_t *ids, struct acme_problem *p)
@@ -615,6 +616,51 @@ order_sans(struct csr *csr, json_t *ids)
 	free(csr->sans);
 	csr->sans = s;
 	csr->nsans = n;
+	return 0;
+}
+
+/*
+ * The CSR's CN, when it has one, as the identifier it names, in the same
+ * form as the SAN (lower case): BR 7.1.4.3 wants the CN a copy of one of
+ * the subjectAltNames, character for character. 0, or -1 (out of memory).
+ */
+static int
+order_cn(struct csr *csr, json_t *ids)
+{
+	struct buf	 b = { 0 };
+	const char	*value = NULL, *x;
+	char		*cn = NULL, *dn;
+	size_t		 i, m1, m2, m3;
+	json_t		*v;
+
+	if (name_get(csr->subject, csr->subject_len, "2.5.4.3", &cn) != 0)
+		return 0;
+	json_array_foreach(ids, i, v)
+		if ((x = json_string_value(json_object_get(v, "value"))) !=
+		    NULL && strcasecmp(x, cn) == 0) {
+			value = x;
+			break;
+		}
+	free(cn);
+	if (value == NULL)	/* csr_names_check found it: cannot be */
+		return 0;
+	if (der_open(&b, DER_SEQUENCE, &m1) == -1 ||
+	    der_open(&b, DER_SET, &m2) == -1 ||
+	    der_open(&b, DER_SEQUENCE, &m3) == -1 ||
+	    der_put_oid(&b, "2.5.4.3") == -1 ||
+	    der_put_tlv(&b, DER_UTF8STRING, value, strlen(value)) == -1 ||
+	    der_close(&b, m3) == -1 || der_close(&b, m2) == -1 ||
+	    der_close(&b, m1) == -1 ||
+	    (dn = name_to_text((const unsigned char *)b.data, b.len)) ==
+	    NULL) {
+		buf_free(&b);
+		return -1;
+	}
+	free(csr->subject);
+	free(csr->subject_dn);
+	csr->subject_len = b.len;
+	csr->subject = (unsigned char *)buf_steal(&b);
+	csr->subject_dn = dn;
 	return 0;
 }
 
@@ -845,7 +891,7 @@ acme_finalize(struct acme *a, const struct acme_endpoint *ep,
 		    "key");
 		goto out;
 	}
-	if (order_sans(&csr, ids) == -1) {
+	if (order_sans(&csr, ids) == -1 || order_cn(&csr, ids) == -1) {
 		acme_problem(p, 500, "serverInternal", "out of memory");
 		goto out;
 	}

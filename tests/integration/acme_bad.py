@@ -546,6 +546,8 @@ def san_names(pem):
 
 
 out.write("finalize_sans|%s|-|ok\n" % san_names(pem))
+out.write("finalize_cn|%s|-|ok\n" % x509.load_pem_x509_certificate(
+    pem).subject.rfc4514_string())
 der = x509.load_pem_x509_certificate(pem).public_bytes(
     serialization.Encoding.DER)
 RV = D["revokeCert"]

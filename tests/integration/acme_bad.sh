@@ -74,6 +74,7 @@ expect weak_jwk_rsa_e1 400 badPublicKey
 expect weak_jwk_ed25519 400 badPublicKey
 expect finalize 200 -
 expect finalize_sans bad.certmint.test -
+expect finalize_cn CN=bad.certmint.test -
 expect order_valid valid -
 expect finalize_again 403 orderNotReady
 expect download 200 -

@@ -41,6 +41,9 @@ check "lego http-01 with a name in capitals" lg --domains \
     LegoUpper.Certmint.test --http --http.port "127.0.0.1:$H01_PORT" run
 UP=$(ls "$CERTS"/*.crt | grep -i '/legoupper\.certmint\.test\.crt$')
 acme_verify "it verifies against the CA" "$UP"
+check_eq "its CN is that name as the SAN has it" \
+    "subject=CN = legoupper.certmint.test" \
+    "$(openssl x509 -in "$UP" -noout -subject)"
 check_eq "it names the name once, in lower case" \
     "X509v3 Subject Alternative Name: DNS:legoupper.certmint.test" \
     "$(openssl x509 -in "$UP" -noout -ext subjectAltName | tr -d '\n' |
