@@ -44,6 +44,16 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 		    "not trust the server certificate, or not TLS)");
 		return;
 	}
+	/*
+	 * A client gone in the middle of its request, or one the deadlines
+	 * closed (watch.c, which says so itself): no trouble of the server.
+	 */
+	if (strncmp(msg, "Connection socket is closed when reading request",
+	    48) == 0 || strncmp(msg, "Socket has been disconnected when "
+	    "reading request", 49) == 0) {
+		log_info("http: %s", msg);
+		return;
+	}
 	log_warn("http: %s", msg);
 }
 

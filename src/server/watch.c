@@ -17,6 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <stddef.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <microhttpd.h>
@@ -27,6 +30,7 @@ struct watch_conn {
 	struct watch_conn *prev, *next;
 	int		 fd;
 	enum watch_phase phase;
+	int64_t		 since;		/* clock_ns() the phase began */
 	int64_t		 deadline;	/* clock_ns() */
 	int		 shut;		/* shut down, not closed by MHD yet */
 	int		 kept;		/* kept alive after a request */
@@ -74,16 +78,18 @@ watch_set(struct http_watch *w, struct MHD_Connection *c,
 		e->kept = 1;
 		e->started = 0;
 	}
+	e->since = clock_ns();
 	e->deadline = phase == WATCH_NONE ? 0 :
-	    clock_ns() + w->timeout[phase] * WATCH_NS_PER_S;
+	    e->since + w->timeout[phase] * WATCH_NS_PER_S;
 	pthread_mutex_unlock(&w->mu);
 }
 
 /*
  * MHD_OPTION_URI_LOG_CALLBACK: c's request line came. A kept-alive
- * connection closed at the headers' deadline before its next request line
- * was idle between two requests (a client thinking, lego making an RSA
- * key), not trickling headers. Returns the request's first context: none.
+ * connection closed at the headers' deadline before its next request line,
+ * and quiet since its last request (quiet_for), was idle between two
+ * requests (a client thinking, lego making an RSA key), not trickling.
+ * Returns the request's first context: none.
  */
 void *
 watch_uri(void *cls, const char *uri, struct MHD_Connection *c)
@@ -186,6 +192,25 @@ watch_log(struct http_watch *w, int64_t now, int force)
 }
 
 /*
+ * Has the peer of fd sent nothing for the last ns nanoseconds? TCP_INFO's
+ * time since data last came (a tick of slack): a kept-alive client that
+ * trickles its next request line is not idle, though MHD has not seen a
+ * whole line yet. Not TCP, or no answer: it has sent something.
+ */
+static int
+quiet_for(int fd, int64_t ns)
+{
+	struct tcp_info	 ti;
+	socklen_t	 len = sizeof(ti);
+
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == -1 ||
+	    len < offsetof(struct tcp_info, tcpi_last_data_recv) +
+	    sizeof(ti.tcpi_last_data_recv))
+		return 0;
+	return (int64_t)ti.tcpi_last_data_recv + 20 >= ns / 1000000;
+}
+
+/*
  * The watchdog: once a second, shut down the connections past their
  * deadline. Ends when http_stop sets stop.
  */
@@ -196,6 +221,7 @@ watch_run(void *arg)
 	struct watch_conn *e;
 	struct timespec	 ts;
 	int64_t		 now;
+	int		 idle;
 
 	pthread_mutex_lock(&w->mu);
 	while (!w->stop) {
@@ -205,11 +231,11 @@ watch_run(void *arg)
 			    now < e->deadline)
 				continue;
 			e->shut = 1;
+			idle = e->phase == WATCH_HEADERS && e->kept &&
+			    !e->started && quiet_for(e->fd, now - e->since);
 			if (shutdown(e->fd, SHUT_RDWR) == 0) {
 				w->closed[e->phase]++;
-				if (e->phase == WATCH_HEADERS && e->kept &&
-				    !e->started)
-					w->closed_idle++;
+				w->closed_idle += idle;
 			}
 		}
 		watch_log(w, now, 0);
