@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "acme_int.h"
 
@@ -47,9 +48,10 @@ account_answer(struct acme *a, const struct acme_endpoint *ep,
 }
 
 /*
- * Control characters, which no e-mail address holds and which would
- * reach a terminal or a mail header as they are: C0, DEL, and the
- * bidirectional overrides and isolates (U+202A-U+202E, U+2066-U+2069).
+ * Characters no e-mail address holds and which would reach a terminal or
+ * a mail header as they are, or hide what is there: C0 and C1 controls,
+ * DEL, and the invisible and direction marks (U+061C, U+200B-U+200F,
+ * U+2028-U+202E, U+2060-U+206F, U+FEFF, the tags U+E0000-U+E007F).
  */
 static int
 has_controls(const char *s)
@@ -57,14 +59,29 @@ has_controls(const char *s)
 	const unsigned char *u = (const unsigned char *)s;
 
 	for (; *u != '\0'; u++) {
-		if (*u < 0x20 || *u == 0x7f)
-			return 1;
-		if (u[0] == 0xe2 && ((u[1] == 0x80 && u[2] >= 0xaa &&
-		    u[2] <= 0xae) || (u[1] == 0x81 && u[2] >= 0xa6 &&
-		    u[2] <= 0xa9)))
+		if (*u < 0x20 || *u == 0x7f ||
+		    (u[0] == 0xc2 && u[1] >= 0x80 && u[1] <= 0x9f) ||
+		    (u[0] == 0xd8 && u[1] == 0x9c) ||
+		    (u[0] == 0xe2 && u[1] == 0x80 && ((u[2] >= 0x8b &&
+		    u[2] <= 0x8f) || (u[2] >= 0xa8 && u[2] <= 0xae))) ||
+		    (u[0] == 0xe2 && u[1] == 0x81 && u[2] >= 0xa0 &&
+		    u[2] <= 0xaf) ||
+		    (u[0] == 0xef && u[1] == 0xbb && u[2] == 0xbf) ||
+		    (u[0] == 0xf3 && u[1] == 0xa0 && (u[2] == 0x80 ||
+		    u[2] == 0x81)))
 			return 1;
 	}
 	return 0;
+}
+
+/* Are two mailto: contacts the same address (the domain in any case)? */
+static int
+same_contact(const char *a, const char *b)
+{
+	const char	*da = strrchr(a, '@'), *db = strrchr(b, '@');
+
+	return da - a == db - b && strncmp(a + 7, b + 7,
+	    (size_t)(da - a) - 7) == 0 && strcasecmp(da, db) == 0;
 }
 
 /*
@@ -76,7 +93,7 @@ contact_read(json_t *c, char **out, struct acme_problem *p)
 {
 	json_t		*v, *once;
 	size_t		 i, k;
-	const char	*s;
+	const char	*s, *at;
 
 	*out = NULL;
 	if (c == NULL || json_is_null(c))
@@ -88,12 +105,18 @@ contact_read(json_t *c, char **out, struct acme_problem *p)
 		if ((s = json_string_value(v)) == NULL)
 			return acme_problem(p, 400, "malformed", "contact "
 			    "entries are strings");
-		if (strncmp(s, "mailto:", 7) != 0)
+		/* The scheme in any case (RFC 3986 3.1). */
+		if (strncasecmp(s, "mailto:", 7) != 0)
 			return acme_problem(p, 400, "unsupportedContact",
 			    "only mailto: contacts are supported: \"%s\"", s);
-		if (strlen(s) < 9 || strlen(s) > 254 || strchr(s + 7, '@') ==
-		    NULL || strpbrk(s + 7, ",?<>\r\n \"") != NULL ||
-		    has_controls(s))
+		/*
+		 * One plain address: one @, nothing percent-encoded (a
+		 * %0d%0a would be a header line to whatever decodes it).
+		 */
+		if (strlen(s) < 9 || strlen(s) > 254 || (at = strchr(s + 7,
+		    '@')) == NULL || at == s + 7 || at[1] == '\0' ||
+		    strchr(at + 1, '@') != NULL ||
+		    strpbrk(s + 7, ",?<>\r\n \"%") != NULL || has_controls(s))
 			return acme_problem(p, 400, "invalidContact", "\"%s\" "
 			    "is not an e-mail address", s);
 	}
@@ -102,7 +125,8 @@ contact_read(json_t *c, char **out, struct acme_problem *p)
 		return acme_problem(p, 500, "serverInternal", "out of memory");
 	json_array_foreach(c, i, v) {
 		for (k = 0; k < i; k++)
-			if (json_equal(json_array_get(c, k), v))
+			if (same_contact(json_string_value(json_array_get(c, k)),
+			    json_string_value(v)))
 				break;
 		if (k == i)
 			json_array_append(once, v);

@@ -688,11 +688,15 @@ record("old_key_after_change", post(k1, kid1, None, kid=kid1))
 record("new_key_after_change", post(k3, kid1, None, kid=kid1), expect_ok=True)
 # ---- contacts: e-mail addresses, each once, no control characters ----
 for case, addr in (("contact_esc", "mailto:a\x1b[2Jb@certmint.test"),
+                   ("contact_c1", "mailto:a\u009b2Jb@certmint.test"),
                    ("contact_bidi", "mailto:a\u202eb@certmint.test"),
-                   ("contact_space", "mailto:a b@certmint.test")):
+                   ("contact_zwsp", "mailto:a\u200bb@certmint.test"),
+                   ("contact_space", "mailto:a b@certmint.test"),
+                   ("contact_crlf", "mailto:a%0d%0aBcc:x@certmint.test"),
+                   ("contact_two_at", "mailto:a@b@certmint.test")):
     record(case, post(k2, kid2, {"contact": [addr]}, kid=kid2))
 st, hd, body = post(k2, kid2, {"contact": ["mailto:x@certmint.test",
-                    "mailto:y@certmint.test", "mailto:x@certmint.test"]},
+                    "MAILTO:y@certmint.test", "mailto:x@CertMint.Test"]},
                     kid=kid2)
 out.write("contact_once|%d|%s|ok\n" % (st, ",".join(json.loads(body).get(
     "contact", []))))

@@ -114,10 +114,10 @@ expect wildcard_challenges dns-01 w.certmint.test
 check_match "the IP certificate names 127.0.0.1" "IP Address:127.0.0.1" \
     "$(openssl x509 -in "$OUT.ip.pem" -noout -ext subjectAltName)"
 acme_verify "the IP certificate verifies" "$OUT.ip.pem"
-expect contact_esc 400 invalidContact
-expect contact_bidi 400 invalidContact
-expect contact_space 400 invalidContact
-expect contact_once 200 mailto:x@certmint.test,mailto:y@certmint.test
+for c in esc c1 bidi zwsp space crlf two_at; do
+	expect "contact_$c" 400 invalidContact
+done
+expect contact_once 200 mailto:x@certmint.test,MAILTO:y@certmint.test
 expect deactivate 200 -
 expect deactivated_account 401 unauthorized
 check_eq "only the control orders made certmint requests" "3" \
