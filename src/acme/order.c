@@ -118,15 +118,24 @@ ident_read(const struct acme_endpoint *ep, json_t *o,
 	} else if (strcmp(type, "ip") == 0) {
 		snprintf(id->type, sizeof(id->type), "ip");
 		/* RFC 8738 3: the address in its usual text form. */
-		if (inet_pton(AF_INET, v, bin) == 1)
+		if (inet_pton(AF_INET, v, bin) == 1) {
+			/* "This host": no certificate names it. */
+			if (memcmp(bin, "\0\0\0\0", 4) == 0)
+				return acme_problem(p, 400,
+				    "rejectedIdentifier", "\"%s\" is the "
+				    "unspecified address", v);
 			inet_ntop(AF_INET, bin, id->value, sizeof(id->value));
-		else if (inet_pton(AF_INET6, v, bin) == 1) {
+		} else if (inet_pton(AF_INET6, v, bin) == 1) {
 			/*
 			 * ::ffff:192.0.2.1 is validated at 192.0.2.1 but
 			 * would be issued as an IPv6 address no TLS client
 			 * matches, past any IPv4 pattern of identifiers.
 			 */
 			memcpy(&a6, bin, sizeof(a6));
+			if (IN6_IS_ADDR_UNSPECIFIED(&a6))
+				return acme_problem(p, 400,
+				    "rejectedIdentifier", "\"%s\" is the "
+				    "unspecified address", v);
 			if (IN6_IS_ADDR_V4MAPPED(&a6))
 				return acme_problem(p, 400,
 				    "rejectedIdentifier", "\"%s\" is an IPv4 "

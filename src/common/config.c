@@ -85,6 +85,7 @@ struct load_state {
 	char		 *err;
 	size_t		  errlen;
 	int		  failed;
+	size_t		  cap;		/* cfg->entries allocated */
 };
 
 /* Is section one of a profile or a module (not a built-in one)? */
@@ -156,10 +157,14 @@ config_entry_add(void *user, const char *section, const char *name,
 		ls->failed = 1;
 		return 1;
 	}
-	e = realloc(cfg->entries, (cfg->nentries + 1) * sizeof(*e));
-	if (e == NULL)
-		return 0;
-	cfg->entries = e;
+	/* Doubled when full: a file of many keys loads in linear time. */
+	if (cfg->nentries == ls->cap) {
+		if ((e = reallocarray(cfg->entries, ls->cap ? ls->cap * 2 : 64,
+		    sizeof(*e))) == NULL)
+			return 0;
+		ls->cap = ls->cap ? ls->cap * 2 : 64;
+		cfg->entries = e;
+	}
 	e = &cfg->entries[cfg->nentries];
 	e->section = strdup(section);
 	e->key = strdup(name);
@@ -190,7 +195,7 @@ config_get(const struct cm_config *cfg, const char *section, const char *key)
 char *
 config_keys(const struct cm_config *cfg, const char *section)
 {
-	size_t	 i, j, len = 0;
+	size_t	 i, len = 0;
 	char	*out, *p;
 
 	for (i = 0; i < cfg->nentries; i++)
@@ -198,20 +203,11 @@ config_keys(const struct cm_config *cfg, const char *section)
 			len += strlen(cfg->entries[i].key) + 1;
 	if (len == 0 || (out = p = malloc(len + 1)) == NULL)
 		return NULL;
-	for (i = 0; i < cfg->nentries; i++) {
-		if (strcasecmp(cfg->entries[i].section, section) != 0)
-			continue;
-		/* Once, where it is first set. */
-		for (j = 0; j < i; j++)
-			if (strcasecmp(cfg->entries[j].section, section) == 0 &&
-			    strcasecmp(cfg->entries[j].key,
-			    cfg->entries[i].key) == 0)
-				break;
-		if (j < i)
-			continue;
-		p += sprintf(p, "%s%s", p == out ? "" : "\n",
-		    cfg->entries[i].key);
-	}
+	/* Each key once: config_load refused a key set twice. */
+	for (i = 0; i < cfg->nentries; i++)
+		if (strcasecmp(cfg->entries[i].section, section) == 0)
+			p += sprintf(p, "%s%s", p == out ? "" : "\n",
+			    cfg->entries[i].key);
 	return out;
 }
 
@@ -731,7 +727,7 @@ lines_check(FILE *f, const char *path, char *err, size_t errlen)
 int
 config_load(const char *path, struct cm_config *cfg, char *err, size_t errlen)
 {
-	struct load_state ls = { cfg, err, errlen, 0 };
+	struct load_state ls = { cfg, err, errlen, 0, 0 };
 	struct stat	 sb;
 	FILE		*f;
 	int		 rc, fd = -1;

@@ -41,7 +41,8 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 	if (strcmp(msg, "Error: received handshake message out of "
 	    "context.") == 0) {
 		log_info("http: a TLS handshake failed (a client that does "
-		    "not trust the server certificate, or not TLS)");
+		    "not trust the server certificate, speaks plain HTTP, or "
+		    "shares no TLS version or cipher with this server)");
 		return;
 	}
 	/*

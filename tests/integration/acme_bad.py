@@ -623,6 +623,9 @@ o3 = json.loads(post(k1, D["newOrder"], {"identifiers": [
 az = json.loads(post(k1, o3["authorizations"][0], None, kid=kid1)[2])
 record("ip_v4_mapped", post(k1, D["newOrder"], {"identifiers": [
     {"type": "ip", "value": "::ffff:127.0.0.1"}]}, kid=kid1))
+for case, ip in (("ip_unspecified4", "0.0.0.0"), ("ip_unspecified6", "::")):
+    record(case, post(k1, D["newOrder"], {"identifiers": [
+        {"type": "ip", "value": ip}]}, kid=kid1))
 out.write("ip_challenges|%s|-|ok\n" % ",".join(sorted(
     c["type"] for c in az["challenges"])))
 o4 = json.loads(post(k1, D["newOrder"], {"identifiers": [

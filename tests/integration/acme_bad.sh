@@ -110,6 +110,8 @@ check_eq "the certificate is revoked" "21" "$(db_query "SELECT r.disposition
 expect ip_download 200 -
 expect ip_challenges http-01,tls-alpn-01 -
 expect ip_v4_mapped 400 rejectedIdentifier
+expect ip_unspecified4 400 rejectedIdentifier
+expect ip_unspecified6 400 rejectedIdentifier
 expect wildcard_challenges dns-01 w.certmint.test
 check_match "the IP certificate names 127.0.0.1" "IP Address:127.0.0.1" \
     "$(openssl x509 -in "$OUT.ip.pem" -noout -ext subjectAltName)"
