@@ -13,13 +13,13 @@
  * No 408 is sent: MHD 0.9.75 queues a response only before the body is
  * read or after all of it, and never from another thread.
  */
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <netinet/in.h>
-#include <stddef.h>
-#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <microhttpd.h>
