@@ -618,11 +618,7 @@ order_sans(struct csr *csr, json_t *ids)
 			return -1;
 		}
 	}
-	for (i = 0; i < csr->nsans; i++) {
-		free(csr->sans[i].value);
-		free(csr->sans[i].der);
-	}
-	free(csr->sans);
+	san_list_free(csr->sans, csr->nsans);
 	csr->sans = s;
 	csr->nsans = n;
 	return 0;

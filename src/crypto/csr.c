@@ -1283,11 +1283,7 @@ csr_free(struct csr *c)
 	free(c->spki);
 	free(c->key_desc);
 	free(c->key_alg_oid);
-	for (i = 0; i < c->nsans; i++) {
-		free(c->sans[i].value);
-		free(c->sans[i].der);
-	}
-	free(c->sans);
+	san_list_free(c->sans, c->nsans);
 	for (i = 0; i < c->nexts; i++) {
 		free(c->exts[i].oid);
 		free(c->exts[i].value);
