@@ -13,7 +13,7 @@
 # or timed out is a failure, and a run that ran nothing fails.
 set -u
 cd "$(dirname "$0")/.."
-sh scripts/deps.sh || exit 1
+sh scripts/deps.sh --tests || exit 1
 BUILD=${BUILD:-build-test}
 if [ ! -d "$BUILD" ]; then
 	meson setup "$BUILD" -Db_sanitize=address,undefined -Db_lundef=false \

@@ -13,7 +13,7 @@
 acme_need() {
 	for _p in "$@"; do
 		if ! command -v "$_p" >/dev/null 2>&1; then
-			echo "1..0 # SKIP $_p is not installed (scripts/deps.sh)"
+			echo "1..0 # SKIP $_p is not installed (scripts/deps.sh --tests)"
 			rm -rf "$T_DIR"
 			exit 0
 		fi

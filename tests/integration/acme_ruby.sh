@@ -10,7 +10,7 @@
 
 acme_need ruby pebble-challtestsrv
 ruby -e 'require "acme-client"' 2>/dev/null ||
-    { echo "1..0 # SKIP ruby-acme-client is not installed (scripts/deps.sh)"
+    { echo "1..0 # SKIP ruby-acme-client is not installed (scripts/deps.sh --tests)"
       rm -rf "$T_DIR"; exit 0; }
 acme_setup
 daemon_start

@@ -20,7 +20,7 @@ T_DIR=$(mktemp -d "${TMPDIR:-/tmp}/certmint-it.XXXXXX")
 # Exit modules run in a host process as nobody by default (isolation):
 # let them write their outputs here as the tests' root does.
 chmod 1777 "$T_DIR"
-# Debian's python3, whatever comes first on PATH: scripts/deps.sh
+# Debian's python3, whatever comes first on PATH: scripts/deps.sh --tests
 # installs the modules the tests use (python3-cryptography, -aiosmtpd,
 # -acme) for it alone, and a pyenv shim, say, sees none of them and takes
 # 0.2 s to start where it takes 0.04 s.
