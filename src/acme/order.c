@@ -704,6 +704,18 @@ csr_is_account_key(struct acme *a, const struct csr *csr,
 }
 
 /*
+ * Was the request refused by the policy's decision (unauthorized), not
+ * for what the CSR holds, like a key type the policy or the profile does
+ * not take (badCSR, as Let's Encrypt answers a key it does not take)?
+ */
+static int
+policy_refused(const struct db_request *req)
+{
+	return req->disposition == CM_DISP_DENIED &&
+	    req->status_code != STATUS_BAD_ALGID;
+}
+
+/*
  * The order's outcome, written in its request's transaction
  * (ca_txn_hook): valid with the certificate, processing while the request
  * is pending, invalid when it was refused. Only an order still "ready":
@@ -733,7 +745,7 @@ order_fin_fn(struct store *st, void *arg, const struct db_request *req,
 		snprintf(o->status, sizeof(o->status), "processing");
 	else {
 		snprintf(o->status, sizeof(o->status), "invalid");
-		o->error = req->disposition == CM_DISP_DENIED ?
+		o->error = policy_refused(req) ?
 		    acme_problem_text(403, "unauthorized",
 		    req->disposition_message != NULL ?
 		    req->disposition_message : "the request was denied") :
@@ -819,9 +831,9 @@ finalize_submit(struct acme *a, const struct acme_endpoint *ep,
 		log_info("acme: order %lld: refused (request %lld): %s",
 		    (long long)o->id, (long long)o->request_id,
 		    res.error[0] != '\0' ? res.error : "not issued");
-		rc = acme_problem(p, res.req.disposition == CM_DISP_DENIED ?
-		    403 : 400, res.req.disposition == CM_DISP_DENIED ?
-		    "unauthorized" : "badCSR", "%s", res.error[0] != '\0' ?
+		rc = acme_problem(p, policy_refused(&res.req) ? 403 : 400,
+		    policy_refused(&res.req) ? "unauthorized" : "badCSR", "%s",
+		    res.error[0] != '\0' ?
 		    res.error : "the request was not issued");
 	} else if (strcmp(o->status, "processing") == 0)
 		log_info("acme: order %lld: pending (request %lld) until an "

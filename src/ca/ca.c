@@ -553,7 +553,8 @@ submit_prepare(struct ca *ca, const unsigned char *data, size_t len,
 		job->event = CM_EXITEVENT_CERTPENDING;
 	} else if (rc == 0) {
 		req->disposition = CM_DISP_DENIED;
-		req->status_code = STATUS_POLICY_DENIED;
+		req->status_code = p->d.status != 0 ? p->d.status :
+		    STATUS_POLICY_DENIED;
 		req->disposition_message = xstrdup(p->d.message);
 		req->resolved_when = time_now();
 		job->event = CM_EXITEVENT_CERTDENIED;

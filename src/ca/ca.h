@@ -40,6 +40,8 @@ const char	*ca_status_code(enum ca_status);	/* "bad_request", ... */
 #define STATUS_BAD_SIGNATURE	((int32_t)0x80090006)	/* NTE_BAD_SIGNATURE */
 #define STATUS_TOO_LARGE	((int32_t)0x80094007)	/* CERTSRV_E_ENCODING_LENGTH */
 #define STATUS_POLICY_DENIED	((int32_t)0x80070005)	/* E_ACCESSDENIED */
+#define STATUS_BAD_ALGID	((int32_t)0x80090008)	/* NTE_BAD_ALGID: a key
+							   type not allowed */
 #define STATUS_ADMIN_DENIED	((int32_t)0x80094014)	/* CERTSRV_E_ADMIN_DENIED_REQUEST */
 #define STATUS_INTERNAL		((int32_t)0x80004005)	/* E_FAIL */
 
@@ -339,6 +341,8 @@ int	 ca_record_event(struct ca *, int32_t event, int64_t context);
 /* policy.c: the built-in default policy (CertMint_Default.Policy). */
 struct policy_decision {
 	int32_t		 vr;		/* CM_VR_* */
+	int32_t		 status;	/* a refusal's StatusCode: 0 for
+					   STATUS_POLICY_DENIED */
 	char		 message[256];
 	const struct cm_profile *profile;	/* in the config of the decision */
 	int64_t		 not_before;

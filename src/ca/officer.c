@@ -80,7 +80,8 @@ ca_resubmit(struct ca *ca, int64_t id, const char *officer,
 		    "%" PRId64 " pending", id);
 	} else if (rc == 0) {
 		req.disposition = CM_DISP_DENIED;
-		req.status_code = STATUS_POLICY_DENIED;
+		req.status_code = d.status != 0 ? d.status :
+		    STATUS_POLICY_DENIED;
 		ca_req_set_message(&req, d.message);
 		req.resolved_when = time_now();
 		job.event = CM_EXITEVENT_CERTDENIED;

@@ -157,6 +157,7 @@ policy_default_verify(const struct cm_config *cfg, const struct signer *sg,
 	if (csr->key_type == KEY__MAX || !(cfg->key_types & (1u << csr->key_type))) {
 		list_allowed(allowed, sizeof(allowed), cfg->key_types, KEY__MAX,
 		    key_name_i);
+		d->status = STATUS_BAD_ALGID;
 		return policy_deny(d, "key type %s is not allowed (allowed: %s)",
 		    csr->key_type == KEY__MAX ? csr->key_desc :
 		    key_type_name(csr->key_type), allowed);

@@ -282,10 +282,13 @@ profile_enforce(const struct signer *sg, const struct csr *csr,
 		return 0;
 	if (p == NULL)
 		return policy_deny(d, "no certificate profile");
-	if (csr->key_type == KEY__MAX || !(p->key_types & (1u << csr->key_type)))
+	if (csr->key_type == KEY__MAX ||
+	    !(p->key_types & (1u << csr->key_type))) {
+		d->status = STATUS_BAD_ALGID;
 		return policy_deny(d, "profile %s does not allow key type %s",
 		    p->name, csr->key_type == KEY__MAX ? csr->key_desc :
 		    key_type_name(csr->key_type));
+	}
 	if (csr->nexts > (size_t)p->max_extensions)
 		return policy_deny(d, "profile %s allows at most %d requested "
 		    "extensions; the request has %zu", p->name,

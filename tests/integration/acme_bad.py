@@ -613,6 +613,22 @@ out.write("authz_for_revoke|%s|-|ok\n" % c["status"])
 record("revoke_by_authz", post(k2, RV, {"certificate": cn_der}, kid=kid2),
        expect_ok=True)
 
+# ---- a CSR key the policy does not take: badCSR, not unauthorized ----
+st, hd, ob = post(k1, D["newOrder"], {"identifiers": [
+    {"type": "dns", "value": "p521.certmint.test"}]}, kid=kid1)
+o5, o5url = json.loads(ob), hd["Location"]
+az = json.loads(post(k1, o5["authorizations"][0], None, kid=kid1)[2])
+ch = [c for c in az["challenges"] if c["type"] == "http-01"][0]
+TOKENS[ch["token"]] = ch["token"] + "." + thumb(k1)
+post(k1, ch["url"], {}, kid=kid1)
+for _ in range(100):
+    if json.loads(post(k1, o5url, None, kid=kid1)[2])["status"] != "pending":
+        break
+    time.sleep(0.1)
+csr, _ = csr_for(["p521.certmint.test"],
+                 key=ec.generate_private_key(ec.SECP521R1()))
+record("csr_key_type", post(k1, o5["finalize"], {"csr": csr}, kid=kid1))
+
 # ---- an IP identifier (RFC 8738) by http-01 ----
 ourl, curl = order_valid(k1, kid1, "127.0.0.1", typ="ip")
 st, hd, pem = post(k1, curl, None, kid=kid1) if curl else (0, {}, b"")

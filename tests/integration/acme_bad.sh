@@ -99,6 +99,7 @@ expect ari_unknown 404 malformed
 expect meta_profiles WebServer -
 expect invalid_profile 400 invalidProfile
 expect order_profile 201 WebServer
+expect csr_key_type 400 badCSR
 expect cn_only_download 200 -
 expect cn_only_sans cnonly.certmint.test -
 expect revoke_no_authz 403 unauthorized
@@ -122,7 +123,7 @@ done
 expect contact_once 200 mailto:x@certmint.test,MAILTO:y@certmint.test
 expect deactivate 200 -
 expect deactivated_account 401 unauthorized
-check_eq "only the control orders made certmint requests" "3" \
+check_eq "only the control orders made certmint requests" "4" \
     "$(db_query "SELECT count(*) FROM requests WHERE caller_name = 'acme'")"
 check_eq "the DNS one was issued, then revoked by its account" "21" \
     "$(db_query "SELECT disposition FROM requests WHERE caller_name = 'acme'
