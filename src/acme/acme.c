@@ -738,6 +738,27 @@ route(const struct acme_dirs *d, const char *path,
 	return 0;
 }
 
+/* Is res (with an id, or none: 0) one of the POSTed resources? */
+static int
+resource_known(const char *res, int64_t id)
+{
+	static const char *const bare[] = { "new-account", "new-order",
+	    "revoke-cert", "key-change" };
+	static const char *const with_id[] = { "acct", "order", "authz",
+	    "chall", "finalize", "cert" };
+	size_t	 i;
+
+	if (id == 0) {
+		for (i = 0; i < nitems(bare); i++)
+			if (strcmp(res, bare[i]) == 0)
+				return 1;
+	} else
+		for (i = 0; i < nitems(with_id); i++)
+			if (strcmp(res, with_id[i]) == 0)
+				return 1;
+	return 0;
+}
+
 static int
 dispatch(struct acme *a, const struct acme_req *req, struct acme_resp *r,
     const struct acme_endpoint **epp, int *is_dir, struct acme_problem *p)
@@ -790,6 +811,10 @@ dispatch(struct acme *a, const struct acme_req *req, struct acme_resp *r,
 		r->status = strcmp(req->method, "HEAD") == 0 ? 200 : 204;
 		return 0;
 	}
+	/* A resource that is not there is 404 whatever the method. */
+	if (!resource_known(res, id))
+		return acme_problem(p, 404, "malformed", "no such ACME "
+		    "resource");
 	if (!post)
 		return acme_problem(p, 405, "malformed", "ACME resources are "
 		    "read with POST-as-GET");

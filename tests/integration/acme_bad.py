@@ -410,6 +410,8 @@ record("new_order", (st, hd, body), expect_ok=True)
 order = json.loads(body)
 ourl = hd["Location"]
 record("get_order", http("GET", ourl))
+record("get_unknown", http("GET", D["newNonce"].rsplit("/", 1)[0] +
+                           "/nothing"))
 csr, ckey = csr_for(["bad.certmint.test"])
 record("finalize_not_ready", post(k1, order["finalize"], {"csr": csr},
        kid=kid1))

@@ -58,6 +58,7 @@ expect only_return_existing 400 accountDoesNotExist
 expect rejected_identifier 400 rejectedIdentifier
 expect new_order 201 -
 expect get_order 405 malformed
+expect get_unknown 404 malformed
 expect finalize_not_ready 403 orderNotReady
 expect other_account_order 403 unauthorized
 expect other_account_chall 403 unauthorized
