@@ -738,25 +738,34 @@ route(const struct acme_dirs *d, const char *path,
 	return 0;
 }
 
-/* Is res (with an id, or none: 0) one of the POSTed resources? */
-static int
-resource_known(const char *res, int64_t id)
+/* The resources read and changed with POST: each by name, with an id or not. */
+enum acme_res {
+	RES_NONE, RES_NEW_ACCOUNT, RES_NEW_ORDER, RES_REVOKE, RES_KEY_CHANGE,
+	RES_ACCT, RES_ORDER, RES_AUTHZ, RES_CHALL, RES_FINALIZE, RES_CERT
+};
+
+static enum acme_res
+resource_of(const char *res, int64_t id)
 {
-	static const char *const bare[] = { "new-account", "new-order",
-	    "revoke-cert", "key-change" };
-	static const char *const with_id[] = { "acct", "order", "authz",
-	    "chall", "finalize", "cert" };
+	static const struct {
+		const char	*name;
+		int		 with_id;
+		enum acme_res	 r;
+	} t[] = {
+		{ "new-account", 0, RES_NEW_ACCOUNT },
+		{ "new-order", 0, RES_NEW_ORDER },
+		{ "revoke-cert", 0, RES_REVOKE },
+		{ "key-change", 0, RES_KEY_CHANGE },
+		{ "acct", 1, RES_ACCT }, { "order", 1, RES_ORDER },
+		{ "authz", 1, RES_AUTHZ }, { "chall", 1, RES_CHALL },
+		{ "finalize", 1, RES_FINALIZE }, { "cert", 1, RES_CERT },
+	};
 	size_t	 i;
 
-	if (id == 0) {
-		for (i = 0; i < nitems(bare); i++)
-			if (strcmp(res, bare[i]) == 0)
-				return 1;
-	} else
-		for (i = 0; i < nitems(with_id); i++)
-			if (strcmp(res, with_id[i]) == 0)
-				return 1;
-	return 0;
+	for (i = 0; i < nitems(t); i++)
+		if (t[i].with_id == (id > 0) && strcmp(res, t[i].name) == 0)
+			return t[i].r;
+	return RES_NONE;
 }
 
 static int
@@ -767,6 +776,7 @@ dispatch(struct acme *a, const struct acme_req *req, struct acme_resp *r,
 	char		 res[32], url[700];
 	int64_t		 id;
 	int		 orders, get, post;
+	enum acme_res	 which;
 	const char	*ari;
 	size_t		 i;
 
@@ -812,32 +822,36 @@ dispatch(struct acme *a, const struct acme_req *req, struct acme_resp *r,
 		return 0;
 	}
 	/* A resource that is not there is 404 whatever the method. */
-	if (!resource_known(res, id))
+	if ((which = resource_of(res, id)) == RES_NONE)
 		return acme_problem(p, 404, "malformed", "no such ACME "
 		    "resource");
 	if (!post)
 		return acme_problem(p, 405, "malformed", "ACME resources are "
 		    "read with POST-as-GET");
-	if (id == 0 && strcmp(res, "new-account") == 0)
+	switch (which) {
+	case RES_NEW_ACCOUNT:
 		return acme_new_account(a, ep, req, url, r, p);
-	if (id == 0 && strcmp(res, "new-order") == 0)
+	case RES_NEW_ORDER:
 		return acme_new_order(a, ep, req, url, r, p);
-	if (id == 0 && strcmp(res, "revoke-cert") == 0)
+	case RES_REVOKE:
 		return acme_revoke(a, ep, req, url, r, p);
-	if (id == 0 && strcmp(res, "key-change") == 0)
+	case RES_KEY_CHANGE:
 		return acme_key_change(a, ep, req, url, r, p);
-	if (id > 0 && strcmp(res, "acct") == 0)
+	case RES_ACCT:
 		return acme_account(a, ep, req, url, id, orders, r, p);
-	if (id > 0 && strcmp(res, "order") == 0)
+	case RES_ORDER:
 		return acme_order(a, ep, req, url, id, r, p);
-	if (id > 0 && strcmp(res, "authz") == 0)
+	case RES_AUTHZ:
 		return acme_authz(a, ep, req, url, id, r, p);
-	if (id > 0 && strcmp(res, "chall") == 0)
+	case RES_CHALL:
 		return acme_chall(a, ep, req, url, id, r, p);
-	if (id > 0 && strcmp(res, "finalize") == 0)
+	case RES_FINALIZE:
 		return acme_finalize(a, ep, req, url, id, r, p);
-	if (id > 0 && strcmp(res, "cert") == 0)
+	case RES_CERT:
 		return acme_cert(a, ep, req, url, id, r, p);
+	case RES_NONE:
+		break;
+	}
 	return acme_problem(p, 404, "malformed", "no such ACME resource");
 }
 

@@ -53,12 +53,12 @@ names_held(struct store *st, const struct cert_info *info, int64_t account,
 			rc = 0;
 			break;
 		}
-		v = sans[i].value;
-		wild = sans[i].type == SAN_DNS && strncmp(v, "*.", 2) == 0;
-		for (k = 0; v[k + (wild ? 2 : 0)] != '\0' &&
-		    k < sizeof(value) - 1; k++)
-			value[k] = (char)tolower((unsigned char)v[k +
-			    (wild ? 2 : 0)]);
+		/* As an authorization holds it: lower case, no "*.". */
+		wild = sans[i].type == SAN_DNS &&
+		    strncmp(sans[i].value, "*.", 2) == 0;
+		v = sans[i].value + (wild ? 2 : 0);
+		for (k = 0; v[k] != '\0' && k < sizeof(value) - 1; k++)
+			value[k] = (char)tolower((unsigned char)v[k]);
 		value[k] = '\0';
 		r = store_acme_authz_held(st, account, sans[i].type == SAN_IP ?
 		    "ip" : "dns", value, wild, time_now());
@@ -66,7 +66,7 @@ names_held(struct store *st, const struct cert_info *info, int64_t account,
 			rc = -1;
 		else if (r != 0) {
 			snprintf(why, whylen, "no valid authorization for %.200s",
-			    v);
+			    sans[i].value);
 			rc = 0;
 		}
 	}

@@ -226,27 +226,19 @@ va_addr_denied(const struct acme_va_config *cfg,
 {
 	const unsigned char *a;
 	unsigned char	 v4[4];
-	int		 family = ss->ss_family;
 
-	if (family == AF_INET6) {
-		a = ((const struct sockaddr_in6 *)ss)->sin6_addr.s6_addr;
-		/*
-		 * An IPv6 address that carries an IPv4 one may reach it:
-		 * judged as that too. IPv4-mapped ::ffff:a.b.c.d and
-		 * -compatible ::a.b.c.d (the last 32 bits), NAT64's
-		 * 64:ff9b::/96 (the same), 6to4's 2002:AABB:CCDD::/48.
-		 */
-		if (v4_embedded(a, v4) && denied_as(cfg, AF_INET, v4))
-			return 1;
-		if (IN6_IS_ADDR_V4MAPPED(
-		    &((const struct sockaddr_in6 *)ss)->sin6_addr)) {
-			family = AF_INET;
-			a += 12;
-		}
-	} else
-		a = (const unsigned char *)
-		    &((const struct sockaddr_in *)ss)->sin_addr;
-	return denied_as(cfg, family, a);
+	if (ss->ss_family != AF_INET6)
+		return denied_as(cfg, AF_INET, (const unsigned char *)
+		    &((const struct sockaddr_in *)ss)->sin_addr);
+	a = ((const struct sockaddr_in6 *)ss)->sin6_addr.s6_addr;
+	/*
+	 * An IPv6 address that carries an IPv4 one may reach it: judged as
+	 * that too. IPv4-mapped ::ffff:a.b.c.d and -compatible ::a.b.c.d
+	 * (the last 32 bits), NAT64's 64:ff9b::/96 (the same), 6to4's
+	 * 2002:AABB:CCDD::/48.
+	 */
+	return (v4_embedded(a, v4) && denied_as(cfg, AF_INET, v4)) ||
+	    denied_as(cfg, AF_INET6, a);
 }
 
 static void

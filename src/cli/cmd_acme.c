@@ -103,14 +103,13 @@ acme_list(const struct cli *cli, const char *what, int argc, char **argv)
 	struct cm_config cfg;
 	struct store	*st;
 	struct list_out	 lo = { NULL, 0 };
-	long		 limit = 100;
-	char		*end;
+	int64_t		 limit = 100;
 	int		 ch, rc;
 
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		/* 0: no limit, as view's --limit. */
-		if (ch != 'l' || (limit = strtol(optarg, &end, 10)) < 0 ||
-		    *end != '\0' || *optarg < '0' || *optarg > '9') {
+		if (ch != 'l' || parse_int64(optarg, &limit) == -1 ||
+		    limit < 0) {
 			acme_usage(stderr);
 			return CLI_USAGE;
 		}

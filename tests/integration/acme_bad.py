@@ -156,9 +156,8 @@ PHASE = sys.argv[5] if len(sys.argv) > 5 else "all"
 STATE = OUT + ".state"
 
 
-def order_valid(key, kid, name, typ="dns", csr=None):
-    """A whole order by http-01, finalized (with csr if given): (order URL,
-    certificate URL)."""
+def order_ready(key, kid, name, typ="dns"):
+    """A new order for name, validated by http-01: (order, order URL)."""
     st, hd, body = post(key, D["newOrder"], {"identifiers": [
         {"type": typ, "value": name}]}, kid=kid)
     order, ourl = json.loads(body), hd["Location"]
@@ -170,6 +169,13 @@ def order_valid(key, kid, name, typ="dns", csr=None):
         if json.loads(post(key, ourl, None, kid=kid)[2])["status"] != "pending":
             break
         time.sleep(0.1)
+    return order, ourl
+
+
+def order_valid(key, kid, name, typ="dns", csr=None):
+    """A whole order by http-01, finalized (with csr if given): (order URL,
+    certificate URL)."""
+    order, ourl = order_ready(key, kid, name, typ)
     if csr is None:
         csr, _ = csr_for([name]) if typ == "dns" else csr_for([], ips=[name])
     o = json.loads(post(key, order["finalize"], {"csr": csr}, kid=kid)[2])
@@ -616,17 +622,7 @@ record("revoke_by_authz", post(k2, RV, {"certificate": cn_der}, kid=kid2),
        expect_ok=True)
 
 # ---- a CSR key the policy does not take: badCSR, not unauthorized ----
-st, hd, ob = post(k1, D["newOrder"], {"identifiers": [
-    {"type": "dns", "value": "p521.certmint.test"}]}, kid=kid1)
-o5, o5url = json.loads(ob), hd["Location"]
-az = json.loads(post(k1, o5["authorizations"][0], None, kid=kid1)[2])
-ch = [c for c in az["challenges"] if c["type"] == "http-01"][0]
-TOKENS[ch["token"]] = ch["token"] + "." + thumb(k1)
-post(k1, ch["url"], {}, kid=kid1)
-for _ in range(100):
-    if json.loads(post(k1, o5url, None, kid=kid1)[2])["status"] != "pending":
-        break
-    time.sleep(0.1)
+o5, _ = order_ready(k1, kid1, "p521.certmint.test")
 csr, _ = csr_for(["p521.certmint.test"],
                  key=ec.generate_private_key(ec.SECP521R1()))
 record("csr_key_type", post(k1, o5["finalize"], {"csr": csr}, kid=kid1))
