@@ -25,8 +25,8 @@ acme_usage(FILE *f)
 	    "eab create: a key for External Account Binding ([acme] eab =\n"
 	    "required), for the [acme] directory or [acme.NAME]: prints the\n"
 	    "key id and the HMAC key (base64url, no padding), as certbot's\n"
-	    "--eab-kid/--eab-hmac-key and lego's --kid/--hmac take them. A "
-	    "key\n binds one account.\n");
+	    "--eab-kid/--eab-hmac-key and lego's --kid/--hmac take them. A\n"
+	    "key binds one account.\n");
 }
 
 static struct store *
@@ -254,6 +254,11 @@ cmd_acme(const struct cli *cli, int argc, char **argv)
 	if (argc >= 3 && strcmp(argv[1], "eab") == 0 &&
 	    strcmp(argv[2], "create") == 0)
 		return eab_create(cli, argc - 2, argv + 2);
-	acme_usage(argc >= 2 && strcmp(argv[1], "help") == 0 ? stdout : stderr);
+	if (argc == 2 && (strcmp(argv[1], "help") == 0 ||
+	    strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		acme_usage(stdout);
+		return CLI_OK;
+	}
+	acme_usage(stderr);
 	return CLI_USAGE;
 }

@@ -559,21 +559,70 @@ exit_register(const struct cli *cli, int argc, char **argv)
 	return rc;
 }
 
+/*
+ * The module name of the bundled module short (files, ldap...), read from
+ * the module itself as register does, into name. 0, or -1 when short is
+ * not one (nothing printed).
+ */
+static int
+bundled_name(const char *short_name, char *name, size_t len)
+{
+	char	*path, err[1024];
+	int	 threading, i, rc, saved = -1, null = -1;
+
+	for (i = 0; short_name[i] != '\0'; i++)
+		if (!islower((unsigned char)short_name[i]) || i > 32)
+			return -1;
+	if (i == 0)
+		return -1;
+	/* Not one is no error here: bundled_module's message is not shown. */
+	fflush(stderr);
+	if ((saved = dup(STDERR_FILENO)) == -1 ||
+	    (null = open("/dev/null", O_WRONLY | O_CLOEXEC)) == -1 ||
+	    dup2(null, STDERR_FILENO) == -1) {
+		if (saved != -1)
+			close(saved);
+		if (null != -1)
+			close(null);
+		return -1;
+	}
+	path = bundled_module(short_name);
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	close(null);
+	rc = path == NULL ? -1 : exit_register_check(path, name, len,
+	    &threading, err, sizeof(err));
+	free(path);
+	return rc;
+}
+
 static int
 exit_unregister(const struct cli *cli, int argc, char **argv)
 {
 	struct cm_config cfg;
-	char		 err[512], *active;
+	const char	*name;
+	char		 err[512], *active, full[256];
 	int		 found, rc = CLI_FAIL;
 
 	if (argc != 2)
 		return exit_usage();
 	if (cli_config(cli, &cfg) == -1)
 		return CLI_FAIL;
-	active = active_edit(config_get(&cfg, "exit", "active"), argv[1], 0,
+	name = argv[1];
+	active = active_edit(config_get(&cfg, "exit", "active"), name, 0,
 	    &found);
+	/* As register takes it: a bundled module by its short name. */
+	if (!found && bundled_name(name, full, sizeof(full)) == 0) {
+		free(active);
+		name = full;
+		active = active_edit(config_get(&cfg, "exit", "active"), name,
+		    0, &found);
+	}
 	if (!found) {
-		fprintf(stderr, "certmint: %s is not registered\n", argv[1]);
+		fprintf(stderr, "certmint: %s is not registered (registered: "
+		    "%s)\n", term_safe(argv[1]), config_get(&cfg, "exit",
+		    "active") ? config_get(&cfg, "exit", "active") : "none");
 		goto out;
 	}
 	if (active == NULL || config_edit(cfg.path, "exit", "active",
@@ -583,7 +632,7 @@ exit_unregister(const struct cli *cli, int argc, char **argv)
 		goto out;
 	}
 	/* The file stays in the modules directory: its events may replay. */
-	printf("unregistered %s\n", argv[1]);
+	printf("unregistered %s\n", name);
 	rc = try_reload(cli) == 0 ? CLI_OK : CLI_FAIL;
  out:
 	free(active);

@@ -16,10 +16,7 @@
 #define DEFAULT_CONFIG	"/etc/certmint/certmint.conf"
 #define MAX_ANSWER	(64 << 20)
 
-static void
-usage(FILE *f)
-{
-	fprintf(f,
+static const char usage_text[] =
 	    "usage: certmint [-c FILE] [--json] COMMAND [ARGS]\n"
 	    "\n"
 	    "Set up:\n"
@@ -91,7 +88,70 @@ usage(FILE *f)
 	    "\n"
 	    "Exit status: 0 on success, 1 when the CA refused or failed, 2 on\n"
 	    "usage errors, 3 when the request is pending (submit, resubmit,\n"
-	    "retrieve). See docs/cli.md.\n");
+	    "retrieve). See docs/cli.md.\n";
+
+static void
+usage(FILE *f)
+{
+	fputs(usage_text, f);
+}
+
+/* Is word, len bytes, the name of a command? */
+static int is_command(const char *, size_t);
+
+/*
+ * Does the usage entry starting at line (up to its end of line) describe
+ * cmd? Its first word is cmd, or (as in "status | reload | shutdown") it
+ * is only commands joined by "|", cmd among them.
+ */
+static int
+entry_of(const char *line, const char *cmd)
+{
+	const char	*p = line, *end = strchr(line, '\n'), *w;
+	size_t		 n = strlen(cmd);
+	int		 found = 0;
+
+	for (;;) {
+		while (p < end && (*p == ' ' || *p == '|'))
+			p++;
+		if (p == end)
+			return found;
+		for (w = p; p < end && *p != ' ' && *p != '|'; p++)
+			;
+		if ((size_t)(p - w) == n && strncmp(w, cmd, n) == 0) {
+			if (w == line + 2)
+				return 1;
+			found = 1;
+		} else if (!is_command(w, (size_t)(p - w)))
+			return 0;
+	}
+}
+
+/*
+ * `certmint CMD --help`: the lines of the usage that describe CMD (an
+ * entry is a line indented by two spaces and the lines indented further
+ * that follow it), then where the rest is.
+ */
+static void
+command_usage(FILE *f, const char *cmd)
+{
+	const char	*line, *nl;
+	int		 in = 0;
+
+	fprintf(f, "usage: certmint [-c FILE] [--json] %s [ARGS]\n", cmd);
+	for (line = usage_text; *line != '\0'; line = nl + 1) {
+		if ((nl = strchr(line, '\n')) == NULL)
+			break;
+		if (strncmp(line, "  ", 2) == 0 && line[2] != ' ' &&
+		    line[2] != '-')
+			in = entry_of(line, cmd);
+		else if (strncmp(line, "   ", 3) != 0)
+			in = 0;
+		if (in)
+			fwrite(line, 1, (size_t)(nl - line + 1), f);
+	}
+	fprintf(f, "\nExit status and the other commands: certmint --help; "
+	    "docs/cli.md.\n");
 }
 
 /* Is a certmintd answering on the config's admin socket? */
@@ -364,6 +424,52 @@ static const struct {
 	{ "restore", cmd_backup_restore },
 };
 
+static int
+is_command(const char *w, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < nitems(commands); i++)
+		if (strlen(commands[i].name) == n &&
+		    strncmp(commands[i].name, w, n) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * -h or --help among a command's arguments (before "--"): its help, on
+ * stdout, and nothing done. Commands with a help of their own get it;
+ * the others get their lines of the usage. Never taken as a value: a
+ * `backup --help` would otherwise copy the CA key into "--help".
+ */
+static int
+command_help(const struct cli *cli, int argc, char **argv, int cmd)
+{
+	static char	 help[] = "--help";
+	char		*two[3];
+	const char	*name = argv[0];
+	int		 i;
+
+	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+			break;
+	if (i == argc || strcmp(argv[i], "--") == 0)
+		return -1;
+	/* Their own getopt takes it: init, exit test. */
+	if (strcmp(name, "init") == 0 || (argc > 2 &&
+	    strcmp(name, "exit") == 0 && strcmp(argv[1], "test") == 0))
+		return commands[cmd].fn(cli, argc, argv);
+	if (strcmp(name, "ca") == 0 || strcmp(name, "tls") == 0 ||
+	    strcmp(name, "token") == 0 || strcmp(name, "acme") == 0) {
+		two[0] = argv[0];
+		two[1] = help;
+		two[2] = NULL;
+		return commands[cmd].fn(cli, 2, two);
+	}
+	command_usage(stdout, name);
+	return CLI_OK;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -419,6 +525,8 @@ main(int argc, char *argv[])
 	for (i = 0; i < nitems(commands); i++)
 		if (strcmp(argv[0], commands[i].name) == 0) {
 			optind = 0;	/* full reset for the command's getopt */
+			if ((ch = command_help(&cli, argc, argv, (int)i)) != -1)
+				return ch;
 			return commands[i].fn(&cli, argc, argv);
 		}
 	fprintf(stderr, "certmint: unknown command \"%s\" (see certmint "
