@@ -88,8 +88,9 @@ ca_revoke(struct ca *ca, const char *serial, int reason, int64_t date,
 	prof = req.profile != NULL ? profile_find(&ca->cfg, req.profile) :
 	    NULL;
 	if (prof != NULL && !(prof->reasons & (1u << reason)))
-		ca_fail(res, CA_E_BADREQ, "%s is not a revocation reason for a "
-		    "%s certificate", crl_reason_name(reason), prof->name);
+		ca_fail(res, CA_E_BADREQ, "%s is not a revocation reason for "
+		    "certificates of profile %s", crl_reason_name(reason),
+		    prof->name);
 	pthread_rwlock_unlock(&ca->cfg_lock);
 	if (res->status != CA_OK) {
 		db_request_free(&req);
@@ -376,8 +377,8 @@ publish_one(struct ca *ca, const struct signer *sg, int64_t number,
 		    "the database (error %d; see the log)", rc);
 	}
 	log_info("published %s CRL number %" PRId64 " (CRL index %d) with %"
-	    PRId64 " entries", base == NULL ? "base" : "delta", number,
-	    sg->key_idx, out->count);
+	    PRId64 " %s", base == NULL ? "base" : "delta", number,
+	    sg->key_idx, out->count, out->count == 1 ? "entry" : "entries");
 	if (col.expired > 0)
 		log_info("%zu revoked certificates expired longer ago than "
 		    "their profile's expired_on_crl are no longer listed",

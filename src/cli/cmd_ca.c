@@ -106,6 +106,16 @@ bad_usage(const char *cmd, const char *synopsis)
 	return CLI_USAGE;
 }
 
+/* view's OPTION with a value that is not one: why, then the usage. */
+static int
+view_bad(const char *option, const char *why, const char *value,
+    const char *synopsis)
+{
+	fprintf(stderr, "certmint: view %s \"%s\" %s\n", option,
+	    term_safe(value), why);
+	return bad_usage("view", synopsis);
+}
+
 /* Parse a request id argument. Returns 0 or -1 (message printed). */
 static int
 parse_id(const char *s, int64_t *id)
@@ -360,11 +370,13 @@ cmd_crl(const struct cli *cli, int argc, char **argv)
 	else
 		json_array_foreach(json_object_get(ans, "crls"), i, crl)
 			printf("%s CRL %" JSON_INTEGER_FORMAT " published: "
-			    "%" JSON_INTEGER_FORMAT " entries, next update %s\n",
+			    "%" JSON_INTEGER_FORMAT " %s, next update %s\n",
 			    json_is_true(json_object_get(crl, "delta")) ?
 			    "delta" : "base",
 			    json_integer_value(json_object_get(crl, "number")),
 			    json_integer_value(json_object_get(crl, "count")),
+			    json_integer_value(json_object_get(crl, "count"))
+			    == 1 ? "entry" : "entries",
 			    json_string_value(json_object_get(crl,
 			    "next_update")) ? json_string_value(
 			    json_object_get(crl, "next_update")) : "?");
@@ -425,10 +437,11 @@ print_crl_status(const char *label, const json_t *k)
 		printf("  %-10s %s\n", label, up);
 	else
 		printf("  %-10s number %" JSON_INTEGER_FORMAT ", %"
-		    JSON_INTEGER_FORMAT " entries, %s: this update %s (age %"
+		    JSON_INTEGER_FORMAT " %s, %s: this update %s (age %"
 		    JSON_INTEGER_FORMAT " s), next update %s (in %"
 		    JSON_INTEGER_FORMAT " s)\n", label, N(k, "number"),
-		    N(k, "count"), up, S(k, "this_update"), N(k, "age"),
+		    N(k, "count"), N(k, "count") == 1 ? "entry" : "entries",
+		    up, S(k, "this_update"), N(k, "age"),
 		    S(k, "next_update"), N(k, "expires_in"));
 	if (json_object_get(k, "next_publish") != NULL)
 		printf("  %-10s next publication %s (in %" JSON_INTEGER_FORMAT
@@ -596,7 +609,7 @@ cmd_view(const struct cli *cli, int argc, char **argv)
 	struct db_filter f;
 	struct cm_config cfg;
 	struct view_out	 v = { cli, NULL, 0 };
-	char		 serial[130];
+	char		 serial[130], arg[256];
 	struct store	*st;
 	char		 err[512], *dash;
 	int64_t		 n;
@@ -605,15 +618,21 @@ cmd_view(const struct cli *cli, int argc, char **argv)
 	memset(&f, 0, sizeof(f));
 	f.view = VIEW_LOG;
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (optarg != NULL)
+			strlcpy_cm(arg, optarg, sizeof(arg));
 		switch (ch) {
 		case 'i':
 			if ((dash = strchr(optarg, '-')) != NULL)
 				*dash++ = '\0';
 			if (parse_int64(optarg, &f.min_id) == -1 ||
 			    (dash != NULL && parse_int64(dash, &f.max_id) == -1))
-				return bad_usage("view", synopsis);
+				return view_bad("--id", "is not a request id or "
+				    "MIN-MAX", arg, synopsis);
 			if (dash == NULL)
 				f.max_id = f.min_id;
+			else if (f.max_id < f.min_id)
+				return view_bad("--id", "ends before it starts",
+				    arg, synopsis);
 			break;
 		case 'r':
 			f.requester = optarg;
@@ -624,7 +643,8 @@ cmd_view(const struct cli *cli, int argc, char **argv)
 		case 's':
 			/* As OpenSSL prints it: any case, with colons. */
 			if (hex_normalize(optarg, serial, sizeof(serial)) == -1)
-				return bad_usage("view", synopsis);
+				return view_bad("--serial", "is not a hexadecimal "
+				    "serial number (prefix)", arg, synopsis);
 			f.serial = serial;
 			break;
 		case 'p':
@@ -633,18 +653,22 @@ cmd_view(const struct cli *cli, int argc, char **argv)
 		case 'e':
 			if (parse_duration(optarg, &f.expiring) == -1 ||
 			    f.expiring <= 0)
-				return bad_usage("view", synopsis);
+				return view_bad("--expiring", "is not a duration "
+				    "(30d, 12h, 90m, 3600s)", arg, synopsis);
 			break;
 		case 'S':
 		case 'U':
 			if (time_parse(optarg, ch == 'S' ? &f.since :
 			    &f.until) == -1)
-				return bad_usage("view", synopsis);
+				return view_bad(ch == 'S' ? "--since" : "--until",
+				    "is not a date (2026-12-01, 2026-12-01T10:00:00Z, "
+				    "@SECONDS)", arg, synopsis);
 			break;
 		case 'l':
 			if (parse_int64(optarg, &n) == -1 || n < 0 ||
 			    n > 1000000000)
-				return bad_usage("view", synopsis);
+				return view_bad("--limit", "is not a number from 0 "
+				    "to 1000000000", arg, synopsis);
 			f.limit = (int)n;
 			break;
 		default:

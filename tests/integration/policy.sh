@@ -119,7 +119,7 @@ sys.exit(int((f(b) - f(a)).total_seconds() != 398 * 86400))' \
     "$(openssl x509 -in "$T_DIR/w2.crt" -noout -startdate -enddate)"
 wserial=$(openssl x509 -in "$T_DIR/w2.crt" -noout -serial | cut -d= -f2)
 check_refused "certificateHold of a tls-server certificate is refused" 30 \
-    "certificateHold is not a revocation reason for a WebServer" \
+    "certificateHold is not a revocation reason for certificates of profile WebServer" \
     "$CERTMINT" -c "$CONF" revoke "$wserial" certificateHold
 check_refused "so is aACompromise" 30 "aACompromise is not a revocation" \
     "$CERTMINT" -c "$CONF" revoke "$wserial" aACompromise

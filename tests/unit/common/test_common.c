@@ -409,7 +409,11 @@ test_profiles(void **state)
 	assert_string_equal(u, "http://pki.example.com/My%20CA%2F1+.crl?%");
 	free(u);
 	assert_null(url_expand(&cfg, "http://%5/", 0, err, sizeof(err)));
-	assert_non_null(strstr(err, "unknown token \"%5"));
+	assert_non_null(strstr(err, "unknown token \"%5\" (known"));
+	assert_null(url_expand(&cfg, "http://%5./", 0, err, sizeof(err)));
+	assert_non_null(strstr(err, "unknown token \"%5\" (known"));
+	assert_null(url_expand(&cfg, "http://%12/", 0, err, sizeof(err)));
+	assert_non_null(strstr(err, "unknown token \"%12\" (known"));
 	assert_null(url_expand(&cfg, "http://x/%", 0, err, sizeof(err)));
 	config_free(&cfg);
 
