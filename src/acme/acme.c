@@ -513,7 +513,8 @@ acme_dirs_release(struct acme *a, struct acme_dirs *d)
 }
 
 int
-acme_reload(struct acme *a, char *err, size_t errlen)
+acme_reload(struct acme *a, char *err, size_t errlen, char *kept,
+    size_t keptlen)
 {
 	struct acme_dirs *d = NULL, *old;
 	struct acme_va_config va;
@@ -522,6 +523,7 @@ acme_reload(struct acme *a, char *err, size_t errlen)
 	int		 on;
 
 	fixed[0] = '\0';
+	kept[0] = '\0';
 	ca_config_lock(a->ca);
 	if ((on = acme_enabled(ca_config(a->ca), err, errlen)) == 1 &&
 	    fixed_load(ca_config(a->ca), base, sizeof(base), &va, err,
@@ -536,7 +538,7 @@ acme_reload(struct acme *a, char *err, size_t errlen)
 	if (d == NULL)
 		return -1;
 	if (strcmp(base, a->base) != 0)
-		snprintf(fixed, sizeof(fixed), " base_url");
+		snprintf(fixed, sizeof(fixed), ", base_url");
 	if (strcmp(va.resolver, a->va.resolver) != 0 ||
 	    va.http01_port != a->va.http01_port ||
 	    va.tlsalpn01_port != a->va.tlsalpn01_port ||
@@ -545,8 +547,8 @@ acme_reload(struct acme *a, char *err, size_t errlen)
 	    memcmp(va.deny, a->va.deny, sizeof(va.deny[0]) *
 	    (size_t)va.ndeny) != 0)
 		snprintf(fixed + strlen(fixed), sizeof(fixed) - strlen(fixed),
-		    " resolver/ports/validation_timeout_ms/max_validations/"
-		    "validation_deny");
+		    ", resolver, http01_port, tlsalpn01_port, "
+		    "validation_timeout_ms, max_validations or validation_deny");
 	neps = d->neps;		/* d is the next reload's to free */
 	pthread_mutex_lock(&a->dirs_mu);
 	old = a->dirs;
@@ -554,9 +556,10 @@ acme_reload(struct acme *a, char *err, size_t errlen)
 	pthread_mutex_unlock(&a->dirs_mu);
 	acme_dirs_release(a, old);
 	log_info("acme: reloaded %zu director%s (identifiers, profiles, eab, "
-	    "rate limits, terms of service, challenge_wait_ms)%s%s", neps,
-	    neps == 1 ? "y" : "ies", fixed[0] != '\0' ?
-	    "; changed but kept until a restart:" : "", fixed);
+	    "rate limits, terms of service, challenge_wait_ms)", neps,
+	    neps == 1 ? "y" : "ies");
+	if (fixed[0] != '\0')
+		snprintf(kept, keptlen, "[acme] %s", fixed + 2);
 	return 0;
 }
 

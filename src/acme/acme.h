@@ -63,11 +63,12 @@ int	 acme_start(struct ca *, struct acme **out, char *err, size_t errlen);
 /*
  * Apply [acme] and [acme.NAME] of ca's config as reloaded: directories,
  * identifier patterns, profiles, EAB requirement, rate limits, terms of
- * service (logged). base_url and the VA's settings stay until a restart
- * (the log line says which changed). 0, or -1 with err and the running
- * settings kept.
+ * service (logged). base_url and the VA's settings stay until a restart:
+ * those that changed are named in kept ("" when none). 0, or -1 with err
+ * and the running settings kept.
  */
-int	 acme_reload(struct acme *, char *err, size_t errlen);
+int	 acme_reload(struct acme *, char *err, size_t errlen, char *kept,
+	    size_t keptlen);
 /* Stop validating (waits for the checks running) and free. */
 void	 acme_stop(struct acme *);
 /* Does path belong to the ACME server? */

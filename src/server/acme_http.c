@@ -34,20 +34,24 @@ acme_http_stop(struct server *srv)
 void
 acme_http_reload(struct server *srv, json_t *warnings)
 {
-	char	 err[512], *v;
+	char	 err[512], kept[300], *v;
 
 	if (srv->acme == NULL) {
 		v = ca_config_value(srv->ca, "acme", "enabled");
 		if (v != NULL && (strcasecmp(v, "yes") == 0 ||
 		    strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0))
-			log_warn("acme: [acme] enabled = %s takes a restart: "
-			    "ACME stays off until then", v);
+			reload_unapplied(warnings, "acme: [acme] enabled = %s "
+			    "takes a restart: ACME stays off until then", v);
 		free(v);
 		return;
 	}
-	if (acme_reload(srv->acme, err, sizeof(err)) == -1)
+	if (acme_reload(srv->acme, err, sizeof(err), kept, sizeof(kept)) == -1)
 		reload_unapplied(warnings, "acme: not reloaded, the running "
 		    "settings serve on: %s", err);
+	else if (kept[0] != '\0')
+		reload_unapplied(warnings, "%s changed: only a restart applies "
+		    "that; the running values serve on (the rest of [acme] is "
+		    "reloaded)", kept);
 }
 
 /* Queue resp as MHD's response on c (resp is freed). */

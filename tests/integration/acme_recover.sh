@@ -15,7 +15,7 @@
 #   Retry-After; `certmint resubmit` makes it valid (the certificate
 #   downloads), `certmint deny` invalid with a problem;
 # - `certmint reload` applies [acme] identifiers, eab, rate limits and a
-#   new [acme.NAME], and says that base_url takes a restart.
+#   new [acme.NAME], and says (exit 1) that base_url takes a restart.
 # The crash windows are made exactly by editing the database of a killed
 # daemon into what a crash at that instant leaves.
 . "$LIB"
@@ -262,10 +262,13 @@ conf_set acme identifiers '*.certmint.test, *.reload.test'
 conf_set acme eab required
 conf_set acme orders_per_account_hour 1
 conf_set acme base_url https://elsewhere.test
-check "certmint reload" "$CERTMINT" -c "$CONF" reload
-check_match "the reload is logged with what waits for a restart" \
-    "acme: reloaded 3 directories.*kept until a restart: base_url" \
+check_refused "certmint reload applies the rest, and says (exit 1) that base_url takes a restart" \
+    30 "\\[acme\\] base_url changed: only a restart applies that" \
+    "$CERTMINT" -c "$CONF" reload
+check_match "the reload is logged" "acme: reloaded 3 directories" \
     "$(cat "$T_LOG")"
+check_match "and what waits for a restart" \
+    "\\[acme\\] base_url changed: only a restart" "$(cat "$T_LOG")"
 check_eq "EAB is required now" true "$(C meta)"
 check "the directory extra added serves" curl -fsS --cacert "$CA_PEM" \
     -o /dev/null "$SURL/acme/extra/directory"
@@ -289,7 +292,8 @@ check_eq "and an account there with the same key is refused" \
 check_eq "the rate limit applies (orders of the last hour)" \
     "429 rateLimited" "$(C order y.reload.test)"
 conf_set acme orders_per_account_hour 0
-check "certmint reload again" "$CERTMINT" -c "$CONF" reload
+check_refused "certmint reload again (base_url still waits for the restart)" \
+    30 "\\[acme\\] base_url changed" "$CERTMINT" -c "$CONF" reload
 check_eq "the new pattern applies" "201 -" "$(C order x.reload.test)"
 conf_set acme profile NoSuchProfile
 check_refused "a reload whose [acme] does not read says so, and fails" 30 \
