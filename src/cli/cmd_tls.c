@@ -13,6 +13,9 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509_vfy.h>
 
 #include "../ca/ca.h"
 #include "../crypto/crypto.h"
@@ -254,6 +257,49 @@ out:
 	return rc;
 }
 
+/*
+ * Does the HTTPS certificate in tls_cert (with the chain after it) verify
+ * against ca.crt alone, as every snippet of the docs trusts it (curl
+ * --cacert ca.crt)? After a root's new-key renewal it does not: it is
+ * issued under the new root, which such clients have not added. 1 when
+ * it verifies, 0 when not, -1 when it cannot be told.
+ */
+static int
+trusted_by_ca_crt(const struct cm_config *cfg)
+{
+	STACK_OF(X509)	*chain = NULL;
+	X509_STORE	*store = NULL;
+	X509_STORE_CTX	*ctx = NULL;
+	X509		*leaf = NULL, *x;
+	BIO		*b = NULL;
+	int		 rc = -1;
+
+	if ((store = X509_STORE_new()) == NULL ||
+	    X509_STORE_load_file(store, cfg->cert_file) != 1 ||
+	    (b = BIO_new_file(cfg->tls_cert, "r")) == NULL ||
+	    (leaf = PEM_read_bio_X509(b, NULL, NULL, NULL)) == NULL ||
+	    (chain = sk_X509_new_null()) == NULL)
+		goto out;
+	while ((x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL)
+		if (!sk_X509_push(chain, x)) {
+			X509_free(x);
+			goto out;
+		}
+	ERR_clear_error();	/* the end of the file */
+	if ((ctx = X509_STORE_CTX_new()) == NULL ||
+	    X509_STORE_CTX_init(ctx, store, leaf, chain) != 1)
+		goto out;
+	rc = X509_verify_cert(ctx) == 1;
+out:
+	X509_STORE_CTX_free(ctx);
+	sk_X509_pop_free(chain, X509_free);
+	X509_free(leaf);
+	BIO_free(b);
+	X509_STORE_free(store);
+	ERR_clear_error();
+	return rc;
+}
+
 static void
 tls_usage(FILE *f)
 {
@@ -295,6 +341,13 @@ cmd_tls(const struct cli *cli, int argc, char **argv)
 	}
 	printf("HTTPS certificate renewed: %s (key %s)\n", cfg.tls_cert,
 	    cfg.tls_key);
+	if (cfg.ca_type == CM_CATYPE_STANDALONE_ROOTCA &&
+	    trusted_by_ca_crt(&cfg) == 0)
+		fprintf(stderr, "certmint: note: it is issued under the CA's "
+		    "new root key (certmint ca list), which clients that trust "
+		    "only %s do not trust: give them ca.pem (%s/ca.pem), which "
+		    "holds every CA certificate (docs/ca-renewal.md)\n",
+		    cfg.cert_file, cfg.base_url);
 	if (online) {
 		if ((ans = admin_call(cli, "reload", NULL)) == NULL)
 			goto out;

@@ -5,6 +5,8 @@
  * listener and without touching the connections open, whose suspended
  * submissions the writer still resumes.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -97,6 +99,7 @@ static struct tls_cred *
 cred_load(const struct cm_config *cfg, char *err, size_t errlen)
 {
 	struct tls_cred	*c;
+	struct stat	 sb;
 	gnutls_datum_t	 d;
 	int		 rc;
 
@@ -104,6 +107,15 @@ cred_load(const struct cm_config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	/*
+	 * As the CA key (ssh's rule): a key that others can read or change
+	 * is no longer this server's alone. It is root's or ours (checked),
+	 * so nobody else can change its mode before it is read.
+	 */
+	if (stat(cfg->tls_key, &sb) == 0 && file_check_mode(&sb,
+	    cfg->tls_key, "the HTTPS key ([server] tls_key)", 1, err,
+	    errlen) == -1)
+		goto fail;
 	if (file_read(cfg->tls_cert, &c->cert_pem, &c->cert_len,
 	    TLS_FILE_MAX) == -1 || file_read(cfg->tls_key, &c->key_pem,
 	    &c->key_len, TLS_FILE_MAX) == -1) {

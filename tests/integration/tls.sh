@@ -108,6 +108,16 @@ check "a key that is not the certificate's is refused at SIGHUP" \
     wait_lines "$T_LOG" "HTTPS certificate not reloaded.*not the certificate's" 1
 check_eq "and the certificate serves on" "$new" "$(served_serial)"
 cp "$T_DIR/tls.key.good" "$T_DIR/ca/tls.key"
+chmod 644 "$T_DIR/ca/tls.key"
+check_refused "a tls.key others can read is refused at reload, as the CA key is" \
+    30 "tls.key: the HTTPS key \\(\\[server\\] tls_key\\) has mode 0644" \
+    "$CERTMINT" -c "$CONF" reload
+check_eq "and the certificate serves on" "$new" "$(served_serial)"
+daemon_stop
+check_refused "and at start" 30 "the HTTPS key .* has mode 0644.*chmod 600" \
+    "$CERTMINTD" -c "$CONF"
+chmod 600 "$T_DIR/ca/tls.key"
+daemon_start
 
 # Renewed with certmintd stopped: the next start serves it.
 daemon_stop
@@ -137,4 +147,18 @@ C3=$T_DIR/ca3/certmint.conf
 check "init --tls-port 0" "$CERTMINT" -c "$C3" init --port "$(free_port)" \
     --tls-port 0
 check_fails "makes no HTTPS certificate" test -e "$T_DIR/ca3/tls.crt"
+
+# After a root's new-key renewal the next HTTPS certificate is the new
+# root's: tls renew says that clients trusting only ca.crt must take
+# ca.pem; a renewal under the same key says nothing.
+check "ca2: tls renew under the key ca.crt has" "$CERTMINT" -c "$C2" tls renew
+check_eq "says nothing more" "" "$("$CERTMINT" -c "$C2" tls renew 2>&1 >/dev/null)"
+check "ca2: ca renew --new-key" "$CERTMINT" -c "$C2" ca renew --new-key
+check_match "tls renew then says who will not trust it, and what to give them" \
+    "note: it is issued under the CA's new root key.*only $T_DIR/ca2/ca.crt.*ca.pem" \
+    "$("$CERTMINT" -c "$C2" tls renew 2>&1 >/dev/null)"
+check_fails "indeed: ca.crt alone does not verify it" \
+    openssl verify -CAfile "$T_DIR/ca2/ca.crt" "$T_DIR/ca2/tls.crt"
+check "the CA's new root does" \
+    openssl verify -CAfile "$T_DIR/ca2/ca(1).crt" "$T_DIR/ca2/tls.crt"
 finish
