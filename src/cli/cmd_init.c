@@ -293,6 +293,8 @@ config_text(const char *name, const char *subordinate_type, enum key_type kt,
 	    config_text_rest(&b, tls_port, tls_names, anonymous) == -1 ||
 	    buf_printf(&b,
 	    "\n[publish]\n"
+	    "# Where certificates send clients for CRLs and the CA certificate\n"
+	    "# (CDP, AIA): a name they reach. Change it with [server] port.\n"
 	    "base_url = http://%s:%d\n"
 	    "\n[crl]\n"
 	    "period = 7d\n"

@@ -94,6 +94,12 @@ struct stat;
 int	 file_check_mode(const struct stat *, const char *path, const char *what,
 	    int private, char *err, size_t errlen);
 char	*path_join(const char *dir, const char *name);	/* name if absolute */
+/*
+ * The host (an IPv6 address without its brackets) and port of an http or
+ * https URL, the scheme's port when it names none. 0, or -1 when url is
+ * not one.
+ */
+int	 url_host_port(const char *url, char *host, size_t hostlen, int *port);
 char	*path_dirname(const char *);
 /*
  * The name of the file of index idx beside path, as AD CS names a

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -507,6 +508,47 @@ file_check_mode(const struct stat *sb, const char *path, const char *what,
 		    mode, path);
 		return -1;
 	}
+	return 0;
+}
+
+int
+url_host_port(const char *url, char *host, size_t hostlen, int *port)
+{
+	const char	*h, *e;
+	int64_t		 n;
+	char		 digits[8];
+	size_t		 len;
+
+	if (strncasecmp(url, "http://", 7) == 0) {
+		h = url + 7;
+		*port = 80;
+	} else if (strncasecmp(url, "https://", 8) == 0) {
+		h = url + 8;
+		*port = 443;
+	} else
+		return -1;
+	if (*h == '[') {
+		if ((e = strchr(++h, ']')) == NULL)
+			return -1;
+		len = (size_t)(e++ - h);
+	} else {
+		len = strcspn(h, ":/?#");
+		e = h + len;
+	}
+	if (len == 0 || len >= hostlen)
+		return -1;
+	memcpy(host, h, len);
+	host[len] = '\0';
+	if (*e != ':')
+		return *e == '\0' || *e == '/' || *e == '?' || *e == '#' ? 0 : -1;
+	len = strcspn(++e, "/?#");
+	if (len == 0 || len >= sizeof(digits))
+		return -1;
+	memcpy(digits, e, len);
+	digits[len] = '\0';
+	if (parse_int64(digits, &n) == -1 || n < 1 || n > 65535)
+		return -1;
+	*port = (int)n;
 	return 0;
 }
 

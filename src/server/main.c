@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -119,10 +120,29 @@ server_reload(struct server *srv, char *err, size_t errlen, json_t *warnings)
 static void
 anonymous_warn(struct server *srv)
 {
-	int	 anon;
+	const struct cm_config *cfg;
+	char		 host[256];
+	int		 anon, port;
 
 	ca_config_lock(srv->ca);
-	anon = ca_config(srv->ca)->anonymous;
+	cfg = ca_config(srv->ca);
+	anon = cfg->anonymous;
+	/*
+	 * [publish] base_url is what certificates point at for CRLs and CA
+	 * certificates. init writes it with the port; when the port moves
+	 * and base_url names this host on another port, every certificate
+	 * from now on points where certmintd does not answer (or where
+	 * another CA does). Said, not refused: a proxy may be there.
+	 */
+	if (url_host_port(cfg->base_url, host, sizeof(host), &port) == 0 &&
+	    port != cfg->listen_port && (strcmp(host, cfg->listen_addr) == 0 ||
+	    strcmp(host, "127.0.0.1") == 0 || strcmp(host, "::1") == 0 ||
+	    strcasecmp(host, "localhost") == 0))
+		log_warn("[publish] base_url = %s names port %d of this host, "
+		    "but certmintd serves CRLs and CA certificates on port %d "
+		    "([server] port): the CDP and AIA of the certificates it "
+		    "issues point there", cfg->base_url, port,
+		    cfg->listen_port);
 	ca_config_unlock(srv->ca);
 	if (anon == CM_ANON_ISSUE)
 		log_warn("WARNING: [rest] anonymous = issue: anyone who can "

@@ -305,6 +305,11 @@ check_refused "a reload that moves the port says it takes a restart" 30 \
 check "the daemon answers on the port it has" \
     curl -fsS -m 10 -o /dev/null "$URL/health"
 cp "$T_DIR/conf.good" "$CONF"
+conf_set acme enabled yes
+check_refused "a reload that turns ACME on says (exit 1) it takes a restart" \
+    30 "\\[acme\\] enabled = yes takes a restart: ACME stays off" \
+    "$CERTMINT" -c "$CONF" reload
+cp "$T_DIR/conf.good" "$CONF"
 check "back to the running port, a reload is quiet" \
     "$CERTMINT" -c "$CONF" reload
 # The same with a policy module that does not load: the reload is undone,
@@ -319,4 +324,21 @@ check "after it, the running pid file is still the running config's" \
 check_refused "exit set will not write a line libinih would split" 30 \
     "would be a line of 2[0-9][0-9] characters" \
     "$CERTMINT" -c "$CONF" exit set Recording.Exit output "/tmp/$(printf '%0220d' 0)"
+
+# (4) The port moved and restarted, base_url (init writes it) not: the
+# certificates would point at the old port. Said at start and at reload.
+check_eq "a base_url on the port it serves: no warning yet" 0 \
+    "$(count_lines "$T_LOG" "base_url = .* names port")"
+daemon_stop
+PORT=$(free_port)
+URL=http://127.0.0.1:$PORT
+conf_set server port "$PORT"
+daemon_start
+check "at start: base_url names the old port" wait_lines "$T_LOG" \
+    "\\[publish\\] base_url = http://127.0.0.1:[0-9]+ names port [0-9]+ of this host, but certmintd serves CRLs and CA certificates on port $PORT" 1
+check "certmint reload" "$CERTMINT" -c "$CONF" reload
+check "and at each reload" wait_lines "$T_LOG" "base_url = .* names port" 2
+conf_set publish base_url "$URL"
+check "certmint reload, base_url fixed" "$CERTMINT" -c "$CONF" reload
+check_eq "then no more" 2 "$(count_lines "$T_LOG" "base_url = .* names port")"
 finish
