@@ -514,14 +514,22 @@ manage_flags(const cm_manage_module *m)
 static int
 do_init(struct wire_chan *ctl, const char *config)
 {
+	static char	*name;
 	struct proxy	 p;
 	const char	*desc;
 	int		 rc, f = 0;
 
+	/*
+	 * A copy, kept: config points into ctl's buffer, which the module's
+	 * own srv calls during initialize read their answers into. Kept past
+	 * the call too, as inline, where it is the CA's config.
+	 */
+	free(name);
+	if ((name = strdup(config ? config : "")) == NULL)
+		return -1;
 	proxy_init(&p, ctl);
 	module_enter();
-	rc = mod.desc->initialize(config ? config : "", &p.vt, &mod.state,
-	    &mod.mask);
+	rc = mod.desc->initialize(name, &p.vt, &mod.state, &mod.mask);
 	arena_free(&p);
 	if (rc == CM_OK) {
 		mod.initialized = 1;

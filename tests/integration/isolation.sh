@@ -56,6 +56,8 @@ submit_many() {
 daemon_start
 new_csr ok
 new_csr bad
+check "initialize's config is the CA's name, after the module's own srv calls" \
+    wait_lines "$T_LOG" 'Recording.Exit.*initialize\("Test CA"\)' 1
 list_json
 for m in $MODS; do
 	check_eq "$m.Exit runs isolated by default" process \

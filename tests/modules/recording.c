@@ -41,6 +41,8 @@ rec_init(const char *config, cm_server_exit *srv, void **state, int32_t *mask)
 	if (r == NULL)
 		return CM_E_NOMEM;
 	read_output(r, srv);
+	/* config is the CA's name, still after the module's own calls. */
+	srv->log(srv, CM_LOG_INFO, "initialize(\"%s\")", config);
 	if (r->output[0] == '\0') {
 		srv->log(srv, CM_LOG_ERROR, "Recording.Exit: no output file");
 		free(r);
