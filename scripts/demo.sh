@@ -18,8 +18,11 @@ fi
 ./build/src/server/certmintd -c "$CONF" &
 PID=$!
 trap 'kill -TERM $PID 2>/dev/null' INT TERM
+# Ours answers, not another certmintd already on the port: its pid file
+# names it (a second certmintd for the same CA stops at once).
 i=0
-until curl -fsS -m 2 http://127.0.0.1:8080/health >/dev/null 2>&1; do
+until [ "$(cat demo/certmintd.pid 2>/dev/null)" = "$PID" ] &&
+    curl -fsS -m 2 http://127.0.0.1:8080/health >/dev/null 2>&1; do
 	if ! kill -0 "$PID" 2>/dev/null || [ $i -ge 300 ]; then
 		echo "certmintd did not start (see above)" >&2
 		kill -TERM "$PID" 2>/dev/null || true
