@@ -3,9 +3,13 @@
  * migrations, prepared statements kept for the connection's life.
  */
 
+#include <sys/file.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -367,6 +371,165 @@ migrate(struct store *st, int creating, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * One value of path, opened read-only as uri_fmt makes its URI ("%s?mode=ro":
+ * with its WAL; "%s?immutable=1": the file alone), by sql. 1 with the value
+ * in out, 0 when there is none (no such table: an older schema), -1 when
+ * the database cannot be read that way (quick_check too when check).
+ */
+static int
+peek(const char *path, const char *uri_fmt, const char *sql, int check,
+    char *out, size_t outlen)
+{
+	sqlite3		*db = NULL;
+	sqlite3_stmt	*s = NULL;
+	char		*uri, esc[3 * PATH_MAX + 1];
+	const char	*v;
+	size_t		 i, o = 0;
+	int		 rc = -1;
+
+	out[0] = '\0';
+	/* The path in a URI: what SQLite would read as syntax, escaped. */
+	for (i = 0; path[i] != '\0' && o + 4 < sizeof(esc); i++)
+		if (path[i] == '%' || path[i] == '?' || path[i] == '#' ||
+		    (unsigned char)path[i] <= ' ' ||
+		    (unsigned char)path[i] >= 0x7f)
+			o += (size_t)snprintf(esc + o, sizeof(esc) - o, "%%%02X",
+			    (unsigned char)path[i]);
+		else
+			esc[o++] = path[i];
+	if (path[i] != '\0')
+		return -1;
+	esc[o] = '\0';
+	if ((uri = sqlite3_mprintf(uri_fmt, esc)) == NULL)
+		return -1;
+	if (sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI |
+	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
+		goto out;
+	if (check) {
+		if (sqlite3_prepare_v2(db, "PRAGMA quick_check(1)", -1, &s,
+		    NULL) != SQLITE_OK || sqlite3_step(s) != SQLITE_ROW ||
+		    (v = (const char *)sqlite3_column_text(s, 0)) == NULL ||
+		    strcmp(v, "ok") != 0)
+			goto out;
+		sqlite3_finalize(s);
+		s = NULL;
+	}
+	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) {
+		/* An older schema, before the database's identity. */
+		rc = strstr(sqlite3_errmsg(db), "no such table") != NULL ? 0 :
+		    -1;
+		goto out;
+	}
+	if ((rc = sqlite3_step(s)) == SQLITE_ROW &&
+	    (v = (const char *)sqlite3_column_text(s, 0)) != NULL) {
+		snprintf(out, outlen, "%s", v);
+		rc = 1;
+	} else
+		rc = rc == SQLITE_DONE ? 0 : -1;
+out:
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	sqlite3_free(uri);
+	return rc;
+}
+
+/* The database files this process has opened read-write (wal_belongs). */
+static pthread_mutex_t	 opened_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	dev_t	 dev;
+	ino_t	 ino;
+}			 opened[32];
+static size_t		 nopened;
+
+/* Has this process opened the file sb read-write before? */
+static int
+opened_before(const struct stat *sb)
+{
+	size_t	 i;
+	int	 found = 0;
+
+	pthread_mutex_lock(&opened_mu);
+	for (i = 0; i < nopened && !found; i++)
+		found = opened[i].dev == sb->st_dev && opened[i].ino == sb->st_ino;
+	pthread_mutex_unlock(&opened_mu);
+	return found;
+}
+
+static void
+opened_add(const struct stat *sb)
+{
+	pthread_mutex_lock(&opened_mu);
+	if (nopened < nitems(opened)) {
+		opened[nopened].dev = sb->st_dev;
+		opened[nopened].ino = sb->st_ino;
+		nopened++;
+	}
+	pthread_mutex_unlock(&opened_mu);
+}
+
+/* Does a running certmintd hold the database (its flock, server/main.c)? */
+static int
+daemon_holds(const char *path)
+{
+	int	 fd, held;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return 0;
+	held = flock(fd, LOCK_SH | LOCK_NB) == -1 && errno == EWOULDBLOCK;
+	close(fd);
+	return held;
+}
+
+/*
+ * A WAL left by a crash is applied to the database by the first
+ * read-write connection that closes (a checkpoint): a WAL that is another
+ * database's (copied over, restored beside the wrong file) would then
+ * overwrite this one for good. So before such an open, the database is
+ * read twice without writing anything, as the file alone and with its
+ * WAL: refused when with it the database does not read, or is another
+ * one (its database_id, migration 6, differs). 0, or -1 with err.
+ *
+ * Only at this process's first read-write open of the file, sb, and not
+ * while a certmintd runs on it: then the WAL is its live one. (Later,
+ * opening and closing the file here would also drop the fcntl locks of
+ * this process's SQLite connections.)
+ */
+static int
+wal_belongs(const char *path, const struct stat *sb, char *err,
+    size_t errlen)
+{
+	static const char id_sql[] =
+	    "SELECT value FROM meta WHERE key = 'database_id'";
+	struct stat	 wsb;
+	char		 wal[PATH_MAX], alone[128], with[128];
+	int		 r1, r2;
+
+	if (opened_before(sb))
+		return 0;
+	if (snprintf(wal, sizeof(wal), "%s-wal", path) >= (int)sizeof(wal) ||
+	    stat(wal, &wsb) == -1 || wsb.st_size == 0 || daemon_holds(path))
+		return 0;
+	r2 = peek(path, "file:%s?mode=ro", id_sql, 1, with, sizeof(with));
+	if (r2 == -1) {
+		snprintf(err, errlen, "%s: the database does not read with the "
+		    "WAL beside it (%s), which may be another database's. "
+		    "Nothing was changed: if that WAL is not this database's, "
+		    "move it and %s-shm away; if it is, restore the database "
+		    "from a backup (certmint restore)", path, wal, path);
+		return -1;
+	}
+	r1 = peek(path, "file:%s?immutable=1", id_sql, 0, alone,
+	    sizeof(alone));
+	if (r1 == 1 && r2 == 1 && strcmp(alone, with) != 0) {
+		snprintf(err, errlen, "%s: the WAL beside it (%s) is another "
+		    "database's (database_id %s, not %s). Nothing was changed: "
+		    "move it and %s-shm away", path, wal, with, alone, path);
+		return -1;
+	}
+	return 0;
+}
+
 struct store *
 store_open(const char *path, int flags, char *err, size_t errlen)
 {
@@ -382,6 +545,9 @@ store_open(const char *path, int flags, char *err, size_t errlen)
 	}
 	st->readonly = (flags & STORE_READONLY) != 0;
 	if (open_check(path, flags, &sb, &creating, err, errlen) == -1)
+		goto fail;
+	if (!st->readonly && !creating &&
+	    wal_belongs(path, &sb, err, errlen) == -1)
 		goto fail;
 	oflags = st->readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
 	if (sqlite3_open_v2(path, &st->db, oflags | SQLITE_OPEN_NOMUTEX,
@@ -427,6 +593,8 @@ store_open(const char *path, int flags, char *err, size_t errlen)
 		open_error(st, "write", "cannot switch to WAL", err, errlen);
 		goto fail;
 	}
+	if (!st->readonly)
+		opened_add(&sb);
 	return st;
  fail:
 	store_close(st);

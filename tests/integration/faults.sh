@@ -61,6 +61,40 @@ refused_start "without the marker too (none of its CA certificates is ours)" \
     "is not this CA's database: its CA certificate 0 is not"
 mv "$T_DIR/dbid.saved" "$T_DIR/ca/ca.dbid"
 cp "$T_DIR/mine.db" "$DB"
+
+# Another database's WAL beside ours (copied over, restored beside the
+# wrong file): the first read-write close would apply it for good. One
+# that holds the whole other database (after a VACUUM) reads fine, and is
+# told by its database_id; one of a few pages makes ours unreadable.
+# Either way nothing is written: the file, and the WAL, stay as they were.
+# (Each time on a fresh copy of the other CA's database, laid out as ours.)
+other_wal() {
+	cp "$T_DIR/other/certmint.db" "$T_DIR/other-copy.db"
+	python3 - "$T_DIR/other-copy.db" "$DB-wal" "$1" <<'PY'
+import shutil, sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+c.execute("PRAGMA journal_mode = WAL")
+c.execute("PRAGMA wal_autocheckpoint = 0")
+c.execute(sys.argv[3])
+c.commit()
+shutil.copy(sys.argv[1] + "-wal", sys.argv[2])
+c.close()
+PY
+}
+other_wal VACUUM
+refused_start "another database's whole WAL beside ours is refused, by its id" \
+    "the WAL beside it \\(.*certmint.db-wal\\) is another database's \\(database_id [0-9a-f]{32}, not [0-9a-f]{32}\\). Nothing was changed"
+check "the database file is as it was" cmp -s "$DB" "$T_DIR/mine.db"
+check "and the WAL still there" test -s "$DB-wal"
+check_refused "certmint's read-write commands refuse it too" 30 \
+    "is another database's" "$CERTMINT" -c "$CONF" token list
+check "the database file still as it was" cmp -s "$DB" "$T_DIR/mine.db"
+rm -f "$DB-wal" "$DB-shm"
+other_wal "INSERT INTO meta VALUES ('note', 'x')"
+refused_start "a page of another database's WAL: refused, by its id" \
+    "is another database's \\(database_id"
+check "the database file is as it was" cmp -s "$DB" "$T_DIR/mine.db"
+rm -f "$DB-wal" "$DB-shm"
 # An empty marker (a full disk, a careless edit) is a damaged one.
 cp "$T_DIR/ca/ca.dbid" "$T_DIR/dbid.saved"
 : >"$T_DIR/ca/ca.dbid"
