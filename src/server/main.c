@@ -181,6 +181,33 @@ db_lock(const char *path)
 	return fd;
 }
 
+/* How long a start waits for a killed certmintd to finish exiting. */
+#define PID_EXIT_WAIT_MS	10000
+
+/* Is process pid a zombie (exited, its threads still ending), or gone? */
+static int
+pid_exiting(int64_t pid)
+{
+	char	 path[64], buf[512], *p;
+	ssize_t	 n;
+	int	 fd;
+
+	if (pid <= 0 || pid > INT32_MAX)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%lld/stat", (long long)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return errno == ENOENT;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* "pid (comm) S ...": the state follows the last ')'. */
+	if ((p = strrchr(buf, ')')) == NULL || p[1] != ' ')
+		return 0;
+	return p[2] == 'Z' || p[2] == 'X';
+}
+
 /*
  * Take the pid file: open it, lock it for the daemon's lifetime and write
  * our pid into it. The lock, not the pid in the file, says whether a
@@ -195,7 +222,7 @@ pidfile_lock(const char *path)
 	char		 buf[32];
 	int64_t		 pid;
 	ssize_t		 n;
-	int		 fd, tries;
+	int		 fd, tries, waited = 0;
 
 	for (tries = 0; tries < 10; tries++) {
 		if ((fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
@@ -211,12 +238,31 @@ pidfile_lock(const char *path)
 			}
 			n = pread(fd, buf, sizeof(buf) - 1, 0);
 			buf[n > 0 ? n : 0] = '\0';
+			close(fd);
+			fd = -1;
+			/*
+			 * One killed a moment ago is a zombie whose other
+			 * threads are still ending (an fsync in flight): its
+			 * files, and so the lock, go when they have. A
+			 * supervisor's quick restart waits for that.
+			 */
+			if (parse_int64(str_trim(buf), &pid) == 0 &&
+			    pid_exiting(pid) && waited < PID_EXIT_WAIT_MS) {
+				if (waited == 0)
+					log_info("certmintd pid %lld, which holds "
+					    "%s, is exiting: waiting for it",
+					    (long long)pid, path);
+				usleep(10000);
+				waited += 10;
+				tries--;
+				continue;
+			}
 			if (parse_int64(str_trim(buf), &pid) == 0)
-				log_err("another certmintd (pid %lld) runs with %s",
-				    (long long)pid, path);
+				log_err("another certmintd (pid %lld) %s with %s",
+				    (long long)pid, pid_exiting(pid) ?
+				    "is still exiting" : "runs", path);
 			else
 				log_err("another certmintd runs with %s", path);
-			close(fd);
 			return -1;
 		}
 		/*

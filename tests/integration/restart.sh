@@ -328,7 +328,37 @@ check "the unrelated process was left alone" kill -0 "$other"
 kill "$other"
 wait "$other" 2>/dev/null
 check_refused "a second daemon is still refused" \
-    30 "another certmintd \(pid $T_PID\)" "$CERTMINTD" -c "$CONF"
+    30 "another certmintd \(pid $T_PID\) runs" "$CERTMINTD" -c "$CONF"
 daemon_stop
 check "a clean stop removes the pid file" test ! -e "$PIDF"
+
+# A daemon killed a moment ago can still hold the lock while its threads
+# end (a zombie: kill -9 during an fsync): a quick restart waits for it,
+# rather than failing as if another certmintd ran. Played by a process
+# that holds the lock while the pid in the file is a zombie, for 1 s.
+python3 - "$PIDF" >"$T_DIR/holder.out" 2>&1 <<'PY' &
+import fcntl, os, sys, time
+f = open(sys.argv[1], "w")
+fcntl.flock(f, fcntl.LOCK_EX)
+child = os.fork()
+if child == 0:
+    os._exit(0)
+time.sleep(0.3)                  # the child is a zombie now, not reaped
+f.write("%d\n" % child)
+f.flush()
+print("locked", flush=True)
+time.sleep(1)
+f.close()
+os.waitpid(child, 0)
+PY
+holder=$!
+wait_until 30 grep -q locked "$T_DIR/holder.out"
+"$CERTMINTD" -c "$CONF" >>"$T_LOG" 2>&1 &
+T_PID=$!
+check "a start while the pid file's holder is exiting waits, then starts" \
+    wait_until 60 curl -fsS -m 5 "$URL/health"
+check "saying so" wait_lines "$T_LOG" "certmintd pid [0-9]+, which holds .*certmintd.pid, is exiting: waiting for it" 1
+wait "$holder"
+issue_ok "after waiting for the exiting daemon"
+daemon_stop
 finish
