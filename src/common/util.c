@@ -247,9 +247,12 @@ time_format(int64_t t, char out[32])
 	    tm.tm_year > 9999 - 1900)
 		snprintf(out, 32, "@%lld", (long long)t);
 	else
-		snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02dZ",
-		    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-		    tm.tm_min, tm.tm_sec);
+		/* The ranges bounded for the compiler too (-O0 warns). */
+		snprintf(out, 32, "%04u-%02u-%02uT%02u:%02u:%02uZ",
+		    (unsigned)(tm.tm_year + 1900) % 10000u,
+		    (unsigned)(tm.tm_mon + 1) % 100u, (unsigned)tm.tm_mday % 100u,
+		    (unsigned)tm.tm_hour % 100u, (unsigned)tm.tm_min % 100u,
+		    (unsigned)tm.tm_sec % 100u);
 }
 
 /*

@@ -109,6 +109,12 @@ key_load(const char *path, EVP_PKEY **out, char *err, size_t errlen)
 		fclose(f);
 		return -1;
 	}
+	if (!S_ISREG(sb.st_mode)) {
+		snprintf(err, errlen, "%s: the CA key is not a regular file",
+		    path);
+		fclose(f);
+		return -1;
+	}
 	if (file_check_mode(&sb, path, "the CA key", 1, err, errlen) == -1) {
 		fclose(f);
 		return -1;

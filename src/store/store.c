@@ -337,8 +337,9 @@ migrate(struct store *st, int creating, char *err, size_t errlen)
 		return -1;
 	}
 	if (version == 0 && !creating) {
-		snprintf(err, errlen, "%s: empty database (run certmint init)",
-		    st->path);
+		snprintf(err, errlen, "%s: empty database: the CA's records "
+		    "are not in it; restore it from a backup (certmint "
+		    "restore)", st->path);
 		return -1;
 	}
 	if (version < schema_latest() && st->readonly) {

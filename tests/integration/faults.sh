@@ -29,7 +29,8 @@ refused_start "a missing database stops certmintd, saying so" \
     "database is missing.*restore it from a backup"
 check "and no database was created in its place" test ! -e "$DB"
 : >"$DB"
-refused_start "an empty (0-byte) database is refused" "empty database"
+refused_start "an empty (0-byte) database is refused, pointing at the backup" \
+    "empty database: .*restore it from a backup"
 check_eq "and left empty" 0 "$(wc -c <"$DB")"
 rm -f "$DB"
 sqlite3 "$DB" "CREATE TABLE notes (x TEXT); INSERT INTO notes VALUES ('mine');"
@@ -40,6 +41,13 @@ check_eq "with its data" mine "$(sqlite3 "$DB" 'SELECT x FROM notes')"
 rm -f "$DB"
 mv "$T_DIR/saved.db" "$DB"
 for s in wal shm; do [ -f "$T_DIR/saved.$s" ] && mv "$T_DIR/saved.$s" "$DB-$s"; done
+
+mv "$T_DIR/ca/ca.key" "$T_DIR/ca.key.saved"
+mkdir -m 700 "$T_DIR/ca/ca.key"
+refused_start "a CA key that is a directory is refused, saying so" \
+    "ca.key: the CA key is not a regular file"
+rmdir "$T_DIR/ca/ca.key"
+mv "$T_DIR/ca.key.saved" "$T_DIR/ca/ca.key"
 
 cp "$CONF" "$T_DIR/good.conf"
 conf_set polcy request_disposition deny
