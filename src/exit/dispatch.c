@@ -790,17 +790,22 @@ deliver(struct exit_slot *s, const struct db_event *ev, uint64_t *local)
 		if (rc == CM_OK) {
 			/*
 			 * The success path takes no lock, but for one event
-			 * in LAT_EVERY (and every first try of a retried
-			 * one): h->mu is shared by every module's threads.
+			 * in LAT_EVERY, and one at least LAT_GAP_NS after the
+			 * last sample (a slow module's few events are all
+			 * counted, a fast one's do not contend): h->mu is
+			 * shared by every module's threads.
 			 */
 			uint64_t n = local != NULL ? (*local)++ :
 			    (uint64_t)atomic_fetch_add(&s->delivered, 1);
+			uint64_t now = time_mono_ns();
 
-			if (n % LAT_EVERY == 0 && attempt == 1) {
+			if (attempt == 1 && (n % LAT_EVERY == 0 || now -
+			    atomic_load(&s->lat_last_ns) >= LAT_GAP_NS)) {
 				uint64_t t = commit_time(h, ev->seq);
 
+				atomic_store(&s->lat_last_ns, now);
 				if (t != 0) {
-					t = (time_mono_ns() - t) / 1000u;
+					t = (now - t) / 1000u;
 					pthread_mutex_lock(&h->mu);
 					s->lat_us[s->lat_n++ % LATENCIES] =
 					    (uint32_t)t;

@@ -23,7 +23,8 @@
 #define POOL_MAX	16
 #define MARKS		1024	/* recent commits, for commit-to-notify latency */
 #define LATENCIES	4096	/* latency samples kept per module */
-#define LAT_EVERY	16	/* sample the latency of one event in LAT_EVERY */
+#define LAT_EVERY	16	/* sample the latency of one event in LAT_EVERY, */
+#define LAT_GAP_NS	10000000 /* and any 10 ms after the last sample */
 #define MANAGE_WAIT_MS	2000	/* exit set/configure: a busy serial module */
 #define CURSOR_SAVE_MS	200	/* save a moving cursor at most this often */
 #define CRASHES_MAX	256	/* crashes remembered per module */
@@ -99,6 +100,7 @@ struct exit_slot {
 	int64_t		 last_error_time;
 	uint32_t	 lat_us[LATENCIES];	/* commit to notify return, ring */
 	uint64_t	 lat_n;
+	_Atomic uint64_t lat_last_ns;	/* when the last sample was taken */
 	pthread_mutex_t	 call_mu;	/* serial modules: one call at a time */
 	/*
 	 * The batch being delivered (dispatch.c, struct collect), with the

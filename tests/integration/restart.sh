@@ -360,5 +360,16 @@ check "a start while the pid file's holder is exiting waits, then starts" \
 check "saying so" wait_lines "$T_LOG" "certmintd pid [0-9]+, which holds .*certmintd.pid, is exiting: waiting for it" 1
 wait "$holder"
 issue_ok "after waiting for the exiting daemon"
+
+# The commit-to-notify latency of a slow serial module (250 ms a call):
+# its few events are each sampled, not one in 16.
+before=$(count_lines "$SLOW" " event=0x1 ")
+for i in 1 2 3 4 5; do issue_ok "for the latency figures ($i)"; done
+check "Slow.Exit got them" wait_lines "$SLOW" " event=0x1 " $((before + 5))
+"$CERTMINT" -c "$CONF" --json exit list >"$T_DIR/list.json"
+samples=$(json "$T_DIR/list.json" \
+    '[m for m in j if m["name"] == "Slow.Exit"][0]["latency_us"]["samples"]')
+check "exit list: Slow.Exit's latency has a sample of each (>= 5: $samples)" \
+    test "${samples:-0}" -ge 5
 daemon_stop
 finish
