@@ -32,6 +32,17 @@ jstr(const json_t *o, const char *key, const char *dflt)
 	return s != NULL ? s : dflt;
 }
 
+/*
+ * jstr for the terminal: a module's own text (description, errors,
+ * reports) escaped as a requester's is, so that it cannot drive the
+ * terminal or forge lines. At most four in one printf (term_safe).
+ */
+static const char *
+tstr(const json_t *o, const char *key, const char *dflt)
+{
+	return term_safe(jstr(o, key, dflt));
+}
+
 static int
 exit_usage(void)
 {
@@ -52,12 +63,12 @@ print_module(const json_t *m)
 {
 	json_t	*lat;
 
-	printf("%s\n", jstr(m, "name", "?"));
+	printf("%s\n", tstr(m, "name", "?"));
 	if (!json_is_true(json_object_get(m, "loaded"))) {
-		printf("  NOT LOADED: %s\n", jstr(m, "error", "?"));
+		printf("  NOT LOADED: %s\n", tstr(m, "error", "?"));
 		return;
 	}
-	printf("  description:  %s\n", jstr(m, "description", ""));
+	printf("  description:  %s\n", tstr(m, "description", ""));
 	printf("  events:       %s\n", jstr(m, "events", ""));
 	printf("  threading:    %s\n", jstr(m, "threading", ""));
 	if (json_object_get(m, "pid") != NULL)
@@ -68,16 +79,16 @@ print_module(const json_t *m)
 		printf("  isolation:    %s\n", jstr(m, "isolation", ""));
 	if (json_object_get(m, "suspended") != NULL)
 		printf("  suspended:    %s (since %s); `certmint exit resume "
-		    "%s` delivers again\n", jstr(m, "suspended", ""),
-		    jstr(m, "suspended_since", ""), jstr(m, "name", ""));
+		    "%s` delivers again\n", tstr(m, "suspended", ""),
+		    tstr(m, "suspended_since", ""), tstr(m, "name", ""));
 	if (json_integer_value(json_object_get(m, "crashes")) > 0)
 		printf("  crashes:      %" JSON_INTEGER_FORMAT " recently, "
 		    "last: %s\n", json_integer_value(json_object_get(m,
-		    "crashes")), jstr(m, "last_crash", ""));
-	printf("  file:         %s\n", jstr(m, "path", ""));
+		    "crashes")), tstr(m, "last_crash", ""));
+	printf("  file:         %s\n", tstr(m, "path", ""));
 	if (json_object_get(m, "reload_error") != NULL)
 		printf("  reload error: %s (the version loaded before runs "
-		    "on)\n", jstr(m, "reload_error", ""));
+		    "on)\n", tstr(m, "reload_error", ""));
 	printf("  cursor:       %" JSON_INTEGER_FORMAT " (queue %"
 	    JSON_INTEGER_FORMAT ")\n",
 	    json_integer_value(json_object_get(m, "cursor")),
@@ -98,8 +109,8 @@ print_module(const json_t *m)
 		    json_integer_value(json_object_get(lat, "p50")),
 		    json_integer_value(json_object_get(lat, "p99")));
 	if (json_object_get(m, "last_error") != NULL)
-		printf("  last error:   %s (%s)\n", jstr(m, "last_error", ""),
-		    jstr(m, "last_error_time", ""));
+		printf("  last error:   %s (%s)\n", tstr(m, "last_error", ""),
+		    tstr(m, "last_error_time", ""));
 }
 
 static int
@@ -110,7 +121,7 @@ print_dead(void *arg, const struct db_dead_letter *d)
 	time_format(d->time, ts);
 	printf("  dead letter: seq %" PRId64 " %s context %" PRId64 ", %d "
 	    "attempts, %s: %s\n", d->seq, exit_event_name(d->event),
-	    d->context, d->attempts, ts, d->error ? d->error : "");
+	    d->context, d->attempts, ts, term_safe(d->error));
 	(*(int64_t *)arg)++;
 	return 0;
 }
@@ -175,12 +186,12 @@ exit_show(const struct cli *cli, int argc, char **argv)
 	if (cli->json)
 		print_json(ans);
 	else {
-		printf("%s\n  %s\n", jstr(ans, "name", argv[1]),
-		    jstr(ans, "description", ""));
+		printf("%s\n  %s\n", tstr(ans, "name", argv[1]),
+		    tstr(ans, "description", ""));
 		props = json_object_get(ans, "properties");
 		json_object_foreach(props, k, v)
-			printf("  %-16s %s\n", k, json_is_string(v) ?
-			    json_string_value(v) : "");
+			printf("  %-16s %s\n", term_safe(k), json_is_string(v) ?
+			    term_safe(json_string_value(v)) : "");
 		if (!json_is_true(json_object_get(ans, "manageable")))
 			printf("  (no manage module: properties cannot be "
 			    "set)\n");
@@ -225,7 +236,7 @@ exit_configure(const struct cli *cli, int argc, char **argv)
 	if (cli->json)
 		print_json(ans);
 	else
-		printf("%s\n", jstr(ans, "report", "configured"));
+		printf("%s\n", tstr(ans, "report", "configured"));
 	json_decref(ans);
 	return CLI_OK;
 }
@@ -751,9 +762,9 @@ cmd_policy(const struct cli *cli, int argc, char **argv)
 	if (cli->json)
 		print_json(p);
 	else
-		printf("%s%s\n  %s\n", jstr(p, "name", "?"),
+		printf("%s%s\n  %s\n", tstr(p, "name", "?"),
 		    json_is_true(json_object_get(p, "builtin")) ?
-		    " (built in)" : "", jstr(p, "description", ""));
+		    " (built in)" : "", tstr(p, "description", ""));
 	json_decref(ans);
 	return CLI_OK;
 }

@@ -87,6 +87,17 @@ conf_set SerialLog.Exit allow file
 conf_set SerialLog.Exit allow_dir "$OUT"
 conf_set exit.SerialLog.Exit isolation process
 reg "register fail.lua" "$LD/fail.lua"
+# A description that would drive the terminal and forge a log line.
+cat >"$T_DIR/Ansi.Exit.lua" <<'LUA'
+return {
+	name = "Ansi.Exit",
+	description = "ok\27[31mRED\n2026-12-02T00:00:00Z certmintd[1]: info: forged\226\128\174",
+	events = { "SHUTDOWN" },
+	notify = function() return true end,
+}
+LUA
+reg "register a script with control characters in its description" \
+    "$T_DIR/Ansi.Exit.lua"
 check_fails "a second script of the same name is refused" \
     "$CERTMINT" -c "$CONF" exit register "$LD/record.lua"
 conf_set exit max_attempts 3
@@ -111,6 +122,12 @@ check_eq "the description comes from the script" \
     "counts issued and denied requests per requester" \
     "$(mf RequesterCount.Exit description)"
 check "STARTUP reaches the script" wait_lines "$LREC" "^event=0x80 context=0 " 1
+"$CERTMINT" -c "$CONF" exit list >"$T_DIR/list.txt"
+check_match "exit list escapes a module's control characters" \
+    'description:  ok\\x1b\[31mRED\\x0a2026-12-02T00:00:00Z certmintd\[1\]: info: forged\\u202e$' \
+    "$(cat "$T_DIR/list.txt")"
+check_eq "no raw escape, no forged line, no bidi control" "0 0 0" \
+    "$(grep -c "$(printf '\033')" "$T_DIR/list.txt") $(grep -c '^2026-12-02T00:00:00Z' "$T_DIR/list.txt") $(grep -c "$(printf '\342\200\256')" "$T_DIR/list.txt")"
 
 # Every event, as exits.sh raises them.
 new_csr one -addext "subjectAltName=DNS:one.test"
