@@ -40,6 +40,12 @@
 #define CKPT_GAP_MAX	(8 * CKPT_PAGES)
 #define CKPT_IDLE_MS	1000
 #define WAL_KEEP_BYTES	(2 * CKPT_PAGES * 4096)
+/*
+ * Below LOW_SPACE_BYTES free (twice what the WAL may reach before its
+ * RESTART), the WAL is emptied each LOW_CHECK_FRAMES frames.
+ */
+#define LOW_SPACE_BYTES	(2 * WAL_KEEP_BYTES)
+#define LOW_CHECK_FRAMES 64
 
 struct writer {
 	pthread_mutex_t	 mu;
@@ -52,6 +58,8 @@ struct writer {
 	ca_commit_hook	 hook;		/* after each commit that wrote events */
 	void		*hook_arg;
 	int64_t		 ckpt_at;	/* WAL frames that call for a checkpoint */
+	uint64_t	 full_try;	/* the next try to empty a WAL, disk full */
+	int64_t		 space_checked;	/* WAL frames at the last statvfs */
 	int64_t		 ckpt_gap;	/* frames to the next try after a failure */
 	int		 ckpt_busy_ms;	/* the next RESTART's wait for readers */
 	atomic_int_fast64_t batches, jobs, cpu_ns;
@@ -212,6 +220,47 @@ wal_after_commit(struct writer *w)
 }
 
 /*
+ * Is the disk short of the space the WAL would take before its next
+ * checkpoint, or did a write fail for space? The WAL holds space that
+ * the database file needs to take its frames back: grown into the last
+ * of it, no checkpoint could ever run again, and freeing the space the
+ * disk lacked must not leave it to grow into it once more. Asked after a
+ * write failed for space and each LOW_CHECK_FRAMES frames (a statvfs).
+ */
+static int
+low_space(struct writer *w)
+{
+	int64_t	 n = store_wal_frames(w->st), avail;
+
+	if (store_disk_full(w->st))
+		return time_mono_ns() >= w->full_try;
+	if (n < w->space_checked + LOW_CHECK_FRAMES) {
+		if (n < w->space_checked)
+			w->space_checked = n;	/* emptied meanwhile */
+		return 0;
+	}
+	w->space_checked = n;
+	avail = store_free_bytes(w->st);
+	return avail >= 0 && avail < LOW_SPACE_BYTES;
+}
+
+/* Empty the WAL now (low_space); while the disk stays full, every 100 ms. */
+static void
+wal_empty_now(struct writer *w)
+{
+	int	 full = store_disk_full(w->st);
+
+	w->full_try = time_mono_ns() + 100000000u;
+	if (store_checkpoint(w->st, STORE_CKPT_TRUNCATE, CKPT_BUSY_MS) != 0)
+		return;
+	ckpt_reset(w);
+	w->space_checked = 0;
+	if (full)
+		log_info("the WAL is emptied after a lack of space: writes go "
+		    "on normally");
+}
+
+/*
  * Wait for work with w->mu held. While the WAL holds frames, a wait that
  * lasts CKPT_IDLE_MS empties it (TRUNCATE), so that an idle CA keeps its
  * data in the database file alone and gives the WAL's space back; a
@@ -293,7 +342,11 @@ writer_main(void *arg)
 			pthread_cond_signal(&j->cv);
 		}
 		/* Callers are answered: a checkpoint delays only the next batch. */
-		if (store_wal_frames(w->st) >= w->ckpt_at) {
+		if (low_space(w)) {
+			pthread_mutex_unlock(&w->mu);
+			wal_empty_now(w);
+			pthread_mutex_lock(&w->mu);
+		} else if (store_wal_frames(w->st) >= w->ckpt_at) {
 			pthread_mutex_unlock(&w->mu);
 			wal_after_commit(w);
 			pthread_mutex_lock(&w->mu);

@@ -91,6 +91,9 @@ step_done(struct store *st, sqlite3_stmt *s, const char *what)
 	sqlite3_reset(s);
 	if (rc == SQLITE_DONE)
 		return 0;
+	if ((rc & 0xff) == SQLITE_FULL || sqlite3_system_errno(st->db) ==
+	    ENOSPC || sqlite3_system_errno(st->db) == EDQUOT)
+		st->disk_full = 1;
 	/* Extended result codes are on: rc is SQLITE_CONSTRAINT_UNIQUE etc. */
 	if ((rc & 0xff) == SQLITE_CONSTRAINT &&
 	    (ext == SQLITE_CONSTRAINT_UNIQUE ||
@@ -661,6 +664,16 @@ store_wal_frames(struct store *st)
 	return st->wal_frames;
 }
 
+int64_t
+store_free_bytes(struct store *st)
+{
+	struct statvfs	 vfs;
+
+	if (statvfs(st->path, &vfs) == -1)
+		return -1;
+	return (int64_t)vfs.f_bavail * (int64_t)vfs.f_frsize;
+}
+
 /* A checkpoint waits for readers this long before it starts over. */
 #define CKPT_TRY_NS	1000000
 
@@ -740,9 +753,17 @@ store_checkpoint(struct store *st, int mode, int busy_ms)
 		return STORE_E_BUSY;
 	if (rc != SQLITE_OK)
 		return sql_fail(st, "checkpoint");
-	if (smode == SQLITE_CHECKPOINT_TRUNCATE)
+	if (smode == SQLITE_CHECKPOINT_TRUNCATE) {
 		st->wal_frames = 0;
+		st->disk_full = 0;
+	}
 	return 0;
+}
+
+int
+store_disk_full(struct store *st)
+{
+	return st->disk_full;
 }
 
 /*

@@ -198,6 +198,14 @@ int		 store_schema_version(struct store *);
 int	 store_wal_manual(struct store *, int64_t limit_bytes);
 int64_t	 store_wal_frames(struct store *);
 int	 store_checkpoint(struct store *, int mode, int busy_ms);
+/*
+ * Has a write on st failed for want of space since its WAL was last
+ * emptied (STORE_CKPT_TRUNCATE)? The WAL then holds space that the
+ * database file needs to take its frames back.
+ */
+int	 store_disk_full(struct store *);
+/* The space left for st's files (statvfs), octets; -1 when unknown. */
+int64_t	 store_free_bytes(struct store *);
 
 int	 store_begin(struct store *);		/* BEGIN IMMEDIATE */
 int	 store_commit(struct store *);
