@@ -47,6 +47,7 @@ acme_store(const struct cli *cli, struct cm_config *cfg)
 struct list_out {
 	json_t	*arr;		/* --json */
 	int	 header;
+	int64_t	 rows;
 };
 
 /*
@@ -91,6 +92,7 @@ list_row(void *arg, const char *const *cols, const char *const *vals, int n)
 	for (i = 0; i < n; i++)
 		printf("%s%s", i > 0 ? "\t" : "", term_safe(vals[i]));
 	printf("\n");
+	lo->rows++;
 }
 
 static int
@@ -102,7 +104,7 @@ acme_list(const struct cli *cli, const char *what, int argc, char **argv)
 	};
 	struct cm_config cfg;
 	struct store	*st;
-	struct list_out	 lo = { NULL, 0 };
+	struct list_out	 lo = { NULL, 0, 0 };
 	int64_t		 limit = 100;
 	int		 ch, rc;
 
@@ -134,8 +136,9 @@ acme_list(const struct cli *cli, const char *what, int argc, char **argv)
 	if (lo.arr != NULL) {
 		print_json(lo.arr);
 		json_decref(lo.arr);
-	} else if (!lo.header)
-		printf("(0 rows)\n");
+	} else
+		printf("(%lld %s)\n", (long long)lo.rows, lo.rows == 1 ? "row" :
+		    "rows");
 	return CLI_OK;
 }
 

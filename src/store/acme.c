@@ -702,14 +702,14 @@ store_acme_list(struct store *st, const char *what, int64_t limit,
 		{ "accounts", A_LIST_ACCOUNTS,
 		    "SELECT a.id, a.endpoint AS directory, a.status, "
 		    "COALESCE(a.contact, '') AS contact, a.eab_kid, "
-		    "datetime(a.created, 'unixepoch') AS created, "
+		    "strftime('%Y-%m-%dT%H:%M:%SZ', a.created, 'unixepoch') AS created, "
 		    "(SELECT COUNT(*) FROM acme_orders o WHERE o.account_id = "
 		    "a.id) AS orders FROM acme_accounts a ORDER BY a.id "
 		    "DESC LIMIT ?" },
 		{ "orders", A_LIST_ORDERS,
 		    "SELECT id, account_id AS account, endpoint AS directory, "
 		    "status, identifiers, request_id, serial, "
-		    "datetime(created, 'unixepoch') AS created FROM "
+		    "strftime('%Y-%m-%dT%H:%M:%SZ', created, 'unixepoch') AS created FROM "
 		    "acme_orders ORDER BY id DESC LIMIT ?" },
 	};
 	sqlite3_stmt	*s = NULL;

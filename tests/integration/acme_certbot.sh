@@ -34,6 +34,11 @@ check_eq "--limit 0 lists them all, as view's" \
 check_eq "under the columns docs/cli.md names" \
     "id directory status contact eab_kid created orders" \
     "$("$CERTMINT" -c "$CONF" acme accounts | head -1 | tr '\t' ' ')"
+"$CERTMINT" -c "$CONF" acme accounts >"$T_DIR/accounts.txt"
+check_match "created in RFC 3339, as the rest of the CLI" \
+    "	[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z	[0-9]+$" \
+    "$(sed -n 2p "$T_DIR/accounts.txt")"
+check_eq "the rows counted" "(1 row)" "$(tail -1 "$T_DIR/accounts.txt")"
 check_eq "and in JSON with its id a number" "int mailto:admin@certmint.test" \
     "$("$CERTMINT" -c "$CONF" --json acme accounts | python3 -c 'import json, sys
 a = json.load(sys.stdin)[0]
