@@ -449,11 +449,9 @@ url_expand(const struct cm_config *cfg, const char *tmpl, int delta,
 		goto nomem;
 	return buf_steal(&out);
 bad:
-	/* The token as far as it is one: "%5" of "%5.", "%12" of "%12x". */
-	snprintf(err, errlen, "\"%s\": unknown token \"%%%.*s\" (known: %%1 "
-	    "%%2 %%3 %%4 %%6 %%7 %%8 %%9 %%10 %%11 %%%%)", tmpl,
-	    p[1] >= '0' && p[1] <= '9' && p[2] >= '0' && p[2] <= '9' ? 2 :
-	    p[1] != '\0', p + 1);
+	/* The token as far as it is one: "%5" of "%5." (%1x is %1, "x"). */
+	snprintf(err, errlen, "\"%s\": unknown token \"%%%.1s\" (known: %%1 "
+	    "%%2 %%3 %%4 %%6 %%7 %%8 %%9 %%10 %%11 %%%%)", tmpl, p + 1);
 	buf_free(&out);
 	return NULL;
 nomem:
