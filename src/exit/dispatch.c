@@ -225,6 +225,8 @@ exit_host_new(struct ca *ca)
 	pthread_mutex_init(&h->list_mu, NULL);
 	pthread_mutex_init(&h->reload_mu, NULL);
 	pthread_mutex_init(&h->mu, NULL);
+	pthread_mutex_init(&h->load_mu, NULL);
+	pthread_cond_init(&h->load_cv, NULL);
 	h->crash_fd = -1;
 	host_settings(h);
 	return h;

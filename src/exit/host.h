@@ -20,6 +20,7 @@
 
 #define BATCH		1024	/* events read and handed out at a time */
 #define STOP_GRACE_MS	1000	/* a notify under way at the stop deadline */
+#define START_LOAD_WAIT_MS 5000	/* the start waits so long for modules to load */
 #define POOL_MAX	16
 #define MARKS		1024	/* recent commits, for commit-to-notify latency */
 #define LATENCIES	4096	/* latency samples kept per module */
@@ -76,6 +77,8 @@ struct pool_worker {
 struct exit_slot {
 	struct exit_host *host;
 	char		*name;
+	int		 order;		/* its place in [exit] active, at start */
+
 	struct exit_module mod;
 	int		 loaded;
 	char		 load_error[512];
@@ -196,6 +199,19 @@ struct exit_host {
 	atomic_int	 yield_above;	/* ... while more submissions are under way */
 	char		*modules_dir;
 	pthread_mutex_t	 reload_mu;	/* one reload at a time */
+	/*
+	 * At start each module loads in a thread of its own (slots.c,
+	 * start_loader), so that one slow to load (a hanging initialize)
+	 * keeps neither the CA nor the other modules waiting. A module first
+	 * seen then starts after start_seq, the newest event before the
+	 * start: it gets STARTUP however late it loads.
+	 */
+	int64_t		 start_seq;
+	pthread_mutex_t	 load_mu;
+	pthread_cond_t	 load_cv;
+	int		 loading;	/* loader threads still loading */
+	pthread_t	*loaders;	/* to join (loaders_join) */
+	size_t		 nloaders;
 	int		 crash_fd;	/* inline crashes (quarantine.c) */
 };
 

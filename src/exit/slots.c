@@ -269,10 +269,11 @@ failed_add(char *failed, size_t len, const char *name, const char *why)
 
 /*
  * Load, initialize and start one module. On failure the slot keeps the
- * error for `certmint exit list`.
+ * error for `certmint exit list`. A module seen for the first time starts
+ * after event first, or with the next event when first is -1.
  */
 static int
-slot_start(struct exit_host *h, struct exit_slot *s)
+slot_start(struct exit_host *h, struct exit_slot *s, int64_t first)
 {
 	struct store	*st = ca_reader(h->ca);
 	char		*path, loaded[1024];
@@ -293,7 +294,7 @@ slot_start(struct exit_host *h, struct exit_slot *s)
 	/* A module seen for the first time starts with the next event. */
 	if (st == NULL || store_cursor_get(st, s->name, &s->cursor) != 0) {
 		pthread_mutex_lock(&h->mu);
-		s->cursor = h->last_seq;
+		s->cursor = first >= 0 ? first : h->last_seq;
 		pthread_mutex_unlock(&h->mu);
 		s->saved = -1;
 		save_cursor(s, 1);
@@ -559,27 +560,130 @@ crash_file_read(struct exit_host *h)
 		    strerror(errno));
 }
 
+/* Put s into the list, in the place [exit] active gives it. */
+static void
+slot_insert(struct exit_host *h, struct exit_slot *s)
+{
+	struct exit_slot **pp;
+
+	pthread_mutex_lock(&h->list_mu);
+	for (pp = &h->slots; *pp != NULL && (*pp)->order < s->order;
+	    pp = &(*pp)->next)
+		;
+	s->next = *pp;
+	*pp = s;
+	pthread_mutex_unlock(&h->list_mu);
+}
+
+/*
+ * Wait until no module loads any more, or ms pass (-1: no limit).
+ * Returns how many still load.
+ */
+static int
+loads_wait(struct exit_host *h, int ms)
+{
+	struct timespec	 ts;
+	int		 n;
+
+	time_deadline_in(&ts, ms < 0 ? 0 : ms);
+	pthread_mutex_lock(&h->load_mu);
+	while (h->loading > 0)
+		if (ms < 0)
+			pthread_cond_wait(&h->load_cv, &h->load_mu);
+		else if (pthread_cond_timedwait(&h->load_cv, &h->load_mu,
+		    &ts) == ETIMEDOUT)
+			break;
+	n = h->loading;
+	pthread_mutex_unlock(&h->load_mu);
+	return n;
+}
+
+/*
+ * Join the start's loader threads, once none loads any more (loads_wait).
+ * Whoever comes first (a reload, the stop) joins them.
+ */
+static void
+loaders_join(struct exit_host *h)
+{
+	pthread_t	*t;
+	size_t		 i, n;
+
+	pthread_mutex_lock(&h->load_mu);
+	t = h->loaders;
+	n = h->nloaders;
+	h->loaders = NULL;
+	h->nloaders = 0;
+	pthread_mutex_unlock(&h->load_mu);
+	for (i = 0; i < n; i++)
+		pthread_join(t[i], NULL);
+	free(t);
+}
+
+/*
+ * A module's load at start, in a thread of its own; then it is in the
+ * list (loaded or not, as exit list shows it).
+ */
+static void *
+start_loader(void *arg)
+{
+	struct exit_slot *s = arg;
+	struct exit_host *h = s->host;
+
+	slot_start(h, s, h->start_seq);
+	slot_insert(h, s);
+	pthread_mutex_lock(&h->load_mu);
+	h->loading--;
+	pthread_cond_broadcast(&h->load_cv);
+	pthread_mutex_unlock(&h->load_mu);
+	return NULL;
+}
+
 int
 exit_host_start(struct exit_host *h)
 {
 	struct store	*st = ca_reader(h->ca);
 	struct db_stats	 stats;
-	struct exit_slot **tail = &h->slots;
+	struct exit_slot *s;
 	char		**names;
 	size_t		 i;
+	int		 created;
 
 	if (st == NULL || store_stats(st, &stats) != 0)
 		return -1;
 	h->last_seq = stats.last_event_seq;
 	crash_file_read(h);
 	ca_set_commit_hook(h->ca, host_on_commit, h);
+	h->start_seq = h->last_seq;
 	names = active_names(h);
+	for (i = 0; names[i] != NULL; i++)
+		;
+	h->loaders = xcalloc(i + 1, sizeof(*h->loaders));
 	for (i = 0; names[i] != NULL; i++) {
-		*tail = slot_new(h, names[i]);
-		slot_start(h, *tail);
-		tail = &(*tail)->next;
+		s = slot_new(h, names[i]);
+		s->order = (int)i;
+		pthread_mutex_lock(&h->load_mu);
+		h->loading++;
+		if ((created = pthread_create(&h->loaders[h->nloaders], NULL,
+		    start_loader, s) == 0))
+			h->nloaders++;
+		else
+			h->loading--;
+		pthread_mutex_unlock(&h->load_mu);
+		if (!created) {
+			snprintf(s->load_error, sizeof(s->load_error), "cannot "
+			    "start its loading thread");
+			log_err("exit module %s not loaded: %s", s->name,
+			    s->load_error);
+			slot_insert(h, s);
+		}
 	}
 	names_free(names);
+	/* Those that load at once are there for the first requests. */
+	if (loads_wait(h, START_LOAD_WAIT_MS) > 0)
+		log_warn("exit modules still loading after %d ms: certmintd "
+		    "serves meanwhile; their events wait for them (exit "
+		    "list shows a module once it is loaded)",
+		    START_LOAD_WAIT_MS);
 	return 0;
 }
 
@@ -642,7 +746,7 @@ exit_host_reload_slots(struct exit_host *h, char *failed, size_t len)
 				break;
 		if (s == NULL) {
 			s = slot_new(h, names[i]);
-			if (slot_start(h, s) == -1)
+			if (slot_start(h, s, -1) == -1)
 				failed_add(failed, len, s->name, s->load_error);
 		}
 		s->pending_next = NULL;
@@ -674,6 +778,16 @@ exit_host_stop(struct exit_host *h)
 	if (h == NULL)
 		return;
 	ms = h->stop_deadline_ms;
+	/*
+	 * Modules still loading since the start are waited for, and stopped
+	 * with the others; one that does not load within the deadline (an
+	 * initialize that never returns) is left behind, as a notify is.
+	 */
+	if (loads_wait(h, ms) == 0)
+		loaders_join(h);
+	else
+		log_warn("exit modules still loading at the stop deadline: "
+		    "left behind");
 	pthread_mutex_lock(&h->mu);
 	h->stopping = 1;
 	/* Whole seconds, rounded up; the abort below ends it to the ms. */
@@ -699,6 +813,10 @@ exit_host_free(struct exit_host *h)
 
 	if (h == NULL)
 		return;
+	/* A module left loading still uses h: the process ends anyway. */
+	if (loads_wait(h, 0) > 0)
+		return;
+	loaders_join(h);
 	for (s = h->slots; s != NULL; s = next) {
 		next = s->next;
 		/* One left in notify is not freed: its thread uses it. */
@@ -708,6 +826,8 @@ exit_host_free(struct exit_host *h)
 	pthread_mutex_destroy(&h->list_mu);
 	pthread_mutex_destroy(&h->reload_mu);
 	pthread_mutex_destroy(&h->mu);
+	pthread_mutex_destroy(&h->load_mu);
+	pthread_cond_destroy(&h->load_cv);
 	if (h->crash_fd != -1) {
 		quarantine_install(-1, NULL);
 		close(h->crash_fd);
@@ -724,6 +844,9 @@ exit_host_reload(struct exit_host *h, char *failed, size_t len)
 
 	if (failed != NULL && len > 0)
 		failed[0] = '\0';
+	/* The modules loading since the start are in the list first. */
+	loads_wait(h, -1);
+	loaders_join(h);
 	pthread_mutex_lock(&h->reload_mu);
 	rc = exit_host_reload_slots(h, failed, len);
 	pthread_mutex_unlock(&h->reload_mu);

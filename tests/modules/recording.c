@@ -37,10 +37,14 @@ static int
 rec_init(const char *config, cm_server_exit *srv, void **state, int32_t *mask)
 {
 	struct rec	*r = calloc(1, sizeof(*r));
+	const char	*v;
 
 	if (r == NULL)
 		return CM_E_NOMEM;
 	read_output(r, srv);
+	/* A module slow to load (slowload.sh). */
+	if (srv->config_get(srv, "init_sleep_ms", &v) == CM_OK)
+		usleep((useconds_t)strtol(v, NULL, 10) * 1000);
 	/* config is the CA's name, still after the module's own calls. */
 	srv->log(srv, CM_LOG_INFO, "initialize(\"%s\")", config);
 	if (r->output[0] == '\0') {
