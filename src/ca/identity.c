@@ -2,7 +2,9 @@
  * identity.c - a CA and its database belong together (issue 11: faults
  * must never lose history). The CA directory keeps a marker file,
  * ca.dbid beside the CA certificate, naming its database's id (migration
- * 6) and the highest request id and CRL number the CA has reached; the
+ * 6) and the highest request id and CRL number the CA has reached
+ * (rewritten at start, after each CRL and every 10 s while requests come:
+ * schedule.c, marker_follow); the
  * database records every CA certificate it served. certmintd refuses a
  * database that is damaged, another CA's, or older than the marker says:
  * any of them would hand out request ids and CRL numbers again.

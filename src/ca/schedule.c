@@ -24,6 +24,7 @@
 
 #define RETRY_FIRST	60		/* s: the first retry after a failure */
 #define RETRY_MAX	(15 * 60)	/* s: the backoff doubles up to this */
+#define MARKER_EVERY_MS	10000	/* the marker follows the requests this often */
 #define WAIT_MAX	60		/* s: a reload or a clock step counts within it */
 #define LAPSE_LOG_EVERY	300		/* s: between two lapse errors of one CRL */
 
@@ -369,22 +370,48 @@ sched_round(struct ca *ca, unsigned *pokes)
 	return wake;
 }
 
+/*
+ * The marker (ca.dbid, identity.c) follows the requests too, not only the
+ * CRLs: a database that lost its newest requests (its WAL deleted after a
+ * crash, an old copy put back) is then refused at the next start instead
+ * of handing their ids out again. *last: the request id it names.
+ */
+static void
+marker_follow(struct ca *ca, int64_t *last)
+{
+	struct store	*st = ca_reader(ca);
+	char		 err[512];
+	int64_t		 id;
+	int		 rc;
+
+	if (st == NULL || store_max_request_id(st, &id) != 0 || id <= *last)
+		return;
+	pthread_rwlock_rdlock(&ca->cfg_lock);
+	rc = ca_identity_write(&ca->cfg, st, err, sizeof(err));
+	pthread_rwlock_unlock(&ca->cfg_lock);
+	if (rc == 0)
+		*last = id;
+	else
+		log_err("%s", err);
+}
+
 static void *
 sched_main(void *arg)
 {
 	struct ca	*ca = arg;
 	struct crl_schedule *s = ca->sched;
 	struct timespec	 ts;
-	int64_t		 wake, ms;
+	int64_t		 wake, ms, marked = 0;
 	unsigned	 pokes;
 
 	pthread_mutex_lock(&s->mu);
 	while (!s->stop) {
 		pthread_mutex_unlock(&s->mu);
 		wake = sched_round(ca, &pokes);
+		marker_follow(ca, &marked);
 		ms = wake * 1000 - (int64_t)time_now_ms();
-		if (ms > WAIT_MAX * 1000)
-			ms = WAIT_MAX * 1000;
+		if (ms > MARKER_EVERY_MS)
+			ms = MARKER_EVERY_MS;
 		pthread_mutex_lock(&s->mu);
 		if (ms > 0 && !s->stop && s->pokes == pokes) {
 			time_deadline_in(&ts, ms);

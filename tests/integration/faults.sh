@@ -125,6 +125,40 @@ refused_start "an old copy of the database is refused, saying why" \
     "is older than this CA: it reaches request 1 and CRL number 1, the CA had reached request 2 and CRL number 2"
 cp "$T_DIR/new.db" "$DB"
 
+# The marker follows the requests too (within 10 s), not only the CRLs:
+# a WAL deleted after a crash takes the requests not yet copied back with
+# it, and their ids would be handed out again. (A reader's snapshot keeps
+# them in the WAL here, as a busy CA's newest are.)
+daemon_start
+python3 - "$DB" "$T_DIR/reader.ready" <<'PY' &
+import sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c.execute("BEGIN")
+c.execute("SELECT count(*) FROM requests").fetchall()
+open(sys.argv[2], "w").close()
+time.sleep(60)
+PY
+reader=$!
+wait_until 30 test -f "$T_DIR/reader.ready"
+check_eq "a third request" 201 "$(submit_http "$T_DIR/one.csr" | head -1)"
+check_eq "a fourth" 201 "$(submit_http "$T_DIR/one.csr" | head -1)"
+check "the marker follows the requests while certmintd runs" \
+    wait_until 30 grep -q '^request_id = 4$' "$T_DIR/ca/ca.dbid"
+daemon_kill
+kill "$reader"
+wait "$reader" 2>/dev/null
+cp "$DB" "$T_DIR/crashed.db"
+cp "$DB-wal" "$T_DIR/crashed.db-wal"
+rm -f "$DB-wal" "$DB-shm"
+refused_start "the WAL deleted after kill -9: refused, not ids reused" \
+    "is older than this CA: it reaches request 2 .*, the CA had reached request 4"
+cp "$T_DIR/crashed.db" "$DB"
+cp "$T_DIR/crashed.db-wal" "$DB-wal"
+daemon_start
+check_eq "with its WAL, all four are there" 4 \
+    "$(db_query "SELECT max(id) FROM requests")"
+daemon_stop
+
 # Damage: page 2, the root of the requests table, overwritten.
 cp "$DB" "$T_DIR/good.db"
 check_eq "(pages of 4 KiB)" 4096 "$(sqlite3 "$DB" 'PRAGMA page_size')"
@@ -207,7 +241,7 @@ check_refused "and is refused on reload" 30 "unknown section \[sever\]" \
     "$CERTMINT" -c "$CONF" reload
 check_eq "the CA still issues, under the config it had" 201 \
     "$(submit_http "$T_DIR/one.csr" | head -1)"
-check_eq "request ids go on from the database's" 3 \
+check_eq "request ids go on from the database's" 5 \
     "$(json "$T_DIR/resp.json" 'j["request_id"]')"
 
 # The database moved away (deleted, as far as the daemon can tell) while
@@ -226,7 +260,7 @@ done
 conf_del sever port
 sed -i '/^\[sever\]$/d' "$CONF"
 daemon_start
-check_eq "put back, it has every request, and issues on" "201 4" \
+check_eq "put back, it has every request, and issues on" "201 6" \
     "$(submit_http "$T_DIR/one.csr" | head -1) $(json "$T_DIR/resp.json" \
     'j["request_id"]')"
 daemon_stop
