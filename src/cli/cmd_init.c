@@ -569,8 +569,9 @@ cmd_init(const struct cli *cli, int argc, char **argv)
 	else if (cfg.tls_port > 0)
 		printf("API tokens: certmint -c %s token create --name NAME "
 		    "--names '*.example.com'\n", cli->config_path);
-	printf("Configuration: %s\nDatabase: %s\nStart it with: certmintd -c "
-	    "%s\n", cli->config_path, cfg.db_file, cli->config_path);
+	printf("Configuration: %s\nDatabase: %s\n%s: certmintd -c %s\n",
+	    cli->config_path, cfg.db_file, sub ? "Once the CA certificate is "
+	    "installed, start it with" : "Start it with", cli->config_path);
 	rc = CLI_OK;
 	goto out;
  nomem:

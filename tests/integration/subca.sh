@@ -26,9 +26,13 @@ ROOT_CONF=$CONF ROOT_URL=$URL ROOT_PID=$T_PID
 
 SUB=$T_DIR/sub/certmint.conf
 SPORT=$(free_port)
-check "init --subordinate writes a request" \
-    "$CERTMINT" -c "$SUB" init --subordinate --name "Test Sub CA" \
-    --port "$SPORT" --key-type ec-p384 --tls-port 0 --anonymous issue
+"$CERTMINT" -c "$SUB" init --subordinate --name "Test Sub CA" \
+    --port "$SPORT" --key-type ec-p384 --tls-port 0 --anonymous issue \
+    >"$T_DIR/subinit.out" 2>&1
+check "init --subordinate writes a request" test -s "$T_DIR/sub/ca.csr"
+check_match "and says to start it once its certificate is installed" \
+    "^Once the CA certificate is installed, start it with: certmintd -c" \
+    "$(cat "$T_DIR/subinit.out")"
 check "the sub CA request verifies" \
     openssl req -in "$T_DIR/sub/ca.csr" -noout -verify
 check_refused "the sub CA refuses to start without its certificate" 30 \
