@@ -285,6 +285,12 @@ int	 ca_check_start(struct ca *, void (*damaged)(void *), void *arg);
 void	 ca_check_stop(struct ca *);
 char	*ca_marker_path(const struct cm_config *);	/* ca.dbid; caller frees */
 /*
+ * What the marker says: the database id, the request id and CRL number
+ * the CA had reached. 1, 0 when there is no marker, -1 when it is unreadable.
+ */
+int	 ca_marker_get(const struct cm_config *, char *id, size_t idlen,
+	    int64_t *req, int64_t *crl);
+/*
  * Record in st the CA certificates certs[0..n) (signer.certs) not yet
  * recorded. A store code (STORE_E_CONFLICT: an index holds another one).
  */

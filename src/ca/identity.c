@@ -156,6 +156,28 @@ out:
 }
 
 int
+ca_marker_get(const struct cm_config *cfg, char *id, size_t idlen,
+    int64_t *req, int64_t *crl)
+{
+	struct marker	 m;
+	char		*path, err[256];
+	int		 rc;
+
+	if ((path = ca_marker_path(cfg)) == NULL)
+		return -1;
+	pthread_mutex_lock(&marker_mu);
+	rc = marker_read(path, &m, err, sizeof(err));
+	pthread_mutex_unlock(&marker_mu);
+	free(path);
+	if (rc == -1 || !m.present)
+		return rc == -1 ? -1 : 0;
+	strlcpy_cm(id, m.id, idlen);
+	*req = m.request_id;
+	*crl = m.crl_number;
+	return 1;
+}
+
+int
 ca_identity_write(const struct cm_config *cfg, struct store *st, char *err,
     size_t errlen)
 {

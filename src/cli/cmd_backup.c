@@ -467,8 +467,8 @@ cmd_restore(const struct cli *cli, const char *dir, int force)
 	const struct rfile *f;
 	const char	*v;
 	struct store	*st;
-	char		 err[512], *id = NULL, *p = NULL;
-	int64_t		 req, crl;
+	char		 err[512], *id = NULL, *p = NULL, mid[64];
+	int64_t		 req, crl, mreq, mcrl;
 	int		 i, have_cfg = 0, running, rc = CLI_FAIL;
 	char		*mdir = NULL, tmpconf[PATH_MAX] = "";
 
@@ -535,6 +535,23 @@ cmd_restore(const struct cli *cli, const char *dir, int force)
 			    cfg.db_file, req, crl, b.req, b.crl);
 			goto out;
 		}
+	}
+	/*
+	 * The database lost, the CA directory's marker still says how far
+	 * the CA had come: an older backup would give those request ids and
+	 * CRL numbers again. Said; done only with --force.
+	 */
+	if (ca_marker_get(&cfg, mid, sizeof(mid), &mreq, &mcrl) == 1 &&
+	    strcmp(mid, b.id) == 0 && (mreq > b.req || mcrl > b.crl)) {
+		fprintf(stderr, "certmint: %s: the CA had reached request %"
+		    PRId64 " and CRL %" PRId64 ", the backup only request %"
+		    PRId64 " and CRL %" PRId64 ": what came after it is lost, "
+		    "and those request ids and CRL numbers would be given "
+		    "again%s\n", cli->config_path, mreq, mcrl, b.req, b.crl,
+		    force ? " (--force: restoring all the same)" : "; --force "
+		    "restores it all the same");
+		if (!force)
+			goto out;
 	}
 	for (i = BF_KEY; i < BF__MAX; i++)
 		if ((f = backup_get(&b, bnames[i])) != NULL &&

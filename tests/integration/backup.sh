@@ -66,6 +66,18 @@ daemon_stop
 
 check_refused "a restore never goes back over a newer CA" 30 \
     "newer than the backup" "$CERTMINT" -c "$NEW" restore "$T_DIR/bk"
+# The database lost, the marker says how far the CA came: an older backup
+# is refused unless --force, saying what would be given again.
+mv "$T_DIR/new/certmint.db" "$T_DIR/new-db.saved"
+check_refused "the database lost: an older backup is refused, saying why" \
+    30 "the CA had reached request [0-9]+ and CRL [0-9]+, the backup only request [0-9]+ and CRL [0-9]+: .*would be given again; --force" \
+    "$CERTMINT" -c "$NEW" restore "$T_DIR/bk"
+check_fails "and nothing was restored" test -e "$T_DIR/new/certmint.db"
+check_match "--force restores it all the same, saying so" \
+    "--force: restoring all the same" \
+    "$("$CERTMINT" -c "$NEW" restore "$T_DIR/bk" --force 2>&1)"
+check "there it is" test -s "$T_DIR/new/certmint.db"
+cp "$T_DIR/new-db.saved" "$T_DIR/new/certmint.db"
 
 # A damaged backup, and one of another CA.
 cp -r "$T_DIR/bk" "$T_DIR/bad"
