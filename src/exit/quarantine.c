@@ -230,7 +230,7 @@ cause_short(const char *cause, char *buf, size_t len)
 	else if (sscanf(cause, "killed after %d ms deadline", &n) == 1)
 		snprintf(buf, len, "deadline %d ms", n);
 	else
-		snprintf(buf, len, "%.60s", cause);
+		snprintf(buf, len, "%s", cause);
 }
 
 /*
@@ -241,7 +241,7 @@ int
 crash_add_locked(struct exit_slot *s, const struct crash_rec *c)
 {
 	struct exit_host *h = s->host;
-	char		 shortc[64];
+	char		 shortc[200];
 	size_t		 i;
 	int		 n = 0;
 
@@ -263,8 +263,14 @@ crash_add_locked(struct exit_slot *s, const struct crash_rec *c)
 	if (n < h->suspend_after)
 		return 0;
 	cause_short(c->cause, shortc, sizeof(shortc));
-	snprintf(s->suspend_reason, sizeof(s->suspend_reason), "crashed %d× "
-	    "on event %" PRId64 ", %s", n, c->seq, shortc);
+	/* The crashes may be on several events: the last one's is named. */
+	if (c->seq > 0)
+		snprintf(s->suspend_reason, sizeof(s->suspend_reason), "crashed "
+		    "%d× in %d s, the last on event %" PRId64 ": %.150s", n,
+		    h->crash_window_s, c->seq, shortc);
+	else
+		snprintf(s->suspend_reason, sizeof(s->suspend_reason), "crashed "
+		    "%d× in %d s, the last: %.150s", n, h->crash_window_s, shortc);
 	s->suspended_since = c->time;
 	atomic_store(&s->suspended, 1);
 	return 1;

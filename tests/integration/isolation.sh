@@ -126,7 +126,7 @@ for m in $MODS; do
 	    suspended_is "$m.Exit"
 done
 check_match "exit list says why" \
-    "suspended: +crashed 4× on event $s2, SIGSEGV" \
+    "suspended: +crashed 4× in [0-9]+ s, the last on event $s2: SIGSEGV" \
     "$("$CERTMINT" -c "$CONF" exit list)"
 check_eq "the suspension is in the database" 4 \
     "$(db_query "SELECT COUNT(*) FROM exit_suspended")"
