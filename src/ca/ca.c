@@ -758,15 +758,31 @@ ca_load_request(struct ca *ca, int64_t id, struct db_request *req,
 }
 
 /*
- * Attach the stored certificate of req (if any) to res.
+ * Attach the stored certificate of req (if any) to res. Its bytes must be
+ * those recorded (their SHA-256, CertificateHash): a damaged row is never
+ * handed out as a certificate. 0, or -1 (res says why).
  */
-static void
+static int
 load_cert(struct ca *ca, struct ca_result *res)
 {
 	struct store	*st = ca_reader(ca);
+	char		 h[65];
 
-	if (st != NULL && store_cert_get(st, res->req.id, &res->cert) == 0)
-		res->has_cert = 1;
+	if (st == NULL || store_cert_get(st, res->req.id, &res->cert) != 0)
+		return 0;
+	if (res->cert.hash != NULL && res->cert.hash[0] != '\0' &&
+	    (sha256_hex(res->cert.raw, res->cert.raw_len, h) == -1 ||
+	    strcasecmp(h, res->cert.hash) != 0)) {
+		log_err("request %" PRId64 ": the certificate stored is "
+		    "damaged (its SHA-256 is not the one recorded); restore "
+		    "the database from a backup", res->req.id);
+		db_cert_free(&res->cert);
+		return ca_fail(res, CA_E_INTERNAL, "the certificate of request "
+		    "%" PRId64 " is damaged in the database: restore it from a "
+		    "backup", res->req.id);
+	}
+	res->has_cert = 1;
+	return 0;
 }
 
 int
@@ -776,8 +792,7 @@ ca_get(struct ca *ca, int64_t id, struct ca_result *res)
 	if (ca_load_request(ca, id, &res->req, res) == -1)
 		return -1;
 	res->has_request = 1;
-	load_cert(ca, res);
-	return 0;
+	return load_cert(ca, res);
 }
 
 int

@@ -263,5 +263,20 @@ daemon_start
 check_eq "put back, it has every request, and issues on" "201 6" \
     "$(submit_http "$T_DIR/one.csr" | head -1) $(json "$T_DIR/resp.json" \
     'j["request_id"]')"
+
+# A certificate whose stored bytes were damaged (8 of them overwritten)
+# is not handed out as one: its SHA-256 is not the one recorded.
+check "retrieve 6 before" "$CERTMINT" -c "$CONF" retrieve 6 --out "$T_DIR/r6.pem"
 daemon_stop
+raw6=$(sqlite3 "$DB" "SELECT hex(raw) FROM certs WHERE request_id = 6")
+sqlite3 "$DB" "UPDATE certs SET raw = substr(raw, 1, 100) ||
+    x'0000000000000000' || substr(raw, 109) WHERE request_id = 6"
+daemon_start
+check_refused "retrieve of a damaged certificate: refused, saying so" 30 \
+    "the certificate of request 6 is damaged in the database" \
+    "$CERTMINT" -c "$CONF" retrieve 6 --out "$T_DIR/r6-bad.pem"
+check_fails "and nothing written" test -s "$T_DIR/r6-bad.pem"
+check "logged" wait_lines "$T_LOG" "request 6: the certificate stored is damaged" 1
+daemon_stop
+sqlite3 "$DB" "UPDATE certs SET raw = x'$raw6' WHERE request_id = 6"
 finish
