@@ -295,9 +295,14 @@ exit_resume(const struct cli *cli, int argc, char **argv)
 	return CLI_OK;
 }
 
-/* The names in [exit] active, without name; or with it appended. */
+/*
+ * The names in [exit] active, without name; or with it appended. *found:
+ * whether it was there (in any case), spelt as there into spelt when not
+ * NULL (a buffer as large as name).
+ */
 static char *
-active_edit(const char *active, const char *name, int add, int *found)
+active_edit(const char *active, const char *name, int add, int *found,
+    char *spelt)
 {
 	struct buf	 b = { 0 };
 	char		*copy, *tok, *save = NULL;
@@ -310,6 +315,8 @@ active_edit(const char *active, const char *name, int add, int *found)
 	    tok = strtok_r(NULL, ", \t", &save)) {
 		if (strcasecmp(tok, name) == 0) {
 			*found = 1;
+			if (spelt != NULL)
+				memcpy(spelt, tok, strlen(name) + 1);
 			if (!add)
 				continue;
 		}
@@ -521,7 +528,7 @@ exit_register(const struct cli *cli, int argc, char **argv)
 	snprintf(file, sizeof(file), "%s.%s", name, exit_path_is_script(path) ?
 	    "lua" : "so");
 	active = active_edit(config_get(&cfg, "exit", "active"), name, 1,
-	    &found);
+	    &found, NULL);
 	if (found) {
 		fprintf(stderr, "certmint: refused: a module named %s is "
 		    "already registered (unregister it first)\n", name);
@@ -570,44 +577,6 @@ exit_register(const struct cli *cli, int argc, char **argv)
 	return rc;
 }
 
-/*
- * The module name of the bundled module short (files, ldap...), read from
- * the module itself as register does, into name. 0, or -1 when short is
- * not one (nothing printed).
- */
-static int
-bundled_name(const char *short_name, char *name, size_t len)
-{
-	char	*path, err[1024];
-	int	 threading, i, rc, saved = -1, null = -1;
-
-	for (i = 0; short_name[i] != '\0'; i++)
-		if (!islower((unsigned char)short_name[i]) || i > 32)
-			return -1;
-	if (i == 0)
-		return -1;
-	/* Not one is no error here: bundled_module's message is not shown. */
-	fflush(stderr);
-	if ((saved = dup(STDERR_FILENO)) == -1 ||
-	    (null = open("/dev/null", O_WRONLY | O_CLOEXEC)) == -1 ||
-	    dup2(null, STDERR_FILENO) == -1) {
-		if (saved != -1)
-			close(saved);
-		if (null != -1)
-			close(null);
-		return -1;
-	}
-	path = bundled_module(short_name);
-	fflush(stderr);
-	dup2(saved, STDERR_FILENO);
-	close(saved);
-	close(null);
-	rc = path == NULL ? -1 : exit_register_check(path, name, len,
-	    &threading, err, sizeof(err));
-	free(path);
-	return rc;
-}
-
 static int
 exit_unregister(const struct cli *cli, int argc, char **argv)
 {
@@ -622,13 +591,18 @@ exit_unregister(const struct cli *cli, int argc, char **argv)
 		return CLI_FAIL;
 	name = argv[1];
 	active = active_edit(config_get(&cfg, "exit", "active"), name, 0,
-	    &found);
-	/* As register takes it: a bundled module by its short name. */
-	if (!found && bundled_name(name, full, sizeof(full)) == 0) {
+	    &found, NULL);
+	/*
+	 * As register takes it: a bundled module by its short name ("files":
+	 * CertMint_Files.Exit, bundled_module; names compare in any case).
+	 */
+	if (!found && strchr(name, '.') == NULL && strchr(name, '/') == NULL) {
 		free(active);
-		name = full;
-		active = active_edit(config_get(&cfg, "exit", "active"), name,
-		    0, &found);
+		snprintf(full, sizeof(full), "CertMint_%.200s.Exit", name);
+		active = active_edit(config_get(&cfg, "exit", "active"), full,
+		    0, &found, full);
+		if (found)
+			name = full;
 	}
 	if (!found) {
 		fprintf(stderr, "certmint: %s is not registered (registered: "
