@@ -57,7 +57,7 @@ usage(FILE *f)
  * The exit modules follow before this returns, so that a module
  * unregistered is no longer called once `certmint reload` has answered.
  */
-static void	 anonymous_warn(struct server *);
+static void	 config_warn(struct server *);
 
 void
 reload_unapplied(json_t *warnings, const char *fmt, ...)
@@ -109,16 +109,18 @@ server_reload(struct server *srv, char *err, size_t errlen, json_t *warnings)
 	else if (rc == 1)
 		log_info("HTTPS certificate reloaded from %s",
 		    ca_config(srv->ca)->tls_cert);
-	anonymous_warn(srv);
+	config_warn(srv);
 	return 0;
 }
 
 /*
- * Say loudly, at start and at each reload, that anyone who reaches the
- * API gets certificates ([rest] anonymous).
+ * Say loudly, at start and at each reload, what the config makes of the
+ * CA that its operator may not mean: anyone who reaches the API gets
+ * certificates ([rest] anonymous), certificates point at a port where
+ * certmintd is not ([publish] base_url).
  */
 static void
-anonymous_warn(struct server *srv)
+config_warn(struct server *srv)
 {
 	const struct cm_config *cfg;
 	char		 host[256];
@@ -465,7 +467,7 @@ main(int argc, char *argv[])
 	    "(anyone may get certificates)" : ca_config(srv.ca)->anonymous ==
 	    CM_ANON_PENDING ? "anonymous submissions held pending" :
 	    "authenticated");
-	anonymous_warn(&srv);
+	config_warn(&srv);
 	if (admin_start(&srv, err, sizeof(err)) == -1) {
 		log_err("%s", err);
 		goto out;
