@@ -310,7 +310,8 @@ ca_identity_check(const struct cm_config *cfg, const struct signer *sg,
 	now = cfg->startup_check == CM_CHECK_FULL || m.damaged[0] != '\0' ||
 	    (cfg->startup_check == CM_CHECK_AUTO &&
 	    db_bytes(cfg->db_file) <= CM_CHECK_FULL_MAX);
-	if (now && store_quick_check(st, why, sizeof(why)) == -1) {
+	if (now && !store_checked(st) &&
+	    store_quick_check(st, why, sizeof(why)) == -1) {
 		snprintf(err, errlen, "%s: the database is damaged (PRAGMA "
 		    "quick_check: %s); restore it from a backup", cfg->db_file,
 		    why);

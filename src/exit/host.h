@@ -78,7 +78,6 @@ struct exit_slot {
 	struct exit_host *host;
 	char		*name;
 	int		 order;		/* its place in [exit] active, at start */
-
 	struct exit_module mod;
 	int		 loaded;
 	char		 load_error[512];

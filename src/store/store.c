@@ -20,6 +20,7 @@
 
 #include <sqlite3.h>
 
+#include "../common/config.h"
 #include "schema.h"
 #include "store_int.h"
 
@@ -498,10 +499,17 @@ daemon_holds(const char *path)
  * while a certmintd runs on it: then the WAL is its live one. (Later,
  * opening and closing the file here would also drop the fcntl locks of
  * this process's SQLite connections.)
+ *
+ * quick_check reads every page: done only where certmintd would check
+ * before serving anyway ([ca] startup_check auto, up to
+ * CM_CHECK_FULL_MAX), which then takes this one (*checked, and
+ * store_checked). A bigger database is told by its id alone: a few pages
+ * of another database's WAL are found by the check while serving, after
+ * the fact.
  */
 static int
-wal_belongs(const char *path, const struct stat *sb, char *err,
-    size_t errlen)
+wal_belongs(const char *path, const struct stat *sb, int *checked,
+    char *err, size_t errlen)
 {
 	static const char id_sql[] =
 	    "SELECT value FROM meta WHERE key = 'database_id'";
@@ -514,7 +522,10 @@ wal_belongs(const char *path, const struct stat *sb, char *err,
 	if (snprintf(wal, sizeof(wal), "%s-wal", path) >= (int)sizeof(wal) ||
 	    stat(wal, &wsb) == -1 || wsb.st_size == 0 || daemon_holds(path))
 		return 0;
-	r2 = peek(path, "file:%s?mode=ro", id_sql, 1, with, sizeof(with));
+	*checked = (int64_t)sb->st_size + (int64_t)wsb.st_size <=
+	    CM_CHECK_FULL_MAX;
+	r2 = peek(path, "file:%s?mode=ro", id_sql, *checked, with,
+	    sizeof(with));
 	if (r2 == -1) {
 		snprintf(err, errlen, "%s: the database does not read with the "
 		    "WAL beside it (%s), which may be another database's. "
@@ -551,7 +562,7 @@ store_open(const char *path, int flags, char *err, size_t errlen)
 	if (open_check(path, flags, &sb, &creating, err, errlen) == -1)
 		goto fail;
 	if (!st->readonly && !creating &&
-	    wal_belongs(path, &sb, err, errlen) == -1)
+	    wal_belongs(path, &sb, &st->checked, err, errlen) == -1)
 		goto fail;
 	oflags = st->readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
 	if (sqlite3_open_v2(path, &st->db, oflags | SQLITE_OPEN_NOMUTEX,
@@ -758,6 +769,12 @@ store_checkpoint(struct store *st, int mode, int busy_ms)
 		st->disk_full = 0;
 	}
 	return 0;
+}
+
+int
+store_checked(struct store *st)
+{
+	return st->checked;
 }
 
 int

@@ -199,6 +199,11 @@ int	 store_wal_manual(struct store *, int64_t limit_bytes);
 int64_t	 store_wal_frames(struct store *);
 int	 store_checkpoint(struct store *, int mode, int busy_ms);
 /*
+ * Did st's open pass PRAGMA quick_check already (a WAL left by a crash,
+ * read before it could be applied)? Then the start need not run it again.
+ */
+int	 store_checked(struct store *);
+/*
  * Has a write on st failed for want of space since its WAL was last
  * emptied (STORE_CKPT_TRUNCATE)? The WAL then holds space that the
  * database file needs to take its frames back.

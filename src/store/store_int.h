@@ -40,6 +40,7 @@ struct store {
 	sqlite3_stmt	*stmt[S__MAX];
 	int64_t		 wal_frames;	/* after the last commit, if counted */
 	int		 disk_full;	/* a write failed for space (store_disk_full) */
+	int		 checked;	/* quick_check passed at open (wal_belongs) */
 	dev_t		 dev;		/* the file SQLite opened (writers) */
 	ino_t		 ino;
 	int		 gone_said;	/* its loss logged once */
