@@ -182,46 +182,14 @@ admin_code(void)
 	return last_code;
 }
 
-/* Is e2 c1 c2 (UTF-8) a bidirectional control (Trojan Source)? */
-static int
-bidi_control(unsigned char c1, unsigned char c2)
-{
-	return (c1 == 0x80 && (c2 == 0x8e || c2 == 0x8f ||
-	    (c2 >= 0xaa && c2 <= 0xae))) ||
-	    (c1 == 0x81 && c2 >= 0xa6 && c2 <= 0xa9);
-}
-
 const char *
 term_safe(const char *s)
 {
 	static char	 bufs[4][4096];
 	static int	 next;
-	const unsigned char *p;
-	char		*b = bufs[next++ % 4];
-	size_t		 o = 0, cap = sizeof(bufs[0]) - 8;
 
-	if (s == NULL)
-		return "";
-	for (p = (const unsigned char *)s; *p != '\0' && o < cap; p++) {
-		/* C0, DEL and C1 (U+0080-U+009F, 0xc2 0x80-0x9f in UTF-8). */
-		if (*p < 0x20 || *p == 0x7f)
-			o += (size_t)snprintf(b + o, cap + 8 - o, "\\x%02x", *p);
-		else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
-			o += (size_t)snprintf(b + o, cap + 8 - o, "\\u%04x",
-			    p[1]);
-			p++;
-		} else if (*p == 0xe2 && p[1] != 0 && bidi_control(p[1], p[2])) {
-			/* U+200E/F, U+202A-E, U+2066-9: text that reorders. */
-			o += (size_t)snprintf(b + o, cap + 8 - o, "\\u%04x",
-			    0x2000 | (p[1] & 0x03) << 6 | (p[2] & 0x3f));
-			p += 2;
-		} else
-			b[o++] = (char)*p;
-	}
-	if (*p != '\0' && o >= cap)
-		o = (size_t)(stpcpy(b + cap - 3, "...") - b);
-	b[o] = '\0';
-	return b;
+	return s == NULL ? "" : text_escape(s, bufs[next++ % 4],
+	    sizeof(bufs[0]));
 }
 
 int

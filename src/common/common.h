@@ -20,6 +20,11 @@
 void	 log_init(const char *progname, int level);
 void	 log_set_level(int level);
 int	 log_get_level(void);
+/*
+ * Lines as "LEVEL: text" only, for a process whose stderr another reads
+ * and prefixes (a module host's, read by certmintd).
+ */
+void	 log_set_bare(int on);
 void	 logmsg(int level, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 void	 vlogmsg(int level, const char *fmt, va_list ap);
@@ -110,6 +115,13 @@ int	 str_ieq(const char *, const char *);
 int	 attr_name_eq(const char *, const char *);	/* case, blanks, '-' ignored */
 char	*str_trim(char *);
 size_t	 strlcpy_cm(char *, const char *, size_t);
+/*
+ * Copy s into out (outlen >= 8) with what could act on a terminal or
+ * fake a line written as escapes: C0 controls (newline too) and DEL as
+ * \xNN, C1 controls and the bidirectional controls of UTF-8 as \uNNNN.
+ * A copy cut short for room ends in "...". Returns out.
+ */
+char	*text_escape(const char *s, char *out, size_t outlen);
 int	 parse_int64(const char *, int64_t *);	/* decimal only */
 int	 parse_int64_c(const char *, int64_t *);	/* also 0x hex, 0 octal */
 /*

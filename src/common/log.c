@@ -1,6 +1,7 @@
 /*
  * log.c - messages to stderr, one line each, prefixed with time, program and
- * level. Thread-safe: one fprintf per line, under log_mu.
+ * level, control characters escaped (text_escape). Thread-safe: one
+ * fprintf per line, under log_mu.
  *
  * Repeated errors and warnings are rate-limited: a full disk once made
  * ~5,500 identical lines in 4 s (issue 11), burying the line that said
@@ -35,6 +36,7 @@ struct repeat {
 
 static const char	*log_prog = "certmint";
 static int		 log_level = CM_LOG_INFO;
+static int		 log_bare;
 static pthread_mutex_t	 log_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct repeat	 repeats[LOG_SLOTS];
 static uint64_t		(*log_clock)(void) = time_mono_ns;
@@ -47,6 +49,12 @@ log_init(const char *progname, int level)
 {
 	log_prog = progname;
 	log_level = level;
+}
+
+void
+log_set_bare(int on)
+{
+	log_bare = on;
 }
 
 void
@@ -76,6 +84,10 @@ emit(int level, const char *msg)
 {
 	char	 ts[32];
 
+	if (log_bare) {
+		fprintf(stderr, "%s: %s\n", level_names[level], msg);
+		return;
+	}
 	time_format(time_now(), ts);
 	fprintf(stderr, "%s %s[%d]: %s: %s\n", ts, log_prog, (int)getpid(),
 	    level_names[level], msg);
@@ -169,7 +181,7 @@ log_flush(void)
 void
 vlogmsg(int level, const char *fmt, va_list ap)
 {
-	char	 msg[LOG_MSG_MAX];
+	char	 raw[LOG_MSG_MAX], msg[LOG_MSG_MAX];
 	uint64_t now;
 
 	if (level > log_level)
@@ -178,7 +190,12 @@ vlogmsg(int level, const char *fmt, va_list ap)
 		level = 0;
 	if (level > CM_LOG_DEBUG)
 		level = CM_LOG_DEBUG;
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
+	/*
+	 * One line, whatever the text: what a module, a requester or a
+	 * file said cannot end the line and write one of its own.
+	 */
+	text_escape(raw, msg, sizeof(msg));
 	pthread_mutex_lock(&log_mu);
 	now = log_clock();
 	repeats_expire(now);

@@ -638,6 +638,48 @@ str_trim(char *s)
 	return s;
 }
 
+/* Is e2 c1 c2 (UTF-8) a bidirectional control (Trojan Source)? */
+static int
+bidi_control(unsigned char c1, unsigned char c2)
+{
+	return (c1 == 0x80 && (c2 == 0x8e || c2 == 0x8f ||
+	    (c2 >= 0xaa && c2 <= 0xae))) ||
+	    (c1 == 0x81 && c2 >= 0xa6 && c2 <= 0xa9);
+}
+
+char *
+text_escape(const char *s, char *out, size_t outlen)
+{
+	const unsigned char *p;
+	size_t		 o = 0, cap = outlen - 8;
+
+	if (s == NULL) {
+		out[0] = '\0';
+		return out;
+	}
+	for (p = (const unsigned char *)s; *p != '\0' && o < cap; p++) {
+		/* C0, DEL and C1 (U+0080-U+009F, 0xc2 0x80-0x9f in UTF-8). */
+		if (*p < 0x20 || *p == 0x7f)
+			o += (size_t)snprintf(out + o, outlen - o, "\\x%02x",
+			    *p);
+		else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+			o += (size_t)snprintf(out + o, outlen - o, "\\u%04x",
+			    p[1]);
+			p++;
+		} else if (*p == 0xe2 && p[1] != 0 && bidi_control(p[1], p[2])) {
+			/* U+200E/F, U+202A-E, U+2066-9: text that reorders. */
+			o += (size_t)snprintf(out + o, outlen - o, "\\u%04x",
+			    0x2000 | (p[1] & 0x03) << 6 | (p[2] & 0x3f));
+			p += 2;
+		} else
+			out[o++] = (char)*p;
+	}
+	if (*p != '\0' && o >= cap)
+		o = (size_t)(stpcpy(out + cap - 3, "...") - out);
+	out[o] = '\0';
+	return out;
+}
+
 size_t
 strlcpy_cm(char *dst, const char *src, size_t size)
 {

@@ -158,6 +158,36 @@ test_log_repeat(void **state)
 	log_set_clock(NULL);
 }
 
+/*
+ * Whatever the text, one line: a newline or an ESC in it is escaped, and
+ * so are C1 and bidirectional controls; a bare line (a module host's)
+ * is "LEVEL: text".
+ */
+static void
+test_log_escape(void **state)
+{
+	char	*text, out[16];
+
+	(void)state;
+	capture_begin();
+	log_warn("module says: %s", "one\n2026-01-01T00:00:00Z certmintd[1]: "
+	    "error: forged\x1b[2J\xc2\x9b\xe2\x80\xae!");
+	log_set_bare(1);
+	log_info("bare");
+	log_set_bare(0);
+	text = capture_end();
+	assert_non_null(strstr(text, "warning: module says: one\\x0a2026-01-01"
+	    "T00:00:00Z certmintd[1]: error: forged\\x1b[2J\\u009b\\u202e!\n"
+	    "info: bare\n"));
+	assert_int_equal(lines_with(text, "forged"), 1);
+	free(text);
+	/* Cut short for room: "...", within outlen. */
+	assert_string_equal(text_escape("abcdefghijkl", out, sizeof(out)),
+	    "abcde...");
+	assert_string_equal(text_escape("\x01\x02", out, sizeof(out)),
+	    "\\x01\\x02");
+}
+
 /* Info lines, different texts and different levels are never held back. */
 static void
 test_log_distinct(void **state)
@@ -373,6 +403,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_log_repeat),
 		cmocka_unit_test(test_log_distinct),
+		cmocka_unit_test(test_log_escape),
 		cmocka_unit_test(test_log_threads),
 		cmocka_unit_test(test_file_write),
 		cmocka_unit_test(test_file_check_mode),
