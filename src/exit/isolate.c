@@ -28,6 +28,8 @@
 #define HELLO_MS	30000	/* exec, dynamic linking, sanitizer start-up */
 #define CTL_MS		5000	/* an admin call into the host at most */
 #define STOP_WAIT_MS	2000	/* shutdown() and exit at most */
+#define OUT_WAIT_STOP_MS 1000	/* a stopped host's last output at most */
+#define OUT_WAIT_CRASH_MS 200	/* a crashed host's, before "ended" */
 
 extern char	**environ;
 
@@ -37,6 +39,7 @@ struct fork_req {
 	int		*child;		/* the child ends, fds 3.. in the host */
 	int		 nfd;
 	int		 devnull;
+	int		 out;		/* the host's stdout and stderr, or -1 */
 	char		**argv, **env;
 	int		 error;
 };
@@ -61,6 +64,7 @@ struct modproc {
 	int64_t		 backoff_ms;
 	atomic_int	 backoff_dirty;
 	struct wire_chan ctl;
+	struct hostout	*out;		/* the host's output, read into the log */
 	struct wire_chan *chan;
 	struct chan_state *cstate;	/* per channel */
 	/* what the module said at its load */
@@ -126,6 +130,7 @@ modproc_free(struct modproc *p)
 	}
 	free(p->chan);
 	free(p->cstate);
+	hostout_release(p->out, 0);
 	info_free(&p->info);
 	free((char *)p->o.path);
 	free((char *)p->o.name);
@@ -225,11 +230,17 @@ fork_exec(struct fork_req *r)
 				_exit(127);
 			r->child[i] = tmp;
 		}
+		if (r->out != -1 && (r->out = fcntl(r->out, F_DUPFD_CLOEXEC,
+		    3 + r->nfd)) == -1)
+			_exit(127);
 		for (i = 0; i < r->nfd; i++)
 			if (dup2(r->child[i], 3 + i) == -1)
 				_exit(127);
 		if (r->devnull != -1)
 			dup2(r->devnull, STDIN_FILENO);
+		if (r->out != -1 && (dup2(r->out, STDOUT_FILENO) == -1 ||
+		    dup2(r->out, STDERR_FILENO) == -1))
+			_exit(127);
 		execve("/proc/self/exe", r->argv, r->env);
 		_exit(127);
 	}
@@ -294,7 +305,8 @@ static int
 spawn(struct modproc *p, char *err, size_t errlen)
 {
 	struct fork_req	 req;
-	int		 nfd = p->o.nchan + 1, sv[2], i, devnull;
+	struct hostout	*out;
+	int		 nfd = p->o.nchan + 1, sv[2], i, devnull, wout = -1;
 	int		*child = xcalloc((size_t)nfd, sizeof(int));
 	char		 nchan[16], mem[16], cpu[16], files[16], ppid[16];
 	char		*extra, **env;
@@ -329,23 +341,33 @@ spawn(struct modproc *p, char *err, size_t errlen)
 	argv[10] = NULL;
 	env = host_environ(&extra);
 	devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if ((out = hostout_new(p->o.name, &wout)) == NULL)
+		log_warn("exit module %s: no pipe for its host's output (%s): "
+		    "it goes to certmintd's stderr as it is", p->o.name,
+		    strerror(errno));
 	req.child = child;
 	req.nfd = nfd;
 	req.devnull = devnull;
+	req.out = wout;
 	req.argv = argv;
 	req.env = env;
-	if ((pid = parent_fork(p, &req)) == -1) {
-		snprintf(err, errlen, "fork: %s", strerror(req.error));
-		free(env);
-		free(extra);
-		if (devnull != -1)
-			close(devnull);
-		goto fail;
-	}
+	pid = parent_fork(p, &req);
 	free(env);
 	free(extra);
 	if (devnull != -1)
 		close(devnull);
+	if (wout != -1)
+		close(wout);
+	if (pid == -1) {
+		snprintf(err, errlen, "fork: %s", strerror(req.error));
+		hostout_release(out, 0);
+		goto fail;
+	}
+	/* The previous host's reader goes on by itself to its end. */
+	hostout_release(p->out, 0);
+	p->out = out;
+	if (out != NULL)
+		hostout_set_pid(out, pid);
 	for (i = 0; i < nfd; i++)
 		close(child[i]);
 	free(child);
@@ -365,6 +387,19 @@ fail:
 	return -1;
 }
 
+
+/*
+ * Kill a host and what it started that is still in its process group (it
+ * called setsid: its group is its pid). Before it is reaped: until then
+ * the pid cannot name another group. What a module put in a group or
+ * session of its own (the command module's runs) is not reached.
+ */
+static void
+kill_group(pid_t pid)
+{
+	(void)kill(-pid, SIGKILL);
+	(void)kill(pid, SIGKILL);
+}
 
 /* Kill the child of generation gen, saying why (the first reason stays). */
 static void
@@ -391,7 +426,7 @@ reap_locked(struct modproc *p, int gen, char *cause, size_t len)
 	pid_t	 r;
 
 	if (p->gen == gen && p->pid > 0) {
-		kill(p->pid, SIGKILL);
+		kill_group(p->pid);
 		while ((r = waitpid(p->pid, &status, 0)) == -1 && errno == EINTR)
 			;
 		if (!p->cause_set) {
@@ -403,6 +438,9 @@ reap_locked(struct modproc *p, int gen, char *cause, size_t len)
 				    "process lost");
 			p->cause_set = 1;
 		}
+		/* Its last words (a crash report) first, if they come soon. */
+		hostout_release(p->out, OUT_WAIT_CRASH_MS);
+		p->out = NULL;
 		log_warn("exit module %s: host process %d ended: %s", p->o.name,
 		    (int)p->pid, p->cause);
 		p->pid = 0;
@@ -796,8 +834,8 @@ modproc_stop(struct modproc *p, struct ca *ca)
 	struct wire_msg	 m;
 	struct timespec	 nap = { 0, 5 * 1000000L };
 	uint64_t	 deadline = time_mono_ns() + STOP_WAIT_MS * 1000000ull;
-	int		 status, rc;
-	pid_t		 r = 0;
+	siginfo_t	 si;
+	int		 status, rc, r;
 
 	pthread_mutex_lock(&p->ctl_mu);
 	pthread_mutex_lock(&p->mu);
@@ -809,17 +847,19 @@ modproc_stop(struct modproc *p, struct ca *ca)
 		if (rc == 0)
 			rc = serve(&p->ctl, &call, W_SHUTDOWN_DONE, &m, deadline);
 		exit_call_reset(&call);
-		while ((r = waitpid(p->pid, &status, WNOHANG)) == 0 &&
-		    time_mono_ns() < deadline)
+		/* Ended, but not reaped: its pid still names its group. */
+		while ((r = waitid(P_PID, (id_t)p->pid, &si, WEXITED | WNOHANG |
+		    WNOWAIT)) == 0 && si.si_pid == 0 && time_mono_ns() < deadline)
 			nanosleep(&nap, NULL);
-		if (r != p->pid) {
+		if (r != 0 || si.si_pid != p->pid)
 			log_warn("exit module %s: host process %d did not end "
 			    "after shutdown: killing it", p->o.name, (int)p->pid);
-			kill(p->pid, SIGKILL);
-			while (waitpid(p->pid, &status, 0) == -1 && errno == EINTR)
-				;
-		}
+		kill_group(p->pid);
+		while (waitpid(p->pid, &status, 0) == -1 && errno == EINTR)
+			;
 		p->pid = 0;
+		hostout_release(p->out, OUT_WAIT_STOP_MS);
+		p->out = NULL;
 	}
 	close_channels(p);
 	pthread_mutex_unlock(&p->mu);

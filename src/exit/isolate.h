@@ -213,4 +213,17 @@ void	 learn(struct chan_state *cs, struct notify_state *ns, int32_t event,
 /* modhost.c: `certmintd --module-host ...` (argv as isolate.c builds it). */
 int	 modhost_main(int argc, char **argv);
 
+/*
+ * hostout.c: a host's stdout and stderr into the daemon's log (prefixed,
+ * escaped, limited). hostout_new makes the pipe and its reader thread;
+ * *wfd is the write end, for the child's fds 1 and 2 (the caller closes
+ * it after the fork). NULL when it cannot: the host then writes to the
+ * daemon's stderr. hostout_release lets go of it, first waiting up to
+ * wait_ms for the end of its output (every writer gone).
+ */
+struct hostout;
+struct hostout *hostout_new(const char *module, int *wfd);
+void	 hostout_set_pid(struct hostout *, pid_t);
+void	 hostout_release(struct hostout *, int wait_ms);
+
 #endif /* CM_ISOLATE_H */

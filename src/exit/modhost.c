@@ -733,6 +733,8 @@ modhost_main(int argc, char **argv)
 	ppid = (pid_t)arg_int(argv[9]);
 	snprintf(prog, sizeof(prog), "certmintd[%s]", name);
 	log_init(prog, CM_LOG_INFO);
+	/* certmintd reads our stdout and stderr, and dates and names lines. */
+	log_set_bare(1);
 	if (nchan < 1 || nchan > 64)
 		return 2;
 	/* Nothing of the daemon's but our channels and stdio. */
@@ -753,12 +755,13 @@ modhost_main(int argc, char **argv)
 		if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != ppid)
 			_exit(0);	/* the daemon is gone already */
 		(void)prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-		quarantine_install(-1, prog);
+		/* A crash line as a bare log line: "error: exit module ..." */
+		quarantine_install(-1, "error");
 		mod.name = NULL;
 		if (exit_module_open_fd(fd, path, name, &mod, err,
 		    sizeof(err)) == 0)
-			log_info("exit module %s: host process %d runs as %s",
-			    name, (int)getpid(), geteuid() == 0 ? "root" : user);
+			log_info("runs as %s", geteuid() == 0 ? "root" :
+			    user);
 	}
 	if (fd != -1)
 		close(fd);

@@ -20,6 +20,12 @@
  *     as an xmalloc would; at most hog_mb, default 8192), or exits with
  *     status 3 (first appending "crash seq=N" to output); any other
  *     event it appends "seq=N event=0xE context=C" to output.
+ *   Chatty.Exit (-DMODE_CHATTY): at initialize forks a child that sleeps
+ *     600 s in the host's process group and appends "child=PID" to
+ *     output. On CERTISSUED it writes to stdout and stderr lines that
+ *     look like certmintd's own (after a newline, with ESC sequences), a
+ *     line of 5000 bytes and `flood` (default 0) more lines, logs through
+ *     srv->log a message with a newline in it, and appends "seq=N".
  */
 #include <fcntl.h>
 #include <inttypes.h>
@@ -54,6 +60,8 @@ struct behave {
 	unsigned long	 calls;
 	pthread_mutex_t	 mu;
 };
+
+static void append(const struct behave *b, const char *line);
 
 static long
 config_long(cm_server_exit *srv, const char *key, long dflt)
@@ -104,6 +112,21 @@ b_init(const char *config, cm_server_exit *srv, void **state, int32_t *mask)
 	*mask = CM_EXITEVENT_CERTISSUED;
 #elif defined(MODE_CRASH)
 	b->sleep_ms = config_long(srv, "hog_mb", 8192);
+	*mask = CM_EXITEVENT_CERTISSUED;
+#elif defined(MODE_CHATTY)
+	{
+		struct timespec	 ts = { 600, 0 };
+		char		 line[64];
+		pid_t		 pid;
+
+		b->fail_times = config_long(srv, "flood", 0);
+		if ((pid = fork()) == 0) {
+			nanosleep(&ts, NULL);
+			_exit(0);
+		}
+		snprintf(line, sizeof(line), "child=%d\n", (int)pid);
+		append(b, line);
+	}
 	*mask = CM_EXITEVENT_CERTISSUED;
 #else
 	*mask = CM_EXITEVENT_ALL;
@@ -272,6 +295,25 @@ b_notify(void *state, int32_t event, int64_t context, cm_server_exit *srv)
 		}
 		snprintf(line, sizeof(line), "seq=%" PRId64 " event=0x%x "
 		    "context=%" PRId64 "\n", seq, (unsigned)event, context);
+		append(b, line);
+		return CM_OK;
+	}
+#elif defined(MODE_CHATTY)
+	{
+		static char	 big[5001];
+		long		 i;
+
+		printf("chatty on stdout\n2026-01-01T00:00:00Z certmintd[1]: "
+		    "error: FORGED on stdout\n");
+		fflush(stdout);
+		fprintf(stderr, "\x1b[31mred\x1b[0m FORGED on stderr\n");
+		memset(big, 'x', sizeof(big) - 1);
+		fprintf(stderr, "%s\n", big);
+		for (i = 0; i < b->fail_times; i++)
+			fprintf(stderr, "flood line %ld\n", i);
+		srv->log(srv, CM_LOG_INFO, "logged\n2026-01-01T00:00:00Z "
+		    "certmintd[1]: error: FORGED by log");
+		snprintf(line, sizeof(line), "seq=%" PRId64 "\n", seq);
 		append(b, line);
 		return CM_OK;
 	}

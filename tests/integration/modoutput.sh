@@ -1,0 +1,75 @@
+#!/bin/sh
+# What an isolated module writes on its stdout and stderr reaches the
+# daemon's log one line at a time, each prefixed with the module and its
+# host's pid, control characters escaped: no line of it reads as
+# certmintd's own. A long line is cut, a flood is limited (100 lines at
+# once) and counted. srv->log text with a newline stays on its line.
+# What the module started in its host's process group ends with the
+# host: when it is killed and when certmintd stops.
+. "$LIB"
+
+ca_init
+OUT=$T_DIR/pub
+mkdir "$OUT"
+chmod 1777 "$OUT"	# the isolated host runs as nobody
+chmod o+x "$T_DIR"
+register_modules chatty
+conf_set Chatty.Exit output "$OUT/chatty.log"
+conf_set Chatty.Exit flood 300
+conf_set exit backoff_initial_ms 50
+new_csr one
+
+# alive PID: PID runs (and is not a zombie).
+alive() {
+	[ -r "/proc/$1/stat" ] &&
+	    [ "$(awk '{ print $3 }' "/proc/$1/stat")" != Z ]
+}
+
+daemon_start
+check "the module started a child" wait_lines "$OUT/chatty.log" '^child=' 1
+child1=$(sed -n 's/^child=//p' "$OUT/chatty.log" | head -1)
+check "which runs" alive "$child1"
+check_eq "a request is issued" 201 "$(submit_http "$T_DIR/one.csr" | head -1)"
+check "the module had CERTISSUED" wait_lines "$OUT/chatty.log" '^seq=' 1
+check "its output reached the log, and what was not shown is counted" \
+    wait_lines "$T_LOG" "Chatty.Exit: host process [0-9]+: [0-9]+ lines of its output not shown" 1
+check_eq "no line of the log is one the module made up" 0 \
+    "$(count_lines "$T_LOG" '^2026-01-01T00:00:00Z')"
+check_eq "no ESC byte reached the log" 0 \
+    "$(tr -cd '\033' <"$T_LOG" | wc -c)"
+"$CERTMINT" -c "$CONF" --json exit list >"$T_DIR/list.json"
+hostpid=$(module_field "$T_DIR/list.json" Chatty.Exit pid)
+pre="exit module Chatty.Exit: host process $hostpid: "
+check "stdout's first line, prefixed" has_lines "$T_LOG" \
+    "warning: ${pre}chatty on stdout$" 1
+check "stdout's forged line, prefixed, at its own place" has_lines "$T_LOG" \
+    "warning: ${pre}2026-01-01T00:00:00Z certmintd\[1\]: error: FORGED on stdout$" 1
+check "stderr's ESC sequences escaped" has_lines "$T_LOG" \
+    "${pre}\\\\x1b\[31mred\\\\x1b\[0m FORGED on stderr$" 1
+check "the host's own line keeps its level" has_lines "$T_LOG" \
+    "info: ${pre}runs as nobody$" 1
+check "a 5000-byte line is cut at 1000" has_lines "$T_LOG" \
+    "${pre}x{1000} \[4000 more bytes not shown\]$" 1
+flood=$(count_lines "$T_LOG" 'flood line [0-9]+$')
+check "a flood of 300 lines is limited ($flood logged)" \
+    test "$flood" -ge 90 -a "$flood" -le 100
+check_eq "shown and not shown, 300 in all" 300 "$(($flood + $(sed -nE \
+    "s/.*${pre}([0-9]+) lines of its output not shown.*/\\1/p" "$T_LOG")))"
+check "srv->log's newline is escaped, on the module's line" has_lines "$T_LOG" \
+    "info: exit module Chatty.Exit: logged\\\\x0a2026-01-01T00:00:00Z certmintd\[1\]: error: FORGED by log$" 1
+
+# A killed host takes the child of its group with it (certmintd sees it
+# gone at the next event).
+kill -KILL "$hostpid"
+check_eq "a request is issued" 201 "$(submit_http "$T_DIR/one.csr" | head -1)"
+check "after the host is killed, the module's child is gone" \
+    wait_until 10 sh -c "! { [ -r /proc/$child1/stat ] && [ \"\$(awk '{ print \$3 }' /proc/$child1/stat)\" != Z ]; }"
+check "the restarted module starts another" wait_lines "$OUT/chatty.log" \
+    '^child=' 2
+child2=$(sed -n 's/^child=//p' "$OUT/chatty.log" | tail -1)
+check "which runs" alive "$child2"
+daemon_stop
+check "after certmintd stops, that child is gone too" \
+    wait_until 10 sh -c "! { [ -r /proc/$child2/stat ] && [ \"\$(awk '{ print \$3 }' /proc/$child2/stat)\" != Z ]; }"
+check_eq "no sanitizer report" "" "$(sanitizer_reports "$T_LOG")"
+finish
