@@ -108,6 +108,12 @@ print_module(const json_t *m)
 		    JSON_INTEGER_FORMAT " us\n",
 		    json_integer_value(json_object_get(lat, "p50")),
 		    json_integer_value(json_object_get(lat, "p99")));
+	if ((lat = json_object_get(m, "late_notify")) != NULL)
+		printf("  in notify:    %s of event %" JSON_INTEGER_FORMAT
+		    " for %" JSON_INTEGER_FORMAT " s, past the deadline\n",
+		    tstr(lat, "event", "?"),
+		    json_integer_value(json_object_get(lat, "seq")),
+		    json_integer_value(json_object_get(lat, "ms")) / 1000);
 	if (json_object_get(m, "last_error") != NULL)
 		printf("  last error:   %s (%s)\n", tstr(m, "last_error", ""),
 		    tstr(m, "last_error_time", ""));

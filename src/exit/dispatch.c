@@ -227,6 +227,7 @@ exit_host_new(struct ca *ca)
 	pthread_mutex_init(&h->mu, NULL);
 	pthread_mutex_init(&h->load_mu, NULL);
 	pthread_cond_init(&h->load_cv, NULL);
+	pthread_cond_init(&h->dog_cv, NULL);
 	h->crash_fd = -1;
 	host_settings(h);
 	return h;
@@ -260,10 +261,29 @@ slot_sleep(struct exit_slot *s, int64_t ms)
 }
 
 /*
- * This thread's "inside notify" flag: the slot's or its pool worker's (one
+ * This thread's notify under way: the slot's or its pool worker's (one
  * per thread: a counter shared by a pool's threads costs the hot path).
  */
-static _Thread_local atomic_int *notify_flag;
+static _Thread_local struct notify_mark *notify_mark;
+
+/* This thread goes into notify of event (seq) at t0 (time_mono_ns()). */
+static void
+notify_begin(int32_t event, int64_t seq, uint64_t t0)
+{
+	struct notify_mark *m = notify_mark;
+
+	atomic_store(&m->seq, seq);
+	atomic_store(&m->event, event);
+	atomic_store(&m->since, t0);
+	atomic_store(&m->warned, 0);
+	atomic_store(&m->in, 1);
+}
+
+static void
+notify_end(void)
+{
+	atomic_store(&notify_mark->in, 0);
+}
 
 /* This thread's channel to an isolated module's host: 0 the slot's own. */
 static _Thread_local int chan_idx;
@@ -522,14 +542,14 @@ notify_isolated_batch(struct exit_slot *s, const struct db_event *first,
 		v[n].call = &s->bcalls[n];
 		n++;
 	}
-	atomic_store(notify_flag, 1);
 	t0 = time_mono_ns();
+	notify_begin(v[0].event, v[0].seq, t0);
 	r = modproc_notify_batch(s->proc, chan_idx, v, n, h->deadline_ms, &ndone,
 	    &result, death, cause, len);
 	t0 = (time_mono_ns() - t0) / n + 1;
 	s->batch_max = BATCH_NS / t0 < 1 ? 1 : BATCH_NS / t0 > WIRE_BATCH_MAX ?
 	    WIRE_BATCH_MAX : BATCH_NS / t0;
-	atomic_store(notify_flag, 0);
+	notify_end();
 	if (r == -1) {
 		for (i = 0; i < n; i++)
 			call_end(s, &s->bcalls[i]);
@@ -565,10 +585,10 @@ notify_isolated(struct exit_slot *s, struct exit_call *call,
 
 	if ((r = isolated_ready(s, cause, len)) != 0)
 		return r;
-	atomic_store(notify_flag, 1);
+	notify_begin(ev->event, ev->seq, time_mono_ns());
 	r = modproc_notify(s->proc, chan_idx, call, ev->event, context, ev->seq,
 	    h->deadline_ms, &rc, death, cause, len);
-	atomic_store(notify_flag, 0);
+	notify_end();
 	if (r == 0)
 		return rc;
 	return r == 1 ? DELIVER_CRASHED : DELIVER_STOPPED;
@@ -620,7 +640,7 @@ deliver_once(struct exit_slot *s, const struct db_event *stored, int *death,
 	if (s->threading == CM_THREADING_SERIAL)
 		pthread_mutex_lock(&s->call_mu);
 	t0 = time_mono_ns();
-	atomic_store(notify_flag, 1);
+	notify_begin(ev->event, ev->seq, t0);
 	park_if_abandoned(s);
 	/* What the fatal-signal handler writes, should the module crash. */
 	quarantine_cur.module = s->name;
@@ -628,7 +648,7 @@ deliver_once(struct exit_slot *s, const struct db_event *stored, int *death,
 	rc = s->mod.desc->notify(s->mod.state, ev->event, context, &call.vt);
 	quarantine_cur.module = NULL;
 	park_if_abandoned(s);
-	atomic_store(notify_flag, 0);
+	notify_end();
 	ms = (time_mono_ns() - t0) / 1000000u;
 	if (s->threading == CM_THREADING_SERIAL)
 		pthread_mutex_unlock(&s->call_mu);
@@ -951,7 +971,7 @@ pool_main(void *arg)
 	int		 gen = 0;
 	void		*altstack = quarantine_thread_init();
 
-	notify_flag = &w->in_notify;
+	notify_mark = &w->notify;
 	chan_idx = (int)(w - s->workers) + 1;
 	exit_thread_nice(s->host->nice);
 	pthread_mutex_lock(&s->pool_mu);
@@ -1226,7 +1246,7 @@ slot_main(void *arg)
 	unsigned	 gen;
 	void		*altstack;
 
-	notify_flag = &s->in_notify;
+	notify_mark = &s->notify;
 	chan_idx = 0;
 	exit_thread_nice(h->nice);
 	if (st == NULL) {

@@ -67,11 +67,25 @@ struct commit_mark {
 struct exit_slot;
 struct collect;
 
+/*
+ * A delivering thread's notify under way (dispatch.c, notify_begin): for
+ * the stop (in), `exit list` and the watchdog, which says in the log when
+ * one has run past [exit] deadline_ms (an inline module's cannot be cut
+ * short; an isolated one's host is killed at the deadline).
+ */
+struct notify_mark {
+	atomic_int	 in;		/* inside notify */
+	_Atomic uint64_t since;		/* time_mono_ns() it began */
+	_Atomic int64_t	 seq;		/* the event's */
+	atomic_int	 event;
+	atomic_int	 warned;	/* the watchdog said it is late */
+};
+
 /* A concurrent module's worker: takes events of the current batch by index. */
 struct pool_worker {
 	struct exit_slot *slot;
 	pthread_t	 thread;
-	atomic_int	 in_notify;	/* see notify_flag */
+	struct notify_mark notify;	/* see notify_mark */
 };
 
 struct exit_slot {
@@ -89,7 +103,7 @@ struct exit_slot {
 	atomic_int	 abort;		/* hand out no more events: unload, deadline */
 	atomic_int	 stopping;	/* stop set: no more giving way to issuance */
 	atomic_uint_fast64_t yield_ns;	/* time given way to issuance */
-	atomic_int	 in_notify;	/* its own thread is inside notify */
+	struct notify_mark notify;	/* its own thread's */
 	atomic_int	 abandoned;	/* left in notify at the stop deadline */
 	int64_t		 cursor;	/* last event handled */
 	int64_t		 saved;		/* cursor as last written */
@@ -212,6 +226,10 @@ struct exit_host {
 	pthread_t	*loaders;	/* to join (loaders_join) */
 	size_t		 nloaders;
 	int		 crash_fd;	/* inline crashes (quarantine.c) */
+	/* the watchdog (slots.c): notifies past their deadline */
+	pthread_t	 dog;
+	int		 dog_running, dog_stop;
+	pthread_cond_t	 dog_cv;	/* under mu */
 };
 
 /* Shared between dispatch.c, slots.c and views.c. */
@@ -226,6 +244,8 @@ void	host_on_commit(void *arg, int64_t seq);
 void	host_wake(struct exit_host *h);
 void	host_settings(struct exit_host *h);
 void	latency_json(struct exit_slot *s, json_t *o);
+struct notify_mark *slot_late_notify(struct exit_slot *s, uint64_t now,
+	    uint64_t *ms);
 uint64_t	mono_deadline_in(int64_t ms);
 int64_t	mono_seconds(void);
 void	*pool_main(void *arg);

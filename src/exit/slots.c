@@ -374,12 +374,101 @@ slot_in_notify(struct exit_slot *s)
 {
 	int	 i;
 
-	if (atomic_load(&s->in_notify))
+	if (atomic_load(&s->notify.in))
 		return 1;
 	for (i = 0; i < s->nworkers; i++)
-		if (atomic_load(&s->workers[i].in_notify))
+		if (atomic_load(&s->workers[i].notify.in))
 			return 1;
 	return 0;
+}
+
+/*
+ * The oldest notify of s under way for longer than the deadline: its
+ * mark, with *ms how long; NULL when there is none.
+ */
+struct notify_mark *
+slot_late_notify(struct exit_slot *s, uint64_t now, uint64_t *ms)
+{
+	struct notify_mark *m, *late = NULL;
+	uint64_t	 since, limit = (uint64_t)atomic_load(&s->host->deadline_ms);
+	int		 i;
+
+	*ms = 0;
+	for (i = -1; i < s->nworkers; i++) {
+		m = i < 0 ? &s->notify : &s->workers[i].notify;
+		if (!atomic_load(&m->in))
+			continue;
+		since = atomic_load(&m->since);
+		if (now > since && (now - since) / 1000000u > limit &&
+		    (now - since) / 1000000u > *ms) {
+			*ms = (now - since) / 1000000u;
+			late = m;
+		}
+	}
+	return late;
+}
+
+/*
+ * Once a second: say in the log, once per notify, when an inline
+ * module's has run past [exit] deadline_ms. Nothing can cut it short
+ * (an isolated module's host is killed at the deadline instead), and its
+ * later events wait for it: without this line nobody heard of it until
+ * the stop.
+ */
+static void *
+watchdog_main(void *arg)
+{
+	struct exit_host *h = arg;
+	struct notify_mark *m;
+	struct exit_slot *s;
+	struct timespec	 until;
+	uint64_t	 ms;
+	int		 no = 0;
+
+	pthread_mutex_lock(&h->mu);
+	while (!h->dog_stop) {
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 1;
+		pthread_cond_timedwait(&h->dog_cv, &h->mu, &until);
+		if (h->dog_stop)
+			break;
+		pthread_mutex_unlock(&h->mu);
+		pthread_mutex_lock(&h->list_mu);
+		for (s = h->slots; s != NULL; s = s->next) {
+			if (!s->loaded || s->isolated ||
+			    (m = slot_late_notify(s, time_mono_ns(), &ms)) ==
+			    NULL || !atomic_compare_exchange_strong(&m->warned,
+			    &no, 1)) {
+				no = 0;
+				continue;
+			}
+			log_warn("exit module %s: notify(%s) of event %" PRId64
+			    " has run for %.1f s, over the %d ms "
+			    "deadline ([exit] deadline_ms): an inline module "
+			    "cannot be cut short, so its later events wait "
+			    "for it (exit list shows it)", s->name,
+			    exit_event_name(atomic_load(&m->event)),
+			    atomic_load(&m->seq), (double)ms / 1000,
+			    atomic_load(&h->deadline_ms));
+		}
+		pthread_mutex_unlock(&h->list_mu);
+		pthread_mutex_lock(&h->mu);
+	}
+	pthread_mutex_unlock(&h->mu);
+	return NULL;
+}
+
+static void
+watchdog_stop(struct exit_host *h)
+{
+	if (!h->dog_running)
+		return;
+	pthread_mutex_lock(&h->mu);
+	h->dog_stop = 1;
+	pthread_cond_broadcast(&h->dog_cv);
+	pthread_mutex_unlock(&h->mu);
+	pthread_join(h->dog, NULL);
+	h->dog_running = 0;
 }
 
 /*
@@ -678,6 +767,8 @@ exit_host_start(struct exit_host *h)
 		}
 	}
 	names_free(names);
+	if (pthread_create(&h->dog, NULL, watchdog_main, h) == 0)
+		h->dog_running = 1;
 	/* Those that load at once are there for the first requests. */
 	if (loads_wait(h, START_LOAD_WAIT_MS) > 0)
 		log_warn("exit modules still loading after %d ms: certmintd "
@@ -777,6 +868,7 @@ exit_host_stop(struct exit_host *h)
 
 	if (h == NULL)
 		return;
+	watchdog_stop(h);
 	ms = h->stop_deadline_ms;
 	/*
 	 * Modules still loading since the start are waited for, and stopped
@@ -816,6 +908,7 @@ exit_host_free(struct exit_host *h)
 	/* A module left loading still uses h: the process ends anyway. */
 	if (loads_wait(h, 0) > 0)
 		return;
+	watchdog_stop(h);
 	loaders_join(h);
 	for (s = h->slots; s != NULL; s = next) {
 		next = s->next;
@@ -828,6 +921,7 @@ exit_host_free(struct exit_host *h)
 	pthread_mutex_destroy(&h->mu);
 	pthread_mutex_destroy(&h->load_mu);
 	pthread_cond_destroy(&h->load_cv);
+	pthread_cond_destroy(&h->dog_cv);
 	if (h->crash_fd != -1) {
 		quarantine_install(-1, NULL);
 		close(h->crash_fd);

@@ -82,6 +82,24 @@ quarantine_json(struct exit_slot *s, json_t *o)
 	}
 }
 
+/* A notify under way past the deadline: "late_notify". */
+static void
+late_json(struct exit_slot *s, json_t *o)
+{
+	struct notify_mark *m;
+	uint64_t	 ms;
+	json_t		*l;
+
+	if ((m = slot_late_notify(s, time_mono_ns(), &ms)) == NULL)
+		return;
+	l = json_object();
+	json_object_set_new(l, "seq", json_integer(atomic_load(&m->seq)));
+	json_object_set_new(l, "event", json_string(exit_event_name(
+	    atomic_load(&m->event))));
+	json_object_set_new(l, "ms", json_integer((json_int_t)ms));
+	json_object_set_new(o, "late_notify", l);
+}
+
 static int
 exit_host_list_locked(struct exit_host *h, json_t *arr)
 {
@@ -134,6 +152,7 @@ exit_host_list_locked(struct exit_host *h, json_t *arr)
 		    (atomic_load(&s->yield_ns) / 1000000u)));
 		quarantine_json(s, o);
 		latency_json(s, o);
+		late_json(s, o);
 		if (s->last_error[0] != '\0') {
 			json_object_set_new(o, "last_error", json_string(s->last_error));
 			time_format(s->last_error_time, ts);

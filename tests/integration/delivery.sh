@@ -2,7 +2,8 @@
 # Durable delivery: a hanging module delays only itself, serial modules are
 # never called concurrently (concurrent ones are), kill -9 during a burst
 # loses no committed event, even for a module far behind, and deliveries
-# give way to issuance ([exit] yield_ms).
+# give way to issuance ([exit] yield_ms). An inline module stuck in notify
+# past the deadline is logged while it hangs, and exit list shows it.
 . "$LIB"
 
 ca_init
@@ -153,5 +154,36 @@ check "one request at a time: all 10 delivered" \
 "$CERTMINT" -c "$CONF" --json exit list >"$T_DIR/el.json"
 check_eq "without giving way" 0 \
     "$(module_field "$T_DIR/el.json" Recording.Exit yielded_ms)"
+daemon_stop
+
+# An inline module's notify that does not return: nothing can cut it
+# short, so the log says so once it is past the deadline, and exit list
+# shows it, while it still hangs.
+register_modules stuck
+conf_set exit.Stuck.Exit isolation inline
+conf_set exit deadline_ms 500
+: >"$T_DIR/stuck.log"
+touch "$T_DIR/hold"
+daemon_start
+check "inline Stuck.Exit hangs in its next notify" \
+    wait_lines "$T_DIR/stuck.log" "^enter seq=" 1
+# The event it hangs in (its cursor came back with it: not STARTUP).
+seq=$(sed -n 's/^enter seq=\([0-9]*\) .*/\1/p' "$T_DIR/stuck.log")
+name=$(db_query "SELECT CASE event WHEN 1 THEN 'CERTISSUED'
+    WHEN 128 THEN 'STARTUP' ELSE '?' END FROM events WHERE seq = $seq")
+check "the log says it is late, while it hangs" wait_lines "$T_LOG" \
+    "exit module Stuck.Exit: notify\($name\) of event $seq has run for [0-9.]+ s, over the 500 ms deadline" 1
+check_match "exit list shows it" \
+    "in notify: +$name of event $seq for [0-9]+ s, past the deadline" \
+    "$("$CERTMINT" -c "$CONF" exit list)"
+check_eq "(it is still in notify)" 0 "$(count_lines "$T_DIR/stuck.log" "^done ")"
+sleep 1.5
+check_eq "the log said it once" 1 \
+    "$(count_lines "$T_LOG" "Stuck.Exit: notify\($name\) of event $seq has run")"
+rm -f "$T_DIR/hold"
+check "released, it returns" wait_lines "$T_DIR/stuck.log" "^done seq=" 1
+"$CERTMINT" -c "$CONF" --json exit list >"$T_DIR/el.json"
+check_eq "and exit list no longer shows it" "" \
+    "$(module_field "$T_DIR/el.json" Stuck.Exit late_notify)"
 daemon_stop
 finish
