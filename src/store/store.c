@@ -382,19 +382,16 @@ migrate(struct store *st, int creating, char *err, size_t errlen)
  * in out, 0 when there is none (no such table: an older schema), -1 when
  * the database cannot be read that way (quick_check too when check).
  */
-static int
-peek(const char *path, const char *uri_fmt, const char *sql, int check,
-    char *out, size_t outlen)
+/*
+ * The URI uri_fmt makes of path ("file:%s?mode=ro"), with what SQLite
+ * would read as syntax in path escaped; sqlite3_free it. NULL if none.
+ */
+static char *
+path_uri(const char *path, const char *uri_fmt)
 {
-	sqlite3		*db = NULL;
-	sqlite3_stmt	*s = NULL;
-	char		*uri, esc[3 * PATH_MAX + 1];
-	const char	*v;
+	char		 esc[3 * PATH_MAX + 1];
 	size_t		 i, o = 0;
-	int		 rc = -1;
 
-	out[0] = '\0';
-	/* The path in a URI: what SQLite would read as syntax, escaped. */
 	for (i = 0; path[i] != '\0' && o + 4 < sizeof(esc); i++)
 		if (path[i] == '%' || path[i] == '?' || path[i] == '#' ||
 		    (unsigned char)path[i] <= ' ' ||
@@ -404,9 +401,23 @@ peek(const char *path, const char *uri_fmt, const char *sql, int check,
 		else
 			esc[o++] = path[i];
 	if (path[i] != '\0')
-		return -1;
+		return NULL;
 	esc[o] = '\0';
-	if ((uri = sqlite3_mprintf(uri_fmt, esc)) == NULL)
+	return sqlite3_mprintf(uri_fmt, esc);
+}
+
+static int
+peek(const char *path, const char *uri_fmt, const char *sql, int check,
+    char *out, size_t outlen)
+{
+	sqlite3		*db = NULL;
+	sqlite3_stmt	*s = NULL;
+	char		*uri;
+	const char	*v;
+	int		 rc = -1;
+
+	out[0] = '\0';
+	if ((uri = path_uri(path, uri_fmt)) == NULL)
 		return -1;
 	if (sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI |
 	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
@@ -545,6 +556,54 @@ wal_belongs(const char *path, const struct stat *sb, int *checked,
 	return 0;
 }
 
+/*
+ * A reader on a read-only file system (a backup's medium, a read-only
+ * mount): SQLite cannot make the -shm that reading a WAL database takes.
+ * When there is no WAL (or an empty one) and no -shm (no certmintd has
+ * it open: a clean stop), the file alone is the database, and it is read
+ * as it is (immutable). Otherwise it is refused: read without its WAL,
+ * the newest commits would be missing. 0, or -1 with err.
+ */
+static int
+readonly_fs(struct store *st, char *err, size_t errlen)
+{
+	struct statvfs	 vfs;
+	struct stat	 wsb;
+	char		 wal[PATH_MAX + 8], *uri;
+	int		 rc, shm;
+
+	rc = sqlite3_exec(st->db, "PRAGMA user_version", NULL, NULL, NULL);
+	if (rc == SQLITE_OK || (rc & 0xff) != SQLITE_CANTOPEN ||
+	    statvfs(st->path, &vfs) == -1 || !(vfs.f_flag & ST_RDONLY))
+		return 0;	/* any other error is told by the reads after */
+	snprintf(wal, sizeof(wal), "%s-shm", st->path);
+	shm = stat(wal, &wsb) == 0;
+	snprintf(wal, sizeof(wal), "%s-wal", st->path);
+	if ((stat(wal, &wsb) == 0 && wsb.st_size > 0) || shm) {
+		snprintf(err, errlen, "%s: cannot read the database: it is on "
+		    "a read-only file system, and its WAL (%s) may hold "
+		    "commits not in it yet (certmintd runs, or did not stop "
+		    "cleanly): read it where it can be written, or a copy "
+		    "of the directory", st->path, wal);
+		return -1;
+	}
+	if ((uri = path_uri(st->path, "file:%s?immutable=1")) == NULL) {
+		snprintf(err, errlen, "%s: path too long", st->path);
+		return -1;
+	}
+	sqlite3_close(st->db);
+	st->db = NULL;
+	rc = sqlite3_open_v2(uri, &st->db, SQLITE_OPEN_READONLY |
+	    SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, NULL);
+	sqlite3_free(uri);
+	if (rc != SQLITE_OK) {
+		open_error(st, "read", "cannot open", err, errlen);
+		return -1;
+	}
+	sqlite3_extended_result_codes(st->db, 1);
+	return 0;
+}
+
 struct store *
 store_open(const char *path, int flags, char *err, size_t errlen)
 {
@@ -596,6 +655,8 @@ store_open(const char *path, int flags, char *err, size_t errlen)
 	}
 	sqlite3_extended_result_codes(st->db, 1);
 	sqlite3_busy_timeout(st->db, BUSY_MS);
+	if (st->readonly && readonly_fs(st, err, errlen) == -1)
+		goto fail;
 	if (exec_sql(st, "PRAGMA synchronous = FULL;"
 	    "PRAGMA foreign_keys = ON;") == -1) {
 		open_error(st, "read", "not a certmint database", err, errlen);

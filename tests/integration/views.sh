@@ -47,4 +47,21 @@ check_match "--serial takes a prefix as OpenSSL prints it ($pfx)" \
 check_refused "--serial with a non-hex character is a usage error" 30 \
     "usage" "$CERTMINT" -c "$CONF" view all --serial "0x12"
 daemon_stop
+
+# On a read-only file system (a backup's medium): view reads the file as
+# it is after a clean stop; with a WAL that may hold commits it refuses.
+mkdir "$T_DIR/ro"
+mount --bind -o ro "$T_DIR/ca" "$T_DIR/ro" || not_ok "mount --bind -o ro"
+ro_out=$("$CERTMINT" -c "$T_DIR/ro/certmint.conf" view all --id "$long_id" 2>&1)
+ro_rc=$?
+printf 'not empty' >"$T_DIR/ca/certmint.db-wal"
+wal_out=$("$CERTMINT" -c "$T_DIR/ro/certmint.conf" view all 2>&1)
+wal_rc=$?
+rm -f "$T_DIR/ca/certmint.db-wal"
+umount "$T_DIR/ro"
+check_eq "view on a read-only mount after a clean stop works" 0 "$ro_rc"
+check_match "and lists the request" "^$long_id " "$ro_out"
+check_eq "with a WAL there, it refuses" 1 "$wal_rc"
+check_match "and says why" "read-only file system, and its WAL .* may hold commits" \
+    "$wal_out"
 finish
