@@ -692,10 +692,13 @@ entries_dup(const struct cm_config *cfg, char *err, size_t errlen)
 /*
  * Lines libinih would misread: longer than CONFIG_MAX_LINE (it reads the
  * rest as the next line: a "syntax error" far from the cause), or with a
- * NUL (it cuts the value there). f is left at its start. 0, or -1 with err.
+ * NUL (it cuts the value there). f is left at its start. *unended gets
+ * the number of the last line when it has no newline (a file cut short
+ * ends so), else 0. 0, or -1 with err.
  */
 static int
-lines_check(FILE *f, const char *path, char *err, size_t errlen)
+lines_check(FILE *f, const char *path, int *unended, char *err,
+    size_t errlen)
 {
 	int	 c, line = 1;
 	size_t	 col = 0;
@@ -721,6 +724,7 @@ lines_check(FILE *f, const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
+	*unended = col > 0 ? line : 0;
 	return 0;
 }
 
@@ -730,7 +734,7 @@ config_load(const char *path, struct cm_config *cfg, char *err, size_t errlen)
 	struct load_state ls = { cfg, err, errlen, 0, 0 };
 	struct stat	 sb;
 	FILE		*f;
-	int		 rc, fd = -1;
+	int		 rc, fd = -1, unended = 0;
 
 	memset(cfg, 0, sizeof(*cfg));
 	if ((cfg->path = strdup(path)) == NULL ||
@@ -761,7 +765,7 @@ config_load(const char *path, struct cm_config *cfg, char *err, size_t errlen)
 		fclose(f);
 		goto fail;
 	}
-	if (lines_check(f, path, err, errlen) == -1) {
+	if (lines_check(f, path, &unended, err, errlen) == -1) {
 		fclose(f);
 		goto fail;
 	}
@@ -781,6 +785,7 @@ config_load(const char *path, struct cm_config *cfg, char *err, size_t errlen)
 	if (entries_dup(cfg, err, errlen) == -1 ||
 	    config_interpret(cfg, err, errlen) == -1)
 		goto fail;
+	cfg->unended_line = unended;
 	return 0;
 fail:
 	config_free(cfg);

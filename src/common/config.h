@@ -49,6 +49,8 @@ struct cm_config {
 	char		*dir;		/* its directory */
 	uid_t		 file_uid;	/* its owner and mode as read (fstat), */
 	mode_t		 file_mode;	/* for certmintd's check at start */
+	int		 unended_line;	/* the last line's number, when it has
+					   no newline (cut short?); 0 */
 
 	/* [ca] */
 	char		*ca_name;	/* "certmint Demo CA" */

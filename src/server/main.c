@@ -145,6 +145,15 @@ config_warn(struct server *srv)
 		    "([server] port): the CDP and AIA of the certificates it "
 		    "issues point there", cfg->base_url, port,
 		    cfg->listen_port);
+	/*
+	 * A file cut short (a full disk while it was written, a copy
+	 * interrupted) loads: what was lost takes its defaults, silently.
+	 * Files end with a newline; one that does not may have been cut.
+	 */
+	if (cfg->unended_line > 0)
+		log_warn("%s:%d: the file ends without a newline: if it was "
+		    "cut short, the settings after that line are missing and "
+		    "take their defaults", cfg->path, cfg->unended_line);
 	ca_config_unlock(srv->ca);
 	if (anon == CM_ANON_ISSUE)
 		log_warn("WARNING: [rest] anonymous = issue: anyone who can "

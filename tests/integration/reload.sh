@@ -341,4 +341,19 @@ check "and at each reload" wait_lines "$T_LOG" "base_url = .* names port" 2
 conf_set publish base_url "$URL"
 check "certmint reload, base_url fixed" "$CERTMINT" -c "$CONF" reload
 check_eq "then no more" 2 "$(count_lines "$T_LOG" "base_url = .* names port")"
+
+# (5) A config cut short mid-line (what a full disk or an interrupted copy
+# leaves) loads, the rest on defaults: said at reload, and not when the
+# file ends with its newline again.
+check_eq "no such warning yet" 0 "$(count_lines "$T_LOG" "ends without a newline")"
+cp "$CONF" "$T_DIR/conf.whole"
+printf '[exit]\nyield_ms = 10' >>"$CONF"
+lines=$(wc -l <"$CONF")
+check "certmint reload of the cut config" "$CERTMINT" -c "$CONF" reload
+check "the log says it may be cut short, and where" wait_lines "$T_LOG" \
+    "certmint.conf:$((lines + 1)): the file ends without a newline: if it was cut short" 1
+echo >>"$CONF"
+check "certmint reload, the newline back" "$CERTMINT" -c "$CONF" reload
+check_eq "then no more" 1 "$(count_lines "$T_LOG" "ends without a newline")"
+cp "$T_DIR/conf.whole" "$CONF"
 finish
