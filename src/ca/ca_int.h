@@ -34,6 +34,8 @@ struct ca {
 	char		 reload_fixed[160];	/* ca_reload_fixed */
 	struct signer	 old_signer;
 	struct store	*wstore;	/* the writer's connection */
+	int		 identified;	/* ca_identity_check passed: the
+					   marker may follow wstore */
 	struct writer	*writer;
 	pthread_key_t	 reader_key;
 	pthread_mutex_t	 readers_mu;

@@ -89,6 +89,7 @@ ca_open(struct ca **out, const char *config_path, char *err, size_t errlen)
 	if (ca_identity_check(&ca->cfg, &ca->signer, ca->wstore,
 	    &ca->check_deferred, err, errlen) == -1)
 		goto fail;
+	ca->identified = 1;
 	if (store_max_request_id(ca->wstore, &maxid) != 0) {
 		snprintf(err, errlen, "%s: cannot read the request table",
 		    ca->cfg.db_file);
@@ -205,13 +206,25 @@ void
 ca_close(struct ca *ca)
 {
 	struct reader_slot *r, *next;
+	char		 err[512];
+	int		 had_writer;
 
 	if (ca == NULL)
 		return;
 	ca_check_stop(ca);
 	ca_stop(ca);
+	had_writer = ca->writer != NULL;
 	writer_stop(ca->writer);
 	ca->writer = NULL;
+	/*
+	 * Every commit is in: the marker names the last request, so that a
+	 * backup from before this run, or this database without the WAL of
+	 * a later crash, is refused as older than the CA (the schedule
+	 * thread follows the requests only every few seconds).
+	 */
+	if (had_writer && ca->identified && ca->wstore != NULL &&
+	    ca_identity_write(&ca->cfg, ca->wstore, err, sizeof(err)) != 0)
+		log_err("%s", err);
 	/* No thread's end releases a reader into the list freed below. */
 	pthread_key_delete(ca->reader_key);
 	for (r = ca->readers; r != NULL; r = next) {

@@ -24,7 +24,7 @@
 
 #define RETRY_FIRST	60		/* s: the first retry after a failure */
 #define RETRY_MAX	(15 * 60)	/* s: the backoff doubles up to this */
-#define MARKER_EVERY_MS	10000	/* the marker follows the requests this often */
+#define MARKER_EVERY_MS	2000	/* the marker follows the requests this often */
 #define WAIT_MAX	60		/* s: a reload or a clock step counts within it */
 #define LAPSE_LOG_EVERY	300		/* s: between two lapse errors of one CRL */
 

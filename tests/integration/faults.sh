@@ -125,7 +125,7 @@ refused_start "an old copy of the database is refused, saying why" \
     "is older than this CA: it reaches request 1 and CRL number 1, the CA had reached request 2 and CRL number 2"
 cp "$T_DIR/new.db" "$DB"
 
-# The marker follows the requests too (within 10 s), not only the CRLs:
+# The marker follows the requests too (within 2 s), not only the CRLs:
 # a WAL deleted after a crash takes the requests not yet copied back with
 # it, and their ids would be handed out again. (A reader's snapshot keeps
 # them in the WAL here, as a busy CA's newest are.)
@@ -157,7 +157,17 @@ cp "$T_DIR/crashed.db-wal" "$DB-wal"
 daemon_start
 check_eq "with its WAL, all four are there" 4 \
     "$(db_query "SELECT max(id) FROM requests")"
+# A clean stop writes the marker with the last request, however recent.
+sqlite3 "$DB" ".backup '$T_DIR/four.db'"
+check_eq "a fifth request" 201 "$(submit_http "$T_DIR/one.csr" | head -1)"
 daemon_stop
+check_match "the clean stop wrote the marker at request 5" \
+    "^request_id = 5$" "$(grep '^request_id' "$T_DIR/ca/ca.dbid")"
+cp "$DB" "$T_DIR/five.db"
+cp "$T_DIR/four.db" "$DB"
+refused_start "a copy from before it is refused" \
+    "is older than this CA: it reaches request 4 .*, the CA had reached request 5"
+cp "$T_DIR/five.db" "$DB"
 
 # Damage: page 2, the root of the requests table, overwritten.
 cp "$DB" "$T_DIR/good.db"
@@ -241,7 +251,7 @@ check_refused "and is refused on reload" 30 "unknown section \[sever\]" \
     "$CERTMINT" -c "$CONF" reload
 check_eq "the CA still issues, under the config it had" 201 \
     "$(submit_http "$T_DIR/one.csr" | head -1)"
-check_eq "request ids go on from the database's" 5 \
+check_eq "request ids go on from the database's" 6 \
     "$(json "$T_DIR/resp.json" 'j["request_id"]')"
 
 # The database moved away (deleted, as far as the daemon can tell) while
@@ -260,7 +270,7 @@ done
 conf_del sever port
 sed -i '/^\[sever\]$/d' "$CONF"
 daemon_start
-check_eq "put back, it has every request, and issues on" "201 6" \
+check_eq "put back, it has every request, and issues on" "201 7" \
     "$(submit_http "$T_DIR/one.csr" | head -1) $(json "$T_DIR/resp.json" \
     'j["request_id"]')"
 
