@@ -245,12 +245,36 @@ read_answer(int fd)
 	return j;
 }
 
+/*
+ * The daemon's admin socket. A config file that does not load (a typo
+ * that `reload` refused, say) leaves the daemon running on the one it
+ * loaded before: its socket is still found, so that revoke, crl, status,
+ * reload and shutdown work while the file is being fixed. Caller frees.
+ */
+static char *
+admin_socket(const struct cli *cli)
+{
+	struct cm_config cfg;
+	char		*sock;
+
+	if (cli_config(cli, &cfg) == 0) {
+		sock = xstrdup(cfg.admin_socket);
+		config_free(&cfg);
+		return sock;
+	}
+	if ((sock = config_peek_path(cli->config_path, "server",
+	    "admin_socket", "admin.sock")) != NULL)
+		fprintf(stderr, "certmint: asking certmintd at %s all the "
+		    "same: it runs on the configuration it loaded before\n",
+		    sock);
+	return sock;
+}
+
 json_t *
 admin_call(const struct cli *cli, const char *cmd, json_t *args)
 {
-	struct cm_config cfg;
 	struct sockaddr_un sun;
-	char		*req = NULL;
+	char		*req = NULL, *sock;
 	json_t		*ans = NULL, *err;
 	size_t		 len, off;
 	ssize_t		 n;
@@ -259,22 +283,21 @@ admin_call(const struct cli *cli, const char *cmd, json_t *args)
 	if (args == NULL)
 		args = json_object();
 	json_object_set_new(args, "cmd", json_string(cmd));
-	if (cli_config(cli, &cfg) == -1) {
+	if ((sock = admin_socket(cli)) == NULL) {
 		json_decref(args);
 		return NULL;
 	}
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
-	if (strlen(cfg.admin_socket) >= sizeof(sun.sun_path)) {
-		fprintf(stderr, "certmint: %s: path too long\n",
-		    cfg.admin_socket);
+	if (strlen(sock) >= sizeof(sun.sun_path)) {
+		fprintf(stderr, "certmint: %s: path too long\n", sock);
 		goto out;
 	}
-	strlcpy_cm(sun.sun_path, cfg.admin_socket, sizeof(sun.sun_path));
+	strlcpy_cm(sun.sun_path, sock, sizeof(sun.sun_path));
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
 	    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
 		fprintf(stderr, "certmint: cannot reach certmintd at %s: %s "
-		    "(is it running?)\n", cfg.admin_socket, strerror(errno));
+		    "(is it running?)\n", sock, strerror(errno));
 		goto out;
 	}
 	if ((req = json_dumps(args, JSON_COMPACT)) == NULL)
@@ -284,7 +307,7 @@ admin_call(const struct cli *cli, const char *cmd, json_t *args)
 	/* MSG_NOSIGNAL: a daemon that closes early is an error, not SIGPIPE. */
 	for (off = 0; off < len; off += (size_t)n)
 		if ((n = send(fd, req + off, len - off, MSG_NOSIGNAL)) <= 0) {
-			fprintf(stderr, "certmint: %s: %s\n", cfg.admin_socket,
+			fprintf(stderr, "certmint: %s: %s\n", sock,
 			    strerror(errno));
 			goto out;
 		}
@@ -311,8 +334,8 @@ admin_call(const struct cli *cli, const char *cmd, json_t *args)
 	if (fd != -1)
 		close(fd);
 	free(req);
+	free(sock);
 	json_decref(args);
-	config_free(&cfg);
 	return ans;
 }
 

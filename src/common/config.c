@@ -728,6 +728,49 @@ lines_check(FILE *f, const char *path, int *unended, char *err,
 	return 0;
 }
 
+struct peek {
+	const char	*sec, *key;
+	char		*val;
+};
+
+static int
+peek_entry(void *user, const char *sec, const char *key, const char *val)
+{
+	struct peek	*p = user;
+
+	if (strcmp(sec, p->sec) == 0 && strcmp(key, p->key) == 0) {
+		free(p->val);
+		p->val = strdup(val);
+	}
+	return 1;	/* go on, whatever else the file holds */
+}
+
+char *
+config_peek_path(const char *path, const char *sec, const char *key,
+    const char *def)
+{
+	struct peek	 p = { sec, key, NULL };
+	struct stat	 sb;
+	char		*dir, *out = NULL;
+	FILE		*f;
+	int		 fd;
+
+	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1)
+		return NULL;
+	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode) ||
+	    sb.st_size > CONFIG_MAX_SIZE || (f = fdopen(fd, "r")) == NULL) {
+		close(fd);
+		return NULL;
+	}
+	(void)ini_parse_file(f, peek_entry, &p);
+	fclose(f);
+	if ((dir = path_dirname(path)) != NULL)
+		out = path_join(dir, p.val != NULL ? p.val : def);
+	free(dir);
+	free(p.val);
+	return out;
+}
+
 int
 config_load(const char *path, struct cm_config *cfg, char *err, size_t errlen)
 {

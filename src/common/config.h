@@ -131,6 +131,15 @@ struct cm_config {
 int	 config_load(const char *path, struct cm_config *, char *err, size_t errlen);
 void	 config_free(struct cm_config *);
 /*
+ * The path [sec] key names in the file at path (relative to its directory;
+ * def when unset), read whatever else the file holds, even a file that
+ * config_load refuses: for the CLI to reach a daemon that runs on the
+ * configuration it loaded before the file went wrong. Caller frees; NULL
+ * when the file cannot be read.
+ */
+char	*config_peek_path(const char *path, const char *sec, const char *key,
+	    const char *def);
+/*
  * certmintd's check of the file config_load read: owned by root or us,
  * not writable by group or others (file_check_mode). 0, or -1 with err.
  */
