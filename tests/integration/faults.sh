@@ -249,6 +249,11 @@ daemon_start
 conf_set sever port 1
 check_refused "and is refused on reload" 30 "unknown section \[sever\]" \
     "$CERTMINT" -c "$CONF" reload
+check "which the daemon's log records" grep -q "unknown section \[sever\]" "$T_LOG"
+out=$("$CERTMINT" -c "$CONF" status 2>&1)
+check_eq "certmint status works all the same" 0 "$?"
+check_match "saying it asks the daemon all the same" \
+    "asking certmintd at .*admin.sock all the same" "$out"
 check_eq "the CA still issues, under the config it had" 201 \
     "$(submit_http "$T_DIR/one.csr" | head -1)"
 check_eq "request ids go on from the database's" 6 \
