@@ -15,6 +15,9 @@
 struct account_job {
 	struct acme_account_row *row;
 	const char	*eab_kid;	/* bind this EAB key, or NULL */
+	/* an update: the key and status the request was checked against */
+	char		 old_thumbprint[48];
+	char		 old_status[16];
 	int		 rc;
 };
 
@@ -173,8 +176,39 @@ static int
 update_fn(struct store *st, void *arg)
 {
 	struct account_job *job = arg;
+	int		 rc;
 
-	return store_acme_account_update(st, job->row);
+	rc = store_acme_account_update(st, job->row, job->old_thumbprint,
+	    job->old_status);
+	if (rc == STORE_E_CONFLICT) {
+		job->rc = rc;
+		return 0;
+	}
+	return rc;
+}
+
+/*
+ * Set up an update of j's account, before the request changes it: the
+ * write happens only if the account still has the key and status the
+ * request's JWS was checked against.
+ */
+static void
+update_job(struct account_job *job, struct acme_account_row *row)
+{
+	memset(job, 0, sizeof(*job));
+	job->row = row;
+	snprintf(job->old_thumbprint, sizeof(job->old_thumbprint), "%s",
+	    row->thumbprint);
+	snprintf(job->old_status, sizeof(job->old_status), "%s", row->status);
+}
+
+/* The answer when the account changed under an update. */
+static void
+changed_meanwhile(struct acme_problem *p)
+{
+	acme_problem(p, 403, "unauthorized", "the account changed while "
+	    "this request was handled (a key change or a deactivation): "
+	    "nothing was written");
 }
 
 /*
@@ -424,6 +458,7 @@ acme_account(struct acme *a, const struct acme_endpoint *ep,
 		rc = orders_list(a, ep, id, r, p);
 		goto out;
 	}
+	update_job(&job, &j.account);
 	if ((pl = j.payload) != NULL) {
 		if ((st = json_object_get(pl, "status")) != NULL) {
 			if (!json_is_string(st) || strcmp(json_string_value(st),
@@ -447,10 +482,12 @@ acme_account(struct acme *a, const struct acme_endpoint *ep,
 		}
 	}
 	if (changed) {
-		memset(&job, 0, sizeof(job));
-		job.row = &j.account;
 		if (acme_write(a, update_fn, &job) == -1) {
 			acme_db_error(p);
+			goto out;
+		}
+		if (job.rc == STORE_E_CONFLICT) {
+			changed_meanwhile(p);
 			goto out;
 		}
 		log_info("acme: account %lld updated (%s)", (long long)id,
@@ -546,6 +583,7 @@ acme_key_change(struct acme *a, const struct acme_endpoint *ep,
 		    "account already");
 		goto out;
 	}
+	update_job(&job, &j.account);
 	free(j.account.jwk);
 	if ((j.account.jwk = strdup(nk.canon)) == NULL) {
 		acme_problem(p, 500, "serverInternal", "out of memory");
@@ -553,11 +591,13 @@ acme_key_change(struct acme *a, const struct acme_endpoint *ep,
 	}
 	snprintf(j.account.thumbprint, sizeof(j.account.thumbprint), "%s",
 	    tp_new);
-	memset(&job, 0, sizeof(job));
-	job.row = &j.account;
 	if (acme_write(a, update_fn, &job) == -1) {
 		acme_problem(p, 409, "malformed", "the new key holds an "
 		    "account already");
+		goto out;
+	}
+	if (job.rc == STORE_E_CONFLICT) {
+		changed_meanwhile(p);
 		goto out;
 	}
 	log_info("acme: account %lld changed its key", (long long)j.account.id);

@@ -169,13 +169,20 @@ store_acme_account_insert(struct store *st, struct acme_account_row *a)
 }
 
 int
-store_acme_account_update(struct store *st, const struct acme_account_row *a)
+store_acme_account_update(struct store *st, const struct acme_account_row *a,
+    const char *old_thumbprint, const char *old_status)
 {
-	return run(st, prep(st, A_ACCT_UPDATE,
+	int	 rc;
+
+	rc = run(st, prep(st, A_ACCT_UPDATE,
 	    "UPDATE acme_accounts SET status = ?, "
-	    "contact = ?, jwk = ?, thumbprint = ? WHERE id = ?", "tttti",
-	    a->status, a->contact, a->jwk, a->thumbprint, a->id),
-	    "update acme account");
+	    "contact = ?, jwk = ?, thumbprint = ? WHERE id = ? AND "
+	    "thumbprint = ? AND status = ?", "ttttitt",
+	    a->status, a->contact, a->jwk, a->thumbprint, a->id,
+	    old_thumbprint, old_status), "update acme account");
+	if (rc == 0 && sqlite3_changes(st->db) == 0)
+		return STORE_E_CONFLICT;
+	return rc;
 }
 
 int

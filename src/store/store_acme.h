@@ -82,8 +82,15 @@ void	 acme_chall_row_free(struct acme_chall_row *);
  * thumbprint.
  */
 int	 store_acme_account_insert(struct store *, struct acme_account_row *a);
+/*
+ * Write a's status, contact and key, if the row still has the key and
+ * status it had when read (old_*): STORE_E_CONFLICT when it changed
+ * meanwhile (a key change or a deactivation that a stale write must not
+ * undo).
+ */
 int	 store_acme_account_update(struct store *,
-	    const struct acme_account_row *);
+	    const struct acme_account_row *, const char *old_thumbprint,
+	    const char *old_status);
 int	 store_acme_account_get(struct store *, int64_t id,
 	    struct acme_account_row *);
 int	 store_acme_account_by_key(struct store *, const char *thumbprint,

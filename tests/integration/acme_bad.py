@@ -720,5 +720,53 @@ out.write("contact_once|%d|%s|ok\n" % (st, ",".join(json.loads(body).get(
 record("deactivate", post(k2, kid2, {"status": "deactivated"}, kid=kid2),
        expect_ok=True)
 record("deactivated_account", post(k2, ORD, {"identifiers": ids}, kid=kid2))
+
+
+# ---- a key change and a deactivation under stale writes ----
+# Contact updates signed with the old key, in flight when the change
+# commits, must not write the old key or status back.
+def race(change):
+    k = ec.generate_private_key(ec.SECP256R1())
+    kid = new_account(k)
+    stop = threading.Event()
+
+    def stale():
+        while not stop.is_set():
+            try:
+                post(k, kid, {"contact": ["mailto:stale@certmint.test"]},
+                     kid=kid)
+            except Exception:
+                pass
+    ths = [threading.Thread(target=stale) for _ in range(12)]
+    for t in ths:
+        t.start()
+    time.sleep(0.5)
+    st = change(k, kid)
+    time.sleep(0.5)
+    stop.set()
+    for t in ths:
+        t.join(30)
+    return st, k, kid
+
+
+def key_change(k, kid):
+    kn = ec.generate_private_key(ec.SECP256R1())
+    prot_ = {"alg": "ES256", "url": D["keyChange"], "jwk": jwk_of(kn)}
+    p_ = b64(json.dumps(prot_).encode())
+    pl_ = b64(json.dumps({"account": kid, "oldKey": jwk_of(k)}).encode())
+    inner_ = {"protected": p_, "payload": pl_,
+              "signature": b64(es256(kn, (p_ + "." + pl_).encode()))}
+    key_change.new = kn
+    return post(k, D["keyChange"], inner_, kid=kid)[0]
+
+
+for i in range(3):
+    st, k, kid = race(key_change)
+    ok_new = post(key_change.new, kid, None, kid=kid)[0]
+    record("race_key_change_%d" % i, post(k, kid, None, kid=kid))
+    out.write("race_key_change_new_%d|%d|-|ok\n" % (i, ok_new))
+    st, k, kid = race(lambda k, kid: post(k, kid, {"status": "deactivated"},
+                                          kid=kid)[0])
+    record("race_deactivate_%d" % i, post(k, kid, None, kid=kid))
 srv.shutdown()
 out.close()

@@ -124,6 +124,11 @@ done
 expect contact_once 200 mailto:x@certmint.test,MAILTO:y@certmint.test
 expect deactivate 200 -
 expect deactivated_account 401 unauthorized
+for i in 0 1 2; do
+	expect race_key_change_$i 400 malformed
+	expect race_key_change_new_$i 200 -
+	expect race_deactivate_$i 401 unauthorized
+done
 check_eq "only the control orders made certmint requests" "4" \
     "$(db_query "SELECT count(*) FROM requests WHERE caller_name = 'acme'")"
 check_eq "the DNS one was issued, then revoked by its account" "21" \
