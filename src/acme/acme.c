@@ -916,16 +916,46 @@ acme_wait_answer(struct acme *a, struct acme_wait *w, struct acme_resp *r)
 	acme_wait_drop(a, w);		/* lets go of d */
 }
 
-int
-acme_identifier_allowed(const struct acme_endpoint *ep, const char *value)
+enum pattern_kind { PAT_ANY, PAT_DNS, PAT_IP };
+
+/*
+ * What identifiers a pattern of [acme] identifiers is for. One with a
+ * colon (IPv6) or of digits, dots and glob characters alone ("192.0.2.*")
+ * is an address's: it must not let through a DNS name that merely starts
+ * so ("192.0.2.attacker.example"). One with a letter or a hyphen is a
+ * name's; one of glob characters alone ("*") is for both.
+ */
+static enum pattern_kind
+pattern_kind(const char *p)
 {
-	size_t	 i;
+	int	 digit = 0;
+
+	if (strchr(p, ':') != NULL)
+		return PAT_IP;
+	for (; *p != '\0'; p++) {
+		if (*p >= '0' && *p <= '9')
+			digit = 1;
+		else if (strchr(".*?[]!", *p) == NULL)
+			return PAT_DNS;
+	}
+	return digit ? PAT_IP : PAT_ANY;
+}
+
+int
+acme_identifier_allowed(const struct acme_endpoint *ep, int ip,
+    const char *value)
+{
+	enum pattern_kind k;
+	size_t		 i;
 
 	if (ep->npatterns == 0)
 		return 1;
-	for (i = 0; i < ep->npatterns; i++)
-		if (fnmatch(ep->patterns[i], value, FNM_CASEFOLD) == 0)
+	for (i = 0; i < ep->npatterns; i++) {
+		k = pattern_kind(ep->patterns[i]);
+		if ((k == PAT_ANY || k == (ip ? PAT_IP : PAT_DNS)) &&
+		    fnmatch(ep->patterns[i], value, FNM_CASEFOLD) == 0)
 			return 1;
+	}
 	return 0;
 }
 

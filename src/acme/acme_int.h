@@ -205,7 +205,9 @@ struct store	*acme_reader(struct acme *);
 /* Let go of directories an acme_wait held (acme.c). */
 void	 acme_dirs_release(struct acme *, struct acme_dirs *);
 /* Does value (a DNS name, "*." kept, or an IP) match one of ep's globs? */
-int	 acme_identifier_allowed(const struct acme_endpoint *, const char *);
+/* ip: value is an IP identifier's (an IP pattern matches only those). */
+int	 acme_identifier_allowed(const struct acme_endpoint *, int ip,
+	    const char *);
 /* Add a Link header (<url>;rel="rel") to r. */
 void	 acme_add_link(struct acme_resp *, const char *url, const char *rel);
 /* Time as RFC 3339. */

@@ -147,7 +147,8 @@ ident_read(const struct acme_endpoint *ep, json_t *o,
 	} else
 		return acme_problem(p, 400, "unsupportedIdentifier",
 		    "identifier type \"%s\" (dns, ip)", type);
-	if (!acme_identifier_allowed(ep, id->value))
+	if (!acme_identifier_allowed(ep, strcmp(id->type, "ip") == 0,
+	    id->value))
 		return acme_problem(p, 400, "rejectedIdentifier", "this ACME "
 		    "directory does not issue for \"%s\"", id->value);
 	return 0;

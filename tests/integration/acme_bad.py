@@ -409,6 +409,9 @@ record("only_return_existing", post(ec.generate_private_key(ec.SECP256R1()),
        D["newAccount"], {"onlyReturnExisting": True}))
 record("rejected_identifier", post(k1, ORD, {"identifiers": [
        {"type": "dns", "value": "evil.example.com"}]}, kid=kid1))
+# The IP pattern 127.0.0.* is for addresses: not for a name that starts so.
+record("ip_pattern_dns_name", post(k1, ORD, {"identifiers": [
+       {"type": "dns", "value": "127.0.0.evil.test"}]}, kid=kid1))
 
 # ---- out of order ----
 st, hd, body = post(k1, ORD, {"identifiers": ids}, kid=kid1)

@@ -56,6 +56,7 @@ expect no_content_type 415 malformed
 expect kid_on_new_account 400 malformed
 expect only_return_existing 400 accountDoesNotExist
 expect rejected_identifier 400 rejectedIdentifier
+expect ip_pattern_dns_name 400 rejectedIdentifier
 expect new_order 201 -
 expect get_order 405 malformed
 expect get_unknown 404 malformed
