@@ -537,20 +537,33 @@ acme_resume_validations(struct acme *a)
 {
 	struct store	*st = acme_reader(a);
 	struct acme_chall_row c;
-	int64_t		 ids[256];
+	int64_t		 ids[256], after = 0, queued = 0, left = 0;
 	size_t		 n, i;
 
 	if (st == NULL)
 		return;
-	if (store_acme_challs_processing(st, ids, nitems(ids), &n) != 0)
-		return;
-	for (i = 0; i < n; i++) {
-		if (store_acme_chall_get(st, ids[i], &c) != 0)
-			continue;
-		if (va_submit_stored(a, &c) == 0)
-			log_info("acme: challenge %lld: validating again after "
-			    "the restart", (long long)c.id);
-		acme_chall_row_free(&c);
+	/* Every one, a page at a time: they are anyone's to make. */
+	while (store_acme_challs_processing(st, after, ids, nitems(ids), &n) ==
+	    0 && n > 0) {
+		for (i = 0; i < n; i++) {
+			if (store_acme_chall_get(st, ids[i], &c) != 0)
+				continue;
+			if (va_submit_stored(a, &c) == 0)
+				queued++;
+			else
+				left++;
+			acme_chall_row_free(&c);
+		}
+		after = ids[n - 1];
 	}
+	if (queued > 0)
+		log_info("acme: %lld challenge%s cut short by the stop: "
+		    "validating again", (long long)queued, queued == 1 ? "" :
+		    "s");
+	if (left > 0)
+		log_warn("acme: %lld challenge%s cut short by the stop could "
+		    "not be queued again (the validation queue is full): they "
+		    "stay \"processing\" until the next start", (long long)left,
+		    left == 1 ? "" : "s");
 }
 

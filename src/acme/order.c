@@ -462,24 +462,28 @@ acme_resume_finalize(struct acme *a)
 	struct store	*st = acme_reader(a);
 	struct acme_order_row o;
 	struct order_update u;
-	int64_t		 ids[256], rid;
+	int64_t		 ids[256], rid, after = 0;
 	size_t		 n, i;
 
-	if (st == NULL ||
-	    store_acme_orders_unsubmitted(st, ids, nitems(ids), &n) != 0)
+	if (st == NULL)
 		return;
-	for (i = 0; i < n; i++) {
-		if (store_acme_request_of_order(st, ids[i], &rid) == 0 ||
-		    store_acme_order_get(st, ids[i], &o) != 0)
-			continue;	/* order_refresh finds its request */
-		snprintf(o.status, sizeof(o.status), "ready");
-		memset(&u, 0, sizeof(u));
-		u.order = &o;
-		u.expect = "processing";
-		if (acme_write(a, order_update_fn, &u) == 0 && !u.conflict)
-			log_info("acme: order %lld: finalize cut short by the "
-			    "stop: ready again", (long long)o.id);
-		acme_order_row_free(&o);
+	while (store_acme_orders_unsubmitted(st, after, ids, nitems(ids), &n) ==
+	    0 && n > 0) {
+		after = ids[n - 1];
+		for (i = 0; i < n; i++) {
+			if (store_acme_request_of_order(st, ids[i], &rid) == 0 ||
+			    store_acme_order_get(st, ids[i], &o) != 0)
+				continue;	/* order_refresh finds it */
+			snprintf(o.status, sizeof(o.status), "ready");
+			memset(&u, 0, sizeof(u));
+			u.order = &o;
+			u.expect = "processing";
+			if (acme_write(a, order_update_fn, &u) == 0 &&
+			    !u.conflict)
+				log_info("acme: order %lld: finalize cut short "
+				    "by the stop: ready again", (long long)o.id);
+			acme_order_row_free(&o);
+		}
 	}
 }
 

@@ -512,8 +512,8 @@ store_acme_orders_of(struct store *st, int64_t account_id, int64_t *ids,
 }
 
 int
-store_acme_challs_processing(struct store *st, int64_t *ids, size_t max,
-    size_t *n)
+store_acme_challs_processing(struct store *st, int64_t after, int64_t *ids,
+    size_t max, size_t *n)
 {
 	sqlite3_stmt	*s;
 	int		 rc;
@@ -521,7 +521,8 @@ store_acme_challs_processing(struct store *st, int64_t *ids, size_t max,
 	*n = 0;
 	if ((s = prep(st, A_CHALLS_PROCESSING,
 	    "SELECT id FROM acme_challenges WHERE status = "
-	    "'processing' ORDER BY id LIMIT ?", "i", (int64_t)max)) == NULL)
+	    "'processing' AND id > ? ORDER BY id LIMIT ?", "ii", after,
+	    (int64_t)max)) == NULL)
 		return CM_E_FAIL;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW && *n < max)
 		ids[(*n)++] = sqlite3_column_int64(s, 0);
@@ -530,8 +531,8 @@ store_acme_challs_processing(struct store *st, int64_t *ids, size_t max,
 }
 
 int
-store_acme_orders_unsubmitted(struct store *st, int64_t *ids, size_t max,
-    size_t *n)
+store_acme_orders_unsubmitted(struct store *st, int64_t after, int64_t *ids,
+    size_t max, size_t *n)
 {
 	sqlite3_stmt	*s;
 	int		 rc;
@@ -539,8 +540,8 @@ store_acme_orders_unsubmitted(struct store *st, int64_t *ids, size_t max,
 	*n = 0;
 	if ((s = prep(st, A_ORDERS_UNSUBMITTED,
 	    "SELECT id FROM acme_orders WHERE status = "
-	    "'processing' AND request_id = 0 ORDER BY id LIMIT ?", "i",
-	    (int64_t)max)) == NULL)
+	    "'processing' AND request_id = 0 AND id > ? ORDER BY id LIMIT ?",
+	    "ii", after, (int64_t)max)) == NULL)
 		return CM_E_FAIL;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW && *n < max)
 		ids[(*n)++] = sqlite3_column_int64(s, 0);

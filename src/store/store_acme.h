@@ -126,11 +126,15 @@ int	 store_acme_challs_of(struct store *, int64_t authz_id,
 	    struct acme_chall_row **out, size_t *n);
 int	 store_acme_chall_get(struct store *, int64_t id,
 	    struct acme_chall_row *);
-/* Challenges left "processing" (a stop cut their validation short). */
-int	 store_acme_challs_processing(struct store *, int64_t *ids, size_t max,
-	    size_t *n);
+/*
+ * Challenges left "processing" (a stop cut their validation short), of
+ * ids above after, up to max in id order.
+ */
+int	 store_acme_challs_processing(struct store *, int64_t after,
+	    int64_t *ids, size_t max, size_t *n);
 /* Orders "processing" without a request id yet (finalize cut short). */
-int	 store_acme_orders_unsubmitted(struct store *, int64_t *ids,
+int	 store_acme_orders_unsubmitted(struct store *, int64_t after,
+	    int64_t *ids,
 	    size_t max, size_t *n);
 /*
  * Orders made since since (rate limits): of account (account > 0), or

@@ -115,11 +115,23 @@ check_eq "order c's challenge is processing" processing \
     "$(C trigger c.certmint.test)"
 daemon_kill
 rm -f "$TOK/hold"
+# And 300 more, on the authorization of order r (valid already): every
+# one is validated again, not the first 256 (anyone can make them).
+R_AUTHZ=$(db_query "SELECT id FROM acme_authzs WHERE value = 'r.certmint.test'")
+db_query "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n
+    WHERE i < 300) INSERT INTO acme_challenges (authz_id, type, token,
+    status) SELECT $R_AUTHZ, 'http-01', 'extra' || i, 'processing' FROM n"
 daemon_start
 check_eq "after the restart the order becomes ready" ready \
     "$(C wait c.certmint.test ready)"
-check_match "the start said it validates again" "validating again after" \
+check_match "the start said it validates all 301 again" \
+    "acme: 301 challenges cut short by the stop: validating again" \
     "$(cat "$T_LOG")"
+none_processing() {
+	test 0 = "$(db_query "SELECT count(*) FROM acme_challenges
+	    WHERE status = 'processing'")"
+}
+check "none is left processing" wait_until 60 none_processing
 check_eq "and it finalizes" "200 valid - -" "$(C finalize c.certmint.test)"
 
 # 3b. A challenge POST answers once its validation's result is in, at
