@@ -658,7 +658,7 @@ cmd_install_ca_cert(const struct cli *cli, int argc, char **argv)
 	char		*chain_pem = NULL, *key_path = NULL, *cert_path = NULL;
 	char		 err[512];
 	EVP_PKEY	*key = NULL;
-	int		 ch, n, rc = CLI_FAIL;
+	int		 ch, n, rc = CLI_FAIL, chain_was = 0;
 
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (ch != 'c') {
@@ -679,12 +679,25 @@ cmd_install_ca_cert(const struct cli *cli, int argc, char **argv)
 	    (chain_path != NULL &&
 	    cli_read(chain_path, &chain, &chainlen, 1 << 20) == -1))
 		goto out;
+	/*
+	 * Without --chain, the parent's chain installed before (a renewal
+	 * of a sub CA whose parent kept its key): what it needs most often.
+	 */
+	if (chain_path == NULL && access(cfg.chain_file, F_OK) == 0) {
+		if (cli_read(cfg.chain_file, &chain, &chainlen, 1 << 20) == -1)
+			goto out;
+		chain_path = cfg.chain_file;
+		chain_was = 1;
+	}
 	if (install_target(&cfg, &n, &key_path, &subject, &subject_len) == -1)
 		goto out;
 	if (key_load(key_path, &key, err, sizeof(err)) == -1 ||
 	    ca_check_install(key, in, inlen, chain, chainlen, &der, &len,
 	    &chain_pem, err, sizeof(err)) == -1) {
-		fprintf(stderr, "certmint: %s\n", err);
+		fprintf(stderr, "certmint: %s%s%s%s\n", err, chain_was ?
+		    " (with the chain installed before, " : "", chain_was ?
+		    chain_path : "", chain_was ? "; if the parent has a new "
+		    "key or chain, give it with --chain)" : "");
 		goto out;
 	}
 	/* A renewed CA keeps its name: what it signed names it issuer. */

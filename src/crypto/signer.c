@@ -137,10 +137,19 @@ signer_load_one(struct signer *s, const struct cm_config *cfg,
 		goto nomem;
 	}
 	free(cpem);
-	if (with_chain && cfg->chain_file != NULL &&
-	    file_read(cfg->chain_file, &chain, &clen, MAX_CERT_FILE) == 0 &&
-	    buf_append(&pem, chain, clen) == -1)
-		goto nomem;
+	if (with_chain && cfg->chain_file != NULL) {
+		if (file_read(cfg->chain_file, &chain, &clen, MAX_CERT_FILE)
+		    == 0) {
+			if (buf_append(&pem, chain, clen) == -1)
+				goto nomem;
+		} else if (X509_NAME_cmp(X509_get_subject_name(x),
+		    X509_get_issuer_name(x)) != 0)
+			/* A subordinate CA without its chain to the root. */
+			log_warn("%s: %s: the CA's chain to its root is not "
+			    "served (in ca.pem and the REST answers' chain): "
+			    "put the parent's chain there, or name it in [ca] "
+			    "chain", cfg->chain_file, strerror(errno));
+	}
 	s->chain_pem = buf_steal(&pem);
 	signer_prepare(s);
 	/* The URLs name this certificate's and this key's files (%4, %8). */

@@ -96,9 +96,8 @@ out=$(URL=$ROOT_URL submit_http "$SDIR/ca(1).csr" "CertificateTemplate:sub-ca")
 check_eq "the root issues the renewed sub CA certificate" 201 \
     "$(echo "$out" | head -1)"
 json "$T_DIR/resp.json" 'j["certificate"]' >"$T_DIR/subca1.pem"
-check "install-ca-cert completes the renewal (certmintd reloads)" \
-    "$CERTMINT" -c "$SUB" install-ca-cert "$T_DIR/subca1.pem" \
-    --chain "$T_DIR/ca/ca.crt"
+check "install-ca-cert completes the renewal (certmintd reloads), without --chain: the chain.pem installed before" \
+    "$CERTMINT" -c "$SUB" install-ca-cert "$T_DIR/subca1.pem"
 check "ca(1).crt is installed" test -s "$SDIR/ca(1).crt"
 new_csr leaf2
 submit_http "$T_DIR/leaf2.csr" >/dev/null
@@ -119,6 +118,13 @@ check_match "signed by the renewed sub CA" "verify OK" \
     -noout 2>&1)"
 daemon_stop
 check_eq "the sub CA stops cleanly" 0 $?
+# Its chain file gone: it starts, and says the chain is not served.
+mv "$SDIR/chain.pem" "$T_DIR/sub-chain.saved"
+daemon_start
+check "a sub CA without its chain file says so" wait_lines "$T_LOG" \
+    "chain.pem: No such file or directory: the CA's chain to its root is not served" 1
+daemon_stop
+mv "$T_DIR/sub-chain.saved" "$SDIR/chain.pem"
 
 # Delta CRLs on the root: a revocation after the base shows in the delta.
 CONF=$ROOT_CONF URL=$ROOT_URL T_PID=$ROOT_PID
