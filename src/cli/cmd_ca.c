@@ -501,7 +501,9 @@ cmd_status(const struct cli *cli, int argc, char **argv)
 
 /*
  * reload, shutdown. A reload applied but for some settings (ACME's, the
- * HTTPS certificate: "warnings") says which and fails.
+ * HTTPS certificate: "warnings") says which and fails; what the config
+ * may not mean ("notes": anonymous enrollment, a file cut short) is said
+ * on stderr, and it succeeds.
  */
 int
 cmd_simple(const struct cli *cli, int argc, char **argv)
@@ -521,6 +523,10 @@ cmd_simple(const struct cli *cli, int argc, char **argv)
 	json_array_foreach(json_object_get(ans, "warnings"), i, w)
 		fprintf(stderr, "certmint: %s: the rest applied, but %s\n",
 		    argv[0], term_safe(json_string_value(w)));
+	if (!cli->json)
+		json_array_foreach(json_object_get(ans, "notes"), i, w)
+			fprintf(stderr, "certmint: %s: note: %s\n", argv[0],
+			    term_safe(json_string_value(w)));
 	json_decref(ans);
 	return n == 0 ? CLI_OK : CLI_FAIL;
 }

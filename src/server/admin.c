@@ -465,12 +465,13 @@ static int
 cmd_reload(struct server *srv, const char *officer, json_t *args,
     json_t *reply, char *err, size_t errlen, enum ca_status *code)
 {
-	json_t	*warnings = json_array();
+	json_t	*warnings = json_array(), *notes = json_array();
 	char	 why[512];
 
 	/* Here, not in the main loop: the caller hears what is wrong. */
-	if (server_reload(srv, why, sizeof(why), warnings) == -1) {
+	if (server_reload(srv, why, sizeof(why), warnings, notes) == -1) {
 		json_decref(warnings);
+		json_decref(notes);
 		snprintf(err, errlen, "%s", why);
 		*code = CA_E_BADREQ;
 		log_err("reload by %s failed, keeping the running "
@@ -480,6 +481,8 @@ cmd_reload(struct server *srv, const char *officer, json_t *args,
 	log_info("configuration reloaded by %s", officer);
 	/* Applied, but for these: the caller hears of them too. */
 	json_object_set_new(reply, "warnings", warnings);
+	/* Applied, and these are what the config may not mean. */
+	json_object_set_new(reply, "notes", notes);
 	return 0;
 }
 

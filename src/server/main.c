@@ -57,7 +57,7 @@ usage(FILE *f)
  * The exit modules follow before this returns, so that a module
  * unregistered is no longer called once `certmint reload` has answered.
  */
-static void	 config_warn(struct server *);
+static void	 config_warn(struct server *, json_t *);
 
 void
 reload_unapplied(json_t *warnings, const char *fmt, ...)
@@ -74,7 +74,8 @@ reload_unapplied(json_t *warnings, const char *fmt, ...)
 }
 
 int
-server_reload(struct server *srv, char *err, size_t errlen, json_t *warnings)
+server_reload(struct server *srv, char *err, size_t errlen, json_t *warnings,
+    json_t *notes)
 {
 	char	 why[512];
 	int	 rc;
@@ -109,7 +110,7 @@ server_reload(struct server *srv, char *err, size_t errlen, json_t *warnings)
 	else if (rc == 1)
 		log_info("HTTPS certificate reloaded from %s",
 		    ca_config(srv->ca)->tls_cert);
-	config_warn(srv);
+	config_warn(srv, notes);
 	return 0;
 }
 
@@ -120,7 +121,26 @@ server_reload(struct server *srv, char *err, size_t errlen, json_t *warnings)
  * certmintd is not ([publish] base_url).
  */
 static void
-config_warn(struct server *srv)
+note(json_t *notes, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Warn, and tell the one who reloads (notes, when not NULL). */
+static void
+note(json_t *notes, const char *fmt, ...)
+{
+	char	 msg[1024];
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_warn("%s", msg);
+	if (notes != NULL)
+		json_array_append_new(notes, json_string(msg));
+}
+
+static void
+config_warn(struct server *srv, json_t *notes)
 {
 	const struct cm_config *cfg;
 	char		 host[256];
@@ -140,7 +160,7 @@ config_warn(struct server *srv)
 	    port != cfg->listen_port && (strcmp(host, cfg->listen_addr) == 0 ||
 	    strcmp(host, "127.0.0.1") == 0 || strcmp(host, "::1") == 0 ||
 	    strcasecmp(host, "localhost") == 0))
-		log_warn("[publish] base_url = %s names port %d of this host, "
+		note(notes, "[publish] base_url = %s names port %d of this host, "
 		    "but certmintd serves CRLs and CA certificates on port %d "
 		    "([server] port): the CDP and AIA of the certificates it "
 		    "issues point there", cfg->base_url, port,
@@ -151,16 +171,16 @@ config_warn(struct server *srv)
 	 * Files end with a newline; one that does not may have been cut.
 	 */
 	if (cfg->unended_line > 0)
-		log_warn("%s:%d: the file ends without a newline: if it was "
+		note(notes, "%s:%d: the file ends without a newline: if it was "
 		    "cut short, the settings after that line are missing and "
 		    "take their defaults", cfg->path, cfg->unended_line);
 	ca_config_unlock(srv->ca);
 	if (anon == CM_ANON_ISSUE)
-		log_warn("WARNING: [rest] anonymous = issue: anyone who can "
+		note(notes, "WARNING: [rest] anonymous = issue: anyone who can "
 		    "reach the API gets certificates as the policy decides, "
 		    "without authentication");
 	else if (anon == CM_ANON_PENDING)
-		log_warn("[rest] anonymous = pending: anyone who can reach "
+		note(notes, "[rest] anonymous = pending: anyone who can reach "
 		    "the API may submit; an officer decides each request");
 }
 
@@ -476,7 +496,7 @@ main(int argc, char *argv[])
 	    "(anyone may get certificates)" : ca_config(srv.ca)->anonymous ==
 	    CM_ANON_PENDING ? "anonymous submissions held pending" :
 	    "authenticated");
-	config_warn(&srv);
+	config_warn(&srv, NULL);
 	if (admin_start(&srv, err, sizeof(err)) == -1) {
 		log_err("%s", err);
 		goto out;
@@ -501,7 +521,7 @@ main(int argc, char *argv[])
 		    read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 			if (si.ssi_signo == SIGHUP) {
 				if (server_reload(&srv, err, sizeof(err),
-				    NULL) == -1)
+				    NULL, NULL) == -1)
 					log_err("reload failed, keeping the running "
 					    "configuration: %s", err);
 				else

@@ -56,10 +56,13 @@ struct server {
 /*
  * Reread the config; -1 with err when nothing was applied. What did not
  * apply while the rest did (ACME settings, the HTTPS certificate) is
- * logged and, when warnings is not NULL, appended to it (strings).
+ * logged and, when warnings is not NULL, appended to it (strings); what
+ * the config makes of the CA that its operator may not mean (config_warn:
+ * anonymous enrollment, a base_url on another port, a file cut short) is
+ * logged and appended to notes, when not NULL.
  */
 int	 server_reload(struct server *, char *err, size_t errlen,
-	    json_t *warnings);
+	    json_t *warnings, json_t *notes);
 /* What a reload did not apply: logged, and added to warnings (if any). */
 void	 reload_unapplied(json_t *warnings, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));

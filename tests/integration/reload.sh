@@ -349,7 +349,10 @@ check_eq "no such warning yet" 0 "$(count_lines "$T_LOG" "ends without a newline
 cp "$CONF" "$T_DIR/conf.whole"
 printf '[exit]\nyield_ms = 10' >>"$CONF"
 lines=$(wc -l <"$CONF")
-check "certmint reload of the cut config" "$CERTMINT" -c "$CONF" reload
+out=$("$CERTMINT" -c "$CONF" reload 2>&1)
+check_eq "certmint reload of the cut config succeeds" 0 "$?"
+check_match "and tells its caller" \
+    "^certmint: reload: note: .*certmint.conf:$((lines + 1)): the file ends without a newline" "$out"
 check "the log says it may be cut short, and where" wait_lines "$T_LOG" \
     "certmint.conf:$((lines + 1)): the file ends without a newline: if it was cut short" 1
 echo >>"$CONF"
