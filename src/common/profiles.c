@@ -805,8 +805,13 @@ profile_set(struct pload *pl, const char *key, const char *v)
 		return 0;
 	}
 	if (IS("cdp")) {
-		/* One template with %9 names the delta CRL too. */
-		if (strstr(v, "%9") != NULL && config_get(pl->cfg, pl->sec,
+		/*
+		 * One template with %9 names the delta CRL too; and no CRL
+		 * pointer means no delta pointer either (a freshestCRL
+		 * without the base's CDP points at half of the status).
+		 */
+		if ((strstr(v, "%9") != NULL || *v == '\0' ||
+		    !strcasecmp(v, "none")) && config_get(pl->cfg, pl->sec,
 		    "delta_cdp") == NULL &&
 		    set_url(pl, "cdp", v, 1, &p->delta_url) == -1)
 			return -1;

@@ -300,6 +300,16 @@ check_refused "path_len without ca = true is an error" 30 \
 cp "$T_DIR/good.conf" "$CONF"
 check_match "the CA still issues under the config it had" "^201" \
     "$(issue x "$T_DIR/alice.csr" CertificateTemplate:ClientAuth)"
+# cdp = none: no CRL pointer, and no delta pointer either (delta is on).
+conf_set profile.NoCdp base ClientAuth
+conf_set profile.NoCdp cdp none
+check "reload with a profile without CDP" "$CERTMINT" -c "$CONF" reload
+check_match "it issues" "^201" \
+    "$(issue nocdp "$T_DIR/alice.csr" CertificateTemplate:NoCdp)"
+check_eq "without CRL Distribution Points nor Freshest CRL" 0 \
+    "$(grep -cE "CRL Distribution Points|Freshest CRL" "$T_DIR/nocdp.txt")"
+cp "$T_DIR/good.conf" "$CONF"
+check "reload back" "$CERTMINT" -c "$CONF" reload
 
 # --- a policy module picks the profile ------------------------------------
 mkdir -p "$T_DIR/ca/modules"
