@@ -85,6 +85,9 @@ ku_for_key(uint32_t ku, int rsa, int ec)
 		ku &= ~(KU_KEY_ENCIPHERMENT | KU_DATA_ENCIPHERMENT);
 	if (!ec)
 		ku &= ~KU_KEY_AGREEMENT;
+	/* Undefined without keyAgreement (RFC 5280 4.2.1.3): they go with it. */
+	if (!(ku & KU_KEY_AGREEMENT))
+		ku &= ~(KU_ENCIPHER_ONLY | KU_DECIPHER_ONLY);
 	return ku;
 }
 
@@ -862,6 +865,10 @@ profile_check(struct pload *pl)
 		why = "keyCertSign and cRLSign need ca = true";
 	else if (!p->ca && p->path_len != -1)
 		why = "path_len needs ca = true";
+	else if ((p->key_usage & (KU_ENCIPHER_ONLY | KU_DECIPHER_ONLY)) &&
+	    !(p->key_usage & KU_KEY_AGREEMENT))
+		why = "encipherOnly and decipherOnly need keyAgreement in "
+		    "key_usage";
 	else if (p->key_usage == 0)
 		why = "key_usage is empty";
 	else if (p->key_types == 0)

@@ -298,8 +298,22 @@ conf_set profile.Bad2 path_len 1
 check_refused "path_len without ca = true is an error" 30 \
     "path_len needs ca = true" "$CERTMINT" -c "$CONF" profile list
 cp "$T_DIR/good.conf" "$CONF"
+conf_set profile.Bad3 key_usage "digitalSignature, encipherOnly"
+check_refused "encipherOnly without keyAgreement is an error" 30 \
+    "encipherOnly and decipherOnly need keyAgreement" \
+    "$CERTMINT" -c "$CONF" profile list
+cp "$T_DIR/good.conf" "$CONF"
 check_match "the CA still issues under the config it had" "^201" \
     "$(issue x "$T_DIR/alice.csr" CertificateTemplate:ClientAuth)"
+# keyAgreement is EC's: for another key it goes, and encipherOnly with it.
+conf_set profile.KeyAg base ClientAuth
+conf_set profile.KeyAg key_usage "digitalSignature, keyAgreement, encipherOnly"
+check "reload with a keyAgreement profile" "$CERTMINT" -c "$CONF" reload
+check_match "an RSA key gets it" "^201" \
+    "$(issue keyag "$T_DIR/rsa.csr" CertificateTemplate:KeyAg)"
+check_match "with digitalSignature alone" "Key Usage: critical *Digital Signature *X509v3" \
+    "$(txt keyag)"
+cp "$T_DIR/good.conf" "$CONF"
 # cdp = none: no CRL pointer, and no delta pointer either (delta is on).
 conf_set profile.NoCdp base ClientAuth
 conf_set profile.NoCdp cdp none
