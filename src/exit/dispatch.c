@@ -792,6 +792,15 @@ deliver(struct exit_slot *s, const struct db_event *ev, uint64_t *local)
 			/* Killed by a stop or an unload: no fault of the event. */
 			if (atomic_load(&s->abort))
 				return -1;
+			/*
+			 * Its host killed at its suspension, found so once it
+			 * is resumed: no crash; the host starts again.
+			 */
+			if (rc == DELIVER_CRASHED &&
+			    strcmp(cause, MODPROC_SUSPENDED) == 0) {
+				attempt--;
+				continue;
+			}
 			log_warn("exit module %s: %s (event %" PRId64 ", %s)",
 			    s->name, cause, ev->seq, exit_event_name(ev->event));
 			/*

@@ -282,6 +282,11 @@ int	 modproc_notify_batch(struct modproc *, int idx,
 	    int *result, int *death, char *cause, size_t causelen);
 /* Kill the running host (SIGKILL); why is the cause its notify reports. */
 void	 modproc_kill(struct modproc *, const char *why);
+/*
+ * modproc_kill's why at a suspension: the death the next delivery finds
+ * after `exit resume` is then no crash of the module's.
+ */
+#define MODPROC_SUSPENDED	"killed at its suspension"
 void	 modproc_backoff(struct modproc *, int initial_ms, int max_ms);
 /*
  * The manage module, bounded (a host that does not answer in 5 s is

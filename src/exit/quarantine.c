@@ -294,7 +294,7 @@ suspend_now(struct exit_slot *s)
 	log_err("exit module %s suspended: %s; its events queue until "
 	    "`certmint exit resume %s`", s->name, reason, s->name);
 	if (s->isolated)
-		modproc_kill(s->proc, "suspended");
+		modproc_kill(s->proc, MODPROC_SUSPENDED);
 }
 
 /*

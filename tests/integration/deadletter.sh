@@ -217,6 +217,9 @@ check "after resume the queued events are delivered, in order" \
     wait_lines "$PICKY" "context=$ID .*result=ok" 1
 check_eq "the refused one first, delivered now" ok \
     "$(sed -n "s/^seq=[0-9]* context=$ids .*result=\([a-z]*\)$/\1/p" "$PICKY" | tail -1)"
+"$CERTMINT" -c "$CONF" --json exit list >"$T_DIR/list.json"
+check_eq "and its host killed at the suspension counts as no crash" "0 " \
+    "$(module_field "$T_DIR/list.json" Picky.Exit crashes) $(module_field "$T_DIR/list.json" Picky.Exit last_crash)"
 daemon_stop
 check_eq "daemon stops cleanly" 0 $?
 finish
