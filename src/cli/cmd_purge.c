@@ -47,6 +47,12 @@ purge_print(const json_t *o)
 	    " attributes, %" JSON_INTEGER_FORMAT " history rows\n",
 	    num(rm, "certificates"), num(rm, "revoked"), num(rm, "events"),
 	    num(rm, "attributes"), num(rm, "history"));
+	if (num(rm, "acme_orders") > 0)
+		printf("%s %" JSON_INTEGER_FORMAT " ACME orders that expired "
+		    "before then (not processing), with %" JSON_INTEGER_FORMAT
+		    " authorizations and %" JSON_INTEGER_FORMAT " challenges\n",
+		    dry ? "would purge" : "purged", num(rm, "acme_orders"),
+		    num(rm, "acme_authorizations"), num(rm, "acme_challenges"));
 	if (num(kept, "requests") == 0)
 		printf("kept none of them\n");
 	else

@@ -410,6 +410,10 @@ purge_json(const struct db_purge *p)
 	json_object_set_new(k, "events", json_integer(p->events));
 	json_object_set_new(k, "attributes", json_integer(p->attrs));
 	json_object_set_new(k, "history", json_integer(p->history));
+	json_object_set_new(k, "acme_orders", json_integer(p->acme_orders));
+	json_object_set_new(k, "acme_authorizations",
+	    json_integer(p->acme_authzs));
+	json_object_set_new(k, "acme_challenges", json_integer(p->acme_challs));
 	json_object_set_new(o, "removed", k);
 	for (i = PURGE_REMOVE + 1; i < PURGE_KEEP__MAX; i++)
 		total += p->kept[i];

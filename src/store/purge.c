@@ -1,8 +1,9 @@
 /*
  * purge.c - `certmint purge` (issue 11 §3; AD CS: certutil -deleterow DATE
  * Cert): remove the rows of the requests whose certificate expired before
- * a date, with their attributes, history and events, in the caller's
- * transaction. What is kept, and why, is in store.h (struct db_purge).
+ * a date, with their attributes, history and events, and the ACME orders
+ * that expired before it with their authorizations and challenges, in the
+ * caller's transaction. What is kept, and why, is in store.h (struct db_purge).
  *
  * Rare and whole-table: the statements are prepared each time rather than
  * cached, and the set of requests is kept in a temporary table of the
@@ -68,6 +69,21 @@ static const struct {
 	{ "request_exts", "request_id IN " PURGED },
 	{ "certs", "request_id IN " PURGED },
 	{ "requests", "id IN " PURGED },
+};
+
+/* ACME orders chosen (acme_purge_steps). */
+#define ORDERS_TABLE	"CREATE TEMP TABLE IF NOT EXISTS purge_orders (" \
+	"id INTEGER PRIMARY KEY)"
+#define ORDERS		"(SELECT id FROM temp.purge_orders)"
+
+static const struct {
+	const char	*table;
+	const char	*where;
+} acme_purge_steps[] = {
+	{ "acme_challenges", "authz_id IN (SELECT id FROM acme_authzs WHERE "
+	    "order_id IN " ORDERS ")" },
+	{ "acme_authzs", "order_id IN " ORDERS },
+	{ "acme_orders", "id IN " ORDERS },
 };
 
 /* Run sql, which returns no rows. 0 or CM_E_FAIL. */
@@ -206,6 +222,35 @@ note_revoked(struct store *st, const struct db_purge *p)
 	    "note the purged revocations");
 }
 
+/* The expired ACME orders and what hangs from them. 0 or CM_E_FAIL. */
+static int
+purge_acme(struct store *st, struct db_purge *p)
+{
+	int64_t		*counts[nitems(acme_purge_steps)] = { &p->acme_challs,
+	    &p->acme_authzs, &p->acme_orders };
+	sqlite3_stmt	*s;
+	size_t		 i;
+	int		 rc;
+
+	if (exec_plain(st, ORDERS_TABLE) != 0 ||
+	    exec_plain(st, "DELETE FROM temp.purge_orders") != 0)
+		return CM_E_FAIL;
+	if (sqlite3_prepare_v2(st->db, "INSERT INTO temp.purge_orders (id) "
+	    "SELECT id FROM acme_orders WHERE expires < ?1 AND "
+	    "status <> 'processing'", -1, &s, NULL) != SQLITE_OK)
+		return sql_fail(st, "choose the ACME orders to purge");
+	sqlite3_bind_int64(s, 1, p->before);
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE)
+		return sql_fail(st, "choose the ACME orders to purge");
+	for (i = 0; i < nitems(acme_purge_steps); i++)
+		if ((rc = purge_step(st, acme_purge_steps[i].table,
+		    acme_purge_steps[i].where, p->dry_run, counts[i])) != 0)
+			return rc;
+	return exec_plain(st, "DELETE FROM temp.purge_orders");
+}
+
 int
 store_purge(struct store *st, struct db_purge *p)
 {
@@ -217,6 +262,7 @@ store_purge(struct store *st, struct db_purge *p)
 	/* Run again from the start when the writer replays its batch. */
 	p->requests = p->certs = p->events = p->attrs = p->history = 0;
 	p->revoked = 0;
+	p->acme_orders = p->acme_authzs = p->acme_challs = 0;
 	memset(p->kept, 0, sizeof(p->kept));
 	if ((rc = purge_choose(st, p)) != 0)
 		return rc;
@@ -225,6 +271,8 @@ store_purge(struct store *st, struct db_purge *p)
 		    purge_steps[i].where, p->dry_run, counts[i])) != 0)
 			return rc;
 	if (!p->dry_run && p->revoked > 0 && (rc = note_revoked(st, p)) != 0)
+		return rc;
+	if ((rc = purge_acme(st, p)) != 0)
 		return rc;
 	return exec_plain(st, "DELETE FROM temp.purge_set");
 }

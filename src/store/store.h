@@ -417,6 +417,12 @@ struct db_purge {
 	/* Out: rows removed (dry_run: that would be). */
 	int64_t		 requests, certs, events, attrs, history;
 	int64_t		 revoked;	/* revoked certificates among them */
+	/*
+	 * ACME orders that expired before `before`, not processing (a
+	 * request of theirs may be pending), with their authorizations and
+	 * challenges: anyone can make them, and nothing else removes them.
+	 */
+	int64_t		 acme_orders, acme_authzs, acme_challs;
 	int64_t		 kept[PURGE_KEEP__MAX];	/* [PURGE_REMOVE]: removed */
 	int64_t		 delivered;	/* the lowest module cursor;
 					   INT64_MAX: none */

@@ -158,8 +158,31 @@ check "an RFC 3339 date with an offset is taken" \
 check "and a day (UTC midnight)" "$CERTMINT" -c "$CONF" purge --dry-run \
     --expired-before "$(date -u +%Y-%m-%d)"
 
+# ACME orders: one that expired (valid), with its authorization and two
+# challenges, goes; one that expired while processing (its request may be
+# pending) and one not expired stay.
+db_query "INSERT INTO acme_accounts (id, endpoint, thumbprint, jwk, status,
+    created) VALUES (1, 'acme', 'tp1', '{}', 'valid', $((NOW - 900000)));
+INSERT INTO acme_orders (id, account_id, endpoint, status, expires, created,
+    identifiers) VALUES
+    (1, 1, 'acme', 'valid', $((NOW - 800000)), $((NOW - 900000)), '[]'),
+    (2, 1, 'acme', 'processing', $((NOW - 800000)), $((NOW - 900000)), '[]'),
+    (3, 1, 'acme', 'pending', $((NOW + 800000)), $((NOW - 10)), '[]');
+INSERT INTO acme_authzs (id, order_id, account_id, type, value, status,
+    expires) VALUES (1, 1, 1, 'dns', 'a.test', 'valid', $((NOW - 800000))),
+    (2, 2, 1, 'dns', 'b.test', 'valid', $((NOW - 800000))),
+    (3, 3, 1, 'dns', 'c.test', 'pending', $((NOW + 800000)));
+INSERT INTO acme_challenges (authz_id, type, token, status) VALUES
+    (1, 'http-01', 't1', 'valid'), (1, 'dns-01', 't2', 'pending'),
+    (2, 'http-01', 't3', 'valid'), (3, 'http-01', 't4', 'pending');"
+
 # 4. --dry-run counts and removes nothing.
 check "purge --dry-run" purge --expired-before @"$NOW" --dry-run
+check_eq "--dry-run: one ACME order would go, with its authorization and two challenges" \
+    "1 1 2" "$(field '" ".join(str(j["removed"][k]) for k in ("acme_orders",
+    "acme_authorizations", "acme_challenges"))')"
+check_eq "--dry-run: no ACME order removed" 3 \
+    "$(db_query "SELECT COUNT(*) FROM acme_orders")"
 check_eq "--dry-run: two requests would go (plain-b, plain-c)" 2 \
     "$(field 'j["removed"]["requests"]')"
 check_eq "--dry-run: kept six, by reason" "6 1 1 1 3" \
@@ -179,6 +202,13 @@ c_events=$(rows events context "$c")
 out=$("$CERTMINT" -c "$CONF" purge --expired-before @"$NOW" 2>&1)
 check_match "purge says what it removed" \
     "^purged 2 requests whose certificate expired before" "$out"
+check_match "and the ACME orders" \
+    "purged 1 ACME orders that expired before then \(not processing\), with 1 authorizations and 2 challenges" \
+    "$out"
+check_eq "the expired one is gone; the processing and the live one stay" \
+    "2,3 2,3 3,4" "$(db_query "SELECT (SELECT group_concat(id) FROM
+    acme_orders) || ' ' || (SELECT group_concat(id) FROM acme_authzs) ||
+    ' ' || (SELECT group_concat(id) FROM acme_challenges)")"
 check_match "and what it kept, and why" \
     "3 with events not yet delivered to every exit module \(Stuck.Exit" \
     "$out"
