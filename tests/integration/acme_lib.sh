@@ -22,11 +22,17 @@ acme_need() {
 
 # acme_ports: four distinct free loopback ports.
 acme_ports() {
-	set -- $(python3 -c 'import socket
-ss = [socket.socket() for _ in range(4)]
-for s in ss:
+	# Not PORT nor TLS_PORT, released after ca_init picked them: the
+	# kernel may hand one out again (pebble-challtestsrv once took the
+	# HTTPS port before certmintd started).
+	set -- $(python3 -c 'import socket, sys
+taken = set(int(p) for p in sys.argv[1:] if p)
+ss, held = [], []
+while len(ss) < 4:
+    s = socket.socket()
     s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in ss))')
+    (held if s.getsockname()[1] in taken else ss).append(s)
+print(" ".join(str(s.getsockname()[1]) for s in ss))' "${PORT:-}" "${TLS_PORT:-}")
 	H01_PORT=$1 ALPN_PORT=$2 DNS_PORT=$3 MGMT_PORT=$4
 }
 
