@@ -59,18 +59,26 @@ usage(FILE *f)
  */
 static void	 config_warn(struct server *, json_t *);
 
+/* Log a line at level, and append it to arr when not NULL. */
+static void
+log_into(json_t *arr, int level, const char *fmt, va_list ap)
+{
+	char	 msg[1024];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	logmsg(level, "%s", msg);
+	if (arr != NULL)
+		json_array_append_new(arr, json_string(msg));
+}
+
 void
 reload_unapplied(json_t *warnings, const char *fmt, ...)
 {
-	char	 msg[1024];
 	va_list	 ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	log_into(warnings, CM_LOG_ERROR, fmt, ap);
 	va_end(ap);
-	log_err("%s", msg);
-	if (warnings != NULL)
-		json_array_append_new(warnings, json_string(msg));
 }
 
 int
@@ -128,15 +136,11 @@ note(json_t *notes, const char *fmt, ...)
 static void
 note(json_t *notes, const char *fmt, ...)
 {
-	char	 msg[1024];
 	va_list	 ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	log_into(notes, CM_LOG_WARN, fmt, ap);
 	va_end(ap);
-	log_warn("%s", msg);
-	if (notes != NULL)
-		json_array_append_new(notes, json_string(msg));
 }
 
 static void
