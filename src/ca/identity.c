@@ -3,8 +3,8 @@
  * must never lose history). The CA directory keeps a marker file,
  * ca.dbid beside the CA certificate, naming its database's id (migration
  * 6) and the highest request id and CRL number the CA has reached
- * (rewritten at start, after each CRL and every 10 s while requests come:
- * schedule.c, marker_follow); the
+ * (rewritten at start, after each CRL, every 2 s while requests come,
+ * schedule.c's marker_follow, and at a clean stop, ca_close); the
  * database records every CA certificate it served. certmintd refuses a
  * database that is damaged, another CA's, or older than the marker says:
  * any of them would hand out request ids and CRL numbers again.

@@ -728,6 +728,44 @@ lines_check(FILE *f, const char *path, int *unended, char *err,
 	return 0;
 }
 
+/*
+ * The config file at path, opened for reading: a regular file of 1 byte
+ * to CONFIG_MAX_SIZE (what reads forever, /dev/zero, or as nothing, a
+ * directory, is refused). *sb gets its stat. NULL with err otherwise.
+ */
+static FILE *
+config_open(const char *path, struct stat *sb, char *err, size_t errlen)
+{
+	FILE	*f;
+	int	 fd;
+
+	/*
+	 * O_NONBLOCK: opening a FIFO for reading waits for a writer, before
+	 * any check could refuse it. Cleared for the regular file read.
+	 */
+	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1 ||
+	    fstat(fd, sb) == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return NULL;
+	}
+	if (!S_ISREG(sb->st_mode) || sb->st_size == 0 ||
+	    sb->st_size > CONFIG_MAX_SIZE) {
+		snprintf(err, errlen, "%s: %s", path, !S_ISREG(sb->st_mode) ?
+		    "not a regular file" : sb->st_size == 0 ? "is empty" :
+		    "larger than 16 MB");
+		close(fd);
+		return NULL;
+	}
+	(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	if ((f = fdopen(fd, "r")) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		close(fd);
+	}
+	return f;
+}
+
 struct peek {
 	const char	*sec, *key;
 	char		*val;
@@ -751,17 +789,11 @@ config_peek_path(const char *path, const char *sec, const char *key,
 {
 	struct peek	 p = { sec, key, NULL };
 	struct stat	 sb;
-	char		*dir, *out = NULL;
+	char		*dir, *out = NULL, err[256];
 	FILE		*f;
-	int		 fd;
 
-	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1)
+	if ((f = config_open(path, &sb, err, sizeof(err))) == NULL)
 		return NULL;
-	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode) ||
-	    sb.st_size > CONFIG_MAX_SIZE || (f = fdopen(fd, "r")) == NULL) {
-		close(fd);
-		return NULL;
-	}
 	(void)ini_parse_file(f, peek_entry, &p);
 	fclose(f);
 	if ((dir = path_dirname(path)) != NULL)
@@ -777,7 +809,7 @@ config_load(const char *path, struct cm_config *cfg, char *err, size_t errlen)
 	struct load_state ls = { cfg, err, errlen, 0, 0 };
 	struct stat	 sb;
 	FILE		*f;
-	int		 rc, fd = -1, unended = 0;
+	int		 rc, unended = 0;
 
 	memset(cfg, 0, sizeof(*cfg));
 	if ((cfg->path = strdup(path)) == NULL ||
@@ -785,29 +817,10 @@ config_load(const char *path, struct cm_config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	/*
-	 * O_NONBLOCK: opening a FIFO for reading waits for a writer, before
-	 * any check could refuse it. Cleared for the regular file read.
-	 */
-	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1 ||
-	    fstat(fd, &sb) == -1 || (f = fdopen(fd, "r")) == NULL) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		if (fd != -1)
-			close(fd);
+	if ((f = config_open(path, &sb, err, errlen)) == NULL)
 		goto fail;
-	}
-	(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 	cfg->file_uid = sb.st_uid;
 	cfg->file_mode = sb.st_mode;
-	/* What reads forever (/dev/zero), or as nothing (a directory). */
-	if (!S_ISREG(sb.st_mode) || sb.st_size == 0 ||
-	    sb.st_size > CONFIG_MAX_SIZE) {
-		snprintf(err, errlen, "%s: %s", path, !S_ISREG(sb.st_mode) ?
-		    "not a regular file" : sb.st_size == 0 ? "is empty" :
-		    "larger than 16 MB");
-		fclose(f);
-		goto fail;
-	}
 	if (lines_check(f, path, &unended, err, errlen) == -1) {
 		fclose(f);
 		goto fail;

@@ -203,15 +203,9 @@ hostout_release(struct hostout *h, int wait_ms)
 	if (h == NULL)
 		return;
 	if (wait_ms > 0) {
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += wait_ms / 1000;
-		until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
+		time_deadline_in(&until, wait_ms);
 		pthread_mutex_lock(&h->mu);
-		while (!h->done && h->refs > 1 &&
+		while (!h->done &&
 		    pthread_cond_timedwait(&h->cv, &h->mu, &until) == 0)
 			;
 		pthread_mutex_unlock(&h->mu);

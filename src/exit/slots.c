@@ -384,24 +384,23 @@ slot_in_notify(struct exit_slot *s)
 
 /*
  * The oldest notify of s under way for longer than the deadline: its
- * mark, with *ms how long; NULL when there is none.
+ * mark, with *ms how long; NULL (and *ms the deadline) when there is none.
  */
 struct notify_mark *
 slot_late_notify(struct exit_slot *s, uint64_t now, uint64_t *ms)
 {
 	struct notify_mark *m, *late = NULL;
-	uint64_t	 since, limit = (uint64_t)atomic_load(&s->host->deadline_ms);
+	uint64_t	 since, ran;
 	int		 i;
 
-	*ms = 0;
+	*ms = (uint64_t)atomic_load(&s->host->deadline_ms);
 	for (i = -1; i < s->nworkers; i++) {
 		m = i < 0 ? &s->notify : &s->workers[i].notify;
-		if (!atomic_load(&m->in))
+		if (!atomic_load(&m->in) || now <= (since =
+		    atomic_load(&m->since)))
 			continue;
-		since = atomic_load(&m->since);
-		if (now > since && (now - since) / 1000000u > limit &&
-		    (now - since) / 1000000u > *ms) {
-			*ms = (now - since) / 1000000u;
+		if ((ran = (now - since) / 1000000u) > *ms) {
+			*ms = ran;
 			late = m;
 		}
 	}
@@ -423,12 +422,10 @@ watchdog_main(void *arg)
 	struct exit_slot *s;
 	struct timespec	 until;
 	uint64_t	 ms;
-	int		 no = 0;
 
 	pthread_mutex_lock(&h->mu);
 	while (!h->dog_stop) {
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += 1;
+		time_deadline_in(&until, 1000);
 		pthread_cond_timedwait(&h->dog_cv, &h->mu, &until);
 		if (h->dog_stop)
 			break;
@@ -437,11 +434,8 @@ watchdog_main(void *arg)
 		for (s = h->slots; s != NULL; s = s->next) {
 			if (!s->loaded || s->isolated ||
 			    (m = slot_late_notify(s, time_mono_ns(), &ms)) ==
-			    NULL || !atomic_compare_exchange_strong(&m->warned,
-			    &no, 1)) {
-				no = 0;
+			    NULL || atomic_exchange(&m->warned, 1))
 				continue;
-			}
 			log_warn("exit module %s: notify(%s) of event %" PRId64
 			    " has run for %.1f s, over the %d ms "
 			    "deadline ([exit] deadline_ms): an inline module "

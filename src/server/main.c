@@ -49,14 +49,6 @@ usage(FILE *f)
 	    "startup_check) finds the database damaged.\n");
 }
 
-/*
- * Reread the config file and apply it (SIGHUP on the main thread, `certmint
- * reload` on the admin thread). The config and the policy module switch
- * together or not at all: a policy module that cannot load under the new
- * file leaves the running config and policy, and the caller hears why.
- * The exit modules follow before this returns, so that a module
- * unregistered is no longer called once `certmint reload` has answered.
- */
 static void	 config_warn(struct server *, json_t *);
 
 /* Log a line at level, and append it to arr when not NULL. */
@@ -81,6 +73,14 @@ reload_unapplied(json_t *warnings, const char *fmt, ...)
 	va_end(ap);
 }
 
+/*
+ * Reread the config file and apply it (SIGHUP on the main thread, `certmint
+ * reload` on the admin thread). The config and the policy module switch
+ * together or not at all: a policy module that cannot load under the new
+ * file leaves the running config and policy, and the caller hears why.
+ * The exit modules follow before this returns, so that a module
+ * unregistered is no longer called once `certmint reload` has answered.
+ */
 int
 server_reload(struct server *srv, char *err, size_t errlen, json_t *warnings,
     json_t *notes)
@@ -122,18 +122,8 @@ server_reload(struct server *srv, char *err, size_t errlen, json_t *warnings,
 	return 0;
 }
 
-/*
- * Say loudly, at start and at each reload, what the config makes of the
- * CA that its operator may not mean: anyone who reaches the API gets
- * certificates ([rest] anonymous), certificates point at a port where
- * certmintd is not ([publish] base_url).
- */
-static void
-note(json_t *notes, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
 /* Warn, and tell the one who reloads (notes, when not NULL). */
-static void
+static void __attribute__((format(printf, 2, 3)))
 note(json_t *notes, const char *fmt, ...)
 {
 	va_list	 ap;
@@ -143,6 +133,12 @@ note(json_t *notes, const char *fmt, ...)
 	va_end(ap);
 }
 
+/*
+ * Say loudly, at start and at each reload, what the config makes of the
+ * CA that its operator may not mean: anyone who reaches the API gets
+ * certificates ([rest] anonymous), certificates point at a port where
+ * certmintd is not ([publish] base_url), a config file cut short.
+ */
 static void
 config_warn(struct server *srv, json_t *notes)
 {

@@ -58,10 +58,12 @@ static const char choose_sql[] =
  * request's own (CRL, STARTUP and SHUTDOWN events have context 0; 0x31f
  * is every request event bit, to be sure).
  */
-static const struct {
+struct purge_step {
 	const char	*table;
 	const char	*where;
-} purge_steps[] = {
+};
+
+static const struct purge_step purge_steps[] = {
 	{ "events", "context IN " PURGED " AND (event & 799) <> 0" },
 	{ "request_history", "request_id IN " PURGED },
 	{ "request_attrs", "request_id IN " PURGED },
@@ -76,10 +78,7 @@ static const struct {
 	"id INTEGER PRIMARY KEY)"
 #define ORDERS		"(SELECT id FROM temp.purge_orders)"
 
-static const struct {
-	const char	*table;
-	const char	*where;
-} acme_purge_steps[] = {
+static const struct purge_step acme_purge_steps[] = {
 	{ "acme_challenges", "authz_id IN (SELECT id FROM acme_authzs WHERE "
 	    "order_id IN " ORDERS ")" },
 	{ "acme_authzs", "order_id IN " ORDERS },

@@ -203,6 +203,15 @@ col_blob(sqlite3_stmt *s, int i, size_t *len)
 	return col_blob_in(NULL, s, i, len);
 }
 
+/* Is path on a read-only file system? */
+static int
+readonly_mount(const char *path)
+{
+	struct statvfs	 vfs;
+
+	return statvfs(path, &vfs) == 0 && (vfs.f_flag & ST_RDONLY);
+}
+
 /*
  * Say why st's last statement failed, so that the operator knows what to
  * fix: a read-only mount, a full disk, a permission or an I/O error is
@@ -217,10 +226,9 @@ open_error(struct store *st, const char *doing, const char *otherwise,
 	int		 sys = sqlite3_system_errno(st->db);
 	const char	*msg = sqlite3_errmsg(st->db);
 	const char	*why = sys != 0 ? strerror(sys) : msg;
-	struct statvfs	 vfs;
 
 	/* A WAL database cannot even be read there without its -shm. */
-	if (statvfs(st->path, &vfs) == 0 && (vfs.f_flag & ST_RDONLY)) {
+	if (readonly_mount(st->path)) {
 		snprintf(err, errlen, "%s: cannot %s the database: it is on a "
 		    "read-only file system (%s)", st->path, doing, msg);
 		return;
@@ -377,12 +385,6 @@ migrate(struct store *st, int creating, char *err, size_t errlen)
 }
 
 /*
- * One value of path, opened read-only as uri_fmt makes its URI ("%s?mode=ro":
- * with its WAL; "%s?immutable=1": the file alone), by sql. 1 with the value
- * in out, 0 when there is none (no such table: an older schema), -1 when
- * the database cannot be read that way (quick_check too when check).
- */
-/*
  * The URI uri_fmt makes of path ("file:%s?mode=ro"), with what SQLite
  * would read as syntax in path escaped; sqlite3_free it. NULL if none.
  */
@@ -406,6 +408,12 @@ path_uri(const char *path, const char *uri_fmt)
 	return sqlite3_mprintf(uri_fmt, esc);
 }
 
+/*
+ * One value of path, opened read-only as uri_fmt makes its URI ("%s?mode=ro":
+ * with its WAL; "%s?immutable=1": the file alone), by sql. 1 with the value
+ * in out, 0 when there is none (no such table: an older schema), -1 when
+ * the database cannot be read that way (quick_check too when check).
+ */
 static int
 peek(const char *path, const char *uri_fmt, const char *sql, int check,
     char *out, size_t outlen)
@@ -567,14 +575,13 @@ wal_belongs(const char *path, const struct stat *sb, int *checked,
 static int
 readonly_fs(struct store *st, char *err, size_t errlen)
 {
-	struct statvfs	 vfs;
 	struct stat	 wsb;
 	char		 wal[PATH_MAX + 8], *uri;
 	int		 rc, shm;
 
 	rc = sqlite3_exec(st->db, "PRAGMA user_version", NULL, NULL, NULL);
 	if (rc == SQLITE_OK || (rc & 0xff) != SQLITE_CANTOPEN ||
-	    statvfs(st->path, &vfs) == -1 || !(vfs.f_flag & ST_RDONLY))
+	    !readonly_mount(st->path))
 		return 0;	/* any other error is told by the reads after */
 	snprintf(wal, sizeof(wal), "%s-shm", st->path);
 	shm = stat(wal, &wsb) == 0;
