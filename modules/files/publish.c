@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,11 +33,29 @@ join(char *buf, size_t len, const char *dir, const char *name, char *err,
 	return 0;
 }
 
-/* The cause first: `certmint exit list` shows the start of a long one. */
+/*
+ * The cause first: `certmint exit list` shows the start of a long one.
+ * A permission refused names the user the module runs as, which is not
+ * the operator's (an isolated module runs as nobody by default).
+ */
 static int
 os_error(char *err, size_t errlen, const char *what, const char *path)
 {
-	snprintf(err, errlen, "%s (%s %s)", strerror(errno), what, path);
+	struct passwd	 pw, *pwp = NULL;
+	char		 buf[1024], who[300] = "";
+	int		 e = errno;
+	uid_t		 uid = geteuid();
+
+	if (e == EACCES || e == EPERM) {
+		if (getpwuid_r(uid, &pw, buf, sizeof(buf), &pwp) == 0 &&
+		    pwp != NULL)
+			snprintf(who, sizeof(who), " as user %s (uid %u)",
+			    pwp->pw_name, (unsigned)uid);
+		else
+			snprintf(who, sizeof(who), " as uid %u", (unsigned)uid);
+	}
+	snprintf(err, errlen, "%s (%s %s%s)", strerror(e), what, path, who);
+	errno = e;
 	return FS_TRANSIENT;
 }
 

@@ -286,6 +286,14 @@ conf_set $MOD aia_dir "$PUB/nowhere"
 check_match "configure: a missing directory" \
     "aia_dir: No such file or directory \(stat $PUB/nowhere\)" \
     "$("$CERTMINT" -c "$CONF" exit configure $MOD 2>&1)"
+# A directory the module's user (nobody, in its host) may not write: the
+# report names that user, which is not the operator running configure.
+mkdir -p "$PUB/rootonly" && chmod 755 "$PUB/rootonly"
+conf_set $MOD aia_dir "$PUB/rootonly"
+"$CERTMINT" -c "$CONF" reload >/dev/null
+check_match "configure: not writable, as the user the module runs as" \
+    "aia_dir: Permission denied \(creating a file in $PUB/rootonly as user nobody \(uid [0-9]+\)\)" \
+    "$("$CERTMINT" -c "$CONF" exit configure $MOD 2>&1)"
 conf_set $MOD aia_dir "$AIA"
 "$CERTMINT" -c "$CONF" reload >/dev/null
 
