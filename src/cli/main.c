@@ -385,35 +385,45 @@ print_request(const json_t *r)
 		    jstr(r, "revoked_reason_name"));
 }
 
+/*
+ * How `certmint CMD ... --help` is answered: by CMD's lines of the usage
+ * (HELP_USAGE), by CMD's own getopt with all its arguments (HELP_OWN,
+ * only for the subcommand help_sub when one is named), or by CMD called
+ * with "--help" alone (HELP_ALONE).
+ */
+enum { HELP_USAGE, HELP_OWN, HELP_ALONE };
+
 static const struct {
 	const char	*name;
 	int		(*fn)(const struct cli *, int, char **);
+	int		 help;
+	const char	*help_sub;
 } commands[] = {
-	{ "init", cmd_init },
-	{ "install-ca-cert", cmd_install_ca_cert },
-	{ "ca", cmd_ca },
-	{ "submit", cmd_submit },
-	{ "resubmit", cmd_by_id },
-	{ "deny", cmd_by_id },
-	{ "retrieve", cmd_by_id },
-	{ "revoke", cmd_revoke },
-	{ "renew", cmd_renew },
-	{ "unrevoke", cmd_unrevoke },
-	{ "crl", cmd_crl },
-	{ "import", cmd_import },
-	{ "purge", cmd_purge },
-	{ "status", cmd_status },
-	{ "reload", cmd_simple },
-	{ "shutdown", cmd_simple },
-	{ "view", cmd_view },
-	{ "exit", cmd_exit },
-	{ "policy", cmd_policy },
-	{ "profile", cmd_profile },
-	{ "token", cmd_token },
-	{ "tls", cmd_tls },
-	{ "acme", cmd_acme },
-	{ "backup", cmd_backup_restore },
-	{ "restore", cmd_backup_restore },
+	{ "init", cmd_init, HELP_OWN, NULL },
+	{ "install-ca-cert", cmd_install_ca_cert, HELP_USAGE, NULL },
+	{ "ca", cmd_ca, HELP_ALONE, NULL },
+	{ "submit", cmd_submit, HELP_USAGE, NULL },
+	{ "resubmit", cmd_by_id, HELP_USAGE, NULL },
+	{ "deny", cmd_by_id, HELP_USAGE, NULL },
+	{ "retrieve", cmd_by_id, HELP_USAGE, NULL },
+	{ "revoke", cmd_revoke, HELP_USAGE, NULL },
+	{ "renew", cmd_renew, HELP_USAGE, NULL },
+	{ "unrevoke", cmd_unrevoke, HELP_USAGE, NULL },
+	{ "crl", cmd_crl, HELP_USAGE, NULL },
+	{ "import", cmd_import, HELP_USAGE, NULL },
+	{ "purge", cmd_purge, HELP_USAGE, NULL },
+	{ "status", cmd_status, HELP_USAGE, NULL },
+	{ "reload", cmd_simple, HELP_USAGE, NULL },
+	{ "shutdown", cmd_simple, HELP_USAGE, NULL },
+	{ "view", cmd_view, HELP_USAGE, NULL },
+	{ "exit", cmd_exit, HELP_OWN, "test" },
+	{ "policy", cmd_policy, HELP_USAGE, NULL },
+	{ "profile", cmd_profile, HELP_USAGE, NULL },
+	{ "token", cmd_token, HELP_ALONE, NULL },
+	{ "tls", cmd_tls, HELP_ALONE, NULL },
+	{ "acme", cmd_acme, HELP_ALONE, NULL },
+	{ "backup", cmd_backup_restore, HELP_USAGE, NULL },
+	{ "restore", cmd_backup_restore, HELP_USAGE, NULL },
 };
 
 static int
@@ -447,12 +457,11 @@ command_help(const struct cli *cli, int argc, char **argv, int cmd)
 			break;
 	if (i == argc || strcmp(argv[i], "--") == 0)
 		return -1;
-	/* Their own getopt takes it: init, exit test. */
-	if (strcmp(name, "init") == 0 || (argc > 2 &&
-	    strcmp(name, "exit") == 0 && strcmp(argv[1], "test") == 0))
+	if (commands[cmd].help == HELP_OWN && (commands[cmd].help_sub ==
+	    NULL || (argc > 2 && strcmp(argv[1], commands[cmd].help_sub) ==
+	    0)))
 		return commands[cmd].fn(cli, argc, argv);
-	if (strcmp(name, "ca") == 0 || strcmp(name, "tls") == 0 ||
-	    strcmp(name, "token") == 0 || strcmp(name, "acme") == 0) {
+	if (commands[cmd].help == HELP_ALONE) {
 		two[0] = argv[0];
 		two[1] = help;
 		two[2] = NULL;
