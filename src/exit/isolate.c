@@ -388,15 +388,35 @@ fail:
 }
 
 
+/* How long a host's keeper gets to kill what its module left (keeper.c). */
+#define KEEPER_WAIT_MS	3000
+
 /*
- * Kill a host and what it started that is still in its process group (it
- * called setsid: its group is its pid). Before it is reaped: until then
- * the pid cannot name another group. What a module put in a group or
- * session of its own (the command module's runs) is not reached.
+ * Stop a host: its keeper (keeper.c) kills the module's process and
+ * everything below it, and ends. Should it not within KEEPER_WAIT_MS, or
+ * have been killed itself, what is still in the host's process group (the
+ * keeper called setsid: its group is its pid) is killed. Before the host
+ * is reaped: until then the pid cannot name another group.
  */
 static void
 kill_group(pid_t pid)
 {
+	struct timespec	 nap = { 0, 1000000L };
+	uint64_t	 end = time_mono_ns() + KEEPER_WAIT_MS * 1000000ull;
+	siginfo_t	 si;
+	int		 r;
+
+	(void)kill(pid, SIGTERM);
+	(void)kill(pid, SIGCONT);	/* should someone have stopped it */
+	for (;;) {
+		si.si_pid = 0;
+		r = waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT);
+		if (r != 0 || si.si_pid != 0 || time_mono_ns() >= end)
+			break;
+		nanosleep(&nap, NULL);
+		if (nap.tv_nsec < 20000000L)
+			nap.tv_nsec *= 2;
+	}
 	(void)kill(-pid, SIGKILL);
 	(void)kill(pid, SIGKILL);
 }
@@ -411,7 +431,9 @@ kill_locked(struct modproc *p, int gen, const char *why)
 		snprintf(p->cause, sizeof(p->cause), "%s", why);
 		p->cause_set = 1;
 	}
-	kill(p->pid, SIGKILL);
+	/* Its keeper kills the module's process at once, then the rest. */
+	kill(p->pid, SIGTERM);
+	kill(p->pid, SIGCONT);		/* should someone have stopped it */
 }
 
 /*

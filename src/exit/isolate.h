@@ -212,6 +212,8 @@ void	 learn(struct chan_state *cs, struct notify_state *ns, int32_t event,
 
 /* modhost.c: `certmintd --module-host ...` (argv as isolate.c builds it). */
 int	 modhost_main(int argc, char **argv);
+/* keeper.c: the host's first process (0 in the other, -1 with err) */
+int	 keeper_start(pid_t ppid, char *err, size_t errlen);
 
 /*
  * hostout.c: a host's stdout and stderr into the daemon's log (prefixed,

@@ -9,7 +9,9 @@
  *
  * Before any module code runs the host leaves the daemon's session,
  * closes every other fd, drops root for USER, dies with the daemon
- * (PR_SET_PDEATHSIG), may not gain privileges again (no_new_privs) and
+ * (PR_SET_PDEATHSIG), may not gain privileges again (no_new_privs),
+ * splits into its keeper (keeper.c, which reaps and at the end kills
+ * whatever the module starts) and the process that loads the module, and
  * takes its limits: RLIMIT_AS, RLIMIT_NOFILE, and a CPU budget per notify.
  */
 #include <errno.h>
@@ -755,6 +757,9 @@ modhost_main(int argc, char **argv)
 		if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != ppid)
 			_exit(0);	/* the daemon is gone already */
 		(void)prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	}
+	/* From here on, this is the keeper's child (keeper.c). */
+	if (err[0] == '\0' && keeper_start(ppid, err, sizeof(err)) == 0) {
 		/* A crash line as a bare log line: "error: exit module ..." */
 		quarantine_install(-1, "error");
 		mod.name = NULL;

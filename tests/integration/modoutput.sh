@@ -4,8 +4,10 @@
 # host's pid, control characters escaped: no line of it reads as
 # certmintd's own. A long line is cut, a flood is limited (100 lines at
 # once) and counted. srv->log text with a newline stays on its line.
-# What the module started in its host's process group ends with the
-# host: when it is killed and when certmintd stops.
+# What the module started ends with its process, even a daemon in a
+# session of its own (the host's keeper): when the module's process is
+# killed, when certmintd stops and when certmintd is killed with -9. A
+# kill -9 of the keeper itself still ends what is in the host's group.
 . "$LIB"
 
 ca_init
@@ -58,18 +60,64 @@ check_eq "shown and not shown, 300 in all" 300 "$(($flood + $(sed -nE \
 check "srv->log's newline is escaped, on the module's line" has_lines "$T_LOG" \
     "info: exit module Chatty.Exit: logged\\\\x0a2026-01-01T00:00:00Z certmintd\[1\]: error: FORGED by log$" 1
 
-# A killed host takes the child of its group with it (certmintd sees it
-# gone at the next event).
+# gone PID: PID has ended (or is a zombie), within 10 s.
+gone() {
+	wait_until 10 sh -c "! { [ -r /proc/$1/stat ] && [ \"\$(awk '{ print \$3 }' /proc/$1/stat)\" != Z ]; }"
+}
+# nth KEY N: the Nth "KEY=PID" line of the module's output.
+nth() {
+	sed -n "s/^$1=//p" "$OUT/chatty.log" | sed -n "${2}p"
+}
+
+check "the module started a daemon" wait_lines "$OUT/chatty.log" '^daemon=' 1
+daemon1=$(nth daemon 1)
+sid=$(awk '{ print $6 }' "/proc/$daemon1/stat" 2>/dev/null)
+check "which runs, in a session of its own ($sid)" test -n "$sid" -a \
+    "$sid" != "$hostpid" -a "$sid" != 0
+check "the module's process is below its host's keeper" test \
+    "$(awk '{ print $4 }' "/proc/$(nth host 1)/stat" 2>/dev/null)" = "$hostpid"
+
+# The module's process crashes (killed): its keeper kills what it left,
+# the daemon too, and ends as it did.
+kill -KILL "$(nth host 1)"
+check_eq "a request is issued" 201 "$(submit_http "$T_DIR/one.csr" | head -1)"
+check "after the module's process is killed, its child is gone" gone "$child1"
+check "and so is its daemon" gone "$daemon1"
+check "the keeper says what it killed" has_lines "$T_LOG" \
+    "warning: ${pre}killed 2 processes the module left running$" 1
+check "the crash is the module's: killed by SIGKILL" has_lines "$T_LOG" \
+    "Chatty.Exit.*(SIGKILL|signal 9)" 1
+check "the restarted module starts another child" wait_lines \
+    "$OUT/chatty.log" '^daemon=' 2
+child2=$(nth child 2)
+
+# A killed host (its keeper) takes the child of its group with it
+# (certmintd sees it gone at the next event). Its daemon, in a session of
+# its own, is out of reach then (docs/exit-modules.md).
+"$CERTMINT" -c "$CONF" --json exit list >"$T_DIR/list.json"
+hostpid=$(module_field "$T_DIR/list.json" Chatty.Exit pid)
 kill -KILL "$hostpid"
 check_eq "a request is issued" 201 "$(submit_http "$T_DIR/one.csr" | head -1)"
-check "after the host is killed, the module's child is gone" \
-    wait_until 10 sh -c "! { [ -r /proc/$child1/stat ] && [ \"\$(awk '{ print \$3 }' /proc/$child1/stat)\" != Z ]; }"
+check "after the host is killed, the module's child is gone" gone "$child2"
+kill -KILL "$(nth daemon 2)" 2>/dev/null
 check "the restarted module starts another" wait_lines "$OUT/chatty.log" \
-    '^child=' 2
-child2=$(sed -n 's/^child=//p' "$OUT/chatty.log" | tail -1)
-check "which runs" alive "$child2"
+    '^daemon=' 3
+child3=$(nth child 3)
+daemon3=$(nth daemon 3)
+check "which runs" alive "$child3"
 daemon_stop
-check "after certmintd stops, that child is gone too" \
-    wait_until 10 sh -c "! { [ -r /proc/$child2/stat ] && [ \"\$(awk '{ print \$3 }' /proc/$child2/stat)\" != Z ]; }"
+check "after certmintd stops, that child is gone too" gone "$child3"
+check "and its daemon" gone "$daemon3"
+
+# kill -9 of certmintd: the keepers end what their modules started.
+daemon_start
+check "the module starts again" wait_lines "$OUT/chatty.log" '^daemon=' 4
+child4=$(nth child 4)
+daemon4=$(nth daemon 4)
+check "its daemon runs" alive "$daemon4"
+daemon_kill
+check "after a kill -9 of certmintd, the module's child is gone" \
+    gone "$child4"
+check "and its daemon" gone "$daemon4"
 check_eq "no sanitizer report" "" "$(sanitizer_reports "$T_LOG")"
 finish

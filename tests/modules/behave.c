@@ -20,9 +20,11 @@
  *     as an xmalloc would; at most hog_mb, default 8192), or exits with
  *     status 3 (first appending "crash seq=N" to output); any other
  *     event it appends "seq=N event=0xE context=C" to output.
- *   Chatty.Exit (-DMODE_CHATTY): at initialize forks a child that sleeps
- *     600 s in the host's process group and appends "child=PID" to
- *     output. On CERTISSUED it writes to stdout and stderr lines that
+ *   Chatty.Exit (-DMODE_CHATTY): at initialize appends "host=PID" (its
+ *     process) to output, forks a child that sleeps 600 s in the host's
+ *     process group and appends "child=PID", and starts a daemon (in a
+ *     session of its own, its parent gone) that sleeps 600 s and appends
+ *     "daemon=PID". On CERTISSUED it writes to stdout and stderr lines that
  *     look like certmintd's own (after a newline, with ESC sequences), a
  *     line of 5000 bytes and `flood` (default 0) more lines, logs through
  *     srv->log a message with a newline in it, and appends "seq=N".
@@ -35,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -120,12 +123,26 @@ b_init(const char *config, cm_server_exit *srv, void **state, int32_t *mask)
 		pid_t		 pid;
 
 		b->fail_times = config_long(srv, "flood", 0);
+		snprintf(line, sizeof(line), "host=%d\n", (int)getpid());
+		append(b, line);
 		if ((pid = fork()) == 0) {
 			nanosleep(&ts, NULL);
 			_exit(0);
 		}
 		snprintf(line, sizeof(line), "child=%d\n", (int)pid);
 		append(b, line);
+		/* A daemon: a session of its own, its parent gone. */
+		if ((pid = fork()) == 0) {
+			setsid();
+			if (fork() == 0) {
+				snprintf(line, sizeof(line), "daemon=%d\n",
+				    (int)getpid());
+				append(b, line);
+				nanosleep(&ts, NULL);
+			}
+			_exit(0);
+		}
+		waitpid(pid, NULL, 0);
 	}
 	*mask = CM_EXITEVENT_CERTISSUED;
 #else
