@@ -505,8 +505,8 @@ int
 fs_retain(const char *dir, const char *stem, const char *ext,
     long long keep, long long max_age, int sync, char *err, size_t errlen)
 {
-	struct copy	*c;
-	size_t		 n, i;
+	struct copy	*c = NULL;
+	size_t		 n = 0, i;
 	time_t		 now = time(NULL);
 	int		 rc = FS_OK;
 
