@@ -223,6 +223,27 @@ auth_from_cert(struct ca *ca, const unsigned char *der, size_t len,
 	db_cert_free(&c);
 }
 
+/* Is name[0..n) one or more DNS labels, dot-separated ("*" first too)? */
+static int
+dns_labels(const char *name, size_t n)
+{
+	size_t	 i, label = 0;
+
+	for (i = 0; i < n; i++) {
+		if (name[i] == '.') {
+			if (label == 0)
+				return 0;
+			label = 0;
+		} else if (name[i] == '*' ? i == 0 && (n == 1 ||
+		    name[1] == '.') : isalnum((unsigned char)name[i]) ||
+		    name[i] == '-' || name[i] == '_')
+			label++;
+		else
+			return 0;
+	}
+	return label > 0;
+}
+
 int
 auth_name_match(const char *pattern, const char *name)
 {
@@ -232,11 +253,15 @@ auth_name_match(const char *pattern, const char *name)
 		return 1;
 	if (strcasecmp(pattern, name) == 0)
 		return 1;
-	/* "*.example.com": ".example.com" ends name, after a label or more. */
+	/*
+	 * "*.example.com": ".example.com" ends name, after a label or more,
+	 * each of letters, digits, '-' and '_' (or a leading "*" label): a
+	 * CN such as "x,cn=ceo,ou=admins.example.com" is no name under it.
+	 */
 	if (pl > 2 && pattern[0] == '*' && pattern[1] == '.' && nl > pl - 1 &&
 	    name[nl - pl] != '.' &&
 	    strcasecmp(name + nl - (pl - 1), pattern + 1) == 0)
-		return 1;
+		return dns_labels(name, nl - (pl - 1));
 	return 0;
 }
 
@@ -290,6 +315,20 @@ requested_profile(const struct cm_config *cfg, const struct db_attr *attrs,
 	return cfg->profile_list[cfg->default_profile].name;
 }
 
+/*
+ * The names of the subject a scope covers: its CNs, and its e-mail
+ * addresses (emailAddress), which modules take for the requester's own
+ * (the mail module's RequesterEmail, an LDAP search by mail) and which
+ * are matched as an e-mail subjectAltName is.
+ */
+static const struct {
+	const char	*oid;
+	int		(*match)(const char *, const char *);
+} subject_names[] = {
+	{ "2.5.4.3", auth_name_match },
+	{ "1.2.840.113549.1.9.1", exact_match },
+};
+
 int
 auth_scope(const struct auth_id *id, const struct cm_config *cfg,
     const struct csr *csr, const struct db_attr *attrs, size_t nattrs,
@@ -309,21 +348,27 @@ auth_scope(const struct auth_id *id, const struct cm_config *cfg,
 		    id->profiles);
 		return -1;
 	}
-	if (name_get(csr->subject, csr->subject_len, "2.5.4.3", &cns) == -1) {
-		snprintf(msg, msglen, "the request's subject does not parse");
-		return -1;
-	}
-	for (cn = cns; rc == 0 && cn != NULL; cn = nl) {
-		if ((nl = strchr(cn, '\n')) != NULL)
-			*nl++ = '\0';
-		if (!list_has(id->names, cn, auth_name_match)) {
-			snprintf(msg, msglen, "%s \"%s\" may not request the "
-			    "name \"%.128s\" (allowed: %s)", who, id->name, cn,
-			    id->names != NULL ? id->names : "");
-			rc = -1;
+	for (i = 0; rc == 0 && i < nitems(subject_names); i++) {
+		if (name_get(csr->subject, csr->subject_len,
+		    subject_names[i].oid, &cns) == -1) {
+			snprintf(msg, msglen, "the request's subject does not "
+			    "parse");
+			return -1;
 		}
+		for (cn = cns; rc == 0 && cn != NULL; cn = nl) {
+			if ((nl = strchr(cn, '\n')) != NULL)
+				*nl++ = '\0';
+			if (!list_has(id->names, cn, subject_names[i].match)) {
+				snprintf(msg, msglen, "%s \"%s\" may not request "
+				    "the name \"%.128s\" (allowed: %s)", who,
+				    id->name, cn, id->names != NULL ?
+				    id->names : "");
+				rc = -1;
+			}
+		}
+		free(cns);
+		cns = NULL;
 	}
-	free(cns);
 	for (i = 0; rc == 0 && i < csr->nsans; i++)
 		if (!list_has(id->names, csr->sans[i].value,
 		    csr->sans[i].type == SAN_DNS ? auth_name_match :

@@ -47,27 +47,30 @@ auth_cert_names(const unsigned char *der, size_t len)
 	GENERAL_NAMES	*gens;
 	GENERAL_NAME	*g;
 	unsigned char	*utf8;
+	static const int nids[] = { NID_commonName, NID_pkcs9_emailAddress };
 	char		*list, ip[INET6_ADDRSTRLEN];
+	size_t		 n;
 	int		 i;
 
 	if ((list = strdup("")) == NULL ||
 	    (x = d2i_X509(NULL, &p, (long)len)) == NULL)
 		return list;
 	subj = X509_get_subject_name(x);
-	for (i = -1; (i = X509_NAME_get_index_by_NID(subj, NID_commonName,
-	    i)) >= 0;) {
-		if (ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(
-		    X509_NAME_get_entry(subj, i))) < 0)
-			continue;
-		list_add(&list, (char *)utf8);
-		OPENSSL_free(utf8);
-	}
+	for (n = 0; n < sizeof(nids) / sizeof(nids[0]); n++)
+		for (i = -1; (i = X509_NAME_get_index_by_NID(subj, nids[n],
+		    i)) >= 0;) {
+			if (ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(
+			    X509_NAME_get_entry(subj, i))) < 0)
+				continue;
+			list_add(&list, (char *)utf8);
+			OPENSSL_free(utf8);
+		}
 	gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
 	for (i = 0; gens != NULL && i < sk_GENERAL_NAME_num(gens); i++) {
 		g = sk_GENERAL_NAME_value(gens, i);
-		if (g->type == GEN_DNS)
+		if (g->type == GEN_DNS || g->type == GEN_EMAIL)
 			list_add(&list, (const char *)ASN1_STRING_get0_data(
-			    g->d.dNSName));
+			    g->type == GEN_DNS ? g->d.dNSName : g->d.rfc822Name));
 		else if (g->type == GEN_IPADD &&
 		    (ASN1_STRING_length(g->d.iPAddress) == 4 ||
 		    ASN1_STRING_length(g->d.iPAddress) == 16) && inet_ntop(

@@ -108,6 +108,26 @@ check_eq "an e-mail address under the pattern's domain: 403 (exact only)" \
 new_csr example.com
 check_eq "*.example.com does not cover example.com" 403 \
     "$(post example.com -H "$AUTH")"
+# The subject's e-mail address is a name of the scope too: modules take it
+# for the requester's (mail's RequesterEmail, an LDAP search by mail).
+new_csr laptop7 -subj /CN=laptop7.example.com/emailAddress=ceo@example.com \
+    -addext subjectAltName=DNS:laptop7.example.com
+check_eq "a subject e-mail address outside the patterns: 403" 403 \
+    "$(post laptop7 -H "$AUTH")"
+check_match "says which" 'may not request the name \\"ceo@example.com\\"' \
+    "$(cat "$T_DIR/resp.json")"
+new_csr commas -subj '/CN=x,cn=ceo,ou=admins.example.com'
+check_eq "a CN that only ends like a pattern, not DNS labels: 403" 403 \
+    "$(post commas -H "$AUTH")"
+new_csr star -subj '/CN=*.a.example.com' -addext subjectAltName=DNS:*.a.example.com
+check_eq "a wildcard under the pattern is still covered" 201 \
+    "$(post star -H "$AUTH")"
+MTOK=$("$CERTMINT" -c "$CONF" token create --name mailer \
+    --names '*.example.com,alice@example.com' 2>/dev/null)
+new_csr alice -subj /CN=alice.example.com/emailAddress=alice@example.com \
+    -addext subjectAltName=DNS:alice.example.com
+check_eq "a subject e-mail address the token names: 201" 201 \
+    "$(post alice -H "Authorization: Bearer $MTOK")"
 check_eq "a profile the token may not request: 403" 403 \
     "$(Q=attrib=CertificateTemplate:ClientAuth post www.example.com -H "$AUTH")"
 check_match "says which" 'may not request profile \\"ClientAuth\\"' \
@@ -187,7 +207,7 @@ check_match "says so" 'API token "web" is revoked' "$(resp "j['error']")"
 check_match "token list shows it revoked" "web +revoked" \
     "$("$CERTMINT" -c "$CONF" token list)"
 check_fails "revoking it again fails" "$CERTMINT" -c "$CONF" token revoke web
-check_eq "token list --json" "['clients', 'old', 'web']" \
+check_eq "token list --json" "['clients', 'mailer', 'old', 'web']" \
     "$("$CERTMINT" -c "$CONF" --json token list | python3 -c \
     'import json, sys; print([t["name"] for t in json.load(sys.stdin)])')"
 
