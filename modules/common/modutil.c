@@ -529,21 +529,60 @@ mu_event_adcs_name(int32_t event)
 	return "Unknown";
 }
 
+/*
+ * The length of the UTF-8 sequence at p (a lead byte of 0x80 or more):
+ * 2 to 4, or 0 when it is no well-formed one (RFC 3629: no overlong
+ * form, no surrogate, nothing past U+10FFFF).
+ */
+static size_t
+utf8_len(const unsigned char *p)
+{
+	unsigned int	 c;
+	size_t		 n, i;
+
+	if (*p >= 0xc2 && *p <= 0xdf)
+		n = 2, c = *p & 0x1f;
+	else if (*p >= 0xe0 && *p <= 0xef)
+		n = 3, c = *p & 0x0f;
+	else if (*p >= 0xf0 && *p <= 0xf4)
+		n = 4, c = *p & 0x07;
+	else
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (p[i] & 0x3f);
+	}
+	if ((n == 3 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff))) ||
+	    (n == 4 && (c < 0x10000 || c > 0x10ffff)))
+		return 0;
+	return n;
+}
+
 int
 mu_json_escape(struct mu_buf *b, const char *s)
 {
 	const unsigned char *p;
+	size_t		 n;
 	int		 rc = 0;
 
-	for (p = (const unsigned char *)s; *p != '\0' && rc == 0; p++) {
+	for (p = (const unsigned char *)s; *p != '\0' && rc == 0; p += n) {
+		n = 1;
 		if (*p == '"' || *p == '\\')
 			rc = mu_buf_printf(b, "\\%c", *p);
 		else if (*p == '\n')
 			rc = mu_buf_str(b, "\\n");
 		else if (*p < 0x20 || *p == 0x7f)
 			rc = mu_buf_printf(b, "\\u%04x", *p);
-		else
+		else if (*p < 0x80)
 			rc = mu_buf_add(b, p, 1);
+		else if ((n = utf8_len(p)) > 0)
+			rc = mu_buf_add(b, p, n);
+		else {
+			/* Not UTF-8: JSON is, so the byte is U+FFFD. */
+			n = 1;
+			rc = mu_buf_str(b, "\\ufffd");
+		}
 	}
 	return rc;
 }

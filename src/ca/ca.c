@@ -5,6 +5,7 @@
  * connection, does its crypto outside any lock, and hands one job to the
  * writer, which makes it durable together with its event row.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <inttypes.h>
@@ -345,6 +346,51 @@ ca_result_from_job(struct ca *ca, struct ca_result *res, int rc,
 	return 0;
 }
 
+/* The attributes certmint sets on a request itself, never a client. */
+static const char *const reserved_attrs[] = {
+	"RenewalOf", "AcmeAccount", "AcmeOrder", "AcmeIdentifiers",
+	"AcmeDirectory",
+};
+
+const char *
+ca_attr_reserved(const struct db_attr *attrs, size_t n)
+{
+	size_t	 i, k;
+
+	for (i = 0; i < n; i++)
+		for (k = 0; k < nitems(reserved_attrs); k++)
+			if (attrs[i].name != NULL &&
+			    attr_name_eq(attrs[i].name, reserved_attrs[k]))
+				return reserved_attrs[k];
+	return NULL;
+}
+
+/* A name of letters, digits, '.', '_' and '-'. */
+static int
+attr_name_ok(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if (!isalnum((unsigned char)*s) && *s != '.' && *s != '_' &&
+		    *s != '-')
+			return 0;
+	return 1;
+}
+
+/*
+ * UTF-8 text without control characters: what modules get of a value
+ * goes into mail, JSON, LDAP and "Name:Value" lines (RequestAttributes).
+ */
+static int
+attr_value_ok(const char *s)
+{
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)s; *p != '\0'; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return 0;
+	return utf8_valid((const unsigned char *)s, strlen(s));
+}
+
 /*
  * Check the request attributes and copy them into req. Returns 0, or -1
  * with res set and req left without attributes.
@@ -364,6 +410,14 @@ attrs_copy(struct db_request *req, const struct db_attr *attrs, size_t n,
 		    strlen(attrs[i].value) > ATTR_VALUE_MAX)
 			return ca_fail(res, CA_E_BADREQ, "request attribute %zu: "
 			    "empty or too long name or value", i + 1);
+		if (!attr_name_ok(attrs[i].name))
+			return ca_fail(res, CA_E_BADREQ, "request attribute %zu: "
+			    "a name is letters, digits, '.', '_' and '-'",
+			    i + 1);
+		if (!attr_value_ok(attrs[i].value))
+			return ca_fail(res, CA_E_BADREQ, "request attribute "
+			    "\"%s\": the value is not UTF-8 text without "
+			    "control characters", attrs[i].name);
 		for (k = 0; k < i; k++)
 			if (attr_name_eq(attrs[k].name, attrs[i].name))
 				return ca_fail(res, CA_E_BADREQ, "request attribute "

@@ -150,6 +150,11 @@ struct store	*ca_reader(struct ca *);
  * Actions. Each fills res (status CA_OK or an error with a message) and
  * returns 0 when the action happened, -1 otherwise.
  */
+/*
+ * The first attribute of attrs that certmint sets itself (RenewalOf,
+ * AcmeAccount, ...): what a client may not send. NULL when none is.
+ */
+const char *ca_attr_reserved(const struct db_attr *attrs, size_t n);
 int	 ca_submit(struct ca *, const unsigned char *csr, size_t len,
 	    const struct db_attr *attrs, size_t nattrs, const char *requester,
 	    const char *caller, struct ca_result *);

@@ -507,7 +507,8 @@ ca_renew(struct ca *ca, const char *serial, const unsigned char *csr,
 	}
 	attrs = xcalloc(req.nattrs + 2, sizeof(*attrs));
 	for (i = 0; i < req.nattrs; i++) {
-		if (attr_name_eq(req.attrs[i].name, "RenewalOf"))
+		/* What certmint set on the old request is not the new one's. */
+		if (ca_attr_reserved(&req.attrs[i], 1) != NULL)
 			continue;
 		profile |= attr_name_eq(req.attrs[i].name,
 		    "CertificateTemplate") || attr_name_eq(req.attrs[i].name,

@@ -248,6 +248,12 @@ cmd_submit(struct server *srv, const char *officer, json_t *args,
 		attrs[n].value = (char *)json_string_value(v);
 		n++;
 	}
+	if ((k = ca_attr_reserved(attrs, n)) != NULL) {
+		snprintf(err, errlen, "request attribute \"%s\" is set by "
+		    "certmint itself, not by a client", k);
+		*code = CA_E_BADREQ;
+		return -1;
+	}
 	rc = ca_submit(srv->ca, (const unsigned char *)csr, strlen(csr), attrs, n,
 	    requester, officer, &res);
 	return finish(srv, &res, rc, 1, reply, err, errlen, code);

@@ -62,6 +62,39 @@ out=$(submit_http "$T_DIR/good.csr" "NoColonHere")
 check_eq "malformed attribute: 400" 400 "$(echo "$out" | head -1)"
 out=$(submit_http "$T_DIR/good.csr" "CertificateTemplate:no-such-profile")
 check_eq "unknown profile: 403" 403 "$(echo "$out" | head -1)"
+# What certmint sets itself, a client may not: RenewalOf would hand a module
+# (RawOldCertificate) another's certificate, Acme* fake an ACME order.
+for a in RenewalOf:0101 renewalof:0101 AcmeAccount:http://x/acct/1 \
+    AcmeIdentifiers:dns:www.bank.test AcmeOrder:1 AcmeDirectory:x; do
+	out=$(submit_http "$T_DIR/good.csr" "$a")
+	check_eq "attribute ${a%%:*}: 400" 400 "$(echo "$out" | head -1)"
+	check_match "saying it is certmint's own" \
+	    "request attribute .* is set by certmint itself, not by a client" \
+	    "$(json "$T_DIR/resp.json" 'j["error"]')"
+done
+bad_attr() {
+	curl -sS -m 60 -o "$T_DIR/resp.json" -w '%{http_code}' \
+	    -H 'Content-Type: application/pkcs10' --data-binary "@$T_DIR/good.csr" \
+	    "$URL/api/v1/requests?attrib=$1"
+}
+check_eq "a value that is not UTF-8: 400" 400 "$(bad_attr 'Note:caf%e9')"
+check_match "says why" 'the value is not UTF-8 text without control characters' \
+    "$(json "$T_DIR/resp.json" 'j["error"]')"
+check_eq "a value with a newline: 400" 400 \
+    "$(bad_attr 'Note:a%0aX-Evil:%20yes')"
+check_eq "a value with an escape: 400" 400 "$(bad_attr 'Note:a%1b%5b31m')"
+check_eq "a name with a blank: 400" 400 "$(bad_attr 'Bad%20Name:x')"
+check_eq "UTF-8 text is taken" 201 "$(bad_attr 'Note:caf%c3%a9')"
+code=$(curl -sS -m 60 -o "$T_DIR/resp.json" -w '%{http_code}' \
+    -H 'Content-Type: application/json' --data-binary "$(python3 -c '
+import json, sys
+print(json.dumps({"csr": open(sys.argv[1]).read(),
+    "attributes": {"AcmeAccount": "x"}}))' "$T_DIR/good.csr")" \
+    "$URL/api/v1/requests")
+check_eq "AcmeAccount in a JSON body: 400" 400 "$code"
+check_refused "nor through the admin socket (certmint submit)" 30 \
+    "request attribute \"RenewalOf\" is set by certmint itself" \
+    "$CERTMINT" -c "$CONF" submit "$T_DIR/good.csr" --attrib RenewalOf:0101
 
 # Unknown ids.
 code=$(curl -s -m 60 -o /dev/null -w '%{http_code}' "$URL/api/v1/requests/987654")
