@@ -183,6 +183,7 @@ struct certev {
 	unsigned char	*der;
 	size_t		 der_len;
 	char		*pem;
+	char		*serial;	/* SerialNumber, or NULL */
 	int64_t		 seq;
 	int		 revoked;
 };
@@ -216,8 +217,43 @@ put_file(const struct fcfg *c, const char *dir, const char *name,
 }
 
 /*
+ * Is dir/name this certificate's (it holds data) or absent: 1; another
+ * certificate's: 0 (a cert_name two certificates share, the second
+ * refused by create-new: an event of one must not touch the other's
+ * file); or FS_TRANSIENT (err).
+ */
+static int
+ours(const char *dir, const char *name, const void *data, size_t len,
+    char *err, size_t errlen)
+{
+	unsigned char	*have;
+	size_t		 hlen;
+	int		 rc, same;
+
+	if ((rc = fs_read(dir, name, &have, &hlen, err, errlen)) == 1)
+		return 1;
+	if (rc != FS_OK)
+		return rc;
+	same = hlen == len && memcmp(have, data, len) == 0;
+	free(have);
+	return same;
+}
+
+/* Remove dir/name when it is this certificate's (holds data). */
+static int
+remove_ours(const struct fcfg *c, const char *dir, const char *name,
+    const void *data, size_t len, char *err, size_t errlen)
+{
+	int	 rc = ours(dir, name, data, len, err, errlen);
+
+	if (rc < 0)
+		return rc;
+	return rc == 1 ? fs_remove(dir, name, c->sync, err, errlen) : FS_OK;
+}
+
+/*
  * The certificate valid at the event: its files in dir (create-new), no
- * revoked copy or mark left (a release from hold).
+ * revoked copy or mark of it left (a release from hold).
  */
 static int
 cert_valid(const struct certev *e, char *err, size_t errlen)
@@ -235,19 +271,23 @@ cert_valid(const struct certev *e, char *err, size_t errlen)
 		rc = fs_create(c->dir, fname, data, len, c->mode, c->sync, err,
 		    errlen);
 		if (rc == FS_OK && c->on_revoke == REVOKE_MOVE)
-			rc = fs_remove(c->revoked_dir, fname, c->sync, err,
-			    errlen);
+			rc = remove_ours(c, c->revoked_dir, fname, data, len,
+			    err, errlen);
 		if (rc == FS_OK && c->on_revoke == REVOKE_MARK) {
 			char mark[NAME_MAX_LEN + 32];
 
 			snprintf(mark, sizeof(mark), "%s.revoked", fname);
-			rc = fs_remove(c->dir, mark, c->sync, err, errlen);
+			rc = remove_ours(c, c->dir, mark, data, len, err,
+			    errlen);
 		}
 	}
 	return rc;
 }
 
-/* The certificate revoked at the event: its files as on_revoke says. */
+/*
+ * The certificate revoked at the event: its files as on_revoke says. A
+ * file of its name that holds another certificate is left as it is.
+ */
 static int
 cert_revoked(const struct certev *e, char *err, size_t errlen)
 {
@@ -255,7 +295,7 @@ cert_revoked(const struct certev *e, char *err, size_t errlen)
 	const void	*data;
 	char		 fname[NAME_MAX_LEN + 16], mark[NAME_MAX_LEN + 32];
 	size_t		 len;
-	int		 f, rc = FS_OK;
+	int		 f, rc = FS_OK, mine;
 
 	if (c->on_revoke == REVOKE_MOVE)
 		rc = fs_mkdir(c->revoked_dir, err, errlen);
@@ -263,6 +303,10 @@ cert_revoked(const struct certev *e, char *err, size_t errlen)
 		if (!(c->formats & f) || c->on_revoke == REVOKE_KEEP)
 			continue;
 		data = cert_file(e, f, fname, sizeof(fname), &len);
+		if ((mine = ours(c->dir, fname, data, len, err, errlen)) < 0)
+			return mine;
+		if (mine == 0)
+			continue;
 		snprintf(mark, sizeof(mark), "%s.revoked", fname);
 		/* The new place first: a crash between leaves both. */
 		if (c->on_revoke == REVOKE_MOVE)
@@ -277,24 +321,31 @@ cert_revoked(const struct certev *e, char *err, size_t errlen)
 }
 
 /*
- * The sequence of the last revocation or release applied to name (0 when
- * none): an older event of that certificate has been overtaken.
+ * The sequence of the last revocation or release applied to e's name for
+ * e's certificate (0 when none): an older event of it has been
+ * overtaken. "SEQ revoked|valid SERIAL"; a state of another certificate
+ * of the same name is none of this one's (one written before the serial
+ * was, without it, is taken as this one's).
  */
 static int
-state_read(const struct fcfg *c, const char *name, int64_t *seq, char *err,
-    size_t errlen)
+state_read(const struct fcfg *c, const struct certev *e, int64_t *seq,
+    char *err, size_t errlen)
 {
 	unsigned char	*data;
 	size_t		 len;
-	char		 buf[32];
+	char		 buf[128], serial[80];
 	int		 rc;
 
 	*seq = 0;
-	if ((rc = fs_read(c->state_dir, name, &data, &len, err, errlen)) != 0)
+	if ((rc = fs_read(c->state_dir, e->name, &data, &len, err,
+	    errlen)) != 0)
 		return rc == 1 ? FS_OK : rc;
-	snprintf(buf, sizeof(buf), "%.*s", (int)(len < 31 ? len : 31),
+	snprintf(buf, sizeof(buf), "%.*s", (int)(len < 127 ? len : 127),
 	    (char *)data);
 	free(data);
+	if (sscanf(buf, "%*s %*s %79s", serial) == 1 && e->serial != NULL &&
+	    strcasecmp(serial, e->serial) != 0)
+		return FS_OK;
 	*seq = strtoll(buf, NULL, 10);
 	return FS_OK;
 }
@@ -303,13 +354,13 @@ static int
 state_write(const struct fcfg *c, const struct certev *e, char *err,
     size_t errlen)
 {
-	char	 buf[64];
+	char	 buf[160];
 	int	 rc;
 
 	if ((rc = fs_mkdir(c->state_dir, err, errlen)) != FS_OK)
 		return rc;
-	snprintf(buf, sizeof(buf), "%" PRId64 " %s\n", e->seq, e->revoked ?
-	    "revoked" : "valid");
+	snprintf(buf, sizeof(buf), "%" PRId64 " %s %s\n", e->seq, e->revoked ?
+	    "revoked" : "valid", e->serial != NULL ? e->serial : "-");
 	return fs_replace(c->state_dir, e->name, buf, strlen(buf), 0644,
 	    c->sync, err, errlen);
 }
@@ -326,8 +377,7 @@ cert_apply(struct files *f, const struct certev *e, int32_t event,
 
 	lk = &f->stripe[mu_hash(e->name) % STRIPES];
 	pthread_mutex_lock(lk);
-	if (track && (rc = state_read(c, e->name, &last, err, errlen)) !=
-	    FS_OK)
+	if (track && (rc = state_read(c, e, &last, err, errlen)) != FS_OK)
 		goto out;
 	if (last >= e->seq) {
 		srv->log(srv, CM_LOG_DEBUG, "%s: event %" PRId64 " overtaken by "
@@ -385,6 +435,8 @@ cert_event(struct files *f, const struct fcfg *c, int32_t event,
 		goto out;
 	}
 	e.revoked = disp == CM_DISP_REVOKED;
+	if (mu_prop_text(srv, "SerialNumber", &e.serial) != CM_OK)
+		e.serial = NULL;
 	if (mu_expand(srv, c->cert_name, "", &name, why, sizeof(why)) == -1 ||
 	    !valid_name(name)) {
 		snprintf(err, errlen, "cert_name \"%s\" makes \"%s\": not a "
@@ -406,6 +458,7 @@ out:
 	free(name);
 	free(e.der);
 	free(e.pem);
+	free(e.serial);
 	return rc;
 }
 

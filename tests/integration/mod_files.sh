@@ -352,6 +352,30 @@ check "revoked (delete): the files are gone" wait_until 30 \
 check_eq "no mark, no revoked copy" "" \
     "$(ls "$CERTS" "$CERTS/revoked" | grep "^$sh_")"
 
+# 12b. Two certificates under one name (cert_name from the subject's CN):
+# the second is refused (create-new); its revocation must not move the
+# first's file, which only its own revocation moves.
+"$CERTMINT" -c "$CONF" exit set $MOD on_revoke move >/dev/null
+"$CERTMINT" -c "$CONF" exit set $MOD cert_name '%{Subject.CommonName}' >/dev/null
+issue twin
+stwa=$SERIAL
+cp "$T_DIR/twin.crt" "$T_DIR/twinA.crt"
+check "the first twin is published" wait_until 30 test -f "$CERTS/twin.cer"
+issue twin
+stwb=$SERIAL idtwb=$ID
+check "the second twin is refused (a dead letter)" wait_until 60 \
+    status_has "dead letter: seq [0-9]+ CERTISSUED context $idtwb"
+"$CERTMINT" -c "$CONF" revoke "$stwb" keyCompromise >/dev/null
+check "the second twin's revocation is applied" wait_until 30 \
+    grep -qi "revoked $stwb" "$CERTS/.certmint-files/twin"
+check "the first twin's file stays" same_der "$T_DIR/twinA.crt" "$CERTS/twin.cer"
+check "and nothing of the second is in revoked/" test ! -e "$CERTS/revoked/twin.cer"
+"$CERTMINT" -c "$CONF" revoke "$stwa" keyCompromise >/dev/null
+check "the first twin's revocation moves its file" wait_until 30 \
+    test -f "$CERTS/revoked/twin.cer" -a ! -e "$CERTS/twin.cer"
+check "its own" same_der "$T_DIR/twinA.crt" "$CERTS/revoked/twin.cer"
+"$CERTMINT" -c "$CONF" exit set $MOD cert_name '%{SerialNumber}' >/dev/null
+
 # 13. crl_max_age: numbered copies older than it go, the newest stays.
 "$CERTMINT" -c "$CONF" exit set $MOD crl_keep 0 >/dev/null
 check "exit set crl_max_age 1s" "$CERTMINT" -c "$CONF" exit set $MOD crl_max_age 1s
