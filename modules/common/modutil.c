@@ -434,6 +434,15 @@ mu_expand(cm_server_exit *srv, const char *tmpl, const char *missing,
 }
 
 int
+mu_expand_quoted(cm_server_exit *srv, const char *tmpl, const char *missing,
+    int (*esc)(struct mu_buf *, const char *), char **out, char *err,
+    size_t errlen)
+{
+	return expand(srv, tmpl, missing, 0, esc, out, err, errlen) == 0 ?
+	    0 : -1;
+}
+
+int
 mu_expand_esc(cm_server_exit *srv, const char *tmpl,
     int (*esc)(struct mu_buf *, const char *), char **out, char *err,
     size_t errlen)

@@ -102,6 +102,15 @@ int	 mu_expand(cm_server_exit *, const char *tmpl, const char *missing,
 	    char **out, char *err, size_t errlen);
 
 /*
+ * As mu_expand, each value (a default and missing too) appended through
+ * esc (0 or -1): for a text whose template may use a markup that a value
+ * must not (a chat message's).
+ */
+int	 mu_expand_quoted(cm_server_exit *, const char *tmpl,
+	    const char *missing, int (*esc)(struct mu_buf *, const char *),
+	    char **out, char *err, size_t errlen);
+
+/*
  * As mu_expand, for values that land in a syntax (an LDAP DN or filter):
  * each value (a default too) goes through esc, which appends it escaped to
  * b (0 or -1), and a property that is absent with no ":-default" is an

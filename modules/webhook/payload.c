@@ -388,20 +388,64 @@ chat_body(enum wh_format format, const char *text, struct mu_buf *b)
 	    mu_buf_str(b, "\"}]}}]}") == -1 ? -1 : 0;
 }
 
-/* The Slack/Teams text of the event: "[CA] " and its template. */
+/*
+ * A value in a Slack message: its control characters are "<", ">" and
+ * "&" (https://api.slack.com/reference/surfaces/formatting#escaping), so
+ * that a CN "<!channel> <https://evil.example|Renew>" pings no one and
+ * links nowhere.
+ */
+static int
+slack_esc(struct mu_buf *b, const char *s)
+{
+	int	 rc = 0;
+
+	for (; *s != '\0' && rc == 0; s++)
+		rc = *s == '<' ? mu_buf_str(b, "&lt;") : *s == '>' ?
+		    mu_buf_str(b, "&gt;") : *s == '&' ? mu_buf_str(b, "&amp;") :
+		    mu_buf_add(b, s, 1);
+	return rc;
+}
+
+/*
+ * A value in a Teams Adaptive Card's markdown: the characters of its
+ * links, emphasis and code escaped with a backslash (CommonMark), so that
+ * "[Renew](https://evil.example)" is text.
+ */
+static int
+teams_esc(struct mu_buf *b, const char *s)
+{
+	int	 rc = 0;
+
+	for (; *s != '\0' && rc == 0; s++) {
+		if (strchr("\\`*_[](){}<>#~!|", *s) != NULL)
+			rc = mu_buf_add(b, "\\", 1);
+		if (rc == 0)
+			rc = mu_buf_add(b, s, 1);
+	}
+	return rc;
+}
+
+/*
+ * The Slack/Teams text of the event: "[CA] " and its template, whose
+ * markup is the operator's; what the values bring in is escaped.
+ */
 static int
 chat_text(cm_server_exit *srv, const struct wh_config *cfg,
     const struct wh_ca *ca, int32_t event, int64_t context, struct mu_buf *b)
 {
+	int		(*esc)(struct mu_buf *, const char *);
 	const char	*tmpl;
 	char		*text, err[256];
 	int		 i = wh_event_index(event), rc;
 
+	esc = cfg->format == WH_SLACK ? slack_esc : teams_esc;
 	tmpl = cfg->text[i] != NULL ? cfg->text[i] : events[i].text;
 	if (srv->set_context(srv, context) != CM_OK ||
-	    mu_expand(srv, tmpl, "???", &text, err, sizeof(err)) == -1)
+	    mu_expand_quoted(srv, tmpl, "???", esc, &text, err,
+	    sizeof(err)) == -1)
 		return -1;
-	rc = mu_buf_printf(b, "[%s] %s", ca->name, text);
+	rc = mu_buf_str(b, "[") == -1 || esc(b, ca->name) == -1 ||
+	    mu_buf_printf(b, "] %s", text) == -1 ? -1 : 0;
 	free(text);
 	return rc;
 }

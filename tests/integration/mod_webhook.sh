@@ -468,11 +468,23 @@ issue chat-a
 check "Slack: a {\"text\": ...} message" wait_until 30 \
     q_is '[r["doc"]["text"] for r in L if r["path"] == "/chat/slack" and "chat-a" in r["doc"].get("text", "")][:1]' \
     '["[Test CA] Issued chat-a to 127.0.0.1 (???, none)"]'
+# What a requester puts in a value is text, not Slack's markup: no ping,
+# no disguised link (the template's own markup stays the operator's).
+ATTRS=CertificateTemplate:User issue chat-m \
+    -subj '/CN=<!channel> <https:\/\/evil.example\/renew|Renew now> & chat-m'
+check "Slack: a value's <, > and & escaped" wait_until 30 \
+    q_is '[r["doc"]["text"] for r in L if r["path"] == "/chat/slack" and "chat-m" in r["doc"].get("text", "")][:1]' \
+    '["[Test CA] Issued &lt;!channel&gt; &lt;https://evil.example/renew|Renew now&gt; &amp; chat-m to 127.0.0.1 (???, none)"]'
 check "exit set format teams" "$CERTMINT" -c "$CONF" exit set "$MOD" format teams
 issue chat-b
 check "Teams: an Adaptive Card with the text" wait_until 30 \
     q_is '[r["doc"]["attachments"][0]["content"]["body"][0]["text"] for r in L if "chat-b" in json.dumps(r["doc"])][:1]' \
     '["[Test CA] Issued chat-b to 127.0.0.1 (???, none)"]'
+ATTRS=CertificateTemplate:User issue chat-n \
+    -subj '/CN=[Renew now](https:\/\/evil.example\/renew) **chat-n**'
+check "Teams: a value's markdown escaped" wait_until 30 \
+    q_is '[r["doc"]["attachments"][0]["content"]["body"][0]["text"] for r in L if "chat-n" in json.dumps(r["doc"])][:1]' \
+    '["[Test CA] Issued \\[Renew now\\]\\(https://evil.example/renew\\) \\*\\*chat-n\\*\\* to 127.0.0.1 (???, none)"]'
 # A misspelt key is refused by name, not silently ignored.
 conf_set "$MOD" secrets_file 1
 "$CERTMINT" -c "$CONF" reload >/dev/null
