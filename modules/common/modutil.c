@@ -569,6 +569,34 @@ utf8_len(const unsigned char *p)
 }
 
 int
+mu_plain_text(const char *s)
+{
+	const unsigned char *p;
+	unsigned int	 c;
+	size_t		 n, i;
+
+	for (p = (const unsigned char *)s; *p != '\0'; p += n) {
+		n = 1;
+		if (*p < 0x20 || *p == 0x7f)
+			return 0;
+		if (*p < 0x80)
+			continue;
+		if ((n = utf8_len(p)) == 0)
+			return 0;
+		c = *p & (0xff >> (n + 1));
+		for (i = 1; i < n; i++)
+			c = c << 6 | (p[i] & 0x3f);
+		if ((c >= 0x80 && c <= 0x9f) || c == 0x61c || c == 0xad ||
+		    (c >= 0x200b && c <= 0x200f) ||
+		    (c >= 0x2028 && c <= 0x202e) ||
+		    (c >= 0x2060 && c <= 0x2069) || c == 0xfeff ||
+		    (c >= 0xfff9 && c <= 0xfffb))
+			return 0;
+	}
+	return 1;
+}
+
+int
 mu_json_escape(struct mu_buf *b, const char *s)
 {
 	const unsigned char *p;

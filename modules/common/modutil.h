@@ -150,6 +150,13 @@ const char *mu_event_adcs_name(int32_t event);
 
 /* s escaped for a JSON string (without the quotes), appended to b. */
 int	 mu_json_escape(struct mu_buf *b, const char *s);
+/*
+ * Is s UTF-8 text that shows what it is: no control character (C0, DEL,
+ * C1), no bidirectional control (U+202E turns "gnp.exe" around), nothing
+ * invisible (zero-width characters and joiners, soft hyphen, U+FEFF) and
+ * no line or paragraph separator? 1 or 0.
+ */
+int	 mu_plain_text(const char *s);
 /* PEM of a DER certificate ("CERTIFICATE") or CRL ("X509 CRL"). */
 char	*mu_pem(const char *label, const unsigned char *der, size_t len);
 /* RFC 3339 UTC of t into buf (at least 21 bytes). */

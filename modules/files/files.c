@@ -53,18 +53,18 @@ struct files {
 
 /* --- names ------------------------------------------------------------- */
 
-/* A file name made from an event's properties is one plain name. */
+/*
+ * A file name made from an event's properties is one plain name: no '/',
+ * not hidden, and text that shows what it is (a listing must not show
+ * "bmp\u202egnp.exe" as "bmpexe.png").
+ */
 static int
 valid_name(const char *s)
 {
-	const unsigned char *p;
-
-	if (*s == '\0' || *s == '.' || strlen(s) > NAME_MAX_LEN)
+	if (*s == '\0' || *s == '.' || strlen(s) > NAME_MAX_LEN ||
+	    strchr(s, '/') != NULL)
 		return 0;
-	for (p = (const unsigned char *)s; *p != '\0'; p++)
-		if (*p == '/' || *p < 0x20 || *p == 0x7f)
-			return 0;
-	return 1;
+	return mu_plain_text(s);
 }
 
 /* A CA property (context 0) as a string; "" when absent. */

@@ -116,6 +116,16 @@ int	 attr_name_eq(const char *, const char *);	/* case, blanks, '-' ignored */
 char	*str_trim(char *);
 size_t	 strlcpy_cm(char *, const char *, size_t);
 /*
+ * The length (2 or 3) of the UTF-8 character at p (n bytes left) when it
+ * is one a reader does not see or that reorders what follows: soft
+ * hyphen, U+061C, the zero-width space and the directional marks
+ * (U+200B, U+200E-F; not the joiners U+200C-D, which Persian and Indic
+ * text and emoji need), U+2028-U+202E (separators, embeddings,
+ * overrides), U+2060-U+2069
+ * (invisible operators, isolates), U+FEFF, U+FFF9-U+FFFB; else 0.
+ */
+size_t	 text_hidden_char(const unsigned char *p, size_t n);
+/*
  * Copy s into out (outlen >= 8) with what could act on a terminal or
  * fake a line written as escapes: C0 controls (newline too) and DEL as
  * \xNN, C1 controls and the bidirectional controls of UTF-8 as \uNNNN.

@@ -647,6 +647,26 @@ bidi_control(unsigned char c1, unsigned char c2)
 	    (c1 == 0x81 && c2 >= 0xa6 && c2 <= 0xa9);
 }
 
+size_t
+text_hidden_char(const unsigned char *p, size_t n)
+{
+	if (n >= 2 && ((p[0] == 0xc2 && p[1] == 0xad) ||	/* soft hyphen */
+	    (p[0] == 0xd8 && p[1] == 0x9c)))			/* ALM */
+		return 2;
+	if (n < 3)
+		return 0;
+	/* U+200B, U+200E-F, U+2028-E (not the joiners, which scripts use) */
+	if (p[0] == 0xe2 && p[1] == 0x80 && (p[2] == 0x8b || p[2] == 0x8e ||
+	    p[2] == 0x8f || (p[2] >= 0xa8 && p[2] <= 0xae)))
+		return 3;
+	if (p[0] == 0xe2 && p[1] == 0x81 && p[2] >= 0xa0 && p[2] <= 0xa9)
+		return 3;			/* U+2060-9 */
+	if (p[0] == 0xef && ((p[1] == 0xbb && p[2] == 0xbf) ||
+	    (p[1] == 0xbf && p[2] >= 0xb9 && p[2] <= 0xbb)))
+		return 3;			/* U+FEFF, U+FFF9-B */
+	return 0;
+}
+
 char *
 text_escape(const char *s, char *out, size_t outlen)
 {

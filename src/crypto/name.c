@@ -474,7 +474,8 @@ printable_char(unsigned char c)
 
 /*
  * Check decoded UTF-8 text for a subject value: not empty, no control
- * character (C0, DEL, C1) and at most max code points. Returns NULL or
+ * character (C0, DEL, C1), nothing invisible or reordering
+ * (text_hidden_char) and at most max code points. Returns NULL or
  * what is wrong (for a length, written into toolong).
  */
 static const char *
@@ -492,6 +493,10 @@ text_check(const unsigned char *p, size_t n, size_t max, char *toolong,
 		if (p[i] == 0xc2 && i + 1 < n && p[i + 1] >= 0x80 &&
 		    p[i + 1] <= 0x9f)
 			return "holds a control character";
+		/* "bmp\u202egnp.exe" reads as "bmpexe.png" */
+		if (text_hidden_char(p + i, n - i) > 0)
+			return "holds an invisible or bidirectional control "
+			    "character";
 		if ((p[i] & 0xc0) != 0x80)
 			chars++;
 	}

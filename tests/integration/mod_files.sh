@@ -374,6 +374,22 @@ check "and nothing of the second is in revoked/" test ! -e "$CERTS/revoked/twin.
 check "the first twin's revocation moves its file" wait_until 30 \
     test -f "$CERTS/revoked/twin.cer" -a ! -e "$CERTS/twin.cer"
 check "its own" same_der "$T_DIR/twinA.crt" "$CERTS/revoked/twin.cer"
+# A name that would show as another is none: the CA refuses a right-to-
+# left override in a subject; a zero-width joiner, which scripts need, it
+# takes, but no file name gets one ("bmp.exe" and "bm<ZWJ>p.exe" differ).
+new_csr rlo -subj "/CN=$(printf 'bmp\342\200\256gnp.exe')" -utf8
+check_eq "the CA refuses a subject with U+202E" 400 \
+    "$(submit_http "$T_DIR/rlo.csr" CertificateTemplate:User | head -1)"
+check_match "saying why" "invisible or bidirectional control character" \
+    "$(json "$T_DIR/resp.json" 'j["error"]')"
+new_csr bidi -subj "/CN=$(printf 'bm\342\200\215p.exe')" -utf8
+submit_http "$T_DIR/bidi.csr" CertificateTemplate:User >"$T_DIR/submit.out"
+idbidi=$(json "$T_DIR/resp.json" 'j["request_id"]' 2>/dev/null)
+check "a CN with U+200D makes no file name (a dead letter)" wait_until 60 \
+    status_has "dead letter: seq [0-9]+ CERTISSUED context $idbidi"
+check_match "saying why" 'makes "bm.*p.exe": not a file name' \
+    "$(cat "$T_DIR/status.out")"
+check_eq "no such file" "" "$(ls "$CERTS" | grep '^bmp')"
 "$CERTMINT" -c "$CONF" exit set $MOD cert_name '%{SerialNumber}' >/dev/null
 
 # 13. crl_max_age: numbered copies older than it go, the newest stays.

@@ -452,6 +452,39 @@ test_profiles(void **state)
 #undef BAD
 }
 
+/* text_hidden_char: what a subject value may not hold. */
+static void
+test_hidden_chars(void **state)
+{
+	static const struct {
+		const char	*s;
+		size_t		 len;
+	} cases[] = {
+		{ "\xe2\x80\xae", 3 },	/* U+202E right-to-left override */
+		{ "\xe2\x80\xaa", 3 },	/* U+202A */
+		{ "\xe2\x81\xa6", 3 },	/* U+2066 isolate */
+		{ "\xe2\x80\x8b", 3 },	/* U+200B zero-width space */
+		{ "\xe2\x80\x8e", 3 },	/* U+200E LRM */
+		{ "\xe2\x80\xa8", 3 },	/* U+2028 line separator */
+		{ "\xef\xbb\xbf", 3 },	/* U+FEFF */
+		{ "\xef\xbf\xb9", 3 },	/* U+FFF9 */
+		{ "\xc2\xad", 2 },		/* soft hyphen */
+		{ "\xd8\x9c", 2 },		/* U+061C */
+		{ "\xe2\x80\x8c", 0 },	/* ZWNJ: Persian needs it */
+		{ "\xe2\x80\x8d", 0 },	/* ZWJ: emoji, Indic */
+		{ "\xe2\x82\xac", 0 },	/* the euro sign */
+		{ "\xc3\xa9", 0 },		/* é */
+		{ "a", 0 },
+		{ "\xe2\x80", 0 },		/* cut short */
+	};
+	size_t	 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		assert_int_equal(text_hidden_char((const unsigned char *)
+		    cases[i].s, strlen(cases[i].s)), cases[i].len);
+}
+
 int
 main(void)
 {
@@ -460,6 +493,7 @@ main(void)
 		cmocka_unit_test(test_base64),
 		cmocka_unit_test(test_time),
 		cmocka_unit_test(test_strings),
+		cmocka_unit_test(test_hidden_chars),
 		cmocka_unit_test(test_parse_int),
 		cmocka_unit_test(test_file_read_empty),
 		cmocka_unit_test(test_config_defaults),

@@ -52,11 +52,32 @@ test_json_escape(void **state)
 	check("\xe2\x82", "\\ufffd\\ufffd");		/* cut short */
 }
 
+static void
+test_plain_text(void **state)
+{
+	(void)state;
+	assert_true(mu_plain_text("www.example.com"));
+	assert_true(mu_plain_text("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"));
+	assert_true(mu_plain_text(""));
+	assert_false(mu_plain_text("a\tb"));
+	assert_false(mu_plain_text("a\x7f"));
+	assert_false(mu_plain_text("caf\xe9"));		/* Latin-1 */
+	assert_false(mu_plain_text("a\xc2\x9b" "b"));	/* C1 CSI */
+	assert_false(mu_plain_text("bmp\xe2\x80\xaegnp.exe"));	/* U+202E */
+	assert_false(mu_plain_text("a\xe2\x81\xa6" "b"));	/* U+2066 */
+	assert_false(mu_plain_text("a\xd8\x9c" "b"));		/* U+061C */
+	assert_false(mu_plain_text("a\xe2\x80\x8b" "b"));	/* U+200B */
+	assert_false(mu_plain_text("\xef\xbb\xbf" "a"));	/* U+FEFF */
+	assert_false(mu_plain_text("a\xe2\x80\xa8" "b"));	/* U+2028 */
+	assert_false(mu_plain_text("a\xc2\xad" "b"));		/* soft hyphen */
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_json_escape),
+		cmocka_unit_test(test_plain_text),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
