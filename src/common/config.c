@@ -100,6 +100,19 @@ section_is_other(const char *section)
 	    (n > 7 && strcasecmp(section + n - 7, ".Policy") == 0);
 }
 
+int
+config_section_reserved(const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < nitems(builtin_sections); i++)
+		if (strcasecmp(name, builtin_sections[i]) == 0)
+			return 1;
+	return (strncasecmp(name, "exit.", 5) == 0 ||
+	    strncasecmp(name, "acme.", 5) == 0) ||
+	    strncasecmp(name, "profile.", 8) == 0;
+}
+
 static int
 config_entry_add(void *user, const char *section, const char *name,
     const char *value)
@@ -803,49 +816,91 @@ config_peek_path(const char *path, const char *sec, const char *key,
 	return out;
 }
 
-int
-config_load(const char *path, struct cm_config *cfg, char *err, size_t errlen)
+/* Load cfg from f, the text of the file at path (for messages, dir). */
+static int
+config_load_from(FILE *f, const char *path, struct cm_config *cfg,
+    char *err, size_t errlen)
 {
 	struct load_state ls = { cfg, err, errlen, 0, 0 };
-	struct stat	 sb;
-	FILE		*f;
 	int		 rc, unended = 0;
 
+	if (lines_check(f, path, &unended, err, errlen) == -1)
+		return -1;
+	rc = ini_parse_file(f, config_entry_add, &ls);
+	if (ls.failed)
+		return -1;
+	if (rc > 0) {
+		snprintf(err, errlen, "%s:%d: syntax error (expected [section] or "
+		    "key = value)", path, rc);
+		return -1;
+	}
+	if (rc < 0) {
+		snprintf(err, errlen, "%s: cannot parse (out of memory)", path);
+		return -1;
+	}
+	if (entries_dup(cfg, err, errlen) == -1 ||
+	    config_interpret(cfg, err, errlen) == -1)
+		return -1;
+	cfg->unended_line = unended;
+	return 0;
+}
+
+/* A cm_config for path, nothing loaded yet. 0 or -1 (err). */
+static int
+config_init(struct cm_config *cfg, const char *path, char *err,
+    size_t errlen)
+{
 	memset(cfg, 0, sizeof(*cfg));
 	if ((cfg->path = strdup(path)) == NULL ||
 	    (cfg->dir = path_dirname(path)) == NULL) {
 		snprintf(err, errlen, "out of memory");
-		goto fail;
+		return -1;
 	}
-	if ((f = config_open(path, &sb, err, errlen)) == NULL)
+	return 0;
+}
+
+int
+config_load(const char *path, struct cm_config *cfg, char *err, size_t errlen)
+{
+	struct stat	 sb;
+	FILE		*f = NULL;
+	int		 rc;
+
+	if (config_init(cfg, path, err, errlen) == -1 ||
+	    (f = config_open(path, &sb, err, errlen)) == NULL)
 		goto fail;
 	cfg->file_uid = sb.st_uid;
 	cfg->file_mode = sb.st_mode;
-	if (lines_check(f, path, &unended, err, errlen) == -1) {
-		fclose(f);
-		goto fail;
-	}
-	rc = ini_parse_file(f, config_entry_add, &ls);
+	rc = config_load_from(f, path, cfg, err, errlen);
 	fclose(f);
-	if (ls.failed)
-		goto fail;
-	if (rc > 0) {
-		snprintf(err, errlen, "%s:%d: syntax error (expected [section] or "
-		    "key = value)", path, rc);
-		goto fail;
-	}
-	if (rc < 0) {
-		snprintf(err, errlen, "%s: cannot parse (out of memory)", path);
-		goto fail;
-	}
-	if (entries_dup(cfg, err, errlen) == -1 ||
-	    config_interpret(cfg, err, errlen) == -1)
-		goto fail;
-	cfg->unended_line = unended;
-	return 0;
+	if (rc == 0)
+		return 0;
 fail:
 	config_free(cfg);
 	return -1;
+}
+
+/* Would text (len bytes) load as the config file at path? 0 or -1 (err). */
+static int
+config_text_loads(const char *path, const void *text, size_t len, char *err,
+    size_t errlen)
+{
+	struct cm_config cfg;
+	FILE		*f;
+	int		 rc = -1;
+
+	if (config_init(&cfg, path, err, errlen) == 0) {
+		/* fmemopen of 0 bytes fails: an empty text is an empty file. */
+		if ((f = len > 0 ? fmemopen((void *)text, len, "r") :
+		    fopen("/dev/null", "r")) == NULL)
+			snprintf(err, errlen, "%s", strerror(errno));
+		else {
+			rc = config_load_from(f, path, &cfg, err, errlen);
+			fclose(f);
+		}
+	}
+	config_free(&cfg);
+	return rc;
 }
 
 int
@@ -939,8 +994,8 @@ config_edit(const char *path, const char *section, const char *key,
 	unsigned char	*data = NULL;
 	size_t		 len;
 	struct buf	 out = { 0 };
-	char		 cur[256] = "", *line, *next;
-	int		 in_sec = 0, seen_sec = 0, done = 0, rc = -1;
+	char		 cur[256] = "", *line, *next, why[512];
+	int		 in_sec = 0, seen_sec = 0, done = 0, rc = -1, loaded;
 	struct stat	 st;
 	mode_t		 mode = 0644;
 
@@ -962,6 +1017,8 @@ config_edit(const char *path, const char *section, const char *key,
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
+	/* Before the lines below are cut in place. */
+	loaded = config_text_loads(path, data, len, why, sizeof(why)) == 0;
 	for (line = (char *)data; line != NULL && *line; line = next) {
 		if ((next = strchr(line, '\n')) != NULL)
 			*next++ = '\0';
@@ -992,6 +1049,15 @@ config_edit(const char *path, const char *section, const char *key,
 	}
 	if (out.data == NULL && buf_reserve(&out, 0) == -1) {
 		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	/*
+	 * A file that loads is never left one that does not: a key the
+	 * section does not take, a value its check refuses.
+	 */
+	if (loaded && config_text_loads(path, out.data, out.len, why,
+	    sizeof(why)) == -1) {
+		snprintf(err, errlen, "not saved: %s", why);
 		goto out;
 	}
 	if (file_write_atomic(path, out.data, out.len, mode) == -1) {

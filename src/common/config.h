@@ -156,6 +156,14 @@ const char *config_get(const struct cm_config *, const char *section,
 char	*config_keys(const struct cm_config *, const char *section);
 
 /*
+ * Is name one of the sections certmint reads itself ([ca], [exit.NAME],
+ * [acme.NAME], [profile.NAME], ...)? Such is no name for a module, whose
+ * own section is named after it: [Exit.Exit] would be read as the
+ * hosting section of a module "Exit".
+ */
+int	 config_section_reserved(const char *name);
+
+/*
  * Set (value != NULL) or remove (value == NULL) section/key in the file at
  * path, keeping every other line and comment, and replace the file
  * atomically. Returns 0 or -1 with a message in err.

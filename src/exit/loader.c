@@ -119,12 +119,22 @@ check_file(const char *path, char *err, size_t errlen)
 	return check_stat(path, &st, err, errlen);
 }
 
+/*
+ * A module's name: "MyApp" then suffix (".Exit", ".Policy"), no more than
+ * 128 characters, none of them a blank, '/', '[', ']' or '=', and not a
+ * section certmint reads itself ("Exit.Exit" would be [exit.NAME]).
+ */
 static int
-name_has_suffix(const char *name, const char *suffix)
+name_ok(const char *name, const char *suffix)
 {
-	size_t	 n = strlen(name), s = strlen(suffix);
+	size_t	 n, s = strlen(suffix);
 
-	return n > s && strcmp(name + n - s, suffix) == 0;
+	if (name == NULL)
+		return 0;
+	n = strlen(name);
+	return n > s && strcmp(name + n - s, suffix) == 0 && n <= 128 &&
+	    strpbrk(name, "/[]=\n\t ") == NULL &&
+	    !config_section_reserved(name);
 }
 
 /*
@@ -150,10 +160,10 @@ check_desc(const struct cm_exit *d, const char *path, const char *want_name,
 		    "ABI %d.0's %zu", path, d->size, CM_ABI_MAJOR, EXIT_DESC_MIN);
 		return -1;
 	}
-	if (d->name == NULL || !name_has_suffix(d->name, ".Exit") ||
-	    strlen(d->name) > 128 || strpbrk(d->name, "/[]=\n ") != NULL) {
+	if (!name_ok(d->name, ".Exit")) {
 		snprintf(err, errlen, "%s: module name \"%s\" must look like "
-		    "MyApp.Exit", path, d->name ? d->name : "(null)");
+		    "MyApp.Exit (and not begin with exit., acme. or profile.)",
+		    path, d->name ? d->name : "(null)");
 		return -1;
 	}
 	if (want_name != NULL && strcmp(d->name, want_name) != 0) {
@@ -339,7 +349,7 @@ policy_module_check(const char *path, void **dlp, const struct cm_policy **pd,
 	if (luamod_is_script(path)) {
 		if ((d = luamod_policy_open(path, err, errlen)) == NULL)
 			return -1;
-		if (!name_has_suffix(d->name, ".Policy")) {
+		if (!name_ok(d->name, ".Policy")) {
 			snprintf(err, errlen, "%s: module name \"%s\" must look "
 			    "like MyApp.Policy", path, d->name);
 			luamod_policy_free(d);
@@ -364,7 +374,7 @@ policy_module_check(const char *path, void **dlp, const struct cm_policy **pd,
 		    path, d->abi_major, d->abi_minor);
 		goto fail;
 	}
-	if (d->name == NULL || !name_has_suffix(d->name, ".Policy")) {
+	if (!name_ok(d->name, ".Policy")) {
 		snprintf(err, errlen, "%s: module name \"%s\" must look like "
 		    "MyApp.Policy", path, d->name ? d->name : "(null)");
 		goto fail;

@@ -100,6 +100,16 @@ reg "register a script with control characters in its description" \
     "$T_DIR/Ansi.Exit.lua"
 check_fails "a second script of the same name is refused" \
     "$CERTMINT" -c "$CONF" exit register "$LD/record.lua"
+# Its section [Exit.Exit] would be read as [exit.NAME], a module's hosting
+# section, and an `exit set` would leave a file certmintd cannot load.
+for n in Exit.Exit acme.Exit Profile.Exit; do
+	cat >"$T_DIR/$n.lua" <<LUA
+return { name = "$n", notify = function() return true end }
+LUA
+	check_refused "a module named $n is refused" 30 \
+	    "module name \"$n\" must look like MyApp.Exit \(and not begin with" \
+	    "$CERTMINT" -c "$CONF" exit register "$T_DIR/$n.lua"
+done
 conf_set exit max_attempts 3
 conf_set exit backoff_initial_ms 20
 conf_set exit backoff_max_ms 100

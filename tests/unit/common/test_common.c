@@ -289,6 +289,34 @@ test_config_edit(void **state)
 	config_free(&cfg);
 	assert_int_equal(config_edit(path, "ca", "bad=key", "x", err,
 	    sizeof(err)), -1);
+	/* An edit that would leave the file one that does not load is not made. */
+	assert_int_equal(config_edit(path, "ca", "no_such_key", "1", err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "not saved"));
+	assert_non_null(strstr(err, "no_such_key"));
+	assert_int_equal(config_edit(path, "policy", "validity_days", "many",
+	    err, sizeof(err)), -1);
+	assert_int_equal(config_edit(path, "exit.Exit", "url", "x", err,
+	    sizeof(err)), -1);
+	assert_int_equal(config_load(path, &cfg, err, sizeof(err)), 0);
+	assert_null(config_get(&cfg, "ca", "no_such_key"));
+	config_free(&cfg);
+	/* A file that did not load may still be edited (to repair it). */
+	assert_int_equal(config_edit(path, "ca", "typo", "1", err, sizeof(err)),
+	    -1);
+	unlink(path);
+	free(path);
+	path = write_tmp("[ca]\nname = A\ntypo = 1\n");
+	assert_int_equal(config_edit(path, "ca", "typo", NULL, err,
+	    sizeof(err)), 0);
+	assert_int_equal(config_load(path, &cfg, err, sizeof(err)), 0);
+	config_free(&cfg);
+	assert_true(config_section_reserved("Exit.Exit"));
+	assert_true(config_section_reserved("acme.Exit"));
+	assert_true(config_section_reserved("Profile.Exit"));
+	assert_true(config_section_reserved("CA"));
+	assert_false(config_section_reserved("MyApp.Exit"));
+	assert_false(config_section_reserved("AcmeNotify.Exit"));
 	unlink(path);
 	free(path);
 }
