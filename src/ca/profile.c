@@ -237,6 +237,41 @@ check_usages(const struct cm_profile *p, const struct csr *csr,
 	return 0;
 }
 
+/*
+ * Within what this CA's own certificate allows (RFC 5280 4.2.1.9 and
+ * 4.2.1.12, which verifiers check along the path): no CA certificate
+ * below a pathLenConstraint of 0, and no extendedKeyUsage the CA's
+ * certificate does not name. And a CA certificate signs certificates:
+ * keyCertSign, without which its pathLenConstraint is forbidden.
+ */
+static int
+check_issuer(const struct cm_profile *p, const struct signer *sg,
+    struct policy_decision *d)
+{
+	char *const	*eku = d->neku > 0 ? d->eku : p->eku;
+	size_t		 neku = d->neku > 0 ? d->neku : p->neku, i, j;
+	uint32_t	 ku = d->key_usage != 0 ? d->key_usage : p->key_usage;
+
+	if (p->ca && !(ku & KU_KEY_CERT_SIGN))
+		return policy_deny(d, "a CA certificate (profile %s) needs the "
+		    "keyUsage keyCertSign", p->name);
+	if (p->ca && sg->path_len == 0)
+		return policy_deny(d, "this CA's certificate allows no CA "
+		    "below it (pathLenConstraint 0): profile %s issues CA "
+		    "certificates", p->name);
+	if (sg->eku == NULL)
+		return 0;
+	for (i = 0; i < neku; i++) {
+		for (j = 0; j < sg->neku; j++)
+			if (strcmp(eku[i], sg->eku[j]) == 0)
+				break;
+		if (j == sg->neku)
+			return policy_deny(d, "this CA's certificate does not "
+			    "allow the extendedKeyUsage %s", eku_name(eku[i]));
+	}
+	return 0;
+}
+
 /* Validity within the profile's maximum and the CA certificate's life. */
 static int
 check_validity(const struct cm_profile *p, const struct signer *sg,
@@ -312,6 +347,8 @@ profile_enforce(const struct signer *sg, const struct csr *csr,
 		return policy_deny(d, "the certificate would name no one: no "
 		    "subject and no subjectAltName");
 	if (check_usages(p, csr, d) != 0 || d->vr == CM_VR_INSTANT_BAD)
+		return 0;
+	if (check_issuer(p, sg, d) != 0 || d->vr == CM_VR_INSTANT_BAD)
 		return 0;
 	return check_validity(p, sg, d);
 }

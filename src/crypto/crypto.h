@@ -157,6 +157,9 @@ struct signer {
 	char		*aia_url;
 	char		*delta_url;	/* NULL when delta CRLs are off */
 	int64_t		 not_after;	/* of the CA certificate */
+	long		 path_len;	/* its pathLenConstraint, -1: none */
+	char		**eku;		/* its extendedKeyUsage (dotted OIDs), */
+	size_t		 neku;		/* NULL when absent or anyEKU */
 	EVP_MD_CTX	*sign_tmpl;	/* signer_prepare: copied per signature */
 	int		 cert_idx;	/* its CA certificate's index */
 	int		 key_idx;	/* its key's index: the CRL index */

@@ -10,6 +10,7 @@
 
 #include <openssl/err.h>
 
+#include "ca_limits.h"
 #include "crypto.h"
 #include "der.h"
 #include "../common/profile.h"
@@ -115,6 +116,8 @@ signer_load_one(struct signer *s, const struct cm_config *cfg,
 	s->issuer_len = info.subject_len;
 	info.subject = NULL;
 	s->not_after = info.not_after;
+	if (ca_limits_read(x, &s->path_len, &s->eku, &s->neku) == -1)
+		goto nomem;
 	if (info.ski != NULL) {
 		if (hex_decode(info.ski, &s->ski, &s->ski_len) == -1)
 			goto nomem;
@@ -338,6 +341,12 @@ void
 signer_free(struct signer *s)
 {
 	size_t	 i;
+
+	for (i = 0; i < s->neku; i++)
+		free(s->eku[i]);
+	free(s->eku);
+	s->eku = NULL;
+	s->neku = 0;
 
 	if (s == NULL)
 		return;

@@ -79,6 +79,27 @@ check_eq "the answer's chain holds the sub CA and the root" 2 \
 check_match "the chain's last certificate is the root" \
     "$(openssl x509 -in "$T_DIR/ca/ca.crt" -noout -fingerprint -sha256)" "$fps"
 
+# The sub CA's certificate (SubCA: pathLenConstraint 0) allows no CA below
+# it: asked for one, it refuses instead of issuing what no verifier takes.
+conf_set policy profiles all
+"$CERTMINT" -c "$SUB" reload >/dev/null
+"$CERTMINT" -c "$T_DIR/sub2/certmint.conf" init --subordinate --name "Sub Sub" \
+    --port "$(free_port)" --tls-port 0 >/dev/null 2>&1
+out=$(submit_http "$T_DIR/sub2/ca.csr" "CertificateTemplate:sub-ca")
+check_eq "a CA below a pathLenConstraint of 0: 403" 403 "$(echo "$out" | head -1)"
+check_match "saying why" "allows no CA below it \(pathLenConstraint 0\)" \
+    "$(json "$T_DIR/resp.json" 'j["error"]')"
+# A CA certificate whose requested keyUsage leaves out keyCertSign would
+# carry a pathLenConstraint RFC 5280 forbids without it.
+printf '\n[profile.SubKU]\nbase = SubCA\nrequest_extensions = keyUsage\n' >>"$SUB"
+"$CERTMINT" -c "$SUB" reload >/dev/null
+openssl req -new -key "$T_DIR/sub2/ca.key" -subj /CN=ku -out "$T_DIR/ku.csr" \
+    -addext keyUsage=critical,cRLSign 2>/dev/null
+out=$(submit_http "$T_DIR/ku.csr" "CertificateTemplate:SubKU")
+check_eq "a CA certificate without keyCertSign: 403" 403 "$(echo "$out" | head -1)"
+check_match "saying why" "needs the keyUsage keyCertSign" \
+    "$(json "$T_DIR/resp.json" 'j["error"]')"
+
 # Renewal of the running sub CA with a new key: a request for the parent,
 # installed with install-ca-cert (docs/ca-renewal.md).
 check "ca renew --new-key on a sub CA writes a request" \
