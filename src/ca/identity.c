@@ -62,7 +62,7 @@ marker_read(const char *path, struct marker *m, char *err, size_t errlen)
 	if (file_read(path, &data, &len, 4096) == -1) {
 		if (errno == ENOENT)
 			return 0;
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		snprintf(err, errlen, "%s: %s", path, file_strerror(errno));
 		return -1;
 	}
 	m->present = 1;

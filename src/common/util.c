@@ -327,6 +327,40 @@ time_parse(const char *s, int64_t *out)
  * Returns 0, or -1 with errno set (EFBIG when larger than max).
  */
 int
+file_open_regular(const char *path)
+{
+	struct stat	 sb;
+	int		 fd, fl;
+
+	/* O_NONBLOCK: opening a FIFO for reading waits for a writer. */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
+	    O_NONBLOCK)) == -1)
+		return -1;
+	if (fstat(fd, &sb) == -1)
+		goto fail;
+	if (!S_ISREG(sb.st_mode)) {
+		errno = S_ISDIR(sb.st_mode) ? EISDIR : EINVAL;
+		goto fail;
+	}
+	if ((fl = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == -1)
+		goto fail;
+	return fd;
+fail:
+	fl = errno;
+	close(fd);
+	errno = fl;
+	return -1;
+}
+
+const char *
+file_strerror(int e)
+{
+	return e == EINVAL ? "not a regular file" : e == EFBIG ? "too large" :
+	    strerror(e);
+}
+
+int
 file_read(const char *path, unsigned char **data, size_t *len, size_t max)
 {
 	struct buf	 b = { 0 };
@@ -336,7 +370,7 @@ file_read(const char *path, unsigned char **data, size_t *len, size_t max)
 
 	*data = NULL;
 	*len = 0;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+	if ((fd = file_open_regular(path)) == -1)
 		return -1;
 	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
 		if (n == -1) {

@@ -97,10 +97,16 @@ key_load(const char *path, EVP_PKEY **out, char *err, size_t errlen)
 {
 	struct stat	 sb;
 	FILE		*f;
+	int		 fd;
 
 	*out = NULL;
-	if ((f = fopen(path, "re")) == NULL) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	if ((fd = file_open_regular(path)) == -1 ||
+	    (f = fdopen(fd, "r")) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, errno == EINVAL ||
+		    errno == EISDIR ? "the CA key is not a regular file" :
+		    strerror(errno));
+		if (fd != -1)
+			close(fd);
 		return -1;
 	}
 	/* As ssh does: a key others can read is no longer the CA's alone. */

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -603,12 +604,17 @@ crash_file_read(struct exit_host *h)
 	struct db_exit_crash dc;
 	char		*path, line[512], cause[64], *tab, *tab2;
 	int64_t		 seq;
-	FILE		*f;
+	FILE		*f = NULL;
+	struct stat	 sb;
+	int		 fd;
 
 	if ((path = xcalloc(1, strlen(ca_config(h->ca)->db_file) + 8)) == NULL)
 		return;
 	sprintf(path, "%s.crash", ca_config(h->ca)->db_file);
-	if ((f = fopen(path, "r")) != NULL) {
+	if ((fd = file_open_regular(path)) != -1 &&
+	    (f = fdopen(fd, "r")) == NULL)
+		close(fd);
+	if (fd != -1 && f != NULL) {
 		while (fgets(line, sizeof(line), f) != NULL) {
 			line[strcspn(line, "\n")] = '\0';
 			if ((tab = strchr(line, '\t')) == NULL ||
@@ -633,10 +639,19 @@ crash_file_read(struct exit_host *h)
 		}
 		fclose(f);
 	}
+	/* O_NONBLOCK: a FIFO in its place must not hold the start. */
 	if ((h->crash_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND |
-	    O_CLOEXEC, 0600)) == -1)
+	    O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600)) != -1 &&
+	    (fstat(h->crash_fd, &sb) == -1 || !S_ISREG(sb.st_mode))) {
+		close(h->crash_fd);
+		h->crash_fd = -1;
+		errno = EINVAL;
+	}
+	if (h->crash_fd == -1 && errno == ENXIO)	/* a FIFO, no reader */
+		errno = EINVAL;
+	if (h->crash_fd == -1)
 		log_warn("%s: %s: an inline module's crash will not be "
-		    "recorded", path, strerror(errno));
+		    "recorded", path, file_strerror(errno));
 	free(path);
 	if (quarantine_install(h->crash_fd, "certmintd") == -1)
 		log_warn("cannot install the crash handlers: %s",

@@ -121,7 +121,7 @@ cred_load(const struct cm_config *cfg, char *err, size_t errlen)
 	    &c->key_len, TLS_FILE_MAX) == -1) {
 		snprintf(err, errlen, "%s: %s (make it with `certmint tls "
 		    "renew`)", c->cert_pem == NULL ? cfg->tls_cert :
-		    cfg->tls_key, strerror(errno));
+		    cfg->tls_key, file_strerror(errno));
 		goto fail;
 	}
 	d.data = c->cert_pem;

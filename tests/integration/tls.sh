@@ -113,10 +113,37 @@ check_refused "a tls.key others can read is refused at reload, as the CA key is"
     30 "tls.key: the HTTPS key \\(\\[server\\] tls_key\\) has mode 0644" \
     "$CERTMINT" -c "$CONF" reload
 check_eq "and the certificate serves on" "$new" "$(served_serial)"
+chmod 600 "$T_DIR/ca/tls.key"
+# A FIFO in the key's place: refused at once, never waited on (a reload
+# stuck in open() held the lock that SIGTERM's stop needs).
+mv "$T_DIR/ca/tls.key" "$T_DIR/tls.key.real"
+mkfifo -m 600 "$T_DIR/ca/tls.key"
+check_refused "a FIFO as tls.key is refused at reload, not waited on" 30 \
+    "tls.key: not a regular file" timeout 20 "$CERTMINT" -c "$CONF" reload
+check_eq "and the certificate serves on" "$new" "$(served_serial)"
 daemon_stop
+check_eq "SIGTERM stops it after" 0 $?
+check_refused "refused at start too" 30 "tls.key: not a regular file" \
+    timeout 20 "$CERTMINTD" -c "$CONF"
+rm -f "$T_DIR/ca/tls.key"
+mv "$T_DIR/tls.key.real" "$T_DIR/ca/tls.key"
+chmod 644 "$T_DIR/ca/tls.key"
 check_refused "and at start" 30 "the HTTPS key .* has mode 0644.*chmod 600" \
     "$CERTMINTD" -c "$CONF"
 chmod 600 "$T_DIR/ca/tls.key"
+mv "$T_DIR/ca/ca.key" "$T_DIR/ca.key.real"
+mkfifo -m 600 "$T_DIR/ca/ca.key"
+check_refused "a FIFO as the CA key is refused at start" 30 \
+    "ca.key: the CA key is not a regular file" timeout 20 "$CERTMINTD" -c "$CONF"
+rm -f "$T_DIR/ca/ca.key"
+mv "$T_DIR/ca.key.real" "$T_DIR/ca/ca.key"
+rm -f "$T_DIR/ca/certmint.db.crash"
+mkfifo -m 600 "$T_DIR/ca/certmint.db.crash"
+daemon_start
+check "a FIFO as the crash file: it starts, and says so" wait_lines "$T_LOG" \
+    "certmint.db.crash: not a regular file: an inline module's crash will not be recorded" 1
+daemon_stop
+rm -f "$T_DIR/ca/certmint.db.crash"
 daemon_start
 
 # Renewed with certmintd stopped: the next start serves it.
