@@ -187,6 +187,19 @@ ca_import(struct ca *ca, const unsigned char *data, size_t len,
 		free(der);
 		return ca_fail(res, CA_E_BADREQ, "not a certificate: %s", err);
 	}
+	/*
+	 * RFC 5280 4.1.2.2: positive, at most 20 octets. A CRL could not list
+	 * another (the CA would confirm a revocation it never publishes).
+	 */
+	if (strspn(info.serial, "0") == strlen(info.serial) ||
+	    strlen(info.serial) > 2 * SERIAL_LEN) {
+		ca_fail(res, CA_E_BADREQ, "certificate %s: its serial number is "
+		    "%s (RFC 5280: positive, at most 20 octets): no CRL could "
+		    "list it", *info.serial ? info.serial : "0",
+		    strlen(info.serial) > 2 * SERIAL_LEN ? "longer than 20 "
+		    "octets" : "zero");
+		goto fail;
+	}
 	/* By the current key or an older one whose CRLs the CA still signs. */
 	pthread_rwlock_rdlock(&ca->cfg_lock);
 	rc = cert_check_issued_by(&ca->signer, der, derlen, err, sizeof(err));

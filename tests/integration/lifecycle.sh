@@ -108,6 +108,18 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
     -keyout "$T_DIR/other.key" -out "$T_DIR/other.crt" -subj /CN=other -days 1 2>/dev/null
 check_fails "import of another CA's certificate is refused" \
     "$CERTMINT" -c "$CONF" import "$T_DIR/other.crt"
+# A serial no CRL can list (zero, or longer than 20 octets: RFC 5280
+# 4.1.2.2) is refused, though this CA's key signed it: a revocation of it
+# would be confirmed and never published.
+new_csr longserial
+for sn in 0x00 0x7fffffffffffffffffffffffffffffffffffffffffffffff; do
+	openssl x509 -req -in "$T_DIR/longserial.csr" -CA "$T_DIR/ca/ca.crt" \
+	    -CAkey "$T_DIR/ca/ca.key" -set_serial "$sn" -days 30 \
+	    -out "$T_DIR/sn.crt" 2>/dev/null
+	check_refused "import of a certificate with serial $sn is refused" 30 \
+	    "its serial number is (zero|longer than 20 octets).*no CRL could list it" \
+	    "$CERTMINT" -c "$CONF" import "$T_DIR/sn.crt"
+done
 # The CA's own certificate is signed by the CA's key too; imported, it
 # could be revoked onto the CA's own CRL.
 out=$("$CERTMINT" -c "$CONF" import "$T_DIR/ca.pem" 2>&1)
