@@ -35,6 +35,15 @@ void	 vlogmsg(int level, const char *fmt, va_list ap);
  * (tests; NULL restores it) and forgets the lines seen.
  */
 void	 log_flush(void);
+/*
+ * stdio_keep: keep copies of fds 0-2 as they are now (at start).
+ * stdio_restore: put back each of them that was closed since (an inline
+ * module's doing: the next socket would take its number, and the log
+ * would go into it), from its copy or /dev/null. Returns a bit per fd
+ * put back (1 << fd), 0 when none was closed.
+ */
+void	 stdio_keep(void);
+int	 stdio_restore(void);
 void	 log_set_clock(uint64_t (*now_ns)(void));
 #define log_err(...)   logmsg(CM_LOG_ERROR, __VA_ARGS__)
 #define log_warn(...)  logmsg(CM_LOG_WARN, __VA_ARGS__)

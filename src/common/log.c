@@ -10,6 +10,8 @@
  * on one line a window says how many there were. A window with none ends
  * the repetition: the line prints again the next time it comes.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -213,4 +215,38 @@ logmsg(int level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vlogmsg(level, fmt, ap);
 	va_end(ap);
+}
+
+/* Copies of fds 0-2 as certmintd started with them (stdio_keep). */
+static int	 stdio_saved[3] = { -1, -1, -1 };
+
+void
+stdio_keep(void)
+{
+	int	 fd;
+
+	(void)stdio_restore();	/* started without them: /dev/null */
+	for (fd = 0; fd <= 2; fd++)
+		if (stdio_saved[fd] == -1)
+			stdio_saved[fd] = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+}
+
+int
+stdio_restore(void)
+{
+	int	 fd, nfd, gone = 0;
+
+	for (fd = 0; fd <= 2; fd++) {
+		if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
+			continue;
+		gone |= 1 << fd;
+		if (stdio_saved[fd] != -1 && dup2(stdio_saved[fd], fd) == fd)
+			continue;
+		if ((nfd = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY)) !=
+		    -1 && nfd != fd) {
+			(void)dup2(nfd, fd);
+			close(nfd);
+		}
+	}
+	return gone;
 }

@@ -607,7 +607,7 @@ deliver_once(struct exit_slot *s, const struct db_event *stored, int *death,
 	struct db_event	 evm = *stored, *ev = &evm;
 	uint64_t	 t0, ms;
 	int64_t		 context;
-	int		 rc;
+	int		 rc, closed;
 
 	if ((evm.event = exit_event_for_mask(s->mod.mask, stored->event)) == 0)
 		evm.event = stored->event;
@@ -649,6 +649,13 @@ deliver_once(struct exit_slot *s, const struct db_event *stored, int *death,
 	quarantine_cur.module = NULL;
 	park_if_abandoned(s);
 	notify_end();
+	if ((closed = stdio_restore()) != 0)
+		log_err("exit module %s closed certmintd's %s%s%s in notify of "
+		    "event %" PRId64 ": put back (a module in certmintd's own "
+		    "process must leave them; isolation = process keeps it "
+		    "apart)", s->name, closed & 1 ? "stdin " : "",
+		    closed & 2 ? "stdout " : "", closed & 4 ? "stderr" : "",
+		    ev->seq);
 	ms = (time_mono_ns() - t0) / 1000000u;
 	if (s->threading == CM_THREADING_SERIAL)
 		pthread_mutex_unlock(&s->call_mu);

@@ -406,6 +406,7 @@ main(int argc, char *argv[])
 	srv.tls_fd = -1;
 	srv.admin_stop[0] = srv.admin_stop[1] = -1;
 	log_init("certmintd", CM_LOG_INFO);
+	stdio_keep();	/* for an inline module that closes them */
 	while ((ch = getopt_long(argc, argv, "c:dhV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':

@@ -119,5 +119,25 @@ daemon_kill
 check "after a kill -9 of certmintd, the module's child is gone" \
     gone "$child4"
 check "and its daemon" gone "$daemon4"
+# Inline, a module that closes fds 0-2 in notify: they are put back (the
+# log goes on to where it went), and the log names the module, instead of
+# the next socket taking fd 2 and the daemon dying later without a trace.
+conf_set exit.Chatty.Exit isolation inline
+conf_set Chatty.Exit flood 0
+conf_set Chatty.Exit close_stdio 1
+daemon_start
+check_eq "a request is issued" 201 "$(submit_http "$T_DIR/one.csr" | head -1)"
+check "the log names the module that closed them" wait_lines "$T_LOG" \
+    "exit module Chatty.Exit closed certmintd's stdin stdout stderr in notify of event [0-9]+: put back" 1
+for i in 1 2 3 4 5; do
+	submit_http "$T_DIR/one.csr" >/dev/null
+done
+check_eq "certmintd serves on" 201 "$(submit_http "$T_DIR/one.csr" | head -1)"
+check "and its log goes on where it went" wait_lines "$T_LOG" \
+    "closed certmintd's stdin stdout stderr" 7
+daemon_stop
+check_eq "and stops cleanly" 0 $?
+# Inline, what it forked is certmintd's own (docs/exit-modules.md): gone by hand.
+kill -KILL "$(nth child 5)" "$(nth daemon 5)" 2>/dev/null
 check_eq "no sanitizer report" "" "$(sanitizer_reports "$T_LOG")"
 finish

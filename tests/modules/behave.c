@@ -27,7 +27,8 @@
  *     "daemon=PID". On CERTISSUED it writes to stdout and stderr lines that
  *     look like certmintd's own (after a newline, with ESC sequences), a
  *     line of 5000 bytes and `flood` (default 0) more lines, logs through
- *     srv->log a message with a newline in it, and appends "seq=N".
+ *     srv->log a message with a newline in it, and appends "seq=N"; with
+ *     close_stdio = 1 it then closes fds 0, 1 and 2.
  */
 #include <fcntl.h>
 #include <inttypes.h>
@@ -123,6 +124,7 @@ b_init(const char *config, cm_server_exit *srv, void **state, int32_t *mask)
 		pid_t		 pid;
 
 		b->fail_times = config_long(srv, "flood", 0);
+		b->sleep_ms = config_long(srv, "close_stdio", 0);
 		snprintf(line, sizeof(line), "host=%d\n", (int)getpid());
 		append(b, line);
 		if ((pid = fork()) == 0) {
@@ -332,6 +334,11 @@ b_notify(void *state, int32_t event, int64_t context, cm_server_exit *srv)
 		    "certmintd[1]: error: FORGED by log");
 		snprintf(line, sizeof(line), "seq=%" PRId64 "\n", seq);
 		append(b, line);
+		if (b->sleep_ms) {	/* close_stdio */
+			close(0);
+			close(1);
+			close(2);
+		}
 		return CM_OK;
 	}
 #elif defined(MODE_SLOW)
