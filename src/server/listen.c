@@ -6,11 +6,13 @@
  * answers go out first (http_stop). What a request gets is http.c's.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -131,6 +133,51 @@ http_bind(struct server *srv, char *err, size_t errlen)
 }
 
 /*
+ * How many connections each of nlisteners listeners may hold: [server]
+ * max_connections, within the file descriptors the process may open
+ * (RLIMIT_NOFILE, its soft limit raised to the hard one first) less
+ * those open now and a reserve for what opens later (a database
+ * connection of 3 files per thread, module hosts, validations). At the
+ * limit libmicrohttpd stops accepting; past the descriptors it would
+ * retry accept() in a busy loop, the database could not open a file, and
+ * the log would fill with the failures.
+ */
+static unsigned int
+connection_budget(const struct cm_config *cfg, unsigned int threads,
+    int nlisteners)
+{
+	struct rlimit	 rl;
+	DIR		*d;
+	long long	 open_now = 0, budget;
+	unsigned int	 max = (unsigned int)cfg->max_connections;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur == RLIM_INFINITY)
+		return max;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ||
+		    rl.rlim_max > 1048576 ? 1048576 : rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			(void)getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if ((d = opendir("/proc/self/fd")) != NULL) {
+		while (readdir(d) != NULL)
+			open_now++;
+		closedir(d);
+	}
+	budget = ((long long)rl.rlim_cur - open_now - 128 -
+	    3 * (long long)threads * nlisteners) / nlisteners;
+	if (budget >= (long long)max)
+		return max;
+	if (budget < 4)
+		budget = 4;
+	log_warn("[server] max_connections %u is more than the file "
+	    "descriptors allow (RLIMIT_NOFILE %llu, %lld open): %lld per "
+	    "listener; raise the limit (ulimit -n, systemd's LimitNOFILE=)",
+	    max, (unsigned long long)rl.rlim_cur, open_now, budget);
+	return (unsigned int)budget;
+}
+
+/*
  * An MHD daemon on the socket *fd (taken: closed here or by MHD) for
  * listener l, with tls options (an MHD_OPTION_ARRAY) when not NULL.
  */
@@ -161,7 +208,7 @@ start_daemon(struct server *srv, struct http_listener *l, int *fd,
 	    MHD_OPTION_THREAD_POOL_SIZE, threads,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
 	    /* Slow clients from one address cannot take every connection. */
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections,
+	    MHD_OPTION_CONNECTION_LIMIT, srv->max_connections,
 	    MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 	    (unsigned int)cfg->max_client_connections,
 	    MHD_OPTION_NOTIFY_COMPLETED, http_request_done, l,
@@ -212,6 +259,8 @@ http_start(struct server *srv, char *err, size_t errlen)
 	if (cfg->threads == 0 && srv->acme != NULL)
 		acme_threads = threads > ACME_HTTP_THREADS ? threads :
 		    ACME_HTTP_THREADS;
+	srv->max_connections = connection_budget(cfg, acme_threads,
+	    srv->tls_fd == -1 ? 1 : 2);
 	if ((srv->mhd = start_daemon(srv, &srv->plain_l, &srv->http_fd,
 	    cfg->listen_port, srv->tls_fd == -1 ? acme_threads : threads,
 	    NULL)) == NULL) {

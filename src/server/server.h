@@ -40,6 +40,7 @@ struct server {
 	struct MHD_Daemon	*tls_mhd;	/* [server] tls_port, or NULL */
 	int			 tls_fd;	/* as http_fd */
 	struct http_listener	 plain_l, tls_l;
+	unsigned int		 max_connections;	/* per listener (listen.c) */
 	int			 admin_fd;
 	pthread_t		 admin_thread;
 	int			 admin_running;
