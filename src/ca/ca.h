@@ -328,6 +328,7 @@ enum ca_crl_health {
 	CRL_OK,
 	CRL_LAPSING,	/* less than overlap / 2 before its nextUpdate */
 	CRL_EXPIRED,	/* past its nextUpdate */
+	CRL_FUTURE,	/* its thisUpdate is ahead: the clock was */
 	CRL_HEALTH__MAX
 };
 const char	*ca_crl_health_name(enum ca_crl_health);	/* "ok", ... */

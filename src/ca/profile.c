@@ -280,6 +280,18 @@ check_validity(const struct cm_profile *p, const struct signer *sg,
 	char	 note[128], ts[32];
 	int64_t	 max = (int64_t)p->max_validity_days * 86400;
 
+	/*
+	 * A clock more than a day behind the CA certificate's start: what it
+	 * signs would start long before its issuer, and may have ended in
+	 * truth already (a clock a year behind). A step of minutes or hours
+	 * is left to the serials' own guard (docs/design.md).
+	 */
+	if (sg->not_before != 0 && time_now() < sg->not_before - 86400) {
+		time_format(sg->not_before, ts);
+		return policy_deny(d, "the clock is more than a day before the "
+		    "CA certificate's notBefore (%s): is it right?", ts);
+	}
+
 	if (d->not_after - d->not_before > max) {
 		d->not_after = d->not_before + max;
 		snprintf(note, sizeof(note), "validity capped to %d days "

@@ -327,7 +327,9 @@ publish_one(struct ca *ca, const struct signer *sg, int64_t number,
 	struct crl_params p;
 	struct wjob	 job = { 0 };
 	struct store	*st = ca_reader(ca);
+	struct db_crl	 last;
 	int64_t		 as_of = 0;
+	char		 ts[32];
 	int		 rc;
 
 	memset(out, 0, sizeof(*out));
@@ -336,6 +338,15 @@ publish_one(struct ca *ca, const struct signer *sg, int64_t number,
 	col.cfg = &ca->cfg;
 	col.now = time_now();
 	col.last_keep = crl_retention(&ca->cfg, "");	/* for last "" */
+	/* A clock gone back: say so, as the CRLs would go back in time. */
+	if (store_crl_latest_head(st, base != NULL, sg->key_idx, &last) == 0 &&
+	    last.this_update > col.now + 60) {
+		time_format(last.this_update, ts);
+		log_warn("%s CRL %" PRId64 ": the clock is behind the last "
+		    "one's thisUpdate (%s, %" PRId64 " s ahead): did it go "
+		    "back?", base != NULL ? "delta" : "base", number, ts,
+		    last.this_update - col.now);
+	}
 	if (store_revoked_each(st, base, sg->key_idx, sg->cert_idx,
 	    crl_collect_one, &col, &as_of) != 0) {
 		free(col.v);

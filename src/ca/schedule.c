@@ -35,7 +35,11 @@ static const char *const kind_names[K__MAX] = { "base", "delta" };
 static const char *const health_names[CRL_HEALTH__MAX] = {
 	[CRL_OFF] = "off", [CRL_MISSING] = "missing", [CRL_OK] = "ok",
 	[CRL_LAPSING] = "lapsing", [CRL_EXPIRED] = "expired",
+	[CRL_FUTURE] = "future",
 };
+
+/* A thisUpdate this far ahead of the clock is not yet valid anywhere. */
+#define CRL_FUTURE_SLACK	300
 
 /* The publications of one kind, as the thread saw them. */
 struct crl_track {
@@ -98,10 +102,17 @@ times_get(const struct cm_config *cfg, const struct signer *sg,
 
 /* When the successor of c is due. */
 static int64_t
-crl_due(const struct db_crl *c, int64_t period, int64_t overlap)
+crl_due(const struct db_crl *c, int64_t period, int64_t overlap,
+    int64_t now)
 {
 	int64_t	 a = c->this_update + period, b = c->next_update - overlap;
 
+	/*
+	 * Published while the clock was ahead: not yet valid for a relying
+	 * party, and due at once now that the clock is back.
+	 */
+	if (c->this_update > now + CRL_FUTURE_SLACK)
+		return now;
 	return a < b ? a : b;
 }
 
@@ -109,6 +120,8 @@ crl_due(const struct db_crl *c, int64_t period, int64_t overlap)
 static enum ca_crl_health
 crl_health(const struct db_crl *c, int64_t overlap, int64_t now)
 {
+	if (c->this_update > now + CRL_FUTURE_SLACK)
+		return CRL_FUTURE;
 	if (now >= c->next_update)
 		return CRL_EXPIRED;
 	if (now >= c->next_update - overlap / 2)
@@ -136,7 +149,14 @@ plan_read(struct store *st, const struct crl_times *t,
 			return -1;
 		p->have[k] = rc == 0;
 		p->due[k] = p->have[k] ? crl_due(&p->crl[k], t->period[k],
-		    t->overlap[k]) : now;
+		    t->overlap[k], now) : now;
+		if (p->have[k] && p->crl[k].this_update > now +
+		    CRL_FUTURE_SLACK)
+			log_warn("%s CRL number %" PRId64 " is not yet valid: "
+			    "its thisUpdate is %" PRId64 " s ahead of the clock "
+			    "(was the clock ahead then?): publishing another",
+			    kind_names[k], p->crl[k].number,
+			    p->crl[k].this_update - now);
 	}
 	if (!t->delta)
 		p->due[K_DELTA] = INT64_MAX;
@@ -289,6 +309,15 @@ lapse_log(struct crl_schedule *s, int k, const struct crl_plan *p,
 	pthread_mutex_unlock(&s->mu);
 	if (h == CRL_MISSING) {
 		log_err("no %s CRL is published%s", kind_names[k], fail);
+		return;
+	}
+	if (h == CRL_FUTURE) {
+		time_format(p->crl[k].this_update, ts);
+		log_err("%s CRL number %" PRId64 " is not yet valid: its "
+		    "thisUpdate, %s, is %" PRId64 " s ahead of the clock (was "
+		    "the clock ahead then, or is it behind now?)%s",
+		    kind_names[k], number, ts, p->crl[k].this_update - now,
+		    fail);
 		return;
 	}
 	time_format(p->crl[k].next_update, ts);

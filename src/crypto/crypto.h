@@ -156,7 +156,8 @@ struct signer {
 	char		*cdp_url;
 	char		*aia_url;
 	char		*delta_url;	/* NULL when delta CRLs are off */
-	int64_t		 not_after;	/* of the CA certificate */
+	int64_t		 not_before;	/* of the CA certificate */
+	int64_t		 not_after;
 	long		 path_len;	/* its pathLenConstraint, -1: none */
 	char		**eku;		/* its extendedKeyUsage (dotted OIDs), */
 	size_t		 neku;		/* NULL when absent or anyEKU */

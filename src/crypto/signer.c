@@ -115,6 +115,7 @@ signer_load_one(struct signer *s, const struct cm_config *cfg,
 	s->issuer = info.subject;
 	s->issuer_len = info.subject_len;
 	info.subject = NULL;
+	s->not_before = info.not_before;
 	s->not_after = info.not_after;
 	if (ca_limits_read(x, &s->path_len, &s->eku, &s->neku) == -1)
 		goto nomem;
@@ -282,7 +283,7 @@ signer_load(struct signer *s, const struct cm_config *cfg, char *err,
 {
 	struct ca_cert	*certs;
 	struct signer	*o;
-	int64_t		 now = time_now();
+	int64_t		 now = time_now(), last;
 	int		 n, i, k, m;
 
 	memset(s, 0, sizeof(*s));
@@ -295,14 +296,20 @@ signer_load(struct signer *s, const struct cm_config *cfg, char *err,
 	s->certs = certs;
 	s->ncerts = n;
 	/*
-	 * An older key signs the CRL of the certificates it signed while
-	 * its newest certificate is valid (after, they have all expired).
+	 * An older key signs the CRL of the certificates it signed, as its
+	 * newest certificate (AD CS's CRL index), while any of its
+	 * certificates is valid: after, all it signed have expired. Not only
+	 * the newest: a renewal with the same key that its parent cut short
+	 * ends before the certificate it renewed.
 	 */
 	for (k = s->key_idx - 1; k >= 0; k--) {
-		for (m = -1, i = 0; i < n; i++)
-			if (certs[i].key_idx == k)
+		for (m = -1, last = 0, i = 0; i < n; i++)
+			if (certs[i].key_idx == k) {
 				m = i;
-		if (m < 0 || certs[m].not_after <= now)
+				if (certs[i].not_after > last)
+					last = certs[i].not_after;
+			}
+		if (m < 0 || last <= now)
 			continue;
 		if ((o = reallocarray(s->older, s->nolder + 1,
 		    sizeof(*o))) == NULL) {

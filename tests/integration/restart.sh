@@ -372,4 +372,66 @@ samples=$(json "$T_DIR/list.json" \
 check "exit list: Slow.Exit's latency has a sample of each (>= 5: $samples)" \
     test "${samples:-0}" -ge 5
 daemon_stop
+
+# ---------------------------------------------------------------------------
+# 6. An older key whose newest certificate ends before an earlier one (a
+# same-key renewal its parent cut short) still signs the CRLs of what it
+# issued while that earlier certificate is valid.
+CONF=$T_DIR/old/certmint.conf PORT=$(free_port)
+URL=http://127.0.0.1:$PORT
+"$CERTMINT" -c "$CONF" init --name "Old Key CA" --port "$PORT" --tls-port 0 \
+    --anonymous issue >/dev/null 2>&1
+conf_set server plain_api yes
+conf_set crl period 1h
+new_csr g1
+daemon_start
+check_eq "issue g1" 201 "$(submit_http "$T_DIR/g1.csr" \
+    CertificateTemplate:ClientAuth | head -1)"
+g1=$(json "$T_DIR/resp.json" 'j["serial"]')
+check "renew with the same key, for a day" "$CERTMINT" -c "$CONF" ca renew --days 1
+check "renew with a new key" "$CERTMINT" -c "$CONF" ca renew --new-key
+check "revoke g1" "$CERTMINT" -c "$CONF" revoke "$g1" keyCompromise
+daemon_stop
+echo "+2d" >"$FT"
+CERTMINTD=$T_DIR/faked.sh daemon_start
+"$CERTMINT" -c "$CONF" crl >/dev/null
+fresh_old_crl() {
+	curl -fsS -m 10 -o "$T_DIR/old.crl" "$URL/ca.crl" &&
+	    [ "$(date -d "$(openssl crl -inform DER -in "$T_DIR/old.crl" -noout \
+	    -nextupdate | cut -d= -f2)" +%s)" -gt $(( $(date +%s) + 2 * 86400 )) ]
+}
+check "two days on, key 0's CRL is still published, fresh" wait_until 30 \
+    fresh_old_crl
+check "and lists g1" sh -c "openssl crl -inform DER -in '$T_DIR/old.crl' \
+    -noout -text | grep -qi '$g1'"
+
+# 7. The clock wrong. A CRL published while it was 30 days ahead is not
+# valid anywhere yet: once the clock is back, status says FUTURE, the log
+# says why, and the schedule publishes a new one at once.
+echo "+30d" >"$FT"
+"$CERTMINT" -c "$CONF" crl >/dev/null
+echo "+0" >"$FT"
+base_age() {
+	"$CERTMINT" -c "$CONF" --json status 2>/dev/null |
+	    python3 -c 'import json, sys; print(json.load(sys.stdin)["crl"]["base"]["age"])'
+}
+base_current() {
+	_a=$(base_age)
+	[ -n "$_a" ] && [ "$_a" -gt -300 ]
+}
+check "the CRL of a clock 30 days ahead is replaced once it is back" \
+    wait_until 30 base_current
+check "the log said it was not yet valid" has_lines "$T_LOG" \
+    "base CRL number [0-9]+ is not yet valid: its thisUpdate is [0-9]+ s ahead of the clock" 1
+# A clock a year behind: what the CA signed would have ended already.
+echo "-400d" >"$FT"
+check_eq "a clock a year behind: issuance refused (403)" 403 \
+    "$(submit_http "$T_DIR/g1.csr" CertificateTemplate:ClientAuth | head -1)"
+check_match "saying why" "the clock is more than a day before the CA certificate's notBefore" \
+    "$(json "$T_DIR/resp.json" 'j["error"]')"
+"$CERTMINT" -c "$CONF" crl >/dev/null
+check "a CRL published then says the clock went back" has_lines "$T_LOG" \
+    "CRL [0-9]+: the clock is behind the last one's thisUpdate" 1
+echo "+0" >"$FT"
+daemon_stop
 finish
