@@ -113,6 +113,8 @@ exit_register_check(const char *path, char *name, size_t namelen,
 	}
 	if (pid == 0) {
 		close(p[0]);
+		/* What the module signals as its group (kill(0, ...)) is itself. */
+		(void)setsid();
 		check_child(path, p[1]);
 	}
 	close(p[1]);

@@ -645,7 +645,8 @@ deliver_once(struct exit_slot *s, const struct db_event *stored, int *death,
 	/* What the fatal-signal handler writes, should the module crash. */
 	quarantine_cur.module = s->name;
 	quarantine_cur.seq = ev->seq;
-	rc = s->mod.desc->notify(s->mod.state, ev->event, context, &call.vt);
+	rc = exit_notify_rc(s->mod.desc->notify(s->mod.state, ev->event,
+	    context, &call.vt));
 	quarantine_cur.module = NULL;
 	park_if_abandoned(s);
 	notify_end();

@@ -23,6 +23,15 @@ int32_t		 exit_event_from_name(const char *);
  * release from hold reaches a CERTREVOKED-only module as CERTREVOKED.
  */
 int32_t		 exit_event_for_mask(int32_t mask, int32_t event);
+/*
+ * What a module's notify returned, as delivery reads it: CM_S_FALSE is a
+ * success, as S_FALSE is for ICertExit::Notify.
+ */
+static inline int
+exit_notify_rc(int rc)
+{
+	return rc == CM_S_FALSE ? CM_OK : rc;
+}
 /* "CERTISSUED|CRLISSUED" style list of a mask, in buf. */
 void		 exit_mask_text(int32_t mask, char *buf, size_t len);
 

@@ -307,7 +307,12 @@ harness_deliver(void *arg, const struct db_event *ev)
 	rc = h->mod->desc->notify(h->mod->state, ev->event, context, &call.vt);
 	exit_call_reset(&call);
 	fprintf(out, "  -> %d%s\n", rc, rc == CM_OK ? " (CM_OK)" :
+	    rc == CM_S_FALSE ? " (CM_S_FALSE: a success)" :
+	    rc == CM_E_PERMANENT ? " (CM_E_PERMANENT: the daemon would "
+	    "dead-letter it at once)" : rc == CM_E_SUSPEND ? " (CM_E_SUSPEND: "
+	    "the daemon would suspend the module)" :
 	    " (failure: the daemon would retry)");
+	rc = exit_notify_rc(rc);
 	h->delivered++;
 	if (rc != CM_OK)
 		h->failed++;

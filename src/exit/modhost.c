@@ -468,8 +468,8 @@ notify_main(void *arg)
 		quarantine_cur.module = mod.name;
 		quarantine_cur.seq = m.i[2];
 		module_enter();
-		rc = mod.desc->notify(mod.state, (int32_t)(m.i[0] & 0xffffffff),
-		    m.i[1], &p.vt);
+		rc = exit_notify_rc(mod.desc->notify(mod.state,
+		    (int32_t)(m.i[0] & 0xffffffff), m.i[1], &p.vt));
 		skipping = rc != CM_OK && !last;
 		module_leave();
 		quarantine_cur.module = NULL;

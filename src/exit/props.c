@@ -666,6 +666,9 @@ certificate_property(struct exit_call *c, const char *name, uint32_t type,
 		return CM_E_NOCONTEXT;
 	if (c->context == 0)
 		return ca_property(c, name, type, out);
+	/* As documented: a CA property wants context 0. */
+	if (ca_property_name(name))
+		return CM_E_NOCONTEXT;
 	/* Request columns by their AD CS names, as in SMTP templates. */
 	if (strncasecmp(name, "Request.", 8) == 0)
 		return request_property(c, name, type, out);

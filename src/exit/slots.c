@@ -152,7 +152,7 @@ slot_load_isolated(struct exit_host *h, struct exit_slot *s, const char *path)
 	o.path = path;
 	o.name = s->name;
 	o.user = user != NULL ? user : "nobody";
-	o.nchan = h->pool_threads + 1;	/* the slot's thread and its pool */
+	o.nchan = h->pool_threads;	/* the slot's thread and its pool */
 	o.memory_mb = slot_config_int(s, "memory_mb", 1024, 1 << 22);
 	o.cpu_seconds = slot_config_int(s, "cpu_seconds", 60, 86400 * 365);
 	o.open_files = slot_config_int(s, "open_files", 256, 1 << 20);
@@ -311,7 +311,8 @@ slot_start(struct exit_host *h, struct exit_slot *s, int64_t first)
 	    (unsigned)s->mod.mask, s->isolated ? "isolated" : "inline",
 	    s->cursor);
 	if (s->threading == CM_THREADING_CONCURRENT) {
-		s->nworkers = h->pool_threads;
+		/* With the slot's own thread, [exit] threads at once. */
+		s->nworkers = h->pool_threads - 1;
 		for (i = 0; i < s->nworkers; i++) {
 			s->workers[i].slot = s;
 			pthread_create(&s->workers[i].thread, NULL, pool_main,

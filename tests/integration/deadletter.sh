@@ -197,6 +197,19 @@ check_eq "after one attempt" 1 "$(attempts "$idp")"
 check "exit status shows the cause the module logged" \
     wait_until 10 status_has \
     "dead letter: seq $(seq_of "$idp") CERTISSUED context $idp, 1 attempts.*CM_E_PERMANENT.*picky refuses CN failp for good"
+# CM_S_FALSE is a success (S_FALSE from ICertExit::Notify): no retry.
+conf_set Picky.Exit fail_how sfalse
+daemon_stop
+daemon_start
+before=$(dead_count)
+issue failsf
+idsf=$ID
+check "CM_S_FALSE: delivered once" wait_until 30 test "$(attempts "$idsf")" = 1
+issue oksf
+check "and the events after it are delivered" wait_until 30 \
+    test "$(attempts "$ID")" = 1
+check_eq "no retry, no dead letter" "1 $before" \
+    "$(attempts "$idsf") $(dead_count)"
 conf_set Picky.Exit fail_how suspend
 daemon_stop
 daemon_start

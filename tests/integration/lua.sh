@@ -222,6 +222,24 @@ check "exit test shows the traceback" sh -c "'$CERTMINT' exit test '$LD/fail.lua
     --event CERTISSUED --attrib How:error 2>&1 | tr '\n' ' ' | \
     grep -q 'fail.lua:5: refusing error.*stack traceback:.*fail.lua:20: in function'"
 
+# A CA property under a request's context is NOCONTEXT, as documented
+# (docs/exit-modules.md), not an unknown name.
+cat >"$T_DIR/NoCtx.Exit.lua" <<'LUA'
+return {
+	name = "NoCtx.Exit",
+	notify = function(event, context, srv)
+		local v, why = srv:certificate_property("CAType")
+		local w, why2 = srv:certificate_property("CRLIndex.0")
+		srv:log("catype " .. tostring(v) .. " " .. tostring(why) ..
+		    " " .. tostring(w) .. " " .. tostring(why2))
+		return true
+	end,
+}
+LUA
+check_match "CAType under a request context: NOCONTEXT" \
+    "catype +nil +NOCONTEXT +nil +NOCONTEXT" \
+    "$("$CERTMINT" exit test "$T_DIR/NoCtx.Exit.lua" --event CERTISSUED 2>&1)"
+
 # Reload: a broken script keeps the old version running, with the error.
 INST=$T_DIR/ca/modules/RequesterCount.Exit.lua
 cp "$INST" "$T_DIR/good.lua"

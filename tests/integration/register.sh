@@ -119,6 +119,11 @@ check_refused "--from cursor for a module never registered refused" 30 \
 check_refused "a module whose constructor segfaults: refused with the signal" 30 \
     "^certmint: refused: .*crashctor\.so crashed while loading \(SIGSEGV\)$" \
     "$CERTMINT" -c "$CONF" exit register "$MODULES_DIR/crashctor.so"
+# The check runs in a session of its own: a constructor that signals its
+# process group reaches the check, not the CLI (nor its shell).
+check_refused "a module whose constructor kills its process group: refused" 30 \
+    "^certmint: refused: .*killpgctor\.so crashed while loading \(SIGTERM\)$" \
+    "$CERTMINT" -c "$CONF" exit register "$MODULES_DIR/killpgctor.so"
 check "the config is unchanged after the refusals" cmp "$CONF" "$T_DIR/conf.before"
 check_eq "and no cursor was written for Flaky.Exit" "" \
     "$(db_query "SELECT seq FROM exit_cursors WHERE module = 'Flaky.Exit'")"

@@ -101,11 +101,12 @@ b_init(const char *config, cm_server_exit *srv, void **state, int32_t *mask)
 		snprintf(b->fail_cn, sizeof(b->fail_cn), "%s", v);
 	if (srv->config_get(srv, "pass_file", &v) == CM_OK)
 		snprintf(b->file, sizeof(b->file), "%s", v);
-	/* fail_how = permanent | suspend: SDK 1.1's answers. */
+	/* fail_how = permanent | suspend: SDK 1.1's answers; sfalse. */
 	b->fail_rc = CM_E_FAIL;
 	if (srv->config_get(srv, "fail_how", &v) == CM_OK)
 		b->fail_rc = strcmp(v, "permanent") == 0 ? CM_E_PERMANENT :
-		    strcmp(v, "suspend") == 0 ? CM_E_SUSPEND : CM_E_FAIL;
+		    strcmp(v, "suspend") == 0 ? CM_E_SUSPEND :
+		    strcmp(v, "sfalse") == 0 ? CM_S_FALSE : CM_E_FAIL;
 	*mask = CM_EXITEVENT_CERTISSUED;
 #elif defined(MODE_STUCK)
 	if (srv->config_get(srv, "hold_file", &v) == CM_OK)
@@ -275,7 +276,7 @@ b_notify(void *state, int32_t event, int64_t context, cm_server_exit *srv)
 		    " cn=%s ms=%" PRId64 " result=%s\n", seq, context, cn,
 		    mono_ms(), fail ? "fail" : "ok");
 		append(b, line);
-		if (fail && b->fail_rc != CM_E_FAIL)
+		if (fail && b->fail_rc != CM_E_FAIL && b->fail_rc != CM_S_FALSE)
 			srv->log(srv, CM_LOG_ERROR, "picky refuses CN %s for "
 			    "good", cn);
 		return fail ? b->fail_rc : CM_OK;

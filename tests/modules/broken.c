@@ -3,8 +3,10 @@
  * -DBAD_ABI (ABI major + 1), -DBAD_MAGIC, -DBAD_NAME (no ".Exit"),
  * -DNO_NOTIFY (a mandatory entry point missing), -DNO_SYMBOL (no
  * cm_exit_module_entry at all), -DCRASH_CTOR (an ELF constructor that
- * segfaults: loading it kills the process that loads it).
+ * segfaults: loading it kills the process that loads it), -DKILLPG_CTOR
+ * (one that sends SIGTERM to its process group).
  */
+#include <signal.h>
 #include <stdlib.h>
 
 #include <certmint/exit.h>
@@ -17,6 +19,14 @@ static void __attribute__((constructor, no_sanitize("undefined")))
 x_crash(void)
 {
 	*nowhere = 1;
+}
+#endif
+
+#ifdef KILLPG_CTOR
+static void __attribute__((constructor))
+x_killpg(void)
+{
+	(void)kill(0, SIGTERM);
 }
 #endif
 
