@@ -36,6 +36,13 @@ void	 vlogmsg(int level, const char *fmt, va_list ap);
  */
 void	 log_flush(void);
 /*
+ * logmsg whose repeats are counted at any level: what anyone on the
+ * network can make the daemon say (a failed TLS handshake) must not fill
+ * the disk with it.
+ */
+void	 logmsg_limited(int level, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+/*
  * stdio_keep: keep copies of fds 0-2 as they are now (at start).
  * stdio_restore: put back each of them that was closed since (an inline
  * module's doing: the next socket would take its number, and the log

@@ -180,8 +180,9 @@ log_flush(void)
 	pthread_mutex_unlock(&log_mu);
 }
 
-void
-vlogmsg(int level, const char *fmt, va_list ap)
+/* limited: repeats are counted at every level, not only at errors. */
+static void
+vlog_limited(int level, int limited, const char *fmt, va_list ap)
 {
 	char	 raw[LOG_MSG_MAX], msg[LOG_MSG_MAX];
 	uint64_t now;
@@ -202,9 +203,25 @@ vlogmsg(int level, const char *fmt, va_list ap)
 	now = log_clock();
 	repeats_expire(now);
 	/* Only errors and warnings repeat for want of an operator. */
-	if (level > CM_LOG_WARN || repeats_admit(level, msg, now))
+	if ((!limited && level > CM_LOG_WARN) || repeats_admit(level, msg, now))
 		emit(level, msg);
 	pthread_mutex_unlock(&log_mu);
+}
+
+void
+vlogmsg(int level, const char *fmt, va_list ap)
+{
+	vlog_limited(level, 0, fmt, ap);
+}
+
+void
+logmsg_limited(int level, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vlog_limited(level, 1, fmt, ap);
+	va_end(ap);
 }
 
 void

@@ -42,9 +42,10 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 	 */
 	if (strcmp(msg, "Error: received handshake message out of "
 	    "context.") == 0) {
-		log_info("http: a TLS handshake failed (a client that does "
-		    "not trust the server certificate, speaks plain HTTP, or "
-		    "shares no TLS version or cipher with this server)");
+		logmsg_limited(CM_LOG_INFO, "http: a TLS handshake failed (a "
+		    "client that does not trust the server certificate, speaks "
+		    "plain HTTP, or shares no TLS version or cipher with this "
+		    "server)");
 		return;
 	}
 	/*
@@ -54,7 +55,7 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 	if (strncmp(msg, "Connection socket is closed when reading request",
 	    48) == 0 || strncmp(msg, "Socket has been disconnected when "
 	    "reading request", 49) == 0) {
-		log_info("http: %s", msg);
+		logmsg_limited(CM_LOG_INFO, "http: %s", msg);
 		return;
 	}
 	log_warn("http: %s", msg);

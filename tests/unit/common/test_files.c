@@ -155,6 +155,25 @@ test_log_repeat(void **state)
 	assert_int_equal(lines_with(text, "the disk is full"), 1);
 	assert_int_equal(repeated_with(text, "the disk is full", &n), 0);
 	free(text);
+
+	/*
+	 * Info lines repeat in full, but for those anyone on the network can
+	 * cause (logmsg_limited): a flood of failed TLS handshakes.
+	 */
+	fake_now += 20 * SEC;
+	capture_begin();
+	for (i = 0; i < 20; i++)
+		log_info("issued request %d", 1);
+	for (i = 0; i < 1000; i++)
+		logmsg_limited(CM_LOG_INFO, "http: a TLS handshake failed");
+	fake_now += 10 * SEC;
+	log_flush();
+	text = capture_end();
+	assert_int_equal(lines_with(text, "issued request 1"), 20);
+	assert_int_equal(lines_with(text, "a TLS handshake failed"), 5);
+	assert_int_equal(repeated_with(text, "a TLS handshake failed", &n),
+	    995);
+	free(text);
 	log_set_clock(NULL);
 }
 
