@@ -419,6 +419,9 @@ struct wjob {
 	struct db_cert	*cert;		/* may be NULL */
 	struct db_crl	*crl;		/* WJOB_CRL */
 	int32_t		 expect;	/* WJOB_UPDATE: required disposition, -1 any */
+	int		 stamp_revoked;	/* WJOB_UPDATE: revoked_when (and an
+					   effective date equal to it) is the
+					   time of the write */
 	int32_t		 event;		/* CM_EXITEVENT_* or 0 */
 	int64_t		 context;	/* WJOB_EVENT */
 	const struct ca_txn_hook *also;	/* WJOB_INSERT: written with it */

@@ -121,6 +121,7 @@ ca_revoke(struct ca *ca, const char *serial, int reason, int64_t date,
 	job.kind = WJOB_UPDATE;
 	job.req = &req;
 	job.event = CM_EXITEVENT_CERTREVOKED;
+	job.stamp_revoked = 1;
 	(void)officer;
 	rc = writer_run(ca->writer, &job);
 	if (rc == 0) {

@@ -96,6 +96,19 @@ job_apply(struct store *st, struct wjob *j, int64_t *max_seq)
 		ev.context = j->req->id;
 		break;
 	case WJOB_UPDATE:
+		/*
+		 * A revocation is dated in the transaction that writes it: a
+		 * CRL whose snapshot does not have it has no thisUpdate after
+		 * its date (one taken before the queue once did, by seconds).
+		 */
+		if (j->stamp_revoked) {
+			int64_t	 t = time_now();
+
+			if (j->req->revoked_effective_when ==
+			    j->req->revoked_when)
+				j->req->revoked_effective_when = t;
+			j->req->revoked_when = t;
+		}
 		rc = store_request_update(st, j->req, j->expect);
 		ev.context = j->req->id;
 		break;
