@@ -437,7 +437,18 @@ handle_crl(struct server *srv, struct MHD_Connection *c, int delta, int key)
 	struct store	*st = ca_reader(srv->ca);
 	struct db_crl	 crl;
 	enum MHD_Result	 rc;
+	int		 off;
 
+	/*
+	 * Deltas turned off: the last one would be served as it ages, on a
+	 * base older than the one published since (without a Freshest CRL).
+	 */
+	ca_config_lock(srv->ca);
+	off = delta && !ca_config(srv->ca)->delta_enabled;
+	ca_config_unlock(srv->ca);
+	if (off)
+		return queue_error(c, MHD_HTTP_NOT_FOUND, "delta CRLs are off "
+		    "([crl] delta): the base CRL is complete", 0);
 	if (st == NULL || store_crl_latest(st, delta, key, &crl) != 0)
 		return queue_error(c, MHD_HTTP_NOT_FOUND, key > 0 ?
 		    "no CRL of that CA key has been published" : delta ?

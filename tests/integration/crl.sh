@@ -294,6 +294,14 @@ check "the ClientAuth one (forever) is still on it" \
     crl_lists ca "$kept:superseded"
 check "the log says why it left" \
     grep -q "expired longer ago than their profile's expired_on_crl" "$T_LOG"
+# Deltas turned off: the last one is no longer served (it would age on a
+# base older than the ones published since, which have no Freshest CRL).
+check "a delta CRL is served while deltas are on" crl_get delta
+conf_set crl delta no
+"$CERTMINT" -c "$CONF" reload >/dev/null
+check_eq "delta CRLs off: /delta.crl is 404" 404 \
+    "$(curl -s -m 10 -o "$T_DIR/delta404.json" -w '%{http_code}' "$URL/delta.crl")"
+check_match "saying so" "delta CRLs are off" "$(cat "$T_DIR/delta404.json")"
 crl_get ca
 check "the CRL carries expiredCertsOnCRL (2.5.29.60), about now" \
     python3 - "$T_DIR/ca.der" <<'PY'
