@@ -175,7 +175,11 @@ key_type_of(EVP_PKEY *key)
 	return KEY__MAX;
 }
 
-/* "CN=x,O=y" (backslash escapes a comma) as an X509_NAME. */
+/*
+ * "CN=x,O=y" (backslash escapes a comma) as an X509_NAME, read as RFC
+ * 4514 writes a name, and as certmint prints one: its last attribute is
+ * the name's first (C=, O=, then CN=).
+ */
 static X509_NAME *
 parse_subject(const char *s, char *err, size_t errlen)
 {
@@ -205,7 +209,7 @@ parse_subject(const char *s, char *err, size_t errlen)
 		}
 		*eq++ = '\0';
 		if (X509_NAME_add_entry_by_txt(n, str_trim(field),
-		    MBSTRING_UTF8, (unsigned char *)str_trim(eq), -1, -1, 0)
+		    MBSTRING_UTF8, (unsigned char *)str_trim(eq), -1, 0, 0)
 		    != 1) {
 			ERR_clear_error();
 			snprintf(err, errlen, "subject \"%s\": unknown "

@@ -12,6 +12,12 @@ for kt in ec-p256 ec-p384 rsa-2048 ed25519; do
 	check "$kt: self-signed certificate verifies" \
 	    openssl verify -CAfile "$T_DIR/$kt/ca.crt" "$T_DIR/$kt/ca.crt"
 done
+# --subject in RFC 4514's order, as certmint prints a name: C= first in DER.
+check "init --subject" "$CERTMINT" -c "$T_DIR/subj/certmint.conf" init \
+    --subject "CN=Subj Root,O=Ex Org,C=DE" --tls-port 0
+check_eq "the name starts with C=, as RFC 4514's text ends with it" \
+    "subject=C = DE, O = Ex Org, CN = Subj Root" \
+    "$(openssl x509 -in "$T_DIR/subj/ca.crt" -noout -subject)"
 check_fails "init refuses to overwrite a CA" \
     "$CERTMINT" -c "$T_DIR/ec-p256/certmint.conf" init
 check_fails "init refuses an unknown key type" \
