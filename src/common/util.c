@@ -322,10 +322,6 @@ time_parse(const char *s, int64_t *out)
 	return 0;
 }
 
-/*
- * Read a whole file of at most max bytes. The result is NUL-terminated.
- * Returns 0, or -1 with errno set (EFBIG when larger than max).
- */
 int
 file_open_regular(const char *path)
 {
@@ -360,6 +356,10 @@ file_strerror(int e)
 	    strerror(e);
 }
 
+/*
+ * Read a whole file of at most max bytes. The result is NUL-terminated.
+ * Returns 0, or -1 with errno set (EFBIG when larger than max).
+ */
 int
 file_read(const char *path, unsigned char **data, size_t *len, size_t max)
 {
