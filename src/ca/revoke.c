@@ -339,6 +339,17 @@ publish_one(struct ca *ca, const struct signer *sg, int64_t number,
 	col.cfg = &ca->cfg;
 	col.now = time_now();
 	col.last_keep = crl_retention(&ca->cfg, "");	/* for last "" */
+	/*
+	 * The current key signing past its CA certificate (an older key's
+	 * newest may have ended while an earlier one is valid: signer.c).
+	 */
+	if (sg->certs != NULL && sg->not_after != 0 &&
+	    sg->not_after <= col.now) {
+		time_format(sg->not_after, ts);
+		log_warn("%s CRL %" PRId64 ": the CA certificate that signs it "
+		    "expired at %s: renew the CA (docs/ca-renewal.md)",
+		    base != NULL ? "delta" : "base", number, ts);
+	}
 	/* A clock gone back: say so, as the CRLs would go back in time. */
 	if (store_crl_latest_head(st, base != NULL, sg->key_idx, &last) == 0 &&
 	    last.this_update > col.now + 60) {

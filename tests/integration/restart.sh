@@ -423,6 +423,11 @@ check "the CRL of a clock 30 days ahead is replaced once it is back" \
     wait_until 30 base_current
 check "the log said it was not yet valid" has_lines "$T_LOG" \
     "base CRL number [0-9]+ is not yet valid: its thisUpdate is [0-9]+ s ahead of the clock" 1
+# Past the CA certificate's end: CRLs are still signed, and said to be.
+echo "+3700d" >"$FT"
+"$CERTMINT" -c "$CONF" crl >/dev/null
+check "a CRL signed past the CA certificate's notAfter is warned about" \
+    wait_lines "$T_LOG" "CRL [0-9]+: the CA certificate that signs it expired at" 1
 # A clock a year behind: what the CA signed would have ended already.
 echo "-400d" >"$FT"
 check_eq "a clock a year behind: issuance refused (403)" 403 \
