@@ -268,7 +268,7 @@ for u in '/ca(1).crt' '/ca(12).crl' '/delta(9999).crl' '/ca%281%29.crt'; do
 	check_eq "GET $u: 404" 404 "$(curl -g -sS -m 60 -o "$T_DIR/resp.json" \
 	    -w '%{http_code}\n' "$URL$u")"
 	check_match "it says which" \
-	    "^(no such CA certificate|no CRL of that CA key has been published)$" \
+	    "^(no such CA certificate|no CRL of that CA key has been published|delta CRLs are off \(\[crl\] delta\): the base CRL is complete)$" \
 	    "$(resp 'j["error"]')"
 done
 for u in '/ca(0).crt' '/ca(01).crt' '/ca(10000).crl' '/ca(+1).crt' \
