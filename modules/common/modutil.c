@@ -540,11 +540,11 @@ mu_event_adcs_name(int32_t event)
 
 /*
  * The length of the UTF-8 sequence at p (a lead byte of 0x80 or more):
- * 2 to 4, or 0 when it is no well-formed one (RFC 3629: no overlong
- * form, no surrogate, nothing past U+10FFFF).
+ * 2 to 4, with its code point in *cp, or 0 when it is no well-formed one
+ * (RFC 3629: no overlong form, no surrogate, nothing past U+10FFFF).
  */
 static size_t
-utf8_len(const unsigned char *p)
+utf8_len(const unsigned char *p, unsigned int *cp)
 {
 	unsigned int	 c;
 	size_t		 n, i;
@@ -565,6 +565,7 @@ utf8_len(const unsigned char *p)
 	if ((n == 3 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff))) ||
 	    (n == 4 && (c < 0x10000 || c > 0x10ffff)))
 		return 0;
+	*cp = c;
 	return n;
 }
 
@@ -573,7 +574,7 @@ mu_plain_text(const char *s)
 {
 	const unsigned char *p;
 	unsigned int	 c;
-	size_t		 n, i;
+	size_t		 n;
 
 	for (p = (const unsigned char *)s; *p != '\0'; p += n) {
 		n = 1;
@@ -581,11 +582,8 @@ mu_plain_text(const char *s)
 			return 0;
 		if (*p < 0x80)
 			continue;
-		if ((n = utf8_len(p)) == 0)
+		if ((n = utf8_len(p, &c)) == 0)
 			return 0;
-		c = *p & (0xff >> (n + 1));
-		for (i = 1; i < n; i++)
-			c = c << 6 | (p[i] & 0x3f);
 		if ((c >= 0x80 && c <= 0x9f) || c == 0x61c || c == 0xad ||
 		    (c >= 0x200b && c <= 0x200f) ||
 		    (c >= 0x2028 && c <= 0x202e) ||
@@ -600,6 +598,7 @@ int
 mu_json_escape(struct mu_buf *b, const char *s)
 {
 	const unsigned char *p;
+	unsigned int	 c;
 	size_t		 n;
 	int		 rc = 0;
 
@@ -613,7 +612,7 @@ mu_json_escape(struct mu_buf *b, const char *s)
 			rc = mu_buf_printf(b, "\\u%04x", *p);
 		else if (*p < 0x80)
 			rc = mu_buf_add(b, p, 1);
-		else if ((n = utf8_len(p)) > 0)
+		else if ((n = utf8_len(p, &c)) > 0)
 			rc = mu_buf_add(b, p, n);
 		else {
 			/* Not UTF-8: JSON is, so the byte is U+FFFD. */

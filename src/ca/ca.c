@@ -365,6 +365,19 @@ ca_attr_reserved(const struct db_attr *attrs, size_t n)
 	return NULL;
 }
 
+int
+ca_attrs_from_client(const struct db_attr *attrs, size_t n, char *err,
+    size_t errlen)
+{
+	const char	*name;
+
+	if ((name = ca_attr_reserved(attrs, n)) == NULL)
+		return 0;
+	snprintf(err, errlen, "request attribute \"%s\" is set by certmint "
+	    "itself, not by a client", name);
+	return -1;
+}
+
 /* A name of letters, digits, '.', '_' and '-'. */
 static int
 attr_name_ok(const char *s)

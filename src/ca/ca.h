@@ -155,6 +155,9 @@ struct store	*ca_reader(struct ca *);
  * AcmeAccount, ...): what a client may not send. NULL when none is.
  */
 const char *ca_attr_reserved(const struct db_attr *attrs, size_t n);
+/* Attributes a client sent: -1 with err when one is certmint's own. */
+int	 ca_attrs_from_client(const struct db_attr *attrs, size_t n,
+	    char *err, size_t errlen);
 int	 ca_submit(struct ca *, const unsigned char *csr, size_t len,
 	    const struct db_attr *attrs, size_t nattrs, const char *requester,
 	    const char *caller, struct ca_result *);

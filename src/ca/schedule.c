@@ -40,6 +40,7 @@ static const char *const health_names[CRL_HEALTH__MAX] = {
 
 /* A thisUpdate this far ahead of the clock is not yet valid anywhere. */
 #define CRL_FUTURE_SLACK	300
+#define crl_future(c, now)	((c)->this_update > (now) + CRL_FUTURE_SLACK)
 
 /* The publications of one kind, as the thread saw them. */
 struct crl_track {
@@ -111,7 +112,7 @@ crl_due(const struct db_crl *c, int64_t period, int64_t overlap,
 	 * Published while the clock was ahead: not yet valid for a relying
 	 * party, and due at once now that the clock is back.
 	 */
-	if (c->this_update > now + CRL_FUTURE_SLACK)
+	if (crl_future(c, now))
 		return now;
 	return a < b ? a : b;
 }
@@ -120,7 +121,7 @@ crl_due(const struct db_crl *c, int64_t period, int64_t overlap,
 static enum ca_crl_health
 crl_health(const struct db_crl *c, int64_t overlap, int64_t now)
 {
-	if (c->this_update > now + CRL_FUTURE_SLACK)
+	if (crl_future(c, now))
 		return CRL_FUTURE;
 	if (now >= c->next_update)
 		return CRL_EXPIRED;
@@ -150,13 +151,6 @@ plan_read(struct store *st, const struct crl_times *t,
 		p->have[k] = rc == 0;
 		p->due[k] = p->have[k] ? crl_due(&p->crl[k], t->period[k],
 		    t->overlap[k], now) : now;
-		if (p->have[k] && p->crl[k].this_update > now +
-		    CRL_FUTURE_SLACK)
-			log_warn("%s CRL number %" PRId64 " is not yet valid: "
-			    "its thisUpdate is %" PRId64 " s ahead of the clock "
-			    "(was the clock ahead then?): publishing another",
-			    kind_names[k], p->crl[k].number,
-			    p->crl[k].this_update - now);
 	}
 	if (!t->delta)
 		p->due[K_DELTA] = INT64_MAX;
@@ -382,6 +376,12 @@ sched_round(struct ca *ca, unsigned *pokes)
 	for (k = 0; k < K__MAX; k++) {
 		if (p.due[k] > now)
 			continue;
+		if (p.have[k] && crl_future(&p.crl[k], now))
+			log_warn("%s CRL number %" PRId64 " is not yet valid: "
+			    "its thisUpdate is %" PRId64 " s ahead of the clock "
+			    "(was the clock ahead then?): publishing another",
+			    kind_names[k], p.crl[k].number,
+			    p.crl[k].this_update - now);
 		if (publish(ca, k, &t, poked) == -1)
 			return now + WAIT_MAX;	/* until ca_stop wakes it */
 		return now;

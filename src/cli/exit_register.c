@@ -113,7 +113,7 @@ exit_register_check(const char *path, char *name, size_t namelen,
 	}
 	if (pid == 0) {
 		close(p[0]);
-		/* What the module signals as its group (kill(0, ...)) is itself. */
+		/* A module's kill(0, ...) reaches this check, not the CLI. */
 		(void)setsid();
 		check_child(path, p[1]);
 	}

@@ -102,10 +102,11 @@ int	 thread_nice(int nice);
 void	 time_format(int64_t, char out[32]);	/* 2026-11-24T08:00:00Z */
 int	 time_parse(const char *, int64_t *);	/* ISO 8601 UTC or @unix */
 /*
- * Open path for reading if it is a regular file: never waits (a FIFO), and
- * a directory is EISDIR, a FIFO, socket or device EINVAL. fd or -1.
+ * open(path, flags, mode) (close-on-exec) if it is a regular file: never
+ * waits (a FIFO), and a directory is EISDIR, a FIFO, socket or device
+ * EINVAL. fd or -1.
  */
-int	 file_open_regular(const char *path);
+int	 file_open_regular(const char *path, int flags, mode_t mode);
 /* strerror, but for file_read's EINVAL ("not a regular file") and EFBIG. */
 const char *file_strerror(int);
 /* The whole of a regular file (file_open_regular), at most max bytes. */

@@ -323,29 +323,30 @@ time_parse(const char *s, int64_t *out)
 }
 
 int
-file_open_regular(const char *path)
+file_open_regular(const char *path, int flags, mode_t mode)
 {
 	struct stat	 sb;
-	int		 fd, fl;
+	int		 fd, e;
 
-	/* O_NONBLOCK: opening a FIFO for reading waits for a writer. */
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
-	    O_NONBLOCK)) == -1)
+	/*
+	 * O_NONBLOCK: opening a FIFO waits for the other end (for writing,
+	 * with none, it fails with ENXIO). On the regular file it must be,
+	 * it changes nothing.
+	 */
+	if ((fd = open(path, flags | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
+	    mode)) == -1) {
+		if (errno == ENXIO)
+			errno = EINVAL;
 		return -1;
-	if (fstat(fd, &sb) == -1)
-		goto fail;
-	if (!S_ISREG(sb.st_mode)) {
-		errno = S_ISDIR(sb.st_mode) ? EISDIR : EINVAL;
-		goto fail;
 	}
-	if ((fl = fcntl(fd, F_GETFL)) == -1 ||
-	    fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == -1)
-		goto fail;
-	return fd;
-fail:
-	fl = errno;
+	if (fstat(fd, &sb) == -1)
+		e = errno;
+	else if (S_ISREG(sb.st_mode))
+		return fd;
+	else
+		e = S_ISDIR(sb.st_mode) ? EISDIR : EINVAL;
 	close(fd);
-	errno = fl;
+	errno = e;
 	return -1;
 }
 
@@ -370,7 +371,7 @@ file_read(const char *path, unsigned char **data, size_t *len, size_t max)
 
 	*data = NULL;
 	*len = 0;
-	if ((fd = file_open_regular(path)) == -1)
+	if ((fd = file_open_regular(path, O_RDONLY, 0)) == -1)
 		return -1;
 	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
 		if (n == -1) {

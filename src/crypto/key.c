@@ -100,7 +100,7 @@ key_load(const char *path, EVP_PKEY **out, char *err, size_t errlen)
 	int		 fd;
 
 	*out = NULL;
-	if ((fd = file_open_regular(path)) == -1 ||
+	if ((fd = file_open_regular(path, O_RDONLY, 0)) == -1 ||
 	    (f = fdopen(fd, "r")) == NULL) {
 		snprintf(err, errlen, "%s: %s", path, errno == EINVAL ||
 		    errno == EISDIR ? "the CA key is not a regular file" :
@@ -112,12 +112,6 @@ key_load(const char *path, EVP_PKEY **out, char *err, size_t errlen)
 	/* As ssh does: a key others can read is no longer the CA's alone. */
 	if (fstat(fileno(f), &sb) == -1) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		fclose(f);
-		return -1;
-	}
-	if (!S_ISREG(sb.st_mode)) {
-		snprintf(err, errlen, "%s: the CA key is not a regular file",
-		    path);
 		fclose(f);
 		return -1;
 	}

@@ -349,14 +349,11 @@ signer_free(struct signer *s)
 {
 	size_t	 i;
 
+	if (s == NULL)
+		return;
 	for (i = 0; i < s->neku; i++)
 		free(s->eku[i]);
 	free(s->eku);
-	s->eku = NULL;
-	s->neku = 0;
-
-	if (s == NULL)
-		return;
 	EVP_MD_CTX_free(s->sign_tmpl);
 	EVP_PKEY_free(s->key);
 	free(s->sigalg);

@@ -13,10 +13,10 @@
  * certmintd stops a host by SIGTERM to the keeper, which kills the
  * module's process at once (SIGKILL) and then the rest; at the keeper's
  * parent-death signal (SIGCONT) it does the same, so a kill -9 of
- * certmintd leaves nothing of the module running. A SIGKILL of the keeper itself still
- * kills the module's process (its parent-death signal) and what is in
- * the host's process group (certmintd kills the group), but a process in
- * a session of its own then goes to init.
+ * certmintd leaves nothing of the module running. A SIGKILL of the
+ * keeper itself still kills the module's process (its parent-death
+ * signal) and what is in the host's process group (certmintd kills the
+ * group), but a process in a session of its own then goes to init.
  */
 #include <dirent.h>
 #include <errno.h>

@@ -651,6 +651,21 @@ thumbprint_property(struct exit_call *c, int sha256, uint32_t type,
 	return set_string(out, type, copy);
 }
 
+/*
+ * A name no request or certificate has: CM_E_NOCONTEXT when it is a CA
+ * property, which wants context 0 (as documented), else CM_E_INVALIDARG.
+ * Asked of the CA itself, on this error path only.
+ */
+static int
+unknown_property(struct exit_call *c, const char *name, uint32_t type)
+{
+	cm_value	 v;
+
+	memset(&v, 0, sizeof(v));
+	return ca_property(c, name, type, &v) == CM_E_INVALIDARG ?
+	    CM_E_INVALIDARG : CM_E_NOCONTEXT;
+}
+
 static int
 certificate_property(struct exit_call *c, const char *name, uint32_t type,
     cm_value *out)
@@ -666,9 +681,6 @@ certificate_property(struct exit_call *c, const char *name, uint32_t type,
 		return CM_E_NOCONTEXT;
 	if (c->context == 0)
 		return ca_property(c, name, type, out);
-	/* As documented: a CA property wants context 0. */
-	if (ca_property_name(name))
-		return CM_E_NOCONTEXT;
 	/* Request columns by their AD CS names, as in SMTP templates. */
 	if (strncasecmp(name, "Request.", 8) == 0)
 		return request_property(c, name, type, out);
@@ -687,7 +699,7 @@ certificate_property(struct exit_call *c, const char *name, uint32_t type,
 		return find_name_prop(name) != NULL ||
 		    in_list(cert_props, name) ||
 		    in_list(empty_cert_props, name) ? CM_E_PROPERTY_EMPTY :
-		    CM_E_INVALIDARG;
+		    unknown_property(c, name, type);
 	if (!strcasecmp(name, "RawCertificate"))
 		return set_binary(out, type, ct->raw, ct->raw_len);
 	if (!strcasecmp(name, "SerialNumber"))
@@ -722,7 +734,7 @@ certificate_property(struct exit_call *c, const char *name, uint32_t type,
 		return name_property(c, ct->raw_name, ct->raw_name_len, np, type,
 		    out);
 	return in_list(empty_cert_props, name) ? CM_E_PROPERTY_EMPTY :
-	    CM_E_INVALIDARG;
+	    unknown_property(c, name, type);
 }
 
 static int

@@ -25,8 +25,6 @@ int64_t	 event_time(const struct exit_call *);
 /* props_ca.c */
 int	 ca_property(struct exit_call *, const char *name, uint32_t type,
 	    cm_value *out);
-/* Is name ("Name" or "Name.N") a CA property (one of context 0)? */
-int	 ca_property_name(const char *name);
 /* RawCACertificate[.idx] (idx < 0: the newest) of the event's time. */
 int	 cacert_property(struct exit_call *, long idx, uint32_t type,
 	    cm_value *out);

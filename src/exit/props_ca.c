@@ -273,24 +273,6 @@ ca_property_locked(struct exit_call *c, const char *full, uint32_t type,
 	return CM_E_INVALIDARG;
 }
 
-int
-ca_property_name(const char *full)
-{
-	static const char *const names[] = {
-		"CAType", "CertCount", "CertState", "CertSuffix", "CRLIndex",
-		"CRLState", "CRLSuffix", "LocalizedTimePeriodUnits",
-		"MachineDNSName", "ModuleRegistryLocation", "RawCACertificate",
-		"RawCRL", "RawDeltaCRL", "SanitizedCAName",
-		"SanitizedShortName", "fDeltaCRLsDisabled", "fUseDS",
-		"fServerUpgraded", NULL
-	};
-	char	 name[128];
-	long	 idx;
-
-	split_index(full, name, sizeof(name), &idx);
-	return in_list(names, name) || in_list(empty_ca_props, name);
-}
-
 /* ca_property_locked under the config read lock (ca_reload swaps it). */
 int
 ca_property(struct exit_call *c, const char *full, uint32_t type, cm_value *out)

@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -606,13 +605,12 @@ crash_file_read(struct exit_host *h)
 	char		*path, line[512], cause[64], *tab, *tab2;
 	int64_t		 seq;
 	FILE		*f = NULL;
-	struct stat	 sb;
 	int		 fd;
 
 	if ((path = xcalloc(1, strlen(ca_config(h->ca)->db_file) + 8)) == NULL)
 		return;
 	sprintf(path, "%s.crash", ca_config(h->ca)->db_file);
-	if ((fd = file_open_regular(path)) != -1 &&
+	if ((fd = file_open_regular(path, O_RDONLY, 0)) != -1 &&
 	    (f = fdopen(fd, "r")) == NULL)
 		close(fd);
 	if (fd != -1 && f != NULL) {
@@ -640,17 +638,8 @@ crash_file_read(struct exit_host *h)
 		}
 		fclose(f);
 	}
-	/* O_NONBLOCK: a FIFO in its place must not hold the start. */
-	if ((h->crash_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND |
-	    O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600)) != -1 &&
-	    (fstat(h->crash_fd, &sb) == -1 || !S_ISREG(sb.st_mode))) {
-		close(h->crash_fd);
-		h->crash_fd = -1;
-		errno = EINVAL;
-	}
-	if (h->crash_fd == -1 && errno == ENXIO)	/* a FIFO, no reader */
-		errno = EINVAL;
-	if (h->crash_fd == -1)
+	if ((h->crash_fd = file_open_regular(path, O_WRONLY | O_CREAT |
+	    O_TRUNC | O_APPEND | O_NOFOLLOW, 0600)) == -1)
 		log_warn("%s: %s: an inline module's crash will not be "
 		    "recorded", path, file_strerror(errno));
 	free(path);

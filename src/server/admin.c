@@ -248,9 +248,7 @@ cmd_submit(struct server *srv, const char *officer, json_t *args,
 		attrs[n].value = (char *)json_string_value(v);
 		n++;
 	}
-	if ((k = ca_attr_reserved(attrs, n)) != NULL) {
-		snprintf(err, errlen, "request attribute \"%s\" is set by "
-		    "certmint itself, not by a client", k);
+	if (ca_attrs_from_client(attrs, n, err, errlen) == -1) {
 		*code = CA_E_BADREQ;
 		return -1;
 	}

@@ -223,27 +223,6 @@ auth_from_cert(struct ca *ca, const unsigned char *der, size_t len,
 	db_cert_free(&c);
 }
 
-/* Is name[0..n) one or more DNS labels, dot-separated ("*" first too)? */
-static int
-dns_labels(const char *name, size_t n)
-{
-	size_t	 i, label = 0;
-
-	for (i = 0; i < n; i++) {
-		if (name[i] == '.') {
-			if (label == 0)
-				return 0;
-			label = 0;
-		} else if (name[i] == '*' ? i == 0 && (n == 1 ||
-		    name[1] == '.') : isalnum((unsigned char)name[i]) ||
-		    name[i] == '-' || name[i] == '_')
-			label++;
-		else
-			return 0;
-	}
-	return label > 0;
-}
-
 int
 auth_name_match(const char *pattern, const char *name)
 {
@@ -255,13 +234,14 @@ auth_name_match(const char *pattern, const char *name)
 		return 1;
 	/*
 	 * "*.example.com": ".example.com" ends name, after a label or more,
-	 * each of letters, digits, '-' and '_' (or a leading "*" label): a
-	 * CN such as "x,cn=ceo,ou=admins.example.com" is no name under it.
+	 * and name is a DNS name (a wildcard too): a CN such as
+	 * "x,cn=ceo,ou=admins.example.com" is no name under it.
 	 */
 	if (pl > 2 && pattern[0] == '*' && pattern[1] == '.' && nl > pl - 1 &&
 	    name[nl - pl] != '.' &&
 	    strcasecmp(name + nl - (pl - 1), pattern + 1) == 0)
-		return dns_labels(name, nl - (pl - 1));
+		return dns_name_check((const unsigned char *)name, nl, 1) ==
+		    NULL;
 	return 0;
 }
 

@@ -70,7 +70,8 @@ auth_cert_names(const unsigned char *der, size_t len)
 		g = sk_GENERAL_NAME_value(gens, i);
 		if (g->type == GEN_DNS || g->type == GEN_EMAIL)
 			list_add(&list, (const char *)ASN1_STRING_get0_data(
-			    g->type == GEN_DNS ? g->d.dNSName : g->d.rfc822Name));
+			    g->type == GEN_DNS ? g->d.dNSName :
+			    g->d.rfc822Name));
 		else if (g->type == GEN_IPADD &&
 		    (ASN1_STRING_length(g->d.iPAddress) == 4 ||
 		    ASN1_STRING_length(g->d.iPAddress) == 16) && inet_ntop(

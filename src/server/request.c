@@ -310,8 +310,7 @@ http_submission_decode(struct http_submission *s, const char *type,
     const struct http_body *body, size_t max_body, http_args_walk walk,
     void *ctx)
 {
-	const char	*name;
-	char		 msg[300];
+	char	 msg[300];
 
 	memset(s, 0, sizeof(*s));
 	s->kind = SUBMIT_CSR;
@@ -338,11 +337,8 @@ http_submission_decode(struct http_submission *s, const char *type,
 	if (s->bad_attrs)
 		return refuse(s, CA_E_BADREQ, "malformed request attributes "
 		    "(expected Name:Value, at most 64)");
-	if ((name = ca_attr_reserved(s->attrs, s->nattrs)) != NULL) {
-		snprintf(msg, sizeof(msg), "request attribute \"%s\" is set by "
-		    "certmint itself, not by a client", name);
+	if (ca_attrs_from_client(s->attrs, s->nattrs, msg, sizeof(msg)) == -1)
 		return refuse(s, CA_E_BADREQ, msg);
-	}
 	return SUBMIT_CSR;
 }
 

@@ -55,6 +55,7 @@ struct behave {
 	char		 file[1024];	/* MODE_PICKY pass_file, MODE_STUCK hold_file */
 	long		 fail_times;
 	long		 sleep_ms;
+	long		 close_stdio;	/* MODE_CHATTY */
 	/* MODE_FLAKY: failures so far of the event being retried */
 	int64_t		 seq;
 	long		 failed;
@@ -125,7 +126,7 @@ b_init(const char *config, cm_server_exit *srv, void **state, int32_t *mask)
 		pid_t		 pid;
 
 		b->fail_times = config_long(srv, "flood", 0);
-		b->sleep_ms = config_long(srv, "close_stdio", 0);
+		b->close_stdio = config_long(srv, "close_stdio", 0);
 		snprintf(line, sizeof(line), "host=%d\n", (int)getpid());
 		append(b, line);
 		if ((pid = fork()) == 0) {
@@ -335,7 +336,7 @@ b_notify(void *state, int32_t event, int64_t context, cm_server_exit *srv)
 		    "certmintd[1]: error: FORGED by log");
 		snprintf(line, sizeof(line), "seq=%" PRId64 "\n", seq);
 		append(b, line);
-		if (b->sleep_ms) {	/* close_stdio */
+		if (b->close_stdio) {
 			close(0);
 			close(1);
 			close(2);
