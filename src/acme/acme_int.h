@@ -2,7 +2,7 @@
  * acme_int.h - what the ACME server's files share (not validate*: the VA
  * has its own header). acme.c routes and answers, jws_req.c reads a
  * request's JWS, nonce.c makes and checks nonces; the resources are
- * account.c, order.c (orders, finalize, download), authz.c
+ * account.c, order.c (orders, download), finalize.c, authz.c
  * (authorizations, challenges), revoke.c; ratelimit.c counts orders.
  */
 #ifndef CM_ACME_INT_H
@@ -86,7 +86,7 @@ struct acme {
 	struct nonce_state	*nonces;
 	struct acme_keycache	*keys;	/* parsed account keys */
 	struct psl_ctx_st	*psl;	/* the public suffix list, or NULL */
-	struct acme_idset	 finalizing;	/* orders (order.c) */
+	struct acme_idset	 finalizing;	/* orders (finalize.c) */
 	struct acme_idset	 validating;	/* held challenges (authz.c) */
 	/* wait.c: challenge answers held for their validation */
 	pthread_mutex_t		 wait_mu;
@@ -249,10 +249,27 @@ int	 acme_new_order(struct acme *, const struct acme_endpoint *,
 int	 acme_order(struct acme *, const struct acme_endpoint *,
 	    const struct acme_req *, const char *url, int64_t id,
 	    struct acme_resp *, struct acme_problem *);
-int	 acme_finalize(struct acme *, const struct acme_endpoint *,
+int	 acme_cert(struct acme *, const struct acme_endpoint *,
 	    const struct acme_req *, const char *url, int64_t id,
 	    struct acme_resp *, struct acme_problem *);
-int	 acme_cert(struct acme *, const struct acme_endpoint *,
+/* The status a client sees: "invalid" once expired while not done. */
+const char *acme_order_status(const struct acme_order_row *);
+/* Order id of account, read and brought up to date. 0 or -1 with p. */
+int	 acme_order_load(struct acme *, int64_t id, int64_t account,
+	    struct acme_order_row *, struct store **, struct acme_problem *);
+/* Answer with the order (its URL as Location, Retry-After if processing). */
+void	 acme_order_answer(struct acme *, const struct acme_endpoint *,
+	    const struct acme_order_row *, struct store *, struct acme_resp *);
+/* An acme_write job: write order, if its stored status is expect. */
+struct acme_order_update {
+	struct acme_order_row *order;
+	const char	*expect;	/* the status it must have, or NULL */
+	int		 conflict;	/* out: it had another */
+};
+int	 acme_order_update_fn(struct store *, void *arg);
+
+/* finalize.c */
+int	 acme_finalize(struct acme *, const struct acme_endpoint *,
 	    const struct acme_req *, const char *url, int64_t id,
 	    struct acme_resp *, struct acme_problem *);
 /*

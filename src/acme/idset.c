@@ -1,6 +1,6 @@
 /*
  * idset.c - small sets of row ids that this process is working on, each
- * under its own lock: the orders being finalized (order.c), the
+ * under its own lock: the orders being finalized (finalize.c), the
  * challenges whose validation runs for a held answer (authz.c). They
  * hold a few dozen ids at most (one per request in flight), so a scan
  * is all a lookup needs.
