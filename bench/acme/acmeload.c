@@ -10,6 +10,7 @@
  * from a table the workers fill. With -D, a DNS responder on that UDP port
  * answers 127.0.0.1 for every name, for the servers' validators. Accounts
  * and one warm-up order per worker happen before the clock starts.
+ * The responders are responders.c's, the HTTP client http.c's.
  *
  * Usage: acmeload [-k] [-C CAFILE] [-w WORKERS] [-n COUNT] [-T SECONDS]
  *                 [-r PORT] [-D PORT] [-d DOMAIN] [-o DIR] [-P PID]...
@@ -37,10 +38,7 @@
  * ECDSA P-256 signature per request and one per CSR (the certificate key
  * is made once per worker, before the clock).
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -49,12 +47,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/epoll.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -69,38 +63,36 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "acmeload.h"
+
 #define MAX_PIDS	4
 #define SAMPLES		5
-#define TOKEN_MAX	128
-#define KEYAUTH_MAX	256
-#define TABLE_SIZE	4096
-#define IO_TIMEOUT	10	/* s without an answer: the server is stuck */
 #define POLL_MAX	2000	/* polls of one order, then it has failed */
 
 /* ---- options and shared state ---------------------------------------- */
 
 static const char	*cafile, *domain = "bench.test", *sampledir;
-static int		 debug, insecure, nworkers = 32, resp_port, dns_port;
+int		 debug, insecure, nworkers = 32, resp_port, dns_port;
 static long		 count = 1000;
 static double		 maxsecs = 60;
 static pid_t		 pids[MAX_PIDS];
 static int		 npids;
 
 /* The server's origin, from the directory URL: every URL must be on it. */
-static char		 origin[256], host[200];
-static int		 port, use_tls;
-static SSL_CTX		*ssl_ctx;
+char		 origin[256], host[200];
+int		 port, use_tls;
+SSL_CTX		*ssl_ctx;
 static EVP_MD		*sha256_md;	/* fetched once */
 static char		 url_nonce[512], url_account[512], url_order[512];
 
 static pthread_barrier_t setup_done, go;
-static atomic_long	 next_order, nok, nfailed, nrequests, npolls, nbadnonce,
+atomic_long		 next_order, nok, nfailed, nrequests, npolls, nbadnonce,
 			 nconnects;
-static atomic_int	 setup_failed, nerrors, stuck;
+atomic_int		 setup_failed, nerrors, stuck;
 static double		*latency;
 static double		 deadline;
 
-static double
+double
 now(void)
 {
 	struct timespec	 ts;
@@ -118,10 +110,7 @@ sleep_ms(int ms)
 }
 
 /* Print the first few failures in full: they are what a report needs. */
-static void
-fail_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void
+void
 fail_msg(const char *fmt, ...)
 {
 	va_list	 ap;
@@ -161,555 +150,6 @@ b64url(const unsigned char *in, size_t len, char *out)
 		*out++ = a[v >> 6 & 63];
 	}
 	*out = '\0';
-}
-
-/* ---- the http-01 responder --------------------------------------------- */
-
-struct tok {
-	struct tok	*next;
-	char		 token[TOKEN_MAX];
-	char		 keyauth[KEYAUTH_MAX];
-};
-
-static struct tok	*table[TABLE_SIZE];
-static pthread_mutex_t	 table_lock = PTHREAD_MUTEX_INITIALIZER;
-static atomic_long	 nserved;
-
-static unsigned int
-tok_hash(const char *s, size_t n)
-{
-	unsigned int	 h = 2166136261u;
-
-	while (n-- > 0)
-		h = (h ^ (unsigned char)*s++) * 16777619u;
-	return h % TABLE_SIZE;
-}
-
-static void
-tok_put(struct tok *t)
-{
-	unsigned int	 h = tok_hash(t->token, strlen(t->token));
-
-	pthread_mutex_lock(&table_lock);
-	t->next = table[h];
-	table[h] = t;
-	pthread_mutex_unlock(&table_lock);
-}
-
-static void
-tok_del(struct tok *t)
-{
-	struct tok	**pp;
-
-	pthread_mutex_lock(&table_lock);
-	for (pp = &table[tok_hash(t->token, strlen(t->token))]; *pp != NULL;
-	    pp = &(*pp)->next)
-		if (*pp == t) {
-			*pp = t->next;
-			break;
-		}
-	pthread_mutex_unlock(&table_lock);
-}
-
-/* Copy the key authorization of token (n bytes) to out; 0, or -1. */
-static int
-tok_get(const char *token, size_t n, char *out)
-{
-	struct tok	*t;
-	int		 ret = -1;
-
-	pthread_mutex_lock(&table_lock);
-	for (t = table[tok_hash(token, n)]; t != NULL; t = t->next)
-		if (strlen(t->token) == n && memcmp(t->token, token, n) == 0) {
-			memcpy(out, t->keyauth, strlen(t->keyauth) + 1);
-			ret = 0;
-			break;
-		}
-	pthread_mutex_unlock(&table_lock);
-	return ret;
-}
-
-struct rconn {
-	int	 fd;
-	size_t	 len;
-	char	 buf[4096];
-};
-
-/*
- * Answer every complete request in c's buffer. 0, or -1 when the
- * connection is to be closed.
- */
-static int
-responder_serve(struct rconn *c)
-{
-	static const char	 wk[] = "GET /.well-known/acme-challenge/";
-	char			 ka[KEYAUTH_MAX], out[KEYAUTH_MAX + 256];
-	char			*end, *sp;
-	size_t			 used;
-	int			 n, close_after;
-
-	while ((end = memmem(c->buf, c->len, "\r\n\r\n", 4)) != NULL) {
-		used = (size_t)(end - c->buf) + 4;
-		close_after = memmem(c->buf, used, "HTTP/1.0", 8) != NULL ||
-		    strcasestr(c->buf, "\r\nConnection: close") != NULL;
-		if (c->len > sizeof(wk) && memcmp(c->buf, wk, sizeof(wk) - 1)
-		    == 0 && (sp = memchr(c->buf + sizeof(wk) - 1, ' ', used))
-		    != NULL && tok_get(c->buf + sizeof(wk) - 1,
-		    (size_t)(sp - c->buf) - (sizeof(wk) - 1), ka) == 0) {
-			n = snprintf(out, sizeof(out), "HTTP/1.1 200 OK\r\n"
-			    "Content-Type: text/plain\r\nContent-Length: %zu"
-			    "\r\n%s\r\n%s", strlen(ka), close_after ?
-			    "Connection: close\r\n" : "", ka);
-			atomic_fetch_add(&nserved, 1);
-		} else
-			n = snprintf(out, sizeof(out), "HTTP/1.1 404 Not Found"
-			    "\r\nContent-Length: 0\r\n%s\r\n", close_after ?
-			    "Connection: close\r\n" : "");
-		if (write(c->fd, out, (size_t)n) != n || close_after)
-			return -1;
-		memmove(c->buf, c->buf + used, c->len - used);
-		c->len -= used;
-	}
-	return c->len == sizeof(c->buf) - 1 ? -1 : 0;
-}
-
-/* The responder thread: one epoll loop over the listener and its clients. */
-static void *
-responder(void *arg)
-{
-	struct epoll_event	 ev, evs[64];
-	struct rconn		*c;
-	int			 lfd = *(int *)arg, ep, i, n, fd;
-	ssize_t			 r;
-
-	if ((ep = epoll_create1(0)) == -1)
-		return NULL;
-	ev.events = EPOLLIN;
-	ev.data.ptr = NULL;
-	epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
-	for (;;) {
-		if ((n = epoll_wait(ep, evs, 64, -1)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return NULL;
-		}
-		for (i = 0; i < n; i++) {
-			if ((c = evs[i].data.ptr) == NULL) {
-				if ((fd = accept(lfd, NULL, NULL)) == -1)
-					continue;
-				if ((c = calloc(1, sizeof(*c))) == NULL) {
-					close(fd);
-					continue;
-				}
-				c->fd = fd;
-				ev.events = EPOLLIN;
-				ev.data.ptr = c;
-				epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
-				continue;
-			}
-			r = read(c->fd, c->buf + c->len,
-			    sizeof(c->buf) - 1 - c->len);
-			if (r > 0) {
-				c->len += (size_t)r;
-				c->buf[c->len] = '\0';
-			}
-			if (r <= 0 || responder_serve(c) == -1) {
-				close(c->fd);	/* also leaves the epoll set */
-				free(c);
-			}
-		}
-	}
-}
-
-/*
- * A socket of type (SOCK_STREAM, listening, or SOCK_DGRAM) on
- * 127.0.0.1:lport into *fd, and a thread running fn(fd); 0, or -1 (told
- * on stderr under what).
- */
-static int
-serve_loopback(int type, int lport, void *(*fn)(void *), int *fd,
-    const char *what)
-{
-	struct sockaddr_in	 sa;
-	pthread_t		 t;
-	int			 one = 1;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t)lport);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if ((*fd = socket(AF_INET, type, 0)) == -1 ||
-	    setsockopt(*fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-	    bind(*fd, (struct sockaddr *)&sa, sizeof(sa)) == -1 ||
-	    (type == SOCK_STREAM && listen(*fd, 1024) == -1)) {
-		perror(what);
-		return -1;
-	}
-	if (pthread_create(&t, NULL, fn, fd) != 0)
-		return -1;
-	pthread_detach(t);
-	return 0;
-}
-
-/* Listen on 127.0.0.1:resp_port and start the responder; 0, or -1. */
-static int
-responder_start(void)
-{
-	static int	 lfd;
-
-	return serve_loopback(SOCK_STREAM, resp_port, responder, &lfd,
-	    "acmeload: responder");
-}
-
-/* ---- the DNS responder (-D) -------------------------------------------- */
-
-/*
- * Answer one DNS query q (n bytes) into a (512 bytes): every name is
- * 127.0.0.1, an A record; any other type gets an empty NOERROR answer (no
- * AAAA: the validators then connect over IPv4). The reply's length, or 0
- * for a datagram that is not a one-question query (dropped).
- */
-static size_t
-dns_answer(const unsigned char *q, size_t n, unsigned char *a)
-{
-	static const unsigned char rr[] = {
-		0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 127, 0, 0, 1
-	};
-	size_t		 o = 12;
-	int		 qtype;
-
-	if (n < 12 + 5 || (q[2] & 0x80) != 0 || (q[2] & 0x78) != 0 ||
-	    q[4] != 0 || q[5] != 1)
-		return 0;
-	while (o < n && q[o] != 0) {
-		if ((q[o] & 0xc0) != 0)
-			return 0;
-		o += 1 + q[o];
-	}
-	if (o + 5 > n || o + 5 + sizeof(rr) > 512)
-		return 0;
-	o += 5;		/* the root label, type, class */
-	qtype = q[o - 4] << 8 | q[o - 3];
-	memcpy(a, q, o);
-	a[2] = (unsigned char)(0x84 | (q[2] & 0x01));	/* QR AA, RD kept */
-	a[3] = 0x80;					/* RA, NOERROR */
-	memset(a + 6, 0, 6);				/* AN NS AR */
-	if (qtype == 1 && q[o - 2] == 0 && q[o - 1] == 1) {
-		a[7] = 1;
-		memcpy(a + o, rr, sizeof(rr));
-		o += sizeof(rr);
-	}
-	return o;
-}
-
-static void *
-dns_responder(void *arg)
-{
-	struct sockaddr_storage	 from;
-	socklen_t		 fromlen;
-	unsigned char		 q[512], a[512];
-	int			 fd = *(int *)arg;
-	ssize_t			 n;
-	size_t			 alen;
-
-	for (;;) {
-		fromlen = sizeof(from);
-		n = recvfrom(fd, q, sizeof(q), 0, (struct sockaddr *)&from,
-		    &fromlen);
-		if (n <= 0)
-			continue;
-		if ((alen = dns_answer(q, (size_t)n, a)) > 0)
-			sendto(fd, a, alen, 0, (struct sockaddr *)&from,
-			    fromlen);
-	}
-	return NULL;
-}
-
-/* Serve DNS on 127.0.0.1:dns_port (UDP), unless 0; 0, or -1. */
-static int
-dns_start(void)
-{
-	static int	 fd;
-
-	return dns_port == 0 ? 0 : serve_loopback(SOCK_DGRAM, dns_port,
-	    dns_responder, &fd, "acmeload: DNS responder");
-}
-
-/* ---- HTTP/1.1 over one keep-alive connection --------------------------- */
-
-struct conn {
-	int		 fd;
-	SSL		*ssl;
-	SSL_SESSION	*sess;
-	char		*buf;		/* received, not yet consumed */
-	size_t		 len, cap;
-};
-
-struct resp {
-	int	 status;
-	int	 close;
-	char	 location[512];
-	char	 nonce[256];
-	char	*body;		/* NUL-terminated; owned by the caller */
-	size_t	 blen;
-};
-
-static void
-conn_close(struct conn *c)
-{
-	if (c->ssl != NULL) {
-		SSL_free(c->ssl);
-		c->ssl = NULL;
-	}
-	if (c->fd != -1)
-		close(c->fd);
-	c->fd = -1;
-	c->len = 0;
-}
-
-/* Connect (and handshake, resuming the last session); 0, or -1. */
-static int
-conn_open(struct conn *c)
-{
-	struct sockaddr_in	 sa;
-	struct timeval		 tmo = { IO_TIMEOUT, 0 };
-	int			 one = 1;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t)port);
-	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
-		return -1;
-	if ((c->fd = socket(AF_INET, SOCK_STREAM, 0)) == -1)
-		return -1;
-	if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) == -1) {
-		conn_close(c);
-		return -1;
-	}
-	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	/* A server that stops answering ends the run instead of hanging it. */
-	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tmo, sizeof(tmo));
-	setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tmo, sizeof(tmo));
-	atomic_fetch_add(&nconnects, 1);
-	if (!use_tls)
-		return 0;
-	if ((c->ssl = SSL_new(ssl_ctx)) == NULL)
-		goto err;
-	SSL_set_fd(c->ssl, c->fd);
-	if (c->sess != NULL)
-		SSL_set_session(c->ssl, c->sess);
-	if (SSL_connect(c->ssl) != 1)
-		goto err;
-	SSL_SESSION_free(c->sess);
-	c->sess = SSL_get1_session(c->ssl);
-	return 0;
-err:
-	fail_msg("TLS handshake with %s failed: %s", origin,
-	    ERR_error_string(ERR_get_error(), NULL));
-	conn_close(c);
-	return -1;
-}
-
-static int
-conn_write(struct conn *c, const char *p, size_t n)
-{
-	ssize_t	 r;
-
-	while (n > 0) {
-		r = c->ssl != NULL ? SSL_write(c->ssl, p, (int)n) :
-		    write(c->fd, p, n);
-		if (r <= 0)
-			return -1;
-		p += r;
-		n -= (size_t)r;
-	}
-	return 0;
-}
-
-/* Read more into c->buf; the bytes read, 0 at EOF, -1 on error. */
-static ssize_t
-conn_fill(struct conn *c)
-{
-	ssize_t	 r;
-	char	*nb;
-
-	if (c->cap - c->len < 16384) {
-		if ((nb = realloc(c->buf, c->cap * 2 + 32768)) == NULL)
-			return -1;
-		c->buf = nb;
-		c->cap = c->cap * 2 + 32768;
-	}
-	r = c->ssl != NULL ? SSL_read(c->ssl, c->buf + c->len,
-	    (int)(c->cap - c->len - 1)) : read(c->fd, c->buf + c->len,
-	    c->cap - c->len - 1);
-	if (r < 0 && c->ssl != NULL &&
-	    SSL_get_error(c->ssl, (int)r) == SSL_ERROR_ZERO_RETURN)
-		r = 0;
-	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) &&
-	    !atomic_exchange(&stuck, 1))
-		fail_msg("no answer from %s in %d s: the server is stuck",
-		    origin, IO_TIMEOUT);
-	if (r > 0)
-		c->len += (size_t)r;
-	return r;
-}
-
-static void
-header_value(const char *h, const char *end, const char *name, char *out,
-    size_t outlen)
-{
-	const char	*p = h, *eol;
-	size_t		 nl = strlen(name), n;
-
-	while (p < end && (eol = memmem(p, (size_t)(end - p), "\r\n", 2))) {
-		if ((size_t)(eol - p) > nl + 1 && strncasecmp(p, name, nl) == 0
-		    && p[nl] == ':') {
-			p += nl + 1;
-			while (*p == ' ' || *p == '\t')
-				p++;
-			n = (size_t)(eol - p);
-			if (n >= outlen)
-				n = outlen - 1;
-			memcpy(out, p, n);
-			out[n] = '\0';
-			return;
-		}
-		p = eol + 2;
-	}
-}
-
-/*
- * Read one response into r. 0; 1 when the connection ended before any
- * byte of it (the caller may reconnect and resend); -1 on error.
- */
-static int
-read_response(struct conn *c, struct resp *r, int head)
-{
-	char		*hend, v[64], *p, *e;
-	size_t		 hlen, cl = 0, need, bcap = 0, sz;
-	int		 chunked, has_cl;
-	ssize_t		 n;
-
-	while ((hend = c->len ? memmem(c->buf, c->len, "\r\n\r\n", 4) : NULL)
-	    == NULL)
-		if ((n = conn_fill(c)) <= 0)
-			return c->len == 0 && n == 0 ? 1 : -1;
-	hlen = (size_t)(hend - c->buf) + 4;
-	if (debug)
-		fprintf(stderr, "--- %.*s", (int)hlen, c->buf);
-	if (sscanf(c->buf, "HTTP/1.%*d %d", &r->status) != 1)
-		return -1;
-	r->location[0] = r->nonce[0] = v[0] = '\0';
-	header_value(c->buf, hend + 2, "Location", r->location,
-	    sizeof(r->location));
-	header_value(c->buf, hend + 2, "Replay-Nonce", r->nonce,
-	    sizeof(r->nonce));
-	header_value(c->buf, hend + 2, "Connection", v, sizeof(v));
-	r->close = strcasecmp(v, "close") == 0;
-	v[0] = '\0';
-	header_value(c->buf, hend + 2, "Transfer-Encoding", v, sizeof(v));
-	chunked = strcasecmp(v, "chunked") == 0;
-	v[0] = '\0';
-	header_value(c->buf, hend + 2, "Content-Length", v, sizeof(v));
-	has_cl = v[0] != '\0';
-	if (has_cl && !head)
-		cl = strtoul(v, NULL, 10);
-	r->body = NULL;
-	r->blen = 0;
-	if (!chunked || head) {
-		/* Content-Length, or none (a 204, HEAD-like answers: empty). */
-		while (c->len < hlen + cl)
-			if (conn_fill(c) <= 0)
-				return -1;
-		if ((r->body = malloc(cl + 1)) == NULL)
-			return -1;
-		memcpy(r->body, c->buf + hlen, cl);
-		r->body[cl] = '\0';
-		r->blen = cl;
-		need = hlen + cl;
-	} else {
-		need = hlen;
-		for (;;) {
-			while ((e = memmem(c->buf + need, c->len - need, "\r\n",
-			    2)) == NULL)
-				if (conn_fill(c) <= 0)
-					return -1;
-			sz = strtoul(c->buf + need, &p, 16);
-			need = (size_t)(e - c->buf) + 2;
-			while (c->len < need + sz + 2)
-				if (conn_fill(c) <= 0)
-					return -1;
-			if (r->blen + sz + 1 > bcap) {
-				bcap = (r->blen + sz + 1) * 2;
-				if ((p = realloc(r->body, bcap)) == NULL)
-					return -1;
-				r->body = p;
-			}
-			memcpy(r->body + r->blen, c->buf + need, sz);
-			r->blen += sz;
-			r->body[r->blen] = '\0';
-			need += sz + 2;
-			if (sz == 0)
-				break;	/* no trailers from these servers */
-		}
-	}
-	memmove(c->buf, c->buf + need, c->len - need);
-	c->len -= need;
-	return 0;
-}
-
-/*
- * One request on c (reconnecting when the server closed the kept-alive
- * connection). path is the part of a URL after the origin. 0, or -1.
- */
-static int
-http_do(struct conn *c, const char *method, const char *path,
-    const char *body, size_t blen, struct resp *r)
-{
-	char	 head[1024], *req = head;
-	int	 n, tries, got, ret;
-
-	n = snprintf(head, sizeof(head), "%s %s HTTP/1.1\r\nHost: %s\r\n"
-	    "User-Agent: certmint-acmeload\r\n%s"
-	    "Content-Length: %zu\r\n\r\n", method, path, origin +
-	    (use_tls ? 8 : 7), body != NULL ?
-	    "Content-Type: application/jose+json\r\n" : "", blen);
-	if (n < 0 || (size_t)n >= sizeof(head))
-		return -1;
-	/*
-	 * Head and body in one write, as clients do (Go's net/http buffers
-	 * them, Python's http.client joins them): one TLS record, one
-	 * segment for the server to wake up for.
-	 */
-	if (blen > 0) {
-		if ((req = malloc((size_t)n + blen)) == NULL)
-			return -1;
-		memcpy(req, head, (size_t)n);
-		memcpy(req + n, body, blen);
-	}
-	ret = -1;
-	for (tries = 0; tries < 2; tries++) {
-		if (c->fd == -1 && conn_open(c) == -1)
-			break;
-		if (conn_write(c, req, (size_t)n + blen) == -1) {
-			conn_close(c);
-			continue;
-		}
-		got = read_response(c, r, strcmp(method, "HEAD") == 0);
-		if (got == 0) {
-			atomic_fetch_add(&nrequests, 1);
-			if (r->close)
-				conn_close(c);
-			ret = 0;
-			break;
-		}
-		conn_close(c);
-		if (got == -1)
-			break;	/* 1: closed before the answer, sent again */
-	}
-	if (req != head)
-		free(req);
-	return ret;
 }
 
 /* ---- JWS ------------------------------------------------------------- */
