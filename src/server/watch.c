@@ -12,9 +12,18 @@
  * connection on its own thread, as MHD_stop_daemon does with shutdown().
  * No 408 is sent: MHD 0.9.75 queues a response only before the body is
  * read or after all of it, and never from another thread.
+ *
+ * A connection whose client left while it waited in the listen queue
+ * (a flood past max_connections) is closed at its accept instead
+ * (watch_notify), and one whose client left just after it within a tick
+ * or two (watch_run): MHD 0.9.75 reads what the client sent, stops at a
+ * short read and, its socket edge-triggered in epoll, never sees the end
+ * of the stream that came with it, so each such connection held its place
+ * until header_timeout and new clients queued behind them.
  */
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -35,6 +44,7 @@ struct watch_conn {
 	int		 shut;		/* shut down, not closed by MHD yet */
 	int		 kept;		/* kept alive after a request */
 	int		 started;	/* the next request line came (watch_uri) */
+	int		 gone;		/* its client left before the accept */
 };
 
 struct http_watch {
@@ -49,6 +59,7 @@ struct http_watch {
 	int		 timeout[WATCH__MAX];	/* seconds, from the config */
 	int64_t		 closed[WATCH__MAX];	/* since the last log line */
 	int64_t		 closed_idle;	/* of those, kept alive and idle */
+	int64_t		 closed_gone;	/* at accept, their client gone */
 	int64_t		 logged_at;	/* clock_ns() of the last one, or 0 */
 	int		 stop;
 	int		 running;
@@ -58,6 +69,30 @@ struct http_watch {
 #define WATCH_NS_PER_S		1000000000LL
 /* At most a line a minute per cause, so that a flood does not flood. */
 #define WATCH_LOG_EVERY_NS	(60 * WATCH_NS_PER_S)
+/*
+ * A client gone before its accept sent all it ever will, and MHD has
+ * it: a second for each phase is plenty, and it frees the place sooner.
+ */
+#define WATCH_GONE_NS		WATCH_NS_PER_S
+/* As much of a gone client's request as is looked at for its end. */
+#define WATCH_PEEK		16384
+
+enum peer_state {
+	PEER_HERE,		/* connected, or nothing to tell */
+	PEER_LEFT_AFTER_HEAD,	/* left after a whole request head */
+	PEER_LEFT		/* left with no request that can complete */
+};
+
+/* The deadline of phase for e, from since. */
+static int64_t
+watch_deadline(const struct http_watch *w, const struct watch_conn *e,
+    enum watch_phase phase)
+{
+	if (phase == WATCH_NONE)
+		return 0;
+	return e->since + (e->gone ? WATCH_GONE_NS :
+	    w->timeout[phase] * WATCH_NS_PER_S);
+}
 
 /* Start phase on the connection of c (none when it is not watched). */
 void
@@ -79,8 +114,16 @@ watch_set(struct http_watch *w, struct MHD_Connection *c,
 		e->started = 0;
 	}
 	e->since = clock_ns();
-	e->deadline = phase == WATCH_NONE ? 0 :
-	    e->since + w->timeout[phase] * WATCH_NS_PER_S;
+	e->deadline = watch_deadline(w, e, phase);
+	/*
+	 * A client gone before the accept that is answered (one that
+	 * half-closes after its request) sends no other request: closed
+	 * now, not at the next request's deadline.
+	 */
+	if (phase == WATCH_HEADERS && e->gone && !e->shut) {
+		e->shut = 1;
+		(void)shutdown(e->fd, SHUT_RDWR);
+	}
 	pthread_mutex_unlock(&w->mu);
 }
 
@@ -109,9 +152,55 @@ watch_uri(void *cls, const char *uri, struct MHD_Connection *c)
 	return NULL;
 }
 
+/* Has the client of fd shut down its side or reset the connection? */
+static int
+peer_closed(int fd, int *reset)
+{
+	struct pollfd	 pfd;
+
+	pfd.fd = fd;
+	pfd.events = POLLIN | POLLRDHUP;
+	pfd.revents = 0;
+	if (poll(&pfd, 1, 0) != 1)
+		return 0;
+	if (reset != NULL)
+		*reset = (pfd.revents & (POLLHUP | POLLERR)) != 0;
+	return (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
+
+/*
+ * Had the client of fd, just accepted, left already (shut down its side
+ * or reset the connection)? A client that half-closes after a whole
+ * request head may still read its answer; from any other, nothing that
+ * came can complete a request. A head longer than WATCH_PEEK, or a TLS
+ * record that happens to hold an empty line, counts as whole: those get
+ * WATCH_GONE_NS.
+ */
+static enum peer_state
+peer_state(int fd)
+{
+	char		 buf[WATCH_PEEK];
+	ssize_t		 n;
+	int		 reset;
+
+	if (!peer_closed(fd, &reset))
+		return PEER_HERE;
+	if (reset)
+		return PEER_LEFT;
+	n = recv(fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
+	if (n == (ssize_t)sizeof(buf) || (n > 0 &&
+	    (memmem(buf, (size_t)n, "\r\n\r\n", 4) != NULL ||
+	    memmem(buf, (size_t)n, "\n\n", 2) != NULL)))
+		return PEER_LEFT_AFTER_HEAD;
+	return PEER_LEFT;
+}
+
 /*
  * MHD_OPTION_NOTIFY_CONNECTION: a connection accepted is watched from
- * then; one closed leaves the table before MHD closes its socket.
+ * then, or shut down at once when its client already left without a
+ * request that could be answered (MHD then sees the end of the stream
+ * when it adds the socket to epoll); one closed leaves the table before
+ * MHD closes its socket.
  */
 void
 watch_notify(void *cls, struct MHD_Connection *c, void **socket_context,
@@ -120,6 +209,7 @@ watch_notify(void *cls, struct MHD_Connection *c, void **socket_context,
 	struct http_watch *w = cls;
 	const union MHD_ConnectionInfo *ci;
 	struct watch_conn *e;
+	enum peer_state	 peer;
 
 	if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
 		if ((e = *socket_context) == NULL)
@@ -137,12 +227,23 @@ watch_notify(void *cls, struct MHD_Connection *c, void **socket_context,
 		return;
 	}
 	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (ci == NULL)
+		return;
+	if ((peer = peer_state(ci->connect_fd)) == PEER_LEFT) {
+		(void)shutdown(ci->connect_fd, SHUT_RDWR);
+		pthread_mutex_lock(&w->mu);
+		w->closed_gone++;
+		pthread_mutex_unlock(&w->mu);
+		return;
+	}
 	/* Out of memory: this one connection has only the idle timeout. */
-	if (ci == NULL || (e = calloc(1, sizeof(*e))) == NULL)
+	if ((e = calloc(1, sizeof(*e))) == NULL)
 		return;
 	e->fd = ci->connect_fd;
 	e->phase = WATCH_HEADERS;
-	e->deadline = clock_ns() + w->timeout[WATCH_HEADERS] * WATCH_NS_PER_S;
+	e->gone = peer == PEER_LEFT_AFTER_HEAD;
+	e->since = clock_ns();
+	e->deadline = watch_deadline(w, e, WATCH_HEADERS);
 	pthread_mutex_lock(&w->mu);
 	e->next = w->head;
 	if (w->head != NULL)
@@ -161,10 +262,11 @@ static void
 watch_log(struct http_watch *w, int64_t now, int force)
 {
 	static const char *const what[] = { "headers", "body" };
-	int64_t		 n[WATCH_NONE], idle;
+	int64_t		 n[WATCH_NONE], idle, gone;
 	int		 i, t[WATCH_NONE];
 
-	if (w->closed[WATCH_HEADERS] + w->closed[WATCH_BODY] == 0 ||
+	if (w->closed[WATCH_HEADERS] + w->closed[WATCH_BODY] +
+	    w->closed_gone == 0 ||
 	    (!force && w->logged_at != 0 &&
 	    now - w->logged_at < WATCH_LOG_EVERY_NS))
 		return;
@@ -175,6 +277,8 @@ watch_log(struct http_watch *w, int64_t now, int force)
 	}
 	idle = w->closed_idle;
 	w->closed_idle = 0;
+	gone = w->closed_gone;
+	w->closed_gone = 0;
 	n[WATCH_HEADERS] -= idle;
 	w->logged_at = now;
 	pthread_mutex_unlock(&w->mu);
@@ -183,6 +287,11 @@ watch_log(struct http_watch *w, int64_t now, int force)
 		log_info("http: closed %" PRId64 " kept-alive connection%s "
 		    "idle for %d s", idle, idle == 1 ? "" : "s",
 		    t[WATCH_HEADERS]);
+	/* Info: a flood went by, and its places are free again. */
+	if (gone > 0)
+		log_info("http: closed %" PRId64 " connection%s whose client "
+		    "left before its request was read", gone,
+		    gone == 1 ? "" : "s");
 	for (i = 0; i < WATCH_NONE; i++)
 		if (n[i] > 0)
 			log_warn("http: closed %" PRId64 " connection%s: %s not "
@@ -227,13 +336,27 @@ watch_run(void *arg)
 	while (!w->stop) {
 		now = clock_ns();
 		for (e = w->head; e != NULL; e = e->next) {
-			if (e->phase == WATCH_NONE || e->shut ||
-			    now < e->deadline)
+			if (e->phase == WATCH_NONE || e->shut)
+				continue;
+			/*
+			 * A client that left between its accept and MHD's
+			 * first read: MHD may have missed that end too.
+			 */
+			if (!e->gone && peer_closed(e->fd, NULL)) {
+				e->gone = 1;
+				if (e->deadline > now + WATCH_GONE_NS)
+					e->deadline = now + WATCH_GONE_NS;
+			}
+			if (now < e->deadline)
 				continue;
 			e->shut = 1;
 			idle = e->phase == WATCH_HEADERS && e->kept &&
 			    !e->started && quiet_for(e->fd, now - e->since);
-			if (shutdown(e->fd, SHUT_RDWR) == 0) {
+			if (shutdown(e->fd, SHUT_RDWR) != 0)
+				continue;
+			if (e->gone) {
+				w->closed_gone++;
+			} else {
 				w->closed[e->phase]++;
 				w->closed_idle += idle;
 			}
