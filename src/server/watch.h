@@ -1,7 +1,8 @@
 /*
  * watch.h - the deadlines of HTTP connections (watch.c): a connection's
  * headers within [server] header_timeout of its accept, its body within
- * body_timeout of its headers, or a watchdog thread shuts it down.
+ * body_timeout of its headers, or a watchdog thread shuts it down; one
+ * whose client already left, at once.
  */
 #ifndef CM_WATCH_H
 #define CM_WATCH_H
