@@ -54,7 +54,8 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 	 */
 	if (strncmp(msg, "Connection socket is closed when reading request",
 	    48) == 0 || strncmp(msg, "Socket has been disconnected when "
-	    "reading request", 49) == 0) {
+	    "reading request", 49) == 0 || strncmp(msg, "Connection was "
+	    "closed by remote side", 36) == 0) {
 		logmsg_limited(CM_LOG_INFO, "http: %s", msg);
 		return;
 	}

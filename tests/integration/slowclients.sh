@@ -155,5 +155,17 @@ echo "# answered in $(( ($(date +%s%N) - t0) / 1000000 )) ms"
 wait "$FPID"
 check_eq "the client queued with the flood that half-closed is answered" \
     "HTTP/1.1 200 OK" "$(sed -n 2p "$T_DIR/flood.out" | tr -d '\r')"
+
+# A client that leaves in the middle of its request headers is its own
+# trouble: libmicrohttpd's word for it is logged as info, not a warning.
+python3 -c 'import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.sendall(b"GET /health HTTP/1.1\r\nHo")
+time.sleep(0.5)
+s.close()' "$PORT"
+check "a request cut short is logged" wait_until 10 has_lines "$T_LOG" \
+    "info: http: Connection was closed by remote side" 1
+check_eq "and not as a warning" 0 \
+    "$(count_lines "$T_LOG" "warning: http: Connection was closed by remote")"
 daemon_stop
 finish
