@@ -487,6 +487,9 @@ cmd_status(const struct cli *cli, int argc, char **argv)
 		    " failed\n", N(r, "total"), N(r, "pending"),
 		    N(r, "issued"), N(r, "revoked"), N(r, "denied"),
 		    N(r, "failed"));
+		printf("  refused:   %" JSON_INTEGER_FORMAT " unauthenticated "
+		    "submissions since start (401, not recorded)\n",
+		    N(ans, "unauthenticated"));
 		printf("  CRLs:      %" JSON_INTEGER_FORMAT "\n"
 		    "  events:    %" JSON_INTEGER_FORMAT "\n", N(ans, "crls"),
 		    N(ans, "last_event_seq"));

@@ -49,8 +49,9 @@ init_usage(FILE *f)
 	    "                   localhost, 127.0.0.1 and ::1\n"
 	    "  --listen ADDR    HTTP address (default 127.0.0.1)\n"
 	    "  --anonymous MODE who may submit without a token or client\n"
-	    "                   certificate: no (default), pending (an officer\n"
-	    "                   decides), issue (anyone: demos only)\n");
+	    "                   certificate: no (default: 401, logged, not\n"
+	    "                   recorded), pending (an officer decides), issue\n"
+	    "                   (anyone: demos only)\n");
 }
 
 int

@@ -190,6 +190,8 @@ cmd_status_locked(struct server *srv, const char *officer, json_t *args,
 	json_object_set_new(r, "failed", json_integer(st.failed));
 	json_object_set_new(r, "total", json_integer(st.total));
 	json_object_set_new(reply, "requests", r);
+	json_object_set_new(reply, "unauthenticated",
+	    json_integer(atomic_load(&srv->unauthenticated)));
 	json_object_set_new(reply, "crls", json_integer(st.crls));
 	if ((r = crl_status_json(srv->ca)) == NULL) {
 		snprintf(err, errlen, "cannot read the CRLs");

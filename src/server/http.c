@@ -30,7 +30,6 @@ struct upload {
 	int64_t		 t0;		/* when its handler first ran */
 	enum http_route	 route;		/* ROUTE_SUBMIT or ROUTE_RENEW */
 	struct http_target target;	/* ROUTE_RENEW: the serial */
-	unsigned int	 status;	/* not 0: answer with it (401) */
 	/* An ACME answer waiting (suspended) for a validation. */
 	struct acme_wait *acme_wait;
 };
@@ -108,7 +107,7 @@ queue_json(struct MHD_Connection *c, unsigned int status, json_t *o)
  */
 static enum MHD_Result
 queue_result(struct server *srv, struct MHD_Connection *c,
-    struct ca_result *res, int pem, unsigned int status)
+    struct ca_result *res, int pem)
 {
 	struct http_answer a;
 	int		 rc;
@@ -117,8 +116,6 @@ queue_result(struct server *srv, struct MHD_Connection *c,
 	ca_config_lock(srv->ca);
 	rc = http_answer_result(&a, res, pem, ca_signer(srv->ca)->chain_pem);
 	ca_config_unlock(srv->ca);
-	if (rc == 0 && status != 0)
-		a.status = status;
 	return queue_answer(c, &a, rc);
 }
 
@@ -174,33 +171,23 @@ check_scope(struct server *srv, const struct auth_id *id,
 }
 
 /*
- * Start a submission (not a renewal) from id: refused and recorded when
- * nobody authenticated and [rest] anonymous = no (up->status 401), or
- * when it asks for more than id may; held pending for anonymous =
- * pending. As http_submission_start.
+ * Start a submission (not a renewal) from id: refused when it asks for
+ * more than id may (recorded: the requester is known); held pending for
+ * [rest] anonymous = pending. The caller has refused whoever did not
+ * authenticate (unauthenticated). As http_submission_start.
  */
 static int
-submit_start(struct server *srv, struct upload *up,
-    const struct http_submission *sub, const struct auth_id *id,
-    const char *who, struct ca_pending **pending, struct ca_result *res)
+submit_start(struct server *srv, const struct http_submission *sub,
+    const struct auth_id *id, const char *who, struct ca_pending **pending,
+    struct ca_result *res)
 {
 	char	 msg[512];
-	int	 anon = anonymous_mode(srv);
 
-	if (id->kind == AUTH_FAILED || (id->kind == AUTH_NONE &&
-	    anon == CM_ANON_NO)) {
-		up->status = MHD_HTTP_UNAUTHORIZED;
-		return ca_submit_failed_start(srv->ca, CA_E_DENIED,
-		    id->kind == AUTH_FAILED ? id->why : "authentication "
-		    "required: send an API token (Authorization: Bearer, see "
-		    "certmint token create) or a client certificate of this CA "
-		    "over HTTPS", who, who, pending, res);
-	}
 	if (id->kind != AUTH_NONE && check_scope(srv, id, sub, msg,
 	    sizeof(msg)) == -1)
 		return ca_submit_failed_start(srv->ca, CA_E_DENIED, msg, who,
 		    who, pending, res);
-	if (id->kind == AUTH_NONE && anon == CM_ANON_PENDING &&
+	if (id->kind == AUTH_NONE && anonymous_mode(srv) == CM_ANON_PENDING &&
 	    sub->kind == SUBMIT_CSR)
 		return ca_submit_start_hold(srv->ca, sub->data, sub->len,
 		    sub->attrs, sub->nattrs, who, who, 1, pending, res);
@@ -231,20 +218,56 @@ query_args(void *ctx, http_arg_fn fn, void *arg)
 	MHD_get_connection_values(ctx, MHD_GET_ARGUMENT_KIND, args_each, &w);
 }
 
+/* The client's address, NULL when MHD cannot say. */
+static const struct sockaddr *
+client_addr(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci;
+
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	return ci != NULL ? ci->client_addr : NULL;
+}
+
 static const char *
 requester_of(struct server *srv, struct MHD_Connection *c, char *buf,
     size_t len)
 {
-	const union MHD_ConnectionInfo *ci;
 	int		 trust;
 
 	ca_config_lock(srv->ca);
 	trust = ca_config(srv->ca)->trust_requester_header;
 	ca_config_unlock(srv->ca);
-	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	return http_requester(trust, trust ? MHD_lookup_connection_value(c,
-	    MHD_HEADER_KIND, "X-Certmint-Requester") : NULL,
-	    ci != NULL ? ci->client_addr : NULL, buf, len);
+	    MHD_HEADER_KIND, "X-Certmint-Requester") : NULL, client_addr(c),
+	    buf, len);
+}
+
+/*
+ * Refuse a submission from a client that did not authenticate: 401, and
+ * nothing recorded. A request row raises CERTDENIED, which every exit
+ * module hears: anyone who reached the port would fill the database and
+ * make each module mail, post and write, without any credentials (AD CS
+ * never sees such a request: authentication comes before the CA). Logged
+ * with the address (never the Authorization header), repeats counted so
+ * that a flood cannot fill the log, and counted for `certmint status`.
+ */
+static enum MHD_Result
+refuse_unauthenticated(struct server *srv, struct MHD_Connection *c,
+    const struct auth_id *id)
+{
+	const char	*why = id->kind == AUTH_FAILED ? id->why :
+			    "no credentials";
+	char		 addr[64];
+
+	atomic_fetch_add(&srv->unauthenticated, 1);
+	http_requester(0, NULL, client_addr(c), addr, sizeof(addr));
+	logmsg_limited(CM_LOG_INFO, "http: a submission from %s refused "
+	    "(401, not recorded): %s", addr[0] != '\0' ? addr :
+	    "an unknown address", why);
+	return queue_error(c, MHD_HTTP_UNAUTHORIZED, id->kind == AUTH_FAILED ?
+	    id->why : "authentication required: send an API token "
+	    "(Authorization: Bearer, see certmint token create) or a client "
+	    "certificate of this CA over HTTPS", 0);
 }
 
 /*
@@ -352,24 +375,28 @@ handle_submit(struct http_listener *l, struct MHD_Connection *c,
 		return rc;
 	}
 	/*
+	 * Credentials that fail, or none where [rest] anonymous = no. A
+	 * renewal is authenticated by the old certificate's key: refused
+	 * only when credentials were sent and failed.
+	 */
+	if (id.kind == AUTH_FAILED || (id.kind == AUTH_NONE &&
+	    up->route == ROUTE_SUBMIT && anonymous_mode(srv) == CM_ANON_NO)) {
+		rc = refuse_unauthenticated(srv, c, &id);
+		http_submission_free(&sub);
+		auth_id_free(&id);
+		return rc;
+	}
+	/*
 	 * A renewal answers as a submission does. A body refused is queued
 	 * like one; ca_renew waits for its commit on this thread (renewals
 	 * are rare next to submissions).
 	 */
-	/*
-	 * A renewal is authenticated by the old certificate's key; refused
-	 * only when credentials were sent and failed.
-	 */
-	if (up->route == ROUTE_RENEW && id.kind == AUTH_FAILED) {
-		up->status = MHD_HTTP_UNAUTHORIZED;
-		started = ca_submit_failed_start(srv->ca, CA_E_DENIED, id.why,
-		    who, who, &pending, &res);
-	} else if (up->route == ROUTE_RENEW)
+	if (up->route == ROUTE_RENEW)
 		started = http_renewal_start(srv->ca, up->target.serial, &sub,
 		    MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 		    RENEWAL_SIG_HEADER), who, &pending, &res);
 	else
-		started = submit_start(srv, up, &sub, &id, who, &pending, &res);
+		started = submit_start(srv, &sub, &id, who, &pending, &res);
 	http_submission_free(&sub);
 	auth_id_free(&id);
 	if (started == 1) {
@@ -384,7 +411,7 @@ handle_submit(struct http_listener *l, struct MHD_Connection *c,
 		return MHD_YES;
 	}
 answer:
-	rc = queue_result(srv, c, &res, 1, up->status);
+	rc = queue_result(srv, c, &res, 1);
 	ca_result_free(&res);
 	ca_timing_add(srv->ca, STAGE_HTTP, clock_ns() - t0);
 	return rc;
@@ -699,7 +726,10 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 		*con_cls = up;
 		if (!too_large)
 			return MHD_YES;
-		/* Refused and recorded unread: the connection then closes. */
+		/*
+		 * Refused unread (413, recorded; 401 when nobody
+		 * authenticated): the connection then closes.
+		 */
 		up->body.too_large = 1;
 		return handle_submit(l, c, up);
 	}

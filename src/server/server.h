@@ -48,6 +48,8 @@ struct server {
 	int			 wake[2];	/* pipe: admin -> main loop */
 	atomic_int		 stopping;
 	atomic_int		 submitting;	/* suspended, waiting for a commit */
+	/* REST submissions refused 401 since start: logged, never recorded. */
+	atomic_llong		 unauthenticated;
 	struct acme		*acme;		/* [acme] enabled, else NULL */
 	char			 listen_desc[128];	/* "127.0.0.1:8080" */
 	char			 tls_desc[128];	/* "127.0.0.1:8443", "" */

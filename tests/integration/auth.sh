@@ -1,6 +1,10 @@
 #!/bin/sh
 # REST authentication (issue 14 §1): an anonymous submission is refused
-# by default (401, recorded like any refusal); API tokens (certmint token
+# by default (401), and so is one with bad credentials: neither recorded
+# nor an event (anyone could fill the database and make every exit module
+# fire), but logged with the address, repeats counted, and counted by
+# certmint status; a refusal of an authenticated requester (403) is
+# recorded with its event. API tokens (certmint token
 # create|list|revoke, kept as SHA-256 only) authenticate and name the
 # requester; a token's scope (profiles, name patterns for every CN and
 # subjectAltName) is enforced; an expired or revoked token is refused; a
@@ -36,6 +40,20 @@ row() {
 	db_query "SELECT disposition, status_code, requester_name FROM requests \
 	    WHERE id = $1"
 }
+# rows: the numbers of request rows and of events, "requests|events".
+rows() {
+	db_query "SELECT (SELECT count(*) FROM requests) || '|' ||
+	    (SELECT count(*) FROM events)"
+}
+# refused_401: certmint status's count of unauthenticated submissions.
+refused_401() {
+	"$CERTMINT" -c "$CONF" --json status | python3 -c \
+	    'import json, sys; print(json.load(sys.stdin)["unauthenticated"])'
+}
+# logged_401 WHY: lines of the log refusing a submission for WHY.
+logged_401() {
+	count_lines "$T_LOG" "info: http: a submission from 127\.0\.0\.1 refused \(401, not recorded\): $1"
+}
 # keep_cert FILE: the certificate of resp.json into FILE.
 keep_cert() {
 	json "$T_DIR/resp.json" "j['certificate']" >"$1"
@@ -43,14 +61,34 @@ keep_cert() {
 ACCESSDENIED=-2147024891	# E_ACCESSDENIED, failed (30)
 
 new_csr www.example.com -addext subjectAltName=DNS:www.example.com
+before=$(rows)
 check_eq "an anonymous submission is refused: 401" 401 "$(post www.example.com)"
 check_match "with a clear message" "authentication required.*token" \
     "$(resp "j['error']")"
-check "and WWW-Authenticate: Bearer" grep -qi '^WWW-Authenticate: Bearer' \
-    "$T_DIR/headers.txt"
-ANON_ID=$(resp "j['request_id']")
-check_eq "the refusal is recorded (failed, E_ACCESSDENIED, the address)" \
-    "30|$ACCESSDENIED|127.0.0.1" "$(row "$ANON_ID")"
+check "and WWW-Authenticate: Bearer realm=\"certmint\"" grep -qi \
+    '^WWW-Authenticate: Bearer realm="certmint"' "$T_DIR/headers.txt"
+check_eq "nothing is recorded: no request row, no event" "$before" "$(rows)"
+check_eq "so the answer names no request" None "$(resp "j.get('request_id')")"
+check "certmintd logs it at info, with the address and why" \
+    wait_lines "$T_LOG" "info: http: a submission from 127\.0\.0\.1 refused \(401, not recorded\): no credentials$" 1
+check_eq "certmint status counts it" 1 "$(refused_401)"
+check_match "and says so" "refused: +1 unauthenticated submissions since start" \
+    "$("$CERTMINT" -c "$CONF" status)"
+# A flood: every one refused and counted, the log line repeated at most
+# LOG_BURST (5) times a 10 s window (two windows allowed for a slow run).
+lines=$(logged_401 "no credentials")
+_urls=
+for _i in $(seq 30); do
+	_urls="$_urls $SURL/api/v1/requests"
+done
+# shellcheck disable=SC2086
+curl -s -m 60 --cacert "$CA" -Z \
+    -H 'Content-Type: application/pkcs10' \
+    --data-binary "@$T_DIR/www.example.com.csr" $_urls >/dev/null 2>&1
+check_eq "30 more anonymous submissions: counted, none recorded" \
+    "31 $before" "$(refused_401) $(rows)"
+check "their log lines are rate-limited" \
+    test "$(($(logged_401 "no credentials") - lines))" -le 10
 
 # Tokens.
 TOK=$("$CERTMINT" -c "$CONF" token create --name web --profiles WebServer \
@@ -88,11 +126,14 @@ check_eq "*.example.com covers names deeper under it" 201 \
 
 # Scope.
 new_csr evil.test
+before=$(rows)
 check_eq "a CN outside the patterns: 403" 403 "$(post evil.test -H "$AUTH")"
 check_match "says which name" 'may not request the name \\"evil.test\\"' \
     "$(cat "$T_DIR/resp.json")"
 check_eq "recorded as refused, by web" "30|$ACCESSDENIED|web" \
     "$(row "$(resp "j['request_id']")")"
+check_eq "with its event: the requester is known" \
+    "$((${before%|*} + 1))|$((${before#*|} + 1))" "$(rows)"
 new_csr ok.example.com -addext subjectAltName=DNS:ok.example.com,DNS:example.com.evil.test
 check_eq "a subjectAltName outside the patterns: 403" 403 \
     "$(post ok.example.com -H "$AUTH")"
@@ -128,26 +169,38 @@ new_csr alice -subj /CN=alice.example.com/emailAddress=alice@example.com \
     -addext subjectAltName=DNS:alice.example.com
 check_eq "a subject e-mail address the token names: 201" 201 \
     "$(post alice -H "Authorization: Bearer $MTOK")"
+ALICE_ID=$(resp "j['request_id']")
 check_eq "a profile the token may not request: 403" 403 \
     "$(Q=attrib=CertificateTemplate:ClientAuth post www.example.com -H "$AUTH")"
 check_match "says which" 'may not request profile \\"ClientAuth\\"' \
     "$(cat "$T_DIR/resp.json")"
 
-# Bad tokens.
+# Bad tokens: refused like no token at all, nothing recorded.
+before=$(rows)
 check_eq "an unknown token: 401" 401 "$(post www.example.com -H \
     "Authorization: Bearer cmt_$(printf '%064d' 0)")"
 check_match "says so" "unknown API token" "$(resp "j['error']")"
+check "with WWW-Authenticate: Bearer" grep -qi '^WWW-Authenticate: Bearer' \
+    "$T_DIR/headers.txt"
+check "logged: unknown API token" wait_lines "$T_LOG" \
+    "refused \(401, not recorded\): unknown API token$" 1
 check_eq "not a token: 401" 401 "$(post www.example.com -H \
     "Authorization: Bearer nonsense")"
 check_eq "Basic: 401" 401 "$(post www.example.com -H \
     "Authorization: Basic d2ViOndlYg==")"
+check_eq "no bad token left a request row or an event" "$before" "$(rows)"
 OLD=$("$CERTMINT" -c "$CONF" token create --name old --expires 1 2>/dev/null)
 check_eq "a token before it expires: 201" 201 "$(post www.example.com -H \
     "Authorization: Bearer $OLD")"
 db_query "UPDATE api_tokens SET expires = 1000 WHERE name = 'old'"
+before=$(rows)
 check_eq "an expired token: 401" 401 "$(post www.example.com -H \
     "Authorization: Bearer $OLD")"
 check_match "says so" 'API token "old" has expired' "$(resp "j['error']")"
+check_eq "nor did the expired token" "$before" "$(rows)"
+check "logged: the token's name, expired" wait_lines "$T_LOG" \
+    'refused \(401, not recorded\): API token "old" has expired$' 1
+check_eq "the log never holds a token" 0 "$(grep -c cmt_ "$T_LOG")"
 check_match "token list shows it expired" "old +expired" \
     "$("$CERTMINT" -c "$CONF" token list)"
 
@@ -156,7 +209,7 @@ check_eq "the token reads its own request" 200 \
     "$(get "/api/v1/requests/$WWW_ID" -H "$AUTH")"
 check_eq "and its certificate" 200 \
     "$(get "/api/v1/requests/$WWW_ID/certificate" -H "$AUTH")"
-check_eq "not another's (404)" 404 "$(get "/api/v1/requests/$ANON_ID" -H "$AUTH")"
+check_eq "not another's (404)" 404 "$(get "/api/v1/requests/$ALICE_ID" -H "$AUTH")"
 check_eq "nor anything without authentication (401)" 401 \
     "$(get "/api/v1/requests/$WWW_ID")"
 check_eq "CA information stays public" 200 "$(get /api/v1/ca)"
@@ -186,6 +239,7 @@ conf_set rest client_names "*.example.com"
 # shellcheck disable=SC2086
 check_eq "[rest] client_names and client_profiles widen it" 201 \
     "$(Q=attrib=CertificateTemplate:ClientAuth post www.example.com $C1)"
+before=$(rows)
 check_eq "a server certificate (no clientAuth) does not authenticate: 401" 401 \
     "$(post client1b --cert "$T_DIR/www.crt" --key "$T_DIR/www.example.com.key")"
 check_match "says why" "not for client authentication" "$(resp "j['error']")"
@@ -195,15 +249,30 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 check_eq "a certificate of another CA: 401" 401 \
     "$(post client1b --cert "$T_DIR/self.crt" --key "$T_DIR/self.key")"
 check_match "says why" "not issued by this CA" "$(resp "j['error']")"
+check_eq "no bad client certificate left a request row or an event" \
+    "$before" "$(rows)"
 check "revoke the client certificate" "$CERTMINT" -c "$CONF" revoke \
     "$(openssl x509 -in "$T_DIR/c1.crt" -noout -serial | cut -d= -f2)"
+before=$(rows)
 # shellcheck disable=SC2086
 check_eq "a revoked client certificate: 401" 401 "$(post client1b $C1)"
 check_match "says why" "revoked" "$(resp "j['error']")"
+check_eq "nor did the revoked one" "$before" "$(rows)"
+check "logged: not issued by this CA" wait_lines "$T_LOG" \
+    "refused \(401, not recorded\): the TLS client certificate was not issued by this CA$" 1
 
 check "token revoke" "$CERTMINT" -c "$CONF" token revoke web
+before=$(rows)
 check_eq "a revoked token: 401 at once" 401 "$(post www.example.com -H "$AUTH")"
 check_match "says so" 'API token "web" is revoked' "$(resp "j['error']")"
+# A renewal needs no token, but one sent must be good.
+check_eq "a renewal with a revoked token: 401" 401 "$(curl -s -m 60 \
+    --cacert "$CA" -o "$T_DIR/resp.json" -w '%{http_code}' -H "$AUTH" \
+    -H 'Content-Type: application/pkcs10' \
+    --data-binary "@$T_DIR/www.example.com.csr" \
+    "$SURL/api/v1/certificates/$(openssl x509 -in "$T_DIR/www.crt" -noout \
+    -serial | cut -d= -f2)/renew")"
+check_eq "neither recorded" "$before" "$(rows)"
 check_match "token list shows it revoked" "web +revoked" \
     "$("$CERTMINT" -c "$CONF" token list)"
 check_fails "revoking it again fails" "$CERTMINT" -c "$CONF" token revoke web
