@@ -540,6 +540,12 @@ csr = b64(x509.CertificateSigningRequestBuilder().subject_name(x509.Name([
     "BAD.certmint.test"), x509.DNSName("bad.certmint.test")]),
     critical=False).sign(ckey, hashes.SHA256()
 ).public_bytes(serialization.Encoding.DER))
+# A finalize whose JWS fails is refused before the CA sees it: no request
+# recorded (acme_bad.sh counts them), no event, the order still ready.
+record("finalize_other_key", post(k2, order["finalize"], {"csr": csr},
+       kid=kid1))
+record("finalize_wrong_url", http("POST", order["finalize"], jws(
+       k1, order["finalize"] + "x", {"csr": csr}, kid=kid1)))
 st, hd, body = post(k1, order["finalize"], {"csr": csr}, kid=kid1)
 record("finalize", (st, hd, body), expect_ok=True)
 o = json.loads(body)

@@ -74,6 +74,10 @@ expect csr_subject_org 400 badCSR
 expect csr_two_cns 400 badCSR
 expect weak_jwk_rsa_e1 400 badPublicKey
 expect weak_jwk_ed25519 400 badPublicKey
+# A JWS that fails at finalize: refused, nothing recorded (the request
+# count below), the order still ready for the good one.
+expect finalize_other_key 400 malformed
+expect finalize_wrong_url 401 unauthorized
 expect finalize 200 -
 expect finalize_sans bad.certmint.test -
 expect finalize_cn CN=bad.certmint.test -
