@@ -19,7 +19,9 @@
  *     mallocs and touches 1 MB at a time until malloc fails (then aborts,
  *     as an xmalloc would; at most hog_mb, default 8192), or exits with
  *     status 3 (first appending "crash seq=N" to output); any other
- *     event it appends "seq=N event=0xE context=C" to output.
+ *     event it appends "seq=N event=0xE context=C" to output. With
+ *     crash = no (its section, or `exit set NAME crash no`) it spares
+ *     such an event: "spared seq=N", then as any other.
  *   Chatty.Exit (-DMODE_CHATTY): at initialize appends "host=PID" (its
  *     process) to output, forks a child that sleeps 600 s in the host's
  *     process group and appends "child=PID", and starts a daemon (in a
@@ -56,6 +58,7 @@ struct behave {
 	long		 fail_times;
 	long		 sleep_ms;
 	long		 close_stdio;	/* MODE_CHATTY */
+	int		 spare;		/* MODE_CRASH: crash = no */
 	/* MODE_FLAKY: failures so far of the event being retried */
 	int64_t		 seq;
 	long		 failed;
@@ -118,6 +121,8 @@ b_init(const char *config, cm_server_exit *srv, void **state, int32_t *mask)
 	*mask = CM_EXITEVENT_CERTISSUED;
 #elif defined(MODE_CRASH)
 	b->sleep_ms = config_long(srv, "hog_mb", 8192);
+	b->spare = srv->config_get(srv, "crash", &v) == CM_OK &&
+	    strcmp(v, "no") == 0;
 	*mask = CM_EXITEVENT_CERTISSUED;
 #elif defined(MODE_CHATTY)
 	{
@@ -309,10 +314,11 @@ b_notify(void *state, int32_t event, int64_t context, cm_server_exit *srv)
 		if (srv->set_context(srv, context) == CM_OK &&
 		    srv->get_request_attribute(srv, "crash", &attr) == CM_OK &&
 		    attr != NULL && strcmp(attr, "yes") == 0) {
-			snprintf(line, sizeof(line), "crash seq=%" PRId64 "\n",
-			    seq);
+			snprintf(line, sizeof(line), "%s seq=%" PRId64 "\n",
+			    b->spare ? "spared" : "crash", seq);
 			append(b, line);
-			crash(b);
+			if (!b->spare)
+				crash(b);
 		}
 		snprintf(line, sizeof(line), "seq=%" PRId64 " event=0x%x "
 		    "context=%" PRId64 "\n", seq, (unsigned)event, context);
@@ -404,7 +410,9 @@ b_shutdown(void *state)
 
 /*
  * A manage module, so that the admin tests have something to call into:
- * Name, configure (reports OK) and one settable property, sleep_ms.
+ * Name, configure (reports OK; a refresh of a crash module rereads
+ * crash) and settable properties: sleep_ms, and crash (yes or no) in the
+ * crash modules.
  */
 static int
 b_get_property(void *state, const char *name, int32_t flags, cm_value *out)
@@ -423,10 +431,19 @@ b_set_property(void *state, const char *name, int32_t flags,
 {
 	struct behave	*b = state;
 
-	if (strcasecmp(name, "sleep_ms") != 0)
-		return CM_S_FALSE;
 	if (value->type != CM_PROPTYPE_STRING || value->data == NULL)
 		return CM_E_INVALIDARG;
+#ifdef MODE_CRASH
+	if (strcasecmp(name, "crash") == 0) {
+		if (strcmp(value->data, "yes") != 0 &&
+		    strcmp(value->data, "no") != 0)
+			return CM_E_INVALIDARG;
+		b->spare = strcmp(value->data, "no") == 0;
+		return CM_OK;
+	}
+#endif
+	if (strcasecmp(name, "sleep_ms") != 0)
+		return CM_S_FALSE;
 	b->sleep_ms = strtol(value->data, NULL, 10);
 	return CM_OK;
 }
@@ -435,6 +452,19 @@ static int
 b_configure(void *state, cm_server_exit *srv, int32_t flags, char *report,
     size_t size)
 {
+#ifdef MODE_CRASH
+	struct behave	*b = state;
+	const char	*v;
+
+	/* A refresh rereads crash, as initialize read it. */
+	if (flags & CM_CMM_REFRESHONLY) {
+		b->spare = srv->config_get(srv, "crash", &v) == CM_OK &&
+		    strcmp(v, "no") == 0;
+		snprintf(report, size, "%s: crash = %s", MODNAME,
+		    b->spare ? "no" : "yes");
+		return CM_OK;
+	}
+#endif
 	snprintf(report, size, "%s: nothing to configure", MODNAME);
 	return CM_OK;
 }
