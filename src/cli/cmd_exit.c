@@ -81,6 +81,10 @@ print_module(const json_t *m)
 		printf("  suspended:    %s (since %s); `certmint exit resume "
 		    "%s` delivers again\n", tstr(m, "suspended", ""),
 		    tstr(m, "suspended_since", ""), tstr(m, "name", ""));
+	if (json_object_get(m, "unchecked_settings") != NULL)
+		printf("  unchecked:    %s (saved while suspended; read when "
+		    "`certmint exit resume %s` starts it)\n",
+		    tstr(m, "unchecked_settings", ""), tstr(m, "name", ""));
 	if (json_integer_value(json_object_get(m, "crashes")) > 0)
 		printf("  crashes:      %" JSON_INTEGER_FORMAT " recently, "
 		    "last: %s\n", json_integer_value(json_object_get(m,
@@ -201,6 +205,14 @@ exit_show(const struct cli *cli, int argc, char **argv)
 		if (!json_is_true(json_object_get(ans, "manageable")))
 			printf("  (no manage module: properties cannot be "
 			    "set)\n");
+		if (json_object_get(ans, "suspended") != NULL)
+			printf("  suspended:       %s\n",
+			    tstr(ans, "suspended", ""));
+		if (json_object_get(ans, "unchecked_settings") != NULL)
+			printf("  unchecked:       %s (saved while suspended; "
+			    "read when `certmint exit resume %s` starts it)\n",
+			    tstr(ans, "unchecked_settings", ""),
+			    tstr(ans, "name", ""));
 	}
 	json_decref(ans);
 	return CLI_OK;
@@ -220,6 +232,8 @@ exit_set(const struct cli *cli, int argc, char **argv)
 	if ((ans = admin_call(cli, "exit-set", args)) == NULL)
 		return CLI_FAIL;
 	printf("%s: %s = %s\n", argv[1], argv[2], argv[3]);
+	if (json_object_get(ans, "note") != NULL)
+		printf("%s\n", tstr(ans, "note", ""));
 	json_decref(ans);
 	return CLI_OK;
 }

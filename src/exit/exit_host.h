@@ -177,8 +177,13 @@ struct json_t;
 int	 exit_host_list(struct exit_host *, struct json_t *array);
 int	 exit_host_show(struct exit_host *, const char *name, struct json_t *obj,
 	    char *err, size_t errlen);
+/*
+ * Set a property; note (notelen bytes) says, when not empty, what the
+ * caller should know besides (a suspended module's value saved unchecked).
+ */
 int	 exit_host_set(struct exit_host *, const char *name, const char *prop,
-	    const char *value, char *err, size_t errlen);
+	    const char *value, char *note, size_t notelen, char *err,
+	    size_t errlen);
 int	 exit_host_configure(struct exit_host *, const char *name, int flags,
 	    char *report, size_t reportlen, char *err, size_t errlen);
 int	 exit_host_replay(struct exit_host *, const char *name, int64_t from,

@@ -163,6 +163,12 @@ struct exit_slot {
 	char		 suspend_reason[256];	/* h->mu */
 	int64_t		 suspended_since;
 	/*
+	 * Keys `exit set` saved while the module was suspended and its host
+	 * stopped, unchecked: its initialize reads them at `exit resume`.
+	 * h->mu; ", "-separated.
+	 */
+	char		 unchecked[256];
+	/*
 	 * An isolated serial module's batch (notify_isolated_batch): the
 	 * events after the one being delivered, and the results of those
 	 * its host ran in the same batch, taken by their deliver in turn.

@@ -80,6 +80,9 @@ quarantine_json(struct exit_slot *s, json_t *o)
 		time_format(s->suspended_since, ts);
 		json_object_set_new(o, "suspended_since", json_string(ts));
 	}
+	if (s->unchecked[0] != '\0')
+		json_object_set_new(o, "unchecked_settings",
+		    json_string(s->unchecked));
 }
 
 /* A notify under way past the deadline: "late_notify". */
@@ -192,6 +195,14 @@ exit_host_show_locked(struct exit_host *h, const char *name, json_t *o,
 	json_object_set_new(o, "manageable", json_boolean(s->isolated ?
 	    (modproc_info(s->proc)->manage & WIRE_MANAGE_GET) != 0 :
 	    slot_manage(s) != NULL));
+	pthread_mutex_lock(&h->mu);
+	if (atomic_load(&s->suspended))
+		json_object_set_new(o, "suspended",
+		    json_string(s->suspend_reason));
+	if (s->unchecked[0] != '\0')
+		json_object_set_new(o, "unchecked_settings",
+		    json_string(s->unchecked));
+	pthread_mutex_unlock(&h->mu);
 	return 0;
 }
 
@@ -244,8 +255,17 @@ slot_configure(struct exit_host *h, struct exit_slot *s, int flags,
 	if (s->isolated) {
 		if (!(modproc_info(s->proc)->manage & WIRE_MANAGE_CONFIGURE))
 			return -1;
-		if ((r = modproc_configure(s->proc, h->ca, flags, report,
-		    reportlen, rcp)) != 0) {
+		r = modproc_configure(s->proc, h->ca, flags, report,
+		    reportlen, rcp);
+		if (r == -1 && atomic_load(&s->suspended)) {
+			/* Its host stopped at the suspension: nothing to ask. */
+			*rcp = flags & CM_CMM_REFRESHONLY ? CM_OK : CM_E_FAIL;
+			snprintf(report, reportlen, "exit module %s is suspended "
+			    "(its host process stopped): it %s when `certmint "
+			    "exit resume %s` starts it", s->name, flags &
+			    CM_CMM_REFRESHONLY ? "reads its settings" :
+			    "can check its configuration", s->name);
+		} else if (r != 0) {
 			snprintf(report, reportlen, "exit module %s: %s", s->name,
 			    r == -2 ? "its process did not answer in time" :
 			    "its process is not running");
@@ -268,16 +288,38 @@ slot_configure(struct exit_host *h, struct exit_slot *s, int flags,
 	return 0;
 }
 
+/* Add key to the suspended module's unchecked settings, once. */
+static void
+unchecked_add(struct exit_slot *s, const char *key)
+{
+	char		*p = s->unchecked;
+	size_t		 n = strlen(key), len;
+
+	pthread_mutex_lock(&s->host->mu);
+	while ((p = strstr(p, key)) != NULL) {
+		if ((p == s->unchecked || p[-1] == ' ') && (p[n] == '\0' ||
+		    p[n] == ','))
+			break;
+		p += n;
+	}
+	len = strlen(s->unchecked);
+	if (p == NULL && len + n + 3 < sizeof(s->unchecked))
+		snprintf(s->unchecked + len, sizeof(s->unchecked) - len, "%s%s",
+		    len ? ", " : "", key);
+	pthread_mutex_unlock(&s->host->mu);
+}
+
 static int
 exit_host_set_locked(struct exit_host *h, const char *name, const char *prop,
-    const char *value, char *err, size_t errlen)
+    const char *value, char *note, size_t notelen, char *err, size_t errlen)
 {
 	struct exit_slot *s;
 	const cm_manage_module *m;
 	cm_value	 v;
 	char		 report[256], why[512];
-	int		 rc, crc, r;
+	int		 rc, crc, r, unchecked = 0;
 
+	note[0] = '\0';
 	if ((s = slot_find(h, name, err, errlen)) == NULL)
 		return -1;
 	m = slot_manage(s);
@@ -289,7 +331,18 @@ exit_host_set_locked(struct exit_host *h, const char *name, const char *prop,
 		return -1;
 	}
 	if (s->isolated) {
-		if ((r = modproc_set(s->proc, prop, value, &rc)) != 0) {
+		r = modproc_set(s->proc, prop, value, &rc);
+		if (r == -1 && atomic_load(&s->suspended)) {
+			/*
+			 * Its host stopped at the suspension. Starting it to
+			 * ask would run the code being mended (which may crash
+			 * at initialize with the old value): the value is saved
+			 * unchecked, and the module reads it when `exit resume`
+			 * starts it. The suspension stays.
+			 */
+			unchecked = 1;
+			rc = CM_OK;
+		} else if (r != 0) {
 			snprintf(err, errlen, "exit module %s: %s", s->name,
 			    r == -2 ? "its process did not answer in time" :
 			    "its process is not running");
@@ -320,6 +373,14 @@ exit_host_set_locked(struct exit_host *h, const char *name, const char *prop,
 	    sizeof(why)) == -1 || ca_reload(h->ca, why, sizeof(why)) == -1) {
 		snprintf(err, errlen, "cannot save %s: %s", prop, why);
 		return -1;
+	}
+	if (unchecked) {
+		unchecked_add(s, prop);
+		snprintf(note, notelen, "%s is suspended, its host process "
+		    "stopped: %s is saved unchecked; the module reads it when "
+		    "`certmint exit resume %s` starts it", s->name, prop,
+		    s->name);
+		return 0;
 	}
 	slot_configure(h, s, CM_CMM_REFRESHONLY, report, sizeof(report), &crc);
 	return 0;
@@ -400,12 +461,13 @@ exit_host_show(struct exit_host *h, const char *name, json_t *o, char *err,
 
 int
 exit_host_set(struct exit_host *h, const char *name, const char *prop,
-    const char *value, char *err, size_t errlen)
+    const char *value, char *note, size_t notelen, char *err, size_t errlen)
 {
 	int	 rc;
 
 	pthread_mutex_lock(&h->list_mu);
-	rc = exit_host_set_locked(h, name, prop, value, err, errlen);
+	rc = exit_host_set_locked(h, name, prop, value, note, notelen, err,
+	    errlen);
 	pthread_mutex_unlock(&h->list_mu);
 	return rc;
 }
@@ -460,6 +522,7 @@ exit_host_resume(struct exit_host *h, const char *name, char *err,
 		s->ncrashes = 0;
 		atomic_store(&s->has_crashes, 0);
 		s->suspend_reason[0] = '\0';
+		s->unchecked[0] = '\0';
 		atomic_store(&s->suspended, 0);
 		host_wake(h);
 		pthread_mutex_unlock(&h->mu);

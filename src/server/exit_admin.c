@@ -59,15 +59,22 @@ cmd_exit_set(struct server *srv, const char *officer, json_t *args,
 	const char	*name = arg_str(args, "name");
 	const char	*prop = arg_str(args, "property");
 	const char	*value = arg_str(args, "value");
+	char		 note[512];
 
 	if (name == NULL || prop == NULL || value == NULL)
 		return missing(name == NULL ? "name" : prop == NULL ? "property" :
 		    "value", err, errlen, code);
-	if (exit_host_set(host, name, prop, value, err, errlen) == -1) {
+	if (exit_host_set(host, name, prop, value, note, sizeof(note), err,
+	    errlen) == -1) {
 		*code = CA_E_CONFLICT;
 		return -1;
 	}
-	log_info("exit module %s: %s set by %s", name, prop, officer);
+	if (note[0] != '\0') {
+		json_object_set_new(reply, "note", json_string(note));
+		log_info("exit module %s: %s set by %s, unchecked: %s", name,
+		    prop, officer, note);
+	} else
+		log_info("exit module %s: %s set by %s", name, prop, officer);
 	return 0;
 }
 
