@@ -301,7 +301,11 @@ void	 modproc_kill(struct modproc *, const char *why);
  * after `exit resume` is then no crash of the module's.
  */
 #define MODPROC_SUSPENDED	"killed at its suspension"
-void	 modproc_backoff(struct modproc *, int initial_ms, int max_ms);
+/*
+ * A reload's settings: the user, limits and backoff of o (the rest is
+ * kept), for the next start of the host; a running one keeps its own.
+ */
+void	 modproc_settings(struct modproc *, const struct modproc_opts *);
 /*
  * The manage module, bounded (a host that does not answer in 5 s is
  * restarted). Return 0 with *rc, -1 when no host runs, -2 on timeout.

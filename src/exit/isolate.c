@@ -774,11 +774,16 @@ modproc_kill(struct modproc *p, const char *why)
 }
 
 void
-modproc_backoff(struct modproc *p, int initial_ms, int max_ms)
+modproc_settings(struct modproc *p, const struct modproc_opts *o)
 {
 	pthread_mutex_lock(&p->mu);
-	p->o.backoff_initial_ms = initial_ms;
-	p->o.backoff_max_ms = max_ms;
+	free((char *)p->o.user);
+	p->o.user = xstrdup(o->user);
+	p->o.memory_mb = o->memory_mb;
+	p->o.cpu_seconds = o->cpu_seconds;
+	p->o.open_files = o->open_files;
+	p->o.backoff_initial_ms = o->backoff_initial_ms;
+	p->o.backoff_max_ms = o->backoff_max_ms;
 	pthread_mutex_unlock(&p->mu);
 }
 

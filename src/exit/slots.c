@@ -138,26 +138,38 @@ slot_load_inline(struct exit_host *h, struct exit_slot *s, const char *path)
 	return 0;
 }
 
+/*
+ * The hosting of an isolated module from [exit] and [exit.NAME], into o;
+ * *user is the caller's to free.
+ */
+static void
+slot_host_opts(struct exit_host *h, struct exit_slot *s,
+    struct modproc_opts *o, char **user)
+{
+	*user = slot_config(s, "user");
+	memset(o, 0, sizeof(*o));
+	o->name = s->name;
+	o->user = *user != NULL ? *user : "nobody";
+	o->nchan = h->pool_threads;	/* the slot's thread and its pool */
+	o->memory_mb = slot_config_int(s, "memory_mb", 1024, 1 << 22);
+	o->cpu_seconds = slot_config_int(s, "cpu_seconds", 60, 86400 * 365);
+	o->open_files = slot_config_int(s, "open_files", 256, 1 << 20);
+	o->backoff_initial_ms = h->backoff_initial_ms;
+	o->backoff_max_ms = h->backoff_max_ms;
+	o->nice = h->nice;
+}
+
 /* Start an isolated module's host and initialize it. Returns 0 or -1. */
 static int
 slot_load_isolated(struct exit_host *h, struct exit_slot *s, const char *path)
 {
 	struct modproc_opts o;
 	const struct modproc_info *in;
-	char		*user = slot_config(s, "user");
+	char		*user;
 	size_t		 i;
 
-	memset(&o, 0, sizeof(o));
+	slot_host_opts(h, s, &o, &user);
 	o.path = path;
-	o.name = s->name;
-	o.user = user != NULL ? user : "nobody";
-	o.nchan = h->pool_threads;	/* the slot's thread and its pool */
-	o.memory_mb = slot_config_int(s, "memory_mb", 1024, 1 << 22);
-	o.cpu_seconds = slot_config_int(s, "cpu_seconds", 60, 86400 * 365);
-	o.open_files = slot_config_int(s, "open_files", 256, 1 << 20);
-	o.backoff_initial_ms = h->backoff_initial_ms;
-	o.backoff_max_ms = h->backoff_max_ms;
-	o.nice = h->nice;
 	s->proc = modproc_new(&o);
 	free(user);
 	if (modproc_start(s->proc, h->ca, s->load_error,
@@ -788,7 +800,8 @@ static int
 exit_host_reload_slots(struct exit_host *h, char *failed, size_t len)
 {
 	struct exit_slot *s, **pp, *keep = NULL, **ktail = &keep, *gone = NULL;
-	char		**names;
+	struct modproc_opts o;
+	char		**names, *user;
 	size_t		 i;
 	int		 found;
 
@@ -802,10 +815,15 @@ exit_host_reload_slots(struct exit_host *h, char *failed, size_t len)
 			if (strcmp(names[i], s->name) == 0)
 				found = 1;
 		if (found && s->loaded) {
-			if (s->proc != NULL)
-				modproc_backoff(s->proc, h->backoff_initial_ms,
-				    h->backoff_max_ms);
-			else if (slot_reload_script(h, s) == -1)
+			/*
+			 * [exit.NAME]'s user and limits apply from the host's
+			 * next start: a suspended module's at `exit resume`.
+			 */
+			if (s->proc != NULL) {
+				slot_host_opts(h, s, &o, &user);
+				modproc_settings(s->proc, &o);
+				free(user);
+			} else if (slot_reload_script(h, s) == -1)
 				failed_add(failed, len, s->name,
 				    s->reload_error);
 			pp = &s->next;

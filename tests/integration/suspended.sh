@@ -6,7 +6,8 @@
 # configure --refresh` says when it is read, and the module stays
 # suspended, its events queued, until `exit resume` starts it with the
 # new value and it delivers them all. The same by editing the file and
-# `certmint reload`. Inline, `exit set` reaches the module itself.
+# `certmint reload`, [exit.NAME]'s limits included. Inline, `exit set`
+# reaches the module itself.
 . "$LIB"
 
 ca_init
@@ -92,7 +93,8 @@ check_eq "no longer suspended, nothing left unchecked" " " \
 check_eq "no dead letter" 0 \
     "$(db_query "SELECT COUNT(*) FROM dead_letters")"
 
-# 2. The same by editing the file and reloading.
+# 2. The same by editing the file and reloading, [exit.NAME] included:
+# its limits apply when resume starts the host.
 conf_set Segv.Exit crash yes
 check "reload" "$CERTMINT" -c "$CONF" reload
 # The running host read crash = no at its start: a refresh rereads it.
@@ -104,6 +106,7 @@ check "suspended again" wait_until 60 suspended
 issue ok
 s4=$SEQ
 conf_set Segv.Exit crash no
+conf_set exit.Segv.Exit open_files 200
 check "certmint reload while it is suspended" \
     "$CERTMINT" -c "$CONF" reload
 check "the reload keeps it suspended" suspended
@@ -112,6 +115,15 @@ check "exit resume" "$CERTMINT" -c "$CONF" exit resume Segv.Exit
 check "resumed, it runs with the reloaded section" \
     wait_lines "$LOG" "^spared seq=$s3$" 1
 check "and delivers what queued" wait_lines "$LOG" "^seq=$s4 " 1
+# host_files: the open file limit of the module's process (the child of
+# the host's keeper, whose pid exit list shows).
+host_files() {
+	_k=$(field pid)
+	_c=$(ps -o pid= --ppid "$_k" | head -1 | tr -d ' ')
+	awk '/^Max open files/ { print $4 }' "/proc/$_c/limits"
+}
+check_eq "its host started with [exit.Segv.Exit] open_files as reloaded" \
+    200 "$(host_files)"
 daemon_stop
 
 # 3. Inline: a crash takes certmintd down; at the next start the module
