@@ -139,7 +139,7 @@ static int
 put_crl_extensions(struct buf *b, const struct signer *s,
     const struct crl_params *p)
 {
-	size_t	 mctx, mseq, m, mv, ma, m1, m2, m3, m4;
+	size_t	 mctx, mseq, m, mv, ma, m1, m2, m3, m4, i;
 
 	if (der_open(b, DER_CTX_CONS(0), &mctx) == -1 ||
 	    der_open(b, DER_SEQUENCE, &mseq) == -1)
@@ -166,20 +166,24 @@ put_crl_extensions(struct buf *b, const struct signer *s,
 	    der_put_gentime(b, p->expired_since) == -1 ||
 	    der_close(b, mv) == -1 || der_close(b, m) == -1))
 		return -1;
-	if (p->base_number < 0 && s->delta_url != NULL &&
-	    s->delta_url[0] != '\0' &&
-	    (der_open(b, DER_SEQUENCE, &m) == -1 ||
-	    der_put_oid(b, OID_FRESHEST) == -1 ||
-	    der_open(b, DER_OCTETSTRING, &mv) == -1 ||
-	    der_open(b, DER_SEQUENCE, &m1) == -1 ||
-	    der_open(b, DER_SEQUENCE, &m2) == -1 ||
-	    der_open(b, DER_CTX_CONS(0), &m3) == -1 ||
-	    der_open(b, DER_CTX_CONS(0), &m4) == -1 ||
-	    der_put_ia5(b, DER_CTX(6), s->delta_url) == -1 ||
-	    der_close(b, m4) == -1 || der_close(b, m3) == -1 ||
-	    der_close(b, m2) == -1 || der_close(b, m1) == -1 ||
-	    der_close(b, mv) == -1 || der_close(b, m) == -1))
-		return -1;
+	/* One distribution point: its names are ways to the same delta. */
+	if (p->base_number < 0 && s->nfreshest > 0) {
+		if (der_open(b, DER_SEQUENCE, &m) == -1 ||
+		    der_put_oid(b, OID_FRESHEST) == -1 ||
+		    der_open(b, DER_OCTETSTRING, &mv) == -1 ||
+		    der_open(b, DER_SEQUENCE, &m1) == -1 ||
+		    der_open(b, DER_SEQUENCE, &m2) == -1 ||
+		    der_open(b, DER_CTX_CONS(0), &m3) == -1 ||
+		    der_open(b, DER_CTX_CONS(0), &m4) == -1)
+			return -1;
+		for (i = 0; i < s->nfreshest; i++)
+			if (der_put_ia5(b, DER_CTX(6), s->freshest[i]) == -1)
+				return -1;
+		if (der_close(b, m4) == -1 || der_close(b, m3) == -1 ||
+		    der_close(b, m2) == -1 || der_close(b, m1) == -1 ||
+		    der_close(b, mv) == -1 || der_close(b, m) == -1)
+			return -1;
+	}
 	if (der_close(b, mseq) == -1 || der_close(b, mctx) == -1)
 		return -1;
 	return 0;

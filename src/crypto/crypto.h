@@ -156,6 +156,10 @@ struct signer {
 	char		*cdp_url;
 	char		*aia_url;
 	char		*delta_url;	/* NULL when delta CRLs are off */
+	char		**freshest;	/* a base CRL's Freshest CRL: delta_url,
+					   then each other URL a profile gives
+					   certificates for this key's delta */
+	size_t		 nfreshest;
 	int64_t		 not_before;	/* of the CA certificate */
 	int64_t		 not_after;
 	long		 path_len;	/* its pathLenConstraint, -1: none */
@@ -322,7 +326,8 @@ struct crl_params {
 
 /*
  * Build and sign a v2 CRL with AKI, cRLNumber, and for a delta CRL the
- * deltaCRLIndicator; a base CRL gets freshestCRL when delta CRLs are on.
+ * deltaCRLIndicator; a base CRL gets freshestCRL when delta CRLs are on,
+ * naming every location of its delta CRL (the signer's freshest).
  * Streams the DER: memory stays near the size of the CRL itself.
  * Returns 0 or -1.
  */

@@ -61,6 +61,48 @@ sigalg_der(struct signer *s, const char *hash, char *err, size_t errlen)
 }
 
 /*
+ * The URLs a base CRL of s's key names for its delta CRL: the CA's
+ * [publish] delta_url, then each other one a profile puts in its
+ * certificates' Freshest CRL, once each. A base CRL is one file whichever
+ * CDP it was fetched from, so it names every location of its delta: the
+ * one in a certificate is always among them (RFC 5280 4.2.1.13: the names
+ * of one distribution point are ways to the same CRL). None when delta
+ * CRLs are off. Returns 0 or -1 (out of memory).
+ */
+static int
+freshest_load(struct signer *s, const struct cm_config *cfg, int idx)
+{
+	const struct cm_profile *p;
+	char		*u, **v;
+	size_t		 i, j;
+
+	if (s->delta_url == NULL)
+		return 0;
+	for (i = 0; i <= cfg->nprofiles; i++) {
+		p = i == 0 ? NULL : &cfg->profile_list[i - 1];
+		if (p != NULL && (p->delta_url == NULL || *p->delta_url == '\0'))
+			continue;
+		if ((u = p == NULL ? strdup(s->delta_url) :
+		    url_finish(p->delta_url, idx, s->key_idx)) == NULL)
+			return -1;
+		for (j = 0; j < s->nfreshest && strcmp(s->freshest[j], u); j++)
+			;
+		if (j < s->nfreshest) {
+			free(u);
+			continue;
+		}
+		if ((v = reallocarray(s->freshest, s->nfreshest + 1,
+		    sizeof(*v))) == NULL) {
+			free(u);
+			return -1;
+		}
+		s->freshest = v;
+		s->freshest[s->nfreshest++] = u;
+	}
+	return 0;
+}
+
+/*
  * Load into s the CA certificate certs[idx] and its key, named by cfg. Only
  * the newest's signer (with_chain) reads the parent chain. 0 or -1 with
  * err.
@@ -163,7 +205,8 @@ signer_load_one(struct signer *s, const struct cm_config *cfg,
 	    (s->aia_url = url_finish(cfg->aia_url, idx, s->key_idx)) == NULL) ||
 	    (cfg->delta_enabled && cfg->delta_url != NULL &&
 	    *cfg->delta_url != '\0' && (s->delta_url =
-	    url_finish(cfg->delta_url, idx, s->key_idx)) == NULL))
+	    url_finish(cfg->delta_url, idx, s->key_idx)) == NULL) ||
+	    freshest_load(s, cfg, idx) == -1)
 		goto nomem;
 	X509_free(x);
 	free(chain);
@@ -368,5 +411,8 @@ signer_free(struct signer *s)
 	free(s->cdp_url);
 	free(s->aia_url);
 	free(s->delta_url);
+	for (i = 0; i < s->nfreshest; i++)
+		free(s->freshest[i]);
+	free(s->freshest);
 	memset(s, 0, sizeof(*s));
 }

@@ -321,8 +321,12 @@ fx_ca(struct signer *s, enum key_type t, const char *cn, const char *path,
 	s->ski_len = (size_t)ASN1_STRING_length(ski);
 	s->cdp_url = strdup("http://ca.test/ca.crl");
 	s->aia_url = strdup("http://ca.test/ca.crt");
-	if (with_delta)
+	if (with_delta) {
 		s->delta_url = strdup("http://ca.test/delta.crl");
+		s->freshest = calloc(1, sizeof(*s->freshest));
+		s->freshest[0] = strdup(s->delta_url);
+		s->nfreshest = 1;
+	}
 	s->not_after = time_now() + 86400L * 365 * 30;
 	if (path != NULL &&
 	    fx_write_pem(path, "CERTIFICATE", s->cert_der, s->cert_der_len) == -1)
@@ -351,6 +355,9 @@ fx_signer_free(struct signer *s)
 	free(s->cdp_url);
 	free(s->aia_url);
 	free(s->delta_url);
+	while (s->nfreshest > 0)
+		free(s->freshest[--s->nfreshest]);
+	free(s->freshest);
 	memset(s, 0, sizeof(*s));
 }
 

@@ -152,7 +152,8 @@ test_base_crl(void **state)
 
 /*
  * A delta CRL carries the critical Delta CRL Indicator with the base's
- * number; with delta CRLs on, a base CRL points to the freshest CRL.
+ * number; with delta CRLs on, a base CRL points to the freshest CRL, one
+ * distribution point with every URL of it.
  */
 static void
 test_delta(void **state)
@@ -163,7 +164,7 @@ test_delta(void **state)
 	struct signer	 s;
 	unsigned char	*der;
 	size_t		 len;
-	char		 path[512], *text;
+	char		 path[512], *text, *u;
 
 	(void)state;
 	snprintf(path, sizeof(path), "%s/ca.pem", fx_dir);
@@ -203,6 +204,27 @@ test_delta(void **state)
 	assert_non_null(strstr(text, "Freshest CRL"));
 	assert_non_null(strstr(text, "URI:http://ca.test/delta.crl"));
 	assert_null(strstr(text, "Delta CRL Indicator"));
+	free(text);
+
+	/* A profile's own delta URL: another name of the same delta. */
+	s.freshest = reallocarray(s.freshest, 2, sizeof(*s.freshest));
+	assert_non_null(s.freshest);
+	s.freshest[s.nfreshest++] = strdup("http://pki.test/crl/CA+.crl");
+	p.number = 10;
+	assert_int_equal(crl_build(&s, &p, &der, &len), 0);
+	write_crl("base2.crl", der, len);
+	free(der);
+	text = fx_capture("openssl crl -in %s/base2.crl -CAfile %s/ca.pem "
+	    "-noout -text 2>&1", fx_dir, fx_dir);
+	assert_non_null(text);
+	assert_non_null(strstr(text, "verify OK"));
+	/* Consecutive: one fullName, not a second distribution point. */
+	u = strstr(text, "URI:http://ca.test/delta.crl\n");
+	assert_non_null(u);
+	u += strlen("URI:http://ca.test/delta.crl\n");
+	u += strspn(u, " ");
+	assert_int_equal(strncmp(u, "URI:http://pki.test/crl/CA+.crl\n", 32),
+	    0);
 	free(text);
 	fx_signer_free(&s);
 }

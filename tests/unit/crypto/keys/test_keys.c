@@ -280,6 +280,7 @@ static void
 test_signer_load(void **state)
 {
 	struct cm_config cfg;
+	struct cm_profile prof[5];
 	struct signer	 s;
 	EVP_PKEY	*k, *other;
 	unsigned char	*der;
@@ -307,9 +308,31 @@ test_signer_load(void **state)
 	    0);
 	signer_free(&s);
 
+	/*
+	 * A base CRL names every delta URL certificates get: the CA's,
+	 * then a profile's own (its %8 for this key), once each; a profile
+	 * without one adds none.
+	 */
+	memset(prof, 0, sizeof(prof));
+	prof[0].delta_url = "http://pki.example/crl/CA%8+.crl";
+	prof[1].delta_url = "http://ca.example/delta.crl";
+	prof[2].delta_url = "";
+	prof[3].delta_url = "http://pki.example/crl/CA%8+.crl";
+	config_for(&cfg, "ca.key", "ca.der", NULL, "sha384", 1);
+	cfg.profile_list = prof;
+	cfg.nprofiles = 5;
+	assert_int_equal(signer_load(&s, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(s.nfreshest, 2);
+	assert_string_equal(s.freshest[0], "http://ca.example/delta.crl");
+	assert_string_equal(s.freshest[1], "http://pki.example/crl/CA+.crl");
+	signer_free(&s);
+
 	config_for(&cfg, "ca.key", "ca.der", NULL, "sha384", 0);
+	cfg.profile_list = prof;
+	cfg.nprofiles = 5;
 	assert_int_equal(signer_load(&s, &cfg, err, sizeof(err)), 0);
 	assert_null(s.delta_url);
+	assert_int_equal(s.nfreshest, 0);
 	signer_free(&s);
 
 	err[0] = '\0';
