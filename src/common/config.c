@@ -436,6 +436,43 @@ publish_url(struct cm_config *cfg, const char *key, const char *also,
 }
 
 /*
+ * With delta CRLs on, a certificate's Freshest CRL URL that is its CDP
+ * would send a relying party to the base CRL for the delta (or the delta
+ * for the base): the [publish] pair and each profile's, as certificates
+ * get them. Returns 0, or -1 with err naming where to fix it.
+ */
+static int
+crl_urls_check(const struct cm_config *cfg, char *err, size_t errlen)
+{
+	const struct cm_profile *p;
+	const char	*cdp, *delta;
+	size_t		 i;
+
+	if (!cfg->delta_enabled)
+		return 0;
+	if (*cfg->cdp_url != '\0' &&
+	    strcmp(cfg->cdp_url, cfg->delta_url) == 0) {
+		snprintf(err, errlen, "%s: [publish] delta_url is cdp_url "
+		    "(\"%s\"): a delta CRL needs a URL of its own (%%9 in "
+		    "cdp_url, or another delta_url)", cfg->path, cfg->cdp_url);
+		return -1;
+	}
+	for (i = 0; i < cfg->nprofiles; i++) {
+		p = &cfg->profile_list[i];
+		cdp = p->cdp_url != NULL ? p->cdp_url : cfg->cdp_url;
+		delta = p->delta_url != NULL ? p->delta_url : cfg->delta_url;
+		if (*cdp != '\0' && strcmp(cdp, delta) == 0) {
+			snprintf(err, errlen, "%s: [profile.%s]: its freshest "
+			    "CRL URL is its cdp (\"%s\"): a delta CRL needs a "
+			    "URL of its own (%%9 in cdp, or another delta_cdp)",
+			    cfg->path, p->name, cdp);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
  * A duration key of [crl] ("7d", "12h", "90s"), key_hours its old name in
  * hours; setting both is an error, not a choice made for the operator.
  * Returns 0 with *out (def when neither is set), or -1 with err.
@@ -645,7 +682,8 @@ config_interpret(struct cm_config *cfg, char *err, size_t errlen)
 	    err, errlen) == -1 ||
 	    publish_url(cfg, "delta_url", "cdp_url", "/delta%8.crl", 1,
 	    &cfg->delta_url, err, errlen) == -1 ||
-	    profiles_load(cfg, err, errlen) == -1)
+	    profiles_load(cfg, err, errlen) == -1 ||
+	    crl_urls_check(cfg, err, errlen) == -1)
 		return -1;
 	(void)n;
 	return 0;
