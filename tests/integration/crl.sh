@@ -6,7 +6,8 @@
 # (publish_on_revoke); a delta CRL lists only what changed since its base
 # (a release from hold as removeFromCRL); a publication that fails is
 # retried, shown in `status`, and a CRL that is about to lapse is an
-# error in the log and in `status`.
+# error in the log and in `status`; a profile's own CDP and delta URL
+# agree with the base CRL's Freshest CRL, as a relying party sees them.
 . "$LIB"
 
 # crl_get NAME: fetch /NAME.crl into $T_DIR/NAME.der (0 when 200).
@@ -315,4 +316,105 @@ t = time.mktime(time.strptime(v[2:2 + v[1]].decode(), "%Y%m%d%H%M%SZ")) \
     - time.timezone
 assert abs(t - time.time()) < 120, (t, time.time())
 PY
+
+# 6. A profile with a CDP of its own (%9 names its delta), published by
+# the files module and served by a web server: what a relying party
+# sees. Every delta URL a certificate gets is among those its base CRL
+# names (RFC 5280 5.2.6: one delta, wherever it is looked up), each
+# serves the delta on that base, and openssl checks base and delta
+# fetched from the certificate's own URLs.
+PUBD=$T_DIR/pub
+mkdir -m 1777 "$PUBD"
+NPORT=$(free_port)
+NURL=http://127.0.0.1:$NPORT
+python3 -m http.server --bind 127.0.0.1 --directory "$PUBD" "$NPORT" \
+    >"$T_DIR/http.log" 2>&1 &
+HTTP_PID=$!
+trap 'kill "$HTTP_PID" 2>/dev/null; daemon_kill; rm -rf "$T_DIR"' INT TERM
+[ -f "${CERTMINT_MODULES_PATH:-}/files.so" ] ||
+    export CERTMINT_MODULES_PATH="${CERTMINT_MODULES_PATH:-}/files"
+for k in period overlap delta_period delta_overlap; do
+	conf_del crl "$k"
+done
+conf_set crl delta yes
+conf_set profile.Dmz base WebServer
+conf_set profile.Dmz cdp "$NURL/%3%8%9.crl"
+conf_set CertMint_Files.Exit crl_dir "$PUBD"
+check "register the files module (and reload)" \
+    "$CERTMINT" -c "$CONF" exit register files
+dmz=$(issue dmz CertificateTemplate:Dmz)
+# urls FILE EXT: the URIs of extension EXT (cdp, freshest) of the
+# certificate (PEM) or CRL (.der) in FILE, one a line.
+urls() {
+	python3 - "$1" "$2" <<'PY'
+import sys
+from cryptography import x509
+d = open(sys.argv[1], "rb").read()
+o = x509.load_der_x509_crl(d) if sys.argv[1].endswith(".der") else \
+    x509.load_pem_x509_certificate(d)
+cls = {"cdp": x509.CRLDistributionPoints, "freshest": x509.FreshestCRL}
+for dp in o.extensions.get_extension_for_class(cls[sys.argv[2]]).value:
+    for n in dp.full_name:
+        print(n.value)
+PY
+}
+cdp=$(urls "$T_DIR/dmz.crt" cdp)
+fresh=$(urls "$T_DIR/dmz.crt" freshest)
+check_eq "the certificate's CDP is the profile's" "$NURL/Test%20CA.crl" "$cdp"
+check_eq "its Freshest CRL the profile's, with %9 as +" \
+    "$NURL/Test%20CA+.crl" "$fresh"
+"$CERTMINT" -c "$CONF" crl >/dev/null
+b=$(crl_field ca 1)
+check "revoke it (keyCompromise)" "$CERTMINT" -c "$CONF" revoke "$dmz" \
+    keyCompromise
+"$CERTMINT" -c "$CONF" crl --delta >/dev/null
+# fetched URL FILE: FILE is what URL serves: base CRL $b without $dmz,
+# or a delta on it listing $dmz.
+fetched() {
+	curl -fsS -m 10 -o "$2" "$1" && _i=$(crl_info "$2") &&
+	    case $_i in
+	    "$b - "*) ! echo "$_i" | grep -q " $dmz:" ;;
+	    *" $b "*) echo "$_i" | grep -q " $dmz:keyCompromise" ;;
+	    *) false ;;
+	    esac
+}
+check "the base CRL at the certificate's CDP" \
+    wait_until 30 fetched "$cdp" "$T_DIR/rp-base.der"
+check "the delta CRL at its Freshest CRL" \
+    wait_until 30 fetched "$fresh" "$T_DIR/rp-delta.der"
+check_eq "the base CRL's Freshest CRL: the CA's delta URL, then the profile's" \
+    "$URL/delta.crl $fresh" \
+    "$(urls "$T_DIR/rp-base.der" freshest | tr '\n' ' ' | sed 's/ $//')"
+n=0 bad=
+for u in $(urls "$T_DIR/rp-base.der" freshest); do
+	n=$((n + 1))
+	fetched "$u" "$T_DIR/rp-delta$n.der" || bad="$bad $u"
+done
+check_eq "each serves the delta on that base, listing the revocation" "" "$bad"
+openssl crl -inform DER -in "$T_DIR/rp-base.der" -out "$T_DIR/rp-base.pem"
+openssl crl -inform DER -in "$T_DIR/rp-delta.der" -out "$T_DIR/rp-delta.pem"
+check "openssl: with the base CRL alone, valid" openssl verify -crl_check \
+    -CAfile "$T_DIR/ca/ca.crt" -CRLfile "$T_DIR/rp-base.pem" "$T_DIR/dmz.crt"
+check_refused "openssl: with base and delta, revoked" 30 "certificate revoked" \
+    openssl verify -crl_check -extended_crl -use_deltas \
+    -CAfile "$T_DIR/ca/ca.crt" -CRLfile "$T_DIR/rp-base.pem" \
+    -CRLfile "$T_DIR/rp-delta.pem" "$T_DIR/dmz.crt"
+# A delta URL that is the CDP's would send relying parties to the base
+# for the delta: refused at load, the running configuration kept.
+cp "$CONF" "$T_DIR/good.conf"
+conf_set profile.Dmz delta_cdp "$NURL/%3%8.crl"
+check_refused "a profile's delta_cdp that is its cdp is refused" 30 \
+    "\[profile.Dmz\]: its freshest CRL URL is its cdp .*a delta CRL needs a URL of its own" \
+    "$CERTMINT" -c "$CONF" profile list
+check_refused "reload refuses it too" 30 "needs a URL of its own" \
+    "$CERTMINT" -c "$CONF" reload
+cp "$T_DIR/good.conf" "$CONF"
+conf_set publish delta_url "$URL/ca%8.crl"
+check_refused "so is a [publish] delta_url that is cdp_url" 30 \
+    "\[publish\] delta_url is cdp_url" "$CERTMINT" -c "$CONF" profile list
+cp "$T_DIR/good.conf" "$CONF"
+check_match "the CA still issues under the config it had" "^201" \
+    "$(submit_http "$T_DIR/dmz.csr" CertificateTemplate:Dmz)"
+kill "$HTTP_PID"
+wait "$HTTP_PID" 2>/dev/null
 finish
