@@ -1,9 +1,10 @@
 /*
  * host.h - what the files of the exit-module host share (not for use
  * outside src/exit): the module slots, the host, and the functions one
- * file calls in another. dispatch.c delivers events to a slot, slots.c
- * loads, starts, reloads and stops them, views.c answers the admin views
- * and actions (docs/exit-modules.md).
+ * file calls in another. dispatch.c delivers events to a slot, collect.c
+ * reads them for it, host.c holds the host's settings and wakes its
+ * threads, slots.c loads, starts, reloads and stops the slots, views.c
+ * answers the admin views and actions (docs/exit-modules.md).
  */
 #ifndef CM_EXIT_HOST_INT_H
 #define CM_EXIT_HOST_INT_H
@@ -57,7 +58,7 @@ struct crash_rec {
 /*
  * A commit that wrote events up to seq, at ns (monotonic). Written by the
  * writer thread alone and read without a lock: seq is -1 while the mark is
- * being rewritten (dispatch.c, commit_time).
+ * being rewritten (host.c, commit_time).
  */
 struct commit_mark {
 	_Atomic int64_t	 seq;
@@ -128,7 +129,7 @@ struct exit_slot {
 	atomic_int	 req_unread;
 	/*
 	 * A serial module's backlog: the next batch is read by this thread
-	 * while the slot's delivers the current one (dispatch.c, reader_main).
+	 * while the slot's delivers the current one (collect.c, reader_main).
 	 * rd_state: RD_IDLE, RD_JOB (read the events after rd_after into
 	 * rd_c), RD_DONE, RD_QUIT; rd_mu guards them.
 	 */
@@ -238,7 +239,34 @@ struct exit_host {
 	pthread_cond_t	 dog_cv;	/* under mu */
 };
 
-/* Shared between dispatch.c, slots.c and views.c. */
+/*
+ * A batch of events read from the database, and the requests of those in
+ * the module's mask (pre, of ids pre_ids[0..pre.n), when read ahead).
+ */
+struct collect {
+	struct db_event	 v[BATCH];
+	size_t		 n;
+	struct db_event	 mine[BATCH];	/* pool_start: those in the mask */
+	struct db_requests pre;
+	int64_t		*pre_ids;
+};
+/* collect.c: reading a slot's events (dispatch.c delivers them). */
+/* The event as s's module gets it: its bit for the mask, its context. */
+void	event_for_slot(struct exit_slot *s, const struct db_event *stored,
+	    struct db_event *ev, int64_t *context);
+/* The request of context read with the current batch's, or NULL. */
+const struct db_request *collect_prefetched(struct exit_slot *s,
+	    int64_t context);
+/* Read the events after seq into c, and their requests ahead. */
+void	collect_read(struct exit_slot *s, struct store *st, int64_t after,
+	    struct collect *c);
+void	collect_clear(struct collect *c);
+/* Have the reader thread read the batch after seq into c: 1, or 0. */
+int	reader_start(struct exit_slot *s, int64_t after, struct collect *c);
+void	reader_wait(struct exit_slot *s);
+void	reader_stop(struct exit_slot *s);
+
+/* Shared between dispatch.c, host.c, slots.c and views.c. */
 /* The manage-module properties views show (Name, ..., Product Version). */
 extern const char *const manage_props[5];
 /* quarantine.c: a module's crashes, the poison and suspension rules. */
@@ -248,6 +276,10 @@ void	crash_record(struct exit_slot *s, int64_t seq, const char *cause,
 int	crash_count(struct exit_slot *s, int64_t seq, char *cause, size_t len);
 void	host_on_commit(void *arg, int64_t seq);
 void	host_wake(struct exit_host *h);
+/* Sleep until a host_wake after gen, or ms; h->mu held, and again after. */
+void	host_wait(struct exit_host *h, unsigned gen, int64_t ms);
+/* When event seq committed (monotonic ns), 0 when not known. */
+uint64_t	commit_time(struct exit_host *h, int64_t seq);
 void	host_settings(struct exit_host *h);
 void	latency_json(struct exit_slot *s, json_t *o);
 struct notify_mark *slot_late_notify(struct exit_slot *s, uint64_t now,
