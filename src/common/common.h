@@ -109,6 +109,8 @@ int	 time_parse(const char *, int64_t *);	/* ISO 8601 UTC or @unix */
 int	 file_open_regular(const char *path, int flags, mode_t mode);
 /* strerror, but for file_read's EINVAL ("not a regular file") and EFBIG. */
 const char *file_strerror(int);
+/* What a file of st_mode mode is, for a message: "a FIFO", "a directory". */
+const char *file_kind(mode_t mode);
 /* The whole of a regular file (file_open_regular), at most max bytes. */
 int	 file_read(const char *, unsigned char **, size_t *, size_t max);
 int	 file_write_atomic(const char *, const void *, size_t, mode_t);

@@ -357,6 +357,29 @@ file_strerror(int e)
 	    strerror(e);
 }
 
+const char *
+file_kind(mode_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFREG:
+		return "a regular file";
+	case S_IFDIR:
+		return "a directory";
+	case S_IFIFO:
+		return "a FIFO";
+	case S_IFSOCK:
+		return "a socket";
+	case S_IFCHR:
+		return "a character device";
+	case S_IFBLK:
+		return "a block device";
+	case S_IFLNK:
+		return "a symbolic link";
+	default:
+		return "of an unknown kind";
+	}
+}
+
 /*
  * Read a whole file of at most max bytes. The result is NUL-terminated.
  * Returns 0, or -1 with errno set (EFBIG when larger than max).

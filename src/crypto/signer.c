@@ -194,7 +194,7 @@ signer_load_one(struct signer *s, const struct cm_config *cfg,
 			log_warn("%s: %s: the CA's chain to its root is not "
 			    "served (in ca.pem and the REST answers' chain): "
 			    "put the parent's chain there, or name it in [ca] "
-			    "chain", cfg->chain_file, strerror(errno));
+			    "chain", cfg->chain_file, file_strerror(errno));
 	}
 	s->chain_pem = buf_steal(&pem);
 	signer_prepare(s);
@@ -270,7 +270,7 @@ ca_certs_read(const struct cm_config *cfg, struct ca_cert **out, int *nout,
 				    "install-ca-cert` first)", path);
 			else
 				snprintf(err, errlen, "%s: %s", path,
-				    errno ? strerror(errno) : "cannot read");
+				    errno ? file_strerror(errno) : "cannot read");
 			free(path);
 			goto out;
 		}

@@ -267,11 +267,64 @@ open_error(struct store *st, const char *doing, const char *otherwise,
 	}
 }
 
+/* The files SQLite keeps beside a database, named by their ending. */
+static const struct {
+	const char	*suffix;
+	const char	*what;
+} side_files[] = {
+	{ "-wal", "WAL" },
+	{ "-shm", "WAL index" },
+	{ "-journal", "rollback journal" },
+};
+
+/*
+ * The files SQLite opens beside the database at path, before it does: each
+ * that is there must be a regular file, not a link. SQLite opens a FIFO or
+ * a directory there only to fail with "disk I/O error", naming no file.
+ * With trusted, others must not be able to write them either: what is in
+ * the WAL or a journal goes into the database. lstat only: opening a FIFO
+ * could wait. Returns 0, or -1 with err.
+ */
+static int
+side_files_check(const char *path, int trusted, char *err, size_t errlen)
+{
+	struct stat	 sb;
+	char		 real[PATH_MAX], side[PATH_MAX + 16], what[64];
+	size_t		 i;
+
+	/* SQLite puts them beside the file a link names, as realpath does. */
+	if (realpath(path, real) == NULL)
+		strlcpy_cm(real, path, sizeof(real));
+	for (i = 0; i < nitems(side_files); i++) {
+		snprintf(side, sizeof(side), "%s%s", real, side_files[i].suffix);
+		if (lstat(side, &sb) == -1) {
+			if (errno == ENOENT)
+				continue;
+			snprintf(err, errlen, "%s: %s", side, strerror(errno));
+			return -1;
+		}
+		if (!S_ISREG(sb.st_mode)) {
+			snprintf(err, errlen, "%s: not a regular file (%s), where "
+			    "SQLite keeps the database's %s: nothing was "
+			    "changed; move it away", side, file_kind(sb.st_mode),
+			    side_files[i].what);
+			return -1;
+		}
+		snprintf(what, sizeof(what), "the database's %s",
+		    side_files[i].what);
+		if (trusted && file_check_mode(&sb, side, what, 0, err,
+		    errlen) == -1)
+			return -1;
+	}
+	return 0;
+}
+
 /*
  * Check the file at path before SQLite opens it and say whether it is a
  * new one (*creating): a regular file, not empty unless flags say create,
- * and with STORE_TRUSTED one only root or we can write (its stat is left
- * in sb, for store_open to compare with what SQLite opened). With
+ * only regular files beside it (side_files_check), and with STORE_TRUSTED
+ * one only root or we can write (its stat is left in sb, for store_open
+ * to compare with what SQLite opened). With
  * STORE_NEW nothing may be at path, not even a link: the file is made
  * here with O_EXCL. An existing file is never opened here: closing a
  * descriptor of it would drop the POSIX locks of this process's other
@@ -285,6 +338,9 @@ open_check(const char *path, int flags, struct stat *sb, int *creating,
 
 	*creating = 0;
 	memset(sb, 0, sizeof(*sb));
+	if (side_files_check(path, (flags & STORE_TRUSTED) != 0, err,
+	    errlen) == -1)
+		return -1;
 	if ((flags & STORE_NEW) || stat(path, sb) == -1) {
 		if (!(flags & STORE_NEW) && (errno != ENOENT ||
 		    !(flags & STORE_CREATE) || (flags & STORE_READONLY))) {
@@ -313,7 +369,8 @@ open_check(const char *path, int flags, struct stat *sb, int *creating,
 		return 0;
 	}
 	if (!S_ISREG(sb->st_mode)) {
-		snprintf(err, errlen, "%s: not a regular file", path);
+		snprintf(err, errlen, "%s: not a regular file (%s)", path,
+		    file_kind(sb->st_mode));
 		return -1;
 	}
 	if ((flags & STORE_TRUSTED) && file_check_mode(sb, path,

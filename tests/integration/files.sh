@@ -4,6 +4,9 @@
 #    or database others may write or another user owns, and an admin
 #    socket in a directory anyone may write without the sticky bit (with
 #    it: a warning); a good CA still starts;
+#  - a FIFO or a directory at the database or at the files SQLite keeps
+#    beside it (-wal, -shm, -journal) is named, with what it is, by
+#    certmintd and the CLI, never waited on, and nothing is lost;
 #  - `certmint init` follows no link planted at a name it writes, never
 #    writes over a CA (or what is left of one), and leaves nothing it made
 #    when a late step fails;
@@ -74,6 +77,43 @@ check_refused "a reload with the key made 0644 is refused" 30 \
     "the CA key has mode 0644" "$CERTMINT" -c "$CONF" reload
 chmod 600 "$CA/ca.key"
 check "and the CA still answers" curl -fsS -m 10 -o /dev/null "$URL/health"
+daemon_stop
+
+# --- SQLite's files beside the database --------------------------------
+# Each a FIFO (or a directory): named, with what it is, before SQLite
+# opens it (it said "disk I/O error"), by certmintd and the CLI alike, and
+# never waited on (a FIFO opened for reading waits for a writer).
+nreq=$(db_query "SELECT count(*) FROM requests")
+for side in certmint.db-wal certmint.db-shm certmint.db-journal; do
+	mkfifo "$CA/$side"
+	refused_start "a FIFO at $side: certmintd names it and what it is" 	    "$side: not a regular file \(a FIFO\), where SQLite keeps the database's"
+	check_refused "  certmint view says so too" 60 	    "$side: not a regular file \(a FIFO\)" "$CERTMINT" -c "$CONF" view
+	rm "$CA/$side"
+done
+mkdir "$CA/certmint.db-wal"
+refused_start "a directory at certmint.db-wal is refused, named" \
+    "certmint.db-wal: not a regular file \(a directory\)"
+rmdir "$CA/certmint.db-wal"
+: >"$CA/certmint.db-wal"
+chmod 666 "$CA/certmint.db-wal"
+refused_start "a WAL anyone may write (0666) is refused, as the database is" \
+    "certmint.db-wal: the database's WAL has mode 0666: it must not be writable by group or others \(chmod go-w"
+rm "$CA/certmint.db-wal"
+mv "$DB" "$T_DIR/db.saved"
+mkfifo "$DB"
+refused_start "a FIFO in place of the database is refused, named" \
+    "certmint.db: not a regular file \(a FIFO\)"
+rm "$DB"
+mv "$T_DIR/db.saved" "$DB"
+mv "$CA/ca.crt" "$T_DIR/crt.saved"
+mkfifo "$CA/ca.crt"
+refused_start "a FIFO in place of ca.crt: said so (it was \"Invalid argument\")" \
+    "ca.crt: not a regular file"
+rm "$CA/ca.crt"
+mv "$T_DIR/crt.saved" "$CA/ca.crt"
+daemon_start
+check_eq "with them gone, the CA starts with every request it had" "$nreq" \
+    "$(db_query "SELECT count(*) FROM requests")"
 daemon_stop
 
 # --- certmint init: no link followed, nothing written over -------------
