@@ -566,6 +566,11 @@ exit_register(const struct cli *cli, int argc, char **argv)
 		    dir ? dir : "modules directory");
 		goto out;
 	}
+	/* certmintd would not load it from there: said now. */
+	if (exit_module_dir_check(dst, err, sizeof(err)) == -1) {
+		fprintf(stderr, "certmint: refused: %s\n", err);
+		goto out;
+	}
 	if (install_file(path, dst) == -1)
 		goto out;
 	if (!exit_path_is_script(path))

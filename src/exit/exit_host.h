@@ -63,6 +63,13 @@ void	 exit_module_close(struct exit_module *);	/* calls shutdown if initialized 
  * NAME.so. Returns it malloc'd, NULL when out of memory.
  */
 char	*exit_module_file(const char *dir, const char *name);
+/*
+ * The directory of the module file path (and of the file a link there
+ * names), from which certmintd loads it: owned by root or us and not
+ * writable by group or others, sticky or not, as the file must be
+ * (exit_module_open). 0, or -1 with err naming it and the fix.
+ */
+int	 exit_module_dir_check(const char *path, char *err, size_t errlen);
 int	 exit_path_is_script(const char *path);	/* ends in ".lua" */
 /*
  * On reload: a script module whose file changed runs the new version if

@@ -91,7 +91,8 @@ check_stat(const char *path, const struct stat *stp, char *err, size_t errlen)
 	const struct stat st = *stp;
 
 	if (!S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "%s: not a regular file", path);
+		snprintf(err, errlen, "%s: not a regular file (%s)", path,
+		    file_kind(st.st_mode));
 		return -1;
 	}
 	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
@@ -117,6 +118,51 @@ check_file(const char *path, char *err, size_t errlen)
 		return -1;
 	}
 	return check_stat(path, &st, err, errlen);
+}
+
+/* One directory of exit_module_dir_check. */
+static int
+check_dir(const char *dir, char *err, size_t errlen)
+{
+	struct stat	 st;
+	char		 why[768];
+
+	if (stat(dir, &st) == -1) {
+		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (file_check_mode(&st, dir, "the modules directory", 0, why,
+	    sizeof(why)) == -1) {
+		snprintf(err, errlen, "%s; anyone who can write it can have "
+		    "their code run in the CA", why);
+		return -1;
+	}
+	return 0;
+}
+
+int
+exit_module_dir_check(const char *path, char *err, size_t errlen)
+{
+	char	*dir, *real = NULL, *rdir = NULL;
+	int	 rc = -1;
+
+	if ((dir = path_dirname(path)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (check_dir(dir, err, errlen) == -1)
+		goto out;
+	/* A link there to a file elsewhere: that file's directory too. */
+	if ((real = realpath(path, NULL)) != NULL &&
+	    (rdir = path_dirname(real)) != NULL && strcmp(rdir, dir) != 0 &&
+	    check_dir(rdir, err, errlen) == -1)
+		goto out;
+	rc = 0;
+out:
+	free(rdir);
+	free(real);
+	free(dir);
+	return rc;
 }
 
 /*
@@ -329,7 +375,8 @@ exit_module_reload(struct exit_module *m, cm_server_exit *srv, char *err,
 {
 	if (!m->script || !m->initialized)
 		return 0;
-	if (check_file(m->path, err, errlen) == -1)
+	if (exit_module_dir_check(m->path, err, errlen) == -1 ||
+	    check_file(m->path, err, errlen) == -1)
 		return -1;
 	return luamod_exit_reload(m->state, m->path, srv, err, errlen);
 }

@@ -749,8 +749,9 @@ modhost_main(int argc, char **argv)
 	mod.name = (char *)name;
 	err[0] = '\0';
 	/* Opened as the daemon's user: the CA's directory may be closed to USER. */
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		snprintf(err, sizeof(err), "%s: %s", path, strerror(errno));
+	if ((fd = file_open_regular(path, O_RDONLY, 0)) == -1)
+		snprintf(err, sizeof(err), "%s: %s", path,
+		    file_strerror(errno));
 	else if (drop_privileges(user, err, sizeof(err)) == 0) {
 		/* setuid made us undumpable: /proc/self/fd would be root's. */
 		(void)prctl(PR_SET_DUMPABLE, 1);

@@ -221,7 +221,8 @@ policy_host_start(struct ca *ca, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	if (policy_module_check(path, &ph->dl, &ph->desc, err, errlen) == -1)
+	if (exit_module_dir_check(path, err, errlen) == -1 ||
+	    policy_module_check(path, &ph->dl, &ph->desc, err, errlen) == -1)
 		goto fail;
 	if (ph->dl == NULL) {
 		/* A script: its initialize finds it here (src/lua/luamod.h). */

@@ -293,7 +293,10 @@ slot_start(struct exit_host *h, struct exit_slot *s, int64_t first)
 
 	if ((path = exit_module_file(h->modules_dir, s->name)) == NULL)
 		return -1;
-	rc = slot_isolation(s, path, &isolated);
+	rc = exit_module_dir_check(path, s->load_error,
+	    sizeof(s->load_error));
+	if (rc == 0)
+		rc = slot_isolation(s, path, &isolated);
 	if (rc == 0)
 		rc = isolated ? slot_load_isolated(h, s, path) :
 		    slot_load_inline(h, s, path);

@@ -7,6 +7,8 @@
 #  - a FIFO or a directory at the database or at the files SQLite keeps
 #    beside it (-wal, -shm, -journal) is named, with what it is, by
 #    certmintd and the CLI, never waited on, and nothing is lost;
+#  - an exit or policy module in a directory others may write (sticky or
+#    not) or own is not loaded, nor registered;
 #  - `certmint init` follows no link planted at a name it writes, never
 #    writes over a CA (or what is left of one), and leaves nothing it made
 #    when a late step fails;
@@ -79,6 +81,11 @@ chmod 600 "$CA/ca.key"
 check "and the CA still answers" curl -fsS -m 10 -o /dev/null "$URL/health"
 daemon_stop
 
+# since N: the lines of the daemons' log after its first N.
+since() {
+	tail -n "+$(($1 + 1))" "$T_LOG"
+}
+
 # --- SQLite's files beside the database --------------------------------
 # Each a FIFO (or a directory): named, with what it is, before SQLite
 # opens it (it said "disk I/O error"), by certmintd and the CLI alike, and
@@ -115,6 +122,63 @@ daemon_start
 check_eq "with them gone, the CA starts with every request it had" "$nreq" \
     "$(db_query "SELECT count(*) FROM requests")"
 daemon_stop
+
+# --- Exit and policy modules in a directory others may write: refused --
+# Anyone who can write the modules directory can put their code there,
+# to run inside the CA. sshd's StrictModes, for the directory as for the
+# file: the sticky bit does not make it right.
+REC=$T_DIR/files-rec.log
+check "register Recording.Exit" "$CERTMINT" -c "$CONF" exit register \
+    "$MODULES_DIR/recording.so"
+conf_set Recording.Exit output "$REC"
+chmod 777 "$CA/modules"
+n=$(wc -l <"$T_LOG")
+daemon_start
+check_match "a modules directory anyone may write (0777): the module is not loaded, saying why and the fix" \
+    "exit module Recording.Exit not loaded: .*/modules: the modules directory has mode 0777: it must not be writable by group or others \(chmod go-w .*/modules\); anyone who can write it can have their code run in the CA" \
+    "$(since "$n")"
+check_refused "  and no module is registered into it" 60 \
+    "refused: .*/modules: the modules directory has mode 0777" \
+    "$CERTMINT" -c "$CONF" exit register "$MODULES_DIR/flaky.so"
+check "  (Flaky.Exit is not there)" test ! -e "$CA/modules/Flaky.Exit.so"
+chmod 1777 "$CA/modules"
+"$CERTMINT" -c "$CONF" reload >/dev/null 2>&1
+check_match "with the sticky bit (1777) too" \
+    "Recording.Exit not loaded: .*/modules: the modules directory has mode 1777" \
+    "$(since "$n")"
+check "  it recorded nothing" test ! -e "$REC"
+chmod 755 "$CA/modules"
+"$CERTMINT" -c "$CONF" reload >/dev/null 2>&1
+daemon_stop
+check "with chmod go-w it loads again (SHUTDOWN recorded)" \
+    grep -q "^event=0x40 " "$REC"
+chown 4242 "$CA/modules"
+n=$(wc -l <"$T_LOG")
+daemon_start
+check_match "a modules directory owned by another user: not loaded" \
+    "Recording.Exit not loaded: .*/modules: the modules directory is owned by uid 4242, neither root nor this user" \
+    "$(since "$n")"
+daemon_stop
+chown 0 "$CA/modules"
+# The module host opened its file before checking it: a FIFO held it
+# until the daemon gave up waiting for its hello (30 s).
+mv "$CA/modules/Recording.Exit.so" "$T_DIR/rec.saved"
+mkfifo "$CA/modules/Recording.Exit.so"
+daemon_start
+check "a FIFO as the module file: not loaded, said at once" wait_until 10 \
+    grep -q "Recording.Exit not loaded: .*/Recording.Exit.so: not a regular file" "$T_LOG"
+daemon_stop
+rm "$CA/modules/Recording.Exit.so"
+mv "$T_DIR/rec.saved" "$CA/modules/Recording.Exit.so"
+"$CERTMINT" -c "$CONF" exit unregister Recording.Exit >/dev/null 2>&1
+cp "$MODULES_DIR/policy.so" "$CA/modules/Test.Policy.so"
+chmod 644 "$CA/modules/Test.Policy.so"
+conf_set policy module Test.Policy
+chmod 777 "$CA/modules"
+refused_start "a policy module there: certmintd does not start, saying why" \
+    "policy module: .*/modules: the modules directory has mode 0777"
+chmod 755 "$CA/modules"
+conf_del policy module
 
 # --- certmint init: no link followed, nothing written over -------------
 printf 'precious\n' >"$T_DIR/victim"
