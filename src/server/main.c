@@ -134,10 +134,65 @@ note(json_t *notes, const char *fmt, ...)
 }
 
 /*
+ * The CA's files that others could change but that are not refused, as
+ * the key, the config file and the database are (key_load,
+ * config_check_mode, store_open): the CA certificates and the chain,
+ * which the CA serves, and the directories of its files, where anyone who
+ * can write may rename them or put their own beside them (a FIFO at
+ * certmint.db-wal). Under the config lock.
+ */
+static void
+files_warn(const struct cm_config *cfg, json_t *notes)
+{
+	struct stat	 sb;
+	const char	*files[] = { cfg->path, cfg->cert_file, cfg->key_file,
+			    cfg->db_file };
+	char		*dirs[nitems(files)], *p, err[1024];
+	size_t		 i, j, ndirs = 0;
+	int		 n;
+
+	/* ca.crt, then ca(1).crt... up to the first missing, as read. */
+	for (n = 0; (p = path_indexed(cfg->cert_file, n)) != NULL; n++) {
+		if (stat(p, &sb) == -1) {
+			free(p);
+			break;
+		}
+		if (file_check_mode(&sb, p, "a CA certificate", 0, err,
+		    sizeof(err)) == -1)
+			note(notes, "%s; anyone who can write it can change the "
+			    "CA certificate the CA serves", err);
+		free(p);
+	}
+	if (cfg->chain_file != NULL && stat(cfg->chain_file, &sb) == 0 &&
+	    file_check_mode(&sb, cfg->chain_file, "the CA's chain", 0, err,
+	    sizeof(err)) == -1)
+		note(notes, "%s; anyone who can write it can change the chain "
+		    "the CA serves", err);
+	for (i = 0; i < nitems(files); i++) {
+		if ((p = path_dirname(files[i])) == NULL)
+			continue;
+		for (j = 0; j < ndirs && strcmp(dirs[j], p) != 0; j++)
+			;
+		if (j < ndirs) {
+			free(p);
+			continue;
+		}
+		dirs[ndirs++] = p;
+		if (stat(p, &sb) == 0 && file_check_mode(&sb, p, "the CA's "
+		    "directory", 0, err, sizeof(err)) == -1)
+			note(notes, "%s; anyone who can write it can put their "
+			    "files in place of the CA's", err);
+	}
+	for (j = 0; j < ndirs; j++)
+		free(dirs[j]);
+}
+
+/*
  * Say loudly, at start and at each reload, what the config makes of the
  * CA that its operator may not mean: anyone who reaches the API gets
  * certificates ([rest] anonymous), certificates point at a port where
- * certmintd is not ([publish] base_url), a config file cut short.
+ * certmintd is not ([publish] base_url), a config file cut short, files
+ * others could change (files_warn).
  */
 static void
 config_warn(struct server *srv, json_t *notes)
@@ -174,6 +229,7 @@ config_warn(struct server *srv, json_t *notes)
 		note(notes, "%s:%d: the file ends without a newline: if it was "
 		    "cut short, the settings after that line are missing and "
 		    "take their defaults", cfg->path, cfg->unended_line);
+	files_warn(cfg, notes);
 	ca_config_unlock(srv->ca);
 	if (anon == CM_ANON_ISSUE)
 		note(notes, "WARNING: [rest] anonymous = issue: anyone who can "

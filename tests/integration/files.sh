@@ -7,8 +7,9 @@
 #  - a FIFO or a directory at the database or at the files SQLite keeps
 #    beside it (-wal, -shm, -journal) is named, with what it is, by
 #    certmintd and the CLI, never waited on, and nothing is lost;
-#  - an exit or policy module in a directory others may write (sticky or
-#    not) or own is not loaded, nor registered;
+#  - a CA certificate, chain or CA directory others may write is warned
+#    about at start and reload; an exit or policy module in a directory
+#    others may write (sticky or not) or own is not loaded, nor registered;
 #  - `certmint init` follows no link planted at a name it writes, never
 #    writes over a CA (or what is left of one), and leaves nothing it made
 #    when a late step fails;
@@ -121,6 +122,32 @@ mv "$T_DIR/crt.saved" "$CA/ca.crt"
 daemon_start
 check_eq "with them gone, the CA starts with every request it had" "$nreq" \
     "$(db_query "SELECT count(*) FROM requests")"
+daemon_stop
+
+# --- CA certificate, chain and directories others may write: warned ----
+# Not refused (the key, config and database are): the CA certificate is
+# checked against the key; but what the CA serves, or its files' names,
+# are then in others' hands.
+chmod 666 "$CA/ca.crt"
+chmod 775 "$CA"
+n=$(wc -l <"$T_LOG")
+daemon_start
+check_match "a CA certificate anyone may write (0666) is warned about at start" \
+    "warning: .*/ca.crt: a CA certificate has mode 0666: it must not be writable by group or others \(chmod go-w .*ca.crt\)" \
+    "$(since "$n")"
+check_match "  and a CA directory its group may write (0775)" \
+    "warning: .*/ca: the CA's directory has mode 0775: .*\(chmod go-w .*/ca\); anyone who can write it" \
+    "$(since "$n")"
+chmod 644 "$CA/ca.crt"
+chmod 700 "$CA"
+cp "$CA/ca.crt" "$CA/chain.pem"
+chmod 664 "$CA/chain.pem"
+"$CERTMINT" -c "$CONF" reload >"$T_DIR/reload.out" 2>&1
+check_match "a reload warns about a chain its group may write (0664)" \
+    "note: .*chain.pem: the CA's chain has mode 0664" "$(cat "$T_DIR/reload.out")"
+check_fails "  not about the files made safe" grep -qE "ca.crt:|/ca:" \
+    "$T_DIR/reload.out"
+rm "$CA/chain.pem"
 daemon_stop
 
 # --- Exit and policy modules in a directory others may write: refused --
