@@ -25,7 +25,10 @@ enum stmt_id {
 	S_CURSOR_GET, S_CURSOR_SET,
 	S_DL_ADD, S_DL_DELETE, S_DL_EACH, S_DL_EACH_ALL, S_DL_COUNT,
 	S_DL_COUNT_ALL,
-	/* history.c */
+	/* How long a statement waits for another connection's lock. */
+#define BUSY_MS		5000
+
+/* history.c */
 	S_HIST_SAVE, S_HIST_GET, S_HIST_EXTS, S_CRL_AT_BASE, S_CRL_AT_DELTA,
 	S_CACERT_GET, S_CACERT_ADD, S_CACERT_AT, S_CACERT_COUNT,
 	/* acme.c: its own table of names (enum acme_stmt) in this range */
@@ -68,6 +71,8 @@ unsigned char	*col_blob_in(struct arena *a, sqlite3_stmt *, int, size_t *);
 int		 row_to_cert(sqlite3_stmt *, int col, struct db_cert *c);
 /* store.c: the integer sql returns, or -1. */
 int		 query_int(struct store *, const char *sql, int64_t *out);
+/* store.c: run sql (no result rows); 0, or CM_E_FAIL logged. */
+int		 exec_sql(struct store *, const char *sql);
 /*
  * requests.c: a request row of a REQ_COLS query into r (0 or NOMEM); its
  * strings and blobs from arena a (malloc'd when a is NULL: free r with
