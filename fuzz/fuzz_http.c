@@ -584,7 +584,7 @@ submit(struct input *in, const struct http_target *renew)
 	const char	*who;
 	char		 whobuf[64];
 	size_t		 off, piece = 1 + in->body_len % 700;
-	int		 rc;
+	int		 rc, started;
 
 	for (off = 0; off < in->body_len; off += piece)
 		if (http_body_add(&body, in->body + off, in->body_len - off <
@@ -625,9 +625,18 @@ submit(struct input *in, const struct http_target *renew)
 	default:
 		fuzz_fail("an unknown kind of submission");
 	}
-	if ((renew != NULL ? http_renewal_start(ca, renew->serial, &s,
-	    in->renewal_sig, who, &pending, &res) :
-	    http_submission_start(ca, &s, who, &pending, &res)) == 1) {
+	/*
+	 * A renewal from an authenticated requester (a token) when the
+	 * X-Certmint-Requester header is sent, as a token names who.
+	 */
+	started = renew != NULL ? http_renewal_start(ca, renew->serial, &s,
+	    in->renewal_sig, who, in->requester != NULL, &pending, &res) :
+	    http_submission_start(ca, &s, who, &pending, &res);
+	if (started == CA_RENEW_UNPROVEN && (in->requester != NULL ||
+	    res.has_request || res.status == CA_OK))
+		fuzz_fail("a renewal refused unproven was recorded, or not "
+		    "refused");
+	if (started == 1) {
 		if (ca_submit_queue(ca, pending, committed, &w) == 0) {
 			pthread_mutex_lock(&w.mu);
 			while (!w.done)

@@ -230,15 +230,25 @@ int	 ca_import(struct ca *, const unsigned char *cert, size_t len,
  * Renew certificate serial: a new certificate for its key, from its
  * request (csr NULL) or from csr, which must be for the same key (the
  * proof of possession a requester gives). proof NULL: an officer's
- * renewal. Else a requester known only by the old key (the REST API):
- * the certificate must not have expired, csr is required and may be for
- * a new key when proof->sig is the old key's signature over its DER, and
- * a refusal is recorded like a refused submission. See officer.c.
+ * renewal, 0 or -1 with res. Else a requester known only by the old key
+ * (the REST API): the certificate must not have expired, csr is required
+ * and may be for a new key when proof->sig is the old key's signature
+ * over its DER. A refusal once the key is proven is recorded like a
+ * refused submission (-1); one before (unknown serial, a certificate
+ * revoked or expired, a request that does not parse, a signature that
+ * does not verify) is not, unless proof->known, and returns
+ * CA_RENEW_UNPROVEN with res: anyone could send those, and a row raises
+ * CERTDENIED for every exit module. See officer.c.
  */
 struct ca_renew_proof {
 	const unsigned char *sig;	/* NULL, or cert_verify_data's sig */
 	size_t		 siglen;
+	int		 known;		/* the requester authenticated
+					   otherwise (a token, a client
+					   certificate): record every
+					   refusal */
 };
+#define CA_RENEW_UNPROVEN	(-2)
 int	 ca_renew(struct ca *, const char *serial, const unsigned char *csr,
 	    size_t csrlen, const struct ca_renew_proof *proof,
 	    const char *requester, const char *caller, struct ca_result *);

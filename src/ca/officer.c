@@ -409,17 +409,20 @@ out:
  * May certificate old (its request req) be renewed from *csr as proof
  * allows (ca_renew)? With no csr, an officer's renewal takes req's own.
  * Returns 0 with *csr set, or -1 with res and *code (the StatusCode to
- * record) set.
+ * record) set; *proven says whether the request's key was proven to be
+ * the old one's or vouched for by it before the refusal.
  */
 static int
 renew_check(const struct db_request *req, const struct db_cert *old,
     const unsigned char **csr, size_t *csrlen,
-    const struct ca_renew_proof *proof, int32_t *code, struct ca_result *res)
+    const struct ca_renew_proof *proof, int32_t *code, int *proven,
+    struct ca_result *res)
 {
 	struct csr	 parsed;
 	char		 err[256], ts[32];
 	int		 same, rc = 0;
 
+	*proven = 0;
 	*code = STATUS_BAD_STATE;
 	if (req->disposition != CM_DISP_ISSUED) {
 		if (req->disposition == CM_DISP_REVOKED)
@@ -458,15 +461,14 @@ renew_check(const struct db_request *req, const struct db_cert *old,
 	/*
 	 * The request's signature proves its own key: the old one, or a new
 	 * one that the old key vouches for by signing the request. A
-	 * signature given is checked even when the key is the same.
+	 * signature given is checked even when the key is the same. The
+	 * proof comes first: what a request names is judged (and its refusal
+	 * recorded) only for whoever holds the key.
 	 */
 	*code = STATUS_BAD_SIGNATURE;
 	same = spki_cert_same_key(parsed.spki, parsed.spki_len, old->raw,
 	    old->raw_len);
-	if (proof != NULL && renew_names_check(req, old, &parsed, res) == -1) {
-		*code = STATUS_POLICY_DENIED;
-		rc = -1;
-	} else if (proof != NULL && proof->sig != NULL &&
+	if (proof != NULL && proof->sig != NULL &&
 	    cert_verify_data(old->raw, old->raw_len, parsed.der,
 	    parsed.der_len, proof->sig, proof->siglen) != 1)
 		rc = ca_fail(res, CA_E_DENIED, "the renewal signature is not "
@@ -476,8 +478,34 @@ renew_check(const struct db_request *req, const struct db_cert *old,
 		rc = ca_fail(res, CA_E_DENIED, "the request is not for the key "
 		    "of certificate %s%s", old->serial, proof == NULL ? "" :
 		    " (a request for a new key must be signed by the old one)");
+	else if (proof != NULL) {
+		*proven = 1;
+		if (renew_names_check(req, old, &parsed, res) == -1) {
+			*code = STATUS_POLICY_DENIED;
+			rc = -1;
+		}
+	}
 	csr_free(&parsed);
 	return rc;
+}
+
+/*
+ * A requester's renewal refused (res) before the key proved anything:
+ * recorded (renew_refused) only when proof->known, else CA_RENEW_UNPROVEN
+ * and nothing written, or -1 for a refusal that is not the requester's
+ * doing (internal, shutting down).
+ */
+static int
+renew_unproven(struct ca *ca, const char *serial, const unsigned char *csr,
+    size_t csrlen, int32_t code, const struct ca_renew_proof *proof,
+    const char *requester, const char *caller, struct ca_result *res)
+{
+	if (proof->known)
+		return renew_refused(ca, serial, csr, csrlen, code, requester,
+		    caller, res);
+	if (res->status == CA_E_INTERNAL || res->status == CA_E_SHUTDOWN)
+		return -1;
+	return CA_RENEW_UNPROVEN;
 }
 
 /*
@@ -486,7 +514,8 @@ renew_check(const struct db_request *req, const struct db_cert *old,
  * the policy and the profile like any submission, with the old one's
  * attributes and RenewalOf naming it; exit modules read it as
  * RawOldCertificate. The certificate must be issued, not revoked; what
- * else is checked depends on proof (ca.h, renew_check).
+ * else is checked, and which refusals are recorded, depends on proof
+ * (ca.h, renew_check).
  */
 int
 ca_renew(struct ca *ca, const char *serial, const unsigned char *csr,
@@ -499,7 +528,7 @@ ca_renew(struct ca *ca, const char *serial, const unsigned char *csr,
 	const unsigned char *sent = csr;
 	size_t		 i, n = 0, sentlen = csrlen;
 	int32_t		 code;
-	int		 rc = -1, profile = 0;
+	int		 rc = -1, profile = 0, proven;
 
 	memset(&old, 0, sizeof(old));
 	memset(res, 0, sizeof(*res));
@@ -508,14 +537,17 @@ ca_renew(struct ca *ca, const char *serial, const unsigned char *csr,
 		code = res->status == CA_E_NOTFOUND ? STATUS_NOT_FOUND :
 		    res->status == CA_E_BADREQ ? STATUS_ASN1_ERROR :
 		    STATUS_INTERNAL;
-		return proof == NULL ? -1 : renew_refused(ca, serial, sent,
-		    sentlen, code, requester, caller, res);
+		return proof == NULL ? -1 : renew_unproven(ca, serial, sent,
+		    sentlen, code, proof, requester, caller, res);
 	}
 	if (renew_check(&req, &old.cert, &csr, &csrlen, proof, &code,
-	    res) == -1) {
-		if (proof != NULL)
+	    &proven, res) == -1) {
+		if (proof != NULL && proven)
 			renew_refused(ca, serial, sent, sentlen, code,
 			    requester, caller, res);
+		else if (proof != NULL)
+			rc = renew_unproven(ca, serial, sent, sentlen, code,
+			    proof, requester, caller, res);
 		goto out;
 	}
 	attrs = xcalloc(req.nattrs + 2, sizeof(*attrs));

@@ -488,8 +488,9 @@ cmd_status(const struct cli *cli, int argc, char **argv)
 		    N(r, "issued"), N(r, "revoked"), N(r, "denied"),
 		    N(r, "failed"));
 		printf("  refused:   %" JSON_INTEGER_FORMAT " unauthenticated "
-		    "submissions since start (401, not recorded)\n",
-		    N(ans, "unauthenticated"));
+		    "submissions (401), %" JSON_INTEGER_FORMAT " unproven "
+		    "renewals since start (not recorded)\n",
+		    N(ans, "unauthenticated"), N(ans, "unproven_renewals"));
 		printf("  CRLs:      %" JSON_INTEGER_FORMAT "\n"
 		    "  events:    %" JSON_INTEGER_FORMAT "\n", N(ans, "crls"),
 		    N(ans, "last_event_seq"));

@@ -192,6 +192,8 @@ cmd_status_locked(struct server *srv, const char *officer, json_t *args,
 	json_object_set_new(reply, "requests", r);
 	json_object_set_new(reply, "unauthenticated",
 	    json_integer(atomic_load(&srv->unauthenticated)));
+	json_object_set_new(reply, "unproven_renewals",
+	    json_integer(atomic_load(&srv->unproven_renewals)));
 	json_object_set_new(reply, "crls", json_integer(st.crls));
 	if ((r = crl_status_json(srv->ca)) == NULL) {
 		snprintf(err, errlen, "cannot read the CRLs");

@@ -271,6 +271,25 @@ refuse_unauthenticated(struct server *srv, struct MHD_Connection *c,
 }
 
 /*
+ * A renewal refused (res) before its sender proved it holds the old
+ * certificate's key, nothing recorded (ca_renew): for the same reason
+ * as refuse_unauthenticated, logged and counted as it does. The answer
+ * is res's, as for a recorded refusal.
+ */
+static void
+renewal_unproven(struct server *srv, struct MHD_Connection *c,
+    const char *serial, const struct ca_result *res)
+{
+	char		 addr[64];
+
+	atomic_fetch_add(&srv->unproven_renewals, 1);
+	http_requester(0, NULL, client_addr(c), addr, sizeof(addr));
+	logmsg_limited(CM_LOG_INFO, "http: a renewal of %s from %s refused "
+	    "(%u, not recorded): %s", serial, addr[0] != '\0' ? addr :
+	    "an unknown address", http_status(res->status), res->error);
+}
+
+/*
  * Called on the writer's thread when a suspended submission is committed:
  * MHD calls the handler again, which answers (handle_submit). up may be
  * gone as soon as the connection is resumed.
@@ -377,7 +396,9 @@ handle_submit(struct http_listener *l, struct MHD_Connection *c,
 	/*
 	 * Credentials that fail, or none where [rest] anonymous = no. A
 	 * renewal is authenticated by the old certificate's key: refused
-	 * only when credentials were sent and failed.
+	 * here only when credentials were sent and failed; without them,
+	 * what is refused before the key is proven is not recorded either
+	 * (renewal_unproven).
 	 */
 	if (id.kind == AUTH_FAILED || (id.kind == AUTH_NONE &&
 	    up->route == ROUTE_SUBMIT && anonymous_mode(srv) == CM_ANON_NO)) {
@@ -394,11 +415,14 @@ handle_submit(struct http_listener *l, struct MHD_Connection *c,
 	if (up->route == ROUTE_RENEW)
 		started = http_renewal_start(srv->ca, up->target.serial, &sub,
 		    MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-		    RENEWAL_SIG_HEADER), who, &pending, &res);
+		    RENEWAL_SIG_HEADER), who, id.kind == AUTH_TOKEN ||
+		    id.kind == AUTH_CERT, &pending, &res);
 	else
 		started = submit_start(srv, &sub, &id, who, &pending, &res);
 	http_submission_free(&sub);
 	auth_id_free(&id);
+	if (started == CA_RENEW_UNPROVEN)
+		renewal_unproven(srv, c, up->target.serial, &res);
 	if (started == 1) {
 		/* Suspend first: the writer may resume the connection at once. */
 		up->conn = c;

@@ -368,12 +368,31 @@ http_submission_start(struct ca *ca, const struct http_submission *s,
 	    who, pending, res);
 }
 
+/*
+ * A renewal refused before ca_renew, with st and msg: recorded as a
+ * refused submission when known, else CA_RENEW_UNPROVEN with res alone
+ * (nothing proves who sent it).
+ */
+static int
+renewal_refuse(struct ca *ca, enum ca_status st, const char *msg,
+    const char *who, int known, struct ca_pending **pending,
+    struct ca_result *res)
+{
+	if (known)
+		return ca_submit_failed_start(ca, st, msg, who, who, pending,
+		    res);
+	memset(res, 0, sizeof(*res));
+	res->status = st;
+	snprintf(res->error, sizeof(res->error), "%s", msg);
+	return CA_RENEW_UNPROVEN;
+}
+
 int
 http_renewal_start(struct ca *ca, const char *serial,
     const struct http_submission *s, const char *sig, const char *who,
-    struct ca_pending **pending, struct ca_result *res)
+    int known, struct ca_pending **pending, struct ca_result *res)
 {
-	struct ca_renew_proof proof = { NULL, 0 };
+	struct ca_renew_proof proof = { NULL, 0, known };
 	unsigned char	*der = NULL;
 	size_t		 len = 0;
 	char		 msg[300];
@@ -381,13 +400,14 @@ http_renewal_start(struct ca *ca, const char *serial,
 
 	*pending = NULL;
 	if (s->kind == SUBMIT_REFUSED)
-		return http_submission_start(ca, s, who, pending, res);
+		return renewal_refuse(ca, s->status, s->msg, who, known,
+		    pending, res);
 	/* The old request's attributes go on: none are the client's to set. */
 	if (s->nattrs > 0) {
 		snprintf(msg, sizeof(msg), "renewal of certificate %s: a "
 		    "renewal takes no request attributes (it keeps the old "
 		    "request's)", serial);
-		return ca_submit_failed_start(ca, CA_E_BADREQ, msg, who, who,
+		return renewal_refuse(ca, CA_E_BADREQ, msg, who, known,
 		    pending, res);
 	}
 	if (sig != NULL && (base64_decode(sig, strlen(sig), &der,
@@ -395,7 +415,7 @@ http_renewal_start(struct ca *ca, const char *serial,
 		free(der);
 		snprintf(msg, sizeof(msg), "renewal of certificate %s: "
 		    RENEWAL_SIG_HEADER " is not a signature in base64", serial);
-		return ca_submit_failed_start(ca, CA_E_BADREQ, msg, who, who,
+		return renewal_refuse(ca, CA_E_BADREQ, msg, who, known,
 		    pending, res);
 	}
 	proof.sig = der;

@@ -122,13 +122,17 @@ int	 http_submission_start(struct ca *, const struct http_submission *s,
 /*
  * POST /api/v1/certificates/SERIAL/renew: s (http_submission_decode) with
  * sig, the Certmint-Renewal-Signature header (base64, may be NULL), from
- * who. A body refused as a submission's is recorded as one; else
- * ca_renew, authenticated by the old key. Returns 1 with *pending to
- * queue as http_submission_start's, or ca_renew's 0 or -1 with res.
+ * who; known when who authenticated (a token, a client certificate).
+ * Else ca_renew, authenticated by the old key. Returns 1 with *pending
+ * to queue as http_submission_start's, or ca_renew's 0, -1 or
+ * CA_RENEW_UNPROVEN with res. A body refused (as a submission's, or for
+ * request attributes or a header that is not base64) comes before any
+ * proof: recorded as a refused submission when known, else
+ * CA_RENEW_UNPROVEN, not recorded.
  */
 int	 http_renewal_start(struct ca *, const char *serial,
 	    const struct http_submission *s, const char *sig, const char *who,
-	    struct ca_pending **, struct ca_result *);
+	    int known, struct ca_pending **, struct ca_result *);
 
 /* An answer to queue: status, Content-Type and a malloc'd body. */
 struct http_answer {

@@ -50,6 +50,11 @@ struct server {
 	atomic_int		 submitting;	/* suspended, waiting for a commit */
 	/* REST submissions refused 401 since start: logged, never recorded. */
 	atomic_llong		 unauthenticated;
+	/*
+	 * REST renewals refused before the old key was proven (unknown
+	 * serial, bad signature...) since start: logged, never recorded.
+	 */
+	atomic_llong		 unproven_renewals;
 	struct acme		*acme;		/* [acme] enabled, else NULL */
 	char			 listen_desc[128];	/* "127.0.0.1:8080" */
 	char			 tls_desc[128];	/* "127.0.0.1:8443", "" */

@@ -72,7 +72,7 @@ check_eq "so the answer names no request" None "$(resp "j.get('request_id')")"
 check "certmintd logs it at info, with the address and why" \
     wait_lines "$T_LOG" "info: http: a submission from 127\.0\.0\.1 refused \(401, not recorded\): no credentials$" 1
 check_eq "certmint status counts it" 1 "$(refused_401)"
-check_match "and says so" "refused: +1 unauthenticated submissions since start" \
+check_match "and says so" "refused: +1 unauthenticated submissions \\(401\\), 0 unproven renewals since start" \
     "$("$CERTMINT" -c "$CONF" status)"
 # A flood: every one refused and counted, the log line repeated at most
 # LOG_BURST (5) times a 10 s window (two windows allowed for a slow run).

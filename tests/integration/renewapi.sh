@@ -3,10 +3,15 @@
 # with a PKCS#10 request, authenticated by the old certificate's key and
 # nothing else: a request for the same key proves it by its own
 # signature; one for a new key needs Certmint-Renewal-Signature, the old
-# key's signature over the request's DER. Refusals (403 without or with a
-# wrong signature, 404 unknown serial, 409 revoked or expired, 400
-# malformed) are recorded like refused submissions. Also the indexed
-# publication URLs (/ca(N).crt, ...), routed but not served yet.
+# key's signature over the request's DER. A refusal before the key is
+# proven (403 without or with a wrong signature, 404 unknown serial, 409
+# revoked or expired, 400 malformed, 413) is neither recorded nor an
+# event (anyone could fill the database and make every exit module
+# fire), but logged with the address and counted by certmint status,
+# unless the sender authenticated with a token; one after (names the old
+# certificate did not have) is recorded like a refused submission. Also
+# the indexed publication URLs (/ca(N).crt, ...), routed but not served
+# yet.
 . "$LIB"
 
 ca_init
@@ -101,6 +106,32 @@ recorded() {
 	    LEFT JOIN request_attrs a ON a.request_id = r.id AND
 	    a.name = 'RenewalOf' WHERE r.id = $_id"
 }
+# rows: the numbers of request rows and of events, "requests|events".
+rows() {
+	db_query "SELECT (SELECT count(*) FROM requests) || '|' ||
+	    (SELECT count(*) FROM events)"
+}
+# one_more BEFORE: BEFORE ("requests|events") with one more of each.
+one_more() {
+	echo "$((${1%|*} + 1))|$((${1#*|} + 1))"
+}
+# unproven: certmint status's count of renewals refused unproven.
+unproven() {
+	"$CERTMINT" -c "$CONF" --json status | python3 -c \
+	    'import json, sys; print(json.load(sys.stdin)["unproven_renewals"])'
+}
+# refused_unproven WHAT STATUS ARGS...: renew_http ARGS is answered
+# STATUS, the answer names no request, no row nor event was added, and
+# certmint status counted one more.
+refused_unproven() {
+	_what=$1 _want=$2
+	shift 2
+	_before=$(rows) _count=$(unproven)
+	check_eq "$_what: $_want" "$_want" "$(renew_http "$@")"
+	check_eq "not recorded: no request row, no event, no request_id" \
+	    "$_before None" "$(rows) $(resp 'j.get("request_id")')"
+	check_eq "counted" "$((_count + 1))" "$(unproven)"
+}
 
 # Same key: the request's own signature is the proof (PEM, serial with
 # colons in upper case, as OpenSSL prints it).
@@ -153,46 +184,56 @@ check_eq "JSON body ({\"csr\": PEM}) for the same key: 201" 201 \
 print(json.dumps({"csr": open(sys.argv[1]).read()}))' "$T_DIR/alice-same.csr" |
     CT=application/json renew_http "$old" -)"
 
-# Refusals: each answered and recorded like a refused submission.
+# Refusals before the key is proven: answered, but neither recorded nor
+# an event; logged and counted.
 rekey alice alice4 ec
-check_eq "new key without a signature: 403" 403 \
-    "$(renew_http "$old" "$T_DIR/alice4.der")"
+refused_unproven "new key without a signature" 403 "$old" "$T_DIR/alice4.der"
 check_match "saying what is missing" "must be signed by the old one" \
     "$(resp 'j["error"]')"
-check_eq "recorded as failed (bad signature), naming the old certificate" \
-    "30|$old|80090006" "$(recorded)"
+check "certmintd logs it at info, with the serial, the address and why" \
+    wait_lines "$T_LOG" "info: http: a renewal of $old from 127\.0\.0\.1 refused \(403, not recorded\): the request is not for the key of certificate $old" 1
 newkey mallory ec
 sign mallory alice4.der mallory.sig
-check_eq "signed by another key: 403" 403 \
-    "$(renew_http "$old" "$T_DIR/alice4.der" "$T_DIR/mallory.sig")"
+refused_unproven "signed by another key" 403 "$old" "$T_DIR/alice4.der" \
+    "$T_DIR/mallory.sig"
 check_match "saying so" "renewal signature is not one by the key" \
     "$(resp 'j["error"]')"
-check_eq "recorded" "30|$old|80090006" "$(recorded)"
-check_eq "the old key's signature over other bytes: 403" 403 \
-    "$(renew_http "$old" "$T_DIR/alice4.der" "$T_DIR/alice3.sig")"
-check_eq "recorded" "30|$old|80090006" "$(recorded)"
-check_eq "a signature for the same key is checked too: 403" 403 \
-    "$(renew_http "$old" "$T_DIR/alice-same.csr" "$T_DIR/alice3.sig")"
-check_eq "a signature that is not base64: 400" 400 \
-    "$(renew_http "$old" "$T_DIR/alice4.der" - \
-    -H 'Certmint-Renewal-Signature: not*base64')"
-check_match "recorded" "^30\|" "$(recorded)"
+refused_unproven "the old key's signature over other bytes" 403 "$old" \
+    "$T_DIR/alice4.der" "$T_DIR/alice3.sig"
+refused_unproven "a signature for the same key is checked too" 403 "$old" \
+    "$T_DIR/alice-same.csr" "$T_DIR/alice3.sig"
+refused_unproven "a signature that is not base64" 400 "$old" \
+    "$T_DIR/alice4.der" - -H 'Certmint-Renewal-Signature: not*base64'
+check_match "saying so" "is not a signature in base64" "$(resp 'j["error"]')"
 head -c 300 /dev/urandom >"$T_DIR/junk"
-check_eq "a body that is no request: 400" 400 \
-    "$(renew_http "$old" "$T_DIR/junk")"
-check_eq "recorded" "30|$old|80093100" "$(recorded)"
+refused_unproven "a body that is no request" 400 "$old" "$T_DIR/junk"
 : >"$T_DIR/empty"
-check_eq "an empty body: 400 (no renewal from the old request by key)" 400 \
-    "$(renew_http "$old" "$T_DIR/empty")"
-check_eq "request attributes: 400 (the old request's are kept)" 400 \
-    "$(Q=attrib=CertificateTemplate:SubCA renew_http "$old" \
-    "$T_DIR/alice-same.csr")"
+refused_unproven "an empty body (no renewal from the old request by key)" \
+    400 "$old" "$T_DIR/empty"
+Q=attrib=CertificateTemplate:SubCA refused_unproven \
+    "request attributes (the old request's are kept)" 400 "$old" \
+    "$T_DIR/alice-same.csr"
 head -c 70000 /dev/zero >"$T_DIR/big"
-check_eq "a body over max_body: 413" 413 "$(renew_http "$old" "$T_DIR/big")"
-check_match "recorded" "^30\|" "$(recorded)"
-check_eq "an unknown serial: 404" 404 \
-    "$(renew_http 0123abcd "$T_DIR/alice-same.csr")"
-check_eq "recorded" "30|0123abcd|80092004" "$(recorded)"
+refused_unproven "a body over max_body" 413 "$old" "$T_DIR/big"
+refused_unproven "an unknown serial" 404 0123abcd "$T_DIR/alice-same.csr"
+check "logged: no such certificate" wait_lines "$T_LOG" \
+    "renewal of 0123abcd from 127\.0\.0\.1 refused \(404, not recorded\)" 1
+check_match "certmint status says so" \
+    "refused: +0 unauthenticated submissions \(401\), 10 unproven renewals since start" \
+    "$("$CERTMINT" -c "$CONF" status)"
+# A sender with an API token is known: its refusals are recorded.
+TOK=$("$CERTMINT" -c "$CONF" token create --name renewer 2>/dev/null)
+before=$(rows)
+check_eq "an unknown serial, with a token: 404" 404 \
+    "$(renew_http 0123abcd "$T_DIR/alice-same.csr" - \
+    -H "Authorization: Bearer $TOK")"
+check_eq "recorded, naming the serial" "30|0123abcd|80092004" "$(recorded)"
+check_eq "with its event" "$(one_more "$before")" "$(rows)"
+check_eq "by the token's name" renewer "$(db_query "SELECT requester_name
+    FROM requests WHERE id = $(resp 'j["request_id"]')")"
+check_eq "a body that is no request, with a token: 400, recorded" \
+    "400 30|$old|80093100" "$(renew_http "$old" "$T_DIR/junk" - \
+    -H "Authorization: Bearer $TOK") $(recorded)"
 check_eq "a serial that is no hex: 404, not 405" 404 \
     "$(renew_http zz "$T_DIR/alice-same.csr")"
 check_eq "GET of a renewal URL: 405" 405 "$(curl -sS -m 60 -o /dev/null \
@@ -216,11 +257,17 @@ erin_csr e1 erin /CN=a.example.com DNS:B.EXAMPLE.COM
 check_eq "same key, one of its names (in capitals): 201" 201 \
     "$(renew_http "$eold" "$T_DIR/e1.der")"
 erin_csr e2 erin /CN=a.example.com DNS:a.example.com,DNS:evil.example.org
+# Refusals once the key is proven: recorded, with their event.
+before=$(rows)
 check_eq "same key, a name it did not have: 403" 403 \
     "$(renew_http "$eold" "$T_DIR/e2.der")"
 check_match "saying which" "evil.example.org is not one of its" \
     "$(resp 'j["error"]')"
 check_eq "recorded as refused by policy" "30|$eold|80070005" "$(recorded)"
+check_eq "with its CERTDENIED event" \
+    "$(one_more "$before")|4|$(resp 'j["request_id"]')" \
+    "$(rows)|$(db_query "SELECT event, context FROM events
+    ORDER BY seq DESC LIMIT 1")"
 erin_csr e3 erin /CN=evil.example.org DNS:a.example.com
 check_eq "same key, another subject: 403" 403 \
     "$(renew_http "$eold" "$T_DIR/e3.der")"
@@ -229,17 +276,24 @@ check_match "saying so" "keeps its subject \\(CN=a.example.com\\)" \
 newkey erin2 ec
 erin_csr e4 erin2 /CN=a.example.com DNS:a.example.com,DNS:evil.example.org
 sign erin e4.der e4.sig
+before=$(rows)
 check_eq "a new key vouched for by the old one, a new name: 403" 403 \
     "$(renew_http "$eold" "$T_DIR/e4.der" "$T_DIR/e4.sig")"
+check_eq "recorded as refused by policy" "30|$eold|80070005" "$(recorded)"
+check_eq "with its event" "$(one_more "$before")" "$(rows)"
+# The proof is checked before the names: without it, nothing is recorded.
+sign mallory e4.der e4m.sig
+refused_unproven "a new key and a new name, signed by another key" 403 \
+    "$eold" "$T_DIR/e4.der" "$T_DIR/e4m.sig"
+check_match "refused for the signature" "renewal signature is not one by" \
+    "$(resp 'j["error"]')"
 check_eq "no certificate names it" 0 "$(db_query "SELECT count(*) FROM certs
     WHERE instr(raw, CAST('evil.example.org' AS BLOB)) > 0")"
 check "revoke the old certificate" "$CERTMINT" -c "$CONF" revoke "$old" \
     superseded
-check_eq "a revoked certificate: 409" 409 \
-    "$(renew_http "$old" "$T_DIR/alice-same.csr")"
+refused_unproven "a revoked certificate" 409 "$old" "$T_DIR/alice-same.csr"
 check_match "saying so" "is revoked: only an issued certificate" \
     "$(resp 'j["error"]')"
-check_eq "recorded" "30|$old|80092010" "$(recorded)"
 issue dave ec ValidityPeriod:Seconds ValidityPeriodUnits:1
 dold=$(serial_of "$T_DIR/dave.crt")
 openssl req -new -key "$T_DIR/dave.key" -subj "/CN=dave" \
@@ -249,10 +303,8 @@ past() {
 	    -noout -enddate | cut -d= -f2)" +%s)" ]
 }
 check "a certificate valid for a second expires" wait_until 30 past
-check_eq "an expired certificate: 409" 409 \
-    "$(renew_http "$dold" "$T_DIR/dave-same.csr")"
+refused_unproven "an expired certificate" 409 "$dold" "$T_DIR/dave-same.csr"
 check_match "saying so" "expired on" "$(resp 'j["error"]')"
-check_eq "recorded" "30|$dold|800b0101" "$(recorded)"
 check "but an officer still renews it" "$CERTMINT" -c "$CONF" renew "$dold"
 openssl req -new -key "$T_DIR/mallory.key" -subj "/CN=bob" \
     -out "$T_DIR/mallory.csr" 2>/dev/null
