@@ -274,19 +274,43 @@ refuse_unauthenticated(struct server *srv, struct MHD_Connection *c,
  * A renewal refused (res) before its sender proved it holds the old
  * certificate's key, nothing recorded (ca_renew): for the same reason
  * as refuse_unauthenticated, logged and counted as it does. The answer
- * is res's, as for a recorded refusal.
+ * is res's, as for a recorded refusal. The line says why by the status
+ * alone: res's message names the serial, and a line that changes with
+ * what the client sends would escape logmsg_limited's count.
  */
 static void
 renewal_unproven(struct server *srv, struct MHD_Connection *c,
-    const char *serial, const struct ca_result *res)
+    const struct ca_result *res)
 {
+	unsigned int	 status = http_status(res->status);
+	const char	*why;
 	char		 addr[64];
 
+	switch (status) {
+	case MHD_HTTP_BAD_REQUEST:
+		why = "not a valid renewal request";
+		break;
+	case MHD_HTTP_FORBIDDEN:
+		why = "no signature by the old key over the request";
+		break;
+	case MHD_HTTP_NOT_FOUND:
+		why = "no certificate with that serial";
+		break;
+	case MHD_HTTP_CONFLICT:
+		why = "the certificate is revoked, expired or not issued";
+		break;
+	case MHD_HTTP_CONTENT_TOO_LARGE:
+		why = "body too large";
+		break;
+	default:
+		why = ca_status_code(res->status);
+		break;
+	}
 	atomic_fetch_add(&srv->unproven_renewals, 1);
 	http_requester(0, NULL, client_addr(c), addr, sizeof(addr));
-	logmsg_limited(CM_LOG_INFO, "http: a renewal of %s from %s refused "
-	    "(%u, not recorded): %s", serial, addr[0] != '\0' ? addr :
-	    "an unknown address", http_status(res->status), res->error);
+	logmsg_limited(CM_LOG_INFO, "http: a renewal from %s refused (%u, not "
+	    "recorded): %s", addr[0] != '\0' ? addr : "an unknown address",
+	    status, why);
 }
 
 /*
@@ -422,7 +446,7 @@ handle_submit(struct http_listener *l, struct MHD_Connection *c,
 	http_submission_free(&sub);
 	auth_id_free(&id);
 	if (started == CA_RENEW_UNPROVEN)
-		renewal_unproven(srv, c, up->target.serial, &res);
+		renewal_unproven(srv, c, &res);
 	if (started == 1) {
 		/* Suspend first: the writer may resume the connection at once. */
 		up->conn = c;
