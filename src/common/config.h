@@ -170,6 +170,9 @@ int	 config_section_reserved(const char *name);
  */
 int	 config_edit(const char *path, const char *section, const char *key,
 	    const char *value, char *err, size_t errlen);
+/* Would text (len bytes) load as the config file at path? 0 or -1 (err). */
+int	 config_text_loads(const char *path, const void *text, size_t len,
+	    char *err, size_t errlen);
 
 /* Parse "1d", "12h", "30m", "90s" or plain seconds. Returns 0 or -1. */
 int	 parse_duration(const char *, int64_t *seconds);
