@@ -96,6 +96,13 @@ typedef int (*admin_handler)(struct server *, const char *officer,
     enum ca_status *code);
 /* Add a command (the exit-module host adds "exit-*"). Before admin_start. */
 int	 admin_register(const char *cmd, admin_handler);
+/* admin_ca.c: the CA's own commands, which admin.c looks up first. */
+struct admin_cmd {
+	const char	*name;
+	admin_handler	 fn;
+};
+extern const struct admin_cmd admin_ca_cmds[];
+extern const size_t admin_ca_ncmds;
 
 /* exit_admin.c */
 struct exit_host;
