@@ -102,12 +102,12 @@ void	 profiles_free(struct cm_config *);
 int	 profile_key_known(const char *key);
 
 /*
- * Expand AD CS's URL %-tokens in tmpl (%1 server DNS name, %2 its first
- * label, %3 CA name, %4 certificate name suffix, %7 truncated CA name, %8
- * CRL name suffix, %9 "+" when delta, %10/%11 LDAP object class suffixes,
- * %% a percent sign). %4, %8 and %% are left for url_finish, as they
- * depend on the CA certificate that signs. Returns a malloc'd string, or
- * NULL with err for an unknown token.
+ * urls.c: expand AD CS's URL %-tokens in tmpl (%1 server DNS name, %2
+ * its first label, %3 CA name, %4 certificate name suffix, %7 truncated
+ * CA name, %8 CRL name suffix, %9 "+" when delta, %10/%11 LDAP object
+ * class suffixes, %% a percent sign). %4, %8 and %% are left for
+ * url_finish, as they depend on the CA certificate that signs. Returns a
+ * malloc'd string, or NULL with err for an unknown token.
  */
 char	*url_expand(const struct cm_config *, const char *tmpl, int delta,
 	    char *err, size_t errlen);
