@@ -43,6 +43,13 @@ void	 log_flush(void);
 void	 logmsg_limited(int level, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 /*
+ * logmsg_limited, the repeats counted by kind rather than by the line:
+ * lines that name what changes with each sender (its address) are still
+ * a repeat of one another, and their summary says kind.
+ */
+void	 logmsg_limited_as(int level, const char *kind, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+/*
  * stdio_keep: keep copies of fds 0-2 as they are now (at start).
  * stdio_restore: put back each of them that was closed since (an inline
  * module's doing: the next socket would take its number, and the log

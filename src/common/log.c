@@ -180,9 +180,14 @@ log_flush(void)
 	pthread_mutex_unlock(&log_mu);
 }
 
-/* limited: repeats are counted at every level, not only at errors. */
+/*
+ * limited: repeats are counted at every level, not only at errors. kind,
+ * when not NULL, is what counts as a repeat instead of the line itself,
+ * and what the summary of the repeats says.
+ */
 static void
-vlog_limited(int level, int limited, const char *fmt, va_list ap)
+vlog_limited(int level, int limited, const char *kind, const char *fmt,
+    va_list ap)
 {
 	char	 raw[LOG_MSG_MAX], msg[LOG_MSG_MAX];
 	uint64_t now;
@@ -203,7 +208,8 @@ vlog_limited(int level, int limited, const char *fmt, va_list ap)
 	now = log_clock();
 	repeats_expire(now);
 	/* Only errors and warnings repeat for want of an operator. */
-	if ((!limited && level > CM_LOG_WARN) || repeats_admit(level, msg, now))
+	if ((!limited && level > CM_LOG_WARN) || repeats_admit(level,
+	    kind != NULL ? kind : msg, now))
 		emit(level, msg);
 	pthread_mutex_unlock(&log_mu);
 }
@@ -211,7 +217,7 @@ vlog_limited(int level, int limited, const char *fmt, va_list ap)
 void
 vlogmsg(int level, const char *fmt, va_list ap)
 {
-	vlog_limited(level, 0, fmt, ap);
+	vlog_limited(level, 0, NULL, fmt, ap);
 }
 
 void
@@ -220,7 +226,17 @@ logmsg_limited(int level, const char *fmt, ...)
 	va_list	 ap;
 
 	va_start(ap, fmt);
-	vlog_limited(level, 1, fmt, ap);
+	vlog_limited(level, 1, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void
+logmsg_limited_as(int level, const char *kind, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vlog_limited(level, 1, kind, fmt, ap);
 	va_end(ap);
 }
 

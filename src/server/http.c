@@ -257,12 +257,18 @@ refuse_unauthenticated(struct server *srv, struct MHD_Connection *c,
 {
 	const char	*why = id->kind == AUTH_FAILED ? id->why :
 			    "no credentials";
-	char		 addr[64];
+	char		 addr[64], kind[320];
 
 	atomic_fetch_add(&srv->unauthenticated, 1);
 	http_requester(0, NULL, client_addr(c), addr, sizeof(addr));
-	logmsg_limited(CM_LOG_INFO, "http: a submission from %s refused "
-	    "(401, not recorded): %s", addr[0] != '\0' ? addr :
+	/*
+	 * Repeats are counted by why alone (a fixed text, or a token's own
+	 * name), whatever the address: senders can be many.
+	 */
+	snprintf(kind, sizeof(kind), "http: submissions refused (401, not "
+	    "recorded): %s", why);
+	logmsg_limited_as(CM_LOG_INFO, kind, "http: a submission from %s "
+	    "refused (401, not recorded): %s", addr[0] != '\0' ? addr :
 	    "an unknown address", why);
 	return queue_error(c, MHD_HTTP_UNAUTHORIZED, id->kind == AUTH_FAILED ?
 	    id->why : "authentication required: send an API token "
@@ -275,8 +281,8 @@ refuse_unauthenticated(struct server *srv, struct MHD_Connection *c,
  * certificate's key, nothing recorded (ca_renew): for the same reason
  * as refuse_unauthenticated, logged and counted as it does. The answer
  * is res's, as for a recorded refusal. The line says why by the status
- * alone: res's message names the serial, and a line that changes with
- * what the client sends would escape logmsg_limited's count.
+ * alone (res's message names the serial, which the client chose), and
+ * its repeats are counted by why, whatever the address.
  */
 static void
 renewal_unproven(struct server *srv, struct MHD_Connection *c,
@@ -284,7 +290,7 @@ renewal_unproven(struct server *srv, struct MHD_Connection *c,
 {
 	unsigned int	 status = http_status(res->status);
 	const char	*why;
-	char		 addr[64];
+	char		 addr[64], kind[200];
 
 	switch (status) {
 	case MHD_HTTP_BAD_REQUEST:
@@ -308,9 +314,11 @@ renewal_unproven(struct server *srv, struct MHD_Connection *c,
 	}
 	atomic_fetch_add(&srv->unproven_renewals, 1);
 	http_requester(0, NULL, client_addr(c), addr, sizeof(addr));
-	logmsg_limited(CM_LOG_INFO, "http: a renewal from %s refused (%u, not "
-	    "recorded): %s", addr[0] != '\0' ? addr : "an unknown address",
-	    status, why);
+	snprintf(kind, sizeof(kind), "http: renewals refused (%u, not "
+	    "recorded): %s", status, why);
+	logmsg_limited_as(CM_LOG_INFO, kind, "http: a renewal from %s refused "
+	    "(%u, not recorded): %s", addr[0] != '\0' ? addr :
+	    "an unknown address", status, why);
 }
 
 /*

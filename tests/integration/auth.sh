@@ -89,6 +89,19 @@ check_eq "30 more anonymous submissions: counted, none recorded" \
     "31 $before" "$(refused_401) $(rows)"
 check "their log lines are rate-limited" \
     test "$(($(logged_401 "no credentials") - lines))" -le 10
+# The same from 30 addresses (127.0.0.2-31, loopback all): the lines
+# differ by address, and are still counted as one kind.
+lines=$(count_lines "$T_LOG" "info: http: a submission from 127\.0\.0\.[0-9]+ refused")
+for _i in $(seq 2 31); do
+	curl -s -m 10 --cacert "$CA" --interface "127.0.0.$_i" -o /dev/null \
+	    -H 'Content-Type: application/pkcs10' \
+	    --data-binary "@$T_DIR/www.example.com.csr" "$SURL/api/v1/requests"
+done
+check_eq "30 more from 30 addresses: counted, none recorded" \
+    "61 $before" "$(refused_401) $(rows)"
+check "their log lines are rate-limited as one kind" test "$(($(count_lines \
+    "$T_LOG" "info: http: a submission from 127\.0\.0\.[0-9]+ refused") - \
+    lines))" -le 10
 
 # Tokens.
 TOK=$("$CERTMINT" -c "$CONF" token create --name web --profiles WebServer \
