@@ -288,7 +288,7 @@ slot_configure(struct exit_host *h, struct exit_slot *s, int flags,
 	return 0;
 }
 
-/* Add key to the suspended module's unchecked settings, once. */
+/* Add key to the suspended module's unchecked settings, once in any case. */
 static void
 unchecked_add(struct exit_slot *s, const char *key)
 {
@@ -296,7 +296,8 @@ unchecked_add(struct exit_slot *s, const char *key)
 	size_t		 n = strlen(key), len;
 
 	pthread_mutex_lock(&s->host->mu);
-	while ((p = strstr(p, key)) != NULL) {
+	/* Property names are case-insensitive (exit_module_set). */
+	while ((p = strcasestr(p, key)) != NULL) {
 		if ((p == s->unchecked || p[-1] == ' ') && (p[n] == '\0' ||
 		    p[n] == ','))
 			break;

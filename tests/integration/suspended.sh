@@ -63,8 +63,12 @@ check_match "and says the value is saved unchecked, read at resume" \
 check_match "the value is in the module's section" \
     "^crash = no$" "$(sed -n '/^\[Segv.Exit\]/,/^\[/p' "$CONF")"
 check "the module stays suspended" suspended
-check_eq "exit list names the unchecked setting" crash \
+# Property names are case-insensitive: set again as Crash, listed once.
+"$CERTMINT" -c "$CONF" exit set Segv.Exit Crash no >/dev/null 2>&1
+check_eq "exit list names the unchecked setting (once)" crash \
     "$(field unchecked_settings)"
+# (the key written in lower case again, as conf_set below looks for it)
+"$CERTMINT" -c "$CONF" exit set Segv.Exit crash no >/dev/null 2>&1
 check_match "exit list says when it is read" \
     "unchecked: +crash \(saved while suspended; read when .certmint exit resume Segv.Exit. starts it\)" \
     "$("$CERTMINT" -c "$CONF" exit list)"
