@@ -189,7 +189,7 @@ static void
 vlog_limited(int level, int limited, const char *kind, const char *fmt,
     va_list ap)
 {
-	char	 raw[LOG_MSG_MAX], msg[LOG_MSG_MAX];
+	char	 raw[LOG_MSG_MAX], msg[LOG_MSG_MAX], k[LOG_MSG_MAX];
 	uint64_t now;
 
 	if (level > log_level)
@@ -204,12 +204,14 @@ vlog_limited(int level, int limited, const char *kind, const char *fmt,
 	 * file said cannot end the line and write one of its own.
 	 */
 	text_escape(raw, msg, sizeof(msg));
+	if (kind != NULL)
+		text_escape(kind, k, sizeof(k));	/* its summary's text */
 	pthread_mutex_lock(&log_mu);
 	now = log_clock();
 	repeats_expire(now);
 	/* Only errors and warnings repeat for want of an operator. */
 	if ((!limited && level > CM_LOG_WARN) || repeats_admit(level,
-	    kind != NULL ? kind : msg, now))
+	    kind != NULL ? k : msg, now))
 		emit(level, msg);
 	pthread_mutex_unlock(&log_mu);
 }

@@ -174,6 +174,26 @@ test_log_repeat(void **state)
 	assert_int_equal(repeated_with(text, "a TLS handshake failed", &n),
 	    995);
 	free(text);
+
+	/*
+	 * Lines that differ by the sender (its address) counted as one kind
+	 * (logmsg_limited_as): a sender with many addresses cannot flood;
+	 * the summary names the kind, escaped as any line is.
+	 */
+	fake_now += 20 * SEC;
+	capture_begin();
+	for (i = 0; i < 300; i++)
+		logmsg_limited_as(CM_LOG_INFO, "http: refused\nforged: why",
+		    "http: a submission from 10.0.%d.%d refused", i / 256,
+		    i % 256);
+	fake_now += 10 * SEC;
+	log_flush();
+	text = capture_end();
+	assert_int_equal(lines_with(text, "http: a submission from 10.0."), 5);
+	assert_int_equal(repeated_with(text, "http: refused\\x0aforged: why",
+	    &n), 295);
+	assert_null(strstr(text, "\nforged"));
+	free(text);
 	log_set_clock(NULL);
 }
 
