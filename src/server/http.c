@@ -243,13 +243,33 @@ requester_of(struct server *srv, struct MHD_Connection *c, char *buf,
 }
 
 /*
+ * Log a refusal that is not recorded (what: "submission", "renewal"),
+ * with the client's address, and count its repeats by status and why
+ * alone, whatever the address: senders can be many. why is a fixed text
+ * (or a token's own name), never what the client chose.
+ */
+static void
+log_unrecorded(struct MHD_Connection *c, const char *what,
+    unsigned int status, const char *why)
+{
+	char		 addr[64], kind[320];
+
+	http_requester(0, NULL, client_addr(c), addr, sizeof(addr));
+	snprintf(kind, sizeof(kind), "http: %ss refused (%u, not recorded): "
+	    "%s", what, status, why);
+	logmsg_limited_as(CM_LOG_INFO, kind, "http: a %s from %s refused (%u, "
+	    "not recorded): %s", what, addr[0] != '\0' ? addr :
+	    "an unknown address", status, why);
+}
+
+/*
  * Refuse a submission from a client that did not authenticate: 401, and
  * nothing recorded. A request row raises CERTDENIED, which every exit
  * module hears: anyone who reached the port would fill the database and
  * make each module mail, post and write, without any credentials (AD CS
  * never sees such a request: authentication comes before the CA). Logged
- * with the address (never the Authorization header), repeats counted so
- * that a flood cannot fill the log, and counted for `certmint status`.
+ * (log_unrecorded: never the Authorization header) and counted for
+ * `certmint status`.
  */
 static enum MHD_Result
 refuse_unauthenticated(struct server *srv, struct MHD_Connection *c,
@@ -257,19 +277,9 @@ refuse_unauthenticated(struct server *srv, struct MHD_Connection *c,
 {
 	const char	*why = id->kind == AUTH_FAILED ? id->why :
 			    "no credentials";
-	char		 addr[64], kind[320];
 
 	atomic_fetch_add(&srv->unauthenticated, 1);
-	http_requester(0, NULL, client_addr(c), addr, sizeof(addr));
-	/*
-	 * Repeats are counted by why alone (a fixed text, or a token's own
-	 * name), whatever the address: senders can be many.
-	 */
-	snprintf(kind, sizeof(kind), "http: submissions refused (401, not "
-	    "recorded): %s", why);
-	logmsg_limited_as(CM_LOG_INFO, kind, "http: a submission from %s "
-	    "refused (401, not recorded): %s", addr[0] != '\0' ? addr :
-	    "an unknown address", why);
+	log_unrecorded(c, "submission", MHD_HTTP_UNAUTHORIZED, why);
 	return queue_error(c, MHD_HTTP_UNAUTHORIZED, id->kind == AUTH_FAILED ?
 	    id->why : "authentication required: send an API token "
 	    "(Authorization: Bearer, see certmint token create) or a client "
@@ -281,8 +291,7 @@ refuse_unauthenticated(struct server *srv, struct MHD_Connection *c,
  * certificate's key, nothing recorded (ca_renew): for the same reason
  * as refuse_unauthenticated, logged and counted as it does. The answer
  * is res's, as for a recorded refusal. The line says why by the status
- * alone (res's message names the serial, which the client chose), and
- * its repeats are counted by why, whatever the address.
+ * alone: res's message names the serial, which the client chose.
  */
 static void
 renewal_unproven(struct server *srv, struct MHD_Connection *c,
@@ -290,7 +299,6 @@ renewal_unproven(struct server *srv, struct MHD_Connection *c,
 {
 	unsigned int	 status = http_status(res->status);
 	const char	*why;
-	char		 addr[64], kind[200];
 
 	switch (status) {
 	case MHD_HTTP_BAD_REQUEST:
@@ -313,12 +321,7 @@ renewal_unproven(struct server *srv, struct MHD_Connection *c,
 		break;
 	}
 	atomic_fetch_add(&srv->unproven_renewals, 1);
-	http_requester(0, NULL, client_addr(c), addr, sizeof(addr));
-	snprintf(kind, sizeof(kind), "http: renewals refused (%u, not "
-	    "recorded): %s", status, why);
-	logmsg_limited_as(CM_LOG_INFO, kind, "http: a renewal from %s refused "
-	    "(%u, not recorded): %s", addr[0] != '\0' ? addr :
-	    "an unknown address", status, why);
+	log_unrecorded(c, "renewal", status, why);
 }
 
 /*
